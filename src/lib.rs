@@ -5,7 +5,21 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod fsutil;
+pub mod hardening;
+pub mod input;
+pub mod keychain;
+pub mod keystore;
 pub mod logon;
+pub mod manpage;
 pub mod oauth;
+pub mod record;
 pub mod secret;
+pub mod store;
 pub mod totp;

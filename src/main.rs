@@ -1,1 +1,23 @@
-fn main() {}
+//! The `keychain` binary: hardens the process, parses the command line, dispatches, and prints
+//! an error once with its causes and a hint, exiting with the documented code.
+
+use std::error::Error as _;
+
+use clap::Parser;
+
+fn main() {
+    keychain::hardening::disable_core_dumps();
+    let cli = keychain::cli::Cli::parse();
+    if let Err(error) = keychain::cmd::dispatch(cli) {
+        eprintln!("error: {error}");
+        let mut source = error.source();
+        while let Some(cause) = source {
+            eprintln!("  caused by: {cause}");
+            source = cause.source();
+        }
+        if let Some(hint) = error.hint() {
+            eprintln!("hint: {hint}");
+        }
+        std::process::exit(error.exit_code());
+    }
+}

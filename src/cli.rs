@@ -1,0 +1,227 @@
+//! The command line, defined once: parsing, `--help`, the man page and shell completions all
+//! come from these types. No flag takes a secret value: secrets come from files, standard input
+//! or a no-echo prompt.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::keystore::KeyStoreKind;
+use crate::record::Flow;
+
+/// Exit codes, as the man page and `--help` list them.
+pub const EXIT_CODES: &str = "\
+EXIT STATUS:
+  0  success
+  1  audit findings at or above --fail-on
+  2  usage error or bad input (a flag, a file's content, a missing secret)
+  3  account not found
+  4  the provider rejected the credentials: a person must act; keychain does not retry
+  5  provider unreachable, timed out or rate-limited: try again later
+  6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
+  7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
+  8  input/output error (disk full, permission denied)";
+
+pub const PROVIDERS: [&str; 9] = ["exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc", "oauth2"];
+
+/// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
+/// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
+/// valid access token.
+#[derive(Debug, Parser)]
+#[command(name = "keychain", version, about, after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    /// The keychain folder [default: $XDG_DATA_HOME/keychain]
+    #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a keychain: a new age identity kept in the chosen key store
+    Init(InitArgs),
+    /// Onboard an account: provider, client, user name and its secrets
+    Add(AddArgs),
+    /// List the accounts with which secrets are present and their ages; never a secret
+    List(ListArgs),
+    /// Show one account with its secrets masked, or reveal exactly one secret
+    Show(ShowArgs),
+    /// Change fields of an account, with the same input rules as add
+    Set(SetArgs),
+    /// Print the current TOTP code of an account
+    Totp(TotpArgs),
+    /// Remove an account
+    Rm(RmArgs),
+    /// Cache the identity in the kernel keyring so that later calls need no passphrase or Secret Service
+    Unlock(UnlockArgs),
+    /// Remove the cached identity from the kernel keyring
+    Lock,
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where the identity that opens the records is kept
+    #[arg(long, value_enum, default_value_t = KeyStoreKind::Os)]
+    pub key_store: KeyStoreKind,
+    /// Also encrypt every record to this age public key (e.g. a security officer's escrow key); repeatable
+    #[arg(long, value_name = "AGE_PUBLIC_KEY")]
+    pub recipient: Vec<String>,
+}
+
+/// Provider settings shared by `add` and `set`.
+#[derive(Debug, Args, Default)]
+pub struct ProviderArgs {
+    /// The provider: exact-nl, exact-be, exact-de, exact-uk, exact-us, exact-es, exact-fr (URLs built in), oidc (with --issuer), oauth2 (with explicit URLs)
+    #[arg(long, value_parser = PROVIDERS, value_name = "PROVIDER")]
+    pub provider: Option<String>,
+    /// OpenID Connect issuer; endpoints come from its discovery document
+    #[arg(long, value_name = "URL", conflicts_with_all = ["authorize_url", "token_url"])]
+    pub issuer: Option<String>,
+    /// OAuth2 authorization endpoint
+    #[arg(long, value_name = "URL", requires = "token_url")]
+    pub authorize_url: Option<String>,
+    /// OAuth2 token endpoint
+    #[arg(long, value_name = "URL", requires = "authorize_url")]
+    pub token_url: Option<String>,
+    /// The client (application) id registered at the provider
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// The redirect URI registered for the client; nothing needs to listen there
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
+    /// Scopes to request, space-separated
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// The OAuth2 flow
+    #[arg(long, value_enum, value_name = "FLOW")]
+    pub flow: Option<Flow>,
+}
+
+/// Secrets, each from a file or `-` for standard input (at most one per call).
+#[derive(Debug, Args, Default)]
+pub struct SecretArgs {
+    /// Read the password from FILE (- for standard input)
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Read the TOTP secret from FILE: a base32 secret, an otpauth:// URI or an otpauth-migration:// export
+    #[arg(long, value_name = "FILE", conflicts_with = "totp_qr")]
+    pub totp_file: Option<PathBuf>,
+    /// Read the TOTP secret from a PNG or JPEG image of its QR code
+    #[arg(long, value_name = "IMAGE")]
+    pub totp_qr: Option<PathBuf>,
+    /// Refuse the TOTP secret unless it produces this current code (compare with your authenticator app)
+    #[arg(long, value_name = "CODE")]
+    pub totp_check: Option<String>,
+    /// Read the client secret from FILE (- for standard input)
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Read a refresh token from FILE (- for standard input)
+    #[arg(long, value_name = "FILE")]
+    pub refresh_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Account name: letters, digits, '.', '_' and '-'
+    pub name: String,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    /// The user name to log on with
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// The account has no password (it logs on with a refresh token only)
+    #[arg(long, conflicts_with = "password_file")]
+    pub no_password: bool,
+    /// The account has no second factor: do not ask for a TOTP secret
+    #[arg(long, conflicts_with_all = ["totp_file", "totp_qr"])]
+    pub no_totp: bool,
+    /// Overwrite an existing account of this name
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON for tools
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub name: String,
+    /// Print JSON for tools
+    #[arg(long, conflicts_with = "reveal")]
+    pub json: bool,
+    /// Print exactly this one secret and a newline, for scripts
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub reveal: Option<RevealField>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RevealField {
+    Password,
+    TotpSecret,
+    ClientSecret,
+    RefreshToken,
+    AccessToken,
+}
+
+impl From<RevealField> for crate::record::SecretField {
+    fn from(f: RevealField) -> Self {
+        use crate::record::SecretField as S;
+        match f {
+            RevealField::Password => S::Password,
+            RevealField::TotpSecret => S::TotpSecret,
+            RevealField::ClientSecret => S::ClientSecret,
+            RevealField::RefreshToken => S::RefreshToken,
+            RevealField::AccessToken => S::AccessToken,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    /// A new user name
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// Remove a stored secret; repeatable
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub clear: Vec<RevealField>,
+}
+
+#[derive(Debug, Args)]
+pub struct TotpArgs {
+    pub name: String,
+    /// Wait for the next time step when fewer than SECONDS remain in the current one
+    #[arg(long, value_name = "SECONDS")]
+    pub fresh: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// How long the identity stays cached, e.g. 8h, 30m, 7d
+    #[arg(long = "for", value_name = "DURATION", default_value = "8h", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}

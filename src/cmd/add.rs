@@ -1,0 +1,37 @@
+//! `keychain add`: onboard an account. Never overwrites an existing one without `--replace`.
+
+use crate::cli::AddArgs;
+use crate::error::Result;
+use crate::keychain::Keychain;
+use crate::record::{Account, Header, Provider};
+use crate::store::{Expect, validate_name};
+
+use super::secrets::{self, Wanted};
+
+pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
+    validate_name(&args.name)?;
+    let now = crate::clock::now();
+    let mut provider = Provider::default();
+    super::provider::apply(&mut provider, &args.provider)?;
+    if !args.replace && kc.store().read(&args.name)?.is_some() {
+        return Err(crate::store::StoreError::Exists(args.name).into());
+    }
+
+    let mut account = Account::new(Header::new(&args.name, provider, args.user.clone(), now));
+    let wanted = Wanted {
+        password: !args.no_password,
+        password_required: !args.no_password,
+        totp: !args.no_totp,
+        client_secret: true,
+    };
+    secrets::read_into(&mut account, &args.secrets, wanted, now)?;
+
+    // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
+    kc.identity()?;
+    let lock = kc.lock(&args.name)?;
+    let expect = if args.replace { Expect::Any } else { Expect::Absent };
+    kc.save(&*lock, expect, &account)?;
+    let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
+    eprintln!("Added account '{}' ({}, user {}; secrets: {}).", args.name, account.header.provider.kind, args.user, present.join(", "));
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! `keychain init`: a new identity, kept in the chosen key store, and the folder's configuration.
+
+use std::path::Path;
+
+use crate::cli::InitArgs;
+use crate::config::{Config, parse_recipient};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::keystore::{self, Identity};
+
+pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
+    // Check everything the user typed before anything is created.
+    for recipient in &args.recipient {
+        parse_recipient(recipient)?;
+    }
+    if Config::path(dir).exists() {
+        return Err(Error::usage_hint(
+            format!("a keychain already exists in {}", dir.display()),
+            "use it as it is, or choose another folder with --dir",
+        ));
+    }
+    fsutil::ensure_private_dir(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+
+    let identity = Identity::generate();
+    keystore::for_kind(args.key_store, dir).save(&identity)?;
+    let config = Config::new(args.key_store, identity.to_public().to_string(), args.recipient.iter().map(|r| r.trim().to_string()).collect());
+    config.create(dir)?;
+    crate::store::local::LocalStore::open(dir)?;
+
+    eprintln!("Created a keychain in {} (key store: {}).", dir.display(), args.key_store);
+    super::print_stdout(&format!("{}\n", config.recipient))
+}

@@ -1,0 +1,90 @@
+//! `keychain list`: accounts from their public headers, without the key; never a secret.
+
+use serde_json::json;
+
+use crate::cli::ListArgs;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::keychain::Keychain;
+use crate::record::{Header, SecretField};
+
+pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
+    let now = clock::now();
+    let mut rows = Vec::new();
+    let mut damaged = Vec::new();
+    for name in kc.store().list()? {
+        match kc.peek(&name) {
+            Ok(header) => rows.push(header),
+            Err(e) => {
+                eprintln!("error: {e}");
+                damaged.push(name);
+            }
+        }
+    }
+    let text = if args.json { to_json(&rows, now) } else { to_table(&rows, now) };
+    super::print_stdout(&text)?;
+    if damaged.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Integrity {
+            path: kc.dir.join("accounts"),
+            reason: format!("{} record(s) could not be read: {}", damaged.len(), damaged.join(", ")),
+        })
+    }
+}
+
+pub fn secrets_json(header: &Header, now: i64) -> serde_json::Value {
+    let mut secrets = serde_json::Map::new();
+    for (field, info) in &header.secrets {
+        secrets.insert(
+            field.as_str().to_string(),
+            json!({ "changed": clock::rfc3339(info.changed), "age_days": (now - info.changed).max(0) / 86_400 }),
+        );
+    }
+    serde_json::Value::Object(secrets)
+}
+
+fn to_json(rows: &[Header], now: i64) -> String {
+    let accounts: Vec<_> = rows
+        .iter()
+        .map(|h| {
+            json!({
+                "name": h.name,
+                "provider": h.provider.kind,
+                "user": h.user,
+                "client_id": h.provider.client_id,
+                "secrets": secrets_json(h, now),
+                "created": clock::rfc3339(h.created),
+                "last_use": h.last_use.as_ref().map(|u| json!({"at": clock::rfc3339(u.at), "by": u.by, "action": u.action, "ok": u.ok})),
+            })
+        })
+        .collect();
+    format!("{}\n", serde_json::to_string_pretty(&accounts).expect("JSON of plain values"))
+}
+
+fn to_table(rows: &[Header], now: i64) -> String {
+    let mut out = String::new();
+    let widths = [
+        rows.iter().map(|h| h.name.len()).max().unwrap_or(0).max(4),
+        rows.iter().map(|h| h.provider.kind.len()).max().unwrap_or(0).max(8),
+        rows.iter().map(|h| h.user.len()).max().unwrap_or(0).max(4),
+    ];
+    out.push_str(&format!("{:w0$}  {:w1$}  {:w2$}  SECRETS (AGE)\n", "NAME", "PROVIDER", "USER", w0 = widths[0], w1 = widths[1], w2 = widths[2]));
+    for h in rows {
+        let secrets: Vec<String> = SecretField::ALL
+            .iter()
+            .filter_map(|f| h.secrets.get(f).map(|info| format!("{}({})", f.as_str(), clock::age(info.changed, now))))
+            .collect();
+        out.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
+            h.name,
+            h.provider.kind,
+            h.user,
+            if secrets.is_empty() { "-".to_string() } else { secrets.join(" ") },
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+    out
+}

@@ -1,0 +1,123 @@
+//! Reading an account's secrets for `add` and `set`: files, standard input or a prompt, with the
+//! TOTP secret checked against the person's authenticator app before it is kept.
+
+use std::io::IsTerminal;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::SecretArgs;
+use crate::error::{Error, Result};
+use crate::input::{self, Prompter, SecretSource};
+use crate::record::{Account, SecretField, TotpParams};
+use crate::totp::TotpSecret;
+
+/// What the person asked to be prompted for when no file is given (only on a terminal).
+pub struct Wanted {
+    pub password: bool,
+    pub password_required: bool,
+    pub totp: bool,
+    pub client_secret: bool,
+}
+
+/// Reads the secrets named by `args` (and prompts for `wanted` ones on a terminal) into `account`.
+pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: i64) -> Result<()> {
+    input::at_most_one_stdin([
+        args.password_file.as_deref(),
+        args.totp_file.as_deref(),
+        args.client_secret_file.as_deref(),
+        args.refresh_token_file.as_deref(),
+    ])?;
+    let prompter = Prompter::detect();
+
+    if args.password_file.is_some() || wanted.password {
+        let required = args.password_file.is_some() || wanted.password_required;
+        if let Some(pw) = input::obtain(&prompter, args.password_file.as_deref(), "password", "--password-file", required)? {
+            account.set_secret(SecretField::Password, Some(pw), now);
+        }
+    }
+
+    if let Some(totp) = read_totp(&prompter, args, wanted.totp)? {
+        check_totp(&totp, args.totp_check.as_deref())?;
+        account.header.totp = Some(TotpParams {
+            algorithm: totp.algorithm,
+            digits: totp.digits,
+            period: totp.period,
+            issuer: totp.issuer.clone(),
+            label: totp.label.clone(),
+        });
+        account.set_secret(SecretField::TotpSecret, Some(totp.secret_base32()), now);
+        account.header.last_totp_step = None;
+    } else if args.totp_check.is_some() {
+        return Err(Error::usage("--totp-check needs a TOTP secret (--totp-file or --totp-qr)"));
+    }
+
+    if args.client_secret_file.is_some() || wanted.client_secret {
+        if let Some(cs) = input::obtain(&prompter, args.client_secret_file.as_deref(), "client secret", "--client-secret-file", false)? {
+            account.set_secret(SecretField::ClientSecret, Some(cs), now);
+        }
+    }
+
+    if let Some(path) = &args.refresh_token_file {
+        let token = SecretSource::parse(path).read("refresh token")?;
+        if token.expose_secret().is_empty() {
+            return Err(Error::usage("the refresh token given with --refresh-token-file is empty"));
+        }
+        account.set_secret(SecretField::RefreshToken, Some(token), now);
+        account.header.refresh_token_active = Some(now);
+    }
+    Ok(())
+}
+
+fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Option<TotpSecret>> {
+    if let Some(image) = &args.totp_qr {
+        return TotpSecret::from_qr_image(image).map(Some).map_err(|e| {
+            Error::usage_hint(format!("{}: {e}", image.display()), "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file")
+        });
+    }
+    let text = match &args.totp_file {
+        Some(path) => SecretSource::parse(path).read("TOTP secret")?,
+        None if prompt && prompter.is_interactive() => {
+            let value = prompter
+                .secret("TOTP secret (base32 or otpauth:// URI; empty for none): ")
+                .map_err(|e| Error::io("cannot read the TOTP secret from the terminal", e))?;
+            if value.expose_secret().is_empty() {
+                return Ok(None);
+            }
+            value
+        }
+        None => return Ok(None),
+    };
+    TotpSecret::parse(text.expose_secret()).map(Some).map_err(|e| {
+        Error::usage_hint(format!("the TOTP secret is not usable: {e}"), "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export")
+    })
+}
+
+/// With `--totp-check`, refuses a secret that does not give the person's current code; without
+/// it, shows the current code so they can compare it with their authenticator app.
+fn check_totp(totp: &TotpSecret, expected: Option<&str>) -> Result<()> {
+    let now = crate::clock::now() as u64;
+    match expected {
+        Some(code) => {
+            // One step either way allows for a code read just before its step ended.
+            if totp.matches(code.trim(), now, 1) {
+                Ok(())
+            } else {
+                Err(Error::usage_hint(
+                    "the TOTP secret does not produce the code given with --totp-check",
+                    "check that the secret belongs to this account and that this machine's clock is right",
+                ))
+            }
+        }
+        None => {
+            if std::io::stderr().is_terminal() {
+                let code: SecretString = totp.code_at(now);
+                eprintln!(
+                    "The current TOTP code is {} ({} s left): compare it with your authenticator app.",
+                    code.expose_secret(),
+                    totp.seconds_left(now)
+                );
+            }
+            Ok(())
+        }
+    }
+}

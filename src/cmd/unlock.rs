@@ -1,0 +1,47 @@
+//! `keychain unlock` and `keychain lock`: the identity cached in the kernel keyring.
+
+use std::path::Path;
+
+use crate::cli::UnlockArgs;
+use crate::error::{Error, Result};
+use crate::keychain::Keychain;
+
+pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
+    let seconds = args.duration.as_secs();
+    if seconds == 0 {
+        return Err(Error::usage("--for must be at least one second"));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // Always from the configured store: unlocking must prove the user can open it.
+        let identity = crate::keystore::for_kind(kc.config.key_store, &kc.dir).load()?;
+        if identity.to_public().to_string() != kc.config.recipient {
+            return Err(crate::keystore::KeyStoreError::WrongIdentity { store: kc.config.key_store }.into());
+        }
+        crate::keystore::kernel::store(&kc.dir, &identity, seconds)?;
+        eprintln!("Unlocked {} for {}.", kc.dir.display(), humantime::format_duration(args.duration));
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (kc, seconds);
+        Err(Error::usage("keychain unlock needs the Linux kernel keyring"))
+    }
+}
+
+pub fn lock(dir: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        if crate::keystore::kernel::remove(dir)? {
+            eprintln!("Locked {}.", dir.display());
+        } else {
+            eprintln!("{} was not unlocked.", dir.display());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}

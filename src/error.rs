@@ -1,0 +1,107 @@
+//! The error every command returns, its exit code and the hint printed with it.
+//!
+//! Modules keep their own error enums; this one only classifies them, so that `main` prints an
+//! error once, with its causes and a recommendation, and exits with the documented code.
+//! No variant ever carries a secret value: messages name fields, files and steps only.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in the man page (see `cli::EXIT_CODES`).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FINDINGS: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const NOT_FOUND: i32 = 3;
+    pub const REJECTED: i32 = 4;
+    pub const UNAVAILABLE: i32 = 5;
+    pub const LOCKED: i32 = 6;
+    pub const INTEGRITY: i32 = 7;
+    pub const IO: i32 = 8;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: a flag, a file's content, a missing secret.
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+
+    #[error("no account named '{0}' in this keychain")]
+    NotFound(String),
+
+    /// The key store is missing, locked or not answering.
+    #[error(transparent)]
+    KeyStore(#[from] crate::keystore::KeyStoreError),
+
+    /// A record or file is corrupt, tampered with or encrypted to another key.
+    #[error("{path}: {reason}")]
+    Integrity { path: PathBuf, reason: String },
+
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+
+    /// The provider rejected the credentials: a person must act.
+    #[error("{0}")]
+    Rejected(String),
+
+    /// The provider could not be reached or asked us to wait.
+    #[error("{0}")]
+    Unavailable(String),
+
+    /// Audit findings at or above the threshold.
+    #[error("{0}")]
+    Findings(String),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: None }
+    }
+
+    pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage { .. } => exit::USAGE,
+            Error::NotFound(_) => exit::NOT_FOUND,
+            Error::KeyStore(_) => exit::LOCKED,
+            Error::Integrity { .. } => exit::INTEGRITY,
+            Error::Store(e) => e.exit_code(),
+            Error::Rejected(_) => exit::REJECTED,
+            Error::Unavailable(_) => exit::UNAVAILABLE,
+            Error::Findings(_) => exit::FINDINGS,
+            Error::Io { .. } => exit::IO,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
+            Error::KeyStore(e) => Some(e.hint()),
+            Error::Integrity { .. } => Some(
+                "the file was left untouched; restore it from a backup, or remove it with 'keychain rm' and add the account again"
+                    .into(),
+            ),
+            Error::Store(e) => e.hint(),
+            Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
+            Error::Unavailable(_) => Some("try again later".into()),
+            Error::Findings(_) | Error::Io { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `keychain unlock`: the identity cached in the kernel's user keyring with a timeout.
+//!
+//! Later calls of the same user (cron jobs included) then need neither the passphrase nor a
+//! Secret Service round trip, until the key times out or `keychain lock` removes it. The kernel
+//! keeps keys out of swap and out of files; they vanish at reboot. Quotas are small (200 keys,
+//! 20,000 bytes for non-root users), so only the identity (about 75 bytes) goes there.
+
+use std::path::Path;
+
+use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use super::{Identity, KeyStoreError};
+
+/// The key's description: derived from the folder, so keychains never share a cached key.
+pub fn description(dir: &Path) -> String {
+    let folder = super::os::entry_user(dir);
+    format!("keychain:{}", &crate::record::hex(&Sha256::digest(folder.as_bytes()))[..32])
+}
+
+fn user_keyring() -> Result<KeyRing, KeyStoreError> {
+    KeyRing::from_special_id(KeyRingIdentifier::User, true).map_err(|e| KeyStoreError::Kernel(format!("user keyring: {e:?}")))
+}
+
+/// Caches `identity` for `seconds`.
+pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeyStoreError> {
+    let ring = user_keyring()?;
+    let secret = identity.to_string();
+    let key = ring
+        .add_key(&description(dir), secret.expose_secret().as_bytes())
+        .map_err(|e| KeyStoreError::Kernel(format!("cannot add the key: {e:?}")))?;
+    // Readable by this user's processes even when they do not possess the key through their
+    // session keyring (cron, systemd services), and by nobody else.
+    let perms = KeyPermissionsBuilder::builder()
+        .posessor(Permission::ALL)
+        .user(Permission::VIEW | Permission::READ | Permission::SEARCH | Permission::SETATTR | Permission::WRITE)
+        .build();
+    key.set_perms(perms).map_err(|e| KeyStoreError::Kernel(format!("cannot set permissions: {e:?}")))?;
+    key.set_timeout(seconds as usize).map_err(|e| KeyStoreError::Kernel(format!("cannot set the timeout: {e:?}")))?;
+    Ok(())
+}
+
+/// The cached identity, if any.
+pub fn cached(dir: &Path) -> Result<Option<Identity>, KeyStoreError> {
+    let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, false) else {
+        return Ok(None);
+    };
+    let key = match ring.search(&description(dir)) {
+        Ok(key) => key,
+        Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked | KeyError::AccessDenied) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(KeyStoreError::Kernel(format!("cannot search the user keyring: {e:?}"))),
+    };
+    let bytes = match key.read_to_vec() {
+        Ok(bytes) => zeroize::Zeroizing::new(bytes),
+        // Expired between search and read: as good as absent.
+        Err(KeyError::KeyExpired | KeyError::KeyRevoked | KeyError::KeyDoesNotExist) => return Ok(None),
+        Err(e) => return Err(KeyStoreError::Kernel(format!("cannot read the cached key: {e:?}"))),
+    };
+    let text = SecretString::from(String::from_utf8_lossy(&bytes).into_owned());
+    Ok(super::file::parse_identity(text.expose_secret().trim()))
+}
+
+/// Removes the cached identity; true when there was one.
+pub fn remove(dir: &Path) -> Result<bool, KeyStoreError> {
+    let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, false) else {
+        return Ok(false);
+    };
+    match ring.search(&description(dir)) {
+        Ok(key) => {
+            key.invalidate().map_err(|e| KeyStoreError::Kernel(format!("cannot remove the cached key: {e:?}")))?;
+            Ok(true)
+        }
+        Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked) => Ok(false),
+        Err(e) => Err(KeyStoreError::Kernel(format!("cannot search the user keyring: {e:?}"))),
+    }
+}

@@ -1,0 +1,175 @@
+//! Records as files in the keychain folder: `accounts/<name>.kcr`, locks in `locks/<name>.lock`.
+//!
+//! Writers hold the account's `flock` (released by the kernel when a process dies), compare the
+//! current content with the revision they read, then replace the file atomically. Readers take no
+//! lock: a rename is atomic, so they see the old or the new record, never a mix.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::{AccountLock, Expect, RawRecord, RecordStore, Revision, StoreError, validate_name};
+use crate::fsutil;
+
+const EXTENSION: &str = "kcr";
+
+pub struct LocalStore {
+    accounts: PathBuf,
+    locks: PathBuf,
+}
+
+struct FileLock {
+    account: String,
+    // Held for its flock; dropping the file releases it.
+    _file: File,
+}
+
+impl AccountLock for FileLock {
+    fn account(&self) -> &str {
+        &self.account
+    }
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> StoreError {
+    move |source| StoreError::Io { context, source }
+}
+
+fn revision_of(bytes: &[u8]) -> Revision {
+    Revision(crate::record::hex(&Sha256::digest(bytes)))
+}
+
+impl LocalStore {
+    /// Opens the store in the keychain folder `dir`, creating its private sub-folders.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let store = LocalStore { accounts: dir.join("accounts"), locks: dir.join("locks") };
+        for sub in [&store.accounts, &store.locks] {
+            if !sub.is_dir() {
+                fsutil::ensure_private_dir(sub).map_err(io(format!("cannot create {}", sub.display())))?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.accounts.join(format!("{name}.{EXTENSION}"))
+    }
+
+    fn read_path(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(format!("cannot read {}", path.display()))(e)),
+        }
+    }
+}
+
+impl RecordStore for LocalStore {
+    fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError> {
+        validate_name(name)?;
+        Ok(self.read_path(&self.record_path(name))?.map(|bytes| {
+            let revision = revision_of(&bytes);
+            RawRecord { bytes, revision }
+        }))
+    }
+
+    fn write(&self, lock: &dyn AccountLock, expect: Expect, bytes: &[u8]) -> Result<Revision, StoreError> {
+        let name = lock.account();
+        let path = self.record_path(name);
+        fsutil::remove_leftover_temp(&path);
+        let current = self.read_path(&path)?;
+        match (&expect, &current) {
+            (Expect::Any, _) | (Expect::Absent, None) => {}
+            (Expect::Absent, Some(_)) => return Err(StoreError::Exists(name.to_string())),
+            (Expect::At(_), None) => return Err(StoreError::NotFound(name.to_string())),
+            (Expect::At(rev), Some(bytes)) if revision_of(bytes) != *rev => {
+                return Err(StoreError::Conflict(name.to_string()));
+            }
+            (Expect::At(_), Some(_)) => {}
+        }
+        fsutil::write_atomic(&path, bytes).map_err(io(format!("cannot write {}", path.display())))?;
+        Ok(revision_of(bytes))
+    }
+
+    fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError> {
+        let name = lock.account();
+        let path = self.record_path(name);
+        fsutil::remove_leftover_temp(&path);
+        match fsutil::remove_durable(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(StoreError::NotFound(name.to_string())),
+            Err(e) => Err(io(format!("cannot remove {}", path.display()))(e)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<String>, StoreError> {
+        let entries = fs::read_dir(&self.accounts).map_err(io(format!("cannot list {}", self.accounts.display())))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(format!("cannot list {}", self.accounts.display())))?;
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            // Temporary files start with a dot and are skipped with everything else that is not a record.
+            if let Some(name) = file_name.strip_suffix(&format!(".{EXTENSION}")) {
+                if validate_name(name).is_ok() {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError> {
+        validate_name(name)?;
+        let path = self.locks.join(format!("{name}.lock"));
+        let file = fsutil::open_private(&path, OpenOptions::new().read(true).write(true).create(true).truncate(false))
+            .map_err(io(format!("cannot open lock {}", path.display())))?;
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Box::new(FileLock { account: name.to_string(), _file: file })),
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => return Err(io(format!("cannot lock {}", path.display()))(e)),
+            }
+            if start.elapsed() >= timeout {
+                return Err(StoreError::LockTimeout { account: name.to_string(), waited: timeout });
+            }
+            // Short pauses at first (a refresh takes tens of milliseconds), growing to 50 ms.
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_and_swap_refuses_a_stale_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let lock = store.lock("a", Duration::from_secs(1)).unwrap();
+        let r1 = store.write(&*lock, Expect::Absent, b"one").unwrap();
+        assert!(matches!(store.write(&*lock, Expect::Absent, b"x"), Err(StoreError::Exists(_))));
+        let r2 = store.write(&*lock, Expect::At(r1.clone()), b"two").unwrap();
+        assert!(matches!(store.write(&*lock, Expect::At(r1), b"three"), Err(StoreError::Conflict(_))));
+        assert_eq!(store.read("a").unwrap().unwrap().revision, r2);
+        assert_eq!(store.list().unwrap(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn second_lock_waits_and_times_out_while_the_first_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let held = store.lock("a", Duration::from_secs(1)).unwrap();
+        let err = store.lock("a", Duration::from_millis(50)).err().unwrap();
+        assert!(matches!(err, StoreError::LockTimeout { .. }));
+        drop(held);
+        store.lock("a", Duration::from_millis(50)).unwrap();
+    }
+}

@@ -1,0 +1,117 @@
+//! Where records live, behind one small interface: read, compare-and-swap write, list, lock.
+//!
+//! The store sees only sealed bytes (age ciphertext plus the public header): it never holds a key.
+//! Today there is one implementation, [`local::LocalStore`], a folder of files; a store shared by
+//! several machines (OpenBao KV v2 with check-and-set, its lock a lease) fits the same trait so
+//! that they can share one account's refresh-token chain.
+
+pub mod local;
+
+use std::time::Duration;
+
+use crate::error::exit;
+
+/// Identifies the content a reader saw, for compare-and-swap. Opaque to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision(pub String);
+
+/// A record as read from the store.
+pub struct RawRecord {
+    pub bytes: Vec<u8>,
+    pub revision: Revision,
+}
+
+/// What a write expects to replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// The account must not exist yet.
+    Absent,
+    /// The account must still be at this revision.
+    At(Revision),
+    /// Replace whatever is there (only for `add --replace`).
+    Any,
+}
+
+/// Proof that the caller holds an account's exclusive lock; released on drop (and by the kernel
+/// when the process dies).
+pub trait AccountLock: Send {
+    fn account(&self) -> &str;
+}
+
+pub trait RecordStore: Send + Sync {
+    /// The record of `name`, or `None` when there is no such account.
+    fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError>;
+    /// Writes `bytes` as the record of the locked account if it is still as `expect` says.
+    fn write(&self, lock: &dyn AccountLock, expect: Expect, bytes: &[u8]) -> Result<Revision, StoreError>;
+    /// Removes the locked account's record.
+    fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError>;
+    /// Names of all accounts, sorted.
+    fn list(&self) -> Result<Vec<String>, StoreError>;
+    /// Takes the account's exclusive lock, waiting at most `timeout`.
+    fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("'{0}' is not a valid account name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")]
+    BadName(String),
+    #[error("account '{0}' already exists")]
+    Exists(String),
+    #[error("account '{0}' was changed by another process meanwhile")]
+    Conflict(String),
+    #[error("no account named '{0}'")]
+    NotFound(String),
+    #[error("account '{account}' is locked by another process; gave up after {waited:?}")]
+    LockTimeout { account: String, waited: Duration },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
+            StoreError::NotFound(_) => exit::NOT_FOUND,
+            StoreError::LockTimeout { .. } => exit::UNAVAILABLE,
+            StoreError::Io { .. } => exit::IO,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::Exists(_) => Some("give --replace to overwrite it, or 'keychain set' to change fields".into()),
+            StoreError::Conflict(_) => Some("run the command again".into()),
+            StoreError::NotFound(_) => Some("run 'keychain list' to see the accounts".into()),
+            StoreError::LockTimeout { .. } => Some("another keychain process holds the account; try again later".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Account names become file names: allow only what is safe everywhere.
+pub fn validate_name(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok { Ok(()) } else { Err(StoreError::BadName(name.to_string())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_escape_the_folder_are_refused() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b", "-x", &"a".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["acme", "exact-nl.prod", "A_1"] {
+            validate_name(good).unwrap();
+        }
+    }
+}
