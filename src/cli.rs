@@ -10,7 +10,7 @@ use crate::keystore::KeyStoreKind;
 use crate::record::Flow;
 
 /// Exit codes, as the man page and `--help` list them.
-pub const EXIT_CODES: &str = "\
+pub const AFTER_HELP: &str = "\
 EXIT STATUS:
   0  success
   1  audit findings at or above --fail-on
@@ -20,7 +20,16 @@ EXIT STATUS:
   5  provider unreachable, timed out or rate-limited: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
   7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
-  8  input/output error (disk full, permission denied)";
+  8  input/output error (disk full, permission denied)
+
+ENVIRONMENT:
+  KEYCHAIN_DIR                 the keychain folder (as --dir)
+  KEYCHAIN_PASSPHRASE_FILE     file whose first line is the passphrase of a 'passphrase' key store
+                               (e.g. a systemd credential); without it keychain prompts on a terminal
+  KEYCHAIN_KEYRING_TIMEOUT     seconds to wait for the OS credential store (at most and by default 5)
+  KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60)
+  KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
+                               calibration, about one second); low values are for tests only";
 
 pub const PROVIDERS: [&str; 9] = ["exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc", "oauth2"];
 
@@ -28,7 +37,7 @@ pub const PROVIDERS: [&str; 9] = ["exact-nl", "exact-be", "exact-de", "exact-uk"
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
 /// valid access token.
 #[derive(Debug, Parser)]
-#[command(name = "keychain", version, about, after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+#[command(name = "keychain", version, about, after_help = AFTER_HELP, after_long_help = AFTER_HELP)]
 pub struct Cli {
     /// The keychain folder [default: $XDG_DATA_HOME/keychain]
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in the man page (see `cli::EXIT_CODES`).
+/// Exit codes, documented in the man page (see `cli::AFTER_HELP`).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FINDINGS: i32 = 1;

@@ -1,0 +1,128 @@
+//! Shared helpers for the integration tests: a keychain in a temporary folder, driven through
+//! the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+pub const CANARY_PASSWORD: &str = "pw-canary-7f3a9c";
+/// An 80-bit TOTP secret as real providers hand out.
+pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXP";
+
+pub struct Kc {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl Kc {
+    /// An empty folder for a keychain (not initialised).
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("kc");
+        Kc { tmp, dir }
+    }
+
+    /// A keychain with the `file` key store: needs no service.
+    pub fn with_file_store() -> Self {
+        let kc = Kc::new();
+        kc.ok(&["init", "--key-store", "file"]);
+        kc
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("keychain").unwrap();
+        cmd.env("KEYCHAIN_DIR", &self.dir)
+            .env_remove("KEYCHAIN_PASSPHRASE_FILE")
+            .env("KEYCHAIN_SCRYPT_WORK_FACTOR", "10")
+            .env("KEYCHAIN_LOCK_TIMEOUT", "30");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.cmd().args(args).write_stdin(stdin).output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_success(&out, args);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.tmp.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Adds an OIDC account with the canary password and the TOTP secret, from files.
+    pub fn add_account(&self, name: &str) {
+        let pw = self.file("pw.txt", &format!("{CANARY_PASSWORD}\n"));
+        let totp = self.file("totp.txt", TOTP_SECRET);
+        self.ok(&[
+            "add", name, "--provider", "oidc", "--issuer", "http://127.0.0.1:9", "--client-id", "cli", "--user", "dwho",
+            "--password-file", pw.to_str().unwrap(), "--totp-file", totp.to_str().unwrap(),
+        ]);
+    }
+
+    pub fn record(&self, name: &str) -> PathBuf {
+        self.dir.join("accounts").join(format!("{name}.kcr"))
+    }
+}
+
+pub fn assert_success(out: &Output, args: &[&str]) {
+    assert!(
+        out.status.success(),
+        "keychain {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { stack.push(path) } else { files.push(path) }
+        }
+    }
+    files
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Tests that need the real Secret Service fail loudly when it is absent: run them through
+/// `scripts/with-secret-service cargo test`.
+pub fn require_secret_service() {
+    assert_eq!(
+        std::env::var("KEYCHAIN_TEST_SECRET_SERVICE").as_deref(),
+        Ok("1"),
+        "this test needs the private gnome-keyring: run the tests with scripts/with-secret-service cargo test"
+    );
+}
