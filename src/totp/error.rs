@@ -1,0 +1,69 @@
+//! What can go wrong while reading a TOTP secret, each with what the user can do about it.
+//!
+//! No variant holds or prints a secret: errors cite a character position, a parameter name or
+//! an entry number, never the text found there, because error messages end up in terminals,
+//! logs and bug reports.
+
+/// Errors from reading a TOTP secret or building one from its parts.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TotpError {
+    #[error(
+        "the TOTP secret is empty; paste the whole base32 secret, otpauth:// URI or \
+         otpauth-migration:// export the provider gave you"
+    )]
+    EmptySecret,
+
+    #[error(
+        "the TOTP secret is not valid base32: character {position} is not a letter A-Z or a digit \
+         2-7 (0, 1, 8 and 9 never occur; a 0 is probably an O, a 1 an I or L); check that the \
+         secret was copied exactly"
+    )]
+    InvalidBase32 {
+        /// 1-based position of the offending character in the secret as given.
+        position: usize,
+    },
+
+    #[error(
+        "the TOTP secret has {length} base32 characters, a length no encoder produces; check that \
+         it was copied whole"
+    )]
+    Base32Length {
+        /// Number of base32 characters, separators and padding left out.
+        length: usize,
+    },
+
+    #[error("TOTP codes have 6 to 8 digits, not {digits}; fix the digits setting")]
+    InvalidDigits { digits: u32 },
+
+    #[error("the TOTP period must be at least 1 second; fix the period setting (usually 30)")]
+    ZeroPeriod,
+
+    #[error(
+        "not a TOTP secret: expected a base32 secret, an otpauth://totp/ URI or an \
+         otpauth-migration:// export"
+    )]
+    UnrecognisedInput,
+
+    #[error("the algorithm is not one of SHA1, SHA256 or SHA512; keychain supports only these")]
+    UnknownAlgorithm,
+
+    #[error(
+        "the input holds no TOTP entry (only HOTP or unknown kinds); keychain needs a time-based \
+         (TOTP) secret"
+    )]
+    NoTotpEntry,
+
+    #[error(
+        "the input holds {count} TOTP entries ({entries}); choose one with select, by its number \
+         or by ISSUER:LABEL"
+    )]
+    SeveralEntries {
+        count: usize,
+        /// Numbered issuer/label names, never secrets.
+        entries: String,
+    },
+
+    #[error("no TOTP entry matches `{selector}`; the entries are: {entries}")]
+    NoSuchEntry { selector: String, entries: String },
+}
