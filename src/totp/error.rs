@@ -66,4 +66,34 @@ pub enum TotpError {
 
     #[error("no TOTP entry matches `{selector}`; the entries are: {entries}")]
     NoSuchEntry { selector: String, entries: String },
+
+    #[error("the otpauth URI is malformed; copy it again, whole, from the provider")]
+    InvalidUri(#[source] url::ParseError),
+
+    #[error(
+        "HOTP (counter-based) secrets are not supported; keychain needs a time-based one: ask the \
+         provider for an otpauth://totp/ setup (often called \"authenticator app\")"
+    )]
+    HotpNotSupported,
+
+    #[error("the otpauth URI is not of type totp; expected otpauth://totp/ISSUER:LABEL?secret=...")]
+    UnsupportedOtpType,
+
+    #[error("the otpauth URI has no secret parameter; copy the whole URI, including `secret=`")]
+    MissingSecret,
+
+    #[error(
+        "the otpauth URI gives the `{name}` parameter more than once; keychain will not guess \
+         which one is meant, so fix the URI or ask the provider for a new one"
+    )]
+    RepeatedParameter { name: &'static str },
+
+    #[error("the `{name}` parameter of the otpauth URI is not a whole number; fix or remove it")]
+    InvalidNumber { name: &'static str },
+
+    #[error(
+        "the label of the otpauth URI is not valid UTF-8 after percent-decoding; fix or remove \
+         the ISSUER:LABEL part"
+    )]
+    InvalidLabel,
 }

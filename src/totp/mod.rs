@@ -12,6 +12,7 @@
 
 mod base32;
 mod error;
+mod uri;
 
 use std::fmt;
 use std::str::FromStr;
@@ -126,8 +127,12 @@ impl TotpSecret {
             return Err(TotpError::EmptySecret);
         }
         // A base32 secret never holds a colon, so anything with one is meant as a URI.
-        if text.contains(':') {
-            return Err(TotpError::UnrecognisedInput);
+        if let Some((scheme, _)) = text.split_once(':') {
+            return if scheme.eq_ignore_ascii_case("otpauth") {
+                uri::parse(text).map(|secret| vec![secret])
+            } else {
+                Err(TotpError::UnrecognisedInput)
+            };
         }
         let secret = base32::decode(text)?;
         Ok(vec![Self::from_parts(
