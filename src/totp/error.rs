@@ -96,4 +96,34 @@ pub enum TotpError {
          the ISSUER:LABEL part"
     )]
     InvalidLabel,
+
+    #[error(
+        "the otpauth-migration export has no `data` parameter; export the accounts from Google \
+         Authenticator again and copy the whole QR code text"
+    )]
+    MigrationMissingData,
+
+    #[error(
+        "the `data` of the otpauth-migration export is not valid base64; it was probably cut or \
+         altered: scan or copy the export again"
+    )]
+    MigrationBase64,
+
+    #[error(
+        "the otpauth-migration export is damaged (not a Google Authenticator payload); scan or \
+         copy the export again"
+    )]
+    MigrationDecode(#[source] prost::DecodeError),
+
+    #[error(
+        "entry {entry} of the otpauth-migration export uses an algorithm keychain does not \
+         support (only SHA1, SHA256 and SHA512); leave that account out of the export"
+    )]
+    MigrationAlgorithm { entry: usize },
+
+    #[error(
+        "entry {entry} of the otpauth-migration export has a digit count keychain does not \
+         know (only 6 or 8); leave that account out of the export"
+    )]
+    MigrationDigits { entry: usize },
 }

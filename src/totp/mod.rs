@@ -12,6 +12,7 @@
 
 mod base32;
 mod error;
+mod migration;
 mod uri;
 
 use std::fmt;
@@ -130,6 +131,8 @@ impl TotpSecret {
         if let Some((scheme, _)) = text.split_once(':') {
             return if scheme.eq_ignore_ascii_case("otpauth") {
                 uri::parse(text).map(|secret| vec![secret])
+            } else if scheme.eq_ignore_ascii_case("otpauth-migration") {
+                migration::parse(text)
             } else {
                 Err(TotpError::UnrecognisedInput)
             };
