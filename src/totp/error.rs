@@ -126,4 +126,43 @@ pub enum TotpError {
          know (only 6 or 8); leave that account out of the export"
     )]
     MigrationDigits { entry: usize },
+
+    #[error(
+        "cannot read {} as a PNG or JPEG image; check the path, and save the QR code as PNG or \
+         JPEG if it is in another format",
+        .path.display()
+    )]
+    ImageRead {
+        path: std::path::PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+
+    #[error(
+        "no QR code found in {}; crop the picture to the QR code, or take a sharper, straighter \
+         screenshot",
+        .path.display()
+    )]
+    NoQrCode { path: std::path::PathBuf },
+
+    #[error(
+        "found a QR code in {} but could not decode it; try a sharper or larger picture",
+        .path.display()
+    )]
+    QrDecode {
+        path: std::path::PathBuf,
+        #[source]
+        source: rqrr::DeQRError,
+    },
+
+    #[error(
+        "the QR code in {} does not hold a TOTP secret; use the QR code the provider shows for \
+         an authenticator app",
+        .path.display()
+    )]
+    QrNotTotp {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<TotpError>,
+    },
 }

@@ -13,9 +13,11 @@
 mod base32;
 mod error;
 mod migration;
+mod qr;
 mod uri;
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -144,6 +146,17 @@ impl TotpSecret {
             DEFAULT_DIGITS,
             DEFAULT_PERIOD,
         )?])
+    }
+
+    /// Reads the QR code in a PNG or JPEG image (a screenshot or photo of the provider's setup
+    /// page) and parses its text like [`TotpSecret::parse`].
+    pub fn from_qr_image(path: &Path) -> Result<TotpSecret, TotpError> {
+        single(qr::secrets(path)?)
+    }
+
+    /// Like [`TotpSecret::from_qr_image`], but returns every TOTP entry of a migration export.
+    pub fn all_from_qr_image(path: &Path) -> Result<Vec<TotpSecret>, TotpError> {
+        qr::secrets(path)
     }
 
     /// Builds a secret from raw seed bytes and parameters, without issuer or label.
