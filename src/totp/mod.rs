@@ -221,8 +221,9 @@ impl TotpSecret {
     }
 
     /// Whether `code` is the code for `unix_time`'s step or one up to `window_steps` steps
-    /// before or after it (RFC 6238 section 5.2 recommends at most 1). Whitespace in `code`
-    /// is ignored, since apps show codes as `123 456`.
+    /// before or after it (RFC 6238 section 5.2 recommends at most 1; the work grows with the
+    /// window, so keep it small). Whitespace in `code` is ignored, since apps show codes as
+    /// `123 456`.
     ///
     /// Each candidate is compared in constant time, and every step in the window is checked
     /// even after a match, so the time taken tells nothing about the code or where it matched.
