@@ -345,9 +345,10 @@ mod tests {
     fn edited_header_is_detected_when_opened() {
         let (account, id) = sample();
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
-        let text = String::from_utf8_lossy(&bytes[..60]).replace("dwho", "evil");
-        let mut tampered = text.into_bytes();
-        tampered.extend_from_slice(&bytes[60..]);
+        let at = bytes.windows(4).position(|w| w == b"dwho").expect("user name in the header");
+        let mut tampered = bytes.clone();
+        tampered[at..at + 4].copy_from_slice(b"evil");
+        assert_eq!(peek(&tampered).unwrap().user, "evil");
         assert!(matches!(open(&tampered, "acme", &id), Err(RecordError::HeaderTampered)));
     }
 

@@ -1,0 +1,31 @@
+//! Creates many accounts at once through the library, for benchmarks that measure whether the
+//! cost of a call grows with the number of accounts.
+//!
+//!     cargo run --release --example bulk_add -- DIR COUNT
+//!
+//! Each account is a real record (sealed to the keychain's recipients, written atomically).
+
+use std::path::PathBuf;
+
+use keychain::keychain::Keychain;
+use keychain::record::{Account, Header, Provider, SecretField};
+use keychain::store::Expect;
+use secrecy::SecretString;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().ok_or("usage: bulk_add DIR COUNT")?);
+    let count: usize = args.next().ok_or("usage: bulk_add DIR COUNT")?.parse()?;
+    let kc = Keychain::open(&dir)?;
+    let now = keychain::clock::now();
+    for i in 0..count {
+        let name = format!("bulk-{i:05}");
+        let provider = Provider { kind: "oidc".into(), issuer: Some("http://127.0.0.1:9".into()), client_id: Some("cli".into()), ..Default::default() };
+        let mut account = Account::new(Header::new(&name, provider, format!("user{i}"), now));
+        account.set_secret(SecretField::Password, Some(SecretString::from(format!("bulk-password-{i}"))), now);
+        let lock = kc.lock(&name)?;
+        kc.save(&*lock, Expect::Absent, &account)?;
+    }
+    eprintln!("added {count} accounts to {}", dir.display());
+    Ok(())
+}
