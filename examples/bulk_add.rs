@@ -20,9 +20,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = keychain::clock::now();
     for i in 0..count {
         let name = format!("bulk-{i:05}");
-        let provider = Provider { kind: "oidc".into(), issuer: Some("http://127.0.0.1:9".into()), client_id: Some("cli".into()), ..Default::default() };
+        let provider = Provider {
+            kind: "oidc".into(),
+            issuer: Some("http://127.0.0.1:9".into()),
+            client_id: Some("cli".into()),
+            ..Default::default()
+        };
         let mut account = Account::new(Header::new(&name, provider, format!("user{i}"), now));
-        account.set_secret(SecretField::Password, Some(SecretString::from(format!("bulk-password-{i}"))), now);
+        account.set_secret(
+            SecretField::Password,
+            Some(SecretString::from(format!("bulk-password-{i}"))),
+            now,
+        );
         let lock = kc.lock(&name)?;
         kc.save(&*lock, Expect::Absent, &account)?;
     }

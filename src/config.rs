@@ -49,7 +49,13 @@ pub struct Config {
 
 impl Config {
     pub fn new(key_store: KeyStoreKind, recipient: String, escrow_recipients: Vec<String>) -> Self {
-        Config { format: FORMAT, key_store, recipient, escrow_recipients, created: crate::clock::now() }
+        Config {
+            format: FORMAT,
+            key_store,
+            recipient,
+            escrow_recipients,
+            created: crate::clock::now(),
+        }
     }
 
     pub fn path(dir: &Path) -> PathBuf {
@@ -71,12 +77,19 @@ impl Config {
         };
         let config: Config = serde_json::from_slice(&bytes).map_err(|e| Error::Integrity {
             path: path.clone(),
-            reason: format!("not a valid keychain configuration (line {}, column {})", e.line(), e.column()),
+            reason: format!(
+                "not a valid keychain configuration (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         })?;
         if config.format != FORMAT {
             return Err(Error::Integrity {
                 path,
-                reason: format!("configuration format {} is not supported by this version", config.format),
+                reason: format!(
+                    "configuration format {} is not supported by this version",
+                    config.format
+                ),
             });
         }
         Ok(config)
@@ -92,7 +105,8 @@ impl Config {
             ));
         }
         let bytes = serde_json::to_vec_pretty(self).expect("configuration serialises");
-        fsutil::write_atomic(&path, &bytes).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        fsutil::write_atomic(&path, &bytes)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
     }
 
     /// All recipients a record must be encrypted to.

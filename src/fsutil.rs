@@ -47,7 +47,10 @@ pub fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> 
 /// there is never more than one, and a leftover from a crash is simply overwritten (or removed by
 /// [`remove_leftover_temp`]) without scanning the folder, which would cost more with every account.
 pub fn temp_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     target.with_file_name(format!(".{name}.tmp"))
 }
 

@@ -8,11 +8,15 @@ pub fn disable_core_dumps() {
     {
         let _ = rustix::process::setrlimit(
             rustix::process::Resource::Core,
-            rustix::process::Rlimit { current: Some(0), maximum: Some(0) },
+            rustix::process::Rlimit {
+                current: Some(0),
+                maximum: Some(0),
+            },
         );
     }
     #[cfg(target_os = "linux")]
     {
-        let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     }
 }

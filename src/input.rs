@@ -20,7 +20,11 @@ pub enum Prompter {
 impl Prompter {
     /// A terminal prompter when standard input is a terminal.
     pub fn detect() -> Self {
-        if std::io::stdin().is_terminal() { Prompter::Terminal } else { Prompter::NonInteractive }
+        if std::io::stdin().is_terminal() {
+            Prompter::Terminal
+        } else {
+            Prompter::NonInteractive
+        }
     }
 
     pub fn is_interactive(&self) -> bool {
@@ -45,7 +49,11 @@ pub enum SecretSource {
 
 impl SecretSource {
     pub fn parse(arg: &Path) -> Self {
-        if arg == Path::new("-") { SecretSource::Stdin } else { SecretSource::File(arg.to_path_buf()) }
+        if arg == Path::new("-") {
+            SecretSource::Stdin
+        } else {
+            SecretSource::File(arg.to_path_buf())
+        }
     }
 
     /// Reads the whole source; trailing line ends are dropped, inner content is kept.
@@ -57,9 +65,12 @@ impl SecretSource {
                 .map_err(|e| Error::io(format!("cannot read the {what} from standard input"), e))?,
             SecretSource::File(path) => std::fs::File::open(path)
                 .and_then(|mut f| f.read_to_end(&mut raw))
-                .map_err(|e| Error::io(format!("cannot read the {what} from {}", path.display()), e))?,
+                .map_err(|e| {
+                    Error::io(format!("cannot read the {what} from {}", path.display()), e)
+                })?,
         };
-        let text = std::str::from_utf8(&raw).map_err(|_| Error::usage(format!("the {what} is not valid UTF-8 text")))?;
+        let text = std::str::from_utf8(&raw)
+            .map_err(|_| Error::usage(format!("the {what} is not valid UTF-8 text")))?;
         let trimmed = text.trim_end_matches(['\r', '\n']);
         Ok(SecretString::from(trimmed.to_string()))
     }
@@ -74,7 +85,11 @@ impl SecretSource {
 
 /// Checks that at most one secret comes from standard input in one call.
 pub fn at_most_one_stdin<'a>(sources: impl IntoIterator<Item = Option<&'a Path>>) -> Result<()> {
-    let count = sources.into_iter().flatten().filter(|p| *p == Path::new("-")).count();
+    let count = sources
+        .into_iter()
+        .flatten()
+        .filter(|p| *p == Path::new("-"))
+        .count();
     if count > 1 {
         return Err(Error::usage_hint(
             "only one secret can come from standard input ('-') per call",
@@ -96,7 +111,9 @@ pub fn obtain(
     if let Some(path) = file {
         let value = SecretSource::parse(path).read(what)?;
         if value.expose_secret().is_empty() {
-            return Err(Error::usage(format!("the {what} given with {flag} is empty")));
+            return Err(Error::usage(format!(
+                "the {what} given with {flag} is empty"
+            )));
         }
         return Ok(Some(value));
     }
@@ -104,13 +121,21 @@ pub fn obtain(
         if required {
             return Err(Error::usage_hint(
                 format!("the {what} is needed and there is no terminal to ask for it"),
-                format!("give it with {flag} FILE (or {flag} - for standard input); secrets are never taken from arguments"),
+                format!(
+                    "give it with {flag} FILE (or {flag} - for standard input); secrets are never taken from arguments"
+                ),
             ));
         }
         return Ok(None);
     }
-    let prompt = if required { format!("{what}: ") } else { format!("{what} (empty for none): ") };
-    let value = prompter.secret(&prompt).map_err(|e| Error::io(format!("cannot read the {what} from the terminal"), e))?;
+    let prompt = if required {
+        format!("{what}: ")
+    } else {
+        format!("{what} (empty for none): ")
+    };
+    let value = prompter
+        .secret(&prompt)
+        .map_err(|e| Error::io(format!("cannot read the {what} from the terminal"), e))?;
     if value.expose_secret().is_empty() {
         if required {
             return Err(Error::usage(format!("the {what} is empty")));

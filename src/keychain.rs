@@ -30,7 +30,12 @@ impl Keychain {
     pub fn open(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
         let store = LocalStore::open(dir)?;
-        Ok(Keychain { dir: dir.to_path_buf(), config, store, identity: OnceCell::new() })
+        Ok(Keychain {
+            dir: dir.to_path_buf(),
+            config,
+            store,
+            identity: OnceCell::new(),
+        })
     }
 
     pub fn store(&self) -> &dyn RecordStore {
@@ -47,20 +52,30 @@ impl Keychain {
     }
 
     fn integrity(&self, name: &str, e: RecordError) -> Error {
-        Error::Integrity { path: self.store.record_path(name), reason: e.to_string() }
+        Error::Integrity {
+            path: self.store.record_path(name),
+            reason: e.to_string(),
+        }
     }
 
     /// The public header of an account, without the key (not yet authenticated).
     pub fn peek(&self, name: &str) -> Result<Header> {
-        let raw = self.store.read(name)?.ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let raw = self
+            .store
+            .read(name)?
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
         record::peek(&raw.bytes).map_err(|e| self.integrity(name, e))
     }
 
     /// Opens an account and returns it with the revision read, for a later compare-and-swap.
     pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
-        let raw = self.store.read(name)?.ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let raw = self
+            .store
+            .read(name)?
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
         let identity = self.identity()?;
-        let account = record::open(&raw.bytes, name, identity).map_err(|e| self.integrity(name, e))?;
+        let account =
+            record::open(&raw.bytes, name, identity).map_err(|e| self.integrity(name, e))?;
         Ok((account, raw.revision))
     }
 
@@ -76,11 +91,20 @@ impl Keychain {
     }
 
     /// Seals the account to every recipient and writes it if the record is still as expected.
-    pub fn save(&self, lock: &dyn AccountLock, expect: Expect, account: &Account) -> Result<Revision> {
+    pub fn save(
+        &self,
+        lock: &dyn AccountLock,
+        expect: Expect,
+        account: &Account,
+    ) -> Result<Revision> {
         debug_assert_eq!(lock.account(), account.header.name);
         let recipients = self.config.all_recipients()?;
-        let recipients: Vec<&dyn age::Recipient> = recipients.iter().map(|r| r as &dyn age::Recipient).collect();
-        let bytes = record::seal(account, &recipients).map_err(|e| Error::usage(format!("cannot encrypt the record: {e}")))?;
+        let recipients: Vec<&dyn age::Recipient> = recipients
+            .iter()
+            .map(|r| r as &dyn age::Recipient)
+            .collect();
+        let bytes = record::seal(account, &recipients)
+            .map_err(|e| Error::usage(format!("cannot encrypt the record: {e}")))?;
         Ok(self.store.write(lock, expect, &bytes)?)
     }
 

@@ -10,7 +10,10 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
     pages.push(("keychain.1".to_string(), render(command.clone())));
     for sub in command.get_subcommands() {
         let name = format!("keychain-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).version(env!("CARGO_PKG_VERSION"));
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .version(env!("CARGO_PKG_VERSION"));
         pages.push((format!("{name}.1"), render(sub)));
     }
     pages
@@ -18,6 +21,8 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
 
 fn render(command: clap::Command) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(command).render(&mut out).expect("rendering to memory cannot fail");
+    clap_mangen::Man::new(command)
+        .render(&mut out)
+        .expect("rendering to memory cannot fail");
     out
 }

@@ -32,7 +32,9 @@ pub enum RecordError {
     BadMagic,
     #[error("the header is damaged ({0})")]
     BadHeader(String),
-    #[error("the record is not encrypted to this keychain's key (wrong key, or a record from another keychain)")]
+    #[error(
+        "the record is not encrypted to this keychain's key (wrong key, or a record from another keychain)"
+    )]
     WrongKey,
     #[error("the encrypted part is damaged or truncated")]
     Corrupt,
@@ -227,7 +229,10 @@ pub struct Account {
 
 impl Account {
     pub fn new(header: Header) -> Self {
-        Account { header, secrets: Secrets::default() }
+        Account {
+            header,
+            secrets: Secrets::default(),
+        }
     }
 
     pub fn secret(&self, field: SecretField) -> Option<&SecretString> {
@@ -239,7 +244,9 @@ impl Account {
         match value {
             Some(v) => {
                 self.secrets.values.insert(field, v);
-                self.header.secrets.insert(field, SecretInfo { changed: now });
+                self.header
+                    .secrets
+                    .insert(field, SecretInfo { changed: now });
             }
             None => {
                 self.secrets.values.remove(&field);
@@ -263,11 +270,19 @@ struct PayloadIn {
 }
 
 /// Encodes and encrypts an account to the given recipients.
-pub fn seal(account: &Account, recipients: &[&dyn age::Recipient]) -> Result<Vec<u8>, age::EncryptError> {
+pub fn seal(
+    account: &Account,
+    recipients: &[&dyn age::Recipient],
+) -> Result<Vec<u8>, age::EncryptError> {
     let header = serde_json::to_vec(&account.header).expect("header serialises");
     let payload = PayloadOut {
         header_sha256: hex(&Sha256::digest(&header)),
-        secrets: account.secrets.values.iter().map(|(k, v)| (*k, v.expose_secret())).collect(),
+        secrets: account
+            .secrets
+            .values
+            .iter()
+            .map(|(k, v)| (*k, v.expose_secret()))
+            .collect(),
     };
     // Sized generously so serialising never reallocates and leaves a copy of a secret behind.
     let mut plaintext = Zeroizing::new(Vec::with_capacity(64 * 1024));
@@ -284,12 +299,16 @@ pub fn seal(account: &Account, recipients: &[&dyn age::Recipient]) -> Result<Vec
 /// Splits a record into its header bytes and ciphertext.
 fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), RecordError> {
     let rest = bytes.strip_prefix(MAGIC).ok_or(RecordError::BadMagic)?;
-    let end = rest.iter().position(|&b| b == b'\n').ok_or_else(|| RecordError::BadHeader("no end of header".into()))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| RecordError::BadHeader("no end of header".into()))?;
     Ok((&rest[..end], &rest[end + 1..]))
 }
 
 fn parse_header(header: &[u8]) -> Result<Header, RecordError> {
-    serde_json::from_slice(header).map_err(|e| RecordError::BadHeader(format!("column {}", e.column())))
+    serde_json::from_slice(header)
+        .map_err(|e| RecordError::BadHeader(format!("column {}", e.column())))
 }
 
 /// Reads the public header without the key. It is not authenticated until [`open`] succeeds.
@@ -299,13 +318,18 @@ pub fn peek(bytes: &[u8]) -> Result<Header, RecordError> {
 }
 
 /// Decrypts a record and checks that its header is authentic and names `expected_name`.
-pub fn open(bytes: &[u8], expected_name: &str, identity: &dyn age::Identity) -> Result<Account, RecordError> {
+pub fn open(
+    bytes: &[u8],
+    expected_name: &str,
+    identity: &dyn age::Identity,
+) -> Result<Account, RecordError> {
     let (header_bytes, ciphertext) = split(bytes)?;
     let plaintext = crate::crypto::decrypt(ciphertext, identity).map_err(|e| match e {
         age::DecryptError::NoMatchingKeys => RecordError::WrongKey,
         _ => RecordError::Corrupt,
     })?;
-    let payload: PayloadIn = serde_json::from_slice(&plaintext).map_err(|_| RecordError::Corrupt)?;
+    let payload: PayloadIn =
+        serde_json::from_slice(&plaintext).map_err(|_| RecordError::Corrupt)?;
     if !ct_eq_str(&payload.header_sha256, &hex(&Sha256::digest(header_bytes))) {
         return Err(RecordError::HeaderTampered);
     }
@@ -313,7 +337,12 @@ pub fn open(bytes: &[u8], expected_name: &str, identity: &dyn age::Identity) -> 
     if header.name != expected_name {
         return Err(RecordError::WrongName(header.name));
     }
-    Ok(Account { header, secrets: Secrets { values: payload.secrets } })
+    Ok(Account {
+        header,
+        secrets: Secrets {
+            values: payload.secrets,
+        },
+    })
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -325,8 +354,20 @@ mod tests {
     use super::*;
 
     fn sample() -> (Account, age::x25519::Identity) {
-        let mut account = Account::new(Header::new("acme", Provider { kind: "oidc".into(), ..Default::default() }, "dwho".into(), 100));
-        account.set_secret(SecretField::Password, Some(SecretString::from("canary-pw-4711")), 100);
+        let mut account = Account::new(Header::new(
+            "acme",
+            Provider {
+                kind: "oidc".into(),
+                ..Default::default()
+            },
+            "dwho".into(),
+            100,
+        ));
+        account.set_secret(
+            SecretField::Password,
+            Some(SecretString::from("canary-pw-4711")),
+            100,
+        );
         (account, age::x25519::Identity::generate())
     }
 
@@ -336,7 +377,13 @@ mod tests {
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
         assert!(!bytes.windows(14).any(|w| w == b"canary-pw-4711"));
         let opened = open(&bytes, "acme", &id).unwrap();
-        assert_eq!(opened.secret(SecretField::Password).unwrap().expose_secret(), "canary-pw-4711");
+        assert_eq!(
+            opened
+                .secret(SecretField::Password)
+                .unwrap()
+                .expose_secret(),
+            "canary-pw-4711"
+        );
         assert_eq!(opened.header, account.header);
         assert_eq!(peek(&bytes).unwrap().user, "dwho");
     }
@@ -345,18 +392,27 @@ mod tests {
     fn edited_header_is_detected_when_opened() {
         let (account, id) = sample();
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
-        let at = bytes.windows(4).position(|w| w == b"dwho").expect("user name in the header");
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"dwho")
+            .expect("user name in the header");
         let mut tampered = bytes.clone();
         tampered[at..at + 4].copy_from_slice(b"evil");
         assert_eq!(peek(&tampered).unwrap().user, "evil");
-        assert!(matches!(open(&tampered, "acme", &id), Err(RecordError::HeaderTampered)));
+        assert!(matches!(
+            open(&tampered, "acme", &id),
+            Err(RecordError::HeaderTampered)
+        ));
     }
 
     #[test]
     fn record_opened_under_another_name_is_refused() {
         let (account, id) = sample();
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
-        assert!(matches!(open(&bytes, "other", &id), Err(RecordError::WrongName(_))));
+        assert!(matches!(
+            open(&bytes, "other", &id),
+            Err(RecordError::WrongName(_))
+        ));
     }
 
     #[test]
@@ -364,7 +420,10 @@ mod tests {
         let (account, id) = sample();
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
         let other = age::x25519::Identity::generate();
-        assert!(matches!(open(&bytes, "acme", &other), Err(RecordError::WrongKey)));
+        assert!(matches!(
+            open(&bytes, "acme", &other),
+            Err(RecordError::WrongKey)
+        ));
     }
 
     #[test]
@@ -372,7 +431,10 @@ mod tests {
         let (account, id) = sample();
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
         for len in 0..bytes.len() {
-            assert!(open(&bytes[..len], "acme", &id).is_err(), "truncated to {len}");
+            assert!(
+                open(&bytes[..len], "acme", &id).is_err(),
+                "truncated to {len}"
+            );
         }
         for i in 0..bytes.len() {
             let mut flipped = bytes.clone();

@@ -30,14 +30,27 @@ impl Drop for OsKc {
 fn os_store_keeps_the_identity_in_the_secret_service() {
     let kc = OsKc::new();
     kc.0.add_account("acme");
-    assert_eq!(kc.0.ok(&["show", "acme", "--reveal", "password"]), format!("{CANARY_PASSWORD}\n"));
+    assert_eq!(
+        kc.0.ok(&["show", "acme", "--reveal", "password"]),
+        format!("{CANARY_PASSWORD}\n")
+    );
     // The identity is in the Secret Service, not in the folder.
     for file in files_under(&kc.0.dir) {
-        assert!(!contains(&std::fs::read(&file).unwrap(), "AGE-SECRET-KEY"), "{}", file.display());
+        assert!(
+            !contains(&std::fs::read(&file).unwrap(), "AGE-SECRET-KEY"),
+            "{}",
+            file.display()
+        );
     }
     let folder = keychain::keystore::os::entry_user(&kc.0.dir);
-    let out = std::process::Command::new("secret-tool").args(["lookup", "service", "keychain", "username", &folder]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("AGE-SECRET-KEY-1"), "secret-tool found no entry for {folder}");
+    let out = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "keychain", "username", &folder])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("AGE-SECRET-KEY-1"),
+        "secret-tool found no entry for {folder}"
+    );
 }
 
 #[test]
@@ -59,7 +72,11 @@ fn missing_entry_in_the_secret_service_says_so_and_exits_6() {
     keychain::keystore::os::delete_entry(&kc.0.dir).unwrap();
     let out = kc.0.run(&["show", "acme"]);
     assert_exit(&out, 6);
-    assert!(stderr(&out).contains("holds no identity for this keychain"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds no identity for this keychain"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -73,30 +90,59 @@ fn secret_service_that_does_not_answer_fails_within_the_timeout() {
     let out = kc
         .cmd()
         .args(["init"])
-        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", socket.display()))
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", socket.display()),
+        )
         .env("KEYCHAIN_KEYRING_TIMEOUT", "1")
         .output()
         .unwrap();
     let waited = start.elapsed();
     assert_exit(&out, 6);
-    assert!(stderr(&out).contains("did not answer within"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not answer within"),
+        "{}",
+        stderr(&out)
+    );
     assert!(waited < Duration::from_secs(4), "took {waited:?}");
-    assert!(!kc.dir.join("config.json").exists(), "a failed init left a configuration behind");
+    assert!(
+        !kc.dir.join("config.json").exists(),
+        "a failed init left a configuration behind"
+    );
 }
 
 #[test]
 fn no_session_bus_is_a_clear_error() {
     let kc = Kc::new();
-    let out = kc.cmd().args(["init"]).env_remove("DBUS_SESSION_BUS_ADDRESS").env("XDG_RUNTIME_DIR", kc.tmp.path()).output().unwrap();
+    let out = kc
+        .cmd()
+        .args(["init"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", kc.tmp.path())
+        .output()
+        .unwrap();
     assert_exit(&out, 6);
-    assert!(stderr(&out).contains("no D-Bus session bus"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--key-store passphrase"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no D-Bus session bus"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("--key-store passphrase"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn passphrase_kc() -> (Kc, std::path::PathBuf) {
     let kc = Kc::new();
     let pass = kc.file("pass.txt", "correct horse battery staple\n");
-    let out = kc.cmd().args(["init", "--key-store", "passphrase"]).env("KEYCHAIN_PASSPHRASE_FILE", &pass).output().unwrap();
+    let out = kc
+        .cmd()
+        .args(["init", "--key-store", "passphrase"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
     assert_success(&out, &["init", "--key-store", "passphrase"]);
     (kc, pass)
 }
@@ -105,34 +151,108 @@ fn passphrase_kc() -> (Kc, std::path::PathBuf) {
 fn passphrase_store_opens_with_the_passphrase_file_only() {
     let (kc, pass) = passphrase_kc();
     let pw = kc.file("pw.txt", CANARY_PASSWORD);
-    let add = ["add", "acme", "--provider", "oidc", "--issuer", "http://x", "--client-id", "c", "--user", "u", "--password-file", pw.to_str().unwrap(), "--no-totp"];
-    assert_success(&kc.cmd().args(add).env("KEYCHAIN_PASSPHRASE_FILE", &pass).output().unwrap(), &add);
-    let out = kc.cmd().args(["show", "acme", "--reveal", "password"]).env("KEYCHAIN_PASSPHRASE_FILE", &pass).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{CANARY_PASSWORD}\n"));
+    let add = [
+        "add",
+        "acme",
+        "--provider",
+        "oidc",
+        "--issuer",
+        "http://x",
+        "--client-id",
+        "c",
+        "--user",
+        "u",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--no-totp",
+    ];
+    assert_success(
+        &kc.cmd()
+            .args(add)
+            .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+            .output()
+            .unwrap(),
+        &add,
+    );
+    let out = kc
+        .cmd()
+        .args(["show", "acme", "--reveal", "password"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{CANARY_PASSWORD}\n")
+    );
 
     // Without it and without a terminal: locked, at once.
     let out = kc.run(&["show", "acme"]);
     assert_exit(&out, 6);
-    assert!(stderr(&out).contains("KEYCHAIN_PASSPHRASE_FILE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("KEYCHAIN_PASSPHRASE_FILE"),
+        "{}",
+        stderr(&out)
+    );
 
     let wrong = kc.file("wrong.txt", "not it");
-    let out = kc.cmd().args(["show", "acme"]).env("KEYCHAIN_PASSPHRASE_FILE", &wrong).output().unwrap();
+    let out = kc
+        .cmd()
+        .args(["show", "acme"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &wrong)
+        .output()
+        .unwrap();
     assert_exit(&out, 6);
-    assert!(stderr(&out).contains("wrong passphrase"), "{}", stderr(&out));
-    assert!(!contains(&std::fs::read(kc.dir.join("identity.age")).unwrap(), "AGE-SECRET-KEY"));
+    assert!(
+        stderr(&out).contains("wrong passphrase"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!contains(
+        &std::fs::read(kc.dir.join("identity.age")).unwrap(),
+        "AGE-SECRET-KEY"
+    ));
 }
 
 #[test]
 fn unlock_caches_the_identity_in_the_kernel_keyring_until_lock() {
     let (kc, pass) = passphrase_kc();
     let pw = kc.file("pw.txt", CANARY_PASSWORD);
-    let add = ["add", "acme", "--provider", "oidc", "--issuer", "http://x", "--client-id", "c", "--user", "u", "--password-file", pw.to_str().unwrap(), "--no-totp"];
-    assert_success(&kc.cmd().args(add).env("KEYCHAIN_PASSPHRASE_FILE", &pass).output().unwrap(), &add);
+    let add = [
+        "add",
+        "acme",
+        "--provider",
+        "oidc",
+        "--issuer",
+        "http://x",
+        "--client-id",
+        "c",
+        "--user",
+        "u",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--no-totp",
+    ];
+    assert_success(
+        &kc.cmd()
+            .args(add)
+            .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+            .output()
+            .unwrap(),
+        &add,
+    );
 
-    let out = kc.cmd().args(["unlock", "--for", "2m"]).env("KEYCHAIN_PASSPHRASE_FILE", &pass).output().unwrap();
+    let out = kc
+        .cmd()
+        .args(["unlock", "--for", "2m"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
     assert_success(&out, &["unlock"]);
     // No passphrase now: the kernel keyring serves the identity.
-    assert_eq!(kc.ok(&["show", "acme", "--reveal", "password"]), format!("{CANARY_PASSWORD}\n"));
+    assert_eq!(
+        kc.ok(&["show", "acme", "--reveal", "password"]),
+        format!("{CANARY_PASSWORD}\n")
+    );
     kc.ok(&["lock"]);
     assert_exit(&kc.run(&["show", "acme"]), 6);
 }
@@ -141,7 +261,12 @@ fn unlock_caches_the_identity_in_the_kernel_keyring_until_lock() {
 fn unlock_expires_after_its_duration() {
     let (kc, pass) = passphrase_kc();
     kc.add_account_with_env("acme", &pass);
-    let out = kc.cmd().args(["unlock", "--for", "1s"]).env("KEYCHAIN_PASSPHRASE_FILE", &pass).output().unwrap();
+    let out = kc
+        .cmd()
+        .args(["unlock", "--for", "1s"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
     assert_success(&out, &["unlock"]);
     kc.ok(&["show", "acme"]);
     std::thread::sleep(Duration::from_millis(2100));
@@ -155,7 +280,29 @@ trait AddWithEnv {
 impl AddWithEnv for Kc {
     fn add_account_with_env(&self, name: &str, pass: &std::path::Path) {
         let pw = self.file("pw.txt", CANARY_PASSWORD);
-        let add = ["add", name, "--provider", "oidc", "--issuer", "http://x", "--client-id", "c", "--user", "u", "--password-file", pw.to_str().unwrap(), "--no-totp"];
-        assert_success(&self.cmd().args(add).env("KEYCHAIN_PASSPHRASE_FILE", pass).output().unwrap(), &add);
+        let add = [
+            "add",
+            name,
+            "--provider",
+            "oidc",
+            "--issuer",
+            "http://x",
+            "--client-id",
+            "c",
+            "--user",
+            "u",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--no-totp",
+        ];
+        assert_success(
+            &self
+                .cmd()
+                .args(add)
+                .env("KEYCHAIN_PASSPHRASE_FILE", pass)
+                .output()
+                .unwrap(),
+            &add,
+        );
     }
 }

@@ -17,7 +17,13 @@ fn committed_man_pages_are_up_to_date() {
             stale.push(name);
         }
     }
-    assert!(stale.is_empty(), "stale man pages {stale:?}: run KEYCHAIN_BLESS=1 cargo test --test man_page and commit man/");
+    assert!(
+        stale.is_empty(),
+        "stale man pages {stale:?}: run KEYCHAIN_BLESS=1 cargo test --test man_page and commit man/"
+    );
     let main = std::fs::read_to_string(dir.join("keychain.1")).unwrap();
-    assert!(main.contains("EXIT STATUS") || main.contains("account not found"), "the man page must document the exit codes");
+    assert!(
+        main.contains("EXIT STATUS") || main.contains("account not found"),
+        "the man page must document the exit codes"
+    );
 }

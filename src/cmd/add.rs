@@ -29,9 +29,19 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
     kc.identity()?;
     let lock = kc.lock(&args.name)?;
-    let expect = if args.replace { Expect::Any } else { Expect::Absent };
+    let expect = if args.replace {
+        Expect::Any
+    } else {
+        Expect::Absent
+    };
     kc.save(&*lock, expect, &account)?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
-    eprintln!("Added account '{}' ({}, user {}; secrets: {}).", args.name, account.header.provider.kind, args.user, present.join(", "));
+    eprintln!(
+        "Added account '{}' ({}, user {}; secrets: {}).",
+        args.name,
+        account.header.provider.kind,
+        args.user,
+        present.join(", ")
+    );
     Ok(())
 }

@@ -19,14 +19,26 @@ pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
             "use it as it is, or choose another folder with --dir",
         ));
     }
-    fsutil::ensure_private_dir(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    fsutil::ensure_private_dir(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
     keystore::for_kind(args.key_store, dir).save(&identity)?;
-    let config = Config::new(args.key_store, identity.to_public().to_string(), args.recipient.iter().map(|r| r.trim().to_string()).collect());
+    let config = Config::new(
+        args.key_store,
+        identity.to_public().to_string(),
+        args.recipient
+            .iter()
+            .map(|r| r.trim().to_string())
+            .collect(),
+    );
     config.create(dir)?;
     crate::store::local::LocalStore::open(dir)?;
 
-    eprintln!("Created a keychain in {} (key store: {}).", dir.display(), args.key_store);
+    eprintln!(
+        "Created a keychain in {} (key store: {}).",
+        dir.display(),
+        args.key_store
+    );
     super::print_stdout(&format!("{}\n", config.recipient))
 }

@@ -21,14 +21,22 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
             }
         }
     }
-    let text = if args.json { to_json(&rows, now) } else { to_table(&rows, now) };
+    let text = if args.json {
+        to_json(&rows, now)
+    } else {
+        to_table(&rows, now)
+    };
     super::print_stdout(&text)?;
     if damaged.is_empty() {
         Ok(())
     } else {
         Err(Error::Integrity {
             path: kc.dir.join("accounts"),
-            reason: format!("{} record(s) could not be read: {}", damaged.len(), damaged.join(", ")),
+            reason: format!(
+                "{} record(s) could not be read: {}",
+                damaged.len(),
+                damaged.join(", ")
+            ),
         })
     }
 }
@@ -59,28 +67,51 @@ fn to_json(rows: &[Header], now: i64) -> String {
             })
         })
         .collect();
-    format!("{}\n", serde_json::to_string_pretty(&accounts).expect("JSON of plain values"))
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&accounts).expect("JSON of plain values")
+    )
 }
 
 fn to_table(rows: &[Header], now: i64) -> String {
     let mut out = String::new();
     let widths = [
         rows.iter().map(|h| h.name.len()).max().unwrap_or(0).max(4),
-        rows.iter().map(|h| h.provider.kind.len()).max().unwrap_or(0).max(8),
+        rows.iter()
+            .map(|h| h.provider.kind.len())
+            .max()
+            .unwrap_or(0)
+            .max(8),
         rows.iter().map(|h| h.user.len()).max().unwrap_or(0).max(4),
     ];
-    out.push_str(&format!("{:w0$}  {:w1$}  {:w2$}  SECRETS (AGE)\n", "NAME", "PROVIDER", "USER", w0 = widths[0], w1 = widths[1], w2 = widths[2]));
+    out.push_str(&format!(
+        "{:w0$}  {:w1$}  {:w2$}  SECRETS (AGE)\n",
+        "NAME",
+        "PROVIDER",
+        "USER",
+        w0 = widths[0],
+        w1 = widths[1],
+        w2 = widths[2]
+    ));
     for h in rows {
         let secrets: Vec<String> = SecretField::ALL
             .iter()
-            .filter_map(|f| h.secrets.get(f).map(|info| format!("{}({})", f.as_str(), clock::age(info.changed, now))))
+            .filter_map(|f| {
+                h.secrets
+                    .get(f)
+                    .map(|info| format!("{}({})", f.as_str(), clock::age(info.changed, now)))
+            })
             .collect();
         out.push_str(&format!(
             "{:w0$}  {:w1$}  {:w2$}  {}\n",
             h.name,
             h.provider.kind,
             h.user,
-            if secrets.is_empty() { "-".to_string() } else { secrets.join(" ") },
+            if secrets.is_empty() {
+                "-".to_string()
+            } else {
+                secrets.join(" ")
+            },
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]

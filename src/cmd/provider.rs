@@ -45,12 +45,18 @@ fn validate(provider: &Provider) -> Result<()> {
             "provider oidc needs --issuer URL",
             "give the issuer, e.g. --issuer https://login.example.com",
         )),
-        "oauth2" if provider.authorize_url.is_none() || provider.token_url.is_none() => Err(Error::usage_hint(
-            "provider oauth2 needs --authorize-url and --token-url",
-            "give both endpoints of the provider",
-        )),
-        kind if kind.starts_with("exact-") && (provider.issuer.is_some() || provider.authorize_url.is_some()) => {
-            Err(Error::usage("Exact Online providers have their URLs built in: leave out --issuer, --authorize-url and --token-url"))
+        "oauth2" if provider.authorize_url.is_none() || provider.token_url.is_none() => {
+            Err(Error::usage_hint(
+                "provider oauth2 needs --authorize-url and --token-url",
+                "give both endpoints of the provider",
+            ))
+        }
+        kind if kind.starts_with("exact-")
+            && (provider.issuer.is_some() || provider.authorize_url.is_some()) =>
+        {
+            Err(Error::usage(
+                "Exact Online providers have their URLs built in: leave out --issuer, --authorize-url and --token-url",
+            ))
         }
         _ if provider.client_id.is_none() => Err(Error::usage_hint(
             "the account needs a client id to log on",

@@ -31,7 +31,13 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
 
     if args.password_file.is_some() || wanted.password {
         let required = args.password_file.is_some() || wanted.password_required;
-        if let Some(pw) = input::obtain(&prompter, args.password_file.as_deref(), "password", "--password-file", required)? {
+        if let Some(pw) = input::obtain(
+            &prompter,
+            args.password_file.as_deref(),
+            "password",
+            "--password-file",
+            required,
+        )? {
             account.set_secret(SecretField::Password, Some(pw), now);
         }
     }
@@ -48,19 +54,29 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
         account.set_secret(SecretField::TotpSecret, Some(totp.secret_base32()), now);
         account.header.last_totp_step = None;
     } else if args.totp_check.is_some() {
-        return Err(Error::usage("--totp-check needs a TOTP secret (--totp-file or --totp-qr)"));
+        return Err(Error::usage(
+            "--totp-check needs a TOTP secret (--totp-file or --totp-qr)",
+        ));
     }
 
-    if args.client_secret_file.is_some() || wanted.client_secret {
-        if let Some(cs) = input::obtain(&prompter, args.client_secret_file.as_deref(), "client secret", "--client-secret-file", false)? {
-            account.set_secret(SecretField::ClientSecret, Some(cs), now);
-        }
+    if (args.client_secret_file.is_some() || wanted.client_secret)
+        && let Some(cs) = input::obtain(
+            &prompter,
+            args.client_secret_file.as_deref(),
+            "client secret",
+            "--client-secret-file",
+            false,
+        )?
+    {
+        account.set_secret(SecretField::ClientSecret, Some(cs), now);
     }
 
     if let Some(path) = &args.refresh_token_file {
         let token = SecretSource::parse(path).read("refresh token")?;
         if token.expose_secret().is_empty() {
-            return Err(Error::usage("the refresh token given with --refresh-token-file is empty"));
+            return Err(Error::usage(
+                "the refresh token given with --refresh-token-file is empty",
+            ));
         }
         account.set_secret(SecretField::RefreshToken, Some(token), now);
         account.header.refresh_token_active = Some(now);
@@ -71,7 +87,10 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
 fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Option<TotpSecret>> {
     if let Some(image) = &args.totp_qr {
         return TotpSecret::from_qr_image(image).map(Some).map_err(|e| {
-            Error::usage_hint(format!("{}: {e}", image.display()), "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file")
+            Error::usage_hint(
+                format!("{}: {e}", image.display()),
+                "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file",
+            )
         });
     }
     let text = match &args.totp_file {
@@ -87,9 +106,14 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         }
         None => return Ok(None),
     };
-    TotpSecret::parse(text.expose_secret()).map(Some).map_err(|e| {
-        Error::usage_hint(format!("the TOTP secret is not usable: {e}"), "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export")
-    })
+    TotpSecret::parse(text.expose_secret())
+        .map(Some)
+        .map_err(|e| {
+            Error::usage_hint(
+                format!("the TOTP secret is not usable: {e}"),
+                "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export",
+            )
+        })
 }
 
 /// With `--totp-check`, refuses a secret that does not give the person's current code; without

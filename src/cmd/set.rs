@@ -18,12 +18,20 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
     if let Some(user) = &args.user {
         account.header.user = user.clone();
     }
-    let wanted = Wanted { password: false, password_required: false, totp: false, client_secret: false };
+    let wanted = Wanted {
+        password: false,
+        password_required: false,
+        totp: false,
+        client_secret: false,
+    };
     secrets::read_into(&mut account, &args.secrets, wanted, now)?;
     for field in &args.clear {
         let field = SecretField::from(*field);
         if !account.header.has(field) {
-            return Err(Error::usage(format!("account '{}' has no {field} to clear", args.name)));
+            return Err(Error::usage(format!(
+                "account '{}' has no {field} to clear",
+                args.name
+            )));
         }
         account.set_secret(field, None, now);
         if field == SecretField::TotpSecret {

@@ -14,25 +14,34 @@ pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
     let (account, _) = kc.read(&args.name)?;
     if let Some(field) = args.reveal {
         let field = SecretField::from(field);
-        let value = account
-            .secret(field)
-            .ok_or_else(|| Error::usage(format!("account '{}' has no {field} stored", args.name)))?;
+        let value = account.secret(field).ok_or_else(|| {
+            Error::usage(format!("account '{}' has no {field} stored", args.name))
+        })?;
         let line = zeroize::Zeroizing::new(format!("{}\n", value.expose_secret()));
         return super::print_stdout(&line);
     }
     let now = clock::now();
-    let text = if args.json { to_json(&account, now) } else { to_text(&account, now) };
+    let text = if args.json {
+        to_json(&account, now)
+    } else {
+        to_text(&account, now)
+    };
     super::print_stdout(&text)
 }
 
 fn masked_secrets(account: &Account) -> Vec<(SecretField, String)> {
-    SecretField::ALL.iter().filter_map(|f| account.secret(*f).map(|v| (*f, masked(v)))).collect()
+    SecretField::ALL
+        .iter()
+        .filter_map(|f| account.secret(*f).map(|v| (*f, masked(v))))
+        .collect()
 }
 
 fn to_json(account: &Account, now: i64) -> String {
     let h = &account.header;
-    let masked: serde_json::Map<String, serde_json::Value> =
-        masked_secrets(account).into_iter().map(|(f, m)| (f.as_str().to_string(), json!(m))).collect();
+    let masked: serde_json::Map<String, serde_json::Value> = masked_secrets(account)
+        .into_iter()
+        .map(|(f, m)| (f.as_str().to_string(), json!(m)))
+        .collect();
     let value = json!({
         "name": h.name,
         "provider": h.provider,
@@ -46,7 +55,10 @@ fn to_json(account: &Account, now: i64) -> String {
         "last_use": h.last_use,
         "last_logon": h.last_logon,
     });
-    format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON of plain values"))
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&value).expect("JSON of plain values")
+    )
 }
 
 fn to_text(account: &Account, now: i64) -> String {
@@ -56,7 +68,14 @@ fn to_text(account: &Account, now: i64) -> String {
     let mut line = |k: &str, v: &str| out.push_str(&format!("{k:<15} {v}\n"));
     line("name", &h.name);
     line("provider", &p.kind);
-    for (k, v) in [("issuer", &p.issuer), ("authorize-url", &p.authorize_url), ("token-url", &p.token_url), ("client-id", &p.client_id), ("redirect-uri", &p.redirect_uri), ("scope", &p.scope)] {
+    for (k, v) in [
+        ("issuer", &p.issuer),
+        ("authorize-url", &p.authorize_url),
+        ("token-url", &p.token_url),
+        ("client-id", &p.client_id),
+        ("redirect-uri", &p.redirect_uri),
+        ("scope", &p.scope),
+    ] {
         if let Some(v) = v {
             line(k, v);
         }
@@ -64,10 +83,17 @@ fn to_text(account: &Account, now: i64) -> String {
     line("flow", &format!("{:?}", p.flow).to_lowercase());
     line("user", &h.user);
     if let Some(t) = &h.totp {
-        line("totp", &format!("{:?}, {} digits, {} s", t.algorithm, t.digits, t.period));
+        line(
+            "totp",
+            &format!("{:?}, {} digits, {} s", t.algorithm, t.digits, t.period),
+        );
     }
     for (field, mask) in masked_secrets(account) {
-        let age = h.secrets.get(&field).map(|i| clock::age(i.changed, now)).unwrap_or_default();
+        let age = h
+            .secrets
+            .get(&field)
+            .map(|i| clock::age(i.changed, now))
+            .unwrap_or_default();
         line(field.as_str(), &format!("{mask}  (set {age} ago)"));
     }
     if let Some(exp) = h.access_token_expires {
@@ -75,7 +101,16 @@ fn to_text(account: &Account, now: i64) -> String {
     }
     line("created", &clock::rfc3339(h.created));
     if let Some(u) = &h.last_use {
-        line("last-use", &format!("{} by {} ({}, {})", clock::rfc3339(u.at), u.by, u.action, if u.ok { "ok" } else { "failed" }));
+        line(
+            "last-use",
+            &format!(
+                "{} by {} ({}, {})",
+                clock::rfc3339(u.at),
+                u.by,
+                u.action,
+                if u.ok { "ok" } else { "failed" }
+            ),
+        );
     }
     out
 }

@@ -15,19 +15,18 @@ pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
     let totp = totp_of(&account)?;
     let mut now = crate::clock::now() as u64;
     if let Some(min_left) = args.fresh {
-        let left = totp.seconds_left(now);
-        if left < min_left {
-            std::thread::sleep(std::time::Duration::from_secs(left));
+        // A whole step is the most anyone can ask for.
+        let min_left = min_left.min(totp.period);
+        while totp.seconds_left(now) < min_left {
+            std::thread::sleep(std::time::Duration::from_secs(totp.seconds_left(now)));
             now = crate::clock::now() as u64;
-            // The sleep may end a hair early; never print the code of the step we waited out.
-            while totp.seconds_left(now) < min_left.min(totp.period) && totp.seconds_left(now) <= left {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                now = crate::clock::now() as u64;
-            }
         }
     }
     let code = totp.code_at(now);
-    super::print_stdout(&zeroize::Zeroizing::new(format!("{}\n", code.expose_secret())))?;
+    super::print_stdout(&zeroize::Zeroizing::new(format!(
+        "{}\n",
+        code.expose_secret()
+    )))?;
     if std::io::stderr().is_terminal() {
         eprintln!("{} s left", totp.seconds_left(now));
     }
@@ -36,9 +35,12 @@ pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
 
 /// The account's TOTP generator, from the stored secret and its parameters.
 pub fn totp_of(account: &Account) -> Result<TotpSecret> {
-    let secret = account
-        .secret(SecretField::TotpSecret)
-        .ok_or_else(|| Error::usage_hint(format!("account '{}' has no TOTP secret", account.header.name), "add one with 'keychain set NAME --totp-file FILE'"))?;
+    let secret = account.secret(SecretField::TotpSecret).ok_or_else(|| {
+        Error::usage_hint(
+            format!("account '{}' has no TOTP secret", account.header.name),
+            "add one with 'keychain set NAME --totp-file FILE'",
+        )
+    })?;
     let mut totp = TotpSecret::parse(secret.expose_secret()).map_err(|_| Error::Integrity {
         path: account.header.name.clone().into(),
         reason: "the stored TOTP secret is not valid base32".into(),

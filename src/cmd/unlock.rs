@@ -16,16 +16,25 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
         // Always from the configured store: unlocking must prove the user can open it.
         let identity = crate::keystore::for_kind(kc.config.key_store, &kc.dir).load()?;
         if identity.to_public().to_string() != kc.config.recipient {
-            return Err(crate::keystore::KeyStoreError::WrongIdentity { store: kc.config.key_store }.into());
+            return Err(crate::keystore::KeyStoreError::WrongIdentity {
+                store: kc.config.key_store,
+            }
+            .into());
         }
         crate::keystore::kernel::store(&kc.dir, &identity, seconds)?;
-        eprintln!("Unlocked {} for {}.", kc.dir.display(), humantime::format_duration(args.duration));
+        eprintln!(
+            "Unlocked {} for {}.",
+            kc.dir.display(),
+            humantime::format_duration(args.duration)
+        );
         Ok(())
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (kc, seconds);
-        Err(Error::usage("keychain unlock needs the Linux kernel keyring"))
+        Err(Error::usage(
+            "keychain unlock needs the Linux kernel keyring",
+        ))
     }
 }
 

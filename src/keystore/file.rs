@@ -17,7 +17,9 @@ pub struct FileKeyStore {
 
 impl FileKeyStore {
     pub fn new(dir: &Path) -> Self {
-        FileKeyStore { path: dir.join(FILE_NAME) }
+        FileKeyStore {
+            path: dir.join(FILE_NAME),
+        }
     }
 }
 
@@ -32,24 +34,33 @@ impl KeyStore for FileKeyStore {
 
     fn save(&self, identity: &Identity) -> Result<(), KeyStoreError> {
         if self.path.exists() {
-            return Err(KeyStoreError::AlreadyExists { store: "identity file" });
+            return Err(KeyStoreError::AlreadyExists {
+                store: "identity file",
+            });
         }
         let text = zeroize::Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
-        fsutil::write_atomic(&self.path, text.as_bytes())
-            .map_err(|e| KeyStoreError::IdentityFile { path: self.path.clone(), reason: e.to_string() })
+        fsutil::write_atomic(&self.path, text.as_bytes()).map_err(|e| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })
     }
 
     fn load(&self) -> Result<Identity, KeyStoreError> {
         #[cfg(unix)]
-        if let Ok(mode) = fsutil::mode_of(&self.path) {
-            if mode & 0o077 != 0 {
-                return Err(KeyStoreError::TooOpen { path: self.path.clone(), mode });
-            }
+        if let Ok(mode) = fsutil::mode_of(&self.path)
+            && mode & 0o077 != 0
+        {
+            return Err(KeyStoreError::TooOpen {
+                path: self.path.clone(),
+                mode,
+            });
         }
-        let text = zeroize::Zeroizing::new(
-            fs::read_to_string(&self.path)
-                .map_err(|e| KeyStoreError::IdentityFile { path: self.path.clone(), reason: e.to_string() })?,
-        );
+        let text = zeroize::Zeroizing::new(fs::read_to_string(&self.path).map_err(|e| {
+            KeyStoreError::IdentityFile {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        })?);
         parse_identity(text.trim()).ok_or_else(|| KeyStoreError::IdentityFile {
             path: self.path.clone(),
             reason: "not an age identity (expected one line starting with AGE-SECRET-KEY-1)".into(),

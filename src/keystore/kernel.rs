@@ -16,11 +16,15 @@ use super::{Identity, KeyStoreError};
 /// The key's description: derived from the folder, so keychains never share a cached key.
 pub fn description(dir: &Path) -> String {
     let folder = super::os::entry_user(dir);
-    format!("keychain:{}", &crate::record::hex(&Sha256::digest(folder.as_bytes()))[..32])
+    format!(
+        "keychain:{}",
+        &crate::record::hex(&Sha256::digest(folder.as_bytes()))[..32]
+    )
 }
 
 fn user_keyring() -> Result<KeyRing, KeyStoreError> {
-    KeyRing::from_special_id(KeyRingIdentifier::User, true).map_err(|e| KeyStoreError::Kernel(format!("user keyring: {e:?}")))
+    KeyRing::from_special_id(KeyRingIdentifier::User, true)
+        .map_err(|e| KeyStoreError::Kernel(format!("user keyring: {e:?}")))
 }
 
 /// Caches `identity` for `seconds`.
@@ -34,10 +38,18 @@ pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeySto
     // session keyring (cron, systemd services), and by nobody else.
     let perms = KeyPermissionsBuilder::builder()
         .posessor(Permission::ALL)
-        .user(Permission::VIEW | Permission::READ | Permission::SEARCH | Permission::SETATTR | Permission::WRITE)
+        .user(
+            Permission::VIEW
+                | Permission::READ
+                | Permission::SEARCH
+                | Permission::SETATTR
+                | Permission::WRITE,
+        )
         .build();
-    key.set_perms(perms).map_err(|e| KeyStoreError::Kernel(format!("cannot set permissions: {e:?}")))?;
-    key.set_timeout(seconds as usize).map_err(|e| KeyStoreError::Kernel(format!("cannot set the timeout: {e:?}")))?;
+    key.set_perms(perms)
+        .map_err(|e| KeyStoreError::Kernel(format!("cannot set permissions: {e:?}")))?;
+    key.set_timeout(seconds as usize)
+        .map_err(|e| KeyStoreError::Kernel(format!("cannot set the timeout: {e:?}")))?;
     Ok(())
 }
 
@@ -48,16 +60,31 @@ pub fn cached(dir: &Path) -> Result<Option<Identity>, KeyStoreError> {
     };
     let key = match ring.search(&description(dir)) {
         Ok(key) => key,
-        Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked | KeyError::AccessDenied) => {
+        Err(
+            KeyError::KeyDoesNotExist
+            | KeyError::KeyExpired
+            | KeyError::KeyRevoked
+            | KeyError::AccessDenied,
+        ) => {
             return Ok(None);
         }
-        Err(e) => return Err(KeyStoreError::Kernel(format!("cannot search the user keyring: {e:?}"))),
+        Err(e) => {
+            return Err(KeyStoreError::Kernel(format!(
+                "cannot search the user keyring: {e:?}"
+            )));
+        }
     };
     let bytes = match key.read_to_vec() {
         Ok(bytes) => zeroize::Zeroizing::new(bytes),
         // Expired between search and read: as good as absent.
-        Err(KeyError::KeyExpired | KeyError::KeyRevoked | KeyError::KeyDoesNotExist) => return Ok(None),
-        Err(e) => return Err(KeyStoreError::Kernel(format!("cannot read the cached key: {e:?}"))),
+        Err(KeyError::KeyExpired | KeyError::KeyRevoked | KeyError::KeyDoesNotExist) => {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(KeyStoreError::Kernel(format!(
+                "cannot read the cached key: {e:?}"
+            )));
+        }
     };
     let text = SecretString::from(String::from_utf8_lossy(&bytes).into_owned());
     Ok(super::file::parse_identity(text.expose_secret().trim()))
@@ -70,10 +97,14 @@ pub fn remove(dir: &Path) -> Result<bool, KeyStoreError> {
     };
     match ring.search(&description(dir)) {
         Ok(key) => {
-            key.invalidate().map_err(|e| KeyStoreError::Kernel(format!("cannot remove the cached key: {e:?}")))?;
+            key.invalidate().map_err(|e| {
+                KeyStoreError::Kernel(format!("cannot remove the cached key: {e:?}"))
+            })?;
             Ok(true)
         }
         Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked) => Ok(false),
-        Err(e) => Err(KeyStoreError::Kernel(format!("cannot search the user keyring: {e:?}"))),
+        Err(e) => Err(KeyStoreError::Kernel(format!(
+            "cannot search the user keyring: {e:?}"
+        ))),
     }
 }

@@ -90,14 +90,16 @@ pub fn for_kind(kind: KeyStoreKind, dir: &Path) -> Box<dyn KeyStore> {
 /// identity is reported as such rather than as corrupt records.
 pub fn load_identity(dir: &Path, config: &Config) -> Result<Identity, KeyStoreError> {
     #[cfg(target_os = "linux")]
-    if let Some(identity) = kernel::cached(dir)? {
-        if identity.to_public().to_string() == config.recipient {
-            return Ok(identity);
-        }
+    if let Some(identity) = kernel::cached(dir)?
+        && identity.to_public().to_string() == config.recipient
+    {
+        return Ok(identity);
     }
     let identity = for_kind(config.key_store, dir).load()?;
     if identity.to_public().to_string() != config.recipient {
-        return Err(KeyStoreError::WrongIdentity { store: config.key_store });
+        return Err(KeyStoreError::WrongIdentity {
+            store: config.key_store,
+        });
     }
     Ok(identity)
 }
@@ -115,18 +117,29 @@ pub fn with_timeout<T: Send + 'static>(
         .spawn(move || {
             let _ = tx.send(work());
         })
-        .map_err(|e| KeyStoreError::Failed { store, reason: format!("cannot start a thread: {e}") })?;
+        .map_err(|e| KeyStoreError::Failed {
+            store,
+            reason: format!("cannot start a thread: {e}"),
+        })?;
     match rx.recv_timeout(timeout) {
         Ok(result) => result,
-        Err(_) => Err(KeyStoreError::Timeout { store, waited: timeout }),
+        Err(_) => Err(KeyStoreError::Timeout {
+            store,
+            waited: timeout,
+        }),
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
     #[error("the {store} did not answer within {waited:?}")]
-    Timeout { store: &'static str, waited: Duration },
-    #[error("no D-Bus session bus: the Secret Service cannot be reached (DBUS_SESSION_BUS_ADDRESS is not set)")]
+    Timeout {
+        store: &'static str,
+        waited: Duration,
+    },
+    #[error(
+        "no D-Bus session bus: the Secret Service cannot be reached (DBUS_SESSION_BUS_ADDRESS is not set)"
+    )]
     NoSessionBus,
     #[error("no Secret Service is running on the session bus")]
     NoSecretService,
@@ -136,7 +149,9 @@ pub enum KeyStoreError {
     NoEntry { store: &'static str, entry: String },
     #[error("the {store} failed: {reason}")]
     Failed { store: &'static str, reason: String },
-    #[error("the keychain is locked: its passphrase is needed and there is no terminal to ask for it")]
+    #[error(
+        "the keychain is locked: its passphrase is needed and there is no terminal to ask for it"
+    )]
     PassphraseNeeded,
     #[error("wrong passphrase for {0}")]
     WrongPassphrase(std::path::PathBuf),
@@ -147,10 +162,15 @@ pub enum KeyStoreError {
         source: std::io::Error,
     },
     #[error("identity file {path}: {reason}")]
-    IdentityFile { path: std::path::PathBuf, reason: String },
+    IdentityFile {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("identity file {path} has mode {mode:04o}: others could read the key")]
     TooOpen { path: std::path::PathBuf, mode: u32 },
-    #[error("the identity in the {store} key store is not this keychain's (its public key differs from config.json)")]
+    #[error(
+        "the identity in the {store} key store is not this keychain's (its public key differs from config.json)"
+    )]
     WrongIdentity { store: KeyStoreKind },
     #[error("the {store} already holds an identity for this keychain")]
     AlreadyExists { store: &'static str },

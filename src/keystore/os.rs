@@ -31,7 +31,9 @@ pub struct OsKeyStore {
 
 impl OsKeyStore {
     pub fn new(dir: &Path) -> Self {
-        OsKeyStore { entry_user: entry_user(dir) }
+        OsKeyStore {
+            entry_user: entry_user(dir),
+        }
     }
 }
 
@@ -59,7 +61,10 @@ fn platform_store() -> Result<Arc<CredentialStore>, KeyStoreError> {
     }
     #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
     {
-        Err(KeyStoreError::Failed { store: STORE_NAME, reason: "no OS credential store on this platform".into() })
+        Err(KeyStoreError::Failed {
+            store: STORE_NAME,
+            reason: "no OS credential store on this platform".into(),
+        })
     }
 }
 
@@ -69,10 +74,10 @@ fn check_session_bus() -> Result<(), KeyStoreError> {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()) {
         return Ok(());
     }
-    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
-        if Path::new(&runtime).join("bus").exists() {
-            return Ok(());
-        }
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR")
+        && Path::new(&runtime).join("bus").exists()
+    {
+        return Ok(());
     }
     Err(KeyStoreError::NoSessionBus)
 }
@@ -80,16 +85,24 @@ fn check_session_bus() -> Result<(), KeyStoreError> {
 /// Turns keyring-core's errors into ones that say what happened and what to do.
 fn classify(error: KeyringError) -> KeyStoreError {
     match error {
-        KeyringError::NoEntry => KeyStoreError::NoEntry { store: STORE_NAME, entry: String::new() },
+        KeyringError::NoEntry => KeyStoreError::NoEntry {
+            store: STORE_NAME,
+            entry: String::new(),
+        },
         KeyringError::NoStorageAccess(_) => KeyStoreError::SecretServiceLocked,
         other => {
             let reason = other.to_string();
-            if reason.contains("ServiceUnknown") || reason.contains("was not provided by any .service files") {
+            if reason.contains("ServiceUnknown")
+                || reason.contains("was not provided by any .service files")
+            {
                 KeyStoreError::NoSecretService
             } else if reason.contains("locked") || reason.contains("prompt") {
                 KeyStoreError::SecretServiceLocked
             } else {
-                KeyStoreError::Failed { store: STORE_NAME, reason }
+                KeyStoreError::Failed {
+                    store: STORE_NAME,
+                    reason,
+                }
             }
         }
     }
@@ -133,10 +146,16 @@ impl KeyStore for OsKeyStore {
         let entry_name = format!("{SERVICE} / {user}");
         let text = with_timeout(STORE_NAME, move || {
             let entry = OsKeyStore::entry(&user)?;
-            entry.get_password().map(SecretString::from).map_err(classify)
+            entry
+                .get_password()
+                .map(SecretString::from)
+                .map_err(classify)
         })
         .map_err(|e| match e {
-            KeyStoreError::NoEntry { store, .. } => KeyStoreError::NoEntry { store, entry: entry_name.clone() },
+            KeyStoreError::NoEntry { store, .. } => KeyStoreError::NoEntry {
+                store,
+                entry: entry_name.clone(),
+            },
             other => other,
         })?;
         parse_identity(text.expose_secret().trim()).ok_or(KeyStoreError::Failed {
@@ -150,6 +169,8 @@ impl KeyStore for OsKeyStore {
 pub fn delete_entry(dir: &Path) -> Result<(), KeyStoreError> {
     let user = entry_user(dir);
     with_timeout(STORE_NAME, move || {
-        OsKeyStore::entry(&user)?.delete_credential().map_err(classify)
+        OsKeyStore::entry(&user)?
+            .delete_credential()
+            .map_err(classify)
     })
 }

@@ -23,7 +23,9 @@ pub struct PassphraseKeyStore {
 
 impl PassphraseKeyStore {
     pub fn new(dir: &Path) -> Self {
-        PassphraseKeyStore { path: dir.join(FILE_NAME) }
+        PassphraseKeyStore {
+            path: dir.join(FILE_NAME),
+        }
     }
 }
 
@@ -31,18 +33,28 @@ impl PassphraseKeyStore {
 pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, KeyStoreError> {
     if let Some(path) = std::env::var_os("KEYCHAIN_PASSPHRASE_FILE") {
         let path = PathBuf::from(path);
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&path).map_err(|source| KeyStoreError::PassphraseFile { path: path.clone(), source })?,
-        );
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| {
+            KeyStoreError::PassphraseFile {
+                path: path.clone(),
+                source,
+            }
+        })?);
         let line = text.lines().next().unwrap_or("");
         return Ok(SecretString::from(line.to_string()));
     }
     let input = crate::input::Prompter::detect();
-    let first = input.secret(prompt).map_err(|_| KeyStoreError::PassphraseNeeded)?;
+    let first = input
+        .secret(prompt)
+        .map_err(|_| KeyStoreError::PassphraseNeeded)?;
     if confirm {
-        let second = input.secret("Repeat the passphrase: ").map_err(|_| KeyStoreError::PassphraseNeeded)?;
+        let second = input
+            .secret("Repeat the passphrase: ")
+            .map_err(|_| KeyStoreError::PassphraseNeeded)?;
         if !crate::secret::ct_eq(&first, &second) {
-            return Err(KeyStoreError::Failed { store: "passphrase prompt", reason: "the passphrases differ".into() });
+            return Err(KeyStoreError::Failed {
+                store: "passphrase prompt",
+                reason: "the passphrases differ".into(),
+            });
         }
     }
     Ok(first)
@@ -51,7 +63,10 @@ pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, KeyStoreE
 /// The scrypt work factor for a new identity file: age's calibration (about a second), unless
 /// `KEYCHAIN_SCRYPT_WORK_FACTOR` sets one (tests use a low one to stay fast).
 fn work_factor() -> Option<u8> {
-    std::env::var("KEYCHAIN_SCRYPT_WORK_FACTOR").ok().and_then(|v| v.parse().ok()).filter(|n| (1..=MAX_WORK_FACTOR).contains(n))
+    std::env::var("KEYCHAIN_SCRYPT_WORK_FACTOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=MAX_WORK_FACTOR).contains(n))
 }
 
 impl KeyStore for PassphraseKeyStore {
@@ -65,34 +80,53 @@ impl KeyStore for PassphraseKeyStore {
 
     fn save(&self, identity: &Identity) -> Result<(), KeyStoreError> {
         if self.path.exists() {
-            return Err(KeyStoreError::AlreadyExists { store: "passphrase identity file" });
+            return Err(KeyStoreError::AlreadyExists {
+                store: "passphrase identity file",
+            });
         }
         let pass = passphrase("Passphrase for the new keychain: ", true)?;
         if pass.expose_secret().is_empty() {
-            return Err(KeyStoreError::Failed { store: "passphrase prompt", reason: "the passphrase is empty".into() });
+            return Err(KeyStoreError::Failed {
+                store: "passphrase prompt",
+                reason: "the passphrase is empty".into(),
+            });
         }
         let mut recipient = age::scrypt::Recipient::new(pass);
         if let Some(log_n) = work_factor() {
             recipient.set_work_factor(log_n);
         }
-        let plaintext = zeroize::Zeroizing::new(identity.to_string().expose_secret().as_bytes().to_vec());
-        let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient])
-            .map_err(|e| KeyStoreError::IdentityFile { path: self.path.clone(), reason: e.to_string() })?;
-        fsutil::write_atomic(&self.path, &ciphertext)
-            .map_err(|e| KeyStoreError::IdentityFile { path: self.path.clone(), reason: e.to_string() })
+        let plaintext =
+            zeroize::Zeroizing::new(identity.to_string().expose_secret().as_bytes().to_vec());
+        let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient]).map_err(|e| {
+            KeyStoreError::IdentityFile {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        fsutil::write_atomic(&self.path, &ciphertext).map_err(|e| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })
     }
 
     fn load(&self) -> Result<Identity, KeyStoreError> {
-        let ciphertext = std::fs::read(&self.path)
-            .map_err(|e| KeyStoreError::IdentityFile { path: self.path.clone(), reason: e.to_string() })?;
+        let ciphertext = std::fs::read(&self.path).map_err(|e| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
         let pass = passphrase("Passphrase of the keychain: ", false)?;
         let mut identity = age::scrypt::Identity::new(pass);
         identity.set_max_work_factor(MAX_WORK_FACTOR);
         let plaintext = crate::crypto::decrypt(&ciphertext, &identity).map_err(|e| match e {
-            age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed | age::DecryptError::NoMatchingKeys => {
+            age::DecryptError::DecryptionFailed
+            | age::DecryptError::KeyDecryptionFailed
+            | age::DecryptError::NoMatchingKeys => {
                 KeyStoreError::WrongPassphrase(self.path.clone())
             }
-            other => KeyStoreError::IdentityFile { path: self.path.clone(), reason: other.to_string() },
+            other => KeyStoreError::IdentityFile {
+                path: self.path.clone(),
+                reason: other.to_string(),
+            },
         })?;
         let text = std::str::from_utf8(&plaintext).map_err(|_| KeyStoreError::IdentityFile {
             path: self.path.clone(),

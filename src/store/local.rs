@@ -44,10 +44,14 @@ fn revision_of(bytes: &[u8]) -> Revision {
 impl LocalStore {
     /// Opens the store in the keychain folder `dir`, creating its private sub-folders.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let store = LocalStore { accounts: dir.join("accounts"), locks: dir.join("locks") };
+        let store = LocalStore {
+            accounts: dir.join("accounts"),
+            locks: dir.join("locks"),
+        };
         for sub in [&store.accounts, &store.locks] {
             if !sub.is_dir() {
-                fsutil::ensure_private_dir(sub).map_err(io(format!("cannot create {}", sub.display())))?;
+                fsutil::ensure_private_dir(sub)
+                    .map_err(io(format!("cannot create {}", sub.display())))?;
             }
         }
         Ok(store)
@@ -75,7 +79,12 @@ impl RecordStore for LocalStore {
         }))
     }
 
-    fn write(&self, lock: &dyn AccountLock, expect: Expect, bytes: &[u8]) -> Result<Revision, StoreError> {
+    fn write(
+        &self,
+        lock: &dyn AccountLock,
+        expect: Expect,
+        bytes: &[u8],
+    ) -> Result<Revision, StoreError> {
         let name = lock.account();
         let path = self.record_path(name);
         fsutil::remove_leftover_temp(&path);
@@ -89,7 +98,8 @@ impl RecordStore for LocalStore {
             }
             (Expect::At(_), Some(_)) => {}
         }
-        fsutil::write_atomic(&path, bytes).map_err(io(format!("cannot write {}", path.display())))?;
+        fsutil::write_atomic(&path, bytes)
+            .map_err(io(format!("cannot write {}", path.display())))?;
         Ok(revision_of(bytes))
     }
 
@@ -99,23 +109,26 @@ impl RecordStore for LocalStore {
         fsutil::remove_leftover_temp(&path);
         match fsutil::remove_durable(&path) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Err(StoreError::NotFound(name.to_string())),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(StoreError::NotFound(name.to_string()))
+            }
             Err(e) => Err(io(format!("cannot remove {}", path.display()))(e)),
         }
     }
 
     fn list(&self) -> Result<Vec<String>, StoreError> {
-        let entries = fs::read_dir(&self.accounts).map_err(io(format!("cannot list {}", self.accounts.display())))?;
+        let entries = fs::read_dir(&self.accounts)
+            .map_err(io(format!("cannot list {}", self.accounts.display())))?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(io(format!("cannot list {}", self.accounts.display())))?;
             let file_name = entry.file_name();
             let file_name = file_name.to_string_lossy();
             // Temporary files start with a dot and are skipped with everything else that is not a record.
-            if let Some(name) = file_name.strip_suffix(&format!(".{EXTENSION}")) {
-                if validate_name(name).is_ok() {
-                    names.push(name.to_string());
-                }
+            if let Some(name) = file_name.strip_suffix(&format!(".{EXTENSION}"))
+                && validate_name(name).is_ok()
+            {
+                names.push(name.to_string());
             }
         }
         names.sort();
@@ -125,18 +138,35 @@ impl RecordStore for LocalStore {
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError> {
         validate_name(name)?;
         let path = self.locks.join(format!("{name}.lock"));
-        let file = fsutil::open_private(&path, OpenOptions::new().read(true).write(true).create(true).truncate(false))
-            .map_err(io(format!("cannot open lock {}", path.display())))?;
+        let file = fsutil::open_private(
+            &path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(io(format!("cannot open lock {}", path.display())))?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Box::new(FileLock { account: name.to_string(), _file: file })),
+                Ok(()) => {
+                    return Ok(Box::new(FileLock {
+                        account: name.to_string(),
+                        _file: file,
+                    }));
+                }
                 Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(e)) => return Err(io(format!("cannot lock {}", path.display()))(e)),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(io(format!("cannot lock {}", path.display()))(e));
+                }
             }
             if start.elapsed() >= timeout {
-                return Err(StoreError::LockTimeout { account: name.to_string(), waited: timeout });
+                return Err(StoreError::LockTimeout {
+                    account: name.to_string(),
+                    waited: timeout,
+                });
             }
             // Short pauses at first (a refresh takes tens of milliseconds), growing to 50 ms.
             std::thread::sleep(pause);
@@ -155,9 +185,15 @@ mod tests {
         let store = LocalStore::open(dir.path()).unwrap();
         let lock = store.lock("a", Duration::from_secs(1)).unwrap();
         let r1 = store.write(&*lock, Expect::Absent, b"one").unwrap();
-        assert!(matches!(store.write(&*lock, Expect::Absent, b"x"), Err(StoreError::Exists(_))));
+        assert!(matches!(
+            store.write(&*lock, Expect::Absent, b"x"),
+            Err(StoreError::Exists(_))
+        ));
         let r2 = store.write(&*lock, Expect::At(r1.clone()), b"two").unwrap();
-        assert!(matches!(store.write(&*lock, Expect::At(r1), b"three"), Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.write(&*lock, Expect::At(r1), b"three"),
+            Err(StoreError::Conflict(_))
+        ));
         assert_eq!(store.read("a").unwrap().unwrap().revision, r2);
         assert_eq!(store.list().unwrap(), vec!["a".to_string()]);
     }

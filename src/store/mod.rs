@@ -42,7 +42,12 @@ pub trait RecordStore: Send + Sync {
     /// The record of `name`, or `None` when there is no such account.
     fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError>;
     /// Writes `bytes` as the record of the locked account if it is still as `expect` says.
-    fn write(&self, lock: &dyn AccountLock, expect: Expect, bytes: &[u8]) -> Result<Revision, StoreError>;
+    fn write(
+        &self,
+        lock: &dyn AccountLock,
+        expect: Expect,
+        bytes: &[u8],
+    ) -> Result<Revision, StoreError>;
     /// Removes the locked account's record.
     fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError>;
     /// Names of all accounts, sorted.
@@ -53,7 +58,9 @@ pub trait RecordStore: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("'{0}' is not a valid account name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")]
+    #[error(
+        "'{0}' is not a valid account name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )]
     BadName(String),
     #[error("account '{0}' already exists")]
     Exists(String),
@@ -83,10 +90,14 @@ impl StoreError {
 
     pub fn hint(&self) -> Option<String> {
         match self {
-            StoreError::Exists(_) => Some("give --replace to overwrite it, or 'keychain set' to change fields".into()),
+            StoreError::Exists(_) => {
+                Some("give --replace to overwrite it, or 'keychain set' to change fields".into())
+            }
             StoreError::Conflict(_) => Some("run the command again".into()),
             StoreError::NotFound(_) => Some("run 'keychain list' to see the accounts".into()),
-            StoreError::LockTimeout { .. } => Some("another keychain process holds the account; try again later".into()),
+            StoreError::LockTimeout { .. } => {
+                Some("another keychain process holds the account; try again later".into())
+            }
             _ => None,
         }
     }
@@ -96,9 +107,18 @@ impl StoreError {
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok { Ok(()) } else { Err(StoreError::BadName(name.to_string())) }
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadName(name.to_string()))
+    }
 }
 
 #[cfg(test)]

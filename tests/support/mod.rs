@@ -66,8 +66,20 @@ impl Kc {
         let pw = self.file("pw.txt", &format!("{CANARY_PASSWORD}\n"));
         let totp = self.file("totp.txt", TOTP_SECRET);
         self.ok(&[
-            "add", name, "--provider", "oidc", "--issuer", "http://127.0.0.1:9", "--client-id", "cli", "--user", "dwho",
-            "--password-file", pw.to_str().unwrap(), "--totp-file", totp.to_str().unwrap(),
+            "add",
+            name,
+            "--provider",
+            "oidc",
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--client-id",
+            "cli",
+            "--user",
+            "dwho",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-file",
+            totp.to_str().unwrap(),
         ]);
     }
 
@@ -107,14 +119,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() { stack.push(path) } else { files.push(path) }
+            if path.is_dir() {
+                stack.push(path)
+            } else {
+                files.push(path)
+            }
         }
     }
     files
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 /// Tests that need the real Secret Service fail loudly when it is absent: run them through
