@@ -12,6 +12,7 @@ pub use provider::{
     DiscoveryError, Endpoints, ProviderKind, discover, exact_base, exact_endpoints,
     exact_endpoints_at,
 };
+pub(crate) use token::sanitize as sanitize_text;
 pub use token::{TokenError, TokenResponse, exchange_code, refresh};
 
 /// What kind of failure an error is, so the caller can pick an exit code and decide whether a
