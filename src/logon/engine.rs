@@ -91,6 +91,13 @@ fn authorize_url(req: &LogonRequest<'_>, state: &SecretString, verifier: &Secret
                     .append_pair("code_challenge", &challenge)
                     .append_pair("code_challenge_method", "S256");
             }
+            // OpenID Connect knows no bare `token` response type (LemonLDAP::NG answers
+            // "Unknown response type"): with the `openid` scope the implicit flow is
+            // `id_token token`, and a nonce is then required.
+            Flow::Implicit if req.scope.split(' ').any(|s| s == "openid") => {
+                q.append_pair("response_type", "id_token token")
+                    .append_pair("nonce", random_secret(16).expose_secret());
+            }
             Flow::Implicit => {
                 q.append_pair("response_type", "token");
             }
@@ -294,22 +301,19 @@ impl Run<'_, '_, '_> {
             .messages
             .iter()
             .find(|m| REJECTION_MESSAGES.contains(&m.code.as_str()))
+            && let Some(sent) = self.last_sent(m.code == "96")
         {
-            if let Some(sent) = self.last_sent(m.code == "96") {
-                return Err(LogonError::Rejected {
-                    step: sent.step,
-                    fields: sent.fields,
-                });
-            }
+            return Err(LogonError::Rejected {
+                step: sent.step,
+                fields: sent.fields,
+            });
         }
         if let Some(m) = page.messages.iter().find(|m| m.is_error) {
-            if self.password_sent.is_some() || self.code_sent.is_some() {
-                return Err(LogonError::Protocol {
-                    step: at.step.clone(),
-                    path,
-                    detail: format!("the page reports error message {}", m.code),
-                });
-            }
+            return Err(LogonError::Protocol {
+                step: at.step.clone(),
+                path,
+                detail: format!("the page reports error message {}", m.code),
+            });
         }
         if !(200..300).contains(&status) {
             return Err(LogonError::UnknownPage {
@@ -403,7 +407,7 @@ impl Run<'_, '_, '_> {
             names.push(field.name.clone());
         }
         let all_names: Vec<String> = form.fields.iter().map(|f| f.name.clone()).collect();
-        if !unknown_visible.is_empty() && !(has_password || has_code || has_user) {
+        if !(unknown_visible.is_empty() || has_password || has_code || has_user) {
             return Err(LogonError::UnknownPage {
                 path: page_url.path().into(),
                 status,
@@ -427,26 +431,18 @@ impl Run<'_, '_, '_> {
             .collect();
         // The same credential asked for twice means the first one was refused: report it, never
         // send it again.
-        if has_password {
-            if let Some(sent) = &self.password_sent {
+        if has_password && let Some(sent) = &self.password_sent {
+            return Err(LogonError::Rejected {
+                step: sent.step.clone(),
+                fields: sent.fields.clone(),
+            });
+        }
+        if has_code {
+            if let Some(sent) = &self.code_sent {
                 return Err(LogonError::Rejected {
                     step: sent.step.clone(),
                     fields: sent.fields.clone(),
                 });
-            }
-        }
-        if has_code {
-            if let Some(sent) = self
-                .code_sent
-                .clone()
-                .or_else(|| self.password_sent.clone())
-            {
-                if self.code_sent.is_some() {
-                    return Err(LogonError::Rejected {
-                        step: sent.step,
-                        fields: sent.fields,
-                    });
-                }
             }
             let code = self.one_time_code(page_url)?;
             for field in form.fields.iter().filter(|f| matches!(role(f), Role::Code)) {

@@ -63,10 +63,11 @@ pub fn parse(html: &str) -> Page {
             Token::StartTag(tag) => {
                 let name = text(&tag.name);
                 let attr = |key: &str| tag.attributes.get(key.as_bytes()).map(|v| text(&v.value));
-                if let Some(class) = attr("class") {
-                    if !tag.self_closing && !is_void(&name) {
-                        class_stack.push((name.clone(), class));
-                    }
+                if let Some(class) = attr("class")
+                    && !tag.self_closing
+                    && !is_void(&name)
+                {
+                    class_stack.push((name.clone(), class));
                 }
                 if let Some(code) = attr("trmsg") {
                     let mut is_error = false;
@@ -74,7 +75,10 @@ pub fn parse(html: &str) -> Page {
                     for c in std::iter::once(&own)
                         .chain(class_stack.iter().rev().take(3).map(|(_, c)| c))
                     {
-                        if c.contains("danger") || c.contains("error") {
+                        if ["danger", "error", "negative"]
+                            .iter()
+                            .any(|m| c.contains(m))
+                        {
                             is_error = true;
                         }
                     }
@@ -154,10 +158,10 @@ pub fn parse(html: &str) -> Page {
             Token::String(s) => {
                 if in_script {
                     page.scripts.push(text(&s.value));
-                } else if in_textarea {
-                    if let Some(field) = form.as_mut().and_then(|f| f.fields.last_mut()) {
-                        field.value.push_str(&text(&s.value));
-                    }
+                } else if in_textarea
+                    && let Some(field) = form.as_mut().and_then(|f| f.fields.last_mut())
+                {
+                    field.value.push_str(&text(&s.value));
                 }
             }
             _ => {}

@@ -650,11 +650,9 @@ fn token(st: &mut State, c: &Ctx) -> Reply {
         });
         if st.config.rate_limited_with_token
             && f.get("grant_type").map(String::as_str) == Some("refresh_token")
+            && let Some(new) = rotate(st, f.get("refresh_token").map(String::as_str).unwrap_or(""))
         {
-            if let Some(new) = rotate(st, f.get("refresh_token").map(String::as_str).unwrap_or(""))
-            {
-                body["refresh_token"] = new.into();
-            }
+            body["refresh_token"] = new.into();
         }
         let mut r = json(429, body);
         r.headers
