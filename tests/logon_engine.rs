@@ -25,29 +25,29 @@ fn redirect_uri() -> Url {
     Url::parse("http://127.0.0.1:8765/callback").unwrap()
 }
 
-struct Account<'a> {
-    endpoints: &'a Endpoints,
-    client_id: &'a str,
+struct Account {
+    endpoints: Endpoints,
+    client_id: String,
     client_secret: SecretString,
-    scope: &'a str,
-    user: &'a str,
+    scope: &'static str,
+    user: String,
     password: SecretString,
 }
 
 fn logon(
-    a: &Account<'_>,
+    a: &Account,
     flow: Flow,
     debug: Option<&Path>,
     totp: Option<&mut dyn TotpProvider>,
 ) -> (Result<LogonOutcome, LogonError>, LogonStats) {
     let redirect = redirect_uri();
     let req = LogonRequest {
-        endpoints: a.endpoints,
-        client_id: a.client_id,
+        endpoints: &a.endpoints,
+        client_id: &a.client_id,
         redirect_uri: &redirect,
         scope: a.scope,
         flow,
-        user: a.user,
+        user: &a.user,
         password: &a.password,
         debug_pages: debug,
         progress: true,
@@ -58,7 +58,7 @@ fn logon(
     (outcome, stats)
 }
 
-fn exchange(a: &Account<'_>, outcome: LogonOutcome) -> TokenResponse {
+fn exchange(a: &Account, outcome: LogonOutcome) -> TokenResponse {
     let LogonOutcome::Code {
         code,
         code_verifier,
@@ -69,8 +69,8 @@ fn exchange(a: &Account<'_>, outcome: LogonOutcome) -> TokenResponse {
     let client = oauth::http::client().unwrap();
     oauth::exchange_code(
         &client,
-        a.endpoints,
-        a.client_id,
+        &a.endpoints,
+        &a.client_id,
         Some(&a.client_secret),
         &code,
         &code_verifier,
@@ -79,24 +79,24 @@ fn exchange(a: &Account<'_>, outcome: LogonOutcome) -> TokenResponse {
     .expect("code exchange")
 }
 
-fn refresh(a: &Account<'_>, token: &SecretString) -> Result<TokenResponse, TokenError> {
+fn refresh(a: &Account, token: &SecretString) -> Result<TokenResponse, TokenError> {
     let client = oauth::http::client().unwrap();
     oauth::refresh(
         &client,
-        a.endpoints,
-        a.client_id,
+        &a.endpoints,
+        &a.client_id,
         Some(&a.client_secret),
         token,
     )
 }
 
-fn llng_account<'a>(endpoints: &'a Endpoints, user: &'a str, password: &str) -> Account<'a> {
+fn llng_account(endpoints: Endpoints, user: &str, password: &str) -> Account {
     Account {
         endpoints,
-        client_id: "cli",
+        client_id: "cli".into(),
         client_secret: secret("cli-secret"),
         scope: "openid offline_access",
-        user,
+        user: user.into(),
         password: secret(password),
     }
 }
@@ -109,7 +109,7 @@ fn discover(llng: &Llng) -> Endpoints {
 fn llng_code_flow_with_totp_then_exchange_and_refresh_rotation() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
-    let account = llng_account(&endpoints, "dwho", "dwho");
+    let account = llng_account(endpoints, "dwho", "dwho");
     let mut totp = TestTotp::new(LLNG_TOTP);
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
     let outcome = outcome.expect("logon");
@@ -141,7 +141,7 @@ fn llng_code_flow_with_totp_then_exchange_and_refresh_rotation() {
 fn llng_wrong_password_is_rejected_after_exactly_one_attempt() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
-    let account = llng_account(&endpoints, "dwho", "not-the-password");
+    let account = llng_account(endpoints, "dwho", "not-the-password");
     let mut totp = TestTotp::new(LLNG_TOTP);
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
     let err = outcome.expect_err("wrong password");
@@ -164,7 +164,7 @@ fn llng_wrong_password_is_rejected_after_exactly_one_attempt() {
 fn llng_wrong_totp_is_rejected() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
-    let account = llng_account(&endpoints, "dwho", "dwho");
+    let account = llng_account(endpoints, "dwho", "dwho");
     let mut totp = TestTotp::wrong(LLNG_TOTP);
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
     let err = outcome.expect_err("wrong code");
@@ -180,7 +180,7 @@ fn llng_wrong_totp_is_rejected() {
 fn llng_msmith_without_second_factor() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
-    let account = llng_account(&endpoints, "msmith", "msmith");
+    let account = llng_account(endpoints, "msmith", "msmith");
     let (outcome, stats) = logon(&account, Flow::Code, None, None);
     let tokens = exchange(&account, outcome.expect("logon"));
     assert!(tokens.refresh_token.is_some());
@@ -191,7 +191,7 @@ fn llng_msmith_without_second_factor() {
 fn llng_totp_asked_without_a_source_names_the_page() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
-    let account = llng_account(&endpoints, "dwho", "dwho");
+    let account = llng_account(endpoints, "dwho", "dwho");
     let (outcome, _) = logon(&account, Flow::Code, None, None);
     let err = outcome.expect_err("no TOTP source");
     assert!(matches!(err, LogonError::TotpRequired { .. }), "{err:?}");
@@ -201,7 +201,7 @@ fn llng_totp_asked_without_a_source_names_the_page() {
 fn llng_implicit_flow_returns_the_token_from_the_fragment() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
-    let mut account = llng_account(&endpoints, "msmith", "msmith");
+    let mut account = llng_account(endpoints, "msmith", "msmith");
     account.scope = "openid";
     let dir = tempfile::tempdir().unwrap();
     let (outcome, _) = logon(&account, Flow::Implicit, Some(dir.path()), None);
@@ -227,7 +227,7 @@ fn llng_debug_pages_hold_no_secret() {
     let llng = Llng::start();
     let endpoints = discover(&llng);
     // A password that is not also the user name, so that finding it means a leak.
-    let account = llng_account(&endpoints, "dwho", "dwho");
+    let account = llng_account(endpoints, "dwho", "dwho");
     let dir = tempfile::tempdir().unwrap();
     let mut totp = TestTotp::new(LLNG_TOTP);
     let (outcome, _) = logon(&account, Flow::Code, Some(dir.path()), Some(&mut totp));
@@ -280,18 +280,16 @@ fn read_dir(dir: &Path) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Exact Online emulator
 
-fn exact_account(emu: &Emulator, endpoints: &Endpoints) -> (Account<'static>, Endpoints) {
+fn exact_account(endpoints: Endpoints) -> Account {
     let c = exact_emulator::Config::default();
-    let _ = emu;
-    let account = Account {
-        endpoints: Box::leak(Box::new(endpoints.clone())),
-        client_id: Box::leak(c.client_id.into_boxed_str()),
+    Account {
+        endpoints,
+        client_id: c.client_id,
         client_secret: secret(&c.client_secret),
         scope: "",
-        user: Box::leak(c.user.into_boxed_str()),
+        user: c.user,
         password: secret(&c.password),
-    };
-    (account, endpoints.clone())
+    }
 }
 
 fn admin(emu: &Emulator, path: &str) -> serde_json::Value {
@@ -310,9 +308,9 @@ fn advance(emu: &Emulator, seconds: u64) {
 }
 
 /// Logs on to the emulator and redeems the code.
-fn exact_logon(emu: &Emulator) -> (Account<'static>, TokenResponse, LogonStats) {
+fn exact_logon(emu: &Emulator) -> (Account, TokenResponse, LogonStats) {
     let endpoints = oauth::exact_endpoints_at(&emu.base);
-    let (account, _) = exact_account(emu, &endpoints);
+    let account = exact_account(endpoints);
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
     let tokens = exchange(&account, outcome.expect("exact logon"));
@@ -449,7 +447,7 @@ fn exact_logon_follows_the_provider_clock_for_totp() {
     let emu = Emulator::start(exact_emulator::Config::default());
     advance(&emu, 7200);
     let endpoints = oauth::exact_endpoints_at(&emu.base);
-    let (account, _) = exact_account(&emu, &endpoints);
+    let account = exact_account(endpoints);
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, _) = logon(&account, Flow::Code, None, Some(&mut totp));
     outcome.expect("codes follow the provider's Date header");
@@ -461,7 +459,7 @@ fn exact_logon_follows_the_provider_clock_for_totp() {
 fn exact_wrong_password_is_rejected_after_one_attempt() {
     let emu = Emulator::start(exact_emulator::Config::default());
     let endpoints = oauth::exact_endpoints_at(&emu.base);
-    let (mut account, _) = exact_account(&emu, &endpoints);
+    let mut account = exact_account(endpoints);
     account.password = secret("wrong-password");
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
@@ -478,7 +476,7 @@ fn exact_wrong_password_is_rejected_after_one_attempt() {
 fn exact_wrong_totp_is_rejected() {
     let emu = Emulator::start(exact_emulator::Config::default());
     let endpoints = oauth::exact_endpoints_at(&emu.base);
-    let (account, _) = exact_account(&emu, &endpoints);
+    let account = exact_account(endpoints);
     let mut totp = TestTotp::wrong(&exact_emulator::Config::default().totp_secret);
     let (outcome, _) = logon(&account, Flow::Code, None, Some(&mut totp));
     let err = outcome.expect_err("wrong code");
@@ -493,7 +491,7 @@ fn exact_wrong_totp_is_rejected() {
 fn exact_debug_pages_hold_no_secret() {
     let emu = Emulator::start(exact_emulator::Config::default());
     let endpoints = oauth::exact_endpoints_at(&emu.base);
-    let (account, _) = exact_account(&emu, &endpoints);
+    let account = exact_account(endpoints);
     let dir = tempfile::tempdir().unwrap();
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, _) = logon(&account, Flow::Code, Some(dir.path()), Some(&mut totp));
@@ -533,7 +531,7 @@ fn unknown_page_names_path_and_fields() {
         authorize: emu.base.join("__test/unknown-page").unwrap(),
         token: emu.base.join("api/oauth2/token").unwrap(),
     };
-    let (account, _) = exact_account(&emu, &endpoints);
+    let account = exact_account(endpoints);
     let (outcome, stats) = logon(&account, Flow::Code, None, None);
     let err = outcome.expect_err("unknown page");
     let text = err.to_string();
