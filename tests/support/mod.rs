@@ -2,6 +2,10 @@
 //! the real binary.
 #![allow(dead_code)]
 
+pub mod exact_emulator;
+mod servers;
+pub use servers::*;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

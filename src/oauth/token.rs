@@ -1,0 +1,389 @@
+//! The two token calls: redeem an authorization code, and refresh.
+//!
+//! Both make exactly one request. What comes back is classified so the caller can act on it:
+//! a rejected grant must never be retried, a rate-limited one may still hand over a new refresh
+//! token (which must be stored, or the chain is lost), an unavailable provider may be retried
+//! later. Token values never reach an error text.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::http::SecretForm;
+use super::{Endpoints, ErrorClass};
+
+/// A successful answer of a token endpoint. Token values are secrets from the moment they are
+/// parsed; `Debug` shows which ones are present, never their values.
+pub struct TokenResponse {
+    pub access_token: SecretString,
+    pub token_type: String,
+    pub expires_in: Option<u64>,
+    pub refresh_token: Option<SecretString>,
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Why a token call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The provider refused the grant (used, expired or revoked token, bad code, bad client).
+    /// Retrying cannot help; a new logon may.
+    #[error("the provider rejected the grant: {error}{}; a new logon is needed", describe(.description))]
+    Rejected {
+        error: String,
+        description: Option<String>,
+    },
+    /// The provider asks to slow down. If it still rotated the refresh token, the new one is in
+    /// `new_refresh_token` and must be stored before anything else happens.
+    #[error("the provider rate-limited the request: {error}{}; try again later", describe(.description))]
+    RateLimited {
+        error: String,
+        description: Option<String>,
+        retry_after: Option<Duration>,
+        new_refresh_token: Option<SecretString>,
+    },
+    /// Unreachable, timed out or a server error: nothing was decided, try again later.
+    #[error("the token endpoint {path} is unavailable: {reason}; try again later")]
+    Unavailable { path: String, reason: String },
+    /// An answer that fits no rule of OAuth2.
+    #[error("the token endpoint {path} answered something unexpected: {detail}")]
+    Protocol { path: String, detail: String },
+}
+
+fn describe(description: &Option<String>) -> String {
+    description
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
+}
+
+impl TokenError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            TokenError::Rejected { .. } => ErrorClass::Rejected,
+            TokenError::RateLimited { .. } | TokenError::Unavailable { .. } => {
+                ErrorClass::Unavailable
+            }
+            TokenError::Protocol { .. } => ErrorClass::Protocol,
+        }
+    }
+}
+
+/// Trades a refresh token for new tokens (`grant_type=refresh_token`, client_secret_post).
+pub fn refresh(
+    client: &Client,
+    endpoints: &Endpoints,
+    client_id: &str,
+    client_secret: Option<&SecretString>,
+    refresh_token: &SecretString,
+) -> Result<TokenResponse, TokenError> {
+    let mut form = SecretForm::new();
+    form.push_plain("grant_type", "refresh_token");
+    form.push("refresh_token", refresh_token.clone());
+    add_client(&mut form, client_id, client_secret);
+    post(client, &endpoints.token, &form, &[refresh_token])
+}
+
+/// Redeems an authorization code with its PKCE verifier (`grant_type=authorization_code`).
+pub fn exchange_code(
+    client: &Client,
+    endpoints: &Endpoints,
+    client_id: &str,
+    client_secret: Option<&SecretString>,
+    code: &SecretString,
+    code_verifier: &SecretString,
+    redirect_uri: &Url,
+) -> Result<TokenResponse, TokenError> {
+    let mut form = SecretForm::new();
+    form.push_plain("grant_type", "authorization_code");
+    form.push("code", code.clone());
+    form.push("code_verifier", code_verifier.clone());
+    form.push_plain("redirect_uri", redirect_uri.as_str());
+    add_client(&mut form, client_id, client_secret);
+    post(client, &endpoints.token, &form, &[code, code_verifier])
+}
+
+fn add_client(form: &mut SecretForm, client_id: &str, client_secret: Option<&SecretString>) {
+    form.push_plain("client_id", client_id);
+    if let Some(secret) = client_secret {
+        form.push("client_secret", secret.clone());
+    }
+}
+
+/// The raw answer, as sent. Strings are moved into secrets at once by `into_response`.
+#[derive(Deserialize)]
+struct RawAnswer {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    // Exact Online sends `"expires_in": "600"`, a string; the RFC says a number.
+    expires_in: Option<serde_json::Value>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn post(
+    client: &Client,
+    url: &Url,
+    form: &SecretForm,
+    sent: &[&SecretString],
+) -> Result<TokenResponse, TokenError> {
+    let path = url.path().to_string();
+    let resp = client
+        .post(url.clone())
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(form.encode())
+        .send()
+        .map_err(|e| TokenError::Unavailable {
+            path: path.clone(),
+            reason: super::describe_send_error(&e),
+        })?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = Zeroizing::new(resp.text().map_err(|e| TokenError::Unavailable {
+        path: path.clone(),
+        reason: super::describe_send_error(&e),
+    })?);
+    classify(status, retry_after, &body, sent).map_err(|e| match e {
+        Classified::Error(e) => e,
+        Classified::Protocol(detail) => TokenError::Protocol { path, detail },
+        Classified::Unavailable(reason) => TokenError::Unavailable { path, reason },
+    })
+}
+
+enum Classified {
+    Error(TokenError),
+    Protocol(String),
+    Unavailable(String),
+}
+
+fn classify(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &str,
+    sent: &[&SecretString],
+) -> Result<TokenResponse, Classified> {
+    let raw: Option<RawAnswer> = serde_json::from_str(body).ok();
+    if (200..300).contains(&status) {
+        let raw = raw.ok_or_else(|| Classified::Protocol("the answer is not JSON".into()))?;
+        return into_response(raw);
+    }
+    if status >= 500 {
+        return Err(Classified::Unavailable(format!("HTTP {status}")));
+    }
+    let (error, description, new_refresh_token) = match raw {
+        Some(raw) => (
+            raw.error,
+            raw.error_description.map(|d| sanitize(&d, sent)),
+            raw.refresh_token.map(SecretString::from),
+        ),
+        None => (None, None, None),
+    };
+    let rate_limited = status == 429
+        || [error.as_deref(), description.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(is_rate_limit_text);
+    let error = error
+        .map(|e| sanitize(&e, sent))
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    if rate_limited {
+        return Err(Classified::Error(TokenError::RateLimited {
+            error,
+            description,
+            retry_after,
+            new_refresh_token,
+        }));
+    }
+    if (400..500).contains(&status) {
+        return Err(Classified::Error(TokenError::Rejected {
+            error,
+            description,
+        }));
+    }
+    Err(Classified::Protocol(format!("HTTP {status}")))
+}
+
+fn is_rate_limit_text(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "tooearlytorefreshtokens",
+        "rate limit",
+        "rate_limit",
+        "too many",
+        "slow_down",
+    ]
+    .iter()
+    .any(|m| t.contains(m))
+}
+
+fn into_response(raw: RawAnswer) -> Result<TokenResponse, Classified> {
+    let access_token = raw
+        .access_token
+        .filter(|t| !t.is_empty())
+        .map(SecretString::from)
+        .ok_or_else(|| Classified::Protocol("field `access_token` missing".into()))?;
+    let expires_in = match raw.expires_in {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => None,
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: raw.token_type.unwrap_or_else(|| "bearer".into()),
+        expires_in,
+        refresh_token: raw
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(SecretString::from),
+        scope: raw.scope,
+    })
+}
+
+/// Provider text is kept for the user, but anything that looks like a token is cut out: a
+/// value we sent, or a long run of token characters.
+pub(crate) fn sanitize(text: &str, sent: &[&SecretString]) -> String {
+    let mut out = text.to_string();
+    for secret in sent {
+        let s = secret.expose_secret();
+        if !s.is_empty() {
+            out = out.replace(s, "[redacted]");
+        }
+    }
+    let out: Vec<String> = out
+        .split(' ')
+        .map(|word| {
+            let tokenish = word.len() >= 24
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.~+/=!%".contains(c));
+            if tokenish {
+                "[redacted]".to_string()
+            } else {
+                word.to_string()
+            }
+        })
+        .collect();
+    let mut out = out.join(" ");
+    if out.len() > 300 {
+        let mut cut = 300;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> SecretString {
+        SecretString::from(v.to_string())
+    }
+
+    fn err(status: u16, body: &str) -> TokenError {
+        match classify(status, None, body, &[&s("sent-token-value")]) {
+            Err(Classified::Error(e)) => e,
+            Err(_) => panic!("not a classified error"),
+            Ok(_) => panic!("unexpected success"),
+        }
+    }
+
+    #[test]
+    fn exact_error_texts_are_classified() {
+        for d in [
+            "Old refresh token used",
+            "invalid or empty chainId",
+            "The refresh token expired at 2026-01-01 10:00:00",
+        ] {
+            let body = format!(r#"{{"error":"invalid_grant","error_description":"{d}"}}"#);
+            assert!(
+                matches!(err(400, &body), TokenError::Rejected { description: Some(ref x), .. } if x == d)
+            );
+        }
+        assert!(matches!(
+            err(400, r#"{"error":"invalid_request"}"#),
+            TokenError::Rejected { .. }
+        ));
+        let e = err(
+            400,
+            r#"{"error":"TooEarlyToRefreshTokens","refresh_token":"new-one"}"#,
+        );
+        match e {
+            TokenError::RateLimited {
+                new_refresh_token: Some(t),
+                ..
+            } => {
+                assert_eq!(t.expose_secret(), "new-one")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            err(429, "slow"),
+            TokenError::RateLimited {
+                new_refresh_token: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn server_errors_are_unavailable_and_strings_parse() {
+        assert!(matches!(
+            classify(503, None, "", &[]),
+            Err(Classified::Unavailable(_))
+        ));
+        let ok = classify(
+            200,
+            None,
+            r#"{"access_token":"a","token_type":"bearer","expires_in":"600","refresh_token":"r"}"#,
+            &[],
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(ok.expires_in, Some(600));
+        assert!(!format!("{ok:?}").contains("\"a\""));
+    }
+
+    #[test]
+    fn descriptions_lose_token_like_words() {
+        let d = sanitize(
+            "token sent-token-value is bad, also eyJhbGciOiJIUzI1NiJ9abcdefgh",
+            &[&s("sent-token-value")],
+        );
+        assert_eq!(d, "token [redacted] is bad, also [redacted]");
+    }
+}
