@@ -66,6 +66,10 @@ pub enum Command {
     Totp(TotpArgs),
     /// Remove an account
     Rm(RmArgs),
+    /// Print a valid access token: from the cache, by refresh, or by a headless logon
+    Login(LoginArgs),
+    /// Run a command with a valid access token in its environment
+    Exec(ExecArgs),
     /// Cache the identity in the kernel keyring so that later calls need no passphrase or Secret Service
     Unlock(UnlockArgs),
     /// Remove the cached identity from the kernel keyring
@@ -236,4 +240,38 @@ pub struct UnlockArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
+}
+
+/// How a logon behaves; shared by `login` and `exec`.
+#[derive(Debug, Args)]
+pub struct LogonArgs {
+    /// Serve a cached access token only when it stays valid for more than SECONDS
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub min_valid: u32,
+    /// Write the provider's pages seen during a headless logon to DIR, secrets redacted, for a bug report
+    #[arg(long, value_name = "DIR")]
+    pub debug_pages: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    pub name: String,
+    /// How to print the token
+    #[arg(long, value_enum, default_value_t = crate::login::OutputFormat::Token)]
+    pub format: crate::login::OutputFormat,
+    #[command(flatten)]
+    pub logon: LogonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub name: String,
+    /// The environment variable that carries the token
+    #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]
+    pub env_name: String,
+    #[command(flatten)]
+    pub logon: LogonArgs,
+    /// The command and its arguments, after --
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }

@@ -16,6 +16,7 @@ pub mod hardening;
 pub mod input;
 pub mod keychain;
 pub mod keystore;
+pub mod login;
 pub mod logon;
 pub mod manpage;
 pub mod oauth;

@@ -8,7 +8,14 @@ use clap::Parser;
 fn main() {
     keychain::hardening::disable_core_dumps();
     let cli = keychain::cli::Cli::parse();
-    if let Err(error) = keychain::cmd::dispatch(cli) {
+    match keychain::cmd::dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(error) => fail(error),
+    }
+}
+
+fn fail(error: keychain::error::Error) -> ! {
+    {
         eprintln!("error: {error}");
         let mut source = error.source();
         while let Some(cause) = source {
@@ -18,6 +25,6 @@ fn main() {
         if let Some(hint) = error.hint() {
             eprintln!("hint: {hint}");
         }
-        std::process::exit(error.exit_code());
     }
+    std::process::exit(error.exit_code())
 }

@@ -239,6 +239,32 @@ impl Account {
         self.secrets.get(field)
     }
 
+    /// The account's TOTP generator, from the stored secret and its parameters.
+    pub fn totp(&self) -> crate::error::Result<crate::totp::TotpSecret> {
+        use crate::error::Error;
+        let secret = self.secret(SecretField::TotpSecret).ok_or_else(|| {
+            Error::usage_hint(
+                format!("account '{}' has no TOTP secret", self.header.name),
+                format!(
+                    "add one with 'keychain set {} --totp-file FILE'",
+                    self.header.name
+                ),
+            )
+        })?;
+        let mut totp = crate::totp::TotpSecret::parse(secret.expose_secret()).map_err(|_| {
+            Error::Integrity {
+                path: self.header.name.clone().into(),
+                reason: "the stored TOTP secret is not valid base32".into(),
+            }
+        })?;
+        if let Some(params) = &self.header.totp {
+            totp.algorithm = params.algorithm;
+            totp.digits = params.digits;
+            totp.period = params.period;
+        }
+        Ok(totp)
+    }
+
     /// Sets (or with `None` removes) a secret, recording when it changed.
     pub fn set_secret(&mut self, field: SecretField, value: Option<SecretString>, now: i64) {
         match value {

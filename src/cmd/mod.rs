@@ -3,8 +3,10 @@
 
 mod add;
 mod completions;
+mod exec;
 mod init;
 mod list;
+mod login;
 mod provider;
 mod rm;
 mod secrets;
@@ -20,20 +22,24 @@ use crate::config::resolve_dir;
 use crate::error::Result;
 use crate::keychain::Keychain;
 
-pub fn dispatch(cli: Cli) -> Result<()> {
+/// Runs the command; returns the exit code on success (0, or a child's code for `exec`).
+pub fn dispatch(cli: Cli) -> Result<i32> {
     let dir = || resolve_dir(cli.dir.clone());
     let open = || -> Result<Keychain> { Keychain::open(&dir()?) };
+    let done = |r: Result<()>| r.map(|()| 0);
     match cli.command {
-        Command::Init(args) => init::run(&dir()?, args),
-        Command::Add(args) => add::run(&open()?, args),
-        Command::List(args) => list::run(&open()?, args),
-        Command::Show(args) => show::run(&open()?, args),
-        Command::Set(args) => set::run(&open()?, args),
-        Command::Totp(args) => totp::run(&open()?, args),
-        Command::Rm(args) => rm::run(&open()?, args),
-        Command::Unlock(args) => unlock::unlock(&open()?, args),
-        Command::Lock => unlock::lock(&dir_checked(dir()?)?),
-        Command::Completions(args) => completions::run(args),
+        Command::Exec(args) => exec::run(&open()?, args),
+        Command::Login(args) => done(login::run(&open()?, args)),
+        Command::Init(args) => done(init::run(&dir()?, args)),
+        Command::Add(args) => done(add::run(&open()?, args)),
+        Command::List(args) => done(list::run(&open()?, args)),
+        Command::Show(args) => done(show::run(&open()?, args)),
+        Command::Set(args) => done(set::run(&open()?, args)),
+        Command::Totp(args) => done(totp::run(&open()?, args)),
+        Command::Rm(args) => done(rm::run(&open()?, args)),
+        Command::Unlock(args) => done(unlock::unlock(&open()?, args)),
+        Command::Lock => done(unlock::lock(&dir_checked(dir()?)?)),
+        Command::Completions(args) => done(completions::run(args)),
     }
 }
 

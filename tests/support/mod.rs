@@ -4,6 +4,7 @@
 
 pub mod exact_emulator;
 mod servers;
+#[allow(unused_imports)]
 pub use servers::*;
 
 use std::path::{Path, PathBuf};

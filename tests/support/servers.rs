@@ -1,7 +1,6 @@
 //! Test support: real servers on loopback (LemonLDAP::NG, the Exact Online emulator) and a
 //! TOTP source. No mocks: every test talks HTTP to a real server.
 
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;

@@ -61,7 +61,10 @@ pub struct Token {
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("expires_at", &self.expires_at).field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("Token")
+            .field("expires_at", &self.expires_at)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,7 +81,11 @@ fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     let expires = account.header.access_token_expires?;
     (expires - now > min_valid).then(|| Token {
         access_token: token.clone(),
-        token_type: account.header.access_token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        token_type: account
+            .header
+            .access_token_type
+            .clone()
+            .unwrap_or_else(|| "Bearer".into()),
         expires_at: Some(expires),
         scope: account.header.access_token_scope.clone(),
         source: Source::Cache,
@@ -91,7 +98,9 @@ fn is_exact(account: &Account) -> bool {
 
 /// Who is using the account, for its record and the audit.
 pub fn os_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
 }
 
 /// A valid access token for `name`.
@@ -107,7 +116,13 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 2. Lock, then re-read, then decide.
     let lock = kc.lock(name)?;
     let (account, revision) = kc.read(name)?;
-    let mut session = Session { kc, lock: &*lock, account, revision, opts };
+    let mut session = Session {
+        kc,
+        lock: &*lock,
+        account,
+        revision,
+        opts,
+    };
     session.run()
 }
 
@@ -122,12 +137,19 @@ struct Session<'a> {
 impl Session<'_> {
     /// Writes the record back, compared with what this session read or last wrote.
     fn save(&mut self) -> Result<()> {
-        self.revision = self.kc.save(self.lock, Expect::At(self.revision.clone()), &self.account)?;
+        self.revision =
+            self.kc
+                .save(self.lock, Expect::At(self.revision.clone()), &self.account)?;
         Ok(())
     }
 
     fn note_use(&mut self, action: &str, ok: bool) {
-        self.account.header.last_use = Some(Usage { at: crate::clock::now(), by: os_user(), action: action.into(), ok });
+        self.account.header.last_use = Some(Usage {
+            at: crate::clock::now(),
+            by: os_user(),
+            action: action.into(),
+            ok,
+        });
     }
 
     fn run(&mut self) -> Result<Token> {
@@ -139,20 +161,21 @@ impl Session<'_> {
             self.check_exact_rules(now)?;
             // Exact counts a refresh within 570 s of the previous token as an error: serve the
             // cached token while it is valid at all.
-            if let Some(issued) = self.account.header.access_token_issued {
-                if now - issued < EXACT_MIN_REFRESH_INTERVAL {
-                    if let Some(token) = cached(&self.account, now, 0) {
-                        return Ok(token);
-                    }
-                    return Err(Error::Unavailable(format!(
-                        "Exact Online allows a new access token {} s after the previous one; try again in {} s",
-                        EXACT_MIN_REFRESH_INTERVAL,
-                        EXACT_MIN_REFRESH_INTERVAL - (now - issued)
-                    )));
+            if let Some(issued) = self.account.header.access_token_issued
+                && now - issued < EXACT_MIN_REFRESH_INTERVAL
+            {
+                if let Some(token) = cached(&self.account, now, 0) {
+                    return Ok(token);
                 }
+                return Err(Error::Unavailable(format!(
+                    "Exact Online allows a new access token {} s after the previous one; try again in {} s",
+                    EXACT_MIN_REFRESH_INTERVAL,
+                    EXACT_MIN_REFRESH_INTERVAL - (now - issued)
+                )));
             }
         }
-        let client = oauth::http::client().map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
+        let client = oauth::http::client()
+            .map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
         let endpoints = self.endpoints(&client)?;
 
         if self.account.secret(SecretField::RefreshToken).is_some() {
@@ -182,8 +205,18 @@ impl Session<'_> {
         let p = &self.account.header.provider;
         let kind: ProviderKind = p.kind.parse().map_err(|e: String| Error::usage(e))?;
         let parse = |what: &str, v: &Option<String>| -> Result<Url> {
-            let text = v.as_deref().ok_or_else(|| Error::usage(format!("account '{}' has no {what}", self.account.header.name)))?;
-            Url::parse(text).map_err(|_| Error::usage(format!("the {what} of account '{}' is not a URL", self.account.header.name)))
+            let text = v.as_deref().ok_or_else(|| {
+                Error::usage(format!(
+                    "account '{}' has no {what}",
+                    self.account.header.name
+                ))
+            })?;
+            Url::parse(text).map_err(|_| {
+                Error::usage(format!(
+                    "the {what} of account '{}' is not a URL",
+                    self.account.header.name
+                ))
+            })
         };
         match kind {
             ProviderKind::Oidc => {
@@ -193,12 +226,18 @@ impl Session<'_> {
                     _ => Error::usage(e.to_string()),
                 })
             }
-            ProviderKind::Oauth2 => Ok(Endpoints { authorize: parse("authorize URL", &p.authorize_url)?, token: parse("token URL", &p.token_url)? }),
+            ProviderKind::Oauth2 => Ok(Endpoints {
+                authorize: parse("authorize URL", &p.authorize_url)?,
+                token: parse("token URL", &p.token_url)?,
+            }),
             // Explicit URLs point an Exact account at a proxy or an emulator; Exact's rules still apply.
-            ProviderKind::Exact(_) if p.authorize_url.is_some() => {
-                Ok(Endpoints { authorize: parse("authorize URL", &p.authorize_url)?, token: parse("token URL", &p.token_url)? })
+            ProviderKind::Exact(_) if p.authorize_url.is_some() => Ok(Endpoints {
+                authorize: parse("authorize URL", &p.authorize_url)?,
+                token: parse("token URL", &p.token_url)?,
+            }),
+            ProviderKind::Exact(country) => {
+                Ok(oauth::exact_endpoints(&country).expect("known country"))
             }
-            ProviderKind::Exact(country) => Ok(oauth::exact_endpoints(&country).expect("known country")),
         }
     }
 
@@ -212,37 +251,71 @@ impl Session<'_> {
         h.access_token_scope = response.scope.clone();
         h.access_token_type = Some(response.token_type.clone());
         if let Some(rt) = response.refresh_token {
-            self.account.set_secret(SecretField::RefreshToken, Some(rt), now);
+            self.account
+                .set_secret(SecretField::RefreshToken, Some(rt), now);
             self.account.header.refresh_token_active = Some(now);
         } else if self.account.header.has(SecretField::RefreshToken) {
             self.account.header.refresh_token_active = Some(now);
         }
-        self.account.set_secret(SecretField::AccessToken, Some(response.access_token.clone()), now);
+        self.account.set_secret(
+            SecretField::AccessToken,
+            Some(response.access_token.clone()),
+            now,
+        );
         self.note_use(source.as_str(), true);
         self.account.header.last_logon = self.account.header.last_use.clone();
         self.save()?;
-        Ok(Token { access_token: response.access_token, token_type: response.token_type, expires_at, scope: response.scope, source })
+        Ok(Token {
+            access_token: response.access_token,
+            token_type: response.token_type,
+            expires_at,
+            scope: response.scope,
+            source,
+        })
     }
 
     fn record_provider_error(&mut self) {
         if is_exact(&self.account) {
-            self.account.header.provider_errors.push(crate::clock::now());
+            self.account
+                .header
+                .provider_errors
+                .push(crate::clock::now());
         }
     }
 
     /// `Ok(None)` when the provider rejected the refresh token: the chain is broken.
-    fn refresh(&mut self, client: &reqwest::blocking::Client, endpoints: &Endpoints) -> Result<Option<Token>> {
+    fn refresh(
+        &mut self,
+        client: &reqwest::blocking::Client,
+        endpoints: &Endpoints,
+    ) -> Result<Option<Token>> {
         let client_id = self.client_id()?;
-        let refresh_token = self.account.secret(SecretField::RefreshToken).expect("checked by the caller").clone();
+        let refresh_token = self
+            .account
+            .secret(SecretField::RefreshToken)
+            .expect("checked by the caller")
+            .clone();
         let client_secret = self.account.secret(SecretField::ClientSecret).cloned();
         if self.opts.progress {
-            eprintln!("keychain: refreshing the access token of '{}'", self.account.header.name);
+            eprintln!(
+                "keychain: refreshing the access token of '{}'",
+                self.account.header.name
+            );
         }
-        match oauth::refresh(client, endpoints, &client_id, client_secret.as_ref(), &refresh_token) {
+        match oauth::refresh(
+            client,
+            endpoints,
+            &client_id,
+            client_secret.as_ref(),
+            &refresh_token,
+        ) {
             Ok(response) => self.store_tokens(response, Source::Refresh).map(Some),
-            Err(TokenError::RateLimited { new_refresh_token, .. }) if new_refresh_token.is_some() => {
+            Err(TokenError::RateLimited {
+                new_refresh_token, ..
+            }) if new_refresh_token.is_some() => {
                 let now = crate::clock::now();
-                self.account.set_secret(SecretField::RefreshToken, new_refresh_token, now);
+                self.account
+                    .set_secret(SecretField::RefreshToken, new_refresh_token, now);
                 self.account.header.refresh_token_active = Some(now);
                 self.record_provider_error();
                 self.note_use("login_failed", false);
@@ -253,7 +326,8 @@ impl Session<'_> {
                 // The stored refresh token is dead (used, expired or revoked): forget it, so that
                 // no later call burns an error on it, and log on again.
                 let now = crate::clock::now();
-                self.account.set_secret(SecretField::RefreshToken, None, now);
+                self.account
+                    .set_secret(SecretField::RefreshToken, None, now);
                 self.record_provider_error();
                 self.note_use("chain_broken", false);
                 self.save()?;
@@ -274,10 +348,24 @@ impl Session<'_> {
     }
 
     fn client_id(&self) -> Result<String> {
-        self.account.header.provider.client_id.clone().ok_or_else(|| Error::usage(format!("account '{}' has no client id", self.account.header.name)))
+        self.account
+            .header
+            .provider
+            .client_id
+            .clone()
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "account '{}' has no client id",
+                    self.account.header.name
+                ))
+            })
     }
 
-    fn headless(&mut self, client: &reqwest::blocking::Client, endpoints: &Endpoints) -> Result<Token> {
+    fn headless(
+        &mut self,
+        client: &reqwest::blocking::Client,
+        endpoints: &Endpoints,
+    ) -> Result<Token> {
         let name = self.account.header.name.clone();
         let password = self.account.secret(SecretField::Password).cloned().ok_or_else(|| {
             Error::usage_hint(
@@ -285,19 +373,36 @@ impl Session<'_> {
                 format!("store a password with 'keychain set {name} --password-file FILE', or a new refresh token with --refresh-token-file"),
             )
         })?;
-        let redirect = self.account.header.provider.redirect_uri.clone().ok_or_else(|| {
-            Error::usage_hint(format!("account '{name}' has no redirect URI to log on with"), format!("set one with 'keychain set {name} --redirect-uri URL'"))
+        let redirect = self
+            .account
+            .header
+            .provider
+            .redirect_uri
+            .clone()
+            .ok_or_else(|| {
+                Error::usage_hint(
+                    format!("account '{name}' has no redirect URI to log on with"),
+                    format!("set one with 'keychain set {name} --redirect-uri URL'"),
+                )
+            })?;
+        let redirect_uri = Url::parse(&redirect).map_err(|_| {
+            Error::usage(format!("the redirect URI of account '{name}' is not a URL"))
         })?;
-        let redirect_uri = Url::parse(&redirect).map_err(|_| Error::usage(format!("the redirect URI of account '{name}' is not a URL")))?;
         let client_id = self.client_id()?;
-        let scope = self.account.header.provider.scope.clone().unwrap_or_else(|| default_scope(&self.account));
+        let scope = self
+            .account
+            .header
+            .provider
+            .scope
+            .clone()
+            .unwrap_or_else(|| default_scope(&self.account));
         let user = self.account.header.user.clone();
         let flow = match self.account.header.provider.flow {
             Flow::Code => logon::Flow::Code,
             Flow::Implicit => logon::Flow::Implicit,
         };
         let totp = match self.account.secret(SecretField::TotpSecret) {
-            Some(_) => Some(crate::cmd::totp_of(&self.account)?),
+            Some(_) => Some(self.account.totp()?),
             None => None,
         };
         let request = LogonRequest {
@@ -312,7 +417,10 @@ impl Session<'_> {
             progress: self.opts.progress,
         };
         let outcome = {
-            let mut guard = totp.as_ref().map(|t| StepGuard { totp: t, session: self });
+            let mut guard = totp.as_ref().map(|t| StepGuard {
+                totp: t,
+                session: self,
+            });
             logon::headless_logon(&request, guard.as_mut().map(|g| g as &mut dyn TotpProvider))
         };
         let outcome = match outcome {
@@ -330,13 +438,25 @@ impl Session<'_> {
         };
         let response = match outcome {
             LogonOutcome::Token(response) => response,
-            LogonOutcome::Code { code, code_verifier } => {
+            LogonOutcome::Code {
+                code,
+                code_verifier,
+            } => {
                 let client_secret = self.account.secret(SecretField::ClientSecret).cloned();
-                oauth::exchange_code(client, endpoints, &client_id, client_secret.as_ref(), &code, &code_verifier, &redirect_uri).map_err(|e| {
-                    match e.class() {
-                        ErrorClass::Rejected => Error::Rejected(format!("the provider refused the authorization code: {e}")),
-                        _ => Error::Unavailable(e.to_string()),
+                oauth::exchange_code(
+                    client,
+                    endpoints,
+                    &client_id,
+                    client_secret.as_ref(),
+                    &code,
+                    &code_verifier,
+                    &redirect_uri,
+                )
+                .map_err(|e| match e.class() {
+                    ErrorClass::Rejected => {
+                        Error::Rejected(format!("the provider refused the authorization code: {e}"))
                     }
+                    _ => Error::Unavailable(e.to_string()),
                 })?
             }
         };
@@ -345,7 +465,11 @@ impl Session<'_> {
 }
 
 fn default_scope(account: &Account) -> String {
-    if account.header.provider.kind == "oidc" { "openid offline_access".into() } else { String::new() }
+    if account.header.provider.kind == "oidc" {
+        "openid offline_access".into()
+    } else {
+        String::new()
+    }
 }
 
 fn logon_error(e: LogonError) -> Error {
@@ -379,7 +503,9 @@ impl TotpProvider for StepGuard<'_, '_> {
             let pause = self.totp.seconds_left(t);
             waited += pause;
             if waited > 3 * period {
-                return Err(LogonError::Totp("no fresh TOTP time step within three periods (is the clock right?)".into()));
+                return Err(LogonError::Totp(
+                    "no fresh TOTP time step within three periods (is the clock right?)".into(),
+                ));
             }
             if self.session.opts.progress {
                 eprintln!("keychain: waiting {pause} s for a fresh TOTP code");
@@ -389,7 +515,9 @@ impl TotpProvider for StepGuard<'_, '_> {
         }
         let step = self.totp.step_at(t);
         self.session.account.header.last_totp_step = Some(step);
-        self.session.save().map_err(|e| LogonError::Totp(format!("cannot record the TOTP step: {e}")))?;
+        self.session
+            .save()
+            .map_err(|e| LogonError::Totp(format!("cannot record the TOTP step: {e}")))?;
         Ok(self.totp.code_at(t))
     }
 }
