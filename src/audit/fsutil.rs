@@ -88,3 +88,16 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Resul
     }
     sync_dir(&parent_of(path))
 }
+/// The permission bits of an existing file, to keep them when it is rewritten.
+pub(crate) fn mode_of(path: &Path) -> io::Result<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(PRIVATE_MODE)
+    }
+}

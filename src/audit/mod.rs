@@ -33,6 +33,7 @@
 //! See [`scan`]: finds plain-text secrets in `settings*.xml` and similar files, parses them for
 //! import and strips them out afterwards.
 
+mod connstr;
 mod event;
 mod fsutil;
 mod key;
