@@ -354,3 +354,27 @@ fn a_lone_password_at_the_end_of_a_connection_string_is_cut_with_its_separator()
         "<settings>\n<connection name=\"c\">\n<database alias=\"a\" connectionString='api-url=https://x.example' />\n</connection>\n</settings>\n"
     );
 }
+
+#[test]
+fn strip_preserves_crlf_line_ends_and_a_bom() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings-crlf.xml");
+    let original = format!(
+        "\u{feff}{}",
+        fs::read_to_string(data("settings-test.xml"))
+            .unwrap()
+            .replace('\n', "\r\n")
+    );
+    fs::write(&path, &original).unwrap();
+    assert_eq!(scan_file(&path).unwrap().len(), 5);
+    assert_eq!(scan_file(&path).unwrap()[4].line, 13);
+    strip_secrets(&path).unwrap();
+    let stripped = fs::read_to_string(&path).unwrap();
+    assert!(stripped.starts_with('\u{feff}'));
+    assert_eq!(
+        stripped.matches("\r\n").count(),
+        original.matches("\r\n").count()
+    );
+    assert!(!stripped.replace("\r\n", "").contains('\n'));
+    assert_no_canary(&stripped);
+}

@@ -432,3 +432,38 @@ fn many_processes_append_without_loss_or_interleaving() {
         }
     }
 }
+
+#[test]
+fn a_forged_line_with_a_huge_seq_is_reported_quickly() {
+    let (_dir, log) = fresh();
+    append_n(&log, 0, 2);
+    let mut l = lines(log.path());
+    l.insert(
+        1,
+        l[1].replace("\"seq\":1,", "\"seq\":9000000000000000000,"),
+    );
+    write_lines(log.path(), &l);
+    let started = std::time::Instant::now();
+    let p = first_problem(&log);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!((p.line, p.kind), (Some(2), ProblemKind::BadMac));
+}
+
+#[test]
+fn a_replayed_line_at_the_end_is_reported_once() {
+    let (_dir, log) = fresh();
+    append_n(&log, 0, 3);
+    let mut l = lines(log.path());
+    l.push(l[0].clone());
+    write_lines(log.path(), &l);
+    let report = log.verify(&key()).unwrap();
+    assert_eq!(report.problems.len(), 1, "{report}");
+    assert_eq!(report.problems[0].line, Some(4));
+    assert_eq!(
+        report.problems[0].kind,
+        ProblemKind::OutOfOrder {
+            expected: 3,
+            found: 0
+        }
+    );
+}

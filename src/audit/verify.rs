@@ -13,9 +13,14 @@ use super::AuditError;
 use super::key::{AuditKey, MacKey, line_hash};
 use super::log::{GENESIS, MAX_LINE, io_err, parse_line, read_anchor};
 
-/// A claimed seq further ahead than this is not evolved to (it would cost that many hashes);
-/// such a line is reported as forged.
-const MAX_SEQ_JUMP: u64 = 10_000_000;
+/// A line claiming a seq further than this beyond the last trusted line is not evolved to (it
+/// would cost that many hashes); it is reported as forged. Only trusted lines move the base, so a
+/// forged log cannot make verification slow.
+const MAX_SEQ_JUMP: u64 = 1_000_000;
+
+/// Keys are remembered every this many seqs, so a seq that goes backwards (a swap, a replay)
+/// costs at most this many hashes instead of a walk from `k_0`.
+const CHECKPOINT_EVERY: u64 = 1024;
 
 /// The outcome of [`verify`]: what was checked and every problem found, in file order.
 #[derive(Debug, Clone, Default)]
@@ -170,33 +175,42 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Evolves MAC keys forward from `k_0`, restarting from `k_0` only when asked for an earlier seq.
-struct KeyCursor<'a> {
-    root: &'a AuditKey,
+/// Evolves MAC keys forward from `k_0`, with checkpoints to step back cheaply.
+struct KeyCursor {
     seq: u64,
     key: MacKey,
+    /// `checkpoints[i]` is the key of seq `i * CHECKPOINT_EVERY`.
+    checkpoints: Vec<MacKey>,
 }
 
-impl<'a> KeyCursor<'a> {
-    fn new(root: &'a AuditKey) -> Self {
+impl KeyCursor {
+    fn new(root: &AuditKey) -> Self {
         KeyCursor {
-            root,
             seq: 0,
             key: root.mac_root(),
+            checkpoints: vec![root.mac_root()],
         }
     }
 
-    fn at(&mut self, seq: u64) -> Option<&MacKey> {
-        if seq < self.seq {
-            self.seq = 0;
-            self.key = self.root.mac_root();
-        }
-        if seq - self.seq > MAX_SEQ_JUMP {
+    /// The key of `seq`, or `None` when `seq` is more than [`MAX_SEQ_JUMP`] past `trusted`.
+    fn at(&mut self, seq: u64, trusted: u64) -> Option<&MacKey> {
+        if seq > trusted.saturating_add(MAX_SEQ_JUMP) {
             return None;
+        }
+        if seq < self.seq {
+            let index = (seq / CHECKPOINT_EVERY) as usize;
+            self.seq = index as u64 * CHECKPOINT_EVERY;
+            self.key = MacKey::from_bytes(*self.checkpoints[index].expose());
         }
         while self.seq < seq {
             self.key = self.key.next();
             self.seq += 1;
+            if self.seq.is_multiple_of(CHECKPOINT_EVERY)
+                && self.checkpoints.len() as u64 == self.seq / CHECKPOINT_EVERY
+            {
+                self.checkpoints
+                    .push(MacKey::from_bytes(*self.key.expose()));
+            }
         }
         Some(&self.key)
     }
@@ -226,6 +240,12 @@ pub fn verify(
         ..VerifyReport::default()
     };
     let mut keys = KeyCursor::new(key);
+    // Before the first trusted line, the (not yet checked) anchor bounds how far a first line's
+    // seq may be: a log verified without its rotated predecessors starts far from 0.
+    let anchor_hint = anchor
+        .and_then(|path| read_anchor(path).ok().flatten())
+        .map(|a| a.next_seq)
+        .unwrap_or(0);
     let mut expected: Option<u64> = None;
     // Hash of the line before, when that line was trusted; `None` after a bad line.
     let mut prev_hash: Option<String> = Some(GENESIS.to_string());
@@ -268,7 +288,7 @@ pub fn verify(
             };
             let (seq, time, action) = (Some(p.seq), Some(p.time.as_str()), Some(p.action.as_str()));
             let mac_ok = keys
-                .at(p.seq)
+                .at(p.seq, expected.unwrap_or(anchor_hint))
                 .is_some_and(|k| k.verify_line(&p.unsigned, &p.mac));
             if !mac_ok {
                 report
@@ -296,11 +316,17 @@ pub fn verify(
                     _ => None,
                 },
             };
+            let backwards = matches!(kind, Some(ProblemKind::OutOfOrder { .. }));
             if let Some(kind) = kind {
                 report.problems.push(problem(kind, seq, time, action));
             }
-            let hash = line_hash(&buf);
             report.lines += 1;
+            if backwards {
+                // A genuine but misplaced line: do not move the baseline back to it.
+                prev_hash = None;
+                continue;
+            }
+            let hash = line_hash(&buf);
             report.first_seq.get_or_insert(p.seq);
             report.last_seq = Some(p.seq);
             expected = Some(p.seq + 1);
@@ -325,7 +351,7 @@ pub fn verify(
 
 fn check_anchor(
     path: &Path,
-    keys: &mut KeyCursor<'_>,
+    keys: &mut KeyCursor,
     last: Option<&Last>,
     report: &mut VerifyReport,
 ) -> Result<(), AuditError> {
@@ -360,7 +386,8 @@ fn check_anchor(
         }
         Err(e) => return Err(e),
     };
-    let mac_ok = keys.at(anchor.next_seq).is_some_and(|k| {
+    let trusted = last.map(|l| l.seq + 1).unwrap_or(0);
+    let mac_ok = keys.at(anchor.next_seq, trusted).is_some_and(|k| {
         crate::secret::ct_eq_str(
             &k.mac_anchor(anchor.next_seq, &anchor.last_hash),
             &anchor.mac,
@@ -418,5 +445,23 @@ fn read_line_bounded<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Resul
         if done {
             return Ok(total);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretBox;
+
+    #[test]
+    fn key_cursor_steps_back_through_checkpoints_to_the_same_keys() {
+        let root = AuditKey::derive(&SecretBox::new(Box::new([9u8; 32])));
+        let mut keys = KeyCursor::new(&root);
+        for seq in [5000, 10, 3000, 3001, 1024, 0, 4097] {
+            let got = *keys.at(seq, 0).unwrap().expose();
+            assert_eq!(&got, root.mac_key_at(seq).expose(), "seq {seq}");
+        }
+        assert_eq!(keys.checkpoints.len(), 5);
+        assert!(keys.at(MAX_SEQ_JUMP + 1, 0).is_none());
     }
 }
