@@ -20,6 +20,17 @@
 //! restoring an older copy of the log leaves the log shorter than (or different from) its anchor,
 //! which both [`verify`] and the next append notice; the append then refuses to log (fail closed).
 //!
+//! **Concurrency.** An append takes an exclusive `flock` on `audit.lock` (a separate file because
+//! rotation renames the log, and a process queued on the old file's lock would otherwise write
+//! into the rotated file), reads only the last line by seeking back from the end, writes the new
+//! line with one `write_all` on an `O_APPEND` file, fsyncs, updates anchor and state (each via
+//! temp file, fsync, rename, fsync of the folder), then releases the lock. A failed write is
+//! taken back and returned as an error. All files are created with mode 0600.
+//!
+//! **Rotation.** [`AuditLog::rotate`] renames the log to `audit.log.<N>` and starts a new one
+//! with a `rotate` line that continues seq, key chain and hash chain, so [`verify`] over
+//! [`AuditLog::files`] (oldest first) passes across the set.
+//!
 //! **Limits, said plainly.** (1) Whoever holds the per-keychain secret can recompute every key and
 //! rewrite the whole log: this protects against an attacker who has the files, not the secret.
 //! (2) Rolling back the log, the anchor and the state together to an older consistent copy is not
