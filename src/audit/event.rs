@@ -1,0 +1,279 @@
+//! What one audit event says: who did what to which account, and how it ended.
+//!
+//! An event never holds a secret value: only field names, short reasons and HMAC fingerprints.
+//! Free text (details, reasons) is cut short and stripped of control characters so that a caller
+//! who passes an error text cannot flood the log or forge a line break.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Longest detail or reason kept in the log, in characters.
+const MAX_TEXT: usize = 200;
+
+/// What was done. Serialised as `"action": "<snake_case>"` with an optional `"detail"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", content = "detail", rename_all = "snake_case")]
+pub enum Action {
+    Init,
+    Add,
+    /// A field of an account was set; the detail is the field's name.
+    Set(String),
+    Rm,
+    /// A secret field was shown to a person; the detail is the field's name.
+    Reveal(String),
+    LoginCache,
+    LoginRefresh,
+    LoginHeadless,
+    /// A logon failed; the detail is a short reason without secrets.
+    LoginFailed(String),
+    ChainBroken,
+    Unlock,
+    Lock,
+    Import,
+    Export,
+    Scan,
+    /// The log was rotated; the detail names the file the old log moved to.
+    Rotate(String),
+}
+
+impl Action {
+    /// The action's name as written in the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Init => "init",
+            Action::Add => "add",
+            Action::Set(_) => "set",
+            Action::Rm => "rm",
+            Action::Reveal(_) => "reveal",
+            Action::LoginCache => "login_cache",
+            Action::LoginRefresh => "login_refresh",
+            Action::LoginHeadless => "login_headless",
+            Action::LoginFailed(_) => "login_failed",
+            Action::ChainBroken => "chain_broken",
+            Action::Unlock => "unlock",
+            Action::Lock => "lock",
+            Action::Import => "import",
+            Action::Export => "export",
+            Action::Scan => "scan",
+            Action::Rotate(_) => "rotate",
+        }
+    }
+
+    fn sanitised(&self) -> Action {
+        match self {
+            Action::Set(d) => Action::Set(clean(d)),
+            Action::Reveal(d) => Action::Reveal(clean(d)),
+            Action::LoginFailed(d) => Action::LoginFailed(clean(d)),
+            Action::Rotate(d) => Action::Rotate(clean(d)),
+            other => other.clone(),
+        }
+    }
+}
+
+/// How the command ended. Serialised as `"outcome": "ok"` or `"outcome": "error"` with `"reason"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// Failed; a short reason without secrets.
+    Error(String),
+}
+
+/// One event for [`AuditLog::append`](super::AuditLog::append).
+///
+/// The time, user, host and pid are filled in at append time, not by the caller, so that a caller
+/// cannot claim to be someone else by accident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub command: String,
+    pub account: Option<String>,
+    pub action: Action,
+    pub outcome: Outcome,
+    /// Field name → [`fingerprint`](super::fingerprint) of the value the command handled.
+    pub fingerprints: BTreeMap<String, String>,
+}
+
+impl Event {
+    /// An event with outcome `ok`, no account and no fingerprints.
+    pub fn new(command: impl Into<String>, action: Action) -> Self {
+        Event {
+            command: command.into(),
+            account: None,
+            action,
+            outcome: Outcome::Ok,
+            fingerprints: BTreeMap::new(),
+        }
+    }
+
+    pub fn account(mut self, account: impl Into<String>) -> Self {
+        self.account = Some(account.into());
+        self
+    }
+
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    pub fn fingerprint(mut self, field: impl Into<String>, fingerprint: impl Into<String>) -> Self {
+        self.fingerprints.insert(field.into(), fingerprint.into());
+        self
+    }
+}
+
+/// Who and where, filled in by the appending process.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub user: String,
+    pub uid: Option<u32>,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Origin {
+    pub(crate) fn current() -> Self {
+        Origin {
+            user: user_name(),
+            uid: uid(),
+            host: host_name(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// One line as written, minus `mac` (it is appended after the MAC is computed over these bytes).
+#[derive(Serialize)]
+pub(crate) struct Record<'a> {
+    pub seq: u64,
+    pub time: String,
+    pub user: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub host: &'a str,
+    pub pid: u32,
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(flatten)]
+    pub action: Action,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fingerprints: BTreeMap<String, String>,
+    pub prev: &'a str,
+}
+
+impl<'a> Record<'a> {
+    pub(crate) fn new(event: &Event, origin: &'a Origin, seq: u64, prev: &'a str) -> Self {
+        Record {
+            seq,
+            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            user: &origin.user,
+            uid: origin.uid,
+            host: &origin.host,
+            pid: origin.pid,
+            command: clean(&event.command),
+            account: event.account.as_deref().map(clean),
+            action: event.action.sanitised(),
+            outcome: match &event.outcome {
+                Outcome::Ok => Outcome::Ok,
+                Outcome::Error(r) => Outcome::Error(clean(r)),
+            },
+            fingerprints: event
+                .fingerprints
+                .iter()
+                .map(|(k, v)| (clean(k), clean(v)))
+                .collect(),
+            prev,
+        }
+    }
+}
+
+/// Cuts free text short and replaces control characters, so one event stays one short line.
+fn clean(text: &str) -> String {
+    text.chars()
+        .take(MAX_TEXT)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(unix)]
+fn uid() -> Option<u32> {
+    Some(rustix::process::getuid().as_raw())
+}
+
+#[cfg(not(unix))]
+fn uid() -> Option<u32> {
+    None
+}
+
+/// The account name of the real uid, from the password database; the environment only as a
+/// fallback, because `USER` is whatever the caller set.
+#[cfg(unix)]
+fn user_name() -> String {
+    let uid = rustix::process::getuid().as_raw();
+    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let mut parts = line.split(':');
+            let (Some(name), Some(_), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            if id.parse::<u32>() == Ok(uid) {
+                return name.to_string();
+            }
+        }
+    }
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid{uid}"))
+}
+
+#[cfg(not(unix))]
+fn user_name() -> String {
+    std::env::var("USERNAME").unwrap_or_else(|_| "unknown".to_string())
+}
+
+#[cfg(unix)]
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[cfg(not(unix))]
+fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "unknown".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_serialises_action_and_outcome_flat_in_snake_case() {
+        let origin = Origin {
+            user: "u".into(),
+            uid: Some(1),
+            host: "h".into(),
+            pid: 2,
+        };
+        let ev = Event::new("login", Action::LoginFailed("totp\nrejected".into()))
+            .account("acme")
+            .outcome(Outcome::Error("provider said no".into()))
+            .fingerprint("password", "ab");
+        let zero = "0".repeat(64);
+        let line = serde_json::to_string(&Record::new(&ev, &origin, 5, &zero)).unwrap();
+        assert!(line.starts_with(r#"{"seq":5,"time":""#), "{line}");
+        assert!(line.contains(r#""action":"login_failed","detail":"totp rejected""#));
+        assert!(line.contains(r#""outcome":"error","reason":"provider said no""#));
+        assert!(line.contains(r#""fingerprints":{"password":"ab"}"#));
+        let ok = Event::new("add", Action::Add);
+        let line = serde_json::to_string(&Record::new(&ok, &origin, 0, &zero)).unwrap();
+        assert!(
+            line.contains(r#""action":"add","outcome":"ok","prev""#),
+            "{line}"
+        );
+    }
+}

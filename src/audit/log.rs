@@ -1,0 +1,509 @@
+//! Appending to the audit log: one lock, one line, one fsync, then the anchor and the key state.
+//!
+//! Order of writes in [`AuditLog::append`], and why: the line goes first (a crash then leaves a
+//! line the anchor does not know yet, which the next append recognises by its MAC and adopts),
+//! then the anchor (MAC'd under the next key), then the state file with the next key. Every
+//! crash point leaves files that the next append can reconcile; anything else is treated as
+//! tampering and refused (the caller fails closed).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::AuditError;
+use super::event::{Action, Event, Origin, Record};
+use super::fsutil::{PRIVATE_MODE, parent_of, private_options, sync_dir, write_atomic};
+use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
+use super::verify::{VerifyReport, verify};
+
+/// `prev` of the very first line.
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A line longer than this is not ours: refuse rather than read a huge file backwards.
+pub(crate) const MAX_LINE: u64 = 1 << 20;
+
+/// Length of the `,"mac":"<64 hex>"}` that ends every line.
+const MAC_SUFFIX_LEN: usize = 8 + 64 + 2;
+
+/// The audit log of one keychain: `audit.log` plus `audit.anchor`, `audit.state` and
+/// `audit.lock` beside it, and rotated files `audit.log.1`, `audit.log.2`, ...
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    log: PathBuf,
+    anchor: PathBuf,
+    state: PathBuf,
+    lock: PathBuf,
+}
+
+impl AuditLog {
+    /// The log at `path` (normally `<keychain folder>/audit.log`). Does no I/O.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let log = path.into();
+        AuditLog {
+            anchor: log.with_extension("anchor"),
+            state: log.with_extension("state"),
+            lock: log.with_extension("lock"),
+            log,
+        }
+    }
+
+    /// Path of the live log file.
+    pub fn path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Path of the anchor file (next seq, hash of the last line, MAC).
+    pub fn anchor_path(&self) -> &Path {
+        &self.anchor
+    }
+
+    /// Starts the key chain at `k_0` so that appends can run without the per-keychain secret.
+    ///
+    /// Does nothing when the log is already initialised; refuses when the log has lines but its
+    /// state file is gone, because restarting the chain would hide whatever happened.
+    pub fn init(&self, key: &AuditKey) -> Result<(), AuditError> {
+        let _lock = self.lock()?;
+        if self.state.exists() {
+            return Ok(());
+        }
+        if fs::metadata(&self.log)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
+            return Err(AuditError::StateMissing {
+                path: self.state.clone(),
+            });
+        }
+        let k0 = key.mac_root();
+        write_anchor(&self.anchor, 0, GENESIS, &k0)?;
+        write_state(&self.state, 0, &k0)
+    }
+
+    /// Appends one event as one line. Safe to call from many processes at once.
+    ///
+    /// An error means the event was not logged; the caller should fail the command.
+    pub fn append(&self, event: &Event) -> Result<(), AuditError> {
+        let _lock = self.lock()?;
+        let cursor = self.cursor()?;
+        self.write_line(cursor, event)
+    }
+
+    /// Moves the live log to `audit.log.<N>` (N one above the highest so far) and starts a new
+    /// log whose first line (`rotate`) chains to the old log's last line. Returns the new name of
+    /// the old log.
+    pub fn rotate(&self) -> Result<PathBuf, AuditError> {
+        let _lock = self.lock()?;
+        let cursor = self.cursor()?;
+        let rotated = self.rotated_files()?;
+        let n = rotated.last().map(|(n, _)| n + 1).unwrap_or(1);
+        let target = PathBuf::from(format!("{}.{n}", self.log.display()));
+        if !self.log.exists() {
+            return Err(AuditError::NothingToRotate {
+                path: self.log.clone(),
+            });
+        }
+        fs::rename(&self.log, &target).map_err(|e| io_err("rename the audit log", &self.log, e))?;
+        sync_dir(&parent_of(&self.log)).map_err(|e| io_err("sync", &self.log, e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.write_line(cursor, &Event::new("rotate", Action::Rotate(name)))?;
+        Ok(target)
+    }
+
+    /// The rotated files, oldest first, then the live log: the order [`verify`] expects.
+    pub fn files(&self) -> Result<Vec<PathBuf>, AuditError> {
+        let mut files: Vec<PathBuf> = self.rotated_files()?.into_iter().map(|(_, p)| p).collect();
+        if self.log.exists() {
+            files.push(self.log.clone());
+        }
+        Ok(files)
+    }
+
+    /// Verifies all files of this log (rotated and live) against the anchor.
+    pub fn verify(&self, key: &AuditKey) -> Result<VerifyReport, AuditError> {
+        verify(&self.files()?, Some(&self.anchor), key)
+    }
+
+    fn rotated_files(&self) -> Result<Vec<(u64, PathBuf)>, AuditError> {
+        let dir = parent_of(&self.log);
+        let Some(base) = self
+            .log
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            return Ok(Vec::new());
+        };
+        let prefix = format!("{base}.");
+        let mut found = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => return Err(io_err("list", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err("list", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name
+                .strip_prefix(&prefix)
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                found.push((n, self.log.with_file_name(&name)));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Takes the exclusive lock. A separate lock file, because the log itself is renamed by
+    /// rotation: a process waiting on the old file's lock would then append to the rotated file.
+    fn lock(&self) -> Result<File, AuditError> {
+        let file = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.lock)
+            .map_err(|e| io_err("open the lock file", &self.lock, e))?;
+        file.lock().map_err(|e| io_err("lock", &self.lock, e))?;
+        // Released when the file is closed at the end of the caller's scope.
+        Ok(file)
+    }
+
+    /// Under the lock: where the next line goes (seq, prev, key), after checking that log,
+    /// anchor and state agree (allowing exactly the states a crash between writes leaves).
+    fn cursor(&self) -> Result<Cursor, AuditError> {
+        let state = read_state(&self.state)?;
+        let anchor = read_anchor(&self.anchor)?.ok_or_else(|| AuditError::AnchorMissing {
+            path: self.anchor.clone(),
+        })?;
+        let tail = match read_tail(&self.log)? {
+            Some(tail) => Some(tail),
+            // An empty live log right after a rotation: the chain continues from the newest
+            // rotated file, which must still end where the anchor says.
+            None if anchor.next_seq > 0 => match self.rotated_files()?.last() {
+                Some((_, path)) => read_tail(path)?,
+                None => None,
+            },
+            None => None,
+        };
+        let tail = tail.map(|t| parse_line(&t).map(|p| (p, line_hash(&t))));
+        let tail = match tail {
+            Some(Ok(t)) => Some(t),
+            Some(Err(_)) => {
+                return Err(mismatch(
+                    &self.log,
+                    "its last line is not a valid audit record",
+                ));
+            }
+            None => None,
+        };
+        let (log_next, log_hash) = match &tail {
+            Some((p, hash)) => (p.seq + 1, hash.clone()),
+            None => (0, GENESIS.to_string()),
+        };
+
+        let mut key = state.key;
+        let mut key_before = None;
+        if state.next_seq + 1 == log_next {
+            // A crash after the line was written: adopt it only if it carries our MAC.
+            let (p, _) = tail.as_ref().expect("log_next > 0 means a tail");
+            if !key.verify_line(&p.unsigned, &p.mac) {
+                return Err(mismatch(
+                    &self.log,
+                    "its last line does not carry the expected MAC",
+                ));
+            }
+            let next = key.next();
+            key_before = Some(key);
+            key = next;
+        } else if state.next_seq != log_next {
+            return Err(mismatch(
+                &self.log,
+                &format!(
+                    "it ends before seq {log_next} but the key state expects seq {}",
+                    state.next_seq
+                ),
+            ));
+        }
+
+        let anchor_ok = if anchor.next_seq == log_next {
+            crate::secret::ct_eq_str(
+                &key.mac_anchor(anchor.next_seq, &anchor.last_hash),
+                &anchor.mac,
+            ) && anchor.last_hash == log_hash
+        } else if anchor.next_seq + 1 == log_next {
+            // A crash after the line, before the anchor: the anchor is one line behind.
+            match (&key_before, &tail) {
+                (Some(kb), Some((p, _))) => {
+                    crate::secret::ct_eq_str(
+                        &kb.mac_anchor(anchor.next_seq, &anchor.last_hash),
+                        &anchor.mac,
+                    ) && anchor.last_hash == p.prev
+                }
+                _ => false,
+            }
+        } else {
+            false
+        };
+        if !anchor_ok {
+            return Err(mismatch(
+                &self.log,
+                &format!(
+                    "the anchor records {} lines but the log has {log_next} (truncated or rolled back?)",
+                    anchor.next_seq
+                ),
+            ));
+        }
+        Ok(Cursor {
+            next_seq: log_next,
+            last_hash: log_hash,
+            key,
+        })
+    }
+
+    /// Under the lock: writes one line at the cursor, then the anchor and the state.
+    fn write_line(&self, cursor: Cursor, event: &Event) -> Result<(), AuditError> {
+        let origin = Origin::current();
+        let record = Record::new(event, &origin, cursor.next_seq, &cursor.last_hash);
+        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
+            what: "encode an audit line for",
+            path: self.log.clone(),
+            source: io::Error::other(e),
+        })?;
+        let mac = cursor.key.mac_line(&line);
+        line.pop(); // the closing brace; the mac goes last so verify can cut it off exactly
+        line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
+        let hash = line_hash(&line);
+        line.push(b'\n');
+
+        let created = !self.log.exists();
+        let mut file = private_options()
+            .append(true)
+            .create(true)
+            .open(&self.log)
+            .map_err(|e| io_err("open", &self.log, e))?;
+        let len_before = file
+            .metadata()
+            .map_err(|e| io_err("read the size of", &self.log, e))?
+            .len();
+        // One write_all on an O_APPEND file, under the lock: lines never interleave.
+        if let Err(e) = file.write_all(&line).and_then(|()| file.sync_data()) {
+            // Take back a partial line so the log stays parseable; we still hold the lock.
+            let _ = file.set_len(len_before);
+            return Err(io_err("write to", &self.log, e));
+        }
+        if created {
+            sync_dir(&parent_of(&self.log)).map_err(|e| io_err("sync", &self.log, e))?;
+        }
+        let next_key = cursor.key.next();
+        let next_seq = cursor.next_seq + 1;
+        write_anchor(&self.anchor, next_seq, &hash, &next_key)?;
+        write_state(&self.state, next_seq, &next_key)
+    }
+}
+
+struct Cursor {
+    next_seq: u64,
+    last_hash: String,
+    key: MacKey,
+}
+
+/// The anchor file: how many lines the log has had and the hash of the last one, MAC'd under
+/// `k_{next_seq}`, so that a holder of only later keys cannot forge an earlier anchor.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Anchor {
+    pub next_seq: u64,
+    pub last_hash: String,
+    pub mac: String,
+}
+
+struct State {
+    next_seq: u64,
+    key: MacKey,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    next_seq: u64,
+    key: String,
+}
+
+fn write_anchor(
+    path: &Path,
+    next_seq: u64,
+    last_hash: &str,
+    key: &MacKey,
+) -> Result<(), AuditError> {
+    let anchor = Anchor {
+        next_seq,
+        last_hash: last_hash.to_string(),
+        mac: key.mac_anchor(next_seq, last_hash),
+    };
+    let mut text = serde_json::to_vec(&anchor).expect("an anchor always serialises");
+    text.push(b'\n');
+    write_atomic(path, &text, PRIVATE_MODE).map_err(|e| io_err("write", path, e))
+}
+
+pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
+    let text = match fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read", path, e)),
+    };
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|_| AuditError::Corrupt {
+            path: path.to_path_buf(),
+        })
+}
+
+fn write_state(path: &Path, next_seq: u64, key: &MacKey) -> Result<(), AuditError> {
+    let mut file = StateFile {
+        next_seq,
+        key: hex(key.expose()),
+    };
+    let text = Zeroizing::new(serde_json::to_vec(&file).expect("a state always serialises"));
+    zeroize::Zeroize::zeroize(&mut file.key);
+    write_atomic(path, &text, PRIVATE_MODE).map_err(|e| io_err("write", path, e))
+}
+
+fn read_state(path: &Path) -> Result<State, AuditError> {
+    let text = match fs::read(path) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(AuditError::NotInitialised {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io_err("read", path, e)),
+    };
+    let corrupt = || AuditError::Corrupt {
+        path: path.to_path_buf(),
+    };
+    let file: StateFile = serde_json::from_slice(&text).map_err(|_| corrupt())?;
+    let key_hex = Zeroizing::new(file.key);
+    let mut bytes = unhex32(&key_hex).ok_or_else(corrupt)?;
+    let key = MacKey::from_bytes(bytes);
+    zeroize::Zeroize::zeroize(&mut bytes);
+    Ok(State {
+        next_seq: file.next_seq,
+        key,
+    })
+}
+
+/// The last line of a log without its newline, found by reading backwards from the end, so an
+/// append costs the same however long the log is. `None` for a missing or empty file.
+pub(crate) fn read_tail(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("open", path, e)),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| io_err("read the size of", path, e))?
+        .len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut end = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))
+        .and_then(|_| file.read_exact(&mut end))
+        .map_err(|e| io_err("read", path, e))?;
+    if end[0] != b'\n' {
+        return Err(AuditError::PartialLine {
+            path: path.to_path_buf(),
+        });
+    }
+    // Read chunks backwards until the newline before the last line (or the start).
+    let content_end = len - 1;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut pos = content_end;
+    loop {
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(buf[i + 1..].to_vec()));
+        }
+        if pos == 0 {
+            return Ok(Some(buf));
+        }
+        if content_end - pos > MAX_LINE {
+            return Err(AuditError::Corrupt {
+                path: path.to_path_buf(),
+            });
+        }
+        let chunk = pos.min(4096);
+        pos -= chunk;
+        let mut piece = vec![0u8; chunk as usize];
+        file.seek(SeekFrom::Start(pos))
+            .and_then(|_| file.read_exact(&mut piece))
+            .map_err(|e| io_err("read", path, e))?;
+        piece.extend_from_slice(&buf);
+        buf = piece;
+    }
+}
+
+/// A line split into what verification needs. `unsigned` is the exact byte string the MAC
+/// covers: the line with its trailing `,"mac":"..."` removed.
+pub(crate) struct ParsedLine {
+    pub seq: u64,
+    pub time: String,
+    pub action: String,
+    pub prev: String,
+    pub mac: String,
+    pub unsigned: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct LineView {
+    seq: u64,
+    time: String,
+    action: String,
+    prev: String,
+}
+
+/// Splits off the MAC by position, not by re-serialising, so the MAC covers the bytes as they
+/// are on disk and any edit, even of whitespace, shows.
+pub(crate) fn parse_line(line: &[u8]) -> Result<ParsedLine, ()> {
+    if line.len() < MAC_SUFFIX_LEN + 2 {
+        return Err(());
+    }
+    let (body, suffix) = line.split_at(line.len() - MAC_SUFFIX_LEN);
+    let mac = suffix
+        .strip_prefix(b",\"mac\":\"")
+        .and_then(|s| s.strip_suffix(b"\"}"))
+        .ok_or(())?;
+    if !mac.iter().all(|b| b.is_ascii_hexdigit()) {
+        return Err(());
+    }
+    let mut unsigned = body.to_vec();
+    unsigned.push(b'}');
+    let view: LineView = serde_json::from_slice(&unsigned).map_err(|_| ())?;
+    Ok(ParsedLine {
+        seq: view.seq,
+        time: view.time,
+        action: view.action,
+        prev: view.prev,
+        mac: String::from_utf8_lossy(mac).into_owned(),
+        unsigned,
+    })
+}
+
+pub(crate) fn io_err(what: &'static str, path: &Path, source: io::Error) -> AuditError {
+    AuditError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn mismatch(path: &Path, detail: &str) -> AuditError {
+    AuditError::Mismatch {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
+}
