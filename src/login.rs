@@ -179,9 +179,9 @@ impl Session<'_> {
         let endpoints = self.endpoints(&client)?;
 
         if self.account.secret(SecretField::RefreshToken).is_some() {
-            match self.refresh(&client, &endpoints)? {
-                Some(token) => return Ok(token),
-                None => {} // the chain is broken: log on again
+            // `None`: the chain is broken, log on again.
+            if let Some(token) = self.refresh(&client, &endpoints)? {
+                return Ok(token);
             }
         }
         self.headless(&client, &endpoints)
