@@ -54,6 +54,14 @@ pub enum Error {
     #[error("{0}")]
     Findings(String),
 
+    /// The audit log could not be written or does not verify; the operation fails closed.
+    #[error("audit log: {source}")]
+    Audit {
+        #[source]
+        source: crate::audit::AuditError,
+        code: i32,
+    },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -97,6 +105,7 @@ impl Error {
             Error::Unavailable(_) => exit::UNAVAILABLE,
             Error::Findings(_) => exit::FINDINGS,
             Error::Io { .. } => exit::IO,
+            Error::Audit { code, .. } => *code,
         }
     }
 
@@ -113,6 +122,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
             Error::Unavailable(_) => Some("try again later".into()),
+            Error::Audit { .. } => Some("nothing was revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
             Error::Findings(_) | Error::Io { .. } => None,
         }
     }

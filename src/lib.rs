@@ -24,3 +24,4 @@ pub mod record;
 pub mod secret;
 pub mod store;
 pub mod totp;
+pub mod trail;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, TotpProvider};
@@ -24,6 +25,7 @@ use crate::oauth::{self, Endpoints, ErrorClass, ProviderKind, TokenError, TokenR
 use crate::record::{Account, Flow, SecretField, Usage};
 use crate::store::{AccountLock, Expect, Revision};
 use crate::totp::TotpSecret;
+use crate::trail::Action;
 
 /// Exact Online refuses a new access token earlier than this after the previous one.
 pub const EXACT_MIN_REFRESH_INTERVAL: i64 = 570;
@@ -109,6 +111,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     let (account, _) = kc.read(name)?;
     let now = crate::clock::now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
+        audit(kc, name, Action::LoginCache)?;
         return Ok(token);
     }
     drop(account);
@@ -123,7 +126,27 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
         revision,
         opts,
     };
-    session.run()
+    match session.run() {
+        Ok(token) => {
+            let action = match token.source {
+                Source::Cache => Action::LoginCache,
+                Source::Refresh => Action::LoginRefresh,
+                Source::Headless => Action::LoginHeadless,
+            };
+            // Recorded before the token is handed out: no audit, no token.
+            audit(kc, name, action)?;
+            Ok(token)
+        }
+        Err(e) => {
+            let reason = format!("exit {}: {}", e.exit_code(), e);
+            audit(kc, name, Action::LoginFailed(reason))?;
+            Err(e)
+        }
+    }
+}
+
+fn audit(kc: &Keychain, name: &str, action: Action) -> Result<()> {
+    crate::trail::record(kc, Event::new("login", action).account(name))
 }
 
 struct Session<'a> {
@@ -331,6 +354,7 @@ impl Session<'_> {
                 self.record_provider_error();
                 self.note_use("chain_broken", false);
                 self.save()?;
+                audit(self.kc, &self.account.header.name, Action::ChainBroken)?;
                 if self.opts.progress {
                     eprintln!("keychain: the refresh token was rejected ({e}); logging on again");
                 }

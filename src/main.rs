@@ -16,10 +16,16 @@ fn main() {
 
 fn fail(error: keychain::error::Error) -> ! {
     {
-        eprintln!("error: {error}");
+        let mut shown = error.to_string();
+        eprintln!("error: {shown}");
         let mut source = error.source();
         while let Some(cause) = source {
-            eprintln!("  caused by: {cause}");
+            // Many messages already quote their cause; print each text once.
+            let text = cause.to_string();
+            if !shown.contains(&text) {
+                eprintln!("  caused by: {text}");
+                shown.push_str(&text);
+            }
             source = cause.source();
         }
         if let Some(hint) = error.hint() {

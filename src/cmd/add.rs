@@ -1,10 +1,12 @@
 //! `keychain add`: onboard an account. Never overwrites an existing one without `--replace`.
 
+use crate::audit::Event;
 use crate::cli::AddArgs;
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::record::{Account, Header, Provider};
 use crate::store::{Expect, validate_name};
+use crate::trail::{self, Action};
 
 use super::secrets::{self, Wanted};
 
@@ -35,6 +37,12 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         Expect::Absent
     };
     kc.save(&*lock, expect, &account)?;
+    let event = trail::fingerprints(
+        kc,
+        &account,
+        Event::new("add", Action::Add).account(&args.name),
+    )?;
+    trail::record(kc, event)?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
     eprintln!(
         "Added account '{}' ({}, user {}; secrets: {}).",

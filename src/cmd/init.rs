@@ -2,11 +2,13 @@
 
 use std::path::Path;
 
+use crate::audit::Event;
 use crate::cli::InitArgs;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{self, Identity};
+use crate::trail::{self, Action};
 
 pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
     // Check everything the user typed before anything is created.
@@ -34,6 +36,8 @@ pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
     );
     config.create(dir)?;
     crate::store::local::LocalStore::open(dir)?;
+    trail::init(dir, &identity)?;
+    trail::record_in(dir, Event::new("init", Action::Init))?;
 
     eprintln!(
         "Created a keychain in {} (key store: {}).",

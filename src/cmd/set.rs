@@ -1,10 +1,12 @@
 //! `keychain set`: change fields of an account, under its lock, compared with what was read.
 
+use crate::audit::Event;
 use crate::cli::SetArgs;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::store::Expect;
+use crate::trail::{self, Action};
 
 use super::secrets::{self, Wanted};
 
@@ -43,6 +45,50 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
     }
     account.header.updated = now;
     kc.save(&*lock, Expect::At(revision), &account)?;
+    for field in changed_fields(&args) {
+        let mut event = Event::new("set", Action::Set(field.clone())).account(&args.name);
+        if let Some(value) = SecretField::ALL
+            .iter()
+            .find(|f| f.as_str() == field)
+            .and_then(|f| account.secret(*f))
+        {
+            event = event.fingerprint(field.clone(), trail::fingerprint_of(kc, &field, value)?);
+        }
+        trail::record(kc, event)?;
+    }
     eprintln!("Updated account '{}'.", args.name);
     Ok(())
+}
+
+/// The names of the fields a `set` call changes, for its audit events.
+fn changed_fields(args: &SetArgs) -> Vec<String> {
+    let p = &args.provider;
+    let mut fields: Vec<String> = [
+        ("provider", p.provider.is_some()),
+        ("issuer", p.issuer.is_some()),
+        ("authorize-url", p.authorize_url.is_some()),
+        ("token-url", p.token_url.is_some()),
+        ("client-id", p.client_id.is_some()),
+        ("redirect-uri", p.redirect_uri.is_some()),
+        ("scope", p.scope.is_some()),
+        ("flow", p.flow.is_some()),
+        ("user", args.user.is_some()),
+        ("password", args.secrets.password_file.is_some()),
+        (
+            "totp-secret",
+            args.secrets.totp_file.is_some() || args.secrets.totp_qr.is_some(),
+        ),
+        ("client-secret", args.secrets.client_secret_file.is_some()),
+        ("refresh-token", args.secrets.refresh_token_file.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, changed)| *changed)
+    .map(|(name, _)| name.to_string())
+    .collect();
+    fields.extend(
+        args.clear
+            .iter()
+            .map(|f| format!("{}-cleared", SecretField::from(*f).as_str())),
+    );
+    fields
 }

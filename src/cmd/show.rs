@@ -3,12 +3,14 @@
 use secrecy::ExposeSecret;
 use serde_json::json;
 
+use crate::audit::Event;
 use crate::cli::ShowArgs;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Account, SecretField};
 use crate::secret::masked;
+use crate::trail::{self, Action};
 
 pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
     let (account, _) = kc.read(&args.name)?;
@@ -17,6 +19,11 @@ pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
         let value = account.secret(field).ok_or_else(|| {
             Error::usage(format!("account '{}' has no {field} stored", args.name))
         })?;
+        // Recorded before it is printed: no audit, no secret.
+        trail::record(
+            kc,
+            Event::new("show", Action::Reveal(field.as_str().into())).account(&args.name),
+        )?;
         let line = zeroize::Zeroizing::new(format!("{}\n", value.expose_secret()));
         return super::print_stdout(&line);
     }

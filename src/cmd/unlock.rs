@@ -22,6 +22,10 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             .into());
         }
         crate::keystore::kernel::store(&kc.dir, &identity, seconds)?;
+        crate::trail::record(
+            kc,
+            crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
+        )?;
         eprintln!(
             "Unlocked {} for {}.",
             kc.dir.display(),
@@ -41,7 +45,12 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
 pub fn lock(dir: &Path) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
-        if crate::keystore::kernel::remove(dir)? {
+        let removed = crate::keystore::kernel::remove(dir)?;
+        crate::trail::record_in(
+            dir,
+            crate::audit::Event::new("lock", crate::trail::Action::Lock),
+        )?;
+        if removed {
             eprintln!("Locked {}.", dir.display());
         } else {
             eprintln!("{} was not unlocked.", dir.display());
