@@ -17,6 +17,23 @@ pub const FILE_MODE: u32 = 0o600;
 /// Mode of every folder keychain creates.
 pub const DIR_MODE: u32 = 0o700;
 
+/// Options that create files with mode 0600 (the umask can only narrow it).
+pub fn private_options() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    options.mode(FILE_MODE);
+    options
+}
+
+/// The folder a path is in (`.` for a bare file name).
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Creates `dir` (and missing parents) as a private folder, and narrows an existing one to 0700.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
@@ -75,6 +92,42 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Writes `bytes` to `target` atomically, with `mode`, where writers do not share a lock (a
+/// settings file, an export): the temporary file gets a random name of its own.
+pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_of(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for _ in 0..16 {
+        let temp = dir.join(format!(".{name}.tmp-{:016x}", rand::random::<u64>()));
+        let mut options = OpenOptions::new();
+        #[cfg(unix)]
+        options.mode(mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = match options.write(true).create_new(true).open(&temp) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let result = file
+            .write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| fs::rename(&temp, target))
+            .and_then(|()| sync_dir(&dir));
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        return result;
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary file name",
+    ))
+}
+
 /// Removes what a writer killed mid-write left behind for `target`. Call with its lock held.
 pub fn remove_leftover_temp(target: &Path) {
     let _ = fs::remove_file(temp_path(target));
@@ -95,10 +148,15 @@ pub fn remove_durable(target: &Path) -> io::Result<()> {
     sync_dir(target.parent().unwrap_or(Path::new(".")))
 }
 
-/// The permission bits of a path, for checks and audits.
-#[cfg(unix)]
+/// The permission bits of a path, for checks and audits (0600 where there are none).
 pub fn mode_of(path: &Path) -> io::Result<u32> {
-    Ok(fs::metadata(path)?.permissions().mode() & 0o7777)
+    #[cfg(unix)]
+    return Ok(fs::metadata(path)?.permissions().mode() & 0o7777);
+    #[cfg(not(unix))]
+    {
+        fs::metadata(path)?;
+        Ok(FILE_MODE)
+    }
 }
 
 #[cfg(test)]

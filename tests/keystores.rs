@@ -134,6 +134,34 @@ fn no_session_bus_is_a_clear_error() {
     );
 }
 
+/// Adds an account with the canary password, opening the keychain with the passphrase file.
+fn add_with_passphrase(kc: &Kc, name: &str, pass: &std::path::Path) {
+    let pw = kc.file("pw.txt", CANARY_PASSWORD);
+    let add = [
+        "add",
+        name,
+        "--provider",
+        "oidc",
+        "--issuer",
+        "http://x",
+        "--client-id",
+        "c",
+        "--user",
+        "u",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--no-totp",
+    ];
+    assert_success(
+        &kc.cmd()
+            .args(add)
+            .env("KEYCHAIN_PASSPHRASE_FILE", pass)
+            .output()
+            .unwrap(),
+        &add,
+    );
+}
+
 fn passphrase_kc() -> (Kc, std::path::PathBuf) {
     let kc = Kc::new();
     let pass = kc.file("pass.txt", "correct horse battery staple\n");
@@ -150,30 +178,7 @@ fn passphrase_kc() -> (Kc, std::path::PathBuf) {
 #[test]
 fn passphrase_store_opens_with_the_passphrase_file_only() {
     let (kc, pass) = passphrase_kc();
-    let pw = kc.file("pw.txt", CANARY_PASSWORD);
-    let add = [
-        "add",
-        "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--no-totp",
-    ];
-    assert_success(
-        &kc.cmd()
-            .args(add)
-            .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
-            .output()
-            .unwrap(),
-        &add,
-    );
+    add_with_passphrase(&kc, "acme", &pass);
     let out = kc
         .cmd()
         .args(["show", "acme", "--reveal", "password"])
@@ -216,30 +221,7 @@ fn passphrase_store_opens_with_the_passphrase_file_only() {
 #[test]
 fn unlock_caches_the_identity_in_the_kernel_keyring_until_lock() {
     let (kc, pass) = passphrase_kc();
-    let pw = kc.file("pw.txt", CANARY_PASSWORD);
-    let add = [
-        "add",
-        "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--no-totp",
-    ];
-    assert_success(
-        &kc.cmd()
-            .args(add)
-            .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
-            .output()
-            .unwrap(),
-        &add,
-    );
+    add_with_passphrase(&kc, "acme", &pass);
 
     let out = kc
         .cmd()
@@ -260,7 +242,7 @@ fn unlock_caches_the_identity_in_the_kernel_keyring_until_lock() {
 #[test]
 fn unlock_expires_after_its_duration() {
     let (kc, pass) = passphrase_kc();
-    kc.add_account_with_env("acme", &pass);
+    add_with_passphrase(&kc, "acme", &pass);
     let out = kc
         .cmd()
         .args(["unlock", "--for", "1s"])
@@ -271,38 +253,4 @@ fn unlock_expires_after_its_duration() {
     kc.ok(&["show", "acme"]);
     std::thread::sleep(Duration::from_millis(2100));
     assert_exit(&kc.run(&["show", "acme"]), 6);
-}
-
-trait AddWithEnv {
-    fn add_account_with_env(&self, name: &str, pass: &std::path::Path);
-}
-
-impl AddWithEnv for Kc {
-    fn add_account_with_env(&self, name: &str, pass: &std::path::Path) {
-        let pw = self.file("pw.txt", CANARY_PASSWORD);
-        let add = [
-            "add",
-            name,
-            "--provider",
-            "oidc",
-            "--issuer",
-            "http://x",
-            "--client-id",
-            "c",
-            "--user",
-            "u",
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--no-totp",
-        ];
-        assert_success(
-            &self
-                .cmd()
-                .args(add)
-                .env("KEYCHAIN_PASSPHRASE_FILE", pass)
-                .output()
-                .unwrap(),
-            &add,
-        );
-    }
 }

@@ -15,9 +15,9 @@ use zeroize::Zeroizing;
 
 use super::AuditError;
 use super::event::{Action, Event, Origin, Record};
-use super::fsutil::{PRIVATE_MODE, parent_of, private_options, sync_dir, write_atomic};
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
 use super::verify::{VerifyReport, verify};
+use crate::fsutil::{FILE_MODE, parent_of, private_options, sync_dir, write_atomic_unique};
 
 /// `prev` of the very first line.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -346,7 +346,7 @@ fn write_anchor(
     };
     let mut text = serde_json::to_vec(&anchor).expect("an anchor always serialises");
     text.push(b'\n');
-    write_atomic(path, &text, PRIVATE_MODE).map_err(|e| io_err("write", path, e))
+    write_atomic_unique(path, &text, FILE_MODE).map_err(|e| io_err("write", path, e))
 }
 
 pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
@@ -369,7 +369,7 @@ fn write_state(path: &Path, next_seq: u64, key: &MacKey) -> Result<(), AuditErro
     };
     let text = Zeroizing::new(serde_json::to_vec(&file).expect("a state always serialises"));
     zeroize::Zeroize::zeroize(&mut file.key);
-    write_atomic(path, &text, PRIVATE_MODE).map_err(|e| io_err("write", path, e))
+    write_atomic_unique(path, &text, FILE_MODE).map_err(|e| io_err("write", path, e))
 }
 
 fn read_state(path: &Path) -> Result<State, AuditError> {

@@ -46,7 +46,6 @@
 
 mod connstr;
 mod event;
-mod fsutil;
 mod key;
 mod log;
 pub mod scan;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 
 use super::connstr::{self, Pair};
-use super::fsutil::{mode_of, parent_of, private_options, sync_dir, write_atomic};
+use crate::fsutil::{mode_of, parent_of, private_options, sync_dir, write_atomic_unique};
 use crate::secret::masked;
 
 /// Keys whose values are secrets inside connection strings (compared case-insensitively).
@@ -594,7 +594,7 @@ pub fn strip_secrets(path: &Path) -> Result<PathBuf, ScanError> {
 
     let backup = write_backup(path, text.as_bytes())?;
     let mode = mode_of(path).map_err(|e| io_err("read the permissions of", path, e))?;
-    write_atomic(path, stripped.as_bytes(), mode).map_err(|e| io_err("rewrite", path, e))?;
+    write_atomic_unique(path, stripped.as_bytes(), mode).map_err(|e| io_err("rewrite", path, e))?;
     Ok(backup)
 }
 
