@@ -254,3 +254,33 @@ fn unlock_expires_after_its_duration() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_exit(&kc.run(&["show", "acme"]), 6);
 }
+
+#[test]
+fn unlocked_identity_serves_processes_without_the_session_keyring_like_cron() {
+    let (kc, pass) = passphrase_kc();
+    add_with_passphrase(&kc, "acme", &pass);
+    let out = kc
+        .cmd()
+        .args(["unlock", "--for", "2m"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
+    assert_success(&out, &["unlock"]);
+    // `keyctl session -` runs the command in a new anonymous session keyring that does not link
+    // the user keyring, as under cron or a systemd service.
+    let bin = assert_cmd::cargo::cargo_bin("keychain");
+    let out = std::process::Command::new("keyctl")
+        .args(["session", "-"])
+        .arg(&bin)
+        .args(["show", "acme", "--reveal", "password"])
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .env_remove("KEYCHAIN_PASSPHRASE_FILE")
+        .output()
+        .expect("keyctl (package keyutils) is needed: run scripts/install-test-deps");
+    assert_success(&out, &["keyctl session - keychain show"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{CANARY_PASSWORD}\n")
+    );
+    kc.ok(&["lock"]);
+}
