@@ -284,3 +284,59 @@ fn unlocked_identity_serves_processes_without_the_session_keyring_like_cron() {
     );
     kc.ok(&["lock"]);
 }
+
+/// Runs `script` in a D-Bus session and gnome-keyring of its own (not the one the suite runs
+/// in), so a test can lock it or leave it without a login collection. `$KC` is the binary.
+fn in_own_secret_service(kc: &Kc, create_login: bool, script: &str) -> std::process::Output {
+    require_secret_service();
+    let data = kc.tmp.path().join("gk-data");
+    let run = kc.tmp.path().join("gk-run");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let start = if create_login {
+        "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; "
+    } else {
+        ""
+    };
+    let full = format!(
+        "{start}gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1; sleep 0.3; {script}"
+    );
+    std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &full])
+        .env("XDG_DATA_HOME", &data)
+        .env("XDG_RUNTIME_DIR", &run)
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .env("KEYCHAIN_KEYRING_TIMEOUT", "4")
+        .env("KC", assert_cmd::cargo::cargo_bin("keychain"))
+        .output()
+        .expect("dbus-run-session (package dbus) is needed: run scripts/install-test-deps")
+}
+
+#[test]
+fn secret_service_without_a_login_collection_says_so() {
+    let kc = Kc::new();
+    let out = in_own_secret_service(&kc, false, "\"$KC\" init");
+    assert_exit(&out, 6);
+    assert!(
+        stderr(&out).contains("no default ('login') collection"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn locked_secret_service_says_it_needs_a_prompt() {
+    let kc = Kc::new();
+    let pw = kc.file("pw.txt", "pw");
+    let script = format!(
+        "\"$KC\" init >/dev/null 2>&1 || exit 99; \
+         dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+           org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null || exit 98; \
+         \"$KC\" add a --provider oidc --issuer http://x --client-id c --user u --password-file '{}' --no-totp",
+        pw.display()
+    );
+    let out = in_own_secret_service(&kc, true, &script);
+    assert_exit(&out, 6);
+    assert!(stderr(&out).contains("unlock prompt"), "{}", stderr(&out));
+}

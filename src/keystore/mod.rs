@@ -145,6 +145,10 @@ pub enum KeyStoreError {
     NoSecretService,
     #[error("the Secret Service collection is locked")]
     SecretServiceLocked,
+    #[error("the Secret Service has no default ('login') collection to keep the identity in")]
+    NoCollection,
+    #[error("the Secret Service wants to show an unlock prompt, which a script cannot answer")]
+    PromptNeeded,
     #[error("the {store} holds no identity for this keychain (entry '{entry}')")]
     NoEntry { store: &'static str, entry: String },
     #[error("the {store} failed: {reason}")]
@@ -184,6 +188,8 @@ impl KeyStoreError {
             KeyStoreError::Timeout { .. } => "the Secret Service may be hung: restart it (e.g. 'gnome-keyring-daemon --replace'), or use 'keychain unlock' before cron jobs run".into(),
             KeyStoreError::NoSessionBus => "run inside a desktop session or 'dbus-run-session', or initialise with --key-store passphrase on servers without one".into(),
             KeyStoreError::NoSecretService => "start a Secret Service (e.g. 'gnome-keyring-daemon --start --components=secrets'), or initialise with --key-store passphrase".into(),
+            KeyStoreError::NoCollection => "create and unlock a 'login' keyring (log in to the desktop once, or 'gnome-keyring-daemon --unlock' with a password on stdin), or use --key-store passphrase".into(),
+            KeyStoreError::PromptNeeded => "unlock the login keyring in the desktop session first, or run 'keychain unlock' from a terminal before the job runs".into(),
             KeyStoreError::SecretServiceLocked => "unlock the login keyring (log in to the desktop, or 'gnome-keyring-daemon --unlock' with its password on stdin)".into(),
             KeyStoreError::NoEntry { .. } => "was the keychain initialised by another user or on another machine? Restore its identity, or create a new keychain with 'keychain init --dir NEWDIR'".into(),
             KeyStoreError::Failed { .. } | KeyStoreError::Kernel(_) => "check that the credential store works (e.g. 'secret-tool search keychain-test x'), then try again".into(),

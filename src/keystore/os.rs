@@ -89,7 +89,18 @@ fn classify(error: KeyringError) -> KeyStoreError {
             store: STORE_NAME,
             entry: String::new(),
         },
-        KeyringError::NoStorageAccess(_) => KeyStoreError::SecretServiceLocked,
+        KeyringError::NoStorageAccess(inner) => {
+            // The Secret Service says "no result" when there is no default (login) collection,
+            // and asks for a prompt (which a script cannot show) when it is locked.
+            let text = inner.to_string();
+            if text.contains("no result") {
+                KeyStoreError::NoCollection
+            } else if text.contains("prompt") {
+                KeyStoreError::PromptNeeded
+            } else {
+                KeyStoreError::SecretServiceLocked
+            }
+        }
         other => {
             let reason = other.to_string();
             if reason.contains("ServiceUnknown")
