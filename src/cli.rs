@@ -75,14 +75,47 @@ pub enum Command {
     /// Remove the cached identity from the kernel keyring
     Lock,
     /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
+    ///
+    /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
+    /// critical: audit-log-damaged, record-unreadable; high: refresh-token-expired (idle 30 days
+    /// or more), duplicate-password, duplicate-totp-secret (compared by fingerprint, never by
+    /// value), plain-identity-file, permissions (wider than 0600/0700); medium:
+    /// refresh-token-idle (more than 25 days), password-old (--max-password-age),
+    /// no-second-factor, key-store-not-persistent; low: checks-skipped (the report ran without
+    /// the key: no duplicate detection, no log verification). Exit 1 when a finding at or above
+    /// --fail-on exists.
     Audit(AuditArgs),
     /// Find plain-text secrets in Invantive settings*.xml and similar files; values masked
+    ///
+    /// Prints file, line and attribute of each secret with its value masked. Exit 1 when
+    /// anything is found, 2 when a file is not well-formed XML (or has a DTD, which is never
+    /// expanded), 8 when a file cannot be read. A file that cannot be scanned does not stop the
+    /// scan of the others. Recorded in the audit log when a keychain exists.
     Scan(ScanArgs),
     /// Create accounts from an Invantive settings file, or restore an age-encrypted export
+    ///
+    /// A settings file gives one account per <database> that carries a secret, named
+    /// group-connection-alias: provider from api-url, client id, redirect URL, user from
+    /// defaultUserLogonCode, password, TOTP secret, client secret, refresh token (its idle time
+    /// counted from the file's modification time). Existing accounts are skipped unless
+    /// --replace. --strip rewrites the file without its secrets only when all of them are in the
+    /// keychain, keeping the original beside it (mode 0600). An export (.age) needs --identity.
+    /// Every account written is recorded in the audit log.
     Import(ImportArgs),
     /// Write an age-encrypted backup of all accounts, with their secrets, for one recipient
+    ///
+    /// The file (mode 0600, never overwritten) is age-encrypted to AGE_PUBLIC_KEY; its plaintext
+    /// is JSON {"format": "keychain-export/1", "exported": ..., "accounts": [{"header": ...,
+    /// "secrets": {...}}]}. Access tokens are left out. Read it back with 'keychain import FILE
+    /// --identity IDENTITY_FILE'. Recorded in the audit log before the file is written. Note
+    /// that a refresh token used from the restored copy ends the chain of the original.
     Export(ExportArgs),
     /// Refresh idle refresh tokens before their idle expiry (for cron)
+    ///
+    /// Every account (or each NAME) whose refresh token has been idle --idle-days or more is
+    /// refreshed as 'keychain login' would, under its lock, the rotated token written back first.
+    /// Prints per account: refreshed, skipped (not idle), no-token, or failed with the reason.
+    /// Exit 5 when any failed. Example crontab line: 17 3 * * * keychain refresh --all --idle-days 20
     Refresh(RefreshArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
@@ -102,9 +135,9 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Per account: provider, user, secrets and their ages, last use, logons; then the findings (the default)
     Report(ReportArgs),
-    /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines
+    /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines; exit 7 and the place of each problem when it fails
     Verify,
-    /// Print the fingerprint of a value read from standard input, to compare with the log's
+    /// Print the fingerprint of a value read from standard input (never an argument), say whether it is NAME's current FIELD and where the log holds it; recorded
     Fingerprint(FingerprintArgs),
     /// Move the live log aside and start a new one that continues its chain
     Rotate,
