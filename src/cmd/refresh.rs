@@ -3,6 +3,11 @@
 //! refreshed through `login::obtain` with the cache refused, which takes the account's lock,
 //! re-reads the record, writes the rotated token back first and records the outcome in the audit
 //! log, exactly as `keychain login` does. Exit 5 when any refresh failed.
+//!
+//! The idle decision is made on an authenticated read before `obtain` takes the lock (it takes
+//! the lock itself; `src/login.rs` is unchanged). If another process refreshes in between, the
+//! account is refreshed once more than needed: harmless, because the refresh itself runs under
+//! the lock on the re-read record, so the chain is never broken.
 
 use std::fmt::Write as _;
 
