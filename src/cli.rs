@@ -74,8 +74,172 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Remove the cached identity from the kernel keyring
     Lock,
+    /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
+    ///
+    /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
+    /// critical: audit-log-damaged, record-unreadable; high: refresh-token-expired (idle 30 days
+    /// or more), duplicate-password, duplicate-totp-secret (compared by fingerprint, never by
+    /// value), plain-identity-file, permissions (wider than 0600/0700); medium:
+    /// refresh-token-idle (more than 25 days), password-old (--max-password-age),
+    /// no-second-factor, key-store-not-persistent; low: checks-skipped (the report ran without
+    /// the key: no duplicate detection, no log verification). Exit 1 when a finding at or above
+    /// --fail-on exists.
+    Audit(AuditArgs),
+    /// Find plain-text secrets in Invantive settings*.xml and similar files; values masked
+    ///
+    /// Prints file, line and attribute of each secret with its value masked. Exit 1 when
+    /// anything is found, 2 when a file is not well-formed XML (or has a DTD, which is never
+    /// expanded), 8 when a file cannot be read. A file that cannot be scanned does not stop the
+    /// scan of the others. Recorded in the audit log when a keychain exists.
+    Scan(ScanArgs),
+    /// Create accounts from an Invantive settings file, or restore an age-encrypted export
+    ///
+    /// A settings file gives one account per <database> that carries a secret, named
+    /// group-connection-alias: provider from api-url, client id, redirect URL, user from
+    /// defaultUserLogonCode, password, TOTP secret, client secret, refresh token (its idle time
+    /// counted from the file's modification time). Existing accounts are skipped unless
+    /// --replace. --strip rewrites the file without its secrets only when all of them are in the
+    /// keychain, keeping the original beside it (mode 0600). An export (.age) needs --identity.
+    /// Every account written is recorded in the audit log.
+    Import(ImportArgs),
+    /// Write an age-encrypted backup of all accounts, with their secrets, for one recipient
+    ///
+    /// The file (mode 0600, never overwritten) is age-encrypted to AGE_PUBLIC_KEY; its plaintext
+    /// is JSON {"format": "keychain-export/1", "exported": ..., "accounts": [{"header": ...,
+    /// "secrets": {...}}]}. Access tokens are left out. Read it back with 'keychain import FILE
+    /// --identity IDENTITY_FILE'. Recorded in the audit log before the file is written. Note
+    /// that a refresh token used from the restored copy ends the chain of the original.
+    Export(ExportArgs),
+    /// Refresh idle refresh tokens before their idle expiry (for cron)
+    ///
+    /// Every account (or each NAME) whose refresh token has been idle --idle-days or more is
+    /// refreshed as 'keychain login' would, under its lock, the rotated token written back first.
+    /// Prints per account: refreshed, skipped (not idle), no-token, or failed with the reason.
+    /// Exit 5 when any failed. Example crontab line: 17 3 * * * keychain refresh --all --idle-days 20
+    Refresh(RefreshArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+}
+
+/// `keychain audit` alone prints the report; its flags then apply as to `keychain audit report`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Per account: provider, user, secrets and their ages, last use, logons; then the findings (the default)
+    Report(ReportArgs),
+    /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines; exit 7 and the place of each problem when it fails
+    Verify,
+    /// Print the fingerprint of a value read from standard input (never an argument), say whether it is NAME's current FIELD and where the log holds it; recorded
+    Fingerprint(FingerprintArgs),
+    /// Move the live log aside and start a new one that continues its chain
+    Rotate,
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Print JSON for tools
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report as a self-contained HTML page to FILE (mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Exit with 1 when a finding of this severity or worse exists
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
+    pub fail_on: Severity,
+    /// A password older than DAYS is a finding
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub max_password_age: u32,
+    /// Do not ask the key store for the key: report from the public headers and the log only
+    /// (duplicate secrets and the log's integrity are then not checked)
+    #[arg(long)]
+    pub no_key: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// The account whose stored value the fingerprint is compared with
+    pub name: String,
+    /// The field the value belongs to
+    #[arg(value_enum)]
+    pub field: RevealField,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders (searched recursively; symbolic links inside are not followed)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An Invantive settings file (.xml) or a file written by 'keychain export' (.age)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// After importing every secret of a settings file, rewrite it without them (backup kept beside it, mode 0600)
+    #[arg(long)]
+    pub strip: bool,
+    /// The age identity file that opens an export (needed for .age files)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Overwrite existing accounts of the same name
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Encrypt the backup to this age public key (age1...)
+    #[arg(long, value_name = "AGE_PUBLIC_KEY", required = true)]
+    pub recipient: String,
+    /// Where to write the backup; refused if it exists
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "names"])))]
+pub struct RefreshArgs {
+    /// Every account with a refresh token
+    #[arg(long)]
+    pub all: bool,
+    /// These accounts only
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Refresh only tokens idle (neither issued nor used) for DAYS days or more
+    #[arg(long, value_name = "DAYS", default_value_t = 20)]
+    pub idle_days: u32,
 }
 
 #[derive(Debug, Args)]

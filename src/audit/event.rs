@@ -35,6 +35,8 @@ pub enum Action {
     Scan,
     /// The log was rotated; the detail names the file the old log moved to.
     Rotate(String),
+    /// An officer fingerprinted a value of this field to compare it with the stored one.
+    Fingerprint(String),
 }
 
 impl Action {
@@ -57,6 +59,7 @@ impl Action {
             Action::Export => "export",
             Action::Scan => "scan",
             Action::Rotate(_) => "rotate",
+            Action::Fingerprint(_) => "fingerprint",
         }
     }
 
@@ -66,6 +69,7 @@ impl Action {
             Action::Reveal(d) => Action::Reveal(clean(d)),
             Action::LoginFailed(d) => Action::LoginFailed(clean(d)),
             Action::Rotate(d) => Action::Rotate(clean(d)),
+            Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
             other => other.clone(),
         }
     }

@@ -131,15 +131,42 @@ pub enum ScanError {
 /// Stops at the first malformed settings file, naming it.
 pub fn scan_paths(paths: &[PathBuf]) -> Result<Vec<Finding>, ScanError> {
     let mut findings = Vec::new();
+    walk(paths, &mut findings, &mut Err)?;
+    Ok(findings)
+}
+
+/// As [`scan_paths`], but goes on past a file that cannot be read or parsed and returns those
+/// errors beside the findings: one malformed or hostile file must not hide the secrets in the
+/// files after it.
+pub fn scan_paths_all(paths: &[PathBuf]) -> (Vec<Finding>, Vec<ScanError>) {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    let _ = walk(paths, &mut findings, &mut |e| {
+        errors.push(e);
+        Ok(())
+    });
+    (findings, errors)
+}
+
+/// What to do with a file or folder that cannot be scanned: `Err` stops the walk.
+type OnError<'a> = dyn FnMut(ScanError) -> Result<(), ScanError> + 'a;
+
+fn walk(
+    paths: &[PathBuf],
+    findings: &mut Vec<Finding>,
+    on_error: &mut OnError<'_>,
+) -> Result<(), ScanError> {
     for path in paths {
-        let meta = fs::metadata(path).map_err(|e| io_err("read", path, e))?;
-        if meta.is_dir() {
-            scan_dir(path, &mut findings)?;
-        } else {
-            findings.extend(scan_file(path)?);
+        match fs::metadata(path) {
+            Err(e) => on_error(io_err("read", path, e))?,
+            Ok(meta) if meta.is_dir() => scan_dir(path, findings, on_error)?,
+            Ok(_) => match scan_file(path) {
+                Ok(found) => findings.extend(found),
+                Err(e) => on_error(e)?,
+            },
         }
     }
-    Ok(findings)
+    Ok(())
 }
 
 /// Scans one file: as an Invantive settings file if named `settings*.xml`, else as text.
@@ -153,19 +180,33 @@ pub fn scan_file(path: &Path) -> Result<Vec<Finding>, ScanError> {
     }
 }
 
-fn scan_dir(dir: &Path, findings: &mut Vec<Finding>) -> Result<(), ScanError> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| io_err("list", dir, e))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| io_err("list", dir, e))?;
+fn scan_dir(
+    dir: &Path,
+    findings: &mut Vec<Finding>,
+    on_error: &mut OnError<'_>,
+) -> Result<(), ScanError> {
+    let entries: Result<Vec<PathBuf>, _> =
+        fs::read_dir(dir).and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect());
+    let mut entries = match entries {
+        Ok(entries) => entries,
+        Err(e) => return on_error(io_err("list", dir, e)),
+    };
     entries.sort();
     for path in entries {
-        let meta = fs::symlink_metadata(&path).map_err(|e| io_err("read", &path, e))?;
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                on_error(io_err("read", &path, e))?;
+                continue;
+            }
+        };
         if meta.is_dir() {
-            scan_dir(&path, findings)?;
+            scan_dir(&path, findings, on_error)?;
         } else if meta.is_file() && wanted_in_folder(&path) {
-            findings.extend(scan_file(&path)?);
+            match scan_file(&path) {
+                Ok(found) => findings.extend(found),
+                Err(e) => on_error(e)?,
+            }
         }
     }
     Ok(())

@@ -378,3 +378,21 @@ fn strip_preserves_crlf_line_ends_and_a_bom() {
     assert!(!stripped.replace("\r\n", "").contains('\n'));
     assert_no_canary(&stripped);
 }
+
+#[test]
+fn scan_paths_all_goes_on_past_bad_files_and_returns_them() {
+    let (findings, errors) = scan_paths_all(&[data("bad"), data("settings-test.xml")]);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors.iter().any(|e| matches!(e, ScanError::Xml { .. })));
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|e| matches!(e, ScanError::Dtd { .. }))
+            .count(),
+        2
+    );
+    assert_eq!(findings.len(), 5);
+    assert!(scan_paths(&[data("bad"), data("settings-test.xml")]).is_err());
+    let (none, missing) = scan_paths_all(&[data("no-such-file.xml")]);
+    assert!(none.is_empty() && matches!(missing[..], [ScanError::Io { .. }]));
+}

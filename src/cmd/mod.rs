@@ -2,13 +2,18 @@
 //! does and returns an [`Error`](crate::error::Error) that `main` prints once.
 
 mod add;
+mod audit;
 mod completions;
 mod exec;
+mod export;
+mod import;
 mod init;
 mod list;
 mod login;
 mod provider;
+mod refresh;
 mod rm;
+mod scan;
 mod secrets;
 mod set;
 mod show;
@@ -39,6 +44,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm(args) => done(rm::run(&open()?, args)),
         Command::Unlock(args) => done(unlock::unlock(&open()?, args)),
         Command::Lock => done(unlock::lock(&dir_checked(dir()?)?)),
+        Command::Audit(args) => audit::run(&open()?, args),
+        Command::Scan(args) => scan::run(dir().ok().as_deref(), args),
+        Command::Import(args) => import::run(&open()?, args),
+        Command::Export(args) => done(export::run(&open()?, args)),
+        Command::Refresh(args) => refresh::run(&open()?, args),
         Command::Completions(args) => done(completions::run(args)),
     }
 }

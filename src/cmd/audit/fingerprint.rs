@@ -1,0 +1,107 @@
+//! `keychain audit fingerprint NAME FIELD`: the fingerprint of a value read from standard input
+//! (never from the command line), to answer "is this leaked value ours?" without the log ever
+//! holding the value. Prints the fingerprint; says on standard error whether it is the current
+//! value of NAME's FIELD and where the log mentions it. Testing a value against a stored secret
+//! is recorded in the audit log before anything is printed.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::audit::Event;
+use crate::cli::FingerprintArgs;
+use crate::error::{Error, Result};
+use crate::input::SecretSource;
+use crate::keychain::Keychain;
+use crate::record::SecretField;
+use crate::secret::ct_eq_str;
+use crate::trail::{self, Action};
+
+pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
+    let field = SecretField::from(args.field);
+    let value = SecretSource::Stdin.read(field.as_str())?;
+    if value.expose_secret().is_empty() {
+        return Err(Error::usage_hint(
+            format!("no {field} on standard input"),
+            format!(
+                "pipe the value in: keychain audit fingerprint {} {field} < FILE",
+                args.name
+            ),
+        ));
+    }
+    let value = normalise(field, value)?;
+    let fingerprint = trail::fingerprint_of(kc, field.as_str(), &value)?;
+    drop(value);
+
+    let current = match kc.read(&args.name) {
+        Ok((account, _)) => Some(match account.secret(field) {
+            Some(stored) => ct_eq_str(
+                &trail::fingerprint_of(kc, field.as_str(), stored)?,
+                &fingerprint,
+            ),
+            None => false,
+        }),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    // Recorded before the answer is given: no audit, no answer.
+    trail::record(
+        kc,
+        Event::new(
+            "audit fingerprint",
+            Action::Fingerprint(field.as_str().into()),
+        )
+        .account(&args.name),
+    )?;
+
+    let seen: Vec<String> = super::lines::read(kc)?
+        .into_iter()
+        .filter(|l| {
+            l.fingerprints
+                .get(field.as_str())
+                .is_some_and(|f| ct_eq_str(f, &fingerprint))
+        })
+        .map(|l| {
+            format!(
+                "  {} line {} (seq {}, {}, {} {})",
+                l.file.display(),
+                l.line,
+                l.seq,
+                l.time,
+                l.action,
+                l.account.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    super::super::print_stdout(&format!("{fingerprint}\n"))?;
+    match current {
+        Some(true) => eprintln!("This is the current {field} of '{}'.", args.name),
+        Some(false) => eprintln!("This is not the current {field} of '{}'.", args.name),
+        None => eprintln!(
+            "There is no account '{}' now; compared with the log only.",
+            args.name
+        ),
+    }
+    if seen.is_empty() {
+        eprintln!("The audit log holds no {field} with this fingerprint.");
+    } else {
+        eprintln!(
+            "The audit log holds this {field} fingerprint at:\n{}",
+            seen.join("\n")
+        );
+    }
+    Ok(0)
+}
+
+/// TOTP secrets are stored as canonical base32, so an otpauth URI or lower-case copy of the same
+/// seed fingerprints the same.
+fn normalise(field: SecretField, value: SecretString) -> Result<SecretString> {
+    if field != SecretField::TotpSecret {
+        return Ok(value);
+    }
+    crate::totp::TotpSecret::parse(value.expose_secret())
+        .map(|t| t.secret_base32())
+        .map_err(|e| {
+            Error::usage(format!(
+                "the TOTP secret on standard input is not usable: {e}"
+            ))
+        })
+}

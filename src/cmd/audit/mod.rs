@@ -1,0 +1,23 @@
+//! `keychain audit`: what a security officer needs without seeing a secret: the report (the
+//! default), `verify`, `fingerprint` and `rotate`. One file per subcommand.
+
+mod fingerprint;
+mod lines;
+mod render;
+mod report;
+mod rotate;
+mod verify;
+
+use crate::cli::{AuditArgs, AuditCommand};
+use crate::error::Result;
+use crate::keychain::Keychain;
+
+pub fn run(kc: &Keychain, args: AuditArgs) -> Result<i32> {
+    match args.command {
+        None => report::run(kc, args.report),
+        Some(AuditCommand::Report(report)) => report::run(kc, report),
+        Some(AuditCommand::Verify) => verify::run(kc),
+        Some(AuditCommand::Fingerprint(args)) => fingerprint::run(kc, args),
+        Some(AuditCommand::Rotate) => rotate::run(kc).map(|()| 0),
+    }
+}

@@ -1,0 +1,208 @@
+//! The report as a table for a terminal and as a self-contained HTML page for a file: no
+//! scripts, no external resources, every value HTML-escaped. The report holds no secrets, so
+//! neither can these.
+
+use std::fmt::Write as _;
+
+use super::report::{AccountRow, Report};
+
+fn age(days: Option<i64>) -> String {
+    days.map(|d| format!("{d}d")).unwrap_or_else(|| "-".into())
+}
+
+fn refresh(a: &AccountRow) -> String {
+    match &a.refresh_token {
+        None => "-".into(),
+        Some(r) if r.days_left <= 0 => format!("{}d, EXPIRED", r.age_days),
+        Some(r) => format!("{}d, {}d left", r.age_days, r.days_left),
+    }
+}
+
+fn last_use(a: &AccountRow) -> String {
+    a.last_use
+        .as_ref()
+        .map(|u| format!("{} by {} ({}: {})", u.at, u.by, u.action, u.result))
+        .unwrap_or_else(|| "never".into())
+}
+
+fn cells(a: &AccountRow) -> [String; 9] {
+    [
+        a.name.clone(),
+        a.provider.clone(),
+        if a.user.is_empty() {
+            "-".into()
+        } else {
+            a.user.clone()
+        },
+        age(a.password_age_days),
+        age(a.totp_secret_age_days),
+        refresh(a),
+        format!("{}/{}", a.headless_logons_30d, a.broken_chains_30d),
+        if a.secrets.contains_key("client-secret") {
+            "yes"
+        } else {
+            "no"
+        }
+        .into(),
+        last_use(a),
+    ]
+}
+
+const HEADINGS: [&str; 9] = [
+    "ACCOUNT",
+    "PROVIDER",
+    "USER",
+    "PASSWORD",
+    "TOTP",
+    "REFRESH TOKEN",
+    "HEADLESS/BROKEN 30D",
+    "CLIENT SECRET",
+    "LAST USE",
+];
+
+pub fn table(r: &Report) -> String {
+    let rows: Vec<[String; 9]> = r.accounts.iter().map(cells).collect();
+    let mut widths: Vec<usize> = HEADINGS.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Keychain {} (key store: {}), {} account(s), {}",
+        r.keychain.display(),
+        r.key_store,
+        r.accounts.len(),
+        r.generated
+    );
+    let line = |out: &mut String, row: &[String]| {
+        let text: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    if !rows.is_empty() {
+        out.push('\n');
+        line(&mut out, &HEADINGS.map(String::from));
+        for row in &rows {
+            line(&mut out, row);
+        }
+    }
+    let _ = writeln!(out, "\nAudit log: {}", log_line(r));
+    for p in &r.audit_log.problems {
+        let _ = writeln!(out, "  {p}");
+    }
+    if r.findings.is_empty() {
+        let _ = writeln!(out, "\nNo findings.");
+    } else {
+        let _ = writeln!(out, "\nFINDINGS ({})", r.findings.len());
+        for f in &r.findings {
+            let _ = writeln!(
+                out,
+                "  {:<8}  {:<22}  {}{}",
+                f.severity.to_string().to_uppercase(),
+                f.code,
+                f.account
+                    .as_deref()
+                    .map(|a| format!("{a}: "))
+                    .unwrap_or_default(),
+                f.message
+            );
+        }
+    }
+    out
+}
+
+fn log_line(r: &Report) -> String {
+    let l = &r.audit_log;
+    match l.status {
+        "intact" => format!("intact ({} lines in {} file(s))", l.lines, l.files),
+        "damaged" => format!("DAMAGED ({} problem(s))", l.problems.len()),
+        _ => "not verified (the key was not used)".into(),
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:.3em .6em;text-align:left;vertical-align:top}\
+th{background:#eee}.critical{background:#f8c0c0}.high{background:#fbd9b0}.medium{background:#fdf2b0}\
+.low{background:#e4f0fb}.info{background:#f4f4f4}";
+
+pub fn html(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+<title>keychain audit report</title><style>{STYLE}</style></head><body>\n\
+<h1>keychain audit report</h1>\n<p id=\"summary\">Keychain <code>{}</code>, key store <b>{}</b>, \
+{} account(s), {} finding(s); generated {}.</p>\n",
+        esc(&r.keychain.display().to_string()),
+        esc(&r.key_store.to_string()),
+        r.accounts.len(),
+        r.findings.len(),
+        esc(&r.generated)
+    );
+    out.push_str("<h2>Accounts</h2>\n<table id=\"accounts\"><tr>");
+    for h in HEADINGS {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>\n");
+    for a in &r.accounts {
+        out.push_str("<tr>");
+        for c in cells(a) {
+            let _ = write!(out, "<td>{}</td>", esc(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    let _ = writeln!(
+        out,
+        "<h2>Audit log</h2>\n<p id=\"audit-log\">{}</p>",
+        esc(&log_line(r))
+    );
+    if !r.audit_log.problems.is_empty() {
+        out.push_str("<ul>");
+        for p in &r.audit_log.problems {
+            let _ = write!(out, "<li>{}</li>", esc(p));
+        }
+        out.push_str("</ul>\n");
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Findings</h2>\n<table id=\"findings\"><tr><th>Severity</th><th>Finding</th><th>Account</th><th>Details</th></tr>"
+    );
+    for f in &r.findings {
+        let sev = f.severity.to_string();
+        let _ = writeln!(
+            out,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&sev),
+            esc(&sev),
+            esc(f.code),
+            esc(f.account.as_deref().unwrap_or("-")),
+            esc(&f.message)
+        );
+    }
+    out.push_str("</table>\n</body></html>\n");
+    out
+}

@@ -1,0 +1,507 @@
+//! `keychain audit` / `keychain audit report`: per account what is stored, how old it is, when
+//! and by whom it was used; then findings with a severity. Exit 1 when a finding at or above
+//! `--fail-on` exists.
+//!
+//! What needs the key and what does not: provider, user, which secrets exist and their ages come
+//! from the public headers (`Keychain::peek`); use, headless logons and broken chains from the
+//! audit log's lines (they hold no secrets). Duplicate secrets are found by comparing HMAC
+//! fingerprints of the opened records (never values), and the log's integrity by `verify`: both
+//! need the key. Without it (`--no-key`, or a key store that does not answer) the report still
+//! runs and says, as a low finding, which checks were skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::{ReportArgs, Severity};
+use crate::clock;
+use crate::error::{Result, exit};
+use crate::keychain::Keychain;
+use crate::keystore::{self, KeyStoreKind, Persistence};
+use crate::record::{Header, SecretField};
+use crate::trail;
+
+use super::lines::{self, Line};
+
+const DAY: i64 = 86_400;
+/// Exact Online's (and keychain's assumed) idle expiry of a refresh token.
+pub const REFRESH_IDLE_DAYS: i64 = 30;
+/// A refresh token idle longer than this is a finding: a few days remain to use it.
+pub const REFRESH_WARN_DAYS: i64 = 25;
+/// Window of the event counts.
+const WINDOW_DAYS: i64 = 30;
+
+/// Actions that count as a use of an account.
+const USES: &[&str] = &[
+    "login_cache",
+    "login_refresh",
+    "login_headless",
+    "login_failed",
+    "chain_broken",
+    "reveal",
+    "export",
+    "fingerprint",
+];
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub generated: String,
+    pub keychain: PathBuf,
+    pub key_store: KeyStoreKind,
+    /// Whether the records were opened with the key (duplicate detection, log verification).
+    pub key_used: bool,
+    pub audit_log: LogStatus,
+    pub accounts: Vec<AccountRow>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogStatus {
+    /// `intact`, `damaged` or `not-checked`.
+    pub status: &'static str,
+    pub lines: u64,
+    pub files: usize,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountRow {
+    pub name: String,
+    pub provider: String,
+    pub user: String,
+    /// Field name → age in days.
+    pub secrets: BTreeMap<&'static str, i64>,
+    pub password_age_days: Option<i64>,
+    pub totp_secret_age_days: Option<i64>,
+    pub refresh_token: Option<RefreshInfo>,
+    pub last_use: Option<Use>,
+    pub headless_logons_30d: u32,
+    pub broken_chains_30d: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefreshInfo {
+    pub age_days: i64,
+    pub idle_days: i64,
+    /// Days before the 30-day idle expiry; 0 or less means expired.
+    pub days_left: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Use {
+    pub at: String,
+    pub by: String,
+    pub action: String,
+    pub result: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub account: Option<String>,
+    pub message: String,
+}
+
+fn finding(
+    severity: Severity,
+    code: &'static str,
+    account: Option<&str>,
+    message: String,
+) -> Finding {
+    Finding {
+        severity,
+        code,
+        account: account.map(str::to_string),
+        message,
+    }
+}
+
+pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
+    let report = build(kc, &args)?;
+    if let Some(path) = &args.html {
+        let html = super::render::html(&report);
+        crate::fsutil::write_atomic(path, html.as_bytes())
+            .map_err(|e| crate::error::Error::io(format!("cannot write {}", path.display()), e))?;
+        eprintln!("Wrote the HTML report to {}.", path.display());
+    }
+    let text = if args.json {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("JSON of plain values")
+        )
+    } else {
+        super::render::table(&report)
+    };
+    super::super::print_stdout(&text)?;
+    let failing = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= args.fail_on)
+        .count();
+    if failing > 0 {
+        eprintln!(
+            "{failing} finding(s) at or above {} (--fail-on).",
+            args.fail_on
+        );
+        Ok(exit::FINDINGS)
+    } else {
+        Ok(exit::OK)
+    }
+}
+
+pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
+    let now = clock::now();
+    let mut findings = Vec::new();
+
+    // The public headers; a record that cannot be read is itself a finding.
+    let mut headers = Vec::new();
+    for name in kc.store().list()? {
+        match kc.peek(&name) {
+            Ok(h) => headers.push(h),
+            Err(e) => findings.push(finding(
+                Severity::Critical,
+                "record-unreadable",
+                Some(&name),
+                format!("the record cannot be read: {e}"),
+            )),
+        }
+    }
+
+    let lines = lines::read(kc)?;
+    let accounts: Vec<AccountRow> = headers.iter().map(|h| row(h, &lines, now)).collect();
+    for (h, a) in headers.iter().zip(&accounts) {
+        account_findings(h, a, args, &mut findings);
+    }
+
+    store_findings(kc, &mut findings);
+    permission_findings(&kc.dir, &mut findings);
+
+    // Checks that need the key.
+    let identity = if args.no_key {
+        Err("--no-key was given".to_string())
+    } else {
+        kc.identity().map(|_| ()).map_err(|e| e.to_string())
+    };
+    let audit_log = match identity {
+        Ok(()) => {
+            duplicate_findings(kc, &headers, &mut findings);
+            log_status(kc, &mut findings)?
+        }
+        Err(why) => {
+            findings.push(finding(
+                Severity::Low,
+                "checks-skipped",
+                None,
+                format!(
+                    "the key was not used ({why}): duplicate passwords and TOTP secrets were not looked for and the audit log was not verified"
+                ),
+            ));
+            LogStatus {
+                status: "not-checked",
+                lines: lines.len() as u64,
+                files: 0,
+                problems: Vec::new(),
+            }
+        }
+    };
+
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.account.cmp(&b.account))
+            .then_with(|| a.code.cmp(b.code))
+    });
+    Ok(Report {
+        generated: clock::rfc3339(now),
+        keychain: kc.dir.clone(),
+        key_store: kc.config.key_store,
+        key_used: audit_log.status != "not-checked",
+        audit_log,
+        accounts,
+        findings,
+    })
+}
+
+fn days(since: i64, now: i64) -> i64 {
+    (now - since).max(0) / DAY
+}
+
+fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
+    let age = |f: SecretField| h.secrets.get(&f).map(|i| days(i.changed, now));
+    let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
+        let idle = days(h.refresh_token_active.unwrap_or(info.changed), now);
+        RefreshInfo {
+            age_days: days(info.changed, now),
+            idle_days: idle,
+            days_left: REFRESH_IDLE_DAYS - idle,
+        }
+    });
+    let since = now - WINDOW_DAYS * DAY;
+    let mine: Vec<&Line> = lines
+        .iter()
+        .filter(|l| l.account.as_deref() == Some(h.name.as_str()))
+        .collect();
+    let recent = |action: &str| {
+        mine.iter()
+            .filter(|l| l.action == action && l.unix().is_some_and(|t| t >= since))
+            .count() as u32
+    };
+    let last_use = mine
+        .iter()
+        .rev()
+        .find(|l| USES.contains(&l.action.as_str()))
+        .map(|l| Use {
+            at: l.time.clone(),
+            by: l.user.clone(),
+            action: l.action.clone(),
+            result: result_of(l),
+        })
+        .or_else(|| {
+            h.last_use.as_ref().map(|u| Use {
+                at: clock::rfc3339(u.at),
+                by: u.by.clone(),
+                action: u.action.clone(),
+                result: if u.ok { "ok" } else { "failed" }.into(),
+            })
+        });
+    AccountRow {
+        name: h.name.clone(),
+        provider: h.provider.kind.clone(),
+        user: h.user.clone(),
+        secrets: h
+            .secrets
+            .iter()
+            .map(|(f, i)| (f.as_str(), days(i.changed, now)))
+            .collect(),
+        password_age_days: age(SecretField::Password),
+        totp_secret_age_days: age(SecretField::TotpSecret),
+        refresh_token,
+        last_use,
+        headless_logons_30d: recent("login_headless"),
+        broken_chains_30d: recent("chain_broken"),
+    }
+}
+
+fn result_of(l: &Line) -> String {
+    match (l.action.as_str(), l.outcome.as_str()) {
+        ("login_failed", _) => format!("failed: {}", l.detail.as_deref().unwrap_or("")),
+        ("chain_broken", _) => "refresh token rejected".into(),
+        (_, "ok") => "ok".into(),
+        _ => format!("error: {}", l.reason.as_deref().unwrap_or("")),
+    }
+}
+
+fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec<Finding>) {
+    let name = Some(h.name.as_str());
+    if let Some(rt) = &a.refresh_token {
+        if rt.days_left <= 0 {
+            out.push(finding(
+                Severity::High,
+                "refresh-token-expired",
+                name,
+                format!(
+                    "the refresh token has been idle {} days: past the {REFRESH_IDLE_DAYS}-day idle expiry; the next logon must be headless",
+                    rt.idle_days
+                ),
+            ));
+        } else if rt.idle_days > REFRESH_WARN_DAYS {
+            out.push(finding(
+                Severity::Medium,
+                "refresh-token-idle",
+                name,
+                format!(
+                    "the refresh token has been idle {} days: it expires in {} days; run 'keychain refresh --all' from cron",
+                    rt.idle_days, rt.days_left
+                ),
+            ));
+        }
+    }
+    if let Some(age) = a.password_age_days
+        && age > i64::from(args.max_password_age)
+    {
+        out.push(finding(
+            Severity::Medium,
+            "password-old",
+            name,
+            format!(
+                "the password is {age} days old (more than --max-password-age {})",
+                args.max_password_age
+            ),
+        ));
+    }
+    if !h.has(SecretField::TotpSecret) {
+        let (severity, why) = if h.has(SecretField::Password) {
+            (Severity::Medium, "a logon needs the password alone")
+        } else {
+            (
+                Severity::Low,
+                "it has no password either (refresh token only)",
+            )
+        };
+        out.push(finding(
+            severity,
+            "no-second-factor",
+            name,
+            format!("no TOTP secret: {why}"),
+        ));
+    }
+}
+
+fn store_findings(kc: &Keychain, out: &mut Vec<Finding>) {
+    let kind = kc.config.key_store;
+    if keystore::for_kind(kind, &kc.dir).persistence() != Persistence::UntilDelete {
+        out.push(finding(
+            Severity::Medium,
+            "key-store-not-persistent",
+            None,
+            format!("the '{kind}' key store loses the key at reboot or logout: the records cannot be opened afterwards"),
+        ));
+    }
+    if kind == KeyStoreKind::File {
+        out.push(finding(
+            Severity::High,
+            "plain-identity-file",
+            None,
+            format!(
+                "the key is a plain file ({}): anyone who can read it can open every record; prefer the 'os' or 'passphrase' key store",
+                kc.dir.join(keystore::file::FILE_NAME).display()
+            ),
+        ));
+    }
+}
+
+/// Folders wider than 0700 and files wider than 0600 anywhere in the keychain folder.
+fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
+    #[cfg(unix)]
+    {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let mode = crate::fsutil::mode_of(&path).unwrap_or(0);
+            let (want, what) = if meta.is_dir() {
+                (0o700, "folder")
+            } else {
+                (0o600, "file")
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            if mode & 0o077 != 0 {
+                out.push(finding(
+                    Severity::High,
+                    "permissions",
+                    None,
+                    format!(
+                        "{what} {} has mode {mode:04o}, wider than {want:04o}: other users may read it; chmod {want:o} it",
+                        path.display()
+                    ),
+                ));
+            }
+            if meta.is_dir()
+                && let Ok(entries) = std::fs::read_dir(&path)
+            {
+                let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                children.sort();
+                children.reverse();
+                stack.extend(children);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, out);
+}
+
+/// Opens every record and compares fingerprints of passwords and TOTP secrets, never values.
+fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) {
+    let fields = [
+        (SecretField::Password, "duplicate-password", "password"),
+        (
+            SecretField::TotpSecret,
+            "duplicate-totp-secret",
+            "TOTP secret",
+        ),
+    ];
+    let mut seen: BTreeMap<(SecretField, String), Vec<String>> = BTreeMap::new();
+    for h in headers {
+        let account = match kc.read(&h.name) {
+            Ok((account, _)) => account,
+            Err(e) => {
+                out.push(finding(
+                    Severity::Critical,
+                    "record-unreadable",
+                    Some(&h.name),
+                    format!("the record cannot be opened with the key: {e}"),
+                ));
+                continue;
+            }
+        };
+        for (field, _, _) in fields {
+            if let Some(value) = account.secret(field)
+                && let Ok(fp) = trail::fingerprint_of(kc, field.as_str(), value)
+            {
+                seen.entry((field, fp)).or_default().push(h.name.clone());
+            }
+        }
+    }
+    for ((field, _), names) in seen {
+        if names.len() < 2 {
+            continue;
+        }
+        let (_, code, label) = fields.iter().find(|(f, _, _)| *f == field).expect("listed");
+        out.push(finding(
+            Severity::High,
+            code,
+            None,
+            format!(
+                "the same {label} is stored in {} accounts: {}",
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+}
+
+fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
+    let key = trail::audit_key(kc.identity()?);
+    let log = trail::log_of(&kc.dir);
+    let report = match log.verify(&key) {
+        Ok(report) => report,
+        Err(e) => {
+            out.push(finding(
+                Severity::Critical,
+                "audit-log-damaged",
+                None,
+                format!("the audit log cannot be verified: {e}"),
+            ));
+            return Ok(LogStatus {
+                status: "damaged",
+                lines: 0,
+                files: 0,
+                problems: vec![e.to_string()],
+            });
+        }
+    };
+    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    if !report.is_ok() {
+        out.push(finding(
+            Severity::Critical,
+            "audit-log-damaged",
+            None,
+            format!(
+                "the audit log fails verification ({} problem(s), first: {}); run 'keychain audit verify'",
+                problems.len(),
+                problems[0]
+            ),
+        ));
+    }
+    Ok(LogStatus {
+        status: if report.is_ok() { "intact" } else { "damaged" },
+        lines: report.lines,
+        files: report.files,
+        problems,
+    })
+}

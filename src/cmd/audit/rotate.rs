@@ -1,0 +1,18 @@
+//! `keychain audit rotate`: the live log moves to `audit.log.N`; the new log's first line
+//! continues seq, key chain and hash chain, so `verify` still checks the whole history. Keep
+//! every rotated file: verification needs them all, oldest first.
+
+use crate::error::Result;
+use crate::keychain::Keychain;
+use crate::trail;
+
+pub fn run(kc: &Keychain) -> Result<()> {
+    let old = trail::log_of(&kc.dir)
+        .rotate()
+        .map_err(trail::audit_error)?;
+    eprintln!(
+        "Rotated the audit log: the old one is now {}; keep it, 'keychain audit verify' reads every rotated file.",
+        old.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! `keychain audit verify`: every line's MAC, order and chain, across rotated files, and the
+//! log's end against its anchor. Prints where each problem is, never a line's content.
+//! Exit 7 when anything is wrong.
+
+use crate::error::{Result, exit};
+use crate::keychain::Keychain;
+use crate::trail;
+
+pub fn run(kc: &Keychain) -> Result<i32> {
+    let key = trail::audit_key(kc.identity()?);
+    let report = trail::log_of(&kc.dir)
+        .verify(&key)
+        .map_err(trail::audit_error)?;
+    let text = report.to_string();
+    super::super::print_stdout(&format!("{}\n", text.trim_end()))?;
+    if report.is_ok() {
+        Ok(exit::OK)
+    } else {
+        eprintln!(
+            "error: the audit log does not verify ({} problem(s)); keep a copy of the keychain folder as it is and investigate",
+            report.problems.len()
+        );
+        Ok(exit::INTEGRITY)
+    }
+}

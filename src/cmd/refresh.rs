@@ -1,0 +1,95 @@
+//! `keychain refresh --all --idle-days N`: for cron, so that a refresh token's 30-day idle
+//! expiry never strikes. Every account whose refresh token has been idle N days or more is
+//! refreshed through `login::obtain` with the cache refused, which takes the account's lock,
+//! re-reads the record, writes the rotated token back first and records the outcome in the audit
+//! log, exactly as `keychain login` does. Exit 5 when any refresh failed.
+//!
+//! The idle decision is made on an authenticated read before `obtain` takes the lock (it takes
+//! the lock itself; `src/login.rs` is unchanged). If another process refreshes in between, the
+//! account is refreshed once more than needed: harmless, because the refresh itself runs under
+//! the lock on the re-read record, so the chain is never broken.
+
+use std::fmt::Write as _;
+
+use crate::cli::RefreshArgs;
+use crate::error::{Error, Result, exit};
+use crate::keychain::Keychain;
+use crate::login::{self, Options, Source};
+use crate::record::SecretField;
+
+const DAY: i64 = 86_400;
+
+pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
+    let names = if args.all {
+        kc.store().list()?
+    } else {
+        args.names.clone()
+    };
+    let min_idle = i64::from(args.idle_days) * DAY;
+    let opts = Options {
+        // Never serve a cached token: the point is to use the refresh token.
+        min_valid: i64::MAX,
+        debug_pages: None,
+        progress: false,
+    };
+    let mut report = String::new();
+    let mut failed = 0;
+    for name in &names {
+        let line = match decide(kc, name, min_idle) {
+            Err(e) => {
+                failed += 1;
+                format!("failed     {name}  {e}")
+            }
+            Ok(Some(skip)) => skip,
+            Ok(None) => match login::obtain(kc, name, &opts) {
+                Ok(token) => match token.source {
+                    Source::Refresh => format!("refreshed  {name}"),
+                    Source::Headless => format!(
+                        "refreshed  {name}  (the refresh token was rejected; logged on again)"
+                    ),
+                    // Exact serves the last token within 570 s of issuing it: used just now.
+                    Source::Cache => format!("skipped    {name}  (a token was issued minutes ago)"),
+                },
+                Err(e) => {
+                    failed += 1;
+                    format!("failed     {name}  exit {}: {e}", e.exit_code())
+                }
+            },
+        };
+        let _ = writeln!(report, "{line}");
+    }
+    super::print_stdout(&report)?;
+    eprintln!(
+        "{} account(s) checked, {failed} failed (refresh tokens idle {} days or more are refreshed).",
+        names.len(),
+        args.idle_days
+    );
+    Ok(if failed > 0 {
+        exit::UNAVAILABLE
+    } else {
+        exit::OK
+    })
+}
+
+/// `Some(line)` when the account is to be left alone, `None` when it needs a refresh.
+fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
+    let (account, _) = kc.read(name)?;
+    let h = &account.header;
+    if account.secret(SecretField::RefreshToken).is_none() {
+        return Ok(Some(format!(
+            "no-token   {name}  (no refresh token stored)"
+        )));
+    }
+    let active = h
+        .refresh_token_active
+        .or_else(|| h.secrets.get(&SecretField::RefreshToken).map(|i| i.changed))
+        .ok_or_else(|| Error::usage("the refresh token has no date"))?;
+    let idle = (crate::clock::now() - active).max(0);
+    if idle < min_idle {
+        return Ok(Some(format!(
+            "skipped    {name}  (idle {} days, not idle enough)",
+            idle / DAY
+        )));
+    }
+    Ok(None)
+}
