@@ -10,9 +10,9 @@
 //!
 //! **Keys and forward security.** [`AuditKey::derive`] turns the 32-byte per-keychain secret into
 //! a fingerprint key and `k_0`. The line with seq `i` is MAC'd under `k_i`, where
-//! `k_{i+1} = SHA-256(label || k_i)`. The current key sits in `audit.state` (mode 0600), so that
+//! `k_{i+1} = SHA-256(label || k_i)`. The current key sits in `audit.anchor` (mode 0600), so that
 //! unattended processes can log without unlocking the keychain, and each append overwrites it with
-//! the next key. Someone who steals `audit.state` later can therefore forge lines only from that
+//! the next key. Someone who steals `audit.anchor` later can therefore forge lines only from that
 //! point on, never rewrite earlier ones; [`verify`] recomputes every key from `k_0`.
 //!
 //! **Anchor.** `audit.anchor` holds the number of lines written so far and the hash of the last,
@@ -23,7 +23,7 @@
 //! **Concurrency.** An append takes an exclusive `flock` on `audit.lock` (a separate file because
 //! rotation renames the log, and a process queued on the old file's lock would otherwise write
 //! into the rotated file), reads only the last line by seeking back from the end, writes the new
-//! line with one `write_all` on an `O_APPEND` file, fsyncs, updates anchor and state (each via
+//! line with one `write_all` on an `O_APPEND` file, fsyncs, updates the anchor, which carries the key state (via
 //! temp file, fsync, rename, fsync of the folder), then releases the lock. A failed write is
 //! taken back and returned as an error. All files are created with mode 0600.
 //!
@@ -33,7 +33,7 @@
 //!
 //! **Limits, said plainly.** (1) Whoever holds the per-keychain secret can recompute every key and
 //! rewrite the whole log: this protects against an attacker who has the files, not the secret.
-//! (2) Rolling back the log, the anchor and the state together to an older consistent copy is not
+//! (2) Rolling back the log and the anchor together to an older consistent copy is not
 //! detectable from inside the folder; copy the anchor elsewhere (a witness) to catch that.
 //! (3) Old keys are overwritten by rename, but a file system may keep old blocks; forward security
 //! assumes they are gone. (4) Deleting all three files is visible only as a missing log.
