@@ -4,6 +4,7 @@
 
 pub mod exact_emulator;
 pub mod login;
+pub mod stampede;
 mod servers;
 #[allow(unused_imports)]
 pub use servers::*;
