@@ -25,6 +25,7 @@ pub struct Exact {
     pub emu: Emulator,
     pub config: Config,
     pub offset: i64,
+    client: reqwest::blocking::Client,
 }
 
 impl Exact {
@@ -34,16 +35,16 @@ impl Exact {
             emu: Emulator::start(config.clone()),
             config,
             offset: 0,
+            client: keychain::oauth::http::client().unwrap(),
         }
     }
 
     fn admin(&self, method: &str, path: &str) -> serde_json::Value {
-        let client = keychain::oauth::http::client().unwrap();
         let url = self.emu.base.join(path).unwrap();
         let req = if method == "GET" {
-            client.get(url)
+            self.client.get(url)
         } else {
-            client.post(url)
+            self.client.post(url)
         };
         req.send().unwrap().json().unwrap()
     }
