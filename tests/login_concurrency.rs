@@ -43,7 +43,11 @@ fn thirty_two_simultaneous_logins_make_one_refresh_and_print_one_token() {
             "round {round}: exactly one token request"
         );
         assert_eq!(
-            (after.refreshes - before.refreshes, after.logons, after.errors),
+            (
+                after.refreshes - before.refreshes,
+                after.logons,
+                after.errors
+            ),
             (1, 1, 0),
             "round {round}"
         );

@@ -68,7 +68,10 @@ fn login_killed_at_random_moments_never_loses_the_account() {
         assert_eq!(after.logons - mid.logons, after.errors - mid.errors);
     }
     assert_eq!(exact.stats().logons, 1 + by_logon);
-    assert_eq!(rotated_unsaved, by_logon, "a logon only when the chain was lost");
+    assert_eq!(
+        rotated_unsaved, by_logon,
+        "a logon only when the chain was lost"
+    );
     // The record was never left unreadable, and no write left a temp file behind.
     let files = support::files_under(&kc.dir.join("accounts"));
     assert_eq!(files.len(), 1, "{files:?}");

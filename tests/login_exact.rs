@@ -7,7 +7,7 @@ mod support;
 
 use support::exact_emulator::Config;
 use support::login::{Exact, restore, snapshot};
-use support::{CANARY_PASSWORD, Kc, assert_exit, stderr};
+use support::{CANARY_PASSWORD, Kc, assert_exit, assert_success, stderr};
 
 fn setup() -> (Exact, Kc) {
     let exact = Exact::start(Config {
@@ -187,4 +187,101 @@ fn exact_rate_limited_answer_with_a_new_refresh_token_is_stored() {
     let s = exact.stats();
     assert_eq!(s.logons, 1, "{s:?}");
     assert_ne!(reveal(&exact, &kc, "refresh-token"), after);
+}
+
+/// Every `/proc/*/cmdline` on the machine, and whether `pid`'s was among them.
+fn all_cmdlines(pid: u32, seen: &mut Vec<String>) -> bool {
+    let mut found = false;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        found |= entry.file_name().to_str() == Some(&pid.to_string()) && !bytes.is_empty();
+        seen.push(String::from_utf8_lossy(&bytes).replace('\0', " "));
+    }
+    found
+}
+
+#[test]
+fn no_secret_in_stderr_debug_pages_or_any_argument_list() {
+    let (mut exact, kc) = setup();
+    let pages = kc.tmp.path().join("pages");
+    let mut cmdlines = Vec::new();
+    let mut run_scanned = |exact: &Exact, args: &[&str]| {
+        let mut child = exact
+            .std_cmd(&kc)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut scans_while_alive = 0;
+        loop {
+            if all_cmdlines(child.id(), &mut cmdlines) {
+                scans_while_alive += 1;
+            }
+            if child.try_wait().unwrap().is_some() {
+                assert!(scans_while_alive > 0, "never saw the process running");
+                return child.wait_with_output().unwrap();
+            }
+        }
+    };
+
+    // A headless logon with debug pages, then a refresh, then exec.
+    let logon = run_scanned(
+        &exact,
+        &["login", "ex", "--debug-pages", pages.to_str().unwrap()],
+    );
+    assert_success(&logon, &["login", "ex"]);
+    let first_rt = reveal(&exact, &kc, "refresh-token");
+    exact.advance(600);
+    let refresh = run_scanned(&exact, &["login", "ex", "--format", "json"]);
+    assert_success(&refresh, &["login", "ex"]);
+    let exec = run_scanned(&exact, &["exec", "ex", "--", "sleep", "0.3"]);
+    assert_success(&exec, &["exec", "ex"]);
+
+    let mut secrets = vec![
+        CANARY_PASSWORD.to_string(),
+        exact.config.client_secret.clone(),
+        exact.config.totp_secret.clone(),
+        String::from_utf8(logon.stdout.clone())
+            .unwrap()
+            .trim()
+            .into(),
+        first_rt,
+        reveal(&exact, &kc, "refresh-token"),
+        reveal(&exact, &kc, "access-token"),
+    ];
+    // Every TOTP code of the minutes around the logon (the emulator's time).
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(&exact.config.totp_secret).unwrap())
+        .build_noncompliant();
+    let t = support::unix_now() as i64 + exact.offset;
+    for dt in (-720..=120).step_by(30) {
+        secrets.push(totp.generate((t + dt) as u64).to_string());
+    }
+    let pages_text: Vec<String> = support::files_under(&pages)
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(pages_text.len() >= 4, "debug pages written");
+    let stderrs = [&logon, &refresh, &exec].map(stderr);
+    for s in &secrets {
+        assert!(s.len() >= 6);
+        for (what, texts) in [
+            ("stderr", &stderrs.to_vec()),
+            ("debug pages", &pages_text),
+            ("an argument list", &cmdlines),
+        ] {
+            assert!(
+                !texts.iter().any(|t| t.contains(s.as_str())),
+                "a secret leaked into {what}"
+            );
+        }
+    }
+    eprintln!(
+        "scanned {} argument lists, {} debug pages",
+        cmdlines.len(),
+        pages_text.len()
+    );
 }

@@ -4,8 +4,8 @@
 
 pub mod exact_emulator;
 pub mod login;
-pub mod stampede;
 mod servers;
+pub mod stampede;
 #[allow(unused_imports)]
 pub use servers::*;
 
