@@ -34,14 +34,16 @@ stat() { curl -s "$emu/__admin/stats" | python3 -c "import json,sys; print(json.
 echo "== 1. login from the cache vs show --reveal (release build, file key store)"
 add_emu cached exact-nl
 "$bin" login cached >/dev/null
-hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
+hyperfine -N --warmup 50 --min-runs 1000 --export-json "$work/h.json" \
   "$bin show cached --reveal password" "$bin login cached" >/dev/null 2>&1
 python3 - "$work/h.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-base = r[0]["mean"]
+base = r[0]
 for x in r:
-    print(f'  {x["mean"]*1000:7.3f} ms ±{x["stddev"]*1000:6.3f}  user+sys {(x["user"]+x["system"])*1000:6.3f} ms  {x["mean"]/base:5.2f}x  {x["command"].split("/")[-1]}')
+    print(f'  median {x["median"]*1000:6.3f} ms ({x["median"]/base["median"]:4.2f}x), mean {x["mean"]*1000:6.3f} ms ±{x["stddev"]*1000:6.3f}'
+          f' ({x["mean"]/base["mean"]:4.2f}x), user+sys {(x["user"]+x["system"])*1000:6.3f} ms'
+          f' ({(x["user"]+x["system"])/(base["user"]+base["system"]):4.2f}x)  {x["command"].split("/")[-1]}')
 PY
 
 # CPU time (user+sys, ms) of one keychain call, from bash's `time`.
@@ -73,7 +75,7 @@ add_llng() { # name user password [totp]
     --redirect-uri http://127.0.0.1:8765/callback --scope "openid offline_access" --user "$2" \
     --password-file "$work/lpw" "${second[@]}" 2>/dev/null
 }
-requests() { grep -c 'keychain/' "$work/llng/server.log"; }
+requests() { grep -c 'keychain/' "$work/llng/server.log" || true; }
 add_llng dwho dwho dwho totp
 r0=$(requests); ms=("$(cpu "$bin" login dwho)"); r1=$(requests)
 report "LemonLDAP::NG dwho (password + TOTP; incl. discovery)" "${ms[*]}" "$((r1 - r0))"
