@@ -121,6 +121,12 @@ fn main() {
         token_requests += requests;
         failed += fails;
         disagreed += usize::from(!same);
+        if (round + 1) % 100 == 0 {
+            eprintln!(
+                "{} rounds, {token_requests} token requests, {failed} failed",
+                round + 1
+            );
+        }
         if requests != 1 || fails > 0 || !same {
             bad_rounds += 1;
             eprintln!(
