@@ -552,7 +552,11 @@ pub fn format(token: &Token, format: OutputFormat) -> zeroize::Zeroizing<String>
     zeroize::Zeroizing::new(match format {
         OutputFormat::Token => format!("{value}\n"),
         OutputFormat::Header => format!("Authorization: Bearer {value}\n"),
-        OutputFormat::Env => format!("export KEYCHAIN_ACCESS_TOKEN='{value}'\n"),
+        // For `eval`: single quotes, and any quote in the token closed, escaped and reopened.
+        OutputFormat::Env => format!(
+            "export KEYCHAIN_ACCESS_TOKEN='{}'\n",
+            value.replace('\'', r"'\''")
+        ),
         OutputFormat::Json => {
             let json = serde_json::json!({
                 "access_token": value,
@@ -576,4 +580,24 @@ pub enum OutputFormat {
     Env,
     /// `Authorization: Bearer ...`
     Header,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_format_quotes_a_quote_in_the_token() {
+        let token = Token {
+            access_token: SecretString::from("a'b;c".to_string()),
+            token_type: "bearer".into(),
+            expires_at: None,
+            scope: None,
+            source: Source::Cache,
+        };
+        assert_eq!(
+            *format(&token, OutputFormat::Env),
+            "export KEYCHAIN_ACCESS_TOKEN='a'\\''b;c'\n"
+        );
+    }
 }

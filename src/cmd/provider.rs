@@ -51,13 +51,12 @@ fn validate(provider: &Provider) -> Result<()> {
                 "give both endpoints of the provider",
             ))
         }
-        kind if kind.starts_with("exact-")
-            && (provider.issuer.is_some() || provider.authorize_url.is_some()) =>
-        {
-            Err(Error::usage(
-                "Exact Online providers have their URLs built in: leave out --issuer, --authorize-url and --token-url",
-            ))
-        }
+        // Explicit URLs (both, clap sees to that) point an Exact account at a proxy or an
+        // emulator; an OIDC issuer means nothing to Exact.
+        kind if kind.starts_with("exact-") && provider.issuer.is_some() => Err(Error::usage_hint(
+            "Exact Online providers have their URLs built in: leave out --issuer",
+            "to point an Exact account elsewhere (a proxy, an emulator), give --authorize-url and --token-url",
+        )),
         _ if provider.client_id.is_none() => Err(Error::usage_hint(
             "the account needs a client id to log on",
             "give --client-id ID (the application's id registered at the provider)",

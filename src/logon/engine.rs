@@ -688,7 +688,9 @@ impl Run<'_, '_, '_> {
                 code_verifier: verifier,
             }),
             Flow::Implicit => Ok(LogonOutcome::Token(TokenResponse {
-                access_token: get("access_token").ok_or_else(|| missing("access_token"))?,
+                access_token: get("access_token")
+                    .filter(|t| crate::oauth::is_token_text(t.expose_secret()))
+                    .ok_or_else(|| missing("access_token"))?,
                 token_type: get("token_type")
                     .map(|t| t.expose_secret().to_string())
                     .unwrap_or_else(|| "bearer".into()),

@@ -13,7 +13,7 @@ pub use provider::{
     exact_endpoints_at,
 };
 pub(crate) use token::sanitize as sanitize_text;
-pub use token::{TokenError, TokenResponse, exchange_code, refresh};
+pub use token::{TokenError, TokenResponse, exchange_code, is_token_text, refresh};
 
 /// What kind of failure an error is, so the caller can pick an exit code and decide whether a
 /// retry may help. Suggested exit codes: `Rejected` 4, `Unavailable` 5, `Protocol` 5 (or 2

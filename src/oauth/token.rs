@@ -246,12 +246,28 @@ fn is_rate_limit_text(text: &str) -> bool {
     .any(|m| t.contains(m))
 }
 
+/// Tokens go into HTTP headers and shell text (`login --format header|env`): a token with a
+/// space, a quote-breaking control character or a line break could inject a header or a
+/// command, so only visible ASCII is accepted (RFC 6750's b64token is a subset).
+pub fn is_token_text(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn into_response(raw: RawAnswer) -> Result<TokenResponse, Classified> {
     let access_token = raw
         .access_token
         .filter(|t| !t.is_empty())
-        .map(SecretString::from)
         .ok_or_else(|| Classified::Protocol("field `access_token` missing".into()))?;
+    let refresh_ok = raw
+        .refresh_token
+        .as_deref()
+        .is_none_or(|t| t.is_empty() || is_token_text(t));
+    if !is_token_text(&access_token) || !refresh_ok {
+        return Err(Classified::Protocol(
+            "the provider sent a token with spaces or control characters".into(),
+        ));
+    }
+    let access_token = SecretString::from(access_token);
     let expires_in = match raw.expires_in {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::Number(n)) => n.as_u64(),
@@ -376,6 +392,20 @@ mod tests {
         .unwrap();
         assert_eq!(ok.expires_in, Some(600));
         assert!(!format!("{ok:?}").contains("\"a\""));
+    }
+
+    #[test]
+    fn tokens_that_could_inject_a_header_or_a_command_are_refused() {
+        for body in [
+            r#"{"access_token":"a\r\nX-Evil: 1","token_type":"bearer"}"#,
+            r#"{"access_token":"a b","token_type":"bearer"}"#,
+            r#"{"access_token":"a","refresh_token":"r\n","token_type":"bearer"}"#,
+        ] {
+            assert!(
+                matches!(classify(200, None, body, &[]), Err(Classified::Protocol(_))),
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod exact_emulator;
+pub mod login;
 mod servers;
+pub mod stampede;
 #[allow(unused_imports)]
 pub use servers::*;
 
@@ -40,6 +42,18 @@ impl Kc {
         let mut cmd = Command::cargo_bin("keychain").unwrap();
         cmd.env("KEYCHAIN_DIR", &self.dir)
             .env_remove("KEYCHAIN_PASSPHRASE_FILE")
+            .env_remove("KEYCHAIN_EXEC_ACCOUNT")
+            .env("KEYCHAIN_SCRYPT_WORK_FACTOR", "10")
+            .env("KEYCHAIN_LOCK_TIMEOUT", "30");
+        cmd
+    }
+
+    /// The same command as a `std::process::Command`, for spawning and killing.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"));
+        cmd.env("KEYCHAIN_DIR", &self.dir)
+            .env_remove("KEYCHAIN_PASSPHRASE_FILE")
+            .env_remove("KEYCHAIN_EXEC_ACCOUNT")
             .env("KEYCHAIN_SCRYPT_WORK_FACTOR", "10")
             .env("KEYCHAIN_LOCK_TIMEOUT", "30");
         cmd

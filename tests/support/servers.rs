@@ -54,6 +54,20 @@ impl Llng {
         }
     }
 
+    /// Stops the portal and waits until its port refuses connections: after this, any request
+    /// keychain makes to it fails.
+    pub fn stop(&self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        let addr = (self.url.host_str().unwrap(), self.url.port().unwrap());
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(addr).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("LemonLDAP::NG (pid {}) did not stop", self.pid);
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.base.path().join("server.log")).unwrap_or_default()
     }

@@ -1,0 +1,149 @@
+//! Helpers for the `keychain login` tests: an Exact Online emulator whose clock and keychain's
+//! move together (keychain's through libfaketime, so production code has no test hooks), and
+//! accounts pointed at it.
+
+use std::path::Path;
+use std::process::Output;
+
+use super::Kc;
+use super::exact_emulator::{Config, Emulator, Stats};
+
+pub const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+
+/// Tests that move keychain's clock fail loudly without libfaketime: they must never pass
+/// without having tested anything.
+pub fn require_faketime() {
+    assert!(
+        Path::new(FAKETIME_LIB).exists(),
+        "libfaketime not found at {FAKETIME_LIB}: install the Debian package faketime (scripts/install-test-deps)"
+    );
+}
+
+/// The emulator, and how far its clock (and so keychain's) has been moved forward.
+pub struct Exact {
+    pub emu: Emulator,
+    pub config: Config,
+    pub offset: i64,
+    client: reqwest::blocking::Client,
+}
+
+impl Exact {
+    pub fn start(config: Config) -> Exact {
+        require_faketime();
+        Exact {
+            emu: Emulator::start(config.clone()),
+            config,
+            offset: 0,
+            client: keychain::oauth::http::client().unwrap(),
+        }
+    }
+
+    fn admin(&self, method: &str, path: &str) -> serde_json::Value {
+        let url = self.emu.base.join(path).unwrap();
+        let req = if method == "GET" {
+            self.client.get(url)
+        } else {
+            self.client.post(url)
+        };
+        req.send().unwrap().json().unwrap()
+    }
+
+    /// Moves the emulator's clock and keychain's (for the next commands) forward.
+    pub fn advance(&mut self, seconds: i64) {
+        self.admin("POST", &format!("__admin/advance?seconds={seconds}"));
+        self.offset += seconds;
+    }
+
+    pub fn stats(&self) -> Stats {
+        let v = self.admin("GET", "__admin/stats");
+        let n = |k: &str| v[k].as_u64().unwrap() as u32;
+        Stats {
+            requests: n("requests"),
+            token_requests: n("token_requests"),
+            refreshes: n("refreshes"),
+            logons: n("logons"),
+            password_attempts: n("password_attempts"),
+            totp_attempts: n("totp_attempts"),
+            errors: n("errors"),
+        }
+    }
+
+    pub fn rate_limited_with_token(&self, on: bool) {
+        self.admin("POST", &format!("__admin/rate-limited-with-token?on={on}"));
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.emu.base.join(path).unwrap().to_string()
+    }
+
+    /// Adds an exact-nl account pointed at the emulator, secrets from files.
+    pub fn add(&self, kc: &Kc, name: &str, password: &str) {
+        let pw = kc.file(&format!("{name}.pw"), &format!("{password}\n"));
+        let totp = kc.file(&format!("{name}.totp"), &self.config.totp_secret);
+        let cs = kc.file(&format!("{name}.cs"), &self.config.client_secret);
+        kc.ok(&[
+            "add",
+            name,
+            "--provider",
+            "exact-nl",
+            "--authorize-url",
+            &self.url("api/oauth2/auth"),
+            "--token-url",
+            &self.url("api/oauth2/token"),
+            "--client-id",
+            &self.config.client_id,
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--user",
+            &self.config.user,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-file",
+            totp.to_str().unwrap(),
+            "--client-secret-file",
+            cs.to_str().unwrap(),
+        ]);
+    }
+
+    /// A keychain command on the emulator's clock.
+    pub fn cmd(&self, kc: &Kc) -> assert_cmd::Command {
+        let mut cmd = kc.cmd();
+        faked(&mut cmd, self.offset);
+        cmd
+    }
+
+    pub fn std_cmd(&self, kc: &Kc) -> std::process::Command {
+        let mut cmd = kc.std_cmd();
+        cmd.env("LD_PRELOAD", FAKETIME_LIB)
+            .env("FAKETIME", format!("{:+}s", self.offset))
+            .env("FAKETIME_DONT_RESET", "1");
+        cmd
+    }
+
+    pub fn run(&self, kc: &Kc, args: &[&str]) -> Output {
+        self.cmd(kc).args(args).output().unwrap()
+    }
+
+    /// Runs on the emulator's clock and asserts success; returns stdout.
+    pub fn ok(&self, kc: &Kc, args: &[&str]) -> String {
+        let out = self.run(kc, args);
+        super::assert_success(&out, args);
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn faked(cmd: &mut assert_cmd::Command, offset: i64) {
+    cmd.env("LD_PRELOAD", FAKETIME_LIB)
+        .env("FAKETIME", format!("{offset:+}s"))
+        .env("FAKETIME_DONT_RESET", "1");
+}
+
+/// The bytes of a record, to restore a stale copy later.
+pub fn snapshot(kc: &Kc, name: &str) -> Vec<u8> {
+    std::fs::read(kc.record(name)).unwrap()
+}
+
+pub fn restore(kc: &Kc, name: &str, bytes: &[u8]) {
+    std::fs::write(kc.record(name), bytes).unwrap();
+}
