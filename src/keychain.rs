@@ -21,7 +21,8 @@ const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Keychain {
     pub dir: PathBuf,
     pub config: Config,
-    store: LocalStore,
+    /// Where records live; the rest of keychain sees only the trait.
+    store: Box<dyn RecordStore>,
     identity: OnceCell<Identity>,
 }
 
@@ -29,7 +30,7 @@ impl Keychain {
     /// Opens an initialised keychain; reads no secret yet.
     pub fn open(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
-        let store = LocalStore::open(dir)?;
+        let store = Box::new(LocalStore::open(dir)?);
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
@@ -39,7 +40,7 @@ impl Keychain {
     }
 
     pub fn store(&self) -> &dyn RecordStore {
-        &self.store
+        &*self.store
     }
 
     /// The identity, fetched from the key store at first use.
@@ -53,7 +54,7 @@ impl Keychain {
 
     fn integrity(&self, name: &str, e: RecordError) -> Error {
         Error::Integrity {
-            path: self.store.record_path(name),
+            path: self.store.location(name),
             reason: e.to_string(),
         }
     }
@@ -116,6 +117,6 @@ impl Keychain {
     }
 
     pub fn record_path(&self, name: &str) -> PathBuf {
-        self.store.record_path(name)
+        self.store.location(name)
     }
 }

@@ -135,6 +135,10 @@ impl RecordStore for LocalStore {
         Ok(names)
     }
 
+    fn location(&self, name: &str) -> PathBuf {
+        self.record_path(name)
+    }
+
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError> {
         validate_name(name)?;
         let path = self.locks.join(format!("{name}.lock"));

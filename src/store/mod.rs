@@ -7,6 +7,7 @@
 
 pub mod local;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::exit;
@@ -54,6 +55,8 @@ pub trait RecordStore: Send + Sync {
     fn list(&self) -> Result<Vec<String>, StoreError>;
     /// Takes the account's exclusive lock, waiting at most `timeout`.
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError>;
+    /// Where the account's record lives, for messages (a path, or a URL-like name elsewhere).
+    fn location(&self, name: &str) -> PathBuf;
 }
 
 #[derive(Debug, thiserror::Error)]
