@@ -137,24 +137,13 @@ fn no_session_bus_is_a_clear_error() {
 /// Adds an account with the canary password, opening the keychain with the passphrase file.
 fn add_with_passphrase(kc: &Kc, name: &str, pass: &std::path::Path) {
     let pw = kc.file("pw.txt", CANARY_PASSWORD);
-    let add = [
-        "add",
+    let add = add_args(
         name,
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--no-totp",
-    ];
+        &["--password-file", pw.to_str().unwrap(), "--no-totp"],
+    );
     assert_success(
         &kc.cmd()
-            .args(add)
+            .args(&add)
             .env("KEYCHAIN_PASSPHRASE_FILE", pass)
             .output()
             .unwrap(),

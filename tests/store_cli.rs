@@ -96,40 +96,13 @@ fn record_files_hold_no_plaintext_secret() {
 fn secret_from_stdin_never_appears_in_files_or_messages() {
     let kc = Kc::with_file_store();
     let secret = "stdin-canary-5e1f0";
-    let args = [
-        "add",
-        "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://127.0.0.1:9",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        "-",
-        "--no-totp",
-    ];
+    let args = add_args("acme", &["--password-file", "-", "--no-totp"]);
     let out = kc.run_stdin(&args, &format!("{secret}\n"));
     assert_success(&out, &args);
     let mut seen = vec![out.stdout, out.stderr];
     // Errors about the account must not quote it either.
     for args in [
-        &[
-            "add",
-            "acme",
-            "--provider",
-            "oidc",
-            "--issuer",
-            "http://x",
-            "--client-id",
-            "c",
-            "--user",
-            "u",
-            "--password-file",
-            "-",
-        ][..],
+        &add_args("acme", &["--password-file", "-"])[..],
         &["show", "acme", "--reveal", "client-secret"],
         &["show", "nope"],
     ] {
@@ -274,21 +247,10 @@ fn existing_account_is_not_overwritten_without_replace() {
     kc.add_account("acme");
     let before = std::fs::read(kc.record("acme")).unwrap();
     let pw = kc.file("pw2.txt", "other");
-    let args = [
-        "add",
+    let args = add_args(
         "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--no-totp",
-    ];
+        &["--password-file", pw.to_str().unwrap(), "--no-totp"],
+    );
     let out = kc.run(&args);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("--replace"));
@@ -303,18 +265,7 @@ fn existing_account_is_not_overwritten_without_replace() {
 fn missing_secret_without_a_terminal_fails_at_once() {
     let kc = Kc::with_file_store();
     let start = std::time::Instant::now();
-    let out = kc.run(&[
-        "add",
-        "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-    ]);
+    let out = kc.run(&add_args("acme", &[]));
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("--password-file"), "{}", stderr(&out));
     assert!(start.elapsed().as_secs() < 5);
@@ -325,22 +276,7 @@ fn missing_secret_without_a_terminal_fails_at_once() {
 fn only_one_secret_may_come_from_stdin() {
     let kc = Kc::with_file_store();
     let out = kc.run_stdin(
-        &[
-            "add",
-            "acme",
-            "--provider",
-            "oidc",
-            "--issuer",
-            "http://x",
-            "--client-id",
-            "c",
-            "--user",
-            "u",
-            "--password-file",
-            "-",
-            "--totp-file",
-            "-",
-        ],
+        &add_args("acme", &["--password-file", "-", "--totp-file", "-"]),
         "x",
     );
     assert_exit(&out, 2);

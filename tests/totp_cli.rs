@@ -43,24 +43,17 @@ fn totp_check_accepts_the_right_code_and_refuses_a_wrong_one() {
     let pw = kc.file("pw.txt", "pw");
     let totp = kc.file("totp.txt", TOTP_SECRET);
     let add = |name: &str, code: &str| {
-        kc.run(&[
-            "add",
+        kc.run(&add_args(
             name,
-            "--provider",
-            "oidc",
-            "--issuer",
-            "http://x",
-            "--client-id",
-            "c",
-            "--user",
-            "u",
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--totp-file",
-            totp.to_str().unwrap(),
-            "--totp-check",
-            code,
-        ])
+            &[
+                "--password-file",
+                pw.to_str().unwrap(),
+                "--totp-file",
+                totp.to_str().unwrap(),
+                "--totp-check",
+                code,
+            ],
+        ))
     };
     let right = code_at(TOTP_SECRET, now());
     assert_success(&add("good", &right), &["add good"]);
@@ -83,22 +76,15 @@ fn totp_secret_from_an_otpauth_uri_keeps_its_parameters() {
     let kc = Kc::with_file_store();
     let pw = kc.file("pw.txt", "pw");
     let uri = kc.file("uri.txt", "otpauth://totp/ACME%20Co:john@example.com?secret=hxdm vjec jjws rb3h wizr 4ifu gftm xboz&issuer=ACME%20Co&algorithm=SHA256&digits=8&period=60");
-    kc.ok(&[
-        "add",
+    kc.ok(&add_args(
         "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--totp-file",
-        uri.to_str().unwrap(),
-    ]);
+        &[
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-file",
+            uri.to_str().unwrap(),
+        ],
+    ));
     let json: serde_json::Value =
         serde_json::from_str(&kc.ok(&["show", "acme", "--json"])).unwrap();
     assert_eq!(json["totp"]["algorithm"], "SHA256");
@@ -113,43 +99,29 @@ fn totp_secret_from_a_qr_image() {
     let kc = Kc::with_file_store();
     let pw = kc.file("pw.txt", "pw");
     let qr = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/totp/qr-otpauth.png");
-    kc.ok(&[
-        "add",
+    kc.ok(&add_args(
         "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--totp-qr",
-        qr.to_str().unwrap(),
-    ]);
+        &[
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-qr",
+            qr.to_str().unwrap(),
+        ],
+    ));
     assert_eq!(
         kc.ok(&["show", "acme", "--reveal", "totp-secret"]),
         format!("{TOTP_SECRET}\n")
     );
     let not_totp = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/totp/qr-not-totp.png");
-    let out = kc.run(&[
-        "add",
+    let out = kc.run(&add_args(
         "b",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--totp-qr",
-        not_totp.to_str().unwrap(),
-    ]);
+        &[
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-qr",
+            not_totp.to_str().unwrap(),
+        ],
+    ));
     assert_exit(&out, 2);
 }
 
@@ -162,22 +134,15 @@ fn totp_fresh_waits_for_the_next_step_when_too_little_time_is_left() {
         "uri.txt",
         &format!("otpauth://totp/x?secret={TOTP_SECRET}&period=2"),
     );
-    kc.ok(&[
-        "add",
+    kc.ok(&add_args(
         "acme",
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://x",
-        "--client-id",
-        "c",
-        "--user",
-        "u",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--totp-file",
-        uri.to_str().unwrap(),
-    ]);
+        &[
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-file",
+            uri.to_str().unwrap(),
+        ],
+    ));
     let totp = keychain::totp::TotpSecret::parse(&format!(
         "otpauth://totp/x?secret={TOTP_SECRET}&period=2"
     ))

@@ -163,3 +163,21 @@ pub fn require_secret_service() {
         "this test needs the private gnome-keyring: run the tests with scripts/with-secret-service cargo test"
     );
 }
+
+/// `add NAME` with a placeholder OIDC provider, client and user, then `extra` flags.
+pub fn add_args<'a>(name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "add",
+        name,
+        "--provider",
+        "oidc",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "c",
+        "--user",
+        "u",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
