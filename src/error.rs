@@ -115,10 +115,11 @@ impl Error {
             Error::Usage { hint, .. } => hint.clone(),
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
-            Error::Integrity { .. } => Some(
+            Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
                 "the file was left untouched; restore it from a backup, or remove it with 'keychain rm' and add the account again"
                     .into(),
             ),
+            Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),
             Error::Store(e) => e.hint(),
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
             Error::Unavailable(_) => Some("try again later".into()),
