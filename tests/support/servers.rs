@@ -33,7 +33,8 @@ impl Llng {
         );
         let port = free_port();
         let base = tempfile::tempdir().expect("temp dir");
-        let out = Command::new(&script)
+        let out = Command::new("bash")
+            .arg(&script)
             .env("PORT", port.to_string())
             .env("BASE", base.path())
             .env("ACCESS_TOKEN_TTL", "600")
