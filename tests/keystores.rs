@@ -151,6 +151,18 @@ fn add_with_passphrase(kc: &Kc, name: &str, pass: &std::path::Path) {
     );
 }
 
+/// `keychain unlock --for DURATION`, opening the keychain with the passphrase file.
+fn unlock_with_passphrase(kc: &Kc, pass: &std::path::Path, duration: &str) {
+    let args = ["unlock", "--for", duration];
+    let out = kc
+        .cmd()
+        .args(args)
+        .env("KEYCHAIN_PASSPHRASE_FILE", pass)
+        .output()
+        .unwrap();
+    assert_success(&out, &args);
+}
+
 fn passphrase_kc() -> (Kc, std::path::PathBuf) {
     let kc = Kc::new();
     let pass = kc.file("pass.txt", "correct horse battery staple\n");
@@ -212,13 +224,7 @@ fn unlock_caches_the_identity_in_the_kernel_keyring_until_lock() {
     let (kc, pass) = passphrase_kc();
     add_with_passphrase(&kc, "acme", &pass);
 
-    let out = kc
-        .cmd()
-        .args(["unlock", "--for", "2m"])
-        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
-        .output()
-        .unwrap();
-    assert_success(&out, &["unlock"]);
+    unlock_with_passphrase(&kc, &pass, "2m");
     // No passphrase now: the kernel keyring serves the identity.
     assert_eq!(
         kc.ok(&["show", "acme", "--reveal", "password"]),
@@ -232,13 +238,7 @@ fn unlock_caches_the_identity_in_the_kernel_keyring_until_lock() {
 fn unlock_expires_after_its_duration() {
     let (kc, pass) = passphrase_kc();
     add_with_passphrase(&kc, "acme", &pass);
-    let out = kc
-        .cmd()
-        .args(["unlock", "--for", "1s"])
-        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
-        .output()
-        .unwrap();
-    assert_success(&out, &["unlock"]);
+    unlock_with_passphrase(&kc, &pass, "1s");
     kc.ok(&["show", "acme"]);
     std::thread::sleep(Duration::from_millis(2100));
     assert_exit(&kc.run(&["show", "acme"]), 6);
@@ -248,13 +248,7 @@ fn unlock_expires_after_its_duration() {
 fn unlocked_identity_serves_processes_without_the_session_keyring_like_cron() {
     let (kc, pass) = passphrase_kc();
     add_with_passphrase(&kc, "acme", &pass);
-    let out = kc
-        .cmd()
-        .args(["unlock", "--for", "2m"])
-        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
-        .output()
-        .unwrap();
-    assert_success(&out, &["unlock"]);
+    unlock_with_passphrase(&kc, &pass, "2m");
     // `keyctl session -` runs the command in a new anonymous session keyring that does not link
     // the user keyring, as under cron or a systemd service.
     let bin = assert_cmd::cargo::cargo_bin("keychain");
