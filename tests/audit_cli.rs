@@ -28,35 +28,18 @@ fn edit_header(kc: &Kc, name: &str, edit: impl FnOnce(&mut Header)) {
 }
 
 fn add(kc: &Kc, name: &str, password: Option<&str>, totp: Option<&str>) {
-    let mut args: Vec<String> = [
-        "add",
-        name,
-        "--provider",
-        "oidc",
-        "--issuer",
-        "http://127.0.0.1:9",
-        "--client-id",
-        "cli",
-        "--user",
-        "dwho",
-    ]
-    .map(String::from)
-    .to_vec();
-    match password {
-        Some(pw) => {
-            let f = kc.file(&format!("{name}.pw"), pw);
-            args.extend(["--password-file".into(), f.display().to_string()]);
-        }
-        None => args.push("--no-password".into()),
+    let pw = password.map(|pw| kc.file(&format!("{name}.pw"), pw).display().to_string());
+    let totp = totp.map(|t| kc.file(&format!("{name}.totp"), t).display().to_string());
+    let mut extra = Vec::new();
+    match &pw {
+        Some(f) => extra.extend(["--password-file", f.as_str()]),
+        None => extra.push("--no-password"),
     }
-    match totp {
-        Some(t) => {
-            let f = kc.file(&format!("{name}.totp"), t);
-            args.extend(["--totp-file".into(), f.display().to_string()]);
-        }
-        None => args.push("--no-totp".into()),
+    match &totp {
+        Some(f) => extra.extend(["--totp-file", f.as_str()]),
+        None => extra.push("--no-totp"),
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = add_args(name, &extra);
     kc.ok(&args);
 }
 

@@ -84,22 +84,15 @@ impl Kc {
     pub fn add_account(&self, name: &str) {
         let pw = self.file("pw.txt", &format!("{CANARY_PASSWORD}\n"));
         let totp = self.file("totp.txt", TOTP_SECRET);
-        self.ok(&[
-            "add",
+        self.ok(&add_args(
             name,
-            "--provider",
-            "oidc",
-            "--issuer",
-            "http://127.0.0.1:9",
-            "--client-id",
-            "cli",
-            "--user",
-            "dwho",
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--totp-file",
-            totp.to_str().unwrap(),
-        ]);
+            &[
+                "--password-file",
+                pw.to_str().unwrap(),
+                "--totp-file",
+                totp.to_str().unwrap(),
+            ],
+        ));
     }
 
     pub fn record(&self, name: &str) -> PathBuf {
@@ -174,9 +167,9 @@ pub fn add_args<'a>(name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "--issuer",
         "http://127.0.0.1:9",
         "--client-id",
-        "c",
+        "cli",
         "--user",
-        "u",
+        "dwho",
     ];
     args.extend_from_slice(extra);
     args
