@@ -5,6 +5,8 @@
 //! `EXACT_EMU_CLIENT_ID`, `EXACT_EMU_CLIENT_SECRET`, `EXACT_EMU_RATE_LIMITED_WITH_TOKEN`) and
 //! an optional `--port N` (default 0: any free port).
 #![forbid(unsafe_code)]
+// A test tool, not keychain: it prints its port with the standard library.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "../tests/support/exact_emulator.rs"]
 mod exact_emulator;

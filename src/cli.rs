@@ -20,7 +20,11 @@ EXIT STATUS:
   5  provider unreachable, timed out or rate-limited: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
   7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
-  8  input/output error (disk full, permission denied)
+  8  input/output error (disk full, permission denied), also writing standard output or error
+141  standard output or error was closed by its reader (| head, grep -q): the command stops
+     quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
+  A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
+  rotate) keeps its status when its closing message cannot be written.
 
 ENVIRONMENT:
   KEYCHAIN_DIR                 the keychain folder (as --dir)
@@ -58,7 +62,10 @@ pub enum Command {
     Add(AddArgs),
     /// List the accounts with which secrets are present and their ages; never a secret
     List(ListArgs),
-    /// Show one account with its secrets masked, or reveal exactly one secret
+    /// Show one account with a fingerprint (fp:3f9a1c) of each secret, or reveal exactly one
+    ///
+    /// A secret is never shown in part: each is shown as 'fp:' and the first 6 hex digits of
+    /// its keyed audit fingerprint, which 'keychain audit fingerprint NAME FIELD' prints whole.
     Show(ShowArgs),
     /// Change fields of an account, with the same input rules as add
     Set(SetArgs),
@@ -85,9 +92,9 @@ pub enum Command {
     /// the key: no duplicate detection, no log verification). Exit 1 when a finding at or above
     /// --fail-on exists.
     Audit(AuditArgs),
-    /// Find plain-text secrets in Invantive settings*.xml and similar files; values masked
+    /// Find plain-text secrets in Invantive settings*.xml and similar files; values never shown
     ///
-    /// Prints file, line and attribute of each secret with its value masked. Exit 1 when
+    /// Prints file, line and attribute of each secret, nothing of its value. Exit 1 when
     /// anything is found, 2 when a file is not well-formed XML (or has a DTD, which is never
     /// expanded), 8 when a file cannot be read. A file that cannot be scanned does not stop the
     /// scan of the others. Recorded in the audit log when a keychain exists.

@@ -17,6 +17,9 @@ pub mod exit {
     pub const LOCKED: i32 = 6;
     pub const INTEGRITY: i32 = 7;
     pub const IO: i32 = 8;
+    /// Standard output or error was closed by its reader (`| head`): 128 + SIGPIPE, what a
+    /// shell reports for `cat` or `grep` in the same place. Nothing is printed.
+    pub const PIPE: i32 = 141;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,14 @@ pub enum Error {
         code: i32,
     },
 
+    /// Standard output or standard error could not be written (see `crate::output`).
+    #[error("cannot write to standard {stream}: {source}")]
+    Output {
+        stream: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -105,6 +116,8 @@ impl Error {
             Error::Unavailable(_) => exit::UNAVAILABLE,
             Error::Findings(_) => exit::FINDINGS,
             Error::Io { .. } => exit::IO,
+            Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
+            Error::Output { .. } => exit::IO,
             Error::Audit { code, .. } => *code,
         }
     }
@@ -124,7 +137,12 @@ impl Error {
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
             Error::Unavailable(_) => Some("try again later".into()),
             Error::Audit { .. } => Some("nothing was revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
-            Error::Findings(_) | Error::Io { .. } => None,
+            Error::Findings(_) | Error::Io { .. } | Error::Output { .. } => None,
         }
+    }
+
+    /// The reader of standard output or error went away: end quietly, as `cat` and `grep` do.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }

@@ -3,6 +3,8 @@
 //! The binary in `main.rs` only parses and dispatches; everything it does lives here so that
 //! tests can drive it directly.
 #![forbid(unsafe_code)]
+// Every write to stdout or stderr goes through `output`, which handles a closed or full stream.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
 pub mod cli;
@@ -20,6 +22,7 @@ pub mod login;
 pub mod logon;
 pub mod manpage;
 pub mod oauth;
+pub mod output;
 pub mod record;
 pub mod secret;
 pub mod store;

@@ -320,10 +320,10 @@ impl Session<'_> {
             .clone();
         let client_secret = self.account.secret(SecretField::ClientSecret).cloned();
         if self.opts.progress {
-            eprintln!(
-                "keychain: refreshing the access token of '{}'",
+            crate::output::progress(&format!(
+                "keychain: refreshing the access token of '{}'\n",
                 self.account.header.name
-            );
+            ));
         }
         match oauth::refresh(
             client,
@@ -356,7 +356,9 @@ impl Session<'_> {
                 self.save()?;
                 audit(self.kc, &self.account.header.name, Action::ChainBroken)?;
                 if self.opts.progress {
-                    eprintln!("keychain: the refresh token was rejected ({e}); logging on again");
+                    crate::output::progress(&format!(
+                        "keychain: the refresh token was rejected ({e}); logging on again\n"
+                    ));
                 }
                 Ok(None)
             }
@@ -532,7 +534,9 @@ impl TotpProvider for StepGuard<'_, '_> {
                 ));
             }
             if self.session.opts.progress {
-                eprintln!("keychain: waiting {pause} s for a fresh TOTP code");
+                crate::output::progress(&format!(
+                    "keychain: waiting {pause} s for a fresh TOTP code\n"
+                ));
             }
             std::thread::sleep(Duration::from_secs(pause));
             t = provider_time + (crate::clock::now() - local_start).max(0) as u64;

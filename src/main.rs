@@ -1,36 +1,61 @@
 //! The `keychain` binary: hardens the process, parses the command line, dispatches, and prints
 //! an error once with its causes and a hint, exiting with the documented code.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error as _;
 
 use clap::Parser;
+use keychain::output;
 
 fn main() {
     keychain::hardening::disable_core_dumps();
-    let cli = keychain::cli::Cli::parse();
+    let cli = parse();
     match keychain::cmd::dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => fail(error),
     }
 }
 
+/// Parses the command line; `--help`, `--version` and usage errors are written through
+/// `output` like everything else (clap would print them itself, ignoring a failed write, and a
+/// usage error quotes the user's argument, which must be escaped).
+fn parse() -> keychain::cli::Cli {
+    let error = match keychain::cli::Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(error) => error,
+    };
+    let text = error.render().to_string();
+    if error.use_stderr() {
+        // The status says "usage error" even when standard error cannot be written.
+        let _ = output::err(&text);
+        std::process::exit(error.exit_code());
+    }
+    match output::out(&text) {
+        Ok(()) => std::process::exit(error.exit_code()),
+        Err(write) => fail(write),
+    }
+}
+
 fn fail(error: keychain::error::Error) -> ! {
-    {
+    // A reader that went away gets no message (there is no one to read it), only the status.
+    if !error.is_closed_pipe() {
         let mut shown = error.to_string();
-        eprintln!("error: {shown}");
+        let mut text = format!("error: {shown}\n");
         let mut source = error.source();
         while let Some(cause) = source {
             // Many messages already quote their cause; print each text once.
-            let text = cause.to_string();
-            if !shown.contains(&text) {
-                eprintln!("  caused by: {text}");
-                shown.push_str(&text);
+            let cause_text = cause.to_string();
+            if !shown.contains(&cause_text) {
+                text.push_str(&format!("  caused by: {cause_text}\n"));
+                shown.push_str(&cause_text);
             }
             source = cause.source();
         }
         if let Some(hint) = error.hint() {
-            eprintln!("hint: {hint}");
+            text.push_str(&format!("hint: {hint}\n"));
         }
+        // The exit status carries the error when standard error itself cannot be written.
+        let _ = output::err(&text);
     }
     std::process::exit(error.exit_code())
 }

@@ -44,12 +44,12 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     )?;
     trail::record(kc, event)?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
-    eprintln!(
-        "Added account '{}' ({}, user {}; secrets: {}).",
+    crate::output::after_save(crate::output::err(&format!(
+        "Added account '{}' ({}, user {}; secrets: {}).\n",
         args.name,
         account.header.provider.kind,
         args.user,
         present.join(", ")
-    );
+    )));
     Ok(())
 }

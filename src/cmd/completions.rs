@@ -9,5 +9,5 @@ pub fn run(args: CompletionsArgs) -> Result<()> {
     // Generated into memory first: clap_complete panics when it writes to a closed pipe.
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "keychain", &mut out);
-    super::print_stdout(&String::from_utf8_lossy(&out))
+    crate::output::raw(&out)
 }

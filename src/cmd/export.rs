@@ -85,11 +85,11 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
     }
     crate::fsutil::write_atomic(&args.file, &ciphertext)
         .map_err(|e| Error::io(format!("cannot write {target}"), e))?;
-    eprintln!(
-        "Exported {} account(s) to {target}, encrypted to {}; restore with 'keychain import {target} --identity FILE'.",
+    crate::output::after_save(crate::output::err(&format!(
+        "Exported {} account(s) to {target}, encrypted to {}; restore with 'keychain import {target} --identity FILE'.\n",
         names.len(),
         args.recipient.trim()
-    );
+    )));
     Ok(())
 }
 

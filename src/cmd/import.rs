@@ -64,24 +64,24 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
             Fate::Refused(why) => format!("refused   {name}  {why}\n"),
         });
     }
-    super::print_stdout(&report)?;
+    crate::output::after_save(crate::output::out(&report));
     let count = |f: fn(&Fate) -> bool| fates.iter().filter(|(_, x)| f(x)).count();
     let (imported, skipped, refused) = (
         count(|f| matches!(f, Fate::Imported(_))),
         count(|f| matches!(f, Fate::Skipped(_))),
         count(|f| matches!(f, Fate::Refused(_))),
     );
-    eprintln!(
-        "{imported} imported, {skipped} skipped, {refused} refused from {}.",
+    crate::output::after_save(crate::output::err(&format!(
+        "{imported} imported, {skipped} skipped, {refused} refused from {}.\n",
         args.file.display()
-    );
+    )));
 
     if args.strip {
         if skipped + refused > 0 {
-            eprintln!(
-                "warning: {} was not stripped: not all of its secrets are in the keychain (use --replace for existing accounts, or import the refused ones by hand)",
+            crate::output::after_save(crate::output::err(&format!(
+                "warning: {} was not stripped: not all of its secrets are in the keychain (use --replace for existing accounts, or import the refused ones by hand)\n",
                 args.file.display()
-            );
+            )));
             return Ok(exit::USAGE);
         }
         if imported > 0 {
@@ -93,11 +93,11 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
                     Action::Import,
                 ),
             )?;
-            eprintln!(
-                "Removed the secrets from {}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.",
+            crate::output::after_save(crate::output::err(&format!(
+                "Removed the secrets from {}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
                 args.file.display(),
                 backup.display()
-            );
+            )));
         }
     }
     Ok(if refused > 0 { exit::USAGE } else { exit::OK })

@@ -39,10 +39,11 @@ pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
     trail::init(dir, &identity)?;
     trail::record_in(dir, Event::new("init", Action::Init))?;
 
-    eprintln!(
-        "Created a keychain in {} (key store: {}).",
+    crate::output::after_save(crate::output::err(&format!(
+        "Created a keychain in {} (key store: {}).\n",
         dir.display(),
         args.key_store
-    );
-    super::print_stdout(&format!("{}\n", config.recipient))
+    )));
+    crate::output::after_save(crate::output::out(&format!("{}\n", config.recipient)));
+    Ok(())
 }

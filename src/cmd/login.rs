@@ -1,7 +1,5 @@
 //! `keychain login`: a valid access token on stdout, for scripts.
 
-use std::io::IsTerminal;
-
 use crate::cli::{LoginArgs, LogonArgs};
 use crate::error::Result;
 use crate::keychain::Keychain;
@@ -12,11 +10,11 @@ pub fn options(args: &LogonArgs) -> Options {
         min_valid: i64::from(args.min_valid),
         debug_pages: args.debug_pages.clone(),
         // Progress is for people; stdout carries only the result.
-        progress: std::io::stderr().is_terminal(),
+        progress: crate::output::stderr_is_terminal(),
     }
 }
 
 pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
     let token = login::obtain(kc, &args.name, &options(&args.logon))?;
-    super::print_stdout(&login::format(&token, args.format))
+    crate::output::raw(login::format(&token, args.format).as_bytes())
 }

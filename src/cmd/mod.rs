@@ -58,16 +58,3 @@ fn dir_checked(dir: PathBuf) -> Result<PathBuf> {
     crate::config::Config::load(&dir)?;
     Ok(dir)
 }
-
-/// Prints to stdout, treating a closed pipe (`keychain list | head`) as success.
-pub fn print_stdout(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::error::Error::io(
-            "cannot write to standard output",
-            e,
-        )),
-        _ => Ok(()),
-    }
-}

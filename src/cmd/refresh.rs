@@ -58,12 +58,13 @@ pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
         };
         let _ = writeln!(report, "{line}");
     }
-    super::print_stdout(&report)?;
-    eprintln!(
-        "{} account(s) checked, {failed} failed (refresh tokens idle {} days or more are refreshed).",
+    // The refreshes are saved: the status says how they went, whatever happens to the report.
+    crate::output::after_save(crate::output::out(&report));
+    crate::output::after_save(crate::output::err(&format!(
+        "{} account(s) checked, {failed} failed (refresh tokens idle {} days or more are refreshed).\n",
         names.len(),
         args.idle_days
-    );
+    )));
     Ok(if failed > 0 {
         exit::UNAVAILABLE
     } else {

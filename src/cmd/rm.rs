@@ -11,6 +11,9 @@ pub fn run(kc: &Keychain, args: RmArgs) -> Result<()> {
     let lock = kc.lock(&args.name)?;
     kc.remove(&*lock)?;
     trail::record(kc, Event::new("rm", Action::Rm).account(&args.name))?;
-    eprintln!("Removed account '{}'.", args.name);
+    crate::output::after_save(crate::output::err(&format!(
+        "Removed account '{}'.\n",
+        args.name
+    )));
     Ok(())
 }

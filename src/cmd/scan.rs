@@ -20,9 +20,9 @@ pub fn run(dir: Option<&Path>, args: ScanArgs) -> Result<i32> {
     for f in &findings {
         out.push_str(&format!("{f}\n"));
     }
-    super::print_stdout(&out)?;
+    crate::output::out(&out)?;
     for e in &errors {
-        eprintln!("error: {e}");
+        crate::output::err(&format!("error: {e}\n"))?;
     }
 
     if let Some(dir) = dir.filter(|d| Config::path(d).exists()) {
@@ -34,19 +34,21 @@ pub fn run(dir: Option<&Path>, args: ScanArgs) -> Result<i32> {
         let event =
             Event::new(format!("scan ({} found)", findings.len()), Action::Scan).outcome(outcome);
         if let Err(e) = trail::record_in(dir, event) {
-            eprintln!("warning: this scan was not recorded in the audit log: {e}");
+            crate::output::err(&format!(
+                "warning: this scan was not recorded in the audit log: {e}\n"
+            ))?;
         }
     }
 
     let files: std::collections::BTreeSet<_> = findings.iter().map(|f| &f.file).collect();
     if !findings.is_empty() {
-        eprintln!(
-            "{} plain-text secret(s) in {} file(s); import them with 'keychain import FILE.xml --strip'.",
+        crate::output::err(&format!(
+            "{} plain-text secret(s) in {} file(s); import them with 'keychain import FILE.xml --strip'.\n",
             findings.len(),
             files.len()
-        );
+        ))?;
     } else if errors.is_empty() {
-        eprintln!("No plain-text secrets found.");
+        crate::output::err("No plain-text secrets found.\n")?;
     }
     // Secrets found outrank files that could not be read; both are nonzero for a cron job.
     Ok(if !findings.is_empty() {

@@ -1,8 +1,6 @@
 //! Reading an account's secrets for `add` and `set`: files, standard input or a prompt, with the
 //! TOTP secret checked against the person's authenticator app before it is kept.
 
-use std::io::IsTerminal;
-
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::SecretArgs;
@@ -133,13 +131,13 @@ fn check_totp(totp: &TotpSecret, expected: Option<&str>) -> Result<()> {
             }
         }
         None => {
-            if std::io::stderr().is_terminal() {
+            if crate::output::stderr_is_terminal() {
                 let code: SecretString = totp.code_at(now);
-                eprintln!(
-                    "The current TOTP code is {} ({} s left): compare it with your authenticator app.",
+                crate::output::err(&zeroize::Zeroizing::new(format!(
+                    "The current TOTP code is {} ({} s left): compare it with your authenticator app.\n",
                     code.expose_secret(),
                     totp.seconds_left(now)
-                );
+                )))?;
             }
             Ok(())
         }

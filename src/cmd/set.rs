@@ -56,7 +56,10 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         }
         trail::record(kc, event)?;
     }
-    eprintln!("Updated account '{}'.", args.name);
+    crate::output::after_save(crate::output::err(&format!(
+        "Updated account '{}'.\n",
+        args.name
+    )));
     Ok(())
 }
 

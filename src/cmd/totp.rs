@@ -1,7 +1,5 @@
 //! `keychain totp`: the current code on stdout, the seconds left on stderr on a terminal.
 
-use std::io::IsTerminal;
-
 use secrecy::ExposeSecret;
 
 use crate::cli::TotpArgs;
@@ -21,12 +19,9 @@ pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
         }
     }
     let code = totp.code_at(now);
-    super::print_stdout(&zeroize::Zeroizing::new(format!(
-        "{}\n",
-        code.expose_secret()
-    )))?;
-    if std::io::stderr().is_terminal() {
-        eprintln!("{} s left", totp.seconds_left(now));
+    crate::output::raw(zeroize::Zeroizing::new(format!("{}\n", code.expose_secret())).as_bytes())?;
+    if crate::output::stderr_is_terminal() {
+        crate::output::err(&format!("{} s left\n", totp.seconds_left(now)))?;
     }
     Ok(())
 }

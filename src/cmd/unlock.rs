@@ -26,11 +26,11 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             kc,
             crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
         )?;
-        eprintln!(
-            "Unlocked {} for {}.",
+        crate::output::after_save(crate::output::err(&format!(
+            "Unlocked {} for {}.\n",
             kc.dir.display(),
             humantime::format_duration(args.duration)
-        );
+        )));
         Ok(())
     }
     #[cfg(not(target_os = "linux"))]
@@ -51,9 +51,12 @@ pub fn lock(dir: &Path) -> Result<()> {
             crate::audit::Event::new("lock", crate::trail::Action::Lock),
         )?;
         if removed {
-            eprintln!("Locked {}.", dir.display());
+            crate::output::after_save(crate::output::err(&format!("Locked {}.\n", dir.display())));
         } else {
-            eprintln!("{} was not unlocked.", dir.display());
+            crate::output::after_save(crate::output::err(&format!(
+                "{} was not unlocked.\n",
+                dir.display()
+            )));
         }
         Ok(())
     }

@@ -703,7 +703,7 @@ impl Run<'_, '_, '_> {
 
     fn progress(&self, step: &str, url: &Url) {
         if self.req.progress {
-            eprintln!("logon: {step}: {}", http::redact_url(url));
+            crate::output::progress(&format!("logon: {step}: {}\n", http::redact_url(url)));
         }
     }
 

@@ -124,27 +124,27 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
         let html = super::render::html(&report);
         crate::fsutil::write_atomic(path, html.as_bytes())
             .map_err(|e| crate::error::Error::io(format!("cannot write {}", path.display()), e))?;
-        eprintln!("Wrote the HTML report to {}.", path.display());
+        crate::output::after_save(crate::output::err(&format!(
+            "Wrote the HTML report to {}.\n",
+            path.display()
+        )));
     }
-    let text = if args.json {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).expect("JSON of plain values")
-        )
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).expect("JSON of plain values");
+        crate::output::raw(format!("{json}\n").as_bytes())?;
     } else {
-        super::render::table(&report)
-    };
-    super::super::print_stdout(&text)?;
+        crate::output::out(&super::render::table(&report))?;
+    }
     let failing = report
         .findings
         .iter()
         .filter(|f| f.severity >= args.fail_on)
         .count();
     if failing > 0 {
-        eprintln!(
-            "{failing} finding(s) at or above {} (--fail-on).",
+        crate::output::err(&format!(
+            "{failing} finding(s) at or above {} (--fail-on).\n",
             args.fail_on
-        );
+        ))?;
         Ok(exit::FINDINGS)
     } else {
         Ok(exit::OK)

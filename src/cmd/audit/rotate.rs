@@ -10,9 +10,9 @@ pub fn run(kc: &Keychain) -> Result<()> {
     let old = trail::log_of(&kc.dir)
         .rotate()
         .map_err(trail::audit_error)?;
-    eprintln!(
-        "Rotated the audit log: the old one is now {}; keep it, 'keychain audit verify' reads every rotated file.",
+    crate::output::after_save(crate::output::err(&format!(
+        "Rotated the audit log: the old one is now {}; keep it, 'keychain audit verify' reads every rotated file.\n",
         old.display()
-    );
+    )));
     Ok(())
 }

@@ -12,14 +12,14 @@ pub fn run(kc: &Keychain) -> Result<i32> {
         .verify(&key)
         .map_err(trail::audit_error)?;
     let text = report.to_string();
-    super::super::print_stdout(&format!("{}\n", text.trim_end()))?;
+    crate::output::out(&format!("{}\n", text.trim_end()))?;
     if report.is_ok() {
         Ok(exit::OK)
     } else {
-        eprintln!(
-            "error: the audit log does not verify ({} problem(s)); keep a copy of the keychain folder as it is and investigate",
+        crate::output::err(&format!(
+            "error: the audit log does not verify ({} problem(s)); keep a copy of the keychain folder as it is and investigate\n",
             report.problems.len()
-        );
+        ))?;
         Ok(exit::INTEGRITY)
     }
 }

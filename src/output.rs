@@ -1,0 +1,154 @@
+//! The only way keychain writes to standard output and standard error.
+//!
+//! `println!` and `eprintln!` panic when a stream fails, and scripts pipe keychain into `head`,
+//! `grep -q` and pagers that close early, or into a full disk. Every write goes through here
+//! instead, so that each command meets a stream error in the same documented way:
+//!
+//! - a closed pipe (EPIPE) ends the command quietly with exit [`exit::PIPE`] (141, what a shell
+//!   reports for `cat` or `grep` ended by SIGPIPE);
+//! - any other error (a full disk, an I/O error) exits [`exit::IO`] (8), without a panic;
+//! - once a change is saved, a failed notice about it does not turn the change into a failure:
+//!   wrap that write in [`after_save`].
+//!
+//! Human text ([`out`], [`err`]) passes through [`escape`] on its way out, so a control character
+//! planted in a user name, a provider's answer, a file name or an error text reaches the terminal
+//! as visible `\x1b`-style text, never as a terminal command. Renderers that put a value on a line
+//! of a table call [`escape_value`] (which also escapes line breaks). Machine output ([`raw`]:
+//! JSON, a revealed secret, a token, a code, shell completions) is written byte for byte.
+//!
+//! The crate forbids `print!`-style macros and direct `std::io::stdout()`/`stderr()` outside this
+//! module (`clippy::print_stdout`, `clippy::print_stderr` and `clippy.toml`'s disallowed methods).
+#![allow(clippy::disallowed_methods)]
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+
+use crate::error::{Error, Result};
+
+/// Human text on standard output, with control characters escaped.
+pub fn out(text: &str) -> Result<()> {
+    write(Stream::Stdout, escape(text).as_bytes())
+}
+
+/// Human text on standard error (notices, warnings, errors), with control characters escaped.
+pub fn err(text: &str) -> Result<()> {
+    write(Stream::Stderr, escape(text).as_bytes())
+}
+
+/// Exact bytes on standard output: JSON, a revealed secret, a token, a TOTP code, completions.
+pub fn raw(bytes: &[u8]) -> Result<()> {
+    write(Stream::Stdout, bytes)
+}
+
+/// For writes made after a change was saved: the change stands, so its exit status must not say
+/// otherwise because a notice about it could not be written (the stream is gone either way).
+pub fn after_save(written: Result<()>) {
+    let _ = written;
+}
+
+/// A progress line for a person watching a logon: a lost line must not fail (or half-finish) the
+/// work it describes, so a stream error is ignored.
+pub fn progress(text: &str) {
+    let _ = err(text);
+}
+
+/// Whether standard error is a terminal (progress and the seconds left are shown only there).
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+fn write(stream: Stream, bytes: &[u8]) -> Result<()> {
+    let (name, result) = match stream {
+        Stream::Stdout => {
+            let mut s = std::io::stdout().lock();
+            ("output", s.write_all(bytes).and_then(|()| s.flush()))
+        }
+        Stream::Stderr => {
+            let mut s = std::io::stderr().lock();
+            ("error", s.write_all(bytes).and_then(|()| s.flush()))
+        }
+    };
+    result.map_err(|source| Error::Output {
+        stream: name,
+        source,
+    })
+}
+
+/// Escapes control characters for a terminal, keeping line breaks: the filter every human write
+/// passes through.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_controls(text, true)
+}
+
+/// Escapes control characters including line breaks: for one value placed on a line (a table
+/// cell, a field of `show`), so a value cannot start a line that looks like another row.
+pub fn escape_value(text: &str) -> Cow<'_, str> {
+    escape_controls(text, false)
+}
+
+/// The one escaping function. Escapes C0 controls (ESC, CR, BEL, ...), DEL, C1 controls
+/// (U+0080..U+009F, which some terminals obey like ESC sequences), and the Unicode bidi
+/// controls and line separators that reorder or break what a person reads.
+fn escape_controls(text: &str, keep_newline: bool) -> Cow<'_, str> {
+    let needs = |c: char| needs_escape(c) && !(keep_newline && c == '\n');
+    if !text.chars().any(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !needs(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'               // Arabic letter mark
+            | '\u{200e}' | '\u{200f}' // left-to-right and right-to-left marks
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
+            | '\u{202a}'..='\u{202e}' // embeddings and overrides
+            | '\u{2066}'..='\u{2069}' // isolates
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_c0_c1_del_and_bidi_controls() {
+        assert_eq!(
+            escape("a\x1b[31mb\rc\x07d\u{9b}e\x7ff"),
+            "a\\x1b[31mb\\x0dc\\x07d\\x9be\\x7ff"
+        );
+        assert_eq!(escape("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+        assert_eq!(escape("x\u{2066}y\u{2069}"), "x\\u{2066}y\\u{2069}");
+    }
+
+    #[test]
+    fn human_text_keeps_its_line_breaks_but_a_value_does_not() {
+        assert_eq!(escape("one\ntwo\n"), "one\ntwo\n");
+        assert_eq!(escape_value("one\ntwo\t"), "one\\x0atwo\\x09");
+    }
+
+    #[test]
+    fn plain_text_is_borrowed_unchanged() {
+        let text = "Bob Müller — 日本 <dwho@example.com>";
+        assert!(matches!(escape_value(text), Cow::Borrowed(t) if t == text));
+    }
+}
