@@ -3,7 +3,9 @@
 //! Every secret keychain handles (passwords, TOTP seeds, tokens, identities) is held in a
 //! `secrecy` type from the moment it exists, so that it is zeroized on drop and cannot reach
 //! `Display`, `Debug`, logs or error texts by accident. This module must never offer a way to
-//! print a whole secret except `expose_secret()` at the one place that needs it.
+//! print a whole secret except `expose_secret()` at the one place that needs it, and no way at
+//! all to print a part of one: a person recognises a secret by its keyed fingerprint
+//! (`trail::short_fingerprint_of`), never by its last characters.
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -26,26 +28,9 @@ pub fn ct_eq_str(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// A masked form for a person who must recognise a value: at most the last four characters,
-/// and only when the secret is long enough that four characters reveal little of it.
-pub fn masked(value: &SecretString) -> String {
-    let chars: Vec<char> = value.expose_secret().chars().collect();
-    if chars.len() < 12 {
-        return "****".to_string();
-    }
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("****{tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masked_shows_at_most_last_four_of_long_secrets() {
-        assert_eq!(masked(&secret("abcdefghijklmnop".into())), "****mnop");
-        assert_eq!(masked(&secret("short".into())), "****");
-    }
 
     #[test]
     fn debug_of_a_secret_redacts_it() {

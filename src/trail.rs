@@ -74,6 +74,30 @@ pub fn fingerprint_of(kc: &Keychain, field: &str, value: &SecretString) -> Resul
     Ok(fingerprint(&audit_key(kc.identity()?), field, value))
 }
 
+/// How a secret is shown to a person: `fp:` and the first 6 hex digits of its audit fingerprint.
+///
+/// 24 bits are enough to tell a handful of values apart and to match the full fingerprint that
+/// `keychain audit fingerprint` prints, and they say nothing about the value to anyone without
+/// the keychain's key (who could read the value itself anyway).
+pub fn short_fingerprint_of(
+    kc: &Keychain,
+    field: crate::record::SecretField,
+    value: &SecretString,
+) -> Result<String> {
+    Ok(short_fingerprint(&fingerprint_of(
+        kc,
+        field.as_str(),
+        value,
+    )?))
+}
+
+/// The short form of a full hex fingerprint.
+pub fn short_fingerprint(full: &str) -> String {
+    format!("fp:{}", &full[..SHORT_FINGERPRINT_HEX.min(full.len())])
+}
+
+const SHORT_FINGERPRINT_HEX: usize = 6;
+
 /// An audit failure is an integrity problem when the log was tampered with, an I/O one otherwise.
 pub fn audit_error(e: AuditError) -> Error {
     let code = match e {

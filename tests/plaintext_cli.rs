@@ -48,7 +48,7 @@ fn copy(kc: &Kc, fixture: &str) -> PathBuf {
 }
 
 #[test]
-fn scan_names_file_line_and_attribute_with_the_value_masked() {
+fn scan_names_file_line_and_attribute_and_nothing_of_the_value() {
     let kc = Kc::new();
     let out = kc.run(&["scan", data("settings-test.xml").to_str().unwrap()]);
     assert_exit(&out, 1);
@@ -58,9 +58,8 @@ fn scan_names_file_line_and_attribute_with_the_value_masked() {
         .lines()
         .map(|l| {
             let rest = l.split("settings-test.xml:").nth(1).unwrap();
-            let (pos, masked) = rest.split_once(" = ").unwrap();
-            assert!(masked.starts_with("****") && masked.len() <= 8, "{l}");
-            pos.to_string()
+            assert!(!rest.contains('='), "{l}");
+            rest.to_string()
         })
         .collect();
     assert_eq!(

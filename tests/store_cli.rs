@@ -53,8 +53,8 @@ fn list_show_and_json_never_print_a_secret() {
     }
     let json: serde_json::Value =
         serde_json::from_str(&kc.ok(&["show", "acme", "--json"])).unwrap();
-    let masked = json["masked"]["password"].as_str().unwrap();
-    assert!(masked.starts_with("****") && masked.len() <= 8, "{masked}");
+    let shown = json["fingerprints"]["password"].as_str().unwrap();
+    assert!(shown.starts_with("fp:") && shown.len() == 9, "{shown}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Finding, importing and removing plain-text secrets in Invantive `settings*.xml` files and in
 //! similar `key=value;` connection strings elsewhere.
 //!
-//! A [`Finding`] holds a masked value only, so a scan report can be shown, logged or mailed.
+//! A [`Finding`] holds where a secret is and nothing of its value (not even a part: a
+//! password's last characters are often the guessable part), so a scan report can be shown,
+//! logged or mailed.
 //! Secrets parsed for import go straight into `SecretString`. XML is parsed with `roxmltree`
 //! with DTDs refused: no external entity is ever fetched or read, and a "billion laughs" file is
 //! rejected at its `<!DOCTYPE` before any expansion (roxmltree also bounds expansion depth and
@@ -17,7 +19,6 @@ use secrecy::SecretString;
 
 use super::connstr::{self, Pair};
 use crate::fsutil::{mode_of, parent_of, private_options, sync_dir, write_atomic_unique};
-use crate::secret::masked;
 
 /// Keys whose values are secrets inside connection strings (compared case-insensitively).
 const SECRET_KEYS: &[&str] = &[
@@ -43,7 +44,7 @@ const MAX_NODES: u32 = 1_000_000;
 /// Marks backups written by [`strip_secrets`]; such files are scanned too (they hold secrets).
 const BACKUP_MARK: &str = ".keychain-backup-";
 
-/// One plain-text secret: where it is and a masked form, never the value.
+/// One plain-text secret: where it is, never any of its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub file: PathBuf,
@@ -51,19 +52,18 @@ pub struct Finding {
     pub line: usize,
     /// The attribute or connection-string key, as written in the file.
     pub key: String,
-    /// `crate::secret::masked` of the value: `****` plus at most the last four characters.
-    pub masked_value: String,
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // File names and keys come from the scanned folder: escaped, one finding per line.
+        let file = self.file.display().to_string();
         write!(
             f,
-            "{}:{}: {} = {}",
-            self.file.display(),
+            "{}:{}: {}",
+            crate::output::escape_value(&file),
             self.line,
-            self.key,
-            self.masked_value
+            crate::output::escape_value(&self.key)
         )
     }
 }
@@ -322,12 +322,7 @@ fn settings_findings(
                 while start > 0 && text.as_bytes()[start - 1].is_ascii_whitespace() {
                     start -= 1;
                 }
-                findings.push(finding(
-                    path,
-                    line_at(range.start),
-                    attr.name(),
-                    attr.value(),
-                ));
+                findings.push(finding(path, line_at(range.start), attr.name()));
                 cuts.push(start..range.end);
             } else if local_is(attr.name(), "connectionString") {
                 // Pairs are found in the decoded value and cut from the raw bytes through an
@@ -350,7 +345,7 @@ fn settings_findings(
                     .collect();
                 for p in &secret {
                     let raw_start = raw_range.start + map[p.span.start];
-                    findings.push(finding(path, line_at(raw_start), p.key, &p.value));
+                    findings.push(finding(path, line_at(raw_start), p.key));
                 }
                 for cut in connstr::removal_spans(&decoded, &secret) {
                     cuts.push(raw_range.start + map[cut.start]..raw_range.start + map[cut.end]);
@@ -362,12 +357,11 @@ fn settings_findings(
     Ok((findings, connstr::merge(cuts)))
 }
 
-fn finding(path: &Path, line: usize, key: &str, value: &str) -> Finding {
+fn finding(path: &Path, line: usize, key: &str) -> Finding {
     Finding {
         file: path.to_path_buf(),
         line,
         key: key.to_string(),
-        masked_value: masked(&SecretString::from(value.to_string())),
     }
 }
 
@@ -415,7 +409,7 @@ fn text_findings(path: &Path, text: &str) -> Vec<Finding> {
             if value.is_empty() || value.chars().all(|c| c == '*') {
                 continue;
             }
-            findings.push(finding(path, n + 1, key, &value));
+            findings.push(finding(path, n + 1, key));
         }
     }
     findings

@@ -34,7 +34,7 @@ fn assert_no_canary(text: &str) {
     }
 }
 
-fn summary(findings: &[Finding]) -> Vec<(String, usize, String, String)> {
+fn summary(findings: &[Finding]) -> Vec<(String, usize, String)> {
     findings
         .iter()
         .map(|f| {
@@ -42,7 +42,6 @@ fn summary(findings: &[Finding]) -> Vec<(String, usize, String, String)> {
                 f.file.file_name().unwrap().to_string_lossy().into_owned(),
                 f.line,
                 f.key.clone(),
-                f.masked_value.clone(),
             )
         })
         .collect()
@@ -51,22 +50,15 @@ fn summary(findings: &[Finding]) -> Vec<(String, usize, String, String)> {
 #[test]
 fn finds_every_secret_in_a_settings_file_with_its_line() {
     let findings = scan_paths(&[data("settings-test.xml")]).unwrap();
-    let s = |line: usize, key: &str, masked: &str| {
-        (
-            "settings-test.xml".to_string(),
-            line,
-            key.to_string(),
-            masked.to_string(),
-        )
-    };
+    let s = |line: usize, key: &str| ("settings-test.xml".to_string(), line, key.to_string());
     assert_eq!(
         summary(&findings),
         vec![
-            s(4, "defaultPassword", "****'d<9"),
-            s(5, "totp-secret", "****3PXP"),
-            s(8, "api-client-secret", "****ry-Q"),
-            s(8, "API-Refresh-Token", "****y.ZZ"),
-            s(13, "Password", "****rd&1"),
+            s(4, "defaultPassword"),
+            s(5, "totp-secret"),
+            s(8, "api-client-secret"),
+            s(8, "API-Refresh-Token"),
+            s(13, "Password"),
         ]
     );
 }
@@ -77,7 +69,6 @@ fn findings_never_show_the_value() {
     findings.extend(scan_paths(&[data("tree")]).unwrap());
     for f in &findings {
         assert_no_canary(&format!("{f} {f:?}"));
-        assert!(f.masked_value.starts_with("****"));
     }
 }
 
@@ -87,27 +78,14 @@ fn scans_folders_recursively_by_name_and_extension() {
     assert_eq!(
         summary(&findings),
         vec![
-            ("app.config".into(), 4, "Password".into(), "****y-42".into()),
-            ("legacy.ini".into(), 3, "password".into(), "****t-77".into()),
-            (
-                "notes.txt".into(),
-                2,
-                "api-refresh-token".into(),
-                "****n-88".into()
-            ),
-            (
-                "settings-sub.xml".into(),
-                5,
-                "api-client-secret".into(),
-                "****t-99".into()
-            ),
+            ("app.config".into(), 4, "Password".into()),
+            ("legacy.ini".into(), 3, "password".into()),
+            ("notes.txt".into(), 2, "api-refresh-token".into()),
+            ("settings-sub.xml".into(), 5, "api-client-secret".into()),
         ]
     );
     let shown = findings.iter().map(|f| f.to_string()).collect::<Vec<_>>();
-    assert!(
-        shown[0].ends_with("app.config:4: Password = ****y-42"),
-        "{shown:?}"
-    );
+    assert!(shown[0].ends_with("app.config:4: Password"), "{shown:?}");
 }
 
 #[test]

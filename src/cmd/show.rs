@@ -1,4 +1,9 @@
-//! `keychain show`: one account with its secrets masked, or exactly one secret revealed.
+//! `keychain show`: one account with a short fingerprint of each secret, or exactly one secret
+//! revealed.
+//!
+//! A person recognises a secret by its fingerprint (`fp:3f9a1c`, the start of the audit log's
+//! keyed HMAC, which `keychain audit fingerprint` prints whole), never by a part of it: the last
+//! characters of a password are often the guessable part.
 
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -9,7 +14,6 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Account, SecretField};
-use crate::secret::masked;
 use crate::trail::{self, Action};
 
 pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
@@ -25,29 +29,33 @@ pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
             Event::new("show", Action::Reveal(field.as_str().into())).account(&args.name),
         )?;
         let line = zeroize::Zeroizing::new(format!("{}\n", value.expose_secret()));
-        return super::print_stdout(&line);
+        return crate::output::raw(line.as_bytes());
     }
     let now = clock::now();
-    let text = if args.json {
-        to_json(&account, now)
+    let fingerprints = fingerprints(kc, &account)?;
+    if args.json {
+        crate::output::raw(to_json(&account, &fingerprints, now).as_bytes())
     } else {
-        to_text(&account, now)
-    };
-    super::print_stdout(&text)
+        crate::output::out(&to_text(&account, &fingerprints, now))
+    }
 }
 
-fn masked_secrets(account: &Account) -> Vec<(SecretField, String)> {
-    SecretField::ALL
-        .iter()
-        .filter_map(|f| account.secret(*f).map(|v| (*f, masked(v))))
-        .collect()
+/// The short fingerprint of every secret the account holds, tokens included.
+fn fingerprints(kc: &Keychain, account: &Account) -> Result<Vec<(SecretField, String)>> {
+    let mut shown = Vec::new();
+    for field in SecretField::ALL {
+        if let Some(value) = account.secret(field) {
+            shown.push((field, trail::short_fingerprint_of(kc, field, value)?));
+        }
+    }
+    Ok(shown)
 }
 
-fn to_json(account: &Account, now: i64) -> String {
+fn to_json(account: &Account, fingerprints: &[(SecretField, String)], now: i64) -> String {
     let h = &account.header;
-    let masked: serde_json::Map<String, serde_json::Value> = masked_secrets(account)
-        .into_iter()
-        .map(|(f, m)| (f.as_str().to_string(), json!(m)))
+    let fingerprints: serde_json::Map<String, serde_json::Value> = fingerprints
+        .iter()
+        .map(|(f, fp)| (f.as_str().to_string(), json!(fp)))
         .collect();
     let value = json!({
         "name": h.name,
@@ -55,7 +63,7 @@ fn to_json(account: &Account, now: i64) -> String {
         "user": h.user,
         "totp": h.totp,
         "secrets": super::list::secrets_json(h, now),
-        "masked": masked,
+        "fingerprints": fingerprints,
         "created": clock::rfc3339(h.created),
         "updated": clock::rfc3339(h.updated),
         "access_token_expires": h.access_token_expires.map(clock::rfc3339),
@@ -68,11 +76,13 @@ fn to_json(account: &Account, now: i64) -> String {
     )
 }
 
-fn to_text(account: &Account, now: i64) -> String {
+fn to_text(account: &Account, fingerprints: &[(SecretField, String)], now: i64) -> String {
     let h = &account.header;
     let p = &h.provider;
     let mut out = String::new();
-    let mut line = |k: &str, v: &str| out.push_str(&format!("{k:<15} {v}\n"));
+    // Every value is on one line of its own: a line break in it must not start another.
+    let mut line =
+        |k: &str, v: &str| out.push_str(&format!("{k:<15} {}\n", crate::output::escape_value(v)));
     line("name", &h.name);
     line("provider", &p.kind);
     for (k, v) in [
@@ -87,21 +97,21 @@ fn to_text(account: &Account, now: i64) -> String {
             line(k, v);
         }
     }
-    line("flow", &format!("{:?}", p.flow).to_lowercase());
+    line("flow", &p.flow.to_string());
     line("user", &h.user);
     if let Some(t) = &h.totp {
         line(
             "totp",
-            &format!("{:?}, {} digits, {} s", t.algorithm, t.digits, t.period),
+            &format!("{}, {} digits, {} s", t.algorithm, t.digits, t.period),
         );
     }
-    for (field, mask) in masked_secrets(account) {
+    for (field, fingerprint) in fingerprints {
         let age = h
             .secrets
-            .get(&field)
+            .get(field)
             .map(|i| clock::age(i.changed, now))
             .unwrap_or_default();
-        line(field.as_str(), &format!("{mask}  (set {age} ago)"));
+        line(field.as_str(), &format!("{fingerprint}  (set {age} ago)"));
     }
     if let Some(exp) = h.access_token_expires {
         line("token-expires", &clock::rfc3339(exp));

@@ -71,22 +71,32 @@ pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
             )
         })
         .collect();
-    super::super::print_stdout(&format!("{fingerprint}\n"))?;
-    match current {
-        Some(true) => eprintln!("This is the current {field} of '{}'.", args.name),
-        Some(false) => eprintln!("This is not the current {field} of '{}'.", args.name),
-        None => eprintln!(
-            "There is no account '{}' now; compared with the log only.",
+    crate::output::out(&format!("{fingerprint}\n"))?;
+    let short = trail::short_fingerprint(&fingerprint);
+    let verdict = match current {
+        Some(true) => format!(
+            "This is the current {field} of '{}' ('keychain show' displays it as {short}).\n",
             args.name
         ),
-    }
+        Some(false) => format!(
+            "This is not the current {field} of '{}' ('keychain show' would display it as {short}).\n",
+            args.name
+        ),
+        None => format!(
+            "There is no account '{}' now; compared with the log only.\n",
+            args.name
+        ),
+    };
+    crate::output::err(&verdict)?;
     if seen.is_empty() {
-        eprintln!("The audit log holds no {field} with this fingerprint.");
+        crate::output::err(&format!(
+            "The audit log holds no {field} with this fingerprint.\n"
+        ))?;
     } else {
-        eprintln!(
-            "The audit log holds this {field} fingerprint at:\n{}",
+        crate::output::err(&format!(
+            "The audit log holds this {field} fingerprint at:\n{}\n",
             seen.join("\n")
-        );
+        ))?;
     }
     Ok(0)
 }
