@@ -91,6 +91,22 @@ pub enum Flow {
     Implicit,
 }
 
+impl Flow {
+    /// The name users type (`--flow code`) and see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::Code => "code",
+            Flow::Implicit => "implicit",
+        }
+    }
+}
+
+impl std::fmt::Display for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Provider settings: where and how to log on. No secrets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provider {

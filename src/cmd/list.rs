@@ -16,17 +16,16 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
         match kc.peek(&name) {
             Ok(header) => rows.push(header),
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::output::err(&format!("error: {e}\n"))?;
                 damaged.push(name);
             }
         }
     }
-    let text = if args.json {
-        to_json(&rows, now)
+    if args.json {
+        crate::output::raw(to_json(&rows, now).as_bytes())?;
     } else {
-        to_table(&rows, now)
-    };
-    super::print_stdout(&text)?;
+        crate::output::out(&to_table(&rows, now))?;
+    }
     if damaged.is_empty() {
         Ok(())
     } else {
@@ -75,15 +74,22 @@ fn to_json(rows: &[Header], now: i64) -> String {
 
 fn to_table(rows: &[Header], now: i64) -> String {
     let mut out = String::new();
-    let widths = [
-        rows.iter().map(|h| h.name.len()).max().unwrap_or(0).max(4),
-        rows.iter()
-            .map(|h| h.provider.kind.len())
+    // Headers are read without the key, so their texts are whatever is in the file: every cell
+    // is one value on one line, its control characters and line breaks escaped.
+    let cell = |text: &str| crate::output::escape_value(text).into_owned();
+    let cells: Vec<[String; 3]> = rows
+        .iter()
+        .map(|h| [cell(&h.name), cell(&h.provider.kind), cell(&h.user)])
+        .collect();
+    let width = |i: usize, min: usize| {
+        cells
+            .iter()
+            .map(|c| c[i].chars().count())
             .max()
             .unwrap_or(0)
-            .max(8),
-        rows.iter().map(|h| h.user.len()).max().unwrap_or(0).max(4),
-    ];
+            .max(min)
+    };
+    let widths = [width(0, 4), width(1, 8), width(2, 4)];
     out.push_str(&format!(
         "{:w0$}  {:w1$}  {:w2$}  SECRETS (AGE)\n",
         "NAME",
@@ -93,7 +99,7 @@ fn to_table(rows: &[Header], now: i64) -> String {
         w1 = widths[1],
         w2 = widths[2]
     ));
-    for h in rows {
+    for (h, [name, kind, user]) in rows.iter().zip(&cells) {
         let secrets: Vec<String> = SecretField::ALL
             .iter()
             .filter_map(|f| {
@@ -104,9 +110,9 @@ fn to_table(rows: &[Header], now: i64) -> String {
             .collect();
         out.push_str(&format!(
             "{:w0$}  {:w1$}  {:w2$}  {}\n",
-            h.name,
-            h.provider.kind,
-            h.user,
+            name,
+            kind,
+            user,
             if secrets.is_empty() {
                 "-".to_string()
             } else {

@@ -24,7 +24,7 @@ pub fn description(dir: &Path) -> String {
 
 fn user_keyring() -> Result<KeyRing, KeyStoreError> {
     KeyRing::from_special_id(KeyRingIdentifier::User, true)
-        .map_err(|e| KeyStoreError::Kernel(format!("user keyring: {e:?}")))
+        .map_err(|e| KeyStoreError::Kernel(format!("user keyring: {e}")))
 }
 
 /// Caches `identity` for `seconds`.
@@ -33,7 +33,7 @@ pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeySto
     let secret = identity.to_string();
     let key = ring
         .add_key(&description(dir), secret.expose_secret().as_bytes())
-        .map_err(|e| KeyStoreError::Kernel(format!("cannot add the key: {e:?}")))?;
+        .map_err(|e| KeyStoreError::Kernel(format!("cannot add the key: {e}")))?;
     // Readable by this user's processes even when they do not possess the key through their
     // session keyring (cron, systemd services), and by nobody else.
     let perms = KeyPermissionsBuilder::builder()
@@ -47,9 +47,9 @@ pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeySto
         )
         .build();
     key.set_perms(perms)
-        .map_err(|e| KeyStoreError::Kernel(format!("cannot set permissions: {e:?}")))?;
+        .map_err(|e| KeyStoreError::Kernel(format!("cannot set permissions: {e}")))?;
     key.set_timeout(seconds as usize)
-        .map_err(|e| KeyStoreError::Kernel(format!("cannot set the timeout: {e:?}")))?;
+        .map_err(|e| KeyStoreError::Kernel(format!("cannot set the timeout: {e}")))?;
     Ok(())
 }
 
@@ -70,7 +70,7 @@ pub fn cached(dir: &Path) -> Result<Option<Identity>, KeyStoreError> {
         }
         Err(e) => {
             return Err(KeyStoreError::Kernel(format!(
-                "cannot search the user keyring: {e:?}"
+                "cannot search the user keyring: {e}"
             )));
         }
     };
@@ -82,7 +82,7 @@ pub fn cached(dir: &Path) -> Result<Option<Identity>, KeyStoreError> {
         }
         Err(e) => {
             return Err(KeyStoreError::Kernel(format!(
-                "cannot read the cached key: {e:?}"
+                "cannot read the cached key: {e}"
             )));
         }
     };
@@ -97,14 +97,13 @@ pub fn remove(dir: &Path) -> Result<bool, KeyStoreError> {
     };
     match ring.search(&description(dir)) {
         Ok(key) => {
-            key.invalidate().map_err(|e| {
-                KeyStoreError::Kernel(format!("cannot remove the cached key: {e:?}"))
-            })?;
+            key.invalidate()
+                .map_err(|e| KeyStoreError::Kernel(format!("cannot remove the cached key: {e}")))?;
             Ok(true)
         }
         Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked) => Ok(false),
         Err(e) => Err(KeyStoreError::Kernel(format!(
-            "cannot search the user keyring: {e:?}"
+            "cannot search the user keyring: {e}"
         ))),
     }
 }

@@ -132,7 +132,7 @@ pub fn with_timeout<T: Send + 'static>(
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
-    #[error("the {store} did not answer within {waited:?}")]
+    #[error("the {store} did not answer within {}", humantime::format_duration(*.waited))]
     Timeout {
         store: &'static str,
         waited: Duration,

@@ -71,7 +71,7 @@ pub enum StoreError {
     Conflict(String),
     #[error("no account named '{0}'")]
     NotFound(String),
-    #[error("account '{account}' is locked by another process; gave up after {waited:?}")]
+    #[error("account '{account}' is locked by another process; gave up after {}", humantime::format_duration(*.waited))]
     LockTimeout { account: String, waited: Duration },
     #[error("{context}: {source}")]
     Io {

@@ -61,7 +61,12 @@ const HEADINGS: [&str; 9] = [
 ];
 
 pub fn table(r: &Report) -> String {
-    let rows: Vec<[String; 9]> = r.accounts.iter().map(cells).collect();
+    // A cell is one value on one line: its control characters and line breaks are escaped.
+    let rows: Vec<[String; 9]> = r
+        .accounts
+        .iter()
+        .map(|a| cells(a).map(|c| crate::output::escape_value(&c).into_owned()))
+        .collect();
     let mut widths: Vec<usize> = HEADINGS.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -108,9 +113,9 @@ pub fn table(r: &Report) -> String {
                 f.code,
                 f.account
                     .as_deref()
-                    .map(|a| format!("{a}: "))
+                    .map(|a| format!("{}: ", crate::output::escape_value(a)))
                     .unwrap_or_default(),
-                f.message
+                crate::output::escape_value(&f.message)
             );
         }
     }
