@@ -48,7 +48,7 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         "Added account '{}' ({}, user {}; secrets: {}).\n",
         args.name,
         account.header.provider.kind,
-        args.user,
+        crate::output::escape_value(&args.user),
         present.join(", ")
     )));
     Ok(())
