@@ -1,5 +1,5 @@
 //! `keychain scan PATH...`: plain-text secrets left in settings files, each named by file, line
-//! and attribute with its value masked. Exit 1 when anything is found.
+//! and attribute, never any of its value. Exit 1 when anything is found.
 //!
 //! The scan needs no keychain. When one exists in the chosen folder, the scan is recorded in its
 //! audit log; when that log cannot be written the scan still reports (it reveals nothing) and
