@@ -233,7 +233,11 @@ fn every_printing_command_ends_quietly_with_141_on_a_closed_pipe_and_8_on_a_full
         if wrote_out {
             assert_eq!(out.status.code(), Some(141), "{what} into a closed pipe");
             // Quietly: no error about the write (notes written before it may stand).
-            assert!(!text(&out.stderr).contains("error"), "{what}: {}", text(&out.stderr));
+            assert!(
+                !text(&out.stderr).contains("error"),
+                "{what}: {}",
+                text(&out.stderr)
+            );
         } else {
             assert_eq!(out.status.code(), normal.status.code(), "{what}");
         }
@@ -570,7 +574,25 @@ fn control_characters_in_every_user_controlled_field_come_out_escaped() {
     )
     .unwrap();
 
+    // A settings file with controls in group, connection, alias, user and client id (XML allows
+    // C1, bidi and line breaks as character references; ESC it does not).
+    let settings = w.kc.file(
+        "settings-ctl.xml",
+        &format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<settings xmlns="http://www.invantive.com/connections" version="3">
+  <group name="Ev&#x9b;il&#x202e;">
+    <connection name="Conn&#13;&#10;FAKE&#x202e;" authenticationMethod="Password" defaultUserLogonCode="jo&#x9b;31m&#x202e;hn&#13;&#10;X" defaultPassword="pw-of-xml-1">
+      <database order="10" alias="al&#x9b;ias" provider="ExactOnlineAll" connectionString="api-url=https://start.exactonline.nl;api-client-id=cl&#x9b;i;totp-secret={TOTP}" />
+    </connection>
+  </group>
+</settings>
+"#
+        ),
+    );
+
     let human: Vec<Vec<&str>> = vec![
+        vec!["import", settings.to_str().unwrap()],
         vec!["list"],
         vec!["show", "evil"],
         vec!["show", "acme"], // the edited header: refused, and the error names the file
@@ -612,6 +634,10 @@ fn control_characters_in_every_user_controlled_field_come_out_escaped() {
     assert!(
         escaped_seen >= 6,
         "only {escaped_seen} outputs showed an escaped value"
+    );
+    assert!(
+        text(&list.stdout).contains("jo\\x9b31m\\u{202e}hn\\x0d\\x0aX"),
+        "the imported user"
     );
 
     // JSON stays JSON: the value comes back exactly.

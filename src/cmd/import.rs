@@ -58,11 +58,13 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
 
     let mut report = String::new();
     for (name, fate) in &fates {
-        report.push_str(&match fate {
-            Fate::Imported(what) => format!("imported  {name}  {what}\n"),
-            Fate::Skipped(why) => format!("skipped   {name}  {why}\n"),
-            Fate::Refused(why) => format!("refused   {name}  {why}\n"),
-        });
+        let row = match fate {
+            Fate::Imported(what) => format!("imported  {name}  {what}"),
+            Fate::Skipped(why) => format!("skipped   {name}  {why}"),
+            Fate::Refused(why) => format!("refused   {name}  {why}"),
+        };
+        // Names and reasons come from the imported file: one row each, whatever they hold.
+        report.push_str(&format!("{}\n", crate::output::escape_value(&row)));
     }
     crate::output::after_save(crate::output::out(&report));
     let count = |f: fn(&Fate) -> bool| fates.iter().filter(|(_, x)| f(x)).count();

@@ -56,7 +56,8 @@ pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
                 }
             },
         };
-        let _ = writeln!(report, "{line}");
+        // One row per account, whatever an error text holds.
+        let _ = writeln!(report, "{}", crate::output::escape_value(&line));
     }
     // The refreshes are saved: the status says how they went, whatever happens to the report.
     crate::output::after_save(crate::output::out(&report));
