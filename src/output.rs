@@ -147,6 +147,39 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_pipe_is_141_and_quiet_any_other_write_error_is_8() {
+        use std::io::{Error as IoError, ErrorKind};
+        let closed = Error::Output {
+            stream: "output",
+            source: IoError::from(ErrorKind::BrokenPipe),
+        };
+        assert_eq!(closed.exit_code(), crate::error::exit::PIPE);
+        assert!(closed.is_closed_pipe());
+        let full = Error::Output {
+            stream: "output",
+            source: IoError::from_raw_os_error(28),
+        };
+        assert_eq!(full.exit_code(), crate::error::exit::IO);
+        assert!(!full.is_closed_pipe());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_escaped_text_holds_a_control_character(text in proptest::prelude::any::<String>()) {
+            let value = escape_value(&text);
+            proptest::prop_assert!(!value.chars().any(needs_escape));
+            let human = escape(&text);
+            proptest::prop_assert!(!human.chars().any(|c| needs_escape(c) && c != '\n'));
+            // Human text keeps exactly its own line breaks.
+            proptest::prop_assert_eq!(human.matches('\n').count(), text.matches('\n').count());
+            // Text with nothing to escape is left as it is.
+            if !text.chars().any(needs_escape) {
+                proptest::prop_assert_eq!(value.as_ref(), text.as_str());
+            }
+        }
+    }
+
+    #[test]
     fn plain_text_is_borrowed_unchanged() {
         let text = "Bob Müller — 日本 <dwho@example.com>";
         assert!(matches!(escape_value(text), Cow::Borrowed(t) if t == text));

@@ -388,6 +388,11 @@ fn changes(w: &World, round: &str) -> Vec<Change> {
             },
         },
         Change {
+            args: s(&["unlock", "--for", "60s"]),
+            // Locking again finds the cached identity that unlock left.
+            saved: Box::new(|w| text(&w.kc.run(&["lock"]).stderr).contains("Locked")),
+        },
+        Change {
             args: s(&["lock"]),
             saved: Box::new(|_| true),
         },
