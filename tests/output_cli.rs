@@ -653,3 +653,36 @@ fn control_characters_in_every_user_controlled_field_come_out_escaped() {
         serde_json::from_slice(&w.kc.run(&["list", "--json"]).stdout).unwrap();
     assert!(listed.as_array().unwrap().iter().any(|a| a["user"] == EVIL));
 }
+
+#[test]
+fn show_names_the_totp_algorithm_and_flow_as_otpauth_and_the_flags_spell_them() {
+    let w = World::new();
+    let uri = w.kc.file(
+        "sha256",
+        &format!("otpauth://totp/X:dwho?secret={TOTP}&algorithm=sha256&digits=8&period=60"),
+    );
+    w.kc.ok(&[
+        "set",
+        "acme",
+        "--totp-file",
+        uri.to_str().unwrap(),
+        "--flow",
+        "implicit",
+    ]);
+    let shown = w.kc.ok(&["show", "acme"]);
+    let field = |name: &str| {
+        shown
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in {shown}"))
+            .to_string()
+    };
+    assert!(
+        field("totp").ends_with(" SHA256, 8 digits, 60 s"),
+        "{shown}"
+    );
+    assert!(field("flow").ends_with(" implicit"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&w.kc.ok(&["show", "acme", "--json"])).unwrap();
+    assert_eq!(json["totp"]["algorithm"], "SHA256");
+}
