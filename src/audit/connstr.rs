@@ -177,7 +177,8 @@ pub(crate) fn decode_attribute(raw: &str) -> Option<(String, Vec<usize>)> {
     Some((out, map))
 }
 
-/// Decodes XML entities for display purposes only (masking); leaves unknown ones as they are.
+/// Decodes XML entities in a value found in plain text, only to judge it (an empty value or a
+/// `****` placeholder is no secret); leaves unknown ones as they are.
 pub(crate) fn unescape_lossy(text: &str) -> String {
     decode_attribute(text)
         .map(|(s, _)| s)
