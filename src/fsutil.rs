@@ -84,7 +84,7 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
         file.sync_all()?;
         drop(file);
         fs::rename(&temp, target)?;
-        sync_dir(target.parent().unwrap_or(Path::new(".")))
+        sync_dir(&parent_of(target))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -92,40 +92,53 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Writes `bytes` to `target` atomically, with `mode`, where writers do not share a lock (a
-/// settings file, an export): the temporary file gets a random name of its own.
-pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// What an output file may do to a file (or link) already under its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it (the rename replaces a symlink itself, never what it points to).
+    Replace,
+    /// Refuse with `AlreadyExists`, atomically: no check-then-write window.
+    Refuse,
+}
+
+/// Writes `bytes` to `target` atomically, with `mode`, where writers do not share a lock: user-
+/// named outputs (an export, an HTML report, a rewritten settings file) and files other
+/// processes may write at the same time.
+///
+/// The temporary file gets a unique random name in the target's own folder (`.` for a bare
+/// name), created with `O_CREAT|O_EXCL` by the `tempfile` crate, so a file or symlink planted
+/// under a guessable name is never opened, followed, truncated or chmod'ed. Then fsync, rename
+/// (or link without replacing, for [`Existing::Refuse`]), and fsync of the folder.
+pub fn write_output(target: &Path, bytes: &[u8], mode: u32, existing: Existing) -> io::Result<()> {
     let dir = parent_of(target);
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for _ in 0..16 {
-        let temp = dir.join(format!(".{name}.tmp-{:016x}", rand::random::<u64>()));
-        let mut options = OpenOptions::new();
-        #[cfg(unix)]
-        options.mode(mode);
-        #[cfg(not(unix))]
-        let _ = mode;
-        let mut file = match options.write(true).create_new(true).open(&temp) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let result = file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&temp, target))
-            .and_then(|()| sync_dir(&dir));
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        return result;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(fs::Permissions::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut temp = builder.tempfile_in(&dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    // On failure the temporary file is removed when `temp` (or the error holding it) drops.
+    match existing {
+        Existing::Replace => temp.persist(target).map(drop).map_err(|e| e.error)?,
+        Existing::Refuse => temp
+            .persist_noclobber(target)
+            .map(drop)
+            .map_err(|e| e.error)?,
     }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free temporary file name",
-    ))
+    sync_dir(&dir)
+}
+
+/// [`write_output`] replacing whatever is at `target`.
+pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_output(target, bytes, mode, Existing::Replace)
 }
 
 /// Removes what a writer killed mid-write left behind for `target`. Call with its lock held.
@@ -145,7 +158,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Removes `target` durably.
 pub fn remove_durable(target: &Path) -> io::Result<()> {
     fs::remove_file(target)?;
-    sync_dir(target.parent().unwrap_or(Path::new(".")))
+    sync_dir(&parent_of(target))
 }
 
 /// The permission bits of a path, for checks and audits (0600 where there are none).
@@ -171,6 +184,21 @@ mod tests {
         write_atomic(&target, b"two").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"two");
         assert!(!temp_path(&target).exists());
+        #[cfg(unix)]
+        assert_eq!(mode_of(&target).unwrap(), 0o600);
+    }
+
+    #[test]
+    fn write_output_refuses_an_existing_name_atomically_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        write_output(&target, b"one", FILE_MODE, Existing::Refuse).unwrap();
+        let error = write_output(&target, b"two", FILE_MODE, Existing::Refuse).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&target).unwrap(), b"one");
+        write_output(&target, b"three", FILE_MODE, Existing::Replace).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"three");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
         #[cfg(unix)]
         assert_eq!(mode_of(&target).unwrap(), 0o600);
     }

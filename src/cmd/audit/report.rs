@@ -122,7 +122,8 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
     let report = build(kc, &args)?;
     if let Some(path) = &args.html {
         let html = super::render::html(&report);
-        crate::fsutil::write_atomic(path, html.as_bytes())
+        // A user-named file beside other people's: a unique temporary file, never a fixed name.
+        crate::fsutil::write_atomic_unique(path, html.as_bytes(), crate::fsutil::FILE_MODE)
             .map_err(|e| crate::error::Error::io(format!("cannot write {}", path.display()), e))?;
         eprintln!("Wrote the HTML report to {}.", path.display());
     }
