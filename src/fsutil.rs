@@ -146,6 +146,47 @@ pub fn remove_leftover_temp(target: &Path) {
     let _ = fs::remove_file(temp_path(target));
 }
 
+/// Opens `path` for reading only if it is a regular file, without ever blocking on it.
+///
+/// A FIFO (or a device) planted under a file name keychain reads would make a plain `open`
+/// wait forever for a writer, hanging `list` or a cron job. The open is non-blocking and the
+/// type is checked on the opened descriptor (no window between check and use); anything but a
+/// regular file is refused with `InvalidInput` and a message saying so.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device or a folder)",
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads a regular file of at most `limit` bytes (see [`open_regular`]); a larger one is refused
+/// with `FileTooLarge` before it is read into memory.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells "exactly at the limit" from "beyond it".
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Makes a rename or unlink in `dir` durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -188,6 +229,30 @@ mod tests {
         assert_eq!(mode_of(&target).unwrap(), 0o600);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn read_regular_refuses_a_fifo_without_blocking_and_caps_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("trap");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let error = read_regular(&fifo, 1024).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("not a regular file"));
+        let error = read_regular(dir.path(), 1024).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        let file = dir.path().join("f");
+        fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_regular(&file, 5).unwrap(), b"12345");
+        let error = read_regular(&file, 4).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+    }
+
     #[test]
     fn write_output_refuses_an_existing_name_atomically_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -198,7 +263,11 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"one");
         write_output(&target, b"three", FILE_MODE, Existing::Replace).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"three");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
         #[cfg(unix)]
         assert_eq!(mode_of(&target).unwrap(), 0o600);
     }

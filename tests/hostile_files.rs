@@ -66,8 +66,15 @@ fn export_does_not_follow_a_symlink_planted_at_the_old_fixed_temp_name() {
     assert_success(&out, &["export"]);
     assert_victim_untouched(&victim);
     let meta = std::fs::symlink_metadata(&target).unwrap();
-    assert!(meta.file_type().is_file(), "the export is a file of its own");
-    assert!(std::fs::read(&target).unwrap().starts_with(b"age-encryption.org/v1"));
+    assert!(
+        meta.file_type().is_file(),
+        "the export is a file of its own"
+    );
+    assert!(
+        std::fs::read(&target)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1")
+    );
 }
 
 #[test]
@@ -86,7 +93,12 @@ fn audit_html_does_not_follow_a_symlink_planted_at_the_old_fixed_temp_name() {
     ]);
     assert_success(&out, &["audit", "--html"]);
     assert_victim_untouched(&victim);
-    assert!(std::fs::symlink_metadata(&target).unwrap().file_type().is_file());
+    assert!(
+        std::fs::symlink_metadata(&target)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
 }
 
 #[test]
@@ -184,9 +196,15 @@ fn a_fifo_among_the_records_is_skipped_with_a_warning_not_waited_on() {
         stderr(&out)
     );
 
-    let out = run_or_fail_on_hang(&kc, &["audit", "--json", "--fail-on", "critical"]);
-    assert_success(&out, &["audit"]);
+    // The officer's report also lists it, as a critical finding.
+    let out = run_or_fail_on_hang(&kc, &["audit", "--json"]);
+    assert_exit(&out, 1);
     assert!(stderr(&out).contains("trap.kcr"), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("record-unreadable") && report.contains("trap.kcr"),
+        "{report}"
+    );
 
     let out = run_or_fail_on_hang(&kc, &["refresh", "--all", "--idle-days", "20"]);
     assert_success(&out, &["refresh", "--all"]);
@@ -195,7 +213,11 @@ fn a_fifo_among_the_records_is_skipped_with_a_warning_not_waited_on() {
     // Named directly, the FIFO is refused, not opened for a blocking read.
     let out = run_or_fail_on_hang(&kc, &["show", "trap"]);
     assert_exit(&out, 7);
-    assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A PNG of tiled QR finder patterns (one pixel per module): a couple of kilobytes that give
@@ -351,8 +373,7 @@ fn an_imported_backup_is_validated_like_add_and_invalid_accounts_are_refused() {
 // ---- Invantive's documented layout: secrets on <database> ----------------------------------
 
 #[test]
-fn import_strip_of_the_documented_example_moves_user_password_and_totp_and_strips_exactly_them()
-{
+fn import_strip_of_the_documented_example_moves_user_password_and_totp_and_strips_exactly_them() {
     let kc = Kc::with_file_store();
     let file = kc.tmp.path().join("settings-seed-example.xml");
     std::fs::copy(settings_fixture("settings-seed-example.xml"), &file).unwrap();
@@ -409,11 +430,12 @@ fn import_strip_through_a_symlink_rewrites_the_target_and_keeps_the_link() {
     let stripped = std::fs::read_to_string(&real).unwrap();
     assert!(!stripped.contains("seed-Pw-canary-42"), "{stripped}");
     // The backup sits beside the file that was rewritten.
-    assert!(
-        std::fs::read_dir(&real_dir)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().contains(".keychain-backup-"))
-    );
+    assert!(std::fs::read_dir(&real_dir).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".keychain-backup-")
+    }));
 }
 
 #[test]

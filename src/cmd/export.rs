@@ -51,7 +51,7 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
         return Err(exists(&args.file));
     }
 
-    let names = kc.store().list()?;
+    let names = super::account_names(kc)?;
     let mut accounts: Vec<Account> = Vec::with_capacity(names.len());
     for name in &names {
         accounts.push(kc.read(name)?.0);

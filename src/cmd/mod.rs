@@ -53,6 +53,21 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The names of all accounts, with a warning for each entry skipped because it is not a record.
+pub fn account_names(kc: &Keychain) -> Result<Vec<String>> {
+    let listing = kc.store().listing()?;
+    listing.strays.iter().for_each(|stray| warn_stray(stray));
+    Ok(listing.names)
+}
+
+/// Warns about an entry of the accounts folder that is named like a record but is not a file.
+pub fn warn_stray(path: &std::path::Path) {
+    eprintln!(
+        "warning: skipped {}: not a regular file (a FIFO, a device or a folder), so not a record; remove it",
+        path.display()
+    );
+}
+
 /// `lock` works on a keychain folder even when its key store is unreachable.
 fn dir_checked(dir: PathBuf) -> Result<PathBuf> {
     crate::config::Config::load(&dir)?;

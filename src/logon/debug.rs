@@ -75,11 +75,12 @@ impl DebugPages {
         out.push_str(&redact(seen.body, secrets));
         // Pages may still say more about an account than a person wants others to read (0600);
         // the folder is the user's choice, so never open a fixed name a neighbour could plant.
-        crate::fsutil::write_atomic_unique(&file, out.as_bytes(), crate::fsutil::FILE_MODE)
-            .map_err(|e| LogonError::DebugPages {
+        crate::fsutil::write_atomic_unique(&file, out.as_bytes(), crate::fsutil::FILE_MODE).map_err(
+            |e| LogonError::DebugPages {
                 dir: self.dir.clone(),
                 reason: e.kind().to_string(),
-            })
+            },
+        )
     }
 }
 

@@ -158,7 +158,20 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
 
     // The public headers; a record that cannot be read is itself a finding.
     let mut headers = Vec::new();
-    for name in kc.store().list()? {
+    let listing = kc.store().listing()?;
+    for stray in &listing.strays {
+        super::super::warn_stray(stray);
+        findings.push(finding(
+            Severity::Critical,
+            "record-unreadable",
+            None,
+            format!(
+                "{} is named like a record but is not a regular file (a FIFO, a device or a folder): someone put it there; it was skipped",
+                stray.display()
+            ),
+        ));
+    }
+    for name in listing.names {
         match kc.peek(&name) {
             Ok(h) => headers.push(h),
             Err(e) => findings.push(finding(
