@@ -317,30 +317,31 @@ fn an_imported_backup_is_validated_like_add_and_invalid_accounts_are_refused() {
     source.add_account("acme");
     let officer = Kc::with_file_store();
     let identity = officer.dir.join("identity.txt");
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = fn(&mut serde_json::Value);
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "crlf-token",
-            Box::new(|a| a["secrets"]["refresh-token"] = "rt\r\nX-Injected: 1".into()),
+            |a| a["secrets"]["refresh-token"] = "rt\r\nX-Injected: 1".into(),
             "refresh token",
         ),
         (
             "digits",
-            Box::new(|a| a["header"]["totp"]["digits"] = 99.into()),
+            |a| a["header"]["totp"]["digits"] = 99.into(),
             "digits",
         ),
         (
             "period",
-            Box::new(|a| a["header"]["totp"]["period"] = 0.into()),
+            |a| a["header"]["totp"]["period"] = 0.into(),
             "period",
         ),
         (
             "url",
-            Box::new(|a| a["header"]["provider"]["issuer"] = "file:///etc/passwd".into()),
+            |a| a["header"]["provider"]["issuer"] = "file:///etc/passwd".into(),
             "URL",
         ),
         (
             "name",
-            Box::new(|a| a["header"]["name"] = "../escape".into()),
+            |a| a["header"]["name"] = "../escape".into(),
             "account name",
         ),
     ];

@@ -40,6 +40,11 @@ pub enum TotpError {
     ZeroPeriod,
 
     #[error(
+        "a TOTP period of {period} s is longer than the {max} s any provider uses; fix the period setting (usually 30)"
+    )]
+    PeriodTooLong { period: u64, max: u64 },
+
+    #[error(
         "not a TOTP secret: expected a base32 secret, an otpauth://totp/ URI or an \
          otpauth-migration:// export"
     )]
