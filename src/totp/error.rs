@@ -144,6 +144,29 @@ pub enum TotpError {
     },
 
     #[error(
+        "{} is {width} x {height} pixels, larger than a QR code picture needs (at most {max_side} \
+         pixels a side and {max_pixels} pixels in all); crop the picture to the QR code",
+        .path.display()
+    )]
+    ImageTooLarge {
+        path: std::path::PathBuf,
+        width: u32,
+        height: u32,
+        max_side: u32,
+        max_pixels: u64,
+    },
+
+    #[error(
+        "{} has too many QR-code-like patterns to search (gave up after {seconds} s); crop the \
+         picture to the one QR code",
+        .path.display()
+    )]
+    QrTooComplex {
+        path: std::path::PathBuf,
+        seconds: u64,
+    },
+
+    #[error(
         "no QR code found in {}; crop the picture to the QR code, or take a sharper, straighter \
          screenshot",
         .path.display()
