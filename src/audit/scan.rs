@@ -842,3 +842,7 @@ fn io_err(what: &'static str, path: &Path, source: io::Error) -> ScanError {
 #[cfg(test)]
 #[path = "scan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scan_props.rs"]
+mod props;

@@ -16,6 +16,9 @@ mod migration;
 mod qr;
 mod uri;
 
+#[cfg(test)]
+mod props;
+
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
