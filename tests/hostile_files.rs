@@ -220,6 +220,44 @@ fn a_fifo_among_the_records_is_skipped_with_a_warning_not_waited_on() {
     );
 }
 
+#[test]
+fn a_fifo_given_to_scan_or_import_is_refused_not_waited_on() {
+    let kc = Kc::with_file_store();
+    let fifo = kc.tmp.path().join("settings-trap.xml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let out = run_or_fail_on_hang(&kc, &["scan", fifo.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_or_fail_on_hang(&kc, &["import", fifo.to_str().unwrap(), "--strip"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_or_fail_on_hang(
+        &kc,
+        &add_args(
+            "acme",
+            &["--no-password", "--totp-qr", fifo.to_str().unwrap()],
+        ),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// A PNG of tiled QR finder patterns (one pixel per module): a couple of kilobytes that give
 /// the QR detector thousands of candidate corners to pair up.
 fn finder_pattern_bomb(path: &Path) {

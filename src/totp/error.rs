@@ -144,6 +144,16 @@ pub enum TotpError {
     },
 
     #[error(
+        "cannot read {} as an image: {source}; give the path of a PNG or JPEG file",
+        .path.display()
+    )]
+    ImageFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
         "{} is {width} x {height} pixels, larger than a QR code picture needs (at most {max_side} \
          pixels a side and {max_pixels} pixels in all); crop the picture to the QR code",
         .path.display()

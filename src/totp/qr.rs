@@ -77,10 +77,18 @@ fn greyscale(path: &Path) -> Result<(Zeroizing<Vec<u8>>, usize, usize), TotpErro
         path: path.to_path_buf(),
         source,
     };
-    let bytes = Zeroizing::new(
-        crate::fsutil::read_regular(path, MAX_FILE_BYTES)
-            .map_err(|error| unreadable(ImageError::IoError(error)))?,
-    );
+    let bytes = Zeroizing::new(crate::fsutil::read_regular(path, MAX_FILE_BYTES).map_err(
+        |error| match error.kind() {
+            // Not a file at all (a FIFO, a folder), or far too large for a picture.
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => {
+                TotpError::ImageFile {
+                    path: path.to_path_buf(),
+                    source: error,
+                }
+            }
+            _ => unreadable(ImageError::IoError(error)),
+        },
+    )?);
     // Sniff the format from the content: screenshots often have the wrong extension.
     let reader = || {
         ImageReader::new(Cursor::new(&bytes[..]))
