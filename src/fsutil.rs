@@ -61,7 +61,7 @@ pub fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> 
 /// The temporary name used while `target` is being written.
 ///
 /// The name is fixed per target rather than random: writers of one target hold its lock, so
-/// there is never more than one, and a leftover from a crash is simply overwritten (or removed by
+/// there is never more than one, and a leftover from a crash is removed (by [`write_atomic`] or
 /// [`remove_leftover_temp`]) without scanning the folder, which would cost more with every account.
 pub fn temp_path(target: &Path) -> PathBuf {
     let name = target
@@ -75,11 +75,14 @@ pub fn temp_path(target: &Path) -> PathBuf {
 /// The caller must hold the lock that serialises writers of `target`.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = temp_path(target);
+    // Whatever is under the fixed name (a crash's leftover, or a symlink planted there) is
+    // removed, never opened: the temp file is then created exclusively, so nothing is followed.
+    match fs::remove_file(&temp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = open_private(&temp, OpenOptions::new().write(true).create_new(true))?;
     let result = (|| {
-        let mut file = open_private(
-            &temp,
-            OpenOptions::new().write(true).create(true).truncate(true),
-        )?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -251,6 +254,22 @@ mod tests {
         assert_eq!(read_regular(&file, 5).unwrap(), b"12345");
         let error = read_regular(&file, 4).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_never_follows_a_symlink_planted_at_its_temp_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"theirs").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+        let target = dir.path().join("record");
+        std::os::unix::fs::symlink(&victim, temp_path(&target)).unwrap();
+        write_atomic(&target, b"ours").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"theirs");
+        assert_eq!(mode_of(&victim).unwrap(), 0o644);
+        assert_eq!(fs::read(&target).unwrap(), b"ours");
+        assert!(fs::symlink_metadata(&target).unwrap().file_type().is_file());
     }
 
     #[test]
