@@ -25,7 +25,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::audit::Event;
-use crate::audit::scan::{ImportCandidate, SettingsFile, Spot, read_settings, strip_spots};
+use crate::audit::scan::{ImportCandidate, SettingsFile, read_settings};
 use crate::cli::ImportArgs;
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
@@ -87,7 +87,7 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
     );
 
     let all_moved = match settings {
-        Some(file) if args.strip => strip(kc, &args.file, &file)?,
+        Some(file) if args.strip => super::strip::run(kc, &args.file, &file)?,
         _ => true,
     };
     Ok(if refused > 0 || !all_moved {
@@ -95,119 +95,6 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
     } else {
         exit::OK
     })
-}
-
-/// `--strip`: removes from the settings file exactly the values read back from the keychain
-/// and found equal, reports each value moved and each left, and records the strip. Returns
-/// whether every secret of the file was moved.
-fn strip(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
-    let moved = verified_spots(kc, &file.candidates)?;
-    let left: Vec<&Spot> = file
-        .spots
-        .iter()
-        .filter(|s| !moved.iter().any(|(m, _, _)| m == *s))
-        .collect();
-    let shown = file.path.display();
-    let mut report = String::new();
-    for (spot, account, field) in &moved {
-        report.push_str(&format!(
-            "moved     {shown}:{}  {}  to {account} {field}\n",
-            spot.line, spot.key
-        ));
-    }
-    for spot in &left {
-        report.push_str(&format!(
-            "left      {shown}:{}  {}  (not in the keychain with this value)\n",
-            spot.line, spot.key
-        ));
-    }
-    super::print_stdout(&report)?;
-    if file.path != given {
-        eprintln!(
-            "note: {} is a symbolic link; its target {shown} is the file rewritten, and the link stays.",
-            given.display()
-        );
-    }
-    if moved.is_empty() {
-        eprintln!(
-            "warning: {shown} was not stripped: none of its secrets is in the keychain with the value it has in the file"
-        );
-        return Ok(left.is_empty());
-    }
-    let spots: Vec<Spot> = moved.iter().map(|(s, _, _)| s.clone()).collect();
-    let backup = strip_spots(&file.path, &file.text, &spots).map_err(scan_error)?;
-    trail::record(
-        kc,
-        Event::new(
-            format!(
-                "import --strip {shown}: {} value(s) moved, {} left",
-                moved.len(),
-                left.len()
-            ),
-            Action::Import,
-        ),
-    )?;
-    eprintln!(
-        "Removed {} value(s) from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.",
-        moved.len(),
-        backup.display()
-    );
-    if !left.is_empty() {
-        eprintln!(
-            "warning: {} secret(s) were left in {shown}: import them (--replace for existing accounts, or by hand) and strip again",
-            left.len()
-        );
-    }
-    Ok(left.is_empty())
-}
-
-/// The spots whose value the keychain now holds: each account is read back (after the save)
-/// and each of its values compared with the file's, in constant time. The TOTP secret is
-/// compared in its canonical base32 form, which is how it is stored. A spot taken by several
-/// accounts counts once, for the first account that holds it.
-fn verified_spots(
-    kc: &Keychain,
-    candidates: &[ImportCandidate],
-) -> Result<Vec<(Spot, String, SecretField)>> {
-    use subtle::ConstantTimeEq;
-    let mut moved: Vec<(Spot, String, SecretField)> = Vec::new();
-    for c in candidates {
-        if kc.store().read(&c.name).ok().flatten().is_none() {
-            continue;
-        }
-        // An account that cannot be opened holds nothing we can vouch for.
-        let Ok((account, _)) = kc.read(&c.name) else {
-            continue;
-        };
-        for (field, spot) in &c.spots {
-            if moved.iter().any(|(m, _, _)| m == spot) {
-                continue;
-            }
-            let Some(in_file) = candidate_value(c, *field) else {
-                continue;
-            };
-            let expected = match field {
-                SecretField::TotpSecret => match TotpSecret::parse(in_file.expose_secret()) {
-                    Ok(totp) => totp.secret_base32(),
-                    Err(_) => continue,
-                },
-                _ => in_file.clone(),
-            };
-            let Some(stored) = account.secret(*field) else {
-                continue;
-            };
-            let equal: bool = stored
-                .expose_secret()
-                .as_bytes()
-                .ct_eq(expected.expose_secret().as_bytes())
-                .into();
-            if equal {
-                moved.push((spot.clone(), c.name.clone(), *field));
-            }
-        }
-    }
-    moved.sort_by_key(|(s, _, _)| (s.cut.start, s.cut.end));
-    Ok(moved)
 }
 
 /// `text` with its control characters escaped (`\u{1b}`), everything else as it is.
@@ -221,16 +108,6 @@ fn visible(text: &str) -> String {
             }
         })
         .collect()
-}
-
-fn candidate_value(c: &ImportCandidate, field: SecretField) -> Option<&SecretString> {
-    match field {
-        SecretField::Password => c.password.as_ref(),
-        SecretField::TotpSecret => c.totp_secret.as_ref(),
-        SecretField::ClientSecret => c.client_secret.as_ref(),
-        SecretField::RefreshToken => c.refresh_token.as_ref(),
-        SecretField::AccessToken => None,
-    }
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>> {

@@ -17,6 +17,7 @@ mod scan;
 mod secrets;
 mod set;
 mod show;
+mod strip;
 mod totp;
 mod unlock;
 
