@@ -5,7 +5,11 @@
 //! Secrets parsed for import go straight into `SecretString`. XML is parsed with `roxmltree`
 //! with DTDs refused: no external entity is ever fetched or read, and a "billion laughs" file is
 //! rejected at its `<!DOCTYPE` before any expansion (roxmltree also bounds expansion depth and
-//! count when DTDs are allowed; we do not allow them). Input files are capped in size.
+//! count when DTDs are allowed; we do not allow them). Input files are capped in size and read
+//! without blocking (regular files only).
+//!
+//! For import, every secret is kept with its [`Spot`] (line, key, the bytes that remove it), so
+//! that a strip can cut exactly the values the keychain was found to hold and leave the rest.
 
 use std::fmt;
 use std::fs;
