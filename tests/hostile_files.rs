@@ -450,6 +450,16 @@ fn import_strip_of_the_documented_example_moves_user_password_and_totp_and_strip
         );
     }
     assert!(!report.contains("seed-Pw-canary") && !report.contains("GEZDGNBVGY3TQOJQ"));
+
+    // The audit log names the values moved (line and key), recorded before the file changed.
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    assert!(
+        log.contains(&format!("defaultPassword to {name} password"))
+            && log.contains(&format!("totp-secret to {name} totp-secret")),
+        "{log}"
+    );
+    assert!(!log.contains("seed-Pw-canary") && !log.contains("GEZDGNBVGY3TQOJQ"));
+    kc.ok(&["audit", "verify"]);
 }
 
 #[test]

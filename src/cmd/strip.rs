@@ -59,18 +59,24 @@ pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
         return Ok(left.is_empty());
     }
     let spots: Vec<Spot> = moved.iter().map(|(s, _, _)| s.clone()).collect();
-    let backup = strip_spots(&file.path, &file.text, &spots).map_err(scan_error)?;
+    // Recorded before the file changes (fail closed: no audit, no strip), naming each value by
+    // line and key, never by content.
+    let named: Vec<String> = moved
+        .iter()
+        .map(|(s, account, field)| format!("{}:{} to {account} {field}", s.line, s.key))
+        .collect();
     trail::record(
         kc,
         Event::new(
             format!(
-                "import --strip {shown}: {} value(s) moved, {} left",
-                moved.len(),
+                "import --strip {shown}: moved {}; {} left",
+                named.join(", "),
                 left.len()
             ),
             Action::Import,
         ),
     )?;
+    let backup = strip_spots(&file.path, &file.text, &spots).map_err(scan_error)?;
     eprintln!(
         "Removed {} value(s) from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.",
         moved.len(),
