@@ -103,11 +103,17 @@ pub enum Command {
     ///
     /// A settings file gives one account per <database> that carries a secret, named
     /// group-connection-alias: provider from api-url, client id, redirect URL, user from
-    /// defaultUserLogonCode, password, TOTP secret, client secret, refresh token (its idle time
-    /// counted from the file's modification time). Existing accounts are skipped unless
-    /// --replace. --strip rewrites the file without its secrets only when all of them are in the
-    /// keychain, keeping the original beside it (mode 0600). An export (.age) needs --identity.
-    /// Every account written is recorded in the audit log.
+    /// defaultUserLogonCode, password (a password pair or defaultPassword), TOTP secret, client
+    /// secret, refresh token (its idle time counted from the file's modification time). Each
+    /// value is taken from the <database> element first and from its <connection> second.
+    /// Existing accounts are skipped unless --replace. --strip then removes from the file each
+    /// secret that the keychain holds with the same value (read back after the save and
+    /// compared), names each value moved and each left (exit 2 when any is left), and keeps the
+    /// original beside the file (mode 0600); a file reached through a symbolic link is rewritten
+    /// at its target, the link stays. Every account, from a settings file or an export, is
+    /// checked as 'add' checks one (provider URLs, TOTP digits and period, token characters,
+    /// name); an invalid one is refused. An export (.age) needs --identity. Every account
+    /// written is recorded in the audit log.
     Import(ImportArgs),
     /// Write an age-encrypted backup of all accounts, with their secrets, for one recipient
     ///
@@ -214,7 +220,7 @@ pub struct ImportArgs {
     /// An Invantive settings file (.xml) or a file written by 'keychain export' (.age)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// After importing every secret of a settings file, rewrite it without them (backup kept beside it, mode 0600)
+    /// Then remove from the settings file each secret the keychain holds with the same value (backup kept beside it, mode 0600)
     #[arg(long)]
     pub strip: bool,
     /// The age identity file that opens an export (needed for .age files)

@@ -61,7 +61,7 @@ pub fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> 
 /// The temporary name used while `target` is being written.
 ///
 /// The name is fixed per target rather than random: writers of one target hold its lock, so
-/// there is never more than one, and a leftover from a crash is simply overwritten (or removed by
+/// there is never more than one, and a leftover from a crash is removed (by [`write_atomic`] or
 /// [`remove_leftover_temp`]) without scanning the folder, which would cost more with every account.
 pub fn temp_path(target: &Path) -> PathBuf {
     let name = target
@@ -75,16 +75,19 @@ pub fn temp_path(target: &Path) -> PathBuf {
 /// The caller must hold the lock that serialises writers of `target`.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = temp_path(target);
+    // Whatever is under the fixed name (a crash's leftover, or a symlink planted there) is
+    // removed, never opened: the temp file is then created exclusively, so nothing is followed.
+    match fs::remove_file(&temp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = open_private(&temp, OpenOptions::new().write(true).create_new(true))?;
     let result = (|| {
-        let mut file = open_private(
-            &temp,
-            OpenOptions::new().write(true).create(true).truncate(true),
-        )?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
         fs::rename(&temp, target)?;
-        sync_dir(target.parent().unwrap_or(Path::new(".")))
+        sync_dir(&parent_of(target))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -92,45 +95,99 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Writes `bytes` to `target` atomically, with `mode`, where writers do not share a lock (a
-/// settings file, an export): the temporary file gets a random name of its own.
-pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// What an output file may do to a file (or link) already under its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it (the rename replaces a symlink itself, never what it points to).
+    Replace,
+    /// Refuse with `AlreadyExists`, atomically: no check-then-write window.
+    Refuse,
+}
+
+/// Writes `bytes` to `target` atomically, with `mode`, where writers do not share a lock: user-
+/// named outputs (an export, an HTML report, a rewritten settings file) and files other
+/// processes may write at the same time.
+///
+/// The temporary file gets a unique random name in the target's own folder (`.` for a bare
+/// name), created with `O_CREAT|O_EXCL` by the `tempfile` crate, so a file or symlink planted
+/// under a guessable name is never opened, followed, truncated or chmod'ed. Then fsync, rename
+/// (or link without replacing, for [`Existing::Refuse`]), and fsync of the folder.
+pub fn write_output(target: &Path, bytes: &[u8], mode: u32, existing: Existing) -> io::Result<()> {
     let dir = parent_of(target);
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for _ in 0..16 {
-        let temp = dir.join(format!(".{name}.tmp-{:016x}", rand::random::<u64>()));
-        let mut options = OpenOptions::new();
-        #[cfg(unix)]
-        options.mode(mode);
-        #[cfg(not(unix))]
-        let _ = mode;
-        let mut file = match options.write(true).create_new(true).open(&temp) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let result = file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&temp, target))
-            .and_then(|()| sync_dir(&dir));
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        return result;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(fs::Permissions::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut temp = builder.tempfile_in(&dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    // On failure the temporary file is removed when `temp` (or the error holding it) drops.
+    match existing {
+        Existing::Replace => temp.persist(target).map(drop).map_err(|e| e.error)?,
+        Existing::Refuse => temp
+            .persist_noclobber(target)
+            .map(drop)
+            .map_err(|e| e.error)?,
     }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free temporary file name",
-    ))
+    sync_dir(&dir)
+}
+
+/// [`write_output`] replacing whatever is at `target`.
+pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_output(target, bytes, mode, Existing::Replace)
 }
 
 /// Removes what a writer killed mid-write left behind for `target`. Call with its lock held.
 pub fn remove_leftover_temp(target: &Path) {
     let _ = fs::remove_file(temp_path(target));
+}
+
+/// Opens `path` for reading only if it is a regular file, without ever blocking on it.
+///
+/// A FIFO (or a device) planted under a file name keychain reads would make a plain `open`
+/// wait forever for a writer, hanging `list` or a cron job. The open is non-blocking and the
+/// type is checked on the opened descriptor (no window between check and use); anything but a
+/// regular file is refused with `InvalidInput` and a message saying so.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device or a folder)",
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads a regular file of at most `limit` bytes (see [`open_regular`]); a larger one is refused
+/// with `FileTooLarge` before it is read into memory.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells "exactly at the limit" from "beyond it".
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Makes a rename or unlink in `dir` durable.
@@ -145,7 +202,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Removes `target` durably.
 pub fn remove_durable(target: &Path) -> io::Result<()> {
     fs::remove_file(target)?;
-    sync_dir(target.parent().unwrap_or(Path::new(".")))
+    sync_dir(&parent_of(target))
 }
 
 /// The permission bits of a path, for checks and audits (0600 where there are none).
@@ -171,6 +228,65 @@ mod tests {
         write_atomic(&target, b"two").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"two");
         assert!(!temp_path(&target).exists());
+        #[cfg(unix)]
+        assert_eq!(mode_of(&target).unwrap(), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_regular_refuses_a_fifo_without_blocking_and_caps_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("trap");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let error = read_regular(&fifo, 1024).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("not a regular file"));
+        let error = read_regular(dir.path(), 1024).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        let file = dir.path().join("f");
+        fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_regular(&file, 5).unwrap(), b"12345");
+        let error = read_regular(&file, 4).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_never_follows_a_symlink_planted_at_its_temp_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"theirs").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+        let target = dir.path().join("record");
+        std::os::unix::fs::symlink(&victim, temp_path(&target)).unwrap();
+        write_atomic(&target, b"ours").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"theirs");
+        assert_eq!(mode_of(&victim).unwrap(), 0o644);
+        assert_eq!(fs::read(&target).unwrap(), b"ours");
+        assert!(fs::symlink_metadata(&target).unwrap().file_type().is_file());
+    }
+
+    #[test]
+    fn write_output_refuses_an_existing_name_atomically_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        write_output(&target, b"one", FILE_MODE, Existing::Refuse).unwrap();
+        let error = write_output(&target, b"two", FILE_MODE, Existing::Refuse).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&target).unwrap(), b"one");
+        write_output(&target, b"three", FILE_MODE, Existing::Replace).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"three");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
         #[cfg(unix)]
         assert_eq!(mode_of(&target).unwrap(), 0o600);
     }

@@ -28,3 +28,4 @@ pub mod secret;
 pub mod store;
 pub mod totp;
 pub mod trail;
+pub mod validate;

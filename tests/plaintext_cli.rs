@@ -267,25 +267,44 @@ fn import_creates_one_account_per_database_with_unescaped_secrets_then_strips_th
 }
 
 #[test]
-fn import_never_overwrites_and_strips_only_when_everything_is_in_the_keychain() {
+fn import_never_overwrites_and_strips_only_values_the_keychain_holds() {
     let kc = Kc::with_file_store();
     let file = copy(&kc, "settings-test.xml");
     kc.ok(&["import", file.to_str().unwrap()]);
-    let before = std::fs::read(&file).unwrap();
+    // The keychain's password for one account now differs from the file's.
+    let other = kc.file("other-pw", "changed-since-import\n");
+    kc.ok(&[
+        "set",
+        "exact-exact-online-nl-eol",
+        "--password-file",
+        other.to_str().unwrap(),
+    ]);
     let out = kc.run(&["import", file.to_str().unwrap(), "--strip"]);
     assert_exit(&out, 2);
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .all(|l| l.starts_with("skipped"))
+    assert_no_canary(&out);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        report.lines().filter(|l| l.starts_with("skipped")).count(),
+        3
     );
-    assert!(
-        stderr(&out).contains("was not stripped"),
-        "{}",
-        stderr(&out)
+    // Existing accounts that hold the file's values let those values go; the changed
+    // password stays in the file, named.
+    assert_eq!(
+        report.lines().filter(|l| l.starts_with("moved")).count(),
+        4,
+        "{report}"
     );
-    assert_eq!(std::fs::read(&file).unwrap(), before, "file untouched");
-    // With --replace every secret is in the keychain again, so stripping is safe.
+    let left: Vec<&str> = report.lines().filter(|l| l.starts_with("left")).collect();
+    assert!(
+        left.len() == 1 && left[0].contains(":4  defaultPassword"),
+        "{report}"
+    );
+    let stripped = std::fs::read_to_string(&file).unwrap();
+    assert!(stripped.contains("s3cr&amp;t"));
+    for canary in ["JBSWY3DPEHPK3PXP", "client-secret-canary", "pa;ss"] {
+        assert!(!stripped.contains(canary), "{canary} left in the file");
+    }
+    // With --replace the file's password is in the keychain again, so it goes too.
     kc.ok(&["import", file.to_str().unwrap(), "--strip", "--replace"]);
     assert_exit(&kc.run(&["scan", file.to_str().unwrap()]), 0);
 }

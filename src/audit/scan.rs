@@ -7,7 +7,11 @@
 //! Secrets parsed for import go straight into `SecretString`. XML is parsed with `roxmltree`
 //! with DTDs refused: no external entity is ever fetched or read, and a "billion laughs" file is
 //! rejected at its `<!DOCTYPE` before any expansion (roxmltree also bounds expansion depth and
-//! count when DTDs are allowed; we do not allow them). Input files are capped in size.
+//! count when DTDs are allowed; we do not allow them). Input files are capped in size and read
+//! without blocking (regular files only).
+//!
+//! For import, every secret is kept with its [`Spot`] (line, key, the bytes that remove it), so
+//! that a strip can cut exactly the values the keychain was found to hold and leave the rest.
 
 use std::fmt;
 use std::fs;
@@ -16,9 +20,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
+use zeroize::Zeroizing;
 
-use super::connstr::{self, Pair};
+use super::connstr;
 use crate::fsutil::{mode_of, parent_of, private_options, sync_dir, write_atomic_unique};
+use crate::record::SecretField;
 
 /// Keys whose values are secrets inside connection strings (compared case-insensitively).
 const SECRET_KEYS: &[&str] = &[
@@ -92,6 +98,20 @@ pub struct ImportCandidate {
     pub totp_secret: Option<SecretString>,
     pub client_secret: Option<SecretString>,
     pub refresh_token: Option<SecretString>,
+    /// Where each secret above was taken from, so that `--strip` can remove exactly the values
+    /// found in the keychain afterwards.
+    pub spots: Vec<(SecretField, Spot)>,
+}
+
+/// A settings file as read for import: its text (which holds the secrets, so it is wiped when
+/// dropped), the accounts it describes, and every plain-text secret in it.
+pub struct SettingsFile {
+    pub path: PathBuf,
+    pub text: Zeroizing<String>,
+    pub candidates: Vec<ImportCandidate>,
+    /// Every secret of the file (also those no candidate took, such as an overridden
+    /// connection-level password or a `<credentials>` password), sorted by position.
+    pub spots: Vec<Spot>,
 }
 
 /// What can go wrong while scanning or rewriting. Never carries a secret value.
@@ -121,8 +141,10 @@ pub enum ScanError {
     NothingToStrip { file: PathBuf },
     #[error("{}:{line}: a connectionString uses an escape keychain cannot map back to the file; remove its secrets by hand", file.display())]
     UnsupportedEscaping { file: PathBuf, line: usize },
-    #[error("{}: stripping would leave secrets behind; the file was not changed; remove them by hand", file.display())]
+    #[error("{}: stripping would remove more or less than the values chosen; the file was not changed; remove them by hand", file.display())]
     StripIncomplete { file: PathBuf },
+    #[error("{} changed while it was being imported; the file was not stripped; run the import again", file.display())]
+    ChangedMeanwhile { file: PathBuf },
 }
 
 /// Scans files and folders (recursively: `settings*.xml` and `.config`, `.ini`, `.txt`, `.xml`
@@ -174,7 +196,7 @@ pub fn scan_file(path: &Path) -> Result<Vec<Finding>, ScanError> {
     let text = read_text(path)?;
     if is_settings_name(path) {
         let doc = parse_xml(path, &text)?;
-        Ok(settings_findings(path, &doc)?.0)
+        settings_findings(path, &doc)
     } else {
         Ok(text_findings(path, &text))
     }
@@ -233,18 +255,19 @@ fn file_name(path: &Path) -> String {
 }
 
 fn read_text(path: &Path) -> Result<String, ScanError> {
-    let len = fs::metadata(path)
-        .map_err(|e| io_err("read", path, e))?
-        .len();
-    if len > MAX_FILE {
-        return Err(ScanError::TooLarge {
+    // Non-blocking and regular files only: a FIFO named settings.xml must not hang a scan.
+    let bytes = crate::fsutil::read_regular(path, MAX_FILE).map_err(|e| match e.kind() {
+        io::ErrorKind::FileTooLarge => ScanError::TooLarge {
             file: path.to_path_buf(),
             limit: MAX_FILE,
-        });
-    }
-    let bytes = fs::read(path).map_err(|e| io_err("read", path, e))?;
-    String::from_utf8(bytes).map_err(|_| ScanError::NotUtf8 {
-        file: path.to_path_buf(),
+        },
+        _ => io_err("read", path, e),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        drop(Zeroizing::new(e.into_bytes()));
+        ScanError::NotUtf8 {
+            file: path.to_path_buf(),
+        }
     })
 }
 
@@ -301,60 +324,114 @@ fn local_is(name: &str, want: &str) -> bool {
     name.eq_ignore_ascii_case(want)
 }
 
-/// The secrets of a settings document, and the byte ranges (sorted, merged) that remove them.
-fn settings_findings(
+/// Where one plain-text secret sits in a settings file: its line, the attribute or connection-
+/// string key as written, and the bytes whose removal takes it out (an attribute with the space
+/// before it; a pair with one separator). Never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spot {
+    /// 1-based line.
+    pub line: usize,
+    pub key: String,
+    pub cut: Range<usize>,
+}
+
+/// One secret of one element: where it is and its decoded value.
+struct ElementSecret {
+    spot: Spot,
+    /// `true` for a pair of the `connectionString`, `false` for an attribute of its own.
+    in_connection_string: bool,
+    value: SecretString,
+}
+
+/// The secrets of one element: its `defaultPassword` and the secret pairs of its
+/// `connectionString` (attributes of its own only, never of its children).
+fn element_secrets(
     path: &Path,
     doc: &roxmltree::Document<'_>,
-) -> Result<(Vec<Finding>, Vec<Range<usize>>), ScanError> {
+    node: roxmltree::Node<'_, '_>,
+) -> Result<Vec<ElementSecret>, ScanError> {
     let text = doc.input_text();
     let line_at = |offset: usize| doc.text_pos_at(offset).row as usize;
-    let mut findings = Vec::new();
-    let mut cuts = Vec::new();
-    for node in doc.descendants().filter(|n| n.is_element()) {
-        for attr in node.attributes() {
-            if local_is(attr.name(), "defaultPassword") {
-                if attr.value().is_empty() {
-                    continue;
-                }
-                // Take the whitespace before the attribute along, so the tag stays tidy.
-                let range = attr.range();
-                let mut start = range.start;
-                while start > 0 && text.as_bytes()[start - 1].is_ascii_whitespace() {
-                    start -= 1;
-                }
-                findings.push(finding(path, line_at(range.start), attr.name()));
-                cuts.push(start..range.end);
-            } else if local_is(attr.name(), "connectionString") {
-                // Pairs are found in the decoded value and cut from the raw bytes through an
-                // offset map, so escapes elsewhere in the attribute stay exactly as written.
-                let raw_range = attr.range_value();
-                let raw = &text[raw_range.clone()];
-                let line = line_at(attr.range().start);
-                let unsupported = || ScanError::UnsupportedEscaping {
-                    file: path.to_path_buf(),
-                    line,
-                };
-                let (decoded, map) = connstr::decode_attribute(raw).ok_or_else(unsupported)?;
-                if decoded != attr.value() {
-                    return Err(unsupported());
-                }
-                let pairs = connstr::parse(&decoded);
-                let secret: Vec<&Pair<'_>> = pairs
-                    .iter()
-                    .filter(|p| is_secret_key(p.key) && !p.value.is_empty())
-                    .collect();
-                for p in &secret {
-                    let raw_start = raw_range.start + map[p.span.start];
-                    findings.push(finding(path, line_at(raw_start), p.key));
-                }
-                for cut in connstr::removal_spans(&decoded, &secret) {
-                    cuts.push(raw_range.start + map[cut.start]..raw_range.start + map[cut.end]);
+    let mut secrets = Vec::new();
+    for attr in node.attributes() {
+        if local_is(attr.name(), "defaultPassword") {
+            if attr.value().is_empty() {
+                continue;
+            }
+            // Take the whitespace before the attribute along, so the tag stays tidy.
+            let range = attr.range();
+            let mut start = range.start;
+            while start > 0 && text.as_bytes()[start - 1].is_ascii_whitespace() {
+                start -= 1;
+            }
+            secrets.push(ElementSecret {
+                spot: Spot {
+                    line: line_at(range.start),
+                    key: attr.name().to_string(),
+                    cut: start..range.end,
+                },
+                in_connection_string: false,
+                value: SecretString::from(attr.value().to_string()),
+            });
+        } else if local_is(attr.name(), "connectionString") {
+            // Pairs are found in the decoded value and cut from the raw bytes through an
+            // offset map, so escapes elsewhere in the attribute stay exactly as written.
+            let raw_range = attr.range_value();
+            let raw = &text[raw_range.clone()];
+            let line = line_at(attr.range().start);
+            let unsupported = || ScanError::UnsupportedEscaping {
+                file: path.to_path_buf(),
+                line,
+            };
+            let (decoded, map) = connstr::decode_attribute(raw).ok_or_else(unsupported)?;
+            if decoded != attr.value() {
+                return Err(unsupported());
+            }
+            let pairs = connstr::parse(&decoded);
+            for pair in pairs
+                .iter()
+                .filter(|p| is_secret_key(p.key) && !p.value.is_empty())
+            {
+                let raw_start = raw_range.start + map[pair.span.start];
+                // One pair's own cut; cuts of neighbouring pairs may overlap and are merged.
+                for cut in connstr::removal_spans(&decoded, &[pair]) {
+                    secrets.push(ElementSecret {
+                        spot: Spot {
+                            line: line_at(raw_start),
+                            key: pair.key.to_string(),
+                            cut: raw_range.start + map[cut.start]..raw_range.start + map[cut.end],
+                        },
+                        in_connection_string: true,
+                        value: SecretString::from(pair.value.clone()),
+                    });
                 }
             }
         }
     }
-    cuts.sort_by_key(|r| r.start);
-    Ok((findings, connstr::merge(cuts)))
+    Ok(secrets)
+}
+
+/// Every secret of a settings document, in document order.
+fn document_secrets(
+    path: &Path,
+    doc: &roxmltree::Document<'_>,
+) -> Result<Vec<ElementSecret>, ScanError> {
+    let mut secrets = Vec::new();
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        secrets.extend(element_secrets(path, doc, node)?);
+    }
+    Ok(secrets)
+}
+
+/// The findings of a settings document.
+fn settings_findings(
+    path: &Path,
+    doc: &roxmltree::Document<'_>,
+) -> Result<Vec<Finding>, ScanError> {
+    Ok(document_secrets(path, doc)?
+        .iter()
+        .map(|s| finding(path, s.spot.line, &s.spot.key))
+        .collect())
 }
 
 fn finding(path: &Path, line: usize, key: &str) -> Finding {
@@ -452,10 +529,38 @@ fn entity_len(text: &str) -> Option<usize> {
 }
 
 /// Reads an Invantive settings file into import candidates: one per `<database>` that carries
-/// a secret (its own or its connection's `defaultPassword`).
+/// a secret (its own or its connection's).
 pub fn parse_settings(path: &Path) -> Result<Vec<ImportCandidate>, ScanError> {
-    let text = read_text(path)?;
+    Ok(read_settings(path)?.candidates)
+}
+
+/// Which attribute or connection-string key holds each secret field (compared
+/// case-insensitively). Invantive allows `defaultUserLogonCode` and `defaultPassword` on both
+/// `<connection>` and `<database>`; its documented "background provider" setup for Exact
+/// Online puts them on `<database>`, beside the `connectionString`.
+const FIELD_KEYS: &[(SecretField, &str, bool)] = &[
+    // (field, key, true = a connection-string pair; false = an attribute)
+    (SecretField::Password, "password", true),
+    (SecretField::Password, "defaultPassword", false),
+    (SecretField::TotpSecret, "totp-secret", true),
+    (SecretField::ClientSecret, "api-client-secret", true),
+    (SecretField::RefreshToken, "api-refresh-token", true),
+];
+
+/// Reads a settings file for import. For each `<database>` (or a `<connection>` without any),
+/// every value is looked up on the `<database>` first and on its `<connection>` second, the
+/// `<database>` winning: the logon code (`defaultUserLogonCode`), the password (a `password`
+/// pair, then `defaultPassword`), the connection-string pairs (`api-url`, `api-client-id`,
+/// `api-redirect-url`, `totp-secret`, `api-client-secret`, `api-refresh-token`). Within one
+/// connection string the last pair of a key wins, as in a driver.
+pub fn read_settings(path: &Path) -> Result<SettingsFile, ScanError> {
+    let text = Zeroizing::new(read_text(path)?);
     let doc = parse_xml(path, &text)?;
+    let mut spots: Vec<Spot> = document_secrets(path, &doc)?
+        .into_iter()
+        .map(|s| s.spot)
+        .collect();
+    spots.sort_by_key(|s| (s.cut.start, s.cut.end));
     let mut candidates: Vec<ImportCandidate> = Vec::new();
     for conn in doc
         .descendants()
@@ -475,29 +580,62 @@ pub fn parse_settings(path: &Path) -> Result<Vec<ImportCandidate>, ScanError> {
         } else {
             databases.into_iter().map(Some).collect()
         };
+        let conn_secrets = element_secrets(path, &doc, conn)?;
+        let conn_pairs_text = attr(conn, "connectionString").unwrap_or_default();
+        let conn_pairs = connstr::parse(&conn_pairs_text);
         for db in sources {
-            let pairs_text = db
+            let db_secrets = match db {
+                Some(d) => element_secrets(path, &doc, d)?,
+                None => Vec::new(),
+            };
+            let db_pairs_text = db
                 .and_then(|d| attr(d, "connectionString"))
                 .unwrap_or_default();
-            let pairs = connstr::parse(&pairs_text);
+            let db_pairs = connstr::parse(&db_pairs_text);
+            // A plain (non-secret) connection-string value, the <database>'s winning.
             let get = |key: &str| {
-                pairs
-                    .iter()
-                    .rev()
-                    .find(|p| p.key.eq_ignore_ascii_case(key) && !p.value.is_empty())
-                    .map(|p| p.value.clone())
+                [&db_pairs, &conn_pairs].into_iter().find_map(|pairs| {
+                    pairs
+                        .iter()
+                        .rev()
+                        .find(|p| p.key.eq_ignore_ascii_case(key) && !p.value.is_empty())
+                        .map(|p| p.value.clone())
+                })
             };
-            let password = get("password").or_else(|| attr(conn, "defaultPassword"));
-            let totp_secret = get("totp-secret");
-            let client_secret = get("api-client-secret");
-            let refresh_token = get("api-refresh-token");
-            if password.is_none()
-                && totp_secret.is_none()
-                && client_secret.is_none()
-                && refresh_token.is_none()
-            {
+            // A secret, with the spot it came from.
+            let secret = |field: SecretField| -> Option<(&ElementSecret, SecretField)> {
+                [&db_secrets, &conn_secrets]
+                    .into_iter()
+                    .find_map(|secrets| {
+                        FIELD_KEYS.iter().filter(|(f, _, _)| *f == field).find_map(
+                            |(_, key, in_cs)| {
+                                secrets.iter().rev().find(|s| {
+                                    s.in_connection_string == *in_cs
+                                        && s.spot.key.eq_ignore_ascii_case(key)
+                                })
+                            },
+                        )
+                    })
+                    .map(|s| (s, field))
+            };
+            let found: Vec<(&ElementSecret, SecretField)> = [
+                SecretField::Password,
+                SecretField::TotpSecret,
+                SecretField::ClientSecret,
+                SecretField::RefreshToken,
+            ]
+            .into_iter()
+            .filter_map(secret)
+            .collect();
+            if found.is_empty() {
                 continue;
             }
+            let value = |field: SecretField| {
+                found
+                    .iter()
+                    .find(|(_, f)| *f == field)
+                    .map(|(s, _)| s.value.clone())
+            };
             let connection = attr(conn, "name");
             let alias = db.and_then(|d| attr(d, "alias"));
             let api_url = get("api-url");
@@ -525,15 +663,26 @@ pub fn parse_settings(path: &Path) -> Result<Vec<ImportCandidate>, ScanError> {
                 api_url,
                 client_id: get("api-client-id"),
                 redirect_url: get("api-redirect-url"),
-                user: attr(conn, "defaultUserLogonCode"),
-                password: password.map(SecretString::from),
-                totp_secret: totp_secret.map(SecretString::from),
-                client_secret: client_secret.map(SecretString::from),
-                refresh_token: refresh_token.map(SecretString::from),
+                user: db
+                    .and_then(|d| attr(d, "defaultUserLogonCode"))
+                    .or_else(|| attr(conn, "defaultUserLogonCode")),
+                password: value(SecretField::Password),
+                totp_secret: value(SecretField::TotpSecret),
+                client_secret: value(SecretField::ClientSecret),
+                refresh_token: value(SecretField::RefreshToken),
+                spots: found
+                    .iter()
+                    .map(|(s, field)| (*field, s.spot.clone()))
+                    .collect(),
             });
         }
     }
-    Ok(candidates)
+    Ok(SettingsFile {
+        path: path.to_path_buf(),
+        candidates,
+        spots,
+        text,
+    })
 }
 
 fn attr(node: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
@@ -597,21 +746,41 @@ pub fn provider_for(api_url: &str) -> String {
         .unwrap_or_else(|| "oauth2".to_string())
 }
 
-/// Rewrites a settings file without its plain-text secrets (`defaultPassword` attributes and the
-/// secret pairs of `connectionString`s), leaving every other byte as it was. The original is
-/// kept beside it as `<name>.keychain-backup-<unix time>` (mode 0600: it still holds the
-/// secrets; delete it once the import is checked), then the file is replaced atomically with
-/// its own permissions. Returns the backup's path.
+/// Rewrites a settings file without any of its plain-text secrets (see [`strip_spots`]).
 pub fn strip_secrets(path: &Path) -> Result<PathBuf, ScanError> {
-    let text = read_text(path)?;
-    let doc = parse_xml(path, &text)?;
-    let (_, cuts) = settings_findings(path, &doc)?;
-    if cuts.is_empty() {
+    let file = read_settings(path)?;
+    let cuts: Vec<Spot> = file.spots.clone();
+    strip_spots(path, &file.text, &cuts)
+}
+
+/// Rewrites a settings file without the secrets at `spots` (found by [`read_settings`] in
+/// `original`), leaving every other byte as it was; other secrets stay. The file must still be
+/// exactly `original`, or nothing is written. The result must parse and hold exactly
+/// `spots.len()` secrets fewer. The original is kept beside it as
+/// `<name>.keychain-backup-<unix time>` (mode 0600: it still holds the secrets; delete it once
+/// the import is checked), then the file is replaced atomically with its own permissions.
+/// `path` is the file itself, not a symbolic link to it (the rename would replace the link):
+/// resolve links first. Returns the backup's path.
+pub fn strip_spots(path: &Path, original: &str, spots: &[Spot]) -> Result<PathBuf, ScanError> {
+    let text = Zeroizing::new(read_text(path)?);
+    if text.as_str() != original {
+        return Err(ScanError::ChangedMeanwhile {
+            file: path.to_path_buf(),
+        });
+    }
+    let mut unique: Vec<&Spot> = spots.iter().collect();
+    unique.sort_by_key(|s| (s.cut.start, s.cut.end));
+    unique.dedup();
+    if unique.is_empty() {
         return Err(ScanError::NothingToStrip {
             file: path.to_path_buf(),
         });
     }
-    let mut stripped = String::with_capacity(text.len());
+    let before = document_secrets(path, &parse_xml(path, &text)?)?.len();
+    let mut cuts: Vec<Range<usize>> = unique.iter().map(|s| s.cut.clone()).collect();
+    cuts.sort_by_key(|r| r.start);
+    let cuts = connstr::merge(cuts);
+    let mut stripped = Zeroizing::new(String::with_capacity(text.len()));
     let mut at = 0;
     for cut in &cuts {
         stripped.push_str(&text[at..cut.start]);
@@ -619,9 +788,9 @@ pub fn strip_secrets(path: &Path) -> Result<PathBuf, ScanError> {
     }
     stripped.push_str(&text[at..]);
 
-    // Never write a file that still has secrets or no longer parses.
-    let check = parse_xml(path, &stripped)?;
-    if !settings_findings(path, &check)?.0.is_empty() {
+    // Never write a file that no longer parses or lost more (or fewer) secrets than chosen.
+    let after = document_secrets(path, &parse_xml(path, &stripped)?)?.len();
+    if after + unique.len() != before {
         return Err(ScanError::StripIncomplete {
             file: path.to_path_buf(),
         });
@@ -676,3 +845,7 @@ fn io_err(what: &'static str, path: &Path, source: io::Error) -> ScanError {
 #[cfg(test)]
 #[path = "scan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scan_props.rs"]
+mod props;

@@ -374,3 +374,103 @@ fn scan_paths_all_goes_on_past_bad_files_and_returns_them() {
     let (none, missing) = scan_paths_all(&[data("no-such-file.xml")]);
     assert!(none.is_empty() && matches!(missing[..], [ScanError::Io { .. }]));
 }
+
+#[test]
+fn the_documented_example_has_its_logon_code_and_password_on_the_database_element() {
+    let file = read_settings(&data("settings-seed-example.xml")).unwrap();
+    let [c] = &file.candidates[..] else {
+        panic!("one candidate expected: {:?}", file.candidates)
+    };
+    assert_eq!(c.name, "exact-exact-online-background-eol");
+    assert_eq!(c.provider.as_deref(), Some("exact-nl"));
+    assert_eq!(c.user.as_deref(), Some("john.doe@acme.com"));
+    assert_eq!(
+        c.password.as_ref().unwrap().expose_secret(),
+        "seed-Pw-canary-42"
+    );
+    assert_eq!(
+        c.totp_secret.as_ref().unwrap().expose_secret(),
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    );
+    let keys: Vec<(SecretField, &str)> =
+        c.spots.iter().map(|(f, s)| (*f, s.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        vec![
+            (SecretField::Password, "defaultPassword"),
+            (SecretField::TotpSecret, "totp-secret")
+        ]
+    );
+    assert_eq!(file.spots.len(), 2);
+    assert!(!format!("{:?}", file.candidates).contains("canary"));
+}
+
+#[test]
+fn database_values_win_over_connection_values_which_fill_the_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings-layers.xml");
+    fs::write(
+        &path,
+        r#"<settings>
+  <group name="G">
+    <connection name="C" defaultUserLogonCode="conn-user" defaultPassword="conn-pw">
+      <database alias="own" defaultUserLogonCode="db-user" defaultPassword="db-pw" connectionString="api-url=https://start.exactonline.nl;api-client-id=x" />
+      <database alias="inherits" connectionString="api-url=https://start.exactonline.be;api-client-id=y;password=cs-pw;password=cs-pw-last" />
+      <database alias="plain" connectionString="api-url=https://start.exactonline.de;api-client-id=z" />
+    </connection>
+  </group>
+</settings>"#,
+    )
+    .unwrap();
+    let file = read_settings(&path).unwrap();
+    let by = |alias: &str| {
+        file.candidates
+            .iter()
+            .find(|c| c.alias.as_deref() == Some(alias))
+            .unwrap()
+    };
+    let own = by("own");
+    assert_eq!(own.user.as_deref(), Some("db-user"));
+    assert_eq!(own.password.as_ref().unwrap().expose_secret(), "db-pw");
+    let inherits = by("inherits");
+    assert_eq!(inherits.user.as_deref(), Some("conn-user"));
+    // A password pair of the database's own connection string wins over any attribute; the last
+    // of two pairs wins, as in a driver.
+    assert_eq!(
+        inherits.password.as_ref().unwrap().expose_secret(),
+        "cs-pw-last"
+    );
+    let plain = by("plain");
+    assert_eq!(plain.user.as_deref(), Some("conn-user"));
+    assert_eq!(plain.password.as_ref().unwrap().expose_secret(), "conn-pw");
+    // Every secret of the file is a spot, also the first, shadowed password pair.
+    assert_eq!(file.spots.len(), 4);
+}
+
+#[test]
+fn strip_spots_removes_only_the_chosen_values_and_refuses_a_file_changed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings-test.xml");
+    let original = fs::read_to_string(data("settings-test.xml")).unwrap();
+    fs::write(&path, &original).unwrap();
+    let file = read_settings(&path).unwrap();
+    let totp: Vec<Spot> = file
+        .spots
+        .iter()
+        .filter(|s| s.key == "totp-secret")
+        .cloned()
+        .collect();
+    assert_eq!(totp.len(), 1);
+
+    fs::write(&path, format!("{original}\n")).unwrap();
+    assert!(matches!(
+        strip_spots(&path, &file.text, &totp).unwrap_err(),
+        ScanError::ChangedMeanwhile { .. }
+    ));
+    fs::write(&path, &original).unwrap();
+    strip_spots(&path, &file.text, &totp).unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        original.replace(";totp-secret=JBSWY3DPEHPK3PXP", "")
+    );
+}

@@ -27,6 +27,7 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         client_secret: true,
     };
     secrets::read_into(&mut account, &args.secrets, wanted, now)?;
+    crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
 
     // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
     kc.identity()?;

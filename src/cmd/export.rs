@@ -10,7 +10,8 @@
 //!
 //! Order: every record is opened first (a damaged one fails the export before anything is
 //! written), the export is recorded in the audit log (no audit, no export), then the file is
-//! written atomically with mode 0600. The plaintext lives in a zeroized buffer only.
+//! written atomically with mode 0600 through a unique temporary file beside it, never replacing
+//! a file or link of that name (see `fsutil::write_output`). The plaintext lives in a zeroized buffer only.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ use crate::audit::Event;
 use crate::cli::ExportArgs;
 use crate::config::parse_recipient;
 use crate::error::{Error, Result};
+use crate::fsutil::{Existing, FILE_MODE, write_output};
 use crate::keychain::Keychain;
 use crate::record::{Account, Header, SecretField};
 use crate::trail::{self, Action};
@@ -43,14 +45,13 @@ struct AccountOut<'a> {
 
 pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
     let recipient = parse_recipient(&args.recipient)?;
-    if args.file.exists() {
-        return Err(Error::usage_hint(
-            format!("{} exists already", args.file.display()),
-            "choose a new file name; an export never overwrites a file",
-        ));
+    // Checked early so that nothing is audited for an export that cannot be written; the write
+    // itself refuses an existing name atomically. `symlink_metadata`: a dangling link counts.
+    if std::fs::symlink_metadata(&args.file).is_ok() {
+        return Err(exists(&args.file));
     }
 
-    let names = kc.store().list()?;
+    let names = super::account_names(kc)?;
     let mut accounts: Vec<Account> = Vec::with_capacity(names.len());
     for name in &names {
         accounts.push(kc.read(name)?.0);
@@ -83,14 +84,26 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
             Event::new(format!("export to {target}"), Action::Export),
         )?;
     }
-    crate::fsutil::write_atomic(&args.file, &ciphertext)
-        .map_err(|e| Error::io(format!("cannot write {target}"), e))?;
+    write_output(&args.file, &ciphertext, FILE_MODE, Existing::Refuse).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            exists(&args.file)
+        } else {
+            Error::io(format!("cannot write {target}"), e)
+        }
+    })?;
     crate::output::after_save(crate::output::err(&format!(
         "Exported {} account(s) to {target}, encrypted to {}; restore with 'keychain import {target} --identity FILE'.\n",
         names.len(),
         args.recipient.trim()
     )));
     Ok(())
+}
+
+fn exists(path: &std::path::Path) -> Error {
+    Error::usage_hint(
+        format!("{} exists already", path.display()),
+        "choose a new file name; an export never overwrites a file",
+    )
 }
 
 /// An account as exported: its header without the access token's fields, and its secrets

@@ -2,14 +2,20 @@
 //! written by `keychain export` (an age file, opened with `--identity FILE`).
 //!
 //! From a settings file, every `<database>` that carries a secret becomes one account named
-//! `group-connection-alias`; the report says what was imported, skipped (exists) or refused, and
-//! why. `--strip` then removes the secrets from the file, but only when every one of them is now
-//! in the keychain: a skipped or refused database keeps the file as it is. A refresh token's idle
-//! time is counted from the file's modification time (the last time Invantive could have
+//! `group-connection-alias`; values on the `<database>` win over those on its `<connection>`.
+//! The report says what was imported, skipped (exists) or refused, and why. A refresh token's
+//! idle time is counted from the file's modification time (the last time Invantive could have
 //! written a rotated one), so `keychain refresh` and the report do not take it for new.
 //!
-//! Every account written is recorded (with fingerprints) right after it is saved; a failed
-//! audit write stops the import (fail closed).
+//! `--strip` then removes from the file exactly the values it reads back from the keychain and
+//! finds equal (compared in constant time), one by one, and names each value moved and each
+//! left; anything left makes the exit code 2. A settings file reached through a symbolic link
+//! is rewritten at its target, and the link stays.
+//!
+//! Every account is checked by `crate::validate` exactly as `add` checks one (an export is
+//! outside input: anyone with the officer's public key can write one). Every account written
+//! is recorded (with fingerprints) right after it is saved; a failed audit write stops the
+//! import (fail closed).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,14 +25,15 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::audit::Event;
-use crate::audit::scan::{ImportCandidate, parse_settings, strip_secrets};
+use crate::audit::scan::{ImportCandidate, SettingsFile, read_settings};
 use crate::cli::ImportArgs;
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
 use crate::record::{Account, Header, Provider, SecretField, SecretInfo, TotpParams};
-use crate::store::{Expect, validate_name};
+use crate::store::Expect;
 use crate::totp::TotpSecret;
 use crate::trail::{self, Action};
+use crate::validate::{self, ProviderRule};
 
 use super::scan::scan_error;
 
@@ -40,20 +47,21 @@ enum Fate {
 pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
     let head = read_head(&args.file)?;
     let age = head.starts_with(b"age-encryption.org/") || head.starts_with(b"-----BEGIN AGE");
-    let fates = if age {
+    let (fates, settings) = if age {
         if args.strip {
             return Err(Error::usage(
                 "--strip applies to settings files, not to an export",
             ));
         }
-        import_export(kc, &args)?
+        (import_export(kc, &args)?, None)
     } else {
         if args.identity.is_some() {
             return Err(Error::usage(
                 "--identity applies to an export (.age), not to a settings file",
             ));
         }
-        import_settings(kc, &args)?
+        let (fates, file) = import_settings(kc, &args)?;
+        (fates, Some(file))
     };
 
     let mut report = String::new();
@@ -78,50 +86,46 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
         args.file.display()
     )));
 
-    if args.strip {
-        if skipped + refused > 0 {
-            crate::output::after_save(crate::output::err(&format!(
-                "warning: {} was not stripped: not all of its secrets are in the keychain (use --replace for existing accounts, or import the refused ones by hand)\n",
-                args.file.display()
-            )));
-            return Ok(exit::USAGE);
-        }
-        if imported > 0 {
-            let backup = strip_secrets(&args.file).map_err(scan_error)?;
-            trail::record(
-                kc,
-                Event::new(
-                    format!("import --strip {}", args.file.display()),
-                    Action::Import,
-                ),
-            )?;
-            crate::output::after_save(crate::output::err(&format!(
-                "Removed the secrets from {}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
-                args.file.display(),
-                backup.display()
-            )));
-        }
-    }
-    Ok(if refused > 0 { exit::USAGE } else { exit::OK })
+    let all_moved = match settings {
+        Some(file) if args.strip => super::strip::run(kc, &args.file, &file)?,
+        _ => true,
+    };
+    Ok(if refused > 0 || !all_moved {
+        exit::USAGE
+    } else {
+        exit::OK
+    })
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(32);
-    std::fs::File::open(path)
+    // Never a blocking open: a FIFO given as FILE is refused, not waited on.
+    crate::fsutil::open_regular(path)
         .and_then(|f| f.take(32).read_to_end(&mut head))
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     Ok(head)
 }
 
-fn import_settings(kc: &Keychain, args: &ImportArgs) -> Result<Vec<(String, Fate)>> {
-    let candidates = parse_settings(&args.file).map_err(scan_error)?;
-    if candidates.is_empty() {
-        return Ok(Vec::new());
+fn import_settings(
+    kc: &Keychain,
+    args: &ImportArgs,
+) -> Result<(Vec<(String, Fate)>, SettingsFile)> {
+    // With --strip the file is rewritten: through a symbolic link that must be its target, or
+    // the rename would replace the link with a copy.
+    let path = if args.strip {
+        std::fs::canonicalize(&args.file)
+            .map_err(|e| Error::io(format!("cannot resolve {}", args.file.display()), e))?
+    } else {
+        args.file.clone()
+    };
+    let file = read_settings(&path).map_err(scan_error)?;
+    if file.candidates.is_empty() {
+        return Ok((Vec::new(), file));
     }
     // The refresh token was written at the latest when the file was.
     let now = crate::clock::now();
-    let written = std::fs::metadata(&args.file)
+    let written = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -129,20 +133,21 @@ fn import_settings(kc: &Keychain, args: &ImportArgs) -> Result<Vec<(String, Fate
         .unwrap_or(now);
     kc.identity()?;
     let mut fates = Vec::new();
-    for candidate in candidates {
+    for candidate in &file.candidates {
         let name = candidate.name.clone();
-        let fate = match account_from(&candidate, now, written) {
+        let fate = match account_from(candidate, now, written) {
             Err(why) => Fate::Refused(why),
             Ok(account) => save(
                 kc,
                 account,
                 args.replace,
+                ProviderRule::FromSettings,
                 &format!("{}:{}", args.file.display(), candidate.line),
             )?,
         };
         fates.push((name, fate));
     }
-    Ok(fates)
+    Ok((fates, file))
 }
 
 /// An account from one `<database>`; `Err` says in words why it cannot be one.
@@ -188,11 +193,18 @@ fn account_from(
     Ok(account)
 }
 
-/// Saves a new account (or replaces one with `--replace`) and records it.
-fn save(kc: &Keychain, account: Account, replace: bool, from: &str) -> Result<Fate> {
+/// Checks an account as `add` does, then saves it (or replaces one with `--replace`) and
+/// records it.
+fn save(
+    kc: &Keychain,
+    account: Account,
+    replace: bool,
+    rule: ProviderRule,
+    from: &str,
+) -> Result<Fate> {
     let name = account.header.name.clone();
-    if let Err(e) = validate_name(&name) {
-        return Ok(Fate::Refused(e.to_string()));
+    if let Err(invalid) = validate::account(&account, rule) {
+        return Ok(Fate::Refused(invalid.to_string()));
     }
     if !replace && kc.store().read(&name)?.is_some() {
         return Ok(Fate::Skipped(
@@ -289,7 +301,10 @@ fn import_export(kc: &Keychain, args: &ImportArgs) -> Result<Vec<(String, Fate)>
                 .or_insert(SecretInfo { changed: now });
         }
         account.header = header;
-        fates.push((name, save(kc, account, args.replace, &from)?));
+        fates.push((
+            name,
+            save(kc, account, args.replace, ProviderRule::Complete, &from)?,
+        ));
     }
     Ok(fates)
 }

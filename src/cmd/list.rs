@@ -12,7 +12,7 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = clock::now();
     let mut rows = Vec::new();
     let mut damaged = Vec::new();
-    for name in kc.store().list()? {
+    for name in super::account_names(kc)? {
         match kc.peek(&name) {
             Ok(header) => rows.push(header),
             Err(e) => {

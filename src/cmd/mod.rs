@@ -17,6 +17,7 @@ mod scan;
 mod secrets;
 mod set;
 mod show;
+mod strip;
 mod totp;
 mod unlock;
 
@@ -51,6 +52,21 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Refresh(args) => refresh::run(&open()?, args),
         Command::Completions(args) => done(completions::run(args)),
     }
+}
+
+/// The names of all accounts, with a warning for each entry skipped because it is not a record.
+pub fn account_names(kc: &Keychain) -> Result<Vec<String>> {
+    let listing = kc.store().listing()?;
+    listing.strays.iter().for_each(|stray| warn_stray(stray));
+    Ok(listing.names)
+}
+
+/// Warns about an entry of the accounts folder that is named like a record but is not a file.
+pub fn warn_stray(path: &std::path::Path) {
+    crate::output::progress(&format!(
+        "warning: skipped {}: not a regular file (a FIFO, a device or a folder), so not a record; remove it\n",
+        path.display()
+    ));
 }
 
 /// `lock` works on a keychain folder even when its key store is unreachable.

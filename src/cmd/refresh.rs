@@ -21,7 +21,7 @@ const DAY: i64 = 86_400;
 
 pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
     let names = if args.all {
-        kc.store().list()?
+        super::account_names(kc)?
     } else {
         args.names.clone()
     };

@@ -44,6 +44,7 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         }
     }
     account.header.updated = now;
+    crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
     kc.save(&*lock, Expect::At(revision), &account)?;
     for field in changed_fields(&args) {
         let mut event = Event::new("set", Action::Set(field.clone())).account(&args.name);

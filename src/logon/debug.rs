@@ -2,8 +2,7 @@
 //! went wrong. Everything written passes through `redact` first; cookie values and the URL's
 //! parameter values are never written at all.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use reqwest::header::HeaderMap;
@@ -74,21 +73,14 @@ impl DebugPages {
         }
         out.push_str("-->\n");
         out.push_str(&redact(seen.body, secrets));
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            // Pages may still say more about an account than a person wants others to read.
-            options.mode(0o600);
-        }
-        options
-            .open(&file)
-            .and_then(|mut f| f.write_all(out.as_bytes()))
-            .map_err(|e| LogonError::DebugPages {
+        // Pages may still say more about an account than a person wants others to read (0600);
+        // the folder is the user's choice, so never open a fixed name a neighbour could plant.
+        crate::fsutil::write_atomic_unique(&file, out.as_bytes(), crate::fsutil::FILE_MODE).map_err(
+            |e| LogonError::DebugPages {
                 dir: self.dir.clone(),
                 reason: e.kind().to_string(),
-            })
+            },
+        )
     }
 }
 

@@ -11,10 +11,16 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::{AccountLock, Expect, RawRecord, RecordStore, Revision, StoreError, validate_name};
+use super::{
+    AccountLock, Expect, Listing, RawRecord, RecordStore, Revision, StoreError, validate_name,
+};
 use crate::fsutil;
 
 const EXTENSION: &str = "kcr";
+
+/// Records are kilobytes; anything near this is not one, and is refused before it is read
+/// into memory.
+const MAX_RECORD: u64 = 16 << 20;
 
 pub struct LocalStore {
     accounts: PathBuf,
@@ -62,9 +68,16 @@ impl LocalStore {
     }
 
     fn read_path(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-        match fs::read(path) {
+        // Never a blocking open: a FIFO named like a record would hang every reader.
+        match fsutil::read_regular(path, MAX_RECORD) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::FileTooLarge) => {
+                Err(StoreError::NotARecord {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })
+            }
             Err(e) => Err(io(format!("cannot read {}", path.display()))(e)),
         }
     }
@@ -116,10 +129,11 @@ impl RecordStore for LocalStore {
         }
     }
 
-    fn list(&self) -> Result<Vec<String>, StoreError> {
+    fn listing(&self) -> Result<Listing, StoreError> {
         let entries = fs::read_dir(&self.accounts)
             .map_err(io(format!("cannot list {}", self.accounts.display())))?;
         let mut names = Vec::new();
+        let mut strays = Vec::new();
         for entry in entries {
             let entry = entry.map_err(io(format!("cannot list {}", self.accounts.display())))?;
             let file_name = entry.file_name();
@@ -128,11 +142,17 @@ impl RecordStore for LocalStore {
             if let Some(name) = file_name.strip_suffix(&format!(".{EXTENSION}"))
                 && validate_name(name).is_ok()
             {
-                names.push(name.to_string());
+                // Followed like a read would (a link to a record still works), but only looked
+                // at, never opened: a FIFO here must not hang the listing.
+                match fs::metadata(entry.path()) {
+                    Ok(meta) if meta.is_file() => names.push(name.to_string()),
+                    _ => strays.push(entry.path()),
+                }
             }
         }
         names.sort();
-        Ok(names)
+        strays.sort();
+        Ok(Listing { names, strays })
     }
 
     fn location(&self, name: &str) -> PathBuf {

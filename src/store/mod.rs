@@ -33,6 +33,15 @@ pub enum Expect {
     Any,
 }
 
+/// What a listing found: the accounts, and entries named like records that are not regular
+/// files (a FIFO, a device, a folder), skipped without being opened so that nothing can hang
+/// on them; callers warn about them.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub names: Vec<String>,
+    pub strays: Vec<PathBuf>,
+}
+
 /// Proof that the caller holds an account's exclusive lock; released on drop (and by the kernel
 /// when the process dies).
 pub trait AccountLock: Send {
@@ -51,8 +60,12 @@ pub trait RecordStore: Send + Sync {
     ) -> Result<Revision, StoreError>;
     /// Removes the locked account's record.
     fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError>;
+    /// Names of all accounts, sorted, and what was skipped.
+    fn listing(&self) -> Result<Listing, StoreError>;
     /// Names of all accounts, sorted.
-    fn list(&self) -> Result<Vec<String>, StoreError>;
+    fn list(&self) -> Result<Vec<String>, StoreError> {
+        self.listing().map(|listing| listing.names)
+    }
     /// Takes the account's exclusive lock, waiting at most `timeout`.
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError>;
     /// Where the account's record lives, for messages (a path, or a URL-like name elsewhere).
@@ -73,6 +86,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("account '{account}' is locked by another process; gave up after {}", humantime::format_duration(*.waited))]
     LockTimeout { account: String, waited: Duration },
+    #[error("{} is not a record: {reason}", path.display())]
+    NotARecord { path: PathBuf, reason: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -87,6 +102,7 @@ impl StoreError {
             StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
             StoreError::NotFound(_) => exit::NOT_FOUND,
             StoreError::LockTimeout { .. } => exit::UNAVAILABLE,
+            StoreError::NotARecord { .. } => exit::INTEGRITY,
             StoreError::Io { .. } => exit::IO,
         }
     }
@@ -101,6 +117,9 @@ impl StoreError {
             StoreError::LockTimeout { .. } => {
                 Some("another keychain process holds the account; try again later".into())
             }
+            StoreError::NotARecord { .. } => Some(
+                "someone put this there in place of a record: keep it for an investigation, then remove it".into(),
+            ),
             _ => None,
         }
     }

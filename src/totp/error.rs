@@ -40,6 +40,11 @@ pub enum TotpError {
     ZeroPeriod,
 
     #[error(
+        "a TOTP period of {period} s is longer than the {max} s any provider uses; fix the period setting (usually 30)"
+    )]
+    PeriodTooLong { period: u64, max: u64 },
+
+    #[error(
         "not a TOTP secret: expected a base32 secret, an otpauth://totp/ URI or an \
          otpauth-migration:// export"
     )]
@@ -136,6 +141,39 @@ pub enum TotpError {
         path: std::path::PathBuf,
         #[source]
         source: image::ImageError,
+    },
+
+    #[error(
+        "cannot read {} as an image: {source}; give the path of a PNG or JPEG file",
+        .path.display()
+    )]
+    ImageFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "{} is {width} x {height} pixels, larger than a QR code picture needs (at most {max_side} \
+         pixels a side and {max_pixels} pixels in all); crop the picture to the QR code",
+        .path.display()
+    )]
+    ImageTooLarge {
+        path: std::path::PathBuf,
+        width: u32,
+        height: u32,
+        max_side: u32,
+        max_pixels: u64,
+    },
+
+    #[error(
+        "{} has too many QR-code-like patterns to search (gave up after {seconds} s); crop the \
+         picture to the one QR code",
+        .path.display()
+    )]
+    QrTooComplex {
+        path: std::path::PathBuf,
+        seconds: u64,
     },
 
     #[error(

@@ -16,6 +16,9 @@ mod migration;
 mod qr;
 mod uri;
 
+#[cfg(test)]
+mod props;
+
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -32,6 +35,9 @@ pub const DEFAULT_DIGITS: u32 = 6;
 pub const DEFAULT_PERIOD: u64 = 30;
 /// Code lengths RFC 4226 allows (section 5.3); beyond 8 the 31-bit value would be truncated.
 pub const DIGITS_RANGE: std::ops::RangeInclusive<u32> = 6..=8;
+/// The longest time step accepted. Providers use 30 s, a few 60 s; an hour is generous, and a
+/// bound keeps a hostile `period` (from a URI, a QR code or a backup) from meaning "never".
+pub const MAX_PERIOD: u64 = 3600;
 
 /// The HMAC hash a TOTP secret is used with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -178,6 +184,12 @@ impl TotpSecret {
         if period == 0 {
             return Err(TotpError::ZeroPeriod);
         }
+        if period > MAX_PERIOD {
+            return Err(TotpError::PeriodTooLong {
+                period,
+                max: MAX_PERIOD,
+            });
+        }
         Ok(TotpSecret {
             secret,
             algorithm,
@@ -186,6 +198,22 @@ impl TotpSecret {
             issuer: None,
             label: None,
         })
+    }
+
+    /// Rebuilds a secret from its stored form (base32, as [`TotpSecret::secret_base32`] writes
+    /// it) and its parameters, checked exactly as [`TotpSecret::from_parts`] checks new ones.
+    pub fn from_stored(
+        base32_text: &str,
+        algorithm: Algorithm,
+        digits: u32,
+        period: u64,
+    ) -> Result<Self, TotpError> {
+        Self::from_parts(
+            base32::decode(base32_text.trim())?,
+            algorithm,
+            digits,
+            period,
+        )
     }
 
     /// The seed as uppercase, unpadded base32: the canonical form for storage.

@@ -4,13 +4,31 @@
 //! text goes through the same parser as pasted text. Buffers we own that hold the picture or
 //! the text are wiped after use; the decoders' internal buffers are beyond our reach, and the
 //! file itself stays on disk for the user to delete.
+//!
+//! The image is outside input, so the work is bounded: the file in bytes (read without blocking,
+//! regular files only), the picture in pixels (from its header, before decoding), and the QR
+//! search in time. The search needs the bound most: rqrr pairs up every candidate finder
+//! pattern, copying the image per pair, so a few kilobytes of tiled finder patterns keep it busy
+//! for hours. It runs on a thread of its own; past [`SEARCH_BUDGET`] the image is refused and the
+//! thread is left to finish unobserved (the command exits right after).
 
+use std::io::Cursor;
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use image::{DynamicImage, ImageError, ImageReader};
 use zeroize::Zeroizing;
 
 use super::{TotpError, TotpSecret};
+
+/// Screenshots and phone photos are a few megabytes.
+const MAX_FILE_BYTES: u64 = 32 << 20;
+/// A 12-megapixel phone photo fits; a QR code needs far less.
+const MAX_SIDE: u32 = 8192;
+const MAX_PIXELS: u64 = 24_000_000;
+/// A real QR code is found in milliseconds, a photo of one in well under a second.
+const SEARCH_BUDGET: Duration = Duration::from_secs(10);
 
 /// The largest QR code (version 40, numeric mode) holds 7089 characters; a buffer this size
 /// never reallocates while rqrr writes into it, so no copy of the text is left behind.
@@ -27,23 +45,87 @@ pub(super) fn secrets(path: &Path) -> Result<Vec<TotpSecret>, TotpError> {
 
 /// The text of the first QR code in the image that decodes.
 fn text(path: &Path) -> Result<Zeroizing<String>, TotpError> {
+    let (grey, width, height) = greyscale(path)?;
+    let (tx, rx) = mpsc::channel();
+    let owned = path.to_path_buf();
+    let search = move || {
+        let _ = tx.send(search(&owned, &grey, width, height));
+    };
+    std::thread::Builder::new()
+        .name("qr-search".into())
+        .spawn(search)
+        .map_err(|error| TotpError::ImageRead {
+            path: path.to_path_buf(),
+            source: ImageError::IoError(error),
+        })?;
+    match rx.recv_timeout(SEARCH_BUDGET) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(TotpError::QrTooComplex {
+            path: path.to_path_buf(),
+            seconds: SEARCH_BUDGET.as_secs(),
+        }),
+        // The decoder panicked on this picture: it holds no QR code keychain can read.
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(TotpError::NoQrCode {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// The picture at `path` as 8-bit greyscale, within the size bounds.
+fn greyscale(path: &Path) -> Result<(Zeroizing<Vec<u8>>, usize, usize), TotpError> {
     let unreadable = |source| TotpError::ImageRead {
         path: path.to_path_buf(),
         source,
     };
+    let bytes = Zeroizing::new(crate::fsutil::read_regular(path, MAX_FILE_BYTES).map_err(
+        |error| match error.kind() {
+            // Not a file at all (a FIFO, a folder), or far too large for a picture.
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => {
+                TotpError::ImageFile {
+                    path: path.to_path_buf(),
+                    source: error,
+                }
+            }
+            _ => unreadable(ImageError::IoError(error)),
+        },
+    )?);
     // Sniff the format from the content: screenshots often have the wrong extension.
-    let image: DynamicImage = ImageReader::open(path)
-        .and_then(ImageReader::with_guessed_format)
-        .map_err(|error| unreadable(ImageError::IoError(error)))?
-        .decode()
-        .map_err(unreadable)?;
+    let reader = || {
+        ImageReader::new(Cursor::new(&bytes[..]))
+            .with_guessed_format()
+            .map_err(|error| unreadable(ImageError::IoError(error)))
+    };
+    let (width, height) = reader()?.into_dimensions().map_err(unreadable)?;
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(TotpError::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_side: MAX_SIDE,
+            max_pixels: MAX_PIXELS,
+        });
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    let mut reader = reader()?;
+    reader.limits(limits);
+    let image: DynamicImage = reader.decode().map_err(unreadable)?;
     let grey = Zeroizing::new(image.to_luma8().into_raw());
     let (width, height) = (image.width() as usize, image.height() as usize);
     drop(Zeroizing::new(image.into_bytes()));
+    Ok((grey, width, height))
+}
 
+/// Finds the QR codes in a greyscale picture and decodes the first that holds UTF-8 text.
+fn search(
+    path: &Path,
+    grey: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<Zeroizing<String>, TotpError> {
     let mut prepared =
         rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| grey[y * width + x]);
-    drop(grey);
     let grids = prepared.detect_grids();
     if grids.is_empty() {
         return Err(TotpError::NoQrCode {

@@ -122,7 +122,8 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
     let report = build(kc, &args)?;
     if let Some(path) = &args.html {
         let html = super::render::html(&report);
-        crate::fsutil::write_atomic(path, html.as_bytes())
+        // A user-named file beside other people's: a unique temporary file, never a fixed name.
+        crate::fsutil::write_atomic_unique(path, html.as_bytes(), crate::fsutil::FILE_MODE)
             .map_err(|e| crate::error::Error::io(format!("cannot write {}", path.display()), e))?;
         crate::output::after_save(crate::output::err(&format!(
             "Wrote the HTML report to {}.\n",
@@ -157,7 +158,20 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
 
     // The public headers; a record that cannot be read is itself a finding.
     let mut headers = Vec::new();
-    for name in kc.store().list()? {
+    let listing = kc.store().listing()?;
+    for stray in &listing.strays {
+        super::super::warn_stray(stray);
+        findings.push(finding(
+            Severity::Critical,
+            "record-unreadable",
+            None,
+            format!(
+                "{} is named like a record but is not a regular file (a FIFO, a device or a folder): someone put it there; it was skipped",
+                stray.display()
+            ),
+        ));
+    }
+    for name in listing.names {
         match kc.peek(&name) {
             Ok(h) => headers.push(h),
             Err(e) => findings.push(finding(
