@@ -9,6 +9,7 @@ use crate::login::{self, Options};
 
 pub fn options(args: &LogonArgs) -> Options {
     Options {
+        retry: false,
         min_valid: i64::from(args.min_valid),
         debug_pages: args.debug_pages.clone(),
         // Progress is for people; stdout carries only the result.
@@ -17,6 +18,10 @@ pub fn options(args: &LogonArgs) -> Options {
 }
 
 pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
-    let token = login::obtain(kc, &args.name, &options(&args.logon))?;
-    super::print_stdout(&login::format(&token, args.format))
+    let opts = Options {
+        retry: args.retry,
+        ..options(&args.logon)
+    };
+    let token = login::obtain(kc, &args.name, &opts)?;
+    super::print_stdout(&login::format(&token, args.format)?)
 }

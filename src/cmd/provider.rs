@@ -30,13 +30,61 @@ pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
     if let Some(flow) = args.flow {
         provider.flow = flow;
     }
+    if !args.allow_hosts.is_empty() {
+        provider.allow_hosts = args
+            .allow_hosts
+            .iter()
+            .map(|h| check_host(h))
+            .collect::<Result<_>>()?;
+    }
     if args.issuer.is_some() {
         provider.authorize_url = None;
         provider.token_url = None;
     } else if args.authorize_url.is_some() {
         provider.issuer = None;
     }
+    // Recorded only while needed: true when asked for, kept while an http URL remains.
+    let insecure = insecure_urls(provider);
+    let allowed = args.insecure_http || provider.insecure_http;
+    if !insecure.is_empty() && !allowed {
+        return Err(Error::usage_hint(
+            format!(
+                "{} would send credentials over plain http",
+                insecure.join(", ")
+            ),
+            "use https; for a provider reachable only over http on a trusted network, add --insecure-http (recorded, and reported by 'keychain audit')",
+        ));
+    }
+    provider.insecure_http = !insecure.is_empty();
     validate(provider)
+}
+
+/// The URLs that would carry credentials over plain http to a host other than loopback. The
+/// redirect URI is left out: nothing is ever sent to it.
+fn insecure_urls(provider: &Provider) -> Vec<String> {
+    [
+        &provider.issuer,
+        &provider.authorize_url,
+        &provider.token_url,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|u| url::Url::parse(u).is_ok_and(|u| crate::oauth::policy::is_insecure_http(&u)))
+    .cloned()
+    .collect()
+}
+
+/// A host name for `--allow-host`: a bare host, no scheme, port, path or wildcard.
+fn check_host(text: &str) -> Result<String> {
+    let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let parsed = url::Url::parse(&format!("https://{host}/"));
+    match parsed {
+        Ok(u) if !host.is_empty() && u.host_str() == Some(host.as_str()) => Ok(host),
+        _ => Err(Error::usage_hint(
+            format!("'{text}' is not a host name"),
+            "give the bare host, e.g. --allow-host login.example.com (no scheme, port, path or wildcard)",
+        )),
+    }
 }
 
 fn validate(provider: &Provider) -> Result<()> {

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::oauth::{Endpoints, ErrorClass, TokenResponse};
+use crate::oauth::{CredentialRefused, Endpoints, ErrorClass, Guard, TokenResponse};
 
-pub use engine::{headless_logon, headless_logon_counted};
+pub use engine::{MAX_CLOCK_OFFSET, headless_logon, headless_logon_counted};
 
 /// Which OAuth2 flow the logon runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,6 +39,9 @@ pub enum Flow {
 /// the call.
 pub struct LogonRequest<'a> {
     pub endpoints: &'a Endpoints,
+    /// Where the password and codes may be sent (checked before every request carrying them),
+    /// and the secrets no provider text may show.
+    pub guard: &'a Guard,
     pub client_id: &'a str,
     pub redirect_uri: &'a Url,
     pub scope: &'a str,
@@ -132,6 +135,9 @@ pub enum LogonError {
     TooManySteps { hops: u32, path: String },
     #[error("could not write debug pages to {}: {reason}", .dir.display())]
     DebugPages { dir: PathBuf, reason: String },
+    /// A page asked for a credential to go where the account does not allow; nothing was sent.
+    #[error(transparent)]
+    Policy(#[from] CredentialRefused),
 }
 
 impl LogonError {
@@ -140,6 +146,7 @@ impl LogonError {
             LogonError::Rejected { .. } => ErrorClass::Rejected,
             LogonError::Provider { error, .. } if error == "access_denied" => ErrorClass::Rejected,
             LogonError::Unavailable { .. } => ErrorClass::Unavailable,
+            LogonError::Policy(_) => ErrorClass::Policy,
             _ => ErrorClass::Protocol,
         }
     }

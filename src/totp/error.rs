@@ -40,6 +40,11 @@ pub enum TotpError {
     ZeroPeriod,
 
     #[error(
+        "the TOTP period of {period} seconds is longer than keychain accepts ({max} s); fix the period setting (usually 30)"
+    )]
+    PeriodTooLong { period: u64, max: u64 },
+
+    #[error(
         "not a TOTP secret: expected a base32 secret, an otpauth://totp/ URI or an \
          otpauth-migration:// export"
     )]

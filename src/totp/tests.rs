@@ -167,7 +167,12 @@ fn from_parts_rejects_bad_parameters() {
     let error = TotpSecret::from_parts(bytes(b""), Algorithm::Sha1, 6, 30).unwrap_err();
     assert!(matches!(error, TotpError::EmptySecret));
     assert!(TotpSecret::from_parts(seed(), Algorithm::Sha1, 6, 1).is_ok());
-    assert!(TotpSecret::from_parts(bytes(&[7]), Algorithm::Sha1, 8, u64::MAX).is_ok());
+    assert!(TotpSecret::from_parts(bytes(&[7]), Algorithm::Sha1, 8, MAX_PERIOD).is_ok());
+    // Regression (issue 8, defect 7): a period of 10⁸ s made a logon sleep for it.
+    for period in [MAX_PERIOD + 1, 100_000_000, u64::MAX] {
+        let error = TotpSecret::from_parts(seed(), Algorithm::Sha1, 6, period).unwrap_err();
+        assert!(matches!(error, TotpError::PeriodTooLong { .. }));
+    }
 }
 
 #[test]
