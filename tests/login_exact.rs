@@ -117,12 +117,14 @@ fn exact_error_budget_stops_before_exact_blocks_the_app() {
         &kc,
         &["set", "ex", "--password-file", wrong.to_str().unwrap()],
     );
+    // Each attempt after the first is an operator's `--retry` (the lockout guard would refuse
+    // it otherwise, see the next test).
     for attempt in 1..=8 {
-        let out = exact.run(&kc, &["login", "ex"]);
+        let out = exact.run(&kc, &["login", "ex", "--retry"]);
         assert_exit(&out, 4);
         assert_eq!(exact.stats().password_attempts, attempt);
     }
-    let out = exact.run(&kc, &["login", "ex"]);
+    let out = exact.run(&kc, &["login", "ex", "--retry"]);
     assert_exit(&out, 5);
     let err = stderr(&out);
     assert!(
@@ -145,6 +147,31 @@ fn exact_error_budget_stops_before_exact_blocks_the_app() {
     );
     exact.ok(&kc, &["login", "ex"]);
     assert_eq!(exact.stats().logons, 1);
+}
+
+/// Issue 8, defect 2: a wrong password in cron was sent by every run. Two runs with a wrong
+/// password: exactly one password attempt reaches Exact, the second run exits 4 at once.
+#[test]
+fn exact_wrong_password_twice_reaches_the_provider_once() {
+    let (exact, kc) = setup();
+    let wrong = kc.file("wrong.pw", "not-the-password\n");
+    exact.ok(
+        &kc,
+        &["set", "ex", "--password-file", wrong.to_str().unwrap()],
+    );
+    assert_exit(&exact.run(&kc, &["login", "ex"]), 4);
+    let requests = exact.stats().requests;
+    let out = exact.run(&kc, &["login", "ex"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("--retry"), "{}", stderr(&out));
+    let s = exact.stats();
+    assert_eq!(s.password_attempts, 1, "{s:?}");
+    // One more: the stats request itself.
+    assert_eq!(
+        s.requests,
+        requests + 1,
+        "the second run sent nothing: {s:?}"
+    );
 }
 
 #[test]
