@@ -248,18 +248,13 @@ impl Run<'_, '_, '_> {
     }
 
     fn note_clock(&mut self, headers: &HeaderMap) {
-        let Some(date) = headers
+        if let Some(offset) = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-        else {
-            return;
-        };
-        let theirs = date
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        self.clock_offset = theirs.saturating_sub(now());
+            .and_then(|v| offset_from_date(v, now()))
+        {
+            self.clock_offset = offset;
+        }
     }
 
     /// The provider's time as best we know it: ours, unless its `Date` says otherwise by more
@@ -270,19 +265,16 @@ impl Run<'_, '_, '_> {
     /// printed, because the provider's `Date` may come from anything in between (a proxy, a
     /// cache) and a time step far ahead, once recorded as used, blocks every later logon.
     fn provider_time(&mut self) -> u64 {
-        let offset = match self.clock_offset.saturating_abs() {
-            d if d <= CLOCK_SKEW_TOLERANCE => 0,
-            d if d <= MAX_CLOCK_OFFSET => self.clock_offset,
-            d => {
-                if !self.clock_warned {
-                    self.clock_warned = true;
-                    eprintln!(
-                        "keychain: warning: the provider's clock differs from ours by {d} s, more than the {MAX_CLOCK_OFFSET} s keychain follows; codes use this machine's clock (check both clocks)"
-                    );
-                }
-                0
+        let offset = followed_offset(self.clock_offset).unwrap_or_else(|| {
+            if !self.clock_warned {
+                self.clock_warned = true;
+                eprintln!(
+                    "keychain: warning: the provider's clock differs from ours by {} s, more than the {MAX_CLOCK_OFFSET} s keychain follows; codes use this machine's clock (check both clocks)",
+                    self.clock_offset.saturating_abs()
+                );
             }
-        };
+            0
+        });
         now().saturating_add(offset).max(0) as u64
     }
 
@@ -793,6 +785,27 @@ fn read_page(
             reason: e.to_string(),
         },
     })
+}
+
+/// The provider's clock minus ours, in seconds, from a `Date` header; `None` when the value is
+/// not an HTTP date. Total for any text and any `now`.
+pub(super) fn offset_from_date(value: &str, now: i64) -> Option<i64> {
+    let theirs = httpdate::parse_http_date(value)
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?;
+    let theirs = i64::try_from(theirs.as_secs()).ok()?;
+    Some(theirs.saturating_sub(now))
+}
+
+/// The offset codes follow: none within the tolerance (noise), the offset itself within
+/// [`MAX_CLOCK_OFFSET`], and `None` beyond it (not believed).
+pub(super) fn followed_offset(offset: i64) -> Option<i64> {
+    match offset.saturating_abs() {
+        d if d <= CLOCK_SKEW_TOLERANCE => Some(0),
+        d if d <= MAX_CLOCK_OFFSET => Some(offset),
+        _ => None,
+    }
 }
 
 fn now() -> i64 {

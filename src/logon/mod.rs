@@ -14,6 +14,8 @@ mod b2c;
 mod debug;
 mod engine;
 mod html;
+#[cfg(test)]
+mod proptests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

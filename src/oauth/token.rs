@@ -441,6 +441,7 @@ pub fn sanitize(text: &str, scrubber: &Scrubber) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use secrecy::ExposeSecret;
 
     fn sent(v: &str) -> Scrubber {
@@ -581,5 +582,125 @@ mod tests {
             &sent("sent-token-value"),
         );
         assert_eq!(d, "token [redacted] is bad, also [redacted]");
+    }
+
+    /// The canary every generated answer may echo, in any case or as a piece.
+    const CANARY: &str = "Qz7vKx9-Wv2Lp4Tn8Rb3";
+
+    fn canary_scrubber() -> Scrubber {
+        let mut s = Scrubber::new();
+        s.add(&SecretString::from(CANARY.to_string()));
+        s
+    }
+
+    /// Every text a classified answer can put in front of a person.
+    fn shown(result: &Result<TokenResponse, Classified>) -> String {
+        match result {
+            Ok(r) => format!("{r:?}"),
+            Err(Classified::Error(e)) => format!("{e} {e:?}"),
+            Err(Classified::Refused {
+                error, description, ..
+            }) => format!("{error} {description:?}"),
+            Err(Classified::Protocol(d) | Classified::Unavailable(d)) => d.clone(),
+        }
+    }
+
+    fn assert_no_canary(text: &str) {
+        let text = text.to_ascii_lowercase();
+        for run in CANARY.as_bytes().windows(crate::oauth::scrub::MIN_RUN) {
+            let run = std::str::from_utf8(run).unwrap().to_ascii_lowercase();
+            assert!(!text.contains(&run), "a piece of the secret in {text:?}");
+        }
+    }
+
+    #[test]
+    fn corpus_of_answers_that_once_failed() {
+        let corpus = include_str!("../../tests/regressions/token_answers.txt");
+        for line in corpus.lines() {
+            let (status, body) = line.split_once(' ').unwrap_or((line, ""));
+            let status: u16 = status.parse().unwrap();
+            let result = classify(status, None, body, &canary_scrubber());
+            assert_no_canary(&shown(&result));
+            if let Ok(r) = result {
+                assert!(r.expires_in.is_none_or(|e| e <= MAX_EXPIRES_IN), "{line}");
+            }
+        }
+    }
+
+    /// A JSON value of any shape, for fields a provider may fill with anything.
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            "\\PC{0,30}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!({"nested": [1, 2]})),
+        ]
+    }
+
+    /// Text that may carry the canary: whole, a piece of 6 or more, in another case.
+    fn echo() -> impl Strategy<Value = String> {
+        (
+            "\\PC{0,20}",
+            0usize..CANARY.len() - 6,
+            any::<bool>(),
+            "\\PC{0,20}",
+        )
+            .prop_map(|(before, start, upper, after)| {
+                let piece = &CANARY[start..];
+                let piece = if upper {
+                    piece.to_ascii_uppercase()
+                } else {
+                    piece.to_string()
+                };
+                format!("{before}{piece}{after}")
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/regressions/token_answers.proptest",
+                ),
+            )),
+            ..ProptestConfig::default()
+        })]
+
+        /// Random bytes as an answer: a value or a typed error, never a panic.
+        #[test]
+        fn any_body_is_classified(status in 100u16..600, body in "\\PC{0,200}") {
+            let result = classify(status, None, &body, &canary_scrubber());
+            if (200..300).contains(&status) {
+                prop_assert!(result.is_ok() || matches!(result, Err(Classified::Protocol(_))));
+            }
+        }
+
+        /// Structured answers with any values in any field, echoing the secret anywhere text
+        /// goes: no panic, `expires_in` within its bound, no piece of the secret shown.
+        #[test]
+        fn any_token_answer_is_bounded_and_shows_no_secret(
+            status in prop_oneof![Just(200u16), Just(400), Just(401), Just(403), Just(429), 400u16..500],
+            access in prop_oneof![echo().prop_map(serde_json::Value::from), any_json()],
+            expires in any_json(),
+            error in prop_oneof![echo().prop_map(serde_json::Value::from), any_json()],
+            description in prop_oneof![echo().prop_map(serde_json::Value::from), any_json()],
+            refresh in any_json(),
+        ) {
+            let body = serde_json::json!({
+                "access_token": access, "token_type": "bearer", "expires_in": expires,
+                "error": error, "error_description": description, "refresh_token": refresh,
+            })
+            .to_string();
+            let result = classify(status, None, &body, &canary_scrubber());
+            if let Ok(r) = &result {
+                prop_assert!(r.expires_in.is_none_or(|e| e <= MAX_EXPIRES_IN));
+                prop_assert!(is_token_text(r.access_token.expose_secret()));
+            }
+            assert_no_canary(&shown(&result));
+        }
     }
 }
