@@ -480,6 +480,11 @@ impl Session<'_> {
     fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
         let local = crate::clock::now().max(0) as u64;
         let last = used_step(totp, self.account.header.last_totp_step, local);
+        // A step further ahead was recorded on a provider's clock (followed within the bound):
+        // only the logon itself, which sees that clock, can tell whether a fresh one is near.
+        if last.is_some_and(|l| l > totp.step_at(local).saturating_add(1)) {
+            return Ok(());
+        }
         let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
         match wait_for_fresh_step(totp, last, local, min_left) {
             Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable(format!(
@@ -752,7 +757,7 @@ pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<
                 "access_token": value,
                 "token_type": token.token_type,
                 "expires_at": token.expires_at.map(crate::clock::rfc3339),
-                "expires_in": token.expires_at.map(|e| (e - crate::clock::now()).max(0)),
+                "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
                 "scope": token.scope,
             });
             format!("{json}\n")

@@ -385,6 +385,59 @@ fn secrets_echoed_by_the_provider_reach_neither_stderr_nor_the_audit_log() {
     }
 }
 
+/// Defect 4, the other way provider text arrives: an error in the redirect that echoes the
+/// password (in another case) and the client secret.
+#[test]
+fn secrets_echoed_in_a_redirect_error_are_cut_out() {
+    let description = format!(
+        "user alice password {} client {}",
+        PASSWORD.to_ascii_uppercase(),
+        &CLIENT_SECRET[..12]
+    );
+    let stub = Stub::start(move |s| match path(s) {
+        "/auth" => {
+            let mut location = url::Url::parse(REDIRECT_URI).unwrap();
+            location
+                .query_pairs_mut()
+                .append_pair("error", "server_error")
+                .append_pair("error_description", &description);
+            Answer::redirect(302, location.as_str())
+        }
+        _ => Answer::text(404, "not found"),
+    });
+    let kc = Kc::with_file_store();
+    let pw = kc.file("pw", &format!("{PASSWORD}\n"));
+    let cs = kc.file("cs", CLIENT_SECRET);
+    let out = add(
+        &kc,
+        &stub,
+        &[
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--client-secret-file",
+            cs.to_str().unwrap(),
+            "--no-totp",
+        ],
+    );
+    assert_exit(&out, 0);
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 5);
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    for (what, text) in [("stderr", stderr(&out)), ("audit log", log)] {
+        let text = text.to_ascii_lowercase();
+        assert!(text.contains("server_error"), "{what}: {text}");
+        for secret in [PASSWORD, CLIENT_SECRET] {
+            for run in secret.as_bytes().windows(6) {
+                let run = std::str::from_utf8(run).unwrap().to_ascii_lowercase();
+                assert!(
+                    !text.contains(&run),
+                    "{what} holds {run:?} of a secret: {text}"
+                );
+            }
+        }
+    }
+}
+
 /// Defect 5: a token answer of gigabytes grew the process without bound. Past the cap it is a
 /// clean error (exit 5) and the record is untouched.
 #[test]

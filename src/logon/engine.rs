@@ -669,10 +669,15 @@ impl Run<'_, '_, '_> {
         };
         let path = at.url.path().to_string();
         if let Some(error) = get("error") {
+            // The account's secrets, and this logon's own (password, codes, state, verifier).
+            let mut scrubber = self.req.guard.scrubber.clone();
+            for secret in &self.secrets {
+                scrubber.add(secret);
+            }
             let description = get("error_description")
-                .map(|d| crate::oauth::sanitize(d.expose_secret(), &self.req.guard.scrubber));
+                .map(|d| crate::oauth::sanitize(d.expose_secret(), &scrubber));
             return Err(LogonError::Provider {
-                error: crate::oauth::sanitize(error.expose_secret(), &self.req.guard.scrubber),
+                error: crate::oauth::sanitize(error.expose_secret(), &scrubber),
                 description,
             });
         }
