@@ -149,6 +149,7 @@ fn refresh_refused_for_another_reason_than_a_dead_grant_keeps_the_token_and_exit
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body: body.as_bytes().to_vec(),
+            chunked: false,
         });
         let kc = Kc::with_file_store();
         add_token_only(&kc, &stub);
@@ -446,17 +447,24 @@ fn oversized_token_answer_and_login_page_fail_cleanly() {
         r#"{{"access_token":"a","token_type":"bearer","pad":"{}"}}"#,
         "x".repeat(2 * 1024 * 1024)
     );
-    let stub = Stub::start(move |_| Answer::json(200, &huge));
-    let kc = Kc::with_file_store();
-    add_token_only(&kc, &stub);
-    let before = std::fs::read(kc.record("acct")).unwrap();
-    let out = kc.run(&["login", "acct"]);
-    assert_exit(&out, 5);
-    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(kc.record("acct")).unwrap(), before);
+    // With a Content-Length (refused before reading) and without one (read up to the cap).
+    for chunked in [false, true] {
+        let huge = huge.clone();
+        let stub = Stub::start(move |_| {
+            let answer = Answer::json(200, &huge);
+            if chunked { answer.chunked() } else { answer }
+        });
+        let kc = Kc::with_file_store();
+        add_token_only(&kc, &stub);
+        let before = std::fs::read(kc.record("acct")).unwrap();
+        let out = kc.run(&["login", "acct"]);
+        assert_exit(&out, 5);
+        assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(kc.record("acct")).unwrap(), before);
+    }
 
     let page = format!("<html>{}</html>", "<p>x</p>".repeat(9 * 1024 * 1024 / 8));
-    let stub = Stub::start(move |_| Answer::html(&page));
+    let stub = Stub::start(move |_| Answer::html(&page).chunked());
     let kc = Kc::with_file_store();
     add_with_password(&kc, &stub, false);
     let out = kc.run(&["login", "acct"]);

@@ -25,6 +25,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Sent without a Content-Length (chunked), so the reader cannot know the size up front.
+    pub chunked: bool,
 }
 
 impl Answer {
@@ -33,6 +35,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.as_bytes().to_vec(),
+            chunked: false,
         }
     }
 
@@ -41,6 +44,7 @@ impl Answer {
             status: 200,
             headers: vec![("Content-Type".into(), "text/html".into())],
             body: body.as_bytes().to_vec(),
+            chunked: false,
         }
     }
 
@@ -49,6 +53,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "text/plain".into())],
             body: body.as_bytes().to_vec(),
+            chunked: false,
         }
     }
 
@@ -57,7 +62,13 @@ impl Answer {
             status,
             headers: vec![("Location".into(), location.into())],
             body: Vec::new(),
+            chunked: false,
         }
+    }
+
+    pub fn chunked(mut self) -> Answer {
+        self.chunked = true;
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Answer {
@@ -94,10 +105,19 @@ impl Stub {
                 };
                 log.lock().unwrap().push(req.clone());
                 let answer = handler(&req);
-                let mut response = Response::from_data(answer.body).with_status_code(answer.status);
-                for (k, v) in &answer.headers {
-                    response.add_header(Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
-                }
+                let headers = answer
+                    .headers
+                    .iter()
+                    .map(|(k, v)| Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap())
+                    .collect();
+                let length = (!answer.chunked).then_some(answer.body.len());
+                let response = Response::new(
+                    answer.status.into(),
+                    headers,
+                    std::io::Cursor::new(answer.body),
+                    length,
+                    None,
+                );
                 let _ = request.respond(response);
             }
         });
