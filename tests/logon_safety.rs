@@ -209,6 +209,8 @@ fn rejected_password_is_not_sent_again_until_set_or_one_retry() {
     assert_eq!(password_posts(&stub), 1);
     let rejection = &header_of(&kc)["logon_rejected"];
     assert_eq!(rejection["step"], "password", "{rejection}");
+    let shown = kc.ok(&["show", "acct"]);
+    assert!(shown.contains("logon-rejected"), "{shown}");
 
     // The next runs: exit 4 at once, not one request.
     let requests = stub.seen().len();
