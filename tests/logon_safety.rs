@@ -441,6 +441,31 @@ fn secrets_echoed_in_a_redirect_error_are_cut_out() {
     }
 }
 
+/// Defect 4, the page itself: an unknown page whose field names and path echo the password.
+#[test]
+fn secrets_echoed_in_an_unknown_page_are_cut_out() {
+    let echo = PASSWORD.to_ascii_uppercase();
+    let stub = Stub::start(move |s| match path(s) {
+        "/auth" => login_form("/login", "post", false),
+        _ => Answer::html(&format!(
+            r#"<form action="/next"><input name="captcha-{echo}"><input name="colour"></form>"#
+        )),
+    });
+    let kc = Kc::with_file_store();
+    add_with_password(&kc, &stub, false);
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 5);
+    let err = stderr(&out).to_ascii_lowercase();
+    assert!(err.contains("unknown page"), "{err}");
+    for run in PASSWORD.as_bytes().windows(6) {
+        let run = std::str::from_utf8(run).unwrap().to_ascii_lowercase();
+        assert!(
+            !err.contains(&run),
+            "stderr holds {run:?} of the password: {err}"
+        );
+    }
+}
+
 /// Defect 5: a token answer of gigabytes grew the process without bound. Past the cap it is a
 /// clean error (exit 5) and the record is untouched.
 #[test]

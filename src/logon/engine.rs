@@ -78,7 +78,15 @@ pub fn headless_logon_counted(
         clock_warned: false,
     };
     let start = authorize_url(req, &state, &verifier);
-    run.drive(start, &state, verifier)
+    // Whatever the provider put in an error (a path, field names, a description) is shown
+    // and logged: cut the account's secrets and this logon's own out of it first.
+    run.drive(start, &state, verifier).map_err(|e| {
+        let mut scrubber = run.req.guard.scrubber.clone();
+        for secret in &run.secrets {
+            scrubber.add(secret);
+        }
+        e.scrubbed(&scrubber)
+    })
 }
 
 /// `response_type`, `state` and PKCE on the authorization endpoint.

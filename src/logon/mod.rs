@@ -143,6 +143,49 @@ pub enum LogonError {
 }
 
 impl LogonError {
+    /// The same error with every text that came from the provider (paths, field names,
+    /// details, an OAuth2 error and its description) scrubbed of the account's secrets. The
+    /// step names are keychain's own and stay as they are.
+    pub fn scrubbed(self, scrubber: &crate::oauth::Scrubber) -> LogonError {
+        let s = |t: String| scrubber.scrub(&t);
+        let all = |v: Vec<String>| v.into_iter().map(s).collect();
+        match self {
+            LogonError::Rejected { step, fields } => LogonError::Rejected {
+                step,
+                fields: all(fields),
+            },
+            LogonError::Provider { error, description } => LogonError::Provider {
+                error: s(error),
+                description: description.map(s),
+            },
+            LogonError::Unavailable { step, path, reason } => LogonError::Unavailable {
+                step,
+                path: s(path),
+                reason,
+            },
+            LogonError::Protocol { step, path, detail } => LogonError::Protocol {
+                step,
+                path: s(path),
+                detail: s(detail),
+            },
+            LogonError::UnknownPage {
+                path,
+                status,
+                fields,
+            } => LogonError::UnknownPage {
+                path: s(path),
+                status,
+                fields: all(fields),
+            },
+            LogonError::TotpRequired { path } => LogonError::TotpRequired { path: s(path) },
+            LogonError::TooManySteps { hops, path } => LogonError::TooManySteps {
+                hops,
+                path: s(path),
+            },
+            e @ (LogonError::Totp(_) | LogonError::DebugPages { .. } | LogonError::Policy(_)) => e,
+        }
+    }
+
     pub fn class(&self) -> ErrorClass {
         match self {
             LogonError::Rejected { .. } => ErrorClass::Rejected,
