@@ -704,3 +704,63 @@ fn debug_pages_refuse_a_shared_folder() {
     );
     assert_eq!(stub.seen().len(), 0, "nothing was sent");
 }
+
+/// Defect 7: `digits=99` and `period=0` in an imported backup panicked in `totp`; a backup's
+/// times are numbers from outside too. Whether `import` refuses such a backup or keeps it,
+/// nothing may panic, and no code is computed from the bad numbers.
+#[test]
+fn imported_backup_with_out_of_range_numbers_never_panics() {
+    use age::secrecy::ExposeSecret as _;
+    let stub = rejecting_provider();
+    let source = Kc::with_file_store();
+    add_with_password(&source, &stub, true);
+    let identity = age::x25519::Identity::generate();
+    let id_file = source.file("backup.key", identity.to_string().expose_secret());
+    let backup = source.tmp.path().join("backup.age");
+    source.ok(&[
+        "export",
+        "--recipient",
+        &identity.to_public().to_string(),
+        backup.to_str().unwrap(),
+    ]);
+    let plain = age::decrypt(&identity, &std::fs::read(&backup).unwrap()).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    let header = &mut doc["accounts"][0]["header"];
+    header["totp"]["digits"] = 99.into();
+    header["totp"]["period"] = 0.into();
+    header["access_token_expires"] = i64::MAX.into();
+    header["created"] = i64::MIN.into();
+    header["last_totp_step"] = u64::MAX.into();
+    let tampered = age::encrypt(&identity.to_public(), doc.to_string().as_bytes()).unwrap();
+    std::fs::write(&backup, tampered).unwrap();
+
+    let kc = Kc::with_file_store();
+    let out = kc.run(&[
+        "import",
+        backup.to_str().unwrap(),
+        "--identity",
+        id_file.to_str().unwrap(),
+    ]);
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "import panicked: {}",
+        stderr(&out)
+    );
+    if out.status.success() {
+        let out = kc.run(&["totp", "acct"]);
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains("6 to 8 digits"), "{}", stderr(&out));
+        for args in [
+            &["show", "acct"][..],
+            &["show", "acct", "--json"],
+            &["list", "--json"],
+        ] {
+            kc.ok(args);
+        }
+        let out = kc.run(&["login", "acct"]);
+        assert_exit(&out, 2);
+    } else {
+        assert_exit(&out, 2);
+    }
+}
