@@ -34,24 +34,29 @@ ENVIRONMENT:
 /// `keychain help login`: what each outcome of a logon exits with.
 pub const LOGIN_EXIT_CODES: &str = "\
 EXIT STATUS OF LOGIN, BY CASE:
-  0  a token: from the cache, by refresh (the rotated refresh token stored first) or by a headless logon
-  2  the account cannot log on as configured: no password and no usable refresh token, no client
-     id or redirect URI; or a page asked for a credential to go where the account does not allow
-     (another host: --allow-host HOST; plain http: --insecure-http; in a URL: never); nothing was sent
+  0  a token: from the cache, by refresh (the rotated refresh token is stored
+     first) or by a headless logon
+  2  the account cannot log on as configured: no password and no usable refresh
+     token, no client id or redirect URI; or a page asked for a credential to go
+     where the account does not allow (another host: --allow-host HOST; plain
+     http: --insecure-http; in a URL: never); nothing was sent
   3  no such account
-  4  the provider rejected the password or one-time code; the rejection is recorded and every later
-     login exits 4 at once, sending nothing, until 'keychain set NAME --password-file/--totp-file'
-     or one 'keychain login NAME --retry'; also a rejected authorization code
-  5  the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for
-     another reason than a dead grant (403, 404, 407, invalid_client): the refresh token is kept;
-     an answer larger than keychain reads (1 MiB for tokens, 8 MiB for pages); an unknown page;
-     no fresh TOTP time step within 5 s
+  4  the provider rejected the password or one-time code. The rejection is
+     recorded and every later login exits 4 at once, sending nothing, until
+     'keychain set NAME --password-file FILE' (or --totp-file, --totp-qr) or one
+     'keychain login NAME --retry'. Also: a rejected authorization code
+  5  the provider is unreachable, timed out, rate-limited or answered 5xx; it
+     refused a refresh for another reason than a dead grant (403, 404, 407,
+     invalid_client: the refresh token is kept); an answer larger than keychain
+     reads (1 MiB for tokens, 8 MiB for pages); an unknown page; no fresh TOTP
+     time step within 5 s
   6  the keychain is locked or its key store unavailable
   7  a record is corrupt or tampered with, or a stored token has control characters
   8  input/output error
 
-Only a dead grant (invalid_grant; Exact's \"Old refresh token used.\" and its expired-token
-message; LemonLDAP::NG's bare invalid_request) retires a refresh token; keychain then logs on once. The provider's clock (its Date
+Only a dead grant retires a refresh token: invalid_grant, Exact's \"Old refresh
+token used.\" and its expired-token message, LemonLDAP::NG's bare
+invalid_request. keychain then logs on once. The provider's clock (its Date
 header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
 pub const PROVIDERS: [&str; 9] = [

@@ -764,3 +764,21 @@ fn imported_backup_with_out_of_range_numbers_never_panics() {
         assert_exit(&out, 2);
     }
 }
+
+/// "Done when": `keychain help login` lists the exit code of each case.
+#[test]
+fn help_login_lists_the_exit_codes_per_case() {
+    let kc = Kc::new();
+    let help = kc.ok(&["help", "login"]);
+    for words in [
+        "EXIT STATUS OF LOGIN",
+        "--allow-host HOST",
+        "--insecure-http",
+        "login NAME --retry",
+        "invalid_client: the refresh token is kept",
+        "1 MiB for tokens",
+        "10 minutes",
+    ] {
+        assert!(help.contains(words), "{words:?} missing from:\n{help}");
+    }
+}
