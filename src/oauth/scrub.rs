@@ -1,11 +1,15 @@
-//! Provider text (an `error_description`, an error in a redirect) is shown to people and written
-//! to the audit log; a provider may echo back what it was sent. Before any of it is kept, every
-//! secret of the account is cut out of it: whole, as a piece of six characters or more (a
-//! "short refresh token prefix"), and in any letter case.
+//! Provider text (an `error_description`, an error in a redirect, a page's field names) is shown
+//! to people and written to the audit log; a provider may echo back what it was sent. Before any
+//! of it is kept, every secret of the account is cut out of it: whole, or its first six
+//! characters or more (a "short refresh token prefix"), in any letter case.
+//!
+//! Only prefixes, not any piece: cutting every six-letter run found anywhere in a secret would
+//! cut ordinary words out of provider text (a field called `password` when the password is
+//! `wrong-password`), and the cut itself would tell the reader what the secret contains.
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// Runs this long or longer that occur in a secret are cut out of provider text.
+/// A secret's first characters, this many or more, are cut out of provider text.
 pub const MIN_RUN: usize = 6;
 /// Secrets shorter than [`MIN_RUN`] are cut out whole, down to this length (shorter ones
 /// cannot be told from ordinary text).
@@ -37,8 +41,9 @@ impl Scrubber {
         }
     }
 
-    /// `text` without any secret: every run of at least [`MIN_RUN`] bytes that occurs, in any
-    /// ASCII letter case, anywhere in a secret (or a whole short secret) becomes `[redacted]`.
+    /// `text` without any secret: every place where a secret starts (in any ASCII letter case)
+    /// and runs on for at least [`MIN_RUN`] bytes, or for the whole of a shorter secret, becomes
+    /// `[redacted]` as far as the match goes.
     pub fn scrub(&self, text: &str) -> String {
         let text = cut(text, MAX_TEXT);
         let t = text.as_bytes();
@@ -47,12 +52,9 @@ impl Scrubber {
             let s = secret.expose_secret().as_bytes();
             let min = MIN_RUN.min(s.len());
             for i in 0..t.len() {
-                let longest = (0..s.len())
-                    .map(|k| common_run(&t[i..], &s[k..]))
-                    .max()
-                    .unwrap_or(0);
-                if longest >= min {
-                    hidden[i..i + longest].iter_mut().for_each(|h| *h = true);
+                let run = common_run(&t[i..], s);
+                if run >= min {
+                    hidden[i..i + run].iter_mut().for_each(|h| *h = true);
                 }
             }
         }
@@ -138,26 +140,32 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the provider wraps around it, in whatever case, no piece of six or more
+        /// Whatever the provider wraps around it, in whatever case, no prefix of six or more
         /// characters of a secret survives.
         #[test]
-        fn no_run_of_a_secret_survives(
+        fn no_prefix_of_a_secret_survives(
             secret in "[A-Za-z0-9_.~-]{6,40}",
             before in "\\PC{0,40}",
             after in "\\PC{0,40}",
-            start in 0usize..40,
+            end in 6usize..41,
             upper in any::<bool>(),
         ) {
-            let start = start.min(secret.len() - MIN_RUN);
-            let piece = &secret[start..];
+            let piece = &secret[..end.min(secret.len())];
             let piece = if upper { piece.to_ascii_uppercase() } else { piece.to_string() };
             let text = format!("{before}{piece}{after}");
             // The marker's own letters are not the secret's.
             let out = scrubber(&[&secret]).scrub(&text).replace("[redacted]", "\u{0}");
-            for i in 0..=secret.len() - MIN_RUN {
-                let run = &secret[i..i + MIN_RUN];
-                prop_assert!(!out.to_ascii_lowercase().contains(&run.to_ascii_lowercase()));
-            }
+            let head = secret[..MIN_RUN].to_ascii_lowercase();
+            prop_assert!(!out.to_ascii_lowercase().contains(&head));
+        }
+
+        /// Ordinary words from inside a secret are left alone: the cut would say what the
+        /// secret contains.
+        #[test]
+        fn pieces_from_inside_a_secret_are_not_cut(word in "[a-z]{6,12}") {
+            let secret = format!("xq7-{word}");
+            let text = format!("field {word} is required");
+            prop_assert_eq!(scrubber(&[&secret]).scrub(&text), text);
         }
     }
 }
