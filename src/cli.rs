@@ -16,7 +16,8 @@ EXIT STATUS:
   1  audit findings at or above --fail-on
   2  usage error or bad input (a flag, a file's content, a missing secret)
   3  account not found
-  4  the provider rejected the credentials: a person must act; keychain does not retry
+  4  the provider rejected the credentials: a person must act; keychain does not retry, and
+     refuses further logons of the account until 'set' or one 'login --retry' (see help login)
   5  provider unreachable, timed out or rate-limited: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
   7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
