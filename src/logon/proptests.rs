@@ -10,7 +10,11 @@ use proptest::test_runner::FileFailurePersistence;
 use url::Url;
 
 use super::engine::{MAX_CLOCK_OFFSET, followed_offset, offset_from_date};
-use super::{b2c, html};
+use super::{LogonError, b2c, html};
+use crate::oauth::Scrubber;
+
+/// A password a hostile page may echo back, in pieces or another case.
+const PASSWORD: &str = "Hx4-qPw9-Zr2Tm7";
 
 /// A login page of the kind the engine sees, to mutate.
 const SEED_PAGE: &str = r#"<html><head><script>var SETTINGS = {"csrf":"c1","transId":"T=1",
@@ -107,6 +111,35 @@ proptest! {
             None => prop_assert!(false, "a SETTINGS script was not detected"),
         }
         exercise_b2c(&[script]);
+    }
+
+    /// Whatever a page or redirect puts in an error (a path, field names, a detail, an OAuth2
+    /// error), no prefix of the password reaches the error's text or its `Debug`.
+    #[test]
+    fn provider_text_in_any_logon_error_is_scrubbed(
+        before in "\\PC{0,20}",
+        after in "\\PC{0,20}",
+        end in 6usize..=PASSWORD.len(),
+        upper in any::<bool>(),
+        variant in 0usize..6,
+    ) {
+        let piece = &PASSWORD[..end];
+        let piece = if upper { piece.to_ascii_uppercase() } else { piece.to_string() };
+        let echo = format!("{before}{piece}{after}");
+        let error = match variant {
+            0 => LogonError::Rejected { step: "password".into(), fields: vec![echo] },
+            1 => LogonError::Provider { error: echo.clone(), description: Some(echo) },
+            2 => LogonError::Protocol { step: "x".into(), path: echo.clone(), detail: echo },
+            3 => LogonError::UnknownPage { path: echo.clone(), status: 200, fields: vec![echo] },
+            4 => LogonError::TooManySteps { hops: 40, path: echo },
+            _ => LogonError::TotpRequired { path: echo },
+        };
+        let mut scrubber = Scrubber::new();
+        scrubber.add(&secrecy::SecretString::from(PASSWORD.to_string()));
+        let error = error.scrubbed(&scrubber);
+        let shown = format!("{error} {error:?}").to_ascii_lowercase();
+        let head = PASSWORD[..6].to_ascii_lowercase();
+        prop_assert!(!shown.contains(&head), "{}", shown);
     }
 
     #[test]
