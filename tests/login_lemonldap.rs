@@ -186,6 +186,12 @@ fn llng_wrong_totp_secret_exits_4() {
     assert_exit(&out, 4);
     assert!(stderr(&out).contains("code"), "{}", stderr(&out));
     assert_eq!(llng.log().matches("\"POST ").count(), 2, "{}", llng.log());
+    // Issue 8: a rejected code is recorded like a rejected password; the next run sends nothing.
+    let log = llng.log();
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("one-time code"), "{}", stderr(&out));
+    assert_eq!(llng.log(), log, "the second run made a request");
 }
 
 #[test]
