@@ -315,6 +315,9 @@ pub struct ProviderArgs {
     /// the list given replaces the recorded one. Recorded in the account and the audit log
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
+    /// Forget the hosts recorded with --allow-host
+    #[arg(long, conflicts_with = "allow_hosts")]
+    pub no_allow_hosts: bool,
     /// Accept plain http URLs to hosts other than loopback: credentials then travel
     /// unencrypted. Recorded in the account; 'keychain audit' reports it
     #[arg(long)]

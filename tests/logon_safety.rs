@@ -277,6 +277,12 @@ fn password_form_posting_to_another_host_is_refused_until_allowed() {
     kc.ok(&["set", "acct", "--allow-host", "localhost"]);
     assert_exit(&kc.run(&["login", "acct"]), 4);
     assert_eq!(password_posts(&stub), 1, "allowed, the form is posted");
+
+    // Forgotten again: refused again, before anything is sent.
+    kc.ok(&["set", "acct", "--no-allow-hosts"]);
+    assert!(header_of(&kc)["provider"].get("allow_hosts").is_none());
+    assert_exit(&kc.run(&["login", "acct", "--retry"]), 2);
+    assert_eq!(password_posts(&stub), 1);
 }
 
 /// Defect 3: a `method=get` form put the password in a URL.

@@ -30,6 +30,9 @@ pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
     if let Some(flow) = args.flow {
         provider.flow = flow;
     }
+    if args.no_allow_hosts {
+        provider.allow_hosts.clear();
+    }
     if !args.allow_hosts.is_empty() {
         provider.allow_hosts = args
             .allow_hosts
