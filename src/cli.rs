@@ -16,7 +16,8 @@ EXIT STATUS:
   1  audit findings at or above --fail-on
   2  usage error or bad input (a flag, a file's content, a missing secret)
   3  account not found
-  4  the provider rejected the credentials: a person must act; keychain does not retry
+  4  the provider rejected the credentials: a person must act; keychain does not retry, and
+     refuses further logons of the account until 'set' or one 'login --retry' (see help login)
   5  provider unreachable, timed out or rate-limited: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
   7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
@@ -34,6 +35,34 @@ ENVIRONMENT:
   KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60)
   KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
                                calibration, about one second); low values are for tests only";
+
+/// `keychain help login`: what each outcome of a logon exits with.
+pub const LOGIN_EXIT_CODES: &str = "\
+EXIT STATUS OF LOGIN, BY CASE:
+  0  a token: from the cache, by refresh (the rotated refresh token is stored
+     first) or by a headless logon
+  2  the account cannot log on as configured: no password and no usable refresh
+     token, no client id or redirect URI; or a page asked for a credential to go
+     where the account does not allow (another host: --allow-host HOST; plain
+     http: --insecure-http; in a URL: never); nothing was sent
+  3  no such account
+  4  the provider rejected the password or one-time code. The rejection is
+     recorded and every later login exits 4 at once, sending nothing, until
+     'keychain set NAME --password-file FILE' (or --totp-file, --totp-qr) or one
+     'keychain login NAME --retry'. Also: a rejected authorization code
+  5  the provider is unreachable, timed out, rate-limited or answered 5xx; it
+     refused a refresh for another reason than a dead grant (403, 404, 407,
+     invalid_client: the refresh token is kept); an answer larger than keychain
+     reads (1 MiB for tokens, 8 MiB for pages); an unknown page; no fresh TOTP
+     time step within 5 s
+  6  the keychain is locked or its key store unavailable
+  7  a record is corrupt or tampered with, or a stored token has control characters
+  8  input/output error
+
+Only a dead grant retires a refresh token: invalid_grant, Exact's \"Old refresh
+token used.\" and its expired-token message, LemonLDAP::NG's bare
+invalid_request. keychain then logs on once. The provider's clock (its Date
+header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
 pub const PROVIDERS: [&str; 9] = [
     "exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc",
@@ -74,6 +103,7 @@ pub enum Command {
     /// Remove an account
     Rm(RmArgs),
     /// Print a valid access token: from the cache, by refresh, or by a headless logon
+    #[command(after_long_help = LOGIN_EXIT_CODES)]
     Login(LoginArgs),
     /// Run a command with a valid access token in its environment
     Exec(ExecArgs),
@@ -86,9 +116,10 @@ pub enum Command {
     /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
     /// critical: audit-log-damaged, record-unreadable; high: refresh-token-expired (idle 30 days
     /// or more), duplicate-password, duplicate-totp-secret (compared by fingerprint, never by
-    /// value), plain-identity-file, permissions (wider than 0600/0700); medium:
+    /// value), plain-identity-file, permissions (wider than 0600/0700), logon-rejected (the provider
+    /// rejected the password or code; logons are refused until it is changed); medium:
     /// refresh-token-idle (more than 25 days), password-old (--max-password-age),
-    /// no-second-factor, key-store-not-persistent; low: checks-skipped (the report ran without
+    /// no-second-factor, key-store-not-persistent, insecure-http (credentials over plain http); low: checks-skipped (the report ran without
     /// the key: no duplicate detection, no log verification). Exit 1 when a finding at or above
     /// --fail-on exists.
     Audit(AuditArgs),
@@ -292,6 +323,18 @@ pub struct ProviderArgs {
     /// The OAuth2 flow
     #[arg(long, value_enum, value_name = "FLOW")]
     pub flow: Option<Flow>,
+    /// Also let this host receive the password and code, beyond the hosts of the account's own
+    /// URLs (e.g. a separate login host the provider sends its form to); repeatable. At set,
+    /// the list given replaces the recorded one. Recorded in the account and the audit log
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Forget the hosts recorded with --allow-host
+    #[arg(long, conflicts_with = "allow_hosts")]
+    pub no_allow_hosts: bool,
+    /// Accept plain http URLs to hosts other than loopback: credentials then travel
+    /// unencrypted. Recorded in the account; 'keychain audit' reports it
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 /// Secrets, each from a file or `-` for standard input (at most one per call).
@@ -438,6 +481,10 @@ pub struct LoginArgs {
     pub format: crate::login::OutputFormat,
     #[command(flatten)]
     pub logon: LogonArgs,
+    /// Allow one logon although the provider rejected this account's password or code before
+    /// (by default keychain then refuses every logon, so that a job cannot lock the account out)
+    #[arg(long)]
+    pub retry: bool,
 }
 
 #[derive(Debug, Args)]

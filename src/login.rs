@@ -7,9 +7,17 @@
 //!    refreshed meanwhile, and then its token is served.
 //! 3. A refresh's rotated refresh token is written back (atomically) before anything else, even
 //!    when the provider rate-limits but still hands out a new one.
-//! 4. A rejected refresh (the chain is broken) falls back to one headless logon; a rejected
-//!    logon is never retried: accounts get locked out.
-//! 5. The TOTP time step is recorded before a code is submitted, so no step is used twice.
+//! 4. Only a dead grant (`invalid_grant` or the provider's words for it) retires the refresh
+//!    token and falls back to one headless logon; any other refusal keeps it and exits 5.
+//! 5. A rejected logon is never retried, not even by the next run: the rejection is recorded in
+//!    the account and later logons are refused locally (exit 4, no request) until the password
+//!    or TOTP secret is changed or the operator says `login --retry`. Accounts get locked out by
+//!    a wrong password in cron otherwise.
+//! 6. The TOTP time step is recorded before a code is submitted, so no step is used twice; it
+//!    never lies beyond our clock plus `MAX_CLOCK_OFFSET`, and a wait for a fresh step is
+//!    bounded by a few seconds, never by the period.
+//! 7. Every provider text is scrubbed of the account's secrets before it is shown or logged
+//!    (see `oauth::Scrubber`); credentials go only where `oauth::CredentialPolicy` allows.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,9 +28,12 @@ use url::Url;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, TotpProvider};
-use crate::oauth::{self, Endpoints, ErrorClass, ProviderKind, TokenError, TokenResponse};
-use crate::record::{Account, Flow, SecretField, Usage};
+use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
+use crate::oauth::{
+    self, CredentialPolicy, Endpoints, ErrorClass, Guard, ProviderKind, Scrubber, TokenError,
+    TokenResponse,
+};
+use crate::record::{Account, Flow, Rejection, SecretField, Usage};
 use crate::store::{AccountLock, Expect, Revision};
 use crate::totp::TotpSecret;
 use crate::trail::Action;
@@ -34,6 +45,10 @@ pub const EXACT_ERROR_BUDGET: usize = 8;
 const HOUR: i64 = 3600;
 /// Never submit a code with fewer seconds than this left in its time step.
 const TOTP_MIN_SECONDS_LEFT: u64 = 3;
+/// The longest a logon waits for a fresh TOTP time step (while holding the account's lock).
+/// A longer wait (the step was used by the previous logon) fails with exit 5 and the time to
+/// try again: waiting a whole period of an hour, or of 10⁸ s, would hold the lock as long.
+pub const MAX_TOTP_WAIT: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -75,13 +90,16 @@ pub struct Options {
     pub min_valid: i64,
     pub debug_pages: Option<PathBuf>,
     pub progress: bool,
+    /// Allow one logon although the provider rejected the password or code before
+    /// (`login --retry`): the operator says the cause is fixed.
+    pub retry: bool,
 }
 
 /// The cached token of `account` when it stays valid for more than `min_valid` seconds.
 fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     let token = account.secret(SecretField::AccessToken)?;
     let expires = account.header.access_token_expires?;
-    (expires - now > min_valid).then(|| Token {
+    (expires.saturating_sub(now) > min_valid).then(|| Token {
         access_token: token.clone(),
         token_type: account
             .header
@@ -119,12 +137,17 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 2. Lock, then re-read, then decide.
     let lock = kc.lock(name)?;
     let (account, revision) = kc.read(name)?;
+    let guard = Guard {
+        policy: CredentialPolicy::default(),
+        scrubber: scrubber_for(&account),
+    };
     let mut session = Session {
         kc,
         lock: &*lock,
         account,
         revision,
         opts,
+        guard,
     };
     match session.run() {
         Ok(token) => {
@@ -145,6 +168,17 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     }
 }
 
+/// Every secret the account holds: no provider text may show any of them.
+fn scrubber_for(account: &Account) -> Scrubber {
+    let mut scrubber = Scrubber::new();
+    for field in SecretField::ALL {
+        if let Some(value) = account.secret(field) {
+            scrubber.add(value);
+        }
+    }
+    scrubber
+}
+
 fn audit(kc: &Keychain, name: &str, action: Action) -> Result<()> {
     crate::trail::record(kc, Event::new("login", action).account(name))
 }
@@ -155,6 +189,8 @@ struct Session<'a> {
     account: Account,
     revision: Revision,
     opts: &'a Options,
+    /// Where credentials may go (set once the endpoints are known) and what to scrub.
+    guard: Guard,
 }
 
 impl Session<'_> {
@@ -185,7 +221,7 @@ impl Session<'_> {
             // Exact counts a refresh within 570 s of the previous token as an error: serve the
             // cached token while it is valid at all.
             if let Some(issued) = self.account.header.access_token_issued
-                && now - issued < EXACT_MIN_REFRESH_INTERVAL
+                && (0..EXACT_MIN_REFRESH_INTERVAL).contains(&now.saturating_sub(issued))
             {
                 if let Some(token) = cached(&self.account, now, 0) {
                     return Ok(token);
@@ -193,32 +229,81 @@ impl Session<'_> {
                 return Err(Error::Unavailable(format!(
                     "Exact Online allows a new access token {} s after the previous one; try again in {} s",
                     EXACT_MIN_REFRESH_INTERVAL,
-                    EXACT_MIN_REFRESH_INTERVAL - (now - issued)
+                    EXACT_MIN_REFRESH_INTERVAL - now.saturating_sub(issued)
                 )));
             }
+        }
+        let has_refresh_token = self.account.secret(SecretField::RefreshToken).is_some();
+        if !has_refresh_token {
+            // No request at all when the next step would be a refused logon.
+            self.check_not_rejected()?;
         }
         let client = oauth::http::client()
             .map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
         let endpoints = self.endpoints(&client)?;
+        self.guard.policy = self.policy(&endpoints);
 
-        if self.account.secret(SecretField::RefreshToken).is_some() {
-            // `None`: the chain is broken, log on again.
+        if has_refresh_token {
+            // `None`: the grant is dead, log on again.
             if let Some(token) = self.refresh(&client, &endpoints)? {
                 return Ok(token);
             }
         }
+        self.check_not_rejected()?;
         self.headless(&client, &endpoints)
+    }
+
+    /// The lockout guard: a password or code the provider rejected is not sent again until a
+    /// person changes it (`set`) or says `login --retry`.
+    fn check_not_rejected(&self) -> Result<()> {
+        let Some(r) = &self.account.header.logon_rejected else {
+            return Ok(());
+        };
+        if self.opts.retry {
+            if self.opts.progress {
+                crate::output::progress(
+                    "keychain: --retry: one logon attempt despite the earlier rejection\n",
+                );
+            }
+            return Ok(());
+        }
+        let name = &self.account.header.name;
+        Err(Error::Rejected(format!(
+            "the provider rejected the {} of account '{name}' at {} (run by {}); keychain sends no logon until it is changed, so the account is not locked out: store the right one with 'keychain set {name} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {name} --retry'",
+            r.step,
+            crate::clock::rfc3339(r.at),
+            r.by
+        )))
+    }
+
+    /// Where this account's credentials may go: the hosts of its endpoints and issuer, Exact's
+    /// own login hosts, and those recorded with `--allow-host`.
+    fn policy(&self, endpoints: &Endpoints) -> CredentialPolicy {
+        let p = &self.account.header.provider;
+        let mut extra: Vec<String> = p.allow_hosts.clone();
+        if let Some(host) = p
+            .issuer
+            .as_deref()
+            .and_then(|i| Url::parse(i).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+        {
+            extra.push(host);
+        }
+        if let Some(country) = p.kind.strip_prefix("exact-") {
+            extra.extend(oauth::exact_login_hosts(country));
+        }
+        CredentialPolicy::new(endpoints, extra.iter().map(String::as_str), p.insecure_http)
     }
 
     fn check_exact_rules(&mut self, now: i64) -> Result<()> {
         let errors = &mut self.account.header.provider_errors;
-        errors.retain(|t| now - t < HOUR);
+        errors.retain(|t| (0..HOUR).contains(&now.saturating_sub(*t)));
         if errors.len() >= EXACT_ERROR_BUDGET {
             let oldest = errors.iter().min().copied().unwrap_or(now);
             return Err(Error::Unavailable(format!(
                 "{} errors from Exact Online in the last hour: keychain stops before Exact blocks the app (10 per hour); try again after {}",
                 errors.len(),
-                crate::clock::rfc3339(oldest + HOUR)
+                crate::clock::rfc3339(oldest.saturating_add(HOUR))
             )));
         }
         Ok(())
@@ -268,18 +353,27 @@ impl Session<'_> {
     fn store_tokens(&mut self, response: TokenResponse, source: Source) -> Result<Token> {
         let now = crate::clock::now();
         let h = &mut self.account.header;
-        let expires_at = response.expires_in.map(|s| now + s as i64);
+        // Clamped where it entered (`oauth::MAX_EXPIRES_IN`); saturating all the same.
+        let expires_at = response
+            .expires_in
+            .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)));
         h.access_token_expires = expires_at;
         h.access_token_issued = Some(now);
         h.access_token_scope = response.scope.clone();
         h.access_token_type = Some(response.token_type.clone());
+        if source == Source::Headless {
+            // A logon went through: the password and code are right again.
+            h.logon_rejected = None;
+        }
         if let Some(rt) = response.refresh_token {
+            self.guard.scrubber.add(&rt);
             self.account
                 .set_secret(SecretField::RefreshToken, Some(rt), now);
             self.account.header.refresh_token_active = Some(now);
         } else if self.account.header.has(SecretField::RefreshToken) {
             self.account.header.refresh_token_active = Some(now);
         }
+        self.guard.scrubber.add(&response.access_token);
         self.account.set_secret(
             SecretField::AccessToken,
             Some(response.access_token.clone()),
@@ -328,6 +422,7 @@ impl Session<'_> {
         match oauth::refresh(
             client,
             endpoints,
+            &self.guard,
             &client_id,
             client_secret.as_ref(),
             &refresh_token,
@@ -346,8 +441,9 @@ impl Session<'_> {
                 Err(Error::Unavailable("the provider rate-limited the refresh (its new refresh token was stored); try again later".into()))
             }
             Err(e @ TokenError::Rejected { .. }) => {
-                // The stored refresh token is dead (used, expired or revoked): forget it, so that
-                // no later call burns an error on it, and log on again.
+                // The provider said the grant is dead (used, expired or revoked): forget the
+                // token, so that no later call burns an error on it, and log on again. Only
+                // this answer retires a refresh token (see `oauth::is_grant_dead`).
                 let now = crate::clock::now();
                 self.account
                     .set_secret(SecretField::RefreshToken, None, now);
@@ -362,14 +458,44 @@ impl Session<'_> {
                 }
                 Ok(None)
             }
+            Err(TokenError::Policy(refused)) => Err(self.policy_error(&refused)),
             Err(e) => {
                 if matches!(e, TokenError::RateLimited { .. }) {
                     self.record_provider_error();
                     self.note_use("login_failed", false);
                     self.save()?;
+                } else if matches!(e, TokenError::Refused { .. }) && is_exact(&self.account) {
+                    // Exact counts it against the app's error budget; the token is kept.
+                    self.record_provider_error();
+                    self.save()?;
                 }
                 Err(Error::Unavailable(e.to_string()))
             }
+        }
+    }
+
+    /// A credential kept home: exit 2, naming the host, the step and the flag that allows it.
+    fn policy_error(&self, refused: &oauth::CredentialRefused) -> Error {
+        Error::usage_hint(refused.to_string(), refused.hint(&self.account.header.name))
+    }
+
+    /// Fails before anything is sent when the TOTP step this logon would need was used by the
+    /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
+    fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
+        let local = crate::clock::now().max(0) as u64;
+        let last = used_step(totp, self.account.header.last_totp_step, local);
+        // A step further ahead was recorded on a provider's clock (followed within the bound):
+        // only the logon itself, which sees that clock, can tell whether a fresh one is near.
+        if last.is_some_and(|l| l > totp.step_at(local).saturating_add(1)) {
+            return Ok(());
+        }
+        let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
+        match wait_for_fresh_step(totp, last, local, min_left) {
+            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable(format!(
+                "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s: try again then"
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Unavailable(e)),
         }
     }
 
@@ -431,8 +557,15 @@ impl Session<'_> {
             Some(_) => Some(self.account.totp()?),
             None => None,
         };
+        if let Some(totp) = &totp {
+            // Before the password leaves: a code is needed later and none would come in time.
+            self.check_fresh_step(totp)?;
+        }
+        // The logon borrows the guard while the step guard changes the session.
+        let guard = self.guard.clone();
         let request = LogonRequest {
             endpoints,
+            guard: &guard,
             client_id: &client_id,
             redirect_uri: &redirect_uri,
             scope: &scope,
@@ -457,9 +590,23 @@ impl Session<'_> {
                 self.account.header.last_logon = self.account.header.last_use.clone();
                 if class == ErrorClass::Rejected {
                     self.record_provider_error();
+                    // The lockout guard, written under the lock before exit 4: no later run
+                    // sends this password or code again.
+                    self.account.header.logon_rejected = Some(Rejection {
+                        at: crate::clock::now(),
+                        by: os_user(),
+                        step: match &e {
+                            LogonError::Rejected { step, .. } => step.clone(),
+                            _ => "authorization".into(),
+                        },
+                    });
                 }
                 self.save()?;
-                return Err(logon_error(e));
+                return Err(match e {
+                    LogonError::Policy(refused) => self.policy_error(&refused),
+                    e @ LogonError::DebugPages { .. } => Error::usage(e.to_string()),
+                    e => logon_error(e),
+                });
             }
         };
         let response = match outcome {
@@ -472,17 +619,19 @@ impl Session<'_> {
                 oauth::exchange_code(
                     client,
                     endpoints,
+                    &self.guard,
                     &client_id,
                     client_secret.as_ref(),
                     &code,
                     &code_verifier,
                     &redirect_uri,
                 )
-                .map_err(|e| match e.class() {
-                    ErrorClass::Rejected => {
+                .map_err(|e| match e {
+                    TokenError::Policy(refused) => self.policy_error(&refused),
+                    e if e.class() == ErrorClass::Rejected => {
                         Error::Rejected(format!("the provider refused the authorization code: {e}"))
                     }
-                    _ => Error::Unavailable(e.to_string()),
+                    e => Error::Unavailable(e.to_string()),
                 })?
             }
         };
@@ -501,8 +650,8 @@ fn default_scope(account: &Account) -> String {
 fn logon_error(e: LogonError) -> Error {
     match e.class() {
         ErrorClass::Rejected => Error::Rejected(e.to_string()),
-        ErrorClass::Unavailable => Error::Unavailable(e.to_string()),
-        ErrorClass::Protocol => Error::Unavailable(e.to_string()),
+        ErrorClass::Policy => Error::usage(e.to_string()),
+        ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable(e.to_string()),
     }
 }
 
@@ -515,45 +664,93 @@ struct StepGuard<'s, 'a> {
 
 impl TotpProvider for StepGuard<'_, '_> {
     fn code(&mut self, provider_time: u64) -> std::result::Result<SecretString, LogonError> {
-        let local_start = crate::clock::now();
-        let period = self.totp.period;
-        let mut t = provider_time;
-        let last = self.session.account.header.last_totp_step;
+        let totp = self.totp;
+        let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
         let mut waited = 0;
         loop {
-            let step = self.totp.step_at(t);
-            let fresh = last.is_none_or(|l| step > l);
-            if fresh && self.totp.seconds_left(t) >= TOTP_MIN_SECONDS_LEFT {
-                break;
-            }
-            let pause = self.totp.seconds_left(t);
-            waited += pause;
-            if waited > 3 * period {
-                return Err(LogonError::Totp(
-                    "no fresh TOTP time step within three periods (is the clock right?)".into(),
-                ));
-            }
+            // Whatever the engine was told, never a time beyond our clock ± the bound: a step
+            // recorded as used a year ahead would block every later logon.
+            let local = crate::clock::now().max(0) as u64;
+            let t = provider_time
+                .saturating_add(waited)
+                .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
+            let last = used_step(totp, self.session.account.header.last_totp_step, local);
+            let pause = match wait_for_fresh_step(totp, last, t, min_left) {
+                Ok(0) => {
+                    let step = totp.step_at(t);
+                    self.session.account.header.last_totp_step = Some(step);
+                    self.session.save().map_err(|e| {
+                        LogonError::Totp(format!("cannot record the TOTP step: {e}"))
+                    })?;
+                    let code = totp.code_at(t);
+                    self.session.guard.scrubber.add(&code);
+                    return Ok(code);
+                }
+                Ok(pause) if waited + pause <= MAX_TOTP_WAIT => pause,
+                Ok(pause) => {
+                    return Err(LogonError::Totp(format!(
+                        "the next unused TOTP time step starts in {pause} s, longer than keychain waits ({MAX_TOTP_WAIT} s) while holding the account; try again then"
+                    )));
+                }
+                Err(e) => return Err(LogonError::Totp(e)),
+            };
             if self.session.opts.progress {
                 crate::output::progress(&format!(
                     "keychain: waiting {pause} s for a fresh TOTP code\n"
                 ));
             }
             std::thread::sleep(Duration::from_secs(pause));
-            t = provider_time + (crate::clock::now() - local_start).max(0) as u64;
+            waited += pause;
         }
-        let step = self.totp.step_at(t);
-        self.session.account.header.last_totp_step = Some(step);
-        self.session
-            .save()
-            .map_err(|e| LogonError::Totp(format!("cannot record the TOTP step: {e}")))?;
-        Ok(self.totp.code_at(t))
     }
 }
 
-/// The token as the chosen output format.
-pub fn format(token: &Token, format: OutputFormat) -> zeroize::Zeroizing<String> {
+/// How far the provider's clock may be followed, as an unsigned number of seconds.
+const BOUND: u64 = MAX_CLOCK_OFFSET as u64;
+
+/// The last used step as it may be believed: never beyond our clock plus the bound. A step
+/// recorded further ahead (by an older version that followed a provider's `Date` a year ahead)
+/// would otherwise block every logon until a person re-entered the secret.
+fn used_step(totp: &TotpSecret, last: Option<u64>, local: u64) -> Option<u64> {
+    last.map(|l| l.min(totp.step_at(local.saturating_add(BOUND))))
+}
+
+/// Seconds to wait at time `t` until a step after `last` with `min_left` seconds left begins;
+/// 0 when the current step will do. Total for any input: no overflow, no division by zero.
+fn wait_for_fresh_step(
+    totp: &TotpSecret,
+    last: Option<u64>,
+    t: u64,
+    min_left: u64,
+) -> std::result::Result<u64, String> {
+    let step = totp.step_at(t);
+    let fresh = last.is_none_or(|l| step > l);
+    if fresh && totp.seconds_left(t) >= min_left {
+        return Ok(0);
+    }
+    // The first usable step: the next one, or the one after the used one.
+    let next = match last {
+        Some(l) if l >= step => l.checked_add(1),
+        _ => step.checked_add(1),
+    };
+    next.and_then(|n| n.checked_mul(totp.period))
+        .map(|start| start.saturating_sub(t))
+        .ok_or_else(|| "no usable TOTP time step (is the clock right?)".to_string())
+}
+
+/// The token as the chosen output format. A token with a space, a control character or a line
+/// break could inject a header or a shell command, wherever it came from (a provider, a backup,
+/// `set`): it is refused with the same check every token passes ([`oauth::is_token_text`]).
+pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<String>> {
     let value = token.access_token.expose_secret();
-    zeroize::Zeroizing::new(match format {
+    if !oauth::is_token_text(value) {
+        return Err(Error::Integrity {
+            path: "access token".into(),
+            reason: "the stored access token has spaces or control characters and is not printed"
+                .into(),
+        });
+    }
+    Ok(zeroize::Zeroizing::new(match format {
         OutputFormat::Token => format!("{value}\n"),
         OutputFormat::Header => format!("Authorization: Bearer {value}\n"),
         // For `eval`: single quotes, and any quote in the token closed, escaped and reopened.
@@ -566,12 +763,12 @@ pub fn format(token: &Token, format: OutputFormat) -> zeroize::Zeroizing<String>
                 "access_token": value,
                 "token_type": token.token_type,
                 "expires_at": token.expires_at.map(crate::clock::rfc3339),
-                "expires_in": token.expires_at.map(|e| (e - crate::clock::now()).max(0)),
+                "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
                 "scope": token.scope,
             });
             format!("{json}\n")
         }
-    })
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -600,8 +797,49 @@ mod tests {
             source: Source::Cache,
         };
         assert_eq!(
-            *format(&token, OutputFormat::Env),
+            *format(&token, OutputFormat::Env).unwrap(),
             "export KEYCHAIN_ACCESS_TOKEN='a'\\''b;c'\n"
         );
+    }
+
+    /// Regression (issue 8, "Also"): a token from a backup or `set` reached `--format
+    /// header|env` unchecked.
+    #[test]
+    fn tokens_with_line_breaks_or_spaces_are_never_printed() {
+        for bad in ["a\r\nX-Evil: 1", "a b", "a\u{1b}[2J", ""] {
+            let token = Token {
+                access_token: SecretString::from(bad.to_string()),
+                token_type: "bearer".into(),
+                expires_at: None,
+                scope: None,
+                source: Source::Cache,
+            };
+            for f in [
+                OutputFormat::Token,
+                OutputFormat::Header,
+                OutputFormat::Env,
+                OutputFormat::Json,
+            ] {
+                assert!(format(&token, f).is_err(), "{bad:?} as {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fresh_step_waits_are_total_and_bounded_by_the_step() {
+        let totp = TotpSecret::parse("JBSWY3DPEHPK3PXP").unwrap();
+        // Fresh, with time left: no wait.
+        assert_eq!(wait_for_fresh_step(&totp, None, 60, 3), Ok(0));
+        // Fresh but only 2 s left: wait for the next step.
+        assert_eq!(wait_for_fresh_step(&totp, None, 88, 3), Ok(2));
+        // The current step was used: wait for the next one.
+        assert_eq!(wait_for_fresh_step(&totp, Some(2), 61, 3), Ok(29));
+        // Extremes: no panic, no overflow.
+        assert!(wait_for_fresh_step(&totp, Some(u64::MAX), 0, 3).is_err());
+        assert!(wait_for_fresh_step(&totp, None, u64::MAX, 3).is_ok());
+        // A used step far ahead is believed only up to our clock plus the bound.
+        let now = 1_700_000_000;
+        let believed = used_step(&totp, Some(u64::MAX / 2), now).unwrap();
+        assert_eq!(believed, (now + BOUND) / 30);
     }
 }

@@ -126,6 +126,12 @@ pub struct Provider {
     pub scope: Option<String>,
     #[serde(default)]
     pub flow: Flow,
+    /// Hosts beyond the account's own that may receive its credentials (`--allow-host`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<String>,
+    /// Plain `http` to a host other than loopback was allowed with `--insecure-http`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
 }
 
 /// The public parameters of a TOTP secret.
@@ -153,6 +159,17 @@ pub struct Usage {
     pub by: String,
     pub action: String,
     pub ok: bool,
+}
+
+/// A password or one-time code the provider rejected: until it is cleared (a new password or
+/// TOTP secret with `set`, or a successful `login --retry`), logons are refused locally, so a job
+/// in cron cannot lock the account out by repeating a wrong password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub at: i64,
+    pub by: String,
+    /// The step the provider rejected (`password`, `one-time code`).
+    pub step: String,
 }
 
 /// The public, authenticated part of a record.
@@ -189,6 +206,10 @@ pub struct Header {
     /// Times of errors the provider counted against this account (for its error budget).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provider_errors: Vec<i64>,
+    // Logon safety (issue 8).
+    /// Set when the provider rejected the password or code; see [`Rejection`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon_rejected: Option<Rejection>,
 }
 
 impl Header {
@@ -210,6 +231,7 @@ impl Header {
             last_logon: None,
             last_totp_step: None,
             provider_errors: Vec::new(),
+            logon_rejected: None,
         }
     }
 
@@ -267,18 +289,28 @@ impl Account {
                 ),
             )
         })?;
-        let mut totp = crate::totp::TotpSecret::parse(secret.expose_secret()).map_err(|_| {
+        let totp = crate::totp::TotpSecret::parse(secret.expose_secret()).map_err(|_| {
             Error::Integrity {
                 path: self.header.name.clone().into(),
                 reason: "the stored TOTP secret is not valid base32".into(),
             }
         })?;
-        if let Some(params) = &self.header.totp {
-            totp.algorithm = params.algorithm;
-            totp.digits = params.digits;
-            totp.period = params.period;
+        // The parameters come from the header: from a backup or an older version, they are
+        // numbers from outside like any other, checked before any code is computed.
+        match &self.header.totp {
+            Some(p) => totp
+                .with_params(p.algorithm, p.digits, p.period)
+                .map_err(|e| {
+                    Error::usage_hint(
+                        format!("account '{}': {e}", self.header.name),
+                        format!(
+                            "store the TOTP secret again with 'keychain set {} --totp-file FILE'",
+                            self.header.name
+                        ),
+                    )
+                }),
+            None => Ok(totp),
         }
-        Ok(totp)
     }
 
     /// Sets (or with `None` removes) a secret, recording when it changed.

@@ -35,6 +35,10 @@ pub enum Invalid {
     TotpWithoutParams,
     #[error("the {0} holds spaces, line breaks or control characters, which a token never has")]
     Token(&'static str),
+    #[error("{0} would send credentials over plain http")]
+    InsecureHttp(String),
+    #[error("the allowed host {0:?} is not a bare host name")]
+    AllowedHost(String),
     #[error("the {0} is empty")]
     Empty(&'static str),
     #[error("the user name is longer than {MAX_USER} characters or holds control characters")]
@@ -46,6 +50,7 @@ impl Invalid {
         match self {
             Invalid::Provider { hint, .. } => Some((*hint).to_string()),
             Invalid::Url { .. } => Some("give an https:// URL".into()),
+            Invalid::InsecureHttp(_) => Some("use https; plain http to a host other than loopback needs --insecure-http, recorded in the account".into()),
             Invalid::UnknownProvider(_) => {
                 Some(format!("use one of: {}", crate::cli::PROVIDERS.join(", ")))
             }
@@ -137,6 +142,19 @@ pub fn provider(provider: &Provider, rule: ProviderRule) -> Result<(), Invalid> 
             check_url(field, url)?;
         }
     }
+    // A record that says nothing of plain http must not carry an http URL to another host
+    // (a forged backup, an edited export): the flag is what `audit` reports.
+    let insecure = insecure_urls(provider);
+    if !insecure.is_empty() && !provider.insecure_http {
+        return Err(Invalid::InsecureHttp(insecure.join(", ")));
+    }
+    if let Some(bad) = provider
+        .allow_hosts
+        .iter()
+        .find(|h| allowed_host(h).as_deref() != Some(h.as_str()))
+    {
+        return Err(Invalid::AllowedHost(bad.clone()));
+    }
     let incomplete = |message, hint| Err(Invalid::Provider { message, hint });
     match provider.kind.as_str() {
         "oidc" if provider.issuer.is_none() => incomplete(
@@ -164,6 +182,29 @@ pub fn provider(provider: &Provider, rule: ProviderRule) -> Result<(), Invalid> 
         ),
         _ => Ok(()),
     }
+}
+
+/// The URLs that would carry credentials over plain http to a host other than loopback. The
+/// redirect URI is left out: nothing is ever sent to it.
+pub fn insecure_urls(provider: &Provider) -> Vec<String> {
+    [
+        &provider.issuer,
+        &provider.authorize_url,
+        &provider.token_url,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|u| url::Url::parse(u).is_ok_and(|u| crate::oauth::policy::is_insecure_http(&u)))
+    .cloned()
+    .collect()
+}
+
+/// `text` as a host name for `--allow-host` (lower case, no trailing dot), or `None` when it is
+/// not a bare host: no scheme, port, path or wildcard.
+pub fn allowed_host(text: &str) -> Option<String> {
+    let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let parsed = url::Url::parse(&format!("https://{host}/")).ok()?;
+    (!host.is_empty() && parsed.host_str() == Some(host.as_str())).then_some(host)
 }
 
 fn check_url(field: &'static str, text: &str) -> Result<(), Invalid> {

@@ -14,6 +14,27 @@ use support::{Kc, assert_success};
 
 const KILLS: usize = 100;
 
+/// The emulator's counts once a request the killed process had already sent has been served:
+/// read until two reads 20 ms apart agree (the stats request itself is not compared).
+fn settled_stats(exact: &Exact) -> support::exact_emulator::Stats {
+    let mut last = exact.stats();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = exact.stats();
+        if (now.refreshes, now.logons, now.token_requests, now.errors)
+            == (
+                last.refreshes,
+                last.logons,
+                last.token_requests,
+                last.errors,
+            )
+        {
+            return now;
+        }
+        last = now;
+    }
+}
+
 #[test]
 fn login_killed_at_random_moments_never_loses_the_account() {
     let mut exact = Exact::start(Config::default());
@@ -47,7 +68,7 @@ fn login_killed_at_random_moments_never_loses_the_account() {
         } else {
             killed += 1;
         }
-        let mid = exact.stats();
+        let mid = settled_stats(&exact);
 
         // A fresh TOTP step for a possible logon; the token (if stored) is still valid.
         exact.advance(35);

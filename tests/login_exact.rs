@@ -117,12 +117,14 @@ fn exact_error_budget_stops_before_exact_blocks_the_app() {
         &kc,
         &["set", "ex", "--password-file", wrong.to_str().unwrap()],
     );
+    // Each attempt after the first is an operator's `--retry` (the lockout guard would refuse
+    // it otherwise, see the next test).
     for attempt in 1..=8 {
-        let out = exact.run(&kc, &["login", "ex"]);
+        let out = exact.run(&kc, &["login", "ex", "--retry"]);
         assert_exit(&out, 4);
         assert_eq!(exact.stats().password_attempts, attempt);
     }
-    let out = exact.run(&kc, &["login", "ex"]);
+    let out = exact.run(&kc, &["login", "ex", "--retry"]);
     assert_exit(&out, 5);
     let err = stderr(&out);
     assert!(
@@ -145,6 +147,31 @@ fn exact_error_budget_stops_before_exact_blocks_the_app() {
     );
     exact.ok(&kc, &["login", "ex"]);
     assert_eq!(exact.stats().logons, 1);
+}
+
+/// Issue 8, defect 2: a wrong password in cron was sent by every run. Two runs with a wrong
+/// password: exactly one password attempt reaches Exact, the second run exits 4 at once.
+#[test]
+fn exact_wrong_password_twice_reaches_the_provider_once() {
+    let (exact, kc) = setup();
+    let wrong = kc.file("wrong.pw", "not-the-password\n");
+    exact.ok(
+        &kc,
+        &["set", "ex", "--password-file", wrong.to_str().unwrap()],
+    );
+    assert_exit(&exact.run(&kc, &["login", "ex"]), 4);
+    let requests = exact.stats().requests;
+    let out = exact.run(&kc, &["login", "ex"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("--retry"), "{}", stderr(&out));
+    let s = exact.stats();
+    assert_eq!(s.password_attempts, 1, "{s:?}");
+    // One more: the stats request itself.
+    assert_eq!(
+        s.requests,
+        requests + 1,
+        "the second run sent nothing: {s:?}"
+    );
 }
 
 #[test]
@@ -189,14 +216,43 @@ fn exact_rate_limited_answer_with_a_new_refresh_token_is_stored() {
     assert_ne!(reveal(&exact, &kc, "refresh-token"), after);
 }
 
-/// Every `/proc/*/cmdline` on the machine, and whether `pid`'s was among them.
+/// The `/proc/*/cmdline` of `pid` and of every process it started (an `exec` child, anything
+/// keychain might spawn), and whether `pid`'s own was among them. Other processes on the machine
+/// are left out: a compiler's hex hashes or another test's ports would match six-digit codes by
+/// chance, and they are not keychain's doing.
 fn all_cmdlines(pid: u32, seen: &mut Vec<String>) -> bool {
+    let parent_of = |p: &str| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        // `pid (comm) state ppid ...`: comm may hold spaces, so split after its closing paren.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let descends_from_pid = |p: &str| {
+        let mut current = p.parse::<u32>().ok();
+        for _ in 0..64 {
+            match current {
+                Some(c) if c == pid => return true,
+                Some(c) if c > 1 => current = parent_of(&c.to_string()),
+                _ => return false,
+            }
+        }
+        false
+    };
     let mut found = false;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !descends_from_pid(name) {
+            continue;
+        }
         let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
-        found |= entry.file_name().to_str() == Some(&pid.to_string()) && !bytes.is_empty();
+        found |= name == pid.to_string() && !bytes.is_empty();
         seen.push(String::from_utf8_lossy(&bytes).replace('\0', " "));
     }
     found

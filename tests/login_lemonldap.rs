@@ -54,6 +54,7 @@ fn refresh_directly(llng: &Llng, token: &str) -> Result<(), TokenError> {
     oauth::refresh(
         &client,
         &endpoints,
+        &oauth::Guard::for_endpoints(&endpoints),
         "cli",
         Some(&SecretString::from("cli-secret".to_string())),
         &SecretString::from(token.to_string()),
@@ -148,6 +149,28 @@ fn llng_wrong_password_exits_4_after_exactly_one_attempt() {
     assert_eq!(log.matches("\"POST ").count(), 1, "one POST in all: {log}");
 }
 
+/// Issue 8, defect 2: two runs with a wrong password (a job in cron): exactly one password
+/// attempt reaches LemonLDAP::NG; the second run exits 4 without a request.
+#[test]
+fn llng_wrong_password_twice_reaches_the_provider_once() {
+    let llng = Llng::start();
+    let kc = Kc::with_file_store();
+    add(
+        &kc,
+        llng.url.as_str(),
+        "dwho",
+        "wrong-pw-42",
+        Some(TOTP_SECRET),
+    );
+    assert_exit(&kc.run(&["login", "acct"]), 4);
+    let log = llng.log();
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("--retry"), "{}", stderr(&out));
+    assert_eq!(llng.log(), log, "the second run made a request");
+    assert_eq!(llng.log().matches("Bad password for dwho").count(), 1);
+}
+
 #[test]
 fn llng_wrong_totp_secret_exits_4() {
     let llng = Llng::start();
@@ -163,6 +186,12 @@ fn llng_wrong_totp_secret_exits_4() {
     assert_exit(&out, 4);
     assert!(stderr(&out).contains("code"), "{}", stderr(&out));
     assert_eq!(llng.log().matches("\"POST ").count(), 2, "{}", llng.log());
+    // Issue 8: a rejected code is recorded like a rejected password; the next run sends nothing.
+    let log = llng.log();
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("one-time code"), "{}", stderr(&out));
+    assert_eq!(llng.log(), log, "the second run made a request");
 }
 
 #[test]

@@ -41,8 +41,10 @@ fn logon(
     totp: Option<&mut dyn TotpProvider>,
 ) -> (Result<LogonOutcome, LogonError>, LogonStats) {
     let redirect = redirect_uri();
+    let guard = oauth::Guard::for_endpoints(&a.endpoints);
     let req = LogonRequest {
         endpoints: &a.endpoints,
+        guard: &guard,
         client_id: &a.client_id,
         redirect_uri: &redirect,
         scope: a.scope,
@@ -70,6 +72,7 @@ fn exchange(a: &Account, outcome: LogonOutcome) -> TokenResponse {
     oauth::exchange_code(
         &client,
         &a.endpoints,
+        &oauth::Guard::for_endpoints(&a.endpoints),
         &a.client_id,
         Some(&a.client_secret),
         &code,
@@ -84,6 +87,7 @@ fn refresh(a: &Account, token: &SecretString) -> Result<TokenResponse, TokenErro
     oauth::refresh(
         &client,
         &a.endpoints,
+        &oauth::Guard::for_endpoints(&a.endpoints),
         &a.client_id,
         Some(&a.client_secret),
         token,
@@ -443,16 +447,36 @@ fn exact_refresh_token_expires_after_30_idle_days() {
 }
 
 #[test]
-fn exact_logon_follows_the_provider_clock_for_totp() {
+fn exact_logon_follows_the_provider_clock_for_totp_within_ten_minutes() {
     let emu = Emulator::start(exact_emulator::Config::default());
-    advance(&emu, 7200);
+    advance(&emu, 300);
     let endpoints = oauth::exact_endpoints_at(&emu.base);
     let account = exact_account(endpoints);
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, _) = logon(&account, Flow::Code, None, Some(&mut totp));
     outcome.expect("codes follow the provider's Date header");
     let asked = totp.asked_at[0];
-    assert!(asked >= support::unix_now() + 7100, "asked at {asked}");
+    assert!(asked >= support::unix_now() + 250, "asked at {asked}");
+}
+
+/// Issue 8, defect 6: past `MAX_CLOCK_OFFSET` the provider's `Date` is not followed; codes use
+/// our clock (and this provider, two hours ahead, rejects them).
+#[test]
+fn exact_logon_does_not_follow_a_provider_clock_two_hours_ahead() {
+    let emu = Emulator::start(exact_emulator::Config::default());
+    advance(&emu, 7200);
+    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let account = exact_account(endpoints);
+    let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
+    let before = support::unix_now();
+    let (outcome, _) = logon(&account, Flow::Code, None, Some(&mut totp));
+    let after = support::unix_now();
+    assert_eq!(
+        outcome.expect_err("codes for our clock").class(),
+        ErrorClass::Rejected
+    );
+    let asked = totp.asked_at[0];
+    assert!((before..=after).contains(&asked), "asked at {asked}");
 }
 
 #[test]
@@ -551,8 +575,10 @@ fn unreachable_provider_is_unavailable() {
     let endpoints = oauth::exact_endpoints_at(&base);
     let redirect = redirect_uri();
     let password = secret("pw");
+    let guard = oauth::Guard::for_endpoints(&endpoints);
     let req = LogonRequest {
         endpoints: &endpoints,
+        guard: &guard,
         client_id: "c",
         redirect_uri: &redirect,
         scope: "",
@@ -565,7 +591,7 @@ fn unreachable_provider_is_unavailable() {
     let err = headless_logon(&req, None).expect_err("nothing listens");
     assert_eq!(err.class(), ErrorClass::Unavailable, "{err:?}");
     let client = oauth::http::client().unwrap();
-    let err =
-        oauth::refresh(&client, &endpoints, "c", None, &secret("t")).expect_err("nothing listens");
+    let err = oauth::refresh(&client, &endpoints, &guard, "c", None, &secret("t"))
+        .expect_err("nothing listens");
     assert_eq!(err.class(), ErrorClass::Unavailable);
 }

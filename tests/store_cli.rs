@@ -200,7 +200,7 @@ fn files_are_0600_in_0700_folders_even_under_umask_000() {
     let bin = assert_cmd::cargo::cargo_bin("keychain");
     let pw = kc.file("pw.txt", "pw");
     let script = format!(
-        "umask 000; '{bin}' init --key-store file && '{bin}' add a --provider oidc --issuer http://x --client-id c --user u --password-file '{pw}' --no-totp",
+        "umask 000; '{bin}' init --key-store file && '{bin}' add a --provider oidc --issuer https://x --client-id c --user u --password-file '{pw}' --no-totp",
         bin = bin.display(),
         pw = pw.display()
     );
@@ -323,7 +323,7 @@ fn provider_settings_are_checked() {
             "not an http(s) URL",
         ),
         (
-            &["--provider", "oidc", "--issuer", "http://x"],
+            &["--provider", "oidc", "--issuer", "https://x"],
             "--client-id",
         ),
         (
@@ -331,7 +331,7 @@ fn provider_settings_are_checked() {
                 "--provider",
                 "exact-nl",
                 "--issuer",
-                "http://x",
+                "https://x",
                 "--client-id",
                 "c",
             ],

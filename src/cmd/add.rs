@@ -44,6 +44,19 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         Event::new("add", Action::Add).account(&args.name),
     )?;
     trail::record(kc, event)?;
+    // Where credentials may go beyond the account's own hosts is a security decision: logged.
+    let p = &account.header.provider;
+    for (field, given) in [
+        ("allow-host", !p.allow_hosts.is_empty()),
+        ("insecure-http", p.insecure_http),
+    ] {
+        if given {
+            trail::record(
+                kc,
+                Event::new("add", Action::Set(field.into())).account(&args.name),
+            )?;
+        }
+    }
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
     crate::output::after_save(crate::output::err(&format!(
         "Added account '{}' ({}, user {}; secrets: {}).\n",

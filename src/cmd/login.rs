@@ -7,6 +7,7 @@ use crate::login::{self, Options};
 
 pub fn options(args: &LogonArgs) -> Options {
     Options {
+        retry: false,
         min_valid: i64::from(args.min_valid),
         debug_pages: args.debug_pages.clone(),
         // Progress is for people; stdout carries only the result.
@@ -15,6 +16,10 @@ pub fn options(args: &LogonArgs) -> Options {
 }
 
 pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
-    let token = login::obtain(kc, &args.name, &options(&args.logon))?;
-    crate::output::raw(login::format(&token, args.format).as_bytes())
+    let opts = Options {
+        retry: args.retry,
+        ..options(&args.logon)
+    };
+    let token = login::obtain(kc, &args.name, &opts)?;
+    crate::output::raw(login::format(&token, args.format)?.as_bytes())
 }

@@ -1,7 +1,7 @@
 //! Provider settings from the command line, checked (by `crate::validate`) before they are stored.
 
 use crate::cli::ProviderArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::Provider;
 
 /// Applies the flags given to `provider` (all of them for `add`, changes for `set`) and checks
@@ -29,13 +29,46 @@ pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
     if let Some(flow) = args.flow {
         provider.flow = flow;
     }
+    if args.no_allow_hosts {
+        provider.allow_hosts.clear();
+    }
+    if !args.allow_hosts.is_empty() {
+        provider.allow_hosts = args
+            .allow_hosts
+            .iter()
+            .map(|h| check_host(h))
+            .collect::<Result<_>>()?;
+    }
     if args.issuer.is_some() {
         provider.authorize_url = None;
         provider.token_url = None;
     } else if args.authorize_url.is_some() {
         provider.issuer = None;
     }
-    // The same check an imported account passes (src/validate.rs), URLs included.
+    // Recorded only while needed: true when asked for, kept while an http URL remains.
+    let insecure = crate::validate::insecure_urls(provider);
+    let allowed = args.insecure_http || provider.insecure_http;
+    if !insecure.is_empty() && !allowed {
+        return Err(Error::usage_hint(
+            format!(
+                "{} would send credentials over plain http",
+                insecure.join(", ")
+            ),
+            "use https; for a provider reachable only over http on a trusted network, add --insecure-http (recorded, and reported by 'keychain audit')",
+        ));
+    }
+    provider.insecure_http = !insecure.is_empty();
+    // The same check an imported account passes (src/validate.rs), URLs and hosts included.
     crate::validate::provider(provider, crate::validate::ProviderRule::Complete)?;
     Ok(())
+}
+
+/// A host name for `--allow-host`: a bare host, no scheme, port, path or wildcard.
+fn check_host(text: &str) -> Result<String> {
+    crate::validate::allowed_host(text).ok_or_else(|| {
+        Error::usage_hint(
+            format!("'{text}' is not a host name"),
+            "give the bare host, e.g. --allow-host login.example.com (no scheme, port, path or wildcard)",
+        )
+    })
 }

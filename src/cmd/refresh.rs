@@ -31,6 +31,7 @@ pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
         min_valid: i64::MAX,
         debug_pages: None,
         progress: false,
+        retry: false,
     };
     let mut report = String::new();
     let mut failed = 0;
@@ -86,7 +87,7 @@ fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
         .refresh_token_active
         .or_else(|| h.secrets.get(&SecretField::RefreshToken).map(|i| i.changed))
         .ok_or_else(|| Error::usage("the refresh token has no date"))?;
-    let idle = (crate::clock::now() - active).max(0);
+    let idle = crate::clock::now().saturating_sub(active).max(0);
     if idle < min_idle {
         return Ok(Some(format!(
             "skipped    {name}  (idle {} days, not idle enough)",

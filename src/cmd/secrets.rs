@@ -37,6 +37,8 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
             required,
         )? {
             account.set_secret(SecretField::Password, Some(pw), now);
+            // A new password lifts the lockout guard (see `login`).
+            account.header.logon_rejected = None;
         }
     }
 
@@ -51,6 +53,7 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
         });
         account.set_secret(SecretField::TotpSecret, Some(totp.secret_base32()), now);
         account.header.last_totp_step = None;
+        account.header.logon_rejected = None;
     } else if args.totp_check.is_some() {
         return Err(Error::usage(
             "--totp-check needs a TOTP secret (--totp-file or --totp-qr)",
@@ -74,6 +77,14 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
         if token.expose_secret().is_empty() {
             return Err(Error::usage(
                 "the refresh token given with --refresh-token-file is empty",
+            ));
+        }
+        // The same check every token passes, wherever it comes from: it goes into HTTP bodies
+        // and, as an access token, into headers and shell text.
+        if !crate::oauth::is_token_text(token.expose_secret()) {
+            return Err(Error::usage_hint(
+                "the refresh token given with --refresh-token-file has spaces, line breaks or control characters",
+                "give the token alone, on one line, as the provider issued it",
             ));
         }
         account.set_secret(SecretField::RefreshToken, Some(token), now);
@@ -117,7 +128,7 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
 /// With `--totp-check`, refuses a secret that does not give the person's current code; without
 /// it, shows the current code so they can compare it with their authenticator app.
 fn check_totp(totp: &TotpSecret, expected: Option<&str>) -> Result<()> {
-    let now = crate::clock::now() as u64;
+    let now = crate::clock::now().max(0) as u64;
     match expected {
         Some(code) => {
             // One step either way allows for a code read just before its step ended.

@@ -76,6 +76,8 @@ fn changed_fields(args: &SetArgs) -> Vec<String> {
         ("redirect-uri", p.redirect_uri.is_some()),
         ("scope", p.scope.is_some()),
         ("flow", p.flow.is_some()),
+        ("allow-host", !p.allow_hosts.is_empty() || p.no_allow_hosts),
+        ("insecure-http", p.insecure_http),
         ("user", args.user.is_some()),
         ("password", args.secrets.password_file.is_some()),
         (

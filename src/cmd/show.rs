@@ -69,6 +69,9 @@ fn to_json(account: &Account, fingerprints: &[(SecretField, String)], now: i64) 
         "access_token_expires": h.access_token_expires.map(clock::rfc3339),
         "last_use": h.last_use,
         "last_logon": h.last_logon,
+        "logon_rejected": h.logon_rejected.as_ref().map(|r| json!({
+            "at": clock::rfc3339(r.at), "by": r.by, "step": r.step,
+        })),
     });
     format!(
         "{}\n",
@@ -98,6 +101,15 @@ fn to_text(account: &Account, fingerprints: &[(SecretField, String)], now: i64) 
         }
     }
     line("flow", &p.flow.to_string());
+    if !p.allow_hosts.is_empty() {
+        line("allow-hosts", &p.allow_hosts.join(", "));
+    }
+    if p.insecure_http {
+        line(
+            "insecure-http",
+            "yes: credentials may travel over plain http",
+        );
+    }
     line("user", &h.user);
     if let Some(t) = &h.totp {
         line(
@@ -126,6 +138,17 @@ fn to_text(account: &Account, fingerprints: &[(SecretField, String)], now: i64) 
                 u.by,
                 u.action,
                 if u.ok { "ok" } else { "failed" }
+            ),
+        );
+    }
+    if let Some(r) = &h.logon_rejected {
+        line(
+            "logon-rejected",
+            &format!(
+                "{} by {} ({}): logons refused until 'keychain set' or 'keychain login --retry'",
+                clock::rfc3339(r.at),
+                r.by,
+                r.step
             ),
         );
     }

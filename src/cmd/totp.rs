@@ -9,13 +9,13 @@ use crate::keychain::Keychain;
 pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
     let (account, _) = kc.read(&args.name)?;
     let totp = account.totp()?;
-    let mut now = crate::clock::now() as u64;
+    let mut now = crate::clock::now().max(0) as u64;
     if let Some(min_left) = args.fresh {
         // A whole step is the most anyone can ask for.
         let min_left = min_left.min(totp.period);
         while totp.seconds_left(now) < min_left {
             std::thread::sleep(std::time::Duration::from_secs(totp.seconds_left(now)));
-            now = crate::clock::now() as u64;
+            now = crate::clock::now().max(0) as u64;
         }
     }
     let code = totp.code_at(now);

@@ -14,7 +14,39 @@ use crate::oauth::http::redact_url;
 
 pub struct DebugPages {
     dir: PathBuf,
+    /// Time and process id: file names of two runs never meet (files are created, never
+    /// opened if they exist).
+    run: String,
     seq: u32,
+}
+
+/// An existing debug folder must be a real folder (not a link), owned by us, and writable by
+/// nobody else.
+#[cfg(unix)]
+fn check_private_dir(meta: &fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if !meta.is_dir() {
+        return Err("it exists and is not a folder (a symbolic link is not followed)".into());
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err("the folder belongs to another user; give a folder of your own".into());
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "the folder is writable by group or others (mode {:o}); use a private folder (chmod 700)",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(meta: &fs::Metadata) -> Result<(), String> {
+    if meta.is_dir() {
+        Ok(())
+    } else {
+        Err("it exists and is not a folder".into())
+    }
 }
 
 /// One exchange, as it will be written.
@@ -28,13 +60,24 @@ pub struct Seen<'a> {
 }
 
 impl DebugPages {
+    /// Opens `dir` for debug pages: created with mode 0700 when missing; refused when it exists
+    /// but is not a folder of this user's that only this user can write to (anyone who can
+    /// write there could swap a page for a link, or read what the next logon writes).
     pub fn new(dir: &Path) -> Result<Self, LogonError> {
-        fs::create_dir_all(dir).map_err(|e| LogonError::DebugPages {
+        let fail = |reason: String| LogonError::DebugPages {
             dir: dir.to_path_buf(),
-            reason: e.kind().to_string(),
-        })?;
+            reason,
+        };
+        match fs::symlink_metadata(dir) {
+            Ok(meta) => check_private_dir(&meta).map_err(fail)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::fsutil::ensure_private_dir(dir).map_err(|e| fail(e.kind().to_string()))?
+            }
+            Err(e) => return Err(fail(e.kind().to_string())),
+        }
         Ok(DebugPages {
             dir: dir.to_path_buf(),
+            run: format!("{}-{}", crate::clock::now(), std::process::id()),
             seq: 0,
         })
     }
@@ -48,9 +91,10 @@ impl DebugPages {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .take(60)
             .collect();
-        let file = self
-            .dir
-            .join(format!("{:02}-{}{}.html", self.seq, seen.method, slug));
+        let file = self.dir.join(format!(
+            "{}-{:02}-{}{}.html",
+            self.run, self.seq, seen.method, slug
+        ));
         let mut out = format!(
             "<!-- keychain debug page {}\n{} {}\nsent fields: {}\nHTTP {}\n",
             self.seq,
@@ -130,6 +174,32 @@ pub fn redact(text: &str, secrets: &[SecretString]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn debug_folder_is_created_private_and_shared_ones_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let fresh = tmp.path().join("pages");
+        DebugPages::new(&fresh).unwrap();
+        let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = DebugPages::new(&shared)
+            .err()
+            .expect("a world-writable folder is refused");
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
+
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(DebugPages::new(&link).is_err(), "a link is not followed");
+    }
 
     #[test]
     fn redacts_secret_in_all_its_forms() {

@@ -24,6 +24,11 @@ use crate::oauth::http::{self, SecretForm};
 const MAX_HOPS: u32 = 40;
 /// Beyond this difference between the provider's `Date` and ours, codes follow the provider.
 const CLOCK_SKEW_TOLERANCE: i64 = 30;
+/// The largest difference between the provider's clock and ours that codes follow (10 minutes).
+/// Past it the provider's `Date` is not believed: a `Date` a year ahead would otherwise make
+/// keychain compute, and record as used, a time step a year away, and every later logon would
+/// fail until a person re-entered the secret.
+pub const MAX_CLOCK_OFFSET: i64 = 600;
 /// LemonLDAP::NG message codes that mean "the credentials were wrong": 4 unknown user,
 /// 5 bad credentials, 96 bad one-time code.
 const REJECTION_MESSAGES: &[&str] = &["4", "5", "96"];
@@ -70,9 +75,18 @@ pub fn headless_logon_counted(
         password_sent: None,
         code_sent: None,
         clock_offset: 0,
+        clock_warned: false,
     };
     let start = authorize_url(req, &state, &verifier);
-    run.drive(start, &state, verifier)
+    // Whatever the provider put in an error (a path, field names, a description) is shown
+    // and logged: cut the account's secrets and this logon's own out of it first.
+    run.drive(start, &state, verifier).map_err(|e| {
+        let mut scrubber = run.req.guard.scrubber.clone();
+        for secret in &run.secrets {
+            scrubber.add(secret);
+        }
+        e.scrubbed(&scrubber)
+    })
 }
 
 /// `response_type`, `state` and PKCE on the authorization endpoint.
@@ -158,6 +172,15 @@ struct Run<'r, 'a, 't> {
     code_sent: Option<Sent>,
     /// Provider clock minus ours, in seconds, from the last `Date` header.
     clock_offset: i64,
+    /// Whether the "provider's clock is off by more than the bound" line was printed.
+    clock_warned: bool,
+}
+
+/// The credentials the engine sends at most once per logon.
+#[derive(Clone, Copy)]
+enum Credential {
+    Password,
+    Code,
 }
 
 impl Run<'_, '_, '_> {
@@ -180,11 +203,7 @@ impl Run<'_, '_, '_> {
                 continue;
             }
             let headers = resp.headers().clone();
-            let body = Zeroizing::new(resp.text().map_err(|e| LogonError::Unavailable {
-                step: next.step.clone(),
-                path: next.url.path().into(),
-                reason: crate::oauth::describe_send_error(&e),
-            })?);
+            let body = read_page(resp, http::MAX_PAGE, &next.step, next.url.path())?;
             let page = html::parse(&body);
             self.debug_write(&next, status, &headers, &body, &page)?;
             if status == 429 || status >= 500 {
@@ -203,6 +222,12 @@ impl Run<'_, '_, '_> {
     }
 
     fn send(&mut self, r: &Request) -> Result<Response, LogonError> {
+        // The one place a credential leaves the process: check where it goes first. A 307/308
+        // carries the body on, so the check sees redirected requests too.
+        if r.has_password || r.has_code {
+            let in_body = r.method == reqwest::Method::POST && r.body.is_some();
+            self.req.guard.policy.check(&r.step, &r.url, in_body)?;
+        }
         if r.step != "redirect" {
             self.progress(&r.step, &r.url);
         }
@@ -231,30 +256,34 @@ impl Run<'_, '_, '_> {
     }
 
     fn note_clock(&mut self, headers: &HeaderMap) {
-        let Some(date) = headers
+        if let Some(offset) = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-        else {
-            return;
-        };
-        let theirs = date
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        self.clock_offset = theirs - now();
+            .and_then(|v| offset_from_date(v, now()))
+        {
+            self.clock_offset = offset;
+        }
     }
 
     /// The provider's time as best we know it: ours, unless its `Date` says otherwise by more
     /// than the tolerance (a TOTP step is 30 s; a smaller difference is noise from the
     /// one-second resolution of `Date`).
-    fn provider_time(&self) -> u64 {
-        let offset = if self.clock_offset.abs() > CLOCK_SKEW_TOLERANCE {
-            self.clock_offset
-        } else {
+    ///
+    /// An offset beyond [`MAX_CLOCK_OFFSET`] is not followed: our clock is used and a warning
+    /// printed, because the provider's `Date` may come from anything in between (a proxy, a
+    /// cache) and a time step far ahead, once recorded as used, blocks every later logon.
+    fn provider_time(&mut self) -> u64 {
+        let offset = followed_offset(self.clock_offset).unwrap_or_else(|| {
+            if !self.clock_warned {
+                self.clock_warned = true;
+                crate::output::progress(&format!(
+                    "keychain: warning: the provider's clock differs from ours by {} s, more than the {MAX_CLOCK_OFFSET} s keychain follows; codes use this machine's clock (check both clocks)\n",
+                    self.clock_offset.saturating_abs()
+                ));
+            }
             0
-        };
-        (now() + offset).max(0) as u64
+        });
+        now().saturating_add(offset).max(0) as u64
     }
 
     /// Redirects, as a browser follows them: 303 always becomes a GET; 307 and 308 keep method
@@ -429,36 +458,20 @@ impl Run<'_, '_, '_> {
             .filter(|f| matches!(role(f), Role::User | Role::Password | Role::Code))
             .map(|f| f.name.clone())
             .collect();
-        // The same credential asked for twice means the first one was refused: report it, never
-        // send it again.
-        if has_password && let Some(sent) = &self.password_sent {
-            return Err(LogonError::Rejected {
-                step: sent.step.clone(),
-                fields: sent.fields.clone(),
-            });
-        }
-        if has_code {
-            if let Some(sent) = &self.code_sent {
-                return Err(LogonError::Rejected {
-                    step: sent.step.clone(),
-                    fields: sent.fields.clone(),
-                });
-            }
-            let code = self.one_time_code(page_url)?;
-            for field in form.fields.iter().filter(|f| matches!(role(f), Role::Code)) {
-                body.push(&field.name, code.clone());
-                names.push(field.name.clone());
-            }
-        }
         let sent = Sent {
             step: step.into(),
             fields: credential_fields,
         };
         if has_password {
-            self.password_sent = Some(sent.clone());
+            self.once(Credential::Password, &sent)?;
         }
         if has_code {
-            self.code_sent = Some(sent);
+            self.once(Credential::Code, &sent)?;
+            let code = self.one_time_code(page_url)?;
+            for field in form.fields.iter().filter(|f| matches!(role(f), Role::Code)) {
+                body.push(&field.name, code.clone());
+                names.push(field.name.clone());
+            }
         }
         let url =
             form_action(page_url, form.action.as_deref()).ok_or_else(|| LogonError::Protocol {
@@ -485,6 +498,24 @@ impl Run<'_, '_, '_> {
                 has_code,
             }
         })
+    }
+
+    /// A password or code is sent at most once per logon: the same credential asked for again
+    /// means the first one was refused. Report that; never send it twice (retries lock
+    /// accounts). Every step that sends a credential goes through here.
+    fn once(&mut self, which: Credential, sent: &Sent) -> Result<(), LogonError> {
+        let slot = match which {
+            Credential::Password => &mut self.password_sent,
+            Credential::Code => &mut self.code_sent,
+        };
+        if let Some(prev) = slot {
+            return Err(LogonError::Rejected {
+                step: prev.step.clone(),
+                fields: prev.fields.clone(),
+            });
+        }
+        *slot = Some(sent.clone());
+        Ok(())
     }
 
     fn one_time_code(&mut self, page_url: &Url) -> Result<SecretString, LogonError> {
@@ -540,21 +571,10 @@ impl Run<'_, '_, '_> {
             fields: sa.fields.clone(),
         };
         if has_password {
-            if let Some(prev) = &self.password_sent {
-                return Err(LogonError::Rejected {
-                    step: prev.step.clone(),
-                    fields: prev.fields.clone(),
-                });
-            }
-            self.password_sent = Some(sent.clone());
+            self.once(Credential::Password, &sent)?;
         }
         if has_code {
-            if let Some(prev) = &self.code_sent {
-                return Err(LogonError::Rejected {
-                    step: prev.step.clone(),
-                    fields: prev.fields.clone(),
-                });
-            }
+            self.once(Credential::Code, &sent)?;
             let code = self.one_time_code(page_url)?;
             for id in sa.fields.iter().filter(|id| {
                 matches!(
@@ -566,7 +586,6 @@ impl Run<'_, '_, '_> {
             }
             // Asked for by the TOTP step: keep the enrolled authenticator.
             body.push_plain("reset_totp", "false");
-            self.code_sent = Some(sent.clone());
         }
         body.push_plain("request_type", "RESPONSE");
         let bad_url = |_| LogonError::Protocol {
@@ -590,7 +609,7 @@ impl Run<'_, '_, '_> {
         let resp = self.send(&post)?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let answer = Zeroizing::new(resp.text().unwrap_or_default());
+        let answer = read_page(resp, http::MAX_JSON_ANSWER, step, post.url.path())?;
         self.debug_write(&post, status, &headers, &answer, &Page::default())?;
         if status == 429 || status >= 500 {
             return Err(LogonError::Unavailable {
@@ -658,10 +677,15 @@ impl Run<'_, '_, '_> {
         };
         let path = at.url.path().to_string();
         if let Some(error) = get("error") {
+            // The account's secrets, and this logon's own (password, codes, state, verifier).
+            let mut scrubber = self.req.guard.scrubber.clone();
+            for secret in &self.secrets {
+                scrubber.add(secret);
+            }
             let description = get("error_description")
-                .map(|d| crate::oauth::sanitize_text(d.expose_secret(), &[]));
+                .map(|d| crate::oauth::sanitize(d.expose_secret(), &scrubber));
             return Err(LogonError::Provider {
-                error: crate::oauth::sanitize_text(error.expose_secret(), &[]),
+                error: crate::oauth::sanitize(error.expose_secret(), &scrubber),
                 description,
             });
         }
@@ -694,8 +718,10 @@ impl Run<'_, '_, '_> {
                 token_type: get("token_type")
                     .map(|t| t.expose_secret().to_string())
                     .unwrap_or_else(|| "bearer".into()),
-                expires_in: get("expires_in").and_then(|e| e.expose_secret().parse().ok()),
-                refresh_token: get("refresh_token"),
+                expires_in: get("expires_in")
+                    .and_then(|e| crate::oauth::expires_in_from_text(e.expose_secret())),
+                refresh_token: get("refresh_token")
+                    .filter(|t| crate::oauth::is_token_text(t.expose_secret())),
                 scope: get("scope").map(|s| s.expose_secret().to_string()),
             })),
         }
@@ -750,6 +776,48 @@ impl Run<'_, '_, '_> {
             },
             &secrets,
         )
+    }
+}
+
+/// A page or answer, at most `limit` bytes.
+fn read_page(
+    resp: Response,
+    limit: u64,
+    step: &str,
+    path: &str,
+) -> Result<Zeroizing<String>, LogonError> {
+    http::read_capped(resp, limit).map_err(|e| match e {
+        http::BodyError::TooLarge { .. } => LogonError::Protocol {
+            step: step.into(),
+            path: path.into(),
+            detail: e.to_string(),
+        },
+        http::BodyError::Read => LogonError::Unavailable {
+            step: step.into(),
+            path: path.into(),
+            reason: e.to_string(),
+        },
+    })
+}
+
+/// The provider's clock minus ours, in seconds, from a `Date` header; `None` when the value is
+/// not an HTTP date. Total for any text and any `now`.
+pub(super) fn offset_from_date(value: &str, now: i64) -> Option<i64> {
+    let theirs = httpdate::parse_http_date(value)
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?;
+    let theirs = i64::try_from(theirs.as_secs()).ok()?;
+    Some(theirs.saturating_sub(now))
+}
+
+/// The offset codes follow: none within the tolerance (noise), the offset itself within
+/// [`MAX_CLOCK_OFFSET`], and `None` beyond it (not believed).
+pub(super) fn followed_offset(offset: i64) -> Option<i64> {
+    match offset.saturating_abs() {
+        d if d <= CLOCK_SKEW_TOLERANCE => Some(0),
+        d if d <= MAX_CLOCK_OFFSET => Some(offset),
+        _ => None,
     }
 }
 

@@ -14,6 +14,8 @@ mod b2c;
 mod debug;
 mod engine;
 mod html;
+#[cfg(test)]
+mod proptests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,9 +23,9 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::oauth::{Endpoints, ErrorClass, TokenResponse};
+use crate::oauth::{CredentialRefused, Endpoints, ErrorClass, Guard, TokenResponse};
 
-pub use engine::{headless_logon, headless_logon_counted};
+pub use engine::{MAX_CLOCK_OFFSET, headless_logon, headless_logon_counted};
 
 /// Which OAuth2 flow the logon runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,6 +41,9 @@ pub enum Flow {
 /// the call.
 pub struct LogonRequest<'a> {
     pub endpoints: &'a Endpoints,
+    /// Where the password and codes may be sent (checked before every request carrying them),
+    /// and the secrets no provider text may show.
+    pub guard: &'a Guard,
     pub client_id: &'a str,
     pub redirect_uri: &'a Url,
     pub scope: &'a str,
@@ -132,14 +137,61 @@ pub enum LogonError {
     TooManySteps { hops: u32, path: String },
     #[error("could not write debug pages to {}: {reason}", .dir.display())]
     DebugPages { dir: PathBuf, reason: String },
+    /// A page asked for a credential to go where the account does not allow; nothing was sent.
+    #[error(transparent)]
+    Policy(#[from] CredentialRefused),
 }
 
 impl LogonError {
+    /// The same error with every text that came from the provider (paths, field names,
+    /// details, an OAuth2 error and its description) scrubbed of the account's secrets. The
+    /// step names are keychain's own and stay as they are.
+    pub fn scrubbed(self, scrubber: &crate::oauth::Scrubber) -> LogonError {
+        let s = |t: String| scrubber.scrub(&t);
+        let all = |v: Vec<String>| v.into_iter().map(s).collect();
+        match self {
+            LogonError::Rejected { step, fields } => LogonError::Rejected {
+                step,
+                fields: all(fields),
+            },
+            LogonError::Provider { error, description } => LogonError::Provider {
+                error: s(error),
+                description: description.map(s),
+            },
+            LogonError::Unavailable { step, path, reason } => LogonError::Unavailable {
+                step,
+                path: s(path),
+                reason,
+            },
+            LogonError::Protocol { step, path, detail } => LogonError::Protocol {
+                step,
+                path: s(path),
+                detail: s(detail),
+            },
+            LogonError::UnknownPage {
+                path,
+                status,
+                fields,
+            } => LogonError::UnknownPage {
+                path: s(path),
+                status,
+                fields: all(fields),
+            },
+            LogonError::TotpRequired { path } => LogonError::TotpRequired { path: s(path) },
+            LogonError::TooManySteps { hops, path } => LogonError::TooManySteps {
+                hops,
+                path: s(path),
+            },
+            e @ (LogonError::Totp(_) | LogonError::DebugPages { .. } | LogonError::Policy(_)) => e,
+        }
+    }
+
     pub fn class(&self) -> ErrorClass {
         match self {
             LogonError::Rejected { .. } => ErrorClass::Rejected,
             LogonError::Provider { error, .. } if error == "access_denied" => ErrorClass::Rejected,
             LogonError::Unavailable { .. } => ErrorClass::Unavailable,
+            LogonError::Policy(_) => ErrorClass::Policy,
             _ => ErrorClass::Protocol,
         }
     }

@@ -16,6 +16,43 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting may take; an unreachable provider should fail fast.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Largest token or discovery answer read (a token answer is a few KiB; JWTs rarely pass 16).
+pub const MAX_JSON_ANSWER: u64 = 1024 * 1024;
+/// Largest logon page read (real ones are well under 1 MiB with inline scripts).
+pub const MAX_PAGE: u64 = 8 * 1024 * 1024;
+
+/// Why an answer's body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer is larger than {limit} bytes, keychain's limit; it was not read")]
+    TooLarge { limit: u64 },
+    #[error("the answer could not be read")]
+    Read,
+}
+
+/// Reads an answer's body, at most `limit` bytes: a provider (or anything in between) that
+/// answers with gigabytes gets a clean error, not a process that grows until the OOM killer
+/// comes. The text is zeroized on drop, as it may hold tokens; invalid UTF-8 is replaced.
+pub fn read_capped(
+    resp: reqwest::blocking::Response,
+    limit: u64,
+) -> Result<zeroize::Zeroizing<String>, BodyError> {
+    use std::io::Read;
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut raw = zeroize::Zeroizing::new(Vec::new());
+    resp.take(limit + 1)
+        .read_to_end(&mut raw)
+        .map_err(|_| BodyError::Read)?;
+    if raw.len() as u64 > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
+    Ok(zeroize::Zeroizing::new(
+        String::from_utf8_lossy(&raw).into_owned(),
+    ))
+}
+
 /// The client for token calls: timeouts, no redirects, no retries, no cookies.
 pub fn client() -> reqwest::Result<Client> {
     builder().build()

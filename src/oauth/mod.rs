@@ -5,15 +5,39 @@
 //! the URL path and field names.
 
 pub mod http;
+pub mod policy;
 mod provider;
+pub mod scrub;
 mod token;
 
+pub use policy::{CredentialPolicy, CredentialRefused};
 pub use provider::{
     DiscoveryError, Endpoints, ProviderKind, discover, exact_base, exact_endpoints,
-    exact_endpoints_at,
+    exact_endpoints_at, exact_login_hosts,
 };
-pub(crate) use token::sanitize as sanitize_text;
-pub use token::{TokenError, TokenResponse, exchange_code, is_token_text, refresh};
+pub use scrub::Scrubber;
+
+/// What every request to a provider must respect for one account: where its credentials may
+/// go, and which of its secrets no provider text may show.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    pub policy: CredentialPolicy,
+    pub scrubber: Scrubber,
+}
+
+impl Guard {
+    /// The endpoints' own hosts and nothing to scrub: for tests and library callers.
+    pub fn for_endpoints(endpoints: &Endpoints) -> Self {
+        Guard {
+            policy: CredentialPolicy::for_endpoints(endpoints),
+            scrubber: Scrubber::new(),
+        }
+    }
+}
+pub use token::{
+    MAX_EXPIRES_IN, TokenError, TokenResponse, exchange_code, expires_in_from_text, is_grant_dead,
+    is_token_text, refresh, sanitize,
+};
 
 /// What kind of failure an error is, so the caller can pick an exit code and decide whether a
 /// retry may help. Suggested exit codes: `Rejected` 4, `Unavailable` 5, `Protocol` 5 (or 2
@@ -27,6 +51,9 @@ pub enum ErrorClass {
     Unavailable,
     /// An answer or page that fits no rule we know.
     Protocol,
+    /// keychain refused to send a credential where the account does not allow it: the
+    /// account's settings must change (exit 2).
+    Policy,
 }
 
 /// A short reason for a failed send, without the URL (reqwest's texts include it, and a URL

@@ -77,6 +77,21 @@ pub fn exact_base(country: &str) -> Option<Url> {
     Url::parse(&format!("https://start.exactonline.{tld}/")).ok()
 }
 
+/// The hosts Exact Online's own logon pages live on in a country, beyond the start page: they
+/// may receive the password and code without `--allow-host`.
+pub fn exact_login_hosts(country: &str) -> Vec<String> {
+    EXACT_COUNTRIES
+        .iter()
+        .filter(|(k, _)| *k == country)
+        .flat_map(|(_, tld)| {
+            [
+                format!("start.exactonline.{tld}"),
+                format!("login.exactonline.{tld}"),
+            ]
+        })
+        .collect()
+}
+
 /// Exact Online's endpoints for a country (`nl`, `be`, `de`, `uk`, `us`, `es`, `fr`).
 pub fn exact_endpoints(country: &str) -> Option<Endpoints> {
     exact_base(country).map(|base| exact_endpoints_at(&base))
@@ -152,10 +167,17 @@ pub fn discover(
             detail: format!("HTTP {}", status.as_u16()),
         });
     }
-    let doc: serde_json::Value = resp.json().map_err(|_| DiscoveryError::Protocol {
-        path: path.clone(),
-        detail: "not a JSON document".into(),
+    let body = super::http::read_capped(resp, super::http::MAX_JSON_ANSWER).map_err(|e| {
+        DiscoveryError::Protocol {
+            path: path.clone(),
+            detail: e.to_string(),
+        }
     })?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&body).map_err(|_| DiscoveryError::Protocol {
+            path: path.clone(),
+            detail: "not a JSON document".into(),
+        })?;
     let field = |name: &str| -> Result<Url, DiscoveryError> {
         doc.get(name)
             .and_then(|v| v.as_str())

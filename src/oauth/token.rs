@@ -9,13 +9,14 @@ use std::fmt;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
-use zeroize::Zeroizing;
 
-use super::http::SecretForm;
-use super::{Endpoints, ErrorClass};
+use super::http::{self, SecretForm};
+use super::policy::CredentialRefused;
+use super::scrub::Scrubber;
+use super::{Endpoints, ErrorClass, Guard};
 
 /// A successful answer of a token endpoint. Token values are secrets from the moment they are
 /// parsed; `Debug` shows which ones are present, never their values.
@@ -45,10 +46,20 @@ impl fmt::Debug for TokenResponse {
 /// Why a token call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// The provider refused the grant (used, expired or revoked token, bad code, bad client).
-    /// Retrying cannot help; a new logon may.
+    /// The grant itself is dead: `invalid_grant` (a used, expired or revoked refresh token, a
+    /// bad code), or a provider's own words for it (see [`is_grant_dead`]). Only this retires
+    /// a stored refresh token; retrying cannot help, a new logon may.
     #[error("the provider rejected the grant: {error}{}; a new logon is needed", describe(.description))]
     Rejected {
+        error: String,
+        description: Option<String>,
+    },
+    /// Any other 4xx: a WAF's 403, a proxy's 407, a moved endpoint's 404, `invalid_client`.
+    /// It says nothing about the grant, so the refresh token is kept.
+    #[error("the token endpoint {path} refused the request: HTTP {status} {error}{}; the stored refresh token was kept", describe(.description))]
+    Refused {
+        path: String,
+        status: u16,
         error: String,
         description: Option<String>,
     },
@@ -67,6 +78,9 @@ pub enum TokenError {
     /// An answer that fits no rule of OAuth2.
     #[error("the token endpoint {path} answered something unexpected: {detail}")]
     Protocol { path: String, detail: String },
+    /// The token endpoint is not a place this account's credentials may go; nothing was sent.
+    #[error(transparent)]
+    Policy(#[from] CredentialRefused),
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -80,10 +94,13 @@ impl TokenError {
     pub fn class(&self) -> ErrorClass {
         match self {
             TokenError::Rejected { .. } => ErrorClass::Rejected,
-            TokenError::RateLimited { .. } | TokenError::Unavailable { .. } => {
-                ErrorClass::Unavailable
-            }
+            // A refusal that is not about the grant is fixed elsewhere (a proxy, a WAF, the
+            // client's registration) or passes; exit 5, never a retired token.
+            TokenError::RateLimited { .. }
+            | TokenError::Refused { .. }
+            | TokenError::Unavailable { .. } => ErrorClass::Unavailable,
             TokenError::Protocol { .. } => ErrorClass::Protocol,
+            TokenError::Policy(_) => ErrorClass::Policy,
         }
     }
 }
@@ -92,6 +109,7 @@ impl TokenError {
 pub fn refresh(
     client: &Client,
     endpoints: &Endpoints,
+    guard: &Guard,
     client_id: &str,
     client_secret: Option<&SecretString>,
     refresh_token: &SecretString,
@@ -100,13 +118,16 @@ pub fn refresh(
     form.push_plain("grant_type", "refresh_token");
     form.push("refresh_token", refresh_token.clone());
     add_client(&mut form, client_id, client_secret);
-    post(client, &endpoints.token, &form, &[refresh_token])
+    post(client, guard, &endpoints.token, &form, &[refresh_token])
 }
 
 /// Redeems an authorization code with its PKCE verifier (`grant_type=authorization_code`).
+// Each argument is one field of the request; a struct around them would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn exchange_code(
     client: &Client,
     endpoints: &Endpoints,
+    guard: &Guard,
     client_id: &str,
     client_secret: Option<&SecretString>,
     code: &SecretString,
@@ -119,7 +140,13 @@ pub fn exchange_code(
     form.push("code_verifier", code_verifier.clone());
     form.push_plain("redirect_uri", redirect_uri.as_str());
     add_client(&mut form, client_id, client_secret);
-    post(client, &endpoints.token, &form, &[code, code_verifier])
+    post(
+        client,
+        guard,
+        &endpoints.token,
+        &form,
+        &[code, code_verifier],
+    )
 }
 
 fn add_client(form: &mut SecretForm, client_id: &str, client_secret: Option<&SecretString>) {
@@ -144,10 +171,12 @@ struct RawAnswer {
 
 fn post(
     client: &Client,
+    guard: &Guard,
     url: &Url,
     form: &SecretForm,
     sent: &[&SecretString],
 ) -> Result<TokenResponse, TokenError> {
+    guard.policy.check("token request", url, true)?;
     let path = url.path().to_string();
     let resp = client
         .post(url.clone())
@@ -169,12 +198,32 @@ fn post(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = Zeroizing::new(resp.text().map_err(|e| TokenError::Unavailable {
-        path: path.clone(),
-        reason: super::describe_send_error(&e),
-    })?);
-    classify(status, retry_after, &body, sent).map_err(|e| match e {
+    let body = http::read_capped(resp, http::MAX_JSON_ANSWER).map_err(|e| match e {
+        http::BodyError::TooLarge { .. } => TokenError::Protocol {
+            path: path.clone(),
+            detail: e.to_string(),
+        },
+        http::BodyError::Read => TokenError::Unavailable {
+            path: path.clone(),
+            reason: e.to_string(),
+        },
+    })?;
+    let mut scrubber = guard.scrubber.clone();
+    for secret in sent {
+        scrubber.add(secret);
+    }
+    classify(status, retry_after, &body, &scrubber).map_err(|e| match e {
         Classified::Error(e) => e,
+        Classified::Refused {
+            status,
+            error,
+            description,
+        } => TokenError::Refused {
+            path,
+            status,
+            error,
+            description,
+        },
         Classified::Protocol(detail) => TokenError::Protocol { path, detail },
         Classified::Unavailable(reason) => TokenError::Unavailable { path, reason },
     })
@@ -182,6 +231,11 @@ fn post(
 
 enum Classified {
     Error(TokenError),
+    Refused {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
     Protocol(String),
     Unavailable(String),
 }
@@ -190,7 +244,7 @@ fn classify(
     status: u16,
     retry_after: Option<Duration>,
     body: &str,
-    sent: &[&SecretString],
+    scrubber: &Scrubber,
 ) -> Result<TokenResponse, Classified> {
     let raw: Option<RawAnswer> = serde_json::from_str(body).ok();
     if (200..300).contains(&status) {
@@ -203,7 +257,7 @@ fn classify(
     let (error, description, new_refresh_token) = match raw {
         Some(raw) => (
             raw.error,
-            raw.error_description.map(|d| sanitize(&d, sent)),
+            raw.error_description.map(|d| sanitize(&d, scrubber)),
             raw.refresh_token.map(SecretString::from),
         ),
         None => (None, None, None),
@@ -213,8 +267,9 @@ fn classify(
             .into_iter()
             .flatten()
             .any(is_rate_limit_text);
-    let error = error
-        .map(|e| sanitize(&e, sent))
+    let raw_error = error.map(|e| sanitize(&e, scrubber));
+    let error = raw_error
+        .clone()
         .unwrap_or_else(|| format!("HTTP {status}"));
     if rate_limited {
         return Err(Classified::Error(TokenError::RateLimited {
@@ -225,12 +280,58 @@ fn classify(
         }));
     }
     if (400..500).contains(&status) {
-        return Err(Classified::Error(TokenError::Rejected {
+        if is_grant_dead(&error, description.as_deref()) {
+            return Err(Classified::Error(TokenError::Rejected {
+                error,
+                description,
+            }));
+        }
+        // Without an OAuth2 `error`, the status's reason phrase is the provider's reason.
+        let error = match raw_error {
+            Some(e) => e,
+            None => reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("")
+                .to_string(),
+        };
+        return Err(Classified::Refused {
+            status,
             error,
             description,
-        }));
+        });
     }
     Err(Classified::Protocol(format!("HTTP {status}")))
+}
+
+/// Exact Online's own words for a dead refresh token, whatever `error` it sends with them.
+const GRANT_DEAD_TEXTS: &[&str] = &[
+    "old refresh token used",
+    "refresh token expired",
+    "the refresh token expired",
+    "invalid or empty chainid",
+];
+
+/// Whether a 4xx answer says the grant itself is dead: `invalid_grant` (RFC 6749 5.2), or a
+/// provider's equivalent. Nothing else may retire a refresh token: a 403, 404 or 407 comes from
+/// something in between, and `invalid_client` from the client's registration.
+///
+/// The equivalents: Exact Online's texts ([`GRANT_DEAD_TEXTS`], whatever `error` they come
+/// with), and LemonLDAP::NG's bare `invalid_request` (no description), which is how its
+/// `_handleRefreshTokenGrant` answers a refresh token it does not know (used or revoked). The
+/// other reason it gives that answer, a missing `refresh_token` parameter, cannot happen: the
+/// request always carries one.
+pub fn is_grant_dead(error: &str, description: Option<&str>) -> bool {
+    if error == "invalid_grant" {
+        return true;
+    }
+    if error == "invalid_request" && description.is_none_or(|d| d.trim().is_empty()) {
+        return true;
+    }
+    [Some(error), description].into_iter().flatten().any(|t| {
+        let t = t.to_ascii_lowercase();
+        GRANT_DEAD_TEXTS.iter().any(|m| t.contains(m))
+    })
 }
 
 fn is_rate_limit_text(text: &str) -> bool {
@@ -270,8 +371,8 @@ fn into_response(raw: RawAnswer) -> Result<TokenResponse, Classified> {
     let access_token = SecretString::from(access_token);
     let expires_in = match raw.expires_in {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        Some(serde_json::Value::Number(n)) => n.as_u64().map(clamp_expires_in),
+        Some(serde_json::Value::String(s)) => expires_in_from_text(&s),
         Some(_) => None,
     };
     Ok(TokenResponse {
@@ -286,16 +387,31 @@ fn into_response(raw: RawAnswer) -> Result<TokenResponse, Classified> {
     })
 }
 
-/// Provider text is kept for the user, but anything that looks like a token is cut out: a
-/// value we sent, or a long run of token characters.
-pub(crate) fn sanitize(text: &str, sent: &[&SecretString]) -> String {
-    let mut out = text.to_string();
-    for secret in sent {
-        let s = secret.expose_secret();
-        if !s.is_empty() {
-            out = out.replace(s, "[redacted]");
-        }
-    }
+/// The longest access-token lifetime keychain believes: a year. A provider's `expires_in` is
+/// a number from outside; 3·10¹¹ would put the expiry past the year 9999 and `u64::MAX` would
+/// wrap to a time before 1970. Longer lifetimes are cut to this (a token the provider still
+/// honours after a year is refreshed a little early, which is harmless).
+pub const MAX_EXPIRES_IN: u64 = 366 * 86_400;
+
+fn clamp_expires_in(seconds: u64) -> u64 {
+    seconds.min(MAX_EXPIRES_IN)
+}
+
+/// `expires_in` given as text (Exact sends `"600"`; the implicit flow's fragment is text):
+/// a non-negative whole number, clamped to [`MAX_EXPIRES_IN`]; anything else means unknown.
+pub fn expires_in_from_text(text: &str) -> Option<u64> {
+    text.trim().parse::<u64>().ok().map(clamp_expires_in)
+}
+
+/// Provider text is kept for the user, but every secret of the account (and of this call) is
+/// cut out of it first (see [`Scrubber`]), then any long run of token characters, then
+/// control characters (a provider's text must not move a terminal's cursor).
+pub fn sanitize(text: &str, scrubber: &Scrubber) -> String {
+    let out = scrubber.scrub(text);
+    let out: String = out
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let out: Vec<String> = out
         .split(' ')
         .map(|word| {
@@ -325,13 +441,17 @@ pub(crate) fn sanitize(text: &str, sent: &[&SecretString]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use secrecy::ExposeSecret;
 
-    fn s(v: &str) -> SecretString {
-        SecretString::from(v.to_string())
+    fn sent(v: &str) -> Scrubber {
+        let mut s = Scrubber::new();
+        s.add(&SecretString::from(v.to_string()));
+        s
     }
 
     fn err(status: u16, body: &str) -> TokenError {
-        match classify(status, None, body, &[&s("sent-token-value")]) {
+        match classify(status, None, body, &sent("sent-token-value")) {
             Err(Classified::Error(e)) => e,
             Err(_) => panic!("not a classified error"),
             Ok(_) => panic!("unexpected success"),
@@ -350,8 +470,12 @@ mod tests {
                 matches!(err(400, &body), TokenError::Rejected { description: Some(ref x), .. } if x == d)
             );
         }
+        // Exact's words retire the token whatever `error` comes with them.
         assert!(matches!(
-            err(400, r#"{"error":"invalid_request"}"#),
+            err(
+                400,
+                r#"{"error":"invalid_request","error_description":"Old refresh token used."}"#
+            ),
             TokenError::Rejected { .. }
         ));
         let e = err(
@@ -376,17 +500,57 @@ mod tests {
         ));
     }
 
+    /// Regression (issue 8, defect 1): any 4xx used to retire the refresh token.
+    #[test]
+    fn only_a_dead_grant_is_rejected_every_other_4xx_is_refused() {
+        for (status, body) in [
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"unsupported parameter"}"#,
+            ),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"bad client"}"#,
+            ),
+            (403, "<html>Forbidden by the WAF</html>"),
+            (404, "Not Found"),
+            (407, ""),
+            (400, r#"{"error":"unauthorized_client"}"#),
+        ] {
+            match classify(status, None, body, &Scrubber::new()) {
+                Err(Classified::Refused { status: s, .. }) => assert_eq!(s, status),
+                _ => panic!("HTTP {status} {body} must be a refusal, not a dead grant"),
+            }
+        }
+        // `invalid_grant`, and LemonLDAP::NG's bare `invalid_request` for an unknown token.
+        for body in [
+            r#"{"error":"invalid_grant"}"#,
+            r#"{"error":"invalid_request"}"#,
+        ] {
+            assert!(matches!(
+                classify(400, None, body, &Scrubber::new()),
+                Err(Classified::Error(TokenError::Rejected { .. }))
+            ));
+        }
+        match classify(407, None, "", &Scrubber::new()) {
+            Err(Classified::Refused { error, .. }) => {
+                assert_eq!(error, "Proxy Authentication Required")
+            }
+            _ => panic!("407"),
+        }
+    }
+
     #[test]
     fn server_errors_are_unavailable_and_strings_parse() {
         assert!(matches!(
-            classify(503, None, "", &[]),
+            classify(503, None, "", &Scrubber::new()),
             Err(Classified::Unavailable(_))
         ));
         let ok = classify(
             200,
             None,
             r#"{"access_token":"a","token_type":"bearer","expires_in":"600","refresh_token":"r"}"#,
-            &[],
+            &Scrubber::new(),
         )
         .ok()
         .unwrap();
@@ -402,7 +566,10 @@ mod tests {
             r#"{"access_token":"a","refresh_token":"r\n","token_type":"bearer"}"#,
         ] {
             assert!(
-                matches!(classify(200, None, body, &[]), Err(Classified::Protocol(_))),
+                matches!(
+                    classify(200, None, body, &Scrubber::new()),
+                    Err(Classified::Protocol(_))
+                ),
                 "{body}"
             );
         }
@@ -412,8 +579,126 @@ mod tests {
     fn descriptions_lose_token_like_words() {
         let d = sanitize(
             "token sent-token-value is bad, also eyJhbGciOiJIUzI1NiJ9abcdefgh",
-            &[&s("sent-token-value")],
+            &sent("sent-token-value"),
         );
         assert_eq!(d, "token [redacted] is bad, also [redacted]");
+    }
+
+    /// The canary every generated answer may echo, in any case or as a piece.
+    const CANARY: &str = "Qz7vKx9-Wv2Lp4Tn8Rb3";
+
+    fn canary_scrubber() -> Scrubber {
+        let mut s = Scrubber::new();
+        s.add(&SecretString::from(CANARY.to_string()));
+        s
+    }
+
+    /// Every text a classified answer can put in front of a person.
+    fn shown(result: &Result<TokenResponse, Classified>) -> String {
+        match result {
+            Ok(r) => format!("{r:?}"),
+            Err(Classified::Error(e)) => format!("{e} {e:?}"),
+            Err(Classified::Refused {
+                error, description, ..
+            }) => format!("{error} {description:?}"),
+            Err(Classified::Protocol(d) | Classified::Unavailable(d)) => d.clone(),
+        }
+    }
+
+    fn assert_no_canary(text: &str) {
+        let text = text.to_ascii_lowercase();
+        let head = CANARY[..crate::oauth::scrub::MIN_RUN].to_ascii_lowercase();
+        assert!(!text.contains(&head), "a prefix of the secret in {text:?}");
+    }
+
+    #[test]
+    fn corpus_of_answers_that_once_failed() {
+        let corpus = include_str!("../../tests/regressions/token_answers.txt");
+        for line in corpus.lines() {
+            let (status, body) = line.split_once(' ').unwrap_or((line, ""));
+            let status: u16 = status.parse().unwrap();
+            let result = classify(status, None, body, &canary_scrubber());
+            assert_no_canary(&shown(&result));
+            if let Ok(r) = result {
+                assert!(r.expires_in.is_none_or(|e| e <= MAX_EXPIRES_IN), "{line}");
+            }
+        }
+    }
+
+    /// A JSON value of any shape, for fields a provider may fill with anything.
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            "\\PC{0,30}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!({"nested": [1, 2]})),
+        ]
+    }
+
+    /// Text that may carry the canary: whole or its first 6 or more characters, in any case.
+    fn echo() -> impl Strategy<Value = String> {
+        (
+            "\\PC{0,20}",
+            6usize..=CANARY.len(),
+            any::<bool>(),
+            "\\PC{0,20}",
+        )
+            .prop_map(|(before, end, upper, after)| {
+                let piece = &CANARY[..end];
+                let piece = if upper {
+                    piece.to_ascii_uppercase()
+                } else {
+                    piece.to_string()
+                };
+                format!("{before}{piece}{after}")
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/regressions/token_answers.proptest",
+                ),
+            )),
+            ..ProptestConfig::default()
+        })]
+
+        /// Random bytes as an answer: a value or a typed error, never a panic.
+        #[test]
+        fn any_body_is_classified(status in 100u16..600, body in "\\PC{0,200}") {
+            let result = classify(status, None, &body, &canary_scrubber());
+            if (200..300).contains(&status) {
+                prop_assert!(result.is_ok() || matches!(result, Err(Classified::Protocol(_))));
+            }
+        }
+
+        /// Structured answers with any values in any field, echoing the secret anywhere text
+        /// goes: no panic, `expires_in` within its bound, no piece of the secret shown.
+        #[test]
+        fn any_token_answer_is_bounded_and_shows_no_secret(
+            status in prop_oneof![Just(200u16), Just(400), Just(401), Just(403), Just(429), 400u16..500],
+            access in prop_oneof![echo().prop_map(serde_json::Value::from), any_json()],
+            expires in any_json(),
+            error in prop_oneof![echo().prop_map(serde_json::Value::from), any_json()],
+            description in prop_oneof![echo().prop_map(serde_json::Value::from), any_json()],
+            refresh in any_json(),
+        ) {
+            let body = serde_json::json!({
+                "access_token": access, "token_type": "bearer", "expires_in": expires,
+                "error": error, "error_description": description, "refresh_token": refresh,
+            })
+            .to_string();
+            let result = classify(status, None, &body, &canary_scrubber());
+            if let Ok(r) = &result {
+                prop_assert!(r.expires_in.is_none_or(|e| e <= MAX_EXPIRES_IN));
+                prop_assert!(is_token_text(r.access_token.expose_secret()));
+            }
+            assert_no_canary(&shown(&result));
+        }
     }
 }

@@ -33,11 +33,11 @@ pub use error::TotpError;
 pub const DEFAULT_DIGITS: u32 = 6;
 /// Seconds per time step when the provider says nothing (RFC 6238 section 5.2).
 pub const DEFAULT_PERIOD: u64 = 30;
+/// The longest time step accepted (an hour). RFC 6238 recommends 30 s; a period from outside
+/// (an otpauth URI, a backup) of 10⁸ s would otherwise make a logon wait for it.
+pub const MAX_PERIOD: u64 = 3600;
 /// Code lengths RFC 4226 allows (section 5.3); beyond 8 the 31-bit value would be truncated.
 pub const DIGITS_RANGE: std::ops::RangeInclusive<u32> = 6..=8;
-/// The longest time step accepted. Providers use 30 s, a few 60 s; an hour is generous, and a
-/// bound keeps a hostile `period` (from a URI, a QR code or a backup) from meaning "never".
-pub const MAX_PERIOD: u64 = 3600;
 
 /// The HMAC hash a TOTP secret is used with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -178,18 +178,7 @@ impl TotpSecret {
         if secret.expose_secret().is_empty() {
             return Err(TotpError::EmptySecret);
         }
-        if !DIGITS_RANGE.contains(&digits) {
-            return Err(TotpError::InvalidDigits { digits });
-        }
-        if period == 0 {
-            return Err(TotpError::ZeroPeriod);
-        }
-        if period > MAX_PERIOD {
-            return Err(TotpError::PeriodTooLong {
-                period,
-                max: MAX_PERIOD,
-            });
-        }
+        check_params(digits, period)?;
         Ok(TotpSecret {
             secret,
             algorithm,
@@ -214,6 +203,22 @@ impl TotpSecret {
             digits,
             period,
         )
+    }
+
+    /// The same seed with other parameters (from a stored header or a backup), checked as
+    /// [`TotpSecret::from_parts`] checks them: numbers from outside never reach the arithmetic
+    /// unchecked.
+    pub fn with_params(
+        mut self,
+        algorithm: Algorithm,
+        digits: u32,
+        period: u64,
+    ) -> Result<Self, TotpError> {
+        check_params(digits, period)?;
+        self.algorithm = algorithm;
+        self.digits = digits;
+        self.period = period;
+        Ok(self)
     }
 
     /// The seed as uppercase, unpadded base32: the canonical form for storage.
@@ -290,12 +295,30 @@ impl TotpSecret {
     /// divide by zero or make totp-rs panic with a less helpful message.
     fn assert_valid(&self) {
         assert!(
-            DIGITS_RANGE.contains(&self.digits) && self.period >= 1,
+            check_params(self.digits, self.period).is_ok(),
             "TotpSecret fields were set to values from_parts refuses (digits {}, period {})",
             self.digits,
             self.period
         );
     }
+}
+
+/// Digits 6..=8 and a period of 1..=[`MAX_PERIOD`] seconds, or the error that names the
+/// parameter.
+pub fn check_params(digits: u32, period: u64) -> Result<(), TotpError> {
+    if !DIGITS_RANGE.contains(&digits) {
+        return Err(TotpError::InvalidDigits { digits });
+    }
+    if period == 0 {
+        return Err(TotpError::ZeroPeriod);
+    }
+    if period > MAX_PERIOD {
+        return Err(TotpError::PeriodTooLong {
+            period,
+            max: MAX_PERIOD,
+        });
+    }
+    Ok(())
 }
 
 /// The only entry of `entries`, or an error listing them so the user can choose.

@@ -304,4 +304,58 @@ mod tests {
             assert_no_leak(&error, &[CANARY]);
         }
     }
+
+    #[test]
+    fn corpus_of_uris_that_once_failed() {
+        for uri in include_str!("../../tests/regressions/otpauth_uris.txt").lines() {
+            match parse(uri) {
+                Ok(secret) => {
+                    assert!(super::super::check_params(secret.digits, secret.period).is_ok());
+                    let _ = secret.code_at(u64::MAX);
+                }
+                Err(error) => assert_no_leak(&error, &["JBSWY3DPEHPK3PXP"]),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/regressions/otpauth_uris.proptest",
+                ),
+            )),
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Any value for any parameter: a secret whose numbers are in range (so that codes can
+        /// be computed at any time), or an error that does not show the seed.
+        #[test]
+        fn any_otpauth_parameters_give_a_usable_secret_or_an_error_without_it(
+            digits in "-?[0-9]{0,25}|\\PC{0,6}",
+            period in "-?[0-9]{0,25}|\\PC{0,6}",
+            algorithm in "(?i)sha(1|256|512)|\\PC{0,8}",
+            issuer in "\\PC{0,12}",
+            label in "\\PC{0,12}",
+            time in proptest::prelude::any::<u64>(),
+        ) {
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let uri = format!(
+                "otpauth://totp/{}?secret={CANARY}&digits={}&period={}&algorithm={}&issuer={}",
+                enc(&label), enc(&digits), enc(&period), enc(&algorithm), enc(&issuer)
+            );
+            match parse(&uri) {
+                Ok(secret) => {
+                    proptest::prop_assert!(super::super::check_params(secret.digits, secret.period).is_ok());
+                    let _ = secret.code_at(time);
+                    let _ = secret.step_at(time);
+                    let _ = secret.seconds_left(time);
+                    let shown = format!("{secret:?}");
+                    proptest::prop_assert!(!shown.contains(CANARY));
+                }
+                Err(error) => assert_no_leak(&error, &[CANARY]),
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod exact_emulator;
 pub mod login;
 mod servers;
 pub mod stampede;
+pub mod stub;
 #[allow(unused_imports)]
 pub use servers::*;
 

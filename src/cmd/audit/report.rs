@@ -239,7 +239,7 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
 }
 
 fn days(since: i64, now: i64) -> i64 {
-    (now - since).max(0) / DAY
+    clock::days_between(since, now)
 }
 
 fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
@@ -249,10 +249,10 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
         RefreshInfo {
             age_days: days(info.changed, now),
             idle_days: idle,
-            days_left: REFRESH_IDLE_DAYS - idle,
+            days_left: REFRESH_IDLE_DAYS.saturating_sub(idle),
         }
     });
-    let since = now - WINDOW_DAYS * DAY;
+    let since = now.saturating_sub(WINDOW_DAYS * DAY);
     let mine: Vec<&Line> = lines
         .iter()
         .filter(|l| l.account.as_deref() == Some(h.name.as_str()))
@@ -298,6 +298,33 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
     }
 }
 
+/// Issue 8: a recorded rejection (logons are refused until a person acts) and an account that
+/// sends credentials over plain http.
+fn logon_safety_findings(h: &Header, out: &mut Vec<Finding>) {
+    let name = Some(h.name.as_str());
+    if let Some(r) = &h.logon_rejected {
+        out.push(finding(
+            Severity::High,
+            "logon-rejected",
+            name,
+            format!(
+                "the provider rejected the {} at {} (run by {}); keychain refuses logons until the password or TOTP secret is changed with 'keychain set' or one 'keychain login --retry'",
+                r.step,
+                clock::rfc3339(r.at),
+                r.by
+            ),
+        ));
+    }
+    if h.provider.insecure_http {
+        out.push(finding(
+            Severity::Medium,
+            "insecure-http",
+            name,
+            "the account was allowed (--insecure-http) to send its credentials over plain http to a host other than loopback".into(),
+        ));
+    }
+}
+
 fn result_of(l: &Line) -> String {
     match (l.action.as_str(), l.outcome.as_str()) {
         ("login_failed", _) => format!("failed: {}", l.detail.as_deref().unwrap_or("")),
@@ -309,6 +336,7 @@ fn result_of(l: &Line) -> String {
 
 fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec<Finding>) {
     let name = Some(h.name.as_str());
+    logon_safety_findings(h, out);
     if let Some(rt) = &a.refresh_token {
         if rt.days_left <= 0 {
             out.push(finding(
