@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::activity::{self, Anomaly, Thresholds, Timelines};
 use crate::cli::{ReportArgs, Severity};
 use crate::clock;
 use crate::error::{Result, exit};
@@ -54,6 +55,11 @@ pub struct Report {
     pub audit_log: LogStatus,
     pub accounts: Vec<AccountRow>,
     pub findings: Vec<Finding>,
+    /// Anomaly findings in the window that `keychain audit ack` silenced.
+    pub acknowledged: usize,
+    /// What the HTML report draws (`crate::activity`); too bulky for the JSON.
+    #[serde(skip)]
+    pub activity: Timelines,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +92,9 @@ pub struct RefreshInfo {
     pub idle_days: i64,
     /// Days before the 30-day idle expiry; 0 or less means expired.
     pub days_left: i64,
+    /// Unix time of that expiry, for the timeline.
+    #[serde(skip)]
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +111,25 @@ pub struct Finding {
     pub code: &'static str,
     pub account: Option<String>,
     pub message: String,
+    /// The FINDING-ID of an anomaly finding, for `keychain audit ack`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `seq` of the audit-log lines an anomaly finding rests on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<u64>,
+}
+
+impl From<Anomaly> for Finding {
+    fn from(a: Anomaly) -> Self {
+        Finding {
+            severity: a.severity,
+            code: a.code,
+            account: Some(a.account),
+            message: a.message,
+            id: Some(a.id),
+            events: a.events,
+        }
+    }
 }
 
 fn finding(
@@ -115,6 +143,8 @@ fn finding(
         code,
         account: account.map(str::to_string),
         message,
+        id: None,
+        events: Vec::new(),
     }
 }
 
@@ -174,6 +204,13 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     for (h, a) in headers.iter().zip(&accounts) {
         account_findings(h, a, args, &mut findings);
     }
+    let activity = activity::analyse(
+        lines.iter().filter_map(Line::trail_event),
+        now,
+        args.days,
+        &Thresholds::default(),
+    );
+    findings.extend(activity.anomalies.into_iter().map(Finding::from));
 
     store_findings(kc, &mut findings);
     permission_findings(&kc.dir, &mut findings);
@@ -221,6 +258,8 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
         audit_log,
         accounts,
         findings,
+        acknowledged: activity.acknowledged,
+        activity: activity.timelines,
     })
 }
 
@@ -231,11 +270,13 @@ fn days(since: i64, now: i64) -> i64 {
 fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
     let age = |f: SecretField| h.secrets.get(&f).map(|i| days(i.changed, now));
     let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
-        let idle = days(h.refresh_token_active.unwrap_or(info.changed), now);
+        let active = h.refresh_token_active.unwrap_or(info.changed);
+        let idle = days(active, now);
         RefreshInfo {
             age_days: days(info.changed, now),
             idle_days: idle,
             days_left: REFRESH_IDLE_DAYS - idle,
+            expires_at: active + REFRESH_IDLE_DAYS * DAY,
         }
     });
     let since = now - WINDOW_DAYS * DAY;
