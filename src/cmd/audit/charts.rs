@@ -141,8 +141,7 @@ impl Axis {
 
     /// Vertical day lines and date labels (every few days so they do not collide).
     fn grid(&self, out: &mut String, top: f64, bottom: f64) {
-        let days = (self.end - self.start) / DAY;
-        let every = (days / 12).max(1);
+        let every = label_every((self.end - self.start) / DAY, self.x1 - self.x0);
         let first = self.start.div_euclid(DAY) + 1;
         let last = self.end.div_euclid(DAY);
         for day in first..=last {
@@ -228,7 +227,7 @@ fn summary(out: &mut String, t: &Timelines) {
         date_of_day(days[0]),
         date_of_day(*days.last().expect("at least one day"))
     );
-    let every = (days.len() as i64 / 12).max(1) as usize;
+    let every = label_every(days.len() as i64, x1 - x0) as usize;
     for (i, day) in days.iter().enumerate() {
         if i % every == 0 {
             let _ = write!(
@@ -398,6 +397,13 @@ fn timeline(
         rows.len(),
         esc(&horizon_text)
     );
+}
+
+/// Label every n-th day so that labels ("11-02", about 32 units wide) keep apart.
+fn label_every(days: i64, width: f64) -> i64 {
+    const LABEL_SPACE: f64 = 44.0;
+    let per_day = width / days.max(1) as f64;
+    ((LABEL_SPACE / per_day).ceil() as i64).max(1)
 }
 
 /// At most `max` characters, with an ellipsis when cut.

@@ -8,6 +8,10 @@
 //! fingerprints of the opened records (never values), and the log's integrity by `verify`: both
 //! need the key. Without it (`--no-key`, or a key store that does not answer) the report still
 //! runs and says, as a low finding, which checks were skipped.
+//!
+//! Anomaly findings (new origin, off-hours logon, bursts of failures or broken chains, first
+//! reveal) come from `crate::activity`, fed with the log's lines; so do the timelines that the
+//! HTML report draws (`charts`). They need no key either.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
