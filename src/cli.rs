@@ -95,8 +95,9 @@ pub enum Command {
     /// Anomaly findings, learned from the audit log itself (times in UTC), each with a
     /// FINDING-ID and the seq of the log lines it rests on: new-origin (medium): an account used
     /// from a host or by an OS user that never used it before; off-hours-logon (medium): a
-    /// headless logon in an hour of day in which fewer than 2% of the account's earlier logons
-    /// fell, give or take an hour, judged once it has 20 logons; failed-logons (high): more
+    /// headless logon in an hour of day in which fewer than 2% of the account's earlier
+    /// successful logins (cache, refresh or headless) fell, give or take an hour, judged once it
+    /// has 20 logins; failed-logons (high): more
     /// than 3 failed logons of an account in one day; broken-chains (high): more than 2 broken
     /// refresh chains of an account in one ISO week; first-reveal (medium): an OS user reveals
     /// a secret of an account for the first time. They are listed while their latest event lies

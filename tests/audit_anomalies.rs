@@ -325,7 +325,7 @@ fn help_audit_states_the_thresholds_the_rules_use() {
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for needle in [
         format!("fewer than {USUAL_HOUR_SHARE_PERCENT}%"),
-        format!("once it has {MIN_LOGON_HISTORY} logons"),
+        format!("once it has {MIN_LOGON_HISTORY} logins"),
         format!("more than {FAILED_LOGONS_PER_DAY} failed logons"),
         format!("more than {BROKEN_CHAINS_PER_WEEK} broken"),
         "keychain audit ack FINDING-ID".to_string(),

@@ -4,7 +4,7 @@
 //! | code | severity | fires when |
 //! | --- | --- | --- |
 //! | `new-origin` | medium | an account is used from a host, or by an OS user, that never used it before (its first user and host are the baseline) |
-//! | `off-hours-logon` | medium | a headless logon falls in an hour of day (UTC) in which fewer than [`USUAL_HOUR_SHARE_PERCENT`]% of the account's earlier logons fell, give or take an hour, once it has [`MIN_LOGON_HISTORY`] logons |
+//! | `off-hours-logon` | medium | a headless logon falls in an hour of day (UTC) in which fewer than [`USUAL_HOUR_SHARE_PERCENT`]% of the account's earlier successful logins (cache, refresh, headless) fell, give or take an hour, once it has [`MIN_LOGON_HISTORY`] of them |
 //! | `failed-logons` | high | more than [`FAILED_LOGONS_PER_DAY`] failed logons of an account in one UTC day |
 //! | `broken-chains` | high | more than [`BROKEN_CHAINS_PER_WEEK`] broken refresh chains of an account in one ISO week (UTC) |
 //! | `first-reveal` | medium | an OS user reveals a secret field of an account for the first time |
@@ -26,9 +26,10 @@ use crate::cli::Severity;
 pub const FAILED_LOGONS_PER_DAY: u32 = 3;
 /// More broken refresh chains than this in one ISO week is a finding.
 pub const BROKEN_CHAINS_PER_WEEK: u32 = 2;
-/// Logons an account must have before its usual hours are judged.
+/// Successful logins (cache, refresh, headless) an account must have before its usual hours
+/// are judged.
 pub const MIN_LOGON_HISTORY: u32 = 20;
-/// An hour of day is usual when at least this share (percent) of the earlier logons fell
+/// An hour of day is usual when at least this share (percent) of the earlier logins fell
 /// within an hour of it.
 pub const USUAL_HOUR_SHARE_PERCENT: u32 = 2;
 
@@ -110,8 +111,9 @@ struct AccountState {
     /// Successful logons per UTC hour of day.
     hours: [u32; 24],
     logons: u32,
-    /// Failed logons per day: (seq, time).
+    /// Failed logons per day: (seq, time), and the exit code each gave.
     failed: BTreeMap<i64, Vec<(u64, i64)>>,
+    failed_exits: BTreeMap<i64, Vec<Option<u32>>>,
     /// Broken chains per ISO week: (seq, time).
     broken: BTreeMap<i64, Vec<(u64, i64)>>,
     /// (user, field) pairs that revealed a secret.
@@ -166,11 +168,15 @@ impl Rules {
                 state.hours[hour_of(e.time) as usize] += 1;
                 state.logons += 1;
             }
-            Kind::Failed => state
-                .failed
-                .entry(day_of(e.time))
-                .or_default()
-                .push((e.seq, e.time)),
+            Kind::Failed => {
+                let day = day_of(e.time);
+                state.failed.entry(day).or_default().push((e.seq, e.time));
+                state
+                    .failed_exits
+                    .entry(day)
+                    .or_default()
+                    .push(e.detail.as_deref().and_then(exit_code_of));
+            }
             Kind::ChainBroken => state
                 .broken
                 .entry(week_of(e.time))
@@ -216,9 +222,10 @@ impl Rules {
                         &date,
                         events,
                         format!(
-                            "{} failed logons on {date} (more than {} in a day): a wrong or changed password or TOTP secret, or someone trying; the provider may lock the user",
+                            "{} failed logons on {date} (more than {} in a day; {}",
                             events.len(),
-                            self.th.failed_logons_per_day
+                            self.th.failed_logons_per_day,
+                            failure_causes(state.failed_exits.get(day).map_or(&[][..], |v| v))
                         ),
                     ));
                 }
@@ -256,6 +263,43 @@ impl Rules {
         open.sort_by(|a, b| a.last.cmp(&b.last).then_with(|| a.id.cmp(&b.id)));
         (open, acknowledged)
     }
+}
+
+/// The exit code at the start of a `login_failed` detail (`exit 4: ...`).
+fn exit_code_of(detail: &str) -> Option<u32> {
+    detail
+        .strip_prefix("exit ")?
+        .split(':')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// What the exit codes of a day's failures say, and what that suggests.
+fn failure_causes(exits: &[Option<u32>]) -> String {
+    let count = |code: Option<u32>| exits.iter().filter(|e| **e == code).count();
+    let rejected = count(Some(4));
+    let unavailable = count(Some(5));
+    let other = exits.len() - rejected - unavailable;
+    let mut parts = Vec::new();
+    if rejected > 0 {
+        parts.push(format!("{rejected} rejected by the provider (exit 4)"));
+    }
+    if unavailable > 0 {
+        parts.push(format!(
+            "{unavailable} provider unreachable or rate-limited (exit 5)"
+        ));
+    }
+    if other > 0 {
+        parts.push(format!("{other} for other reasons"));
+    }
+    let why = if rejected > 0 {
+        "a wrong or changed password or TOTP secret, or someone trying: the provider may lock the user"
+    } else {
+        "the logons of a job are failing"
+    };
+    format!("{}): {why}", parts.join(", "))
 }
 
 fn burst(
@@ -375,7 +419,7 @@ fn off_hours(
         severity: Severity::Medium,
         account: account.to_string(),
         message: format!(
-            "headless logon at {} UTC by '{}' on host '{}', outside the account's usual hours: {share}% of its {} earlier logons fell within an hour of {hour:02}:00 (usual hours, UTC: {})",
+            "headless logon at {} UTC by '{}' on host '{}', outside the account's usual hours: {share}% of its {} earlier logins fell within an hour of {hour:02}:00 (usual hours, UTC: {})",
             minute_of(e.time),
             e.user,
             e.host,

@@ -215,23 +215,34 @@ fn more_than_three_failed_logons_in_a_utc_day_is_a_finding() {
     let mut t = Trail::new();
     t.normal();
     let day = MONDAY + 10 * DAY;
-    for i in 0..4 {
-        t.at(
+    for i in 0..3 {
+        let reason = "exit 4: the provider rejected the password";
+        t.push(
             day + 9 * HOUR + i * 60,
             "cron",
             "srv",
             "acme",
             "login_failed",
+            Some(reason),
         );
     }
+    t.push(
+        day + 10 * HOUR,
+        "cron",
+        "srv",
+        "acme",
+        "login_failed",
+        Some("exit 5: timed out"),
+    );
     let a = t.analyse();
     assert_eq!(codes(&a), ["failed-logons"], "{:#?}", a.anomalies);
     assert_eq!(a.anomalies[0].events.len(), 4);
     assert_eq!(a.anomalies[0].severity, crate::cli::Severity::High);
-    assert!(
-        a.anomalies[0]
-            .message
-            .contains("4 failed logons on 2026-11-12")
+    assert_eq!(
+        a.anomalies[0].message,
+        "4 failed logons on 2026-11-12 (more than 3 in a day; 3 rejected by the provider (exit 4), \
+         1 provider unreachable or rate-limited (exit 5)): a wrong or changed password or TOTP \
+         secret, or someone trying: the provider may lock the user"
     );
 
     // Four failures across midnight are two days of two.
