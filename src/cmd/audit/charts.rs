@@ -23,7 +23,8 @@ const RIGHT: f64 = 16.0;
 const ROW: f64 = 34.0;
 const TOP: f64 = 22.0;
 
-/// The charts' share of the page's style sheet: one colour per kind, also for print.
+/// The charts' share of the page's style sheet (one colour per kind), and the page's print rules:
+/// on paper the wide tables shrink and wrap instead of running off the page.
 pub const STYLE: &str = "figure{margin:1em 0;break-inside:avoid}figcaption{font-size:.9em;color:#444}\
 svg.chart{width:100%;height:auto;max-width:1100px;font-family:sans-serif;font-size:11px}\
 .grid{stroke:#e2e2e2}.axis{fill:#555}.lbl{fill:#222}.now{stroke:#333;stroke-dasharray:4 3}\
@@ -31,7 +32,8 @@ svg.chart{width:100%;height:auto;max-width:1100px;font-family:sans-serif;font-si
 .band{fill:#f7f7f7}.k-cache{fill:#8a8a8a}.k-refresh{fill:#1f66b5}.k-headless{fill:#e07b00}\
 .k-failed{stroke:#c00000;stroke-width:2.5;fill:none}.k-failed-bar{fill:#c00000}.k-broken{fill:#7b3294}.k-reveal{fill:#137a32}\
 .legend li{display:inline-block;margin-right:1.2em}.legend svg{vertical-align:middle}\
-@media print{body{margin:0}h2{break-after:avoid}}";
+@media print{body{margin:0;font-size:10pt}h2,h3{break-after:avoid}table{width:100%;font-size:8pt}\
+td:last-child{overflow-wrap:anywhere}tr{break-inside:avoid}}";
 
 fn class(kind: Kind) -> &'static str {
     match kind {
