@@ -130,14 +130,22 @@ pub fn week_of(time: i64) -> i64 {
     day - (day - 4).rem_euclid(7)
 }
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z). A trail from elsewhere may
+/// carry any time; shown times are clamped to 1970..=9999 rather than trusted.
+const LAST_WRITABLE: i64 = 253_402_300_799;
+
+fn rfc3339(time: i64) -> String {
+    crate::clock::rfc3339(time.clamp(0, LAST_WRITABLE))
+}
+
 /// `YYYY-MM-DD` of a day number.
 pub fn date_of_day(day: i64) -> String {
-    crate::clock::rfc3339(day * DAY)[..10].to_string()
+    rfc3339(day.saturating_mul(DAY))[..10].to_string()
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a Unix time.
 pub fn minute_of(time: i64) -> String {
-    let full = crate::clock::rfc3339(time);
+    let full = rfc3339(time);
     format!("{} {}", &full[..10], &full[11..16])
 }
 

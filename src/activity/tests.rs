@@ -419,3 +419,83 @@ fn calendar_helpers_use_utc_days_and_iso_weeks() {
     assert_eq!(hour_of(MONDAY + 3 * HOUR + 59 * 60), 3);
     assert_eq!(minute_of(MONDAY + 3 * HOUR + 12 * 60), "2026-11-02 03:12");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    const ACTIONS: [&str; 10] = [
+        "login_cache",
+        "login_refresh",
+        "login_headless",
+        "login_failed",
+        "chain_broken",
+        "reveal",
+        "ack",
+        "add",
+        "set",
+        "export",
+    ];
+
+    fn event() -> impl Strategy<Value = TrailEvent> {
+        (
+            any::<u64>(),
+            prop_oneof![any::<i64>(), 1_700_000_000i64..1_800_000_000],
+            "[a-z<>&\"]{0,4}",
+            "[a-z]{0,3}",
+            proptest::option::of("[ab]"),
+            0..ACTIONS.len(),
+            proptest::option::of("[a-z0-9 :-]{0,12}"),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(seq, time, user, host, account, action, detail, ok)| TrailEvent {
+                    seq,
+                    time,
+                    user,
+                    host,
+                    account,
+                    action: ACTIONS[action].to_string(),
+                    detail,
+                    ok,
+                },
+            )
+    }
+
+    proptest! {
+        /// A trail from elsewhere may hold anything: the analysis never panics, the daily counts
+        /// add up to the uses in the window, and every finding rests on events of the trail.
+        #[test]
+        fn any_trail_is_analysed_without_panic_and_counts_add_up(
+            events in proptest::collection::vec(event(), 0..200),
+            now in 1_700_000_000i64..1_800_000_000,
+            days in 1u32..400,
+        ) {
+            let a = analyse(events.clone(), now, days, &Thresholds::default());
+            let start = now - i64::from(days) * DAY;
+            let in_window = events
+                .iter()
+                .filter(|e| e.account.is_some() && e.kind().is_some())
+                .filter(|e| e.time >= start && e.time <= now)
+                .count() as u64;
+            let daily: u64 = a.timelines.daily.values().flat_map(|c| c.iter()).sum();
+            prop_assert_eq!(daily, in_window);
+            let rows: u64 = a
+                .timelines
+                .accounts
+                .values()
+                .flat_map(|t| t.rows.values())
+                .map(|r| r.total())
+                .sum();
+            prop_assert_eq!(rows, in_window);
+            for anomaly in &a.anomalies {
+                prop_assert!(anomaly::looks_like_id(&anomaly.id));
+                prop_assert!(!anomaly.events.is_empty());
+                for seq in &anomaly.events {
+                    prop_assert!(events.iter().any(|e| e.seq == *seq));
+                }
+            }
+        }
+    }
+}

@@ -35,10 +35,11 @@ pub fn run(kc: &Keychain, args: AckArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     // Every open anomaly of the whole trail, not only of the report's window.
-    let all_days = u32::try_from((clock::now() / activity::DAY).max(1)).unwrap_or(u32::MAX);
+    let now = clock::now();
+    let all_days = u32::try_from((now / activity::DAY).max(1)).unwrap_or(u32::MAX);
     let analysis = activity::analyse(
         lines.iter().filter_map(Line::trail_event),
-        clock::now(),
+        now,
         all_days,
         &Thresholds::default(),
     );

@@ -280,7 +280,7 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
             age_days: days(info.changed, now),
             idle_days: idle,
             days_left: REFRESH_IDLE_DAYS - idle,
-            expires_at: active + REFRESH_IDLE_DAYS * DAY,
+            expires_at: active.saturating_add(REFRESH_IDLE_DAYS * DAY),
         }
     });
     let since = now - WINDOW_DAYS * DAY;
