@@ -45,7 +45,7 @@ pub fn secrets_json(header: &Header, now: i64) -> serde_json::Value {
     for (field, info) in &header.secrets {
         secrets.insert(
             field.as_str().to_string(),
-            json!({ "changed": clock::rfc3339(info.changed), "age_days": (now - info.changed).max(0) / 86_400 }),
+            json!({ "changed": clock::rfc3339(info.changed), "age_days": clock::elapsed(info.changed, now) / 86_400 }),
         );
     }
     serde_json::Value::Object(secrets)

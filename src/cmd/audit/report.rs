@@ -268,7 +268,7 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
 }
 
 fn days(since: i64, now: i64) -> i64 {
-    (now - since).max(0) / DAY
+    clock::elapsed(since, now) / DAY
 }
 
 fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
