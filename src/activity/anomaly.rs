@@ -69,6 +69,21 @@ pub struct Anomaly {
     pub last: i64,
 }
 
+/// An anomaly finding that an `ack` silenced, and who did that, where and when: the report
+/// shows these apart, so that silencing is as visible as what was silenced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgement {
+    pub id: String,
+    pub code: &'static str,
+    pub account: String,
+    /// `user@host` of the `ack`.
+    pub by: String,
+    /// RFC 3339 time of the `ack`.
+    pub at: String,
+    /// `seq` of the `ack` in the trail.
+    pub seq: u64,
+}
+
 /// `CODE-` and 10 hex digits of SHA-256 over the code and the parts that identify the finding.
 pub fn finding_id(code: &str, parts: &[&str]) -> String {
     let mut hash = Sha256::new();
@@ -124,7 +139,8 @@ struct AccountState {
 pub(crate) struct Rules {
     th: Thresholds,
     accounts: HashMap<String, AccountState>,
-    acks: HashSet<String>,
+    /// FINDING-ID → the first `ack` of it.
+    acks: HashMap<String, Acknowledgement>,
     found: Vec<Anomaly>,
 }
 
@@ -133,7 +149,7 @@ impl Rules {
         Rules {
             th,
             accounts: HashMap::new(),
-            acks: HashSet::new(),
+            acks: HashMap::new(),
             found: Vec::new(),
         }
     }
@@ -143,7 +159,16 @@ impl Rules {
             if let Some(id) = &e.detail
                 && e.ok
             {
-                self.acks.insert(id.clone());
+                self.acks
+                    .entry(id.clone())
+                    .or_insert_with(|| Acknowledgement {
+                        id: id.clone(),
+                        code: "",
+                        account: String::new(),
+                        by: e.origin(),
+                        at: crate::clock::rfc3339(e.time),
+                        seq: e.seq,
+                    });
             }
             return;
         }
@@ -206,8 +231,8 @@ impl Rules {
     }
 
     /// The anomalies whose latest event is at or after `since`, minus the acknowledged ones
-    /// (and how many those were), ordered by time.
-    pub(crate) fn finish(mut self, since: i64) -> (Vec<Anomaly>, usize) {
+    /// (returned apart, with who silenced them), ordered by time.
+    pub(crate) fn finish(mut self, since: i64) -> (Vec<Anomaly>, Vec<Acknowledgement>) {
         let mut names: Vec<&String> = self.accounts.keys().collect();
         names.sort();
         for name in names {
@@ -248,20 +273,24 @@ impl Rules {
                 }
             }
         }
-        let mut acknowledged = 0;
-        let acks = &self.acks;
-        let mut open: Vec<Anomaly> = self
-            .found
-            .into_iter()
-            .filter(|a| a.last >= since)
-            .filter(|a| {
-                let acked = acks.contains(&a.id);
-                acknowledged += usize::from(acked);
-                !acked
-            })
-            .collect();
+        let mut acknowledged = Vec::new();
+        let mut open = Vec::new();
+        for a in self.found.into_iter().filter(|a| a.last >= since) {
+            match self.acks.get(&a.id) {
+                Some(ack) => acknowledged.push((
+                    a.last,
+                    Acknowledgement {
+                        code: a.code,
+                        account: a.account,
+                        ..ack.clone()
+                    },
+                )),
+                None => open.push(a),
+            }
+        }
         open.sort_by(|a, b| a.last.cmp(&b.last).then_with(|| a.id.cmp(&b.id)));
-        (open, acknowledged)
+        acknowledged.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        (open, acknowledged.into_iter().map(|(_, a)| a).collect())
     }
 }
 

@@ -18,7 +18,7 @@ pub mod timeline;
 #[cfg(test)]
 mod tests;
 
-pub use anomaly::{Anomaly, Thresholds};
+pub use anomaly::{Acknowledgement, Anomaly, Thresholds};
 pub use timeline::{AccountTimeline, Timelines};
 
 /// Seconds in a day and an hour.
@@ -130,12 +130,9 @@ pub fn week_of(time: i64) -> i64 {
     day - (day - 4).rem_euclid(7)
 }
 
-/// The last second RFC 3339 can write (9999-12-31T23:59:59Z). A trail from elsewhere may
-/// carry any time; shown times are clamped to 1970..=9999 rather than trusted.
-const LAST_WRITABLE: i64 = 253_402_300_799;
-
+/// Any time formats (a trail from elsewhere may carry any): `clock::rfc3339` clamps it.
 fn rfc3339(time: i64) -> String {
-    crate::clock::rfc3339(time.clamp(0, LAST_WRITABLE))
+    crate::clock::rfc3339(time)
 }
 
 /// `YYYY-MM-DD` of a day number.
@@ -149,13 +146,13 @@ pub fn minute_of(time: i64) -> String {
     format!("{} {}", &full[..10], &full[11..16])
 }
 
-/// What the analysis returns: the anomalies still open, how many were acknowledged, and the
+/// What the analysis returns: the anomalies still open, the acknowledged ones, and the
 /// timelines of the window.
 #[derive(Debug)]
 pub struct Analysis {
     pub anomalies: Vec<Anomaly>,
     /// Anomalies in the window that an `ack` silenced.
-    pub acknowledged: usize,
+    pub acknowledged: Vec<Acknowledgement>,
     pub timelines: Timelines,
 }
 

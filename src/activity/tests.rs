@@ -353,7 +353,17 @@ fn an_ack_silences_exactly_its_finding_and_ids_are_stable() {
     );
     let a = t.analyse();
     assert_eq!(codes(&a), ["first-reveal"]);
-    assert_eq!(a.acknowledged, 1);
+    assert_eq!(a.acknowledged.len(), 1);
+    let ack = &a.acknowledged[0];
+    assert_eq!(
+        (
+            ack.id.as_str(),
+            ack.code,
+            ack.account.as_str(),
+            ack.by.as_str()
+        ),
+        (id.as_str(), "new-origin", "acme", "officer@desk")
+    );
 }
 
 #[test]

@@ -128,14 +128,21 @@ pub fn table(r: &Report) -> String {
             }
         }
     }
-    if r.acknowledged > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} acknowledged anomaly finding(s) not listed.",
-            r.acknowledged
-        );
+    if !r.acknowledged.is_empty() {
+        let _ = writeln!(out, "\nACKNOWLEDGED, NOT LISTED ({})", r.acknowledged.len());
+        for a in &r.acknowledged {
+            let _ = writeln!(out, "  {}", crate::output::escape_value(&acknowledged(a)));
+        }
     }
     out
+}
+
+/// One acknowledged finding: what, and who silenced it when.
+fn acknowledged(a: &crate::activity::Acknowledgement) -> String {
+    format!(
+        "{} ({}, {}): acknowledged by {} at {} (audit log seq {})",
+        a.id, a.code, a.account, a.by, a.at, a.seq
+    )
 }
 
 /// The line under an anomaly finding: its ID, the log lines it rests on, how to silence it.
@@ -245,12 +252,12 @@ pub fn html(r: &Report) -> String {
         );
     }
     out.push_str("</table>\n");
-    if r.acknowledged > 0 {
-        let _ = writeln!(
-            out,
-            "<p id=\"acknowledged\">{} acknowledged anomaly finding(s) not listed.</p>",
-            r.acknowledged
-        );
+    if !r.acknowledged.is_empty() {
+        out.push_str("<h3>Acknowledged, not listed above</h3>\n<ul id=\"acknowledged\">");
+        for a in &r.acknowledged {
+            let _ = write!(out, "<li>{}</li>", esc(&acknowledged(a)));
+        }
+        out.push_str("</ul>\n");
     }
     out.push_str("</body></html>\n");
     out

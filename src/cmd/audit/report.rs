@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::activity::{self, Anomaly, Thresholds, Timelines};
+use crate::activity::{self, Acknowledgement, Anomaly, Thresholds, Timelines};
 use crate::cli::{ReportArgs, Severity};
 use crate::clock;
 use crate::error::{Result, exit};
@@ -59,8 +59,8 @@ pub struct Report {
     pub audit_log: LogStatus,
     pub accounts: Vec<AccountRow>,
     pub findings: Vec<Finding>,
-    /// Anomaly findings in the window that `keychain audit ack` silenced.
-    pub acknowledged: usize,
+    /// Anomaly findings in the window that `keychain audit ack` silenced, and by whom.
+    pub acknowledged: Vec<Acknowledgement>,
     /// What the HTML report draws (`crate::activity`); too bulky for the JSON.
     #[serde(skip)]
     pub activity: Timelines,
