@@ -102,7 +102,7 @@ pub enum Command {
     /// refresh chains of an account in one ISO week; first-reveal (medium): an OS user reveals
     /// a secret of an account for the first time. They are listed while their latest event lies
     /// within --days; 'keychain audit ack FINDING-ID' (recorded in the log) silences one for
-    /// good. The HTML report also draws, per account, a timeline of the last --days days (one
+    /// good, and the report then lists it apart with who acknowledged it. The HTML report also draws, per account, a timeline of the last --days days (one
     /// row per host and OS user: cache hits per hour, refreshes, headless logons, failures,
     /// broken chains, reveals, and when the refresh token expires unused) and the events per
     /// day across accounts.
