@@ -122,6 +122,21 @@ pub enum Command {
     /// no-second-factor, key-store-not-persistent, insecure-http (credentials over plain http); low: checks-skipped (the report ran without
     /// the key: no duplicate detection, no log verification). Exit 1 when a finding at or above
     /// --fail-on exists.
+    ///
+    /// Anomaly findings, learned from the audit log itself (times in UTC), each with a
+    /// FINDING-ID and the seq of the log lines it rests on: new-origin (medium): an account used
+    /// from a host or by an OS user that never used it before; off-hours-logon (medium): a
+    /// headless logon in an hour of day in which fewer than 2% of the account's earlier
+    /// successful logins (cache, refresh or headless) fell, give or take an hour, judged once it
+    /// has 20 logins; failed-logons (high): more
+    /// than 3 failed logons of an account in one day; broken-chains (high): more than 2 broken
+    /// refresh chains of an account in one ISO week; first-reveal (medium): an OS user reveals
+    /// a secret of an account for the first time. They are listed while their latest event lies
+    /// within --days; 'keychain audit ack FINDING-ID' (recorded in the log) silences one for
+    /// good, and the report then lists it apart with who acknowledged it. The HTML report also draws, per account, a timeline of the last --days days (one
+    /// row per host and OS user: cache hits per hour, refreshes, headless logons, failures,
+    /// broken chains, reveals, and when the refresh token expires unused) and the events per
+    /// day across accounts.
     Audit(AuditArgs),
     /// Find plain-text secrets in Invantive settings*.xml and similar files; values never shown
     ///
@@ -185,6 +200,15 @@ pub enum AuditCommand {
     Fingerprint(FingerprintArgs),
     /// Move the live log aside and start a new one that continues its chain
     Rotate,
+    /// Acknowledge an anomaly finding so that reports stop listing it; recorded in the audit log
+    Ack(AckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// The finding's ID as the report lists it, e.g. new-origin-3f2a9c1b0e
+    #[arg(value_name = "FINDING-ID")]
+    pub id: String,
 }
 
 /// How bad a finding is.
@@ -228,6 +252,10 @@ pub struct ReportArgs {
     /// (duplicate secrets and the log's integrity are then not checked)
     #[arg(long)]
     pub no_key: bool,
+    /// Days of activity the HTML timelines show, ending now; anomaly findings whose latest event
+    /// is older are not listed
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
 }
 
 #[derive(Debug, Args)]

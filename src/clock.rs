@@ -51,13 +51,18 @@ fn civil_from_days(days: i64) -> (i128, u32, u32) {
 
 /// Whole days from `since` to `now`, 0 when `since` lies ahead; total for any inputs.
 pub fn days_between(since: i64, now: i64) -> i64 {
-    now.saturating_sub(since).max(0) / 86_400
+    elapsed(since, now) / 86_400
+}
+
+/// Seconds from `since` to `now`, 0 when `since` is later; never overflows, whatever a header
+/// says.
+pub fn elapsed(since: i64, now: i64) -> i64 {
+    now.saturating_sub(since).max(0)
 }
 
 /// A short age such as `3d`, `5h`, `12m` or `40s`.
 pub fn age(since: i64, now: i64) -> String {
-    let secs = now.saturating_sub(since).max(0);
-    match secs {
+    match elapsed(since, now) {
         s if s >= 86_400 => format!("{}d", s / 86_400),
         s if s >= 3_600 => format!("{}h", s / 3_600),
         s if s >= 60 => format!("{}m", s / 60),
@@ -102,5 +107,11 @@ mod tests {
                 prop_assert_eq!(text, humantime::format_rfc3339_seconds(st).to_string());
             }
         }
+    }
+
+    #[test]
+    fn elapsed_never_overflows() {
+        assert_eq!(elapsed(i64::MIN, i64::MAX), i64::MAX);
+        assert_eq!(elapsed(i64::MAX, 0), 0);
     }
 }

@@ -6,6 +6,7 @@
 // Every write to stdout or stderr goes through `output`, which handles a closed or full stream.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod activity;
 pub mod audit;
 pub mod cli;
 pub mod clock;

@@ -5,12 +5,12 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use keychain::audit::{Action, Event};
 use keychain::record::{Header, SecretField};
 use serde_json::Value;
+use support::chromium::{chromium, file_url};
 use support::*;
 
 const DAY: i64 = 86_400;
@@ -579,6 +579,15 @@ fn html_report_opens_in_headless_chromium_and_holds_no_secret() {
         dom.contains("<td>idle</td>"),
         "the accounts table rendered: {dom}"
     );
+    // Timelines show when a refresh token expires unused: in 3 days, and a day ago.
+    for account in ["idle", "expired"] {
+        let timeline = dom
+            .split(&format!("id=\"timeline-{account}\""))
+            .nth(1)
+            .and_then(|t| t.split("</figure>").next())
+            .unwrap_or_else(|| panic!("no timeline for {account}: {dom}"));
+        assert!(timeline.contains("class=\"horizon\""), "{timeline}");
+    }
     let shot = kc.tmp.path().join("report.png");
     chromium(
         &kc,
@@ -594,54 +603,6 @@ fn html_report_opens_in_headless_chromium_and_holds_no_secret() {
         "a rendered page, {} bytes",
         png.len()
     );
-}
-
-fn file_url(path: &Path) -> String {
-    format!("file://{}", path.display())
-}
-
-/// Runs headless Chromium; fails loudly (never skips) when it is missing or hangs.
-fn chromium(kc: &Kc, args: &[String]) -> String {
-    let binary = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .expect("this test needs headless Chromium: run scripts/install-test-deps (apt-get install -y chromium)");
-    let profile = tempfile::tempdir_in(kc.tmp.path()).unwrap();
-    let mut child = std::process::Command::new(binary)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            child.kill().ok();
-            panic!("chromium did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "chromium failed: {status}");
-    reader.join().unwrap()
 }
 
 /// An OAuth2 token endpoint on 127.0.0.1 that rotates refresh tokens starting with `rt-good`

@@ -37,6 +37,8 @@ pub enum Action {
     Rotate(String),
     /// An officer fingerprinted a value of this field to compare it with the stored one.
     Fingerprint(String),
+    /// An officer acknowledged an anomaly finding; the detail is its FINDING-ID.
+    Ack(String),
 }
 
 impl Action {
@@ -60,6 +62,7 @@ impl Action {
             Action::Scan => "scan",
             Action::Rotate(_) => "rotate",
             Action::Fingerprint(_) => "fingerprint",
+            Action::Ack(_) => "ack",
         }
     }
 
@@ -70,6 +73,7 @@ impl Action {
             Action::LoginFailed(d) => Action::LoginFailed(clean(d)),
             Action::Rotate(d) => Action::Rotate(clean(d)),
             Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
+            Action::Ack(d) => Action::Ack(clean(d)),
             other => other.clone(),
         }
     }
@@ -146,15 +150,36 @@ impl Origin {
     }
 }
 
+/// When, by whom and where an event happened, given by the caller instead of taken from this
+/// process: for [`AuditLog::append_stamped`](super::AuditLog::append_stamped), which builds
+/// trails with known patterns (tests, benchmarks) and will carry events recorded elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub time: std::time::SystemTime,
+    pub user: String,
+    pub host: String,
+}
+
+impl Stamp {
+    pub(crate) fn origin(&self) -> Origin {
+        Origin {
+            user: self.user.clone(),
+            uid: None,
+            host: self.host.clone(),
+            pid: 0,
+        }
+    }
+}
+
 /// One line as written, minus `mac` (it is appended after the MAC is computed over these bytes).
 #[derive(Serialize)]
 pub(crate) struct Record<'a> {
     pub seq: u64,
     pub time: String,
-    pub user: &'a str,
+    pub user: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
-    pub host: &'a str,
+    pub host: std::borrow::Cow<'a, str>,
     pub pid: u32,
     pub command: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,13 +194,19 @@ pub(crate) struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    pub(crate) fn new(event: &Event, origin: &'a Origin, seq: u64, prev: &'a str) -> Self {
+    pub(crate) fn new(
+        event: &Event,
+        origin: &'a Origin,
+        time: std::time::SystemTime,
+        seq: u64,
+        prev: &'a str,
+    ) -> Self {
         Record {
             seq,
-            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            user: &origin.user,
+            time: humantime::format_rfc3339_millis(time).to_string(),
+            user: clean_ref(&origin.user),
             uid: origin.uid,
-            host: &origin.host,
+            host: clean_ref(&origin.host),
             pid: origin.pid,
             command: clean(&event.command),
             account: event.account.as_deref().map(clean),
@@ -191,6 +222,15 @@ impl<'a> Record<'a> {
                 .collect(),
             prev,
         }
+    }
+}
+
+/// [`clean`] without a copy when the text is already clean (the common case for user and host).
+fn clean_ref(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= MAX_TEXT && !text.chars().any(char::is_control) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(clean(text))
     }
 }
 
@@ -268,13 +308,27 @@ mod tests {
             .outcome(Outcome::Error("provider said no".into()))
             .fingerprint("password", "ab");
         let zero = "0".repeat(64);
-        let line = serde_json::to_string(&Record::new(&ev, &origin, 5, &zero)).unwrap();
+        let line = serde_json::to_string(&Record::new(
+            &ev,
+            &origin,
+            std::time::SystemTime::now(),
+            5,
+            &zero,
+        ))
+        .unwrap();
         assert!(line.starts_with(r#"{"seq":5,"time":""#), "{line}");
         assert!(line.contains(r#""action":"login_failed","detail":"totp rejected""#));
         assert!(line.contains(r#""outcome":"error","reason":"provider said no""#));
         assert!(line.contains(r#""fingerprints":{"password":"ab"}"#));
         let ok = Event::new("add", Action::Add);
-        let line = serde_json::to_string(&Record::new(&ok, &origin, 0, &zero)).unwrap();
+        let line = serde_json::to_string(&Record::new(
+            &ok,
+            &origin,
+            std::time::SystemTime::now(),
+            0,
+            &zero,
+        ))
+        .unwrap();
         assert!(
             line.contains(r#""action":"add","outcome":"ok","prev""#),
             "{line}"

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::AuditError;
-use super::event::{Action, Event, Origin, Record};
+use super::event::{Action, Event, Origin, Record, Stamp};
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
 use super::verify::{VerifyReport, verify};
 use crate::fsutil::{FILE_MODE, parent_of, private_options, sync_dir, write_atomic_unique};
@@ -94,6 +94,57 @@ impl AuditLog {
         let _lock = self.lock()?;
         let cursor = self.cursor()?;
         self.write_line(cursor, event)
+    }
+
+    /// Appends events with the time, user and host given by the caller, under one lock, with
+    /// one fsync at the end: a trail of 100,000 events in a second instead of hours.
+    ///
+    /// For building trails with known patterns (tests, the report benchmark) and, later, for
+    /// carrying events recorded by another machine. It can write nothing that a holder of
+    /// `audit.anchor` (which every appending process reads) could not write by hand, and every
+    /// line is chained and MAC'd like any other. A crash in the middle leaves more lines than the
+    /// anchor knows, which the next append refuses as a mismatch: do not use it on a live log
+    /// that commands write to at the same time as a crash could happen.
+    pub fn append_stamped<'e>(
+        &self,
+        events: impl IntoIterator<Item = (&'e Event, &'e Stamp)>,
+    ) -> Result<(), AuditError> {
+        let _lock = self.lock()?;
+        let mut cursor = self.cursor()?;
+        let created = !self.log.exists();
+        let mut file = private_options()
+            .append(true)
+            .create(true)
+            .open(&self.log)
+            .map_err(|e| io_err("open", &self.log, e))?;
+        let len_before = file
+            .metadata()
+            .map_err(|e| io_err("read the size of", &self.log, e))?
+            .len();
+        let mut buffer = Vec::new();
+        for (event, stamp) in events {
+            let origin = stamp.origin();
+            let (line, hash) = self.encode(&cursor, event, &origin, stamp.time)?;
+            buffer.extend_from_slice(&line);
+            cursor = Cursor {
+                next_seq: cursor.next_seq + 1,
+                last_hash: hash,
+                key: cursor.key.next(),
+            };
+        }
+        if let Err(e) = file.write_all(&buffer).and_then(|()| file.sync_data()) {
+            let _ = file.set_len(len_before);
+            return Err(io_err("write to", &self.log, e));
+        }
+        if created {
+            sync_dir(&parent_of(&self.log)).map_err(|e| io_err("sync", &self.log, e))?;
+        }
+        write_checkpoint(
+            &self.anchor,
+            cursor.next_seq,
+            &cursor.last_hash,
+            &cursor.key,
+        )
     }
 
     /// Moves the live log to `audit.log.<N>` (N one above the highest so far) and starts a new
@@ -274,17 +325,7 @@ impl AuditLog {
     /// Under the lock: writes one line at the cursor, then the anchor and the state.
     fn write_line(&self, cursor: Cursor, event: &Event) -> Result<(), AuditError> {
         let origin = Origin::current();
-        let record = Record::new(event, &origin, cursor.next_seq, &cursor.last_hash);
-        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
-            what: "encode an audit line for",
-            path: self.log.clone(),
-            source: io::Error::other(e),
-        })?;
-        let mac = cursor.key.mac_line(&line);
-        line.pop(); // the closing brace; the mac goes last so verify can cut it off exactly
-        line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
-        let hash = line_hash(&line);
-        line.push(b'\n');
+        let (line, hash) = self.encode(&cursor, event, &origin, std::time::SystemTime::now())?;
 
         let created = !self.log.exists();
         let mut file = private_options()
@@ -308,6 +349,30 @@ impl AuditLog {
         let next_key = cursor.key.next();
         let next_seq = cursor.next_seq + 1;
         write_checkpoint(&self.anchor, next_seq, &hash, &next_key)
+    }
+}
+
+impl AuditLog {
+    /// One line at the cursor, with its newline, and the hash the next line chains to.
+    fn encode(
+        &self,
+        cursor: &Cursor,
+        event: &Event,
+        origin: &Origin,
+        time: std::time::SystemTime,
+    ) -> Result<(Vec<u8>, String), AuditError> {
+        let record = Record::new(event, origin, time, cursor.next_seq, &cursor.last_hash);
+        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
+            what: "encode an audit line for",
+            path: self.log.clone(),
+            source: io::Error::other(e),
+        })?;
+        let mac = cursor.key.mac_line(&line);
+        line.pop(); // the closing brace; the mac goes last so verify can cut it off exactly
+        line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
+        let hash = line_hash(&line);
+        line.push(b'\n');
+        Ok((line, hash))
     }
 }
 

@@ -57,7 +57,7 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-pub use event::{Action, Event, Outcome};
+pub use event::{Action, Event, Outcome, Stamp};
 pub use key::{AuditKey, fingerprint};
 pub use log::AuditLog;
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};

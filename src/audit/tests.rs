@@ -465,3 +465,30 @@ fn a_replayed_line_at_the_end_is_reported_once() {
         }
     );
 }
+
+#[test]
+fn stamped_events_carry_their_time_user_and_host_and_chain_like_any_other() {
+    let (_dir, log) = fresh();
+    append_n(&log, 0, 2);
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_793_577_600);
+    let stamp = Stamp {
+        time: at,
+        user: "cron\nforged".into(),
+        host: "srv".into(),
+    };
+    let events: Vec<Event> = (0..3)
+        .map(|_| Event::new("login", Action::LoginCache).account("acme"))
+        .collect();
+    log.append_stamped(events.iter().map(|e| (e, &stamp)))
+        .unwrap();
+    // An ordinary append continues the chain after the batch.
+    append_n(&log, 2, 1);
+    let report = log.verify(&key()).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.lines, 6);
+    let third: serde_json::Value = serde_json::from_str(&lines(log.path())[2]).unwrap();
+    assert_eq!(third["time"], "2026-11-02T00:00:00.000Z");
+    assert_eq!(third["user"], "cron forged", "control characters cleaned");
+    assert_eq!(third["host"], "srv");
+    assert_eq!(third["seq"], 2);
+}

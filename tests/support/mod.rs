@@ -2,6 +2,7 @@
 //! the real binary.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod exact_emulator;
 pub mod login;
 mod servers;

@@ -23,6 +23,8 @@ pub struct Line {
     #[serde(default)]
     pub user: String,
     #[serde(default)]
+    pub host: String,
+    #[serde(default)]
     pub account: Option<String>,
     pub action: String,
     #[serde(default)]
@@ -41,6 +43,22 @@ impl Line {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_secs() as i64)
+    }
+}
+
+impl Line {
+    /// The line as the activity analysis reads it; `None` when its time does not parse.
+    pub fn trail_event(&self) -> Option<crate::activity::TrailEvent> {
+        Some(crate::activity::TrailEvent {
+            seq: self.seq,
+            time: self.unix()?,
+            user: self.user.clone(),
+            host: self.host.clone(),
+            account: self.account.clone(),
+            action: self.action.clone(),
+            detail: self.detail.clone(),
+            ok: self.outcome == "ok",
+        })
     }
 }
 

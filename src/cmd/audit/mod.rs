@@ -1,6 +1,8 @@
 //! `keychain audit`: what a security officer needs without seeing a secret: the report (the
-//! default), `verify`, `fingerprint` and `rotate`. One file per subcommand.
+//! default), `verify`, `fingerprint`, `rotate` and `ack`. One file per subcommand.
 
+mod ack;
+mod charts;
 mod fingerprint;
 mod lines;
 mod render;
@@ -19,5 +21,6 @@ pub fn run(kc: &Keychain, args: AuditArgs) -> Result<i32> {
         Some(AuditCommand::Verify) => verify::run(kc),
         Some(AuditCommand::Fingerprint(args)) => fingerprint::run(kc, args),
         Some(AuditCommand::Rotate) => rotate::run(kc).map(|()| 0),
+        Some(AuditCommand::Ack(args)) => ack::run(kc, args),
     }
 }

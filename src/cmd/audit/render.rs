@@ -117,9 +117,45 @@ pub fn table(r: &Report) -> String {
                     .unwrap_or_default(),
                 crate::output::escape_value(&f.message)
             );
+            if let Some(id) = &f.id {
+                let _ = writeln!(
+                    out,
+                    "  {:<8}  {:<22}  {}",
+                    "",
+                    "",
+                    crate::output::escape_value(&evidence(id, &f.events))
+                );
+            }
+        }
+    }
+    if !r.acknowledged.is_empty() {
+        let _ = writeln!(out, "\nACKNOWLEDGED, NOT LISTED ({})", r.acknowledged.len());
+        for a in &r.acknowledged {
+            let _ = writeln!(out, "  {}", crate::output::escape_value(&acknowledged(a)));
         }
     }
     out
+}
+
+/// One acknowledged finding: what, and who silenced it when.
+fn acknowledged(a: &crate::activity::Acknowledgement) -> String {
+    format!(
+        "{} ({}, {}): acknowledged by {} at {} (audit log seq {})",
+        a.id, a.code, a.account, a.by, a.at, a.seq
+    )
+}
+
+/// The line under an anomaly finding: its ID, the log lines it rests on, how to silence it.
+fn evidence(id: &str, events: &[u64]) -> String {
+    const SHOWN: usize = 10;
+    let mut seqs: Vec<String> = events.iter().take(SHOWN).map(u64::to_string).collect();
+    if events.len() > SHOWN {
+        seqs.push(format!("and {} more", events.len() - SHOWN));
+    }
+    format!(
+        "id {id}; audit log seq {}; silence with 'keychain audit ack {id}'",
+        seqs.join(", ")
+    )
 }
 
 fn log_line(r: &Report) -> String {
@@ -158,15 +194,18 @@ pub fn html(r: &Report) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-<title>keychain audit report</title><style>{STYLE}</style></head><body>\n\
+<title>keychain audit report</title><style>{STYLE}{}</style></head><body>\n\
 <h1>keychain audit report</h1>\n<p id=\"summary\">Keychain <code>{}</code>, key store <b>{}</b>, \
 {} account(s), {} finding(s); generated {}.</p>\n",
+        super::charts::STYLE,
         esc(&r.keychain.display().to_string()),
         esc(&r.key_store.to_string()),
         r.accounts.len(),
         r.findings.len(),
         esc(&r.generated)
     );
+    // The pictures first: patterns show there; the tables below give every value in words.
+    out.push_str(&super::charts::section(r));
     out.push_str("<h2>Accounts</h2>\n<table id=\"accounts\"><tr>");
     for h in HEADINGS {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -206,8 +245,20 @@ pub fn html(r: &Report) -> String {
             esc(f.code),
             esc(f.account.as_deref().unwrap_or("-")),
             esc(&f.message)
+                + &f.id
+                    .as_deref()
+                    .map(|id| format!("<br><small>{}</small>", esc(&evidence(id, &f.events))))
+                    .unwrap_or_default()
         );
     }
-    out.push_str("</table>\n</body></html>\n");
+    out.push_str("</table>\n");
+    if !r.acknowledged.is_empty() {
+        out.push_str("<h3>Acknowledged, not listed above</h3>\n<ul id=\"acknowledged\">");
+        for a in &r.acknowledged {
+            let _ = write!(out, "<li>{}</li>", esc(&acknowledged(a)));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</body></html>\n");
     out
 }

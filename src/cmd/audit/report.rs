@@ -8,12 +8,17 @@
 //! fingerprints of the opened records (never values), and the log's integrity by `verify`: both
 //! need the key. Without it (`--no-key`, or a key store that does not answer) the report still
 //! runs and says, as a low finding, which checks were skipped.
+//!
+//! Anomaly findings (new origin, off-hours logon, bursts of failures or broken chains, first
+//! reveal) come from `crate::activity`, fed with the log's lines; so do the timelines that the
+//! HTML report draws (`charts`). They need no key either.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::activity::{self, Acknowledgement, Anomaly, Thresholds, Timelines};
 use crate::cli::{ReportArgs, Severity};
 use crate::clock;
 use crate::error::{Result, exit};
@@ -54,6 +59,11 @@ pub struct Report {
     pub audit_log: LogStatus,
     pub accounts: Vec<AccountRow>,
     pub findings: Vec<Finding>,
+    /// Anomaly findings in the window that `keychain audit ack` silenced, and by whom.
+    pub acknowledged: Vec<Acknowledgement>,
+    /// What the HTML report draws (`crate::activity`); too bulky for the JSON.
+    #[serde(skip)]
+    pub activity: Timelines,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +96,9 @@ pub struct RefreshInfo {
     pub idle_days: i64,
     /// Days before the 30-day idle expiry; 0 or less means expired.
     pub days_left: i64,
+    /// Unix time of that expiry, for the timeline.
+    #[serde(skip)]
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +115,25 @@ pub struct Finding {
     pub code: &'static str,
     pub account: Option<String>,
     pub message: String,
+    /// The FINDING-ID of an anomaly finding, for `keychain audit ack`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `seq` of the audit-log lines an anomaly finding rests on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<u64>,
+}
+
+impl From<Anomaly> for Finding {
+    fn from(a: Anomaly) -> Self {
+        Finding {
+            severity: a.severity,
+            code: a.code,
+            account: Some(a.account),
+            message: a.message,
+            id: Some(a.id),
+            events: a.events,
+        }
+    }
 }
 
 fn finding(
@@ -115,6 +147,8 @@ fn finding(
         code,
         account: account.map(str::to_string),
         message,
+        id: None,
+        events: Vec::new(),
     }
 }
 
@@ -188,6 +222,13 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     for (h, a) in headers.iter().zip(&accounts) {
         account_findings(h, a, args, &mut findings);
     }
+    let activity = activity::analyse(
+        lines.iter().filter_map(Line::trail_event),
+        now,
+        args.days,
+        &Thresholds::default(),
+    );
+    findings.extend(activity.anomalies.into_iter().map(Finding::from));
 
     store_findings(kc, &mut findings);
     permission_findings(&kc.dir, &mut findings);
@@ -235,6 +276,8 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
         audit_log,
         accounts,
         findings,
+        acknowledged: activity.acknowledged,
+        activity: activity.timelines,
     })
 }
 
@@ -245,11 +288,13 @@ fn days(since: i64, now: i64) -> i64 {
 fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
     let age = |f: SecretField| h.secrets.get(&f).map(|i| days(i.changed, now));
     let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
-        let idle = days(h.refresh_token_active.unwrap_or(info.changed), now);
+        let active = h.refresh_token_active.unwrap_or(info.changed);
+        let idle = days(active, now);
         RefreshInfo {
             age_days: days(info.changed, now),
             idle_days: idle,
             days_left: REFRESH_IDLE_DAYS.saturating_sub(idle),
+            expires_at: active.saturating_add(REFRESH_IDLE_DAYS * DAY),
         }
     });
     let since = now.saturating_sub(WINDOW_DAYS * DAY);
