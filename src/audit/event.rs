@@ -37,6 +37,12 @@ pub enum Action {
     Rotate(String),
     /// An officer fingerprinted a value of this field to compare it with the stored one.
     Fingerprint(String),
+    /// A TOTP code was handed out by `keychain totp`.
+    Totp,
+    /// An officer authenticated `config.json` (its recipients) under the keychain's key.
+    SealConfig,
+    /// A change to a record was saved but its event could not be written, so it was undone.
+    Undone(String),
 }
 
 impl Action {
@@ -60,6 +66,9 @@ impl Action {
             Action::Scan => "scan",
             Action::Rotate(_) => "rotate",
             Action::Fingerprint(_) => "fingerprint",
+            Action::Totp => "totp",
+            Action::SealConfig => "seal_config",
+            Action::Undone(_) => "undone",
         }
     }
 
@@ -70,6 +79,7 @@ impl Action {
             Action::LoginFailed(d) => Action::LoginFailed(clean(d)),
             Action::Rotate(d) => Action::Rotate(clean(d)),
             Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
+            Action::Undone(d) => Action::Undone(clean(d)),
             other => other.clone(),
         }
     }
@@ -96,6 +106,8 @@ pub struct Event {
     pub outcome: Outcome,
     /// Field name → [`fingerprint`](super::fingerprint) of the value the command handled.
     pub fingerprints: BTreeMap<String, String>,
+    /// The account record's write counter after the change (or as read), for replay detection.
+    pub counter: Option<u64>,
 }
 
 impl Event {
@@ -107,7 +119,13 @@ impl Event {
             action,
             outcome: Outcome::Ok,
             fingerprints: BTreeMap::new(),
+            counter: None,
         }
+    }
+
+    pub fn counter(mut self, counter: u64) -> Self {
+        self.counter = Some(counter);
+        self
     }
 
     pub fn account(mut self, account: impl Into<String>) -> Self {
@@ -165,6 +183,8 @@ pub(crate) struct Record<'a> {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fingerprints: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
     pub prev: &'a str,
 }
 
@@ -189,6 +209,7 @@ impl<'a> Record<'a> {
                 .iter()
                 .map(|(k, v)| (clean(k), clean(v)))
                 .collect(),
+            counter: event.counter,
             prev,
         }
     }
