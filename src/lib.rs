@@ -20,6 +20,8 @@ pub mod login;
 pub mod logon;
 pub mod manpage;
 pub mod oauth;
+#[cfg(test)]
+mod parser_proptests;
 pub mod record;
 pub mod secret;
 pub mod store;

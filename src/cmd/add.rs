@@ -3,7 +3,7 @@
 use crate::audit::Event;
 use crate::cli::AddArgs;
 use crate::error::Result;
-use crate::keychain::Keychain;
+use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::{Account, Header, Provider};
 use crate::store::{Expect, validate_name};
 use crate::trail::{self, Action};
@@ -36,13 +36,18 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     } else {
         Expect::Absent
     };
-    kc.save(&*lock, expect, &account)?;
     let event = trail::fingerprints(
         kc,
         &account,
         Event::new("add", Action::Add).account(&args.name),
     )?;
-    trail::record(kc, event)?;
+    kc.commit(
+        &*lock,
+        expect,
+        &mut account,
+        vec![event],
+        OnAuditFailure::Undo,
+    )?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
     eprintln!(
         "Added account '{}' ({}, user {}; secrets: {}).",

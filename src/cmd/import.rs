@@ -23,6 +23,7 @@ use crate::audit::scan::{ImportCandidate, parse_settings, strip_secrets};
 use crate::cli::ImportArgs;
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
+use crate::keychain::OnAuditFailure;
 use crate::record::{Account, Header, Provider, SecretField, SecretInfo, TotpParams};
 use crate::store::{Expect, validate_name};
 use crate::totp::TotpSecret;
@@ -187,7 +188,7 @@ fn account_from(
 }
 
 /// Saves a new account (or replaces one with `--replace`) and records it.
-fn save(kc: &Keychain, account: Account, replace: bool, from: &str) -> Result<Fate> {
+fn save(kc: &Keychain, mut account: Account, replace: bool, from: &str) -> Result<Fate> {
     let name = account.header.name.clone();
     if let Err(e) = validate_name(&name) {
         return Ok(Fate::Refused(e.to_string()));
@@ -199,13 +200,18 @@ fn save(kc: &Keychain, account: Account, replace: bool, from: &str) -> Result<Fa
     }
     let lock = kc.lock(&name)?;
     let expect = if replace { Expect::Any } else { Expect::Absent };
-    kc.save(&*lock, expect, &account)?;
     let event = trail::fingerprints(
         kc,
         &account,
         Event::new(format!("import from {from}"), Action::Import).account(&name),
     )?;
-    trail::record(kc, event)?;
+    kc.commit(
+        &*lock,
+        expect,
+        &mut account,
+        vec![event],
+        OnAuditFailure::Undo,
+    )?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
     let user = if account.header.user.is_empty() {
         "no user".to_string()

@@ -7,6 +7,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
+use crate::store::StoreError;
 
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = clock::now();
@@ -17,6 +18,9 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
             Ok(header) => rows.push(header),
             Err(e) => {
                 eprintln!("error: {e}");
+                if let Error::Store(StoreError::WritableByOthers { fix, .. }) = &e {
+                    eprintln!("hint: {fix}");
+                }
                 damaged.push(name);
             }
         }

@@ -61,12 +61,28 @@ impl LocalStore {
         self.accounts.join(format!("{name}.{EXTENSION}"))
     }
 
+    /// Reads a record, refusing one that another user could have written (checked on the
+    /// opened file, so a rename in between cannot swap in another).
     fn read_path(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(format!("cannot read {}", path.display()))(e)),
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(format!("cannot read {}", path.display()))(e)),
+        };
+        let meta = file
+            .metadata()
+            .map_err(io(format!("cannot read {}", path.display())))?;
+        if let Some((detail, fix)) = fsutil::writable_by_others(path, &meta) {
+            return Err(StoreError::WritableByOthers {
+                path: path.to_path_buf(),
+                detail,
+                fix,
+            });
         }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .map_err(io(format!("cannot read {}", path.display())))?;
+        Ok(Some(bytes))
     }
 }
 

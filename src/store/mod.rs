@@ -73,6 +73,12 @@ pub enum StoreError {
     NotFound(String),
     #[error("account '{account}' is locked by another process; gave up after {waited:?}")]
     LockTimeout { account: String, waited: Duration },
+    #[error("{path}: {detail}; keychain refuses to use it", path = path.display())]
+    WritableByOthers {
+        path: PathBuf,
+        detail: String,
+        fix: String,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -87,6 +93,7 @@ impl StoreError {
             StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
             StoreError::NotFound(_) => exit::NOT_FOUND,
             StoreError::LockTimeout { .. } => exit::UNAVAILABLE,
+            StoreError::WritableByOthers { .. } => exit::INTEGRITY,
             StoreError::Io { .. } => exit::IO,
         }
     }
@@ -101,6 +108,7 @@ impl StoreError {
             StoreError::LockTimeout { .. } => {
                 Some("another keychain process holds the account; try again later".into())
             }
+            StoreError::WritableByOthers { fix, .. } => Some(fix.clone()),
             _ => None,
         }
     }

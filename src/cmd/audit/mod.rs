@@ -6,6 +6,7 @@ mod lines;
 mod render;
 mod report;
 mod rotate;
+mod seal_config;
 mod verify;
 
 use crate::cli::{AuditArgs, AuditCommand};
@@ -19,5 +20,6 @@ pub fn run(kc: &Keychain, args: AuditArgs) -> Result<i32> {
         Some(AuditCommand::Verify) => verify::run(kc),
         Some(AuditCommand::Fingerprint(args)) => fingerprint::run(kc, args),
         Some(AuditCommand::Rotate) => rotate::run(kc).map(|()| 0),
+        Some(AuditCommand::SealConfig) => seal_config::run(kc).map(|()| 0),
     }
 }
