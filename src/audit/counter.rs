@@ -90,8 +90,11 @@ fn scan_file(path: &PathBuf, needle: &[u8], account: &str) -> Result<Option<u64>
             tail.extend_from_slice(&carry);
         }
         oversized = false;
-        for line in tail.rsplit(|&b| b == b'\n') {
-            if let Some(counter) = check(line) {
+        // Only lines that name the account are parsed: find them with memmem, newest first.
+        for at in memchr::memmem::rfind_iter(&tail, needle) {
+            let start = memchr::memrchr(b'\n', &tail[..at]).map_or(0, |i| i + 1);
+            let end = memchr::memchr(b'\n', &tail[at..]).map_or(tail.len(), |i| at + i);
+            if let Some(counter) = check(&tail[start..end]) {
                 return Ok(Some(counter));
             }
         }
@@ -102,7 +105,7 @@ fn scan_file(path: &PathBuf, needle: &[u8], account: &str) -> Result<Option<u64>
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 #[cfg(test)]
