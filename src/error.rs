@@ -139,7 +139,7 @@ impl Error {
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
             Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
-                "the file was left untouched; restore it from a backup, or remove it with 'keychain rm' and add the account again"
+                "the file was left untouched; restore the account from an export ('keychain import FILE.age --replace'; an older record file copied back is refused as a replay), or remove it with 'keychain rm' and add the account again"
                     .into(),
             ),
             Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),

@@ -253,7 +253,7 @@ impl Keychain {
                 Ok(_) => error,
                 Err(undo) => Error::usage_hint(
                     format!("{error}; '{name}' was removed and could not be put back: {undo}"),
-                    "the account is gone although the log does not say so; restore it from a backup",
+                    "the account is gone although the log does not say so; restore it from an export with 'keychain import FILE.age'",
                 ),
             });
         }

@@ -62,6 +62,45 @@ fn set_and_rm_with_the_anchor_deleted_change_nothing_and_exit_7() {
     assert!(!kc.record("beta").exists());
 }
 
+/// A change whose event cannot be written (here: the log may not grow, as on a full disk) is
+/// undone: the record is as before and the command fails.
+#[test]
+fn a_change_whose_event_cannot_be_logged_is_undone() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    let log = kc.dir.join("audit.log");
+    // Grow the log until an append of ~400 bytes crosses the next KiB boundary.
+    while !(600..1000).contains(&(std::fs::metadata(&log).unwrap().len() % 1024)) {
+        kc.ok(&["totp", "acme"]);
+    }
+    let len = std::fs::metadata(&log).unwrap().len();
+    let before = std::fs::read(kc.record("acme")).unwrap();
+    let pw = pw_file(&kc, "pw-canary-undone");
+    let bin = assert_cmd::cargo::cargo_bin("keychain");
+    // SIGXFSZ ignored (inherited across exec), so a write past the limit fails with EFBIG.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f {}; exec \"$0\" set acme --password-file \"$1\"",
+        len.div_ceil(1024)
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script, bin.to_str().unwrap(), &pw])
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .output()
+        .unwrap();
+    assert_exit(&out, 8);
+    assert!(
+        std::fs::read(kc.record("acme")).unwrap() == before,
+        "the change was not undone: {}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), len);
+    kc.ok(&["audit", "verify"]);
+    assert_eq!(
+        kc.ok(&["show", "acme", "--reveal", "password"]).trim(),
+        CANARY_PASSWORD
+    );
+}
+
 #[test]
 fn every_change_is_logged_with_the_records_write_counter() {
     let kc = Kc::with_file_store();

@@ -41,8 +41,6 @@ pub enum Action {
     Totp,
     /// An officer authenticated `config.json` (its recipients) under the keychain's key.
     SealConfig,
-    /// A change to a record was saved but its event could not be written, so it was undone.
-    Undone(String),
 }
 
 impl Action {
@@ -68,7 +66,6 @@ impl Action {
             Action::Fingerprint(_) => "fingerprint",
             Action::Totp => "totp",
             Action::SealConfig => "seal_config",
-            Action::Undone(_) => "undone",
         }
     }
 
@@ -79,7 +76,6 @@ impl Action {
             Action::LoginFailed(d) => Action::LoginFailed(clean(d)),
             Action::Rotate(d) => Action::Rotate(clean(d)),
             Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
-            Action::Undone(d) => Action::Undone(clean(d)),
             other => other.clone(),
         }
     }
