@@ -58,6 +58,9 @@ pub struct Keychain {
     audit: AuditLog,
     identity: OnceCell<Identity>,
     config_checked: OnceCell<()>,
+    /// Every account's last logged write counter, when a command that opens every record asked
+    /// for them at once ([`Keychain::load_counters`]).
+    counters: OnceCell<std::collections::HashMap<String, u64>>,
 }
 
 impl Keychain {
@@ -85,6 +88,7 @@ impl Keychain {
             audit: trail::log_of(dir),
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
+            counters: OnceCell::new(),
         })
     }
 
@@ -122,7 +126,7 @@ impl Keychain {
     pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
         crate::store::validate_name(name)?;
         // The log first, the record second: see the module documentation.
-        let logged = self.audit.last_counter(name).map_err(trail::audit_error)?;
+        let logged = self.logged_counter(name)?;
         let raw = self
             .store
             .read(name)?
@@ -143,7 +147,21 @@ impl Keychain {
 
     /// The last write counter the audit log recorded for `name`.
     pub fn logged_counter(&self, name: &str) -> Result<Option<u64>> {
-        self.audit.last_counter(name).map_err(trail::audit_error)
+        match self.counters.get() {
+            Some(all) => Ok(all.get(name).copied()),
+            None => self.audit.last_counter(name).map_err(trail::audit_error),
+        }
+    }
+
+    /// Reads every account's last logged counter in one pass, for commands that open every
+    /// record; later reads use it instead of one backward scan each. Call it before reading the
+    /// records (the log first, the records second).
+    pub fn load_counters(&self) -> Result<()> {
+        if self.counters.get().is_none() {
+            let all = self.audit.all_counters().map_err(trail::audit_error)?;
+            let _ = self.counters.set(all);
+        }
+        Ok(())
     }
 
     /// Refuses (exit 7) to seal anything while the configuration does not authenticate under

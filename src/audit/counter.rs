@@ -10,8 +10,9 @@
 //! so a garbage file cannot make a reader hold more than that in memory. A line that does not
 //! parse is skipped here; `audit verify` reports it.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -42,6 +43,67 @@ pub(crate) fn last_counter(files: &[PathBuf], account: &str) -> Result<Option<u6
         }
     }
     Ok(None)
+}
+
+/// The last counter recorded for every account, in one forward pass over `files` (oldest
+/// first): for commands that open every record (the report, export, refresh --all), where one
+/// backward scan per account would read the log once per account.
+pub(crate) fn all_counters(files: &[PathBuf]) -> Result<HashMap<String, u64>, AuditError> {
+    let mut counters = HashMap::new();
+    for path in files {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("open", path, e)),
+        };
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            // At most MAX_LINE + 1 bytes of a line are kept; the rest of a longer one is skipped.
+            let n = (&mut reader)
+                .take(MAX_LINE + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| io_err("read", path, e))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() != Some(&b'\n') && n as u64 > MAX_LINE {
+                skip_rest_of_line(&mut reader).map_err(|e| io_err("read", path, e))?;
+                continue;
+            }
+            if !contains(&line, b"\"counter\":") {
+                continue;
+            }
+            if let Ok(View {
+                account: Some(account),
+                counter: Some(counter),
+            }) = serde_json::from_slice::<View>(&line)
+            {
+                counters.insert(account, counter);
+            }
+        }
+    }
+    Ok(counters)
+}
+
+fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        match memchr::memchr(b'\n', available) {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = available.len();
+                reader.consume(n);
+            }
+        }
+    }
 }
 
 fn scan_file(path: &PathBuf, needle: &[u8], account: &str) -> Result<Option<u64>, AuditError> {
@@ -140,6 +202,11 @@ mod tests {
         assert_eq!(last_counter(&files, "beta").unwrap(), Some(9));
         assert_eq!(last_counter(&files, "acm").unwrap(), None);
         assert_eq!(last_counter(&files, "nobody").unwrap(), None);
+        let all = all_counters(&[old, live]).unwrap();
+        assert_eq!(all.get("acme"), Some(&7));
+        assert_eq!(all.get("beta"), Some(&9));
+        assert_eq!(all.get("other"), Some(&1));
+        assert_eq!(all.len(), 3);
     }
 
     #[test]
@@ -151,6 +218,11 @@ mod tests {
         text += "\n";
         text += &line("beta", Some(1), 0);
         std::fs::write(&live, text).unwrap();
-        assert_eq!(last_counter(&[live], "acme").unwrap(), Some(2));
+        assert_eq!(
+            last_counter(std::slice::from_ref(&live), "acme").unwrap(),
+            Some(2)
+        );
+        let all = all_counters(&[live]).unwrap();
+        assert_eq!((all.get("acme"), all.get("beta")), (Some(&2), Some(&1)));
     }
 }

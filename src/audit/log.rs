@@ -110,6 +110,11 @@ impl AuditLog {
         })
     }
 
+    /// The last write counter recorded for every account, in one pass over all files.
+    pub fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
+        super::counter::all_counters(&self.files()?)
+    }
+
     /// The write counter the log last recorded for `account` (newest file first, read from the
     /// end), or `None` when no line about it carries one. See [`super::counter`].
     pub fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {

@@ -8,8 +8,8 @@
 //! time is counted from the file's modification time (the last time Invantive could have
 //! written a rotated one), so `keychain refresh` and the report do not take it for new.
 //!
-//! Every account written is recorded (with fingerprints) right after it is saved; a failed
-//! audit write stops the import (fail closed).
+//! Every account is saved and recorded (with fingerprints) in one transaction
+//! (`Keychain::commit`): a failed audit write undoes that account and stops the import.
 
 use std::collections::BTreeMap;
 use std::path::Path;

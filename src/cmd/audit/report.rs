@@ -168,6 +168,8 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     let now = clock::now();
     let mut findings = Vec::new();
 
+    // The log's counters first, then the records (see `Keychain::read`).
+    kc.load_counters()?;
     // The public headers; a record that cannot be read is itself a finding.
     let mut headers = Vec::new();
     for name in kc.store().list()? {
