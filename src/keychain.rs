@@ -65,13 +65,15 @@ pub struct Keychain {
 
 impl Keychain {
     /// Opens an initialised keychain; reads no secret yet. Refuses (exit 7) a keychain folder,
-    /// accounts folder or configuration that another user could write: whatever such a user
-    /// planted there would be trusted.
+    /// accounts or locks folder, or configuration that another user could write: whatever such
+    /// a user planted there would be trusted. (Records are checked as they are read.)
     pub fn open(dir: &Path) -> Result<Self> {
         check_not_writable_by_others(dir)?;
         Self::open_unchecked(dir).and_then(|kc| {
             check_not_writable_by_others(&Config::path(dir))?;
             check_not_writable_by_others(&dir.join("accounts"))?;
+            // A planted lock file (a symbolic link) would be opened and narrowed to 0600.
+            check_not_writable_by_others(&dir.join("locks"))?;
             Ok(kc)
         })
     }

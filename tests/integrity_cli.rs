@@ -274,6 +274,7 @@ fn files_and_folders_others_can_write_are_refused_with_the_chmod_to_run() {
     let cases = [
         (kc.dir.clone(), 0o777, 0o700, "chmod 700"),
         (kc.dir.join("accounts"), 0o775, 0o700, "chmod 700"),
+        (kc.dir.join("locks"), 0o703, 0o700, "chmod 700"),
         (kc.dir.join("config.json"), 0o666, 0o600, "chmod 600"),
         (kc.record("acme"), 0o620, 0o600, "chmod 600"),
     ];
