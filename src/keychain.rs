@@ -238,12 +238,13 @@ impl Keychain {
             };
             return Err(match undone {
                 Ok(()) => error,
-                Err(undo) => Error::usage_hint(
-                    format!(
-                        "{error}; the change to '{name}' was saved but could not be undone: {undo}"
+                // Exit 7: the record now holds a change its log does not.
+                Err(undo) => Error::Integrity {
+                    path: self.store.location(&name),
+                    reason: format!(
+                        "{error}; the change was saved but could not be undone ({undo}): the record holds a change the audit log does not"
                     ),
-                    "the record holds the change although the log does not; run 'keychain audit verify' and check the account",
-                ),
+                },
             });
         }
         Ok(revision)
@@ -271,10 +272,12 @@ impl Keychain {
             let error = trail::audit_error(e);
             return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
                 Ok(_) => error,
-                Err(undo) => Error::usage_hint(
-                    format!("{error}; '{name}' was removed and could not be put back: {undo}"),
-                    "the account is gone although the log does not say so; restore it from an export with 'keychain import FILE.age'",
-                ),
+                Err(undo) => Error::Integrity {
+                    path: self.store.location(&name),
+                    reason: format!(
+                        "{error}; the account was removed and could not be put back ({undo}): the log does not say so"
+                    ),
+                },
             });
         }
         Ok(())
