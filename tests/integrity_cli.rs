@@ -259,6 +259,10 @@ fn a_planted_escrow_recipient_is_refused_before_any_write_and_listed_by_audit() 
     );
     let text = kc.run(&["audit"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains(planted));
+    let html = kc.tmp.path().join("report.html");
+    kc.run(&["audit", "--html", html.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(planted) && page.contains("not-authenticated"));
 
     // An officer who checked the list vouches for it; then writes work again.
     kc.ok(&["audit", "seal-config"]);
