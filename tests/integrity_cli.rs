@@ -294,9 +294,12 @@ fn files_and_folders_others_can_write_are_refused_with_the_chmod_to_run() {
                 path.display()
             );
         }
-        // The officer's report still runs, and says so.
+        // The officer's report still runs, and says so; seal-config refuses.
         let r = report(&kc, &[]);
         assert!(has_finding(&r, "critical", "writable-by-others"), "{r:#}");
+        if path.extension().is_none() {
+            assert_exit(&kc.run(&["audit", "seal-config"]), 7);
+        }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrow)).unwrap();
         kc.ok(&["show", "acme"]);
     }

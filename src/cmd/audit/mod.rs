@@ -13,6 +13,15 @@ use crate::cli::{AuditArgs, AuditCommand};
 use crate::error::Result;
 use crate::keychain::Keychain;
 
+/// Whether the audit command only reads (the report, verify): those run on a keychain with
+/// wide permissions, to report them.
+pub fn only_looks(args: &AuditArgs) -> bool {
+    matches!(
+        args.command,
+        None | Some(AuditCommand::Report(_)) | Some(AuditCommand::Verify)
+    )
+}
+
 pub fn run(kc: &Keychain, args: AuditArgs) -> Result<i32> {
     match args.command {
         None => report::run(kc, args.report),
