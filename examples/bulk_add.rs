@@ -3,11 +3,13 @@
 //!
 //!     cargo run --release --example bulk_add -- DIR COUNT
 //!
-//! Each account is a real record (sealed to the keychain's recipients, written atomically).
+//! Each account is a real record (sealed to the keychain's recipients, written atomically) with
+//! its `add` event in the audit log.
 
 use std::path::PathBuf;
 
-use keychain::keychain::Keychain;
+use keychain::audit::{Action, Event};
+use keychain::keychain::{Keychain, OnAuditFailure};
 use keychain::record::{Account, Header, Provider, SecretField};
 use keychain::store::Expect;
 use secrecy::SecretString;
@@ -33,7 +35,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             now,
         );
         let lock = kc.lock(&name)?;
-        kc.save(&*lock, Expect::Absent, &account)?;
+        // One transaction each, with its audit event, as `keychain add` does: the log then holds
+        // what a real keychain of this size holds (replay checks read it).
+        let event = Event::new("add", Action::Add).account(&name);
+        kc.commit(
+            &*lock,
+            Expect::Absent,
+            &mut account,
+            vec![event],
+            OnAuditFailure::Undo,
+        )?;
     }
     eprintln!("added {count} accounts to {}", dir.display());
     Ok(())

@@ -20,7 +20,8 @@ EXIT STATUS:
      refuses further logons of the account until 'set' or one 'login --retry' (see help login)
   5  provider unreachable, timed out or rate-limited: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
-  7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
+  7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
+     config.json does not authenticate; a keychain file others can write (left untouched)
   8  input/output error (disk full, permission denied), also writing standard output or error
 141  standard output or error was closed by its reader (| head, grep -q): the command stops
      quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
@@ -32,7 +33,8 @@ ENVIRONMENT:
   KEYCHAIN_PASSPHRASE_FILE     file whose first line is the passphrase of a 'passphrase' key store
                                (e.g. a systemd credential); without it keychain prompts on a terminal
   KEYCHAIN_KEYRING_TIMEOUT     seconds to wait for the OS credential store (at most and by default 5)
-  KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60)
+  KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60,
+                               at most 86400)
   KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
                                calibration, about one second); low values are for tests only";
 
@@ -114,14 +116,17 @@ pub enum Command {
     /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
     ///
     /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
-    /// critical: audit-log-damaged, record-unreadable; high: refresh-token-expired (idle 30 days
+    /// critical: audit-log-damaged (without the key: hash chain and anchor), record-unreadable,
+    /// record-replayed (older than the log's last write), config-not-authenticated (a recipient
+    /// not vouched for: see 'audit seal-config'), writable-by-others; high: refresh-token-expired (idle 30 days
     /// or more), duplicate-password, duplicate-totp-secret (compared by fingerprint, never by
     /// value), plain-identity-file, permissions (wider than 0600/0700), logon-rejected (the provider
     /// rejected the password or code; logons are refused until it is changed); medium:
     /// refresh-token-idle (more than 25 days), password-old (--max-password-age),
-    /// no-second-factor, key-store-not-persistent, insecure-http (credentials over plain http); low: checks-skipped (the report ran without
-    /// the key: no duplicate detection, no log verification). Exit 1 when a finding at or above
-    /// --fail-on exists.
+    /// no-second-factor, key-store-not-persistent, insecure-http (credentials over plain http);
+    /// low: checks-skipped (the report ran without the key: no duplicate detection, no MACs of
+    /// the log or the configuration checked). Lists the recipients every record is encrypted
+    /// to. Exit 1 when a finding at or above --fail-on exists.
     ///
     /// Anomaly findings, learned from the audit log itself (times in UTC), each with a
     /// FINDING-ID and the seq of the log lines it rests on: new-origin (medium): an account used
@@ -200,6 +205,8 @@ pub enum AuditCommand {
     Fingerprint(FingerprintArgs),
     /// Move the live log aside and start a new one that continues its chain
     Rotate,
+    /// Authenticate config.json (its recipients) under the keychain's key, after checking the recipients 'keychain audit' lists; writes are refused until the configuration authenticates
+    SealConfig,
     /// Acknowledge an anomaly finding so that reports stop listing it; recorded in the audit log
     Ack(AckArgs),
 }
@@ -480,9 +487,25 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// How long the identity stays cached, e.g. 8h, 30m, 7d
-    #[arg(long = "for", value_name = "DURATION", default_value = "8h", value_parser = humantime::parse_duration)]
+    /// How long the identity stays cached, e.g. 8h, 30m, 7d (from 1s to 30d)
+    #[arg(long = "for", value_name = "DURATION", default_value = "8h", value_parser = parse_unlock_duration)]
     pub duration: std::time::Duration,
+}
+
+/// The longest `unlock --for`: the kernel counts a key's timeout in 32-bit seconds, and a cached
+/// identity that outlives a month is a forgotten one.
+pub const MAX_UNLOCK: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// `--for DURATION`, validated here so that what is reported is what the kernel is told.
+pub fn parse_unlock_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("must be at least one second".into());
+    }
+    if d > MAX_UNLOCK {
+        return Err("must be at most 30 days (30d); unlock again when it runs out".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -8,14 +8,19 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::keystore::KeyStoreKind;
+use crate::keystore::{Identity, KeyStoreKind};
 
 pub const CONFIG_FILE: &str = "config.json";
 const FORMAT: u32 = 1;
+/// Separates the configuration's MAC key from every other key derived from the identity.
+const MAC_LABEL: &[u8] = b"keychain config mac v1";
 
 /// The folder of the keychain to use: the flag or environment value, else the XDG data folder.
 pub fn resolve_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
@@ -45,6 +50,11 @@ pub struct Config {
     #[serde(default)]
     pub escrow_recipients: Vec<String>,
     pub created: i64,
+    /// HMAC-SHA256 over the rest of the configuration under a key derived from the identity:
+    /// whoever can write `config.json` but cannot open the records cannot add a recipient.
+    /// Checked before any record is sealed; absent in keychains made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl Config {
@@ -55,7 +65,94 @@ impl Config {
             recipient,
             escrow_recipients,
             created: crate::clock::now(),
+            mac: None,
         }
+    }
+
+    /// Parses the bytes of a `config.json`; the reason names a position, never the content.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Config, String> {
+        let config: Config = serde_json::from_slice(bytes).map_err(|e| {
+            format!(
+                "not a valid keychain configuration (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
+        if config.format != FORMAT {
+            return Err(format!(
+                "configuration format {} is not supported by this version",
+                config.format
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The MAC of everything but the MAC itself, under the identity's configuration key.
+    fn compute_mac(&self, identity: &Identity) -> String {
+        let unsigned = Config {
+            mac: None,
+            ..self.clone()
+        };
+        let bytes = serde_json::to_vec(&unsigned).expect("configuration serialises");
+        let id = identity.to_string();
+        let mut key = Hmac::<Sha256>::new_from_slice(id.expose_secret().as_bytes())
+            .expect("HMAC takes any key length");
+        key.update(MAC_LABEL);
+        let key = zeroize::Zeroizing::new(<[u8; 32]>::from(key.finalize().into_bytes()));
+        let mut mac = Hmac::<Sha256>::new_from_slice(&*key).expect("HMAC takes any key length");
+        mac.update(&bytes);
+        crate::record::hex(&mac.finalize().into_bytes())
+    }
+
+    /// Authenticates the configuration under the identity (at `init`, or by an officer after
+    /// checking the recipients with `keychain audit`).
+    pub fn seal(&mut self, identity: &Identity) {
+        self.mac = Some(self.compute_mac(identity));
+    }
+
+    /// Why the configuration cannot be trusted with this identity, if it cannot: its own
+    /// recipient is not the identity's, or the MAC is missing or does not match (a recipient
+    /// was added or changed by someone who cannot open the records).
+    pub fn authentication_problem(&self, identity: &Identity) -> Option<String> {
+        if identity.to_public().to_string() != self.recipient.trim() {
+            return Some(
+                "its recipient is not this keychain's key: the configuration was replaced".into(),
+            );
+        }
+        match &self.mac {
+            None => Some(
+                "it is not authenticated (made before keychain authenticated its configuration, or the MAC was removed)"
+                    .into(),
+            ),
+            Some(mac) if !crate::secret::ct_eq_str(mac, &self.compute_mac(identity)) => Some(
+                "its MAC does not match: it was changed by someone who cannot open the records (a planted escrow recipient?)"
+                    .into(),
+            ),
+            Some(_) => None,
+        }
+    }
+
+    /// Refuses (exit 7) a configuration that does not authenticate under `identity`.
+    pub fn check(&self, dir: &Path, identity: &Identity) -> Result<()> {
+        match self.authentication_problem(identity) {
+            None => Ok(()),
+            Some(reason) => Err(Error::Unauthenticated {
+                path: Config::path(dir),
+                reason,
+                hint: format!(
+                    "nothing was written; compare the recipients 'keychain audit' lists with the ones you chose; if they are right, run 'keychain audit seal-config' to authenticate them; otherwise restore {} from a backup",
+                    Config::path(dir).display()
+                ),
+            }),
+        }
+    }
+
+    /// Writes the configuration over the existing one (after `seal`).
+    pub fn replace(&self, dir: &Path) -> Result<()> {
+        let path = Config::path(dir);
+        let bytes = serde_json::to_vec_pretty(self).expect("configuration serialises");
+        fsutil::write_atomic_unique(&path, &bytes, fsutil::FILE_MODE)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
     }
 
     pub fn path(dir: &Path) -> PathBuf {
@@ -75,24 +172,7 @@ impl Config {
             }
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         };
-        let config: Config = serde_json::from_slice(&bytes).map_err(|e| Error::Integrity {
-            path: path.clone(),
-            reason: format!(
-                "not a valid keychain configuration (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        })?;
-        if config.format != FORMAT {
-            return Err(Error::Integrity {
-                path,
-                reason: format!(
-                    "configuration format {} is not supported by this version",
-                    config.format
-                ),
-            });
-        }
-        Ok(config)
+        Config::parse(&bytes).map_err(|reason| Error::Integrity { path, reason })
     }
 
     /// Writes the configuration of a new keychain; refuses to replace an existing one.

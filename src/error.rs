@@ -42,6 +42,26 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Integrity { path: PathBuf, reason: String },
 
+    /// A record older than the last write the audit log recorded: a copy put back.
+    #[error("{path}: {reason}")]
+    Replayed { path: PathBuf, reason: String },
+
+    /// A file that decides where secrets go (the configuration) does not authenticate.
+    #[error("{path}: {reason}")]
+    Unauthenticated {
+        path: PathBuf,
+        reason: String,
+        hint: String,
+    },
+
+    /// A keychain file or folder that another user could write (or that another user owns).
+    #[error("{path}: {detail}; keychain refuses to use it")]
+    WritableByOthers {
+        path: PathBuf,
+        detail: String,
+        fix: String,
+    },
+
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
@@ -110,7 +130,10 @@ impl Error {
             Error::Usage { .. } => exit::USAGE,
             Error::NotFound(_) => exit::NOT_FOUND,
             Error::KeyStore(_) => exit::LOCKED,
-            Error::Integrity { .. } => exit::INTEGRITY,
+            Error::Integrity { .. }
+            | Error::Replayed { .. }
+            | Error::Unauthenticated { .. }
+            | Error::WritableByOthers { .. } => exit::INTEGRITY,
             Error::Store(e) => e.exit_code(),
             Error::Rejected(_) => exit::REJECTED,
             Error::Unavailable(_) => exit::UNAVAILABLE,
@@ -129,14 +152,17 @@ impl Error {
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
             Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
-                "the file was left untouched; restore it from a backup, or remove it with 'keychain rm' and add the account again"
+                "the file was left untouched; restore the account from an export ('keychain import FILE.age --replace'; an older record file copied back is refused as a replay), or remove it with 'keychain rm' and add the account again"
                     .into(),
             ),
             Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),
+            Error::Replayed { .. } => Some("the file was left untouched; find out who put the older copy back ('keychain audit' lists the account's events and 'keychain audit verify' checks the log); to keep the current secrets, restore the newest copy; to start over, 'keychain rm' the account and add it again".into()),
+            Error::Unauthenticated { hint, .. } => Some(hint.clone()),
+            Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
             Error::Unavailable(_) => Some("try again later".into()),
-            Error::Audit { .. } => Some("nothing was revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
+            Error::Audit { .. } => Some("nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
             Error::Findings(_) | Error::Io { .. } | Error::Output { .. } => None,
         }
     }

@@ -176,8 +176,13 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
 /// Reads a regular file of at most `limit` bytes (see [`open_regular`]); a larger one is refused
 /// with `FileTooLarge` before it is read into memory.
 pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    read_capped(open_regular(path)?, limit)
+}
+
+/// Reads an opened file of at most `limit` bytes; a larger one is refused with `FileTooLarge`
+/// before it is read into memory.
+pub fn read_capped(file: File, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = open_regular(path)?;
     let mut bytes = Vec::new();
     // One byte more than allowed tells "exactly at the limit" from "beyond it".
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
@@ -213,6 +218,53 @@ pub fn mode_of(path: &Path) -> io::Result<u32> {
     {
         fs::metadata(path)?;
         Ok(FILE_MODE)
+    }
+}
+
+/// Why another user could change `meta`'s file or folder at `path`, if one could: its mode
+/// lets group or others write, or another user owns it. Returns the reason and the exact
+/// command that fixes it.
+pub fn writable_by_others(path: &Path, meta: &fs::Metadata) -> Option<(String, String)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode() & 0o7777;
+        let me = rustix::process::geteuid().as_raw();
+        let want = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
+        let quoted = shell_quote(path);
+        if meta.uid() != me {
+            return Some((
+                format!("is owned by uid {}, not by you (uid {me})", meta.uid()),
+                format!(
+                    "the owner can change it at will: move the keychain to a folder you own, or as root run: chown {me} {quoted} && chmod {want:o} {quoted}"
+                ),
+            ));
+        }
+        if mode & 0o022 != 0 {
+            return Some((
+                format!("has mode {mode:04o}: other users can write to it"),
+                format!("check that nothing was planted, then run: chmod {want:o} {quoted}"),
+            ));
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, meta);
+        None
+    }
+}
+
+/// A path as one shell word, for commands printed in hints.
+fn shell_quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

@@ -24,6 +24,8 @@ pub mod logon;
 pub mod manpage;
 pub mod oauth;
 pub mod output;
+#[cfg(test)]
+mod parser_proptests;
 pub mod record;
 pub mod secret;
 pub mod store;

@@ -27,7 +27,7 @@ use url::Url;
 
 use crate::audit::Event;
 use crate::error::{Error, Result};
-use crate::keychain::Keychain;
+use crate::keychain::{Keychain, OnAuditFailure};
 use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
 use crate::oauth::{
     self, CredentialPolicy, Endpoints, ErrorClass, Guard, ProviderKind, Scrubber, TokenError,
@@ -129,18 +129,21 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     let (account, _) = kc.read(name)?;
     let now = crate::clock::now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
-        audit(kc, name, Action::LoginCache)?;
+        audit(kc, name, Action::LoginCache, None)?;
         return Ok(token);
     }
     drop(account);
 
-    // 2. Lock, then re-read, then decide.
+    // 2. Lock, then re-read, then decide. Nothing is asked of the provider unless the log can
+    //    record it and the configuration authenticates (a rotated token must be storable).
     let lock = kc.lock(name)?;
     let (account, revision) = kc.read(name)?;
     let guard = Guard {
         policy: CredentialPolicy::default(),
         scrubber: scrubber_for(&account),
     };
+    kc.check_config()?;
+    kc.check_audit()?;
     let mut session = Session {
         kc,
         lock: &*lock,
@@ -149,7 +152,10 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
         opts,
         guard,
     };
-    match session.run() {
+    let outcome = session.run();
+    let counter = session.account.header.writes;
+    let audit = |action| audit(kc, name, action, Some(counter));
+    match outcome {
         Ok(token) => {
             let action = match token.source {
                 Source::Cache => Action::LoginCache,
@@ -157,12 +163,12 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
                 Source::Headless => Action::LoginHeadless,
             };
             // Recorded before the token is handed out: no audit, no token.
-            audit(kc, name, action)?;
+            audit(action)?;
             Ok(token)
         }
         Err(e) => {
             let reason = format!("exit {}: {}", e.exit_code(), e);
-            audit(kc, name, Action::LoginFailed(reason))?;
+            audit(Action::LoginFailed(reason))?;
             Err(e)
         }
     }
@@ -179,8 +185,14 @@ fn scrubber_for(account: &Account) -> Scrubber {
     scrubber
 }
 
-fn audit(kc: &Keychain, name: &str, action: Action) -> Result<()> {
-    crate::trail::record(kc, Event::new("login", action).account(name))
+/// Records a login; `counter` is the record's write counter when it was read or written under
+/// the lock (a lean cache hit, read without the lock, carries none).
+fn audit(kc: &Keychain, name: &str, action: Action, counter: Option<u64>) -> Result<()> {
+    let mut event = Event::new("login", action).account(name);
+    if let Some(counter) = counter {
+        event = event.counter(counter);
+    }
+    kc.record(event)
 }
 
 struct Session<'a> {
@@ -194,11 +206,16 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Writes the record back, compared with what this session read or last wrote.
+    /// Writes the record back, compared with what this session read or last wrote. Kept even
+    /// when the log fails afterwards: the provider may already have rotated the refresh token.
     fn save(&mut self) -> Result<()> {
-        self.revision =
-            self.kc
-                .save(self.lock, Expect::At(self.revision.clone()), &self.account)?;
+        self.revision = self.kc.commit(
+            self.lock,
+            Expect::At(self.revision.clone()),
+            &mut self.account,
+            Vec::new(),
+            OnAuditFailure::Keep,
+        )?;
         Ok(())
     }
 
@@ -450,7 +467,12 @@ impl Session<'_> {
                 self.record_provider_error();
                 self.note_use("chain_broken", false);
                 self.save()?;
-                audit(self.kc, &self.account.header.name, Action::ChainBroken)?;
+                audit(
+                    self.kc,
+                    &self.account.header.name,
+                    Action::ChainBroken,
+                    Some(self.account.header.writes),
+                )?;
                 if self.opts.progress {
                     crate::output::progress(&format!(
                         "keychain: the refresh token was rejected ({e}); logging on again\n"

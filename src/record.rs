@@ -210,6 +210,11 @@ pub struct Header {
     /// Set when the provider rejected the password or code; see [`Rejection`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logon_rejected: Option<Rejection>,
+    /// How many times the record was written, raised by every write: the audit log records it,
+    /// so an older copy put back (a replay) has a lower counter than the log's and is refused.
+    /// Records written before counters existed read as 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub writes: u64,
 }
 
 impl Header {
@@ -232,6 +237,7 @@ impl Header {
             last_totp_step: None,
             provider_errors: Vec::new(),
             logon_rejected: None,
+            writes: 0,
         }
     }
 
@@ -419,6 +425,10 @@ pub fn open(
     })
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -460,6 +470,17 @@ mod tests {
         );
         assert_eq!(opened.header, account.header);
         assert_eq!(peek(&bytes).unwrap().user, "dwho");
+    }
+
+    #[test]
+    fn header_without_a_write_counter_reads_as_zero_and_one_with_it_round_trips() {
+        let old =
+            br#"{"name":"acme","provider":{"kind":"oidc"},"user":"u","created":1,"updated":1}"#;
+        assert_eq!(parse_header(old).unwrap().writes, 0);
+        let (mut account, id) = sample();
+        account.header.writes = 41;
+        let bytes = seal(&account, &[&id.to_public()]).unwrap();
+        assert_eq!(open(&bytes, "acme", &id).unwrap().header.writes, 41);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The per-keychain audit secret is derived from the keychain's identity, so it needs no storage
 //! of its own and whoever can open the records can verify the log. A command that reveals a
 //! secret or hands out a token records the event **before** its output: when the log cannot be
-//! written, nothing is printed. Read-only `list` and `show` without `--reveal` are not recorded.
+//! written, nothing is printed. A change to a record is logged in the same transaction as its
+//! write (`Keychain::commit`), with the record's write counter. `keychain totp` is recorded too
+//! (one append). Read-only `list` and `show` without `--reveal` are not recorded.
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretBox, SecretString};

@@ -6,7 +6,7 @@
 mod support;
 
 use support::exact_emulator::Config;
-use support::login::{Exact, restore, snapshot};
+use support::login::{Exact, put_back_refresh_token};
 use support::{CANARY_PASSWORD, Kc, assert_exit, assert_success, stderr};
 
 fn setup() -> (Exact, Kc) {
@@ -83,7 +83,6 @@ fn exact_headless_logon_then_cache_then_refresh_only_after_570_s() {
 fn exact_reused_refresh_token_recovers_by_one_headless_logon() {
     let (mut exact, kc) = setup();
     exact.ok(&kc, &["login", "ex"]);
-    let stale = snapshot(&kc, "ex");
     let stale_rt = reveal(&exact, &kc, "refresh-token");
 
     exact.advance(600);
@@ -93,7 +92,7 @@ fn exact_reused_refresh_token_recovers_by_one_headless_logon() {
 
     // A backup restored: its refresh token was used already. Exact answers "Old refresh token
     // used"; keychain logs on again and starts a new chain.
-    restore(&kc, "ex", &stale);
+    put_back_refresh_token(&kc, "ex", &stale_rt);
     exact.advance(600);
     let out = exact.run(&kc, &["login", "ex"]);
     assert_exit(&out, 0);

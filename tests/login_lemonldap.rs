@@ -6,7 +6,7 @@ mod support;
 
 use keychain::oauth::{self, TokenError};
 use secrecy::SecretString;
-use support::login::{REDIRECT_URI, restore, snapshot};
+use support::login::{REDIRECT_URI, put_back_refresh_token};
 use support::{Kc, Llng, TOTP_SECRET, assert_exit, free_port, stderr};
 
 /// Adds an OIDC account for `user` at `issuer`; secrets from files.
@@ -112,12 +112,11 @@ fn llng_used_refresh_token_recovers_by_headless_logon_with_a_new_chain() {
     let kc = Kc::with_file_store();
     add(&kc, llng.url.as_str(), "msmith", "msmith", None);
     kc.ok(&["login", "acct"]);
-    let stale = snapshot(&kc, "acct");
     let stale_rt = reveal(&kc, "refresh-token");
     kc.ok(&["login", "acct", "--min-valid", "700"]);
     let rotated_rt = reveal(&kc, "refresh-token");
 
-    restore(&kc, "acct", &stale);
+    put_back_refresh_token(&kc, "acct", &stale_rt);
     let posts = llng.log().matches("\"POST ").count();
     let out = kc.run(&["login", "acct", "--min-valid", "700"]);
     assert_exit(&out, 0);

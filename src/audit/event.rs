@@ -39,6 +39,10 @@ pub enum Action {
     Fingerprint(String),
     /// An officer acknowledged an anomaly finding; the detail is its FINDING-ID.
     Ack(String),
+    /// A TOTP code was handed out by `keychain totp`.
+    Totp,
+    /// An officer authenticated `config.json` (its recipients) under the keychain's key.
+    SealConfig,
 }
 
 impl Action {
@@ -63,6 +67,8 @@ impl Action {
             Action::Rotate(_) => "rotate",
             Action::Fingerprint(_) => "fingerprint",
             Action::Ack(_) => "ack",
+            Action::Totp => "totp",
+            Action::SealConfig => "seal_config",
         }
     }
 
@@ -100,6 +106,8 @@ pub struct Event {
     pub outcome: Outcome,
     /// Field name → [`fingerprint`](super::fingerprint) of the value the command handled.
     pub fingerprints: BTreeMap<String, String>,
+    /// The account record's write counter after the change (or as read), for replay detection.
+    pub counter: Option<u64>,
 }
 
 impl Event {
@@ -111,7 +119,13 @@ impl Event {
             action,
             outcome: Outcome::Ok,
             fingerprints: BTreeMap::new(),
+            counter: None,
         }
+    }
+
+    pub fn counter(mut self, counter: u64) -> Self {
+        self.counter = Some(counter);
+        self
     }
 
     pub fn account(mut self, account: impl Into<String>) -> Self {
@@ -190,6 +204,8 @@ pub(crate) struct Record<'a> {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fingerprints: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
     pub prev: &'a str,
 }
 
@@ -220,6 +236,7 @@ impl<'a> Record<'a> {
                 .iter()
                 .map(|(k, v)| (clean(k), clean(v)))
                 .collect(),
+            counter: event.counter,
             prev,
         }
     }

@@ -91,9 +91,36 @@ impl AuditLog {
     ///
     /// An error means the event was not logged; the caller should fail the command.
     pub fn append(&self, event: &Event) -> Result<(), AuditError> {
-        let _lock = self.lock()?;
+        self.begin()?.commit(std::slice::from_ref(event))
+    }
+
+    /// Takes the log's lock and checks that log and anchor agree, without writing anything yet.
+    ///
+    /// This is the first half of a keychain transaction: a change to a record is made only
+    /// after `begin` succeeded (so a damaged or missing anchor refuses the change before it is
+    /// saved), and its events are written by [`Pending::commit`] while the lock is still held,
+    /// so no other line can slip in between and the log cannot change state meanwhile.
+    pub fn begin(&self) -> Result<Pending<'_>, AuditError> {
+        let lock = self.lock()?;
         let cursor = self.cursor()?;
-        self.write_line(cursor, event)
+        Ok(Pending {
+            log: self,
+            _lock: lock,
+            cursor,
+        })
+    }
+
+    /// The last write counter recorded for every account, in one pass over all files.
+    pub fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
+        super::counter::all_counters(&self.files()?)
+    }
+
+    /// The write counter the log last recorded for `account` (newest file first, read from the
+    /// end), or `None` when no line about it carries one. See [`super::counter`].
+    pub fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        let mut files = self.files()?;
+        files.reverse();
+        super::counter::last_counter(&files, account)
     }
 
     /// Appends events with the time, user and host given by the caller, under one lock, with
@@ -185,6 +212,11 @@ impl AuditLog {
         verify(&self.files()?, Some(&self.anchor), key)
     }
 
+    /// Checks order, hash chain and anchor without the key (no MACs).
+    pub fn verify_chain(&self) -> Result<VerifyReport, AuditError> {
+        super::verify::verify_chain(&self.files()?, Some(&self.anchor))
+    }
+
     fn rotated_files(&self) -> Result<Vec<(u64, PathBuf)>, AuditError> {
         let dir = parent_of(&self.log);
         let Some(base) = self
@@ -233,7 +265,15 @@ impl AuditLog {
     /// Under the lock: where the next line goes (seq, prev, key), after checking that log,
     /// anchor and state agree (allowing exactly the states a crash between writes leaves).
     fn cursor(&self) -> Result<Cursor, AuditError> {
-        let state = read_state(&self.state)?;
+        let state = match read_state(&self.state) {
+            // A log with lines but no anchor was not "never initialised": the anchor was removed.
+            Err(AuditError::NotInitialised { .. }) if !self.files()?.is_empty() => {
+                return Err(AuditError::AnchorMissing {
+                    path: self.anchor.clone(),
+                });
+            }
+            other => other?,
+        };
         let anchor = read_anchor(&self.anchor)?.ok_or_else(|| AuditError::AnchorMissing {
             path: self.anchor.clone(),
         })?;
@@ -322,8 +362,9 @@ impl AuditLog {
         })
     }
 
-    /// Under the lock: writes one line at the cursor, then the anchor and the state.
-    fn write_line(&self, cursor: Cursor, event: &Event) -> Result<(), AuditError> {
+    /// Under the lock: writes one line at the cursor, then the anchor and the state; returns
+    /// the cursor for the next line.
+    fn write_line(&self, cursor: Cursor, event: &Event) -> Result<Cursor, AuditError> {
         let origin = Origin::current();
         let (line, hash) = self.encode(&cursor, event, &origin, std::time::SystemTime::now())?;
 
@@ -348,7 +389,36 @@ impl AuditLog {
         }
         let next_key = cursor.key.next();
         let next_seq = cursor.next_seq + 1;
-        write_checkpoint(&self.anchor, next_seq, &hash, &next_key)
+        write_checkpoint(&self.anchor, next_seq, &hash, &next_key)?;
+        Ok(Cursor {
+            next_seq,
+            last_hash: hash,
+            key: next_key,
+        })
+    }
+}
+
+/// The audit log locked and checked by [`AuditLog::begin`], ready to take the events of one
+/// transaction. Dropping it without committing writes nothing and releases the lock.
+pub struct Pending<'a> {
+    log: &'a AuditLog,
+    _lock: File,
+    cursor: Cursor,
+}
+
+impl Pending<'_> {
+    /// The write counter last recorded for `account`, read while the lock is held.
+    pub fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        self.log.last_counter(account)
+    }
+
+    /// Appends the events, in order, then releases the lock.
+    pub fn commit(self, events: &[Event]) -> Result<(), AuditError> {
+        let mut cursor = self.cursor;
+        for event in events {
+            cursor = self.log.write_line(cursor, event)?;
+        }
+        Ok(())
     }
 }
 
@@ -431,35 +501,60 @@ struct Checkpoint {
     key: String,
 }
 
-pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
-    let text = match fs::read(path) {
-        Ok(text) => text,
+/// An anchor is about 250 bytes; a bigger file is not one, and is not read into memory.
+const MAX_ANCHOR: u64 = 4096;
+
+/// Reads the anchor file, at most [`MAX_ANCHOR`] bytes of it; `None` when it is missing.
+fn read_anchor_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, AuditError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("read", path, e)),
     };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|_| AuditError::Corrupt {
+    let mut text = Zeroizing::new(Vec::new());
+    file.take(MAX_ANCHOR + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| io_err("read", path, e))?;
+    if text.len() as u64 > MAX_ANCHOR {
+        return Err(AuditError::Corrupt {
             path: path.to_path_buf(),
-        })
+        });
+    }
+    Ok(Some(text))
+}
+
+pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
+    match read_anchor_file(path)? {
+        None => Ok(None),
+        Some(text) => parse_anchor(&text)
+            .map(Some)
+            .map_err(|()| AuditError::Corrupt {
+                path: path.to_path_buf(),
+            }),
+    }
+}
+
+/// The anchor's public fields (the key in the same file is ignored here).
+pub(crate) fn parse_anchor(text: &[u8]) -> Result<Anchor, ()> {
+    serde_json::from_slice(text).map_err(|_| ())
 }
 
 fn read_state(path: &Path) -> Result<State, AuditError> {
-    let text = match fs::read(path) {
-        Ok(text) => Zeroizing::new(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(AuditError::NotInitialised {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(io_err("read", path, e)),
+    let Some(text) = read_anchor_file(path)? else {
+        return Err(AuditError::NotInitialised {
+            path: path.to_path_buf(),
+        });
     };
-    let corrupt = || AuditError::Corrupt {
+    parse_state(&text).map_err(|()| AuditError::Corrupt {
         path: path.to_path_buf(),
-    };
-    let file: StateFile = serde_json::from_slice(&text).map_err(|_| corrupt())?;
+    })
+}
+
+/// The key state kept in the anchor file: the next seq and the current MAC key.
+fn parse_state(text: &[u8]) -> Result<State, ()> {
+    let file: StateFile = serde_json::from_slice(text).map_err(|_| ())?;
     let key_hex = Zeroizing::new(file.key);
-    let mut bytes = unhex32(&key_hex).ok_or_else(corrupt)?;
+    let mut bytes = unhex32(&key_hex).ok_or(())?;
     let key = MacKey::from_bytes(bytes);
     zeroize::Zeroize::zeroize(&mut bytes);
     Ok(State {

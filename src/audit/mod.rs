@@ -45,12 +45,15 @@
 //! import and strips them out afterwards.
 
 mod connstr;
+mod counter;
 mod event;
 mod key;
 mod log;
 pub mod scan;
 mod verify;
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
 
@@ -59,8 +62,8 @@ use std::path::PathBuf;
 
 pub use event::{Action, Event, Outcome, Stamp};
 pub use key::{AuditKey, fingerprint};
-pub use log::AuditLog;
-pub use verify::{Problem, ProblemKind, VerifyReport, verify};
+pub use log::{AuditLog, Pending};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
 
 /// What can go wrong while writing or reading the audit log. None of these carries a secret.
 #[derive(Debug, thiserror::Error)]

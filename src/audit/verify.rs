@@ -31,6 +31,11 @@ pub struct VerifyReport {
     pub last_seq: Option<u64>,
     /// False when no anchor was given: a truncated tail cannot then be detected.
     pub anchor_checked: bool,
+    /// False for [`verify_chain`]: order, hash chain and anchor were checked, MACs were not.
+    pub macs_checked: bool,
+    /// How many MAC keys were derived: bounded by what the log holds, whatever a line or the
+    /// anchor claims.
+    pub keys_derived: u64,
     pub problems: Vec<Problem>,
 }
 
@@ -177,6 +182,7 @@ impl fmt::Display for Problem {
 
 /// Evolves MAC keys forward from `k_0`, with checkpoints to step back cheaply.
 struct KeyCursor {
+    steps: u64,
     seq: u64,
     key: MacKey,
     /// `checkpoints[i]` is the key of seq `i * CHECKPOINT_EVERY`.
@@ -186,6 +192,7 @@ struct KeyCursor {
 impl KeyCursor {
     fn new(root: &AuditKey) -> Self {
         KeyCursor {
+            steps: 0,
             seq: 0,
             key: root.mac_root(),
             checkpoints: vec![root.mac_root()],
@@ -205,6 +212,7 @@ impl KeyCursor {
         while self.seq < seq {
             self.key = self.key.next();
             self.seq += 1;
+            self.steps += 1;
             if self.seq.is_multiple_of(CHECKPOINT_EVERY)
                 && self.checkpoints.len() as u64 == self.seq / CHECKPOINT_EVERY
             {
@@ -234,17 +242,42 @@ pub fn verify(
     anchor: Option<&Path>,
     key: &AuditKey,
 ) -> Result<VerifyReport, AuditError> {
+    verify_with(files, anchor, Some(key))
+}
+
+/// What can be checked without the key: seq order, the hash chain across files, and the end of
+/// the log against the anchor's count and hash. Lines rewritten consistently from some point on
+/// pass this; only [`verify`] (MACs) catches those.
+pub fn verify_chain(files: &[PathBuf], anchor: Option<&Path>) -> Result<VerifyReport, AuditError> {
+    verify_with(files, anchor, None)
+}
+
+/// The shortest line [`parse_line`] accepts: a bound on how many lines `bytes` can hold.
+const MIN_LINE: u64 = 76;
+
+fn verify_with(
+    files: &[PathBuf],
+    anchor: Option<&Path>,
+    key: Option<&AuditKey>,
+) -> Result<VerifyReport, AuditError> {
     let mut report = VerifyReport {
         files: files.len(),
         anchor_checked: anchor.is_some(),
+        macs_checked: key.is_some(),
         ..VerifyReport::default()
     };
-    let mut keys = KeyCursor::new(key);
+    let mut keys = key.map(KeyCursor::new);
     // Before the first trusted line, the (not yet checked) anchor bounds how far a first line's
-    // seq may be: a log verified without its rotated predecessors starts far from 0.
+    // seq may be: a log verified without its rotated predecessors starts far from 0. The anchor
+    // is not trusted yet, so the hint is also bounded by how many lines the files can hold: an
+    // edited anchor cannot make verification walk the key chain further than the log is long.
+    let mut bytes = 0u64;
+    for file in files {
+        bytes += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    }
     let anchor_hint = anchor
         .and_then(|path| read_anchor(path).ok().flatten())
-        .map(|a| a.next_seq)
+        .map(|a| a.next_seq.min(bytes / MIN_LINE))
         .unwrap_or(0);
     let mut expected: Option<u64> = None;
     // Hash of the line before, when that line was trusted; `None` after a bad line.
@@ -287,9 +320,12 @@ pub fn verify(
                 continue;
             };
             let (seq, time, action) = (Some(p.seq), Some(p.time.as_str()), Some(p.action.as_str()));
-            let mac_ok = keys
-                .at(p.seq, expected.unwrap_or(anchor_hint))
-                .is_some_and(|k| k.verify_line(&p.unsigned, &p.mac));
+            let mac_ok = match keys.as_mut() {
+                Some(keys) => keys
+                    .at(p.seq, expected.unwrap_or(anchor_hint))
+                    .is_some_and(|k| k.verify_line(&p.unsigned, &p.mac)),
+                None => true,
+            };
             if !mac_ok {
                 report
                     .problems
@@ -344,14 +380,15 @@ pub fn verify(
     }
 
     if let Some(anchor_path) = anchor {
-        check_anchor(anchor_path, &mut keys, last.as_ref(), &mut report)?;
+        check_anchor(anchor_path, keys.as_mut(), last.as_ref(), &mut report)?;
     }
+    report.keys_derived = keys.map(|k| k.steps).unwrap_or(0);
     Ok(report)
 }
 
 fn check_anchor(
     path: &Path,
-    keys: &mut KeyCursor,
+    keys: Option<&mut KeyCursor>,
     last: Option<&Last>,
     report: &mut VerifyReport,
 ) -> Result<(), AuditError> {
@@ -387,12 +424,15 @@ fn check_anchor(
         Err(e) => return Err(e),
     };
     let trusted = last.map(|l| l.seq + 1).unwrap_or(0);
-    let mac_ok = keys.at(anchor.next_seq, trusted).is_some_and(|k| {
-        crate::secret::ct_eq_str(
-            &k.mac_anchor(anchor.next_seq, &anchor.last_hash),
-            &anchor.mac,
-        )
-    });
+    let mac_ok = match keys {
+        Some(keys) => keys.at(anchor.next_seq, trusted).is_some_and(|k| {
+            crate::secret::ct_eq_str(
+                &k.mac_anchor(anchor.next_seq, &anchor.last_hash),
+                &anchor.mac,
+            )
+        }),
+        None => true,
+    };
     if !mac_ok {
         report.problems.push(at_anchor(ProblemKind::AnchorBadMac));
         return Ok(());
@@ -463,5 +503,42 @@ mod tests {
         }
         assert_eq!(keys.checkpoints.len(), 5);
         assert!(keys.at(MAX_SEQ_JUMP + 1, 0).is_none());
+    }
+
+    /// Regression: an anchor edited to claim 10^12 lines (with a line claiming a seq just
+    /// below) made verify derive that many keys, a day of hashing. The walk is now bounded by
+    /// what the files can hold. 5·10^6 keeps the pre-fix run to seconds, so this test fails
+    /// instead of hanging; the CLI test uses 10^12.
+    #[test]
+    fn an_anchor_claiming_millions_of_lines_does_not_make_verify_walk_the_key_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.log");
+        let anchor = dir.path().join("audit.anchor");
+        let claimed = 5_000_000u64;
+        std::fs::write(
+            &log,
+            format!(
+                "{{\"seq\":{},\"time\":\"t\",\"action\":\"x\",\"prev\":\"{GENESIS}\",\"mac\":\"{}\"}}\n",
+                claimed - 1,
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &anchor,
+            format!(
+                "{{\"next_seq\":{claimed},\"last_hash\":\"{GENESIS}\",\"mac\":\"{}\"}}",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+        let root = AuditKey::derive(&SecretBox::new(Box::new([9u8; 32])));
+        let report = verify(&[log], Some(&anchor), &root).unwrap();
+        assert!(!report.is_ok());
+        assert!(
+            report.keys_derived <= MAX_SEQ_JUMP + 2,
+            "derived {} keys",
+            report.keys_derived
+        );
     }
 }

@@ -3,7 +3,7 @@
 use crate::audit::Event;
 use crate::cli::AddArgs;
 use crate::error::Result;
-use crate::keychain::Keychain;
+use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::{Account, Header, Provider};
 use crate::store::{Expect, validate_name};
 use crate::trail::{self, Action};
@@ -37,13 +37,12 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     } else {
         Expect::Absent
     };
-    kc.save(&*lock, expect, &account)?;
     let event = trail::fingerprints(
         kc,
         &account,
         Event::new("add", Action::Add).account(&args.name),
     )?;
-    trail::record(kc, event)?;
+    let mut events = vec![event];
     // Where credentials may go beyond the account's own hosts is a security decision: logged.
     let p = &account.header.provider;
     for (field, given) in [
@@ -51,12 +50,10 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         ("insecure-http", p.insecure_http),
     ] {
         if given {
-            trail::record(
-                kc,
-                Event::new("add", Action::Set(field.into())).account(&args.name),
-            )?;
+            events.push(Event::new("add", Action::Set(field.into())).account(&args.name));
         }
     }
+    kc.commit(&*lock, expect, &mut account, events, OnAuditFailure::Undo)?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
     crate::output::after_save(crate::output::err(&format!(
         "Added account '{}' ({}, user {}; secrets: {}).\n",

@@ -13,9 +13,9 @@
 //! is rewritten at its target, and the link stays.
 //!
 //! Every account is checked by `crate::validate` exactly as `add` checks one (an export is
-//! outside input: anyone with the officer's public key can write one). Every account written
-//! is recorded (with fingerprints) right after it is saved; a failed audit write stops the
-//! import (fail closed).
+//! outside input: anyone with the officer's public key can write one), then saved and recorded
+//! (with fingerprints) in one transaction (`Keychain::commit`): a failed audit write undoes that
+//! account and stops the import.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +29,7 @@ use crate::audit::scan::{ImportCandidate, SettingsFile, read_settings};
 use crate::cli::ImportArgs;
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
+use crate::keychain::OnAuditFailure;
 use crate::record::{Account, Header, Provider, SecretField, SecretInfo, TotpParams};
 use crate::store::Expect;
 use crate::totp::TotpSecret;
@@ -197,7 +198,7 @@ fn account_from(
 /// records it.
 fn save(
     kc: &Keychain,
-    account: Account,
+    mut account: Account,
     replace: bool,
     rule: ProviderRule,
     from: &str,
@@ -213,13 +214,18 @@ fn save(
     }
     let lock = kc.lock(&name)?;
     let expect = if replace { Expect::Any } else { Expect::Absent };
-    kc.save(&*lock, expect, &account)?;
     let event = trail::fingerprints(
         kc,
         &account,
         Event::new(format!("import from {from}"), Action::Import).account(&name),
     )?;
-    trail::record(kc, event)?;
+    kc.commit(
+        &*lock,
+        expect,
+        &mut account,
+        vec![event],
+        OnAuditFailure::Undo,
+    )?;
     let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
     let user = if account.header.user.is_empty() {
         "no user".to_string()

@@ -26,7 +26,7 @@ pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
 
     let identity = Identity::generate();
     keystore::for_kind(args.key_store, dir).save(&identity)?;
-    let config = Config::new(
+    let mut config = Config::new(
         args.key_store,
         identity.to_public().to_string(),
         args.recipient
@@ -34,6 +34,7 @@ pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
             .map(|r| r.trim().to_string())
             .collect(),
     );
+    config.seal(&identity);
     config.create(dir)?;
     crate::store::local::LocalStore::open(dir)?;
     trail::init(dir, &identity)?;

@@ -7,6 +7,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
+use crate::store::StoreError;
 
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = clock::now();
@@ -17,6 +18,9 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
             Ok(header) => rows.push(header),
             Err(e) => {
                 crate::output::err(&format!("error: {e}\n"))?;
+                if let Error::Store(StoreError::WritableByOthers { fix, .. }) = &e {
+                    crate::output::err(&format!("hint: {fix}\n"))?;
+                }
                 damaged.push(name);
             }
         }

@@ -20,6 +20,8 @@ use crate::record::SecretField;
 const DAY: i64 = 86_400;
 
 pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
+    // Every record is opened: one pass over the log for the replay checks, not one per account.
+    kc.load_counters()?;
     let names = if args.all {
         super::account_names(kc)?
     } else {

@@ -3,7 +3,7 @@
 use crate::audit::Event;
 use crate::cli::SetArgs;
 use crate::error::{Error, Result};
-use crate::keychain::Keychain;
+use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::SecretField;
 use crate::store::Expect;
 use crate::trail::{self, Action};
@@ -45,7 +45,7 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
     }
     account.header.updated = now;
     crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
-    kc.save(&*lock, Expect::At(revision), &account)?;
+    let mut events = Vec::new();
     for field in changed_fields(&args) {
         let mut event = Event::new("set", Action::Set(field.clone())).account(&args.name);
         if let Some(value) = SecretField::ALL
@@ -55,8 +55,15 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         {
             event = event.fingerprint(field.clone(), trail::fingerprint_of(kc, &field, value)?);
         }
-        trail::record(kc, event)?;
+        events.push(event);
     }
+    kc.commit(
+        &*lock,
+        Expect::At(revision),
+        &mut account,
+        events,
+        OnAuditFailure::Undo,
+    )?;
     crate::output::after_save(crate::output::err(&format!(
         "Updated account '{}'.\n",
         args.name

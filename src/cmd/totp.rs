@@ -2,6 +2,7 @@
 
 use secrecy::ExposeSecret;
 
+use crate::audit::{Action, Event};
 use crate::cli::TotpArgs;
 use crate::error::Result;
 use crate::keychain::Keychain;
@@ -9,6 +10,9 @@ use crate::keychain::Keychain;
 pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
     let (account, _) = kc.read(&args.name)?;
     let totp = account.totp()?;
+    // A code is a working second factor: recorded before it is shown (one append). No write
+    // counter: this read took no lock, and only writes may set the counter replays are judged by.
+    kc.record(Event::new("totp", Action::Totp).account(&args.name))?;
     let mut now = crate::clock::now().max(0) as u64;
     if let Some(min_left) = args.fresh {
         // A whole step is the most anyone can ask for.

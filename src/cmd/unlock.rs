@@ -3,14 +3,12 @@
 use std::path::Path;
 
 use crate::cli::UnlockArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::keychain::Keychain;
 
 pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
+    // At least 1 s and at most 30 days: checked by `cli::parse_unlock_duration`.
     let seconds = args.duration.as_secs();
-    if seconds == 0 {
-        return Err(Error::usage("--for must be at least one second"));
-    }
     #[cfg(target_os = "linux")]
     {
         // Always from the configured store: unlocking must prove the user can open it.
@@ -36,7 +34,7 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (kc, seconds);
-        Err(Error::usage(
+        Err(crate::error::Error::usage(
             "keychain unlock needs the Linux kernel keyring",
         ))
     }

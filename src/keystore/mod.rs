@@ -58,13 +58,16 @@ pub const MAX_KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 /// The timeout for keyring calls: `KEYCHAIN_KEYRING_TIMEOUT` seconds (fractions allowed), never
 /// more than [`MAX_KEYRING_TIMEOUT`].
 pub fn keyring_timeout() -> Duration {
-    std::env::var("KEYCHAIN_KEYRING_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
+    keyring_timeout_from(std::env::var("KEYCHAIN_KEYRING_TIMEOUT").ok().as_deref())
+}
+
+fn keyring_timeout_from(value: Option<&str>) -> Duration {
+    value
+        .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
+        // Capped before the conversion: a huge value would overflow a Duration and panic.
+        .map(|s| Duration::from_secs_f64(s.min(MAX_KEYRING_TIMEOUT.as_secs_f64())))
         .unwrap_or(MAX_KEYRING_TIMEOUT)
-        .min(MAX_KEYRING_TIMEOUT)
 }
 
 pub trait KeyStore {
@@ -201,5 +204,30 @@ impl KeyStoreError {
             KeyStoreError::WrongIdentity { .. } => "restore the right identity; this one cannot open the records".into(),
             KeyStoreError::AlreadyExists { .. } => "use the existing keychain, or choose another folder with --dir".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyring_timeout_never_panics_and_never_exceeds_its_cap() {
+        assert_eq!(
+            keyring_timeout_from(Some("0.5")),
+            Duration::from_millis(500)
+        );
+        for v in [
+            "1e300",
+            "1e20",
+            "18446744073709551616",
+            "inf",
+            "-3",
+            "x",
+            "",
+        ] {
+            assert_eq!(keyring_timeout_from(Some(v)), MAX_KEYRING_TIMEOUT, "{v}");
+        }
+        assert_eq!(keyring_timeout_from(None), MAX_KEYRING_TIMEOUT);
     }
 }

@@ -67,18 +67,33 @@ impl LocalStore {
         self.accounts.join(format!("{name}.{EXTENSION}"))
     }
 
+    /// Reads a record, refusing one that another user could have written (checked on the
+    /// opened file, so a rename in between cannot swap in another).
     fn read_path(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+        let cannot_read = || io(format!("cannot read {}", path.display()));
+        let not_a_record = |e: std::io::Error| StoreError::NotARecord {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
         // Never a blocking open: a FIFO named like a record would hang every reader.
-        match fsutil::read_regular(path, MAX_RECORD) {
+        let file = match fsutil::open_regular(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::InvalidInput => return Err(not_a_record(e)),
+            Err(e) => return Err(cannot_read()(e)),
+        };
+        let meta = file.metadata().map_err(cannot_read())?;
+        if let Some((detail, fix)) = fsutil::writable_by_others(path, &meta) {
+            return Err(StoreError::WritableByOthers {
+                path: path.to_path_buf(),
+                detail,
+                fix,
+            });
+        }
+        match fsutil::read_capped(file, MAX_RECORD) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::FileTooLarge) => {
-                Err(StoreError::NotARecord {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
-            }
-            Err(e) => Err(io(format!("cannot read {}", path.display()))(e)),
+            Err(e) if e.kind() == ErrorKind::FileTooLarge => Err(not_a_record(e)),
+            Err(e) => Err(cannot_read()(e)),
         }
     }
 }

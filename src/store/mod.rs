@@ -88,6 +88,12 @@ pub enum StoreError {
     LockTimeout { account: String, waited: Duration },
     #[error("{} is not a record: {reason}", path.display())]
     NotARecord { path: PathBuf, reason: String },
+    #[error("{path}: {detail}; keychain refuses to use it", path = path.display())]
+    WritableByOthers {
+        path: PathBuf,
+        detail: String,
+        fix: String,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -103,6 +109,7 @@ impl StoreError {
             StoreError::NotFound(_) => exit::NOT_FOUND,
             StoreError::LockTimeout { .. } => exit::UNAVAILABLE,
             StoreError::NotARecord { .. } => exit::INTEGRITY,
+            StoreError::WritableByOthers { .. } => exit::INTEGRITY,
             StoreError::Io { .. } => exit::IO,
         }
     }
@@ -120,6 +127,7 @@ impl StoreError {
             StoreError::NotARecord { .. } => Some(
                 "someone put this there in place of a record: keep it for an investigation, then remove it".into(),
             ),
+            StoreError::WritableByOthers { fix, .. } => Some(fix.clone()),
             _ => None,
         }
     }

@@ -139,11 +139,9 @@ fn faked(cmd: &mut assert_cmd::Command, offset: i64) {
         .env("FAKETIME_DONT_RESET", "1");
 }
 
-/// The bytes of a record, to restore a stale copy later.
-pub fn snapshot(kc: &Kc, name: &str) -> Vec<u8> {
-    std::fs::read(kc.record(name)).unwrap()
-}
-
-pub fn restore(kc: &Kc, name: &str, bytes: &[u8]) {
-    std::fs::write(kc.record(name), bytes).unwrap();
+/// Puts an already used refresh token back, as an officer restoring an old backup would
+/// (through keychain: copying an old record file back is a replay, refused with exit 7).
+pub fn put_back_refresh_token(kc: &Kc, name: &str, token: &str) {
+    let file = kc.file("stale-refresh-token.txt", token);
+    kc.ok(&["set", name, "--refresh-token-file", file.to_str().unwrap()]);
 }

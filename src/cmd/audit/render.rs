@@ -97,6 +97,10 @@ pub fn table(r: &Report) -> String {
             line(&mut out, row);
         }
     }
+    let _ = writeln!(out, "\nRecipients (config.json {}):", r.config);
+    for rc in &r.recipients {
+        let _ = writeln!(out, "  {:<8}  {}", rc.role, rc.recipient);
+    }
     let _ = writeln!(out, "\nAudit log: {}", log_line(r));
     for p in &r.audit_log.problems {
         let _ = writeln!(out, "  {p}");
@@ -161,6 +165,10 @@ fn evidence(id: &str, events: &[u64]) -> String {
 fn log_line(r: &Report) -> String {
     let l = &r.audit_log;
     match l.status {
+        "chain-intact" => format!(
+            "hash chain and anchor intact ({} lines in {} file(s)); MACs not checked without the key",
+            l.lines, l.files
+        ),
         "intact" => format!("intact ({} lines in {} file(s))", l.lines, l.files),
         "damaged" => format!("DAMAGED ({} problem(s))", l.problems.len()),
         _ => "not verified (the key was not used)".into(),
@@ -217,6 +225,20 @@ pub fn html(r: &Report) -> String {
             let _ = write!(out, "<td>{}</td>", esc(&c));
         }
         out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    let _ = writeln!(
+        out,
+        "<h2>Recipients</h2>\n<p>Every record is encrypted to these keys; config.json is <b id=\"config\">{}</b>.</p>\n<table id=\"recipients\"><tr><th>Role</th><th>Recipient</th></tr>",
+        esc(r.config)
+    );
+    for rc in &r.recipients {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td></tr>",
+            esc(rc.role),
+            esc(&rc.recipient)
+        );
     }
     out.push_str("</table>\n");
     let _ = writeln!(

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::activity::{self, Acknowledgement, Anomaly, Thresholds, Timelines};
+use crate::audit::VerifyReport;
 use crate::cli::{ReportArgs, Severity};
 use crate::clock;
 use crate::error::{Result, exit};
@@ -57,6 +58,10 @@ pub struct Report {
     /// Whether the records were opened with the key (duplicate detection, log verification).
     pub key_used: bool,
     pub audit_log: LogStatus,
+    /// Whom every record is encrypted to, from `config.json`.
+    pub recipients: Vec<RecipientRow>,
+    /// `authenticated`, `not-authenticated` or `not-checked` (without the key).
+    pub config: &'static str,
     pub accounts: Vec<AccountRow>,
     pub findings: Vec<Finding>,
     /// Anomaly findings in the window that `keychain audit ack` silenced, and by whom.
@@ -68,11 +73,19 @@ pub struct Report {
 
 #[derive(Debug, Serialize)]
 pub struct LogStatus {
-    /// `intact`, `damaged` or `not-checked`.
+    /// `intact`, `damaged`, or without the key `chain-intact` (order, hash chain and anchor
+    /// hold; MACs not checked).
     pub status: &'static str,
     pub lines: u64,
     pub files: usize,
     pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecipientRow {
+    /// `keychain` (this keychain's own key) or `escrow`.
+    pub role: &'static str,
+    pub recipient: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -190,6 +203,8 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     let now = clock::now();
     let mut findings = Vec::new();
 
+    // The log's counters first, then the records (see `Keychain::read`).
+    kc.load_counters()?;
     // The public headers; a record that cannot be read is itself a finding.
     let mut headers = Vec::new();
     let listing = kc.store().listing()?;
@@ -229,6 +244,7 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
         &Thresholds::default(),
     );
     findings.extend(activity.anomalies.into_iter().map(Finding::from));
+    replay_findings(kc, &headers, &mut findings)?;
 
     store_findings(kc, &mut findings);
     permission_findings(&kc.dir, &mut findings);
@@ -239,10 +255,14 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     } else {
         kc.identity().map(|_| ()).map_err(|e| e.to_string())
     };
-    let audit_log = match identity {
+    let key_used = identity.is_ok();
+    let (audit_log, config) = match identity {
         Ok(()) => {
             duplicate_findings(kc, &headers, &mut findings);
-            log_status(kc, &mut findings)?
+            (
+                log_status(kc, &mut findings)?,
+                config_status(kc, &mut findings)?,
+            )
         }
         Err(why) => {
             findings.push(finding(
@@ -250,15 +270,10 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
                 "checks-skipped",
                 None,
                 format!(
-                    "the key was not used ({why}): duplicate passwords and TOTP secrets were not looked for and the audit log was not verified"
+                    "the key was not used ({why}): duplicate passwords and TOTP secrets were not looked for, the audit log's MACs and the configuration's MAC were not checked (the log's hash chain and anchor were)"
                 ),
             ));
-            LogStatus {
-                status: "not-checked",
-                lines: lines.len() as u64,
-                files: 0,
-                problems: Vec::new(),
-            }
+            (chain_status(kc, &mut findings)?, "not-checked")
         }
     };
 
@@ -272,13 +287,78 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
         generated: clock::rfc3339(now),
         keychain: kc.dir.clone(),
         key_store: kc.config.key_store,
-        key_used: audit_log.status != "not-checked",
+        key_used,
         audit_log,
+        recipients: recipients(kc),
+        config,
         accounts,
         findings,
         acknowledged: activity.acknowledged,
         activity: activity.timelines,
     })
+}
+
+fn recipients(kc: &Keychain) -> Vec<RecipientRow> {
+    std::iter::once(RecipientRow {
+        role: "keychain",
+        recipient: kc.config.recipient.clone(),
+    })
+    .chain(kc.config.escrow_recipients.iter().map(|r| RecipientRow {
+        role: "escrow",
+        recipient: r.clone(),
+    }))
+    .collect()
+}
+
+/// Whether `config.json` (its recipients) authenticates under the keychain's key.
+fn config_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<&'static str> {
+    match kc.config.authentication_problem(kc.identity()?) {
+        None => Ok("authenticated"),
+        Some(reason) => {
+            out.push(finding(
+                Severity::Critical,
+                "config-not-authenticated",
+                None,
+                format!(
+                    "config.json {reason}; every write is refused until an officer checks the recipients listed here and runs 'keychain audit seal-config'"
+                ),
+            ));
+            Ok("not-authenticated")
+        }
+    }
+}
+
+/// Records older than the last write the log recorded for them: copies put back. Compared on
+/// the public headers, so this works without the key (opening the record, with the key, refuses
+/// it too).
+fn replay_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) -> Result<()> {
+    for h in headers {
+        if let Some(logged) = kc.logged_counter(&h.name)?
+            && h.writes < logged
+        {
+            out.push(finding(
+                Severity::Critical,
+                "record-replayed",
+                Some(&h.name),
+                format!(
+                    "the record is an older copy put back: its write counter is {}, the audit log recorded write {logged}; it may hold an old password, refresh token or TOTP step",
+                    h.writes
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Without the key: the log's hash chain, order and anchor (no MACs), which need no key.
+fn chain_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
+    let log = trail::log_of(&kc.dir);
+    let report = log.verify_chain().map_err(trail::audit_error)?;
+    let mut status = status_of(report, "without the key: hash chain and anchor only", out);
+    if status.status == "intact" {
+        status.status = "chain-intact";
+    }
+    Ok(status)
 }
 
 fn days(since: i64, now: i64) -> i64 {
@@ -477,7 +557,17 @@ fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
             if meta.file_type().is_symlink() {
                 continue;
             }
-            if mode & 0o077 != 0 {
+            if mode & 0o022 != 0 {
+                out.push(finding(
+                    Severity::Critical,
+                    "writable-by-others",
+                    None,
+                    format!(
+                        "{what} {} has mode {mode:04o}: other users can write to it, and keychain refuses to use it; check that nothing was planted, then chmod {want:o} it",
+                        path.display()
+                    ),
+                ));
+            } else if mode & 0o077 != 0 {
                 out.push(finding(
                     Severity::High,
                     "permissions",
@@ -516,6 +606,8 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
     for h in headers {
         let account = match kc.read(&h.name) {
             Ok((account, _)) => account,
+            // Reported by `replay_findings`.
+            Err(crate::error::Error::Replayed { .. }) => continue,
             Err(e) => {
                 out.push(finding(
                     Severity::Critical,
@@ -572,6 +664,10 @@ fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
             });
         }
     };
+    Ok(status_of(report, "with the key", out))
+}
+
+fn status_of(report: VerifyReport, how: &str, out: &mut Vec<Finding>) -> LogStatus {
     let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
     if !report.is_ok() {
         out.push(finding(
@@ -579,16 +675,16 @@ fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
             "audit-log-damaged",
             None,
             format!(
-                "the audit log fails verification ({} problem(s), first: {}); run 'keychain audit verify'",
+                "the audit log fails verification {how} ({} problem(s), first: {}); run 'keychain audit verify'",
                 problems.len(),
                 problems[0]
             ),
         ));
     }
-    Ok(LogStatus {
+    LogStatus {
         status: if report.is_ok() { "intact" } else { "damaged" },
         lines: report.lines,
         files: report.files,
         problems,
-    })
+    }
 }
