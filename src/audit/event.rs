@@ -43,6 +43,9 @@ pub enum Action {
     Totp,
     /// An officer authenticated `config.json` (its recipients) under the keychain's key.
     SealConfig,
+    /// An append was cut short (a process killed in the middle of its write): its partial line
+    /// was moved out of the log; the detail names the file that keeps those bytes.
+    TornTail(String),
 }
 
 impl Action {
@@ -69,6 +72,7 @@ impl Action {
             Action::Ack(_) => "ack",
             Action::Totp => "totp",
             Action::SealConfig => "seal_config",
+            Action::TornTail(_) => "torn_tail",
         }
     }
 
@@ -80,6 +84,7 @@ impl Action {
             Action::Rotate(d) => Action::Rotate(clean(d)),
             Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
             Action::Ack(d) => Action::Ack(clean(d)),
+            Action::TornTail(d) => Action::TornTail(clean(d)),
             other => other.clone(),
         }
     }

@@ -264,7 +264,73 @@ impl AuditLog {
 
     /// Under the lock: where the next line goes (seq, prev, key), after checking that log,
     /// anchor and state agree (allowing exactly the states a crash between writes leaves).
+    ///
+    /// A partial last line is one of those states: a process killed in the middle of its
+    /// `write` (a write crossing a page boundary can be cut short) leaves part of a line that
+    /// neither the anchor nor any caller ever relied on, since nothing is revealed before the
+    /// line is whole and synced. Refusing it would stop every audited command (every login) of
+    /// the keychain until an officer acts, so it is moved aside into a file of its own, kept as
+    /// evidence, and a `torn_tail` line records that. Cutting into a whole line still fails
+    /// below: the log then ends a line before the anchor.
     fn cursor(&self) -> Result<Cursor, AuditError> {
+        let torn = self.set_aside_torn_tail()?;
+        let cursor = self.checked_cursor()?;
+        match torn {
+            None => Ok(cursor),
+            Some(kept) => {
+                let name = kept
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.write_line(cursor, &Event::new("audit", Action::TornTail(name)))
+            }
+        }
+    }
+
+    /// Moves the bytes after the live log's last newline into `audit.log-torn-<time>` (0600,
+    /// synced) and cuts the log back to its last whole line; returns the new file's path.
+    fn set_aside_torn_tail(&self) -> Result<Option<PathBuf>, AuditError> {
+        let mut file = match fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.log)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &self.log, e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| io_err("read the size of", &self.log, e))?
+            .len();
+        let whole = whole_lines_len(&mut file, len).map_err(|e| io_err("read", &self.log, e))?;
+        let Some(whole) = whole else {
+            // Longer than any line of ours: not a torn append; `checked_cursor` refuses it.
+            return Ok(None);
+        };
+        if whole == len {
+            return Ok(None);
+        }
+        let mut tail = Vec::new();
+        file.seek(SeekFrom::Start(whole))
+            .and_then(|_| file.read_to_end(&mut tail))
+            .map_err(|e| io_err("read", &self.log, e))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let kept = self.log.with_file_name(format!(
+            "{}-torn-{now}",
+            self.log.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        write_atomic_unique(&kept, &tail, FILE_MODE).map_err(|e| io_err("write", &kept, e))?;
+        file.set_len(whole)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_err("cut the partial line from", &self.log, e))?;
+        Ok(Some(kept))
+    }
+
+    fn checked_cursor(&self) -> Result<Cursor, AuditError> {
         let state = match read_state(&self.state) {
             // A log with lines but no anchor was not "never initialised": the anchor was removed.
             Err(AuditError::NotInitialised { .. }) if !self.files()?.is_empty() => {
@@ -565,6 +631,26 @@ fn parse_state(text: &[u8]) -> Result<State, ()> {
 
 /// The last line of a log without its newline, found by reading backwards from the end, so an
 /// append costs the same however long the log is. `None` for a missing or empty file.
+/// The length of `file` up to and including its last newline (0 when it has none), or `None`
+/// when the bytes after that newline are longer than any line keychain writes.
+fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
+    let mut pos = len;
+    let mut chunk = vec![0u8; 4096];
+    while pos > 0 {
+        if len - pos > MAX_LINE {
+            return Ok(None);
+        }
+        let n = pos.min(chunk.len() as u64) as usize;
+        pos -= n as u64;
+        file.seek(SeekFrom::Start(pos))?;
+        file.read_exact(&mut chunk[..n])?;
+        if let Some(i) = chunk[..n].iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(pos + i as u64 + 1));
+        }
+    }
+    Ok(Some(0))
+}
+
 pub(crate) fn read_tail(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
     let mut file = match File::open(path) {
         Ok(file) => file,

@@ -256,17 +256,51 @@ fn a_crash_between_line_and_anchor_is_recovered() {
     assert_eq!(report.lines, 5);
 }
 
+/// A process killed in the middle of its append (a write cut short at a page boundary) leaves
+/// part of a line. `verify` shows it; the next append moves it aside, keeps the bytes, records
+/// that, and goes on: a torn append must not stop every later login.
 #[test]
-fn a_partial_last_line_stops_appends_and_shows_in_verify() {
-    let (_dir, log) = fresh();
+fn a_partial_last_line_is_shown_by_verify_then_set_aside_by_the_next_append() {
+    let (dir, log) = fresh();
     append_n(&log, 0, 2);
     let mut text = fs::read(log.path()).unwrap();
-    text.extend_from_slice(b"{\"seq\":2,");
+    let torn = b"{\"seq\":2,\"time\":\"2026-";
+    text.extend_from_slice(torn);
     fs::write(log.path(), &text).unwrap();
-    let err = log.append(&Event::new("add", Action::Add)).unwrap_err();
-    assert!(matches!(err, AuditError::PartialLine { .. }), "{err}");
     let p = first_problem(&log);
     assert_eq!((p.line, p.kind), (Some(3), ProblemKind::PartialLine));
+
+    log.append(&Event::new("add", Action::Add)).unwrap();
+    let report = log.verify(&key()).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.lines, 4);
+    let all = lines(log.path());
+    let recorded: serde_json::Value = serde_json::from_str(&all[2]).unwrap();
+    assert_eq!(recorded["action"], "torn_tail");
+    let kept: Vec<PathBuf> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("audit.log-torn-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(fs::read(&kept[0]).unwrap(), torn);
+    assert_eq!(
+        recorded["detail"].as_str(),
+        kept[0].file_name().unwrap().to_str()
+    );
+    let added: serde_json::Value = serde_json::from_str(&all[3]).unwrap();
+    assert_eq!(added["action"], "add");
+}
+
+/// Cutting into a whole line is not a torn append: the log then ends a line before the anchor.
+#[test]
+fn a_whole_line_cut_short_still_stops_appends() {
+    let (_dir, log) = fresh();
+    append_n(&log, 0, 3);
+    let text = fs::read(log.path()).unwrap();
+    fs::write(log.path(), &text[..text.len() - 20]).unwrap();
+    let err = log.append(&Event::new("add", Action::Add)).unwrap_err();
+    assert!(matches!(err, AuditError::Mismatch { .. }), "{err}");
 }
 
 #[test]
