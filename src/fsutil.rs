@@ -3,7 +3,8 @@
 //! Every file keychain writes goes through [`write_atomic`]: a temporary file in the same folder,
 //! fsync, rename over the target, fsync of the folder. A reader therefore sees either the old or
 //! the new content, never a mix, even when the writer is killed or the machine loses power.
-//! Nothing here ever deletes or re-creates a file it could not read.
+//! Nothing here ever deletes or re-creates a file it could not read. The one exception to the
+//! fsyncs is [`replace_unsynced`], for the audit anchor, which its log makes good after a crash.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -142,6 +143,31 @@ pub fn write_output(target: &Path, bytes: &[u8], mode: u32, existing: Existing) 
 /// [`write_output`] replacing whatever is at `target`.
 pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     write_output(target, bytes, mode, Existing::Replace)
+}
+
+/// Replaces `target` with `bytes` atomically (a unique temp file with `mode`, then rename) but
+/// with no fsync at all: a reader, or a process killed at any point, sees the old or the new
+/// content; after a power loss the rename may not have reached the disk.
+///
+/// Only for a file whose loss of the last update a later step detects and reconciles: the audit
+/// anchor, one line behind its `fdatasync`'d log (`src/audit/log.rs`). Everything else uses
+/// [`write_atomic`] or [`write_output`].
+pub fn replace_unsynced(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_of(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(fs::Permissions::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut temp = builder.tempfile_in(&dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(target).map(drop).map_err(|e| e.error)
 }
 
 /// Removes what a writer killed mid-write left behind for `target`. Call with its lock held.
