@@ -200,7 +200,7 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     };
     let audit_log = match identity {
         Ok(()) => {
-            duplicate_findings(kc, &headers, &mut findings);
+            duplicate_findings(kc, &headers, &mut findings)?;
             log_status(kc, &mut findings)?
         }
         Err(why) => {
@@ -430,7 +430,7 @@ fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
 }
 
 /// Opens every record and compares fingerprints of passwords and TOTP secrets, never values.
-fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) {
+fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) -> Result<()> {
     let fields = [
         (SecretField::Password, "duplicate-password", "password"),
         (
@@ -440,9 +440,12 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
         ),
     ];
     let mut seen: BTreeMap<(SecretField, String), Vec<String>> = BTreeMap::new();
-    for h in headers {
-        let account = match kc.read(&h.name) {
-            Ok((account, _)) => account,
+    let names: Vec<String> = headers.iter().map(|h| h.name.clone()).collect();
+    let opened = kc.read_many(&names)?;
+    let key = trail::audit_key(kc.identity()?);
+    for (h, opened) in headers.iter().zip(opened) {
+        let account = match opened {
+            Ok(account) => account,
             Err(e) => {
                 out.push(finding(
                     Severity::Critical,
@@ -454,9 +457,8 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
             }
         };
         for (field, _, _) in fields {
-            if let Some(value) = account.secret(field)
-                && let Ok(fp) = trail::fingerprint_of(kc, field.as_str(), value)
-            {
+            if let Some(value) = account.secret(field) {
+                let fp = crate::audit::fingerprint(&key, field.as_str(), value);
                 seen.entry((field, fp)).or_default().push(h.name.clone());
             }
         }
@@ -477,6 +479,7 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
             ),
         ));
     }
+    Ok(())
 }
 
 fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
