@@ -80,6 +80,21 @@ impl Keychain {
         Ok((account, raw.revision))
     }
 
+    /// The public headers of many accounts, read on every available core; the results are in
+    /// the order of `names`, each account's own. Needs no key.
+    pub fn peek_many(&self, names: &[String]) -> Vec<Result<Header>> {
+        let store = self.store();
+        on_all_cores(names, |name| {
+            let raw = store
+                .read(name)?
+                .ok_or_else(|| Error::NotFound(name.clone()))?;
+            record::peek(&raw.bytes).map_err(|e| Error::Integrity {
+                path: store.location(name),
+                reason: e.to_string(),
+            })
+        })
+    }
+
     /// Opens many accounts, decrypting on every available core; the results are in the order of
     /// `names`, each account's own (an unreadable record does not stop the others).
     ///
@@ -88,7 +103,7 @@ impl Keychain {
     pub fn read_many(&self, names: &[String]) -> Result<Vec<Result<Account>>> {
         let identity = self.identity()?;
         let store = self.store();
-        let open_one = |name: &String| -> Result<Account> {
+        Ok(on_all_cores(names, |name| {
             let raw = store
                 .read(name)?
                 .ok_or_else(|| Error::NotFound(name.clone()))?;
@@ -96,25 +111,6 @@ impl Keychain {
                 path: store.location(name),
                 reason: e.to_string(),
             })
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || names.len() < 2 {
-            return Ok(names.iter().map(open_one).collect());
-        }
-        let chunk = names.len().div_ceil(threads);
-        Ok(std::thread::scope(|scope| {
-            let workers: Vec<_> = names
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(open_one).collect::<Vec<_>>()))
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| {
-                    worker
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
         }))
     }
 
@@ -157,4 +153,29 @@ impl Keychain {
     pub fn record_path(&self, name: &str) -> PathBuf {
         self.store.location(name)
     }
+}
+
+/// `work` applied to every name, the names split into one contiguous share per available core
+/// (std's scoped threads: no pool to start, nothing outlives the call); results in input order.
+fn on_all_cores<T: Send>(names: &[String], work: impl Fn(&String) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || names.len() < 2 {
+        return names.iter().map(work).collect();
+    }
+    let work = &work;
+    let share = names.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<T>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }

@@ -171,13 +171,13 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
             ),
         ));
     }
-    for name in listing.names {
-        match kc.peek(&name) {
+    for (name, header) in listing.names.iter().zip(kc.peek_many(&listing.names)) {
+        match header {
             Ok(h) => headers.push(h),
             Err(e) => findings.push(finding(
                 Severity::Critical,
                 "record-unreadable",
-                Some(&name),
+                Some(name),
                 format!("the record cannot be read: {e}"),
             )),
         }
