@@ -182,6 +182,11 @@ pub fn remove_leftover_temp(target: &Path) {
 /// type is checked on the opened descriptor (no window between check and use); anything but a
 /// regular file is refused with `InvalidInput` and a message saying so.
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    open_regular_sized(path).map(|(file, _)| file)
+}
+
+/// [`open_regular`], also returning the file's size as the opened descriptor reported it.
+fn open_regular_sized(path: &Path) -> io::Result<(File, u64)> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -190,21 +195,25 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
     }
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (a FIFO, a device or a folder)",
         ));
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// Reads a regular file of at most `limit` bytes (see [`open_regular`]); a larger one is refused
 /// with `FileTooLarge` before it is read into memory.
 pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = open_regular(path)?;
-    let mut bytes = Vec::new();
+    let (file, size) = open_regular_sized(path)?;
+    // Sized from the descriptor, so a record is read in one call rather than in a series of
+    // growing ones (`list` reads every record); the limit still applies to what is read, as the
+    // file may grow after the fstat.
+    let mut bytes = Vec::with_capacity(size.min(limit).saturating_add(1) as usize);
     // One byte more than allowed tells "exactly at the limit" from "beyond it".
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {

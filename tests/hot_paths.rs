@@ -175,3 +175,19 @@ fn many_records_open_in_parallel_each_with_its_own_result_in_order() {
         }
     }
 }
+
+#[test]
+fn list_reads_each_record_in_one_read_and_one_end_of_file() {
+    let kc = Kc::with_file_store();
+    for name in ["a", "b", "c"] {
+        kc.add_account(name);
+    }
+    let lines = strace(&kc, "read", &["list"]);
+    for name in ["a", "b", "c"] {
+        let reads = lines
+            .iter()
+            .filter(|l| l.contains(&format!("/{name}.kcr>")))
+            .count();
+        assert_eq!(reads, 2, "reads of {name}.kcr:\n{}", lines.join("\n"));
+    }
+}
