@@ -11,8 +11,10 @@
 //! then replaced by rename without an fsync of its own: a power loss can leave the previous
 //! anchor, one line behind, which is the state a crash between line and anchor leaves and which
 //! the next append adopts. It cannot fall further behind on a journalling file system (ext4,
-//! XFS): the next line's `fdatasync` commits the journal, and with it the earlier rename. The
-//! README's threat model says what this assumes.
+//! XFS): the next line's `fdatasync` commits the journal, and with it the earlier rename. ext4
+//! (data=ordered) also writes a file renamed over another before that commit; where that does
+//! not hold, a power loss may leave the anchor empty, and appends then fail closed. The README's
+//! threat model says what this assumes.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -43,8 +45,8 @@ const MAC_SUFFIX_LEN: usize = 8 + 64 + 2;
 ///
 /// The anchor and the current MAC key (the "state") live in one file, `audit.anchor`, replaced
 /// atomically once per line: an append then costs one fsync (the line; see the module docs)
-/// instead of five, which matters because every reveal and every login appends. Readers of the anchor
-/// ignore the key; the file is 0600 like everything else in the keychain folder.
+/// instead of three, which matters because every reveal and every login appends. Readers of the
+/// anchor ignore the key; the file is 0600 like everything else in the keychain folder.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     log: PathBuf,
