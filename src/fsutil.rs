@@ -3,7 +3,8 @@
 //! Every file keychain writes goes through [`write_atomic`]: a temporary file in the same folder,
 //! fsync, rename over the target, fsync of the folder. A reader therefore sees either the old or
 //! the new content, never a mix, even when the writer is killed or the machine loses power.
-//! Nothing here ever deletes or re-creates a file it could not read.
+//! Nothing here ever deletes or re-creates a file it could not read. The one exception to the
+//! fsyncs is [`replace_unsynced`], for the audit anchor, which its log makes good after a crash.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -144,6 +145,31 @@ pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result
     write_output(target, bytes, mode, Existing::Replace)
 }
 
+/// Replaces `target` with `bytes` atomically (a unique temp file with `mode`, then rename) but
+/// with no fsync at all: a reader, or a process killed at any point, sees the old or the new
+/// content; after a power loss the rename may not have reached the disk.
+///
+/// Only for a file whose loss of the last update a later step detects and reconciles: the audit
+/// anchor, one line behind its `fdatasync`'d log (`src/audit/log.rs`). Everything else uses
+/// [`write_atomic`] or [`write_output`].
+pub fn replace_unsynced(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_of(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(fs::Permissions::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut temp = builder.tempfile_in(&dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(target).map(drop).map_err(|e| e.error)
+}
+
 /// Removes what a writer killed mid-write left behind for `target`. Call with its lock held.
 pub fn remove_leftover_temp(target: &Path) {
     let _ = fs::remove_file(temp_path(target));
@@ -156,6 +182,11 @@ pub fn remove_leftover_temp(target: &Path) {
 /// type is checked on the opened descriptor (no window between check and use); anything but a
 /// regular file is refused with `InvalidInput` and a message saying so.
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    open_regular_sized(path).map(|(file, _)| file)
+}
+
+/// [`open_regular`], also returning the file's size as the opened descriptor reported it.
+fn open_regular_sized(path: &Path) -> io::Result<(File, u64)> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -164,26 +195,30 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
     }
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (a FIFO, a device or a folder)",
         ));
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// Reads a regular file of at most `limit` bytes (see [`open_regular`]); a larger one is refused
 /// with `FileTooLarge` before it is read into memory.
 pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    read_capped(open_regular(path)?, limit)
+    let (file, size) = open_regular_sized(path)?;
+    read_capped(file, size, limit)
 }
 
 /// Reads an opened file of at most `limit` bytes; a larger one is refused with `FileTooLarge`
-/// before it is read into memory.
-pub fn read_capped(file: File, limit: u64) -> io::Result<Vec<u8>> {
+/// before it is read into memory. `size` (from the caller's fstat) sizes the buffer, so a record
+/// is read in one call rather than in a series of growing ones (`list` reads every record); the
+/// limit still applies to what is read, as the file may grow after the fstat.
+pub fn read_capped(file: File, size: u64, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(size.min(limit).saturating_add(1) as usize);
     // One byte more than allowed tells "exactly at the limit" from "beyond it".
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {

@@ -5,6 +5,16 @@
 //! then the anchor (MAC'd under the next key) together with the next key, in one file. Every
 //! crash point leaves files that the next append can reconcile; anything else is treated as
 //! tampering and refused (the caller fails closed).
+//!
+//! Durability: one fsync per line. The line is `fdatasync`'d before [`AuditLog::append`]
+//! returns, so an event is on disk before the secret it records is handed out. The anchor is
+//! then replaced by rename without an fsync of its own: a power loss can leave the previous
+//! anchor, one line behind, which is the state a crash between line and anchor leaves and which
+//! the next append adopts. It cannot fall further behind on a journalling file system (ext4,
+//! XFS): the next line's `fdatasync` commits the journal, and with it the earlier rename. ext4
+//! (data=ordered) also writes a file renamed over another before that commit; where that does
+//! not hold, a power loss may leave the anchor empty, and appends then fail closed. The README's
+//! threat model says what this assumes.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -17,7 +27,9 @@ use super::AuditError;
 use super::event::{Action, Event, Origin, Record, Stamp};
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
 use super::verify::{VerifyReport, verify};
-use crate::fsutil::{FILE_MODE, parent_of, private_options, sync_dir, write_atomic_unique};
+use crate::fsutil::{
+    FILE_MODE, parent_of, private_options, replace_unsynced, sync_dir, write_atomic_unique,
+};
 
 /// `prev` of the very first line.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -31,10 +43,10 @@ const MAC_SUFFIX_LEN: usize = 8 + 64 + 2;
 /// The audit log of one keychain: `audit.log` plus `audit.anchor` and `audit.lock` beside it,
 /// and rotated files `audit.log.1`, `audit.log.2`, ...
 ///
-/// The anchor and the current MAC key (the "state") live in one file, `audit.anchor`, written
-/// atomically once per line: an append then costs three fsyncs (line, anchor, folder) instead
-/// of five, which matters because every reveal and every login appends. Readers of the anchor
-/// ignore the key; the file is 0600 like everything else in the keychain folder.
+/// The anchor and the current MAC key (the "state") live in one file, `audit.anchor`, replaced
+/// atomically once per line: an append then costs one fsync (the line; see the module docs)
+/// instead of three, which matters because every reveal and every login appends. Readers of the
+/// anchor ignore the key; the file is 0600 like everything else in the keychain folder.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     log: PathBuf,
@@ -455,7 +467,12 @@ impl AuditLog {
         }
         let next_key = cursor.key.next();
         let next_seq = cursor.next_seq + 1;
-        write_checkpoint(&self.anchor, next_seq, &hash, &next_key)?;
+        // The line is durable now: the event is recorded. The anchor is replaced atomically but
+        // not fsync'd (see the module docs): after a power loss it is at most this one line
+        // behind, which the next append reconciles exactly like a crash before this write.
+        let text = checkpoint_text(next_seq, &hash, &next_key);
+        replace_unsynced(&self.anchor, &text, FILE_MODE)
+            .map_err(|e| io_err("write", &self.anchor, e))?;
         Ok(Cursor {
             next_seq,
             last_hash: hash,
@@ -538,13 +555,19 @@ struct StateFile {
     key: String,
 }
 
-/// Writes the anchor and the key state together, atomically: one file, one rename.
+/// Writes the anchor and the key state together, atomically and durably: one file, one rename.
 fn write_checkpoint(
     path: &Path,
     next_seq: u64,
     last_hash: &str,
     key: &MacKey,
 ) -> Result<(), AuditError> {
+    let text = checkpoint_text(next_seq, last_hash, key);
+    write_atomic_unique(path, &text, FILE_MODE).map_err(|e| io_err("write", path, e))
+}
+
+/// The bytes of `audit.anchor`: the anchor MAC'd under `key`, and `key` itself.
+fn checkpoint_text(next_seq: u64, last_hash: &str, key: &MacKey) -> Zeroizing<Vec<u8>> {
     let mut checkpoint = Checkpoint {
         next_seq,
         last_hash: last_hash.to_string(),
@@ -555,7 +578,7 @@ fn write_checkpoint(
         Zeroizing::new(serde_json::to_vec(&checkpoint).expect("a checkpoint always serialises"));
     text.push(b'\n');
     zeroize::Zeroize::zeroize(&mut checkpoint.key);
-    write_atomic_unique(path, &text, FILE_MODE).map_err(|e| io_err("write", path, e))
+    text
 }
 
 /// What `audit.anchor` holds: the anchor's fields and the current key.

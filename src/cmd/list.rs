@@ -13,15 +13,16 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = clock::now();
     let mut rows = Vec::new();
     let mut damaged = Vec::new();
-    for name in super::account_names(kc)? {
-        match kc.peek(&name) {
+    let names = super::account_names(kc)?;
+    for (name, header) in names.iter().zip(kc.peek_many(&names)) {
+        match header {
             Ok(header) => rows.push(header),
             Err(e) => {
                 crate::output::err(&format!("error: {e}\n"))?;
                 if let Error::Store(StoreError::WritableByOthers { fix, .. }) = &e {
                     crate::output::err(&format!("hint: {fix}\n"))?;
                 }
-                damaged.push(name);
+                damaged.push(name.clone());
             }
         }
     }

@@ -155,14 +155,7 @@ impl KeyStore for OsKeyStore {
     fn load(&self) -> Result<Identity, KeyStoreError> {
         let user = self.entry_user.clone();
         let entry_name = format!("{SERVICE} / {user}");
-        let text = with_timeout(STORE_NAME, move || {
-            let entry = OsKeyStore::entry(&user)?;
-            entry
-                .get_password()
-                .map(SecretString::from)
-                .map_err(classify)
-        })
-        .map_err(|e| match e {
+        let text = with_timeout(STORE_NAME, move || read_secret(&user)).map_err(|e| match e {
             KeyStoreError::NoEntry { store, .. } => KeyStoreError::NoEntry {
                 store,
                 entry: entry_name.clone(),
@@ -173,6 +166,94 @@ impl KeyStore for OsKeyStore {
             store: STORE_NAME,
             reason: format!("the entry '{entry_name}' does not hold an age identity"),
         })
+    }
+}
+
+/// Reads the identity's entry: on Linux through a plain Secret Service session (see
+/// [`plain_session`]), elsewhere through keyring-core's platform store.
+fn read_secret(user: &str) -> Result<SecretString, KeyStoreError> {
+    #[cfg(target_os = "linux")]
+    {
+        plain_session::read(user)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let entry = OsKeyStore::entry(user)?;
+        entry
+            .get_password()
+            .map(SecretString::from)
+            .map_err(classify)
+    }
+}
+
+/// The read on the hot path (every `totp`, `show`, `login` without `unlock`), through an
+/// unencrypted ("plain") Secret Service session.
+///
+/// keyring-core's Secret Service store always negotiates a `dh-ietf1024-sha256-aes128-cbc-pkcs7`
+/// session: about 5 ms of a 10 ms `totp` went to making the key pair, the daemon's half and the
+/// shared secret. That encryption protects the secret only from someone who can read the
+/// messages on the session bus, and the bus is private to the user: anyone who can read them
+/// can also simply ask the daemon for the item (the Secret Service has no per-application
+/// access control). So the read takes the plain session; the README's threat model says so.
+/// Writing the entry (`init`, once) still goes through keyring-core, so where and how the item
+/// is created stays as it was.
+///
+/// The search, the unlock of locked matches and the choice of exactly one item are the same
+/// as keyring-core's store, and errors go through the same [`classify`], so each failure keeps
+/// its message and hint.
+#[cfg(target_os = "linux")]
+mod plain_session {
+    use std::collections::HashMap;
+
+    use dbus_secret_service::{EncryptionType, Error as ServiceError, Item, SecretService};
+    use keyring_core::Error as KeyringError;
+    use secrecy::SecretString;
+    use zeroize::Zeroizing;
+
+    use super::{KeyStoreError, SERVICE, STORE_NAME, check_session_bus, classify};
+
+    pub(super) fn read(user: &str) -> Result<SecretString, KeyStoreError> {
+        check_session_bus()?;
+        let service = SecretService::connect(EncryptionType::Plain).map_err(decode)?;
+        let attributes = HashMap::from([("service", SERVICE), ("username", user)]);
+        let found = service.search_items(attributes).map_err(decode)?;
+        if !found.locked.is_empty() {
+            let locked: Vec<&Item<'_>> = found.locked.iter().collect();
+            service.unlock_all(&locked).map_err(decode)?;
+        }
+        let mut items = found.unlocked.iter().chain(found.locked.iter());
+        let item = match (items.next(), items.next()) {
+            (None, _) => return Err(classify(KeyringError::NoEntry)),
+            (Some(item), None) => item,
+            (Some(_), Some(_)) => {
+                return Err(KeyStoreError::Failed {
+                    store: STORE_NAME,
+                    reason: format!(
+                        "more than one item has service '{SERVICE}' and username '{user}': remove all but one with seahorse or secret-tool"
+                    ),
+                });
+            }
+        };
+        let bytes = Zeroizing::new(item.get_secret().map_err(decode)?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| KeyStoreError::Failed {
+            store: STORE_NAME,
+            reason: "the entry is not text, so it does not hold an age identity".into(),
+        })?;
+        Ok(SecretString::from(text.to_owned()))
+    }
+
+    /// The same mapping as keyring-core's store makes, so [`classify`] sees the same errors.
+    fn decode(error: ServiceError) -> KeyStoreError {
+        let no_access = matches!(
+            error,
+            ServiceError::Locked | ServiceError::NoResult | ServiceError::Prompt
+        );
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
+        if no_access {
+            classify(KeyringError::NoStorageAccess(boxed))
+        } else {
+            classify(KeyringError::PlatformFailure(boxed))
+        }
     }
 }
 

@@ -90,7 +90,7 @@ impl LocalStore {
                 fix,
             });
         }
-        match fsutil::read_capped(file, MAX_RECORD) {
+        match fsutil::read_capped(file, meta.len(), MAX_RECORD) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == ErrorKind::FileTooLarge => Err(not_a_record(e)),
             Err(e) => Err(cannot_read()(e)),
@@ -158,10 +158,20 @@ impl RecordStore for LocalStore {
                 && validate_name(name).is_ok()
             {
                 // Followed like a read would (a link to a record still works), but only looked
-                // at, never opened: a FIFO here must not hang the listing.
-                match fs::metadata(entry.path()) {
-                    Ok(meta) if meta.is_file() => names.push(name.to_string()),
-                    _ => strays.push(entry.path()),
+                // at, never opened: a FIFO here must not hang the listing. The entry's own type
+                // (from the folder listing; std falls back to lstat where the file system gives
+                // none) costs no system call per record; only links are followed with stat.
+                let is_file = match entry.file_type() {
+                    Ok(kind) if kind.is_symlink() => {
+                        fs::metadata(entry.path()).is_ok_and(|meta| meta.is_file())
+                    }
+                    Ok(kind) => kind.is_file(),
+                    Err(_) => false,
+                };
+                if is_file {
+                    names.push(name.to_string());
+                } else {
+                    strays.push(entry.path());
                 }
             }
         }
@@ -235,6 +245,40 @@ mod tests {
         ));
         assert_eq!(store.read("a").unwrap().unwrap().revision, r2);
         assert_eq!(store.list().unwrap(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn listing_follows_links_to_records_and_sets_aside_everything_else() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let lock = store.lock("real", Duration::from_secs(1)).unwrap();
+        store.write(&*lock, Expect::Absent, b"one").unwrap();
+        let accounts = dir.path().join("accounts");
+        symlink(accounts.join("real.kcr"), accounts.join("linked.kcr")).unwrap();
+        symlink(accounts.join("nowhere.kcr"), accounts.join("dangling.kcr")).unwrap();
+        fs::create_dir(accounts.join("folder.kcr")).unwrap();
+        symlink(accounts.join("folder.kcr"), accounts.join("to-folder.kcr")).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(accounts.join("fifo.kcr"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+
+        let listing = store.listing().unwrap();
+        assert_eq!(
+            listing.names,
+            vec!["linked".to_string(), "real".to_string()]
+        );
+        let strays: Vec<String> = listing
+            .strays
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            strays,
+            ["dangling.kcr", "fifo.kcr", "folder.kcr", "to-folder.kcr"]
+        );
     }
 
     #[test]

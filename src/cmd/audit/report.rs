@@ -220,13 +220,13 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
             ),
         ));
     }
-    for name in listing.names {
-        match kc.peek(&name) {
+    for (name, header) in listing.names.iter().zip(kc.peek_many(&listing.names)) {
+        match header {
             Ok(h) => headers.push(h),
             Err(e) => findings.push(finding(
                 Severity::Critical,
                 "record-unreadable",
-                Some(&name),
+                Some(name),
                 format!("the record cannot be read: {e}"),
             )),
         }
@@ -258,7 +258,7 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     let key_used = identity.is_ok();
     let (audit_log, config) = match identity {
         Ok(()) => {
-            duplicate_findings(kc, &headers, &mut findings);
+            duplicate_findings(kc, &headers, &mut findings)?;
             (
                 log_status(kc, &mut findings)?,
                 config_status(kc, &mut findings)?,
@@ -593,7 +593,7 @@ fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
 }
 
 /// Opens every record and compares fingerprints of passwords and TOTP secrets, never values.
-fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) {
+fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) -> Result<()> {
     let fields = [
         (SecretField::Password, "duplicate-password", "password"),
         (
@@ -603,9 +603,12 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
         ),
     ];
     let mut seen: BTreeMap<(SecretField, String), Vec<String>> = BTreeMap::new();
-    for h in headers {
-        let account = match kc.read(&h.name) {
-            Ok((account, _)) => account,
+    let names: Vec<String> = headers.iter().map(|h| h.name.clone()).collect();
+    let opened = kc.read_many(&names)?;
+    let key = trail::audit_key(kc.identity()?);
+    for (h, opened) in headers.iter().zip(opened) {
+        let account = match opened {
+            Ok(account) => account,
             // Reported by `replay_findings`.
             Err(crate::error::Error::Replayed { .. }) => continue,
             Err(e) => {
@@ -619,9 +622,8 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
             }
         };
         for (field, _, _) in fields {
-            if let Some(value) = account.secret(field)
-                && let Ok(fp) = trail::fingerprint_of(kc, field.as_str(), value)
-            {
+            if let Some(value) = account.secret(field) {
+                let fp = crate::audit::fingerprint(&key, field.as_str(), value);
                 seen.entry((field, fp)).or_default().push(h.name.clone());
             }
         }
@@ -642,6 +644,7 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
             ),
         ));
     }
+    Ok(())
 }
 
 fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {

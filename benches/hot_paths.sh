@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The hot paths of issue 12, measured in one run and printed as ratios of medians, goal by goal:
+#   1. `totp` and `show --reveal` through the Secret Service vs `secret-tool lookup` of one item
+#      in the same gnome-keyring (goal <= 0.3x);
+#   2. with `unlock` in effect: `totp` vs `oathtool --totp` of the same secret (<= 1.5x),
+#      `show --reveal` (audited, durable) vs that `totp` (<= 2x);
+#   3. `login` from a valid cache vs `show --reveal` (<= 1.1x);
+#   4. `audit` and `list` on 10,000 accounts (<= 0.4 s, <= 0.1 s), and on 1,000 (linear or better:
+#      10,000 costs at most 10x 1,000);
+#   5. start-up: binary size, `keychain --version` vs a Rust hello world, page faults; and the
+#      fsyncs one audited reveal makes (strace).
+# Each group of commands that a goal compares runs in one hyperfine invocation, so its ratio is
+# taken under one load. Run it when the machine is quiet (see `uptime`) and more than once:
+#   benches/hot_paths.sh [MIN_RUNS]      (default 200 runs per command for the fast commands)
+# With KEYCHAIN_BEFORE=/path/to/an/older/keychain, groups 1 and 2 also run that binary on the
+# same keychain, so "before" and "after" are measured side by side in the same run.
+# It starts its own private D-Bus session with gnome-keyring (scripts/with-secret-service).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "${KEYCHAIN_TEST_SECRET_SERVICE:-}" = 1 ] || exec scripts/with-secret-service "$0" "$@"
+runs=${1:-200}
+before=${KEYCHAIN_BEFORE:-}
+for tool in hyperfine oathtool secret-tool python3 strace /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "hot_paths.sh: $tool is missing" >&2; exit 1; }
+done
+cargo build --release --quiet --bin keychain --example bulk_add --example exact_emulator
+bin=$PWD/target/release/keychain
+work=$(mktemp -d)
+emu_pid=
+cleanup() {
+  for d in kc k1k k10k; do KEYCHAIN_DIR=$work/$d "$bin" lock >/dev/null 2>&1 || true; done
+  [ -n "$emu_pid" ] && kill "$emu_pid"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+secret=JBSWY3DPEHPK3PXP
+printf '%s' "$secret" >"$work/totp"
+printf 'bench-password' >"$work/pw"
+printf 'exact-secret' >"$work/cs"
+printf 'fn main() { println!("hello"); }' >"$work/hello.rs"
+rustc -O -o "$work/hello" "$work/hello.rs"
+printf 'bench-password' | secret-tool store --label=keychain-bench keychain-bench one
+# Every command below must succeed: hyperfine stops on a failure, and setup is checked here,
+# so a Secret Service that did not come up (it sometimes loses a start-up race) is said plainly.
+setup_failed() { echo "hot_paths.sh: setup failed: $*; rerun" >&2; exit 1; }
+[ "$(secret-tool lookup keychain-bench one)" = bench-password ] || setup_failed "secret-tool lookup"
+
+# The small keychain: one account with a password and a TOTP secret, one with a cached token.
+export KEYCHAIN_DIR=$work/kc
+"$bin" init >/dev/null 2>&1
+"$bin" add bench --provider oidc --issuer http://127.0.0.1:9 --client-id cli --user u \
+  --password-file "$work/pw" --totp-file "$work/totp" 2>/dev/null
+target/release/examples/exact_emulator >"$work/emu.out" 2>/dev/null &
+emu_pid=$!
+for _ in $(seq 100); do [ -s "$work/emu.out" ] && break; sleep 0.05; done
+emu=http://127.0.0.1:$(head -n1 "$work/emu.out")
+printf 'exact-pass-1\n' >"$work/epw"
+"$bin" add cached --provider exact-nl --authorize-url "$emu/api/oauth2/auth" \
+  --token-url "$emu/api/oauth2/token" --client-id exact-client \
+  --redirect-uri http://127.0.0.1:8765/callback --user exact-user@example.com \
+  --password-file "$work/epw" --totp-file "$work/totp" --client-secret-file "$work/cs" 2>/dev/null
+[ "$("$bin" show bench --reveal password)" = bench-password ] || setup_failed "keychain show"
+
+# Keychains of 1,000 and 10,000 accounts for `list` and `audit`.
+for n in 1000 10000; do
+  d=$work/k$((n / 1000))k
+  KEYCHAIN_DIR=$d "$bin" init >/dev/null 2>&1 || setup_failed "init of $d"
+  target/release/examples/bulk_add "$d" "$n" 2>/dev/null || setup_failed "bulk_add $d $n"
+done
+sync
+
+# hyperfine over the given commands, as group ID; prints each median. Ratios are only ever
+# taken between commands of one group (the same command may run in several: locked, unlocked).
+group() { # id, label, min runs, commands...
+  local id=$1 label=$2 min=$3; shift 3
+  echo "== $label"
+  hyperfine -N --warmup 10 --min-runs "$min" --export-json "$work/h.json" "$@" \
+    >/dev/null 2>"$work/hyperfine.err" || { tail -n 5 "$work/hyperfine.err" >&2; exit 1; }
+  python3 - "$work/h.json" "$work/medians" "$id" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+with open(sys.argv[2], "a") as out:
+    for x in r:
+        cmd = x["command"].replace(sys.argv[2].rsplit("/", 1)[0] + "/", "")
+        print(f'  median {x["median"]*1000:8.3f} ms  (min {x["min"]*1000:7.3f}, max {x["max"]*1000:8.3f})  {cmd}')
+        out.write(f'{sys.argv[3]}\t{x["command"]}\t{x["median"]}\n')
+PY
+}
+median() { awk -F'\t' -v g="$1" -v c="$2" '$1 == g && $2 == c { m = $3 } END { print m }' "$work/medians"; }
+goal() { # label, group id, numerator command, denominator command (or seconds), bound
+  local g=$2
+  python3 - "$1" "$(median "$g" "$3")" "$4" "$(median "$g" "$4")" "$5" <<'PY'
+import sys
+label, num, den_cmd, den, bound = sys.argv[1:]
+num = float(num)
+den = float(den) if den else float(den_cmd)
+ratio = num / den
+unit = "x" if den_cmd and not den_cmd.replace(".", "").isdigit() else " s"
+value = ratio if unit == "x" else num
+verdict = "(no goal)" if bound == "-" else f'goal <= {bound}{unit}  {"met" if value <= float(bound) else "NOT MET"}'
+print(f'  {label:58s} {value:8.3f}{unit}  {verdict}')
+PY
+}
+s() { echo "$bin $*"; }
+b() { [ -z "$before" ] || echo "$before $*"; }
+# The older binary's commands, when there is one (hyperfine refuses empty commands).
+also_before() { local c; for c in "$@"; do [ -n "$before" ] && printf '%s\0' "$(b "$c")"; done; }
+: >"$work/medians"
+
+lock_all() { for d in kc k1k k10k; do KEYCHAIN_DIR=$work/$d "$bin" lock >/dev/null 2>&1 || true; done; }
+lock_all
+mapfile -d '' older < <(also_before "totp bench" "show bench --reveal password")
+group ss "1. through the Secret Service (no unlock)" "$runs" \
+  "secret-tool lookup keychain-bench one" "$(s totp bench)" "$(s show bench --reveal password)" \
+  "${older[@]}"
+
+for d in kc k1k k10k; do KEYCHAIN_DIR=$work/$d "$bin" unlock --for 30m 2>/dev/null; done
+"$bin" login cached >/dev/null
+mapfile -d '' older < <(also_before "totp bench" "show bench --reveal password" "login cached")
+group unlocked "2./3. with unlock in effect" "$runs" \
+  "$work/hello" "oathtool --totp -b $secret" "$(s totp bench)" \
+  "$(s show bench --reveal password)" "$(s login cached)" "$(s --version)" "${older[@]}"
+group whole "4. whole-keychain commands (with unlock)" 10 \
+  "$(s --dir "$work/k1k" list)" "$(s --dir "$work/k10k" list)" \
+  "$(s --dir "$work/k1k" audit --fail-on critical)" "$(s --dir "$work/k10k" audit --fail-on critical)"
+
+echo "== goals (ratios of medians within one group)"
+st="secret-tool lookup keychain-bench one"
+goal "totp through the Secret Service / secret-tool lookup" ss "$(s totp bench)" "$st" 0.3
+goal "show --reveal through the Secret Service / secret-tool" ss "$(s show bench --reveal password)" "$st" 0.3
+goal "totp with unlock / oathtool --totp" unlocked "$(s totp bench)" "oathtool --totp -b $secret" 1.5
+goal "show --reveal with unlock / totp" unlocked "$(s show bench --reveal password)" "$(s totp bench)" 2
+goal "login from the cache / show --reveal" unlocked "$(s login cached)" "$(s show bench --reveal password)" 1.1
+a10k=$(s --dir "$work/k10k" audit --fail-on critical)
+a1k=$(s --dir "$work/k1k" audit --fail-on critical)
+goal "audit, 10,000 accounts (seconds)" whole "$a10k" 1 0.4
+goal "list, 10,000 accounts (seconds)" whole "$(s --dir "$work/k10k" list)" 1 0.1
+goal "audit: 10,000 / 1,000 accounts (linear: <= 10x)" whole "$a10k" "$a1k" 10
+goal "list: 10,000 / 1,000 accounts (linear: <= 10x)" whole "$(s --dir "$work/k10k" list)" "$(s --dir "$work/k1k" list)" 10
+
+if [ -n "$before" ]; then
+  echo "== before (KEYCHAIN_BEFORE) and after, ratios of medians in the same group"
+  goal "totp through the Secret Service: after / before" ss "$(s totp bench)" "$(b totp bench)" -
+  goal "show --reveal through the Secret Service: after / before" ss \
+    "$(s show bench --reveal password)" "$(b show bench --reveal password)" -
+  goal "totp with unlock: after / before" unlocked "$(s totp bench)" "$(b totp bench)" -
+  goal "show --reveal with unlock: after / before" unlocked \
+    "$(s show bench --reveal password)" "$(b show bench --reveal password)" -
+  goal "login from the cache: after / before" unlocked "$(s login cached)" "$(b login cached)" -
+fi
+echo "== 5. start-up and durability"
+echo "  binary: $(stat -c %s "$bin") bytes ($(du -h "$bin" | cut -f1)); hello world $(stat -c %s "$work/hello") bytes"
+faults() { /usr/bin/time -f '%R' "$@" 2>&1 >/dev/null | tail -n1; }
+echo "  minor page faults: hello $(faults "$work/hello"), keychain --version $(faults "$bin" --version)," \
+  "totp (unlock) $(faults "$bin" totp bench), show --reveal (unlock) $(faults "$bin" show bench --reveal password)"
+[ -z "$before" ] || echo "  before: $(stat -c %s "$before") bytes; minor page faults: --version" \
+  "$(faults "$before" --version), totp (unlock) $(faults "$before" totp bench)"
+goal "keychain --version / hello world" unlocked "$(s --version)" "$work/hello" -
+syncs=$(strace -f -qq -e trace=fsync,fdatasync,syncfs,sync_file_range -o "$work/strace" \
+  "$bin" show bench --reveal password >/dev/null && grep -c -E 'sync' "$work/strace" || true)
+echo "  fsync/fdatasync calls in one audited show --reveal: $syncs"
+echo "  load when done: $(uptime | sed 's/.*load average: //')"
