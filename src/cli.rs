@@ -22,6 +22,8 @@ EXIT STATUS:
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
   7  data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched)
   8  input/output error (disk full, permission denied), also writing standard output or error
+126  exec: the program cannot be run (no execute permission, a folder)
+127  exec: no such program (checked before any logon)
 141  standard output or error was closed by its reader (| head, grep -q): the command stops
      quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
   A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
@@ -182,6 +184,9 @@ pub enum AuditCommand {
     /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines; exit 7 and the place of each problem when it fails
     Verify,
     /// Print the fingerprint of a value read from standard input (never an argument), say whether it is NAME's current FIELD and where the log holds it; recorded
+    ///
+    /// Exit 0 when the value is NAME's current FIELD, 1 when it is not (or there is no account
+    /// NAME now); the log lines holding it are listed either way.
     Fingerprint(FingerprintArgs),
     /// Move the live log aside and start a new one that continues its chain
     Rotate,
@@ -432,9 +437,42 @@ pub struct SetArgs {
     pub user: Option<String>,
     #[command(flatten)]
     pub secrets: SecretArgs,
-    /// Remove a stored secret; repeatable
-    #[arg(long, value_enum, value_name = "FIELD")]
-    pub clear: Vec<RevealField>,
+    /// Remove a stored field: a secret or a plain setting (scope, redirect-uri, issuer, ...);
+    /// repeatable. The account must still be able to log on afterwards
+    #[arg(long, alias = "clear", value_enum, value_name = "FIELD")]
+    pub unset: Vec<UnsetField>,
+}
+
+/// A field `set --unset` can remove: the secrets and the optional plain settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnsetField {
+    Password,
+    TotpSecret,
+    ClientSecret,
+    RefreshToken,
+    AccessToken,
+    Issuer,
+    AuthorizeUrl,
+    TokenUrl,
+    ClientId,
+    RedirectUri,
+    Scope,
+    AllowHost,
+}
+
+impl UnsetField {
+    /// The secret this field names, if it is one.
+    pub fn secret(self) -> Option<crate::record::SecretField> {
+        use crate::record::SecretField as S;
+        Some(match self {
+            UnsetField::Password => S::Password,
+            UnsetField::TotpSecret => S::TotpSecret,
+            UnsetField::ClientSecret => S::ClientSecret,
+            UnsetField::RefreshToken => S::RefreshToken,
+            UnsetField::AccessToken => S::AccessToken,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,11 @@ pub mod exit {
     pub const LOCKED: i32 = 6;
     pub const INTEGRITY: i32 = 7;
     pub const IO: i32 = 8;
+    /// `exec`: the program exists but cannot be run (not executable, a folder), as env and
+    /// sudo report it.
+    pub const CANNOT_RUN: i32 = 126;
+    /// `exec`: no such program, as env and sudo report it.
+    pub const NO_PROGRAM: i32 = 127;
     /// Standard output or error was closed by its reader (`| head`): 128 + SIGPIPE, what a
     /// shell reports for `cat` or `grep` in the same place. Nothing is printed.
     pub const PIPE: i32 = 141;
@@ -73,6 +78,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `exec` could not start its program: [`exit::NO_PROGRAM`] or [`exit::CANNOT_RUN`].
+    #[error("{message}")]
+    Program { message: String, code: i32 },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -119,6 +128,7 @@ impl Error {
             Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
             Error::Output { .. } => exit::IO,
             Error::Audit { code, .. } => *code,
+            Error::Program { code, .. } => *code,
         }
     }
 
@@ -137,6 +147,8 @@ impl Error {
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
             Error::Unavailable(_) => Some("try again later".into()),
             Error::Audit { .. } => Some("nothing was revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Some("check the name and PATH, or give the program's full path".into()),
+            Error::Program { .. } => Some("check that the file is an executable program (chmod +x) and not a folder".into()),
             Error::Findings(_) | Error::Io { .. } | Error::Output { .. } => None,
         }
     }

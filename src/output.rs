@@ -53,6 +53,12 @@ pub fn progress(text: &str) {
     let _ = err(text);
 }
 
+/// A count with its noun in the right number: `count(1, "line", "lines")` is "1 line", never
+/// "1 lines" or "1 line(s)".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Whether standard error is a terminal (progress and the seconds left are shown only there).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()

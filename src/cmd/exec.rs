@@ -36,14 +36,18 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<i32> {
             args.env_name
         )));
     }
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(Error::usage("no command given after --"));
+    };
+    // Before the logon: a typo in the command must not cost a refresh token.
+    super::program::check(program)?;
     let token = crate::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
-    let (program, rest) = args.command.split_first().expect("clap requires a command");
     let status = std::process::Command::new(program)
         .args(rest)
         .env(&args.env_name, token.access_token.expose_secret())
         .env(MARKER, &args.name)
         .status()
-        .map_err(|e| Error::usage(format!("cannot run '{}': {e}", program.to_string_lossy())))?;
+        .map_err(|e| super::program::spawn_error(program, &e))?;
     Ok(exit_code_of(status))
 }
 

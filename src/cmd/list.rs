@@ -32,8 +32,8 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
         Err(Error::Integrity {
             path: kc.dir.join("accounts"),
             reason: format!(
-                "{} record(s) could not be read: {}",
-                damaged.len(),
+                "{} could not be read: {}",
+                crate::output::count(damaged.len(), "record", "records"),
                 damaged.join(", ")
             ),
         })

@@ -10,6 +10,7 @@ mod import;
 mod init;
 mod list;
 mod login;
+mod program;
 mod provider;
 mod refresh;
 mod rm;

@@ -63,9 +63,9 @@ pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
     // The refreshes are saved: the status says how they went, whatever happens to the report.
     crate::output::after_save(crate::output::out(&report));
     crate::output::after_save(crate::output::err(&format!(
-        "{} account(s) checked, {failed} failed (refresh tokens idle {} days or more are refreshed).\n",
-        names.len(),
-        args.idle_days
+        "{} checked, {failed} failed (refresh tokens idle {} or more are refreshed).\n",
+        crate::output::count(names.len(), "account", "accounts"),
+        crate::output::count(args.idle_days as usize, "day", "days")
     )));
     Ok(if failed > 0 {
         exit::UNAVAILABLE
@@ -90,8 +90,8 @@ fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
     let idle = crate::clock::now().saturating_sub(active).max(0);
     if idle < min_idle {
         return Ok(Some(format!(
-            "skipped    {name}  (idle {} days, not idle enough)",
-            idle / DAY
+            "skipped    {name}  (idle {}, not idle enough)",
+            crate::output::count((idle / DAY) as usize, "day", "days")
         )));
     }
     Ok(None)

@@ -2,13 +2,14 @@
 //! (never from the command line), to answer "is this leaked value ours?" without the log ever
 //! holding the value. Prints the fingerprint; says on standard error whether it is the current
 //! value of NAME's FIELD and where the log mentions it. Testing a value against a stored secret
-//! is recorded in the audit log before anything is printed.
+//! is recorded in the audit log before anything is printed. Exit 0 when the value is NAME's
+//! current FIELD, 1 when it is not.
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Event;
 use crate::cli::FingerprintArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::input::SecretSource;
 use crate::keychain::Keychain;
 use crate::record::SecretField;
@@ -98,7 +99,12 @@ pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
             seen.join("\n")
         ))?;
     }
-    Ok(0)
+    // Scripts ask "is this leaked value ours?" with the status: 0 yes, 1 no.
+    Ok(if current == Some(true) {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
 }
 
 /// TOTP secrets are stored as canonical base32, so an otpauth URI or lower-case copy of the same

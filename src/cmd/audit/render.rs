@@ -76,10 +76,10 @@ pub fn table(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Keychain {} (key store: {}), {} account(s), {}",
+        "Keychain {} (key store: {}), {}, {}",
         r.keychain.display(),
         r.key_store,
-        r.accounts.len(),
+        crate::output::count(r.accounts.len(), "account", "accounts"),
         r.generated
     );
     let line = |out: &mut String, row: &[String]| {
@@ -125,8 +125,15 @@ pub fn table(r: &Report) -> String {
 fn log_line(r: &Report) -> String {
     let l = &r.audit_log;
     match l.status {
-        "intact" => format!("intact ({} lines in {} file(s))", l.lines, l.files),
-        "damaged" => format!("DAMAGED ({} problem(s))", l.problems.len()),
+        "intact" => format!(
+            "intact ({} in {})",
+            crate::output::count(l.lines as usize, "line", "lines"),
+            crate::output::count(l.files, "file", "files")
+        ),
+        "damaged" => format!(
+            "DAMAGED ({})",
+            crate::output::count(l.problems.len(), "problem", "problems")
+        ),
         _ => "not verified (the key was not used)".into(),
     }
 }
@@ -160,11 +167,11 @@ pub fn html(r: &Report) -> String {
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
 <title>keychain audit report</title><style>{STYLE}</style></head><body>\n\
 <h1>keychain audit report</h1>\n<p id=\"summary\">Keychain <code>{}</code>, key store <b>{}</b>, \
-{} account(s), {} finding(s); generated {}.</p>\n",
+{}, {}; generated {}.</p>\n",
         esc(&r.keychain.display().to_string()),
         esc(&r.key_store.to_string()),
-        r.accounts.len(),
-        r.findings.len(),
+        crate::output::count(r.accounts.len(), "account", "accounts"),
+        crate::output::count(r.findings.len(), "finding", "findings"),
         esc(&r.generated)
     );
     out.push_str("<h2>Accounts</h2>\n<table id=\"accounts\"><tr>");

@@ -143,7 +143,8 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
         .count();
     if failing > 0 {
         crate::output::err(&format!(
-            "{failing} finding(s) at or above {} (--fail-on).\n",
+            "{} at or above {} (--fail-on).\n",
+            crate::output::count(failing, "finding", "findings"),
             args.fail_on
         ))?;
         Ok(exit::FINDINGS)
@@ -344,8 +345,8 @@ fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec
                 "refresh-token-expired",
                 name,
                 format!(
-                    "the refresh token has been idle {} days: past the {REFRESH_IDLE_DAYS}-day idle expiry; the next logon must be headless",
-                    rt.idle_days
+                    "the refresh token has been idle {}: past the {REFRESH_IDLE_DAYS}-day idle expiry; the next logon must be headless",
+                    crate::output::count(rt.idle_days.max(0) as usize, "day", "days")
                 ),
             ));
         } else if rt.idle_days > REFRESH_WARN_DAYS {
@@ -354,8 +355,9 @@ fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec
                 "refresh-token-idle",
                 name,
                 format!(
-                    "the refresh token has been idle {} days: it expires in {} days; run 'keychain refresh --all' from cron",
-                    rt.idle_days, rt.days_left
+                    "the refresh token has been idle {}: it expires in {}; run 'keychain refresh --all' from cron",
+                    crate::output::count(rt.idle_days.max(0) as usize, "day", "days"),
+                    crate::output::count(rt.days_left.max(0) as usize, "day", "days")
                 ),
             ));
         }
@@ -534,8 +536,8 @@ fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
             "audit-log-damaged",
             None,
             format!(
-                "the audit log fails verification ({} problem(s), first: {}); run 'keychain audit verify'",
-                problems.len(),
+                "the audit log fails verification ({}, first: {}); run 'keychain audit verify'",
+                crate::output::count(problems.len(), "problem", "problems"),
                 problems[0]
             ),
         ));

@@ -17,8 +17,8 @@ pub fn run(kc: &Keychain) -> Result<i32> {
         Ok(exit::OK)
     } else {
         crate::output::err(&format!(
-            "error: the audit log does not verify ({} problem(s)); keep a copy of the keychain folder as it is and investigate\n",
-            report.problems.len()
+            "error: the audit log does not verify ({}); keep a copy of the keychain folder as it is and investigate\n",
+            crate::output::count(report.problems.len(), "problem", "problems")
         ))?;
         Ok(exit::INTEGRITY)
     }

@@ -1,0 +1,168 @@
+//! Issue 10, the operator's tool: regression tests for the defects a daily operator met, each
+//! driven through the real binary on real files.
+
+mod support;
+
+use support::*;
+
+fn settings_data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/settings")
+        .join(name)
+}
+
+fn show_json(kc: &Kc, name: &str) -> serde_json::Value {
+    serde_json::from_str(&kc.ok(&["show", name, "--json"])).unwrap()
+}
+
+#[test]
+fn add_without_provider_is_refused_naming_the_flag_and_stores_nothing() {
+    let kc = Kc::with_file_store();
+    let out = kc.run(&[
+        "add",
+        "acme",
+        "--user",
+        "dwho",
+        "--client-id",
+        "c",
+        "--no-password",
+        "--no-totp",
+    ]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--provider"), "{}", stderr(&out));
+    assert!(!kc.record("acme").exists());
+}
+
+#[test]
+fn set_without_a_change_is_an_error_and_writes_nothing() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    let before = std::fs::read(kc.record("acme")).unwrap();
+    let out = kc.run(&["set", "acme"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("nothing to change"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kc.run(&["set", "acme", "--user", "dwho"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("nothing changed"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(kc.record("acme")).unwrap(), before);
+}
+
+#[test]
+fn set_provider_resets_the_endpoints_and_hosts_the_old_provider_implied() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    kc.ok(&["set", "acme", "--allow-host", "sso.example.com"]);
+    // Before: the OIDC issuer stayed and an Exact provider refused it.
+    let out = kc.run(&["set", "acme", "--provider", "exact-nl"]);
+    assert_success(&out, &["set", "--provider"]);
+    assert!(stderr(&out).contains("issuer"), "{}", stderr(&out));
+    let provider = &show_json(&kc, "acme")["provider"];
+    assert_eq!(provider["kind"], "exact-nl");
+    assert!(provider.get("issuer").is_none(), "{provider}");
+    assert!(provider.get("allow_hosts").is_none(), "{provider}");
+    // The same call's own URLs are kept.
+    kc.ok(&[
+        "set",
+        "acme",
+        "--provider",
+        "oauth2",
+        "--authorize-url",
+        "https://a.example.com/auth",
+        "--token-url",
+        "https://a.example.com/token",
+    ]);
+    let provider = &show_json(&kc, "acme")["provider"];
+    assert_eq!(provider["token_url"], "https://a.example.com/token");
+}
+
+#[test]
+fn set_unset_removes_a_plain_field_and_refuses_what_cannot_go() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    kc.ok(&["set", "acme", "--scope", "openid"]);
+    assert_eq!(show_json(&kc, "acme")["provider"]["scope"], "openid");
+    kc.ok(&["set", "acme", "--unset", "scope"]);
+    assert!(show_json(&kc, "acme")["provider"].get("scope").is_none());
+    // Absent, contradicted, or needed to log on: each refused with exit 2.
+    for args in [
+        &["set", "acme", "--unset", "scope"][..],
+        &["set", "acme", "--unset", "scope", "--scope", "x"],
+        &["set", "acme", "--unset", "client-id"],
+        &["set", "acme", "--unset", "issuer"],
+    ] {
+        assert_exit(&kc.run(args), 2);
+    }
+    // --clear stays as the old name for secrets.
+    kc.ok(&["set", "acme", "--clear", "totp-secret"]);
+    assert!(!kc.ok(&["list"]).contains("totp-secret"));
+}
+
+#[test]
+fn audit_fingerprint_exits_0_on_a_match_and_1_otherwise() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    let args = ["audit", "fingerprint", "acme", "password"];
+    assert_exit(&kc.run_stdin(&args, CANARY_PASSWORD), 0);
+    assert_exit(&kc.run_stdin(&args, "not-the-password"), 1);
+    let gone = ["audit", "fingerprint", "nobody", "password"];
+    assert_exit(&kc.run_stdin(&gone, CANARY_PASSWORD), 1);
+}
+
+#[test]
+fn exec_of_a_missing_program_is_127_and_of_an_unrunnable_one_126_before_any_logon() {
+    use std::os::unix::fs::PermissionsExt;
+    let kc = Kc::with_file_store();
+    // The provider (127.0.0.1:9) is unreachable: a logon attempt would exit 5.
+    kc.add_account("acme");
+    let plain = kc.file("not-executable.sh", "#!/bin/sh\nexit 0\n");
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cases: [(&str, i32); 4] = [
+        ("keychain-no-such-program-x9", 127),
+        ("/nonexistent/bin/prog", 127),
+        (plain.to_str().unwrap(), 126),
+        (kc.tmp.path().to_str().unwrap(), 126),
+    ];
+    for (program, code) in cases {
+        let out = kc.run(&["exec", "acme", "--", program]);
+        assert_exit(&out, code);
+        assert!(stderr(&out).contains(program), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn scan_suggests_import_only_for_files_import_reads() {
+    let kc = Kc::new();
+    let out = kc.run(&["scan", settings_data("tree").to_str().unwrap()]);
+    assert_exit(&out, 1);
+    let text = stderr(&out);
+    let import_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("keychain import"))
+        .collect();
+    assert!(!import_lines.is_empty(), "{text}");
+    assert!(
+        import_lines.iter().all(|l| l.contains("settings")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("by hand") && l.contains("legacy.ini")),
+        "{text}"
+    );
+}
+
+#[test]
+fn counts_of_one_are_singular() {
+    let kc = Kc::with_file_store();
+    let verify = kc.ok(&["audit", "verify"]);
+    assert!(verify.contains("1 line in 1 file"), "{verify}");
+    kc.add_account("acme");
+    let out = kc.run(&["refresh", "acme", "--idle-days", "1"]);
+    let text = stderr(&out);
+    assert!(text.contains("1 account checked"), "{text}");
+    assert!(text.contains("idle 1 day or more"), "{text}");
+}
