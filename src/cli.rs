@@ -102,8 +102,14 @@ pub enum Command {
     Set(SetArgs),
     /// Print the current TOTP code of an account
     Totp(TotpArgs),
-    /// Remove an account
+    /// Remove accounts (asks first on a terminal, unless -f)
     Rm(RmArgs),
+    /// Rename an account; recorded in the audit log
+    ///
+    /// The new record is written before the old one is removed, under the locks of both
+    /// names. If the move is interrupted, the old name refuses logons and says so; running the
+    /// same 'keychain mv OLD NEW' again finishes it.
+    Mv(MvArgs),
     /// Print a valid access token: from the cache, by refresh, or by a headless logon
     #[command(after_long_help = LOGIN_EXIT_CODES)]
     Login(LoginArgs),
@@ -238,6 +244,7 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {
     /// The account whose stored value the fingerprint is compared with
+    #[arg(add = account_names())]
     pub name: String,
     /// The field the value belongs to
     #[arg(value_enum)]
@@ -284,7 +291,7 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub all: bool,
     /// These accounts only
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = account_names())]
     pub names: Vec<String>,
     /// Refresh only tokens idle (neither issued nor used) for DAYS days or more
     #[arg(long, value_name = "DAYS", default_value_t = 20)]
@@ -389,6 +396,10 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only the accounts whose name matches: a shell-style pattern (*, ?, [abc]); without
+    /// wildcards, the names that contain it
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
     /// Print JSON for tools
     #[arg(long)]
     pub json: bool,
@@ -396,6 +407,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    #[arg(add = account_names())]
     pub name: String,
     /// Print JSON for tools
     #[arg(long, conflicts_with = "reveal")]
@@ -429,6 +441,7 @@ impl From<RevealField> for crate::record::SecretField {
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
+    #[arg(add = account_names())]
     pub name: String,
     #[command(flatten)]
     pub provider: ProviderArgs,
@@ -477,6 +490,7 @@ impl UnsetField {
 
 #[derive(Debug, Args)]
 pub struct TotpArgs {
+    #[arg(add = account_names())]
     pub name: String,
     /// Wait for the next time step when fewer than SECONDS remain in the current one
     #[arg(long, value_name = "SECONDS")]
@@ -485,7 +499,27 @@ pub struct TotpArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    pub name: String,
+    /// The accounts to remove; none is removed unless all exist
+    #[arg(required = true, value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
+    /// Do not ask for confirmation (without a terminal keychain never asks)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    /// The account's current name
+    #[arg(value_name = "OLD", add = account_names())]
+    pub old: String,
+    /// Its new name: letters, digits, '.', '_' and '-'; must not exist
+    #[arg(value_name = "NEW")]
+    pub new: String,
+}
+
+/// Shell completion of account names (clap_complete's dynamic engine, see `crate::complete`).
+fn account_names() -> clap_complete::engine::ArgValueCandidates {
+    clap_complete::engine::ArgValueCandidates::new(crate::complete::account_candidates)
 }
 
 #[derive(Debug, Args)]
@@ -497,6 +531,8 @@ pub struct UnlockArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// Print the script that registers completion for SHELL: source it from the shell's
+    /// start-up file, e.g. in ~/.bashrc: source <(keychain completions bash)
     pub shell: clap_complete::Shell,
 }
 
@@ -513,6 +549,7 @@ pub struct LogonArgs {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
+    #[arg(add = account_names())]
     pub name: String,
     /// How to print the token
     #[arg(long, value_enum, default_value_t = crate::login::OutputFormat::Token)]
@@ -527,6 +564,7 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    #[arg(add = account_names())]
     pub name: String,
     /// The environment variable that carries the token
     #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]

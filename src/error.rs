@@ -39,6 +39,10 @@ pub enum Error {
     #[error("no account named '{0}' in this keychain")]
     NotFound(String),
 
+    /// [`Error::NotFound`] with the names that look like what was typed.
+    #[error("no account named '{name}' in this keychain")]
+    NotFoundSimilar { name: String, similar: Vec<String> },
+
     /// The key store is missing, locked or not answering.
     #[error(transparent)]
     KeyStore(#[from] crate::keystore::KeyStoreError),
@@ -117,7 +121,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } => exit::USAGE,
-            Error::NotFound(_) => exit::NOT_FOUND,
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
             Error::KeyStore(_) => exit::LOCKED,
             Error::Integrity { .. } => exit::INTEGRITY,
             Error::Store(e) => e.exit_code(),
@@ -136,6 +140,14 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Usage { hint, .. } => hint.clone(),
+            Error::NotFoundSimilar { similar, .. } => Some(format!(
+                "did you mean {}? ('keychain list' shows every account)",
+                similar
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )),
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
             Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
@@ -153,8 +165,42 @@ impl Error {
         }
     }
 
+    /// Adds the accounts whose names look like the one not found (a typo, a case slip), so the
+    /// hint can say "did you mean". Other errors are returned as they are.
+    pub fn with_similar_names(self, names: impl FnOnce() -> Vec<String>) -> Self {
+        let name = match self {
+            Error::NotFound(name) | Error::Store(crate::store::StoreError::NotFound(name)) => name,
+            other => return other,
+        };
+        let mut scored: Vec<(f64, String)> = names()
+            .into_iter()
+            .map(|n| (similarity(&name, &n), n))
+            .filter(|(score, _)| *score >= 0.8)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        // The best few, and only those nearly as close as the best.
+        let best = scored.first().map_or(0.0, |s| s.0);
+        let similar: Vec<String> = scored
+            .into_iter()
+            .take_while(|(score, _)| *score >= best - 0.05)
+            .take(3)
+            .map(|(_, n)| n)
+            .collect();
+        if similar.is_empty() {
+            Error::NotFound(name)
+        } else {
+            Error::NotFoundSimilar { name, similar }
+        }
+    }
+
     /// The reader of standard output or error went away: end quietly, as `cat` and `grep` do.
     pub fn is_closed_pipe(&self) -> bool {
         matches!(self, Error::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
+}
+
+/// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
+/// the lower-cased names, so `Acme-prod` finds `acme-prod`.
+fn similarity(typed: &str, name: &str) -> f64 {
+    strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod complete;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -9,6 +9,12 @@ use keychain::output;
 
 fn main() {
     keychain::hardening::disable_core_dumps();
+    if let Some(completions) = keychain::complete::from_env(std::env::args_os().collect()) {
+        match completions.and_then(|bytes| output::raw(&bytes)) {
+            Ok(()) => std::process::exit(0),
+            Err(error) => fail(error),
+        }
+    }
     let cli = parse();
     match keychain::cmd::dispatch(cli) {
         Ok(code) => std::process::exit(code),

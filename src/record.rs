@@ -210,6 +210,11 @@ pub struct Header {
     /// Set when the provider rejected the password or code; see [`Rejection`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logon_rejected: Option<Rejection>,
+    /// Set by `keychain mv` on the old record before the new one is written: a record that
+    /// carries it is being renamed, and logons of it are refused (one refresh token must never
+    /// be used under two names). `keychain mv OLD NEW` again finishes an interrupted move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 impl Header {
@@ -232,6 +237,7 @@ impl Header {
             last_totp_step: None,
             provider_errors: Vec::new(),
             logon_rejected: None,
+            moved_to: None,
         }
     }
 

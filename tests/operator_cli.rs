@@ -166,3 +166,165 @@ fn counts_of_one_are_singular() {
     assert!(text.contains("1 account checked"), "{text}");
     assert!(text.contains("idle 1 day or more"), "{text}");
 }
+
+/// `add` of a minimal OIDC account under `name` (no secrets).
+fn add_plain(kc: &Kc, name: &str) {
+    kc.ok(&add_args(name, &["--no-password", "--no-totp"]));
+}
+
+fn names_listed(kc: &Kc, args: &[&str]) -> Vec<String> {
+    kc.ok(args)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn mv_renames_keeps_the_secrets_and_is_audited() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    add_plain(&kc, "taken");
+    assert_exit(&kc.run(&["mv", "acme", "taken"]), 2);
+    assert_exit(&kc.run(&["mv", "nobody", "x"]), 3);
+    assert_exit(&kc.run(&["mv", "acme", "../x"]), 2);
+    kc.ok(&["mv", "acme", "acme-prod"]);
+    assert!(!kc.record("acme").exists());
+    assert_eq!(
+        kc.ok(&["show", "acme-prod", "--reveal", "password"]),
+        format!("{CANARY_PASSWORD}\n")
+    );
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    let moves: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"action\":\"mv\""))
+        .collect();
+    assert_eq!(moves.len(), 1, "{log}");
+    assert!(
+        moves[0].contains("\"account\":\"acme-prod\"") && moves[0].contains("\"detail\":\"acme\""),
+        "{}",
+        moves[0]
+    );
+    kc.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn rm_checks_every_name_first_and_removes_several() {
+    let kc = Kc::with_file_store();
+    for name in ["a1", "a2", "a3"] {
+        add_plain(&kc, name);
+    }
+    // One unknown name: nothing is removed.
+    assert_exit(&kc.run(&["rm", "a1", "nope", "a2"]), 3);
+    assert!(kc.record("a1").exists() && kc.record("a2").exists());
+    kc.ok(&["rm", "-f", "a1", "a2"]);
+    assert_eq!(names_listed(&kc, &["list"]), ["a3"]);
+}
+
+/// Runs `keychain ARGS` on a pseudo-terminal (util-linux `script`), with `answer` typed.
+fn on_terminal(kc: &Kc, args: &str, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("keychain");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux 'script' is needed for terminal tests");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn rm_on_a_terminal_asks_first_and_minus_f_does_not() {
+    let kc = Kc::with_file_store();
+    add_plain(&kc, "acme");
+    let out = on_terminal(&kc, "rm acme", "n\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Remove account 'acme'?"));
+    assert!(kc.record("acme").exists());
+    let out = on_terminal(&kc, "rm acme", "y\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!kc.record("acme").exists());
+    add_plain(&kc, "acme");
+    let out = on_terminal(&kc, "rm -f acme", "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Remove account"));
+    assert!(!kc.record("acme").exists());
+}
+
+#[test]
+fn list_filters_by_pattern() {
+    let kc = Kc::with_file_store();
+    for name in ["acme-prod", "acme-test", "other"] {
+        add_plain(&kc, name);
+    }
+    assert_eq!(
+        names_listed(&kc, &["list", "acme"]),
+        ["acme-prod", "acme-test"]
+    );
+    assert_eq!(names_listed(&kc, &["list", "*-prod"]), ["acme-prod"]);
+    assert_eq!(names_listed(&kc, &["list", "o?her"]), ["other"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&kc.ok(&["list", "test", "--json"])).unwrap();
+    assert_eq!(json.to_string().matches("acme-test").count(), 1, "{json}");
+    assert_exit(&kc.run(&["list", "[a"]), 2);
+}
+
+#[test]
+fn an_unknown_name_gets_a_did_you_mean_for_every_command() {
+    let kc = Kc::with_file_store();
+    add_plain(&kc, "acme-prod");
+    add_plain(&kc, "zeta");
+    for args in [
+        &["show", "acme-prd"][..],
+        &["set", "acme-prd", "--user", "x"],
+        &["totp", "acme-prd"],
+        &["login", "acme-prd"],
+        &["rm", "-f", "acme-prd"],
+        &["mv", "acme-prd", "new"],
+        &["exec", "acme-prd", "--", "true"],
+    ] {
+        let out = kc.run(args);
+        assert_exit(&out, 3);
+        let text = stderr(&out);
+        assert!(
+            text.contains("did you mean 'acme-prod'?"),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains("zeta"), "{text}");
+    }
+    // Nothing alike: the plain hint.
+    let text = stderr(&kc.run(&["show", "qqqq"]));
+    assert!(!text.contains("did you mean"), "{text}");
+}
+
+#[test]
+fn shell_completion_offers_account_names() {
+    let kc = Kc::with_file_store();
+    add_plain(&kc, "acme-prod");
+    add_plain(&kc, "other");
+    let script = kc.ok(&["completions", "bash"]);
+    assert!(script.contains("KEYCHAIN_COMPLETE"), "{script}");
+    let out = kc
+        .cmd()
+        .env("KEYCHAIN_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .args(["--", "keychain", "show", "ac"])
+        .output()
+        .unwrap();
+    assert_success(&out, &["complete show"]);
+    let words = String::from_utf8(out.stdout).unwrap();
+    let words: Vec<&str> = words
+        .split(['\n', '\u{b}'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(words, ["acme-prod"]);
+}

@@ -10,9 +10,13 @@ use crate::record::{Header, SecretField};
 
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = clock::now();
+    let wanted = NameFilter::new(args.pattern.as_deref())?;
     let mut rows = Vec::new();
     let mut damaged = Vec::new();
-    for name in super::account_names(kc)? {
+    for name in super::account_names(kc)?
+        .into_iter()
+        .filter(|n| wanted.matches(n))
+    {
         match kc.peek(&name) {
             Ok(header) => rows.push(header),
             Err(e) => {
@@ -26,6 +30,14 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     } else {
         crate::output::out(&to_table(&rows, now))?;
     }
+    for h in &rows {
+        if let Some(new) = &h.moved_to {
+            crate::output::err(&format!(
+                "warning: '{}' is being renamed to '{new}' (an interrupted 'keychain mv'); finish it with: keychain mv {} {new}\n",
+                h.name, h.name
+            ))?;
+        }
+    }
     if damaged.is_empty() {
         Ok(())
     } else {
@@ -37,6 +49,34 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
                 damaged.join(", ")
             ),
         })
+    }
+}
+
+/// `list PATTERN`: a shell-style glob over the name, or (without wildcards) a substring.
+pub struct NameFilter(Option<glob::Pattern>);
+
+impl NameFilter {
+    pub fn new(pattern: Option<&str>) -> Result<Self> {
+        let Some(pattern) = pattern else {
+            return Ok(NameFilter(None));
+        };
+        let glob = if pattern.contains(['*', '?', '[']) {
+            pattern.to_string()
+        } else {
+            format!("*{}*", glob::Pattern::escape(pattern))
+        };
+        glob::Pattern::new(&glob)
+            .map(|p| NameFilter(Some(p)))
+            .map_err(|e| {
+                Error::usage_hint(
+                    format!("'{pattern}' is not a valid pattern: {}", e.msg),
+                    "use * for any characters, ? for one, [abc] for one of a set",
+                )
+            })
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.0.as_ref().is_none_or(|p| p.matches(name))
     }
 }
 

@@ -10,6 +10,7 @@ mod import;
 mod init;
 mod list;
 mod login;
+mod mv;
 mod program;
 mod provider;
 mod refresh;
@@ -34,7 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let dir = || resolve_dir(cli.dir.clone());
     let open = || -> Result<Keychain> { Keychain::open(&dir()?) };
     let done = |r: Result<()>| r.map(|()| 0);
-    match cli.command {
+    let result = match cli.command {
         Command::Exec(args) => exec::run(&open()?, args),
         Command::Login(args) => done(login::run(&open()?, args)),
         Command::Init(args) => done(init::run(&dir()?, args)),
@@ -44,6 +45,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Set(args) => done(set::run(&open()?, args)),
         Command::Totp(args) => done(totp::run(&open()?, args)),
         Command::Rm(args) => done(rm::run(&open()?, args)),
+        Command::Mv(args) => done(mv::run(&open()?, args)),
         Command::Unlock(args) => done(unlock::unlock(&open()?, args)),
         Command::Lock => done(unlock::lock(&dir_checked(dir()?)?)),
         Command::Audit(args) => audit::run(&open()?, args),
@@ -52,7 +54,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Export(args) => done(export::run(&open()?, args)),
         Command::Refresh(args) => refresh::run(&open()?, args),
         Command::Completions(args) => done(completions::run(args)),
-    }
+    };
+    // An unknown account name gets a "did you mean" from the names that exist.
+    result.map_err(|e| {
+        e.with_similar_names(|| {
+            Keychain::open(&dir().unwrap_or_default())
+                .and_then(|kc| Ok(kc.store().listing()?.names))
+                .unwrap_or_default()
+        })
+    })
 }
 
 /// The names of all accounts, with a warning for each entry skipped because it is not a record.
