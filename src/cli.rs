@@ -119,6 +119,18 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Remove the cached identity from the kernel keyring
     Lock,
+    /// Will tonight's job work? Key store, unlock, and per account the last logon, the refresh
+    /// token's days left, the lockout guard; exit 0 when all is well, 1 otherwise
+    ///
+    /// Never prompts, takes no lock and writes nothing: made for cron and monitoring (e.g. a
+    /// systemd timer's ExecStartPre, or a Nagios-style check). The key store is asked itself,
+    /// not the unlock cache; a passphrase store only when a job's passphrase file is given
+    /// (KEYCHAIN_PASSPHRASE_FILE or the systemd credential keychain-passphrase). Findings:
+    /// error: key-store-unavailable, record-unreadable, interrupted-rename, logon-rejected,
+    /// cannot-log-on; warning: unlock-ends (within 24 h while the store cannot answer jobs),
+    /// refresh-token-expired (the next logon is headless), refresh-token-idle (5 days or fewer
+    /// left).
+    Status(StatusArgs),
     /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
     ///
     /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
@@ -498,6 +510,13 @@ pub struct TotpArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON for tools
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RmArgs {
     /// The accounts to remove; none is removed unless all exist
     #[arg(required = true, value_name = "NAME", add = account_names())]
@@ -524,8 +543,10 @@ fn account_names() -> clap_complete::engine::ArgValueCandidates {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// How long the identity stays cached, e.g. 8h, 30m, 7d
-    #[arg(long = "for", value_name = "DURATION", default_value = "8h", value_parser = humantime::parse_duration)]
+    /// How long the identity stays cached, e.g. 8h, 30m, 7d. The default, 25h, reaches past the
+    /// next run of any daily job whenever the unlock happens (8 h after 17:00 ends before a
+    /// 03:17 job); 'keychain status' says when it ends
+    #[arg(long = "for", value_name = "DURATION", default_value = "25h", value_parser = humantime::parse_duration)]
     pub duration: std::time::Duration,
 }
 

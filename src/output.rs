@@ -31,6 +31,46 @@ pub fn out(text: &str) -> Result<()> {
     write(Stream::Stdout, escape(text).as_bytes())
 }
 
+/// Human text on standard output whose lines may start with a severity word (`error`,
+/// `warning`, `critical`, `high`, `medium`, `low`): that word is coloured when standard output
+/// is a terminal and `NO_COLOR` is not set (<https://no-color.org>). The colour codes are added
+/// after escaping, so no value can bring its own.
+pub fn out_with_severities(text: &str) -> Result<()> {
+    let escaped = escape(text);
+    if !colour_on_stdout() {
+        return write(Stream::Stdout, escaped.as_bytes());
+    }
+    let mut coloured = String::with_capacity(escaped.len() + 64);
+    for line in escaped.split_inclusive('\n') {
+        let word = SEVERITY_COLOURS.iter().find(|(word, _)| {
+            line.strip_prefix(word)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with(':'))
+        });
+        match word {
+            Some((word, code)) => {
+                let _ = write!(coloured, "\x1b[{code}m{word}\x1b[0m{}", &line[word.len()..]);
+            }
+            None => coloured.push_str(line),
+        }
+    }
+    write(Stream::Stdout, coloured.as_bytes())
+}
+
+/// SGR colours per severity word: red, bold red, yellow, cyan.
+const SEVERITY_COLOURS: [(&str, &str); 6] = [
+    ("critical", "1;31"),
+    ("error", "1;31"),
+    ("high", "31"),
+    ("warning", "33"),
+    ("medium", "33"),
+    ("low", "36"),
+];
+
+/// Colour only for a person: standard output is a terminal and `NO_COLOR` is unset or empty.
+fn colour_on_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
 /// Human text on standard error (notices, warnings, errors), with control characters escaped.
 pub fn err(text: &str) -> Result<()> {
     write(Stream::Stderr, escape(text).as_bytes())
@@ -57,6 +97,11 @@ pub fn progress(text: &str) {
 /// "1 lines" or "1 line(s)".
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The width of the terminal standard output writes to, when it is one.
+pub fn stdout_width() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 /// Whether standard error is a terminal (progress and the seconds left are shown only there).

@@ -19,6 +19,7 @@ mod scan;
 mod secrets;
 mod set;
 mod show;
+mod status;
 mod strip;
 mod totp;
 mod unlock;
@@ -47,6 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm(args) => done(rm::run(&open()?, args)),
         Command::Mv(args) => done(mv::run(&open()?, args)),
         Command::Unlock(args) => done(unlock::unlock(&open()?, args)),
+        Command::Status(args) => status::run(&open()?, args),
         Command::Lock => done(unlock::lock(&dir_checked(dir()?)?)),
         Command::Audit(args) => audit::run(&open()?, args),
         Command::Scan(args) => scan::run(dir().ok().as_deref(), args),
