@@ -585,11 +585,18 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    #[arg(add = account_names())]
-    pub name: String,
-    /// The environment variable that carries the token
+    /// The account whose access token goes into --env-name (optional with --env)
+    #[arg(add = account_names(), required_unless_present = "env")]
+    pub name: Option<String>,
+    /// The environment variable that carries NAME's token
     #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]
     pub env_name: String,
+    /// Put ACCOUNT's FIELD into VAR; repeatable, several accounts allowed. FIELD: access-token
+    /// (a valid token, as login gives), user, client-id, api-url (Exact Online's API base);
+    /// a secret (password, totp-secret, client-secret, refresh-token) only when named, and
+    /// recorded in the audit log before the program starts
+    #[arg(long = "env", value_name = "VAR=ACCOUNT:FIELD", value_parser = crate::cmd::exec_env::parse)]
+    pub env: Vec<crate::cmd::exec_env::EnvSpec>,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// The command and its arguments, after --

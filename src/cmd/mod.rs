@@ -5,6 +5,7 @@ mod add;
 mod audit;
 mod completions;
 mod exec;
+pub mod exec_env;
 mod export;
 mod import;
 mod init;
