@@ -81,8 +81,35 @@ pub struct Cli {
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// Print JSON for tools: one document, "format": 1 first (see keychain(1), JSON OUTPUT);
+    /// an error is then a JSON object on standard error [env: KEYCHAIN_FORMAT=json]
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Whether JSON was asked for: `--json`, or `KEYCHAIN_FORMAT=json`. Any other value of
+/// `KEYCHAIN_FORMAT` than `json`, `text` or empty is a usage error.
+pub fn json_wanted(flag: bool) -> Result<bool, String> {
+    match std::env::var("KEYCHAIN_FORMAT").as_deref() {
+        _ if flag => Ok(true),
+        Ok("json") => Ok(true),
+        Ok("text" | "") | Err(_) => Ok(false),
+        Ok(other) => Err(format!(
+            "KEYCHAIN_FORMAT={other} is not a format: use json or text"
+        )),
+    }
+}
+
+/// Whether an error before parsing finished (a usage error) should be JSON: `--json` among
+/// the arguments before `--`, or `KEYCHAIN_FORMAT=json`.
+pub fn json_in_raw_args(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+        || std::env::var("KEYCHAIN_FORMAT").as_deref() == Ok("json")
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,8 +262,8 @@ impl std::fmt::Display for Severity {
 
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// Print JSON for tools
-    #[arg(long)]
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
     /// Also write the report as a self-contained HTML page to FILE (mode 0600)
     #[arg(long, value_name = "FILE")]
@@ -412,8 +439,8 @@ pub struct ListArgs {
     /// wildcards, the names that contain it
     #[arg(value_name = "PATTERN")]
     pub pattern: Option<String>,
-    /// Print JSON for tools
-    #[arg(long)]
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
 }
 
@@ -421,8 +448,8 @@ pub struct ListArgs {
 pub struct ShowArgs {
     #[arg(add = account_names())]
     pub name: String,
-    /// Print JSON for tools
-    #[arg(long, conflicts_with = "reveal")]
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
     /// Print exactly this one secret and a newline, for scripts
     #[arg(long, value_enum, value_name = "FIELD")]
@@ -511,8 +538,8 @@ pub struct TotpArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print JSON for tools
-    #[arg(long)]
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
 }
 

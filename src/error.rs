@@ -136,6 +136,32 @@ impl Error {
         }
     }
 
+    /// The error's class for the JSON contract's error object (`"code"`), one per exit code
+    /// family; stable, kebab-case.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Usage { .. } => "usage",
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
+            Error::KeyStore(_) => "key-store",
+            Error::Integrity { .. } => "integrity",
+            Error::Store(e) => match e.exit_code() {
+                exit::NOT_FOUND => "not-found",
+                exit::USAGE => "usage",
+                exit::INTEGRITY => "integrity",
+                exit::LOCKED => "key-store",
+                _ => "io",
+            },
+            Error::Rejected(_) => "rejected",
+            Error::Unavailable(_) => "unavailable",
+            Error::Findings(_) => "findings",
+            Error::Audit { .. } => "audit-log",
+            Error::Output { .. } => "output",
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
+            Error::Program { .. } => "cannot-run",
+            Error::Io { .. } => "io",
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -94,16 +94,51 @@ pub fn rejection(r: Option<&Rejection>) -> Value {
     )
 }
 
+/// An account, from its header: the same shape in `list`, `show` and `export`'s listing.
+pub fn account(h: &Header, now: i64) -> Value {
+    json!({
+        "name": h.name,
+        "provider": provider(&h.provider),
+        "user": h.user,
+        "secrets": secrets(h, now),
+        "totp": h.totp.as_ref().map(|t| json!({
+            "algorithm": t.algorithm, "digits": t.digits, "period": t.period,
+            "issuer": t.issuer, "label": t.label,
+        })),
+        "created": time(h.created),
+        "updated": time(h.updated),
+        "access_token_expires_at": time_opt(h.access_token_expires),
+        "refresh_token_active": time_opt(h.refresh_token_active),
+        "last_use": usage(h.last_use.as_ref()),
+        "last_logon": usage(h.last_logon.as_ref()),
+        "logon_rejected": rejection(h.logon_rejected.as_ref()),
+        "moving_to": h.moved_to,
+    })
+}
+
 /// A finding: `{"severity", "code", "account", "message"}`.
 pub fn finding(severity: &str, code: &str, account: Option<&str>, message: &str) -> Value {
     json!({ "severity": severity, "code": code, "account": account, "message": message })
 }
 
+/// A document on one line (a token for a pipe, an error for a reader of standard error that
+/// reads line by line), "format" first.
+pub fn line(fields: Value) -> String {
+    let mut fields = match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    fields.remove("format");
+    let body = Value::Object(fields).to_string();
+    match body.strip_prefix('{').filter(|rest| *rest != "}") {
+        Some(rest) => format!("{{\"format\":{FORMAT},{rest}\n"),
+        None => format!("{{\"format\":{FORMAT}}}\n"),
+    }
+}
+
 /// The error object written on standard error under `--json`.
 pub fn error(exit: i32, code: &str, message: &str, hint: Option<&str>) -> String {
-    let doc = json!({ "exit": exit, "code": code, "message": message, "hint": hint }).to_string();
-    // One line, "format" first: a reader of standard error may read line by line.
-    format!("{{\"format\":{FORMAT},{}\n", &doc[1..])
+    line(json!({ "exit": exit, "code": code, "message": message, "hint": hint }))
 }
 
 #[cfg(test)]

@@ -782,7 +782,7 @@ pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<
                 "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
                 "scope": token.scope,
             });
-            format!("{json}\n")
+            crate::json::line(json)
         }
     }))
 }

@@ -81,6 +81,12 @@ pub fn raw(bytes: &[u8]) -> Result<()> {
     write(Stream::Stdout, bytes)
 }
 
+/// Exact bytes on standard error: the JSON error object under `--json` (its strings are JSON-
+/// escaped, so no control character reaches the terminal raw).
+pub fn raw_err(bytes: &[u8]) -> Result<()> {
+    write(Stream::Stderr, bytes)
+}
+
 /// For writes made after a change was saved: the change stands, so its exit status must not say
 /// otherwise because a notice about it could not be written (the stream is gone either way).
 pub fn after_save(written: Result<()>) {

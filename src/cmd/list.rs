@@ -80,36 +80,9 @@ impl NameFilter {
     }
 }
 
-pub fn secrets_json(header: &Header, now: i64) -> serde_json::Value {
-    let mut secrets = serde_json::Map::new();
-    for (field, info) in &header.secrets {
-        secrets.insert(
-            field.as_str().to_string(),
-            json!({ "changed": clock::rfc3339(info.changed), "age_days": clock::days_between(info.changed, now) }),
-        );
-    }
-    serde_json::Value::Object(secrets)
-}
-
 fn to_json(rows: &[Header], now: i64) -> String {
-    let accounts: Vec<_> = rows
-        .iter()
-        .map(|h| {
-            json!({
-                "name": h.name,
-                "provider": h.provider.kind,
-                "user": h.user,
-                "client_id": h.provider.client_id,
-                "secrets": secrets_json(h, now),
-                "created": clock::rfc3339(h.created),
-                "last_use": h.last_use.as_ref().map(|u| json!({"at": clock::rfc3339(u.at), "by": u.by, "action": u.action, "ok": u.ok})),
-            })
-        })
-        .collect();
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&accounts).expect("JSON of plain values")
-    )
+    let accounts: Vec<_> = rows.iter().map(|h| crate::json::account(h, now)).collect();
+    crate::json::document(json!({ "accounts": accounts }))
 }
 
 fn to_table(rows: &[Header], now: i64) -> String {

@@ -15,15 +15,37 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::trail::{self, Action, Outcome};
 
-pub fn run(dir: Option<&Path>, args: ScanArgs) -> Result<i32> {
+pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<i32> {
     let (findings, errors) = scan_paths_all(&args.paths);
-    let mut out = String::new();
-    for f in &findings {
-        out.push_str(&format!("{f}\n"));
-    }
-    crate::output::out(&out)?;
-    for e in &errors {
-        crate::output::err(&format!("error: {e}\n"))?;
+    if json {
+        let found: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "file": f.file.display().to_string(),
+                    "line": f.line,
+                    "key": f.key,
+                    "importable": crate::audit::scan::importable(&f.file),
+                })
+            })
+            .collect();
+        let errors: Vec<serde_json::Value> = errors
+            .iter()
+            .map(|e| serde_json::json!({ "message": e.to_string() }))
+            .collect();
+        crate::output::raw(
+            crate::json::document(serde_json::json!({ "findings": found, "errors": errors }))
+                .as_bytes(),
+        )?;
+    } else {
+        let mut out = String::new();
+        for f in &findings {
+            out.push_str(&format!("{f}\n"));
+        }
+        crate::output::out(&out)?;
+        for e in &errors {
+            crate::output::err(&format!("error: {e}\n"))?;
+        }
     }
 
     if let Some(dir) = dir.filter(|d| Config::path(d).exists()) {

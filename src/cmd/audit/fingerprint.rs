@@ -16,7 +16,7 @@ use crate::record::SecretField;
 use crate::secret::ct_eq_str;
 use crate::trail::{self, Action};
 
-pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<i32> {
     let field = SecretField::from(args.field);
     let value = SecretSource::Stdin.read(field.as_str())?;
     if value.expose_secret().is_empty() {
@@ -53,13 +53,46 @@ pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
         .account(&args.name),
     )?;
 
-    let seen: Vec<String> = super::lines::read(kc)?
+    let lines: Vec<_> = super::lines::read(kc)?
         .into_iter()
         .filter(|l| {
             l.fingerprints
                 .get(field.as_str())
                 .is_some_and(|f| ct_eq_str(f, &fingerprint))
         })
+        .collect();
+    if json {
+        let seen: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "file": l.file.display().to_string(),
+                    "line": l.line,
+                    "seq": l.seq,
+                    "time": l.time,
+                    "action": l.action,
+                    "account": l.account,
+                })
+            })
+            .collect();
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "account": args.name,
+                "field": field.as_str(),
+                "fingerprint": fingerprint,
+                "current": current,
+                "log": seen,
+            }))
+            .as_bytes(),
+        )?;
+        return Ok(if current == Some(true) {
+            exit::OK
+        } else {
+            exit::FINDINGS
+        });
+    }
+    let seen: Vec<String> = lines
+        .into_iter()
         .map(|l| {
             format!(
                 "  {} line {} (seq {}, {}, {} {})",

@@ -78,6 +78,9 @@ pub struct AccountRow {
     pub last_use: Option<Use>,
     pub headless_logons_30d: u32,
     pub broken_chains_30d: u32,
+    /// The header, for the JSON contract's shared account shape (issue 10).
+    #[serde(skip)]
+    pub header: Header,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +105,35 @@ pub struct Finding {
     pub code: &'static str,
     pub account: Option<String>,
     pub message: String,
+}
+
+/// The report under the JSON contract (src/json.rs): `format` first, each account in the shared
+/// account shape with the report's own figures beside it; `last_use` is the log's last use of
+/// the account (reveals included), in the shared use shape.
+fn to_json(report: &Report) -> String {
+    let mut doc = serde_json::to_value(report).expect("JSON of plain values");
+    let now = crate::clock::now();
+    if let Some(rows) = doc["accounts"].as_array_mut() {
+        for (value, row) in rows.iter_mut().zip(&report.accounts) {
+            let mut shared = crate::json::account(&row.header, now);
+            for key in [
+                "password_age_days",
+                "totp_secret_age_days",
+                "refresh_token",
+                "headless_logons_30d",
+                "broken_chains_30d",
+            ] {
+                shared[key] = value[key].take();
+            }
+            // The report's last use is read from the audit log (reveals count too), in the
+            // shared use shape.
+            shared["last_use"] = row.last_use.as_ref().map_or(serde_json::Value::Null, |u| {
+                serde_json::json!({ "at": u.at, "by": u.by, "action": u.action, "ok": u.result == "ok" })
+            });
+            *value = shared;
+        }
+    }
+    crate::json::document(doc)
 }
 
 fn finding(
@@ -131,8 +163,7 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
         )));
     }
     if args.json {
-        let json = serde_json::to_string_pretty(&report).expect("JSON of plain values");
-        crate::output::raw(format!("{json}\n").as_bytes())?;
+        crate::output::raw(to_json(&report).as_bytes())?;
     } else {
         crate::output::out(&super::render::table(&report))?;
     }
@@ -282,6 +313,7 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
             })
         });
     AccountRow {
+        header: h.clone(),
         name: h.name.clone(),
         provider: h.provider.kind.clone(),
         user: h.user.clone(),
