@@ -28,6 +28,7 @@ EXIT STATUS:
      quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
   A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
   rotate) keeps its status when its closing message cannot be written.
+  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.
 
 ENVIRONMENT:
   KEYCHAIN_DIR                 the keychain folder (as --dir)
@@ -37,6 +38,44 @@ ENVIRONMENT:
   KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60)
   KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
                                calibration, about one second); low values are for tests only";
+
+/// `keychain help cron` and the man page's UNATTENDED USE section.
+pub const CRON_HELP: &str = "\
+RUNNING KEYCHAIN FROM CRON AND SYSTEMD
+
+A job has no terminal, no desktop session and little environment. It needs:
+  KEYCHAIN_DIR      the keychain folder, explicitly (cron sets no XDG_DATA_HOME)
+  PATH              a PATH that reaches keychain
+  the key           one of: a passphrase key store with KEYCHAIN_PASSPHRASE_FILE (or the
+                    systemd credential keychain-passphrase); 'keychain unlock --for 25h'
+                    from a login shell (the kernel keyring serves cron until it ends);
+                    a file key store. The os key store needs the desktop's Secret Service,
+                    which cron and system services do not reach.
+Keep refresh tokens alive (Exact Online's expire after 30 days unused) and check that the
+jobs will work with 'keychain status' (exit 1 and the findings when they will not).
+
+crontab (examples/keychain.crontab in the source tree):
+  KEYCHAIN_DIR=/var/lib/etl/keychain
+  KEYCHAIN_PASSPHRASE_FILE=/etc/keychain/passphrase
+  PATH=/usr/local/bin:/usr/bin:/bin
+  17 3 * * * keychain refresh --all --idle-days 20 >/dev/null; keychain status >\"$HOME/keychain-status.txt\" || cat \"$HOME/keychain-status.txt\"
+cron mails what the last command prints: the status, only when something needs a person.
+
+systemd (examples/keychain-refresh.service and .timer), as a system service running as
+the job's user; LoadCredential= hands the passphrase to the service without the user being
+able to read the file:
+  [Service]
+  Type=oneshot
+  User=etl
+  Environment=KEYCHAIN_DIR=/var/lib/etl/keychain
+  LoadCredential=keychain-passphrase:/etc/keychain/passphrase
+  ExecStart=/usr/local/bin/keychain refresh --all --idle-days 20
+  ExecStartPost=/usr/local/bin/keychain status
+  [Timer]
+  OnCalendar=*-*-* 03:17:00
+  Persistent=true
+keychain reads $CREDENTIALS_DIRECTORY/keychain-passphrase when KEYCHAIN_PASSPHRASE_FILE is
+not set. A failed status fails the unit: 'systemctl --failed' and OnFailure= see it.";
 
 /// `keychain help login`: what each outcome of a logon exits with.
 pub const LOGIN_EXIT_CODES: &str = "\
@@ -206,10 +245,13 @@ pub enum Command {
     /// Every account (or each NAME) whose refresh token has been idle --idle-days or more is
     /// refreshed as 'keychain login' would, under its lock, the rotated token written back first.
     /// Prints per account: refreshed, skipped (not idle), no-token, or failed with the reason.
-    /// Exit 5 when any failed. Example crontab line: 17 3 * * * keychain refresh --all --idle-days 20
+    /// Exit 5 when any failed. For cron and systemd (the environment a job needs, a crontab line,
+    /// a service and timer): keychain help cron
     Refresh(RefreshArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print a man page, or install them all where man finds them
+    Man(ManArgs),
 }
 
 /// `keychain audit` alone prints the report; its flags then apply as to `keychain audit report`.
@@ -575,6 +617,17 @@ pub struct UnlockArgs {
     /// 03:17 job); 'keychain status' says when it ends
     #[arg(long = "for", value_name = "DURATION", default_value = "25h", value_parser = humantime::parse_duration)]
     pub duration: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: keychain (the default) or a command (login, exec, status, ...)
+    #[arg(value_name = "PAGE", conflicts_with = "install")]
+    pub page: Option<String>,
+    /// Write every page to DIR/man1 [default DIR: $XDG_DATA_HOME/man, else ~/.local/share/man,
+    /// which man finds when ~/.local/bin is on PATH]
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub install: Option<Option<PathBuf>>,
 }
 
 #[derive(Debug, Args)]

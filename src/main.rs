@@ -11,8 +11,15 @@ fn main() {
     keychain::hardening::disable_core_dumps();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = keychain::cli::json_in_raw_args(&args);
-    if let Some(completions) = keychain::complete::from_env(args) {
+    if let Some(completions) = keychain::complete::from_env(args.clone()) {
         match completions.and_then(|bytes| output::raw(&bytes)) {
+            Ok(()) => std::process::exit(0),
+            Err(error) => fail(error, false),
+        }
+    }
+    // `keychain help cron` is a topic, not a command: clap's help knows only commands.
+    if args.len() == 3 && args[1] == "help" && args[2] == "cron" {
+        match output::out(&format!("{}\n", keychain::cli::CRON_HELP)) {
             Ok(()) => std::process::exit(0),
             Err(error) => fail(error, false),
         }

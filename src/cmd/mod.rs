@@ -11,6 +11,7 @@ mod import;
 mod init;
 mod list;
 mod login;
+mod man;
 mod mv;
 mod program;
 mod provider;
@@ -97,6 +98,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Import(args) => import::run(&open()?, args, json),
         Command::Export(args) => confirmed("export", vec![], export::run(&open()?, args)),
         Command::Refresh(args) => refresh::run(&open()?, args, json),
+        Command::Man(args) => {
+            if json {
+                return Err(crate::error::Error::usage(
+                    "man prints roff; it has no JSON form",
+                ));
+            }
+            done(man::run(args))
+        }
         Command::Completions(args) => {
             if json {
                 return Err(crate::error::Error::usage(
