@@ -88,6 +88,9 @@ impl Keychain {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(DEFAULT_LOCK_TIMEOUT);
+        let _waiting = crate::output::Waiting::start(&format!(
+            "waiting for account '{name}': another keychain process is using it"
+        ));
         Ok(self.store.lock(name, timeout)?)
     }
 

@@ -110,6 +110,66 @@ pub fn stdout_width() -> Option<usize> {
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
+/// How long a wait must last before a person is told about it.
+pub const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// A line on standard error that appears only when a wait (a lock, an scrypt key derivation)
+/// lasts longer than [`PROGRESS_AFTER`], and only on a terminal; it is erased when the wait
+/// ends (the guard is dropped). A job's log never sees it.
+pub struct Waiting {
+    state: Option<std::sync::Arc<(std::sync::Mutex<WaitState>, std::sync::Condvar)>>,
+}
+
+#[derive(Default)]
+struct WaitState {
+    done: bool,
+    shown: bool,
+}
+
+impl Waiting {
+    pub fn start(message: &str) -> Self {
+        if !stderr_is_terminal() {
+            return Waiting { state: None };
+        }
+        let state = std::sync::Arc::new((
+            std::sync::Mutex::new(WaitState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = state.clone();
+        let line = format!("{}…", escape_value(message));
+        std::thread::spawn(move || {
+            let (lock, wake) = &*shared;
+            let Ok(guard) = lock.lock() else { return };
+            let Ok((mut guard, _)) = wake.wait_timeout_while(guard, PROGRESS_AFTER, |s| !s.done)
+            else {
+                return;
+            };
+            if !guard.done {
+                let _ = write(Stream::Stderr, line.as_bytes());
+                guard.shown = true;
+            }
+        });
+        Waiting { state: Some(state) }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let (lock, wake) = &*state;
+        if let Ok(mut guard) = lock.lock() {
+            guard.done = true;
+            if guard.shown {
+                // Back to the start of the line, and erase it.
+                let _ = write(Stream::Stderr, b"\r\x1b[K");
+            }
+        }
+        wake.notify_all();
+    }
+}
+
 /// Whether standard error is a terminal (progress and the seconds left are shown only there).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()

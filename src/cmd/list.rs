@@ -86,33 +86,8 @@ fn to_json(rows: &[Header], now: i64) -> String {
 }
 
 fn to_table(rows: &[Header], now: i64) -> String {
-    let mut out = String::new();
-    // Headers are read without the key, so their texts are whatever is in the file: every cell
-    // is one value on one line, its control characters and line breaks escaped.
-    let cell = |text: &str| crate::output::escape_value(text).into_owned();
-    let cells: Vec<[String; 3]> = rows
-        .iter()
-        .map(|h| [cell(&h.name), cell(&h.provider.kind), cell(&h.user)])
-        .collect();
-    let width = |i: usize, min: usize| {
-        cells
-            .iter()
-            .map(|c| c[i].chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(min)
-    };
-    let widths = [width(0, 4), width(1, 8), width(2, 4)];
-    out.push_str(&format!(
-        "{:w0$}  {:w1$}  {:w2$}  SECRETS (AGE)\n",
-        "NAME",
-        "PROVIDER",
-        "USER",
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2]
-    ));
-    for (h, [name, kind, user]) in rows.iter().zip(&cells) {
+    let mut table = crate::table::Table::new(&["NAME", "PROVIDER", "USER", "SECRETS (AGE)"]);
+    for h in rows {
         let secrets: Vec<String> = SecretField::ALL
             .iter()
             .filter_map(|f| {
@@ -121,20 +96,12 @@ fn to_table(rows: &[Header], now: i64) -> String {
                     .map(|info| format!("{}({})", f.as_str(), clock::age(info.changed, now)))
             })
             .collect();
-        out.push_str(&format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}\n",
-            name,
-            kind,
-            user,
-            if secrets.is_empty() {
-                "-".to_string()
-            } else {
-                secrets.join(" ")
-            },
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        ));
+        table.row(vec![
+            h.name.clone(),
+            h.provider.kind.clone(),
+            h.user.clone(),
+            secrets.join(" "),
+        ]);
     }
-    out
+    table.render()
 }

@@ -110,11 +110,12 @@ impl KeyStore for PassphraseKeyStore {
         }
         let plaintext =
             zeroize::Zeroizing::new(identity.to_string().expose_secret().as_bytes().to_vec());
-        let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient]).map_err(|e| {
-            KeyStoreError::IdentityFile {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            }
+        let waiting = crate::output::Waiting::start("deriving the key from the passphrase");
+        let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient]);
+        drop(waiting);
+        let ciphertext = ciphertext.map_err(|e| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: e.to_string(),
         })?;
         fsutil::write_atomic(&self.path, &ciphertext).map_err(|e| KeyStoreError::IdentityFile {
             path: self.path.clone(),
@@ -130,7 +131,10 @@ impl KeyStore for PassphraseKeyStore {
         let pass = passphrase("Passphrase of the keychain: ", false)?;
         let mut identity = age::scrypt::Identity::new(pass);
         identity.set_max_work_factor(MAX_WORK_FACTOR);
-        let plaintext = crate::crypto::decrypt(&ciphertext, &identity).map_err(|e| match e {
+        let waiting = crate::output::Waiting::start("deriving the key from the passphrase");
+        let plaintext = crate::crypto::decrypt(&ciphertext, &identity);
+        drop(waiting);
+        let plaintext = plaintext.map_err(|e| match e {
             age::DecryptError::DecryptionFailed
             | age::DecryptError::KeyDecryptionFailed
             | age::DecryptError::NoMatchingKeys => {

@@ -21,7 +21,20 @@ fn refresh(a: &AccountRow) -> String {
 fn last_use(a: &AccountRow) -> String {
     a.last_use
         .as_ref()
-        .map(|u| format!("{} by {} ({}: {})", u.at, u.by, u.action, u.result))
+        // A table cell holds an error's class, not its whole text (--json has it whole).
+        .map(|u| {
+            format!(
+                "{} by {} ({}: {})",
+                u.at,
+                u.by,
+                u.action,
+                match u.result.split_once(": ") {
+                    Some((outcome, why)) =>
+                        format!("{outcome}: {}", crate::table::error_class(why)),
+                    None => u.result.clone(),
+                }
+            )
+        })
         .unwrap_or_else(|| "never".into())
 }
 
@@ -61,17 +74,11 @@ const HEADINGS: [&str; 9] = [
 ];
 
 pub fn table(r: &Report) -> String {
-    // A cell is one value on one line: its control characters and line breaks are escaped.
-    let rows: Vec<[String; 9]> = r
-        .accounts
-        .iter()
-        .map(|a| cells(a).map(|c| crate::output::escape_value(&c).into_owned()))
-        .collect();
-    let mut widths: Vec<usize> = HEADINGS.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
+    // Fitted to the terminal, '-' for an empty cell, each cell one escaped value
+    // (crate::table).
+    let mut accounts = crate::table::Table::new(&HEADINGS);
+    for a in &r.accounts {
+        accounts.row(cells(a).to_vec());
     }
     let mut out = String::new();
     let _ = writeln!(
@@ -82,20 +89,9 @@ pub fn table(r: &Report) -> String {
         crate::output::count(r.accounts.len(), "account", "accounts"),
         r.generated
     );
-    let line = |out: &mut String, row: &[String]| {
-        let text: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", text.join("  ").trim_end());
-    };
-    if !rows.is_empty() {
+    if !accounts.is_empty() {
         out.push('\n');
-        line(&mut out, &HEADINGS.map(String::from));
-        for row in &rows {
-            line(&mut out, row);
-        }
+        out.push_str(&accounts.render());
     }
     let _ = writeln!(out, "\nAudit log: {}", log_line(r));
     for p in &r.audit_log.problems {
