@@ -59,13 +59,19 @@ impl Keychain {
         }
     }
 
-    /// The public header of an account, without the key (not yet authenticated).
+    /// The public header of an account, without the key (not yet authenticated). A header
+    /// naming another account (a copied or renamed file) is refused as `read` refuses it, so
+    /// that no listing shows one account twice.
     pub fn peek(&self, name: &str) -> Result<Header> {
         let raw = self
             .store
             .read(name)?
             .ok_or_else(|| Error::NotFound(name.to_string()))?;
-        record::peek(&raw.bytes).map_err(|e| self.integrity(name, e))
+        let header = record::peek(&raw.bytes).map_err(|e| self.integrity(name, e))?;
+        if header.name != name {
+            return Err(self.integrity(name, RecordError::WrongName(header.name)));
+        }
+        Ok(header)
     }
 
     /// Opens an account and returns it with the revision read, for a later compare-and-swap.

@@ -328,3 +328,25 @@ fn shell_completion_offers_account_names() {
         .collect();
     assert_eq!(words, ["acme-prod"]);
 }
+
+#[test]
+fn a_copied_record_is_not_listed_as_the_account_twice() {
+    let kc = Kc::with_file_store();
+    add_plain(&kc, "acme");
+    std::fs::copy(kc.record("acme"), kc.record("acme-copy")).unwrap();
+    for args in [&["list"][..], &["status"], &["audit", "--no-key"]] {
+        let out = kc.run(args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some("acme"))
+            .count();
+        assert_eq!(rows, 1, "{args:?}: {text}");
+        assert!(
+            stderr(&out).contains("acme-copy") || text.contains("acme-copy"),
+            "{args:?}: the copy is named\n{text}\n{}",
+            stderr(&out)
+        );
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+    }
+}
