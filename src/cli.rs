@@ -442,6 +442,11 @@ pub struct SecretArgs {
     /// Read the TOTP secret from a PNG or JPEG image of its QR code
     #[arg(long, value_name = "IMAGE")]
     pub totp_qr: Option<PathBuf>,
+    /// Which entry of a Google Authenticator export (several accounts in one QR or
+    /// otpauth-migration:// text) to take: its number (1, 2, ...), ISSUER:LABEL, or an issuer or
+    /// label that only one entry has
+    #[arg(long, value_name = "N|ISSUER:LABEL")]
+    pub totp_select: Option<String>,
     /// Refuse the TOTP secret unless it produces this current code (compare with your authenticator app)
     #[arg(long, value_name = "CODE")]
     pub totp_check: Option<String>,

@@ -350,3 +350,54 @@ fn a_copied_record_is_not_listed_as_the_account_twice() {
         assert_ne!(out.status.code(), Some(0), "{args:?}");
     }
 }
+
+#[test]
+fn totp_select_picks_one_entry_of_a_google_authenticator_export() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/totp");
+    let text = std::fs::read_to_string(data.join("migration-two-entries.txt")).unwrap();
+    let entries = keychain::totp::TotpSecret::parse_all(&text).unwrap();
+    assert_eq!(entries.len(), 2);
+    let second = {
+        use secrecy::ExposeSecret;
+        entries[1].secret_base32().expose_secret().to_string()
+    };
+    let kc = Kc::with_file_store();
+    let file = data.join("migration-two-entries.txt");
+    let qr = data.join("qr-migration.png");
+    // Without a choice: refused, naming the flag and the entries.
+    let out = kc.run(&add_args(
+        "a",
+        &["--no-password", "--totp-file", file.to_str().unwrap()],
+    ));
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--totp-select"), "{}", stderr(&out));
+    // By number from the text, by ISSUER:LABEL from the QR image: the same second entry.
+    let name = entries[1].name();
+    for (account, source, selector) in [
+        ("by-number", ["--totp-file", file.to_str().unwrap()], "2"),
+        (
+            "by-name",
+            ["--totp-qr", qr.to_str().unwrap()],
+            name.as_str(),
+        ),
+    ] {
+        let mut args = add_args(account, &["--no-password"]);
+        args.extend(source);
+        args.extend(["--totp-select", selector]);
+        kc.ok(&args);
+        assert_eq!(
+            kc.ok(&["show", account, "--reveal", "totp-secret"]).trim(),
+            second
+        );
+    }
+    let mut args = add_args(
+        "none",
+        &["--no-password", "--totp-file", file.to_str().unwrap()],
+    );
+    args.extend(["--totp-select", "9"]);
+    assert_exit(&kc.run(&args), 2);
+    assert_exit(
+        &kc.run(&add_args("lone", &["--no-password", "--totp-select", "1"])),
+        2,
+    );
+}
