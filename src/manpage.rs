@@ -152,7 +152,8 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
         codes.push(("4", "the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'"));
         codes.push(("5", "the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for another reason than a dead grant (the refresh token is kept)"));
     }
-    if sub != "scan" && sub != "completions" && sub != "man" {
+    // status reports a key store or a record that fails as a finding (exit 1), never as 6 or 7.
+    if !matches!(sub, "scan" | "completions" | "man" | "status") {
         codes.push(("6", "the keychain is locked or its key store unavailable (Secret Service missing, locked or not answering; passphrase needed)"));
         codes.push(("7", "data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched); audit verify: the log does not verify"));
     }
