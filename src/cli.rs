@@ -23,10 +23,13 @@ EXIT STATUS:
   7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
      config.json does not authenticate; a keychain file others can write (left untouched)
   8  input/output error (disk full, permission denied), also writing standard output or error
+126  exec: the program cannot be run (no execute permission, a folder)
+127  exec: no such program (checked before any logon)
 141  standard output or error was closed by its reader (| head, grep -q): the command stops
      quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
   A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
   rotate) keeps its status when its closing message cannot be written.
+  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.
 
 ENVIRONMENT:
   KEYCHAIN_DIR                 the keychain folder (as --dir)
@@ -37,6 +40,44 @@ ENVIRONMENT:
                                at most 86400)
   KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
                                calibration, about one second); low values are for tests only";
+
+/// `keychain help cron` and the man page's UNATTENDED USE section.
+pub const CRON_HELP: &str = "\
+RUNNING KEYCHAIN FROM CRON AND SYSTEMD
+
+A job has no terminal, no desktop session and little environment. It needs:
+  KEYCHAIN_DIR      the keychain folder, explicitly (cron sets no XDG_DATA_HOME)
+  PATH              a PATH that reaches keychain
+  the key           one of: a passphrase key store with KEYCHAIN_PASSPHRASE_FILE (or the
+                    systemd credential keychain-passphrase); 'keychain unlock --for 25h'
+                    from a login shell (the kernel keyring serves cron until it ends);
+                    a file key store. The os key store needs the desktop's Secret Service,
+                    which cron and system services do not reach.
+Keep refresh tokens alive (Exact Online's expire after 30 days unused) and check that the
+jobs will work with 'keychain status' (exit 1 and the findings when they will not).
+
+crontab (examples/keychain.crontab in the source tree):
+  KEYCHAIN_DIR=/var/lib/etl/keychain
+  KEYCHAIN_PASSPHRASE_FILE=/etc/keychain/passphrase
+  PATH=/usr/local/bin:/usr/bin:/bin
+  17 3 * * * keychain refresh --all --idle-days 20 >/dev/null; keychain status >\"$HOME/keychain-status.txt\" || cat \"$HOME/keychain-status.txt\"
+cron mails what the last command prints: the status, only when something needs a person.
+
+systemd (examples/keychain-refresh.service and .timer), as a system service running as
+the job's user; LoadCredential= hands the passphrase to the service without the user being
+able to read the file:
+  [Service]
+  Type=oneshot
+  User=etl
+  Environment=KEYCHAIN_DIR=/var/lib/etl/keychain
+  LoadCredential=keychain-passphrase:/etc/keychain/passphrase
+  ExecStart=/usr/local/bin/keychain refresh --all --idle-days 20
+  ExecStartPost=/usr/local/bin/keychain status
+  [Timer]
+  OnCalendar=*-*-* 03:17:00
+  Persistent=true
+keychain reads $CREDENTIALS_DIRECTORY/keychain-passphrase when KEYCHAIN_PASSPHRASE_FILE is
+not set. A failed status fails the unit: 'systemctl --failed' and OnFailure= see it.";
 
 /// `keychain help login`: what each outcome of a logon exits with.
 pub const LOGIN_EXIT_CODES: &str = "\
@@ -81,8 +122,35 @@ pub struct Cli {
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// Print JSON for tools: one document, "format": 1 first (see keychain(1), JSON OUTPUT);
+    /// an error is then a JSON object on standard error [env: KEYCHAIN_FORMAT=json]
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Whether JSON was asked for: `--json`, or `KEYCHAIN_FORMAT=json`. Any other value of
+/// `KEYCHAIN_FORMAT` than `json`, `text` or empty is a usage error.
+pub fn json_wanted(flag: bool) -> Result<bool, String> {
+    match std::env::var("KEYCHAIN_FORMAT").as_deref() {
+        _ if flag => Ok(true),
+        Ok("json") => Ok(true),
+        Ok("text" | "") | Err(_) => Ok(false),
+        Ok(other) => Err(format!(
+            "KEYCHAIN_FORMAT={other} is not a format: use json or text"
+        )),
+    }
+}
+
+/// Whether an error before parsing finished (a usage error) should be JSON: `--json` among
+/// the arguments before `--`, or `KEYCHAIN_FORMAT=json`.
+pub fn json_in_raw_args(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+        || std::env::var("KEYCHAIN_FORMAT").as_deref() == Ok("json")
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,8 +170,14 @@ pub enum Command {
     Set(SetArgs),
     /// Print the current TOTP code of an account
     Totp(TotpArgs),
-    /// Remove an account
+    /// Remove accounts (asks first on a terminal, unless -f)
     Rm(RmArgs),
+    /// Rename an account; recorded in the audit log
+    ///
+    /// The new record is written before the old one is removed, under the locks of both
+    /// names. If the move is interrupted, the old name refuses logons and says so; running the
+    /// same 'keychain mv OLD NEW' again finishes it.
+    Mv(MvArgs),
     /// Print a valid access token: from the cache, by refresh, or by a headless logon
     #[command(after_long_help = LOGIN_EXIT_CODES)]
     Login(LoginArgs),
@@ -113,6 +187,18 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Remove the cached identity from the kernel keyring
     Lock,
+    /// Will tonight's job work? Key store, unlock, and per account the last logon, the refresh
+    /// token's days left, the lockout guard; exit 0 when all is well, 1 otherwise
+    ///
+    /// Never prompts, takes no lock and writes nothing: made for cron and monitoring (e.g. a
+    /// systemd timer's ExecStartPre, or a Nagios-style check). The key store is asked itself,
+    /// not the unlock cache; a passphrase store only when a job's passphrase file is given
+    /// (KEYCHAIN_PASSPHRASE_FILE or the systemd credential keychain-passphrase). Findings:
+    /// error: key-store-unavailable, record-unreadable, interrupted-rename, logon-rejected,
+    /// cannot-log-on; warning: unlock-ends (within 24 h while the store cannot answer jobs),
+    /// refresh-token-expired (the next logon is headless), refresh-token-idle (5 days or fewer
+    /// left).
+    Status(StatusArgs),
     /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
     ///
     /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
@@ -179,10 +265,13 @@ pub enum Command {
     /// Every account (or each NAME) whose refresh token has been idle --idle-days or more is
     /// refreshed as 'keychain login' would, under its lock, the rotated token written back first.
     /// Prints per account: refreshed, skipped (not idle), no-token, or failed with the reason.
-    /// Exit 5 when any failed. Example crontab line: 17 3 * * * keychain refresh --all --idle-days 20
+    /// Exit 5 when any failed. For cron and systemd (the environment a job needs, a crontab line,
+    /// a service and timer): keychain help cron
     Refresh(RefreshArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print a man page, or install them all where man finds them
+    Man(ManArgs),
 }
 
 /// `keychain audit` alone prints the report; its flags then apply as to `keychain audit report`.
@@ -202,6 +291,9 @@ pub enum AuditCommand {
     /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines; exit 7 and the place of each problem when it fails
     Verify,
     /// Print the fingerprint of a value read from standard input (never an argument), say whether it is NAME's current FIELD and where the log holds it; recorded
+    ///
+    /// Exit 0 when the value is NAME's current FIELD, 1 when it is not (or there is no account
+    /// NAME now); the log lines holding it are listed either way.
     Fingerprint(FingerprintArgs),
     /// Move the live log aside and start a new one that continues its chain
     Rotate,
@@ -243,8 +335,8 @@ impl std::fmt::Display for Severity {
 
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// Print JSON for tools
-    #[arg(long)]
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
     /// Also write the report as a self-contained HTML page to FILE (mode 0600)
     #[arg(long, value_name = "FILE")]
@@ -268,6 +360,7 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {
     /// The account whose stored value the fingerprint is compared with
+    #[arg(add = account_names())]
     pub name: String,
     /// The field the value belongs to
     #[arg(value_enum)]
@@ -314,7 +407,7 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub all: bool,
     /// These accounts only
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = account_names())]
     pub names: Vec<String>,
     /// Refresh only tokens idle (neither issued nor used) for DAYS days or more
     #[arg(long, value_name = "DAYS", default_value_t = 20)]
@@ -384,6 +477,11 @@ pub struct SecretArgs {
     /// Read the TOTP secret from a PNG or JPEG image of its QR code
     #[arg(long, value_name = "IMAGE")]
     pub totp_qr: Option<PathBuf>,
+    /// Which entry of a Google Authenticator export (several accounts in one QR or
+    /// otpauth-migration:// text) to take: its number (1, 2, ...), ISSUER:LABEL, or an issuer or
+    /// label that only one entry has
+    #[arg(long, value_name = "N|ISSUER:LABEL")]
+    pub totp_select: Option<String>,
     /// Refuse the TOTP secret unless it produces this current code (compare with your authenticator app)
     #[arg(long, value_name = "CODE")]
     pub totp_check: Option<String>,
@@ -419,16 +517,21 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print JSON for tools
-    #[arg(long)]
+    /// Only the accounts whose name matches: a shell-style pattern (*, ?, [abc]); without
+    /// wildcards, the names that contain it
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    #[arg(add = account_names())]
     pub name: String,
-    /// Print JSON for tools
-    #[arg(long, conflicts_with = "reveal")]
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
     pub json: bool,
     /// Print exactly this one secret and a newline, for scripts
     #[arg(long, value_enum, value_name = "FIELD")]
@@ -459,6 +562,7 @@ impl From<RevealField> for crate::record::SecretField {
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
+    #[arg(add = account_names())]
     pub name: String,
     #[command(flatten)]
     pub provider: ProviderArgs,
@@ -467,13 +571,47 @@ pub struct SetArgs {
     pub user: Option<String>,
     #[command(flatten)]
     pub secrets: SecretArgs,
-    /// Remove a stored secret; repeatable
-    #[arg(long, value_enum, value_name = "FIELD")]
-    pub clear: Vec<RevealField>,
+    /// Remove a stored field: a secret or a plain setting (scope, redirect-uri, issuer, ...);
+    /// repeatable. The account must still be able to log on afterwards
+    #[arg(long, alias = "clear", value_enum, value_name = "FIELD")]
+    pub unset: Vec<UnsetField>,
+}
+
+/// A field `set --unset` can remove: the secrets and the optional plain settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnsetField {
+    Password,
+    TotpSecret,
+    ClientSecret,
+    RefreshToken,
+    AccessToken,
+    Issuer,
+    AuthorizeUrl,
+    TokenUrl,
+    ClientId,
+    RedirectUri,
+    Scope,
+    AllowHost,
+}
+
+impl UnsetField {
+    /// The secret this field names, if it is one.
+    pub fn secret(self) -> Option<crate::record::SecretField> {
+        use crate::record::SecretField as S;
+        Some(match self {
+            UnsetField::Password => S::Password,
+            UnsetField::TotpSecret => S::TotpSecret,
+            UnsetField::ClientSecret => S::ClientSecret,
+            UnsetField::RefreshToken => S::RefreshToken,
+            UnsetField::AccessToken => S::AccessToken,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct TotpArgs {
+    #[arg(add = account_names())]
     pub name: String,
     /// Wait for the next time step when fewer than SECONDS remain in the current one
     #[arg(long, value_name = "SECONDS")]
@@ -481,14 +619,43 @@ pub struct TotpArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RmArgs {
-    pub name: String,
+    /// The accounts to remove; none is removed unless all exist
+    #[arg(required = true, value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
+    /// Do not ask for confirmation (without a terminal keychain never asks)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    /// The account's current name
+    #[arg(value_name = "OLD", add = account_names())]
+    pub old: String,
+    /// Its new name: letters, digits, '.', '_' and '-'; must not exist
+    #[arg(value_name = "NEW")]
+    pub new: String,
+}
+
+/// Shell completion of account names (clap_complete's dynamic engine, see `crate::complete`).
+fn account_names() -> clap_complete::engine::ArgValueCandidates {
+    clap_complete::engine::ArgValueCandidates::new(crate::complete::account_candidates)
 }
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// How long the identity stays cached, e.g. 8h, 30m, 7d (from 1s to 30d)
-    #[arg(long = "for", value_name = "DURATION", default_value = "8h", value_parser = parse_unlock_duration)]
+    /// How long the identity stays cached, e.g. 8h, 30m, 7d (from 1s to 30d). The default, 25h, reaches past the
+    /// next run of any daily job whenever the unlock happens (8 h after 17:00 ends before a
+    /// 03:17 job); 'keychain status' says when it ends
+    #[arg(long = "for", value_name = "DURATION", default_value = "25h", value_parser = parse_unlock_duration)]
     pub duration: std::time::Duration,
 }
 
@@ -509,7 +676,20 @@ pub fn parse_unlock_duration(text: &str) -> Result<std::time::Duration, String> 
 }
 
 #[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: keychain (the default) or a command (login, exec, status, ...)
+    #[arg(value_name = "PAGE", conflicts_with = "install")]
+    pub page: Option<String>,
+    /// Write every page to DIR/man1 [default DIR: $XDG_DATA_HOME/man, else ~/.local/share/man,
+    /// which man finds when ~/.local/bin is on PATH]
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub install: Option<Option<PathBuf>>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// Print the script that registers completion for SHELL: source it from the shell's
+    /// start-up file, e.g. in ~/.bashrc: source <(keychain completions bash)
     pub shell: clap_complete::Shell,
 }
 
@@ -526,6 +706,7 @@ pub struct LogonArgs {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
+    #[arg(add = account_names())]
     pub name: String,
     /// How to print the token
     #[arg(long, value_enum, default_value_t = crate::login::OutputFormat::Token)]
@@ -540,10 +721,18 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    pub name: String,
-    /// The environment variable that carries the token
+    /// The account whose access token goes into --env-name (optional with --env)
+    #[arg(add = account_names(), required_unless_present = "env")]
+    pub name: Option<String>,
+    /// The environment variable that carries NAME's token
     #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]
     pub env_name: String,
+    /// Put ACCOUNT's FIELD into VAR; repeatable, several accounts allowed. FIELD: access-token
+    /// (a valid token, as login gives), user, client-id, api-url (Exact Online's API base);
+    /// a secret (password, totp-secret, client-secret, refresh-token) only when named, and
+    /// recorded in the audit log before the program starts
+    #[arg(long = "env", value_name = "VAR=ACCOUNT:FIELD", value_parser = crate::cmd::exec_env::parse)]
+    pub env: Vec<crate::cmd::exec_env::EnvSpec>,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// The command and its arguments, after --

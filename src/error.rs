@@ -17,6 +17,11 @@ pub mod exit {
     pub const LOCKED: i32 = 6;
     pub const INTEGRITY: i32 = 7;
     pub const IO: i32 = 8;
+    /// `exec`: the program exists but cannot be run (not executable, a folder), as env and
+    /// sudo report it.
+    pub const CANNOT_RUN: i32 = 126;
+    /// `exec`: no such program, as env and sudo report it.
+    pub const NO_PROGRAM: i32 = 127;
     /// Standard output or error was closed by its reader (`| head`): 128 + SIGPIPE, what a
     /// shell reports for `cat` or `grep` in the same place. Nothing is printed.
     pub const PIPE: i32 = 141;
@@ -33,6 +38,10 @@ pub enum Error {
 
     #[error("no account named '{0}' in this keychain")]
     NotFound(String),
+
+    /// [`Error::NotFound`] with the names that look like what was typed.
+    #[error("no account named '{name}' in this keychain")]
+    NotFoundSimilar { name: String, similar: Vec<String> },
 
     /// The key store is missing, locked or not answering.
     #[error(transparent)]
@@ -93,6 +102,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `exec` could not start its program: [`exit::NO_PROGRAM`] or [`exit::CANNOT_RUN`].
+    #[error("{message}")]
+    Program { message: String, code: i32 },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -128,7 +141,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } => exit::USAGE,
-            Error::NotFound(_) => exit::NOT_FOUND,
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
             Error::KeyStore(_) => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Replayed { .. }
@@ -142,6 +155,36 @@ impl Error {
             Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
             Error::Output { .. } => exit::IO,
             Error::Audit { code, .. } => *code,
+            Error::Program { code, .. } => *code,
+        }
+    }
+
+    /// The error's class for the JSON contract's error object (`"code"`), one per exit code
+    /// family; stable, kebab-case.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Usage { .. } => "usage",
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
+            Error::KeyStore(_) => "key-store",
+            Error::Integrity { .. }
+            | Error::Replayed { .. }
+            | Error::Unauthenticated { .. }
+            | Error::WritableByOthers { .. } => "integrity",
+            Error::Store(e) => match e.exit_code() {
+                exit::NOT_FOUND => "not-found",
+                exit::USAGE => "usage",
+                exit::INTEGRITY => "integrity",
+                exit::LOCKED => "key-store",
+                _ => "io",
+            },
+            Error::Rejected(_) => "rejected",
+            Error::Unavailable(_) => "unavailable",
+            Error::Findings(_) => "findings",
+            Error::Audit { .. } => "audit-log",
+            Error::Output { .. } => "output",
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
+            Error::Program { .. } => "cannot-run",
+            Error::Io { .. } => "io",
         }
     }
 
@@ -149,6 +192,14 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Usage { hint, .. } => hint.clone(),
+            Error::NotFoundSimilar { similar, .. } => Some(format!(
+                "did you mean {}? ('keychain list' shows every account)",
+                similar
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )),
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
             Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
@@ -163,7 +214,37 @@ impl Error {
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
             Error::Unavailable(_) => Some("try again later".into()),
             Error::Audit { .. } => Some("nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Some("check the name and PATH, or give the program's full path".into()),
+            Error::Program { .. } => Some("check that the file is an executable program (chmod +x) and not a folder".into()),
             Error::Findings(_) | Error::Io { .. } | Error::Output { .. } => None,
+        }
+    }
+
+    /// Adds the accounts whose names look like the one not found (a typo, a case slip), so the
+    /// hint can say "did you mean". Other errors are returned as they are.
+    pub fn with_similar_names(self, names: impl FnOnce() -> Vec<String>) -> Self {
+        let name = match self {
+            Error::NotFound(name) | Error::Store(crate::store::StoreError::NotFound(name)) => name,
+            other => return other,
+        };
+        let mut scored: Vec<(f64, String)> = names()
+            .into_iter()
+            .map(|n| (similarity(&name, &n), n))
+            .filter(|(score, _)| *score >= 0.8)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        // The best few, and only those nearly as close as the best.
+        let best = scored.first().map_or(0.0, |s| s.0);
+        let similar: Vec<String> = scored
+            .into_iter()
+            .take_while(|(score, _)| *score >= best - 0.05)
+            .take(3)
+            .map(|(_, n)| n)
+            .collect();
+        if similar.is_empty() {
+            Error::NotFound(name)
+        } else {
+            Error::NotFoundSimilar { name, similar }
         }
     }
 
@@ -171,4 +252,10 @@ impl Error {
     pub fn is_closed_pipe(&self) -> bool {
         matches!(self, Error::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
+}
+
+/// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
+/// the lower-cased names, so `Acme-prod` finds `acme-prod`.
+fn similarity(typed: &str, name: &str) -> f64 {
+    strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
 }

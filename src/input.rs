@@ -31,6 +31,23 @@ impl Prompter {
         matches!(self, Prompter::Terminal)
     }
 
+    /// Asks a yes/no question on standard error and reads the answer from standard input; only
+    /// `y` or `yes` (any case) is yes. Without a terminal the answer is no.
+    pub fn confirm(&self, question: &str) -> Result<bool> {
+        if !self.is_interactive() {
+            return Ok(false);
+        }
+        crate::output::err(question)?;
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::io("cannot read the answer", e))?;
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    }
+
     /// Reads one secret without echo.
     pub fn secret(&self, prompt: &str) -> std::io::Result<SecretString> {
         match self {

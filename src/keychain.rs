@@ -114,13 +114,11 @@ impl Keychain {
         }
     }
 
-    /// The public header of an account, without the key (not yet authenticated).
+    /// The public header of an account, without the key (not yet authenticated). A header
+    /// naming another account (a copied or renamed file) is refused as `read` refuses it, so
+    /// that no listing shows one account twice.
     pub fn peek(&self, name: &str) -> Result<Header> {
-        let raw = self
-            .store
-            .read(name)?
-            .ok_or_else(|| Error::NotFound(name.to_string()))?;
-        record::peek(&raw.bytes).map_err(|e| self.integrity(name, e))
+        peek_in(self.store(), name)
     }
 
     /// Opens an account and returns it with the revision read, for a later compare-and-swap.
@@ -181,15 +179,7 @@ impl Keychain {
     /// the order of `names`, each account's own. Needs no key.
     pub fn peek_many(&self, names: &[String]) -> Vec<Result<Header>> {
         let store = self.store();
-        on_all_cores(names, |name| {
-            let raw = store
-                .read(name)?
-                .ok_or_else(|| Error::NotFound(name.clone()))?;
-            record::peek(&raw.bytes).map_err(|e| Error::Integrity {
-                path: store.location(name),
-                reason: e.to_string(),
-            })
-        })
+        on_all_cores(names, |name| peek_in(store, name))
     }
 
     /// Opens many accounts, decrypting on every available core; the results are in the order of
@@ -228,6 +218,9 @@ impl Keychain {
     /// Takes the account's exclusive lock.
     pub fn lock(&self, name: &str) -> Result<Box<dyn AccountLock>> {
         let timeout = lock_timeout(std::env::var("KEYCHAIN_LOCK_TIMEOUT").ok().as_deref())?;
+        let _waiting = crate::output::Waiting::start(&format!(
+            "waiting for account '{name}': another keychain process is using it"
+        ));
         Ok(self.store.lock(name, timeout)?)
     }
 
@@ -388,6 +381,23 @@ fn check_not_writable_by_others(path: &Path) -> Result<()> {
             fix,
         }),
     }
+}
+
+/// The public header of `name` as [`Keychain::peek`] gives it: a header that names another
+/// account (a copied or renamed file) is refused, so no account is listed twice.
+fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
+    let integrity = |e: RecordError| Error::Integrity {
+        path: store.location(name),
+        reason: e.to_string(),
+    };
+    let raw = store
+        .read(name)?
+        .ok_or_else(|| Error::NotFound(name.to_string()))?;
+    let header = record::peek(&raw.bytes).map_err(integrity)?;
+    if header.name != name {
+        return Err(integrity(RecordError::WrongName(header.name)));
+    }
+    Ok(header)
 }
 
 /// `work` applied to every name, the names split into one contiguous share per available core

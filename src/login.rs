@@ -124,9 +124,24 @@ pub fn os_user() -> String {
 }
 
 /// A valid access token for `name`.
+/// A record that an unfinished `keychain mv` marked is not logged on with (see `cmd::mv`).
+fn refuse_moving(account: &Account) -> Result<()> {
+    match &account.header.moved_to {
+        Some(new) => Err(Error::usage_hint(
+            format!(
+                "account '{}' is being renamed to '{new}'; it is not used until the move is finished",
+                account.header.name
+            ),
+            format!("finish the move: keychain mv {} {new}", account.header.name),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
     let (account, _) = kc.read(name)?;
+    refuse_moving(&account)?;
     let now = crate::clock::now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;
@@ -138,6 +153,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     //    record it and the configuration authenticates (a rotated token must be storable).
     let lock = kc.lock(name)?;
     let (account, revision) = kc.read(name)?;
+    refuse_moving(&account)?;
     let guard = Guard {
         policy: CredentialPolicy::default(),
         scrubber: scrubber_for(&account),
@@ -788,7 +804,7 @@ pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<
                 "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
                 "scope": token.scope,
             });
-            format!("{json}\n")
+            crate::json::line(json)
         }
     }))
 }

@@ -9,17 +9,32 @@ use keychain::output;
 
 fn main() {
     keychain::hardening::disable_core_dumps();
-    let cli = parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = keychain::cli::json_in_raw_args(&args);
+    if let Some(completions) = keychain::complete::from_env(args.clone()) {
+        match completions.and_then(|bytes| output::raw(&bytes)) {
+            Ok(()) => std::process::exit(0),
+            Err(error) => fail(error, false),
+        }
+    }
+    // `keychain help cron` is a topic, not a command: clap's help knows only commands.
+    if args.len() == 3 && args[1] == "help" && args[2] == "cron" {
+        match output::out(&format!("{}\n", keychain::cli::CRON_HELP)) {
+            Ok(()) => std::process::exit(0),
+            Err(error) => fail(error, false),
+        }
+    }
+    let cli = parse(json);
     match keychain::cmd::dispatch(cli) {
         Ok(code) => std::process::exit(code),
-        Err(error) => fail(error),
+        Err(error) => fail(error, json),
     }
 }
 
 /// Parses the command line; `--help`, `--version` and usage errors are written through
 /// `output` like everything else (clap would print them itself, ignoring a failed write, and a
 /// usage error quotes the user's argument, which must be escaped).
-fn parse() -> keychain::cli::Cli {
+fn parse(json: bool) -> keychain::cli::Cli {
     let error = match keychain::cli::Cli::try_parse() {
         Ok(cli) => return cli,
         Err(error) => error,
@@ -27,18 +42,44 @@ fn parse() -> keychain::cli::Cli {
     let text = error.render().to_string();
     if error.use_stderr() {
         // The status says "usage error" even when standard error cannot be written.
-        let _ = output::err(&text);
+        let _ = if json {
+            let message = text.lines().next().unwrap_or_default();
+            let message = message.strip_prefix("error: ").unwrap_or(message);
+            let hint = "see 'keychain --help' or 'keychain help COMMAND'";
+            output::raw_err(
+                keychain::json::error(error.exit_code(), "usage", message, Some(hint)).as_bytes(),
+            )
+        } else {
+            output::err(&text)
+        };
         std::process::exit(error.exit_code());
     }
     match output::out(&text) {
         Ok(()) => std::process::exit(error.exit_code()),
-        Err(write) => fail(write),
+        Err(write) => fail(write, json),
     }
 }
 
-fn fail(error: keychain::error::Error) -> ! {
+fn fail(error: keychain::error::Error, json: bool) -> ! {
     // A reader that went away gets no message (there is no one to read it), only the status.
-    if !error.is_closed_pipe() {
+    if json && !error.is_closed_pipe() {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !message.contains(&cause_text) {
+                message.push_str(&format!(": {cause_text}"));
+            }
+            source = cause.source();
+        }
+        let text = keychain::json::error(
+            error.exit_code(),
+            error.code(),
+            &message,
+            error.hint().as_deref(),
+        );
+        let _ = output::raw_err(text.as_bytes());
+    } else if !error.is_closed_pipe() {
         let mut shown = error.to_string();
         let mut text = format!("error: {shown}\n");
         let mut source = error.source();

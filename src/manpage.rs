@@ -1,28 +1,395 @@
-//! Man pages rendered from the clap definition: `keychain.1` and one page per subcommand.
-//! A test regenerates them and fails when the committed ones under `man/` are stale.
+//! Man pages rendered from the clap definition plus hand-written sections: `keychain.1` and one
+//! page per subcommand. A test regenerates them and fails when the committed ones under `man/`
+//! are stale; `keychain man --install` writes the same pages where `man` finds them.
+//!
+//! Each page: NAME, SYNOPSIS (the command as typed, `keychain login`, with the global options
+//! and without a `-V` subcommands do not take), DESCRIPTION, OPTIONS, EXIT STATUS (a tbl table,
+//! so roff cannot reflow it), ENVIRONMENT, FILES, EXAMPLES and SEE ALSO naming only pages that
+//! exist. `keychain.1` adds COMMANDS, JSON OUTPUT and UNATTENDED USE (cron and systemd).
+
+use std::io::Write;
 
 use clap::CommandFactory;
 
 /// Every page as (file name, roff text).
 pub fn render_all() -> Vec<(String, Vec<u8>)> {
-    let command = crate::cli::Cli::command();
-    let mut pages = Vec::new();
-    pages.push(("keychain.1".to_string(), render(command.clone())));
+    let mut command = crate::cli::Cli::command();
+    // Built, so that the global options (--dir, --json) appear on every page.
+    command.build();
+    let mut pages = vec![("keychain.1".to_string(), page(command.clone(), None))];
     for sub in command.get_subcommands() {
-        let name = format!("keychain-{}", sub.get_name());
+        let name = sub.get_name().to_string();
+        if name == "help" {
+            continue;
+        }
+        let file = format!("keychain-{name}");
         let sub = sub
             .clone()
-            .name(name.clone())
-            .version(env!("CARGO_PKG_VERSION"));
-        pages.push((format!("{name}.1"), render(sub)));
+            .name(file.clone())
+            .bin_name(format!("keychain {name}"))
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_version_flag(true);
+        pages.push((format!("{file}.1"), page(sub, Some(&name))));
     }
     pages
 }
 
-fn render(command: clap::Command) -> Vec<u8> {
+/// The names of the pages (`keychain`, `keychain-login`, ...), for SEE ALSO.
+fn page_names() -> Vec<String> {
+    let command = crate::cli::Cli::command();
+    std::iter::once("keychain".to_string())
+        .chain(
+            command
+                .get_subcommands()
+                .map(|s| format!("keychain-{}", s.get_name())),
+        )
+        .collect()
+}
+
+fn page(command: clap::Command, sub: Option<&str>) -> Vec<u8> {
+    let man = clap_mangen::Man::new(command).date("");
     let mut out = Vec::new();
-    clap_mangen::Man::new(command)
-        .render(&mut out)
+    // Tells man(1) to run the page through tbl(1), for the EXIT STATUS table.
+    out.extend_from_slice(b"'\\\" t\n");
+    let w: &mut dyn Write = &mut out;
+    man.render_title(w)
+        // No hyphenation: a command or page name split across lines cannot be copied.
+        .and_then(|()| w.write_all(b".nh\n"))
+        .and_then(|()| man.render_name_section(w))
+        .and_then(|()| man.render_synopsis_section(w))
+        .and_then(|()| man.render_description_section(w))
+        .and_then(|()| man.render_options_section(w))
         .expect("rendering to memory cannot fail");
+    if sub.is_none() {
+        man.render_subcommands_section(w)
+            .expect("rendering to memory cannot fail");
+    }
+    let mut roff = String::new();
+    exit_status(&mut roff, sub.unwrap_or(""));
+    environment(&mut roff);
+    files(&mut roff);
+    examples(&mut roff, sub.unwrap_or(""));
+    if sub == Some("login") {
+        section(&mut roff, "JSON OUTPUT", LOGIN_JSON);
+    }
+    if sub.is_none() {
+        section(&mut roff, "JSON OUTPUT", JSON_OUTPUT);
+        section(
+            &mut roff,
+            "UNATTENDED USE (CRON AND SYSTEMD)",
+            crate::cli::CRON_HELP,
+        );
+    }
+    see_also(&mut roff, sub);
+    out.extend_from_slice(roff.as_bytes());
     out
 }
+
+/// Roff text: a backslash, and a dot or quote at the start of a line, would be commands.
+fn escape(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let line = line.replace('\\', "\\e").replace('-', "\\-");
+            if line.starts_with('.') || line.starts_with('\'') {
+                format!("\\&{line}")
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A section of plain paragraphs; an indented line keeps its place (no fill).
+fn section(roff: &mut String, title: &str, body: &str) {
+    roff.push_str(&format!(
+        ".SH \"{title}\"\n.nf\n{}\n.fi\n",
+        escape(body.trim_end())
+    ));
+}
+
+/// The exit codes of a command (`""` for `keychain` itself), as a tbl table.
+fn exit_status(roff: &mut String, sub: &str) {
+    roff.push_str(".SH \"EXIT STATUS\"\n.TS\ntab(|);\nl lx.\n");
+    for (code, text) in exit_codes(sub) {
+        roff.push_str(&format!("{code}|T{{\n{}\nT}}\n", escape(text)));
+    }
+    roff.push_str(".TE\n");
+}
+
+/// Per command: the codes it can exit with and what each means for it.
+pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
+    let mut codes: Vec<(&str, &str)> = vec![("0", "success")];
+    let named = matches!(
+        sub,
+        "show" | "set" | "totp" | "rm" | "mv" | "login" | "exec" | "refresh"
+    );
+    match sub {
+        "" => {
+            codes.push(("1", "status or audit: findings (see keychain-status(1), keychain-audit(1)); scan: secrets found; audit fingerprint: not a match"));
+        }
+        "status" => codes.push((
+            "1",
+            "a finding: something would stop a job (each is listed)",
+        )),
+        "audit" => {
+            codes.push(("1", "audit report: a finding at or above --fail-on; audit fingerprint: the value is not the current one"));
+        }
+        "scan" => codes.push(("1", "plain-text secrets were found")),
+        _ => {}
+    }
+    codes.push(match sub {
+        "rm" => ("2", "usage error or bad input; or the removal was not confirmed"),
+        "import" => ("2", "usage error or bad input; an account was refused, or --strip left a secret in the file"),
+        "scan" => ("2", "a file is not well-formed XML or has a DTD (the others are still scanned)"),
+        "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id; a credential would go to a host the account does not allow); nothing was sent"),
+        _ => ("2", "usage error or bad input (a flag, a file's content, a missing secret)"),
+    });
+    if named || sub.is_empty() || sub == "audit" {
+        codes.push(("3", "no such account"));
+    }
+    if matches!(sub, "" | "login" | "exec" | "refresh") {
+        codes.push(("4", "the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'"));
+        codes.push(("5", "the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for another reason than a dead grant (the refresh token is kept)"));
+    }
+    // status reports a key store or a record that fails as a finding (exit 1), never as 6 or 7.
+    if !matches!(sub, "scan" | "completions" | "man" | "status") {
+        codes.push(("6", "the keychain is locked or its key store unavailable (Secret Service missing, locked or not answering; passphrase needed)"));
+        codes.push(("7", "data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched); audit verify: the log does not verify"));
+    }
+    codes.push((
+        "8",
+        "input/output error (disk full, permission denied), also writing standard output or error",
+    ));
+    if sub == "exec" {
+        codes.push((
+            "126",
+            "the program cannot be run (no execute permission, a folder)",
+        ));
+        codes.push(("127", "no such program (checked before any logon)"));
+        codes.push((
+            "other",
+            "the program's own exit status, or 128 + the signal that ended it",
+        ));
+    }
+    codes.push(("141", "standard output or error was closed by its reader (| head): the command stops quietly, as cat does"));
+    codes
+}
+
+fn environment(roff: &mut String) {
+    roff.push_str(".SH ENVIRONMENT\n");
+    for (name, text) in ENVIRONMENT {
+        roff.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            escape(name),
+            escape(text)
+        ));
+    }
+}
+
+/// Every environment variable keychain reads, with what it does.
+pub const ENVIRONMENT: [(&str, &str); 11] = [
+    (
+        "KEYCHAIN_DIR",
+        "the keychain folder (as --dir); default $XDG_DATA_HOME/keychain, else ~/.local/share/keychain",
+    ),
+    (
+        "KEYCHAIN_FORMAT",
+        "json: every command prints JSON, as with --json; text or empty: human output",
+    ),
+    (
+        "KEYCHAIN_PASSPHRASE_FILE",
+        "file whose first line is the passphrase of a passphrase key store; without it keychain reads $CREDENTIALS_DIRECTORY/keychain-passphrase, else prompts on a terminal",
+    ),
+    (
+        "CREDENTIALS_DIRECTORY",
+        "set by systemd for a service with LoadCredential=keychain-passphrase:FILE: the passphrase is read from there",
+    ),
+    (
+        "KEYCHAIN_KEYRING_TIMEOUT",
+        "seconds to wait for the OS credential store (at most and by default 5)",
+    ),
+    (
+        "KEYCHAIN_LOCK_TIMEOUT",
+        "seconds to wait for another process holding an account (default 60)",
+    ),
+    (
+        "KEYCHAIN_SCRYPT_WORK_FACTOR",
+        "scrypt log2 work factor for a new passphrase identity (default: age's calibration, about one second); low values are for tests only",
+    ),
+    (
+        "KEYCHAIN_COMPLETE",
+        "set by the completion script of keychain completions SHELL: the call answers a Tab",
+    ),
+    (
+        "KEYCHAIN_EXEC_ACCOUNT",
+        "set by keychain exec in the program's environment (the accounts used); a nested keychain exec refuses",
+    ),
+    (
+        "NO_COLOR",
+        "when set and not empty, no colours (https://no-color.org); colours are used only on a terminal",
+    ),
+    (
+        "COLUMNS",
+        "the width tables are fitted to; without it, the terminal's width, or whole values in a pipe",
+    ),
+];
+
+fn files(roff: &mut String) {
+    roff.push_str(".SH FILES\n");
+    for (name, text) in FILES {
+        roff.push_str(&format!(
+            ".TP\n\\fI{}\\fR\n{}\n",
+            escape(name),
+            escape(text)
+        ));
+    }
+}
+
+const FILES: [(&str, &str); 6] = [
+    (
+        "$KEYCHAIN_DIR/config.json",
+        "the key store chosen at init and the public keys every record is encrypted to",
+    ),
+    (
+        "$KEYCHAIN_DIR/accounts/NAME.kcr",
+        "one account: a public, authenticated header and an age-encrypted payload (mode 0600)",
+    ),
+    (
+        "$KEYCHAIN_DIR/audit.log, audit.log.N",
+        "the audit log, hash-chained and MACed; rotated files keep the chain",
+    ),
+    (
+        "$KEYCHAIN_DIR/audit.anchor",
+        "the log's length, last hash and current key (mode 0600)",
+    ),
+    (
+        "$KEYCHAIN_DIR/identity.age, identity.txt",
+        "the identity of a passphrase or file key store",
+    ),
+    (
+        "~/.local/share/man/man1",
+        "where keychain man --install puts these pages by default",
+    ),
+];
+
+fn examples(roff: &mut String, sub: &str) {
+    let lines: &[&str] = match sub {
+        "" => &[
+            "keychain init",
+            "keychain add acme --provider exact-nl --client-id ID --user me@example.com --password-file - --totp-qr qr.png",
+            "keychain login acme",
+            "keychain status",
+        ],
+        "login" => &[
+            "curl -H \"Authorization: Bearer $(keychain login acme)\" https://start.exactonline.nl/api/v1/current/Me",
+            "keychain login acme --format header | curl -H @- https://api.example.com/",
+            "keychain login acme --json",
+        ],
+        "exec" => &[
+            "keychain exec acme -- ./sync.sh",
+            "keychain exec --env TOKEN=acme:access-token --env API=acme:api-url --env CRM=crm:access-token -- ./etl",
+        ],
+        "status" => &[
+            "keychain status || mail -s 'keychain needs a person' ops@example.com",
+            "keychain status --json | jq '.findings[]'",
+        ],
+        "list" => &[
+            "keychain list",
+            "keychain list 'acme-*'",
+            "keychain list --json | jq -r '.accounts[].name'",
+        ],
+        "mv" => &["keychain mv acme acme-prod"],
+        "rm" => &["keychain rm acme", "keychain rm -f old-1 old-2"],
+        "set" => &[
+            "keychain set acme --password-file -",
+            "keychain set acme --unset scope",
+            "keychain set acme --provider exact-be",
+        ],
+        "refresh" => &[
+            "17 3 * * * keychain refresh --all --idle-days 20    # crontab, see keychain(1) UNATTENDED USE",
+        ],
+        "audit" => &[
+            "keychain audit --fail-on medium",
+            "keychain audit verify",
+            "keychain audit fingerprint acme password < leaked.txt",
+        ],
+        "scan" => &["keychain scan /srv/invantive"],
+        "import" => &["keychain import settings.xml --strip"],
+        "unlock" => &["keychain unlock --for 25h"],
+        "completions" => &["source <(keychain completions bash)    # in ~/.bashrc"],
+        "man" => &["keychain man --install", "keychain man login | man -l -"],
+        _ => &[],
+    };
+    if lines.is_empty() {
+        return;
+    }
+    roff.push_str(".SH EXAMPLES\n.nf\n");
+    for line in lines {
+        roff.push_str(&format!("{}\n", escape(line)));
+    }
+    roff.push_str(".fi\n");
+}
+
+fn see_also(roff: &mut String, sub: Option<&str>) {
+    let this = sub.map_or("keychain".to_string(), |s| format!("keychain-{s}"));
+    let related: &[&str] = match sub {
+        None => &[
+            "keychain-status",
+            "keychain-login",
+            "keychain-exec",
+            "keychain-audit",
+        ],
+        Some("login") | Some("exec") => &[
+            "keychain",
+            "keychain-status",
+            "keychain-refresh",
+            "keychain-set",
+        ],
+        Some("status") => &[
+            "keychain",
+            "keychain-refresh",
+            "keychain-unlock",
+            "keychain-audit",
+        ],
+        Some("mv") | Some("rm") | Some("set") | Some("add") | Some("show") => {
+            &["keychain", "keychain-list", "keychain-audit"]
+        }
+        _ => &["keychain", "keychain-status"],
+    };
+    let existing = page_names();
+    let names: Vec<String> = related
+        .iter()
+        .filter(|n| **n != this && existing.iter().any(|e| e == *n))
+        .map(|n| format!("\\fB{}\\fR(1)", escape(n)))
+        .collect();
+    roff.push_str(&format!(".SH \"SEE ALSO\"\n{}\n", names.join(", ")));
+}
+
+/// What `login --json` prints.
+const LOGIN_JSON: &str = "\
+login --json (or --format json) prints one line:
+  {\"format\":1,\"access_token\":\"...\",\"expires_at\":\"2026-11-30T03:27:00Z\",
+   \"expires_in\":600,\"scope\":\"...\",\"token_type\":\"bearer\"}
+expires_at is RFC 3339 UTC or null, expires_in whole seconds or null; see keychain(1),
+JSON OUTPUT, for the contract every document follows.";
+
+/// The JSON contract, for `keychain.1`.
+const JSON_OUTPUT: &str = "\
+--json (or KEYCHAIN_FORMAT=json) makes every command that prints write one JSON document on
+standard output, and an error one JSON object on one line of standard error:
+  {\"format\":1,\"exit\":3,\"code\":\"not-found\",\"message\":\"...\",\"hint\":\"...\"}
+The contract, format 1:
+  - \"format\": 1 is the first field of every document; a change a reader must know raises it.
+  - Keys are snake_case; names keychain defines (secret fields, actions, finding codes,
+    severities) are kebab-case values, as typed on the command line.
+  - Every time is RFC 3339 UTC (2026-11-30T03:17:00Z) or null.
+  - One shape per concept: an account (list, show, audit) has name, provider (always an
+    object: kind, issuer, authorize_url, token_url, client_id, redirect_uri, scope, flow,
+    allow_hosts, insecure_http), user, secrets ({\"password\": {\"changed\", \"age_days\"}, ...}),
+    totp, created, updated, access_token_expires_at, refresh_token_active, last_use and
+    last_logon ({\"at\", \"by\", \"action\", \"ok\"}), logon_rejected ({\"at\", \"by\", \"step\"}),
+    moving_to. A finding is {\"severity\", \"code\", \"account\", \"message\"}.
+  - Commands that only change something (add, set, rm, mv, unlock, lock, export, audit rotate)
+    confirm with {\"format\":1,\"ok\":true,\"command\":...,\"accounts\":[...]}.
+The schema of each document is in the source tree under tests/schemas/.";

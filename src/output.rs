@@ -31,6 +31,46 @@ pub fn out(text: &str) -> Result<()> {
     write(Stream::Stdout, escape(text).as_bytes())
 }
 
+/// Human text on standard output whose lines may start with a severity word (`error`,
+/// `warning`, `critical`, `high`, `medium`, `low`): that word is coloured when standard output
+/// is a terminal and `NO_COLOR` is not set (<https://no-color.org>). The colour codes are added
+/// after escaping, so no value can bring its own.
+pub fn out_with_severities(text: &str) -> Result<()> {
+    let escaped = escape(text);
+    if !colour_on_stdout() {
+        return write(Stream::Stdout, escaped.as_bytes());
+    }
+    let mut coloured = String::with_capacity(escaped.len() + 64);
+    for line in escaped.split_inclusive('\n') {
+        let word = SEVERITY_COLOURS.iter().find(|(word, _)| {
+            line.strip_prefix(word)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with(':'))
+        });
+        match word {
+            Some((word, code)) => {
+                let _ = write!(coloured, "\x1b[{code}m{word}\x1b[0m{}", &line[word.len()..]);
+            }
+            None => coloured.push_str(line),
+        }
+    }
+    write(Stream::Stdout, coloured.as_bytes())
+}
+
+/// SGR colours per severity word: red, bold red, yellow, cyan.
+const SEVERITY_COLOURS: [(&str, &str); 6] = [
+    ("critical", "1;31"),
+    ("error", "1;31"),
+    ("high", "31"),
+    ("warning", "33"),
+    ("medium", "33"),
+    ("low", "36"),
+];
+
+/// Colour only for a person: standard output is a terminal and `NO_COLOR` is unset or empty.
+fn colour_on_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
 /// Human text on standard error (notices, warnings, errors), with control characters escaped.
 pub fn err(text: &str) -> Result<()> {
     write(Stream::Stderr, escape(text).as_bytes())
@@ -39,6 +79,12 @@ pub fn err(text: &str) -> Result<()> {
 /// Exact bytes on standard output: JSON, a revealed secret, a token, a TOTP code, completions.
 pub fn raw(bytes: &[u8]) -> Result<()> {
     write(Stream::Stdout, bytes)
+}
+
+/// Exact bytes on standard error: the JSON error object under `--json` (its strings are JSON-
+/// escaped, so no control character reaches the terminal raw).
+pub fn raw_err(bytes: &[u8]) -> Result<()> {
+    write(Stream::Stderr, bytes)
 }
 
 /// For writes made after a change was saved: the change stands, so its exit status must not say
@@ -51,6 +97,77 @@ pub fn after_save(written: Result<()>) {
 /// work it describes, so a stream error is ignored.
 pub fn progress(text: &str) {
     let _ = err(text);
+}
+
+/// A count with its noun in the right number: `count(1, "line", "lines")` is "1 line", never
+/// "1 lines" or "1 line(s)".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The width of the terminal standard output writes to, when it is one.
+pub fn stdout_width() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// How long a wait must last before a person is told about it.
+pub const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// A line on standard error that appears only when a wait (a lock, an scrypt key derivation)
+/// lasts longer than [`PROGRESS_AFTER`], and only on a terminal; it is erased when the wait
+/// ends (the guard is dropped). A job's log never sees it.
+pub struct Waiting {
+    state: Option<std::sync::Arc<(std::sync::Mutex<WaitState>, std::sync::Condvar)>>,
+}
+
+#[derive(Default)]
+struct WaitState {
+    done: bool,
+    shown: bool,
+}
+
+impl Waiting {
+    pub fn start(message: &str) -> Self {
+        if !stderr_is_terminal() {
+            return Waiting { state: None };
+        }
+        let state = std::sync::Arc::new((
+            std::sync::Mutex::new(WaitState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = state.clone();
+        let line = format!("{}…", escape_value(message));
+        std::thread::spawn(move || {
+            let (lock, wake) = &*shared;
+            let Ok(guard) = lock.lock() else { return };
+            let Ok((mut guard, _)) = wake.wait_timeout_while(guard, PROGRESS_AFTER, |s| !s.done)
+            else {
+                return;
+            };
+            if !guard.done {
+                let _ = write(Stream::Stderr, line.as_bytes());
+                guard.shown = true;
+            }
+        });
+        Waiting { state: Some(state) }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let (lock, wake) = &*state;
+        if let Ok(mut guard) = lock.lock() {
+            guard.done = true;
+            if guard.shown {
+                // Back to the start of the line, and erase it.
+                let _ = write(Stream::Stderr, b"\r\x1b[K");
+            }
+        }
+        wake.notify_all();
+    }
 }
 
 /// Whether standard error is a terminal (progress and the seconds left are shown only there).

@@ -215,6 +215,11 @@ pub struct Header {
     /// Records written before counters existed read as 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub writes: u64,
+    /// Set by `keychain mv` on the old record before the new one is written: a record that
+    /// carries it is being renamed, and logons of it are refused (one refresh token must never
+    /// be used under two names). `keychain mv OLD NEW` again finishes an interrupted move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 impl Header {
@@ -238,6 +243,7 @@ impl Header {
             provider_errors: Vec::new(),
             logon_rejected: None,
             writes: 0,
+            moved_to: None,
         }
     }
 

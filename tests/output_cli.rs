@@ -656,8 +656,9 @@ fn control_characters_in_every_user_controlled_field_come_out_escaped() {
     assert_eq!(json["provider"]["client_id"], EVIL);
     let listed: serde_json::Value =
         serde_json::from_slice(&w.kc.run(&["list", "--json"]).stdout).unwrap();
+    // The JSON contract (issue 10): a document with "format": 1 and its accounts.
     assert!(
-        listed
+        listed["accounts"]
             .as_array()
             .unwrap()
             .iter()

@@ -150,7 +150,8 @@ fn malformed_and_hostile_xml_get_a_clear_message_and_do_not_hide_other_files() {
         assert_no_canary(&out);
         assert!(stderr(&out).contains(bad), "{}", stderr(&out));
     }
-    assert_eq!(kc.ok(&["list", "--json"]).trim(), "[]");
+    let listed: serde_json::Value = serde_json::from_str(&kc.ok(&["list", "--json"])).unwrap();
+    assert_eq!(listed["accounts"], serde_json::json!([]));
     let missing = kc.run(&["scan", "/nonexistent/settings.xml"]);
     assert_exit(&missing, 8);
 }

@@ -20,6 +20,8 @@ pub enum Action {
     /// A field of an account was set; the detail is the field's name.
     Set(String),
     Rm,
+    /// An account was renamed; the event names the new account, the detail the old name.
+    Mv(String),
     /// A secret field was shown to a person; the detail is the field's name.
     Reveal(String),
     LoginCache,
@@ -56,6 +58,7 @@ impl Action {
             Action::Add => "add",
             Action::Set(_) => "set",
             Action::Rm => "rm",
+            Action::Mv(_) => "mv",
             Action::Reveal(_) => "reveal",
             Action::LoginCache => "login_cache",
             Action::LoginRefresh => "login_refresh",
@@ -79,6 +82,7 @@ impl Action {
     fn sanitised(&self) -> Action {
         match self {
             Action::Set(d) => Action::Set(clean(d)),
+            Action::Mv(d) => Action::Mv(clean(d)),
             Action::Reveal(d) => Action::Reveal(clean(d)),
             Action::LoginFailed(d) => Action::LoginFailed(clean(d)),
             Action::Rotate(d) => Action::Rotate(clean(d)),

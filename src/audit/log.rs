@@ -428,8 +428,8 @@ impl AuditLog {
             return Err(mismatch(
                 &self.log,
                 &format!(
-                    "the anchor records {} lines but the log has {log_next} (truncated or rolled back?)",
-                    anchor.next_seq
+                    "the anchor records {} but the log has {log_next} (truncated or rolled back?)",
+                    crate::output::count(anchor.next_seq as usize, "line", "lines")
                 ),
             ));
         }

@@ -234,6 +234,13 @@ fn scan_dir(
     Ok(())
 }
 
+/// Whether `keychain import` reads this file: an Invantive settings file (`settings*.xml`),
+/// the only kind scanned element by element. A secret found in any other file (a `.config`,
+/// `.ini`, `.txt` or plain `.xml`) was found by its text and must be moved by hand.
+pub fn importable(path: &Path) -> bool {
+    is_settings_name(path)
+}
+
 fn is_settings_name(path: &Path) -> bool {
     let name = file_name(path).to_ascii_lowercase();
     name.starts_with("settings") && name.ends_with(".xml")

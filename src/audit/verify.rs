@@ -50,15 +50,20 @@ impl fmt::Display for VerifyReport {
         if self.is_ok() {
             write!(
                 f,
-                "audit log intact: {} lines in {} files",
-                self.lines, self.files
+                "audit log intact: {} in {}",
+                crate::output::count(self.lines as usize, "line", "lines"),
+                crate::output::count(self.files, "file", "files")
             )?;
             if !self.anchor_checked {
                 write!(f, " (no anchor given: a truncated tail would not show)")?;
             }
             return Ok(());
         }
-        writeln!(f, "audit log damaged: {} problems", self.problems.len())?;
+        writeln!(
+            f,
+            "audit log damaged: {}",
+            crate::output::count(self.problems.len(), "problem", "problems")
+        )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
@@ -162,8 +167,9 @@ impl fmt::Display for Problem {
                 anchor_next,
                 log_next,
             } => format!(
-                "log ends after {log_next} lines but the anchor records {anchor_next}: \
-                 the tail was truncated or the log rolled back to an older copy"
+                "log ends after {} but the anchor records {anchor_next}: \
+                 the tail was truncated or the log rolled back to an older copy",
+                crate::output::count(*log_next as usize, "line", "lines")
             ),
             ProblemKind::AnchorHashMismatch => {
                 "last line is not the one the anchor recorded: replaced or rolled back".into()
@@ -172,8 +178,9 @@ impl fmt::Display for Problem {
                 anchor_next,
                 log_next,
             } => format!(
-                "log has {log_next} lines but the anchor records only {anchor_next}: \
-                 the anchor was rolled back"
+                "log has {} but the anchor records only {anchor_next}: \
+                 the anchor was rolled back",
+                crate::output::count(*log_next as usize, "line", "lines")
             ),
         };
         write!(f, ": {what}")

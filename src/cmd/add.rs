@@ -2,7 +2,7 @@
 
 use crate::audit::Event;
 use crate::cli::AddArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::{Account, Header, Provider};
 use crate::store::{Expect, validate_name};
@@ -12,6 +12,14 @@ use super::secrets::{self, Wanted};
 
 pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     validate_name(&args.name)?;
+    // `--provider` is optional only because `set` shares the flags; an account without one
+    // cannot log on.
+    if args.provider.provider.is_none() {
+        return Err(Error::usage_hint(
+            "add needs --provider PROVIDER",
+            format!("use one of: {}", crate::cli::PROVIDERS.join(", ")),
+        ));
+    }
     let now = crate::clock::now();
     let mut provider = Provider::default();
     super::provider::apply(&mut provider, &args.provider)?;
@@ -60,7 +68,11 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         args.name,
         account.header.provider.kind,
         crate::output::escape_value(&args.user),
-        present.join(", ")
+        if present.is_empty() {
+            "none".to_string()
+        } else {
+            present.join(", ")
+        }
     )));
     Ok(())
 }

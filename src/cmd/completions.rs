@@ -1,13 +1,9 @@
-//! `keychain completions SHELL`: completions from the same clap definition.
+//! `keychain completions SHELL`: the registration script of clap_complete's dynamic engine,
+//! which then completes subcommands, flags and account names (see `crate::complete`).
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::CompletionsArgs;
 use crate::error::Result;
 
 pub fn run(args: CompletionsArgs) -> Result<()> {
-    // Generated into memory first: clap_complete panics when it writes to a closed pipe.
-    let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "keychain", &mut out);
-    crate::output::raw(&out)
+    crate::output::raw(&crate::complete::registration(&args.shell.to_string())?)
 }

@@ -1,14 +1,26 @@
-//! `keychain exec NAME -- CMD ARGS...`: runs CMD with a valid access token in its environment,
-//! never printing it, and passes CMD's exit code on. Refuses to nest, so that a token is never
-//! silently shadowed by another account's.
+//! `keychain exec [NAME] [--env VAR=ACCOUNT:FIELD]... -- CMD ARGS...`: runs CMD with valid
+//! access tokens and account values in its environment, never printing them, and passes CMD's
+//! exit code on. Refuses to nest, so that a token is never silently shadowed by another
+//! account's.
+//!
+//! Order: the program is found first (127/126 cost no logon); then every account is read and
+//! every value obtained (one logon per account, however many variables name it); secrets named
+//! explicitly are recorded in the audit log; only then does CMD start.
 
-use secrecy::ExposeSecret;
+use std::collections::BTreeMap;
 
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::audit::Event;
 use crate::cli::ExecArgs;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
+use crate::trail::{self, Action};
 
-/// Set in CMD's environment; its presence makes a nested `keychain exec` refuse.
+use super::exec_env::{EnvField, EnvSpec, is_var_name};
+
+/// Set in CMD's environment to the accounts used (comma-separated); its presence makes a nested
+/// `keychain exec` refuse.
 pub const MARKER: &str = "KEYCHAIN_EXEC_ACCOUNT";
 
 pub fn run(kc: &Keychain, args: ExecArgs) -> Result<i32> {
@@ -21,30 +33,136 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<i32> {
             "use the token already in the environment, or run the command outside keychain exec",
         ));
     }
-    let valid_name = args
-        .env_name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && args
-            .env_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid_name {
-        return Err(Error::usage(format!(
-            "'{}' is not a valid environment variable name",
-            args.env_name
-        )));
+    let specs = specs(&args)?;
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(Error::usage("no command given after --"));
+    };
+    // Before the logon: a typo in the command must not cost a refresh token.
+    super::program::check(program)?;
+
+    let opts = super::login::options(&args.logon);
+    let mut tokens: BTreeMap<&str, SecretString> = BTreeMap::new();
+    let mut env: Vec<(&str, SecretString)> = Vec::new();
+    for spec in &specs {
+        let value = match spec.field {
+            EnvField::AccessToken => match tokens.get(spec.account.as_str()) {
+                Some(token) => token.clone(),
+                None => {
+                    let token = crate::login::obtain(kc, &spec.account, &opts)?.access_token;
+                    tokens.insert(&spec.account, token.clone());
+                    token
+                }
+            },
+            field => plain_or_secret(kc, spec, field)?,
+        };
+        env.push((&spec.var, value));
     }
-    let token = crate::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
-    let (program, rest) = args.command.split_first().expect("clap requires a command");
-    let status = std::process::Command::new(program)
-        .args(rest)
-        .env(&args.env_name, token.access_token.expose_secret())
-        .env(MARKER, &args.name)
+
+    let mut accounts: Vec<&str> = Vec::new();
+    for spec in &specs {
+        if !accounts.contains(&spec.account.as_str()) {
+            accounts.push(&spec.account);
+        }
+    }
+    let mut command = std::process::Command::new(program);
+    command.args(rest).env(MARKER, accounts.join(","));
+    for (var, value) in &env {
+        command.env(var, value.expose_secret());
+    }
+    let status = command
         .status()
-        .map_err(|e| Error::usage(format!("cannot run '{}': {e}", program.to_string_lossy())))?;
+        .map_err(|e| super::program::spawn_error(program, &e))?;
     Ok(exit_code_of(status))
+}
+
+/// NAME (into `--env-name`) and every `--env`, checked: one value per variable, never the
+/// marker.
+fn specs(args: &ExecArgs) -> Result<Vec<EnvSpec>> {
+    let mut specs = Vec::new();
+    if let Some(name) = &args.name {
+        if !is_var_name(&args.env_name) {
+            return Err(Error::usage(format!(
+                "'{}' is not a valid environment variable name",
+                args.env_name
+            )));
+        }
+        specs.push(EnvSpec {
+            var: args.env_name.clone(),
+            account: name.clone(),
+            field: EnvField::AccessToken,
+        });
+    }
+    specs.extend(args.env.iter().cloned());
+    for (i, spec) in specs.iter().enumerate() {
+        if spec.var == MARKER {
+            return Err(Error::usage(format!(
+                "{MARKER} is set by keychain exec itself"
+            )));
+        }
+        if specs[..i].iter().any(|s| s.var == spec.var) {
+            return Err(Error::usage(format!(
+                "{} is given twice; each variable gets one value",
+                spec.var
+            )));
+        }
+    }
+    Ok(specs)
+}
+
+/// A plain field from the authenticated record, or a secret named explicitly (recorded first,
+/// as `show --reveal` is: no audit, no secret).
+fn plain_or_secret(kc: &Keychain, spec: &EnvSpec, field: EnvField) -> Result<SecretString> {
+    let (account, _) = kc.read(&spec.account)?;
+    let h = &account.header;
+    let missing = |what: &str| {
+        Error::usage(format!(
+            "account '{}' has no {what} for {}",
+            spec.account, spec.var
+        ))
+    };
+    let text = match field {
+        EnvField::User => h.user.clone(),
+        EnvField::ClientId => h
+            .provider
+            .client_id
+            .clone()
+            .ok_or_else(|| missing("client id"))?,
+        EnvField::ApiUrl => api_url(&h.provider).ok_or_else(|| {
+            Error::usage_hint(
+                format!("account '{}' has no API URL", spec.account),
+                "api-url is built in for Exact Online accounts only; pass other APIs' URLs yourself",
+            )
+        })?,
+        EnvField::Secret(secret) => {
+            let value = account
+                .secret(secret)
+                .ok_or_else(|| missing(secret.as_str()))?
+                .clone();
+            trail::record(
+                kc,
+                Event::new(
+                    format!("exec --env {}", spec.var),
+                    Action::Reveal(secret.as_str().into()),
+                )
+                .account(&spec.account),
+            )?;
+            return Ok(value);
+        }
+        EnvField::AccessToken => unreachable!("obtained by logon"),
+    };
+    Ok(SecretString::from(text))
+}
+
+/// Exact Online's REST API base: `https://start.exactonline.nl/api`, or under the account's own
+/// token URL when one points it elsewhere (a proxy, the emulator).
+fn api_url(p: &crate::record::Provider) -> Option<String> {
+    let country = p.kind.strip_prefix("exact-")?;
+    if let Some(token) = &p.token_url {
+        return token.strip_suffix("/oauth2/token").map(str::to_string);
+    }
+    crate::oauth::exact_base(country)
+        .and_then(|base| base.join("api").ok())
+        .map(|u| u.to_string())
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells report it.

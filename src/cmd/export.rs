@@ -92,8 +92,8 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
         }
     })?;
     crate::output::after_save(crate::output::err(&format!(
-        "Exported {} account(s) to {target}, encrypted to {}; restore with 'keychain import {target} --identity FILE'.\n",
-        names.len(),
+        "Exported {} to {target}, encrypted to {}; restore with 'keychain import {target} --identity FILE'.\n",
+        crate::output::count(names.len(), "account", "accounts"),
         args.recipient.trim()
     )));
     Ok(())

@@ -45,7 +45,7 @@ enum Fate {
     Refused(String),
 }
 
-pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: ImportArgs, json: bool) -> Result<i32> {
     let head = read_head(&args.file)?;
     let age = head.starts_with(b"age-encryption.org/") || head.starts_with(b"-----BEGIN AGE");
     let (fates, settings) = if age {
@@ -66,7 +66,24 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
     };
 
     let mut report = String::new();
-    for (name, fate) in &fates {
+    if json {
+        let accounts: Vec<serde_json::Value> = fates
+            .iter()
+            .map(|(name, fate)| {
+                let (result, detail) = match fate {
+                    Fate::Imported(what) => ("imported", what),
+                    Fate::Skipped(why) => ("skipped", why),
+                    Fate::Refused(why) => ("refused", why),
+                };
+                serde_json::json!({ "name": name, "result": result, "detail": detail })
+            })
+            .collect();
+        report = crate::json::document(serde_json::json!({
+            "file": args.file.display().to_string(),
+            "accounts": accounts,
+        }));
+    }
+    for (name, fate) in fates.iter().filter(|_| !json) {
         let row = match fate {
             Fate::Imported(what) => format!("imported  {name}  {what}"),
             Fate::Skipped(why) => format!("skipped   {name}  {why}"),
@@ -75,7 +92,11 @@ pub fn run(kc: &Keychain, args: ImportArgs) -> Result<i32> {
         // Names and reasons come from the imported file: one row each, whatever they hold.
         report.push_str(&format!("{}\n", crate::output::escape_value(&row)));
     }
-    crate::output::after_save(crate::output::out(&report));
+    crate::output::after_save(if json {
+        crate::output::raw(report.as_bytes())
+    } else {
+        crate::output::out(&report)
+    });
     let count = |f: fn(&Fate) -> bool| fates.iter().filter(|(_, x)| f(x)).count();
     let (imported, skipped, refused) = (
         count(|f| matches!(f, Fate::Imported(_))),

@@ -10,7 +10,7 @@ use crate::fsutil;
 use crate::keystore::{self, Identity};
 use crate::trail::{self, Action};
 
-pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
+pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
     // Check everything the user typed before anything is created.
     for recipient in &args.recipient {
         parse_recipient(recipient)?;
@@ -45,6 +45,18 @@ pub fn run(dir: &Path, args: InitArgs) -> Result<()> {
         dir.display(),
         args.key_store
     )));
-    crate::output::after_save(crate::output::out(&format!("{}\n", config.recipient)));
+    if json {
+        crate::output::after_save(crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "keychain": dir.display().to_string(),
+                "key_store": args.key_store.to_string(),
+                "recipient": config.recipient,
+                "escrow_recipients": config.escrow_recipients,
+            }))
+            .as_bytes(),
+        ));
+    } else {
+        crate::output::after_save(crate::output::out(&format!("{}\n", config.recipient)));
+    }
     Ok(())
 }

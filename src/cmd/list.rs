@@ -11,9 +11,13 @@ use crate::store::StoreError;
 
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = clock::now();
+    let wanted = NameFilter::new(args.pattern.as_deref())?;
     let mut rows = Vec::new();
     let mut damaged = Vec::new();
-    let names = super::account_names(kc)?;
+    let names: Vec<String> = super::account_names(kc)?
+        .into_iter()
+        .filter(|n| wanted.matches(n))
+        .collect();
     for (name, header) in names.iter().zip(kc.peek_many(&names)) {
         match header {
             Ok(header) => rows.push(header),
@@ -31,80 +35,64 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     } else {
         crate::output::out(&to_table(&rows, now))?;
     }
+    for h in &rows {
+        if let Some(new) = &h.moved_to {
+            crate::output::err(&format!(
+                "warning: '{}' is being renamed to '{new}' (an interrupted 'keychain mv'); finish it with: keychain mv {} {new}\n",
+                h.name, h.name
+            ))?;
+        }
+    }
     if damaged.is_empty() {
         Ok(())
     } else {
         Err(Error::Integrity {
             path: kc.dir.join("accounts"),
             reason: format!(
-                "{} record(s) could not be read: {}",
-                damaged.len(),
+                "{} could not be read: {}",
+                crate::output::count(damaged.len(), "record", "records"),
                 damaged.join(", ")
             ),
         })
     }
 }
 
-pub fn secrets_json(header: &Header, now: i64) -> serde_json::Value {
-    let mut secrets = serde_json::Map::new();
-    for (field, info) in &header.secrets {
-        secrets.insert(
-            field.as_str().to_string(),
-            json!({ "changed": clock::rfc3339(info.changed), "age_days": clock::days_between(info.changed, now) }),
-        );
+/// `list PATTERN`: a shell-style glob over the name, or (without wildcards) a substring.
+pub struct NameFilter(Option<glob::Pattern>);
+
+impl NameFilter {
+    pub fn new(pattern: Option<&str>) -> Result<Self> {
+        let Some(pattern) = pattern else {
+            return Ok(NameFilter(None));
+        };
+        let glob = if pattern.contains(['*', '?', '[']) {
+            pattern.to_string()
+        } else {
+            format!("*{}*", glob::Pattern::escape(pattern))
+        };
+        glob::Pattern::new(&glob)
+            .map(|p| NameFilter(Some(p)))
+            .map_err(|e| {
+                Error::usage_hint(
+                    format!("'{pattern}' is not a valid pattern: {}", e.msg),
+                    "use * for any characters, ? for one, [abc] for one of a set",
+                )
+            })
     }
-    serde_json::Value::Object(secrets)
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.0.as_ref().is_none_or(|p| p.matches(name))
+    }
 }
 
 fn to_json(rows: &[Header], now: i64) -> String {
-    let accounts: Vec<_> = rows
-        .iter()
-        .map(|h| {
-            json!({
-                "name": h.name,
-                "provider": h.provider.kind,
-                "user": h.user,
-                "client_id": h.provider.client_id,
-                "secrets": secrets_json(h, now),
-                "created": clock::rfc3339(h.created),
-                "last_use": h.last_use.as_ref().map(|u| json!({"at": clock::rfc3339(u.at), "by": u.by, "action": u.action, "ok": u.ok})),
-            })
-        })
-        .collect();
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&accounts).expect("JSON of plain values")
-    )
+    let accounts: Vec<_> = rows.iter().map(|h| crate::json::account(h, now)).collect();
+    crate::json::document(json!({ "accounts": accounts }))
 }
 
 fn to_table(rows: &[Header], now: i64) -> String {
-    let mut out = String::new();
-    // Headers are read without the key, so their texts are whatever is in the file: every cell
-    // is one value on one line, its control characters and line breaks escaped.
-    let cell = |text: &str| crate::output::escape_value(text).into_owned();
-    let cells: Vec<[String; 3]> = rows
-        .iter()
-        .map(|h| [cell(&h.name), cell(&h.provider.kind), cell(&h.user)])
-        .collect();
-    let width = |i: usize, min: usize| {
-        cells
-            .iter()
-            .map(|c| c[i].chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(min)
-    };
-    let widths = [width(0, 4), width(1, 8), width(2, 4)];
-    out.push_str(&format!(
-        "{:w0$}  {:w1$}  {:w2$}  SECRETS (AGE)\n",
-        "NAME",
-        "PROVIDER",
-        "USER",
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2]
-    ));
-    for (h, [name, kind, user]) in rows.iter().zip(&cells) {
+    let mut table = crate::table::Table::new(&["NAME", "PROVIDER", "USER", "SECRETS (AGE)"]);
+    for h in rows {
         let secrets: Vec<String> = SecretField::ALL
             .iter()
             .filter_map(|f| {
@@ -113,20 +101,12 @@ fn to_table(rows: &[Header], now: i64) -> String {
                     .map(|info| format!("{}({})", f.as_str(), clock::age(info.changed, now)))
             })
             .collect();
-        out.push_str(&format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}\n",
-            name,
-            kind,
-            user,
-            if secrets.is_empty() {
-                "-".to_string()
-            } else {
-                secrets.join(" ")
-            },
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        ));
+        table.row(vec![
+            h.name.clone(),
+            h.provider.kind.clone(),
+            h.user.clone(),
+            secrets.join(" "),
+        ]);
     }
-    out
+    table.render()
 }

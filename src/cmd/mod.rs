@@ -5,11 +5,15 @@ mod add;
 mod audit;
 mod completions;
 mod exec;
+pub mod exec_env;
 mod export;
 mod import;
 mod init;
 mod list;
 mod login;
+mod man;
+mod mv;
+mod program;
 mod provider;
 mod refresh;
 mod rm;
@@ -17,6 +21,7 @@ mod scan;
 mod secrets;
 mod set;
 mod show;
+mod status;
 mod strip;
 mod totp;
 mod unlock;
@@ -33,30 +38,97 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let dir = || resolve_dir(cli.dir.clone());
     let open = || -> Result<Keychain> { Keychain::open(&dir()?) };
     let done = |r: Result<()>| r.map(|()| 0);
-    match cli.command {
-        Command::Exec(args) => exec::run(&open()?, args),
-        Command::Login(args) => done(login::run(&open()?, args)),
-        Command::Init(args) => done(init::run(&dir()?, args)),
-        Command::Add(args) => done(add::run(&open()?, args)),
-        Command::List(args) => done(list::run(&open()?, args)),
-        Command::Show(args) => done(show::run(&open()?, args)),
-        Command::Set(args) => done(set::run(&open()?, args)),
-        Command::Totp(args) => done(totp::run(&open()?, args)),
-        Command::Rm(args) => done(rm::run(&open()?, args)),
-        Command::Unlock(args) => done(unlock::unlock(&open()?, args)),
-        Command::Lock => done(unlock::lock(&dir_checked(dir()?)?)),
-        // The report and verify look at a keychain others could write to, and say so; the
-        // audit commands that write (fingerprint, rotate, seal-config) refuse it like the rest.
-        Command::Audit(args) if audit::only_looks(&args) => {
-            audit::run(&Keychain::open_unchecked(&dir()?)?, args)
+    let json = crate::cli::json_wanted(cli.json).map_err(crate::error::Error::usage)?;
+    // A command whose only output is a notice on standard error confirms on standard output
+    // under --json: `{"format": 1, "ok": true, "command": ..., "accounts": [...]}`.
+    let confirmed = |command: &str, accounts: Vec<String>, r: Result<()>| -> Result<i32> {
+        r?;
+        if json {
+            crate::output::raw(
+                crate::json::document(serde_json::json!({
+                    "ok": true, "command": command, "accounts": accounts,
+                }))
+                .as_bytes(),
+            )?;
         }
-        Command::Audit(args) => audit::run(&open()?, args),
-        Command::Scan(args) => scan::run(dir().ok().as_deref(), args),
-        Command::Import(args) => import::run(&open()?, args),
-        Command::Export(args) => done(export::run(&open()?, args)),
-        Command::Refresh(args) => refresh::run(&open()?, args),
-        Command::Completions(args) => done(completions::run(args)),
-    }
+        Ok(0)
+    };
+    let result = match cli.command {
+        Command::Exec(args) => exec::run(&open()?, args),
+        Command::Login(mut args) => {
+            if json {
+                args.format = crate::login::OutputFormat::Json;
+            }
+            done(login::run(&open()?, args))
+        }
+        Command::Init(args) => done(init::run(&dir()?, args, json)),
+        Command::Add(args) => {
+            let name = args.name.clone();
+            confirmed("add", vec![name], add::run(&open()?, args))
+        }
+        Command::List(mut args) => {
+            args.json = json;
+            done(list::run(&open()?, args))
+        }
+        Command::Show(mut args) => {
+            args.json = json;
+            done(show::run(&open()?, args))
+        }
+        Command::Set(args) => {
+            let name = args.name.clone();
+            confirmed("set", vec![name], set::run(&open()?, args))
+        }
+        Command::Totp(args) => done(totp::run(&open()?, args, json)),
+        Command::Rm(args) => {
+            let names = args.names.clone();
+            confirmed("rm", names, rm::run(&open()?, args))
+        }
+        Command::Mv(args) => {
+            let names = vec![args.old.clone(), args.new.clone()];
+            confirmed("mv", names, mv::run(&open()?, args))
+        }
+        Command::Unlock(args) => confirmed("unlock", vec![], unlock::unlock(&open()?, args)),
+        Command::Status(mut args) => {
+            args.json = json;
+            status::run(&open()?, args)
+        }
+        Command::Lock => confirmed("lock", vec![], unlock::lock(&dir_checked(dir()?)?)),
+        // The report and verify look at a keychain others could write to, and say so; the
+        // audit commands that write (fingerprint, rotate, seal-config, ack) refuse it like the
+        // rest.
+        Command::Audit(args) if audit::only_looks(&args) => {
+            audit::run(&Keychain::open_unchecked(&dir()?)?, args, json)
+        }
+        Command::Audit(args) => audit::run(&open()?, args, json),
+        Command::Scan(args) => scan::run(dir().ok().as_deref(), args, json),
+        Command::Import(args) => import::run(&open()?, args, json),
+        Command::Export(args) => confirmed("export", vec![], export::run(&open()?, args)),
+        Command::Refresh(args) => refresh::run(&open()?, args, json),
+        Command::Man(args) => {
+            if json {
+                return Err(crate::error::Error::usage(
+                    "man prints roff; it has no JSON form",
+                ));
+            }
+            done(man::run(args))
+        }
+        Command::Completions(args) => {
+            if json {
+                return Err(crate::error::Error::usage(
+                    "completions prints a shell script; it has no JSON form",
+                ));
+            }
+            done(completions::run(args))
+        }
+    };
+    // An unknown account name gets a "did you mean" from the names that exist.
+    result.map_err(|e| {
+        e.with_similar_names(|| {
+            Keychain::open(&dir().unwrap_or_default())
+                .and_then(|kc| Ok(kc.store().listing()?.names))
+                .unwrap_or_default()
+        })
+    })
 }
 
 /// The names of all accounts, with a warning for each entry skipped because it is not a record.

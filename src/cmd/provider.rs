@@ -1,6 +1,6 @@
 //! Provider settings from the command line, checked (by `crate::validate`) before they are stored.
 
-use crate::cli::ProviderArgs;
+use crate::cli::{ProviderArgs, UnsetField};
 use crate::error::{Error, Result};
 use crate::record::Provider;
 
@@ -8,6 +8,17 @@ use crate::record::Provider;
 /// that the result can be used to log on.
 pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
     if let Some(kind) = &args.provider {
+        if *kind != provider.kind {
+            // The endpoints, the extra hosts and the plain-http consent belonged to the old
+            // provider (an Exact account's URLs are built in; an issuer means nothing to
+            // oauth2): kept, they would send the new provider's credentials to the old one.
+            // Only what this same call gives is set below.
+            provider.issuer = None;
+            provider.authorize_url = None;
+            provider.token_url = None;
+            provider.allow_hosts.clear();
+            provider.insecure_http = false;
+        }
         provider.kind = kind.clone();
     }
     for (value, slot) in [
@@ -61,6 +72,40 @@ pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
     // The same check an imported account passes (src/validate.rs), URLs and hosts included.
     crate::validate::provider(provider, crate::validate::ProviderRule::Complete)?;
     Ok(())
+}
+
+/// Removes a plain setting for `set --unset`; false when it was not set. Secrets are not
+/// handled here.
+pub fn unset(provider: &mut Provider, field: UnsetField) -> bool {
+    let slot = match field {
+        UnsetField::Issuer => &mut provider.issuer,
+        UnsetField::AuthorizeUrl => &mut provider.authorize_url,
+        UnsetField::TokenUrl => &mut provider.token_url,
+        UnsetField::ClientId => &mut provider.client_id,
+        UnsetField::RedirectUri => &mut provider.redirect_uri,
+        UnsetField::Scope => &mut provider.scope,
+        UnsetField::AllowHost => {
+            let had = !provider.allow_hosts.is_empty();
+            provider.allow_hosts.clear();
+            return had;
+        }
+        _ => return false,
+    };
+    slot.take().is_some()
+}
+
+/// Whether the same `set` call also gives a value for `field`, which `--unset` contradicts.
+pub fn given(args: &ProviderArgs, field: UnsetField) -> bool {
+    match field {
+        UnsetField::Issuer => args.issuer.is_some(),
+        UnsetField::AuthorizeUrl => args.authorize_url.is_some(),
+        UnsetField::TokenUrl => args.token_url.is_some(),
+        UnsetField::ClientId => args.client_id.is_some(),
+        UnsetField::RedirectUri => args.redirect_uri.is_some(),
+        UnsetField::Scope => args.scope.is_some(),
+        UnsetField::AllowHost => !args.allow_hosts.is_empty(),
+        _ => false,
+    }
 }
 
 /// A host name for `--allow-host`: a bare host, no scheme, port, path or wildcard.

@@ -19,7 +19,7 @@ use crate::record::SecretField;
 
 const DAY: i64 = 86_400;
 
-pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<i32> {
     // Every record is opened: one pass over the log for the replay checks, not one per account.
     kc.load_counters()?;
     let names = if args.all {
@@ -36,6 +36,7 @@ pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
         retry: false,
     };
     let mut report = String::new();
+    let mut rows = Vec::new();
     let mut failed = 0;
     for name in &names {
         let line = match decide(kc, name, min_idle) {
@@ -59,21 +60,42 @@ pub fn run(kc: &Keychain, args: RefreshArgs) -> Result<i32> {
                 }
             },
         };
+        rows.push(row_json(name, &line));
         // One row per account, whatever an error text holds.
         let _ = writeln!(report, "{}", crate::output::escape_value(&line));
     }
     // The refreshes are saved: the status says how they went, whatever happens to the report.
-    crate::output::after_save(crate::output::out(&report));
+    crate::output::after_save(if json {
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "idle_days": args.idle_days,
+                "accounts": rows,
+            }))
+            .as_bytes(),
+        )
+    } else {
+        crate::output::out(&report)
+    });
     crate::output::after_save(crate::output::err(&format!(
-        "{} account(s) checked, {failed} failed (refresh tokens idle {} days or more are refreshed).\n",
-        names.len(),
-        args.idle_days
+        "{} checked, {failed} failed (refresh tokens idle {} or more are refreshed).\n",
+        crate::output::count(names.len(), "account", "accounts"),
+        crate::output::count(args.idle_days as usize, "day", "days")
     )));
     Ok(if failed > 0 {
         exit::UNAVAILABLE
     } else {
         exit::OK
     })
+}
+
+/// A report line (`RESULT  NAME  DETAIL`) as `{"name", "result", "detail"}`.
+fn row_json(name: &str, line: &str) -> serde_json::Value {
+    let result = line.split_whitespace().next().unwrap_or_default();
+    let detail = line
+        .split_once(name)
+        .map(|(_, rest)| rest.trim().trim_start_matches('(').trim_end_matches(')'))
+        .filter(|d| !d.is_empty());
+    serde_json::json!({ "name": name, "result": result, "detail": detail })
 }
 
 /// `Some(line)` when the account is to be left alone, `None` when it needs a refresh.
@@ -92,8 +114,8 @@ fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
     let idle = crate::clock::now().saturating_sub(active).max(0);
     if idle < min_idle {
         return Ok(Some(format!(
-            "skipped    {name}  (idle {} days, not idle enough)",
-            idle / DAY
+            "skipped    {name}  (idle {}, not idle enough)",
+            crate::output::count((idle / DAY) as usize, "day", "days")
         )));
     }
     Ok(None)

@@ -5,6 +5,7 @@
 //! audit log; when that log cannot be written the scan still reports (it reveals nothing) and
 //! says that it was not recorded.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::audit::Event;
@@ -14,22 +15,47 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::trail::{self, Action, Outcome};
 
-pub fn run(dir: Option<&Path>, args: ScanArgs) -> Result<i32> {
+pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<i32> {
     let (findings, errors) = scan_paths_all(&args.paths);
-    let mut out = String::new();
-    for f in &findings {
-        out.push_str(&format!("{f}\n"));
-    }
-    crate::output::out(&out)?;
-    for e in &errors {
-        crate::output::err(&format!("error: {e}\n"))?;
+    if json {
+        let found: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "file": f.file.display().to_string(),
+                    "line": f.line,
+                    "key": f.key,
+                    "importable": crate::audit::scan::importable(&f.file),
+                })
+            })
+            .collect();
+        let errors: Vec<serde_json::Value> = errors
+            .iter()
+            .map(|e| serde_json::json!({ "message": e.to_string() }))
+            .collect();
+        crate::output::raw(
+            crate::json::document(serde_json::json!({ "findings": found, "errors": errors }))
+                .as_bytes(),
+        )?;
+    } else {
+        let mut out = String::new();
+        for f in &findings {
+            out.push_str(&format!("{f}\n"));
+        }
+        crate::output::out(&out)?;
+        for e in &errors {
+            crate::output::err(&format!("error: {e}\n"))?;
+        }
     }
 
     if let Some(dir) = dir.filter(|d| Config::path(d).exists()) {
         let outcome = if errors.is_empty() {
             Outcome::Ok
         } else {
-            Outcome::Error(format!("{} file(s) could not be scanned", errors.len()))
+            Outcome::Error(format!(
+                "{} could not be scanned",
+                crate::output::count(errors.len(), "file", "files")
+            ))
         };
         let event =
             Event::new(format!("scan ({} found)", findings.len()), Action::Scan).outcome(outcome);
@@ -40,13 +66,8 @@ pub fn run(dir: Option<&Path>, args: ScanArgs) -> Result<i32> {
         }
     }
 
-    let files: std::collections::BTreeSet<_> = findings.iter().map(|f| &f.file).collect();
     if !findings.is_empty() {
-        crate::output::err(&format!(
-            "{} plain-text secret(s) in {} file(s); import them with 'keychain import FILE.xml --strip'.\n",
-            findings.len(),
-            files.len()
-        ))?;
+        crate::output::err(&advice(&findings))?;
     } else if errors.is_empty() {
         crate::output::err("No plain-text secrets found.\n")?;
     }
@@ -60,6 +81,33 @@ pub fn run(dir: Option<&Path>, args: ScanArgs) -> Result<i32> {
     } else {
         exit::OK
     })
+}
+
+/// The summary and what to do: `import --strip` for the files import reads (settings files),
+/// by hand for the others, each named.
+fn advice(findings: &[crate::audit::scan::Finding]) -> String {
+    use crate::audit::scan::importable;
+    use crate::output::{count, escape_value};
+    let files: BTreeSet<&Path> = findings.iter().map(|f| f.file.as_path()).collect();
+    let (settings, other): (Vec<&Path>, Vec<&Path>) = files.iter().partition(|f| importable(f));
+    let mut text = format!(
+        "{} in {}.\n",
+        count(findings.len(), "plain-text secret", "plain-text secrets"),
+        count(files.len(), "file", "files")
+    );
+    for file in settings {
+        text.push_str(&format!(
+            "  import: keychain import '{}' --strip\n",
+            escape_value(&file.display().to_string())
+        ));
+    }
+    for file in other {
+        text.push_str(&format!(
+            "  by hand (import reads only settings*.xml): {}: store each secret with 'keychain add' or 'keychain set', then remove it from the file\n",
+            escape_value(&file.display().to_string())
+        ));
+    }
+    text
 }
 
 /// A scanner error as the command's error: I/O problems are I/O, everything else bad input.

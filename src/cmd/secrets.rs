@@ -94,13 +94,26 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
 }
 
 fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Option<TotpSecret>> {
+    if args.totp_select.is_some() && args.totp_file.is_none() && args.totp_qr.is_none() {
+        return Err(Error::usage(
+            "--totp-select picks an entry of --totp-file or --totp-qr; give one of them",
+        ));
+    }
+    // Several entries (a Google Authenticator export) need --totp-select; one needs nothing.
+    let pick = |entries: Vec<TotpSecret>| match &args.totp_select {
+        Some(selector) => crate::totp::select(entries, selector),
+        None => crate::totp::single(entries),
+    };
     if let Some(image) = &args.totp_qr {
-        return TotpSecret::from_qr_image(image).map(Some).map_err(|e| {
-            Error::usage_hint(
-                format!("{}: {e}", image.display()),
-                "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file",
-            )
-        });
+        return TotpSecret::all_from_qr_image(image)
+            .and_then(pick)
+            .map(Some)
+            .map_err(|e| {
+                Error::usage_hint(
+                    format!("{}: {e}", image.display()),
+                    "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file",
+                )
+            });
     }
     let text = match &args.totp_file {
         Some(path) => SecretSource::parse(path).read("TOTP secret")?,
@@ -115,7 +128,8 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         }
         None => return Ok(None),
     };
-    TotpSecret::parse(text.expose_secret())
+    TotpSecret::parse_all(text.expose_secret())
+        .and_then(pick)
         .map(Some)
         .map_err(|e| {
             Error::usage_hint(

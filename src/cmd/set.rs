@@ -1,21 +1,40 @@
 //! `keychain set`: change fields of an account, under its lock, compared with what was read.
+//!
+//! A call that changes nothing is an error (exit 2), so a typo in a script is not taken for
+//! success. What changed is found by comparing the header before and after, so the audit log
+//! also names the endpoints that a provider change reset.
+
+use clap::ValueEnum;
 
 use crate::audit::Event;
-use crate::cli::SetArgs;
+use crate::cli::{SetArgs, UnsetField};
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
-use crate::record::SecretField;
+use crate::record::{Header, SecretField};
 use crate::store::Expect;
 use crate::trail::{self, Action};
 
 use super::secrets::{self, Wanted};
 
 pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
+    if !anything_given(&args) {
+        return Err(Error::usage_hint(
+            "nothing to change: give at least one field",
+            format!(
+                "e.g. keychain set {} --user USER, or --unset FIELD; see 'keychain set --help'",
+                args.name
+            ),
+        ));
+    }
     let now = crate::clock::now();
     kc.identity()?;
     let lock = kc.lock(&args.name)?;
     let (mut account, revision) = kc.read(&args.name)?;
+    let before = account.header.clone();
 
+    for &field in &args.unset {
+        unset(&mut account, field, &args, now)?;
+    }
     super::provider::apply(&mut account.header.provider, &args.provider)?;
     if let Some(user) = &args.user {
         account.header.user = user.clone();
@@ -27,33 +46,27 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         client_secret: false,
     };
     secrets::read_into(&mut account, &args.secrets, wanted, now)?;
-    for field in &args.clear {
-        let field = SecretField::from(*field);
-        if !account.header.has(field) {
-            return Err(Error::usage(format!(
-                "account '{}' has no {field} to clear",
+    let changed = changed_fields(&before, &account.header, &args);
+    if changed.is_empty() {
+        return Err(Error::usage_hint(
+            format!(
+                "nothing changed: account '{}' already has these values",
                 args.name
-            )));
-        }
-        account.set_secret(field, None, now);
-        if field == SecretField::TotpSecret {
-            account.header.totp = None;
-        }
-        if field == SecretField::AccessToken {
-            account.header.access_token_expires = None;
-        }
+            ),
+            "'keychain show NAME' shows the stored values",
+        ));
     }
     account.header.updated = now;
     crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
     let mut events = Vec::new();
-    for field in changed_fields(&args) {
+    for field in &changed {
         let mut event = Event::new("set", Action::Set(field.clone())).account(&args.name);
         if let Some(value) = SecretField::ALL
             .iter()
             .find(|f| f.as_str() == field)
             .and_then(|f| account.secret(*f))
         {
-            event = event.fingerprint(field.clone(), trail::fingerprint_of(kc, &field, value)?);
+            event = event.fingerprint(field.clone(), trail::fingerprint_of(kc, field, value)?);
         }
         events.push(event);
     }
@@ -65,43 +78,124 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         OnAuditFailure::Undo,
     )?;
     crate::output::after_save(crate::output::err(&format!(
-        "Updated account '{}'.\n",
-        args.name
+        "Updated account '{}': {}.\n",
+        args.name,
+        changed.join(", ")
     )));
     Ok(())
 }
 
-/// The names of the fields a `set` call changes, for its audit events.
-fn changed_fields(args: &SetArgs) -> Vec<String> {
+/// `--unset FIELD`: a secret or a plain setting that must be present, and not also given.
+fn unset(
+    account: &mut crate::record::Account,
+    field: UnsetField,
+    args: &SetArgs,
+    now: i64,
+) -> Result<()> {
+    let name = field_name(field);
+    let secret_given = match field.secret() {
+        Some(SecretField::Password) => args.secrets.password_file.is_some(),
+        Some(SecretField::TotpSecret) => {
+            args.secrets.totp_file.is_some() || args.secrets.totp_qr.is_some()
+        }
+        Some(SecretField::ClientSecret) => args.secrets.client_secret_file.is_some(),
+        Some(SecretField::RefreshToken) => args.secrets.refresh_token_file.is_some(),
+        Some(SecretField::AccessToken) => false,
+        None => super::provider::given(&args.provider, field),
+    };
+    if secret_given {
+        return Err(Error::usage(format!(
+            "--unset {name} and a new {name} in the same call contradict each other"
+        )));
+    }
+    let present = match field.secret() {
+        Some(secret) => {
+            let had = account.header.has(secret);
+            account.set_secret(secret, None, now);
+            if secret == SecretField::TotpSecret {
+                account.header.totp = None;
+            }
+            if secret == SecretField::AccessToken {
+                account.header.access_token_expires = None;
+            }
+            had
+        }
+        None => super::provider::unset(&mut account.header.provider, field),
+    };
+    if present {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "account '{}' has no {name} to unset",
+            args.name
+        )))
+    }
+}
+
+fn field_name(field: UnsetField) -> String {
+    field
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether any flag that changes something was given.
+fn anything_given(args: &SetArgs) -> bool {
     let p = &args.provider;
+    let s = &args.secrets;
+    p.provider.is_some()
+        || p.issuer.is_some()
+        || p.authorize_url.is_some()
+        || p.token_url.is_some()
+        || p.client_id.is_some()
+        || p.redirect_uri.is_some()
+        || p.scope.is_some()
+        || p.flow.is_some()
+        || !p.allow_hosts.is_empty()
+        || p.no_allow_hosts
+        || p.insecure_http
+        || args.user.is_some()
+        || s.password_file.is_some()
+        || s.totp_file.is_some()
+        || s.totp_qr.is_some()
+        || s.client_secret_file.is_some()
+        || s.refresh_token_file.is_some()
+        || !args.unset.is_empty()
+}
+
+/// The names of the fields a `set` call changed, for its audit events and its message: plain
+/// settings by comparing the header before and after; secrets by the flags given (a new secret
+/// counts even when equal to the old, which is not compared); removed secrets as
+/// `FIELD-cleared`.
+fn changed_fields(before: &Header, after: &Header, args: &SetArgs) -> Vec<String> {
+    let (b, a) = (&before.provider, &after.provider);
+    let s = &args.secrets;
     let mut fields: Vec<String> = [
-        ("provider", p.provider.is_some()),
-        ("issuer", p.issuer.is_some()),
-        ("authorize-url", p.authorize_url.is_some()),
-        ("token-url", p.token_url.is_some()),
-        ("client-id", p.client_id.is_some()),
-        ("redirect-uri", p.redirect_uri.is_some()),
-        ("scope", p.scope.is_some()),
-        ("flow", p.flow.is_some()),
-        ("allow-host", !p.allow_hosts.is_empty() || p.no_allow_hosts),
-        ("insecure-http", p.insecure_http),
-        ("user", args.user.is_some()),
-        ("password", args.secrets.password_file.is_some()),
-        (
-            "totp-secret",
-            args.secrets.totp_file.is_some() || args.secrets.totp_qr.is_some(),
-        ),
-        ("client-secret", args.secrets.client_secret_file.is_some()),
-        ("refresh-token", args.secrets.refresh_token_file.is_some()),
+        ("provider", b.kind != a.kind),
+        ("issuer", b.issuer != a.issuer),
+        ("authorize-url", b.authorize_url != a.authorize_url),
+        ("token-url", b.token_url != a.token_url),
+        ("client-id", b.client_id != a.client_id),
+        ("redirect-uri", b.redirect_uri != a.redirect_uri),
+        ("scope", b.scope != a.scope),
+        ("flow", b.flow != a.flow),
+        ("allow-host", b.allow_hosts != a.allow_hosts),
+        ("insecure-http", b.insecure_http != a.insecure_http),
+        ("user", before.user != after.user),
+        ("password", s.password_file.is_some()),
+        ("totp-secret", s.totp_file.is_some() || s.totp_qr.is_some()),
+        ("client-secret", s.client_secret_file.is_some()),
+        ("refresh-token", s.refresh_token_file.is_some()),
     ]
     .into_iter()
     .filter(|(_, changed)| *changed)
     .map(|(name, _)| name.to_string())
     .collect();
     fields.extend(
-        args.clear
+        args.unset
             .iter()
-            .map(|f| format!("{}-cleared", SecretField::from(*f).as_str())),
+            .filter_map(|f| f.secret())
+            .map(|f| format!("{}-cleared", f.as_str())),
     );
     fields
 }

@@ -17,6 +17,11 @@ use crate::record::{Account, SecretField};
 use crate::trail::{self, Action};
 
 pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
+    if args.json && args.reveal.is_some() {
+        return Err(Error::usage(
+            "--reveal prints the bare secret; it has no JSON form",
+        ));
+    }
     let (account, _) = kc.read(&args.name)?;
     if let Some(field) = args.reveal {
         let field = SecretField::from(field);
@@ -52,31 +57,13 @@ fn fingerprints(kc: &Keychain, account: &Account) -> Result<Vec<(SecretField, St
 }
 
 fn to_json(account: &Account, fingerprints: &[(SecretField, String)], now: i64) -> String {
-    let h = &account.header;
     let fingerprints: serde_json::Map<String, serde_json::Value> = fingerprints
         .iter()
         .map(|(f, fp)| (f.as_str().to_string(), json!(fp)))
         .collect();
-    let value = json!({
-        "name": h.name,
-        "provider": h.provider,
-        "user": h.user,
-        "totp": h.totp,
-        "secrets": super::list::secrets_json(h, now),
-        "fingerprints": fingerprints,
-        "created": clock::rfc3339(h.created),
-        "updated": clock::rfc3339(h.updated),
-        "access_token_expires": h.access_token_expires.map(clock::rfc3339),
-        "last_use": h.last_use,
-        "last_logon": h.last_logon,
-        "logon_rejected": h.logon_rejected.as_ref().map(|r| json!({
-            "at": clock::rfc3339(r.at), "by": r.by, "step": r.step,
-        })),
-    });
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&value).expect("JSON of plain values")
-    )
+    let mut doc = crate::json::account(&account.header, now);
+    doc["fingerprints"] = serde_json::Value::Object(fingerprints);
+    crate::json::document(doc)
 }
 
 fn to_text(account: &Account, fingerprints: &[(SecretField, String)], now: i64) -> String {

@@ -78,14 +78,17 @@ pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
     )?;
     let backup = strip_spots(&file.path, &file.text, &spots).map_err(scan_error)?;
     crate::output::after_save(crate::output::err(&format!(
-        "Removed {} value(s) from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
-        moved.len(),
+        "Removed {} from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
+        crate::output::count(moved.len(), "value", "values"),
         backup.display()
     )));
     if !left.is_empty() {
         crate::output::after_save(crate::output::err(&format!(
-            "warning: {} secret(s) were left in {shown}: import them (--replace for existing accounts, or by hand) and strip again\n",
-            left.len()
+            "warning: {} left in {shown}: import them (--replace for existing accounts, or by hand) and strip again\n",
+            match left.len() {
+                1 => "1 secret was".to_string(),
+                n => format!("{n} secrets were"),
+            }
         )));
     }
     Ok(left.is_empty())

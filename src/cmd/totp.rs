@@ -7,7 +7,7 @@ use crate::cli::TotpArgs;
 use crate::error::Result;
 use crate::keychain::Keychain;
 
-pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
+pub fn run(kc: &Keychain, args: TotpArgs, json: bool) -> Result<()> {
     let (account, _) = kc.read(&args.name)?;
     let totp = account.totp()?;
     // A code is a working second factor: recorded before it is shown (one append). No write
@@ -23,6 +23,15 @@ pub fn run(kc: &Keychain, args: TotpArgs) -> Result<()> {
         }
     }
     let code = totp.code_at(now);
+    if json {
+        let doc = zeroize::Zeroizing::new(crate::json::document(serde_json::json!({
+            "account": args.name,
+            "code": code.expose_secret(),
+            "seconds_left": totp.seconds_left(now),
+            "period": totp.period,
+        })));
+        return crate::output::raw(doc.as_bytes());
+    }
     crate::output::raw(zeroize::Zeroizing::new(format!("{}\n", code.expose_secret())).as_bytes())?;
     if crate::output::stderr_is_terminal() {
         crate::output::err(&format!("{} s left\n", totp.seconds_left(now)))?;

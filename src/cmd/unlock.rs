@@ -24,10 +24,12 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             kc,
             crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
         )?;
+        let until = crate::clock::now().saturating_add(seconds.min(i64::MAX as u64) as i64);
         crate::output::after_save(crate::output::err(&format!(
-            "Unlocked {} for {}.\n",
+            "Unlocked {} for {}, until {} ('keychain status' shows it).\n",
             kc.dir.display(),
-            humantime::format_duration(args.duration)
+            humantime::format_duration(args.duration),
+            crate::clock::rfc3339(until)
         )));
         Ok(())
     }

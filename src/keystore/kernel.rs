@@ -27,12 +27,26 @@ fn user_keyring() -> Result<KeyRing, KeyStoreError> {
         .map_err(|e| KeyStoreError::Kernel(format!("user keyring: {e}")))
 }
 
+/// The payload's second line: when the kernel drops the key (Unix seconds), so that `status`
+/// can say until when the keychain stays unlocked (the kernel does not tell its timeout back).
+const EXPIRES: &str = "expires ";
+
+/// A cached identity and, when the cache recorded it, when it expires (Unix seconds).
+pub struct Cached {
+    pub identity: Identity,
+    pub expires: Option<i64>,
+}
+
 /// Caches `identity` for `seconds`.
 pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeyStoreError> {
     let ring = user_keyring()?;
-    let secret = identity.to_string();
+    let expires = crate::clock::now().saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+    let payload = zeroize::Zeroizing::new(format!(
+        "{}\n{EXPIRES}{expires}\n",
+        identity.to_string().expose_secret()
+    ));
     let key = ring
-        .add_key(&description(dir), secret.expose_secret().as_bytes())
+        .add_key(&description(dir), payload.as_bytes())
         .map_err(|e| KeyStoreError::Kernel(format!("cannot add the key: {e}")))?;
     // Readable by this user's processes even when they do not possess the key through their
     // session keyring (cron, systemd services), and by nobody else.
@@ -55,6 +69,11 @@ pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeySto
 
 /// The cached identity, if any.
 pub fn cached(dir: &Path) -> Result<Option<Identity>, KeyStoreError> {
+    Ok(cached_with_expiry(dir)?.map(|c| c.identity))
+}
+
+/// The cached identity with its expiry, if any.
+pub fn cached_with_expiry(dir: &Path) -> Result<Option<Cached>, KeyStoreError> {
     let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, false) else {
         return Ok(None);
     };
@@ -87,7 +106,17 @@ pub fn cached(dir: &Path) -> Result<Option<Identity>, KeyStoreError> {
         }
     };
     let text = SecretString::from(String::from_utf8_lossy(&bytes).into_owned());
-    Ok(super::file::parse_identity(text.expose_secret().trim()))
+    let mut lines = text.expose_secret().lines();
+    let Some(identity) = lines
+        .next()
+        .and_then(|l| super::file::parse_identity(l.trim()))
+    else {
+        return Ok(None);
+    };
+    let expires = lines
+        .find_map(|l| l.strip_prefix(EXPIRES))
+        .and_then(|t| t.trim().parse().ok());
+    Ok(Some(Cached { identity, expires }))
 }
 
 /// Removes the cached identity; true when there was one.

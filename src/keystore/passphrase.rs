@@ -29,10 +29,23 @@ impl PassphraseKeyStore {
     }
 }
 
-/// The passphrase from `KEYCHAIN_PASSPHRASE_FILE` (its first line), else from a terminal prompt.
+/// The name of the passphrase among systemd's credentials (`LoadCredential=keychain-passphrase:...`).
+pub const CREDENTIAL_NAME: &str = "keychain-passphrase";
+
+/// Where a job's passphrase comes from without a prompt: `KEYCHAIN_PASSPHRASE_FILE`, else
+/// `$CREDENTIALS_DIRECTORY/keychain-passphrase` when systemd passed that credential.
+pub fn passphrase_file() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KEYCHAIN_PASSPHRASE_FILE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|p| !p.is_empty())?;
+    let path = PathBuf::from(credentials).join(CREDENTIAL_NAME);
+    path.exists().then_some(path)
+}
+
+/// The passphrase from [`passphrase_file`] (its first line), else from a terminal prompt.
 pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, KeyStoreError> {
-    if let Some(path) = std::env::var_os("KEYCHAIN_PASSPHRASE_FILE") {
-        let path = PathBuf::from(path);
+    if let Some(path) = passphrase_file() {
         let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| {
             KeyStoreError::PassphraseFile {
                 path: path.clone(),
@@ -97,11 +110,12 @@ impl KeyStore for PassphraseKeyStore {
         }
         let plaintext =
             zeroize::Zeroizing::new(identity.to_string().expose_secret().as_bytes().to_vec());
-        let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient]).map_err(|e| {
-            KeyStoreError::IdentityFile {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            }
+        let waiting = crate::output::Waiting::start("deriving the key from the passphrase");
+        let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient]);
+        drop(waiting);
+        let ciphertext = ciphertext.map_err(|e| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: e.to_string(),
         })?;
         fsutil::write_atomic(&self.path, &ciphertext).map_err(|e| KeyStoreError::IdentityFile {
             path: self.path.clone(),
@@ -117,7 +131,10 @@ impl KeyStore for PassphraseKeyStore {
         let pass = passphrase("Passphrase of the keychain: ", false)?;
         let mut identity = age::scrypt::Identity::new(pass);
         identity.set_max_work_factor(MAX_WORK_FACTOR);
-        let plaintext = crate::crypto::decrypt(&ciphertext, &identity).map_err(|e| match e {
+        let waiting = crate::output::Waiting::start("deriving the key from the passphrase");
+        let plaintext = crate::crypto::decrypt(&ciphertext, &identity);
+        drop(waiting);
+        let plaintext = plaintext.map_err(|e| match e {
             age::DecryptError::DecryptionFailed
             | age::DecryptError::KeyDecryptionFailed
             | age::DecryptError::NoMatchingKeys => {

@@ -60,8 +60,8 @@ pub enum TotpError {
     NoTotpEntry,
 
     #[error(
-        "the input holds {count} TOTP entries ({entries}); choose one with select, by its number \
-         or by ISSUER:LABEL"
+        "the input holds {count} TOTP entries ({entries}); choose one with --totp-select N (its \
+         number) or --totp-select ISSUER:LABEL"
     )]
     SeveralEntries {
         count: usize,

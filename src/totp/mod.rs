@@ -322,7 +322,7 @@ pub fn check_params(digits: u32, period: u64) -> Result<(), TotpError> {
 }
 
 /// The only entry of `entries`, or an error listing them so the user can choose.
-fn single(mut entries: Vec<TotpSecret>) -> Result<TotpSecret, TotpError> {
+pub fn single(mut entries: Vec<TotpSecret>) -> Result<TotpSecret, TotpError> {
     match entries.len() {
         0 => Err(TotpError::NoTotpEntry),
         1 => Ok(entries.remove(0)),

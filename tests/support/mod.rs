@@ -6,6 +6,7 @@ pub mod chromium;
 pub mod exact_emulator;
 pub mod login;
 mod servers;
+pub mod shape;
 pub mod stampede;
 pub mod stub;
 #[allow(unused_imports)]
@@ -99,6 +100,28 @@ impl Kc {
 
     pub fn record(&self, name: &str) -> PathBuf {
         self.dir.join("accounts").join(format!("{name}.kcr"))
+    }
+
+    /// Changes an account as a command of keychain would: under its lock, in one transaction
+    /// with an audit event, so the write counter and the log agree (needs a key store that
+    /// answers without a prompt).
+    pub fn edit_account(&self, name: &str, edit: impl FnOnce(&mut keychain::record::Account)) {
+        let chain = keychain::keychain::Keychain::open(&self.dir).unwrap();
+        let lock = chain.lock(name).unwrap();
+        let (mut account, revision) = chain.read(name).unwrap();
+        edit(&mut account);
+        let event =
+            keychain::audit::Event::new("test", keychain::audit::Action::Set("test".into()))
+                .account(name);
+        chain
+            .commit(
+                &*lock,
+                keychain::store::Expect::At(revision),
+                &mut account,
+                vec![event],
+                keychain::keychain::OnAuditFailure::Undo,
+            )
+            .unwrap();
     }
 }
 

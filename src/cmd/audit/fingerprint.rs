@@ -2,20 +2,21 @@
 //! (never from the command line), to answer "is this leaked value ours?" without the log ever
 //! holding the value. Prints the fingerprint; says on standard error whether it is the current
 //! value of NAME's FIELD and where the log mentions it. Testing a value against a stored secret
-//! is recorded in the audit log before anything is printed.
+//! is recorded in the audit log before anything is printed. Exit 0 when the value is NAME's
+//! current FIELD, 1 when it is not.
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Event;
 use crate::cli::FingerprintArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::input::SecretSource;
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::secret::ct_eq_str;
 use crate::trail::{self, Action};
 
-pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<i32> {
     let field = SecretField::from(args.field);
     let value = SecretSource::Stdin.read(field.as_str())?;
     if value.expose_secret().is_empty() {
@@ -52,13 +53,46 @@ pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
         .account(&args.name),
     )?;
 
-    let seen: Vec<String> = super::lines::read(kc)?
+    let lines: Vec<_> = super::lines::read(kc)?
         .into_iter()
         .filter(|l| {
             l.fingerprints
                 .get(field.as_str())
                 .is_some_and(|f| ct_eq_str(f, &fingerprint))
         })
+        .collect();
+    if json {
+        let seen: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "file": l.file.display().to_string(),
+                    "line": l.line,
+                    "seq": l.seq,
+                    "time": l.time,
+                    "action": l.action,
+                    "account": l.account,
+                })
+            })
+            .collect();
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "account": args.name,
+                "field": field.as_str(),
+                "fingerprint": fingerprint,
+                "current": current,
+                "log": seen,
+            }))
+            .as_bytes(),
+        )?;
+        return Ok(if current == Some(true) {
+            exit::OK
+        } else {
+            exit::FINDINGS
+        });
+    }
+    let seen: Vec<String> = lines
+        .into_iter()
         .map(|l| {
             format!(
                 "  {} line {} (seq {}, {}, {} {})",
@@ -98,7 +132,12 @@ pub fn run(kc: &Keychain, args: FingerprintArgs) -> Result<i32> {
             seen.join("\n")
         ))?;
     }
-    Ok(0)
+    // Scripts ask "is this leaked value ours?" with the status: 0 yes, 1 no.
+    Ok(if current == Some(true) {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
 }
 
 /// TOTP secrets are stored as canonical base32, so an otpauth URI or lower-case copy of the same

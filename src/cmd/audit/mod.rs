@@ -24,13 +24,28 @@ pub fn only_looks(args: &AuditArgs) -> bool {
     )
 }
 
-pub fn run(kc: &Keychain, args: AuditArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, mut args: AuditArgs, json: bool) -> Result<i32> {
+    args.report.json = json;
     match args.command {
         None => report::run(kc, args.report),
-        Some(AuditCommand::Report(report)) => report::run(kc, report),
-        Some(AuditCommand::Verify) => verify::run(kc),
-        Some(AuditCommand::Fingerprint(args)) => fingerprint::run(kc, args),
-        Some(AuditCommand::Rotate) => rotate::run(kc).map(|()| 0),
+        Some(AuditCommand::Report(mut report)) => {
+            report.json = json;
+            report::run(kc, report)
+        }
+        Some(AuditCommand::Verify) => verify::run(kc, json),
+        Some(AuditCommand::Fingerprint(args)) => fingerprint::run(kc, args, json),
+        Some(AuditCommand::Rotate) => {
+            rotate::run(kc)?;
+            if json {
+                crate::output::raw(
+                    crate::json::document(
+                        serde_json::json!({ "ok": true, "command": "audit rotate", "accounts": [] }),
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            Ok(0)
+        }
         Some(AuditCommand::Ack(args)) => ack::run(kc, args),
         Some(AuditCommand::SealConfig) => seal_config::run(kc).map(|()| 0),
     }

@@ -21,7 +21,20 @@ fn refresh(a: &AccountRow) -> String {
 fn last_use(a: &AccountRow) -> String {
     a.last_use
         .as_ref()
-        .map(|u| format!("{} by {} ({}: {})", u.at, u.by, u.action, u.result))
+        // A table cell holds an error's class, not its whole text (--json has it whole).
+        .map(|u| {
+            format!(
+                "{} by {} ({}: {})",
+                u.at,
+                u.by,
+                u.action,
+                match u.result.split_once(": ") {
+                    Some((outcome, why)) =>
+                        format!("{outcome}: {}", crate::table::error_class(why)),
+                    None => u.result.clone(),
+                }
+            )
+        })
         .unwrap_or_else(|| "never".into())
 }
 
@@ -61,41 +74,24 @@ const HEADINGS: [&str; 9] = [
 ];
 
 pub fn table(r: &Report) -> String {
-    // A cell is one value on one line: its control characters and line breaks are escaped.
-    let rows: Vec<[String; 9]> = r
-        .accounts
-        .iter()
-        .map(|a| cells(a).map(|c| crate::output::escape_value(&c).into_owned()))
-        .collect();
-    let mut widths: Vec<usize> = HEADINGS.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
+    // Fitted to the terminal, '-' for an empty cell, each cell one escaped value
+    // (crate::table).
+    let mut accounts = crate::table::Table::new(&HEADINGS);
+    for a in &r.accounts {
+        accounts.row(cells(a).to_vec());
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Keychain {} (key store: {}), {} account(s), {}",
+        "Keychain {} (key store: {}), {}, {}",
         r.keychain.display(),
         r.key_store,
-        r.accounts.len(),
+        crate::output::count(r.accounts.len(), "account", "accounts"),
         r.generated
     );
-    let line = |out: &mut String, row: &[String]| {
-        let text: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", text.join("  ").trim_end());
-    };
-    if !rows.is_empty() {
+    if !accounts.is_empty() {
         out.push('\n');
-        line(&mut out, &HEADINGS.map(String::from));
-        for row in &rows {
-            line(&mut out, row);
-        }
+        out.push_str(&accounts.render());
     }
     let _ = writeln!(out, "\nRecipients (config.json {}):", r.config);
     for rc in &r.recipients {
@@ -166,11 +162,19 @@ fn log_line(r: &Report) -> String {
     let l = &r.audit_log;
     match l.status {
         "chain-intact" => format!(
-            "hash chain and anchor intact ({} lines in {} file(s)); MACs not checked without the key",
-            l.lines, l.files
+            "hash chain and anchor intact ({} in {}); MACs not checked without the key",
+            crate::output::count(l.lines as usize, "line", "lines"),
+            crate::output::count(l.files, "file", "files")
         ),
-        "intact" => format!("intact ({} lines in {} file(s))", l.lines, l.files),
-        "damaged" => format!("DAMAGED ({} problem(s))", l.problems.len()),
+        "intact" => format!(
+            "intact ({} in {})",
+            crate::output::count(l.lines as usize, "line", "lines"),
+            crate::output::count(l.files, "file", "files")
+        ),
+        "damaged" => format!(
+            "DAMAGED ({})",
+            crate::output::count(l.problems.len(), "problem", "problems")
+        ),
         _ => "not verified (the key was not used)".into(),
     }
 }
@@ -204,12 +208,12 @@ pub fn html(r: &Report) -> String {
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
 <title>keychain audit report</title><style>{STYLE}{}</style></head><body>\n\
 <h1>keychain audit report</h1>\n<p id=\"summary\">Keychain <code>{}</code>, key store <b>{}</b>, \
-{} account(s), {} finding(s); generated {}.</p>\n",
+{}, {}; generated {}.</p>\n",
         super::charts::STYLE,
         esc(&r.keychain.display().to_string()),
         esc(&r.key_store.to_string()),
-        r.accounts.len(),
-        r.findings.len(),
+        crate::output::count(r.accounts.len(), "account", "accounts"),
+        crate::output::count(r.findings.len(), "finding", "findings"),
         esc(&r.generated)
     );
     // The pictures first: patterns show there; the tables below give every value in words.

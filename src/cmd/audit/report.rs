@@ -101,6 +101,9 @@ pub struct AccountRow {
     pub last_use: Option<Use>,
     pub headless_logons_30d: u32,
     pub broken_chains_30d: u32,
+    /// The header, for the JSON contract's shared account shape (issue 10).
+    #[serde(skip)]
+    pub header: Header,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,6 +152,35 @@ impl From<Anomaly> for Finding {
     }
 }
 
+/// The report under the JSON contract (src/json.rs): `format` first, each account in the shared
+/// account shape with the report's own figures beside it; `last_use` is the log's last use of
+/// the account (reveals included), in the shared use shape.
+fn to_json(report: &Report) -> String {
+    let mut doc = serde_json::to_value(report).expect("JSON of plain values");
+    let now = crate::clock::now();
+    if let Some(rows) = doc["accounts"].as_array_mut() {
+        for (value, row) in rows.iter_mut().zip(&report.accounts) {
+            let mut shared = crate::json::account(&row.header, now);
+            for key in [
+                "password_age_days",
+                "totp_secret_age_days",
+                "refresh_token",
+                "headless_logons_30d",
+                "broken_chains_30d",
+            ] {
+                shared[key] = value[key].take();
+            }
+            // The report's last use is read from the audit log (reveals count too), in the
+            // shared use shape.
+            shared["last_use"] = row.last_use.as_ref().map_or(serde_json::Value::Null, |u| {
+                serde_json::json!({ "at": u.at, "by": u.by, "action": u.action, "ok": u.result == "ok" })
+            });
+            *value = shared;
+        }
+    }
+    crate::json::document(doc)
+}
+
 fn finding(
     severity: Severity,
     code: &'static str,
@@ -178,8 +210,7 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
         )));
     }
     if args.json {
-        let json = serde_json::to_string_pretty(&report).expect("JSON of plain values");
-        crate::output::raw(format!("{json}\n").as_bytes())?;
+        crate::output::raw(to_json(&report).as_bytes())?;
     } else {
         crate::output::out(&super::render::table(&report))?;
     }
@@ -190,7 +221,8 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
         .count();
     if failing > 0 {
         crate::output::err(&format!(
-            "{failing} finding(s) at or above {} (--fail-on).\n",
+            "{} at or above {} (--fail-on).\n",
+            crate::output::count(failing, "finding", "findings"),
             args.fail_on
         ))?;
         Ok(exit::FINDINGS)
@@ -406,6 +438,7 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
             })
         });
     AccountRow {
+        header: h.clone(),
         name: h.name.clone(),
         provider: h.provider.kind.clone(),
         user: h.user.clone(),
@@ -469,8 +502,8 @@ fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec
                 "refresh-token-expired",
                 name,
                 format!(
-                    "the refresh token has been idle {} days: past the {REFRESH_IDLE_DAYS}-day idle expiry; the next logon must be headless",
-                    rt.idle_days
+                    "the refresh token has been idle {}: past the {REFRESH_IDLE_DAYS}-day idle expiry; the next logon must be headless",
+                    crate::output::count(rt.idle_days.max(0) as usize, "day", "days")
                 ),
             ));
         } else if rt.idle_days > REFRESH_WARN_DAYS {
@@ -479,8 +512,9 @@ fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec
                 "refresh-token-idle",
                 name,
                 format!(
-                    "the refresh token has been idle {} days: it expires in {} days; run 'keychain refresh --all' from cron",
-                    rt.idle_days, rt.days_left
+                    "the refresh token has been idle {}: it expires in {}; run 'keychain refresh --all' from cron",
+                    crate::output::count(rt.idle_days.max(0) as usize, "day", "days"),
+                    crate::output::count(rt.days_left.max(0) as usize, "day", "days")
                 ),
             ));
         }
@@ -678,8 +712,8 @@ fn status_of(report: VerifyReport, how: &str, out: &mut Vec<Finding>) -> LogStat
             "audit-log-damaged",
             None,
             format!(
-                "the audit log fails verification {how} ({} problem(s), first: {}); run 'keychain audit verify'",
-                problems.len(),
+                "the audit log fails verification {how} ({}, first: {}); run 'keychain audit verify'",
+                crate::output::count(problems.len(), "problem", "problems"),
                 problems[0]
             ),
         ));

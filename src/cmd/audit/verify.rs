@@ -6,19 +6,44 @@ use crate::error::{Result, exit};
 use crate::keychain::Keychain;
 use crate::trail;
 
-pub fn run(kc: &Keychain) -> Result<i32> {
+pub fn run(kc: &Keychain, json: bool) -> Result<i32> {
     let key = trail::audit_key(kc.identity()?);
     let report = trail::log_of(&kc.dir)
         .verify(&key)
         .map_err(trail::audit_error)?;
-    let text = report.to_string();
-    crate::output::out(&format!("{}\n", text.trim_end()))?;
+    if json {
+        let problems: Vec<serde_json::Value> = report
+            .problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "file": p.file.display().to_string(),
+                    "line": p.line,
+                    "seq": p.seq,
+                    "message": p.to_string(),
+                })
+            })
+            .collect();
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "ok": report.is_ok(),
+                "files": report.files,
+                "lines": report.lines,
+                "anchor_checked": report.anchor_checked,
+                "problems": problems,
+            }))
+            .as_bytes(),
+        )?;
+    } else {
+        let text = report.to_string();
+        crate::output::out(&format!("{}\n", text.trim_end()))?;
+    }
     if report.is_ok() {
         Ok(exit::OK)
     } else {
         crate::output::err(&format!(
-            "error: the audit log does not verify ({} problem(s)); keep a copy of the keychain folder as it is and investigate\n",
-            report.problems.len()
+            "error: the audit log does not verify ({}); keep a copy of the keychain folder as it is and investigate\n",
+            crate::output::count(report.problems.len(), "problem", "problems")
         ))?;
         Ok(exit::INTEGRITY)
     }

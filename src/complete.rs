@@ -1,0 +1,89 @@
+//! Shell completion through clap_complete's dynamic engine, so that account names complete too.
+//!
+//! `keychain completions SHELL` prints a small registration script; the shell then calls
+//! `KEYCHAIN_COMPLETE=SHELL keychain -- WORDS...` on each Tab, and [`from_env`] answers from the
+//! same clap definition, with the account names of the keychain folder (`KEYCHAIN_DIR` or the
+//! default; a `--dir` on the line being completed is not seen). Names come from the file names
+//! in `accounts/`: no key, no record is opened, nothing is written.
+
+use std::ffi::OsString;
+
+use clap::CommandFactory;
+use clap_complete::engine::CompletionCandidate;
+use clap_complete::env::{EnvCompleter, Shells};
+
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+
+/// The variable that turns a `keychain` call into a completion request. Prefixed, so that a
+/// `COMPLETE` set for another tool never changes what keychain does.
+pub const VAR: &str = "KEYCHAIN_COMPLETE";
+
+/// The account names, for completing a NAME argument. Any problem gives no candidates: a Tab
+/// must never print an error into the command line.
+pub fn account_candidates() -> Vec<CompletionCandidate> {
+    let Ok(dir) = crate::config::resolve_dir(std::env::var_os("KEYCHAIN_DIR").map(Into::into))
+    else {
+        return Vec::new();
+    };
+    let Ok(store) = crate::store::local::LocalStore::open(&dir) else {
+        return Vec::new();
+    };
+    use crate::store::RecordStore;
+    store
+        .listing()
+        .map(|l| l.names.into_iter().map(CompletionCandidate::new).collect())
+        .unwrap_or_default()
+}
+
+/// The registration script for `shell` (`keychain completions SHELL`).
+pub fn registration(shell: &str) -> Result<Vec<u8>> {
+    let completer = shell_named(shell)?;
+    let mut buf = Vec::new();
+    completer
+        .write_registration(VAR, "keychain", "keychain", "keychain", &mut buf)
+        .map_err(|e| Error::io("cannot write the completion script", e))?;
+    Ok(buf)
+}
+
+/// When `KEYCHAIN_COMPLETE` names a shell, the completions for the words after `--` in `args`
+/// (the whole command line, program name first); `None` for an ordinary run.
+pub fn from_env(args: Vec<OsString>) -> Option<Result<Vec<u8>>> {
+    let shell = std::env::var(VAR)
+        .ok()
+        .filter(|v| !v.is_empty() && v != "0")?;
+    Some(complete(&shell, args))
+}
+
+fn complete(shell: &str, args: Vec<OsString>) -> Result<Vec<u8>> {
+    let completer = shell_named(shell)?;
+    let words: Vec<OsString> = match args.iter().position(|a| a == "--") {
+        Some(i) => args[i + 1..].to_vec(),
+        None => Vec::new(),
+    };
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut buf = Vec::new();
+    let current_dir = std::env::current_dir().ok();
+    completer
+        .write_complete(&mut cmd, words, current_dir.as_deref(), &mut buf)
+        .map_err(|e| Error::io("cannot complete", e))?;
+    Ok(buf)
+}
+
+fn shell_named(name: &str) -> Result<&'static dyn EnvCompleter> {
+    let builtins: &'static [&'static dyn EnvCompleter] = Shells::builtins().0;
+    builtins
+        .iter()
+        .copied()
+        .find(|c| c.is(name))
+        .ok_or_else(|| {
+            Error::usage_hint(
+                format!("no completion for shell '{name}'"),
+                format!(
+                    "use one of: {}",
+                    Shells::builtins().names().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
+}
