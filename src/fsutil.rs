@@ -114,6 +114,27 @@ pub enum Existing {
 /// under a guessable name is never opened, followed, truncated or chmod'ed. Then fsync, rename
 /// (or link without replacing, for [`Existing::Refuse`]), and fsync of the folder.
 pub fn write_output(target: &Path, bytes: &[u8], mode: u32, existing: Existing) -> io::Result<()> {
+    let (dir, temp) = unique_temp_beside(target, bytes, mode)?;
+    temp.as_file().sync_all()?;
+    // On failure the temporary file is removed when `temp` (or the error holding it) drops.
+    match existing {
+        Existing::Replace => temp.persist(target).map(drop).map_err(|e| e.error)?,
+        Existing::Refuse => temp
+            .persist_noclobber(target)
+            .map(drop)
+            .map_err(|e| e.error)?,
+    }
+    sync_dir(&dir)
+}
+
+/// A temporary file holding `bytes`, with a unique random name (`.NAME.XXXXXX.tmp`) in the
+/// folder of `target` (`.` for a bare name), created with `O_CREAT|O_EXCL` and `mode`; it is
+/// removed when dropped unless persisted. Returns the folder too, for its fsync.
+fn unique_temp_beside(
+    target: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> io::Result<(PathBuf, tempfile::NamedTempFile)> {
     let dir = parent_of(target);
     let name = target
         .file_name()
@@ -128,16 +149,7 @@ pub fn write_output(target: &Path, bytes: &[u8], mode: u32, existing: Existing) 
     let _ = mode;
     let mut temp = builder.tempfile_in(&dir)?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    // On failure the temporary file is removed when `temp` (or the error holding it) drops.
-    match existing {
-        Existing::Replace => temp.persist(target).map(drop).map_err(|e| e.error)?,
-        Existing::Refuse => temp
-            .persist_noclobber(target)
-            .map(drop)
-            .map_err(|e| e.error)?,
-    }
-    sync_dir(&dir)
+    Ok((dir, temp))
 }
 
 /// [`write_output`] replacing whatever is at `target`.
@@ -153,20 +165,7 @@ pub fn write_atomic_unique(target: &Path, bytes: &[u8], mode: u32) -> io::Result
 /// anchor, one line behind its `fdatasync`'d log (`src/audit/log.rs`). Everything else uses
 /// [`write_atomic`] or [`write_output`].
 pub fn replace_unsynced(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = parent_of(target);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    builder.permissions(fs::Permissions::from_mode(mode));
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut temp = builder.tempfile_in(&dir)?;
-    temp.write_all(bytes)?;
+    let (_, temp) = unique_temp_beside(target, bytes, mode)?;
     temp.persist(target).map(drop).map_err(|e| e.error)
 }
 

@@ -150,16 +150,6 @@ impl AuditLog {
     ) -> Result<(), AuditError> {
         let _lock = self.lock()?;
         let mut cursor = self.cursor()?;
-        let created = !self.log.exists();
-        let mut file = private_options()
-            .append(true)
-            .create(true)
-            .open(&self.log)
-            .map_err(|e| io_err("open", &self.log, e))?;
-        let len_before = file
-            .metadata()
-            .map_err(|e| io_err("read the size of", &self.log, e))?
-            .len();
         let mut buffer = Vec::new();
         for (event, stamp) in events {
             let origin = stamp.origin();
@@ -171,13 +161,7 @@ impl AuditLog {
                 key: cursor.key.next(),
             };
         }
-        if let Err(e) = file.write_all(&buffer).and_then(|()| file.sync_data()) {
-            let _ = file.set_len(len_before);
-            return Err(io_err("write to", &self.log, e));
-        }
-        if created {
-            sync_dir(&parent_of(&self.log)).map_err(|e| io_err("sync", &self.log, e))?;
-        }
+        self.append_synced(&buffer)?;
         write_checkpoint(
             &self.anchor,
             cursor.next_seq,
@@ -440,12 +424,11 @@ impl AuditLog {
         })
     }
 
-    /// Under the lock: writes one line at the cursor, then the anchor and the state; returns
-    /// the cursor for the next line.
-    fn write_line(&self, cursor: Cursor, event: &Event) -> Result<Cursor, AuditError> {
-        let origin = Origin::current();
-        let (line, hash) = self.encode(&cursor, event, &origin, std::time::SystemTime::now())?;
-
+    /// Under the lock: whole lines at the end of the live log, `fdatasync`'d (and the folder
+    /// synced when the log was created). One `write_all` on an `O_APPEND` file under the lock, so
+    /// lines never interleave; after a failed write the partial line is taken back at once (a
+    /// process killed in the middle leaves it to [`AuditLog::cursor`]).
+    fn append_synced(&self, lines: &[u8]) -> Result<(), AuditError> {
         let created = !self.log.exists();
         let mut file = private_options()
             .append(true)
@@ -456,15 +439,22 @@ impl AuditLog {
             .metadata()
             .map_err(|e| io_err("read the size of", &self.log, e))?
             .len();
-        // One write_all on an O_APPEND file, under the lock: lines never interleave.
-        if let Err(e) = file.write_all(&line).and_then(|()| file.sync_data()) {
-            // Take back a partial line so the log stays parseable; we still hold the lock.
+        if let Err(e) = file.write_all(lines).and_then(|()| file.sync_data()) {
             let _ = file.set_len(len_before);
             return Err(io_err("write to", &self.log, e));
         }
         if created {
             sync_dir(&parent_of(&self.log)).map_err(|e| io_err("sync", &self.log, e))?;
         }
+        Ok(())
+    }
+
+    /// Under the lock: writes one line at the cursor, then the anchor and the state; returns
+    /// the cursor for the next line.
+    fn write_line(&self, cursor: Cursor, event: &Event) -> Result<Cursor, AuditError> {
+        let origin = Origin::current();
+        let (line, hash) = self.encode(&cursor, event, &origin, std::time::SystemTime::now())?;
+        self.append_synced(&line)?;
         let next_key = cursor.key.next();
         let next_seq = cursor.next_seq + 1;
         // The line is durable now: the event is recorded. The anchor is replaced atomically but
