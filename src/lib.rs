@@ -28,6 +28,8 @@ pub mod oauth;
 pub mod output;
 #[cfg(test)]
 mod parser_proptests;
+#[cfg(test)]
+mod proptest_support;
 pub mod record;
 pub mod secret;
 pub mod store;

@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::config::Config;
 use crate::keystore::{Identity, KeyStoreKind};
+use crate::proptest_support::mutate;
 use crate::record::{self, Account, Header, Provider, SecretField};
 
 fn regressions(prefix: &str) -> Vec<Vec<u8>> {
@@ -21,21 +22,6 @@ fn regressions(prefix: &str) -> Vec<Vec<u8>> {
     cases.sort();
     assert!(!cases.is_empty(), "no regression files {prefix}*");
     cases
-}
-
-fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8, u8)]) -> Vec<u8> {
-    for &(at, kind, value) in edits {
-        let len = bytes.len();
-        match kind % 3 {
-            0 if len > 0 => bytes[at % len] ^= value | 1,
-            1 => bytes.insert(at % (len + 1), value),
-            _ if len > 0 => {
-                bytes.remove(at % len);
-            }
-            _ => {}
-        }
-    }
-    bytes
 }
 
 fn sealed() -> (Vec<u8>, Identity) {

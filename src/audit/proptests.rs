@@ -10,6 +10,7 @@ use super::key::AuditKey;
 use super::log::{parse_anchor, parse_line};
 use super::{AuditLog, Event, counter, verify, verify_chain};
 use crate::audit::Action;
+use crate::proptest_support::mutate;
 
 fn regressions(prefix: &str) -> Vec<Vec<u8>> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
@@ -45,22 +46,6 @@ fn real_log() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, AuditKey) {
     let text = std::fs::read(log.path()).unwrap();
     let anchor = std::fs::read(log.anchor_path()).unwrap();
     (dir, text, anchor, key)
-}
-
-/// Applies byte edits: flip, insert, delete, at positions taken modulo the length.
-fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8, u8)]) -> Vec<u8> {
-    for &(at, kind, value) in edits {
-        let len = bytes.len();
-        match kind % 3 {
-            0 if len > 0 => bytes[at % len] ^= value | 1,
-            1 => bytes.insert(at % (len + 1), value),
-            _ if len > 0 => {
-                bytes.remove(at % len);
-            }
-            _ => {}
-        }
-    }
-    bytes
 }
 
 fn check_files(log_bytes: &[u8], anchor_bytes: &[u8], key: &AuditKey) {

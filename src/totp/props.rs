@@ -13,22 +13,7 @@ use base64::Engine as _;
 use proptest::prelude::*;
 
 use super::{DIGITS_RANGE, MAX_PERIOD, TotpSecret};
-
-/// `cases` per property, or `PROPTEST_CASES` for a deeper run.
-fn config(name: &str, cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(cases),
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::Direct(Box::leak(
-                format!("tests/regressions/{name}.txt").into_boxed_str(),
-            )),
-        )),
-        ..ProptestConfig::default()
-    }
-}
+use crate::proptest_support::config;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
