@@ -246,12 +246,20 @@ impl Keychain {
             }
             other => other,
         };
-        let logged = self
-            .audit
-            .last_counter(&name)
-            .map_err(trail::audit_error)?
-            .unwrap_or(0);
-        let before = self.store.read(&name)?;
+        // Keep: a log that cannot be read now must not stop the write either. The record was
+        // read under the lock and checked against the log then, so its own counter suffices.
+        let logged = match self.audit.last_counter(&name) {
+            Ok(logged) => logged.unwrap_or(0),
+            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+                return Err(trail::audit_error(e));
+            }
+            Err(_) => 0,
+        };
+        // Only an undo needs the old bytes.
+        let before = match on_audit_failure {
+            OnAuditFailure::Undo => self.store.read(&name)?,
+            OnAuditFailure::Keep => None,
+        };
         account.header.writes = account.header.writes.max(logged) + 1;
 
         let recipients = self.config.all_recipients()?;
