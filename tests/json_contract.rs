@@ -223,3 +223,21 @@ fn the_shape_checker_catches_an_epoch_time() {
     });
     Schemas::load().check("status", &doc);
 }
+
+/// Regression (merge of issues 10 and 14): the report's last use came from the log line's own
+/// time (milliseconds) while `list` and `show` give the same use in whole seconds: two forms of
+/// one concept. Both are now the contract's form.
+#[test]
+fn the_reports_last_use_has_the_contracts_time_form() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    kc.ok(&["show", "acme", "--reveal", "password"]);
+    let args = ["audit", "--json", "--fail-on", "critical"];
+    let doc = stdout_json(&kc.run(&args), &args);
+    let at = doc["accounts"][0]["last_use"]["at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(at.len(), "2026-11-30T03:17:00Z".len(), "{at}");
+    assert!(at.ends_with('Z') && !at.contains('.'), "{at}");
+}
