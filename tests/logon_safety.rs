@@ -559,6 +559,30 @@ fn a_provider_clock_a_year_ahead_is_not_followed() {
     );
 }
 
+/// Regression (review): a success answer whose access token was unusable (missing, or with a
+/// space) was refused whole, and the rotated refresh token it carried was dropped: the stored
+/// one, now spent at the provider, was all that was left.
+#[test]
+fn a_refresh_token_in_an_unusable_success_answer_is_kept() {
+    let body = format!(
+        r#"{{"access_token":"at with space","token_type":"bearer","expires_in":600,"refresh_token":"{REFRESH_TOKEN}-new"}}"#
+    );
+    let stub = Stub::start(move |_| Answer::json(200, &body));
+    let kc = Kc::with_file_store();
+    add_token_only(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 5);
+    assert!(
+        stderr(&out).contains("new refresh token was stored"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        kc.ok(&["show", "acct", "--reveal", "refresh-token"]).trim(),
+        format!("{REFRESH_TOKEN}-new")
+    );
+}
+
 /// Regression (review): a log that broke while the refresh was at the provider (here: it became
 /// unreadable) stopped the write-back before it happened, so the rotated refresh token, the only
 /// valid one, was lost. The write-back is kept whatever the log does; the command still fails.
