@@ -652,8 +652,6 @@ fn parse_state(text: &[u8]) -> Result<State, ()> {
     })
 }
 
-/// The last line of a log without its newline, found by reading backwards from the end, so an
-/// append costs the same however long the log is. `None` for a missing or empty file.
 /// The length of `file` up to and including its last newline (0 when it has none), or `None`
 /// when the bytes after that newline are longer than any line keychain writes.
 fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
@@ -674,6 +672,8 @@ fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
     Ok(Some(0))
 }
 
+/// The last line of a log without its newline, found by reading backwards from the end, so an
+/// append costs the same however long the log is. `None` for a missing or empty file.
 pub(crate) fn read_tail(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
     let mut file = match File::open(path) {
         Ok(file) => file,
