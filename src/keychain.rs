@@ -107,13 +107,6 @@ impl Keychain {
         Ok(self.identity.get_or_init(|| identity))
     }
 
-    fn integrity(&self, name: &str, e: RecordError) -> Error {
-        Error::Integrity {
-            path: self.store.location(name),
-            reason: e.to_string(),
-        }
-    }
-
     /// The public header of an account, without the key (not yet authenticated). A header
     /// naming another account (a copied or renamed file) is refused as `read` refuses it, so
     /// that no listing shows one account twice.
@@ -131,17 +124,7 @@ impl Keychain {
             .store
             .read(name)?
             .ok_or_else(|| Error::NotFound(name.to_string()))?;
-        let identity = self.identity()?;
-        let account =
-            record::open(&raw.bytes, name, identity).map_err(|e| self.integrity(name, e))?;
-        if let Some(logged) = logged
-            && account.header.writes < logged
-        {
-            return Err(Error::Replayed {
-                path: self.store.location(name),
-                reason: replay_reason(account.header.writes, logged),
-            });
-        }
+        let account = open_checked(self.store(), self.identity()?, name, &raw.bytes, logged)?;
         Ok((account, raw.revision))
     }
 
@@ -198,20 +181,8 @@ impl Keychain {
             let raw = store
                 .read(name)?
                 .ok_or_else(|| Error::NotFound(name.clone()))?;
-            let account =
-                record::open(&raw.bytes, name, identity).map_err(|e| Error::Integrity {
-                    path: store.location(name),
-                    reason: e.to_string(),
-                })?;
-            if let Some(&logged) = counters.and_then(|c| c.get(name))
-                && account.header.writes < logged
-            {
-                return Err(Error::Replayed {
-                    path: store.location(name),
-                    reason: replay_reason(account.header.writes, logged),
-                });
-            }
-            Ok(account)
+            let logged = counters.and_then(|c| c.get(name)).copied();
+            open_checked(store, identity, name, &raw.bytes, logged)
         }))
     }
 
@@ -246,12 +217,20 @@ impl Keychain {
             }
             other => other,
         };
-        let logged = self
-            .audit
-            .last_counter(&name)
-            .map_err(trail::audit_error)?
-            .unwrap_or(0);
-        let before = self.store.read(&name)?;
+        // Keep: a log that cannot be read now must not stop the write either. The record was
+        // read under the lock and checked against the log then, so its own counter suffices.
+        let logged = match self.audit.last_counter(&name) {
+            Ok(logged) => logged.unwrap_or(0),
+            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+                return Err(trail::audit_error(e));
+            }
+            Err(_) => 0,
+        };
+        // Only an undo needs the old bytes.
+        let before = match on_audit_failure {
+            OnAuditFailure::Undo => self.store.read(&name)?,
+            OnAuditFailure::Keep => None,
+        };
         account.header.writes = account.header.writes.max(logged) + 1;
 
         let recipients = self.config.all_recipients()?;
@@ -338,6 +317,30 @@ impl Keychain {
     pub fn record_path(&self, name: &str) -> PathBuf {
         self.store.location(name)
     }
+}
+
+/// Decrypts a record read as `name` and refuses (exit 7) one older than the write counter the
+/// log recorded for it: the one way [`Keychain::read`] and [`Keychain::read_many`] open a record.
+fn open_checked(
+    store: &dyn RecordStore,
+    identity: &Identity,
+    name: &str,
+    bytes: &[u8],
+    logged: Option<u64>,
+) -> Result<Account> {
+    let account = record::open(bytes, name, identity).map_err(|e| Error::Integrity {
+        path: store.location(name),
+        reason: e.to_string(),
+    })?;
+    if let Some(logged) = logged
+        && account.header.writes < logged
+    {
+        return Err(Error::Replayed {
+            path: store.location(name),
+            reason: replay_reason(account.header.writes, logged),
+        });
+    }
+    Ok(account)
 }
 
 fn replay_reason(record: u64, logged: u64) -> String {

@@ -496,6 +496,23 @@ impl Session<'_> {
                 }
                 Ok(None)
             }
+            Err(TokenError::UnusableWithRefreshToken {
+                path,
+                detail,
+                new_refresh_token,
+            }) => {
+                // The old refresh token may be spent: keep the one the answer carried.
+                let now = crate::clock::now();
+                self.account
+                    .set_secret(SecretField::RefreshToken, Some(new_refresh_token), now);
+                self.account.header.refresh_token_active = Some(now);
+                self.record_provider_error();
+                self.note_use("login_failed", false);
+                self.save()?;
+                Err(Error::Unavailable(format!(
+                    "the token endpoint {path} answered something unexpected: {detail}; its new refresh token was stored"
+                )))
+            }
             Err(TokenError::Policy(refused)) => Err(self.policy_error(&refused)),
             Err(e) => {
                 if matches!(e, TokenError::RateLimited { .. }) {

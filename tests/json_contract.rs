@@ -223,3 +223,44 @@ fn the_shape_checker_catches_an_epoch_time() {
     });
     Schemas::load().check("status", &doc);
 }
+
+/// Regression (merge of issues 10 and 14): the report's last use came from the log line's own
+/// time (milliseconds) while `list` and `show` give the same use in whole seconds: two forms of
+/// one concept. Both are now the contract's form.
+#[test]
+fn the_reports_last_use_has_the_contracts_time_form() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    kc.ok(&["show", "acme", "--reveal", "password"]);
+    let args = ["audit", "--json", "--fail-on", "critical"];
+    let doc = stdout_json(&kc.run(&args), &args);
+    let at = doc["accounts"][0]["last_use"]["at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(at.len(), "2026-11-30T03:17:00Z".len(), "{at}");
+    assert!(at.ends_with('Z') && !at.contains('.'), "{at}");
+}
+
+/// Regression (review): `list --json` with an unreadable record wrote a text "error: ..." line
+/// per record before its JSON error, so standard error was not one JSON object.
+#[test]
+fn list_json_with_a_damaged_record_keeps_stderr_one_json_object() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    kc.add_account("beta");
+    std::fs::write(kc.record("beta"), "not a record\n").unwrap();
+    let out = kc.run(&["list", "--json"]);
+    assert_exit(&out, 7);
+    let listed = stdout_json(&out, &["list", "--json"]);
+    assert_eq!(listed["accounts"].as_array().unwrap().len(), 1);
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    Schemas::load().check("error", &doc);
+    let message = doc["message"].as_str().unwrap();
+    assert!(
+        message.contains("beta (") && message.contains("keychain record"),
+        "{message}"
+    );
+}

@@ -559,6 +559,60 @@ fn a_provider_clock_a_year_ahead_is_not_followed() {
     );
 }
 
+/// Regression (review): a success answer whose access token was unusable (missing, or with a
+/// space) was refused whole, and the rotated refresh token it carried was dropped: the stored
+/// one, now spent at the provider, was all that was left.
+#[test]
+fn a_refresh_token_in_an_unusable_success_answer_is_kept() {
+    let body = format!(
+        r#"{{"access_token":"at with space","token_type":"bearer","expires_in":600,"refresh_token":"{REFRESH_TOKEN}-new"}}"#
+    );
+    let stub = Stub::start(move |_| Answer::json(200, &body));
+    let kc = Kc::with_file_store();
+    add_token_only(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 5);
+    assert!(
+        stderr(&out).contains("new refresh token was stored"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        kc.ok(&["show", "acct", "--reveal", "refresh-token"]).trim(),
+        format!("{REFRESH_TOKEN}-new")
+    );
+}
+
+/// Regression (review): a log that broke while the refresh was at the provider (here: it became
+/// unreadable) stopped the write-back before it happened, so the rotated refresh token, the only
+/// valid one, was lost. The write-back is kept whatever the log does; the command still fails.
+#[test]
+fn a_rotated_refresh_token_is_kept_when_the_log_breaks_during_the_refresh() {
+    let kc = Kc::with_file_store();
+    let dir = kc.dir.clone();
+    let body = format!(
+        r#"{{"access_token":"at-0123456789","token_type":"bearer","expires_in":600,"refresh_token":"{REFRESH_TOKEN}-rotated"}}"#
+    );
+    let stub = Stub::start(move |_| {
+        // The provider has rotated the token; meanwhile the log stops being readable.
+        let _ = std::fs::rename(dir.join("audit.log"), dir.join("audit.log.saved"));
+        let _ = std::fs::create_dir(dir.join("audit.log"));
+        Answer::json(200, &body)
+    });
+    add_token_only(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert!(!out.status.success(), "no audit, no token");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("at-0123456789"));
+    std::fs::remove_dir(kc.dir.join("audit.log")).unwrap();
+    std::fs::rename(kc.dir.join("audit.log.saved"), kc.dir.join("audit.log")).unwrap();
+    assert_eq!(
+        kc.ok(&["show", "acct", "--reveal", "refresh-token"]).trim(),
+        format!("{REFRESH_TOKEN}-rotated"),
+        "the rotated refresh token was lost: {}",
+        stderr(&out)
+    );
+}
+
 /// Defect 7: `expires_in` of 3·10¹¹ made `show`, `audit` and `list --json` panic; `u64::MAX`
 /// wrapped to 1970. Now it is clamped where it enters, and every date conversion is total.
 #[test]

@@ -212,3 +212,30 @@ fn status_says_until_when_the_keychain_is_unlocked() {
     let (doc, _) = status(&kc, &[]);
     assert_eq!(doc["unlocked"], false);
 }
+
+/// Regression (review): `unlock` cached the identity in the kernel keyring and only then found
+/// that the audit log could not take the event: it failed, yet the keychain stayed unlocked for
+/// a day with nothing in the log.
+#[test]
+fn an_unlock_the_log_cannot_record_leaves_the_keychain_locked() {
+    let kc = Kc::new();
+    let pass = kc.file("pass.txt", "correct horse battery staple\n");
+    let init = ["init", "--key-store", "passphrase"];
+    let out = kc
+        .cmd()
+        .args(init)
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
+    assert_success(&out, &init);
+    std::fs::remove_file(kc.dir.join("audit.anchor")).unwrap();
+    let out = kc
+        .cmd()
+        .args(["unlock", "--for", "2h"])
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
+    assert_exit(&out, 7);
+    let (doc, _) = status(&kc, &[]);
+    assert_eq!(doc["unlocked"], false, "{doc}");
+}

@@ -130,9 +130,14 @@ pub fn week_of(time: i64) -> i64 {
     day - (day - 4).rem_euclid(7)
 }
 
-/// Any time formats (a trail from elsewhere may carry any): `clock::rfc3339` clamps it.
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
+const LAST_WRITABLE: i64 = 253_402_300_799;
+
+/// A trail from elsewhere may carry any time. `clock::rfc3339` writes years past 9999 in the
+/// expanded form (`+10000-...`), which the fixed slices of [`date_of_day`] and [`minute_of`]
+/// would cut mid-date; shown times are clamped to 1970..=9999 here instead.
 fn rfc3339(time: i64) -> String {
-    crate::clock::rfc3339(time)
+    crate::clock::rfc3339(time.clamp(0, LAST_WRITABLE))
 }
 
 /// `YYYY-MM-DD` of a day number.

@@ -430,6 +430,16 @@ fn calendar_helpers_use_utc_days_and_iso_weeks() {
     assert_eq!(minute_of(MONDAY + 3 * HOUR + 12 * 60), "2026-11-02 03:12");
 }
 
+/// Regression (merge of issues 8 and 14): the clamp was lost when `clock::rfc3339` learnt
+/// expanded years, and a time past 9999 showed as the date "+10000-01-".
+#[test]
+fn dates_past_9999_or_before_1970_are_clamped_not_cut() {
+    assert_eq!(date_of_day(i64::MAX / DAY), "9999-12-31");
+    assert_eq!(minute_of(i64::MAX), "9999-12-31 23:59");
+    assert_eq!(date_of_day(i64::MIN / DAY), "1970-01-01");
+    assert_eq!(minute_of(-1), "1970-01-01 00:00");
+}
+
 mod properties {
     use proptest::prelude::*;
 

@@ -327,16 +327,23 @@ impl AuditLog {
     }
 
     fn checked_cursor(&self) -> Result<Cursor, AuditError> {
-        let state = match read_state(&self.state) {
+        // The key state and the anchor share one file since issue 12: read it once per append.
+        let Some(text) = read_anchor_file(&self.state)? else {
             // A log with lines but no anchor was not "never initialised": the anchor was removed.
-            Err(AuditError::NotInitialised { .. }) if !self.files()?.is_empty() => {
-                return Err(AuditError::AnchorMissing {
+            return Err(if self.files()?.is_empty() {
+                AuditError::NotInitialised {
+                    path: self.state.clone(),
+                }
+            } else {
+                AuditError::AnchorMissing {
                     path: self.anchor.clone(),
-                });
-            }
-            other => other?,
+                }
+            });
         };
-        let anchor = read_anchor(&self.anchor)?.ok_or_else(|| AuditError::AnchorMissing {
+        let state = parse_state(&text).map_err(|()| AuditError::Corrupt {
+            path: self.state.clone(),
+        })?;
+        let anchor = parse_anchor(&text).map_err(|()| AuditError::Corrupt {
             path: self.anchor.clone(),
         })?;
         let tail = match read_tail(&self.log)? {
@@ -618,17 +625,6 @@ pub(crate) fn parse_anchor(text: &[u8]) -> Result<Anchor, ()> {
     serde_json::from_slice(text).map_err(|_| ())
 }
 
-fn read_state(path: &Path) -> Result<State, AuditError> {
-    let Some(text) = read_anchor_file(path)? else {
-        return Err(AuditError::NotInitialised {
-            path: path.to_path_buf(),
-        });
-    };
-    parse_state(&text).map_err(|()| AuditError::Corrupt {
-        path: path.to_path_buf(),
-    })
-}
-
 /// The key state kept in the anchor file: the next seq and the current MAC key.
 fn parse_state(text: &[u8]) -> Result<State, ()> {
     let file: StateFile = serde_json::from_slice(text).map_err(|_| ())?;
@@ -642,8 +638,6 @@ fn parse_state(text: &[u8]) -> Result<State, ()> {
     })
 }
 
-/// The last line of a log without its newline, found by reading backwards from the end, so an
-/// append costs the same however long the log is. `None` for a missing or empty file.
 /// The length of `file` up to and including its last newline (0 when it has none), or `None`
 /// when the bytes after that newline are longer than any line keychain writes.
 fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
@@ -664,6 +658,8 @@ fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
     Ok(Some(0))
 }
 
+/// The last line of a log without its newline, found by reading backwards from the end, so an
+/// append costs the same however long the log is. `None` for a missing or empty file.
 pub(crate) fn read_tail(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
     let mut file = match File::open(path) {
         Ok(file) => file,

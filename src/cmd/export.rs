@@ -52,6 +52,8 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
     }
 
     let names = super::account_names(kc)?;
+    // Every record is opened: one pass over the log for the replay checks, not one per account.
+    kc.load_counters()?;
     let mut accounts: Vec<Account> = Vec::with_capacity(names.len());
     for name in &names {
         accounts.push(kc.read(name)?.0);

@@ -22,6 +22,12 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
         match header {
             Ok(header) => rows.push(header),
             Err(e) => {
+                // Under --json, standard error carries one JSON object: the error below, which
+                // then says why each record could not be read.
+                if args.json {
+                    damaged.push(format!("{name} ({e})"));
+                    continue;
+                }
                 crate::output::err(&format!("error: {e}\n"))?;
                 if let Error::Store(StoreError::WritableByOthers { fix, .. }) = &e {
                     crate::output::err(&format!("hint: {fix}\n"))?;

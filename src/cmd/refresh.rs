@@ -91,9 +91,13 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<i32> {
 /// A report line (`RESULT  NAME  DETAIL`) as `{"name", "result", "detail"}`.
 fn row_json(name: &str, line: &str) -> serde_json::Value {
     let result = line.split_whitespace().next().unwrap_or_default();
+    // The name is the second column: searched for anywhere, a short name ("a") would be found
+    // inside the result word ("failed") and the detail cut in the wrong place.
     let detail = line
-        .split_once(name)
-        .map(|(_, rest)| rest.trim().trim_start_matches('(').trim_end_matches(')'))
+        .strip_prefix(result)
+        .map(str::trim_start)
+        .and_then(|rest| rest.strip_prefix(name))
+        .map(|rest| rest.trim().trim_start_matches('(').trim_end_matches(')'))
         .filter(|d| !d.is_empty());
     serde_json::json!({ "name": name, "result": result, "detail": detail })
 }
@@ -119,4 +123,25 @@ fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
         )));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (review): `split_once(name)` found the name "a" inside "failed".
+    #[test]
+    fn a_row_is_split_at_its_columns_whatever_the_name() {
+        let row = row_json("a", "failed     a  exit 5: the provider is unavailable");
+        assert_eq!(row["result"], "failed");
+        assert_eq!(row["detail"], "exit 5: the provider is unavailable");
+        let row = row_json("e", "refreshed  e");
+        assert_eq!(row["result"], "refreshed");
+        assert!(row["detail"].is_null());
+        let row = row_json(
+            "skipped",
+            "skipped    skipped  (idle 3 days, not idle enough)",
+        );
+        assert_eq!(row["detail"], "idle 3 days, not idle enough");
+    }
 }

@@ -16,11 +16,9 @@ use crate::keystore::KeyStoreKind;
 use crate::record::{Header, SecretField};
 use crate::table::Table;
 
-/// A refresh token idle this many days is dead (Exact Online's rule, used for all providers,
-/// as `audit` does).
-const REFRESH_IDLE_DAYS: i64 = 30;
-/// ... and worth a warning from this many.
-const REFRESH_WARN_DAYS: i64 = 25;
+// The refresh token's idle rule is the report's: dead after 30 days (Exact Online's rule, used
+// for all providers), a warning when idle more than 25.
+use super::audit::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
 /// An unlock that ends within this many seconds is a warning: a daily job may run after it.
 const UNLOCK_WARN_SECONDS: i64 = 24 * 3600;
 
@@ -214,7 +212,8 @@ fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
             "cannot-log-on",
             "the refresh token is past its 30-day idle expiry and there is no password to log on with".into(),
         ),
-        Some(left) if left <= REFRESH_IDLE_DAYS - REFRESH_WARN_DAYS => finding(
+        // Idle more than REFRESH_WARN_DAYS, as the report and its documentation say.
+        Some(left) if left < REFRESH_IDLE_DAYS - REFRESH_WARN_DAYS => finding(
             "warning",
             "refresh-token-idle",
             format!(
@@ -371,4 +370,32 @@ fn to_text(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Account, Header, Provider};
+
+    fn findings_at_idle(days: i64) -> Vec<&'static str> {
+        let now = 1_700_000_000;
+        let mut account = Account::new(Header::new("a", Provider::default(), "u".into(), now));
+        account.set_secret(
+            SecretField::RefreshToken,
+            Some("rt-1".to_string().into()),
+            now,
+        );
+        account.header.refresh_token_active = Some(now - days * 86_400);
+        let mut out = Vec::new();
+        account_findings(&account.header, now, &mut out);
+        out.iter().map(|f| f.code).collect()
+    }
+
+    /// Regression (merge of issues 10 and 14): status warned at 25 idle days, the report (and
+    /// the documentation) from more than 25; both now keep one rule.
+    #[test]
+    fn status_warns_of_an_idle_refresh_token_as_the_report_does() {
+        assert!(!findings_at_idle(25).contains(&"refresh-token-idle"));
+        assert!(findings_at_idle(26).contains(&"refresh-token-idle"));
+    }
 }

@@ -19,11 +19,17 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             }
             .into());
         }
+        // No audit, no unlock: a log that cannot take the event refuses before the key is
+        // cached, and one that fails after it takes the cached key back out.
+        kc.check_audit()?;
         crate::keystore::kernel::store(&kc.dir, &identity, seconds)?;
-        crate::trail::record(
+        if let Err(e) = crate::trail::record(
             kc,
             crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
-        )?;
+        ) {
+            let _ = crate::keystore::kernel::remove(&kc.dir);
+            return Err(e);
+        }
         let until = crate::clock::now().saturating_add(seconds.min(i64::MAX as u64) as i64);
         crate::output::after_save(crate::output::err(&format!(
             "Unlocked {} for {}, until {} ('keychain status' shows it).\n",

@@ -1,7 +1,7 @@
 //! The page interpreter: send, look at the answer, decide the next request, until the provider
 //! redirects to the redirect URI.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -821,11 +821,10 @@ pub(super) fn followed_offset(offset: i64) -> Option<i64> {
     }
 }
 
+/// The one wall clock (`clock::now`): the TOTP step the engine computes and the step
+/// `login` records as used must come from the same reading of time.
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::clock::now()
 }
 
 /// Same scheme, host, port and path: the redirect URI, whatever its query.

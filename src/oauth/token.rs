@@ -78,6 +78,17 @@ pub enum TokenError {
     /// An answer that fits no rule of OAuth2.
     #[error("the token endpoint {path} answered something unexpected: {detail}")]
     Protocol { path: String, detail: String },
+    /// A success answer without a usable access token that still carried a refresh token: the
+    /// provider may have rotated the old one, so `new_refresh_token` must be stored before
+    /// anything else happens, as with [`TokenError::RateLimited`].
+    #[error(
+        "the token endpoint {path} answered something unexpected: {detail} (it carried a new refresh token)"
+    )]
+    UnusableWithRefreshToken {
+        path: String,
+        detail: String,
+        new_refresh_token: SecretString,
+    },
     /// The token endpoint is not a place this account's credentials may go; nothing was sent.
     #[error(transparent)]
     Policy(#[from] CredentialRefused),
@@ -99,7 +110,9 @@ impl TokenError {
             TokenError::RateLimited { .. }
             | TokenError::Refused { .. }
             | TokenError::Unavailable { .. } => ErrorClass::Unavailable,
-            TokenError::Protocol { .. } => ErrorClass::Protocol,
+            TokenError::Protocol { .. } | TokenError::UnusableWithRefreshToken { .. } => {
+                ErrorClass::Protocol
+            }
             TokenError::Policy(_) => ErrorClass::Policy,
         }
     }
@@ -225,6 +238,11 @@ fn post(
             description,
         },
         Classified::Protocol(detail) => TokenError::Protocol { path, detail },
+        Classified::Rotated(detail, new_refresh_token) => TokenError::UnusableWithRefreshToken {
+            path,
+            detail,
+            new_refresh_token,
+        },
         Classified::Unavailable(reason) => TokenError::Unavailable { path, reason },
     })
 }
@@ -237,6 +255,8 @@ enum Classified {
         description: Option<String>,
     },
     Protocol(String),
+    /// A success answer keychain cannot use, with the valid refresh token it carried.
+    Rotated(String, SecretString),
     Unavailable(String),
 }
 
@@ -249,7 +269,17 @@ fn classify(
     let raw: Option<RawAnswer> = serde_json::from_str(body).ok();
     if (200..300).contains(&status) {
         let raw = raw.ok_or_else(|| Classified::Protocol("the answer is not JSON".into()))?;
-        return into_response(raw);
+        // Kept apart before the answer is judged: an unusable access token must not cost the
+        // refresh token the provider may just have rotated.
+        let rotated = raw
+            .refresh_token
+            .as_deref()
+            .filter(|t| is_token_text(t))
+            .map(|t| SecretString::from(t.to_string()));
+        return into_response(raw).map_err(|e| match (e, rotated) {
+            (Classified::Protocol(detail), Some(token)) => Classified::Rotated(detail, token),
+            (e, _) => e,
+        });
     }
     if status >= 500 {
         return Err(Classified::Unavailable(format!("HTTP {status}")));
@@ -575,6 +605,22 @@ mod tests {
         }
     }
 
+    /// Regression (review): a success answer with an unusable access token lost the rotated
+    /// refresh token it carried.
+    #[test]
+    fn an_unusable_success_answer_still_hands_back_its_refresh_token() {
+        let body = r#"{"access_token":"a b","refresh_token":"rt-new-1","token_type":"bearer"}"#;
+        match classify(200, None, body, &Scrubber::new()) {
+            Err(Classified::Rotated(_, token)) => assert_eq!(token.expose_secret(), "rt-new-1"),
+            _ => panic!("the refresh token was not handed back"),
+        }
+        let missing = r#"{"refresh_token":"rt-new-1"}"#;
+        assert!(matches!(
+            classify(200, None, missing, &Scrubber::new()),
+            Err(Classified::Rotated(..))
+        ));
+    }
+
     #[test]
     fn descriptions_lose_token_like_words() {
         let d = sanitize(
@@ -602,6 +648,7 @@ mod tests {
                 error, description, ..
             }) => format!("{error} {description:?}"),
             Err(Classified::Protocol(d) | Classified::Unavailable(d)) => d.clone(),
+            Err(Classified::Rotated(d, token)) => format!("{d} {token:?}"),
         }
     }
 
@@ -673,7 +720,10 @@ mod tests {
         fn any_body_is_classified(status in 100u16..600, body in "\\PC{0,200}") {
             let result = classify(status, None, &body, &canary_scrubber());
             if (200..300).contains(&status) {
-                prop_assert!(result.is_ok() || matches!(result, Err(Classified::Protocol(_))));
+                prop_assert!(
+                    result.is_ok()
+                        || matches!(result, Err(Classified::Protocol(_) | Classified::Rotated(..)))
+                );
             }
         }
 

@@ -11,6 +11,9 @@ mod rotate;
 mod seal_config;
 mod verify;
 
+/// The refresh token's idle rule, one for the report and `status`.
+pub(super) use report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
+
 use crate::cli::{AuditArgs, AuditCommand};
 use crate::error::Result;
 use crate::keychain::Keychain;

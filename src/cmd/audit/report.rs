@@ -424,7 +424,9 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
         .rev()
         .find(|l| USES.contains(&l.action.as_str()))
         .map(|l| Use {
-            at: l.time.clone(),
+            // The one time form of the JSON contract (seconds, as `list` and `show` give the
+            // same use): the log's own text carries milliseconds, or whatever a damaged line holds.
+            at: l.unix().map_or_else(|| l.time.clone(), clock::rfc3339),
             by: l.user.clone(),
             action: l.action.clone(),
             result: result_of(l),
