@@ -482,9 +482,11 @@ pub struct SecretArgs {
     /// label that only one entry has
     #[arg(long, value_name = "N|ISSUER:LABEL")]
     pub totp_select: Option<String>,
-    /// Refuse the TOTP secret unless it produces this current code (compare with your authenticator app)
-    #[arg(long, value_name = "CODE")]
-    pub totp_check: Option<String>,
+    /// Refuse the TOTP secret unless it produces the current code read from FILE (- for standard
+    /// input), as your authenticator app shows it. Never the code itself as an argument: a live
+    /// code in the argument list is visible to every user of the machine while it is valid
+    #[arg(long, value_name = "FILE")]
+    pub totp_check_file: Option<PathBuf>,
     /// Read the client secret from FILE (- for standard input)
     #[arg(long, value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
@@ -738,4 +740,63 @@ pub struct ExecArgs {
     /// The command and its arguments, after --
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// No flag of any command takes a secret (password, TOTP secret or code, client secret,
+    /// token) as its value: the argument list is visible to every user of the machine. A flag
+    /// named after a secret takes a FILE (or a picture of one), or selects without holding one.
+    #[test]
+    fn no_flag_takes_a_secret_value() {
+        const SECRET_WORDS: [&str; 5] = ["password", "secret", "token", "totp", "code"];
+        // Named after a secret but holding none: which entry of an export, a policy in days, an
+        // endpoint.
+        const NOT_SECRETS: [&str; 3] = ["totp_select", "max_password_age", "token_url"];
+        let mut checked = 0;
+        let mut offenders: Vec<String> = Vec::new();
+        let mut stack = vec![super::Cli::command()];
+        while let Some(command) = stack.pop() {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                let takes_value = arg.get_action().takes_values();
+                if !takes_value
+                    || arg.is_positional()
+                    || NOT_SECRETS.contains(&id)
+                    || !SECRET_WORDS.iter().any(|w| id.contains(w))
+                {
+                    continue;
+                }
+                checked += 1;
+                let names: Vec<&str> = arg
+                    .get_value_names()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect();
+                if !(id.ends_with("_file")
+                    || id.ends_with("_qr")
+                    || names == ["FILE"]
+                    || names == ["IMAGE"])
+                {
+                    offenders.push(format!(
+                        "keychain {} --{} {names:?}",
+                        command.get_name(),
+                        arg.get_long().unwrap_or(id)
+                    ));
+                }
+            }
+            stack.extend(command.get_subcommands().cloned());
+        }
+        assert!(
+            offenders.is_empty(),
+            "a flag named after a secret must read it from a file, not take it as its value: {offenders:#?}"
+        );
+        assert!(
+            checked >= 5,
+            "only {checked} secret-named flags found: is the walk broken?"
+        );
+    }
 }

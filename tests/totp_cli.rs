@@ -42,18 +42,22 @@ fn totp_check_accepts_the_right_code_and_refuses_a_wrong_one() {
     let kc = Kc::with_file_store();
     let pw = kc.file("pw.txt", "pw");
     let totp = kc.file("totp.txt", TOTP_SECRET);
+    // The code comes from a file (here standard input), never from the argument list.
     let add = |name: &str, code: &str| {
-        kc.run(&add_args(
-            name,
-            &[
-                "--password-file",
-                pw.to_str().unwrap(),
-                "--totp-file",
-                totp.to_str().unwrap(),
-                "--totp-check",
-                code,
-            ],
-        ))
+        kc.run_stdin(
+            &add_args(
+                name,
+                &[
+                    "--password-file",
+                    pw.to_str().unwrap(),
+                    "--totp-file",
+                    totp.to_str().unwrap(),
+                    "--totp-check-file",
+                    "-",
+                ],
+            ),
+            &format!("{code}\n"),
+        )
     };
     let right = code_at(TOTP_SECRET, now());
     assert_success(&add("good", &right), &["add good"]);

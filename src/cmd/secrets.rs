@@ -24,6 +24,7 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
         args.totp_file.as_deref(),
         args.client_secret_file.as_deref(),
         args.refresh_token_file.as_deref(),
+        args.totp_check_file.as_deref(),
     ])?;
     let prompter = Prompter::detect();
 
@@ -43,7 +44,12 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
     }
 
     if let Some(totp) = read_totp(&prompter, args, wanted.totp)? {
-        check_totp(&totp, args.totp_check.as_deref())?;
+        let expected = args
+            .totp_check_file
+            .as_deref()
+            .map(|file| SecretSource::parse(file).read("TOTP code to check"))
+            .transpose()?;
+        check_totp(&totp, expected.as_ref())?;
         account.header.totp = Some(TotpParams {
             algorithm: totp.algorithm,
             digits: totp.digits,
@@ -54,9 +60,9 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
         account.set_secret(SecretField::TotpSecret, Some(totp.secret_base32()), now);
         account.header.last_totp_step = None;
         account.header.logon_rejected = None;
-    } else if args.totp_check.is_some() {
+    } else if args.totp_check_file.is_some() {
         return Err(Error::usage(
-            "--totp-check needs a TOTP secret (--totp-file or --totp-qr)",
+            "--totp-check-file needs a TOTP secret (--totp-file or --totp-qr)",
         ));
     }
 
@@ -139,18 +145,18 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         })
 }
 
-/// With `--totp-check`, refuses a secret that does not give the person's current code; without
-/// it, shows the current code so they can compare it with their authenticator app.
-fn check_totp(totp: &TotpSecret, expected: Option<&str>) -> Result<()> {
+/// With `--totp-check-file`, refuses a secret that does not give the person's current code;
+/// without it, shows the current code so they can compare it with their authenticator app.
+fn check_totp(totp: &TotpSecret, expected: Option<&SecretString>) -> Result<()> {
     let now = crate::clock::now().max(0) as u64;
     match expected {
         Some(code) => {
             // One step either way allows for a code read just before its step ended.
-            if totp.matches(code.trim(), now, 1) {
+            if totp.matches(code.expose_secret().trim(), now, 1) {
                 Ok(())
             } else {
                 Err(Error::usage_hint(
-                    "the TOTP secret does not produce the code given with --totp-check",
+                    "the TOTP secret does not produce the code given with --totp-check-file",
                     "check that the secret belongs to this account and that this machine's clock is right",
                 ))
             }
