@@ -401,3 +401,62 @@ fn totp_select_picks_one_entry_of_a_google_authenticator_export() {
         2,
     );
 }
+
+/// Pointing an account at another provider or token endpoint must not send the old one's
+/// credentials there: its tokens are dropped (unless the same call brings new ones), and the
+/// client secret, which belongs to the old registration, must be given anew or unset.
+#[test]
+fn a_new_token_endpoint_never_receives_the_old_providers_credentials() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    let cs = kc.file("cs.txt", "client-secret-of-the-old-provider");
+    let rt = kc.file("rt.txt", "refresh-token-of-the-old-provider");
+    kc.ok(&[
+        "set",
+        "acme",
+        "--client-secret-file",
+        cs.to_str().unwrap(),
+        "--refresh-token-file",
+        rt.to_str().unwrap(),
+    ]);
+    let moved = [
+        "set",
+        "acme",
+        "--provider",
+        "oauth2",
+        "--authorize-url",
+        "https://elsewhere.example.com/auth",
+        "--token-url",
+        "https://elsewhere.example.com/token",
+    ];
+    // The client secret would go along: refused, nothing changed.
+    let out = kc.run(&moved);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("client secret"), "{}", stderr(&out));
+    let secrets = &show_json(&kc, "acme")["fingerprints"];
+    assert!(secrets["refresh-token"].is_string(), "{secrets}");
+    assert!(secrets["client-secret"].is_string(), "{secrets}");
+
+    // Dropping the client secret: the move happens and the old refresh token goes too.
+    let mut unset = moved.to_vec();
+    unset.extend(["--unset", "client-secret"]);
+    kc.ok(&unset);
+    let shown = show_json(&kc, "acme");
+    assert!(shown["fingerprints"]["refresh-token"].is_null(), "{shown}");
+    assert!(shown["fingerprints"]["client-secret"].is_null(), "{shown}");
+    assert!(shown["fingerprints"]["password"].is_string(), "{shown}");
+
+    // A new refresh token given in the same call as a move is kept.
+    let rt2 = kc.file("rt2.txt", "refresh-token-of-the-third-provider");
+    kc.ok(&[
+        "set",
+        "acme",
+        "--token-url",
+        "https://third.example.com/token",
+        "--authorize-url",
+        "https://third.example.com/auth",
+        "--refresh-token-file",
+        rt2.to_str().unwrap(),
+    ]);
+    assert!(show_json(&kc, "acme")["fingerprints"]["refresh-token"].is_string());
+}

@@ -46,6 +46,7 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         client_secret: false,
     };
     secrets::read_into(&mut account, &args.secrets, wanted, now)?;
+    forget_the_old_providers_credentials(&mut account, &before, &args, now)?;
     let changed = changed_fields(&before, &account.header, &args);
     if changed.is_empty() {
         return Err(Error::usage_hint(
@@ -137,6 +138,48 @@ fn field_name(field: UnsetField) -> String {
         .to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_default()
+}
+
+/// Who issued the account's tokens and holds its client registration: the provider kind and
+/// the hosts of its issuer and token endpoint.
+fn authority(p: &crate::record::Provider) -> (String, Option<String>, Option<String>) {
+    let host = |u: &Option<String>| {
+        u.as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    };
+    (p.kind.clone(), host(&p.issuer), host(&p.token_url))
+}
+
+/// When the provider or its token endpoint changes, the credentials of the old one must not be
+/// sent to the new one (a mistyped URL, a proxy that is not what it seems): the tokens it
+/// issued are dropped, unless the same call brings new ones, and a client secret must be given
+/// anew (or unset), because it belongs to the client registered at the old provider.
+fn forget_the_old_providers_credentials(
+    account: &mut crate::record::Account,
+    before: &Header,
+    args: &SetArgs,
+    now: i64,
+) -> Result<()> {
+    if authority(&before.provider) == authority(&account.header.provider) {
+        return Ok(());
+    }
+    if account.header.has(SecretField::ClientSecret) && args.secrets.client_secret_file.is_none() {
+        return Err(Error::usage_hint(
+            "the stored client secret belongs to the account's old provider or token endpoint and is not sent to the new one",
+            format!(
+                "give the new one with --client-secret-file FILE, or drop it with --unset client-secret (keychain set {} ...)",
+                args.name
+            ),
+        ));
+    }
+    if args.secrets.refresh_token_file.is_none() {
+        account.set_secret(SecretField::RefreshToken, None, now);
+        account.header.refresh_token_active = None;
+    }
+    account.set_secret(SecretField::AccessToken, None, now);
+    account.header.access_token_expires = None;
+    Ok(())
 }
 
 /// Whether any flag that changes something was given.
