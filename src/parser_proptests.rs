@@ -8,21 +8,8 @@ use secrecy::SecretString;
 
 use crate::config::Config;
 use crate::keystore::{Identity, KeyStoreKind};
-use crate::proptest_support::mutate;
+use crate::proptest_support::{mutate, regressions};
 use crate::record::{self, Account, Header, Provider, SecretField};
-
-fn regressions(prefix: &str) -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-        .map(|e| std::fs::read(e.path()).unwrap())
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no regression files {prefix}*");
-    cases
-}
 
 fn sealed() -> (Vec<u8>, Identity) {
     let id = Identity::generate();

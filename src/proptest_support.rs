@@ -34,3 +34,22 @@ pub fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8, u8)]) -> Vec<u8> {
     }
     bytes
 }
+
+/// The files of `tests/regressions/` whose names start with `prefix`, sorted: inputs that once
+/// broke a parser, replayed on every run. None found is an error, not a silent pass.
+pub fn regressions(prefix: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    cases.sort();
+    assert!(
+        !cases.is_empty(),
+        "no regression files {prefix}* in {}",
+        dir.display()
+    );
+    cases
+}

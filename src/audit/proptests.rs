@@ -10,24 +10,7 @@ use super::key::AuditKey;
 use super::log::{parse_anchor, parse_line};
 use super::{AuditLog, Event, counter, verify, verify_chain};
 use crate::audit::Action;
-use crate::proptest_support::mutate;
-
-fn regressions(prefix: &str) -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-        .map(|e| std::fs::read(e.path()).unwrap())
-        .collect();
-    cases.sort();
-    assert!(
-        !cases.is_empty(),
-        "no regression files {prefix}* in {}",
-        dir.display()
-    );
-    cases
-}
+use crate::proptest_support::{mutate, regressions};
 
 /// A real log of a few lines, its anchor, and the key that verifies it.
 fn real_log() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, AuditKey) {
