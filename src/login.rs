@@ -123,7 +123,6 @@ pub fn os_user() -> String {
         .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
 }
 
-/// A valid access token for `name`.
 /// A record that an unfinished `keychain mv` marked is not logged on with (see `cmd::mv`).
 fn refuse_moving(account: &Account) -> Result<()> {
     match &account.header.moved_to {
@@ -138,6 +137,7 @@ fn refuse_moving(account: &Account) -> Result<()> {
     }
 }
 
+/// A valid access token for `name`.
 pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
     let (account, _) = kc.read(name)?;
