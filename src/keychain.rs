@@ -34,7 +34,6 @@ use crate::keystore::{self, Identity};
 use crate::members::{Opened, Shared};
 use crate::record::{self, Account, Header, RecordError};
 use crate::store::kv::{Kv, LocalKv};
-use crate::store::local::LocalStore;
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
@@ -92,13 +91,14 @@ impl Keychain {
     /// permissions as findings instead of refusing to look.
     pub fn open_unchecked(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
-        let store = Box::new(LocalStore::open(dir)?);
+        let store = crate::store::open(dir, &config.store)?;
+        let shared = shared_state(dir, &config.store)?;
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
             store,
             audit: trail::log_of(dir),
-            shared: local_members(dir)?,
+            shared,
             shared_log: OnceCell::new(),
             members: RefCell::new(None),
             identity: OnceCell::new(),
@@ -174,25 +174,18 @@ impl Keychain {
         if let Some(log) = self.shared_log.get() {
             return Ok(log);
         }
-        let generation = match self.members()? {
-            Some(members) => members.list.generation,
-            None => {
-                return Err(Error::usage_hint(
-                    "the shared keychain has no member list",
-                    "run 'keychain init --store ...' on the first machine to create it",
-                ));
-            }
-        };
-        let keys = self
+        let secrets = self
             .shared()
             .expect("shared")
-            .all_keys(self.identity()?, generation)?;
-        let secrets: Vec<_> = keys
-            .iter()
-            .map(|k| k.as_ref().map(|k| k.audit_secret()))
-            .collect();
+            .trail_secrets(self.identity()?)?;
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets);
         Ok(self.shared_log.get_or_init(|| log))
+    }
+
+    /// Uses `identity` (just created by `init`) instead of asking the key store for it again.
+    pub fn with_identity(self, identity: Identity) -> Self {
+        let _ = self.identity.set(identity);
+        self
     }
 
     /// The identity, fetched from the key store at first use.
@@ -360,7 +353,7 @@ impl Keychain {
                 Ok(()) => error,
                 // Exit 7: the record now holds a change its log does not.
                 Err(undo) => Error::Integrity {
-                    path: self.store.location(&name),
+                    path: self.store.location(&name).into(),
                     reason: format!(
                         "{error}; the change was saved but could not be undone ({undo}): the record holds a change the audit log does not"
                     ),
@@ -393,7 +386,7 @@ impl Keychain {
             return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
                 Ok(_) => error,
                 Err(undo) => Error::Integrity {
-                    path: self.store.location(&name),
+                    path: self.store.location(&name).into(),
                     reason: format!(
                         "{error}; the account was removed and could not be put back ({undo}): the log does not say so"
                     ),
@@ -414,8 +407,14 @@ impl Keychain {
         self.trail()?.append(&event).map_err(trail::audit_error)
     }
 
-    pub fn record_path(&self, name: &str) -> PathBuf {
+    /// Where the account's record lives: a file, or `openbao://host/mount/path/NAME`.
+    pub fn location(&self, name: &str) -> crate::store::Location {
         self.store.location(name)
+    }
+
+    /// [`Keychain::location`] as a path (a remote one prints as its URL), for errors.
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.store.location(name).into()
     }
 }
 
@@ -428,6 +427,20 @@ struct SharedState {
 /// The folder of a local keychain's member list: a keychain on one machine can have members
 /// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
 pub const LOCAL_MEMBERS_DIR: &str = "members";
+
+/// Where the member list lives: in the shared store (with the audit trail), or for a local
+/// keychain in `<dir>/members/` when it has one.
+fn shared_state(dir: &Path, store: &crate::config::StoreKind) -> Result<Option<SharedState>> {
+    match store {
+        crate::config::StoreKind::Local => local_members(dir),
+        crate::config::StoreKind::Openbao(settings) => Ok(Some(SharedState {
+            kv: Arc::new(
+                crate::store::openbao::kv::BaoKv::open(settings).map_err(StoreError::from)?,
+            ),
+            trail_in_store: true,
+        })),
+    }
+}
 
 fn local_members(dir: &Path) -> Result<Option<SharedState>> {
     let folder = dir.join(LOCAL_MEMBERS_DIR);
@@ -451,14 +464,14 @@ fn open_checked(
     logged: Option<u64>,
 ) -> Result<Account> {
     let account = record::open(bytes, name, identity).map_err(|e| Error::Integrity {
-        path: store.location(name),
+        path: store.location(name).into(),
         reason: e.to_string(),
     })?;
     if let Some(logged) = logged
         && account.header.writes < logged
     {
         return Err(Error::Replayed {
-            path: store.location(name),
+            path: store.location(name).into(),
             reason: replay_reason(account.header.writes, logged),
         });
     }
@@ -512,7 +525,7 @@ fn check_not_writable_by_others(path: &Path) -> Result<()> {
 /// account (a copied or renamed file) is refused, so no account is listed twice.
 fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
     let integrity = |e: RecordError| Error::Integrity {
-        path: store.location(name),
+        path: store.location(name).into(),
         reason: e.to_string(),
     };
     let raw = store

@@ -180,11 +180,6 @@ pub fn user_at_host() -> String {
     format!("{}@{}", user_name(), host_name())
 }
 
-/// This machine's host name, the default name of its membership.
-pub fn this_host() -> String {
-    host_name()
-}
-
 impl Origin {
     pub(crate) fn current() -> Self {
         Origin {
@@ -332,8 +327,9 @@ fn user_name() -> String {
     std::env::var("USERNAME").unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// This machine's name, as events record it.
 #[cfg(unix)]
-fn host_name() -> String {
+pub fn host_name() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()
@@ -341,7 +337,7 @@ fn host_name() -> String {
 }
 
 #[cfg(not(unix))]
-fn host_name() -> String {
+pub fn host_name() -> String {
     std::env::var("COMPUTERNAME").unwrap_or_else(|_| "unknown".to_string())
 }
 
