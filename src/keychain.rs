@@ -135,10 +135,9 @@ impl Keychain {
             return Ok(None);
         };
         if self.members.borrow().is_none() {
-            if !shared.exists()? {
+            let Some(opened) = shared.open_if_any(self.identity()?)? else {
                 return Ok(None);
-            }
-            let opened = shared.open(self.identity()?)?;
+            };
             *self.members.borrow_mut() = Some(opened);
         }
         Ok(std::cell::Ref::filter_map(self.members.borrow(), Option::as_ref).ok())
@@ -174,10 +173,16 @@ impl Keychain {
         if let Some(log) = self.shared_log.get() {
             return Ok(log);
         }
-        let secrets = self
-            .shared()
-            .expect("shared")
-            .trail_secrets(self.identity()?)?;
+        let members = self.shared().expect("shared");
+        let identity = self.identity()?;
+        // The member list checked already: its group key serves. When it does not check (a
+        // planted recipient), the trail still opens, for audit to report it.
+        let secrets = match self.members() {
+            Ok(Some(opened)) => {
+                members.secrets_up_to(identity, opened.list.generation, &opened.key)?
+            }
+            _ => members.trail_secrets(identity)?,
+        };
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets);
         Ok(self.shared_log.get_or_init(|| log))
     }

@@ -124,12 +124,19 @@ impl<'a> Shared<'a> {
 
     /// Opens and checks the group key and the member list; see the module documentation.
     pub fn open(&self, identity: &Identity) -> Result<Opened> {
-        let list_raw = self.kv.get(LIST_KEY)?.ok_or_else(|| {
+        self.open_if_any(identity)?.ok_or_else(|| {
             Error::usage_hint(
                 format!("{} has no member list", self.kv.location(LIST_KEY)),
                 "this keychain is not shared; run 'keychain init --store openbao ...' to make a shared one",
             )
-        })?;
+        })
+    }
+
+    /// [`Shared::open`], or `None` when the store has no member list (one read either way).
+    pub fn open_if_any(&self, identity: &Identity) -> Result<Option<Opened>> {
+        let Some(list_raw) = self.kv.get(LIST_KEY)? else {
+            return Ok(None);
+        };
         let generation = MemberList::claimed_generation(&list_raw.bytes)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
@@ -145,13 +152,13 @@ impl<'a> Shared<'a> {
         if pin.generation != Some(generation) {
             self.save_pin(identity, Some(generation), Some(key.id()))?;
         }
-        Ok(Opened {
+        Ok(Some(Opened {
             key,
             list,
             link: wrapped.link,
             list_version: list_raw.version,
             group_version,
-        })
+        }))
     }
 
     /// Adds a member: the group key of the current generation is wrapped again to the new set,
@@ -303,13 +310,24 @@ impl<'a> Shared<'a> {
         let (wrapped, _) = self.wrapped(generation)?;
         let key = self.open_wrapped(identity, &wrapped)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
+        self.secrets_up_to(identity, generation, &key)
+    }
+
+    /// The audit secrets of generations `0..generation` (those this machine can open) and of
+    /// `current`, the key of `generation`, already opened and checked.
+    pub fn secrets_up_to(
+        &self,
+        identity: &Identity,
+        generation: u64,
+        current: &GroupKey,
+    ) -> Result<Vec<Option<secrecy::SecretBox<[u8; 32]>>>> {
         let mut secrets: Vec<_> = self
             .all_keys(identity, generation.saturating_sub(1))?
             .into_iter()
             .map(|k| k.map(|k| k.audit_secret()))
             .collect();
         secrets.truncate(generation as usize);
-        secrets.push(Some(key.audit_secret()));
+        secrets.push(Some(current.audit_secret()));
         Ok(secrets)
     }
 
