@@ -445,3 +445,67 @@ mod lease {
         assert!(kc.ok(&["show", "acct"]).contains("dwho"));
     }
 }
+
+#[test]
+fn while_openbao_is_down_login_serves_only_a_still_valid_token_from_the_local_copy() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let kc = bao.keychain(&mount, "kc");
+    kc.add_account("valid");
+    kc.add_account("expiring");
+    let now = support::unix_now() as i64;
+    for (name, lifetime) in [("valid", 600), ("expiring", 30)] {
+        kc.edit_account(name, |account| {
+            account.set_secret(
+                keychain::record::SecretField::AccessToken,
+                Some(format!("at-{name}").into()),
+                now,
+            );
+            account.header.access_token_expires = Some(now + lifetime);
+        });
+    }
+    // Seen once while OpenBao answered: the local copy is what this machine read last.
+    assert_eq!(kc.ok(&["login", "valid"]).trim(), "at-valid");
+    let copy = kc.dir.join("shared-copy/valid.kcr");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&copy).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !support::contains(&std::fs::read(&copy).unwrap(), "at-valid"),
+        "still sealed"
+    );
+
+    bao.seal();
+    assert_eq!(kc.ok(&["login", "valid"]).trim(), "at-valid");
+    // Valid for less than --min-valid (60 s): no refresh is possible, so it fails, naming
+    // the server and saying it is sealed.
+    let out = kc.run(&["login", "expiring"]);
+    support::assert_exit(&out, 5);
+    assert!(
+        support::stderr(&out).contains("sealed"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(
+        support::stderr(&out).contains(&bao.addr),
+        "{}",
+        support::stderr(&out)
+    );
+    // Everything else fails fast.
+    let out = kc.run(&["show", "valid"]);
+    support::assert_exit(&out, 5);
+
+    bao.stop();
+    let started = std::time::Instant::now();
+    assert_eq!(kc.ok(&["login", "valid"]).trim(), "at-valid");
+    let out = kc.run(&["login", "valid", "--min-valid", "900"]);
+    support::assert_exit(&out, 5);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!("OpenBao at {} did not answer", bao.addr)),
+        "{err}"
+    );
+    let out = kc.run(&support::add_args("new", &[]));
+    support::assert_exit(&out, 5);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
