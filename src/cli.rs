@@ -18,11 +18,14 @@ EXIT STATUS:
   3  account not found
   4  the provider rejected the credentials: a person must act; keychain does not retry, and
      refuses further logons of the account until 'set' or one 'login --retry' (see help login)
-  5  provider unreachable, timed out or rate-limited: try again later
-  6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
+  5  provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable,
+     sealed or its lock lease lost: try again later
+  6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed);
+     no OpenBao token, or it expired and logging in again did not help
   7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
      config.json does not authenticate; a keychain file others can write (left untouched)
-  8  input/output error (disk full, permission denied), also writing standard output or error
+  8  input/output error (disk full, permission denied), also writing standard output or error;
+     OpenBao refused a path (403: the message names the path and the missing capability)
 126  exec: the program cannot be run (no execute permission, a folder)
 127  exec: no such program (checked before any logon)
 141  standard output or error was closed by its reader (| head, grep -q): the command stops
@@ -38,6 +41,10 @@ ENVIRONMENT:
   KEYCHAIN_KEYRING_TIMEOUT     seconds to wait for the OS credential store (at most and by default 5)
   KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60,
                                at most 86400)
+  KEYCHAIN_OPENBAO_LEASE       seconds of the lock lease on a shared store (default 30, 2 to 3600);
+                               every machine of the keychain must use the same value
+  BAO_TOKEN, VAULT_TOKEN       the OpenBao token, for a shared keychain set up without --token-file
+                               or AppRole
   KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
                                calibration, about one second); low values are for tests only";
 
@@ -159,6 +166,9 @@ pub enum Command {
     Init(InitArgs),
     /// Onboard an account: provider, client, user name and its secrets
     Add(AddArgs),
+    /// Move accounts between keychains: a local one and one shared on OpenBao, either way
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// List the accounts with which secrets are present and their ages; never a secret
     List(ListArgs),
     /// Show one account with a fingerprint (fp:3f9a1c) of each secret, or reveal exactly one
@@ -457,6 +467,31 @@ pub struct InitArgs {
     /// AppRole login: a file holding the secret id (only its path is kept)
     #[arg(long, value_name = "FILE", requires = "role_id_file")]
     pub secret_id_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy accounts into another keychain (e.g. from a local one into one shared on OpenBao,
+    /// or back), sealed to that keychain's recipients
+    ///
+    /// The target is an initialised keychain folder ('keychain --dir DIR init ...'); an account
+    /// that already exists there is refused (exit 2) and nothing more is copied. Each account
+    /// stays locked here while it is copied. Give --move to remove each account here once it
+    /// is stored there: a refresh-token chain used from two keychains breaks at every refresh.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreCopyArgs {
+    /// The keychain folder to copy into
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Remove each account here after it was stored in the target
+    #[arg(long = "move")]
+    pub remove: bool,
+    /// The accounts to copy [default: all]
+    #[arg(value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
 }
 
 /// Where a new keychain keeps its records.

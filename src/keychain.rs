@@ -127,6 +127,38 @@ impl Keychain {
         Ok((account, raw.revision))
     }
 
+    /// Copies account `name` into the keychain `to` (another folder, or a shared store), sealed
+    /// to `to`'s recipients, as one transaction there: it must not exist in `to` yet. With
+    /// `remove_here` the account is then removed here (a move): one refresh-token chain must
+    /// never be used from two keychains, each would break the other's at every refresh. The
+    /// account stays locked here for the whole copy, so no refresh runs in between.
+    pub fn copy_account_to(&self, to: &Keychain, name: &str, remove_here: bool) -> Result<()> {
+        let here = self.lock(name)?;
+        let (mut account, _) = self.read(name)?;
+        let there = to.lock(name)?;
+        let event = Event::new(
+            format!("copy from {}", self.location(name)),
+            crate::trail::Action::Import,
+        )
+        .account(name);
+        to.commit(
+            &*there,
+            Expect::Absent,
+            &mut account,
+            vec![event],
+            OnAuditFailure::Undo,
+        )?;
+        if remove_here {
+            let event = Event::new(
+                format!("moved to {}", to.location(name)),
+                crate::trail::Action::Rm,
+            )
+            .account(name);
+            self.remove(&*here, event)?;
+        }
+        Ok(())
+    }
+
     /// Opens the local read-only copy of a shared record (the last sealed bytes this machine
     /// saw), for `login` while the shared store cannot be reached. `None` when there is none
     /// or it does not open: the caller then reports the store's own error.

@@ -509,3 +509,59 @@ fn while_openbao_is_down_login_serves_only_a_still_valid_token_from_the_local_co
     support::assert_exit(&out, 5);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn store_copy_moves_a_local_keychain_into_a_shared_one_and_back() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let local = support::Kc::with_file_store();
+    local.add_account("acme");
+    local.add_account("beta");
+    let shared = bao.keychain(&mount, "kc");
+    let shared_dir = shared.dir.to_str().unwrap();
+
+    // A typo copies nothing.
+    let out = local.run(&["store", "copy", "--to", shared_dir, "acme", "nope"]);
+    support::assert_exit(&out, 3);
+    assert!(!shared.ok(&["list"]).contains("acme"));
+
+    let out = local.run(&["store", "copy", "--to", shared_dir, "--move"]);
+    support::assert_success(&out, &["store", "copy"]);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "Moved account 'acme' to openbao://127.0.0.1:{}/{mount}/kc/acme",
+            bao.port
+        )),
+        "{err}"
+    );
+    assert!(!local.ok(&["list"]).contains("acme"));
+    let listed = shared.ok(&["list"]);
+    assert!(
+        listed.contains("acme") && listed.contains("beta"),
+        "{listed}"
+    );
+    let secret = shared.ok(&["show", "acme", "--reveal", "password"]);
+    assert_eq!(secret.trim(), support::CANARY_PASSWORD);
+
+    // And back, into a new local keychain; an account already there is refused.
+    let back = support::Kc::with_file_store();
+    back.add_account("beta");
+    let back_dir = back.dir.to_str().unwrap();
+    shared.ok(&["store", "copy", "--to", back_dir, "acme"]);
+    assert_eq!(
+        back.ok(&["show", "acme", "--reveal", "password"]).trim(),
+        support::CANARY_PASSWORD
+    );
+    let out = shared.run(&["store", "copy", "--to", back_dir, "beta"]);
+    support::assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("already exists"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(
+        shared.ok(&["list"]).contains("beta"),
+        "nothing removed on failure"
+    );
+}

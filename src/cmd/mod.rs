@@ -22,6 +22,7 @@ mod secrets;
 mod set;
 mod show;
 mod status;
+mod store;
 mod strip;
 mod totp;
 mod unlock;
@@ -65,6 +66,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Add(args) => {
             let name = args.name.clone();
             confirmed("add", vec![name], add::run(&open()?, args))
+        }
+        Command::Store(crate::cli::StoreCommand::Copy(args)) => {
+            let names = args.names.clone();
+            confirmed("store copy", names, store::copy(&open()?, args))
         }
         Command::List(mut args) => {
             args.json = json;
