@@ -22,6 +22,8 @@ pub struct Bao {
     /// The CA that signed the server's certificate, for a server started with TLS.
     pub ca_cert: Option<PathBuf>,
     pid: u32,
+    /// The server process when started here (not by start.sh), to be reaped.
+    child: Option<std::process::Child>,
 }
 
 impl Bao {
@@ -60,6 +62,7 @@ impl Bao {
             base,
             ca_cert: None,
             pid,
+            child: None,
         }
     }
 
@@ -85,6 +88,7 @@ impl Bao {
             ca_cert: Some(base.path().join("vault-ca.pem")),
             base,
             pid: child.id(),
+            child: Some(child),
         };
         for _ in 0..200 {
             if bao.bao_output(&["status"], None).status.success() {
@@ -244,6 +248,9 @@ path "{mount}/config" {{ capabilities = ["read"] }}
 impl Drop for Bao {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        if let Some(child) = &mut self.child {
+            let _ = child.wait();
+        }
     }
 }
 
