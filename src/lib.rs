@@ -18,5 +18,6 @@ pub mod complete;
 pub mod input;
 pub mod json;
 pub mod manpage;
+pub mod outcome;
 pub mod output;
 pub mod table;

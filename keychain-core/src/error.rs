@@ -9,6 +9,8 @@ use std::path::PathBuf;
 /// Exit codes, documented in the man page (see `cli::AFTER_HELP`).
 pub mod exit {
     pub const OK: i32 = 0;
+    /// Not an error: a command that ran to its end found something at or above its threshold
+    /// (the CLI's `Outcome::Findings`).
     pub const FINDINGS: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const NOT_FOUND: i32 = 3;
@@ -82,10 +84,6 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
-    /// Audit findings at or above the threshold.
-    #[error("{0}")]
-    Findings(String),
-
     /// The audit log could not be written or does not verify; the operation fails closed.
     #[error("audit log: {source}")]
     Audit {
@@ -150,7 +148,6 @@ impl Error {
             Error::Store(e) => e.exit_code(),
             Error::Rejected(_) => exit::REJECTED,
             Error::Unavailable(_) => exit::UNAVAILABLE,
-            Error::Findings(_) => exit::FINDINGS,
             Error::Io { .. } => exit::IO,
             Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
             Error::Output { .. } => exit::IO,
@@ -179,7 +176,6 @@ impl Error {
             },
             Error::Rejected(_) => "rejected",
             Error::Unavailable(_) => "unavailable",
-            Error::Findings(_) => "findings",
             Error::Audit { .. } => "audit-log",
             Error::Output { .. } => "output",
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
@@ -216,7 +212,7 @@ impl Error {
             Error::Audit { .. } => Some("nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => Some("check the name and PATH, or give the program's full path".into()),
             Error::Program { .. } => Some("check that the file is an executable program (chmod +x) and not a folder".into()),
-            Error::Findings(_) | Error::Io { .. } | Error::Output { .. } => None,
+            Error::Io { .. } | Error::Output { .. } => None,
         }
     }
 
