@@ -34,6 +34,17 @@ struct Account {
     password: SecretString,
 }
 
+/// The steps on the test's stderr, as `keychain login --progress` shows them.
+struct ShowSteps;
+
+impl keychain::ui::Observer for ShowSteps {
+    fn step(&self, step: &keychain::ui::Step<'_>) {
+        if let keychain::ui::Step::Logon { step, url } = step {
+            eprintln!("logon: {step}: {url}");
+        }
+    }
+}
+
 fn logon(
     a: &Account,
     flow: Flow,
@@ -52,7 +63,7 @@ fn logon(
         user: &a.user,
         password: &a.password,
         debug_pages: debug,
-        progress: true,
+        observer: &ShowSteps,
     };
     let mut stats = LogonStats::default();
     let outcome = headless_logon_counted(&req, totp, &mut stats);
@@ -586,7 +597,7 @@ fn unreachable_provider_is_unavailable() {
         user: "u",
         password: &password,
         debug_pages: None,
-        progress: false,
+        observer: &keychain::ui::Silent,
     };
     let err = headless_logon(&req, None).expect_err("nothing listens");
     assert_eq!(err.class(), ErrorClass::Unavailable, "{err:?}");

@@ -67,9 +67,9 @@ impl fmt::Display for Finding {
         write!(
             f,
             "{}:{}: {}",
-            crate::output::escape_value(&file),
+            crate::text::escape_value(&file),
             self.line,
-            crate::output::escape_value(&self.key)
+            crate::text::escape_value(&self.key)
         )
     }
 }

@@ -16,6 +16,7 @@ use super::html::{self, Page};
 use super::{LogonError, LogonStats};
 use crate::oauth::Guard;
 use crate::oauth::http::{self, SecretForm};
+use crate::ui::{Observer, Step, Warning};
 
 /// Beyond this difference between the provider's `Date` and ours, codes follow the provider.
 const CLOCK_SKEW_TOLERANCE: i64 = 30;
@@ -70,14 +71,14 @@ pub(super) struct Browser<'r> {
     guard: &'r Guard,
     stats: &'r mut LogonStats,
     debug: Option<DebugPages>,
-    /// One line per step on stderr.
-    progress: bool,
+    /// Told each step, and warned once about a provider clock that is not followed.
+    observer: &'r dyn Observer,
     /// Everything that must not appear in a debug page or an error: the password, this logon's
     /// state and verifier, and every code sent.
     secrets: Vec<SecretString>,
     /// Provider clock minus ours, in seconds, from the last `Date` header.
     clock_offset: i64,
-    /// Whether the "provider's clock is off by more than the bound" line was printed.
+    /// Whether the observer was warned that the provider's clock is off by more than the bound.
     clock_warned: bool,
 }
 
@@ -88,7 +89,7 @@ impl<'r> Browser<'r> {
         guard: &'r Guard,
         stats: &'r mut LogonStats,
         debug_pages: Option<&std::path::Path>,
-        progress: bool,
+        observer: &'r dyn Observer,
     ) -> Result<Self, LogonError> {
         let client =
             http::builder()
@@ -108,7 +109,7 @@ impl<'r> Browser<'r> {
             guard,
             stats,
             debug,
-            progress,
+            observer,
             secrets: Vec::new(),
             clock_offset: 0,
             clock_warned: false,
@@ -215,17 +216,17 @@ impl<'r> Browser<'r> {
     /// than the tolerance (a TOTP step is 30 s; a smaller difference is noise from the
     /// one-second resolution of `Date`).
     ///
-    /// An offset beyond [`MAX_CLOCK_OFFSET`] is not followed: our clock is used and a warning
-    /// printed, because the provider's `Date` may come from anything in between (a proxy, a
+    /// An offset beyond [`MAX_CLOCK_OFFSET`] is not followed: our clock is used and the observer
+    /// warned, because the provider's `Date` may come from anything in between (a proxy, a
     /// cache) and a time step far ahead, once recorded as used, blocks every later logon.
     pub fn provider_time(&mut self) -> u64 {
         let offset = followed_offset(self.clock_offset).unwrap_or_else(|| {
             if !self.clock_warned {
                 self.clock_warned = true;
-                crate::output::progress(&format!(
-                    "keychain: warning: the provider's clock differs from ours by {} s, more than the {MAX_CLOCK_OFFSET} s keychain follows; codes use this machine's clock (check both clocks)\n",
-                    self.clock_offset.saturating_abs()
-                ));
+                self.observer.warning(&Warning::ProviderClockNotFollowed {
+                    offset: self.clock_offset,
+                    max_followed: MAX_CLOCK_OFFSET,
+                });
             }
             0
         });
@@ -268,11 +269,12 @@ impl<'r> Browser<'r> {
         })
     }
 
-    /// One progress line for a person watching: the step and where it goes, redacted.
+    /// Tells the observer about a step and where it goes, redacted.
     pub fn progress(&self, step: &str, url: &Url) {
-        if self.progress {
-            crate::output::progress(&format!("logon: {step}: {}\n", http::redact_url(url)));
-        }
+        self.observer.step(&Step::Logon {
+            step,
+            url: &http::redact_url(url),
+        });
     }
 
     fn debug_write(
