@@ -310,13 +310,27 @@ pub struct AckArgs {
     pub id: String,
 }
 
-pub use crate::audit::Severity;
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
 
-/// `--fail-on`'s values, from the core's list of severities (the core knows no clap).
-fn severity_parser() -> impl clap::builder::TypedValueParser<Value = Severity> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(Severity::ALL.map(Severity::as_str))
-        .try_map(|s| s.parse::<Severity>())
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        })
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -328,7 +342,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Exit with 1 when a finding of this severity or worse exists
-    #[arg(long, value_parser = severity_parser(), value_name = "SEVERITY", default_value_t = Severity::High)]
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,
     /// A password older than DAYS is a finding
     #[arg(long, value_name = "DAYS", default_value_t = 365)]
@@ -697,8 +711,8 @@ pub struct LoginArgs {
     #[arg(add = account_names())]
     pub name: String,
     /// How to print the token
-    #[arg(long, value_enum, default_value_t = crate::cmd::login::OutputFormat::Token)]
-    pub format: crate::cmd::login::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::login::OutputFormat::Token)]
+    pub format: crate::login::OutputFormat,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// Allow one logon although the provider rejected this account's password or code before

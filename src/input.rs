@@ -57,12 +57,6 @@ impl Prompter {
     }
 }
 
-impl crate::ui::Prompt for Prompter {
-    fn secret(&self, prompt: &str) -> std::io::Result<SecretString> {
-        Prompter::secret(self, prompt)
-    }
-}
-
 /// A secret given as a file argument: a path, or `-` for standard input.
 #[derive(Debug, Clone)]
 pub enum SecretSource {

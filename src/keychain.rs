@@ -34,7 +34,6 @@ use crate::record::{self, Account, Header, RecordError};
 use crate::store::local::LocalStore;
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
-use crate::ui::{Ui, Wait};
 
 /// How long a command waits for another process to release an account, unless
 /// `KEYCHAIN_LOCK_TIMEOUT` (seconds) says otherwise.
@@ -62,8 +61,6 @@ pub struct Keychain {
     /// Every account's last logged write counter, when a command that opens every record asked
     /// for them at once ([`Keychain::load_counters`]).
     counters: OnceCell<std::collections::HashMap<String, u64>>,
-    /// Shows waits (a lock, a key derivation) and asks for a passphrase: the CLI's, or silent.
-    ui: Ui,
 }
 
 impl Keychain {
@@ -94,20 +91,7 @@ impl Keychain {
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
-            ui: Ui::silent(),
         })
-    }
-
-    /// The same keychain, reporting waits to `ui.observer` and asking `ui.prompt` for a
-    /// passphrase (a keychain opened without one reports nothing and asks nobody).
-    pub fn with_ui(mut self, ui: Ui) -> Self {
-        self.ui = ui;
-        self
-    }
-
-    /// How this keychain talks to a person.
-    pub fn ui(&self) -> &Ui {
-        &self.ui
     }
 
     pub fn store(&self) -> &dyn RecordStore {
@@ -119,7 +103,7 @@ impl Keychain {
         if let Some(identity) = self.identity.get() {
             return Ok(identity);
         }
-        let identity = keystore::load_identity_with(&self.dir, &self.config, &self.ui)?;
+        let identity = keystore::load_identity(&self.dir, &self.config)?;
         Ok(self.identity.get_or_init(|| identity))
     }
 
@@ -205,7 +189,9 @@ impl Keychain {
     /// Takes the account's exclusive lock.
     pub fn lock(&self, name: &str) -> Result<Box<dyn AccountLock>> {
         let timeout = lock_timeout(std::env::var("KEYCHAIN_LOCK_TIMEOUT").ok().as_deref())?;
-        let _waiting = self.ui.observer.waiting(&Wait::Lock { account: name });
+        let _waiting = crate::output::Waiting::start(&format!(
+            "waiting for account '{name}': another keychain process is using it"
+        ));
         Ok(self.store.lock(name, timeout)?)
     }
 

@@ -34,8 +34,6 @@ pub mod record;
 pub mod secret;
 pub mod store;
 pub mod table;
-pub mod text;
 pub mod totp;
 pub mod trail;
-pub mod ui;
 pub mod validate;

@@ -22,7 +22,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::audit::Event;
@@ -37,7 +37,6 @@ use crate::record::{Account, Flow, Rejection, SecretField, Usage};
 use crate::store::{AccountLock, Expect, Revision};
 use crate::totp::TotpSecret;
 use crate::trail::Action;
-use crate::ui::{Observer, Step};
 
 /// Exact Online refuses a new access token earlier than this after the previous one.
 pub const EXACT_MIN_REFRESH_INTERVAL: i64 = 570;
@@ -86,13 +85,11 @@ impl std::fmt::Debug for Token {
     }
 }
 
-pub struct Options<'a> {
+pub struct Options {
     /// Serve a cached token only when it stays valid for more than this.
     pub min_valid: i64,
     pub debug_pages: Option<PathBuf>,
-    /// Told each step of the login (the CLI shows them on a terminal) and warned of what a
-    /// person should know.
-    pub observer: &'a dyn Observer,
+    pub progress: bool,
     /// Allow one logon although the provider rejected the password or code before
     /// (`login --retry`): the operator says the cause is fixed.
     pub retry: bool,
@@ -141,7 +138,7 @@ fn refuse_moving(account: &Account) -> Result<()> {
 }
 
 /// A valid access token for `name`.
-pub fn obtain(kc: &Keychain, name: &str, opts: &Options<'_>) -> Result<Token> {
+pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
     let (account, _) = kc.read(name)?;
     refuse_moving(&account)?;
@@ -219,7 +216,7 @@ struct Session<'a> {
     lock: &'a dyn AccountLock,
     account: Account,
     revision: Revision,
-    opts: &'a Options<'a>,
+    opts: &'a Options,
     /// Where credentials may go (set once the endpoints are known) and what to scrub.
     guard: Guard,
 }
@@ -296,7 +293,11 @@ impl Session<'_> {
             return Ok(());
         };
         if self.opts.retry {
-            self.opts.observer.step(&Step::RetryDespiteRejection);
+            if self.opts.progress {
+                crate::output::progress(
+                    "keychain: --retry: one logon attempt despite the earlier rejection\n",
+                );
+            }
             return Ok(());
         }
         let name = &self.account.header.name;
@@ -445,9 +446,12 @@ impl Session<'_> {
             .expect("checked by the caller")
             .clone();
         let client_secret = self.account.secret(SecretField::ClientSecret).cloned();
-        self.opts.observer.step(&Step::Refreshing {
-            account: &self.account.header.name,
-        });
+        if self.opts.progress {
+            crate::output::progress(&format!(
+                "keychain: refreshing the access token of '{}'\n",
+                self.account.header.name
+            ));
+        }
         match oauth::refresh(
             client,
             endpoints,
@@ -485,9 +489,11 @@ impl Session<'_> {
                     Action::ChainBroken,
                     Some(self.account.header.writes),
                 )?;
-                self.opts.observer.step(&Step::RefreshTokenRejected {
-                    reason: &e.to_string(),
-                });
+                if self.opts.progress {
+                    crate::output::progress(&format!(
+                        "keychain: the refresh token was rejected ({e}); logging on again\n"
+                    ));
+                }
                 Ok(None)
             }
             Err(TokenError::UnusableWithRefreshToken {
@@ -622,7 +628,7 @@ impl Session<'_> {
             user: &user,
             password: &password,
             debug_pages: self.opts.debug_pages.as_deref(),
-            observer: self.opts.observer,
+            progress: self.opts.progress,
         };
         let outcome = {
             let mut guard = totp.as_ref().map(|t| StepGuard {
@@ -743,10 +749,11 @@ impl TotpProvider for StepGuard<'_, '_> {
                 }
                 Err(e) => return Err(LogonError::Totp(e)),
             };
-            self.session
-                .opts
-                .observer
-                .step(&Step::WaitingForTotp { seconds: pause });
+            if self.session.opts.progress {
+                crate::output::progress(&format!(
+                    "keychain: waiting {pause} s for a fresh TOTP code\n"
+                ));
+            }
             std::thread::sleep(Duration::from_secs(pause));
             waited += pause;
         }
@@ -786,9 +793,92 @@ fn wait_for_fresh_step(
         .ok_or_else(|| "no usable TOTP time step (is the clock right?)".to_string())
 }
 
+/// The token as the chosen output format. A token with a space, a control character or a line
+/// break could inject a header or a shell command, wherever it came from (a provider, a backup,
+/// `set`): it is refused with the same check every token passes ([`oauth::is_token_text`]).
+pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<String>> {
+    let value = token.access_token.expose_secret();
+    if !oauth::is_token_text(value) {
+        return Err(Error::Integrity {
+            path: "access token".into(),
+            reason: "the stored access token has spaces or control characters and is not printed"
+                .into(),
+        });
+    }
+    Ok(zeroize::Zeroizing::new(match format {
+        OutputFormat::Token => format!("{value}\n"),
+        OutputFormat::Header => format!("Authorization: Bearer {value}\n"),
+        // For `eval`: single quotes, and any quote in the token closed, escaped and reopened.
+        OutputFormat::Env => format!(
+            "export KEYCHAIN_ACCESS_TOKEN='{}'\n",
+            value.replace('\'', r"'\''")
+        ),
+        OutputFormat::Json => {
+            let json = serde_json::json!({
+                "access_token": value,
+                "token_type": token.token_type,
+                "expires_at": token.expires_at.map(crate::clock::rfc3339),
+                "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
+                "scope": token.scope,
+            });
+            crate::json::line(json)
+        }
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The bare token and a newline
+    Token,
+    /// JSON with the token, its type, expiry and scope
+    Json,
+    /// `export KEYCHAIN_ACCESS_TOKEN=...` for `eval`
+    Env,
+    /// `Authorization: Bearer ...`
+    Header,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_format_quotes_a_quote_in_the_token() {
+        let token = Token {
+            access_token: SecretString::from("a'b;c".to_string()),
+            token_type: "bearer".into(),
+            expires_at: None,
+            scope: None,
+            source: Source::Cache,
+        };
+        assert_eq!(
+            *format(&token, OutputFormat::Env).unwrap(),
+            "export KEYCHAIN_ACCESS_TOKEN='a'\\''b;c'\n"
+        );
+    }
+
+    /// Regression (issue 8, "Also"): a token from a backup or `set` reached `--format
+    /// header|env` unchecked.
+    #[test]
+    fn tokens_with_line_breaks_or_spaces_are_never_printed() {
+        for bad in ["a\r\nX-Evil: 1", "a b", "a\u{1b}[2J", ""] {
+            let token = Token {
+                access_token: SecretString::from(bad.to_string()),
+                token_type: "bearer".into(),
+                expires_at: None,
+                scope: None,
+                source: Source::Cache,
+            };
+            for f in [
+                OutputFormat::Token,
+                OutputFormat::Header,
+                OutputFormat::Env,
+                OutputFormat::Json,
+            ] {
+                assert!(format(&token, f).is_err(), "{bad:?} as {f:?}");
+            }
+        }
+    }
 
     #[test]
     fn fresh_step_waits_are_total_and_bounded_by_the_step() {

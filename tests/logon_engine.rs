@@ -34,17 +34,6 @@ struct Account {
     password: SecretString,
 }
 
-/// The steps on the test's stderr, as `keychain login --progress` shows them.
-struct ShowSteps;
-
-impl keychain::ui::Observer for ShowSteps {
-    fn step(&self, step: &keychain::ui::Step<'_>) {
-        if let keychain::ui::Step::Logon { step, url } = step {
-            eprintln!("logon: {step}: {url}");
-        }
-    }
-}
-
 fn logon(
     a: &Account,
     flow: Flow,
@@ -63,7 +52,7 @@ fn logon(
         user: &a.user,
         password: &a.password,
         debug_pages: debug,
-        observer: &ShowSteps,
+        progress: true,
     };
     let mut stats = LogonStats::default();
     let outcome = headless_logon_counted(&req, totp, &mut stats);
@@ -597,7 +586,7 @@ fn unreachable_provider_is_unavailable() {
         user: "u",
         password: &password,
         debug_pages: None,
-        observer: &keychain::ui::Silent,
+        progress: false,
     };
     let err = headless_logon(&req, None).expect_err("nothing listens");
     assert_eq!(err.class(), ErrorClass::Unavailable, "{err:?}");

@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Kind, TrailEvent, date_of_day, day_of, hour_of, minute_of, week_of};
-use crate::audit::Severity;
+use crate::cli::Severity;
 
 /// More failed logons than this in one UTC day is a finding.
 pub const FAILED_LOGONS_PER_DAY: u32 = 3;

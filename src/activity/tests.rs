@@ -139,7 +139,7 @@ fn a_new_host_or_os_user_is_found_once_and_the_first_origin_is_the_baseline() {
     assert!(a.anomalies[0].message.contains("cron@srv"));
     assert!(a.anomalies[1].message.contains("a new OS user"));
     assert_eq!(a.anomalies[0].account, "acme");
-    assert_eq!(a.anomalies[0].severity, crate::audit::Severity::Medium);
+    assert_eq!(a.anomalies[0].severity, crate::cli::Severity::Medium);
     let laptop_seq = t.events.len() as u64 - 4;
     assert_eq!(a.anomalies[0].events, [laptop_seq]);
 }
@@ -237,7 +237,7 @@ fn more_than_three_failed_logons_in_a_utc_day_is_a_finding() {
     let a = t.analyse();
     assert_eq!(codes(&a), ["failed-logons"], "{:#?}", a.anomalies);
     assert_eq!(a.anomalies[0].events.len(), 4);
-    assert_eq!(a.anomalies[0].severity, crate::audit::Severity::High);
+    assert_eq!(a.anomalies[0].severity, crate::cli::Severity::High);
     assert_eq!(
         a.anomalies[0].message,
         "4 failed logons on 2026-11-12 (more than 3 in a day; 3 rejected by the provider (exit 4), \

@@ -420,7 +420,7 @@ impl AuditLog {
                 &self.log,
                 &format!(
                     "the anchor records {} but the log has {log_next} (truncated or rolled back?)",
-                    crate::text::count(anchor.next_seq as usize, "line", "lines")
+                    crate::output::count(anchor.next_seq as usize, "line", "lines")
                 ),
             ));
         }

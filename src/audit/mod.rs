@@ -50,7 +50,6 @@ mod event;
 mod key;
 mod log;
 pub mod scan;
-mod severity;
 mod verify;
 
 #[cfg(test)]
@@ -64,7 +63,6 @@ use std::path::PathBuf;
 pub use event::{Action, Event, Outcome, Stamp};
 pub use key::{AuditKey, fingerprint};
 pub use log::{AuditLog, Pending};
-pub use severity::Severity;
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
 
 /// What can go wrong while writing or reading the audit log. None of these carries a secret.

@@ -67,9 +67,9 @@ impl fmt::Display for Finding {
         write!(
             f,
             "{}:{}: {}",
-            crate::text::escape_value(&file),
+            crate::output::escape_value(&file),
             self.line,
-            crate::text::escape_value(&self.key)
+            crate::output::escape_value(&self.key)
         )
     }
 }

@@ -51,8 +51,8 @@ impl fmt::Display for VerifyReport {
             write!(
                 f,
                 "audit log intact: {} in {}",
-                crate::text::count(self.lines as usize, "line", "lines"),
-                crate::text::count(self.files, "file", "files")
+                crate::output::count(self.lines as usize, "line", "lines"),
+                crate::output::count(self.files, "file", "files")
             )?;
             if !self.anchor_checked {
                 write!(f, " (no anchor given: a truncated tail would not show)")?;
@@ -62,7 +62,7 @@ impl fmt::Display for VerifyReport {
         writeln!(
             f,
             "audit log damaged: {}",
-            crate::text::count(self.problems.len(), "problem", "problems")
+            crate::output::count(self.problems.len(), "problem", "problems")
         )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
@@ -169,7 +169,7 @@ impl fmt::Display for Problem {
             } => format!(
                 "log ends after {} but the anchor records {anchor_next}: \
                  the tail was truncated or the log rolled back to an older copy",
-                crate::text::count(*log_next as usize, "line", "lines")
+                crate::output::count(*log_next as usize, "line", "lines")
             ),
             ProblemKind::AnchorHashMismatch => {
                 "last line is not the one the anchor recorded: replaced or rolled back".into()
@@ -180,7 +180,7 @@ impl fmt::Display for Problem {
             } => format!(
                 "log has {} but the anchor records only {anchor_next}: \
                  the anchor was rolled back",
-                crate::text::count(*log_next as usize, "line", "lines")
+                crate::output::count(*log_next as usize, "line", "lines")
             ),
         };
         write!(f, ": {what}")

@@ -25,7 +25,7 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
-    keystore::for_kind(args.key_store, dir, &super::ui()).save(&identity)?;
+    keystore::for_kind(args.key_store, dir).save(&identity)?;
     let mut config = Config::new(
         args.key_store,
         identity.to_public().to_string(),

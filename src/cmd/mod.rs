@@ -10,7 +10,7 @@ mod export;
 mod import;
 mod init;
 mod list;
-pub mod login;
+mod login;
 mod man;
 mod mv;
 mod program;
@@ -36,7 +36,7 @@ use crate::keychain::Keychain;
 /// Runs the command; returns the exit code on success (0, or a child's code for `exec`).
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let dir = || resolve_dir(cli.dir.clone());
-    let open = || -> Result<Keychain> { Ok(Keychain::open(&dir()?)?.with_ui(ui())) };
+    let open = || -> Result<Keychain> { Keychain::open(&dir()?) };
     let done = |r: Result<()>| r.map(|()| 0);
     let json = crate::cli::json_wanted(cli.json).map_err(crate::error::Error::usage)?;
     // A command whose only output is a notice on standard error confirms on standard output
@@ -57,7 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(args) => exec::run(&open()?, args),
         Command::Login(mut args) => {
             if json {
-                args.format = login::OutputFormat::Json;
+                args.format = crate::login::OutputFormat::Json;
             }
             done(login::run(&open()?, args))
         }
@@ -96,11 +96,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         // The report and verify look at a keychain others could write to, and say so; the
         // audit commands that write (fingerprint, rotate, seal-config, ack) refuse it like the
         // rest.
-        Command::Audit(args) if audit::only_looks(&args) => audit::run(
-            &Keychain::open_unchecked(&dir()?)?.with_ui(ui()),
-            args,
-            json,
-        ),
+        Command::Audit(args) if audit::only_looks(&args) => {
+            audit::run(&Keychain::open_unchecked(&dir()?)?, args, json)
+        }
         Command::Audit(args) => audit::run(&open()?, args, json),
         Command::Scan(args) => scan::run(dir().ok().as_deref(), args, json),
         Command::Import(args) => import::run(&open()?, args, json),
@@ -131,15 +129,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 .unwrap_or_default()
         })
     })
-}
-
-/// How the core talks to the person running keychain: waits and warnings on standard error
-/// (`output::Progress`), and passphrases asked on a terminal, or refused at once without one.
-pub fn ui() -> crate::ui::Ui {
-    crate::ui::Ui {
-        observer: std::sync::Arc::new(crate::output::Progress { steps: false }),
-        prompt: std::sync::Arc::new(crate::input::Prompter::detect()),
-    }
 }
 
 /// The names of all accounts, with a warning for each entry skipped because it is not a record.

@@ -32,8 +32,7 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<i32> {
         // Never serve a cached token: the point is to use the refresh token.
         min_valid: i64::MAX,
         debug_pages: None,
-        // The report is the output; warnings still reach standard error.
-        observer: &crate::output::Progress { steps: false },
+        progress: false,
         retry: false,
     };
     let mut report = String::new();

@@ -93,7 +93,7 @@ fn ask_key_store(kc: &Keychain) -> KeyStoreState {
             error: None,
         };
     }
-    let result = crate::keystore::for_kind(kind, &kc.dir, kc.ui())
+    let result = crate::keystore::for_kind(kind, &kc.dir)
         .load()
         .and_then(|identity| {
             if identity.to_public().to_string() == kc.config.recipient {

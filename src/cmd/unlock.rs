@@ -12,7 +12,7 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
         // Always from the configured store: unlocking must prove the user can open it.
-        let identity = crate::keystore::for_kind(kc.config.key_store, &kc.dir, kc.ui()).load()?;
+        let identity = crate::keystore::for_kind(kc.config.key_store, &kc.dir).load()?;
         if identity.to_public().to_string() != kc.config.recipient {
             return Err(crate::keystore::KeyStoreError::WrongIdentity {
                 store: kc.config.key_store,

@@ -18,7 +18,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::ui::Ui;
 
 pub use age::x25519::Identity;
 
@@ -80,12 +79,11 @@ pub trait KeyStore {
     fn load(&self) -> Result<Identity, KeyStoreError>;
 }
 
-/// The key store a keychain was initialised with. `ui` asks for a passphrase and shows the key
-/// derivation where the store needs them.
-pub fn for_kind(kind: KeyStoreKind, dir: &Path, ui: &Ui) -> Box<dyn KeyStore> {
+/// The key store a keychain was initialised with.
+pub fn for_kind(kind: KeyStoreKind, dir: &Path) -> Box<dyn KeyStore> {
     match kind {
         KeyStoreKind::Os => Box::new(os::OsKeyStore::new(dir)),
-        KeyStoreKind::Passphrase => Box::new(passphrase::PassphraseKeyStore::new(dir, ui.clone())),
+        KeyStoreKind::Passphrase => Box::new(passphrase::PassphraseKeyStore::new(dir)),
         KeyStoreKind::File => Box::new(file::FileKeyStore::new(dir)),
     }
 }
@@ -94,18 +92,13 @@ pub fn for_kind(kind: KeyStoreKind, dir: &Path, ui: &Ui) -> Box<dyn KeyStore> {
 /// configured store. The identity is checked against the configured public key, so that a wrong
 /// identity is reported as such rather than as corrupt records.
 pub fn load_identity(dir: &Path, config: &Config) -> Result<Identity, KeyStoreError> {
-    load_identity_with(dir, config, &Ui::silent())
-}
-
-/// [`load_identity`], asking `ui` for a passphrase and showing it the key derivation.
-pub fn load_identity_with(dir: &Path, config: &Config, ui: &Ui) -> Result<Identity, KeyStoreError> {
     #[cfg(target_os = "linux")]
     if let Some(identity) = kernel::cached(dir)?
         && identity.to_public().to_string() == config.recipient
     {
         return Ok(identity);
     }
-    let identity = for_kind(config.key_store, dir, ui).load()?;
+    let identity = for_kind(config.key_store, dir).load()?;
     if identity.to_public().to_string() != config.recipient {
         return Err(KeyStoreError::WrongIdentity {
             store: config.key_store,

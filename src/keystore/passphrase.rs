@@ -3,8 +3,7 @@
 //!
 //! scrypt costs about a second and hundreds of MiB by design, so it must never run per call in
 //! scripts: `keychain unlock` caches the identity in the kernel keyring instead. The passphrase
-//! comes from `KEYCHAIN_PASSPHRASE_FILE` (e.g. a systemd credential) or the keychain's
-//! [`Prompt`](crate::ui::Prompt) (a terminal, in the CLI).
+//! comes from `KEYCHAIN_PASSPHRASE_FILE` (e.g. a systemd credential) or a terminal prompt.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,6 @@ use secrecy::{ExposeSecret, SecretString};
 use super::file::parse_identity;
 use super::{Identity, KeyStore, KeyStoreError, KeyStoreKind, Persistence};
 use crate::fsutil;
-use crate::ui::{Prompt, Ui, Wait};
 
 pub const FILE_NAME: &str = "identity.age";
 /// The highest scrypt work factor we accept when decrypting (age calibrates to ~19 here).
@@ -21,15 +19,12 @@ const MAX_WORK_FACTOR: u8 = 22;
 
 pub struct PassphraseKeyStore {
     path: PathBuf,
-    /// Asks for the passphrase, and shows the wait while scrypt derives the key.
-    ui: Ui,
 }
 
 impl PassphraseKeyStore {
-    pub fn new(dir: &Path, ui: Ui) -> Self {
+    pub fn new(dir: &Path) -> Self {
         PassphraseKeyStore {
             path: dir.join(FILE_NAME),
-            ui,
         }
     }
 }
@@ -48,12 +43,8 @@ pub fn passphrase_file() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// The passphrase from [`passphrase_file`] (its first line), else from `input`.
-pub fn passphrase(
-    input: &dyn Prompt,
-    prompt: &str,
-    confirm: bool,
-) -> Result<SecretString, KeyStoreError> {
+/// The passphrase from [`passphrase_file`] (its first line), else from a terminal prompt.
+pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, KeyStoreError> {
     if let Some(path) = passphrase_file() {
         let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| {
             KeyStoreError::PassphraseFile {
@@ -64,6 +55,7 @@ pub fn passphrase(
         let line = text.lines().next().unwrap_or("");
         return Ok(SecretString::from(line.to_string()));
     }
+    let input = crate::input::Prompter::detect();
     let first = input
         .secret(prompt)
         .map_err(|_| KeyStoreError::PassphraseNeeded)?;
@@ -105,7 +97,7 @@ impl KeyStore for PassphraseKeyStore {
                 store: "passphrase identity file",
             });
         }
-        let pass = passphrase(&*self.ui.prompt, "Passphrase for the new keychain: ", true)?;
+        let pass = passphrase("Passphrase for the new keychain: ", true)?;
         if pass.expose_secret().is_empty() {
             return Err(KeyStoreError::Failed {
                 store: "passphrase prompt",
@@ -118,7 +110,7 @@ impl KeyStore for PassphraseKeyStore {
         }
         let plaintext =
             zeroize::Zeroizing::new(identity.to_string().expose_secret().as_bytes().to_vec());
-        let waiting = self.ui.observer.waiting(&Wait::KeyDerivation);
+        let waiting = crate::output::Waiting::start("deriving the key from the passphrase");
         let ciphertext = crate::crypto::encrypt(&plaintext, &[&recipient]);
         drop(waiting);
         let ciphertext = ciphertext.map_err(|e| KeyStoreError::IdentityFile {
@@ -136,10 +128,10 @@ impl KeyStore for PassphraseKeyStore {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        let pass = passphrase(&*self.ui.prompt, "Passphrase of the keychain: ", false)?;
+        let pass = passphrase("Passphrase of the keychain: ", false)?;
         let mut identity = age::scrypt::Identity::new(pass);
         identity.set_max_work_factor(MAX_WORK_FACTOR);
-        let waiting = self.ui.observer.waiting(&Wait::KeyDerivation);
+        let waiting = crate::output::Waiting::start("deriving the key from the passphrase");
         let plaintext = crate::crypto::decrypt(&ciphertext, &identity);
         drop(waiting);
         let plaintext = plaintext.map_err(|e| match e {

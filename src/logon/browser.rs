@@ -16,7 +16,6 @@ use super::html::{self, Page};
 use super::{LogonError, LogonStats};
 use crate::oauth::Guard;
 use crate::oauth::http::{self, SecretForm};
-use crate::ui::{Observer, Step, Warning};
 
 /// Beyond this difference between the provider's `Date` and ours, codes follow the provider.
 const CLOCK_SKEW_TOLERANCE: i64 = 30;
@@ -71,14 +70,14 @@ pub(super) struct Browser<'r> {
     guard: &'r Guard,
     stats: &'r mut LogonStats,
     debug: Option<DebugPages>,
-    /// Told each step, and warned once about a provider clock that is not followed.
-    observer: &'r dyn Observer,
+    /// One line per step on stderr.
+    progress: bool,
     /// Everything that must not appear in a debug page or an error: the password, this logon's
     /// state and verifier, and every code sent.
     secrets: Vec<SecretString>,
     /// Provider clock minus ours, in seconds, from the last `Date` header.
     clock_offset: i64,
-    /// Whether the observer was warned that the provider's clock is off by more than the bound.
+    /// Whether the "provider's clock is off by more than the bound" line was printed.
     clock_warned: bool,
 }
 
@@ -89,7 +88,7 @@ impl<'r> Browser<'r> {
         guard: &'r Guard,
         stats: &'r mut LogonStats,
         debug_pages: Option<&std::path::Path>,
-        observer: &'r dyn Observer,
+        progress: bool,
     ) -> Result<Self, LogonError> {
         let client =
             http::builder()
@@ -109,7 +108,7 @@ impl<'r> Browser<'r> {
             guard,
             stats,
             debug,
-            observer,
+            progress,
             secrets: Vec::new(),
             clock_offset: 0,
             clock_warned: false,
@@ -216,17 +215,17 @@ impl<'r> Browser<'r> {
     /// than the tolerance (a TOTP step is 30 s; a smaller difference is noise from the
     /// one-second resolution of `Date`).
     ///
-    /// An offset beyond [`MAX_CLOCK_OFFSET`] is not followed: our clock is used and the observer
-    /// warned, because the provider's `Date` may come from anything in between (a proxy, a
+    /// An offset beyond [`MAX_CLOCK_OFFSET`] is not followed: our clock is used and a warning
+    /// printed, because the provider's `Date` may come from anything in between (a proxy, a
     /// cache) and a time step far ahead, once recorded as used, blocks every later logon.
     pub fn provider_time(&mut self) -> u64 {
         let offset = followed_offset(self.clock_offset).unwrap_or_else(|| {
             if !self.clock_warned {
                 self.clock_warned = true;
-                self.observer.warning(&Warning::ProviderClockNotFollowed {
-                    offset: self.clock_offset,
-                    max_followed: MAX_CLOCK_OFFSET,
-                });
+                crate::output::progress(&format!(
+                    "keychain: warning: the provider's clock differs from ours by {} s, more than the {MAX_CLOCK_OFFSET} s keychain follows; codes use this machine's clock (check both clocks)\n",
+                    self.clock_offset.saturating_abs()
+                ));
             }
             0
         });
@@ -269,12 +268,11 @@ impl<'r> Browser<'r> {
         })
     }
 
-    /// Tells the observer about a step and where it goes, redacted.
+    /// One progress line for a person watching: the step and where it goes, redacted.
     pub fn progress(&self, step: &str, url: &Url) {
-        self.observer.step(&Step::Logon {
-            step,
-            url: &http::redact_url(url),
-        });
+        if self.progress {
+            crate::output::progress(&format!("logon: {step}: {}\n", http::redact_url(url)));
+        }
     }
 
     fn debug_write(

@@ -57,8 +57,8 @@ pub struct LogonRequest<'a> {
     pub password: &'a SecretString,
     /// When set, every page seen is written there, with secrets and cookie values redacted.
     pub debug_pages: Option<&'a Path>,
-    /// Told each step (its URL redacted) and warned when the provider's clock is not followed.
-    pub observer: &'a dyn crate::ui::Observer,
+    /// One line per step on stderr.
+    pub progress: bool,
 }
 
 /// Where one-time codes come from.

@@ -554,7 +554,7 @@ fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec
 
 fn store_findings(kc: &Keychain, out: &mut Vec<Finding>) {
     let kind = kc.config.key_store;
-    if keystore::for_kind(kind, &kc.dir, kc.ui()).persistence() != Persistence::UntilDelete {
+    if keystore::for_kind(kind, &kc.dir).persistence() != Persistence::UntilDelete {
         out.push(finding(
             Severity::Medium,
             "key-store-not-persistent",
