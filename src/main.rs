@@ -9,6 +9,8 @@ use keychain::output;
 
 fn main() {
     keychain::hardening::disable_core_dumps();
+    keychain::progress::install(Box::new(output::StderrObserver));
+    keychain::prompt::install(Box::new(keychain::input::Prompter::detect()));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = keychain::cli::json_in_raw_args(&args);
     if let Some(completions) = keychain::complete::from_env(args.clone()) {

@@ -10,7 +10,7 @@ mod export;
 mod import;
 mod init;
 mod list;
-mod login;
+pub mod login;
 mod man;
 mod mv;
 mod program;
@@ -57,7 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(args) => exec::run(&open()?, args),
         Command::Login(mut args) => {
             if json {
-                args.format = crate::login::OutputFormat::Json;
+                args.format = crate::cmd::login::OutputFormat::Json;
             }
             done(login::run(&open()?, args))
         }

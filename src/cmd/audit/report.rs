@@ -20,12 +20,13 @@ use serde::Serialize;
 
 use crate::activity::{self, Acknowledgement, Anomaly, Thresholds, Timelines};
 use crate::audit::VerifyReport;
-use crate::cli::{ReportArgs, Severity};
+use crate::cli::ReportArgs;
 use crate::clock;
 use crate::error::{Result, exit};
 use crate::keychain::Keychain;
 use crate::keystore::{self, KeyStoreKind, Persistence};
 use crate::record::{Header, SecretField};
+use crate::severity::Severity;
 use crate::trail;
 
 use super::lines::{self, Line};
