@@ -10,9 +10,13 @@
 //! (nothing listens there: the code is read from the URL), and never let a secret reach an
 //! error, the progress lines or the debug pages.
 
-mod b2c;
+mod adapters;
+mod browser;
 mod debug;
 mod engine;
+mod finisher;
+mod forms;
+mod guard;
 mod html;
 #[cfg(test)]
 mod proptests;
@@ -25,7 +29,8 @@ use url::Url;
 
 use crate::oauth::{CredentialRefused, Endpoints, ErrorClass, Guard, TokenResponse};
 
-pub use engine::{MAX_CLOCK_OFFSET, headless_logon, headless_logon_counted};
+pub use browser::MAX_CLOCK_OFFSET;
+pub use engine::{headless_logon, headless_logon_counted};
 
 /// Which OAuth2 flow the logon runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

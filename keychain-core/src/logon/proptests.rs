@@ -9,8 +9,9 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use url::Url;
 
-use super::engine::{MAX_CLOCK_OFFSET, followed_offset, offset_from_date};
-use super::{LogonError, b2c, html};
+use super::adapters::detect_b2c;
+use super::browser::{MAX_CLOCK_OFFSET, followed_offset, offset_from_date};
+use super::{LogonError, html};
 use crate::oauth::Scrubber;
 
 /// A password a hostile page may echo back, in pieces or another case.
@@ -36,7 +37,7 @@ fn config(file: &'static str) -> ProptestConfig {
 
 /// Every self-asserted page the detector finds yields URLs or a typed error, never a panic.
 fn exercise_b2c(scripts: &[String]) {
-    if let Some(Ok(sa)) = b2c::detect(scripts) {
+    if let Some(Ok(sa)) = detect_b2c(scripts) {
         let page = Url::parse("https://login.example.com/t/B2C_1A/oauth2/authorize").unwrap();
         let _ = sa.post_url(&page);
         let _ = sa.confirmed_url(&page);
@@ -105,7 +106,7 @@ proptest! {
             "var SETTINGS = {settings};\nvar SA_FIELDS = {};",
             serde_json::json!({"AttributeFields": fields})
         );
-        match b2c::detect(std::slice::from_ref(&script)) {
+        match detect_b2c(std::slice::from_ref(&script)) {
             Some(Ok(_)) => prop_assert!(drop_key > 2),
             Some(Err(missing)) => prop_assert!(missing.starts_with("SETTINGS.") || missing.starts_with("SA_FIELDS")),
             None => prop_assert!(false, "a SETTINGS script was not detected"),
