@@ -1,0 +1,232 @@
+//! Where records live, behind one small interface: read, compare-and-swap write, list, lock.
+//!
+//! The store sees only sealed bytes (age ciphertext plus the public header): it never holds a key.
+//! Today there is one implementation, [`local::LocalStore`], a folder of files; a store shared by
+//! several machines (OpenBao KV v2 with check-and-set, its lock a lease) fits the same trait so
+//! that they can share one account's refresh-token chain.
+
+pub mod kv;
+pub mod local;
+pub mod openbao;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::exit;
+
+/// The store a keychain's configuration names: the one place a store is chosen. `dir` is the
+/// keychain folder (the local store's records; the shared store's local read-only copy).
+pub fn open(
+    dir: &std::path::Path,
+    kind: &crate::config::StoreKind,
+) -> Result<Box<dyn RecordStore>, StoreError> {
+    match kind {
+        crate::config::StoreKind::Local => Ok(Box::new(local::LocalStore::open(dir)?)),
+        crate::config::StoreKind::Openbao(settings) => {
+            let lease = openbao::lease::lease_from_env(
+                std::env::var("KEYCHAIN_OPENBAO_LEASE").ok().as_deref(),
+            )
+            .map_err(|e| StoreError::Bao(openbao::BaoError::Settings(e)))?;
+            Ok(Box::new(
+                openbao::OpenBaoStore::open(settings, lease)?.keep_copies_in(dir),
+            ))
+        }
+    }
+}
+
+/// Identifies the content a reader saw, for compare-and-swap. Opaque to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision(pub String);
+
+/// A record as read from the store.
+pub struct RawRecord {
+    pub bytes: Vec<u8>,
+    pub revision: Revision,
+}
+
+/// What a write expects to replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// The account must not exist yet.
+    Absent,
+    /// The account must still be at this revision.
+    At(Revision),
+    /// Replace whatever is there (only for `add --replace`).
+    Any,
+}
+
+/// What a listing found: the accounts, and entries named like records that are not regular
+/// files (a FIFO, a device, a folder), skipped without being opened so that nothing can hang
+/// on them; callers warn about them.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub names: Vec<String>,
+    pub strays: Vec<PathBuf>,
+}
+
+/// Proof that the caller holds an account's exclusive lock; released on drop (and by the kernel
+/// when the process dies).
+pub trait AccountLock: Send {
+    fn account(&self) -> &str;
+    /// `Ok` while the lock surely lasts for one more write. A file lock lasts until dropped; a
+    /// lease across machines can run out, and its holder must then stop acting.
+    fn still_held(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+pub trait RecordStore: Send + Sync {
+    /// The record of `name`, or `None` when there is no such account.
+    fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError>;
+    /// Writes `bytes` as the record of the locked account if it is still as `expect` says.
+    fn write(
+        &self,
+        lock: &dyn AccountLock,
+        expect: Expect,
+        bytes: &[u8],
+    ) -> Result<Revision, StoreError>;
+    /// Removes the locked account's record.
+    fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError>;
+    /// Names of all accounts, sorted, and what was skipped.
+    fn listing(&self) -> Result<Listing, StoreError>;
+    /// Names of all accounts, sorted.
+    fn list(&self) -> Result<Vec<String>, StoreError> {
+        self.listing().map(|listing| listing.names)
+    }
+    /// Takes the account's exclusive lock, waiting at most `timeout`.
+    fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError>;
+    /// Where the account's record lives, for messages (a path, or a URL-like name elsewhere).
+    fn location(&self, name: &str) -> Location;
+    /// The last sealed bytes of `name` this machine saw, when the store keeps a local
+    /// read-only copy (a shared store, for `login` while the server is down); never written
+    /// back, only opened.
+    fn last_seen(&self, _name: &str) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// Where a record lives, for messages: a file, or a place in a shared store that prints as
+/// `openbao://host/mount/path/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Remote(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Remote(url) => f.write_str(url),
+        }
+    }
+}
+
+/// For errors that carry a path: a remote location becomes a path that prints as its URL.
+impl From<Location> for PathBuf {
+    fn from(location: Location) -> PathBuf {
+        match location {
+            Location::File(path) => path,
+            Location::Remote(url) => PathBuf::from(url),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "'{0}' is not a valid account name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )]
+    BadName(String),
+    #[error("account '{0}' already exists")]
+    Exists(String),
+    #[error("account '{0}' was changed by another process meanwhile")]
+    Conflict(String),
+    #[error("no account named '{0}'")]
+    NotFound(String),
+    #[error("account '{account}' is locked by another process; gave up after {}", humantime::format_duration(*.waited))]
+    LockTimeout { account: String, waited: Duration },
+    #[error("{} is not a record: {reason}", path.display())]
+    NotARecord { path: PathBuf, reason: String },
+    #[error("{path}: {detail}; keychain refuses to use it", path = path.display())]
+    WritableByOthers {
+        path: PathBuf,
+        detail: String,
+        fix: String,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The shared store on OpenBao could not do what was asked.
+    #[error(transparent)]
+    Bao(#[from] openbao::BaoError),
+}
+
+impl StoreError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
+            StoreError::NotFound(_) => exit::NOT_FOUND,
+            StoreError::LockTimeout { .. } => exit::UNAVAILABLE,
+            StoreError::NotARecord { .. } => exit::INTEGRITY,
+            StoreError::WritableByOthers { .. } => exit::INTEGRITY,
+            StoreError::Io { .. } => exit::IO,
+            StoreError::Bao(e) => e.exit_code(),
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::Exists(_) => {
+                Some("give --replace to overwrite it, or 'keychain set' to change fields".into())
+            }
+            StoreError::Conflict(_) => Some("run the command again".into()),
+            StoreError::NotFound(_) => Some("run 'keychain list' to see the accounts".into()),
+            StoreError::LockTimeout { .. } => {
+                Some("another keychain process holds the account; try again later".into())
+            }
+            StoreError::NotARecord { .. } => Some(
+                "someone put this there in place of a record: keep it for an investigation, then remove it".into(),
+            ),
+            StoreError::WritableByOthers { fix, .. } => Some(fix.clone()),
+            StoreError::Bao(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Account names become file names: allow only what is safe everywhere.
+pub fn validate_name(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadName(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_escape_the_folder_are_refused() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b", "-x", &"a".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["acme", "exact-nl.prod", "A_1"] {
+            validate_name(good).unwrap();
+        }
+    }
+}
