@@ -47,9 +47,10 @@ use crate::store::kv::{Kv, KvError, KvExpect};
 /// This machine's copy of the shared trail, in its keychain folder.
 pub const COPY_FILE: &str = "shared-audit.log";
 const LOCK_FILE: &str = "shared-audit.lock";
-/// How often an append re-reads the tail after losing a position to another machine before it
-/// gives up: far more than machines that could append at once.
-const MAX_CONFLICTS: u32 = 64;
+/// How long an append keeps re-reading the tail after losing positions to other machines
+/// before it gives up: a count would starve a process among many busy appenders, a time does
+/// not (each loss means another event was written, so the trail moves on meanwhile).
+const CONFLICT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 /// `verify` looks this far past the last event it found for events after deleted ones.
 const LOOK_PAST_END: u64 = 16;
 
@@ -474,8 +475,9 @@ impl Transaction for SharedPending<'_> {
         let log = self.log;
         let origin = Origin::current();
         let mut cursor = self.cursor;
+        let started = std::time::Instant::now();
         for event in events {
-            let mut conflicts = 0;
+            let mut conflicts = 0u32;
             loop {
                 let (line, hash) = log.encode(&cursor, event, &origin)?;
                 match log
@@ -493,8 +495,15 @@ impl Transaction for SharedPending<'_> {
                         break;
                     }
                     // Another machine took the position: read its event, chain to it, go on.
-                    Err(KvError::Conflict { .. }) if conflicts < MAX_CONFLICTS => {
+                    Err(KvError::Conflict { .. }) if started.elapsed() < CONFLICT_PATIENCE => {
                         conflicts += 1;
+                        // After a few losses in a row, a short random pause spreads the
+                        // contenders out instead of all of them re-reading at once.
+                        if conflicts > 2 {
+                            use rand::Rng;
+                            let ms = rand::thread_rng().gen_range(0..conflicts.min(20) as u64);
+                            std::thread::sleep(std::time::Duration::from_millis(ms));
+                        }
                         cursor = log.sync()?;
                     }
                     Err(e) => return Err(store_error(e)),

@@ -103,6 +103,41 @@ fn a_position_taken_by_another_machine_meanwhile_is_chained_to_not_overwritten()
 }
 
 #[test]
+fn machines_appending_at_once_lose_no_event_and_keep_one_chain() {
+    let (_s, kv, _, _) = setup();
+    let machines: Vec<Machine> = (0..4)
+        .map(|_| Machine {
+            dir: tempfile::tempdir().unwrap(),
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (i, machine) in machines.iter().enumerate() {
+            let log = machine.log(&kv, &[secret(1)]);
+            scope.spawn(move || {
+                for n in 0..25 {
+                    log.append(&event(&format!("m{i}-{n}"))).unwrap();
+                }
+            });
+        }
+    });
+    let first = machines[0].log(&kv, &[secret(1)]);
+    let report = first.verify(&any_key()).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.lines, 100);
+    // Its copy, brought up to date, holds every machine's events.
+    first.files().unwrap();
+    for i in 0..4 {
+        for n in 0..25 {
+            let account = format!("m{i}-{n}");
+            assert!(
+                first.last_counter(&account).unwrap().is_some(),
+                "{account} lost"
+            );
+        }
+    }
+}
+
+#[test]
 fn an_edited_event_is_found_by_verify_on_either_machine_and_stops_appends() {
     let (_s, kv, etl1, etl2) = setup();
     let one = etl1.log(&kv, &[secret(1)]);
