@@ -92,7 +92,13 @@ impl Keychain {
     pub fn open_unchecked(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
         let store = crate::store::open(dir, &config.store)?;
-        let shared = shared_state(dir, &config.store)?;
+        let shared = match store.shared_space() {
+            Some(kv) => Some(SharedState {
+                kv,
+                trail_in_store: true,
+            }),
+            None => local_members(dir)?,
+        };
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
@@ -487,20 +493,6 @@ struct SharedState {
 /// The folder of a local keychain's member list: a keychain on one machine can have members
 /// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
 pub const LOCAL_MEMBERS_DIR: &str = "members";
-
-/// Where the member list lives: in the shared store (with the audit trail), or for a local
-/// keychain in `<dir>/members/` when it has one.
-fn shared_state(dir: &Path, store: &crate::config::StoreKind) -> Result<Option<SharedState>> {
-    match store {
-        crate::config::StoreKind::Local => local_members(dir),
-        crate::config::StoreKind::Openbao(settings) => Ok(Some(SharedState {
-            kv: Arc::new(
-                crate::store::openbao::kv::BaoKv::open(settings).map_err(StoreError::from)?,
-            ),
-            trail_in_store: true,
-        })),
-    }
-}
 
 fn local_members(dir: &Path) -> Result<Option<SharedState>> {
     let folder = dir.join(LOCAL_MEMBERS_DIR);
