@@ -787,3 +787,60 @@ fn an_approle_token_revoked_mid_run_is_replaced_once_then_fails_clearly() {
     let text = format!("{err} {err:?} {}", err.hint().unwrap());
     assert!(!text.contains(secret_id.trim()), "{text}");
 }
+
+/// Item 5 of issue 7: the state that keeps a provider's rules lives in the record, so every
+/// machine of a shared keychain sees it. Two keychain folders stand for two machines (here with
+/// a copy of one identity; members with their own keys come with `member add`).
+#[test]
+fn what_one_machine_learns_about_an_account_every_machine_sees() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let first = bao.keychain(&mount, "kc");
+    first.add_account("acme");
+    let second = support::Kc::new();
+    std::fs::create_dir_all(&second.dir).unwrap();
+    for file in ["config.json", "identity.txt"] {
+        std::fs::copy(first.dir.join(file), second.dir.join(file)).unwrap();
+    }
+    // The audit log and its anchor come along; from here on each machine appends to its own.
+    let dir = std::fs::read_dir(&first.dir).unwrap();
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("audit") {
+            std::fs::copy(entry.path(), second.dir.join(&name)).unwrap();
+        }
+    }
+
+    // The access-token cache: what the first machine stored, the second serves.
+    let now = support::unix_now() as i64;
+    first.edit_account("acme", |account| {
+        account.set_secret(
+            keychain::record::SecretField::AccessToken,
+            Some("at-shared".to_string().into()),
+            now,
+        );
+        account.header.access_token_expires = Some(now + 600);
+        account.header.access_token_issued = Some(now);
+        account.header.last_totp_step = Some(now as u64 / 30);
+        account.header.provider_errors = vec![now - 10];
+    });
+    assert_eq!(second.ok(&["login", "acme"]).trim(), "at-shared");
+
+    // The lockout guard: a rejection recorded by one machine stops the other (exit 4), with
+    // no request sent.
+    first.edit_account("acme", |account| {
+        account.set_secret(keychain::record::SecretField::AccessToken, None, now);
+        account.header.access_token_expires = None;
+        account.header.logon_rejected = Some(keychain::record::Rejection {
+            at: now,
+            by: "first".into(),
+            step: "password".into(),
+        });
+    });
+    let out = second.run(&["login", "acme"]);
+    support::assert_exit(&out, 4);
+    let chain = keychain::keychain::Keychain::open(&second.dir).unwrap();
+    let (account, _) = chain.read("acme").unwrap();
+    assert_eq!(account.header.last_totp_step, Some(now as u64 / 30));
+    assert_eq!(account.header.provider_errors, vec![now - 10]);
+}

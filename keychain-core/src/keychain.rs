@@ -73,6 +73,8 @@ impl Keychain {
             check_not_writable_by_others(&dir.join("accounts"))?;
             // A planted lock file (a symbolic link) would be opened and narrowed to 0600.
             check_not_writable_by_others(&dir.join("locks"))?;
+            // The shared store's local read-only copies (see `store::openbao::store`).
+            check_not_writable_by_others(&dir.join(crate::store::openbao::store::COPY_DIR))?;
             Ok(kc)
         })
     }
