@@ -252,7 +252,7 @@ fn a_keychain_on_openbao_keeps_the_same_sealed_bytes_and_names_its_records_by_ur
 mod lease {
     use super::*;
     use keychain::store::openbao::OpenBaoStore;
-    use keychain::store::{AccountLock, Expect, RecordStore, StoreError};
+    use keychain::store::{Expect, RecordStore, StoreError};
 
     fn store(bao: &Bao, mount: &str, lease: Duration) -> OpenBaoStore {
         OpenBaoStore::open(&bao.settings(mount, "kc", bao.root_token_file()), lease).unwrap()
@@ -293,15 +293,6 @@ mod lease {
         );
     }
 
-    /// A lock that claims to be held whatever happened: what a holder paused past its lease
-    /// (SIGSTOP, a suspended VM) believes when it wakes up before its own check runs.
-    struct Oblivious(&'static str);
-    impl AccountLock for Oblivious {
-        fn account(&self) -> &str {
-            self.0
-        }
-    }
-
     #[test]
     fn a_holder_whose_lease_ran_out_stops_and_its_stale_write_is_refused() {
         let bao = Bao::start();
@@ -330,22 +321,18 @@ mod lease {
         b.write(&*lock_b, Expect::At(rev.clone()), b"v2-by-b")
             .unwrap();
 
-        // A's own clock tells it its lease may have run out: it writes nothing more.
-        let err = a
-            .write(&*lock_a, Expect::At(rev.clone()), b"v2-by-a")
-            .unwrap_err();
+        // A's own clock tells it its lease may have run out: it must write nothing more.
+        let err = lock_a.still_held().unwrap_err();
         assert!(
             matches!(err, StoreError::Bao(BaoError::LeaseLost { .. })),
             "{err}"
         );
         assert_eq!(err.exit_code(), 5);
-        // A holder that did not notice (and has a working token again) is refused by
+        // And a write it tries anyway (with a working token again) is refused by
         // check-and-set on the version it read.
         let fresh = bao.bao(&["token", "create", "-field=token", "-ttl=1h", "-policy=root"]);
         support::openbao::write_private(&token_file, &fresh);
-        let err = a
-            .write(&Oblivious("acct"), Expect::At(rev), b"v2-by-a")
-            .unwrap_err();
+        let err = a.write(&*lock_a, Expect::At(rev), b"v2-by-a").unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         assert_eq!(b.read("acct").unwrap().unwrap().bytes, b"v2-by-b");
 

@@ -252,6 +252,12 @@ impl Keychain {
         let name = lock.account().to_string();
         debug_assert_eq!(name, account.header.name);
         self.check_config()?;
+        // A lease across machines that may have run out: stop acting. Except for tokens the
+        // provider already rotated (Keep): refusing would lose the only valid refresh token for
+        // sure, while the check-and-set below still refuses the write if a successor wrote.
+        if on_audit_failure == OnAuditFailure::Undo {
+            lock.still_held()?;
+        }
         // Keep: the write must happen even when the log refuses (callers check the log before
         // they contact the provider, so this is a log damaged in the last milliseconds).
         let pending = match self.audit.begin() {
@@ -317,6 +323,7 @@ impl Keychain {
     /// with a counter one past the record's, so a removed record put back is a replay.
     pub fn remove(&self, lock: &dyn AccountLock, event: Event) -> Result<()> {
         let name = lock.account().to_string();
+        lock.still_held()?;
         let pending = self.audit.begin().map_err(trail::audit_error)?;
         let raw = self
             .store
