@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::keystore::KeyStoreKind;
+use crate::providers::{self, ProviderKind};
 use crate::record::Flow;
 
 /// Exit codes, as the man page and `--help` list them.
@@ -107,10 +109,16 @@ token used.\" and its expired-token message, LemonLDAP::NG's bare
 invalid_request. keychain then logs on once. The provider's clock (its Date
 header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
-pub const PROVIDERS: [&str; 9] = [
-    "exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc",
-    "oauth2",
-];
+/// `--provider`: the kinds from `providers::all`, each with its help line, so `--help`,
+/// completions and the man page list exactly what the parser accepts.
+fn provider_parser() -> impl TypedValueParser<Value = ProviderKind> {
+    PossibleValuesParser::new(
+        providers::all()
+            .into_iter()
+            .map(|kind| PossibleValue::new(kind.name()).help(kind.description())),
+    )
+    .try_map(|name| name.parse::<ProviderKind>())
+}
 
 /// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
@@ -427,9 +435,9 @@ pub struct InitArgs {
 /// Provider settings shared by `add` and `set`.
 #[derive(Debug, Args, Default)]
 pub struct ProviderArgs {
-    /// The provider: exact-nl, exact-be, exact-de, exact-uk, exact-us, exact-es, exact-fr (URLs built in), oidc (with --issuer), oauth2 (with explicit URLs)
-    #[arg(long, value_parser = PROVIDERS, value_name = "PROVIDER")]
-    pub provider: Option<String>,
+    /// Which provider the account logs on to
+    #[arg(long, value_parser = provider_parser(), value_name = "PROVIDER")]
+    pub provider: Option<ProviderKind>,
     /// OpenID Connect issuer; endpoints come from its discovery document
     #[arg(long, value_name = "URL", conflicts_with_all = ["authorize_url", "token_url"])]
     pub issuer: Option<String>,

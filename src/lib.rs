@@ -30,6 +30,7 @@ pub mod output;
 mod parser_proptests;
 #[cfg(test)]
 mod proptest_support;
+pub mod providers;
 pub mod record;
 pub mod secret;
 pub mod store;

@@ -108,10 +108,10 @@ impl std::fmt::Display for Flow {
 }
 
 /// Provider settings: where and how to log on. No secrets.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provider {
-    /// `exact-nl` .. `exact-fr`, `oidc` or `oauth2`.
-    pub kind: String,
+    /// Which provider (`exact-nl` .. `exact-fr`, `oidc` or `oauth2` in the record).
+    pub kind: crate::providers::ProviderKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +132,24 @@ pub struct Provider {
     /// Plain `http` to a host other than loopback was allowed with `--insecure-http`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_http: bool,
+}
+
+impl Provider {
+    /// Settings of `kind` with nothing else set yet.
+    pub fn new(kind: crate::providers::ProviderKind) -> Self {
+        Provider {
+            kind,
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            client_id: None,
+            redirect_uri: None,
+            scope: None,
+            flow: Flow::default(),
+            allow_hosts: Vec::new(),
+            insecure_http: false,
+        }
+    }
 }
 
 /// The public parameters of a TOTP secret.
@@ -446,10 +464,7 @@ mod tests {
     fn sample() -> (Account, age::x25519::Identity) {
         let mut account = Account::new(Header::new(
             "acme",
-            Provider {
-                kind: "oidc".into(),
-                ..Default::default()
-            },
+            Provider::new(crate::providers::ProviderKind::Oidc),
             "dwho".into(),
             100,
         ));

@@ -178,14 +178,13 @@ fn account_from(
     now: i64,
     written: i64,
 ) -> std::result::Result<Account, String> {
-    let kind = c.provider.clone().ok_or_else(|| {
+    let kind = c.provider.ok_or_else(|| {
         "no api-url in its connection string, so the provider is unknown; add it with 'keychain add'".to_string()
     })?;
     let provider = Provider {
-        kind,
         client_id: c.client_id.clone(),
         redirect_uri: c.redirect_url.clone(),
-        ..Provider::default()
+        ..Provider::new(kind)
     };
     let user = c.user.clone().unwrap_or_default();
     let mut account = Account::new(Header::new(&c.name, provider, user, now));
@@ -255,7 +254,7 @@ fn save(
     };
     Ok(Fate::Imported(format!(
         "({}, {user}; {}) from {from}",
-        account.header.provider.kind,
+        account.header.provider.kind.name(),
         present.join(", ")
     )))
 }
