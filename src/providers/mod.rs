@@ -11,6 +11,7 @@
 //! This module neither prints nor exits: its refusals are errors the caller renders.
 
 pub mod exact;
+mod lemonldap;
 mod oauth2;
 mod oidc;
 
@@ -38,6 +39,8 @@ pub enum ProviderKind {
     Oauth2,
     /// Exact Online in one country.
     Exact(ExactCountry),
+    /// A LemonLDAP::NG portal.
+    LemonLdap,
 }
 
 /// Every kind keychain knows, in the order help texts list them.
@@ -48,6 +51,7 @@ pub fn all() -> Vec<ProviderKind> {
         .collect();
     kinds.push(ProviderKind::Oidc);
     kinds.push(ProviderKind::Oauth2);
+    kinds.push(ProviderKind::LemonLdap);
     kinds
 }
 
@@ -58,6 +62,7 @@ impl ProviderKind {
             ProviderKind::Oidc => &oidc::Oidc,
             ProviderKind::Oauth2 => &oauth2::Oauth2,
             ProviderKind::Exact(country) => country.provider(),
+            ProviderKind::LemonLdap => &lemonldap::LemonLdap,
         }
     }
 
