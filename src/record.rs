@@ -33,6 +33,10 @@ pub enum RecordError {
     #[error("the header is damaged ({0})")]
     BadHeader(String),
     #[error(
+        "the record's provider {0:?} is not one this keychain knows (written by a newer keychain? update keychain)"
+    )]
+    UnknownProvider(String),
+    #[error(
         "the record is not encrypted to this keychain's key (wrong key, or a record from another keychain)"
     )]
     WrongKey,
@@ -411,8 +415,20 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), RecordError> {
 }
 
 fn parse_header(header: &[u8]) -> Result<Header, RecordError> {
-    serde_json::from_slice(header)
-        .map_err(|e| RecordError::BadHeader(format!("column {}", e.column())))
+    serde_json::from_slice(header).map_err(|e| {
+        unknown_provider(header)
+            .unwrap_or_else(|| RecordError::BadHeader(format!("column {}", e.column())))
+    })
+}
+
+/// A header that fails to parse only because a newer keychain wrote a provider kind this one
+/// does not know is not damaged: say so, naming the kind (public, shortened).
+fn unknown_provider(header: &[u8]) -> Option<RecordError> {
+    let value: serde_json::Value = serde_json::from_slice(header).ok()?;
+    let kind = value.get("provider")?.get("kind")?.as_str()?;
+    kind.parse::<crate::providers::ProviderKind>()
+        .is_err()
+        .then(|| RecordError::UnknownProvider(kind.chars().take(64).collect()))
 }
 
 /// Reads the public header without the key. It is not authenticated until [`open`] succeeds.
@@ -502,6 +518,23 @@ mod tests {
         account.header.writes = 41;
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
         assert_eq!(open(&bytes, "acme", &id).unwrap().header.writes, 41);
+    }
+
+    #[test]
+    fn a_provider_kind_this_keychain_does_not_know_is_named_not_called_damage() {
+        let newer =
+            br#"{"name":"acme","provider":{"kind":"keycloak"},"user":"u","created":1,"updated":1}"#;
+        let e = parse_header(newer).unwrap_err();
+        assert!(
+            matches!(&e, RecordError::UnknownProvider(k) if k == "keycloak"),
+            "{e}"
+        );
+        // Anything else wrong stays damage, even beside a known kind.
+        let damaged = br#"{"name":"acme","provider":{"kind":"oidc"},"user":7}"#;
+        assert!(matches!(
+            parse_header(damaged),
+            Err(RecordError::BadHeader(_))
+        ));
     }
 
     #[test]
