@@ -267,7 +267,9 @@ struct ExportIn {
 
 #[derive(Deserialize)]
 struct AccountIn {
-    header: Header,
+    /// Read account by account: a header this keychain cannot read (a provider kind a newer
+    /// one wrote) refuses that account, not the whole export.
+    header: serde_json::Value,
     secrets: BTreeMap<SecretField, SecretString>,
 }
 
@@ -314,8 +316,20 @@ fn import_export(kc: &Keychain, args: &ImportArgs) -> Result<Vec<(String, Fate)>
     let from = args.file.display().to_string();
     let mut fates = Vec::new();
     for a in export.accounts {
-        let name = a.header.name.clone();
-        let mut header = a.header;
+        let mut header: Header = match serde_json::from_value(a.header.clone()) {
+            Ok(header) => header,
+            Err(e) => {
+                let name = a
+                    .header
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .filter(|n| crate::store::validate_name(n).is_ok())
+                    .unwrap_or("(unnamed)");
+                fates.push((name.to_string(), Fate::Refused(e.to_string())));
+                continue;
+            }
+        };
+        let name = header.name.clone();
         // Ages survive the restore; a secret without its date counts from now.
         header.secrets.retain(|f, _| a.secrets.contains_key(f));
         let mut account = Account::new(header.clone());
