@@ -273,7 +273,7 @@ fn the_schemas_provider_kinds_are_exactly_keychains() {
     let common: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let listed = &common["$defs"]["provider"]["properties"]["kind"]["enum"];
     let known: Vec<String> = keychain::providers::all()
-        .into_iter()
+        .iter()
         .map(|kind| kind.to_string())
         .collect();
     assert_eq!(listed, &serde_json::json!(known));

@@ -347,7 +347,7 @@ fn shell_completion_offers_every_provider_kind() {
         .filter(|w| !w.is_empty())
         .collect();
     let kinds: Vec<String> = keychain::providers::all()
-        .into_iter()
+        .iter()
         .map(|k| k.to_string())
         .collect();
     assert_eq!(words, kinds);
