@@ -6,8 +6,8 @@ mod support;
 use std::path::Path;
 
 use keychain::logon::{
-    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, TotpProvider, headless_logon,
-    headless_logon_counted,
+    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, PageAdapter, TotpProvider,
+    headless_logon, headless_logon_counted,
 };
 use keychain::oauth::{self, Endpoints, ErrorClass, TokenError, TokenResponse};
 use secrecy::{ExposeSecret, SecretString};
@@ -49,6 +49,7 @@ fn logon(
         redirect_uri: &redirect,
         scope: a.scope,
         flow,
+        adapters: PageAdapter::ALL,
         user: &a.user,
         password: &a.password,
         debug_pages: debug,
@@ -583,6 +584,7 @@ fn unreachable_provider_is_unavailable() {
         redirect_uri: &redirect,
         scope: "",
         flow: Flow::Code,
+        adapters: PageAdapter::ALL,
         user: "u",
         password: &password,
         debug_pages: None,

@@ -576,6 +576,7 @@ impl Session<'_> {
             redirect_uri: &redirect_uri,
             scope: &scope,
             flow,
+            adapters: provider_of(&self.account).page_adapters(),
             user: &user,
             password: &password,
             debug_pages: self.opts.debug_pages.as_deref(),

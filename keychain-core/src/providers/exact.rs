@@ -172,7 +172,7 @@ impl Provider for Exact {
 
     fn page_adapters(&self) -> &'static [PageAdapter] {
         // Exact's sign-in is Azure AD B2C; its start page and the emulator's serve forms.
-        &[PageAdapter::HtmlForms, PageAdapter::AzureB2c]
+        &[PageAdapter::HtmlForm, PageAdapter::AzureB2c]
     }
 
     /// Exact's own logon pages live beyond the start page: they may receive the password and

@@ -57,7 +57,7 @@ impl Provider for LemonLdap {
     }
 
     fn page_adapters(&self) -> &'static [PageAdapter] {
-        &[PageAdapter::HtmlForms]
+        &[PageAdapter::HtmlForm]
     }
 }
 

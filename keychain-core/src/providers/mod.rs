@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::choice::Choice;
+pub use crate::logon::PageAdapter;
 use crate::oauth::{DiscoveryError, Endpoints};
 use crate::record::Provider as Settings;
 use crate::validate::ProviderRule;
@@ -186,7 +187,7 @@ pub trait Provider: Sync {
     }
     /// The page adapters the headless logon may need on this provider's pages.
     fn page_adapters(&self) -> &'static [PageAdapter] {
-        &[PageAdapter::HtmlForms, PageAdapter::AzureB2c]
+        &[PageAdapter::HtmlForm, PageAdapter::AzureB2c]
     }
     /// Hosts beyond the account's own URLs that may receive its password and code.
     fn login_hosts(&self) -> Vec<String> {
@@ -209,15 +210,6 @@ pub enum Grant {
     /// The authorization endpoint's pages, filled without a browser (code with PKCE, or
     /// implicit, as the account's `flow` says), then the refresh-token grant.
     HeadlessBrowser,
-}
-
-/// The kinds of login pages the headless logon knows how to fill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageAdapter {
-    /// Plain HTML forms (LemonLDAP::NG, Keycloak, most IdPs).
-    HtmlForms,
-    /// Azure AD B2C self-asserted pages (Exact Online's sign-in).
-    AzureB2c,
 }
 
 /// A setting an account of some kind must (or must not) have: the message and what to do.

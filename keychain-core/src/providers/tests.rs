@@ -223,7 +223,7 @@ fn every_provider_is_logged_on_to_headlessly_with_the_adapters_it_needs() {
         assert!(
             kind.provider()
                 .page_adapters()
-                .contains(&PageAdapter::HtmlForms),
+                .contains(&PageAdapter::HtmlForm),
             "{kind}"
         );
     }
