@@ -32,6 +32,7 @@ pub enum RecordError {
     BadMagic,
     #[error("the header is damaged ({0})")]
     BadHeader(String),
+    /// The header names a provider kind this keychain does not know (a newer one wrote it).
     #[error(
         "the record's provider {0:?} is not one this keychain knows (written by a newer keychain? update keychain)"
     )]

@@ -21,12 +21,19 @@ pub const ERROR_BUDGET: usize = 8;
 /// A country with its own Exact Online site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExactCountry {
+    /// The Netherlands: `exactonline.nl`.
     Nl,
+    /// Belgium: `exactonline.be`.
     Be,
+    /// Germany: `exactonline.de`.
     De,
+    /// The United Kingdom: `exactonline.co.uk`.
     Uk,
+    /// The United States: `exactonline.com`.
     Us,
+    /// Spain: `exactonline.es`.
     Es,
+    /// France: `exactonline.fr`.
     Fr,
 }
 

@@ -215,17 +215,22 @@ pub enum Grant {
 /// A setting an account of some kind must (or must not) have: the message and what to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Incomplete {
+    /// What is wrong, naming the flag.
     pub message: &'static str,
+    /// What to do about it.
     pub hint: &'static str,
 }
 
 /// Why an account's endpoints are not known. Names the setting, never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
+    /// The account lacks a setting its kind needs (`issuer`, `token URL`, ...).
     #[error("has no {0}")]
     Missing(&'static str),
+    /// A setting that must be a URL is not one.
     #[error("has a {0} that is not a URL")]
     NotUrl(&'static str),
+    /// The issuer's discovery document could not be read.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
 }
@@ -261,7 +266,9 @@ pub struct Admission {
 /// at `stop_at`, leaving room for the errors a running logon may still cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorBudget {
+    /// Errors in the last hour at which keychain stops asking.
     pub stop_at: usize,
+    /// Errors in an hour at which the provider blocks the app.
     pub provider_limit: usize,
 }
 
@@ -271,19 +278,28 @@ pub enum NotAdmitted {
     #[error(
         "{provider} allows a new access token {interval} s after the previous one; try again in {wait} s"
     )]
+    /// The previous access token is younger than the provider's minimum interval.
     TooSoon {
+        /// The provider's name.
         provider: &'static str,
+        /// The minimum interval, in seconds.
         interval: i64,
+        /// Seconds until a new token may be asked for.
         wait: i64,
     },
     #[error(
         "{errors} errors from {provider} in the last hour: keychain stops before {provider} blocks the app ({limit} per hour); try again after {retry_at}",
         retry_at = crate::clock::rfc3339(*retry_at)
     )]
+    /// The errors of the last hour reached keychain's stop.
     ErrorBudgetSpent {
+        /// The provider's name.
         provider: &'static str,
+        /// Errors recorded in the last hour.
         errors: usize,
+        /// Errors in an hour at which the provider blocks the app.
         limit: usize,
+        /// Unix time when the oldest of them leaves the hour.
         retry_at: i64,
     },
 }
