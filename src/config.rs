@@ -58,13 +58,19 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn new(key_store: KeyStoreKind, recipient: String, escrow_recipients: Vec<String>) -> Self {
+    /// A new configuration, `created` at that Unix time.
+    pub fn new(
+        key_store: KeyStoreKind,
+        recipient: String,
+        escrow_recipients: Vec<String>,
+        created: i64,
+    ) -> Self {
         Config {
             format: FORMAT,
             key_store,
             recipient,
             escrow_recipients,
-            created: crate::clock::now(),
+            created,
             mac: None,
         }
     }

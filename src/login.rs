@@ -116,13 +116,6 @@ fn is_exact(account: &Account) -> bool {
     account.header.provider.kind.starts_with("exact-")
 }
 
-/// Who is using the account, for its record and the audit.
-pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
-}
-
 /// A record that an unfinished `keychain mv` marked is not logged on with (see `cmd::mv`).
 fn refuse_moving(account: &Account) -> Result<()> {
     match &account.header.moved_to {
@@ -142,7 +135,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
     let (account, _) = kc.read(name)?;
     refuse_moving(&account)?;
-    let now = crate::clock::now();
+    let now = kc.now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;
         return Ok(token);
@@ -237,15 +230,15 @@ impl Session<'_> {
 
     fn note_use(&mut self, action: &str, ok: bool) {
         self.account.header.last_use = Some(Usage {
-            at: crate::clock::now(),
-            by: os_user(),
+            at: self.kc.now(),
+            by: crate::whoami::whoami(),
             action: action.into(),
             ok,
         });
     }
 
     fn run(&mut self) -> Result<Token> {
-        let now = crate::clock::now();
+        let now = self.kc.now();
         if let Some(token) = cached(&self.account, now, self.opts.min_valid) {
             return Ok(token);
         }
@@ -384,7 +377,7 @@ impl Session<'_> {
 
     /// Stores a token response: the rotated refresh token first of all.
     fn store_tokens(&mut self, response: TokenResponse, source: Source) -> Result<Token> {
-        let now = crate::clock::now();
+        let now = self.kc.now();
         let h = &mut self.account.header;
         // Clamped where it entered (`oauth::MAX_EXPIRES_IN`); saturating all the same.
         let expires_at = response
@@ -426,10 +419,7 @@ impl Session<'_> {
 
     fn record_provider_error(&mut self) {
         if is_exact(&self.account) {
-            self.account
-                .header
-                .provider_errors
-                .push(crate::clock::now());
+            self.account.header.provider_errors.push(self.kc.now());
         }
     }
 
@@ -464,7 +454,7 @@ impl Session<'_> {
             Err(TokenError::RateLimited {
                 new_refresh_token, ..
             }) if new_refresh_token.is_some() => {
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, new_refresh_token, now);
                 self.account.header.refresh_token_active = Some(now);
@@ -477,7 +467,7 @@ impl Session<'_> {
                 // The provider said the grant is dead (used, expired or revoked): forget the
                 // token, so that no later call burns an error on it, and log on again. Only
                 // this answer retires a refresh token (see `oauth::is_grant_dead`).
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, None, now);
                 self.record_provider_error();
@@ -502,7 +492,7 @@ impl Session<'_> {
                 new_refresh_token,
             }) => {
                 // The old refresh token may be spent: keep the one the answer carried.
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, Some(new_refresh_token), now);
                 self.account.header.refresh_token_active = Some(now);
@@ -537,7 +527,7 @@ impl Session<'_> {
     /// Fails before anything is sent when the TOTP step this logon would need was used by the
     /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
     fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
-        let local = crate::clock::now().max(0) as u64;
+        let local = self.kc.now().max(0) as u64;
         let last = used_step(totp, self.account.header.last_totp_step, local);
         // A step further ahead was recorded on a provider's clock (followed within the bound):
         // only the logon itself, which sees that clock, can tell whether a fresh one is near.
@@ -629,6 +619,7 @@ impl Session<'_> {
             password: &password,
             debug_pages: self.opts.debug_pages.as_deref(),
             progress: self.opts.progress,
+            clock: &**self.kc.clock(),
         };
         let outcome = {
             let mut guard = totp.as_ref().map(|t| StepGuard {
@@ -648,8 +639,8 @@ impl Session<'_> {
                     // The lockout guard, written under the lock before exit 4: no later run
                     // sends this password or code again.
                     self.account.header.logon_rejected = Some(Rejection {
-                        at: crate::clock::now(),
-                        by: os_user(),
+                        at: self.kc.now(),
+                        by: crate::whoami::whoami(),
                         step: match &e {
                             LogonError::Rejected { step, .. } => step.clone(),
                             _ => "authorization".into(),
@@ -725,7 +716,7 @@ impl TotpProvider for StepGuard<'_, '_> {
         loop {
             // Whatever the engine was told, never a time beyond our clock ± the bound: a step
             // recorded as used a year ahead would block every later logon.
-            let local = crate::clock::now().max(0) as u64;
+            let local = self.session.kc.now().max(0) as u64;
             let t = provider_time
                 .saturating_add(waited)
                 .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
@@ -754,7 +745,7 @@ impl TotpProvider for StepGuard<'_, '_> {
                     "keychain: waiting {pause} s for a fresh TOTP code\n"
                 ));
             }
-            std::thread::sleep(Duration::from_secs(pause));
+            self.session.kc.clock().sleep(Duration::from_secs(pause));
             waited += pause;
         }
     }
@@ -796,7 +787,8 @@ fn wait_for_fresh_step(
 /// The token as the chosen output format. A token with a space, a control character or a line
 /// break could inject a header or a shell command, wherever it came from (a provider, a backup,
 /// `set`): it is refused with the same check every token passes ([`oauth::is_token_text`]).
-pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<String>> {
+/// `now` (Unix seconds) gives JSON's `expires_in`.
+pub fn format(token: &Token, format: OutputFormat, now: i64) -> Result<zeroize::Zeroizing<String>> {
     let value = token.access_token.expose_secret();
     if !oauth::is_token_text(value) {
         return Err(Error::Integrity {
@@ -818,7 +810,7 @@ pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<
                 "access_token": value,
                 "token_type": token.token_type,
                 "expires_at": token.expires_at.map(crate::clock::rfc3339),
-                "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
+                "expires_in": token.expires_at.map(|e| e.saturating_sub(now).max(0)),
                 "scope": token.scope,
             });
             crate::json::line(json)
@@ -852,7 +844,7 @@ mod tests {
             source: Source::Cache,
         };
         assert_eq!(
-            *format(&token, OutputFormat::Env).unwrap(),
+            *format(&token, OutputFormat::Env, 0).unwrap(),
             "export KEYCHAIN_ACCESS_TOKEN='a'\\''b;c'\n"
         );
     }
@@ -875,7 +867,7 @@ mod tests {
                 OutputFormat::Env,
                 OutputFormat::Json,
             ] {
-                assert!(format(&token, f).is_err(), "{bad:?} as {f:?}");
+                assert!(format(&token, f, 0).is_err(), "{bad:?} as {f:?}");
             }
         }
     }

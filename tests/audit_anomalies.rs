@@ -86,7 +86,7 @@ fn real_logons_with_a_moved_clock_raise_off_hours_broken_chains_and_failed_logon
     exact.add(&kc, "bad", "not-the-password");
 
     // Normal use: one logon a day at 10:00 UTC for as many days as the rules need history.
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     exact.advance(now.div_euclid(DAY) * DAY + DAY + 10 * HOUR - now);
     for _ in 0..MIN_LOGON_HISTORY {
         exact.ok(&kc, &["login", "ex"]);
@@ -217,7 +217,7 @@ fn at(time: i64, user: &str, host: &str, action: Action) -> (Event, Stamp) {
 }
 
 fn append(kc: &Kc, trail: &[(Event, Stamp)]) {
-    keychain::trail::log_of(&kc.dir)
+    keychain::trail::log_of(&kc.dir, &keychain::clock::system())
         .append_stamped(trail.iter().map(|(e, s)| (e, s)))
         .unwrap();
 }
@@ -226,7 +226,7 @@ fn append(kc: &Kc, trail: &[(Event, Stamp)]) {
 fn a_new_host_a_new_os_user_and_a_first_reveal_are_found_and_each_ack_is_audited() {
     let kc = Kc::with_file_store();
     kc.add_account("acme");
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     append(&kc, &normal_month(now));
     let report = json(&kc.run(&["audit", "--json", "--fail-on", "critical"]));
     assert_eq!(
@@ -364,7 +364,7 @@ fn html_report_draws_timelines_and_the_daily_chart_with_titles_loads_nothing_and
     kc.add_account("acme");
     let rt = kc.file("rt", "rt-canary-9d2e");
     kc.ok(&["set", "acme", "--refresh-token-file", rt.to_str().unwrap()]);
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     let mut trail = normal_month(now);
     trail.push(at(
         now - 3 * DAY,

@@ -20,7 +20,7 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
             format!("use one of: {}", crate::cli::PROVIDERS.join(", ")),
         ));
     }
-    let now = crate::clock::now();
+    let now = kc.now();
     let mut provider = Provider::default();
     super::provider::apply(&mut provider, &args.provider)?;
     if !args.replace && kc.store().read(&args.name)?.is_some() {

@@ -21,5 +21,5 @@ pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
         ..options(&args.logon)
     };
     let token = login::obtain(kc, &args.name, &opts)?;
-    crate::output::raw(login::format(&token, args.format)?.as_bytes())
+    crate::output::raw(login::format(&token, args.format, kc.now())?.as_bytes())
 }

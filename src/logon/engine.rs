@@ -60,7 +60,7 @@ pub fn headless_logon_counted(
             detail: "the HTTP client could not be built".into(),
         })?;
     let debug = match req.debug_pages {
-        Some(dir) => Some(DebugPages::new(dir)?),
+        Some(dir) => Some(DebugPages::new(dir, req.clock.unix())?),
         None => None,
     };
     let state = random_secret(24);
@@ -259,7 +259,7 @@ impl Run<'_, '_, '_> {
         if let Some(offset) = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| offset_from_date(v, now()))
+            .and_then(|v| offset_from_date(v, self.req.clock.unix()))
         {
             self.clock_offset = offset;
         }
@@ -283,7 +283,7 @@ impl Run<'_, '_, '_> {
             }
             0
         });
-        now().saturating_add(offset).max(0) as u64
+        self.req.clock.unix().saturating_add(offset).max(0) as u64
     }
 
     /// Redirects, as a browser follows them: 303 always becomes a GET; 307 and 308 keep method
@@ -819,12 +819,6 @@ pub(super) fn followed_offset(offset: i64) -> Option<i64> {
         d if d <= MAX_CLOCK_OFFSET => Some(offset),
         _ => None,
     }
-}
-
-/// The one wall clock (`clock::now`): the TOTP step the engine computes and the step
-/// `login` records as used must come from the same reading of time.
-fn now() -> i64 {
-    crate::clock::now()
 }
 
 /// Same scheme, host, port and path: the redirect URI, whatever its query.

@@ -1,0 +1,73 @@
+//! The global flags that make the core's [`Settings`], each with its environment variable
+//! (`#[arg(env)]`: `--help` and the man pages list them), read once by `dispatch`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::keystore::passphrase;
+use crate::settings::{self, Settings};
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SettingsArgs {
+    /// Seconds to wait for another process holding an account (default 60, at most 86400)
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_LOCK_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS"
+    )]
+    pub lock_timeout: Option<String>,
+
+    /// Seconds to wait for the OS credential store (at most and by default 5)
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_KEYRING_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS"
+    )]
+    pub keyring_timeout: Option<String>,
+
+    /// File whose first line is the passphrase of a 'passphrase' key store (e.g. a systemd
+    /// credential); without it keychain reads $CREDENTIALS_DIRECTORY/keychain-passphrase when
+    /// systemd passed that credential, else prompts on a terminal
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_PASSPHRASE_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// scrypt log2 work factor for a new passphrase identity (default: age's calibration, about
+    /// one second); low values are for tests only
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_SCRYPT_WORK_FACTOR",
+        hide_env_values = true,
+        value_name = "N"
+    )]
+    pub scrypt_work_factor: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The validated settings; a bad value is a usage error (exit 2) naming its variable.
+    pub fn settings(&self) -> Result<Settings> {
+        // systemd's, not keychain's: where `LoadCredential=` put the service's credentials.
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        Ok(Settings {
+            lock_timeout: settings::lock_timeout(self.lock_timeout.as_deref())?,
+            keyring_timeout: settings::keyring_timeout(self.keyring_timeout.as_deref()),
+            passphrase_file: passphrase::passphrase_file(
+                self.passphrase_file.clone(),
+                credentials.as_deref(),
+            ),
+            scrypt_work_factor: settings::scrypt_work_factor(self.scrypt_work_factor.as_deref()),
+        })
+    }
+}
