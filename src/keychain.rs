@@ -36,6 +36,9 @@ use crate::store::local::LocalStore;
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 /// What a transaction does when its change was saved but its events could not be logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnAuditFailure {

@@ -890,3 +890,6 @@ mod tests {
         assert_eq!(believed, (now + BOUND) / 30);
     }
 }
+
+#[cfg(test)]
+mod clock_tests;
