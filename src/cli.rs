@@ -108,7 +108,7 @@ pub const PROVIDERS: [&str; 9] = [
 #[derive(Debug, Parser)]
 #[command(name = "keychain", version, about, after_help = AFTER_HELP, after_long_help = AFTER_HELP)]
 pub struct Cli {
-    /// The keychain folder [default: $XDG_DATA_HOME/keychain]
+    /// The keychain folder [default: $XDG_DATA_HOME/keychain, else ~/.local/share/keychain]
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 

@@ -56,7 +56,7 @@ pub fn lock_timeout(value: Option<&str>) -> Result<Duration> {
         }
         _ => Err(Error::usage_hint(
             format!(
-                "KEYCHAIN_LOCK_TIMEOUT='{}' is not a number of seconds from 0 to 86400",
+                "--lock-timeout/KEYCHAIN_LOCK_TIMEOUT '{}' is not a number of seconds from 0 to 86400",
                 text.escape_debug()
             ),
             "set it (or --lock-timeout) to the seconds to wait for another process holding the account (default 60), or unset it",

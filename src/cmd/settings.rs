@@ -1,6 +1,7 @@
 //! The global flags that make the core's [`Settings`], each with its environment variable
 //! (`#[arg(env)]`: `--help` and the man pages list them), read once by `dispatch`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -41,7 +42,9 @@ pub struct SettingsArgs {
         hide_env_values = true,
         value_name = "FILE"
     )]
-    pub passphrase_file: Option<PathBuf>,
+    // An OsString, not a PathBuf: clap refuses an empty path, and an empty variable has always
+    // meant "not set".
+    pub passphrase_file: Option<OsString>,
 
     /// scrypt log2 work factor for a new passphrase identity (default: age's calibration, about
     /// one second); low values are for tests only
@@ -64,7 +67,7 @@ impl SettingsArgs {
             lock_timeout: settings::lock_timeout(self.lock_timeout.as_deref())?,
             keyring_timeout: settings::keyring_timeout(self.keyring_timeout.as_deref()),
             passphrase_file: passphrase::passphrase_file(
-                self.passphrase_file.clone(),
+                self.passphrase_file.clone().map(PathBuf::from),
                 credentials.as_deref(),
             ),
             scrypt_work_factor: settings::scrypt_work_factor(self.scrypt_work_factor.as_deref()),
