@@ -842,34 +842,3 @@ fn help_login_lists_the_exit_codes_per_case() {
         assert!(help.contains(words), "{words:?} missing from:\n{help}");
     }
 }
-
-/// Defect 7, the wait: a logon waited up to three periods for a fresh TOTP step while holding
-/// the account's lock. Now the wait is bounded by a few seconds: a step used by the previous
-/// logon with 25 s left fails at once (exit 5, the time to try again, nothing sent). Both runs
-/// start at the same instant through libfaketime, so the timing is exact, not raced.
-#[test]
-fn totp_wait_is_bounded_by_seconds_not_by_the_period() {
-    support::login::require_faketime();
-    let stub = Stub::start(|s| match path(s) {
-        "/auth" | "/login" => login_form("/login", "post", true),
-        _ => Answer::text(404, "not found"),
-    });
-    let kc = Kc::with_file_store();
-    add_with_password(&kc, &stub, true);
-    // 25 s before the end of a 30 s step.
-    let at_second_5 = |args: &[&str]| {
-        kc.cmd()
-            .env("LD_PRELOAD", support::login::FAKETIME_LIB)
-            .env("FAKETIME", "@2030-01-01 00:00:05")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert_exit(&at_second_5(&["login", "acct"]), 4);
-    assert_eq!(password_posts(&stub), 1);
-    let out = at_second_5(&["login", "acct", "--retry"]);
-    assert_exit(&out, 5);
-    let err = stderr(&out);
-    assert!(err.contains("next one comes in 25 s"), "{err}");
-    assert_eq!(password_posts(&stub), 1, "nothing was sent");
-}

@@ -360,3 +360,30 @@ fn the_step_guard_refuses_a_wait_longer_than_5_s_without_sleeping_or_recording()
         Some(step(T))
     );
 }
+
+/// Regression (issue 8, defect 7, the wait): a logon whose TOTP step was used by the previous
+/// one, 20 s before the next, fails at once (exit 5, the time to try again) before the password
+/// or anything else is sent, instead of holding the lock for up to three periods.
+#[test]
+fn a_logon_that_would_wait_20_s_for_a_fresh_step_fails_before_anything_is_sent() {
+    let endpoint = TokenEndpoint::start();
+    let clock = ManualClock::at_unix(T + 10);
+    let (_tmp, kc) = keychain_on(clock.clone());
+    let mut a = totp_account(Some(step(T)));
+    a.header.provider.token_url = Some(endpoint.url.clone());
+    a.header.provider.authorize_url = Some(endpoint.url.replace("/token", "/authorize"));
+    a.set_secret(
+        SecretField::Password,
+        Some(SecretString::from("pw".to_string())),
+        T,
+    );
+    a.set_secret(SecretField::RefreshToken, None, T);
+    a.header.access_token_expires = Some(T - 1);
+    save(&kc, &mut a);
+
+    let e = obtain(&kc, NAME, &options(60)).unwrap_err();
+    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert!(e.to_string().contains("next one comes in 20 s"), "{e}");
+    assert_eq!(endpoint.requests(), 0, "nothing was sent");
+    assert!(clock.sleeps().is_empty());
+}
