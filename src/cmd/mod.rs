@@ -30,13 +30,12 @@ mod unlock;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command};
-use crate::config::resolve_dir;
 use crate::error::Result;
 use crate::keychain::Keychain;
 
 /// Runs the command; returns the exit code on success (0, or a child's code for `exec`).
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    let dir = || resolve_dir(cli.dir.clone());
+    let dir = || settings::keychain_dir(cli.dir.clone());
     // Read once, here: the core below sees these values, never the environment.
     let settings = cli.settings.settings()?;
     let clock = crate::clock::system();

@@ -58,6 +58,15 @@ pub struct SettingsArgs {
     pub scrypt_work_factor: Option<String>,
 }
 
+/// The keychain folder: `--dir` or `KEYCHAIN_DIR`, else the XDG data folder of this user.
+pub fn keychain_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
+    crate::config::resolve_dir(
+        flag,
+        std::env::var_os("XDG_DATA_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
 impl SettingsArgs {
     /// The validated settings; a bad value is a usage error (exit 2) naming its variable.
     pub fn settings(&self) -> Result<Settings> {

@@ -55,7 +55,7 @@ pub fn passphrase(
     confirm: bool,
 ) -> Result<SecretString, KeyStoreError> {
     if let Some(path) = file {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
             KeyStoreError::PassphraseFile {
                 path: path.to_path_buf(),
                 source,
