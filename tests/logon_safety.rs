@@ -110,6 +110,29 @@ fn header_of(kc: &Kc) -> serde_json::Value {
     serde_json::from_slice(line).unwrap()
 }
 
+/// The OS user name as the system's own `id -un` gives it (never `$USER`).
+fn id_un() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "id -un: {out:?}");
+    let name = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(!name.is_empty() && name != "mallory");
+    name
+}
+
+/// The last line of the audit log with this action.
+fn last_audit_line(kc: &Kc, action: &str) -> serde_json::Value {
+    std::fs::read_to_string(kc.dir.join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["action"] == action)
+        .last()
+        .unwrap_or_else(|| panic!("no {action} line in the audit log"))
+}
+
 fn audit_findings(kc: &Kc) -> Vec<serde_json::Value> {
     let out = kc.run(&["audit", "--json"]);
     assert!(
@@ -204,11 +227,24 @@ fn rejected_password_is_not_sent_again_until_set_or_one_retry() {
     let kc = Kc::with_file_store();
     add_with_password(&kc, &stub, false);
 
-    let out = kc.run(&["login", "acct"]);
+    // Run with a `USER` that is not the caller's: the record and the log name the OS user.
+    let out = kc
+        .cmd()
+        .env("USER", "mallory")
+        .args(["login", "acct"])
+        .output()
+        .unwrap();
     assert_exit(&out, 4);
     assert_eq!(password_posts(&stub), 1);
     let rejection = &header_of(&kc)["logon_rejected"];
     assert_eq!(rejection["step"], "password", "{rejection}");
+    let by = id_un();
+    assert_eq!(rejection["by"], by.as_str(), "{rejection}");
+    assert_eq!(
+        last_audit_line(&kc, "login_failed")["user"],
+        by.as_str(),
+        "the record and the audit log agree on who acted"
+    );
     let shown = kc.ok(&["show", "acct"]);
     assert!(shown.contains("logon-rejected"), "{shown}");
 
@@ -233,8 +269,7 @@ fn rejected_password_is_not_sent_again_until_set_or_one_retry() {
         .find(|f| f["code"] == "logon-rejected")
         .expect("a logon-rejected finding");
     assert_eq!(f["severity"], "high");
-    let by = std::env::var("USER").unwrap_or_default();
-    assert!(f["message"].as_str().unwrap().contains(&by), "{f}");
+    assert!(f["message"].as_str().unwrap().contains(&id_un()), "{f}");
 
     // `--retry` allows exactly one attempt; the guard stays while it fails.
     assert_exit(&kc.run(&["login", "acct", "--retry"]), 4);
