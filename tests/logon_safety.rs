@@ -127,9 +127,9 @@ fn last_audit_line(kc: &Kc, action: &str) -> serde_json::Value {
     std::fs::read_to_string(kc.dir.join("audit.log"))
         .unwrap()
         .lines()
+        .rev()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["action"] == action)
-        .last()
+        .find(|v| v["action"] == action)
         .unwrap_or_else(|| panic!("no {action} line in the audit log"))
 }
 
