@@ -5,14 +5,20 @@
 //! servers that run cron), never `$USER`, which is whatever the caller set. A uid without a name
 //! gives `uid<N>`, so a record and the log still agree on who acted.
 
-/// The OS user name of the real uid, or `uid<N>` when the user database has none.
+/// The OS user name of the real uid, or `uid<N>` when the user database has none. Looked up
+/// once per process: the real uid does not change, and a `refresh --all` appends an audit line
+/// per account (with SSSD or LDAP each lookup may cost a round trip).
 #[cfg(unix)]
 pub fn whoami() -> String {
-    let uid = nix::unistd::Uid::current();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) if !user.name.is_empty() => user.name,
-        _ => format!("uid{uid}"),
-    }
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let uid = nix::unistd::Uid::current();
+        match nix::unistd::User::from_uid(uid) {
+            Ok(Some(user)) if !user.name.is_empty() => user.name,
+            _ => format!("uid{uid}"),
+        }
+    })
+    .clone()
 }
 
 /// The OS user name; elsewhere than Unix, as the system sets it for the session.
