@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use crate::audit::Event;
 use crate::cli::InitArgs;
 use crate::cli::StoreChoice;
+use crate::clock::SharedClock;
 use crate::config::StoreKind;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{self, Identity};
+use crate::settings::Settings;
 use crate::store::StoreError;
 use crate::store::openbao::setup::{CasRequired, prepare};
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
@@ -67,7 +69,13 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
     Ok(StoreKind::Openbao(settings))
 }
 
-pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    settings: &Settings,
+    clock: &SharedClock,
+    args: InitArgs,
+    json: bool,
+) -> Result<()> {
     // Check everything the user typed before anything is created.
     for recipient in &args.recipient {
         parse_recipient(recipient)?;
@@ -94,7 +102,7 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
-    keystore::for_kind(args.key_store, dir).save(&identity)?;
+    keystore::for_kind(args.key_store, dir, settings).save(&identity)?;
     let mut config = Config::new(
         args.key_store,
         identity.to_public().to_string(),
@@ -102,13 +110,14 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
             .iter()
             .map(|r| r.trim().to_string())
             .collect(),
+        clock.unix(),
     );
     config.store = store;
     config.seal(&identity);
     config.create(dir)?;
     crate::store::open(dir, &config.store)?;
-    trail::init(dir, &identity)?;
-    trail::record_in(dir, Event::new("init", Action::Init))?;
+    trail::init(dir, &identity, clock)?;
+    trail::record_in(dir, clock, Event::new("init", Action::Init))?;
 
     let records = match &config.store {
         StoreKind::Local => String::new(),
