@@ -97,7 +97,7 @@ impl Keychain {
     /// [`Keychain::open_unchecked`] with the given settings and clock.
     pub fn open_unchecked_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         let config = Config::load(dir)?;
-        let store = crate::store::open(dir, &config.store)?;
+        let store = crate::store::open_with_lease(dir, &config.store, settings.openbao_lease)?;
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,

@@ -31,6 +31,8 @@ pub struct Settings {
     pub passphrase_file: Option<PathBuf>,
     /// The scrypt log2 work factor for a new passphrase identity; `None`: age's calibration.
     pub scrypt_work_factor: Option<u8>,
+    /// The lease of a lock key a shared store (OpenBao) creates; see `store::openbao::lease`.
+    pub openbao_lease: Duration,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             keyring_timeout: MAX_KEYRING_TIMEOUT,
             passphrase_file: None,
             scrypt_work_factor: None,
+            openbao_lease: crate::store::openbao::lease::DEFAULT_LEASE,
         }
     }
 }
@@ -73,6 +76,17 @@ pub fn keyring_timeout(value: Option<&str>) -> Duration {
         // Capped before the conversion: a huge value would overflow a Duration and panic.
         .map(|s| Duration::from_secs_f64(s.min(MAX_KEYRING_TIMEOUT.as_secs_f64())))
         .unwrap_or(MAX_KEYRING_TIMEOUT)
+}
+
+/// The lock lease of a shared store as given (`--openbao-lease` or `KEYCHAIN_OPENBAO_LEASE`):
+/// seconds from 2 to 3600; unset or blank means 30.
+pub fn openbao_lease(value: Option<&str>) -> Result<Duration> {
+    crate::store::openbao::lease::lease_from_env(value).map_err(|message| {
+        Error::usage_hint(
+            message,
+            "every machine of a shared keychain must use the same lease; unset it for the default (30)",
+        )
+    })
 }
 
 /// The scrypt work factor as given (`KEYCHAIN_SCRYPT_WORK_FACTOR`): 1 to [`MAX_WORK_FACTOR`];

@@ -56,6 +56,17 @@ pub struct SettingsArgs {
         value_name = "N"
     )]
     pub scrypt_work_factor: Option<String>,
+
+    /// Seconds of the lock lease on a shared store (OpenBao): a holder that dies is taken over
+    /// after it (default 30, 2 to 3600); every machine of the keychain should use the same
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_OPENBAO_LEASE",
+        hide_env_values = true,
+        value_name = "SECONDS"
+    )]
+    pub openbao_lease: Option<String>,
 }
 
 /// The keychain folder: `--dir` or `KEYCHAIN_DIR`, else the XDG data folder of this user.
@@ -80,6 +91,7 @@ impl SettingsArgs {
                 credentials.as_deref(),
             ),
             scrypt_work_factor: settings::scrypt_work_factor(self.scrypt_work_factor.as_deref()),
+            openbao_lease: settings::openbao_lease(self.openbao_lease.as_deref())?,
         })
     }
 }
