@@ -71,7 +71,8 @@ fn joined() -> Pair {
 
 fn identity_of(kc: &Kc) -> keychain::keystore::Identity {
     let config = keychain::config::Config::load(&kc.dir).unwrap();
-    keychain::keystore::load_identity(&kc.dir, &config).unwrap()
+    keychain::keystore::load_identity(&kc.dir, &config, &keychain::settings::Settings::default())
+        .unwrap()
 }
 
 /// The value and version of `key` under the keychain's prefix, as the `bao` CLI reads it.

@@ -766,10 +766,8 @@ fn an_approle_token_revoked_mid_run_is_replaced_once_then_fails_clearly() {
     ]);
     bao.bao(&["token", "revoke", "-mode=path", "auth/approle/"]);
     let err = client.read(&mount, "kc/records/a").unwrap_err();
-    assert!(
-        matches!(err, BaoError::TokenExpired { relogged: true, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, BaoError::LoginRefused { .. }), "{err}");
+    assert!(err.to_string().contains("AppRole login"), "{err}");
     assert_eq!(err.exit_code(), 6);
     let text = format!("{err} {err:?} {}", err.hint().unwrap());
     assert!(!text.contains(secret_id.trim()), "{text}");

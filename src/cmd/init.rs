@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use crate::audit::Event;
 use crate::cli::InitArgs;
 use crate::cli::StoreChoice;
+use crate::clock::SharedClock;
 use crate::config::StoreKind;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{self, Identity};
+use crate::settings::Settings;
 use crate::store::StoreError;
 use crate::store::openbao::setup::{CasRequired, prepare};
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
@@ -69,8 +71,15 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
 
 /// A shared keychain: the first machine starts the member list (and the shared trail, with the
 /// `init` event); a joining one only pins that it trusts no group key yet, and waits to be added.
-fn start_or_join(dir: &Path, identity: Identity, join: bool) -> Result<()> {
-    let kc = crate::keychain::Keychain::open(dir)?.with_identity(identity);
+fn start_or_join(
+    dir: &Path,
+    settings: &Settings,
+    clock: &SharedClock,
+    identity: Identity,
+    join: bool,
+) -> Result<()> {
+    let kc = crate::keychain::Keychain::open_with(dir, settings.clone(), clock.clone())?
+        .with_identity(identity);
     let shared = kc.shared().expect("an OpenBao keychain has a shared store");
     let identity = kc.identity()?;
     if join {
@@ -92,12 +101,18 @@ fn start_or_join(dir: &Path, identity: Identity, join: bool) -> Result<()> {
         identity,
         &crate::audit::host_name(),
         &crate::audit::user_at_host(),
+        kc.now(),
     )?;
     kc.set_members(opened);
     kc.record(Event::new("init", Action::Init))
 }
-
-pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    settings: &Settings,
+    clock: &SharedClock,
+    args: InitArgs,
+    json: bool,
+) -> Result<()> {
     // Check everything the user typed before anything is created.
     for recipient in &args.recipient {
         parse_recipient(recipient)?;
@@ -130,7 +145,7 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
-    keystore::for_kind(args.key_store, dir).save(&identity)?;
+    keystore::for_kind(args.key_store, dir, settings).save(&identity)?;
     let mut config = Config::new(
         args.key_store,
         identity.to_public().to_string(),
@@ -138,6 +153,7 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
             .iter()
             .map(|r| r.trim().to_string())
             .collect(),
+        clock.unix(),
     );
     config.store = store;
     config.seal(&identity);
@@ -145,13 +161,13 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
     crate::store::open(dir, &config.store)?;
     match &config.store {
         StoreKind::Local => {
-            trail::init(dir, &identity)?;
-            trail::record_in(dir, Event::new("init", Action::Init))?;
+            trail::init(dir, &identity, clock)?;
+            trail::record_in(dir, clock, Event::new("init", Action::Init))?;
         }
         StoreKind::Openbao(_) => {
             // This machine's own log takes what it does while the store is down.
-            trail::init(dir, &identity)?;
-            start_or_join(dir, identity, args.join)?
+            trail::init(dir, &identity, clock)?;
+            start_or_join(dir, settings, clock, identity, args.join)?
         }
     }
 

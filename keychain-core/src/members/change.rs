@@ -51,6 +51,7 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
             kc.identity()?,
             &crate::audit::host_name(),
             &crate::audit::user_at_host(),
+            kc.now(),
         )?;
         kc.set_members(opened);
     }
@@ -62,7 +63,7 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
             let member = Member {
                 name: name.clone(),
                 recipient,
-                added_at: crate::clock::now(),
+                added_at: kc.now(),
                 added_by: crate::audit::user_at_host(),
             };
             let opened = {

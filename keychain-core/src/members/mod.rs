@@ -89,11 +89,18 @@ impl<'a> Shared<'a> {
     }
 
     /// Starts the member list of a new shared keychain with this machine as its only member.
-    pub fn create(&self, identity: &Identity, name: &str, added_by: &str) -> Result<Opened> {
+    /// `now` is the keychain's clock (Unix seconds), the member's `added_at`.
+    pub fn create(
+        &self,
+        identity: &Identity,
+        name: &str,
+        added_by: &str,
+        now: i64,
+    ) -> Result<Opened> {
         let me = Member {
             name: name.to_string(),
             recipient: identity.to_public().to_string(),
-            added_at: crate::clock::now(),
+            added_at: now,
             added_by: added_by.to_string(),
         };
         let key = GroupKey::generate();

@@ -49,7 +49,7 @@ fn a_joined_machine_is_told_to_ask_a_member_then_opens_once_added() {
     let etl2 = Machine::new();
     let opened = etl1
         .shared(&kv)
-        .create(&etl1.identity, "etl1", "root@etl1")
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
         .unwrap();
     etl2.shared(&kv).join(&etl2.identity).unwrap();
 
@@ -78,7 +78,7 @@ fn a_recipient_planted_in_the_store_is_refused_with_exit_7() {
     let etl1 = Machine::new();
     let mallory = Machine::new();
     etl1.shared(&kv)
-        .create(&etl1.identity, "etl1", "root@etl1")
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
         .unwrap();
 
     // Mallory can write the store but holds no group key: she seals a list under a key of her
@@ -117,7 +117,7 @@ fn a_new_generation_not_linked_from_the_pinned_one_is_refused() {
     let etl1 = Machine::new();
     let mallory = Machine::new();
     etl1.shared(&kv)
-        .create(&etl1.identity, "etl1", "root@etl1")
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
         .unwrap();
     let hers = GroupKey::generate();
     let list = MemberList {
@@ -146,7 +146,7 @@ fn after_rm_the_removed_member_cannot_open_the_new_group_key_and_the_others_foll
     let gone = Machine::new();
     let opened = etl1
         .shared(&kv)
-        .create(&etl1.identity, "etl1", "root@etl1")
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
         .unwrap();
     gone.shared(&kv).join(&gone.identity).unwrap();
     etl2.shared(&kv).join(&etl2.identity).unwrap();
@@ -195,7 +195,7 @@ fn a_member_list_rolled_back_to_an_older_generation_is_refused() {
     let gone = Machine::new();
     let opened = etl1
         .shared(&kv)
-        .create(&etl1.identity, "etl1", "root@etl1")
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
         .unwrap();
     let opened = etl1
         .shared(&kv)
@@ -219,7 +219,7 @@ fn a_machine_cannot_remove_itself_nor_add_a_member_twice() {
     let etl1 = Machine::new();
     let opened = etl1
         .shared(&kv)
-        .create(&etl1.identity, "etl1", "root@etl1")
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
         .unwrap();
     let e = etl1
         .shared(&kv)

@@ -16,21 +16,25 @@ use crate::error::exit;
 
 /// The store a keychain's configuration names: the one place a store is chosen. `dir` is the
 /// keychain folder (the local store's records; the shared store's local read-only copy).
+/// A shared store's lock keys get the default lease; see [`open_with_lease`].
 pub fn open(
     dir: &std::path::Path,
     kind: &crate::config::StoreKind,
 ) -> Result<Box<dyn RecordStore>, StoreError> {
+    open_with_lease(dir, kind, openbao::lease::DEFAULT_LEASE)
+}
+
+/// [`open`] with the lease a shared store gives the lock keys it creates (`Settings`).
+pub fn open_with_lease(
+    dir: &std::path::Path,
+    kind: &crate::config::StoreKind,
+    lease: Duration,
+) -> Result<Box<dyn RecordStore>, StoreError> {
     match kind {
         crate::config::StoreKind::Local => Ok(Box::new(local::LocalStore::open(dir)?)),
-        crate::config::StoreKind::Openbao(settings) => {
-            let lease = openbao::lease::lease_from_env(
-                std::env::var("KEYCHAIN_OPENBAO_LEASE").ok().as_deref(),
-            )
-            .map_err(|e| StoreError::Bao(openbao::BaoError::Settings(e)))?;
-            Ok(Box::new(
-                openbao::OpenBaoStore::open(settings, lease)?.keep_copies_in(dir),
-            ))
-        }
+        crate::config::StoreKind::Openbao(settings) => Ok(Box::new(
+            openbao::OpenBaoStore::open(settings, lease)?.keep_copies_in(dir),
+        )),
     }
 }
 

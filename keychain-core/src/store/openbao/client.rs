@@ -11,7 +11,6 @@
 //! marked sensitive; no error or `Debug` output shows any of them.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,12 +18,12 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::settings::{AuthSettings, OpenBaoSettings};
-use crate::error::exit;
+use super::auth::{Auth, LoginAnswer, Token, read_credential};
+pub use super::error::BaoError;
+use super::settings::OpenBaoSettings;
 
 /// How long connecting may take: an unreachable server fails fast.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -36,80 +35,6 @@ const MAX_ANSWER: u64 = 32 << 20;
 /// A token obtained by login is dropped this long before its TTL runs out, so that no call
 /// starts with a token about to expire.
 const TOKEN_MARGIN: Duration = Duration::from_secs(10);
-/// Largest token, role id or secret id file read.
-const MAX_CREDENTIAL_FILE: u64 = 64 * 1024;
-
-/// Why a call to OpenBao failed. Messages name the address and the path, never a value.
-#[derive(Debug, thiserror::Error)]
-pub enum BaoError {
-    #[error("OpenBao at {addr} did not answer: {detail}")]
-    Unreachable { addr: String, detail: String },
-    #[error("OpenBao at {addr} is sealed")]
-    Sealed { addr: String },
-    #[error(
-        "OpenBao at {addr} refused '{capability}' on {path}: the token's policy does not allow it"
-    )]
-    Forbidden {
-        addr: String,
-        path: String,
-        capability: &'static str,
-    },
-    #[error("{path} on {addr} was changed by another writer meanwhile (check-and-set)")]
-    CasConflict { addr: String, path: String },
-    #[error("the OpenBao token for {addr} has expired or was revoked{}", if *.relogged { ", and logging in again did not help" } else { "" })]
-    TokenExpired { addr: String, relogged: bool },
-    #[error("no OpenBao token: {0}")]
-    NoToken(String),
-    #[error("OpenBao at {addr} gave an unexpected answer for {path}: {detail}")]
-    BadAnswer {
-        addr: String,
-        path: String,
-        detail: String,
-    },
-    #[error(
-        "the lock of account '{account}' on {addr} may have run out (its lease was not renewed in time); nothing more is written under it"
-    )]
-    LeaseLost { addr: String, account: String },
-    #[error("{0}")]
-    Settings(String),
-}
-
-impl BaoError {
-    /// The documented exit code: 5 when the server cannot serve (try later), 6 when this
-    /// machine's credential for it is missing or dead, 8 when its policy forbids the call,
-    /// 2 for a conflict or a bad setting.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            BaoError::Unreachable { .. }
-            | BaoError::Sealed { .. }
-            | BaoError::BadAnswer { .. }
-            | BaoError::LeaseLost { .. } => exit::UNAVAILABLE,
-            BaoError::TokenExpired { .. } | BaoError::NoToken(_) => exit::LOCKED,
-            BaoError::Forbidden { .. } => exit::IO,
-            BaoError::CasConflict { .. } | BaoError::Settings(_) => exit::USAGE,
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            BaoError::Unreachable { .. } => "check that OpenBao runs and that this machine can reach it; nothing was changed".into(),
-            BaoError::Sealed { .. } => "an operator must unseal OpenBao ('bao operator unseal'); nothing was changed".into(),
-            BaoError::Forbidden { path, capability, .. } => format!("give this machine's policy \"{capability}\" on \"{path}\" (see the README, Several machines)"),
-            BaoError::CasConflict { .. } => "run the command again".into(),
-            BaoError::TokenExpired { .. } => "give this machine a new token (BAO_TOKEN or its token file) or a new AppRole secret id".into(),
-            BaoError::NoToken(_) => "set BAO_TOKEN, or run 'keychain init --store openbao' with --token-file or --role-id-file and --secret-id-file".into(),
-            BaoError::BadAnswer { .. } => "check that the address is an OpenBao or Vault server and the mount is KV version 2".into(),
-            BaoError::LeaseLost { .. } => "run the command again; if it happens often, OpenBao answers too slowly for the lease (KEYCHAIN_OPENBAO_LEASE)".into(),
-            BaoError::Settings(_) => return None,
-        })
-    }
-
-    /// Whether the server could not be asked at all (down, unreachable or sealed): the cases in
-    /// which `login` may serve a still-valid token from the local copy.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, BaoError::Unreachable { .. } | BaoError::Sealed { .. })
-    }
-}
 
 /// A KV entry as read: its data (absent when the key does not exist or its current version is
 /// deleted or expired) and its current version (0 when the key never existed).
@@ -147,27 +72,6 @@ struct Inner {
     token: Mutex<Option<Token>>,
 }
 
-enum Auth {
-    /// A token given from outside (environment or file); not renewable by us.
-    Static { source: TokenSource },
-    AppRole {
-        role_id_file: PathBuf,
-        secret_id_file: PathBuf,
-    },
-}
-
-enum TokenSource {
-    Env(&'static str),
-    File(PathBuf),
-}
-
-struct Token {
-    secret: SecretString,
-    /// When a login's token must no longer be used (TTL less a margin); `None` for a token
-    /// given from outside, whose TTL we do not know.
-    use_until: Option<Instant>,
-}
-
 impl fmt::Debug for KvClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KvClient")
@@ -180,18 +84,6 @@ impl fmt::Debug for KvClient {
 struct Answer {
     status: StatusCode,
     body: Value,
-}
-
-#[derive(Deserialize)]
-struct LoginAnswer {
-    auth: LoginAuth,
-}
-
-#[derive(Deserialize)]
-struct LoginAuth {
-    client_token: SecretString,
-    #[serde(default)]
-    lease_duration: u64,
 }
 
 impl KvClient {
@@ -225,21 +117,7 @@ impl KvClient {
         let http = builder
             .build()
             .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))?;
-        let auth = match &settings.auth {
-            AuthSettings::Environment => Auth::Static {
-                source: env_token_source()?,
-            },
-            AuthSettings::TokenFile { token_file } => Auth::Static {
-                source: TokenSource::File(token_file.clone()),
-            },
-            AuthSettings::AppRole {
-                role_id_file,
-                secret_id_file,
-            } => Auth::AppRole {
-                role_id_file: role_id_file.clone(),
-                secret_id_file: secret_id_file.clone(),
-            },
-        };
+        let auth = Auth::from_settings(&settings.auth)?;
         Ok(KvClient {
             inner: Arc::new(Inner {
                 http,
@@ -530,11 +408,7 @@ impl KvClient {
     }
 
     fn can_relogin(&self) -> bool {
-        match &self.inner.auth {
-            Auth::AppRole { .. } => true,
-            // A file may have been rewritten by an agent meanwhile; the environment cannot.
-            Auth::Static { source } => matches!(source, TokenSource::File(_)),
-        }
+        self.inner.auth.can_relogin()
     }
 
     fn forget_token(&self) {
@@ -557,20 +431,10 @@ impl KvClient {
 
     fn obtain_token(&self) -> Result<Token, BaoError> {
         match &self.inner.auth {
-            Auth::Static { source } => {
-                let secret = match source {
-                    TokenSource::Env(var) => std::env::var(var)
-                        .ok()
-                        .filter(|t| !t.trim().is_empty())
-                        .map(|t| SecretString::from(t.trim().to_string()))
-                        .ok_or_else(|| BaoError::NoToken(format!("{var} is no longer set")))?,
-                    TokenSource::File(path) => read_credential(path, "token")?,
-                };
-                Ok(Token {
-                    secret,
-                    use_until: None,
-                })
-            }
+            Auth::Static { source } => Ok(Token {
+                secret: source.read()?,
+                use_until: None,
+            }),
             Auth::AppRole {
                 role_id_file,
                 secret_id_file,
@@ -587,9 +451,8 @@ impl KvClient {
                 match answer.status {
                     StatusCode::OK => {}
                     StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => {
-                        return Err(BaoError::TokenExpired {
+                        return Err(BaoError::LoginRefused {
                             addr: self.addr().to_string(),
-                            relogged: true,
                         });
                     }
                     status => return Err(self.unexpected(api, status, &answer.body)),
@@ -639,44 +502,6 @@ impl KvClient {
         }
         self.bad(api, &detail)
     }
-}
-
-/// `BAO_TOKEN`, else `VAULT_TOKEN`: which one is set (checked now, read at each login).
-fn env_token_source() -> Result<TokenSource, BaoError> {
-    for var in ["BAO_TOKEN", "VAULT_TOKEN"] {
-        if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
-            return Ok(TokenSource::Env(var));
-        }
-    }
-    Err(BaoError::NoToken(
-        "BAO_TOKEN and VAULT_TOKEN are not set and the keychain names no token file or AppRole"
-            .into(),
-    ))
-}
-
-/// The first line of a credential file, refused when others could read or write it.
-fn read_credential(path: &Path, what: &str) -> Result<SecretString, BaoError> {
-    let cannot = |detail: String| {
-        BaoError::NoToken(format!(
-            "cannot read the {what} file {}: {detail}",
-            path.display()
-        ))
-    };
-    let file = crate::fsutil::open_regular(path).map_err(|e| cannot(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
-    if let Some((detail, _)) = crate::fsutil::writable_by_others(path, &meta) {
-        return Err(cannot(detail));
-    }
-    let bytes = zeroize::Zeroizing::new(
-        crate::fsutil::read_capped(file, meta.len(), MAX_CREDENTIAL_FILE)
-            .map_err(|e| cannot(e.to_string()))?,
-    );
-    let text = std::str::from_utf8(&bytes).map_err(|_| cannot("not UTF-8 text".into()))?;
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.is_empty() {
-        return Err(cannot("it is empty".into()));
-    }
-    Ok(SecretString::from(line.to_string()))
 }
 
 fn errors_mention(body: &Value, needle: &str) -> bool {

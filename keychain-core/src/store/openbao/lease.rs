@@ -37,9 +37,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub const MIN_LEASE: Duration = Duration::from_secs(2);
 pub const MAX_LEASE: Duration = Duration::from_secs(3600);
 
-/// The lease for new lock keys: `KEYCHAIN_OPENBAO_LEASE` seconds, else [`DEFAULT_LEASE`].
-/// Every machine of a keychain must use the same value; a lock key keeps the lease it was
-/// created with, and holders follow the key's (see [`acquire`]).
+/// The lease for new lock keys (`--openbao-lease`, `KEYCHAIN_OPENBAO_LEASE`) in seconds, else
+/// [`DEFAULT_LEASE`]. Every machine of a keychain should use the same value; a lock key keeps
+/// the lease it was created with, and holders follow the key's (see [`acquire`]).
 pub fn lease_from_env(value: Option<&str>) -> Result<Duration, String> {
     let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(DEFAULT_LEASE);
@@ -49,7 +49,7 @@ pub fn lease_from_env(value: Option<&str>) -> Result<Duration, String> {
             Ok(Duration::from_secs_f64(s))
         }
         _ => Err(format!(
-            "KEYCHAIN_OPENBAO_LEASE='{}' is not a number of seconds from {} to {}",
+            "--openbao-lease/KEYCHAIN_OPENBAO_LEASE '{}' is not a number of seconds from {} to {}",
             text.escape_debug(),
             MIN_LEASE.as_secs(),
             MAX_LEASE.as_secs()

@@ -1,8 +1,9 @@
 //! A record store shared by several machines: OpenBao (or HashiCorp Vault) KV version 2.
 //!
 //! - [`client`]: the HTTP client for KV v2 (read with version, check-and-set write, list,
-//!   delete a version, key and mount configuration) and its authentication (a token from
-//!   `BAO_TOKEN`/`VAULT_TOKEN` or a file, or AppRole).
+//!   delete a version, key and mount configuration); `auth`: where its token comes from
+//!   (`BAO_TOKEN`/`VAULT_TOKEN`, a token file, or AppRole); `error`: [`BaoError`], one variant
+//!   per way a call fails, with its exit code.
 //! - [`settings`]: where the store is (address, mount, prefix, CA) and how to log in, as kept
 //!   in `config.json`: paths of files only, never a secret.
 //!
@@ -23,7 +24,9 @@
 //! path "MOUNT/config"            { capabilities = ["read"] }   # init: is cas_required on?
 //! ```
 
+mod auth;
 pub mod client;
+mod error;
 pub mod kv;
 pub mod lease;
 pub mod settings;
