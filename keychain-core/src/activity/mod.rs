@@ -66,7 +66,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in the order of the report's columns and of [`Timelines::daily`]'s counts.
+    /// Every kind, in the order of [`Timelines::daily`]'s counts.
     pub const ALL: [Kind; 6] = [
         Kind::CacheHit,
         Kind::Refresh,

@@ -34,7 +34,7 @@ pub enum CredentialRefused {
         "{step}: the provider asked for the credentials to go over plain http to {host}; nothing was sent"
     )]
     Insecure {
-        /// The logon step that asked.
+        /// The step that asked.
         step: String,
         /// The host the credentials were to go to.
         host: String,
@@ -45,7 +45,7 @@ pub enum CredentialRefused {
         "{step}: the provider asked for the credentials in a URL (a GET to {host}) rather than a POST body; nothing was sent"
     )]
     NotInBody {
-        /// The logon step that asked.
+        /// The step that asked.
         step: String,
         /// The host the credentials were to go to.
         host: String,
