@@ -1,7 +1,7 @@
 //! The logon engine and the token calls against real servers on loopback: LemonLDAP::NG (started
 //! per test via `start.sh`) and the Exact Online emulator. No mocks.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

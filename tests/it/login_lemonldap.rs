@@ -2,7 +2,7 @@
 //! onboarding, a headless logon with TOTP, the cache, refresh with rotation written back,
 //! recovery from a used refresh token, rejected credentials, output formats and exec.
 
-mod support;
+use crate::support;
 
 use keychain::oauth::{self, TokenError};
 use secrecy::SecretString;
