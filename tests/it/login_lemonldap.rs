@@ -7,7 +7,7 @@ use crate::support;
 use keychain::oauth::{self, TokenError};
 use secrecy::SecretString;
 use support::login::{REDIRECT_URI, put_back_refresh_token};
-use support::{Kc, Llng, TOTP_SECRET, assert_exit, free_port, stderr};
+use support::{Kc, Llng, TOTP_SECRET, assert_exit, closed_port, stderr};
 
 /// Adds an OIDC account for `user` at `issuer`; secrets from files.
 fn add(kc: &Kc, issuer: &str, user: &str, password: &str, totp: Option<&str>) {
@@ -64,7 +64,7 @@ fn refresh_directly(llng: &Llng, token: &str) -> Result<(), TokenError> {
 
 #[test]
 fn llng_dwho_headless_logon_then_cache_then_refresh_with_rotation_written_back() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(&kc, llng.url.as_str(), "dwho", "dwho", Some(TOTP_SECRET));
 
@@ -108,7 +108,7 @@ fn llng_dwho_headless_logon_then_cache_then_refresh_with_rotation_written_back()
 
 #[test]
 fn llng_used_refresh_token_recovers_by_headless_logon_with_a_new_chain() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(&kc, llng.url.as_str(), "msmith", "msmith", None);
     kc.ok(&["login", "acct"]);
@@ -131,7 +131,7 @@ fn llng_used_refresh_token_recovers_by_headless_logon_with_a_new_chain() {
 
 #[test]
 fn llng_wrong_password_exits_4_after_exactly_one_attempt() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(
         &kc,
@@ -152,7 +152,7 @@ fn llng_wrong_password_exits_4_after_exactly_one_attempt() {
 /// attempt reaches LemonLDAP::NG; the second run exits 4 without a request.
 #[test]
 fn llng_wrong_password_twice_reaches_the_provider_once() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(
         &kc,
@@ -172,7 +172,7 @@ fn llng_wrong_password_twice_reaches_the_provider_once() {
 
 #[test]
 fn llng_wrong_totp_secret_exits_4() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(
         &kc,
@@ -266,7 +266,8 @@ fn llng_msmith_without_second_factor_then_formats_and_exec_with_the_provider_sto
 #[test]
 fn unreachable_provider_exits_5() {
     let kc = Kc::with_file_store();
-    let closed = format!("http://127.0.0.1:{}", free_port());
+    let port = closed_port();
+    let closed = format!("http://127.0.0.1:{}", port.port);
     add(&kc, &closed, "msmith", "msmith", None);
     let out = kc.run(&["login", "acct"]);
     assert_exit(&out, 5);
