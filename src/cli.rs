@@ -4,10 +4,28 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
+use crate::choice::Choice;
 use crate::keystore::KeyStoreKind;
 use crate::record::Flow;
+use crate::severity::Severity;
+
+/// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
+/// and documents the names, and the value arrives typed.
+pub fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    let values = T::ALL.iter().map(|value| {
+        let possible = PossibleValue::new(value.name());
+        match value.help() {
+            Some(help) => possible.help(help),
+            None => possible,
+        }
+    });
+    PossibleValuesParser::new(values).try_map(|name: String| {
+        T::from_name(&name).ok_or_else(|| format!("'{name}' is not a possible value"))
+    })
+}
 
 /// Exit codes, as the man page and `--help` list them.
 pub const AFTER_HELP: &str = "\
@@ -107,10 +125,7 @@ token used.\" and its expired-token message, LemonLDAP::NG's bare
 invalid_request. keychain then logs on once. The provider's clock (its Date
 header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
-pub const PROVIDERS: [&str; 9] = [
-    "exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc",
-    "oauth2",
-];
+pub use crate::oauth::PROVIDERS;
 
 /// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
@@ -310,29 +325,6 @@ pub struct AckArgs {
     pub id: String,
 }
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        })
-    }
-}
-
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
     /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
@@ -342,7 +334,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Exit with 1 when a finding of this severity or worse exists
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
+    #[arg(long, value_parser = choice::<Severity>(), value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,
     /// A password older than DAYS is a finding
     #[arg(long, value_name = "DAYS", default_value_t = 365)]
@@ -417,7 +409,7 @@ pub struct RefreshArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where the identity that opens the records is kept
-    #[arg(long, value_enum, default_value_t = KeyStoreKind::Os)]
+    #[arg(long, value_parser = choice::<KeyStoreKind>(), default_value_t = KeyStoreKind::Os)]
     pub key_store: KeyStoreKind,
     /// Also encrypt every record to this age public key (e.g. a security officer's escrow key); repeatable
     #[arg(long, value_name = "AGE_PUBLIC_KEY")]
@@ -449,7 +441,7 @@ pub struct ProviderArgs {
     #[arg(long, value_name = "SCOPE")]
     pub scope: Option<String>,
     /// The OAuth2 flow
-    #[arg(long, value_enum, value_name = "FLOW")]
+    #[arg(long, value_parser = choice::<Flow>(), value_name = "FLOW")]
     pub flow: Option<Flow>,
     /// Also let this host receive the password and code, beyond the hosts of the account's own
     /// URLs (e.g. a separate login host the provider sends its form to); repeatable. At set,
@@ -711,8 +703,8 @@ pub struct LoginArgs {
     #[arg(add = account_names())]
     pub name: String,
     /// How to print the token
-    #[arg(long, value_enum, default_value_t = crate::login::OutputFormat::Token)]
-    pub format: crate::login::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::cmd::login::OutputFormat::Token)]
+    pub format: crate::cmd::login::OutputFormat,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// Allow one logon although the provider rejected this account's password or code before
