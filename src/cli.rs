@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
 use crate::keystore::KeyStoreKind;
+use crate::providers::ProviderKind;
 use crate::record::Flow;
 use crate::severity::Severity;
 
@@ -47,17 +48,7 @@ EXIT STATUS:
      quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
   A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
   rotate) keeps its status when its closing message cannot be written.
-  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.
-
-ENVIRONMENT:
-  KEYCHAIN_DIR                 the keychain folder (as --dir)
-  KEYCHAIN_PASSPHRASE_FILE     file whose first line is the passphrase of a 'passphrase' key store
-                               (e.g. a systemd credential); without it keychain prompts on a terminal
-  KEYCHAIN_KEYRING_TIMEOUT     seconds to wait for the OS credential store (at most and by default 5)
-  KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60,
-                               at most 86400)
-  KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
-                               calibration, about one second); low values are for tests only";
+  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.";
 
 /// `keychain help cron` and the man page's UNATTENDED USE section.
 pub const CRON_HELP: &str = "\
@@ -125,15 +116,13 @@ token used.\" and its expired-token message, LemonLDAP::NG's bare
 invalid_request. keychain then logs on once. The provider's clock (its Date
 header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
-pub use crate::oauth::PROVIDERS;
-
 /// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
 /// valid access token.
 #[derive(Debug, Parser)]
 #[command(name = "keychain", version, about, after_help = AFTER_HELP, after_long_help = AFTER_HELP)]
 pub struct Cli {
-    /// The keychain folder [default: $XDG_DATA_HOME/keychain]
+    /// The keychain folder [default: $XDG_DATA_HOME/keychain, else ~/.local/share/keychain]
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
@@ -141,6 +130,9 @@ pub struct Cli {
     /// an error is then a JSON object on standard error [env: KEYCHAIN_FORMAT=json]
     #[arg(long, global = true)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub settings: crate::cmd::settings::SettingsArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -419,9 +411,9 @@ pub struct InitArgs {
 /// Provider settings shared by `add` and `set`.
 #[derive(Debug, Args, Default)]
 pub struct ProviderArgs {
-    /// The provider: exact-nl, exact-be, exact-de, exact-uk, exact-us, exact-es, exact-fr (URLs built in), oidc (with --issuer), oauth2 (with explicit URLs)
-    #[arg(long, value_parser = PROVIDERS, value_name = "PROVIDER")]
-    pub provider: Option<String>,
+    /// Which provider the account logs on to
+    #[arg(long, value_parser = choice::<ProviderKind>(), value_name = "PROVIDER")]
+    pub provider: Option<ProviderKind>,
     /// OpenID Connect issuer; endpoints come from its discovery document
     #[arg(long, value_name = "URL", conflicts_with_all = ["authorize_url", "token_url"])]
     pub issuer: Option<String>,

@@ -28,11 +28,14 @@ pub mod progress;
 pub mod prompt;
 #[cfg(test)]
 mod proptest_support;
+pub mod providers;
 pub mod record;
 pub mod secret;
+pub mod settings;
 pub mod severity;
 pub mod store;
 pub mod text;
 pub mod totp;
 pub mod trail;
 pub mod validate;
+pub mod whoami;

@@ -30,19 +30,14 @@ use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
 use crate::oauth::{
-    self, CredentialPolicy, Endpoints, ErrorClass, Guard, ProviderKind, Scrubber, TokenError,
-    TokenResponse,
+    self, CredentialPolicy, Endpoints, ErrorClass, Guard, Scrubber, TokenError, TokenResponse,
 };
+use crate::providers::{EndpointError, Provider};
 use crate::record::{Account, Flow, Rejection, SecretField, Usage};
 use crate::store::{AccountLock, Expect, Revision};
 use crate::totp::TotpSecret;
 use crate::trail::Action;
 
-/// Exact Online refuses a new access token earlier than this after the previous one.
-pub const EXACT_MIN_REFRESH_INTERVAL: i64 = 570;
-/// Exact Online blocks an app for an hour after 10 errors in an hour; stop before that.
-pub const EXACT_ERROR_BUDGET: usize = 8;
-const HOUR: i64 = 3600;
 /// Never submit a code with fewer seconds than this left in its time step.
 const TOTP_MIN_SECONDS_LEFT: u64 = 3;
 /// The longest a logon waits for a fresh TOTP time step (while holding the account's lock).
@@ -112,15 +107,9 @@ fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     })
 }
 
-fn is_exact(account: &Account) -> bool {
-    account.header.provider.kind.starts_with("exact-")
-}
-
-/// Who is using the account, for its record and the audit.
-pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
+/// What keychain knows of the account's kind of provider.
+fn provider_of(account: &Account) -> &'static dyn Provider {
+    account.header.provider.kind.provider()
 }
 
 /// A record that an unfinished `keychain mv` marked is not logged on with (see `cmd::mv`).
@@ -142,7 +131,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
     let (account, _) = kc.read(name)?;
     refuse_moving(&account)?;
-    let now = crate::clock::now();
+    let now = kc.now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;
         return Ok(token);
@@ -237,34 +226,31 @@ impl Session<'_> {
 
     fn note_use(&mut self, action: &str, ok: bool) {
         self.account.header.last_use = Some(Usage {
-            at: crate::clock::now(),
-            by: os_user(),
+            at: self.kc.now(),
+            by: crate::whoami::whoami(),
             action: action.into(),
             ok,
         });
     }
 
     fn run(&mut self) -> Result<Token> {
-        let now = crate::clock::now();
+        let now = self.kc.now();
         if let Some(token) = cached(&self.account, now, self.opts.min_valid) {
             return Ok(token);
         }
-        if is_exact(&self.account) {
-            self.check_exact_rules(now)?;
-            // Exact counts a refresh within 570 s of the previous token as an error: serve the
-            // cached token while it is valid at all.
-            if let Some(issued) = self.account.header.access_token_issued
-                && (0..EXACT_MIN_REFRESH_INTERVAL).contains(&now.saturating_sub(issued))
-            {
-                if let Some(token) = cached(&self.account, now, 0) {
-                    return Ok(token);
-                }
-                return Err(Error::Unavailable(format!(
-                    "Exact Online allows a new access token {} s after the previous one; try again in {} s",
-                    EXACT_MIN_REFRESH_INTERVAL,
-                    EXACT_MIN_REFRESH_INTERVAL - now.saturating_sub(issued)
-                )));
+        let admission = provider_of(&self.account).admission();
+        admission
+            .check_errors(&mut self.account.header.provider_errors, now)
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        // Exact counts a refresh within 570 s of the previous token as an error: serve the
+        // cached token while it is valid at all.
+        if let Err(too_soon) =
+            admission.check_interval(self.account.header.access_token_issued, now)
+        {
+            if let Some(token) = cached(&self.account, now, 0) {
+                return Ok(token);
             }
+            return Err(Error::Unavailable(too_soon.to_string()));
         }
         let has_refresh_token = self.account.secret(SecretField::RefreshToken).is_some();
         if !has_refresh_token {
@@ -309,8 +295,8 @@ impl Session<'_> {
         )))
     }
 
-    /// Where this account's credentials may go: the hosts of its endpoints and issuer, Exact's
-    /// own login hosts, and those recorded with `--allow-host`.
+    /// Where this account's credentials may go: the hosts of its endpoints and issuer, the
+    /// provider's own login hosts (Exact's), and those recorded with `--allow-host`.
     fn policy(&self, endpoints: &Endpoints) -> CredentialPolicy {
         let p = &self.account.header.provider;
         let mut extra: Vec<String> = p.allow_hosts.clone();
@@ -322,69 +308,24 @@ impl Session<'_> {
         {
             extra.push(host);
         }
-        if let Some(country) = p.kind.strip_prefix("exact-") {
-            extra.extend(oauth::exact_login_hosts(country));
-        }
+        extra.extend(p.kind.provider().login_hosts());
         CredentialPolicy::new(endpoints, extra.iter().map(String::as_str), p.insecure_http)
-    }
-
-    fn check_exact_rules(&mut self, now: i64) -> Result<()> {
-        let errors = &mut self.account.header.provider_errors;
-        errors.retain(|t| (0..HOUR).contains(&now.saturating_sub(*t)));
-        if errors.len() >= EXACT_ERROR_BUDGET {
-            let oldest = errors.iter().min().copied().unwrap_or(now);
-            return Err(Error::Unavailable(format!(
-                "{} errors from Exact Online in the last hour: keychain stops before Exact blocks the app (10 per hour); try again after {}",
-                errors.len(),
-                crate::clock::rfc3339(oldest.saturating_add(HOUR))
-            )));
-        }
-        Ok(())
     }
 
     fn endpoints(&self, client: &reqwest::blocking::Client) -> Result<Endpoints> {
         let p = &self.account.header.provider;
-        let kind: ProviderKind = p.kind.parse().map_err(|e: String| Error::usage(e))?;
-        let parse = |what: &str, v: &Option<String>| -> Result<Url> {
-            let text = v.as_deref().ok_or_else(|| {
-                Error::usage(format!(
-                    "account '{}' has no {what}",
-                    self.account.header.name
-                ))
-            })?;
-            Url::parse(text).map_err(|_| {
-                Error::usage(format!(
-                    "the {what} of account '{}' is not a URL",
-                    self.account.header.name
-                ))
-            })
-        };
-        match kind {
-            ProviderKind::Oidc => {
-                let issuer = parse("issuer", &p.issuer)?;
-                oauth::discover(client, &issuer).map_err(|e| match e.class() {
-                    ErrorClass::Unavailable => Error::Unavailable(e.to_string()),
-                    _ => Error::usage(e.to_string()),
-                })
+        p.kind.provider().endpoints(p, client).map_err(|e| match e {
+            EndpointError::Discovery(e) if e.class() == ErrorClass::Unavailable => {
+                Error::Unavailable(e.to_string())
             }
-            ProviderKind::Oauth2 => Ok(Endpoints {
-                authorize: parse("authorize URL", &p.authorize_url)?,
-                token: parse("token URL", &p.token_url)?,
-            }),
-            // Explicit URLs point an Exact account at a proxy or an emulator; Exact's rules still apply.
-            ProviderKind::Exact(_) if p.authorize_url.is_some() => Ok(Endpoints {
-                authorize: parse("authorize URL", &p.authorize_url)?,
-                token: parse("token URL", &p.token_url)?,
-            }),
-            ProviderKind::Exact(country) => {
-                Ok(oauth::exact_endpoints(&country).expect("known country"))
-            }
-        }
+            EndpointError::Discovery(e) => Error::usage(e.to_string()),
+            e => Error::usage(format!("account '{}' {e}", self.account.header.name)),
+        })
     }
 
     /// Stores a token response: the rotated refresh token first of all.
     fn store_tokens(&mut self, response: TokenResponse, source: Source) -> Result<Token> {
-        let now = crate::clock::now();
+        let now = self.kc.now();
         let h = &mut self.account.header;
         // Clamped where it entered (`oauth::MAX_EXPIRES_IN`); saturating all the same.
         let expires_at = response
@@ -424,12 +365,10 @@ impl Session<'_> {
         })
     }
 
+    /// Counts an error against the provider's budget, where it keeps one (Exact's).
     fn record_provider_error(&mut self) {
-        if is_exact(&self.account) {
-            self.account
-                .header
-                .provider_errors
-                .push(crate::clock::now());
+        if provider_of(&self.account).admission().counts_errors() {
+            self.account.header.provider_errors.push(self.kc.now());
         }
     }
 
@@ -464,7 +403,7 @@ impl Session<'_> {
             Err(TokenError::RateLimited {
                 new_refresh_token, ..
             }) if new_refresh_token.is_some() => {
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, new_refresh_token, now);
                 self.account.header.refresh_token_active = Some(now);
@@ -477,7 +416,7 @@ impl Session<'_> {
                 // The provider said the grant is dead (used, expired or revoked): forget the
                 // token, so that no later call burns an error on it, and log on again. Only
                 // this answer retires a refresh token (see `oauth::is_grant_dead`).
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, None, now);
                 self.record_provider_error();
@@ -502,7 +441,7 @@ impl Session<'_> {
                 new_refresh_token,
             }) => {
                 // The old refresh token may be spent: keep the one the answer carried.
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, Some(new_refresh_token), now);
                 self.account.header.refresh_token_active = Some(now);
@@ -519,7 +458,9 @@ impl Session<'_> {
                     self.record_provider_error();
                     self.note_use("login_failed", false);
                     self.save()?;
-                } else if matches!(e, TokenError::Refused { .. }) && is_exact(&self.account) {
+                } else if matches!(e, TokenError::Refused { .. })
+                    && provider_of(&self.account).admission().counts_errors()
+                {
                     // Exact counts it against the app's error budget; the token is kept.
                     self.record_provider_error();
                     self.save()?;
@@ -537,7 +478,7 @@ impl Session<'_> {
     /// Fails before anything is sent when the TOTP step this logon would need was used by the
     /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
     fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
-        let local = crate::clock::now().max(0) as u64;
+        let local = self.kc.now().max(0) as u64;
         let last = used_step(totp, self.account.header.last_totp_step, local);
         // A step further ahead was recorded on a provider's clock (followed within the bound):
         // only the logon itself, which sees that clock, can tell whether a fresh one is near.
@@ -602,7 +543,7 @@ impl Session<'_> {
             .provider
             .scope
             .clone()
-            .unwrap_or_else(|| default_scope(&self.account));
+            .unwrap_or_else(|| provider_of(&self.account).default_scope().to_string());
         let user = self.account.header.user.clone();
         let flow = match self.account.header.provider.flow {
             Flow::Code => logon::Flow::Code,
@@ -625,10 +566,12 @@ impl Session<'_> {
             redirect_uri: &redirect_uri,
             scope: &scope,
             flow,
+            adapters: provider_of(&self.account).page_adapters(),
             user: &user,
             password: &password,
             debug_pages: self.opts.debug_pages.as_deref(),
             progress: self.opts.progress,
+            clock: &**self.kc.clock(),
         };
         let outcome = {
             let mut guard = totp.as_ref().map(|t| StepGuard {
@@ -648,8 +591,8 @@ impl Session<'_> {
                     // The lockout guard, written under the lock before exit 4: no later run
                     // sends this password or code again.
                     self.account.header.logon_rejected = Some(Rejection {
-                        at: crate::clock::now(),
-                        by: os_user(),
+                        at: self.kc.now(),
+                        by: crate::whoami::whoami(),
                         step: match &e {
                             LogonError::Rejected { step, .. } => step.clone(),
                             _ => "authorization".into(),
@@ -694,14 +637,6 @@ impl Session<'_> {
     }
 }
 
-fn default_scope(account: &Account) -> String {
-    if account.header.provider.kind == "oidc" {
-        "openid offline_access".into()
-    } else {
-        String::new()
-    }
-}
-
 fn logon_error(e: LogonError) -> Error {
     match e.class() {
         ErrorClass::Rejected => Error::Rejected(e.to_string()),
@@ -725,7 +660,7 @@ impl TotpProvider for StepGuard<'_, '_> {
         loop {
             // Whatever the engine was told, never a time beyond our clock ± the bound: a step
             // recorded as used a year ahead would block every later logon.
-            let local = crate::clock::now().max(0) as u64;
+            let local = self.session.kc.now().max(0) as u64;
             let t = provider_time
                 .saturating_add(waited)
                 .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
@@ -754,7 +689,7 @@ impl TotpProvider for StepGuard<'_, '_> {
                     "keychain: waiting {pause} s for a fresh TOTP code\n"
                 ));
             }
-            std::thread::sleep(Duration::from_secs(pause));
+            self.session.kc.clock().sleep(Duration::from_secs(pause));
             waited += pause;
         }
     }
@@ -815,3 +750,6 @@ mod tests {
         assert_eq!(believed, (now + BOUND) / 30);
     }
 }
+
+#[cfg(test)]
+mod clock_tests;

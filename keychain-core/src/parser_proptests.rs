@@ -15,10 +15,7 @@ fn sealed() -> (Vec<u8>, Identity) {
     let id = Identity::generate();
     let mut account = Account::new(Header::new(
         "acme",
-        Provider {
-            kind: "oidc".into(),
-            ..Default::default()
-        },
+        Provider::new(crate::providers::ProviderKind::Oidc),
         "dwho".into(),
         100,
     ));
@@ -29,7 +26,12 @@ fn sealed() -> (Vec<u8>, Identity) {
 
 fn config() -> (Config, Identity) {
     let id = Identity::generate();
-    let mut config = Config::new(KeyStoreKind::File, id.to_public().to_string(), Vec::new());
+    let mut config = Config::new(
+        KeyStoreKind::File,
+        id.to_public().to_string(),
+        Vec::new(),
+        0,
+    );
     config.seal(&id);
     (config, id)
 }

@@ -10,7 +10,7 @@ use crate::record::{Header, SecretField};
 use crate::store::StoreError;
 
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
-    let now = clock::now();
+    let now = kc.now();
     let wanted = NameFilter::new(args.pattern.as_deref())?;
     let mut rows = Vec::new();
     let mut damaged = Vec::new();
@@ -109,7 +109,7 @@ fn to_table(rows: &[Header], now: i64) -> String {
             .collect();
         table.row(vec![
             h.name.clone(),
-            h.provider.kind.clone(),
+            h.provider.kind.to_string(),
             h.user.clone(),
             secrets.join(" "),
         ]);

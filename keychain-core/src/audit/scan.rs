@@ -89,7 +89,7 @@ pub struct ImportCandidate {
     pub data_provider: Option<String>,
     /// keychain's provider: `exact-nl`, `exact-be`, ... or `oauth2` for any other `api-url`;
     /// `None` without an `api-url` (ask the user).
-    pub provider: Option<String>,
+    pub provider: Option<crate::providers::ProviderKind>,
     pub api_url: Option<String>,
     pub client_id: Option<String>,
     pub redirect_url: Option<String>,
@@ -666,7 +666,7 @@ pub fn read_settings(path: &Path) -> Result<SettingsFile, ScanError> {
                 connection,
                 alias,
                 data_provider: db.and_then(|d| attr(d, "provider")),
-                provider: api_url.as_deref().map(provider_for),
+                provider: api_url.as_deref().map(crate::providers::for_api_url),
                 api_url,
                 client_id: get("api-client-id"),
                 redirect_url: get("api-redirect-url"),
@@ -727,48 +727,27 @@ pub fn slugify(parts: &[&str]) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// keychain's provider for an `api-url`: `exact-nl`, `exact-be`, `exact-de`, `exact-uk`,
-/// `exact-us`, `exact-es`, `exact-fr` for Exact Online's https sites, else `oauth2`.
-pub fn provider_for(api_url: &str) -> String {
-    const EXACT: &[(&str, &str)] = &[
-        ("exactonline.nl", "exact-nl"),
-        ("exactonline.be", "exact-be"),
-        ("exactonline.de", "exact-de"),
-        ("exactonline.co.uk", "exact-uk"),
-        ("exactonline.com", "exact-us"),
-        ("exactonline.es", "exact-es"),
-        ("exactonline.fr", "exact-fr"),
-    ];
-    let Ok(url) = url::Url::parse(api_url.trim()) else {
-        return "oauth2".to_string();
-    };
-    if url.scheme() != "https" {
-        return "oauth2".to_string();
-    }
-    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-    EXACT
-        .iter()
-        .find(|(domain, _)| host == *domain || host.ends_with(&format!(".{domain}")))
-        .map(|(_, id)| id.to_string())
-        .unwrap_or_else(|| "oauth2".to_string())
-}
-
 /// Rewrites a settings file without any of its plain-text secrets (see [`strip_spots`]).
-pub fn strip_secrets(path: &Path) -> Result<PathBuf, ScanError> {
+pub fn strip_secrets(path: &Path, now: i64) -> Result<PathBuf, ScanError> {
     let file = read_settings(path)?;
     let cuts: Vec<Spot> = file.spots.clone();
-    strip_spots(path, &file.text, &cuts)
+    strip_spots(path, &file.text, &cuts, now)
 }
 
 /// Rewrites a settings file without the secrets at `spots` (found by [`read_settings`] in
 /// `original`), leaving every other byte as it was; other secrets stay. The file must still be
 /// exactly `original`, or nothing is written. The result must parse and hold exactly
 /// `spots.len()` secrets fewer. The original is kept beside it as
-/// `<name>.keychain-backup-<unix time>` (mode 0600: it still holds the secrets; delete it once
+/// `<name>.keychain-backup-<now>` (`now` in Unix seconds; mode 0600: it still holds the secrets; delete it once
 /// the import is checked), then the file is replaced atomically with its own permissions.
 /// `path` is the file itself, not a symbolic link to it (the rename would replace the link):
 /// resolve links first. Returns the backup's path.
-pub fn strip_spots(path: &Path, original: &str, spots: &[Spot]) -> Result<PathBuf, ScanError> {
+pub fn strip_spots(
+    path: &Path,
+    original: &str,
+    spots: &[Spot],
+    now: i64,
+) -> Result<PathBuf, ScanError> {
     let text = Zeroizing::new(read_text(path)?);
     if text.as_str() != original {
         return Err(ScanError::ChangedMeanwhile {
@@ -803,17 +782,13 @@ pub fn strip_spots(path: &Path, original: &str, spots: &[Spot]) -> Result<PathBu
         });
     }
 
-    let backup = write_backup(path, text.as_bytes())?;
+    let backup = write_backup(path, text.as_bytes(), now)?;
     let mode = mode_of(path).map_err(|e| io_err("read the permissions of", path, e))?;
     write_atomic_unique(path, stripped.as_bytes(), mode).map_err(|e| io_err("rewrite", path, e))?;
     Ok(backup)
 }
 
-fn write_backup(path: &Path, contents: &[u8]) -> Result<PathBuf, ScanError> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+fn write_backup(path: &Path, contents: &[u8], stamp: i64) -> Result<PathBuf, ScanError> {
     let name = file_name(path);
     for n in 0..100 {
         let suffix = if n == 0 {

@@ -42,6 +42,30 @@ pub enum Flow {
     Implicit,
 }
 
+/// A kind of logon page the engine can fill, by its adapter. A provider says which its pages
+/// need (`providers::Provider::page_adapters`); a page only another adapter knows is then an
+/// unknown page, not something to guess at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAdapter {
+    /// Plain HTML forms (LemonLDAP::NG, Keycloak, most IdPs).
+    HtmlForm,
+    /// Azure AD B2C self-asserted pages (Exact Online's sign-in).
+    AzureB2c,
+}
+
+impl PageAdapter {
+    /// Every adapter the engine has.
+    pub const ALL: &'static [PageAdapter] = &[PageAdapter::HtmlForm, PageAdapter::AzureB2c];
+
+    /// A short name, for tests and debugging.
+    pub fn name(self) -> &'static str {
+        match self {
+            PageAdapter::HtmlForm => "html-form",
+            PageAdapter::AzureB2c => "azure-b2c",
+        }
+    }
+}
+
 /// Everything one logon needs. The password is borrowed: the engine never keeps a copy past
 /// the call.
 pub struct LogonRequest<'a> {
@@ -53,12 +77,17 @@ pub struct LogonRequest<'a> {
     pub redirect_uri: &'a Url,
     pub scope: &'a str,
     pub flow: Flow,
+    /// The page adapters the provider's pages need.
+    pub adapters: &'a [PageAdapter],
     pub user: &'a str,
     pub password: &'a SecretString,
     /// When set, every page seen is written there, with secrets and cookie values redacted.
     pub debug_pages: Option<&'a Path>,
     /// One line per step on stderr.
     pub progress: bool,
+    /// Our clock: the provider's time is estimated from it and its `Date` headers, and the
+    /// TOTP step guard reads the same one, so the step computed and the step recorded agree.
+    pub clock: &'a dyn crate::clock::Clock,
 }
 
 /// Where one-time codes come from.
