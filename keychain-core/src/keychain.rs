@@ -207,7 +207,7 @@ impl Keychain {
             }
             _ => members.trail_secrets(identity)?,
         };
-        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets);
+        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone());
         Ok(self.shared_log.get_or_init(|| log))
     }
 

@@ -41,6 +41,7 @@ use super::event::{Origin, Record};
 use super::key::{MacKey, line_hash};
 use super::log::{GENESIS, MAX_LINE, io_err, parse_line, read_tail};
 use super::{AuditError, AuditKey, Event, Problem, ProblemKind, Trail, Transaction, VerifyReport};
+use crate::clock::SharedClock;
 use crate::fsutil::private_options;
 use crate::store::kv::{Kv, KvError, KvExpect};
 
@@ -74,6 +75,8 @@ pub struct SharedLog {
     /// The MAC key of every group key generation (by index) this machine can open; a new
     /// generation is added when this process removes a member.
     keys: std::sync::RwLock<Vec<Option<MacKey>>>,
+    /// The keychain's clock: an event's time, as the local log's.
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for SharedLog {
@@ -100,8 +103,14 @@ impl SharedLog {
     /// The trail in `kv`, with this machine's copy in `dir`; `secrets[g]` is the audit secret of
     /// group key generation `g` ([`crate::members::GroupKey::audit_secret`]), `None` where this
     /// machine cannot open it. Appends use the newest.
-    pub fn new(kv: Arc<dyn Kv>, dir: &Path, secrets: &[Option<SecretBox<[u8; 32]>>]) -> Self {
+    pub fn new(
+        kv: Arc<dyn Kv>,
+        dir: &Path,
+        secrets: &[Option<SecretBox<[u8; 32]>>],
+        clock: SharedClock,
+    ) -> Self {
         SharedLog {
+            clock,
             kv,
             copy: dir.join(COPY_FILE),
             lock: dir.join(LOCK_FILE),
@@ -295,7 +304,7 @@ impl SharedLog {
         let record = Record::new(
             event,
             origin,
-            std::time::SystemTime::now(),
+            self.clock.now(),
             cursor.next_seq,
             &cursor.last_hash,
             Some(generation),

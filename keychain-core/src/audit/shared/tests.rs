@@ -34,7 +34,7 @@ fn setup() -> (tempfile::TempDir, Arc<LocalKv>, Machine, Machine) {
 
 impl Machine {
     fn log(&self, kv: &Arc<LocalKv>, secrets: &[Option<SecretBox<[u8; 32]>>]) -> SharedLog {
-        SharedLog::new(kv.clone(), self.dir.path(), secrets)
+        SharedLog::new(kv.clone(), self.dir.path(), secrets, crate::clock::system())
     }
 }
 
@@ -244,7 +244,12 @@ fn an_event_forged_without_the_group_key_is_refused_and_a_removed_member_cannot_
         .log(&kv, &[secret(66)])
         .append(&event("acme"))
         .unwrap_err();
-    let forger = SharedLog::new(kv.clone(), mallory.dir.path(), &[secret(66)]);
+    let forger = SharedLog::new(
+        kv.clone(),
+        mallory.dir.path(),
+        &[secret(66)],
+        crate::clock::system(),
+    );
     let cursor = Cursor {
         next_seq: 1,
         last_hash: line_hash(&kv.get(&position(0)).unwrap().unwrap().bytes),

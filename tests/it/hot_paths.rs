@@ -1,0 +1,193 @@
+//! What issue 12 changed on the hot paths, pinned against real components: the audit log's one
+//! fsync per reveal (seen with strace), the plain Secret Service session (seen with
+//! dbus-monitor on the private bus), and whole-keychain reads decrypted in parallel.
+//! The speed itself is measured by `benches/hot_paths.sh`, never asserted here.
+
+use crate::support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// Runs `keychain ARGS` under strace, tracing the given syscalls; returns strace's lines.
+fn strace(kc: &Kc, syscalls: &str, args: &[&str]) -> Vec<String> {
+    let log = kc.tmp.path().join("strace.out");
+    let status = Command::new("strace")
+        .args(["-f", "-qq", "-y", "-s", "64", "-e"])
+        .arg(format!("trace={syscalls}"))
+        .arg("-o")
+        .arg(&log)
+        .arg(assert_cmd::cargo::cargo_bin("keychain"))
+        .args(args)
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .output()
+        .expect("strace is needed for this test: run scripts/install-test-deps")
+        .status;
+    assert!(status.success(), "keychain {args:?} under strace: {status}");
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn an_audited_reveal_makes_one_fsync_of_the_log_line_before_the_secret_is_written() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    let lines = strace(
+        &kc,
+        "fsync,fdatasync,syncfs,sync_file_range,write",
+        &["show", "acme", "--reveal", "password"],
+    );
+    let syncs: Vec<(usize, &String)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("sync"))
+        .collect();
+    assert_eq!(syncs.len(), 1, "one sync per audited reveal: {syncs:#?}");
+    let (sync_at, sync) = syncs[0];
+    assert!(
+        sync.contains("fdatasync(") && sync.contains("audit.log>"),
+        "the one sync is the log line's: {sync}"
+    );
+    let secret_at = lines
+        .iter()
+        .position(|l| l.contains(CANARY_PASSWORD))
+        .expect("the password is written to stdout");
+    assert!(
+        sync_at < secret_at,
+        "recorded before revealed: the sync comes first\n{}",
+        lines.join("\n")
+    );
+    // The anchor still moved on with the line, and the log verifies.
+    kc.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_crash_that_loses_the_last_anchor_is_reconciled_by_the_next_reveal() {
+    let kc = Kc::with_file_store();
+    kc.add_account("acme");
+    let anchor = kc.dir.join("audit.anchor");
+    let before = std::fs::read(&anchor).unwrap();
+    kc.ok(&["show", "acme", "--reveal", "password"]);
+    // A power loss before the unsynced rename reached the disk: the line is there, the anchor
+    // is the one before it.
+    std::fs::write(&anchor, &before).unwrap();
+    kc.ok(&["audit", "verify"]);
+    kc.ok(&["show", "acme", "--reveal", "password"]);
+    kc.ok(&["audit", "verify"]);
+    // No temporary anchors are left behind by the replacements.
+    let leftovers: Vec<_> = std::fs::read_dir(&kc.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".audit.anchor"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Starts `dbus-monitor` on the session bus, watching OpenSession calls, and waits until it
+/// listens (it prints the bus's NameAcquired or NameLost signal about itself first).
+fn monitor_open_session(out: &Path) -> std::process::Child {
+    let file = std::fs::File::create(out).unwrap();
+    let child = Command::new("dbus-monitor")
+        .args([
+            "--session",
+            "type='method_call',interface='org.freedesktop.Secret.Service',member='OpenSession'",
+        ])
+        .stdout(file)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor (package dbus) is needed: run scripts/install-test-deps");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(out).unwrap().contains("NameLost")
+        && !std::fs::read_to_string(out)
+            .unwrap()
+            .contains("NameAcquired")
+    {
+        assert!(Instant::now() < deadline, "dbus-monitor did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn the_identity_is_read_through_a_plain_secret_service_session() {
+    require_secret_service();
+    let kc = Kc::new();
+    kc.ok(&["init"]);
+    kc.add_account("acme");
+    let seen = kc.tmp.path().join("monitor.out");
+    let mut monitor = monitor_open_session(&seen);
+    // The gnome-keyring item written by `init` (through keyring-core) is read back.
+    let shown = kc.ok(&["show", "acme", "--reveal", "password"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&seen)
+        .unwrap()
+        .contains("OpenSession")
+    {
+        assert!(Instant::now() < deadline, "no OpenSession call was seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    let _ = keychain::keystore::os::delete_entry(&kc.dir);
+    assert_eq!(shown, format!("{CANARY_PASSWORD}\n"));
+    let calls = std::fs::read_to_string(&seen).unwrap();
+    assert!(
+        calls.contains("string \"plain\""),
+        "the session is plain:\n{calls}"
+    );
+    assert!(!calls.contains("dh-ietf1024"), "no DH session:\n{calls}");
+}
+
+#[test]
+fn many_records_open_in_parallel_each_with_its_own_result_in_order() {
+    let kc = Kc::with_file_store();
+    let names: Vec<String> = (0..23).map(|i| format!("acct-{i:02}")).collect();
+    for name in &names {
+        kc.add_account(name);
+    }
+    // One record damaged, one gone: each says so in its own place; the rest open.
+    let mut damaged = std::fs::read(kc.record("acct-07")).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x55;
+    std::fs::write(kc.record("acct-07"), damaged).unwrap();
+    std::fs::remove_file(kc.record("acct-19")).unwrap();
+
+    let opened = keychain::keychain::Keychain::open(&kc.dir)
+        .unwrap()
+        .read_many(&names)
+        .unwrap();
+    assert_eq!(opened.len(), names.len());
+    for (name, result) in names.iter().zip(&opened) {
+        match (name.as_str(), result) {
+            ("acct-07", Err(keychain::error::Error::Integrity { path, .. })) => {
+                assert!(path.ends_with("acct-07.kcr"), "{}", path.display())
+            }
+            ("acct-19", Err(keychain::error::Error::NotFound(n))) => assert_eq!(n, "acct-19"),
+            (_, Ok(account)) => assert_eq!(&account.header.name, name),
+            (name, Err(e)) => panic!("{name}: unexpected {e}"),
+        }
+    }
+}
+
+#[test]
+fn list_reads_each_record_in_one_read_and_one_end_of_file() {
+    let kc = Kc::with_file_store();
+    for name in ["a", "b", "c"] {
+        kc.add_account(name);
+    }
+    let lines = strace(&kc, "read", &["list"]);
+    for name in ["a", "b", "c"] {
+        let reads = lines
+            .iter()
+            .filter(|l| l.contains(&format!("/{name}.kcr>")))
+            .count();
+        assert_eq!(reads, 2, "reads of {name}.kcr:\n{}", lines.join("\n"));
+    }
+}
