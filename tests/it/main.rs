@@ -25,6 +25,7 @@ mod login_lemonldap;
 mod logon_engine;
 mod logon_safety;
 mod man_page;
+mod openbao_store;
 mod operator_cli;
 mod output_cli;
 mod plaintext_cli;

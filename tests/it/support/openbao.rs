@@ -10,7 +10,14 @@ use std::time::Duration;
 
 use keychain::store::openbao::{AuthSettings, OpenBaoSettings};
 
-use super::free_port;
+/// A port nobody listens on now, for a server to take (it binds it itself, so there is a
+/// short window in which another process could take it first).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
 
 /// The dev server's root token: a test value, not a secret.
 pub const ROOT_TOKEN: &str = "root-test-token";

@@ -1,13 +1,13 @@
 //! The shared store on a real OpenBao: the KV v2 client's answers and errors, the record store
 //! and the lease lock. Each test starts its own server (~0.2 s) and uses its own mount.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::openbao::Bao;
 use keychain::store::openbao::{BaoError, KvClient};
 use serde_json::{Map, Value, json};
-use support::openbao::Bao;
 
 fn data(value: &str) -> Map<String, Value> {
     json!({ "v": value }).as_object().unwrap().clone()
@@ -617,8 +617,8 @@ mod init {
         let mount = bao.new_mount();
         let kc = Kc::new();
         // Unreachable: named, exit 5, no keychain made.
-        let port = support::free_port();
-        let addr = format!("http://127.0.0.1:{port}");
+        let closed = support::closed_port();
+        let addr = format!("http://127.0.0.1:{}", closed.port);
         let out = kc
             .cmd()
             .args([
