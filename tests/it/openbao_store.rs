@@ -5,9 +5,9 @@ use crate::support;
 
 use std::time::Duration;
 
+use crate::support::openbao::Bao;
 use keychain::store::openbao::{BaoError, KvClient};
 use serde_json::{Map, Value, json};
-use support::openbao::Bao;
 
 fn data(value: &str) -> Map<String, Value> {
     json!({ "v": value }).as_object().unwrap().clone()

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use keychain::store::openbao::{AuthSettings, OpenBaoSettings};
 
-/// A port of 127.0.0.1 that was free a moment ago. OpenBao binds its listener itself and takes
-/// no inherited socket (unlike the portal in `servers`), so the port is found by binding port 0
-/// and letting it go; another process taking it in between makes `start` fail loudly, not pass.
+/// A port nobody listens on now, for a server to take (it binds it itself, so there is a
+/// short window in which another process could take it first).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
