@@ -49,9 +49,18 @@ pub enum Error {
     #[error(transparent)]
     KeyStore(#[from] crate::keystore::KeyStoreError),
 
-    /// A record or file is corrupt, tampered with or encrypted to another key.
+    /// A file is corrupt or not what keychain expects (a configuration, an export).
     #[error("{path}: {reason}")]
     Integrity { path: PathBuf, reason: String },
+
+    /// A record is corrupt, tampered with or encrypted to another key: the record's own error
+    /// is the source.
+    #[error("{path}: {cause}")]
+    Record {
+        path: PathBuf,
+        #[source]
+        cause: crate::record::RecordError,
+    },
 
     /// A record older than the last write the audit log recorded: a copy put back.
     #[error("{path}: {reason}")]
@@ -76,13 +85,37 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
-    /// The provider rejected the credentials: a person must act.
-    #[error("{0}")]
-    Rejected(String),
+    /// The provider rejected the credentials: a person must act. `what` says which operation;
+    /// the provider's answer is the source.
+    #[error("{what}")]
+    Rejected {
+        what: String,
+        #[source]
+        cause: ProviderCause,
+    },
 
-    /// The provider could not be reached or asked us to wait.
-    #[error("{0}")]
-    Unavailable(String),
+    /// A logon the provider rejected before, held back until a person changes the credential
+    /// or allows one attempt: no request is sent.
+    #[error(
+        "the provider rejected the {step} of account '{account}' at {at} (run by {by}); keychain sends no logon until it is changed, so the account is not locked out"
+    )]
+    RejectedBefore {
+        account: String,
+        step: String,
+        at: String,
+        by: String,
+    },
+
+    /// The provider could not be reached or asked us to wait, or keychain holds back to keep
+    /// within the provider's rules. `retry` says when trying again can help ("in 30 s"); the
+    /// provider's answer, when there was one, is the source.
+    #[error("{what}")]
+    Unavailable {
+        what: String,
+        retry: Option<String>,
+        #[source]
+        cause: Option<ProviderCause>,
+    },
 
     /// The audit log could not be written or does not verify; the operation fails closed.
     #[error("audit log: {source}")]
@@ -114,6 +147,36 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a provider answered (or failed to answer), kept whole behind [`Error::Rejected`] and
+/// [`Error::Unavailable`] so that callers can match on it and `hint()` can ask it for advice.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderCause {
+    /// The headless logon (the provider's logon pages).
+    #[error(transparent)]
+    Logon(crate::logon::LogonError),
+    /// The token endpoint (a refresh or the code exchange).
+    #[error(transparent)]
+    Token(crate::oauth::TokenError),
+    /// OpenID discovery at the issuer.
+    #[error(transparent)]
+    Discovery(crate::oauth::DiscoveryError),
+    /// The HTTP client could not be built (TLS set-up).
+    #[error(transparent)]
+    Client(reqwest::Error),
+}
+
+impl ProviderCause {
+    /// The cause's own advice, where its module gives one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ProviderCause::Logon(e) => e.hint(),
+            ProviderCause::Token(e) => e.hint(),
+            ProviderCause::Discovery(e) => Some(e.hint().into()),
+            ProviderCause::Client(_) => None,
+        }
+    }
+}
+
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage {
@@ -142,12 +205,13 @@ impl Error {
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
             Error::KeyStore(_) => exit::LOCKED,
             Error::Integrity { .. }
+            | Error::Record { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
             | Error::WritableByOthers { .. } => exit::INTEGRITY,
             Error::Store(e) => e.exit_code(),
-            Error::Rejected(_) => exit::REJECTED,
-            Error::Unavailable(_) => exit::UNAVAILABLE,
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => exit::REJECTED,
+            Error::Unavailable { .. } => exit::UNAVAILABLE,
             Error::Io { .. } => exit::IO,
             Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
             Error::Output { .. } => exit::IO,
@@ -164,6 +228,7 @@ impl Error {
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
             Error::KeyStore(_) => "key-store",
             Error::Integrity { .. }
+            | Error::Record { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
             | Error::WritableByOthers { .. } => "integrity",
@@ -174,8 +239,8 @@ impl Error {
                 exit::LOCKED => "key-store",
                 _ => "io",
             },
-            Error::Rejected(_) => "rejected",
-            Error::Unavailable(_) => "unavailable",
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => "rejected",
+            Error::Unavailable { .. } => "unavailable",
             Error::Audit { .. } => "audit-log",
             Error::Output { .. } => "output",
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
@@ -198,7 +263,7 @@ impl Error {
             )),
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
-            Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
+            Error::Record { .. } => Some(
                 "the file was left untouched; restore the account from an export ('keychain import FILE.age --replace'; an older record file copied back is refused as a replay), or remove it with 'keychain rm' and add the account again"
                     .into(),
             ),
@@ -207,9 +272,21 @@ impl Error {
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),
-            Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
-            Error::Unavailable(_) => Some("try again later".into()),
-            Error::Audit { .. } => Some("nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
+            Error::Rejected { cause, .. } => Some(cause.hint().unwrap_or_else(|| "check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into())),
+            Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
+            Error::Unavailable { retry, cause, .. } => {
+                let when = format!("try again {}", retry.as_deref().unwrap_or("later"));
+                Some(match cause.as_ref().and_then(ProviderCause::hint) {
+                    // The cause's advice ends in its own "try again later" where it has one.
+                    Some(own) if retry.is_none() => own,
+                    Some(own) => format!("{own}; {when}"),
+                    None => when,
+                })
+            }
+            Error::Audit { source, .. } => Some(match source.hint() {
+                Some(own) => format!("nothing was changed, revealed or handed out; {own}"),
+                None => "nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into(),
+            }),
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => Some("check the name and PATH, or give the program's full path".into()),
             Error::Program { .. } => Some("check that the file is an executable program (chmod +x) and not a folder".into()),
             Error::Io { .. } | Error::Output { .. } => None,

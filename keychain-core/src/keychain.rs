@@ -328,9 +328,9 @@ fn open_checked(
     bytes: &[u8],
     logged: Option<u64>,
 ) -> Result<Account> {
-    let account = record::open(bytes, name, identity).map_err(|e| Error::Integrity {
+    let account = record::open(bytes, name, identity).map_err(|cause| Error::Record {
         path: store.location(name),
-        reason: e.to_string(),
+        cause,
     })?;
     if let Some(logged) = logged
         && account.header.writes < logged
@@ -389,9 +389,9 @@ fn check_not_writable_by_others(path: &Path) -> Result<()> {
 /// The public header of `name` as [`Keychain::peek`] gives it: a header that names another
 /// account (a copied or renamed file) is refused, so no account is listed twice.
 fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
-    let integrity = |e: RecordError| Error::Integrity {
+    let integrity = |cause: RecordError| Error::Record {
         path: store.location(name),
-        reason: e.to_string(),
+        cause,
     };
     let raw = store
         .read(name)?

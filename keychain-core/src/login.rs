@@ -26,7 +26,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::audit::Event;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProviderCause, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
 use crate::oauth::{
@@ -259,11 +259,16 @@ impl Session<'_> {
                 if let Some(token) = cached(&self.account, now, 0) {
                     return Ok(token);
                 }
-                return Err(Error::Unavailable(format!(
-                    "Exact Online allows a new access token {} s after the previous one; try again in {} s",
-                    EXACT_MIN_REFRESH_INTERVAL,
-                    EXACT_MIN_REFRESH_INTERVAL - now.saturating_sub(issued)
-                )));
+                return Err(Error::Unavailable {
+                    what: format!(
+                        "Exact Online allows a new access token {EXACT_MIN_REFRESH_INTERVAL} s after the previous one"
+                    ),
+                    retry: Some(format!(
+                        "in {} s",
+                        EXACT_MIN_REFRESH_INTERVAL - now.saturating_sub(issued)
+                    )),
+                    cause: None,
+                });
             }
         }
         let has_refresh_token = self.account.secret(SecretField::RefreshToken).is_some();
@@ -271,8 +276,11 @@ impl Session<'_> {
             // No request at all when the next step would be a refused logon.
             self.check_not_rejected()?;
         }
-        let client = oauth::http::client()
-            .map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
+        let client = oauth::http::client().map_err(|e| Error::Unavailable {
+            what: "cannot set up the HTTP client".into(),
+            retry: None,
+            cause: Some(ProviderCause::Client(e)),
+        })?;
         let endpoints = self.endpoints(&client)?;
         self.guard.policy = self.policy(&endpoints);
 
@@ -300,13 +308,12 @@ impl Session<'_> {
             }
             return Ok(());
         }
-        let name = &self.account.header.name;
-        Err(Error::Rejected(format!(
-            "the provider rejected the {} of account '{name}' at {} (run by {}); keychain sends no logon until it is changed, so the account is not locked out: store the right one with 'keychain set {name} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {name} --retry'",
-            r.step,
-            crate::clock::rfc3339(r.at),
-            r.by
-        )))
+        Err(Error::RejectedBefore {
+            account: self.account.header.name.clone(),
+            step: r.step.clone(),
+            at: crate::clock::rfc3339(r.at),
+            by: r.by.clone(),
+        })
     }
 
     /// Where this account's credentials may go: the hosts of its endpoints and issuer, Exact's
@@ -333,11 +340,17 @@ impl Session<'_> {
         errors.retain(|t| (0..HOUR).contains(&now.saturating_sub(*t)));
         if errors.len() >= EXACT_ERROR_BUDGET {
             let oldest = errors.iter().min().copied().unwrap_or(now);
-            return Err(Error::Unavailable(format!(
-                "{} errors from Exact Online in the last hour: keychain stops before Exact blocks the app (10 per hour); try again after {}",
-                errors.len(),
-                crate::clock::rfc3339(oldest.saturating_add(HOUR))
-            )));
+            return Err(Error::Unavailable {
+                what: format!(
+                    "{} errors from Exact Online in the last hour: keychain stops before Exact blocks the app (10 per hour)",
+                    errors.len()
+                ),
+                retry: Some(format!(
+                    "after {}",
+                    crate::clock::rfc3339(oldest.saturating_add(HOUR))
+                )),
+                cause: None,
+            });
         }
         Ok(())
     }
@@ -363,8 +376,12 @@ impl Session<'_> {
             ProviderKind::Oidc => {
                 let issuer = parse("issuer", &p.issuer)?;
                 oauth::discover(client, &issuer).map_err(|e| match e.class() {
-                    ErrorClass::Unavailable => Error::Unavailable(e.to_string()),
-                    _ => Error::usage(e.to_string()),
+                    ErrorClass::Unavailable => Error::Unavailable {
+                        what: "the provider's endpoints could not be found".into(),
+                        retry: None,
+                        cause: Some(ProviderCause::Discovery(e)),
+                    },
+                    _ => Error::usage_hint(e.to_string(), e.hint()),
                 })
             }
             ProviderKind::Oauth2 => Ok(Endpoints {
@@ -471,7 +488,13 @@ impl Session<'_> {
                 self.record_provider_error();
                 self.note_use("login_failed", false);
                 self.save()?;
-                Err(Error::Unavailable("the provider rate-limited the refresh (its new refresh token was stored); try again later".into()))
+                Err(Error::Unavailable {
+                    what:
+                        "the provider rate-limited the refresh (its new refresh token was stored)"
+                            .into(),
+                    retry: None,
+                    cause: None,
+                })
             }
             Err(e @ TokenError::Rejected { .. }) => {
                 // The provider said the grant is dead (used, expired or revoked): forget the
@@ -509,9 +532,13 @@ impl Session<'_> {
                 self.record_provider_error();
                 self.note_use("login_failed", false);
                 self.save()?;
-                Err(Error::Unavailable(format!(
-                    "the token endpoint {path} answered something unexpected: {detail}; its new refresh token was stored"
-                )))
+                Err(Error::Unavailable {
+                    what: format!(
+                        "the token endpoint {path} answered something unexpected: {detail}; its new refresh token was stored"
+                    ),
+                    retry: None,
+                    cause: None,
+                })
             }
             Err(TokenError::Policy(refused)) => Err(self.policy_error(&refused)),
             Err(e) => {
@@ -524,7 +551,11 @@ impl Session<'_> {
                     self.record_provider_error();
                     self.save()?;
                 }
-                Err(Error::Unavailable(e.to_string()))
+                Err(Error::Unavailable {
+                    what: "the refresh did not go through".into(),
+                    retry: None,
+                    cause: Some(ProviderCause::Token(e)),
+                })
             }
         }
     }
@@ -546,11 +577,19 @@ impl Session<'_> {
         }
         let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
         match wait_for_fresh_step(totp, last, local, min_left) {
-            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable(format!(
-                "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s: try again then"
-            ))),
+            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable {
+                what: format!(
+                    "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s"
+                ),
+                retry: Some(format!("in {pause} s")),
+                cause: None,
+            }),
             Ok(_) => Ok(()),
-            Err(e) => Err(Error::Unavailable(e)),
+            Err(what) => Err(Error::Unavailable {
+                what,
+                retry: None,
+                cause: None,
+            }),
         }
     }
 
@@ -683,10 +722,15 @@ impl Session<'_> {
                 )
                 .map_err(|e| match e {
                     TokenError::Policy(refused) => self.policy_error(&refused),
-                    e if e.class() == ErrorClass::Rejected => {
-                        Error::Rejected(format!("the provider refused the authorization code: {e}"))
-                    }
-                    e => Error::Unavailable(e.to_string()),
+                    e if e.class() == ErrorClass::Rejected => Error::Rejected {
+                        what: "the provider refused the authorization code".into(),
+                        cause: ProviderCause::Token(e),
+                    },
+                    e => Error::Unavailable {
+                        what: "the authorization code could not be exchanged for tokens".into(),
+                        retry: None,
+                        cause: Some(ProviderCause::Token(e)),
+                    },
                 })?
             }
         };
@@ -704,9 +748,16 @@ fn default_scope(account: &Account) -> String {
 
 fn logon_error(e: LogonError) -> Error {
     match e.class() {
-        ErrorClass::Rejected => Error::Rejected(e.to_string()),
+        ErrorClass::Rejected => Error::Rejected {
+            what: "the headless logon was rejected".into(),
+            cause: ProviderCause::Logon(e),
+        },
         ErrorClass::Policy => Error::usage(e.to_string()),
-        ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable(e.to_string()),
+        ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable {
+            what: "the headless logon did not finish".into(),
+            retry: None,
+            cause: Some(ProviderCause::Logon(e)),
+        },
     }
 }
 
