@@ -62,6 +62,17 @@ pub enum Error {
         cause: crate::record::RecordError,
     },
 
+    /// A change saved to the store whose audit event could not be written, and whose undo
+    /// failed as well: the record and the log disagree. The audit failure is the source.
+    #[error("{path}: {change} and could not be undone ({undo})")]
+    Unlogged {
+        path: PathBuf,
+        change: Unlogged,
+        undo: crate::store::StoreError,
+        #[source]
+        cause: crate::audit::AuditError,
+    },
+
     /// A record older than the last write the audit log recorded: a copy put back.
     #[error("{path}: {reason}")]
     Replayed { path: PathBuf, reason: String },
@@ -147,6 +158,22 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Which change of [`Error::Unlogged`] the audit log does not know about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlogged {
+    Written,
+    Removed,
+}
+
+impl std::fmt::Display for Unlogged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unlogged::Written => "the change was saved without its audit event",
+            Unlogged::Removed => "the account was removed without its audit event",
+        })
+    }
+}
+
 /// What a provider answered (or failed to answer), kept whole behind [`Error::Rejected`] and
 /// [`Error::Unavailable`] so that callers can match on it and `hint()` can ask it for advice.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +233,7 @@ impl Error {
             Error::KeyStore(_) => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Record { .. }
+            | Error::Unlogged { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
             | Error::WritableByOthers { .. } => exit::INTEGRITY,
@@ -229,6 +257,7 @@ impl Error {
             Error::KeyStore(_) => "key-store",
             Error::Integrity { .. }
             | Error::Record { .. }
+            | Error::Unlogged { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
             | Error::WritableByOthers { .. } => "integrity",
@@ -268,6 +297,7 @@ impl Error {
                     .into(),
             ),
             Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),
+            Error::Unlogged { .. } => Some("the record and the audit log disagree: fix what stopped the log (its folder, the disk), then run 'keychain audit verify' and check the account against its events before the next change".into()),
             Error::Replayed { .. } => Some("the file was left untouched; find out who put the older copy back ('keychain audit' lists the account's events and 'keychain audit verify' checks the log); to keep the current secrets, restore the newest copy; to start over, 'keychain rm' the account and add it again".into()),
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
@@ -331,4 +361,285 @@ impl Error {
 /// the lower-cased names, so `Acme-prod` finds `acme-prod`.
 fn similarity(typed: &str, name: &str) -> f64 {
     strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::audit::AuditError;
+    use crate::logon::LogonError;
+    use crate::oauth::{DiscoveryError, TokenError};
+    use crate::record::RecordError;
+
+    fn logon_rejected() -> LogonError {
+        LogonError::Rejected {
+            step: "password".into(),
+            fields: vec!["username".into(), "password".into()],
+        }
+    }
+
+    fn token_unavailable() -> TokenError {
+        TokenError::Unavailable {
+            path: "/oauth2/token".into(),
+            reason: "connection refused".into(),
+        }
+    }
+
+    fn audit_missing() -> AuditError {
+        AuditError::NotInitialised {
+            path: "/kc/audit.log".into(),
+        }
+    }
+
+    #[test]
+    fn a_rejected_logon_keeps_the_logon_error_as_its_source() {
+        let error = Error::Rejected {
+            what: "the headless logon was rejected".into(),
+            cause: ProviderCause::Logon(logon_rejected()),
+        };
+        let source = error.source().expect("a source");
+        let cause = source
+            .downcast_ref::<ProviderCause>()
+            .expect("a ProviderCause");
+        assert!(
+            matches!(cause, ProviderCause::Logon(LogonError::Rejected { step, .. }) if step == "password"),
+            "{cause:?}"
+        );
+        assert_eq!(error.exit_code(), exit::REJECTED);
+        assert_eq!(error.code(), "rejected");
+    }
+
+    #[test]
+    fn an_unavailable_provider_keeps_the_token_error_as_its_source() {
+        let error = Error::Unavailable {
+            what: "the refresh did not go through".into(),
+            retry: None,
+            cause: Some(ProviderCause::Token(token_unavailable())),
+        };
+        let cause = error
+            .source()
+            .and_then(|s| s.downcast_ref::<ProviderCause>())
+            .expect("a ProviderCause");
+        assert!(
+            matches!(cause, ProviderCause::Token(TokenError::Unavailable { .. })),
+            "{cause:?}"
+        );
+        assert_eq!(error.exit_code(), exit::UNAVAILABLE);
+        assert_eq!(error.code(), "unavailable");
+        // The token error's advice is the hint; keychain's own rules add when to come back.
+        assert_eq!(error.hint().as_deref(), Some("try again later"));
+        let held = Error::Unavailable {
+            what: "Exact Online allows a new access token 570 s after the previous one".into(),
+            retry: Some("in 12 s".into()),
+            cause: None,
+        };
+        assert_eq!(held.hint().as_deref(), Some("try again in 12 s"));
+    }
+
+    #[test]
+    fn discovery_errors_are_reachable_through_the_source() {
+        let error = Error::Unavailable {
+            what: "the provider's endpoints could not be found".into(),
+            retry: None,
+            cause: Some(ProviderCause::Discovery(DiscoveryError::Unavailable {
+                path: "/.well-known/openid-configuration".into(),
+                reason: "timed out".into(),
+            })),
+        };
+        let cause = error
+            .source()
+            .and_then(|s| s.downcast_ref::<ProviderCause>());
+        assert!(
+            matches!(cause, Some(ProviderCause::Discovery(_))),
+            "{cause:?}"
+        );
+        assert!(error.hint().unwrap().contains("reachable"));
+    }
+
+    #[test]
+    fn a_record_that_does_not_open_keeps_the_record_error_as_its_source() {
+        let error = Error::Record {
+            path: "/kc/accounts/acme.kcr".into(),
+            cause: RecordError::WrongKey,
+        };
+        let cause = error.source().and_then(|s| s.downcast_ref::<RecordError>());
+        assert!(matches!(cause, Some(RecordError::WrongKey)), "{cause:?}");
+        assert_eq!(error.exit_code(), exit::INTEGRITY);
+        assert_eq!(error.code(), "integrity");
+        assert!(error.hint().unwrap().contains("keychain import"));
+    }
+
+    #[test]
+    fn an_unlogged_change_keeps_the_audit_failure_as_its_source() {
+        let error = Error::Unlogged {
+            path: "/kc/accounts/acme.kcr".into(),
+            change: Unlogged::Written,
+            undo: crate::store::StoreError::Conflict("acme".into()),
+            cause: audit_missing(),
+        };
+        let audit = error.source().and_then(|s| s.downcast_ref::<AuditError>());
+        assert!(
+            matches!(audit, Some(AuditError::NotInitialised { .. })),
+            "{audit:?}"
+        );
+        assert_eq!(error.exit_code(), exit::INTEGRITY);
+        assert_eq!(error.code(), "integrity");
+    }
+
+    /// Words of advice: they belong in `hint()`, not in the message.
+    const ADVICE: &[&str] = &[
+        "run '",
+        "run `",
+        "rerun",
+        "try again",
+        "check ",
+        "; use --",
+        "add one",
+        "a new logon is needed",
+        "is the issuer",
+        "store the right one",
+    ];
+
+    #[test]
+    fn messages_say_what_went_wrong_and_hints_say_what_to_do() {
+        let path = || PathBuf::from("/kc/audit.log");
+        let cases: Vec<(String, Option<String>)> = vec![
+            {
+                let e = logon_rejected();
+                (e.to_string(), Some("(the caller's)".into()))
+            },
+            {
+                let e = LogonError::Unavailable {
+                    step: "password".into(),
+                    path: "/login".into(),
+                    reason: "timed out".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = LogonError::UnknownPage {
+                    path: "/login".into(),
+                    status: 200,
+                    fields: vec![],
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = LogonError::TotpRequired {
+                    path: "/mfa".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = TokenError::Rejected {
+                    error: "invalid_grant".into(),
+                    description: None,
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = TokenError::RateLimited {
+                    error: "slow_down".into(),
+                    description: None,
+                    retry_after: None,
+                    new_refresh_token: None,
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = token_unavailable();
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = DiscoveryError::Unavailable {
+                    path: "/.well-known/openid-configuration".into(),
+                    reason: "timed out".into(),
+                };
+                (e.to_string(), Some(e.hint().into()))
+            },
+            {
+                let e = DiscoveryError::Protocol {
+                    path: "/.well-known/openid-configuration".into(),
+                    detail: "no token_endpoint".into(),
+                };
+                (e.to_string(), Some(e.hint().into()))
+            },
+            {
+                let e = AuditError::Io {
+                    what: "open",
+                    path: path(),
+                    source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = audit_missing();
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::StateMissing { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::AnchorMissing { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::Corrupt { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::PartialLine { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::Mismatch {
+                    path: path(),
+                    detail: "the last hash differs".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::RejectedBefore {
+                    account: "acme".into(),
+                    step: "password".into(),
+                    at: "2026-11-30T03:17:00Z".into(),
+                    by: "etl".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::Unavailable {
+                    what: "Exact Online allows a new access token 570 s after the previous one"
+                        .into(),
+                    retry: Some("in 12 s".into()),
+                    cause: None,
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::Unlogged {
+                    path: "/kc/accounts/acme.kcr".into(),
+                    change: Unlogged::Removed,
+                    undo: crate::store::StoreError::Conflict("acme".into()),
+                    cause: audit_missing(),
+                };
+                (e.to_string(), e.hint())
+            },
+        ];
+        for (message, hint) in cases {
+            for word in ADVICE {
+                assert!(
+                    !message.contains(word),
+                    "advice {word:?} in the message: {message}"
+                );
+            }
+            assert!(
+                hint.is_some_and(|h| !h.is_empty()),
+                "no hint for: {message}"
+            );
+        }
+    }
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::audit::{AuditLog, Event};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
 use crate::record::{self, Account, Header, RecordError};
 use crate::store::local::LocalStore;
@@ -245,9 +245,8 @@ impl Keychain {
         let counter = account.header.writes;
         let events: Vec<Event> = events.into_iter().map(|e| e.counter(counter)).collect();
         if let Err(e) = pending.and_then(|pending| pending.commit(&events)) {
-            let error = trail::audit_error(e);
             if on_audit_failure == OnAuditFailure::Keep {
-                return Err(error);
+                return Err(trail::audit_error(e));
             }
             let undone = match before {
                 Some(raw) => self
@@ -257,13 +256,13 @@ impl Keychain {
                 None => self.store.remove(lock),
             };
             return Err(match undone {
-                Ok(()) => error,
+                Ok(()) => trail::audit_error(e),
                 // Exit 7: the record now holds a change its log does not.
-                Err(undo) => Error::Integrity {
+                Err(undo) => Error::Unlogged {
                     path: self.store.location(&name),
-                    reason: format!(
-                        "{error}; the change was saved but could not be undone ({undo}): the record holds a change the audit log does not"
-                    ),
+                    change: Unlogged::Written,
+                    undo,
+                    cause: e,
                 },
             });
         }
@@ -289,14 +288,13 @@ impl Keychain {
             other => other.into(),
         })?;
         if let Err(e) = pending.commit(&[event.counter(writes.max(logged) + 1)]) {
-            let error = trail::audit_error(e);
             return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
-                Ok(_) => error,
-                Err(undo) => Error::Integrity {
+                Ok(_) => trail::audit_error(e),
+                Err(undo) => Error::Unlogged {
                     path: self.store.location(&name),
-                    reason: format!(
-                        "{error}; the account was removed and could not be put back ({undo}): the log does not say so"
-                    ),
+                    change: Unlogged::Removed,
+                    undo,
+                    cause: e,
                 },
             });
         }
