@@ -68,7 +68,7 @@ pub enum Error {
     Unlogged {
         path: PathBuf,
         change: Unlogged,
-        undo: crate::store::StoreError,
+        undo: Box<crate::store::StoreError>,
         #[source]
         cause: crate::audit::AuditError,
     },
@@ -176,20 +176,21 @@ impl std::fmt::Display for Unlogged {
 
 /// What a provider answered (or failed to answer), kept whole behind [`Error::Rejected`] and
 /// [`Error::Unavailable`] so that callers can match on it and `hint()` can ask it for advice.
+/// Boxed: a provider's error is large and rare, and every `Result` carries the size of `Error`.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderCause {
     /// The headless logon (the provider's logon pages).
     #[error(transparent)]
-    Logon(crate::logon::LogonError),
+    Logon(Box<crate::logon::LogonError>),
     /// The token endpoint (a refresh or the code exchange).
     #[error(transparent)]
-    Token(crate::oauth::TokenError),
+    Token(Box<crate::oauth::TokenError>),
     /// OpenID discovery at the issuer.
     #[error(transparent)]
-    Discovery(crate::oauth::DiscoveryError),
+    Discovery(Box<crate::oauth::DiscoveryError>),
     /// The HTTP client could not be built (TLS set-up).
     #[error(transparent)]
-    Client(reqwest::Error),
+    Client(Box<reqwest::Error>),
 }
 
 impl ProviderCause {
@@ -397,14 +398,14 @@ mod tests {
     fn a_rejected_logon_keeps_the_logon_error_as_its_source() {
         let error = Error::Rejected {
             what: "the headless logon was rejected".into(),
-            cause: ProviderCause::Logon(logon_rejected()),
+            cause: ProviderCause::Logon(Box::new(logon_rejected())),
         };
         let source = error.source().expect("a source");
         let cause = source
             .downcast_ref::<ProviderCause>()
             .expect("a ProviderCause");
         assert!(
-            matches!(cause, ProviderCause::Logon(LogonError::Rejected { step, .. }) if step == "password"),
+            matches!(cause, ProviderCause::Logon(e) if matches!(&**e, LogonError::Rejected { step, .. } if step == "password")),
             "{cause:?}"
         );
         assert_eq!(error.exit_code(), exit::REJECTED);
@@ -416,14 +417,14 @@ mod tests {
         let error = Error::Unavailable {
             what: "the refresh did not go through".into(),
             retry: None,
-            cause: Some(ProviderCause::Token(token_unavailable())),
+            cause: Some(ProviderCause::Token(Box::new(token_unavailable()))),
         };
         let cause = error
             .source()
             .and_then(|s| s.downcast_ref::<ProviderCause>())
             .expect("a ProviderCause");
         assert!(
-            matches!(cause, ProviderCause::Token(TokenError::Unavailable { .. })),
+            matches!(cause, ProviderCause::Token(e) if matches!(**e, TokenError::Unavailable { .. })),
             "{cause:?}"
         );
         assert_eq!(error.exit_code(), exit::UNAVAILABLE);
@@ -443,10 +444,12 @@ mod tests {
         let error = Error::Unavailable {
             what: "the provider's endpoints could not be found".into(),
             retry: None,
-            cause: Some(ProviderCause::Discovery(DiscoveryError::Unavailable {
-                path: "/.well-known/openid-configuration".into(),
-                reason: "timed out".into(),
-            })),
+            cause: Some(ProviderCause::Discovery(Box::new(
+                DiscoveryError::Unavailable {
+                    path: "/.well-known/openid-configuration".into(),
+                    reason: "timed out".into(),
+                },
+            ))),
         };
         let cause = error
             .source()
@@ -476,7 +479,7 @@ mod tests {
         let error = Error::Unlogged {
             path: "/kc/accounts/acme.kcr".into(),
             change: Unlogged::Written,
-            undo: crate::store::StoreError::Conflict("acme".into()),
+            undo: Box::new(crate::store::StoreError::Conflict("acme".into())),
             cause: audit_missing(),
         };
         let audit = error.source().and_then(|s| s.downcast_ref::<AuditError>());
@@ -623,7 +626,7 @@ mod tests {
                 let e = Error::Unlogged {
                     path: "/kc/accounts/acme.kcr".into(),
                     change: Unlogged::Removed,
-                    undo: crate::store::StoreError::Conflict("acme".into()),
+                    undo: Box::new(crate::store::StoreError::Conflict("acme".into())),
                     cause: audit_missing(),
                 };
                 (e.to_string(), e.hint())

@@ -261,7 +261,7 @@ impl Keychain {
                 Err(undo) => Error::Unlogged {
                     path: self.store.location(&name),
                     change: Unlogged::Written,
-                    undo,
+                    undo: Box::new(undo),
                     cause: e,
                 },
             });
@@ -293,7 +293,7 @@ impl Keychain {
                 Err(undo) => Error::Unlogged {
                     path: self.store.location(&name),
                     change: Unlogged::Removed,
-                    undo,
+                    undo: Box::new(undo),
                     cause: e,
                 },
             });

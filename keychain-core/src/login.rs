@@ -279,7 +279,7 @@ impl Session<'_> {
         let client = oauth::http::client().map_err(|e| Error::Unavailable {
             what: "cannot set up the HTTP client".into(),
             retry: None,
-            cause: Some(ProviderCause::Client(e)),
+            cause: Some(ProviderCause::Client(Box::new(e))),
         })?;
         let endpoints = self.endpoints(&client)?;
         self.guard.policy = self.policy(&endpoints);
@@ -379,7 +379,7 @@ impl Session<'_> {
                     ErrorClass::Unavailable => Error::Unavailable {
                         what: "the provider's endpoints could not be found".into(),
                         retry: None,
-                        cause: Some(ProviderCause::Discovery(e)),
+                        cause: Some(ProviderCause::Discovery(Box::new(e))),
                     },
                     _ => Error::usage_hint(e.to_string(), e.hint()),
                 })
@@ -554,7 +554,7 @@ impl Session<'_> {
                 Err(Error::Unavailable {
                     what: "the refresh did not go through".into(),
                     retry: None,
-                    cause: Some(ProviderCause::Token(e)),
+                    cause: Some(ProviderCause::Token(Box::new(e))),
                 })
             }
         }
@@ -724,12 +724,12 @@ impl Session<'_> {
                     TokenError::Policy(refused) => self.policy_error(&refused),
                     e if e.class() == ErrorClass::Rejected => Error::Rejected {
                         what: "the provider refused the authorization code".into(),
-                        cause: ProviderCause::Token(e),
+                        cause: ProviderCause::Token(Box::new(e)),
                     },
                     e => Error::Unavailable {
                         what: "the authorization code could not be exchanged for tokens".into(),
                         retry: None,
-                        cause: Some(ProviderCause::Token(e)),
+                        cause: Some(ProviderCause::Token(Box::new(e))),
                     },
                 })?
             }
@@ -750,13 +750,13 @@ fn logon_error(e: LogonError) -> Error {
     match e.class() {
         ErrorClass::Rejected => Error::Rejected {
             what: "the headless logon was rejected".into(),
-            cause: ProviderCause::Logon(e),
+            cause: ProviderCause::Logon(Box::new(e)),
         },
         ErrorClass::Policy => Error::usage(e.to_string()),
         ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable {
             what: "the headless logon did not finish".into(),
             retry: None,
-            cause: Some(ProviderCause::Logon(e)),
+            cause: Some(ProviderCause::Logon(Box::new(e))),
         },
     }
 }
