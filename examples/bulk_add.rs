@@ -23,10 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..count {
         let name = format!("bulk-{i:05}");
         let provider = Provider {
-            kind: "oidc".into(),
             issuer: Some("http://127.0.0.1:9".into()),
             client_id: Some("cli".into()),
-            ..Default::default()
+            ..Provider::new(keychain::providers::ProviderKind::Oidc)
         };
         let mut account = Account::new(Header::new(&name, provider, format!("user{i}"), now));
         account.set_secret(

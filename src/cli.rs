@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
 use crate::keystore::KeyStoreKind;
+use crate::providers::ProviderKind;
 use crate::record::Flow;
 use crate::severity::Severity;
 
@@ -124,8 +125,6 @@ Only a dead grant retires a refresh token: invalid_grant, Exact's \"Old refresh
 token used.\" and its expired-token message, LemonLDAP::NG's bare
 invalid_request. keychain then logs on once. The provider's clock (its Date
 header) is followed up to 10 minutes; past that keychain uses its own and says so.";
-
-pub use crate::oauth::PROVIDERS;
 
 /// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
@@ -419,9 +418,9 @@ pub struct InitArgs {
 /// Provider settings shared by `add` and `set`.
 #[derive(Debug, Args, Default)]
 pub struct ProviderArgs {
-    /// The provider: exact-nl, exact-be, exact-de, exact-uk, exact-us, exact-es, exact-fr (URLs built in), oidc (with --issuer), oauth2 (with explicit URLs)
-    #[arg(long, value_parser = PROVIDERS, value_name = "PROVIDER")]
-    pub provider: Option<String>,
+    /// Which provider the account logs on to
+    #[arg(long, value_parser = choice::<ProviderKind>(), value_name = "PROVIDER")]
+    pub provider: Option<ProviderKind>,
     /// OpenID Connect issuer; endpoints come from its discovery document
     #[arg(long, value_name = "URL", conflicts_with_all = ["authorize_url", "token_url"])]
     pub issuer: Option<String>,

@@ -382,6 +382,11 @@ fn an_imported_backup_is_validated_like_add_and_invalid_accounts_are_refused() {
             |a| a["header"]["name"] = "../escape".into(),
             "account name",
         ),
+        (
+            "provider",
+            |a| a["header"]["provider"]["kind"] = "keycloak".into(),
+            "the provider \"keycloak\" is not one keychain knows",
+        ),
     ];
     for (case, edit, why) in cases {
         let target = Kc::with_file_store();

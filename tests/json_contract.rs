@@ -264,3 +264,17 @@ fn list_json_with_a_damaged_record_keeps_stderr_one_json_object() {
         "{message}"
     );
 }
+
+/// The contract lists every provider kind a document can carry: a provider added to keychain
+/// and not to `common.json` would fail validation only once some test used it.
+#[test]
+fn the_schemas_provider_kinds_are_exactly_keychains() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/common.json");
+    let common: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let listed = &common["$defs"]["provider"]["properties"]["kind"]["enum"];
+    let known: Vec<String> = keychain::providers::all()
+        .iter()
+        .map(|kind| kind.to_string())
+        .collect();
+    assert_eq!(listed, &serde_json::json!(known));
+}

@@ -129,6 +129,47 @@ fn llng_used_refresh_token_recovers_by_headless_logon_with_a_new_chain() {
     kc.ok(&["login", "acct", "--min-valid", "700"]);
 }
 
+/// The `lemonldap` provider knows the portal's endpoints: a logon and a refresh ask for no
+/// discovery document, and its default scope brings a refresh token.
+#[test]
+fn llng_as_provider_lemonldap_logs_on_and_refreshes_without_discovery() {
+    let llng = Llng::start();
+    let kc = Kc::with_file_store();
+    let pw = kc.file("pw", "msmith\n");
+    let cs = kc.file("cs", "cli-secret");
+    kc.ok(&[
+        "add",
+        "acct",
+        "--provider",
+        "lemonldap",
+        "--issuer",
+        llng.url.as_str(),
+        "--client-id",
+        "cli",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--user",
+        "msmith",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--client-secret-file",
+        cs.to_str().unwrap(),
+        "--no-totp",
+    ]);
+    let first = kc.ok(&["login", "acct"]);
+    assert!(!reveal(&kc, "refresh-token").is_empty());
+    let second = kc.ok(&["login", "acct", "--min-valid", "700"]);
+    assert_ne!(first, second, "refreshed");
+    // keychain's own requests (the start script probes discovery with curl).
+    let log = llng.log();
+    let ours: Vec<&str> = log.lines().filter(|l| l.contains("keychain/")).collect();
+    assert!(ours.iter().any(|l| l.contains("/oauth2/token")), "{log}");
+    assert!(
+        !ours.iter().any(|l| l.contains("openid-configuration")),
+        "{log}"
+    );
+}
+
 #[test]
 fn llng_wrong_password_exits_4_after_exactly_one_attempt() {
     let llng = Llng::start();

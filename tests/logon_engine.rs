@@ -6,8 +6,8 @@ mod support;
 use std::path::Path;
 
 use keychain::logon::{
-    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, TotpProvider, headless_logon,
-    headless_logon_counted,
+    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, PageAdapter, TotpProvider,
+    headless_logon, headless_logon_counted,
 };
 use keychain::oauth::{self, Endpoints, ErrorClass, TokenError, TokenResponse};
 use secrecy::{ExposeSecret, SecretString};
@@ -49,6 +49,7 @@ fn logon(
         redirect_uri: &redirect,
         scope: a.scope,
         flow,
+        adapters: PageAdapter::ALL,
         user: &a.user,
         password: &a.password,
         debug_pages: debug,
@@ -313,7 +314,7 @@ fn advance(emu: &Emulator, seconds: u64) {
 
 /// Logs on to the emulator and redeems the code.
 fn exact_logon(emu: &Emulator) -> (Account, TokenResponse, LogonStats) {
-    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let endpoints = keychain::providers::exact::endpoints_at(&emu.base);
     let account = exact_account(endpoints);
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
@@ -450,7 +451,7 @@ fn exact_refresh_token_expires_after_30_idle_days() {
 fn exact_logon_follows_the_provider_clock_for_totp_within_ten_minutes() {
     let emu = Emulator::start(exact_emulator::Config::default());
     advance(&emu, 300);
-    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let endpoints = keychain::providers::exact::endpoints_at(&emu.base);
     let account = exact_account(endpoints);
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let (outcome, _) = logon(&account, Flow::Code, None, Some(&mut totp));
@@ -465,7 +466,7 @@ fn exact_logon_follows_the_provider_clock_for_totp_within_ten_minutes() {
 fn exact_logon_does_not_follow_a_provider_clock_two_hours_ahead() {
     let emu = Emulator::start(exact_emulator::Config::default());
     advance(&emu, 7200);
-    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let endpoints = keychain::providers::exact::endpoints_at(&emu.base);
     let account = exact_account(endpoints);
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
     let before = support::unix_now();
@@ -482,7 +483,7 @@ fn exact_logon_does_not_follow_a_provider_clock_two_hours_ahead() {
 #[test]
 fn exact_wrong_password_is_rejected_after_one_attempt() {
     let emu = Emulator::start(exact_emulator::Config::default());
-    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let endpoints = keychain::providers::exact::endpoints_at(&emu.base);
     let mut account = exact_account(endpoints);
     account.password = secret("wrong-password");
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
@@ -499,7 +500,7 @@ fn exact_wrong_password_is_rejected_after_one_attempt() {
 #[test]
 fn exact_wrong_totp_is_rejected() {
     let emu = Emulator::start(exact_emulator::Config::default());
-    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let endpoints = keychain::providers::exact::endpoints_at(&emu.base);
     let account = exact_account(endpoints);
     let mut totp = TestTotp::wrong(&exact_emulator::Config::default().totp_secret);
     let (outcome, _) = logon(&account, Flow::Code, None, Some(&mut totp));
@@ -514,7 +515,7 @@ fn exact_wrong_totp_is_rejected() {
 #[test]
 fn exact_debug_pages_hold_no_secret() {
     let emu = Emulator::start(exact_emulator::Config::default());
-    let endpoints = oauth::exact_endpoints_at(&emu.base);
+    let endpoints = keychain::providers::exact::endpoints_at(&emu.base);
     let account = exact_account(endpoints);
     let dir = tempfile::tempdir().unwrap();
     let mut totp = TestTotp::new(&exact_emulator::Config::default().totp_secret);
@@ -572,7 +573,7 @@ fn unknown_page_names_path_and_fields() {
 fn unreachable_provider_is_unavailable() {
     let port = support::free_port();
     let base = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-    let endpoints = oauth::exact_endpoints_at(&base);
+    let endpoints = keychain::providers::exact::endpoints_at(&base);
     let redirect = redirect_uri();
     let password = secret("pw");
     let guard = oauth::Guard::for_endpoints(&endpoints);
@@ -583,6 +584,7 @@ fn unreachable_provider_is_unavailable() {
         redirect_uri: &redirect,
         scope: "",
         flow: Flow::Code,
+        adapters: PageAdapter::ALL,
         user: "u",
         password: &password,
         debug_pages: None,

@@ -329,6 +329,30 @@ fn shell_completion_offers_account_names() {
     assert_eq!(words, ["acme-prod"]);
 }
 
+/// `--provider` completes to exactly the kinds keychain knows (one list, `providers::all`).
+#[test]
+fn shell_completion_offers_every_provider_kind() {
+    let kc = Kc::with_file_store();
+    let out = kc
+        .cmd()
+        .env("KEYCHAIN_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .args(["--", "keychain", "add", "--provider", ""])
+        .output()
+        .unwrap();
+    assert_success(&out, &["complete add --provider"]);
+    let words = String::from_utf8(out.stdout).unwrap();
+    let words: Vec<&str> = words
+        .split(['\n', '\u{b}'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let kinds: Vec<String> = keychain::providers::all()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(words, kinds);
+}
+
 #[test]
 fn a_copied_record_is_not_listed_as_the_account_twice() {
     let kc = Kc::with_file_store();

@@ -105,6 +105,11 @@ pub enum Error {
         cause: ProviderCause,
     },
 
+    /// A provider's rule (a minimum interval between tokens, an error budget) says not now:
+    /// nothing was sent. Exit 5, as an unavailable provider.
+    #[error(transparent)]
+    NotAdmitted(#[from] crate::providers::NotAdmitted),
+
     /// A logon the provider rejected before, held back until a person changes the credential
     /// or allows one attempt: no request is sent.
     #[error(
@@ -240,7 +245,7 @@ impl Error {
             | Error::WritableByOthers { .. } => exit::INTEGRITY,
             Error::Store(e) => e.exit_code(),
             Error::Rejected { .. } | Error::RejectedBefore { .. } => exit::REJECTED,
-            Error::Unavailable { .. } => exit::UNAVAILABLE,
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => exit::UNAVAILABLE,
             Error::Io { .. } => exit::IO,
             Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
             Error::Output { .. } => exit::IO,
@@ -270,7 +275,7 @@ impl Error {
                 _ => "io",
             },
             Error::Rejected { .. } | Error::RejectedBefore { .. } => "rejected",
-            Error::Unavailable { .. } => "unavailable",
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => "unavailable",
             Error::Audit { .. } => "audit-log",
             Error::Output { .. } => "output",
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
@@ -305,6 +310,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Rejected { cause, .. } => Some(cause.hint().unwrap_or_else(|| "check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into())),
             Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
+            Error::NotAdmitted(e) => Some(e.hint()),
             Error::Unavailable { retry, cause, .. } => {
                 let when = format!("try again {}", retry.as_deref().unwrap_or("later"));
                 Some(match cause.as_ref().and_then(ProviderCause::hint) {
@@ -614,9 +620,25 @@ mod tests {
                 (e.to_string(), e.hint())
             },
             {
+                let e = Error::NotAdmitted(crate::providers::NotAdmitted::TooSoon {
+                    provider: "Exact Online",
+                    interval: 570,
+                    wait: 12,
+                });
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::NotAdmitted(crate::providers::NotAdmitted::ErrorBudgetSpent {
+                    provider: "Exact Online",
+                    errors: 8,
+                    limit: 10,
+                    retry_at: 1_000_000,
+                });
+                (e.to_string(), e.hint())
+            },
+            {
                 let e = Error::Unavailable {
-                    what: "Exact Online allows a new access token 570 s after the previous one"
-                        .into(),
+                    what: "the TOTP code of this time step was used by the previous logon".into(),
                     retry: Some("in 12 s".into()),
                     cause: None,
                 };

@@ -28,6 +28,7 @@ pub mod progress;
 pub mod prompt;
 #[cfg(test)]
 mod proptest_support;
+pub mod providers;
 pub mod record;
 pub mod secret;
 pub mod severity;

@@ -30,19 +30,14 @@ use crate::error::{Error, ProviderCause, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
 use crate::oauth::{
-    self, CredentialPolicy, Endpoints, ErrorClass, Guard, ProviderKind, Scrubber, TokenError,
-    TokenResponse,
+    self, CredentialPolicy, Endpoints, ErrorClass, Guard, Scrubber, TokenError, TokenResponse,
 };
+use crate::providers::{EndpointError, Provider};
 use crate::record::{Account, Flow, Rejection, SecretField, Usage};
 use crate::store::{AccountLock, Expect, Revision};
 use crate::totp::TotpSecret;
 use crate::trail::Action;
 
-/// Exact Online refuses a new access token earlier than this after the previous one.
-pub const EXACT_MIN_REFRESH_INTERVAL: i64 = 570;
-/// Exact Online blocks an app for an hour after 10 errors in an hour; stop before that.
-pub const EXACT_ERROR_BUDGET: usize = 8;
-const HOUR: i64 = 3600;
 /// Never submit a code with fewer seconds than this left in its time step.
 const TOTP_MIN_SECONDS_LEFT: u64 = 3;
 /// The longest a logon waits for a fresh TOTP time step (while holding the account's lock).
@@ -112,8 +107,9 @@ fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     })
 }
 
-fn is_exact(account: &Account) -> bool {
-    account.header.provider.kind.starts_with("exact-")
+/// What keychain knows of the account's kind of provider.
+fn provider_of(account: &Account) -> &'static dyn Provider {
+    account.header.provider.kind.provider()
 }
 
 /// Who is using the account, for its record and the audit.
@@ -249,27 +245,19 @@ impl Session<'_> {
         if let Some(token) = cached(&self.account, now, self.opts.min_valid) {
             return Ok(token);
         }
-        if is_exact(&self.account) {
-            self.check_exact_rules(now)?;
-            // Exact counts a refresh within 570 s of the previous token as an error: serve the
-            // cached token while it is valid at all.
-            if let Some(issued) = self.account.header.access_token_issued
-                && (0..EXACT_MIN_REFRESH_INTERVAL).contains(&now.saturating_sub(issued))
-            {
-                if let Some(token) = cached(&self.account, now, 0) {
-                    return Ok(token);
-                }
-                return Err(Error::Unavailable {
-                    what: format!(
-                        "Exact Online allows a new access token {EXACT_MIN_REFRESH_INTERVAL} s after the previous one"
-                    ),
-                    retry: Some(format!(
-                        "in {} s",
-                        EXACT_MIN_REFRESH_INTERVAL - now.saturating_sub(issued)
-                    )),
-                    cause: None,
-                });
+        let admission = provider_of(&self.account).admission();
+        admission
+            .check_errors(&mut self.account.header.provider_errors, now)
+            .map_err(Error::NotAdmitted)?;
+        // Exact counts a refresh within 570 s of the previous token as an error: serve the
+        // cached token while it is valid at all.
+        if let Err(too_soon) =
+            admission.check_interval(self.account.header.access_token_issued, now)
+        {
+            if let Some(token) = cached(&self.account, now, 0) {
+                return Ok(token);
             }
+            return Err(Error::NotAdmitted(too_soon));
         }
         let has_refresh_token = self.account.secret(SecretField::RefreshToken).is_some();
         if !has_refresh_token {
@@ -316,8 +304,8 @@ impl Session<'_> {
         })
     }
 
-    /// Where this account's credentials may go: the hosts of its endpoints and issuer, Exact's
-    /// own login hosts, and those recorded with `--allow-host`.
+    /// Where this account's credentials may go: the hosts of its endpoints and issuer, the
+    /// provider's own login hosts (Exact's), and those recorded with `--allow-host`.
     fn policy(&self, endpoints: &Endpoints) -> CredentialPolicy {
         let p = &self.account.header.provider;
         let mut extra: Vec<String> = p.allow_hosts.clone();
@@ -329,74 +317,23 @@ impl Session<'_> {
         {
             extra.push(host);
         }
-        if let Some(country) = p.kind.strip_prefix("exact-") {
-            extra.extend(oauth::exact_login_hosts(country));
-        }
+        extra.extend(p.kind.provider().login_hosts());
         CredentialPolicy::new(endpoints, extra.iter().map(String::as_str), p.insecure_http)
-    }
-
-    fn check_exact_rules(&mut self, now: i64) -> Result<()> {
-        let errors = &mut self.account.header.provider_errors;
-        errors.retain(|t| (0..HOUR).contains(&now.saturating_sub(*t)));
-        if errors.len() >= EXACT_ERROR_BUDGET {
-            let oldest = errors.iter().min().copied().unwrap_or(now);
-            return Err(Error::Unavailable {
-                what: format!(
-                    "{} errors from Exact Online in the last hour: keychain stops before Exact blocks the app (10 per hour)",
-                    errors.len()
-                ),
-                retry: Some(format!(
-                    "after {}",
-                    crate::clock::rfc3339(oldest.saturating_add(HOUR))
-                )),
-                cause: None,
-            });
-        }
-        Ok(())
     }
 
     fn endpoints(&self, client: &reqwest::blocking::Client) -> Result<Endpoints> {
         let p = &self.account.header.provider;
-        let kind: ProviderKind = p.kind.parse().map_err(|e: String| Error::usage(e))?;
-        let parse = |what: &str, v: &Option<String>| -> Result<Url> {
-            let text = v.as_deref().ok_or_else(|| {
-                Error::usage(format!(
-                    "account '{}' has no {what}",
-                    self.account.header.name
-                ))
-            })?;
-            Url::parse(text).map_err(|_| {
-                Error::usage(format!(
-                    "the {what} of account '{}' is not a URL",
-                    self.account.header.name
-                ))
-            })
-        };
-        match kind {
-            ProviderKind::Oidc => {
-                let issuer = parse("issuer", &p.issuer)?;
-                oauth::discover(client, &issuer).map_err(|e| match e.class() {
-                    ErrorClass::Unavailable => Error::Unavailable {
-                        what: "the provider's endpoints could not be found".into(),
-                        retry: None,
-                        cause: Some(ProviderCause::Discovery(Box::new(e))),
-                    },
-                    _ => Error::usage_hint(e.to_string(), e.hint()),
-                })
+        p.kind.provider().endpoints(p, client).map_err(|e| match e {
+            EndpointError::Discovery(e) if e.class() == ErrorClass::Unavailable => {
+                Error::Unavailable {
+                    what: "the provider's endpoints could not be found".into(),
+                    retry: None,
+                    cause: Some(ProviderCause::Discovery(Box::new(e))),
+                }
             }
-            ProviderKind::Oauth2 => Ok(Endpoints {
-                authorize: parse("authorize URL", &p.authorize_url)?,
-                token: parse("token URL", &p.token_url)?,
-            }),
-            // Explicit URLs point an Exact account at a proxy or an emulator; Exact's rules still apply.
-            ProviderKind::Exact(_) if p.authorize_url.is_some() => Ok(Endpoints {
-                authorize: parse("authorize URL", &p.authorize_url)?,
-                token: parse("token URL", &p.token_url)?,
-            }),
-            ProviderKind::Exact(country) => {
-                Ok(oauth::exact_endpoints(&country).expect("known country"))
-            }
-        }
+            EndpointError::Discovery(e) => Error::usage_hint(e.to_string(), e.hint()),
+            e => Error::usage(format!("account '{}' {e}", self.account.header.name)),
+        })
     }
 
     /// Stores a token response: the rotated refresh token first of all.
@@ -441,8 +378,9 @@ impl Session<'_> {
         })
     }
 
+    /// Counts an error against the provider's budget, where it keeps one (Exact's).
     fn record_provider_error(&mut self) {
-        if is_exact(&self.account) {
+        if provider_of(&self.account).admission().counts_errors() {
             self.account
                 .header
                 .provider_errors
@@ -546,7 +484,9 @@ impl Session<'_> {
                     self.record_provider_error();
                     self.note_use("login_failed", false);
                     self.save()?;
-                } else if matches!(e, TokenError::Refused { .. }) && is_exact(&self.account) {
+                } else if matches!(e, TokenError::Refused { .. })
+                    && provider_of(&self.account).admission().counts_errors()
+                {
                     // Exact counts it against the app's error budget; the token is kept.
                     self.record_provider_error();
                     self.save()?;
@@ -641,7 +581,7 @@ impl Session<'_> {
             .provider
             .scope
             .clone()
-            .unwrap_or_else(|| default_scope(&self.account));
+            .unwrap_or_else(|| provider_of(&self.account).default_scope().to_string());
         let user = self.account.header.user.clone();
         let flow = match self.account.header.provider.flow {
             Flow::Code => logon::Flow::Code,
@@ -664,6 +604,7 @@ impl Session<'_> {
             redirect_uri: &redirect_uri,
             scope: &scope,
             flow,
+            adapters: provider_of(&self.account).page_adapters(),
             user: &user,
             password: &password,
             debug_pages: self.opts.debug_pages.as_deref(),
@@ -735,14 +676,6 @@ impl Session<'_> {
             }
         };
         self.store_tokens(response, Source::Headless)
-    }
-}
-
-fn default_scope(account: &Account) -> String {
-    if account.header.provider.kind == "oidc" {
-        "openid offline_access".into()
-    } else {
-        String::new()
     }
 }
 

@@ -15,10 +15,7 @@ fn sealed() -> (Vec<u8>, Identity) {
     let id = Identity::generate();
     let mut account = Account::new(Header::new(
         "acme",
-        Provider {
-            kind: "oidc".into(),
-            ..Default::default()
-        },
+        Provider::new(crate::providers::ProviderKind::Oidc),
         "dwho".into(),
         100,
     ));

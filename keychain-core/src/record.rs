@@ -32,6 +32,11 @@ pub enum RecordError {
     BadMagic,
     #[error("the header is damaged ({0})")]
     BadHeader(String),
+    /// The header names a provider kind this keychain does not know (a newer one wrote it).
+    #[error(
+        "the record's provider {0:?} is not one this keychain knows (written by a newer keychain? update keychain)"
+    )]
+    UnknownProvider(String),
     #[error(
         "the record is not encrypted to this keychain's key (wrong key, or a record from another keychain)"
     )]
@@ -119,10 +124,10 @@ impl crate::choice::Choice for Flow {
 crate::choice_text!(Flow);
 
 /// Provider settings: where and how to log on. No secrets.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provider {
-    /// `exact-nl` .. `exact-fr`, `oidc` or `oauth2`.
-    pub kind: String,
+    /// Which provider (`exact-nl` .. `exact-fr`, `oidc` or `oauth2` in the record).
+    pub kind: crate::providers::ProviderKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +148,24 @@ pub struct Provider {
     /// Plain `http` to a host other than loopback was allowed with `--insecure-http`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_http: bool,
+}
+
+impl Provider {
+    /// Settings of `kind` with nothing else set yet.
+    pub fn new(kind: crate::providers::ProviderKind) -> Self {
+        Provider {
+            kind,
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            client_id: None,
+            redirect_uri: None,
+            scope: None,
+            flow: Flow::default(),
+            allow_hosts: Vec::new(),
+            insecure_http: false,
+        }
+    }
 }
 
 /// The public parameters of a TOTP secret.
@@ -404,8 +427,20 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), RecordError> {
 }
 
 fn parse_header(header: &[u8]) -> Result<Header, RecordError> {
-    serde_json::from_slice(header)
-        .map_err(|e| RecordError::BadHeader(format!("column {}", e.column())))
+    serde_json::from_slice(header).map_err(|e| {
+        unknown_provider(header)
+            .unwrap_or_else(|| RecordError::BadHeader(format!("column {}", e.column())))
+    })
+}
+
+/// A header that fails to parse only because a newer keychain wrote a provider kind this one
+/// does not know is not damaged: say so, naming the kind (public, shortened).
+fn unknown_provider(header: &[u8]) -> Option<RecordError> {
+    let value: serde_json::Value = serde_json::from_slice(header).ok()?;
+    let kind = value.get("provider")?.get("kind")?.as_str()?;
+    kind.parse::<crate::providers::ProviderKind>()
+        .is_err()
+        .then(|| RecordError::UnknownProvider(kind.chars().take(64).collect()))
 }
 
 /// Reads the public header without the key. It is not authenticated until [`open`] succeeds.
@@ -457,10 +492,7 @@ mod tests {
     fn sample() -> (Account, age::x25519::Identity) {
         let mut account = Account::new(Header::new(
             "acme",
-            Provider {
-                kind: "oidc".into(),
-                ..Default::default()
-            },
+            Provider::new(crate::providers::ProviderKind::Oidc),
             "dwho".into(),
             100,
         ));
@@ -498,6 +530,23 @@ mod tests {
         account.header.writes = 41;
         let bytes = seal(&account, &[&id.to_public()]).unwrap();
         assert_eq!(open(&bytes, "acme", &id).unwrap().header.writes, 41);
+    }
+
+    #[test]
+    fn a_provider_kind_this_keychain_does_not_know_is_named_not_called_damage() {
+        let newer =
+            br#"{"name":"acme","provider":{"kind":"keycloak"},"user":"u","created":1,"updated":1}"#;
+        let e = parse_header(newer).unwrap_err();
+        assert!(
+            matches!(&e, RecordError::UnknownProvider(k) if k == "keycloak"),
+            "{e}"
+        );
+        // Anything else wrong stays damage, even beside a known kind.
+        let damaged = br#"{"name":"acme","provider":{"kind":"oidc"},"user":7}"#;
+        assert!(matches!(
+            parse_header(damaged),
+            Err(RecordError::BadHeader(_))
+        ));
     }
 
     #[test]

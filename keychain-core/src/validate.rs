@@ -20,8 +20,6 @@ const MAX_USER: usize = 256;
 pub enum Invalid {
     #[error(transparent)]
     Name(#[from] crate::store::StoreError),
-    #[error("the provider {0:?} is not one keychain knows")]
-    UnknownProvider(String),
     #[error("the provider's {field} {url:?} is not an http(s) URL")]
     Url { field: &'static str, url: String },
     #[error("{message}")]
@@ -52,9 +50,6 @@ impl Invalid {
             Invalid::Url { .. } => Some("give an https:// URL".into()),
             Invalid::Totp(e) => e.hint().map(str::to_string),
             Invalid::InsecureHttp(_) => Some("use https; plain http to a host other than loopback needs --insecure-http, recorded in the account".into()),
-            Invalid::UnknownProvider(_) => {
-                Some(format!("use one of: {}", crate::oauth::PROVIDERS.join(", ")))
-            }
             _ => None,
         }
     }
@@ -127,12 +122,10 @@ pub fn account(account: &Account, rule: ProviderRule) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Checks a provider: a kind keychain knows, http(s) URLs, and (with
-/// [`ProviderRule::Complete`]) what its kind needs to log on.
+/// Checks a provider: http(s) URLs, and (with [`ProviderRule::Complete`]) what its kind needs
+/// to log on. (The kind is one keychain knows by its type: a record or export naming another
+/// does not parse.)
 pub fn provider(provider: &Provider, rule: ProviderRule) -> Result<(), Invalid> {
-    if !crate::oauth::PROVIDERS.contains(&provider.kind.as_str()) {
-        return Err(Invalid::UnknownProvider(provider.kind.clone()));
-    }
     for (field, value) in [
         ("issuer", &provider.issuer),
         ("authorization URL", &provider.authorize_url),
@@ -156,33 +149,21 @@ pub fn provider(provider: &Provider, rule: ProviderRule) -> Result<(), Invalid> 
     {
         return Err(Invalid::AllowedHost(bad.clone()));
     }
-    let incomplete = |message, hint| Err(Invalid::Provider { message, hint });
-    match provider.kind.as_str() {
-        "oidc" if provider.issuer.is_none() => incomplete(
-            "provider oidc needs --issuer URL",
-            "give the issuer, e.g. --issuer https://login.example.com",
-        ),
-        "oauth2"
-            if rule == ProviderRule::Complete
-                && (provider.authorize_url.is_none() || provider.token_url.is_none()) =>
-        {
-            incomplete(
-                "provider oauth2 needs --authorize-url and --token-url",
-                "give both endpoints of the provider",
-            )
-        }
-        // Explicit URLs (both) point an Exact account at a proxy or an emulator; an OIDC
-        // issuer means nothing to Exact.
-        kind if kind.starts_with("exact-") && provider.issuer.is_some() => incomplete(
-            "Exact Online providers have their URLs built in: leave out --issuer",
-            "to point an Exact account elsewhere (a proxy, an emulator), give --authorize-url and --token-url",
-        ),
-        _ if provider.client_id.is_none() => incomplete(
-            "the account needs a client id to log on",
-            "give --client-id ID (the application's id registered at the provider)",
-        ),
-        _ => Ok(()),
+    provider
+        .kind
+        .provider()
+        .check(provider, rule)
+        .map_err(|i| Invalid::Provider {
+            message: i.message,
+            hint: i.hint,
+        })?;
+    if provider.client_id.is_none() {
+        return Err(Invalid::Provider {
+            message: "the account needs a client id to log on",
+            hint: "give --client-id ID (the application's id registered at the provider)",
+        });
     }
+    Ok(())
 }
 
 /// The URLs that would carry credentials over plain http to a host other than loopback. The
@@ -221,15 +202,15 @@ fn check_url(field: &'static str, text: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::ProviderKind;
     use crate::record::{Header, TotpParams};
     use secrecy::SecretString;
 
     fn good() -> Account {
         let provider = Provider {
-            kind: "oidc".into(),
             issuer: Some("https://login.example.com".into()),
             client_id: Some("cli".into()),
-            ..Provider::default()
+            ..Provider::new(ProviderKind::Oidc)
         };
         let mut account = Account::new(Header::new("acme", provider, "dwho".into(), 0));
         account.header.totp = Some(TotpParams {
@@ -262,7 +243,9 @@ mod tests {
         type Edit = fn(&mut Account);
         let cases: &[(&str, Edit)] = &[
             ("account name", |a| a.header.name = "../x".into()),
-            ("provider", |a| a.header.provider.kind = "evil".into()),
+            ("issuer", |a| {
+                a.header.provider.kind = ProviderKind::Exact(crate::providers::ExactCountry::Nl)
+            }),
             ("URL", |a| {
                 a.header.provider.issuer = Some("file:///etc/passwd".into())
             }),
@@ -298,9 +281,8 @@ mod tests {
     fn an_oauth2_account_from_a_settings_file_may_lack_its_endpoints() {
         let mut a = good();
         a.header.provider = Provider {
-            kind: "oauth2".into(),
             client_id: Some("tl".into()),
-            ..Provider::default()
+            ..Provider::new(ProviderKind::Oauth2)
         };
         account(&a, ProviderRule::FromSettings).unwrap();
         assert!(account(&a, ProviderRule::Complete).is_err());

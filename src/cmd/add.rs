@@ -14,14 +14,14 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     validate_name(&args.name)?;
     // `--provider` is optional only because `set` shares the flags; an account without one
     // cannot log on.
-    if args.provider.provider.is_none() {
+    let Some(kind) = args.provider.provider else {
         return Err(Error::usage_hint(
             "add needs --provider PROVIDER",
-            format!("use one of: {}", crate::cli::PROVIDERS.join(", ")),
+            format!("use one of: {}", crate::providers::names()),
         ));
-    }
+    };
     let now = crate::clock::now();
-    let mut provider = Provider::default();
+    let mut provider = Provider::new(kind);
     super::provider::apply(&mut provider, &args.provider)?;
     if !args.replace && kc.store().read(&args.name)?.is_some() {
         return Err(crate::store::StoreError::Exists(args.name).into());
@@ -66,7 +66,7 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     crate::output::after_save(crate::output::err(&format!(
         "Added account '{}' ({}, user {}; secrets: {}).\n",
         args.name,
-        account.header.provider.kind,
+        account.header.provider.kind.name(),
         crate::output::escape_value(&args.user),
         if present.is_empty() {
             "none".to_string()

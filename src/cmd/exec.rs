@@ -153,16 +153,9 @@ fn plain_or_secret(kc: &Keychain, spec: &EnvSpec, field: EnvField) -> Result<Sec
     Ok(SecretString::from(text))
 }
 
-/// Exact Online's REST API base: `https://start.exactonline.nl/api`, or under the account's own
-/// token URL when one points it elsewhere (a proxy, the emulator).
+/// The provider's REST API base, where it has one (Exact Online's: `https://start.exactonline.nl/api`).
 fn api_url(p: &crate::record::Provider) -> Option<String> {
-    let country = p.kind.strip_prefix("exact-")?;
-    if let Some(token) = &p.token_url {
-        return token.strip_suffix("/oauth2/token").map(str::to_string);
-    }
-    crate::oauth::exact_base(country)
-        .and_then(|base| base.join("api").ok())
-        .map(|u| u.to_string())
+    p.kind.provider().api_url(p)
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells report it.

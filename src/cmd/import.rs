@@ -178,14 +178,13 @@ fn account_from(
     now: i64,
     written: i64,
 ) -> std::result::Result<Account, String> {
-    let kind = c.provider.clone().ok_or_else(|| {
+    let kind = c.provider.ok_or_else(|| {
         "no api-url in its connection string, so the provider is unknown; add it with 'keychain add'".to_string()
     })?;
     let provider = Provider {
-        kind,
         client_id: c.client_id.clone(),
         redirect_uri: c.redirect_url.clone(),
-        ..Provider::default()
+        ..Provider::new(kind)
     };
     let user = c.user.clone().unwrap_or_default();
     let mut account = Account::new(Header::new(&c.name, provider, user, now));
@@ -255,7 +254,7 @@ fn save(
     };
     Ok(Fate::Imported(format!(
         "({}, {user}; {}) from {from}",
-        account.header.provider.kind,
+        account.header.provider.kind.name(),
         present.join(", ")
     )))
 }
@@ -268,7 +267,9 @@ struct ExportIn {
 
 #[derive(Deserialize)]
 struct AccountIn {
-    header: Header,
+    /// Read account by account: a header this keychain cannot read (a provider kind a newer
+    /// one wrote) refuses that account, not the whole export.
+    header: serde_json::Value,
     secrets: BTreeMap<SecretField, SecretString>,
 }
 
@@ -315,8 +316,20 @@ fn import_export(kc: &Keychain, args: &ImportArgs) -> Result<Vec<(String, Fate)>
     let from = args.file.display().to_string();
     let mut fates = Vec::new();
     for a in export.accounts {
-        let name = a.header.name.clone();
-        let mut header = a.header;
+        let mut header: Header = match serde_json::from_value(a.header.clone()) {
+            Ok(header) => header,
+            Err(e) => {
+                let name = a
+                    .header
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .filter(|n| crate::store::validate_name(n).is_ok())
+                    .unwrap_or("(unnamed)");
+                fates.push((name.to_string(), Fate::Refused(e.to_string())));
+                continue;
+            }
+        };
+        let name = header.name.clone();
         // Ages survive the restore; a secret without its date counts from now.
         header.secrets.retain(|f, _| a.secrets.contains_key(f));
         let mut account = Account::new(header.clone());

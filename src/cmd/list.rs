@@ -109,7 +109,7 @@ fn to_table(rows: &[Header], now: i64) -> String {
             .collect();
         table.row(vec![
             h.name.clone(),
-            h.provider.kind.clone(),
+            h.provider.kind.to_string(),
             h.user.clone(),
             secrets.join(" "),
         ]);

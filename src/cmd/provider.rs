@@ -7,8 +7,8 @@ use crate::record::Provider;
 /// Applies the flags given to `provider` (all of them for `add`, changes for `set`) and checks
 /// that the result can be used to log on.
 pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
-    if let Some(kind) = &args.provider {
-        if *kind != provider.kind {
+    if let Some(kind) = args.provider {
+        if kind != provider.kind {
             // The endpoints, the extra hosts and the plain-http consent belonged to the old
             // provider (an Exact account's URLs are built in; an issuer means nothing to
             // oauth2): kept, they would send the new provider's credentials to the old one.
@@ -19,7 +19,7 @@ pub fn apply(provider: &mut Provider, args: &ProviderArgs) -> Result<()> {
             provider.allow_hosts.clear();
             provider.insecure_http = false;
         }
-        provider.kind = kind.clone();
+        provider.kind = kind;
     }
     for (value, slot) in [
         (&args.issuer, &mut provider.issuer),

@@ -142,13 +142,19 @@ fn field_name(field: UnsetField) -> String {
 
 /// Who issued the account's tokens and holds its client registration: the provider kind and
 /// the hosts of its issuer and token endpoint.
-fn authority(p: &crate::record::Provider) -> (String, Option<String>, Option<String>) {
+fn authority(
+    p: &crate::record::Provider,
+) -> (
+    crate::providers::ProviderKind,
+    Option<String>,
+    Option<String>,
+) {
     let host = |u: &Option<String>| {
         u.as_deref()
             .and_then(|u| url::Url::parse(u).ok())
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
     };
-    (p.kind.clone(), host(&p.issuer), host(&p.token_url))
+    (p.kind, host(&p.issuer), host(&p.token_url))
 }
 
 /// When the provider or its token endpoint changes, the credentials of the old one must not be

@@ -74,7 +74,7 @@ fn to_text(account: &Account, fingerprints: &[(SecretField, String)], now: i64) 
     let mut line =
         |k: &str, v: &str| out.push_str(&format!("{k:<15} {}\n", crate::output::escape_value(v)));
     line("name", &h.name);
-    line("provider", &p.kind);
+    line("provider", p.kind.name());
     for (k, v) in [
         ("issuer", &p.issuer),
         ("authorize-url", &p.authorize_url),

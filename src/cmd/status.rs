@@ -375,7 +375,12 @@ mod tests {
 
     fn findings_at_idle(days: i64) -> Vec<&'static str> {
         let now = 1_700_000_000;
-        let mut account = Account::new(Header::new("a", Provider::default(), "u".into(), now));
+        let mut account = Account::new(Header::new(
+            "a",
+            Provider::new(crate::providers::ProviderKind::Oauth2),
+            "u".into(),
+            now,
+        ));
         account.set_secret(
             SecretField::RefreshToken,
             Some("rt-1".to_string().into()),

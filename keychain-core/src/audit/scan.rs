@@ -89,7 +89,7 @@ pub struct ImportCandidate {
     pub data_provider: Option<String>,
     /// keychain's provider: `exact-nl`, `exact-be`, ... or `oauth2` for any other `api-url`;
     /// `None` without an `api-url` (ask the user).
-    pub provider: Option<String>,
+    pub provider: Option<crate::providers::ProviderKind>,
     pub api_url: Option<String>,
     pub client_id: Option<String>,
     pub redirect_url: Option<String>,
@@ -685,7 +685,7 @@ pub fn read_settings(path: &Path) -> Result<SettingsFile, ScanError> {
                 connection,
                 alias,
                 data_provider: db.and_then(|d| attr(d, "provider")),
-                provider: api_url.as_deref().map(provider_for),
+                provider: api_url.as_deref().map(crate::providers::for_api_url),
                 api_url,
                 client_id: get("api-client-id"),
                 redirect_url: get("api-redirect-url"),
@@ -744,32 +744,6 @@ pub fn slugify(parts: &[&str]) -> String {
         }
     }
     out.trim_end_matches('-').to_string()
-}
-
-/// keychain's provider for an `api-url`: `exact-nl`, `exact-be`, `exact-de`, `exact-uk`,
-/// `exact-us`, `exact-es`, `exact-fr` for Exact Online's https sites, else `oauth2`.
-pub fn provider_for(api_url: &str) -> String {
-    const EXACT: &[(&str, &str)] = &[
-        ("exactonline.nl", "exact-nl"),
-        ("exactonline.be", "exact-be"),
-        ("exactonline.de", "exact-de"),
-        ("exactonline.co.uk", "exact-uk"),
-        ("exactonline.com", "exact-us"),
-        ("exactonline.es", "exact-es"),
-        ("exactonline.fr", "exact-fr"),
-    ];
-    let Ok(url) = url::Url::parse(api_url.trim()) else {
-        return "oauth2".to_string();
-    };
-    if url.scheme() != "https" {
-        return "oauth2".to_string();
-    }
-    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-    EXACT
-        .iter()
-        .find(|(domain, _)| host == *domain || host.ends_with(&format!(".{domain}")))
-        .map(|(_, id)| id.to_string())
-        .unwrap_or_else(|| "oauth2".to_string())
 }
 
 /// Rewrites a settings file without any of its plain-text secrets (see [`strip_spots`]).

@@ -191,7 +191,7 @@ impl Logon<'_, '_, '_> {
         if !(200..300).contains(&status) {
             return Err(unknown());
         }
-        match adapters::select(page) {
+        match adapters::select(page, self.req.adapters) {
             Some(adapter) => adapter.fill(self, &at.url, status, page),
             None => Err(unknown()),
         }

@@ -42,6 +42,30 @@ pub enum Flow {
     Implicit,
 }
 
+/// A kind of logon page the engine can fill, by its adapter. A provider says which its pages
+/// need (`providers::Provider::page_adapters`); a page only another adapter knows is then an
+/// unknown page, not something to guess at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAdapter {
+    /// Plain HTML forms (LemonLDAP::NG, Keycloak, most IdPs).
+    HtmlForm,
+    /// Azure AD B2C self-asserted pages (Exact Online's sign-in).
+    AzureB2c,
+}
+
+impl PageAdapter {
+    /// Every adapter the engine has.
+    pub const ALL: &'static [PageAdapter] = &[PageAdapter::HtmlForm, PageAdapter::AzureB2c];
+
+    /// A short name, for tests and debugging.
+    pub fn name(self) -> &'static str {
+        match self {
+            PageAdapter::HtmlForm => "html-form",
+            PageAdapter::AzureB2c => "azure-b2c",
+        }
+    }
+}
+
 /// Everything one logon needs. The password is borrowed: the engine never keeps a copy past
 /// the call.
 pub struct LogonRequest<'a> {
@@ -53,6 +77,8 @@ pub struct LogonRequest<'a> {
     pub redirect_uri: &'a Url,
     pub scope: &'a str,
     pub flow: Flow,
+    /// The page adapters the provider's pages need.
+    pub adapters: &'a [PageAdapter],
     pub user: &'a str,
     pub password: &'a SecretString,
     /// When set, every page seen is written there, with secrets and cookie values redacted.

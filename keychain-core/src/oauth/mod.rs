@@ -11,10 +11,7 @@ pub mod scrub;
 mod token;
 
 pub use policy::{CredentialPolicy, CredentialRefused};
-pub use provider::{
-    DiscoveryError, Endpoints, PROVIDERS, ProviderKind, discover, exact_base, exact_endpoints,
-    exact_endpoints_at, exact_login_hosts,
-};
+pub use provider::{DiscoveryError, Endpoints, discover};
 pub use scrub::Scrubber;
 
 /// What every request to a provider must respect for one account: where its credentials may

@@ -3,8 +3,9 @@
 //!
 //! The rule (README, "Where credentials may go"): only over https (loopback excepted, and plain
 //! http elsewhere only for an account added with `--insecure-http`), only in a POST body, and
-//! only to hosts the account allows: those of its authorize and token URLs, its issuer's, for
-//! Exact Online its built-in login hosts, and those recorded with `--allow-host`. A page that
+//! only to hosts the account allows: those of its authorize and token URLs, its issuer's, its
+//! provider's built-in login hosts (`providers::Provider::login_hosts`: Exact Online's), and
+//! those recorded with `--allow-host`. A page that
 //! asks for anything else (a form posting to another host or over http, a `method=get` form, a
 //! 307 that carries the form elsewhere) stops the logon before anything is sent.
 

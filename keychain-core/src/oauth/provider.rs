@@ -1,7 +1,5 @@
-//! Where a provider's authorization and token endpoints are, by provider kind.
-
-use std::fmt;
-use std::str::FromStr;
+//! A provider's authorization and token endpoints, and OpenID discovery of them. Which
+//! provider has which endpoints is `crate::providers`' business.
 
 use url::Url;
 
@@ -12,107 +10,6 @@ use super::ErrorClass;
 pub struct Endpoints {
     pub authorize: Url,
     pub token: Url,
-}
-
-/// How an account's endpoints are found. The names (`oidc`, `oauth2`, `exact-nl`, ...) are the
-/// ones users type and the store keeps, so `FromStr` and `Display` are exact inverses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// OpenID Connect: endpoints from `<issuer>/.well-known/openid-configuration`.
-    Oidc,
-    /// Plain OAuth2: endpoints given explicitly.
-    Oauth2,
-    /// Exact Online in one country (`nl`, `be`, `de`, `uk`, `us`, `es`, `fr`).
-    Exact(String),
-}
-
-/// Exact Online's countries and the domain each one's start page lives on.
-const EXACT_COUNTRIES: &[(&str, &str)] = &[
-    ("nl", "nl"),
-    ("be", "be"),
-    ("de", "de"),
-    ("uk", "co.uk"),
-    ("us", "com"),
-    ("es", "es"),
-    ("fr", "fr"),
-];
-
-impl FromStr for ProviderKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "oidc" => Ok(ProviderKind::Oidc),
-            "oauth2" => Ok(ProviderKind::Oauth2),
-            _ => match s.strip_prefix("exact-") {
-                Some(c) if EXACT_COUNTRIES.iter().any(|(k, _)| *k == c) => {
-                    Ok(ProviderKind::Exact(c.to_string()))
-                }
-                _ => Err(format!(
-                    "unknown provider `{s}`: expected oidc, oauth2 or one of {}",
-                    EXACT_COUNTRIES
-                        .iter()
-                        .map(|(k, _)| format!("exact-{k}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            },
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProviderKind::Oidc => f.write_str("oidc"),
-            ProviderKind::Oauth2 => f.write_str("oauth2"),
-            ProviderKind::Exact(c) => write!(f, "exact-{c}"),
-        }
-    }
-}
-
-/// The start page of Exact Online in a country, e.g. `https://start.exactonline.nl/`.
-pub fn exact_base(country: &str) -> Option<Url> {
-    let (_, tld) = EXACT_COUNTRIES.iter().find(|(k, _)| *k == country)?;
-    Url::parse(&format!("https://start.exactonline.{tld}/")).ok()
-}
-
-/// The hosts Exact Online's own logon pages live on in a country, beyond the start page: they
-/// may receive the password and code without `--allow-host`.
-pub fn exact_login_hosts(country: &str) -> Vec<String> {
-    EXACT_COUNTRIES
-        .iter()
-        .filter(|(k, _)| *k == country)
-        .flat_map(|(_, tld)| {
-            [
-                format!("start.exactonline.{tld}"),
-                format!("login.exactonline.{tld}"),
-            ]
-        })
-        .collect()
-}
-
-/// Exact Online's endpoints for a country (`nl`, `be`, `de`, `uk`, `us`, `es`, `fr`).
-pub fn exact_endpoints(country: &str) -> Option<Endpoints> {
-    exact_base(country).map(|base| exact_endpoints_at(&base))
-}
-
-/// Exact Online's endpoints under any base URL, so that tests can point Exact's rules at the
-/// emulator on loopback.
-pub fn exact_endpoints_at(base: &Url) -> Endpoints {
-    let mut base = base.clone();
-    if !base.path().ends_with('/') {
-        let path = format!("{}/", base.path());
-        base.set_path(&path);
-    }
-    Endpoints {
-        authorize: base
-            .join("api/oauth2/auth")
-            .expect("constant relative path"),
-        token: base
-            .join("api/oauth2/token")
-            .expect("constant relative path"),
-    }
 }
 
 /// Why discovery failed. Names the path, never a value.
@@ -201,49 +98,4 @@ pub fn discover(
         authorize: field("authorization_endpoint")?,
         token: field("token_endpoint")?,
     })
-}
-
-/// Every provider kind `--provider` accepts.
-pub const PROVIDERS: [&str; 9] = [
-    "exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc",
-    "oauth2",
-];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provider_names_round_trip() {
-        for name in [
-            "oidc", "oauth2", "exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us",
-            "exact-es", "exact-fr",
-        ] {
-            assert_eq!(name.parse::<ProviderKind>().unwrap().to_string(), name);
-        }
-        assert!("exact-xx".parse::<ProviderKind>().is_err());
-    }
-
-    #[test]
-    fn exact_endpoints_per_country() {
-        let uk = exact_endpoints("uk").unwrap();
-        assert_eq!(
-            uk.authorize.as_str(),
-            "https://start.exactonline.co.uk/api/oauth2/auth"
-        );
-        assert_eq!(
-            uk.token.as_str(),
-            "https://start.exactonline.co.uk/api/oauth2/token"
-        );
-        assert_eq!(
-            exact_endpoints("us").unwrap().token.as_str(),
-            "https://start.exactonline.com/api/oauth2/token"
-        );
-        assert!(exact_endpoints("xx").is_none());
-        let local = exact_endpoints_at(&Url::parse("http://127.0.0.1:1234").unwrap());
-        assert_eq!(
-            local.token.as_str(),
-            "http://127.0.0.1:1234/api/oauth2/token"
-        );
-    }
 }

@@ -443,7 +443,7 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
     AccountRow {
         header: h.clone(),
         name: h.name.clone(),
-        provider: h.provider.kind.clone(),
+        provider: h.provider.kind.to_string(),
         user: h.user.clone(),
         secrets: h
             .secrets

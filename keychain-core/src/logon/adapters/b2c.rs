@@ -24,8 +24,8 @@ const CODE_FIELDS: &[&str] = &["totpVerificationCode", "verificationCode", "otpC
 pub(super) struct SelfAssertedPage;
 
 impl Adapter for SelfAssertedPage {
-    fn name(&self) -> &'static str {
-        "azure-b2c"
+    fn kind(&self) -> crate::logon::PageAdapter {
+        crate::logon::PageAdapter::AzureB2c
     }
 
     fn accepts(&self, page: &Page) -> bool {

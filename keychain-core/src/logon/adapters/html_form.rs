@@ -15,8 +15,8 @@ use super::Adapter;
 pub(super) struct HtmlForm;
 
 impl Adapter for HtmlForm {
-    fn name(&self) -> &'static str {
-        "html-form"
+    fn kind(&self) -> crate::logon::PageAdapter {
+        crate::logon::PageAdapter::HtmlForm
     }
 
     fn accepts(&self, page: &Page) -> bool {

@@ -13,19 +13,15 @@ mod html_form;
 pub(super) use b2c::detect as detect_b2c;
 use url::Url;
 
-use super::LogonError;
 use super::browser::Request;
 use super::engine::Logon;
 use super::html::Page;
+use super::{LogonError, PageAdapter};
 
 /// One kind of logon page.
 pub(super) trait Adapter: Sync {
-    /// A short name, to tell adapters apart.
-    #[allow(
-        dead_code,
-        reason = "only the selection tests tell adapters apart so far"
-    )]
-    fn name(&self) -> &'static str;
+    /// Which adapter this is, for a provider to ask for by name.
+    fn kind(&self) -> PageAdapter;
     /// Whether `page` is of this adapter's kind (it may still be malformed: `fill` says so).
     fn accepts(&self, page: &Page) -> bool;
     /// The request that answers `page`, served with `status` at `page_url`.
@@ -42,9 +38,13 @@ pub(super) trait Adapter: Sync {
 /// is what the provider reads.
 const ADAPTERS: &[&dyn Adapter] = &[&b2c::SelfAssertedPage, &html_form::HtmlForm];
 
-/// The adapter that answers `page`, if any.
-pub(super) fn select(page: &Page) -> Option<&'static dyn Adapter> {
-    ADAPTERS.iter().copied().find(|a| a.accepts(page))
+/// The adapter that answers `page`, if any of those `allowed` (the provider's) does.
+pub(super) fn select(page: &Page, allowed: &[PageAdapter]) -> Option<&'static dyn Adapter> {
+    ADAPTERS
+        .iter()
+        .copied()
+        .filter(|a| allowed.contains(&a.kind()))
+        .find(|a| a.accepts(page))
 }
 
 #[cfg(test)]
@@ -53,7 +53,22 @@ mod tests {
     use super::*;
 
     fn adapter_of(page: &str) -> Option<&'static str> {
-        select(&html::parse(page)).map(|a| a.name())
+        select(&html::parse(page), PageAdapter::ALL).map(|a| a.kind().name())
+    }
+
+    #[test]
+    fn only_the_providers_adapters_are_asked() {
+        let b2c = html::parse(B2C_SCRIPT);
+        assert!(select(&b2c, &[PageAdapter::HtmlForm]).is_none());
+        assert!(select(&b2c, &[]).is_none());
+        let form = html::parse(
+            r#"<form method=post><input name=user><input type=password name=pw></form>"#,
+        );
+        assert!(select(&form, &[PageAdapter::AzureB2c]).is_none());
+        assert_eq!(
+            select(&form, &[PageAdapter::HtmlForm]).map(|a| a.kind()),
+            Some(PageAdapter::HtmlForm)
+        );
     }
 
     const B2C_SCRIPT: &str = r#"<script>var SETTINGS = {"csrf":"c","transId":"T","api":"A",

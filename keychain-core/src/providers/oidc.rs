@@ -1,0 +1,42 @@
+//! OpenID Connect: the endpoints come from the issuer's discovery document
+//! (`<issuer>/.well-known/openid-configuration`), and the default scope asks for a refresh token.
+
+use super::{EndpointError, Incomplete, Provider, url_of};
+use crate::oauth::{self, Endpoints};
+use crate::record::Provider as Settings;
+use crate::validate::ProviderRule;
+
+pub(super) struct Oidc;
+
+impl Provider for Oidc {
+    fn name(&self) -> &'static str {
+        "oidc"
+    }
+
+    fn description(&self) -> &'static str {
+        "OpenID Connect (with --issuer; endpoints from its discovery document)"
+    }
+
+    fn check(&self, settings: &Settings, _rule: ProviderRule) -> Result<(), Incomplete> {
+        if settings.issuer.is_none() {
+            return Err(Incomplete {
+                message: "provider oidc needs --issuer URL",
+                hint: "give the issuer, e.g. --issuer https://login.example.com",
+            });
+        }
+        Ok(())
+    }
+
+    fn endpoints(
+        &self,
+        settings: &Settings,
+        client: &reqwest::blocking::Client,
+    ) -> Result<Endpoints, EndpointError> {
+        let issuer = url_of("issuer", &settings.issuer)?;
+        Ok(oauth::discover(client, &issuer)?)
+    }
+
+    fn default_scope(&self) -> &'static str {
+        "openid offline_access"
+    }
+}
