@@ -358,6 +358,22 @@ impl Error {
         }
     }
 
+    /// The message with each cause that it does not already quote, joined by ": ": one line
+    /// for the audit log and the JSON error object, where no "caused by" lines fit.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        text
+    }
+
     /// The reader of standard output or error went away: end quietly, as `cat` and `grep` do.
     pub fn is_closed_pipe(&self) -> bool {
         matches!(self, Error::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
@@ -478,6 +494,22 @@ mod tests {
         assert_eq!(error.exit_code(), exit::INTEGRITY);
         assert_eq!(error.code(), "integrity");
         assert!(error.hint().unwrap().contains("keychain import"));
+    }
+
+    #[test]
+    fn one_line_holds_the_message_and_each_cause_once() {
+        let error = Error::Unavailable {
+            what: "the refresh did not go through".into(),
+            retry: None,
+            cause: Some(ProviderCause::Token(Box::new(token_unavailable()))),
+        };
+        assert_eq!(
+            error.with_causes(),
+            "the refresh did not go through: the token endpoint /oauth2/token is unavailable: connection refused"
+        );
+        // A message that quotes its cause does not repeat it.
+        let audit = crate::trail::audit_error(audit_missing());
+        assert_eq!(audit.with_causes(), audit.to_string());
     }
 
     #[test]

@@ -179,7 +179,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
             Ok(token)
         }
         Err(e) => {
-            let reason = format!("exit {}: {}", e.exit_code(), e);
+            let reason = format!("exit {}: {}", e.exit_code(), e.with_causes());
             audit(Action::LoginFailed(reason))?;
             Err(e)
         }
