@@ -308,6 +308,9 @@ impl Error {
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),
+            // A refused code follows a logon that went through: the client's settings, not the
+            // credentials, are what to check.
+            Error::Rejected { cause: ProviderCause::Token(_), .. } => Some("check the account's client id, client secret and redirect URI ('keychain show ACCOUNT'); keychain will not retry, so the account is not locked out".into()),
             Error::Rejected { cause, .. } => Some(cause.hint().unwrap_or_else(|| "check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into())),
             Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
             Error::NotAdmitted(e) => Some(e.hint()),
