@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let total: usize = args.next().ok_or(usage)?.parse()?;
     let accounts: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     let start = now - 30 * DAY;
     let mut rng = rand::rngs::StdRng::seed_from_u64(14);
 
@@ -96,7 +96,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             host: (*host).into(),
         })
         .collect();
-    keychain::trail::log_of(&dir).append_stamped(trail.iter().map(|(_, e, ..)| e).zip(&stamps))?;
+    keychain::trail::log_of(&dir, &keychain::clock::system())
+        .append_stamped(trail.iter().map(|(_, e, ..)| e).zip(&stamps))?;
     eprintln!("wrote {} events for {} accounts", trail.len(), names.len());
     Ok(())
 }

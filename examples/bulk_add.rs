@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(args.next().ok_or("usage: bulk_add DIR COUNT")?);
     let count: usize = args.next().ok_or("usage: bulk_add DIR COUNT")?.parse()?;
     let kc = Keychain::open(&dir)?;
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     for i in 0..count {
         let name = format!("bulk-{i:05}");
         let provider = Provider {

@@ -48,17 +48,7 @@ EXIT STATUS:
      quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
   A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
   rotate) keeps its status when its closing message cannot be written.
-  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.
-
-ENVIRONMENT:
-  KEYCHAIN_DIR                 the keychain folder (as --dir)
-  KEYCHAIN_PASSPHRASE_FILE     file whose first line is the passphrase of a 'passphrase' key store
-                               (e.g. a systemd credential); without it keychain prompts on a terminal
-  KEYCHAIN_KEYRING_TIMEOUT     seconds to wait for the OS credential store (at most and by default 5)
-  KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60,
-                               at most 86400)
-  KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
-                               calibration, about one second); low values are for tests only";
+  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.";
 
 /// `keychain help cron` and the man page's UNATTENDED USE section.
 pub const CRON_HELP: &str = "\
@@ -132,7 +122,7 @@ header) is followed up to 10 minutes; past that keychain uses its own and says s
 #[derive(Debug, Parser)]
 #[command(name = "keychain", version, about, after_help = AFTER_HELP, after_long_help = AFTER_HELP)]
 pub struct Cli {
-    /// The keychain folder [default: $XDG_DATA_HOME/keychain]
+    /// The keychain folder [default: $XDG_DATA_HOME/keychain, else ~/.local/share/keychain]
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
@@ -140,6 +130,9 @@ pub struct Cli {
     /// an error is then a JSON object on standard error [env: KEYCHAIN_FORMAT=json]
     #[arg(long, global = true)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub settings: crate::cmd::settings::SettingsArgs,
 
     #[command(subcommand)]
     pub command: Command,

@@ -22,7 +22,8 @@ pub const VAR: &str = "KEYCHAIN_COMPLETE";
 /// The account names, for completing a NAME argument. Any problem gives no candidates: a Tab
 /// must never print an error into the command line.
 pub fn account_candidates() -> Vec<CompletionCandidate> {
-    let Ok(dir) = crate::config::resolve_dir(std::env::var_os("KEYCHAIN_DIR").map(Into::into))
+    let Ok(dir) =
+        crate::cmd::settings::keychain_dir(std::env::var_os("KEYCHAIN_DIR").map(Into::into))
     else {
         return Vec::new();
     };

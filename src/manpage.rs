@@ -178,44 +178,50 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
 
 fn environment(roff: &mut String) {
     roff.push_str(".SH ENVIRONMENT\n");
-    for (name, text) in ENVIRONMENT {
+    for (name, text) in environment_variables() {
         roff.push_str(&format!(
             ".TP\n\\fB{}\\fR\n{}\n",
-            escape(name),
-            escape(text)
+            escape(&name),
+            escape(&text)
         ));
     }
 }
 
-/// Every environment variable keychain reads, with what it does.
-pub const ENVIRONMENT: [(&str, &str); 11] = [
-    (
-        "KEYCHAIN_DIR",
-        "the keychain folder (as --dir); default $XDG_DATA_HOME/keychain, else ~/.local/share/keychain",
-    ),
+/// Every environment variable keychain reads, with what it does: first those of the global
+/// options, taken from the clap definition (`#[arg(env)]`, the same text `--help` shows), then
+/// the ones no option stands for.
+pub fn environment_variables() -> Vec<(String, String)> {
+    let command = crate::cli::Cli::command();
+    let mut vars: Vec<(String, String)> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let name = arg.get_env()?.to_string_lossy().into_owned();
+            let help = arg.get_long_help().or(arg.get_help())?.to_string();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = match arg.get_long() {
+                Some(long) => format!("as --{long}: {help}"),
+                None => help,
+            };
+            Some((name, text))
+        })
+        .collect();
+    vars.extend(
+        OTHER_ENVIRONMENT
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string())),
+    );
+    vars
+}
+
+/// The environment variables that no option stands for.
+const OTHER_ENVIRONMENT: [(&str, &str); 6] = [
     (
         "KEYCHAIN_FORMAT",
         "json: every command prints JSON, as with --json; text or empty: human output",
     ),
     (
-        "KEYCHAIN_PASSPHRASE_FILE",
-        "file whose first line is the passphrase of a passphrase key store; without it keychain reads $CREDENTIALS_DIRECTORY/keychain-passphrase, else prompts on a terminal",
-    ),
-    (
         "CREDENTIALS_DIRECTORY",
         "set by systemd for a service with LoadCredential=keychain-passphrase:FILE: the passphrase is read from there",
-    ),
-    (
-        "KEYCHAIN_KEYRING_TIMEOUT",
-        "seconds to wait for the OS credential store (at most and by default 5)",
-    ),
-    (
-        "KEYCHAIN_LOCK_TIMEOUT",
-        "seconds to wait for another process holding an account (default 60)",
-    ),
-    (
-        "KEYCHAIN_SCRYPT_WORK_FACTOR",
-        "scrypt log2 work factor for a new passphrase identity (default: age's calibration, about one second); low values are for tests only",
     ),
     (
         "KEYCHAIN_COMPLETE",

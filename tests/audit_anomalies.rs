@@ -1,12 +1,14 @@
 //! Anomaly findings and the report's pictures, through the real binary.
 //!
-//! Two ways of building a trail with a known pattern, neither of which sleeps:
+//! Three ways of building a trail with a known pattern, none of which sleeps:
 //! - real logons against the Exact emulator, with keychain's clock and the emulator's moved
 //!   together through libfaketime (days of normal use, then a night of broken chains and
 //!   headless logons, a day of failed logons);
 //! - events appended through the library with a given time, user and host
 //!   (`AuditLog::append_stamped`), for what one machine cannot produce: another host, another
-//!   OS user.
+//!   OS user;
+//! - events appended through the library's log on a `ManualClock` set back (this process's
+//!   user and host), for a past event of an ordinary command.
 //!
 //! Each anomaly must fire on its pattern and stay quiet on normal use; `audit ack` silences
 //! exactly one and is itself recorded.
@@ -86,7 +88,7 @@ fn real_logons_with_a_moved_clock_raise_off_hours_broken_chains_and_failed_logon
     exact.add(&kc, "bad", "not-the-password");
 
     // Normal use: one logon a day at 10:00 UTC for as many days as the rules need history.
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     exact.advance(now.div_euclid(DAY) * DAY + DAY + 10 * HOUR - now);
     for _ in 0..MIN_LOGON_HISTORY {
         exact.ok(&kc, &["login", "ex"]);
@@ -217,7 +219,7 @@ fn at(time: i64, user: &str, host: &str, action: Action) -> (Event, Stamp) {
 }
 
 fn append(kc: &Kc, trail: &[(Event, Stamp)]) {
-    keychain::trail::log_of(&kc.dir)
+    keychain::trail::log_of(&kc.dir, &keychain::clock::system())
         .append_stamped(trail.iter().map(|(e, s)| (e, s)))
         .unwrap();
 }
@@ -226,7 +228,7 @@ fn append(kc: &Kc, trail: &[(Event, Stamp)]) {
 fn a_new_host_a_new_os_user_and_a_first_reveal_are_found_and_each_ack_is_audited() {
     let kc = Kc::with_file_store();
     kc.add_account("acme");
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     append(&kc, &normal_month(now));
     let report = json(&kc.run(&["audit", "--json", "--fail-on", "critical"]));
     assert_eq!(
@@ -319,19 +321,15 @@ fn ack_refuses_what_is_not_an_open_finding_id() {
 
 #[test]
 fn a_reveal_before_the_window_is_learned_from_but_not_listed() {
-    support::login::require_faketime();
     let kc = Kc::with_file_store();
     kc.add_account("acme");
-    // Forty days ago, by the real binary with its clock moved back.
-    let out = kc
-        .cmd()
-        .env("LD_PRELOAD", support::login::FAKETIME_LIB)
-        .env("FAKETIME", format!("{:+}s", -40 * DAY))
-        .env("FAKETIME_DONT_RESET", "1")
-        .args(["show", "acme", "--reveal", "password"])
-        .output()
+    // Forty days ago: the event `show --reveal` records, appended through the log on a clock
+    // set back (this process's user and host, as the binary's own reveal below).
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
+    let clock: keychain::clock::SharedClock = keychain::clock::ManualClock::at_unix(now - 40 * DAY);
+    keychain::trail::log_of(&kc.dir, &clock)
+        .append(&Event::new("show", Action::Reveal("password".into())).account("acme"))
         .unwrap();
-    assert_success(&out, &["show"]);
     let report = json(&kc.run(&["audit", "--json", "--fail-on", "critical"]));
     assert_eq!(codes(&report), Vec::<String>::new());
     let report = json(&kc.run(&["audit", "--json", "--fail-on", "critical", "--days", "60"]));
@@ -364,7 +362,7 @@ fn html_report_draws_timelines_and_the_daily_chart_with_titles_loads_nothing_and
     kc.add_account("acme");
     let rt = kc.file("rt", "rt-canary-9d2e");
     kc.ok(&["set", "acme", "--refresh-token-file", rt.to_str().unwrap()]);
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     let mut trail = normal_month(now);
     trail.push(at(
         now - 3 * DAY,

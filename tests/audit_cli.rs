@@ -100,7 +100,7 @@ fn keychain_with_every_finding() -> Kc {
     add(&kc, "expired", None, Some("ONSWG4TFOQYTEMZU"));
     set_refresh_token(&kc, "idle", "rt-idle-canary-4");
     set_refresh_token(&kc, "expired", "rt-expired-canary-5");
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     edit_header(&kc, "old-pw", |h| {
         h.secrets.get_mut(&SecretField::Password).unwrap().changed = now - 400 * DAY;
     });
@@ -122,7 +122,12 @@ fn report_finds_each_problem_with_its_severity_and_never_prints_a_secret() {
         Action::ChainBroken,
         Action::LoginHeadless,
     ] {
-        keychain::trail::record_in(&kc.dir, Event::new("login", action).account("dup-a")).unwrap();
+        keychain::trail::record_in(
+            &kc.dir,
+            &keychain::clock::system(),
+            Event::new("login", action).account("dup-a"),
+        )
+        .unwrap();
     }
 
     let (report, code) = report_json(&kc, &[]);
@@ -682,7 +687,7 @@ fn refresh_all_refreshes_idle_tokens_only_and_reports_each_account() {
             set_refresh_token(&kc, name, rt);
         }
     }
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     for name in ["stale", "dead"] {
         edit_header(&kc, name, |h| h.refresh_token_active = Some(now - 21 * DAY));
     }

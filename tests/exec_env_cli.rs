@@ -11,7 +11,7 @@ use support::*;
 /// Stores a cached access token valid for an hour, as a logon does.
 fn plant_token(kc: &Kc, name: &str, token: &str) {
     kc.edit_account(name, |account| {
-        let now = keychain::clock::now();
+        let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
         account.set_secret(
             keychain::record::SecretField::AccessToken,
             Some(SecretString::from(token.to_string())),

@@ -192,7 +192,8 @@ fn a_record_and_log_from_before_counters_still_open_and_then_count() {
     let text = std::fs::read_to_string(&log).unwrap();
     std::fs::write(&log, text.replace(",\"counter\":1", "")).unwrap();
     let config = keychain::config::Config::load(&kc.dir).unwrap();
-    let identity = keychain::keystore::load_identity(&kc.dir, &config).unwrap();
+    let identity =
+        keychain::keystore::load_identity(&kc.dir, &config, &Default::default()).unwrap();
     let bytes = std::fs::read(kc.record("acme")).unwrap();
     let mut account = keychain::record::open(&bytes, "acme", &identity).unwrap();
     account.header.writes = 0;

@@ -30,7 +30,7 @@ fn rich_keychain() -> Kc {
         rt.to_str().unwrap(),
     ]);
     kc.edit_account("books", |account| {
-        let now = keychain::clock::now();
+        let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
         account.set_secret(
             keychain::record::SecretField::AccessToken,
             Some(SecretString::from("at-123".to_string())),

@@ -54,6 +54,7 @@ fn logon(
         password: &a.password,
         debug_pages: debug,
         progress: true,
+        clock: &keychain::clock::SystemClock,
     };
     let mut stats = LogonStats::default();
     let outcome = headless_logon_counted(&req, totp, &mut stats);
@@ -589,6 +590,7 @@ fn unreachable_provider_is_unavailable() {
         password: &password,
         debug_pages: None,
         progress: false,
+        clock: &keychain::clock::SystemClock,
     };
     let err = headless_logon(&req, None).expect_err("nothing listens");
     assert_eq!(err.class(), ErrorClass::Unavailable, "{err:?}");

@@ -68,7 +68,7 @@ fn each_account_problem_is_a_finding_and_exits_1() {
         ],
     ));
     kc.ok(&add_args("nothing", &["--no-password", "--no-totp"]));
-    let now = keychain::clock::now();
+    let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     edit_header(&kc, "rejected", |h| {
         h.logon_rejected = Some(keychain::record::Rejection {
             at: now - 60,
@@ -191,7 +191,7 @@ fn status_says_until_when_the_keychain_is_unlocked() {
     let (doc, code) = status(&kc, &[]);
     assert_eq!(doc["unlocked"], true);
     let until = doc["unlocked_until"].as_str().unwrap().to_string();
-    let expected = keychain::clock::now() + 2 * 3600;
+    let expected = keychain::clock::Clock::unix(&keychain::clock::SystemClock) + 2 * 3600;
     let near = |t: &str| (expected - 60..=expected + 60).any(|s| keychain::clock::rfc3339(s) == t);
     assert!(near(&until), "{until}");
     // Ends within a day while the store itself cannot answer a job: a warning, exit 1.

@@ -16,7 +16,7 @@ fn code_at(secret: &str, t: u64) -> String {
 }
 
 fn now() -> u64 {
-    keychain::clock::now() as u64
+    keychain::clock::Clock::unix(&keychain::clock::SystemClock) as u64
 }
 
 #[test]

@@ -1,16 +1,119 @@
-//! The wall clock, in one place, as Unix seconds, and the one way a Unix time becomes text.
+//! The wall clock as an input, and the one way a Unix time becomes text.
+//!
+//! Every rule that depends on the time (Exact's 570 s between tokens and its error budget, the
+//! TOTP step guard and its waits, token expiry, audit timestamps) reads it from a [`Clock`]
+//! handed in, never from `SystemTime::now`: production passes [`SystemClock`], unit tests a
+//! [`ManualClock`] that they set and that records the sleeps instead of waiting. There is no
+//! test hook here (no environment variable, no global): the clock a command uses is the one its
+//! [`Keychain`](crate::keychain::Keychain) was opened with.
+//!
+//! Monotonic waits (a lock's timeout, a keyring call's) keep `std::time::Instant`: they measure
+//! how long this process waited, which a wall clock set back or forward must not shorten or
+//! stretch, and no rule compares them with a stored time.
 //!
 //! Every conversion here is total: any `i64` (a time read back from a header, an expiry computed
 //! from a provider's number) gives a string or a number, never a panic or a wrapped value.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Seconds since the Unix epoch; 0 for a clock set before 1970.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+/// Where the time comes from, and how a wait is spent.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current wall-clock time.
+    fn now(&self) -> SystemTime;
+
+    /// Waits `pause` (really, or on a manual clock by moving it on).
+    fn sleep(&self, pause: Duration);
+
+    /// Seconds since the Unix epoch; 0 for a clock set before 1970.
+    fn unix(&self) -> i64 {
+        unix_seconds(self.now())
+    }
+}
+
+/// A clock shared by the keychain, its audit log and the logon engine.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The system's wall clock and real sleeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn sleep(&self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+}
+
+/// The system clock, shared.
+pub fn system() -> SharedClock {
+    Arc::new(SystemClock)
+}
+
+/// A clock for tests: it stands still until set or advanced, and a `sleep` advances it at once
+/// and is recorded, so a rule that waits is tested without waiting.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<SystemTime>,
+    sleeps: Mutex<Vec<Duration>>,
+}
+
+impl ManualClock {
+    /// A clock standing at `unix` seconds (clamped to 1970 and later).
+    pub fn at_unix(unix: i64) -> Arc<Self> {
+        Arc::new(ManualClock {
+            now: Mutex::new(from_unix(unix)),
+            sleeps: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sets the clock to `unix` seconds.
+    pub fn set_unix(&self, unix: i64) {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = from_unix(unix);
+    }
+
+    /// Moves the clock forward by `seconds`, as time passing would.
+    pub fn advance(&self, seconds: u64) {
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        *now += Duration::from_secs(seconds);
+    }
+
+    /// Every sleep asked of this clock, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sleep(&self, pause: Duration) {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(pause);
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        *now += pause;
+    }
+}
+
+/// Seconds since the Unix epoch of `time`; 0 before 1970.
+pub fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+fn from_unix(unix: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unix.max(0).unsigned_abs())
 }
 
 /// RFC 3339 form of a Unix time (UTC, seconds), for people and JSON. Years outside 0..=9999
@@ -107,6 +210,25 @@ mod tests {
                 prop_assert_eq!(text, humantime::format_rfc3339_seconds(st).to_string());
             }
         }
+    }
+
+    #[test]
+    fn a_manual_clock_stands_still_and_its_sleeps_move_it_without_waiting() {
+        let clock = ManualClock::at_unix(1_700_000_000);
+        assert_eq!(clock.unix(), 1_700_000_000);
+        let started = std::time::Instant::now();
+        clock.sleep(Duration::from_secs(3600));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(clock.unix(), 1_700_003_600);
+        clock.advance(5);
+        clock.sleep(Duration::from_secs(2));
+        assert_eq!(clock.unix(), 1_700_003_607);
+        assert_eq!(
+            clock.sleeps(),
+            [Duration::from_secs(3600), Duration::from_secs(2)]
+        );
+        clock.set_unix(-5);
+        assert_eq!(clock.unix(), 0);
     }
 
     #[test]

@@ -22,15 +22,21 @@ const FORMAT: u32 = 1;
 /// Separates the configuration's MAC key from every other key derived from the identity.
 const MAC_LABEL: &[u8] = b"keychain config mac v1";
 
-/// The folder of the keychain to use: the flag or environment value, else the XDG data folder.
-pub fn resolve_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
+/// The folder of the keychain to use: the flag or environment value (`KEYCHAIN_DIR`), else the
+/// XDG data folder from `xdg_data_home` (`$XDG_DATA_HOME`) or `home` (`$HOME`), which the caller
+/// reads.
+pub fn resolve_dir(
+    flag: Option<PathBuf>,
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Result<PathBuf> {
     if let Some(dir) = flag {
         return Ok(dir);
     }
-    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+    if let Some(data) = xdg_data_home.filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(data).join("keychain"));
     }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+    match home.filter(|v| !v.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".local/share/keychain")),
         None => Err(Error::usage_hint(
             "cannot find the keychain folder: neither XDG_DATA_HOME nor HOME is set",
@@ -58,13 +64,19 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn new(key_store: KeyStoreKind, recipient: String, escrow_recipients: Vec<String>) -> Self {
+    /// A new configuration, `created` at that Unix time.
+    pub fn new(
+        key_store: KeyStoreKind,
+        recipient: String,
+        escrow_recipients: Vec<String>,
+        created: i64,
+    ) -> Self {
         Config {
             format: FORMAT,
             key_store,
             recipient,
             escrow_recipients,
-            created: crate::clock::now(),
+            created,
             mac: None,
         }
     }
@@ -206,4 +218,29 @@ pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
             "an age public key starts with 'age1'; 'age-keygen -y KEYFILE' prints the one of a key file",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_folder_is_the_flag_else_xdg_data_home_else_home_and_empty_means_unset() {
+        let os = |v: &str| Some(std::ffi::OsString::from(v));
+        let dir = |flag: Option<&str>, xdg, home| resolve_dir(flag.map(PathBuf::from), xdg, home);
+        assert_eq!(
+            dir(Some("/k"), os("/x"), os("/h")).unwrap(),
+            PathBuf::from("/k")
+        );
+        assert_eq!(
+            dir(None, os("/x"), os("/h")).unwrap(),
+            PathBuf::from("/x/keychain")
+        );
+        assert_eq!(
+            dir(None, os(""), os("/h")).unwrap(),
+            PathBuf::from("/h/.local/share/keychain")
+        );
+        let e = dir(None, None, os("")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+    }
 }

@@ -24,22 +24,20 @@
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::audit::{AuditLog, Event};
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
 use crate::record::{self, Account, Header, RecordError};
+use crate::settings::Settings;
 use crate::store::local::LocalStore;
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
-/// How long a command waits for another process to release an account, unless
-/// `KEYCHAIN_LOCK_TIMEOUT` (seconds) says otherwise.
-const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
-/// The longest `KEYCHAIN_LOCK_TIMEOUT` accepted: a day. Anything longer is a mistake.
-const MAX_LOCK_TIMEOUT_SECS: f64 = 86_400.0;
+#[cfg(test)]
+pub(crate) mod testing;
 
 /// What a transaction does when its change was saved but its events could not be logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +51,10 @@ pub enum OnAuditFailure {
 pub struct Keychain {
     pub dir: PathBuf,
     pub config: Config,
+    /// The knobs the environment and global flags set, validated once at start.
+    settings: Settings,
+    /// The one wall clock of this keychain: records, rules and the audit log read it.
+    clock: SharedClock,
     /// Where records live; the rest of keychain sees only the trait.
     store: Box<dyn RecordStore>,
     audit: AuditLog,
@@ -67,9 +69,16 @@ impl Keychain {
     /// Opens an initialised keychain; reads no secret yet. Refuses (exit 7) a keychain folder,
     /// accounts or locks folder, or configuration that another user could write: whatever such
     /// a user planted there would be trusted. (Records are checked as they are read.)
+    ///
+    /// With the default settings and the system clock; the CLI uses [`Keychain::open_with`].
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, Settings::default(), crate::clock::system())
+    }
+
+    /// [`Keychain::open`] with the given settings and clock.
+    pub fn open_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         check_not_writable_by_others(dir)?;
-        Self::open_unchecked(dir).and_then(|kc| {
+        Self::open_unchecked_with(dir, settings, clock).and_then(|kc| {
             check_not_writable_by_others(&Config::path(dir))?;
             check_not_writable_by_others(&dir.join("accounts"))?;
             // A planted lock file (a symbolic link) would be opened and narrowed to 0600.
@@ -81,13 +90,20 @@ impl Keychain {
     /// Opens a keychain without the permission checks, for `audit`, which reports wide
     /// permissions as findings instead of refusing to look.
     pub fn open_unchecked(dir: &Path) -> Result<Self> {
+        Self::open_unchecked_with(dir, Settings::default(), crate::clock::system())
+    }
+
+    /// [`Keychain::open_unchecked`] with the given settings and clock.
+    pub fn open_unchecked_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         let config = Config::load(dir)?;
         let store = Box::new(LocalStore::open(dir)?);
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
+            settings,
+            audit: trail::log_of(dir, &clock),
+            clock,
             store,
-            audit: trail::log_of(dir),
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
@@ -98,12 +114,27 @@ impl Keychain {
         &*self.store
     }
 
+    /// The settings this keychain was opened with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The clock this keychain was opened with.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The current time (Unix seconds) on this keychain's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
     /// The identity, fetched from the key store at first use.
     pub fn identity(&self) -> Result<&Identity> {
         if let Some(identity) = self.identity.get() {
             return Ok(identity);
         }
-        let identity = keystore::load_identity(&self.dir, &self.config)?;
+        let identity = keystore::load_identity(&self.dir, &self.config, &self.settings)?;
         Ok(self.identity.get_or_init(|| identity))
     }
 
@@ -188,7 +219,7 @@ impl Keychain {
 
     /// Takes the account's exclusive lock.
     pub fn lock(&self, name: &str) -> Result<Box<dyn AccountLock>> {
-        let timeout = lock_timeout(std::env::var("KEYCHAIN_LOCK_TIMEOUT").ok().as_deref())?;
+        let timeout = self.settings.lock_timeout;
         let _waiting = crate::progress::waiting(&format!(
             "waiting for account '{name}': another keychain process is using it"
         ));
@@ -347,25 +378,6 @@ fn replay_reason(record: u64, logged: u64) -> String {
     )
 }
 
-/// `KEYCHAIN_LOCK_TIMEOUT`, validated: seconds from 0 to a day; unset means the default.
-pub fn lock_timeout(value: Option<&str>) -> Result<Duration> {
-    let Some(text) = value.filter(|v| !v.trim().is_empty()) else {
-        return Ok(DEFAULT_LOCK_TIMEOUT);
-    };
-    match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(&s) => {
-            Ok(Duration::from_secs_f64(s))
-        }
-        _ => Err(Error::usage_hint(
-            format!(
-                "KEYCHAIN_LOCK_TIMEOUT='{}' is not a number of seconds from 0 to 86400",
-                text.escape_debug()
-            ),
-            "set it to the seconds to wait for another process holding the account (default 60), or unset it",
-        )),
-    }
-}
-
 /// Refuses a keychain file or folder that another user could write.
 fn check_not_writable_by_others(path: &Path) -> Result<()> {
     let meta = match std::fs::metadata(path) {
@@ -424,32 +436,4 @@ fn on_all_cores<T: Send>(names: &[String], work: impl Fn(&String) -> T + Sync) -
             })
             .collect()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_timeout_is_validated_at_the_edge() {
-        assert_eq!(lock_timeout(None).unwrap(), DEFAULT_LOCK_TIMEOUT);
-        assert_eq!(
-            lock_timeout(Some("2.5")).unwrap(),
-            Duration::from_millis(2500)
-        );
-        assert_eq!(lock_timeout(Some("0")).unwrap(), Duration::ZERO);
-        for bad in [
-            "1e300",
-            "-1",
-            "NaN",
-            "inf",
-            "86401",
-            "ten",
-            "18446744073709551616",
-        ] {
-            let e = lock_timeout(Some(bad)).unwrap_err();
-            assert_eq!(e.exit_code(), crate::error::exit::USAGE, "{bad}");
-            assert!(e.to_string().contains("KEYCHAIN_LOCK_TIMEOUT"), "{bad}");
-        }
-    }
 }

@@ -112,13 +112,6 @@ fn provider_of(account: &Account) -> &'static dyn Provider {
     account.header.provider.kind.provider()
 }
 
-/// Who is using the account, for its record and the audit.
-pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
-}
-
 /// A record that an unfinished `keychain mv` marked is not logged on with (see `cmd::mv`).
 fn refuse_moving(account: &Account) -> Result<()> {
     match &account.header.moved_to {
@@ -138,7 +131,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
     let (account, _) = kc.read(name)?;
     refuse_moving(&account)?;
-    let now = crate::clock::now();
+    let now = kc.now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;
         return Ok(token);
@@ -233,15 +226,15 @@ impl Session<'_> {
 
     fn note_use(&mut self, action: &str, ok: bool) {
         self.account.header.last_use = Some(Usage {
-            at: crate::clock::now(),
-            by: os_user(),
+            at: self.kc.now(),
+            by: crate::whoami::whoami(),
             action: action.into(),
             ok,
         });
     }
 
     fn run(&mut self) -> Result<Token> {
-        let now = crate::clock::now();
+        let now = self.kc.now();
         if let Some(token) = cached(&self.account, now, self.opts.min_valid) {
             return Ok(token);
         }
@@ -338,7 +331,7 @@ impl Session<'_> {
 
     /// Stores a token response: the rotated refresh token first of all.
     fn store_tokens(&mut self, response: TokenResponse, source: Source) -> Result<Token> {
-        let now = crate::clock::now();
+        let now = self.kc.now();
         let h = &mut self.account.header;
         // Clamped where it entered (`oauth::MAX_EXPIRES_IN`); saturating all the same.
         let expires_at = response
@@ -381,10 +374,7 @@ impl Session<'_> {
     /// Counts an error against the provider's budget, where it keeps one (Exact's).
     fn record_provider_error(&mut self) {
         if provider_of(&self.account).admission().counts_errors() {
-            self.account
-                .header
-                .provider_errors
-                .push(crate::clock::now());
+            self.account.header.provider_errors.push(self.kc.now());
         }
     }
 
@@ -419,7 +409,7 @@ impl Session<'_> {
             Err(TokenError::RateLimited {
                 new_refresh_token, ..
             }) if new_refresh_token.is_some() => {
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, new_refresh_token, now);
                 self.account.header.refresh_token_active = Some(now);
@@ -438,7 +428,7 @@ impl Session<'_> {
                 // The provider said the grant is dead (used, expired or revoked): forget the
                 // token, so that no later call burns an error on it, and log on again. Only
                 // this answer retires a refresh token (see `oauth::is_grant_dead`).
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, None, now);
                 self.record_provider_error();
@@ -463,7 +453,7 @@ impl Session<'_> {
                 new_refresh_token,
             }) => {
                 // The old refresh token may be spent: keep the one the answer carried.
-                let now = crate::clock::now();
+                let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, Some(new_refresh_token), now);
                 self.account.header.refresh_token_active = Some(now);
@@ -508,7 +498,7 @@ impl Session<'_> {
     /// Fails before anything is sent when the TOTP step this logon would need was used by the
     /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
     fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
-        let local = crate::clock::now().max(0) as u64;
+        let local = self.kc.now().max(0) as u64;
         let last = used_step(totp, self.account.header.last_totp_step, local);
         // A step further ahead was recorded on a provider's clock (followed within the bound):
         // only the logon itself, which sees that clock, can tell whether a fresh one is near.
@@ -609,6 +599,7 @@ impl Session<'_> {
             password: &password,
             debug_pages: self.opts.debug_pages.as_deref(),
             progress: self.opts.progress,
+            clock: &**self.kc.clock(),
         };
         let outcome = {
             let mut guard = totp.as_ref().map(|t| StepGuard {
@@ -628,8 +619,8 @@ impl Session<'_> {
                     // The lockout guard, written under the lock before exit 4: no later run
                     // sends this password or code again.
                     self.account.header.logon_rejected = Some(Rejection {
-                        at: crate::clock::now(),
-                        by: os_user(),
+                        at: self.kc.now(),
+                        by: crate::whoami::whoami(),
                         step: match &e {
                             LogonError::Rejected { step, .. } => step.clone(),
                             _ => "authorization".into(),
@@ -709,7 +700,7 @@ impl TotpProvider for StepGuard<'_, '_> {
         loop {
             // Whatever the engine was told, never a time beyond our clock ± the bound: a step
             // recorded as used a year ahead would block every later logon.
-            let local = crate::clock::now().max(0) as u64;
+            let local = self.session.kc.now().max(0) as u64;
             let t = provider_time
                 .saturating_add(waited)
                 .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
@@ -738,7 +729,7 @@ impl TotpProvider for StepGuard<'_, '_> {
                     "keychain: waiting {pause} s for a fresh TOTP code\n"
                 ));
             }
-            std::thread::sleep(Duration::from_secs(pause));
+            self.session.kc.clock().sleep(Duration::from_secs(pause));
             waited += pause;
         }
     }
@@ -799,3 +790,6 @@ mod tests {
         assert_eq!(believed, (now + BOUND) / 30);
     }
 }
+
+#[cfg(test)]
+mod clock_tests;

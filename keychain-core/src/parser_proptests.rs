@@ -26,7 +26,12 @@ fn sealed() -> (Vec<u8>, Identity) {
 
 fn config() -> (Config, Identity) {
     let id = Identity::generate();
-    let mut config = Config::new(KeyStoreKind::File, id.to_public().to_string(), Vec::new());
+    let mut config = Config::new(
+        KeyStoreKind::File,
+        id.to_public().to_string(),
+        Vec::new(),
+        0,
+    );
     config.seal(&id);
     (config, id)
 }

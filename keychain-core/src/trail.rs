@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
 use crate::audit::{AuditError, AuditKey, AuditLog, Event, fingerprint};
+use crate::clock::SharedClock;
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
 use crate::keystore::Identity;
@@ -31,23 +32,26 @@ pub fn audit_key(identity: &Identity) -> AuditKey {
     AuditKey::derive(&secret)
 }
 
-pub fn log_of(dir: &std::path::Path) -> AuditLog {
-    AuditLog::new(dir.join(LOG_FILE))
+/// The audit log of the keychain in `dir`, its lines stamped by `clock`.
+pub fn log_of(dir: &std::path::Path, clock: &SharedClock) -> AuditLog {
+    AuditLog::with_clock(dir.join(LOG_FILE), clock.clone())
 }
 
 /// Starts the log of a new keychain.
-pub fn init(dir: &std::path::Path, identity: &Identity) -> Result<()> {
-    log_of(dir).init(&audit_key(identity)).map_err(audit_error)
+pub fn init(dir: &std::path::Path, identity: &Identity, clock: &SharedClock) -> Result<()> {
+    log_of(dir, clock)
+        .init(&audit_key(identity))
+        .map_err(audit_error)
 }
 
 /// Appends one event; an error here must fail the command.
 pub fn record(kc: &Keychain, event: Event) -> Result<()> {
-    record_in(&kc.dir, event)
+    kc.record(event)
 }
 
-/// Appends one event to the log of the keychain in `dir`.
-pub fn record_in(dir: &std::path::Path, event: Event) -> Result<()> {
-    log_of(dir).append(&event).map_err(audit_error)
+/// Appends one event to the log of the keychain in `dir`, stamped by `clock`.
+pub fn record_in(dir: &std::path::Path, clock: &SharedClock, event: Event) -> Result<()> {
+    log_of(dir, clock).append(&event).map_err(audit_error)
 }
 
 /// The fingerprints of an account's password and TOTP secret, for its add/set events.

@@ -20,7 +20,7 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
             format!("use one of: {}", crate::providers::names()),
         ));
     };
-    let now = crate::clock::now();
+    let now = kc.now();
     let mut provider = Provider::new(kind);
     super::provider::apply(&mut provider, &args.provider)?;
     if !args.replace && kc.store().read(&args.name)?.is_some() {

@@ -61,7 +61,7 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
 
     let out = ExportOut {
         format: FORMAT,
-        exported: crate::clock::rfc3339(crate::clock::now()),
+        exported: crate::clock::rfc3339(kc.now()),
         accounts: accounts.iter().map(account_out).collect(),
     };
     // Sized up front so that growing never leaves an unzeroized copy of a secret behind.

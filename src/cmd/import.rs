@@ -146,7 +146,7 @@ fn import_settings(
         return Ok((Vec::new(), file));
     }
     // The refresh token was written at the latest when the file was.
-    let now = crate::clock::now();
+    let now = kc.now();
     let written = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .ok()
@@ -312,7 +312,7 @@ fn import_export(kc: &Keychain, args: &ImportArgs) -> Result<Vec<(String, Fate)>
         });
     }
     kc.identity()?;
-    let now = crate::clock::now();
+    let now = kc.now();
     let from = args.file.display().to_string();
     let mut fates = Vec::new();
     for a in export.accounts {

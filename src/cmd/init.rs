@@ -4,13 +4,21 @@ use std::path::Path;
 
 use crate::audit::Event;
 use crate::cli::InitArgs;
+use crate::clock::SharedClock;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{self, Identity};
+use crate::settings::Settings;
 use crate::trail::{self, Action};
 
-pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    settings: &Settings,
+    clock: &SharedClock,
+    args: InitArgs,
+    json: bool,
+) -> Result<()> {
     // Check everything the user typed before anything is created.
     for recipient in &args.recipient {
         parse_recipient(recipient)?;
@@ -25,7 +33,7 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
-    keystore::for_kind(args.key_store, dir).save(&identity)?;
+    keystore::for_kind(args.key_store, dir, settings).save(&identity)?;
     let mut config = Config::new(
         args.key_store,
         identity.to_public().to_string(),
@@ -33,12 +41,13 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
             .iter()
             .map(|r| r.trim().to_string())
             .collect(),
+        clock.unix(),
     );
     config.seal(&identity);
     config.create(dir)?;
     crate::store::local::LocalStore::open(dir)?;
-    trail::init(dir, &identity)?;
-    trail::record_in(dir, Event::new("init", Action::Init))?;
+    trail::init(dir, &identity, clock)?;
+    trail::record_in(dir, clock, Event::new("init", Action::Init))?;
 
     crate::output::after_save(crate::output::err(&format!(
         "Created a keychain in {} (key store: {}).\n",

@@ -10,7 +10,7 @@ use crate::record::{Header, SecretField};
 use crate::store::StoreError;
 
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
-    let now = clock::now();
+    let now = kc.now();
     let wanted = NameFilter::new(args.pattern.as_deref())?;
     let mut rows = Vec::new();
     let mut damaged = Vec::new();

@@ -23,13 +23,14 @@ pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
         ..options(&args.logon)
     };
     let token = login::obtain(kc, &args.name, &opts)?;
-    crate::output::raw(format(&token, args.format)?.as_bytes())
+    crate::output::raw(format(&token, args.format, kc.now())?.as_bytes())
 }
 
 /// The token as the chosen output format. A token with a space, a control character or a line
 /// break could inject a header or a shell command, wherever it came from (a provider, a backup,
 /// `set`): it is refused with the same check every token passes ([`crate::oauth::is_token_text`]).
-pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<String>> {
+/// `now` (Unix seconds, the keychain's clock) gives JSON's `expires_in`.
+pub fn format(token: &Token, format: OutputFormat, now: i64) -> Result<zeroize::Zeroizing<String>> {
     let value = token.access_token.expose_secret();
     if !crate::oauth::is_token_text(value) {
         return Err(Error::Integrity {
@@ -51,7 +52,7 @@ pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<
                 "access_token": value,
                 "token_type": token.token_type,
                 "expires_at": token.expires_at.map(crate::clock::rfc3339),
-                "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
+                "expires_in": token.expires_at.map(|e| e.saturating_sub(now).max(0)),
                 "scope": token.scope,
             });
             crate::json::line(json)
@@ -87,7 +88,7 @@ mod tests {
             source: Source::Cache,
         };
         assert_eq!(
-            *format(&token, OutputFormat::Env).unwrap(),
+            *format(&token, OutputFormat::Env, 0).unwrap(),
             "export KEYCHAIN_ACCESS_TOKEN='a'\\''b;c'\n"
         );
     }
@@ -110,8 +111,27 @@ mod tests {
                 OutputFormat::Env,
                 OutputFormat::Json,
             ] {
-                assert!(format(&token, f).is_err(), "{bad:?} as {f:?}");
+                assert!(format(&token, f, 0).is_err(), "{bad:?} as {f:?}");
             }
         }
+    }
+
+    /// `expires_in` counts from the keychain's clock, never below zero.
+    #[test]
+    fn json_expires_in_counts_from_the_time_given() {
+        let token = Token {
+            access_token: SecretString::from("at".to_string()),
+            token_type: "bearer".into(),
+            expires_at: Some(1_800_000_600),
+            scope: None,
+            source: Source::Refresh,
+        };
+        let expires_in = |now| {
+            let text = format(&token, OutputFormat::Json, now).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["expires_in"].clone()
+        };
+        assert_eq!(expires_in(1_800_000_000), 600);
+        assert_eq!(expires_in(1_800_000_100), 500);
+        assert_eq!(expires_in(1_900_000_000), 0);
     }
 }

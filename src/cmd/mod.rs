@@ -20,6 +20,7 @@ mod rm;
 mod scan;
 mod secrets;
 mod set;
+pub mod settings;
 mod show;
 mod status;
 mod strip;
@@ -29,15 +30,18 @@ mod unlock;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command};
-use crate::config::resolve_dir;
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::outcome::Outcome;
 
 /// Runs the command; returns how it turned out when it ran to its end.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
-    let dir = || resolve_dir(cli.dir.clone());
-    let open = || -> Result<Keychain> { Keychain::open(&dir()?) };
+    let dir = || settings::keychain_dir(cli.dir.clone());
+    // Read once, here: the core below sees these values, never the environment.
+    let settings = cli.settings.settings()?;
+    let clock = crate::clock::system();
+    let open =
+        || -> Result<Keychain> { Keychain::open_with(&dir()?, settings.clone(), clock.clone()) };
     let done = |r: Result<()>| r.map(|()| Outcome::Success);
     let json = crate::cli::json_wanted(cli.json).map_err(crate::error::Error::usage)?;
     // A command whose only output is a notice on standard error confirms on standard output
@@ -62,7 +66,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             }
             done(login::run(&open()?, args))
         }
-        Command::Init(args) => done(init::run(&dir()?, args, json)),
+        Command::Init(args) => done(init::run(&dir()?, &settings, &clock, args, json)),
         Command::Add(args) => {
             let name = args.name.clone();
             confirmed("add", vec![name], add::run(&open()?, args))
@@ -93,7 +97,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             args.json = json;
             status::run(&open()?, args)
         }
-        Command::Lock => confirmed("lock", vec![], unlock::lock(&dir_checked(dir()?)?)),
+        Command::Lock => confirmed("lock", vec![], unlock::lock(&dir_checked(dir()?)?, &clock)),
         // The report and verify look at a keychain others could write to, and say so; the
         // audit commands that write (fingerprint, rotate, seal-config, ack) refuse it like the
         // rest.
@@ -101,7 +105,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             audit::run(&Keychain::open_unchecked(&dir()?)?, args, json)
         }
         Command::Audit(args) => audit::run(&open()?, args, json),
-        Command::Scan(args) => scan::run(dir().ok().as_deref(), args, json),
+        Command::Scan(args) => scan::run(dir().ok().as_deref(), &clock, args, json),
         Command::Import(args) => import::run(&open()?, args, json),
         Command::Export(args) => confirmed("export", vec![], export::run(&open()?, args)),
         Command::Refresh(args) => refresh::run(&open()?, args, json),

@@ -87,7 +87,7 @@ pub fn run(kc: &Keychain, args: MvArgs) -> Result<()> {
 
     account.header.name = new.to_string();
     account.header.moved_to = None;
-    account.header.updated = crate::clock::now();
+    account.header.updated = kc.now();
     kc.commit(
         new_lock,
         Expect::Absent,

@@ -119,7 +119,7 @@ fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
         .refresh_token_active
         .or_else(|| h.secrets.get(&SecretField::RefreshToken).map(|i| i.changed))
         .ok_or_else(|| Error::usage("the refresh token has no date"))?;
-    let idle = crate::clock::now().saturating_sub(active).max(0);
+    let idle = kc.now().saturating_sub(active).max(0);
     if idle < min_idle {
         return Ok(Some(format!(
             "skipped    {name}  (idle {}, not idle enough)",

@@ -11,11 +11,17 @@ use std::path::Path;
 use crate::audit::Event;
 use crate::audit::scan::{ScanError, scan_paths_all};
 use crate::cli::ScanArgs;
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::trail::{self, Action, Outcome};
 
-pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<crate::outcome::Outcome> {
+pub fn run(
+    dir: Option<&Path>,
+    clock: &SharedClock,
+    args: ScanArgs,
+    json: bool,
+) -> Result<crate::outcome::Outcome> {
     let (findings, errors) = scan_paths_all(&args.paths);
     if json {
         let found: Vec<serde_json::Value> = findings
@@ -60,7 +66,7 @@ pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<crate::outc
         };
         let event =
             Event::new(format!("scan ({} found)", findings.len()), Action::Scan).outcome(outcome);
-        if let Err(e) = trail::record_in(dir, event) {
+        if let Err(e) = trail::record_in(dir, clock, event) {
             crate::output::err(&format!(
                 "warning: this scan was not recorded in the audit log: {e}\n"
             ))?;

@@ -49,7 +49,7 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
             .as_deref()
             .map(|file| SecretSource::parse(file).read("TOTP code to check"))
             .transpose()?;
-        check_totp(&totp, expected.as_ref())?;
+        check_totp(&totp, expected.as_ref(), now)?;
         account.header.totp = Some(TotpParams {
             algorithm: totp.algorithm,
             digits: totp.digits,
@@ -151,8 +151,8 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
 
 /// With `--totp-check-file`, refuses a secret that does not give the person's current code;
 /// without it, shows the current code so they can compare it with their authenticator app.
-fn check_totp(totp: &TotpSecret, expected: Option<&SecretString>) -> Result<()> {
-    let now = crate::clock::now().max(0) as u64;
+fn check_totp(totp: &TotpSecret, expected: Option<&SecretString>, now: i64) -> Result<()> {
+    let now = now.max(0) as u64;
     match expected {
         Some(code) => {
             // One step either way allows for a code read just before its step ended.

@@ -26,7 +26,7 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
             ),
         ));
     }
-    let now = crate::clock::now();
+    let now = kc.now();
     kc.identity()?;
     let lock = kc.lock(&args.name)?;
     let (mut account, revision) = kc.read(&args.name)?;

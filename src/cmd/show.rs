@@ -36,7 +36,7 @@ pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
         let line = zeroize::Zeroizing::new(format!("{}\n", value.expose_secret()));
         return crate::output::raw(line.as_bytes());
     }
-    let now = clock::now();
+    let now = kc.now();
     let fingerprints = fingerprints(kc, &account)?;
     if args.json {
         crate::output::raw(to_json(&account, &fingerprints, now).as_bytes())

@@ -39,7 +39,7 @@ struct KeyStoreState {
 }
 
 pub fn run(kc: &Keychain, args: StatusArgs) -> Result<crate::outcome::Outcome> {
-    let now = clock::now();
+    let now = kc.now();
     let mut findings = Vec::new();
     let key_store = ask_key_store(kc);
     let unlocked_until = unlocked_until(kc);
@@ -81,15 +81,14 @@ pub fn run(kc: &Keychain, args: StatusArgs) -> Result<crate::outcome::Outcome> {
 /// is asked only when a job's passphrase file is there.
 fn ask_key_store(kc: &Keychain) -> KeyStoreState {
     let kind = kc.config.key_store;
-    if kind == KeyStoreKind::Passphrase && crate::keystore::passphrase::passphrase_file().is_none()
-    {
+    if kind == KeyStoreKind::Passphrase && kc.settings().passphrase_file.is_none() {
         return KeyStoreState {
             kind,
             answers: None,
             error: None,
         };
     }
-    let result = crate::keystore::for_kind(kind, &kc.dir)
+    let result = crate::keystore::for_kind(kind, &kc.dir, kc.settings())
         .load()
         .and_then(|identity| {
             if identity.to_public().to_string() == kc.config.recipient {

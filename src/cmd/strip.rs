@@ -76,7 +76,7 @@ pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
             Action::Import,
         ),
     )?;
-    let backup = strip_spots(&file.path, &file.text, &spots).map_err(scan_error)?;
+    let backup = strip_spots(&file.path, &file.text, &spots, kc.now()).map_err(scan_error)?;
     crate::output::after_save(crate::output::err(&format!(
         "Removed {} from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
         crate::output::count(moved.len(), "value", "values"),

@@ -13,13 +13,14 @@ pub fn run(kc: &Keychain, args: TotpArgs, json: bool) -> Result<()> {
     // A code is a working second factor: recorded before it is shown (one append). No write
     // counter: this read took no lock, and only writes may set the counter replays are judged by.
     kc.record(Event::new("totp", Action::Totp).account(&args.name))?;
-    let mut now = crate::clock::now().max(0) as u64;
+    let mut now = kc.now().max(0) as u64;
     if let Some(min_left) = args.fresh {
         // A whole step is the most anyone can ask for.
         let min_left = min_left.min(totp.period);
         while totp.seconds_left(now) < min_left {
-            std::thread::sleep(std::time::Duration::from_secs(totp.seconds_left(now)));
-            now = crate::clock::now().max(0) as u64;
+            kc.clock()
+                .sleep(std::time::Duration::from_secs(totp.seconds_left(now)));
+            now = kc.now().max(0) as u64;
         }
     }
     let code = totp.code_at(now);

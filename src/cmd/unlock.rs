@@ -12,7 +12,8 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
         // Always from the configured store: unlocking must prove the user can open it.
-        let identity = crate::keystore::for_kind(kc.config.key_store, &kc.dir).load()?;
+        let identity =
+            crate::keystore::for_kind(kc.config.key_store, &kc.dir, kc.settings()).load()?;
         if identity.to_public().to_string() != kc.config.recipient {
             return Err(crate::keystore::KeyStoreError::WrongIdentity {
                 store: kc.config.key_store,
@@ -22,7 +23,7 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
         // No audit, no unlock: a log that cannot take the event refuses before the key is
         // cached, and one that fails after it takes the cached key back out.
         kc.check_audit()?;
-        crate::keystore::kernel::store(&kc.dir, &identity, seconds)?;
+        crate::keystore::kernel::store(&kc.dir, &identity, seconds, kc.now())?;
         if let Err(e) = crate::trail::record(
             kc,
             crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
@@ -30,7 +31,7 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             let _ = crate::keystore::kernel::remove(&kc.dir);
             return Err(e);
         }
-        let until = crate::clock::now().saturating_add(seconds.min(i64::MAX as u64) as i64);
+        let until = kc.now().saturating_add(seconds.min(i64::MAX as u64) as i64);
         crate::output::after_save(crate::output::err(&format!(
             "Unlocked {} for {}, until {} ('keychain status' shows it).\n",
             kc.dir.display(),
@@ -48,12 +49,13 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
     }
 }
 
-pub fn lock(dir: &Path) -> Result<()> {
+pub fn lock(dir: &Path, clock: &crate::clock::SharedClock) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
         let removed = crate::keystore::kernel::remove(dir)?;
         crate::trail::record_in(
             dir,
+            clock,
             crate::audit::Event::new("lock", crate::trail::Action::Lock),
         )?;
         if removed {
@@ -68,7 +70,7 @@ pub fn lock(dir: &Path) -> Result<()> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = dir;
+        let _ = (dir, clock);
         Ok(())
     }
 }

@@ -165,7 +165,8 @@ pub(crate) struct Origin {
 impl Origin {
     pub(crate) fn current() -> Self {
         Origin {
-            user: user_name(),
+            // The same name a record's `by` carries (`whoami`), so the two agree.
+            user: crate::whoami::whoami(),
             uid: uid(),
             host: host_name(),
             pid: std::process::id(),
@@ -276,32 +277,6 @@ fn uid() -> Option<u32> {
 #[cfg(not(unix))]
 fn uid() -> Option<u32> {
     None
-}
-
-/// The account name of the real uid, from the password database; the environment only as a
-/// fallback, because `USER` is whatever the caller set.
-#[cfg(unix)]
-fn user_name() -> String {
-    let uid = rustix::process::getuid().as_raw();
-    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
-        for line in passwd.lines() {
-            let mut parts = line.split(':');
-            let (Some(name), Some(_), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
-                continue;
-            };
-            if id.parse::<u32>() == Ok(uid) {
-                return name.to_string();
-            }
-        }
-    }
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid{uid}"))
-}
-
-#[cfg(not(unix))]
-fn user_name() -> String {
-    std::env::var("USERNAME").unwrap_or_else(|_| "unknown".to_string())
 }
 
 #[cfg(unix)]

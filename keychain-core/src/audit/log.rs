@@ -27,6 +27,7 @@ use super::AuditError;
 use super::event::{Action, Event, Origin, Record, Stamp};
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
 use super::verify::{VerifyReport, verify};
+use crate::clock::SharedClock;
 use crate::fsutil::{
     FILE_MODE, parent_of, private_options, replace_unsynced, sync_dir, write_atomic_unique,
 };
@@ -49,6 +50,8 @@ const MAC_SUFFIX_LEN: usize = 8 + 64 + 2;
 /// anchor ignore the key; the file is 0600 like everything else in the keychain folder.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
+    /// What each line's `time` says.
+    clock: SharedClock,
     log: PathBuf,
     anchor: PathBuf,
     state: PathBuf,
@@ -56,10 +59,17 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// The log at `path` (normally `<keychain folder>/audit.log`). Does no I/O.
+    /// The log at `path` (normally `<keychain folder>/audit.log`), its lines stamped with the
+    /// system clock. Does no I/O.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::with_clock(path, crate::clock::system())
+    }
+
+    /// The log at `path`, its lines stamped by `clock`. Does no I/O.
+    pub fn with_clock(path: impl Into<PathBuf>, clock: SharedClock) -> Self {
         let log = path.into();
         AuditLog {
+            clock,
             anchor: log.with_extension("anchor"),
             state: log.with_extension("anchor"),
             lock: log.with_extension("lock"),
@@ -311,7 +321,9 @@ impl AuditLog {
         file.seek(SeekFrom::Start(whole))
             .and_then(|_| file.read_to_end(&mut tail))
             .map_err(|e| io_err("read", &self.log, e))?;
-        let now = std::time::SystemTime::now()
+        let now = self
+            .clock
+            .now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
@@ -460,7 +472,7 @@ impl AuditLog {
     /// the cursor for the next line.
     fn write_line(&self, cursor: Cursor, event: &Event) -> Result<Cursor, AuditError> {
         let origin = Origin::current();
-        let (line, hash) = self.encode(&cursor, event, &origin, std::time::SystemTime::now())?;
+        let (line, hash) = self.encode(&cursor, event, &origin, self.clock.now())?;
         self.append_synced(&line)?;
         let next_key = cursor.key.next();
         let next_seq = cursor.next_seq + 1;

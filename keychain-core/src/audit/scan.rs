@@ -747,21 +747,26 @@ pub fn slugify(parts: &[&str]) -> String {
 }
 
 /// Rewrites a settings file without any of its plain-text secrets (see [`strip_spots`]).
-pub fn strip_secrets(path: &Path) -> Result<PathBuf, ScanError> {
+pub fn strip_secrets(path: &Path, now: i64) -> Result<PathBuf, ScanError> {
     let file = read_settings(path)?;
     let cuts: Vec<Spot> = file.spots.clone();
-    strip_spots(path, &file.text, &cuts)
+    strip_spots(path, &file.text, &cuts, now)
 }
 
 /// Rewrites a settings file without the secrets at `spots` (found by [`read_settings`] in
 /// `original`), leaving every other byte as it was; other secrets stay. The file must still be
 /// exactly `original`, or nothing is written. The result must parse and hold exactly
 /// `spots.len()` secrets fewer. The original is kept beside it as
-/// `<name>.keychain-backup-<unix time>` (mode 0600: it still holds the secrets; delete it once
+/// `<name>.keychain-backup-<now>` (`now` in Unix seconds; mode 0600: it still holds the secrets; delete it once
 /// the import is checked), then the file is replaced atomically with its own permissions.
 /// `path` is the file itself, not a symbolic link to it (the rename would replace the link):
 /// resolve links first. Returns the backup's path.
-pub fn strip_spots(path: &Path, original: &str, spots: &[Spot]) -> Result<PathBuf, ScanError> {
+pub fn strip_spots(
+    path: &Path,
+    original: &str,
+    spots: &[Spot],
+    now: i64,
+) -> Result<PathBuf, ScanError> {
     let text = Zeroizing::new(read_text(path)?);
     if text.as_str() != original {
         return Err(ScanError::ChangedMeanwhile {
@@ -796,17 +801,13 @@ pub fn strip_spots(path: &Path, original: &str, spots: &[Spot]) -> Result<PathBu
         });
     }
 
-    let backup = write_backup(path, text.as_bytes())?;
+    let backup = write_backup(path, text.as_bytes(), now)?;
     let mode = mode_of(path).map_err(|e| io_err("read the permissions of", path, e))?;
     write_atomic_unique(path, stripped.as_bytes(), mode).map_err(|e| io_err("rewrite", path, e))?;
     Ok(backup)
 }
 
-fn write_backup(path: &Path, contents: &[u8]) -> Result<PathBuf, ScanError> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+fn write_backup(path: &Path, contents: &[u8], stamp: i64) -> Result<PathBuf, ScanError> {
     let name = file_name(path);
     for n in 0..100 {
         let suffix = if n == 0 {

@@ -34,7 +34,7 @@ fn check_settings(text: &str) {
     if let Ok(file) = read {
         let _ = format!("{:?}", file.candidates);
         if !file.spots.is_empty() {
-            match strip_spots(&path, &file.text, &file.spots) {
+            match strip_spots(&path, &file.text, &file.spots, 1_700_000_000) {
                 Ok(_) => assert!(scan_file(&path).unwrap().is_empty()),
                 Err(error) => drop(error.to_string()),
             }

@@ -225,7 +225,7 @@ fn strip_removes_exactly_the_secrets_and_keeps_a_private_backup() {
     let original = fs::read_to_string(data("settings-test.xml")).unwrap();
     fs::write(&path, &original).unwrap();
 
-    let backup = strip_secrets(&path).unwrap();
+    let backup = strip_secrets(&path, 1_700_000_000).unwrap();
     assert_eq!(fs::read_to_string(&backup).unwrap(), original);
     assert!(
         backup
@@ -254,7 +254,7 @@ fn strip_removes_exactly_the_secrets_and_keeps_a_private_backup() {
 
     // Nothing left: a second strip says so and writes no backup.
     assert!(matches!(
-        strip_secrets(&path).unwrap_err(),
+        strip_secrets(&path, 1_700_000_000).unwrap_err(),
         ScanError::NothingToStrip { .. }
     ));
     // The backup is found by a folder scan, so it is not forgotten.
@@ -276,7 +276,7 @@ fn strip_keeps_the_files_own_permissions() {
     let path = dir.path().join("settings-perm.xml");
     fs::copy(data("settings-test.xml"), &path).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
-    strip_secrets(&path).unwrap();
+    strip_secrets(&path, 1_700_000_000).unwrap();
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o640);
 }
@@ -287,7 +287,7 @@ fn strip_leaves_a_malformed_file_alone() {
     let path = dir.path().join("settings-malformed.xml");
     fs::copy(data("bad/settings-malformed.xml"), &path).unwrap();
     let before = fs::read(&path).unwrap();
-    assert!(strip_secrets(&path).is_err());
+    assert!(strip_secrets(&path, 1_700_000_000).is_err());
     assert_eq!(fs::read(&path).unwrap(), before);
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -306,7 +306,7 @@ fn a_lone_password_at_the_end_of_a_connection_string_is_cut_with_its_separator()
         candidates[0].password.as_ref().unwrap().expose_secret(),
         "q&;r"
     );
-    strip_secrets(&path).unwrap();
+    strip_secrets(&path, 1_700_000_000).unwrap();
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         "<settings>\n<connection name=\"c\">\n<database alias=\"a\" connectionString='api-url=https://x.example' />\n</connection>\n</settings>\n"
@@ -326,7 +326,7 @@ fn strip_preserves_crlf_line_ends_and_a_bom() {
     fs::write(&path, &original).unwrap();
     assert_eq!(scan_file(&path).unwrap().len(), 5);
     assert_eq!(scan_file(&path).unwrap()[4].line, 13);
-    strip_secrets(&path).unwrap();
+    strip_secrets(&path, 1_700_000_000).unwrap();
     let stripped = fs::read_to_string(&path).unwrap();
     assert!(stripped.starts_with('\u{feff}'));
     assert_eq!(
@@ -444,11 +444,11 @@ fn strip_spots_removes_only_the_chosen_values_and_refuses_a_file_changed_meanwhi
 
     fs::write(&path, format!("{original}\n")).unwrap();
     assert!(matches!(
-        strip_spots(&path, &file.text, &totp).unwrap_err(),
+        strip_spots(&path, &file.text, &totp, 1_700_000_000).unwrap_err(),
         ScanError::ChangedMeanwhile { .. }
     ));
     fs::write(&path, &original).unwrap();
-    strip_spots(&path, &file.text, &totp).unwrap();
+    strip_spots(&path, &file.text, &totp, 1_700_000_000).unwrap();
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         original.replace(";totp-secret=JBSWY3DPEHPK3PXP", "")

@@ -532,3 +532,35 @@ fn stamped_events_carry_their_time_user_and_host_and_chain_like_any_other() {
     assert_eq!(third["host"], "srv");
     assert_eq!(third["seq"], 2);
 }
+
+/// Each line's time is the log's clock at the append, and its user is `whoami`, the name
+/// records carry too; a clock set back shows as it is and the chain still verifies.
+#[test]
+fn appended_lines_carry_the_clock_time_and_the_os_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = crate::clock::ManualClock::at_unix(1_793_577_600);
+    let log = AuditLog::with_clock(dir.path().join("audit.log"), clock.clone());
+    log.init(&key()).unwrap();
+    append_n(&log, 0, 1);
+    clock.advance(90);
+    append_n(&log, 1, 1);
+    clock.set_unix(1_793_577_000);
+    append_n(&log, 2, 1);
+    let times: Vec<String> = lines(log.path())
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["user"], crate::whoami::whoami().as_str());
+            v["time"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-02T00:00:00.000Z",
+            "2026-11-02T00:01:30.000Z",
+            "2026-11-01T23:50:00.000Z"
+        ]
+    );
+    assert!(log.verify(&key()).unwrap().is_ok());
+}

@@ -37,10 +37,10 @@ pub struct Cached {
     pub expires: Option<i64>,
 }
 
-/// Caches `identity` for `seconds`.
-pub fn store(dir: &Path, identity: &Identity, seconds: u64) -> Result<(), KeyStoreError> {
+/// Caches `identity` for `seconds` from `now` (Unix seconds).
+pub fn store(dir: &Path, identity: &Identity, seconds: u64, now: i64) -> Result<(), KeyStoreError> {
     let ring = user_keyring()?;
-    let expires = crate::clock::now().saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+    let expires = now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
     let payload = zeroize::Zeroizing::new(format!(
         "{}\n{EXPIRES}{expires}\n",
         identity.to_string().expose_secret()

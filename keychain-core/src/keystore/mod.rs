@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::settings::Settings;
 
 pub use age::x25519::Identity;
 
@@ -68,23 +69,7 @@ pub enum Persistence {
     UntilReboot,
 }
 
-/// Longest wait for any keyring call: a Secret Service can hang.
-pub const MAX_KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The timeout for keyring calls: `KEYCHAIN_KEYRING_TIMEOUT` seconds (fractions allowed), never
-/// more than [`MAX_KEYRING_TIMEOUT`].
-pub fn keyring_timeout() -> Duration {
-    keyring_timeout_from(std::env::var("KEYCHAIN_KEYRING_TIMEOUT").ok().as_deref())
-}
-
-fn keyring_timeout_from(value: Option<&str>) -> Duration {
-    value
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        // Capped before the conversion: a huge value would overflow a Duration and panic.
-        .map(|s| Duration::from_secs_f64(s.min(MAX_KEYRING_TIMEOUT.as_secs_f64())))
-        .unwrap_or(MAX_KEYRING_TIMEOUT)
-}
+pub use crate::settings::MAX_KEYRING_TIMEOUT;
 
 pub trait KeyStore {
     fn kind(&self) -> KeyStoreKind;
@@ -95,11 +80,12 @@ pub trait KeyStore {
     fn load(&self) -> Result<Identity, KeyStoreError>;
 }
 
-/// The key store a keychain was initialised with.
-pub fn for_kind(kind: KeyStoreKind, dir: &Path) -> Box<dyn KeyStore> {
+/// The key store a keychain was initialised with, its waits and passphrase source as `settings`
+/// say.
+pub fn for_kind(kind: KeyStoreKind, dir: &Path, settings: &Settings) -> Box<dyn KeyStore> {
     match kind {
-        KeyStoreKind::Os => Box::new(os::OsKeyStore::new(dir)),
-        KeyStoreKind::Passphrase => Box::new(passphrase::PassphraseKeyStore::new(dir)),
+        KeyStoreKind::Os => Box::new(os::OsKeyStore::new(dir, settings.keyring_timeout)),
+        KeyStoreKind::Passphrase => Box::new(passphrase::PassphraseKeyStore::new(dir, settings)),
         KeyStoreKind::File => Box::new(file::FileKeyStore::new(dir)),
     }
 }
@@ -107,14 +93,18 @@ pub fn for_kind(kind: KeyStoreKind, dir: &Path) -> Box<dyn KeyStore> {
 /// The identity of the keychain in `dir`: from the `unlock` cache when present, else from the
 /// configured store. The identity is checked against the configured public key, so that a wrong
 /// identity is reported as such rather than as corrupt records.
-pub fn load_identity(dir: &Path, config: &Config) -> Result<Identity, KeyStoreError> {
+pub fn load_identity(
+    dir: &Path,
+    config: &Config,
+    settings: &Settings,
+) -> Result<Identity, KeyStoreError> {
     #[cfg(target_os = "linux")]
     if let Some(identity) = kernel::cached(dir)?
         && identity.to_public().to_string() == config.recipient
     {
         return Ok(identity);
     }
-    let identity = for_kind(config.key_store, dir).load()?;
+    let identity = for_kind(config.key_store, dir, settings).load()?;
     if identity.to_public().to_string() != config.recipient {
         return Err(KeyStoreError::WrongIdentity {
             store: config.key_store,
@@ -123,13 +113,13 @@ pub fn load_identity(dir: &Path, config: &Config) -> Result<Identity, KeyStoreEr
     Ok(identity)
 }
 
-/// Runs a keyring call on its own thread and gives up after the timeout; a hung call is left
+/// Runs a keyring call on its own thread and gives up after `timeout`; a hung call is left
 /// behind (the process exits soon after) rather than hanging a cron job.
 pub fn with_timeout<T: Send + 'static>(
     store: &'static str,
+    timeout: Duration,
     work: impl FnOnce() -> Result<T, KeyStoreError> + Send + 'static,
 ) -> Result<T, KeyStoreError> {
-    let timeout = keyring_timeout();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("keyring-call".into())
@@ -220,30 +210,5 @@ impl KeyStoreError {
             KeyStoreError::WrongIdentity { .. } => "restore the right identity; this one cannot open the records".into(),
             KeyStoreError::AlreadyExists { .. } => "use the existing keychain, or choose another folder with --dir".into(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyring_timeout_never_panics_and_never_exceeds_its_cap() {
-        assert_eq!(
-            keyring_timeout_from(Some("0.5")),
-            Duration::from_millis(500)
-        );
-        for v in [
-            "1e300",
-            "1e20",
-            "18446744073709551616",
-            "inf",
-            "-3",
-            "x",
-            "",
-        ] {
-            assert_eq!(keyring_timeout_from(Some(v)), MAX_KEYRING_TIMEOUT, "{v}");
-        }
-        assert_eq!(keyring_timeout_from(None), MAX_KEYRING_TIMEOUT);
     }
 }

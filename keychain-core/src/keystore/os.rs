@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use secrecy::{ExposeSecret, SecretString};
@@ -27,12 +28,15 @@ const STORE_NAME: &str = "OS credential store";
 
 pub struct OsKeyStore {
     entry_user: String,
+    /// The longest one call may take ([`Settings::keyring_timeout`](crate::settings::Settings)).
+    timeout: Duration,
 }
 
 impl OsKeyStore {
-    pub fn new(dir: &Path) -> Self {
+    pub fn new(dir: &Path, timeout: Duration) -> Self {
         OsKeyStore {
             entry_user: entry_user(dir),
+            timeout,
         }
     }
 }
@@ -138,7 +142,7 @@ impl KeyStore for OsKeyStore {
     fn save(&self, identity: &Identity) -> Result<(), KeyStoreError> {
         let user = self.entry_user.clone();
         let secret = identity.to_string();
-        with_timeout(STORE_NAME, move || {
+        with_timeout(STORE_NAME, self.timeout, move || {
             let entry = OsKeyStore::entry(&user)?;
             match entry.get_password() {
                 Ok(existing) => {
@@ -155,13 +159,15 @@ impl KeyStore for OsKeyStore {
     fn load(&self) -> Result<Identity, KeyStoreError> {
         let user = self.entry_user.clone();
         let entry_name = format!("{SERVICE} / {user}");
-        let text = with_timeout(STORE_NAME, move || read_secret(&user)).map_err(|e| match e {
-            KeyStoreError::NoEntry { store, .. } => KeyStoreError::NoEntry {
-                store,
-                entry: entry_name.clone(),
+        let text = with_timeout(STORE_NAME, self.timeout, move || read_secret(&user)).map_err(
+            |e| match e {
+                KeyStoreError::NoEntry { store, .. } => KeyStoreError::NoEntry {
+                    store,
+                    entry: entry_name.clone(),
+                },
+                other => other,
             },
-            other => other,
-        })?;
+        )?;
         parse_identity(text.expose_secret().trim()).ok_or(KeyStoreError::Failed {
             store: STORE_NAME,
             reason: format!("the entry '{entry_name}' does not hold an age identity"),
@@ -260,7 +266,7 @@ mod plain_session {
 /// Removes this keychain's entry (used by tests and by a future `keychain destroy`).
 pub fn delete_entry(dir: &Path) -> Result<(), KeyStoreError> {
     let user = entry_user(dir);
-    with_timeout(STORE_NAME, move || {
+    with_timeout(STORE_NAME, super::MAX_KEYRING_TIMEOUT, move || {
         OsKeyStore::entry(&user)?
             .delete_credential()
             .map_err(classify)

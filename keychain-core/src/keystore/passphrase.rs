@@ -3,7 +3,8 @@
 //!
 //! scrypt costs about a second and hundreds of MiB by design, so it must never run per call in
 //! scripts: `keychain unlock` caches the identity in the kernel keyring instead. The passphrase
-//! comes from `KEYCHAIN_PASSPHRASE_FILE` (e.g. a systemd credential) or a terminal prompt.
+//! comes from the passphrase file of the [`Settings`] (`KEYCHAIN_PASSPHRASE_FILE`, or the systemd
+//! credential `keychain-passphrase`) or a terminal prompt.
 
 use std::path::{Path, PathBuf};
 
@@ -12,19 +13,22 @@ use secrecy::{ExposeSecret, SecretString};
 use super::file::parse_identity;
 use super::{Identity, KeyStore, KeyStoreError, KeyStoreKind, Persistence};
 use crate::fsutil;
+use crate::settings::{MAX_WORK_FACTOR, Settings};
 
 pub const FILE_NAME: &str = "identity.age";
-/// The highest scrypt work factor we accept when decrypting (age calibrates to ~19 here).
-const MAX_WORK_FACTOR: u8 = 22;
 
 pub struct PassphraseKeyStore {
     path: PathBuf,
+    passphrase_file: Option<PathBuf>,
+    work_factor: Option<u8>,
 }
 
 impl PassphraseKeyStore {
-    pub fn new(dir: &Path) -> Self {
+    pub fn new(dir: &Path, settings: &Settings) -> Self {
         PassphraseKeyStore {
             path: dir.join(FILE_NAME),
+            passphrase_file: settings.passphrase_file.clone(),
+            work_factor: settings.scrypt_work_factor,
         }
     }
 }
@@ -32,23 +36,28 @@ impl PassphraseKeyStore {
 /// The name of the passphrase among systemd's credentials (`LoadCredential=keychain-passphrase:...`).
 pub const CREDENTIAL_NAME: &str = "keychain-passphrase";
 
-/// Where a job's passphrase comes from without a prompt: `KEYCHAIN_PASSPHRASE_FILE`, else
-/// `$CREDENTIALS_DIRECTORY/keychain-passphrase` when systemd passed that credential.
-pub fn passphrase_file() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KEYCHAIN_PASSPHRASE_FILE").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+/// Where a job's passphrase comes from without a prompt: the file given
+/// (`KEYCHAIN_PASSPHRASE_FILE`), else `<credentials>/keychain-passphrase` when systemd passed
+/// that credential (`credentials` is `$CREDENTIALS_DIRECTORY`, read by the caller).
+pub fn passphrase_file(given: Option<PathBuf>, credentials: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = given.filter(|p| !p.as_os_str().is_empty()) {
+        return Some(path);
     }
-    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|p| !p.is_empty())?;
-    let path = PathBuf::from(credentials).join(CREDENTIAL_NAME);
+    let credentials = credentials.filter(|p| !p.as_os_str().is_empty())?;
+    let path = credentials.join(CREDENTIAL_NAME);
     path.exists().then_some(path)
 }
 
-/// The passphrase from [`passphrase_file`] (its first line), else from a terminal prompt.
-pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, KeyStoreError> {
-    if let Some(path) = passphrase_file() {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| {
+/// The passphrase from `file` (its first line), else from a terminal prompt.
+pub fn passphrase(
+    file: Option<&Path>,
+    prompt: &str,
+    confirm: bool,
+) -> Result<SecretString, KeyStoreError> {
+    if let Some(path) = file {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
             KeyStoreError::PassphraseFile {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             }
         })?);
@@ -69,15 +78,6 @@ pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString, KeyStoreE
     Ok(first)
 }
 
-/// The scrypt work factor for a new identity file: age's calibration (about a second), unless
-/// `KEYCHAIN_SCRYPT_WORK_FACTOR` sets one (tests use a low one to stay fast).
-fn work_factor() -> Option<u8> {
-    std::env::var("KEYCHAIN_SCRYPT_WORK_FACTOR")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| (1..=MAX_WORK_FACTOR).contains(n))
-}
-
 impl KeyStore for PassphraseKeyStore {
     fn kind(&self) -> KeyStoreKind {
         KeyStoreKind::Passphrase
@@ -93,7 +93,11 @@ impl KeyStore for PassphraseKeyStore {
                 store: "passphrase identity file",
             });
         }
-        let pass = passphrase("Passphrase for the new keychain: ", true)?;
+        let pass = passphrase(
+            self.passphrase_file.as_deref(),
+            "Passphrase for the new keychain: ",
+            true,
+        )?;
         if pass.expose_secret().is_empty() {
             return Err(KeyStoreError::Failed {
                 store: "passphrase prompt",
@@ -101,7 +105,8 @@ impl KeyStore for PassphraseKeyStore {
             });
         }
         let mut recipient = age::scrypt::Recipient::new(pass);
-        if let Some(log_n) = work_factor() {
+        // age's calibration (about a second) unless the settings say (tests use a low one).
+        if let Some(log_n) = self.work_factor {
             recipient.set_work_factor(log_n);
         }
         let plaintext =
@@ -124,7 +129,11 @@ impl KeyStore for PassphraseKeyStore {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        let pass = passphrase("Passphrase of the keychain: ", false)?;
+        let pass = passphrase(
+            self.passphrase_file.as_deref(),
+            "Passphrase of the keychain: ",
+            false,
+        )?;
         let mut identity = age::scrypt::Identity::new(pass);
         identity.set_max_work_factor(MAX_WORK_FACTOR);
         let waiting = crate::progress::waiting("deriving the key from the passphrase");

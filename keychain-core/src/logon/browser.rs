@@ -75,6 +75,9 @@ pub(super) struct Browser<'r> {
     /// Everything that must not appear in a debug page or an error: the password, this logon's
     /// state and verifier, and every code sent.
     secrets: Vec<SecretString>,
+    /// Our clock: the provider's time is estimated from it (and the TOTP step guard reads the
+    /// same one, so the step computed and the step recorded agree).
+    clock: &'r dyn crate::clock::Clock,
     /// Provider clock minus ours, in seconds, from the last `Date` header.
     clock_offset: i64,
     /// Whether the "provider's clock is off by more than the bound" line was printed.
@@ -89,6 +92,7 @@ impl<'r> Browser<'r> {
         stats: &'r mut LogonStats,
         debug_pages: Option<&std::path::Path>,
         progress: bool,
+        clock: &'r dyn crate::clock::Clock,
     ) -> Result<Self, LogonError> {
         let client =
             http::builder()
@@ -100,7 +104,7 @@ impl<'r> Browser<'r> {
                     detail: "the HTTP client could not be built".into(),
                 })?;
         let debug = match debug_pages {
-            Some(dir) => Some(DebugPages::new(dir)?),
+            Some(dir) => Some(DebugPages::new(dir, clock.unix())?),
             None => None,
         };
         Ok(Browser {
@@ -110,6 +114,7 @@ impl<'r> Browser<'r> {
             debug,
             progress,
             secrets: Vec::new(),
+            clock,
             clock_offset: 0,
             clock_warned: false,
         })
@@ -205,7 +210,7 @@ impl<'r> Browser<'r> {
         if let Some(offset) = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| offset_from_date(v, now()))
+            .and_then(|v| offset_from_date(v, self.clock.unix()))
         {
             self.clock_offset = offset;
         }
@@ -229,7 +234,7 @@ impl<'r> Browser<'r> {
             }
             0
         });
-        now().saturating_add(offset).max(0) as u64
+        self.clock.unix().saturating_add(offset).max(0) as u64
     }
 
     /// Redirects, as a browser follows them: 303 always becomes a GET; 307 and 308 keep method
@@ -361,10 +366,4 @@ pub(super) fn followed_offset(offset: i64) -> Option<i64> {
         d if d <= MAX_CLOCK_OFFSET => Some(offset),
         _ => None,
     }
-}
-
-/// The one wall clock (`clock::now`): the TOTP step the engine computes and the step
-/// `login` records as used must come from the same reading of time.
-fn now() -> i64 {
-    crate::clock::now()
 }

@@ -63,7 +63,8 @@ impl DebugPages {
     /// Opens `dir` for debug pages: created with mode 0700 when missing; refused when it exists
     /// but is not a folder of this user's that only this user can write to (anyone who can
     /// write there could swap a page for a link, or read what the next logon writes).
-    pub fn new(dir: &Path) -> Result<Self, LogonError> {
+    /// `now` (Unix seconds) names this run's pages.
+    pub fn new(dir: &Path, now: i64) -> Result<Self, LogonError> {
         let fail = |reason: String| LogonError::DebugPages {
             dir: dir.to_path_buf(),
             reason,
@@ -77,7 +78,7 @@ impl DebugPages {
         }
         Ok(DebugPages {
             dir: dir.to_path_buf(),
-            run: format!("{}-{}", crate::clock::now(), std::process::id()),
+            run: format!("{now}-{}", std::process::id()),
             seq: 0,
         })
     }
@@ -181,14 +182,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let fresh = tmp.path().join("pages");
-        DebugPages::new(&fresh).unwrap();
+        DebugPages::new(&fresh, 0).unwrap();
         let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
 
         let shared = tmp.path().join("shared");
         fs::create_dir(&shared).unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
-        let err = DebugPages::new(&shared)
+        let err = DebugPages::new(&shared, 0)
             .err()
             .expect("a world-writable folder is refused");
         assert!(
@@ -198,7 +199,7 @@ mod tests {
 
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&fresh, &link).unwrap();
-        assert!(DebugPages::new(&link).is_err(), "a link is not followed");
+        assert!(DebugPages::new(&link, 0).is_err(), "a link is not followed");
     }
 
     #[test]

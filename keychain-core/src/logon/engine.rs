@@ -48,7 +48,7 @@ pub fn headless_logon_counted(
     totp: Option<&mut dyn TotpProvider>,
     stats: &mut LogonStats,
 ) -> Result<LogonOutcome, LogonError> {
-    let mut browser = Browser::new(req.guard, stats, req.debug_pages, req.progress)?;
+    let mut browser = Browser::new(req.guard, stats, req.debug_pages, req.progress, req.clock)?;
     let state = random_secret(24);
     let verifier = random_secret(32);
     for secret in [req.password, &verifier, &state] {

@@ -85,6 +85,9 @@ pub struct LogonRequest<'a> {
     pub debug_pages: Option<&'a Path>,
     /// One line per step on stderr.
     pub progress: bool,
+    /// Our clock: the provider's time is estimated from it and its `Date` headers, and the
+    /// TOTP step guard reads the same one, so the step computed and the step recorded agree.
+    pub clock: &'a dyn crate::clock::Clock,
 }
 
 /// Where one-time codes come from.

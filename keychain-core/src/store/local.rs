@@ -196,6 +196,9 @@ impl RecordStore for LocalStore {
                 .truncate(false),
         )
         .map_err(io(format!("cannot open lock {}", path.display())))?;
+        // Monotonic, not the keychain's `Clock`: this measures how long this process waited for
+        // another, which a wall clock set back or forward must not cut short or stretch, and no
+        // rule compares it with a stored time. Likewise the real sleeps below.
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {

@@ -6,7 +6,6 @@
 use crate::activity::{self, Thresholds, anomaly};
 use crate::audit::{Action, Event};
 use crate::cli::AckArgs;
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::trail;
@@ -35,7 +34,7 @@ pub fn run(kc: &Keychain, args: AckArgs) -> Result<crate::outcome::Outcome> {
         return Ok(crate::outcome::Outcome::Success);
     }
     // Every open anomaly of the whole trail, not only of the report's window.
-    let now = clock::now();
+    let now = kc.now();
     let all_days = u32::try_from((now / activity::DAY).max(1)).unwrap_or(u32::MAX);
     let analysis = activity::analyse(
         lines.iter().filter_map(Line::trail_event),

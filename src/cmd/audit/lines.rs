@@ -64,7 +64,7 @@ impl Line {
 
 /// Every parseable line of the log, rotated files first.
 pub fn read(kc: &Keychain) -> Result<Vec<Line>> {
-    let log = trail::log_of(&kc.dir);
+    let log = trail::log_of(&kc.dir, kc.clock());
     let files = log.files().map_err(trail::audit_error)?;
     let mut lines = Vec::new();
     for file in files {

@@ -156,9 +156,8 @@ impl From<Anomaly> for Finding {
 /// The report under the JSON contract (src/json.rs): `format` first, each account in the shared
 /// account shape with the report's own figures beside it; `last_use` is the log's last use of
 /// the account (reveals included), in the shared use shape.
-fn to_json(report: &Report) -> String {
+fn to_json(report: &Report, now: i64) -> String {
     let mut doc = serde_json::to_value(report).expect("JSON of plain values");
-    let now = crate::clock::now();
     if let Some(rows) = doc["accounts"].as_array_mut() {
         for (value, row) in rows.iter_mut().zip(&report.accounts) {
             let mut shared = crate::json::account(&row.header, now);
@@ -211,7 +210,7 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
         )));
     }
     if args.json {
-        crate::output::raw(to_json(&report).as_bytes())?;
+        crate::output::raw(to_json(&report, kc.now()).as_bytes())?;
     } else {
         crate::output::out(&super::render::table(&report))?;
     }
@@ -233,7 +232,7 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
 }
 
 pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
-    let now = clock::now();
+    let now = kc.now();
     let mut findings = Vec::new();
 
     // The log's counters first, then the records (see `Keychain::read`).
@@ -385,7 +384,7 @@ fn replay_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>) ->
 
 /// Without the key: the log's hash chain, order and anchor (no MACs), which need no key.
 fn chain_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
-    let log = trail::log_of(&kc.dir);
+    let log = trail::log_of(&kc.dir, kc.clock());
     let report = log.verify_chain().map_err(trail::audit_error)?;
     let mut status = status_of(report, "without the key: hash chain and anchor only", out);
     if status.status == "intact" {
@@ -555,7 +554,7 @@ fn account_findings(h: &Header, a: &AccountRow, args: &ReportArgs, out: &mut Vec
 
 fn store_findings(kc: &Keychain, out: &mut Vec<Finding>) {
     let kind = kc.config.key_store;
-    if keystore::for_kind(kind, &kc.dir).persistence() != Persistence::UntilDelete {
+    if keystore::for_kind(kind, &kc.dir, kc.settings()).persistence() != Persistence::UntilDelete {
         out.push(finding(
             Severity::Medium,
             "key-store-not-persistent",
@@ -686,7 +685,7 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
 
 fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
     let key = trail::audit_key(kc.identity()?);
-    let log = trail::log_of(&kc.dir);
+    let log = trail::log_of(&kc.dir, kc.clock());
     let report = match log.verify(&key) {
         Ok(report) => report,
         Err(e) => {

@@ -7,7 +7,7 @@ use crate::keychain::Keychain;
 use crate::trail;
 
 pub fn run(kc: &Keychain) -> Result<()> {
-    let old = trail::log_of(&kc.dir)
+    let old = trail::log_of(&kc.dir, kc.clock())
         .rotate()
         .map_err(trail::audit_error)?;
     crate::output::after_save(crate::output::err(&format!(
