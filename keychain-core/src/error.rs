@@ -166,7 +166,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Which change of [`Error::Unlogged`] the audit log does not know about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unlogged {
+    /// A record was written (added or changed).
     Written,
+    /// An account was removed.
     Removed,
 }
 
