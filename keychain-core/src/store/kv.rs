@@ -76,9 +76,12 @@ impl From<KvError> for crate::error::Error {
                 reason,
             },
             KvError::Io { context, source } => crate::error::Error::Io { context, source },
-            KvError::Conflict { .. } => {
-                crate::error::Error::Unavailable(format!("{e}; run the command again"))
-            }
+            // Another machine wrote first: nothing was lost, and running again re-reads.
+            KvError::Conflict { .. } => crate::error::Error::Unavailable {
+                what: e.to_string(),
+                retry: Some("now".into()),
+                cause: None,
+            },
             KvError::Bao(e) => crate::error::Error::Store(crate::store::StoreError::Bao(e)),
         }
     }
