@@ -147,6 +147,19 @@ pub enum ScanError {
     ChangedMeanwhile { file: PathBuf },
 }
 
+/// A scan's failure as the keychain's error: a file that cannot be read is an I/O error (its
+/// exit code), anything about the content is bad input (exit 2).
+impl From<ScanError> for crate::error::Error {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Io { what, path, source } => {
+                crate::error::Error::io(format!("could not {what} {}", path.display()), source)
+            }
+            other => crate::error::Error::usage(other.to_string()),
+        }
+    }
+}
+
 /// Scans files and folders (recursively: `settings*.xml` and `.config`, `.ini`, `.txt`, `.xml`
 /// files, plus keychain's own backups). A file named explicitly is scanned whatever its name.
 /// Symbolic links inside folders are not followed, so a link loop cannot hang the scan.
