@@ -13,7 +13,7 @@ use crate::audit::scan::{ScanError, scan_paths_all};
 use crate::cli::ScanArgs;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
 use crate::trail::{self, Action, Outcome};
 
 pub fn run(
@@ -114,14 +114,4 @@ fn advice(findings: &[crate::audit::scan::Finding]) -> String {
         ));
     }
     text
-}
-
-/// A scanner error as the command's error: I/O problems are I/O, everything else bad input.
-pub fn scan_error(e: ScanError) -> Error {
-    match e {
-        ScanError::Io { what, path, source } => {
-            Error::io(format!("could not {what} {}", path.display()), source)
-        }
-        other => Error::usage(other.to_string()),
-    }
 }

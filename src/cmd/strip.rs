@@ -19,8 +19,6 @@ use crate::record::SecretField;
 use crate::totp::TotpSecret;
 use crate::trail::{self, Action};
 
-use super::scan::scan_error;
-
 /// `--strip`: removes from the settings file exactly the values read back from the keychain
 /// and found equal, reports each value moved and each left, and records the strip. Returns
 /// whether every secret of the file was moved.
@@ -76,7 +74,7 @@ pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
             Action::Import,
         ),
     )?;
-    let backup = strip_spots(&file.path, &file.text, &spots, kc.now()).map_err(scan_error)?;
+    let backup = strip_spots(&file.path, &file.text, &spots, kc.now())?;
     crate::output::after_save(crate::output::err(&format!(
         "Removed {} from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
         crate::output::count(moved.len(), "value", "values"),
