@@ -8,7 +8,7 @@
 // A test tool, not keychain: it prints its port with the standard library.
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../tests/support/exact_emulator.rs"]
+#[path = "../tests/it/support/exact_emulator.rs"]
 mod exact_emulator;
 
 use std::io::Write;

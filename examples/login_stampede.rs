@@ -6,9 +6,9 @@
 //! Usage: login_stampede [PROCESSES] [ROUNDS]  (keychain: $KEYCHAIN_BIN or ../keychain)
 #![forbid(unsafe_code)]
 
-#[path = "../tests/support/exact_emulator.rs"]
+#[path = "../tests/it/support/exact_emulator.rs"]
 mod exact_emulator;
-#[path = "../tests/support/stampede.rs"]
+#[path = "../tests/it/support/stampede.rs"]
 mod stampede;
 
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! the defect it pins; the lockout rule is also pinned against LemonLDAP::NG
 //! (`login_lemonldap.rs`) and the Exact emulator (`login_exact.rs`).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -2,12 +2,12 @@
 //! onboarding, a headless logon with TOTP, the cache, refresh with rotation written back,
 //! recovery from a used refresh token, rejected credentials, output formats and exec.
 
-mod support;
+use crate::support;
 
 use keychain::oauth::{self, TokenError};
 use secrecy::SecretString;
 use support::login::{REDIRECT_URI, put_back_refresh_token};
-use support::{Kc, Llng, TOTP_SECRET, assert_exit, free_port, stderr};
+use support::{Kc, Llng, TOTP_SECRET, assert_exit, closed_port, stderr};
 
 /// Adds an OIDC account for `user` at `issuer`; secrets from files.
 fn add(kc: &Kc, issuer: &str, user: &str, password: &str, totp: Option<&str>) {
@@ -64,7 +64,7 @@ fn refresh_directly(llng: &Llng, token: &str) -> Result<(), TokenError> {
 
 #[test]
 fn llng_dwho_headless_logon_then_cache_then_refresh_with_rotation_written_back() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(&kc, llng.url.as_str(), "dwho", "dwho", Some(TOTP_SECRET));
 
@@ -108,7 +108,7 @@ fn llng_dwho_headless_logon_then_cache_then_refresh_with_rotation_written_back()
 
 #[test]
 fn llng_used_refresh_token_recovers_by_headless_logon_with_a_new_chain() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(&kc, llng.url.as_str(), "msmith", "msmith", None);
     kc.ok(&["login", "acct"]);
@@ -133,7 +133,7 @@ fn llng_used_refresh_token_recovers_by_headless_logon_with_a_new_chain() {
 /// discovery document, and its default scope brings a refresh token.
 #[test]
 fn llng_as_provider_lemonldap_logs_on_and_refreshes_without_discovery() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     let pw = kc.file("pw", "msmith\n");
     let cs = kc.file("cs", "cli-secret");
@@ -160,7 +160,7 @@ fn llng_as_provider_lemonldap_logs_on_and_refreshes_without_discovery() {
     assert!(!reveal(&kc, "refresh-token").is_empty());
     let second = kc.ok(&["login", "acct", "--min-valid", "700"]);
     assert_ne!(first, second, "refreshed");
-    // keychain's own requests (the start script probes discovery with curl).
+    // keychain's own requests (the readiness check probes discovery under its own user agent).
     let log = llng.log();
     let ours: Vec<&str> = log.lines().filter(|l| l.contains("keychain/")).collect();
     assert!(ours.iter().any(|l| l.contains("/oauth2/token")), "{log}");
@@ -172,7 +172,7 @@ fn llng_as_provider_lemonldap_logs_on_and_refreshes_without_discovery() {
 
 #[test]
 fn llng_wrong_password_exits_4_after_exactly_one_attempt() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(
         &kc,
@@ -193,7 +193,7 @@ fn llng_wrong_password_exits_4_after_exactly_one_attempt() {
 /// attempt reaches LemonLDAP::NG; the second run exits 4 without a request.
 #[test]
 fn llng_wrong_password_twice_reaches_the_provider_once() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(
         &kc,
@@ -213,7 +213,7 @@ fn llng_wrong_password_twice_reaches_the_provider_once() {
 
 #[test]
 fn llng_wrong_totp_secret_exits_4() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let kc = Kc::with_file_store();
     add(
         &kc,
@@ -307,7 +307,8 @@ fn llng_msmith_without_second_factor_then_formats_and_exec_with_the_provider_sto
 #[test]
 fn unreachable_provider_exits_5() {
     let kc = Kc::with_file_store();
-    let closed = format!("http://127.0.0.1:{}", free_port());
+    let port = closed_port();
+    let closed = format!("http://127.0.0.1:{}", port.port);
     add(&kc, &closed, "msmith", "msmith", None);
     let out = kc.run(&["login", "acct"]);
     assert_exit(&out, 5);

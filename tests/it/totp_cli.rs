@@ -1,6 +1,6 @@
 //! `keychain totp` and the TOTP checks of `add`, through the real binary.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! real binary; the states an interrupted rename or a rejected logon leave are written through
 //! the library exactly as `mv` and `login` write them.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::*;

@@ -1,6 +1,6 @@
 //! What users see of the account store, driven through the real binary on real files.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

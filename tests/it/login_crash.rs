@@ -3,7 +3,7 @@
 //! when the killed process had the provider rotate the refresh token but died before storing
 //! the new one, by one headless logon.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

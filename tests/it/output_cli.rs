@@ -12,7 +12,7 @@
 //! Tokens come from a small token endpoint on 127.0.0.1 (a stub: the test needs a provider that
 //! answers a refresh and one that answers with control characters in its error text).
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! the decoder work for minutes, backups with invalid accounts, and Invantive's own documented
 //! settings layout (secrets on `<database>`), each driven through the real binary.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};

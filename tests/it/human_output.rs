@@ -2,7 +2,7 @@
 //! a cell, colours only on a terminal and never with NO_COLOR, and a progress line while
 //! waiting, only on a terminal. Terminals are real pseudo-terminals (util-linux `script`).
 
-mod support;
+use crate::support;
 
 use support::*;
 use unicode_width::UnicodeWidthStr;

@@ -3,7 +3,7 @@
 //! header with a time past year 9999 or before 1970 made `keychain list --json` panic (exit 101)
 //! while formatting it. Every command that reads headers must answer without a panic.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -3,7 +3,7 @@
 //! budget, the 30-day idle expiry and rate-limited answers that still rotate the chain.
 //! keychain's clock follows the emulator's through libfaketime; nothing waits in real time.
 
-mod support;
+use crate::support;
 
 use support::exact_emulator::Config;
 use support::login::{Exact, put_back_refresh_token};

@@ -1,7 +1,7 @@
 //! Issue 10, the operator's tool: regression tests for the defects a daily operator met, each
 //! driven through the real binary on real files.
 
-mod support;
+use crate::support;
 
 use support::*;
 

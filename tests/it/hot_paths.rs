@@ -3,7 +3,7 @@
 //! dbus-monitor on the private bus), and whole-keychain reads decrypted in parallel.
 //! The speed itself is measured by `benches/hot_paths.sh`, never asserted here.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! The key stores against real components: the Secret Service (a private gnome-keyring, see
 //! scripts/with-secret-service), the kernel keyring, and passphrase and plain identity files.
 
-mod support;
+use crate::support;
 
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! exactly one refresh reaches the provider (Exact's single-use refresh tokens would break the
 //! chain otherwise), and every process prints the same valid token.
 
-mod support;
+use crate::support;
 
 use support::exact_emulator::Config;
 use support::login::Exact;

@@ -2,7 +2,7 @@
 //! transaction with its audit event, replayed records and planted recipients are refused,
 //! files others can write are refused, and the audit trail has no gaps. Real binary, real files.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

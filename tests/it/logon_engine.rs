@@ -1,7 +1,7 @@
-//! The logon engine and the token calls against real servers on loopback: LemonLDAP::NG (started
-//! per test via `start.sh`) and the Exact Online emulator. No mocks.
+//! The logon engine and the token calls against real servers on loopback: LemonLDAP::NG (one
+//! portal shared by the run, see `support::Llng`) and the Exact Online emulator. No mocks.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
@@ -113,7 +113,7 @@ fn discover(llng: &Llng) -> Endpoints {
 
 #[test]
 fn llng_code_flow_with_totp_then_exchange_and_refresh_rotation() {
-    let llng = Llng::start();
+    let llng = Llng::shared();
     let endpoints = discover(&llng);
     let account = llng_account(endpoints, "dwho", "dwho");
     let mut totp = TestTotp::new(LLNG_TOTP);
@@ -145,7 +145,7 @@ fn llng_code_flow_with_totp_then_exchange_and_refresh_rotation() {
 
 #[test]
 fn llng_wrong_password_is_rejected_after_exactly_one_attempt() {
-    let llng = Llng::start();
+    let llng = Llng::exclusive();
     let endpoints = discover(&llng);
     let account = llng_account(endpoints, "dwho", "not-the-password");
     let mut totp = TestTotp::new(LLNG_TOTP);
@@ -168,7 +168,7 @@ fn llng_wrong_password_is_rejected_after_exactly_one_attempt() {
 
 #[test]
 fn llng_wrong_totp_is_rejected() {
-    let llng = Llng::start();
+    let llng = Llng::shared();
     let endpoints = discover(&llng);
     let account = llng_account(endpoints, "dwho", "dwho");
     let mut totp = TestTotp::wrong(LLNG_TOTP);
@@ -184,7 +184,7 @@ fn llng_wrong_totp_is_rejected() {
 
 #[test]
 fn llng_msmith_without_second_factor() {
-    let llng = Llng::start();
+    let llng = Llng::shared();
     let endpoints = discover(&llng);
     let account = llng_account(endpoints, "msmith", "msmith");
     let (outcome, stats) = logon(&account, Flow::Code, None, None);
@@ -195,7 +195,7 @@ fn llng_msmith_without_second_factor() {
 
 #[test]
 fn llng_totp_asked_without_a_source_names_the_page() {
-    let llng = Llng::start();
+    let llng = Llng::shared();
     let endpoints = discover(&llng);
     let account = llng_account(endpoints, "dwho", "dwho");
     let (outcome, _) = logon(&account, Flow::Code, None, None);
@@ -205,7 +205,7 @@ fn llng_totp_asked_without_a_source_names_the_page() {
 
 #[test]
 fn llng_implicit_flow_returns_the_token_from_the_fragment() {
-    let llng = Llng::start();
+    let llng = Llng::shared();
     let endpoints = discover(&llng);
     let mut account = llng_account(endpoints, "msmith", "msmith");
     account.scope = "openid";
@@ -230,7 +230,7 @@ fn llng_implicit_flow_returns_the_token_from_the_fragment() {
 
 #[test]
 fn llng_debug_pages_hold_no_secret() {
-    let llng = Llng::start();
+    let llng = Llng::shared();
     let endpoints = discover(&llng);
     // A password that is not also the user name, so that finding it means a leak.
     let account = llng_account(endpoints, "dwho", "dwho");
@@ -572,8 +572,8 @@ fn unknown_page_names_path_and_fields() {
 
 #[test]
 fn unreachable_provider_is_unavailable() {
-    let port = support::free_port();
-    let base = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    let closed = support::closed_port();
+    let base = Url::parse(&format!("http://127.0.0.1:{}/", closed.port)).unwrap();
     let endpoints = keychain::providers::exact::endpoints_at(&base);
     let redirect = redirect_uri();
     let password = secret("pw");

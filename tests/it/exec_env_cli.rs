@@ -3,7 +3,7 @@
 //! the library as a logon stores them), so no provider is needed; logons themselves are
 //! covered by tests/login_*.rs.
 
-mod support;
+use crate::support;
 
 use secrecy::SecretString;
 use support::*;

@@ -2,7 +2,7 @@
 //! the real binary on real files. Accounts are built to trigger each finding; the audit log is
 //! attacked by hand and `audit verify` must name the place.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! Killing keychain at random moments of a write loop never leaves a record that fails to open.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! fixed paths are moved into a temporary folder, and `/usr/local/bin/keychain` is the binary
 //! under test.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! prompts are answered as a person would), against the real Secret Service. Run through
 //! `scripts/with-secret-service cargo test`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! its schema in `tests/schemas/` (checked by `support::shape`), starts with `"format": 1`,
 //! and an error under `--json` is one JSON object on standard error.
 
-mod support;
+use crate::support;
 
 use secrecy::SecretString;
 use serde_json::Value;

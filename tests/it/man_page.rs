@@ -1,5 +1,5 @@
 //! The committed man pages must match the clap definition. Regenerate them with
-//! `KEYCHAIN_BLESS=1 cargo test --test man_page`.
+//! `KEYCHAIN_BLESS=1 cargo test --test it man_page::`.
 
 use std::path::Path;
 
@@ -19,7 +19,7 @@ fn committed_man_pages_are_up_to_date() {
     }
     assert!(
         stale.is_empty(),
-        "stale man pages {stale:?}: run KEYCHAIN_BLESS=1 cargo test --test man_page and commit man/"
+        "stale man pages {stale:?}: run KEYCHAIN_BLESS=1 cargo test --test it man_page:: and commit man/"
     );
     let main = std::fs::read_to_string(dir.join("keychain.1")).unwrap();
     assert!(

@@ -1,7 +1,7 @@
 //! `keychain scan`, `keychain import` (settings files and age exports) and `keychain export`,
 //! driven through the real binary on the Invantive-style fixtures in `tests/data/settings/`.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@
 //! Each anomaly must fire on its pattern and stay quiet on normal use; `audit ack` silences
 //! exactly one and is itself recorded.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, UNIX_EPOCH};
 

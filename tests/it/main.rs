@@ -1,0 +1,35 @@
+//! keychain's integration tests, in one binary: each file beside this one was its own test binary,
+//! and twenty-six binaries that each link keychain and its dependencies made a build on two cores
+//! slow. One module per area; `support` holds what they share (a keychain in a temporary folder,
+//! LemonLDAP::NG, the Exact Online emulator, stub providers).
+//!
+//! Run one area with `cargo test --test it AREA::` (for example `cargo test --test it login_exact::`).
+
+mod support;
+
+mod audit_anomalies;
+mod audit_cli;
+mod crash_safety;
+mod exec_env_cli;
+mod header_times;
+mod hostile_files;
+mod hot_paths;
+mod human_output;
+mod integrity_cli;
+mod json_contract;
+mod keystores;
+mod login_concurrency;
+mod login_crash;
+mod login_exact;
+mod login_lemonldap;
+mod logon_engine;
+mod logon_safety;
+mod man_page;
+mod operator_cli;
+mod output_cli;
+mod plaintext_cli;
+mod readme;
+mod status_cli;
+mod store_cli;
+mod totp_cli;
+mod unattended;
