@@ -13,6 +13,7 @@
 
 pub mod export;
 pub mod import;
+pub mod strip;
 
 #[cfg(test)]
 mod tests;

@@ -325,3 +325,63 @@ fn a_settings_files_refresh_token_counts_its_idle_time_from_the_files_modificati
     assert_eq!(header.secrets[&SecretField::RefreshToken].changed, written);
     assert_eq!(header.secrets[&SecretField::ClientSecret].changed, T);
 }
+
+/// `settings-test.xml` copied into `dir`, behind a symbolic link; returns the link.
+fn settings_behind_link(dir: &Path) -> PathBuf {
+    let target = dir.join("settings.xml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/settings/settings-test.xml"),
+        &target,
+    )
+    .unwrap();
+    let link = dir.join("settings-link.xml");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    link
+}
+
+#[test]
+fn a_strip_cuts_only_the_values_the_keychain_holds_and_rewrites_the_links_target() {
+    let files = tempfile::tempdir().unwrap();
+    let link = settings_behind_link(files.path());
+    let (_tmp, kc) = keychain_on(ManualClock::at_unix(T));
+    let request = ImportRequest {
+        file: link.clone(),
+        identity: None,
+        strip: true,
+        replace: false,
+    };
+    let imported = import(&kc, &request).unwrap();
+    let settings = imported.settings.expect("a settings file");
+
+    // One value changed in the keychain since: the file's copy is not the keychain's, so stays.
+    let changed = "exact-exact-online-be-app-eolbe";
+    let (mut account, _) = kc.read(changed).unwrap();
+    account.set_secret(
+        SecretField::ClientSecret,
+        Some(SecretString::from("another-value".to_string())),
+        T,
+    );
+    save(&kc, &mut account);
+
+    let plan = super::strip::plan(&kc, &link, &settings);
+    assert!(plan.through_link);
+    assert!(
+        plan.moved
+            .iter()
+            .all(|m| m.field != SecretField::ClientSecret)
+    );
+    assert!(plan.moved.iter().any(|m| m.account == changed));
+    assert_eq!(plan.left.len(), 1, "{:?}", plan.left);
+    assert_eq!(plan.left[0].key, "api-client-secret");
+
+    let backup = super::strip::apply(&kc, &settings, &plan).unwrap();
+    let text = std::fs::read_to_string(files.path().join("settings.xml")).unwrap();
+    assert!(text.contains("Zx9-client-secret-canary-Q"), "left in place");
+    assert!(!text.contains("Gq7.refresh-token-canary.ZZ"), "moved out");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(
+        std::fs::read_to_string(backup)
+            .unwrap()
+            .contains("Gq7.refresh-token-canary.ZZ")
+    );
+}
