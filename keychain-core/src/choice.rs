@@ -1,6 +1,7 @@
 //! Closed sets of named values a person picks from (a key store, a flow, a severity): one list
 //! of names and one-line descriptions per set, so that a front end can offer, complete and
 //! document them and serde and `FromStr` accept exactly the same names.
+#![deny(missing_docs)]
 
 /// A value from a closed set, known by name.
 pub trait Choice: Copy + Sized + 'static {

@@ -13,6 +13,7 @@
 //!
 //! Every conversion here is total: any `i64` (a time read back from a header, an expiry computed
 //! from a provider's number) gives a string or a number, never a panic or a wrapped value.
+#![deny(missing_docs)]
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

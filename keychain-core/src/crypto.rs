@@ -1,4 +1,5 @@
 //! age encryption of whole buffers, the one place keychain calls age's stream API.
+#![deny(missing_docs)]
 
 use std::io::{Read, Write};
 

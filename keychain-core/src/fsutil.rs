@@ -5,6 +5,7 @@
 //! the new content, never a mix, even when the writer is killed or the machine loses power.
 //! Nothing here ever deletes or re-creates a file it could not read. The one exception to the
 //! fsyncs is [`replace_unsynced`], for the audit anchor, which its log makes good after a crash.
+#![deny(missing_docs)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -1,5 +1,6 @@
 //! Process hardening for a process that holds secrets: no core dumps, no ptrace by other
 //! processes of the same user (Linux `PR_SET_DUMPABLE`).
+#![deny(missing_docs)]
 
 /// Turns core dumps off; failures are ignored because they only lose defence in depth and
 /// must not stop a cron job.

@@ -1,6 +1,7 @@
 //! Progress for a person watching: core code says what it is doing or waiting for; the front end
 //! that installed an [`Observer`] decides whether and how to show it. Core code never writes to
 //! a terminal itself, and with no observer installed (a library user, a test) nothing is shown.
+#![deny(missing_docs)]
 
 use std::sync::OnceLock;
 

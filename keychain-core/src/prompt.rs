@@ -1,6 +1,7 @@
 //! Asking a person for a secret: core code asks, the front end that installed a [`Prompter`]
 //! decides how (a no-echo terminal prompt). With none installed, or nobody at a terminal, the
 //! answer is an error at once: a cron job must never block on a prompt.
+#![deny(missing_docs)]
 
 use std::sync::OnceLock;
 

@@ -13,6 +13,7 @@
 //! encrypted payload carries the SHA-256 of the exact header bytes, and [`open`] refuses a record
 //! whose header no longer matches, or whose header names another account (a swapped file).
 //! Nothing in this module ever formats a secret into a message.
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -28,8 +29,11 @@ const MAGIC: &[u8] = b"keychain-record/1\n";
 /// Why a record could not be read; each maps to exit code 7 (data integrity).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// The file does not start with `keychain-record/1`.
     #[error("not a keychain record (wrong first line); the file is damaged or not ours")]
     BadMagic,
+    /// The header line is missing or is not a header; the text says where (a column), never
+    /// what.
     #[error("the header is damaged ({0})")]
     BadHeader(String),
     /// The header names a provider kind this keychain does not know (a newer one wrote it).
@@ -37,29 +41,43 @@ pub enum RecordError {
         "the record's provider {0:?} is not one this keychain knows (written by a newer keychain? update keychain)"
     )]
     UnknownProvider(String),
+    /// The ciphertext is not encrypted to the identity given.
     #[error(
         "the record is not encrypted to this keychain's key (wrong key, or a record from another keychain)"
     )]
     WrongKey,
+    /// The ciphertext, or the payload inside it, cannot be read.
     #[error("the encrypted part is damaged or truncated")]
     Corrupt,
+    /// The header's SHA-256 is not the one sealed in the payload.
     #[error("the header was changed after the record was written (tampered)")]
     HeaderTampered,
+    /// The authentic header names another account (carried here) than the file name does.
     #[error("the record belongs to account '{0}', not to this file name (swapped files?)")]
     WrongName(String),
 }
 
+/// The secrets an account can hold, each kept only in the encrypted payload. The header lists
+/// which are present (and when each changed), never a value. The kebab-case names are the ones
+/// records, `show --reveal` and the audit log use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SecretField {
+    /// The password of the user at the provider's logon page.
     Password,
+    /// The TOTP seed, base32, for the provider's second factor.
     TotpSecret,
+    /// The OAuth2 client secret of the registered application.
     ClientSecret,
+    /// The refresh token; for providers such as Exact, single-use and replaced at every
+    /// refresh.
     RefreshToken,
+    /// The last access token, served from the cache while it is valid.
     AccessToken,
 }
 
 impl SecretField {
+    /// Every field, in the order `show` lists them.
     pub const ALL: [SecretField; 5] = [
         SecretField::Password,
         SecretField::TotpSecret,
@@ -68,6 +86,7 @@ impl SecretField {
         SecretField::AccessToken,
     ];
 
+    /// The field's name in records and on the command line (`totp-secret`).
     pub fn as_str(self) -> &'static str {
         match self {
             SecretField::Password => "password",
@@ -128,18 +147,25 @@ crate::choice_text!(Flow);
 pub struct Provider {
     /// Which provider (`exact-nl` .. `exact-fr`, `oidc` or `oauth2` in the record).
     pub kind: crate::providers::ProviderKind,
+    /// The OIDC issuer URL, from which the endpoints are discovered when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The authorization endpoint; `None` when the kind or the issuer supplies it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorize_url: Option<String>,
+    /// The token endpoint; `None` when the kind or the issuer supplies it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// The OAuth2 client id of the registered application (public, unlike its secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The redirect URI registered with the application; nothing needs to listen there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
+    /// The scope asked for; `None` for the kind's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// How the authorization is obtained.
     #[serde(default)]
     pub flow: Flow,
     /// Hosts beyond the account's own that may receive its credentials (`--allow-host`).
@@ -169,13 +195,21 @@ impl Provider {
 }
 
 /// The public parameters of a TOTP secret.
+///
+/// They sit in the header so `list` and audits can show them without the key; the seed stays in
+/// the payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TotpParams {
+    /// The HMAC hash.
     pub algorithm: crate::totp::Algorithm,
+    /// Digits of a code, 6 to 8 (checked when read back, see [`Account::totp`]).
     pub digits: u32,
+    /// Seconds per time step.
     pub period: u64,
+    /// Who issued the secret, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The account the secret belongs to at the issuer, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
 }
@@ -183,15 +217,20 @@ pub struct TotpParams {
 /// When a secret was last set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SecretInfo {
+    /// Unix seconds.
     pub changed: i64,
 }
 
 /// The outcome of the last use of an account, for audits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Unix seconds.
     pub at: i64,
+    /// The OS user who ran the command ([`crate::whoami::whoami`]).
     pub by: String,
+    /// The audit action it was (`login_cache`, `login_refresh`, `login_failed`, ...).
     pub action: String,
+    /// Whether it succeeded.
     pub ok: bool,
 }
 
@@ -200,7 +239,9 @@ pub struct Usage {
 /// in cron cannot lock the account out by repeating a wrong password.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
+    /// Unix seconds.
     pub at: i64,
+    /// The OS user whose run was rejected.
     pub by: String,
     /// The step the provider rejected (`password`, `one-time code`).
     pub step: String,
@@ -209,29 +250,45 @@ pub struct Rejection {
 /// The public, authenticated part of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
+    /// The account's name, also its file name; [`open`] refuses a header naming another.
     pub name: String,
+    /// Where and how to log on.
     pub provider: Provider,
+    /// The user name at the provider (logon code or e-mail address).
     pub user: String,
+    /// The TOTP secret's parameters, present when the account has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<TotpParams>,
     /// Which secrets are present and when each last changed.
     #[serde(default)]
     pub secrets: BTreeMap<SecretField, SecretInfo>,
+    /// When the account was added (Unix seconds).
     pub created: i64,
+    /// When the account's settings or secrets last changed (Unix seconds); use alone does not
+    /// count.
     pub updated: i64,
+    /// When the cached access token expires (Unix seconds), as the provider's `expires_in` said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_expires: Option<i64>,
+    /// When the cached access token was obtained (Unix seconds): Exact's once-per-570-seconds
+    /// rule counts from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_issued: Option<i64>,
+    /// The scope the provider granted with the cached token, when it said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_scope: Option<String>,
+    /// The token type the provider gave (`Bearer`), when it said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_type: Option<String>,
     /// Last time the stored refresh token was issued or used: its idle expiry counts from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_active: Option<i64>,
+    /// The last `login` written to the record: a new token or a failure (a cache hit writes
+    /// nothing; the audit log has every use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_use: Option<Usage>,
+    /// The last `login` that got a new access token from the provider, or the last headless
+    /// logon that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_logon: Option<Usage>,
     /// The last TOTP time step submitted to the provider: never submit it twice.
@@ -257,6 +314,8 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header of a new account, created and updated at `now` (Unix seconds), with no
+    /// secrets and no history.
     pub fn new(name: &str, provider: Provider, user: String, now: i64) -> Self {
         Header {
             name: name.to_string(),
@@ -281,6 +340,7 @@ impl Header {
         }
     }
 
+    /// Whether the account holds `field`, known without the key.
     pub fn has(&self, field: SecretField) -> bool {
         self.secrets.contains_key(&field)
     }
@@ -299,6 +359,7 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// The value of `field`, if present.
     pub fn get(&self, field: SecretField) -> Option<&SecretString> {
         self.values.get(&field)
     }
@@ -307,11 +368,13 @@ impl Secrets {
 /// A whole account, opened.
 #[derive(Debug)]
 pub struct Account {
+    /// The public part. Changes to it are authenticated only when the account is sealed again.
     pub header: Header,
     secrets: Secrets,
 }
 
 impl Account {
+    /// An account with `header` and no secrets yet.
     pub fn new(header: Header) -> Self {
         Account {
             header,
@@ -319,6 +382,7 @@ impl Account {
         }
     }
 
+    /// The value of `field`, if the account holds it.
     pub fn secret(&self, field: SecretField) -> Option<&SecretString> {
         self.secrets.get(field)
     }
@@ -481,6 +545,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Lowercase hex of `bytes`, for digests. Not for secrets: the `String` is not zeroized.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

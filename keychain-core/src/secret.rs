@@ -6,6 +6,7 @@
 //! print a whole secret except `expose_secret()` at the one place that needs it, and no way at
 //! all to print a part of one: a person recognises a secret by its keyed fingerprint
 //! (`trail::short_fingerprint_of`), never by its last characters.
+#![deny(missing_docs)]
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;

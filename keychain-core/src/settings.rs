@@ -4,6 +4,7 @@
 //! `--help` and the man pages list the variables) and hands it down; nothing below reads the
 //! environment for these. The parsers here are the one place each value is validated, with the
 //! message and exit code the user sees.
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 use std::time::Duration;

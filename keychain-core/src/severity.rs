@@ -1,16 +1,25 @@
 //! How bad a finding or an anomaly is: one scale for the audit report, the anomaly analysis and
 //! `--fail-on`.
+#![deny(missing_docs)]
 
 use crate::choice::Choice;
 
-/// How bad a finding is.
+/// How bad a finding is. Ordered from least to most serious, so `--fail-on LEVEL` is a plain
+/// `>=`; the lowercase names are what the report's JSON and `--fail-on` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing needs doing.
     Info,
+    /// A weakness to fix when convenient (a check skipped, a single factor where none better
+    /// is possible).
     Low,
+    /// A weaker setup than keychain recommends (plain http allowed, password alone).
     Medium,
+    /// A risk to act on now: a secret others may read, a rejected or expired logon, a burst of
+    /// failed logons. The default `--fail-on`.
     High,
+    /// The keychain or its log may have been tampered with or cannot be read.
     Critical,
 }
 

@@ -1,6 +1,7 @@
 //! Text for people: counts with their noun in the right number, and the one function that
 //! escapes control characters before anything from a record, a file or a server reaches a
 //! terminal. Pure functions: the CLI decides where the text goes.
+#![deny(missing_docs)]
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -6,6 +6,7 @@
 //! written, nothing is printed. A change to a record is logged in the same transaction as its
 //! write (`Keychain::commit`), with the record's write counter. `keychain totp` is recorded too
 //! (one append). Read-only `list` and `show` without `--reveal` are not recorded.
+#![deny(missing_docs)]
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -20,6 +21,7 @@ use crate::keystore::Identity;
 pub use crate::audit::{Action, Outcome};
 
 const LABEL: &[u8] = b"keychain audit secret v1";
+/// The audit log's file name inside the keychain folder.
 pub const LOG_FILE: &str = "audit.log";
 
 /// The 32-byte audit secret of the keychain whose identity this is.

@@ -6,6 +6,7 @@
 //! are http(s), a provider complete enough to log on, TOTP parameters the code generator
 //! accepts, tokens that can go into an HTTP header or a shell line, and a user name without
 //! control characters. Messages name the field, never a secret value.
+#![deny(missing_docs)]
 
 use secrecy::ExposeSecret;
 
@@ -18,32 +19,53 @@ const MAX_USER: usize = 256;
 /// Why an account cannot be stored. Never carries a secret value.
 #[derive(Debug, thiserror::Error)]
 pub enum Invalid {
+    /// The account name cannot be a file name in the store (the store's own check).
     #[error(transparent)]
     Name(#[from] crate::store::StoreError),
+    /// A provider URL that does not parse, is not http(s) or has no host.
     #[error("the provider's {field} {url:?} is not an http(s) URL")]
-    Url { field: &'static str, url: String },
+    Url {
+        /// Which URL of the provider, as people call it ("token URL").
+        field: &'static str,
+        /// The URL as given.
+        url: String,
+    },
+    /// The provider lacks what its kind needs to log on (an endpoint, a client id).
     #[error("{message}")]
     Provider {
+        /// What is missing.
         message: &'static str,
+        /// What to give to complete it, naming the flag.
         hint: &'static str,
     },
+    /// The TOTP secret or its parameters are rejected by the code generator.
     #[error("the TOTP secret is not usable: {0}")]
     Totp(#[from] crate::totp::TotpError),
+    /// A TOTP secret stored without its algorithm, digits and period.
     #[error("the TOTP secret has no parameters (algorithm, digits, period) beside it")]
     TotpWithoutParams,
+    /// A token (named: "refresh token", "access token") with characters that would break an
+    /// HTTP header or a shell line.
     #[error("the {0} holds spaces, line breaks or control characters, which a token never has")]
     Token(&'static str),
+    /// Provider URLs (listed, comma-separated) that use plain http to a host other than
+    /// loopback, in an account not marked `insecure_http`.
     #[error("{0} would send credentials over plain http")]
     InsecureHttp(String),
+    /// An allowed host that is not a bare host name in normal form (lower case, no trailing
+    /// dot; no scheme, port, path or wildcard).
     #[error("the allowed host {0:?} is not a bare host name")]
     AllowedHost(String),
+    /// A password or client secret stored as the empty string (named).
     #[error("the {0} is empty")]
     Empty(&'static str),
+    /// The user name is too long or holds control characters.
     #[error("the user name is longer than {MAX_USER} characters or holds control characters")]
     User,
 }
 
 impl Invalid {
+    /// What a person can do about it, where there is more to say than the message.
     pub fn hint(&self) -> Option<String> {
         match self {
             Invalid::Provider { hint, .. } => Some((*hint).to_string()),

@@ -4,6 +4,7 @@
 //! it is the name NSS knows (files, SSSD, LDAP: users that `/etc/passwd` does not list, common on
 //! servers that run cron), never `$USER`, which is whatever the caller set. A uid without a name
 //! gives `uid<N>`, so a record and the log still agree on who acted.
+#![deny(missing_docs)]
 
 /// The OS user name of the real uid, or `uid<N>` when the user database has none. Looked up
 /// once per process: the real uid does not change, and a `refresh --all` appends an audit line

@@ -13,6 +13,7 @@
 //! (account and origin, or account and day, ...), never over the trail's positions, so it
 //! survives rotation and will match on a shared trail. An `ack` event carrying the ID silences
 //! it; the ack is itself a line of the trail.
+#![deny(missing_docs)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,9 +37,13 @@ pub const USUAL_HOUR_SHARE_PERCENT: u32 = 2;
 /// The thresholds of the rules; [`Default`] gives the named constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Thresholds {
+    /// See [`FAILED_LOGONS_PER_DAY`].
     pub failed_logons_per_day: u32,
+    /// See [`BROKEN_CHAINS_PER_WEEK`].
     pub broken_chains_per_week: u32,
+    /// See [`MIN_LOGON_HISTORY`].
     pub min_logon_history: u32,
+    /// See [`USUAL_HOUR_SHARE_PERCENT`].
     pub usual_hour_share_percent: u32,
 }
 
@@ -58,9 +63,13 @@ impl Default for Thresholds {
 pub struct Anomaly {
     /// Stable FINDING-ID for `keychain audit ack`.
     pub id: String,
+    /// The rule that fired, one of [`CODES`] (`new-origin`, ...).
     pub code: &'static str,
+    /// How bad it is; fixed per rule (see the table above).
     pub severity: Severity,
+    /// The account the events are about.
     pub account: String,
+    /// What was seen, in words, for people; holds names, times and counts, never a secret.
     pub message: String,
     /// The `seq` of each event the finding is based on, in trail order.
     pub events: Vec<u64>,
@@ -73,8 +82,11 @@ pub struct Anomaly {
 /// shows these apart, so that silencing is as visible as what was silenced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Acknowledgement {
+    /// The FINDING-ID that was silenced.
     pub id: String,
+    /// The rule of the silenced finding.
     pub code: &'static str,
+    /// The account of the silenced finding.
     pub account: String,
     /// `user@host` of the `ack`.
     pub by: String,

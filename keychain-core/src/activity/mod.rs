@@ -11,6 +11,7 @@
 //!   that `keychain audit ack` records to silence a finding.
 //! - [`timeline`]: counts per account, origin (host and OS user), hour and kind of event, and
 //!   per day across accounts.
+#![deny(missing_docs)]
 
 pub mod anomaly;
 pub mod timeline;
@@ -21,8 +22,9 @@ mod tests;
 pub use anomaly::{Acknowledgement, Anomaly, Thresholds};
 pub use timeline::{AccountTimeline, Timelines};
 
-/// Seconds in a day and an hour.
+/// Seconds in a UTC day (trail times have no leap seconds).
 pub const DAY: i64 = 86_400;
+/// Seconds in an hour.
 pub const HOUR: i64 = 3_600;
 
 /// One line of an audit trail, as the analysis needs it.
@@ -34,7 +36,9 @@ pub struct TrailEvent {
     pub time: i64,
     /// OS user that ran the command.
     pub user: String,
+    /// Host name of the machine it ran on.
     pub host: String,
+    /// The account the event is about; `None` for events about the keychain as a whole.
     pub account: Option<String>,
     /// The action as the log writes it: `login_cache`, `reveal`, `ack`, ...
     pub action: String,
@@ -49,7 +53,9 @@ pub struct TrailEvent {
 pub enum Kind {
     /// A token served from the cache.
     CacheHit,
+    /// A new access token got with the refresh token.
     Refresh,
+    /// A full logon (password, second factor) without a browser.
     Headless,
     /// A failed logon.
     Failed,
@@ -60,6 +66,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of [`Timelines::daily`]'s counts.
     pub const ALL: [Kind; 6] = [
         Kind::CacheHit,
         Kind::Refresh,
@@ -103,6 +110,7 @@ impl Kind {
 }
 
 impl TrailEvent {
+    /// The event's kind, or `None` for actions the analysis does not look at.
     pub fn kind(&self) -> Option<Kind> {
         Kind::of(&self.action)
     }
@@ -155,9 +163,12 @@ pub fn minute_of(time: i64) -> String {
 /// timelines of the window.
 #[derive(Debug)]
 pub struct Analysis {
+    /// Anomalies whose latest event falls in the window and that no `ack` silenced, in the
+    /// order of their latest event.
     pub anomalies: Vec<Anomaly>,
     /// Anomalies in the window that an `ack` silenced.
     pub acknowledged: Vec<Acknowledgement>,
+    /// The window's counts, for the report's pictures.
     pub timelines: Timelines,
 }
 

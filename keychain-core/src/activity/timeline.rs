@@ -2,6 +2,7 @@
 //! of each kind fell in each hour of the window; and per UTC day, across accounts, how many of
 //! each kind. Counting per hour keeps a picture of 100,000 events small: a cron job that logs
 //! on every minute gives at most 24 marks a day per row, not 1,440.
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -10,10 +11,12 @@ use super::{DAY, HOUR, Kind, TrailEvent, day_of};
 /// Events of one origin of one account: (hour since the window's start, kind) → count.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Row {
+    /// Count per hour of the window and kind; hours without events are absent.
     pub marks: BTreeMap<(u32, Kind), u64>,
 }
 
 impl Row {
+    /// All events of the row, of every kind.
     pub fn total(&self) -> u64 {
         self.marks.values().sum()
     }
@@ -22,21 +25,25 @@ impl Row {
 /// One account's rows, keyed by (OS user, host).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AccountTimeline {
+    /// One row per origin that used the account in the window.
     pub rows: BTreeMap<(String, String), Row>,
 }
 
 /// The window's counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timelines {
-    /// Unix time of the window's start and end (the report's `now`).
+    /// Unix time of the window's start (UTC seconds).
     pub start: i64,
+    /// Unix time of the window's end (the report's `now`); an event at `end` still counts.
     pub end: i64,
+    /// Per account, its rows; accounts with no events in the window are absent.
     pub accounts: BTreeMap<String, AccountTimeline>,
     /// UTC day → count per kind, in the order of [`Kind::ALL`].
     pub daily: BTreeMap<i64, [u64; 6]>,
 }
 
 impl Timelines {
+    /// Empty counts for the window from `start` to `end` (Unix seconds, both included).
     pub fn new(start: i64, end: i64) -> Self {
         Timelines {
             start,

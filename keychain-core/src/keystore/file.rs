@@ -1,5 +1,6 @@
 //! The `file` key store: a plain age identity file, mode 0600, like an SSH key. Chosen only by
 //! name: anyone who can read the file can open every record.
+#![deny(missing_docs)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,13 +10,17 @@ use secrecy::ExposeSecret;
 use super::{Identity, KeyStore, KeyStoreError, KeyStoreKind, Persistence};
 use crate::fsutil;
 
+/// The identity file's name in the keychain folder.
 pub const FILE_NAME: &str = "identity.txt";
 
+/// The `file` key store of one keychain folder. Refuses an identity file its group or others
+/// may access.
 pub struct FileKeyStore {
     path: PathBuf,
 }
 
 impl FileKeyStore {
+    /// The store of the keychain in `dir`; touches nothing until used.
     pub fn new(dir: &Path) -> Self {
         FileKeyStore {
             path: dir.join(FILE_NAME),

@@ -4,6 +4,7 @@
 //! Secret Service round trip, until the key times out or `keychain lock` removes it. The kernel
 //! keeps keys out of swap and out of files; they vanish at reboot. Quotas are small (200 keys,
 //! 20,000 bytes for non-root users), so only the identity (about 75 bytes) goes there.
+#![deny(missing_docs)]
 
 use std::path::Path;
 
@@ -33,7 +34,9 @@ const EXPIRES: &str = "expires ";
 
 /// A cached identity and, when the cache recorded it, when it expires (Unix seconds).
 pub struct Cached {
+    /// The cached identity.
     pub identity: Identity,
+    /// Unix seconds at which the kernel drops the key; `None` when the payload does not say.
     pub expires: Option<i64>,
 }
 

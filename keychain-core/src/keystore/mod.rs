@@ -5,6 +5,7 @@
 //! not answering, the error says which, why and what to do. A kernel-keyring cache
 //! ([`kernel`], `keychain unlock`) may hold the identity for a while so that later calls need
 //! neither a passphrase nor a Secret Service round trip.
+#![deny(missing_docs)]
 
 pub mod file;
 #[cfg(target_os = "linux")]
@@ -22,6 +23,9 @@ use crate::settings::Settings;
 
 pub use age::x25519::Identity;
 
+/// Which key store a keychain keeps its identity in: chosen at `init`, recorded in
+/// `config.json`, never changed behind the user's back. The lowercase names are the ones
+/// `--key-store` and `config.json` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStoreKind {
@@ -71,8 +75,13 @@ pub enum Persistence {
 
 pub use crate::settings::MAX_KEYRING_TIMEOUT;
 
+/// A place that keeps one keychain's age identity. Implementations never log, print or put the
+/// identity in an error, and fail with a [`KeyStoreError`] that says what to do rather than
+/// fall back to another store.
 pub trait KeyStore {
+    /// Which store this is, as recorded in `config.json`.
     fn kind(&self) -> KeyStoreKind;
+    /// How long what it keeps survives.
     fn persistence(&self) -> Persistence;
     /// Keeps a new identity (at `init`); refuses to replace an existing one.
     fn save(&self, identity: &Identity) -> Result<(), KeyStoreError>;
@@ -139,59 +148,108 @@ pub fn with_timeout<T: Send + 'static>(
     }
 }
 
+/// Why the identity could not be kept or fetched: which store, what happened, and (in
+/// [`KeyStoreError::hint`]) what to do. Never holds the identity or a passphrase.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
+    /// A call did not return in time (a hung Secret Service); the call is abandoned.
     #[error("the {store} did not answer within {}", humantime::format_duration(*.waited))]
     Timeout {
+        /// The store, as people call it ("Secret Service").
         store: &'static str,
+        /// How long keychain waited.
         waited: Duration,
     },
+    /// `DBUS_SESSION_BUS_ADDRESS` is not set, so there is no Secret Service to ask.
     #[error(
         "no D-Bus session bus: the Secret Service cannot be reached (DBUS_SESSION_BUS_ADDRESS is not set)"
     )]
     NoSessionBus,
+    /// The session bus is there, but nothing on it provides the Secret Service.
     #[error("no Secret Service is running on the session bus")]
     NoSecretService,
+    /// The collection that holds the entry is locked.
     #[error("the Secret Service collection is locked")]
     SecretServiceLocked,
+    /// There is no default (`login`) collection to keep the identity in.
     #[error("the Secret Service has no default ('login') collection to keep the identity in")]
     NoCollection,
+    /// Unlocking would need a desktop prompt, which an unattended job cannot answer.
     #[error("the Secret Service wants to show an unlock prompt, which a script cannot answer")]
     PromptNeeded,
+    /// The store answers but has no identity for this keychain's folder.
     #[error("the {store} holds no identity for this keychain (entry '{entry}')")]
-    NoEntry { store: &'static str, entry: String },
+    NoEntry {
+        /// The store asked.
+        store: &'static str,
+        /// The entry looked for; may be empty when the store does not say.
+        entry: String,
+    },
+    /// Any other failure of a store, with the store's own error text.
     #[error("the {store} failed: {reason}")]
-    Failed { store: &'static str, reason: String },
+    Failed {
+        /// The store, or the step ("passphrase prompt").
+        store: &'static str,
+        /// What went wrong, in words.
+        reason: String,
+    },
+    /// The passphrase store needs a passphrase, no passphrase file is set and there is no
+    /// terminal to prompt on.
     #[error(
         "the keychain is locked: its passphrase is needed and there is no terminal to ask for it"
     )]
     PassphraseNeeded,
+    /// The passphrase does not decrypt the identity file at this path. Never retried.
     #[error("wrong passphrase for {0}")]
     WrongPassphrase(std::path::PathBuf),
+    /// The passphrase file (`KEYCHAIN_PASSPHRASE_FILE` or the systemd credential) cannot be
+    /// read.
     #[error("cannot read the passphrase file {path}: {source}")]
     PassphraseFile {
+        /// The passphrase file.
         path: std::path::PathBuf,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// The identity file (`identity.txt` or `identity.age`) cannot be read, written or parsed.
     #[error("identity file {path}: {reason}")]
     IdentityFile {
+        /// The identity file.
         path: std::path::PathBuf,
+        /// What went wrong; never the file's content.
         reason: String,
     },
+    /// A plain identity file its group or others may access; keychain refuses to use it.
     #[error("identity file {path} has mode {mode:04o}: others could read the key")]
-    TooOpen { path: std::path::PathBuf, mode: u32 },
+    TooOpen {
+        /// The identity file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The store holds an identity whose public key is not the `recipient` in `config.json`:
+    /// it cannot open this keychain's records.
     #[error(
         "the identity in the {store} key store is not this keychain's (its public key differs from config.json)"
     )]
-    WrongIdentity { store: KeyStoreKind },
+    WrongIdentity {
+        /// The configured key store.
+        store: KeyStoreKind,
+    },
+    /// `save` found an identity already kept for this folder; it is never replaced.
     #[error("the {store} already holds an identity for this keychain")]
-    AlreadyExists { store: &'static str },
+    AlreadyExists {
+        /// The store that holds it.
+        store: &'static str,
+    },
+    /// The kernel keyring (the `unlock` cache) failed; the text says which step.
     #[error("the kernel keyring failed: {0}")]
     Kernel(String),
 }
 
 impl KeyStoreError {
+    /// What a person can do about it.
     pub fn hint(&self) -> String {
         match self {
             KeyStoreError::Timeout { .. } => "the Secret Service may be hung: restart it (e.g. 'gnome-keyring-daemon --replace'), or use 'keychain unlock' before cron jobs run".into(),

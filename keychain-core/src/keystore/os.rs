@@ -4,6 +4,7 @@
 //! The entry's service is `keychain` and its user the keychain folder's absolute path, so that
 //! several keychains (and parallel tests) on one machine never collide. Every call runs under
 //! [`super::with_timeout`]: a Secret Service can hang.
+#![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,8 @@ const STORE_NAME: &str = "Windows Credential Manager";
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
 const STORE_NAME: &str = "OS credential store";
 
+/// The `os` key store of one keychain folder: one entry (service `keychain`, user the folder's
+/// absolute path) in the platform's credential store.
 pub struct OsKeyStore {
     entry_user: String,
     /// The longest one call may take ([`Settings::keyring_timeout`](crate::settings::Settings)).
@@ -33,6 +36,8 @@ pub struct OsKeyStore {
 }
 
 impl OsKeyStore {
+    /// The store of the keychain in `dir`, each call given at most `timeout`; touches nothing
+    /// until used.
     pub fn new(dir: &Path, timeout: Duration) -> Self {
         OsKeyStore {
             entry_user: entry_user(dir),

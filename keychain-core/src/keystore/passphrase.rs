@@ -5,6 +5,7 @@
 //! scripts: `keychain unlock` caches the identity in the kernel keyring instead. The passphrase
 //! comes from the passphrase file of the [`Settings`] (`KEYCHAIN_PASSPHRASE_FILE`, or the systemd
 //! credential `keychain-passphrase`) or a terminal prompt.
+#![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +16,11 @@ use super::{Identity, KeyStore, KeyStoreError, KeyStoreKind, Persistence};
 use crate::fsutil;
 use crate::settings::{MAX_WORK_FACTOR, Settings};
 
+/// The encrypted identity file's name in the keychain folder.
 pub const FILE_NAME: &str = "identity.age";
 
+/// The `passphrase` key store of one keychain folder. Every `load` runs scrypt once: callers
+/// that run often go through the `unlock` cache.
 pub struct PassphraseKeyStore {
     path: PathBuf,
     passphrase_file: Option<PathBuf>,
@@ -24,6 +28,8 @@ pub struct PassphraseKeyStore {
 }
 
 impl PassphraseKeyStore {
+    /// The store of the keychain in `dir`, its passphrase file and scrypt work factor as
+    /// `settings` say; touches nothing until used.
     pub fn new(dir: &Path, settings: &Settings) -> Self {
         PassphraseKeyStore {
             path: dir.join(FILE_NAME),

@@ -2,6 +2,7 @@
 //! keeps the cookies, reads the provider's clock from `Date`, caps what it reads, and writes the
 //! debug pages. It decides nothing about what a page asks for (that is the adapters' job) and
 //! it is the one place a request leaves the process, so the credential policy is checked here.
+#![deny(missing_docs)]
 
 use std::time::UNIX_EPOCH;
 

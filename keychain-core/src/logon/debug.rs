@@ -1,6 +1,7 @@
 //! Debug pages: each page the engine sees, written to a folder so a person can see why a logon
 //! went wrong. Everything written passes through `redact` first; cookie values and the URL's
 //! parameter values are never written at all.
+#![deny(missing_docs)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! fill the pages they know, and the [`finisher`](super::finisher) reads the outcome from the
 //! redirect. What stays here is the order: the authorization request, the provider's own
 //! rejection and error markers before any adapter, and the bound on the number of steps.
+#![deny(missing_docs)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -2,6 +2,7 @@
 //! redirect URI (the query for a code, the fragment for the implicit flow, or the fields of a
 //! form posted there), without sending anything to it: nothing listens there, and the URL is
 //! all there is. The `state` sent at the start must come back (compared in constant time).
+#![deny(missing_docs)]
 
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;

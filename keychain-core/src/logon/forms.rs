@@ -3,6 +3,7 @@
 //! browser would send with the user name and password typed in. Pure functions over parsed
 //! pages: nothing here sends, and the one-time code is filled by the adapter once the credential
 //! guard has let the step through.
+#![deny(missing_docs)]
 
 use secrecy::SecretString;
 use url::Url;

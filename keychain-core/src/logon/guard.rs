@@ -5,6 +5,7 @@
 //! ends as [`LogonError::Rejected`], naming the step that sent the credential and its fields,
 //! never the values. Sending again is never an option: retries lock accounts. Every page
 //! adapter claims its credentials here before it fills them in, so the rule is kept in one place.
+#![deny(missing_docs)]
 
 use super::LogonError;
 

@@ -1,5 +1,6 @@
 //! What the logon engine needs from an HTML page: its forms, its scripts and LemonLDAP's
 //! message markers. A tokenizer is enough for that; no tree is built.
+#![deny(missing_docs)]
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 

@@ -3,6 +3,7 @@
 //! Every network call goes through a client built here, so that every call has a timeout, TLS
 //! comes from one provider (ring) and no request is silently retried: a retried password or a
 //! retried single-use refresh token can lock an account or burn a token chain.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::time::Duration;
@@ -24,8 +25,14 @@ pub const MAX_PAGE: u64 = 8 * 1024 * 1024;
 /// Why an answer's body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
+    /// The answer said, or turned out, to be longer than the cap; what was read is dropped.
     #[error("the answer is larger than {limit} bytes, keychain's limit; it was not read")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The cap that was passed, in bytes.
+        limit: u64,
+    },
+    /// The connection failed while reading; the cause is left out, as its text may carry the
+    /// URL.
     #[error("the answer could not be read")]
     Read,
 }
@@ -81,6 +88,7 @@ pub fn builder() -> ClientBuilder {
 pub struct RedactedUrl(Url);
 
 impl RedactedUrl {
+    /// Wraps `url`; from here on only [`Self::expose_url`] shows its query and fragment.
     pub fn new(url: Url) -> Self {
         RedactedUrl(url)
     }
@@ -138,10 +146,13 @@ pub fn redact_url(url: &Url) -> String {
 pub struct SecretForm(Vec<(String, SecretString)>);
 
 impl SecretForm {
+    /// An empty body.
     pub fn new() -> Self {
         SecretForm(Vec::new())
     }
 
+    /// Appends a field whose value may be a secret (a password, a code, a token). Fields keep
+    /// their order, and a name may repeat, as in an HTML form.
     pub fn push(&mut self, name: impl Into<String>, value: SecretString) {
         self.0.push((name.into(), value));
     }
@@ -151,10 +162,12 @@ impl SecretForm {
         self.push(name, SecretString::from(value.to_string()));
     }
 
+    /// The field names in order: what an error or a debug page may show of the body.
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(|(k, _)| k.clone()).collect()
     }
 
+    /// Whether a field called `name` is in the body.
     pub fn contains(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
     }

@@ -3,11 +3,16 @@
 //! This module talks to token endpoints and never prints what it sends or receives: tokens,
 //! codes, verifiers and client secrets live in `SecretString` and errors name only the step,
 //! the URL path and field names.
+#![deny(missing_docs)]
 
 pub mod http;
 pub mod policy;
+// provider.rs and token.rs are documented by the branches that own them (issue 11); drop these
+// allows when they land.
+#[allow(missing_docs)]
 mod provider;
 pub mod scrub;
+#[allow(missing_docs)]
 mod token;
 
 pub use policy::{CredentialPolicy, CredentialRefused};
@@ -18,7 +23,10 @@ pub use scrub::Scrubber;
 /// go, and which of its secrets no provider text may show.
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
+    /// Where the account's credentials may be sent; checked before every request that carries
+    /// one.
     pub policy: CredentialPolicy,
+    /// The account's secrets, cut out of any provider text before it is shown or logged.
     pub scrubber: Scrubber,
 }
 

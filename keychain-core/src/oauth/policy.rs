@@ -8,6 +8,7 @@
 //! those recorded with `--allow-host`. A page that
 //! asks for anything else (a form posting to another host or over http, a `method=get` form, a
 //! 307 that carries the form elsewhere) stops the logon before anything is sent.
+#![deny(missing_docs)]
 
 use url::Url;
 
@@ -17,18 +18,38 @@ use super::Endpoints;
 /// would allow it; never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialRefused {
+    /// The target host is not one the account allows.
     #[error(
         "{step}: the provider asked for the credentials to go to {host}, which this account does not allow; nothing was sent"
     )]
-    Host { step: String, host: String },
+    Host {
+        /// The step that asked (e.g. "token request"); never a value.
+        step: String,
+        /// The host the credentials were to go to.
+        host: String,
+    },
+    /// Not https: plain http to a host other than loopback without `--insecure-http`, or any
+    /// other scheme.
     #[error(
         "{step}: the provider asked for the credentials to go over plain http to {host}; nothing was sent"
     )]
-    Insecure { step: String, host: String },
+    Insecure {
+        /// The step that asked.
+        step: String,
+        /// The host the credentials were to go to.
+        host: String,
+    },
+    /// The credentials would travel in the URL (a `method=get` form), where logs and
+    /// `Referer` headers keep them.
     #[error(
         "{step}: the provider asked for the credentials in a URL (a GET to {host}) rather than a POST body; nothing was sent"
     )]
-    NotInBody { step: String, host: String },
+    NotInBody {
+        /// The step that asked.
+        step: String,
+        /// The host the credentials were to go to.
+        host: String,
+    },
 }
 
 impl CredentialRefused {
@@ -89,6 +110,7 @@ impl CredentialPolicy {
         }
     }
 
+    /// The allowed hosts, lowercase and without a trailing dot, in the order they were added.
     pub fn hosts(&self) -> &[String] {
         &self.hosts
     }

@@ -6,6 +6,7 @@
 //! Only prefixes, not any piece: cutting every six-letter run found anywhere in a secret would
 //! cut ordinary words out of provider text (a field called `password` when the password is
 //! `wrong-password`), and the cut itself would tell the reader what the secret contains.
+#![deny(missing_docs)]
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -31,10 +32,13 @@ impl std::fmt::Debug for Scrubber {
 }
 
 impl Scrubber {
+    /// A scrubber with no secrets: it only cuts text to its maximum length.
     pub fn new() -> Self {
         Scrubber::default()
     }
 
+    /// Adds a secret to cut out. Secrets shorter than three characters are ignored: they
+    /// cannot be told from ordinary text.
     pub fn add(&mut self, secret: &SecretString) {
         if secret.expose_secret().len() >= MIN_WHOLE {
             self.secrets.push(secret.clone());

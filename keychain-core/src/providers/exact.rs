@@ -1,6 +1,7 @@
 //! Exact Online: one site per country, its endpoints built in, and the rules Exact enforces on
 //! an app (no new access token within 570 s of the previous one; blocked for an hour after 10
 //! errors in an hour). The country table is here and nowhere else.
+#![deny(missing_docs)]
 
 use url::Url;
 

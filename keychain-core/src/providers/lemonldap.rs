@@ -1,6 +1,7 @@
 //! LemonLDAP::NG: an OpenID Connect portal whose endpoints sit at fixed paths under the portal
 //! URL (`/oauth2/authorize`, `/oauth2/token`), so that a logon or a refresh needs no discovery
 //! request first. A portal configured with other paths is an `oidc` account.
+#![deny(missing_docs)]
 
 use url::Url;
 

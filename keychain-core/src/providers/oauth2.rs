@@ -1,4 +1,5 @@
 //! Plain OAuth2: both endpoints are given with the account (`--authorize-url`, `--token-url`).
+#![deny(missing_docs)]
 
 use super::{EndpointError, Incomplete, Provider, explicit_endpoints};
 use crate::oauth::Endpoints;

@@ -1,5 +1,6 @@
 //! OpenID Connect: the endpoints come from the issuer's discovery document
 //! (`<issuer>/.well-known/openid-configuration`), and the default scope asks for a refresh token.
+#![deny(missing_docs)]
 
 use super::{EndpointError, Incomplete, Provider, url_of};
 use crate::oauth::{self, Endpoints};

@@ -3,6 +3,7 @@
 //! Providers show secrets in lowercase, in groups of four separated by spaces or hyphens, with
 //! or without `=` padding. We tidy that up here and leave the decoding itself to `totp-rs` (which
 //! uses the `base32` crate). Errors give the position of a bad character, never the character.
+#![deny(missing_docs)]
 
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use zeroize::Zeroizing;

@@ -4,6 +4,7 @@
 //! account. We keep the TOTP entries and skip HOTP ones; the export has no period field
 //! because Google Authenticator only supports 30 s. A large export is split over several QR
 //! codes, each a complete payload, so each is read on its own.
+#![deny(missing_docs)]
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

@@ -9,8 +9,11 @@
 //! It must never put a seed or a code into `Debug`, `Display` or an error text: seeds live in a
 //! [`SecretBox`], codes are returned as [`SecretString`], and errors cite positions or field
 //! names, never values.
+#![deny(missing_docs)]
 
 mod base32;
+// Documented by the errors branch, which owns the file (issue 11); drop the allow when it lands.
+#[allow(missing_docs)]
 mod error;
 mod migration;
 mod qr;
@@ -46,8 +49,10 @@ pub enum Algorithm {
     #[default]
     #[serde(rename = "SHA1")]
     Sha1,
+    /// HMAC-SHA256.
     #[serde(rename = "SHA256")]
     Sha256,
+    /// HMAC-SHA512.
     #[serde(rename = "SHA512")]
     Sha512,
 }
@@ -97,6 +102,7 @@ impl FromStr for Algorithm {
 #[derive(Clone)]
 pub struct TotpSecret {
     secret: SecretBox<[u8]>,
+    /// The HMAC hash codes are computed with.
     pub algorithm: Algorithm,
     /// Number of digits of a code, 6 to 8.
     pub digits: u32,

@@ -11,6 +11,7 @@
 //! pattern, copying the image per pair, so a few kilobytes of tiled finder patterns keep it busy
 //! for hours. It runs on a thread of its own; past [`SEARCH_BUDGET`] the image is refused and the
 //! thread is left to finish unobserved (the command exits right after).
+#![deny(missing_docs)]
 
 use std::io::Cursor;
 use std::path::Path;

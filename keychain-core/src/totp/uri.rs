@@ -4,6 +4,7 @@
 //! label may carry an `ISSUER:` prefix, the `issuer` parameter names the issuer too (and wins,
 //! being the newer and less ambiguous of the two), and `algorithm`, `digits` and `period`
 //! default to SHA1, 6 and 30. Unknown parameters (`image`, `counter`, ...) are ignored.
+#![deny(missing_docs)]
 
 use percent_encoding::percent_decode_str;
 use url::Url;

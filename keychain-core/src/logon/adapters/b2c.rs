@@ -6,6 +6,7 @@
 //! One step of such a page is two requests: the asked fields are posted to `SelfAsserted`
 //! (answered with JSON, `{"status":"200"}` when accepted), then the `confirmed` page is fetched,
 //! which is the next step.
+#![deny(missing_docs)]
 
 use serde_json::Value;
 use url::Url;

@@ -1,6 +1,7 @@
 //! Generic HTML login forms (LemonLDAP::NG, Exact's classic pages, most identity providers):
 //! the login form of the page, filled as a browser would submit it with the user name, the
 //! password and a one-time code typed in.
+#![deny(missing_docs)]
 
 use url::Url;
 

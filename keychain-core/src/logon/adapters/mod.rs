@@ -5,6 +5,7 @@
 //!
 //! Adapters never send a password or code without claiming it from the credential guard first
 //! ([`Logon::claim`]), and never send anything but through the browser.
+#![deny(missing_docs)]
 
 mod b2c;
 mod html_form;
