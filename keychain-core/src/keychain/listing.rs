@@ -1,6 +1,7 @@
 //! The accounts of a keychain as a listing shows them: their public headers (no key needed),
 //! the records that could not be read (each with its own error, the others still listed), and
 //! the entries of the accounts folder that are not records at all.
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 

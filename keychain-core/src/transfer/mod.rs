@@ -10,6 +10,7 @@
 //! export is outside input: anyone with the officer's public key can write one), then saved and
 //! recorded (with fingerprints) in one transaction ([`crate::keychain::Keychain::commit`]): a
 //! failed audit write undoes that account and stops the import.
+#![deny(missing_docs)]
 
 pub mod export;
 pub mod import;
