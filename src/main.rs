@@ -72,19 +72,10 @@ fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
 fn fail(error: keychain::error::Error, json: bool) -> ExitCode {
     // A reader that went away gets no message (there is no one to read it), only the status.
     if json && !error.is_closed_pipe() {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            if !message.contains(&cause_text) {
-                message.push_str(&format!(": {cause_text}"));
-            }
-            source = cause.source();
-        }
         let text = keychain::json::error(
             error.exit_code(),
             error.code(),
-            &message,
+            &error.with_causes(),
             error.hint().as_deref(),
         );
         let _ = output::raw_err(text.as_bytes());

@@ -49,9 +49,29 @@ pub enum Error {
     #[error(transparent)]
     KeyStore(#[from] crate::keystore::KeyStoreError),
 
-    /// A record or file is corrupt, tampered with or encrypted to another key.
+    /// A file is corrupt or not what keychain expects (a configuration, an export).
     #[error("{path}: {reason}")]
     Integrity { path: PathBuf, reason: String },
+
+    /// A record is corrupt, tampered with or encrypted to another key: the record's own error
+    /// is the source.
+    #[error("{path}: {cause}")]
+    Record {
+        path: PathBuf,
+        #[source]
+        cause: crate::record::RecordError,
+    },
+
+    /// A change saved to the store whose audit event could not be written, and whose undo
+    /// failed as well: the record and the log disagree. The audit failure is the source.
+    #[error("{path}: {change} and could not be undone ({undo})")]
+    Unlogged {
+        path: PathBuf,
+        change: Unlogged,
+        undo: Box<crate::store::StoreError>,
+        #[source]
+        cause: crate::audit::AuditError,
+    },
 
     /// A record older than the last write the audit log recorded: a copy put back.
     #[error("{path}: {reason}")]
@@ -76,13 +96,42 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
-    /// The provider rejected the credentials: a person must act.
-    #[error("{0}")]
-    Rejected(String),
+    /// The provider rejected the credentials: a person must act. `what` says which operation;
+    /// the provider's answer is the source.
+    #[error("{what}")]
+    Rejected {
+        what: String,
+        #[source]
+        cause: ProviderCause,
+    },
 
-    /// The provider could not be reached or asked us to wait.
-    #[error("{0}")]
-    Unavailable(String),
+    /// A provider's rule (a minimum interval between tokens, an error budget) says not now:
+    /// nothing was sent. Exit 5, as an unavailable provider.
+    #[error(transparent)]
+    NotAdmitted(#[from] crate::providers::NotAdmitted),
+
+    /// A logon the provider rejected before, held back until a person changes the credential
+    /// or allows one attempt: no request is sent.
+    #[error(
+        "the provider rejected the {step} of account '{account}' at {at} (run by {by}); keychain sends no logon until it is changed, so the account is not locked out"
+    )]
+    RejectedBefore {
+        account: String,
+        step: String,
+        at: String,
+        by: String,
+    },
+
+    /// The provider could not be reached or asked us to wait, or keychain holds back to keep
+    /// within the provider's rules. `retry` says when trying again can help ("in 30 s"); the
+    /// provider's answer, when there was one, is the source.
+    #[error("{what}")]
+    Unavailable {
+        what: String,
+        retry: Option<String>,
+        #[source]
+        cause: Option<ProviderCause>,
+    },
 
     /// The audit log could not be written or does not verify; the operation fails closed.
     #[error("audit log: {source}")]
@@ -114,6 +163,55 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Which change of [`Error::Unlogged`] the audit log does not know about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlogged {
+    /// A record was written (added or changed).
+    Written,
+    /// An account was removed.
+    Removed,
+}
+
+impl std::fmt::Display for Unlogged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unlogged::Written => "the change was saved without its audit event",
+            Unlogged::Removed => "the account was removed without its audit event",
+        })
+    }
+}
+
+/// What a provider answered (or failed to answer), kept whole behind [`Error::Rejected`] and
+/// [`Error::Unavailable`] so that callers can match on it and `hint()` can ask it for advice.
+/// Boxed: a provider's error is large and rare, and every `Result` carries the size of `Error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderCause {
+    /// The headless logon (the provider's logon pages).
+    #[error(transparent)]
+    Logon(Box<crate::logon::LogonError>),
+    /// The token endpoint (a refresh or the code exchange).
+    #[error(transparent)]
+    Token(Box<crate::oauth::TokenError>),
+    /// OpenID discovery at the issuer.
+    #[error(transparent)]
+    Discovery(Box<crate::oauth::DiscoveryError>),
+    /// The HTTP client could not be built (TLS set-up).
+    #[error(transparent)]
+    Client(Box<reqwest::Error>),
+}
+
+impl ProviderCause {
+    /// The cause's own advice, where its module gives one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ProviderCause::Logon(e) => e.hint(),
+            ProviderCause::Token(e) => e.hint(),
+            ProviderCause::Discovery(e) => Some(e.hint().into()),
+            ProviderCause::Client(_) => None,
+        }
+    }
+}
+
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage {
@@ -142,12 +240,14 @@ impl Error {
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
             Error::KeyStore(_) => exit::LOCKED,
             Error::Integrity { .. }
+            | Error::Record { .. }
+            | Error::Unlogged { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
             | Error::WritableByOthers { .. } => exit::INTEGRITY,
             Error::Store(e) => e.exit_code(),
-            Error::Rejected(_) => exit::REJECTED,
-            Error::Unavailable(_) => exit::UNAVAILABLE,
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => exit::REJECTED,
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => exit::UNAVAILABLE,
             Error::Io { .. } => exit::IO,
             Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
             Error::Output { .. } => exit::IO,
@@ -164,6 +264,8 @@ impl Error {
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
             Error::KeyStore(_) => "key-store",
             Error::Integrity { .. }
+            | Error::Record { .. }
+            | Error::Unlogged { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
             | Error::WritableByOthers { .. } => "integrity",
@@ -174,8 +276,8 @@ impl Error {
                 exit::LOCKED => "key-store",
                 _ => "io",
             },
-            Error::Rejected(_) => "rejected",
-            Error::Unavailable(_) => "unavailable",
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => "rejected",
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => "unavailable",
             Error::Audit { .. } => "audit-log",
             Error::Output { .. } => "output",
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
@@ -198,18 +300,35 @@ impl Error {
             )),
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
             Error::KeyStore(e) => Some(e.hint()),
-            Error::Integrity { path, .. } if path.extension().is_some_and(|e| e == "kcr") => Some(
+            Error::Record { .. } => Some(
                 "the file was left untouched; restore the account from an export ('keychain import FILE.age --replace'; an older record file copied back is refused as a replay), or remove it with 'keychain rm' and add the account again"
                     .into(),
             ),
             Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),
+            Error::Unlogged { .. } => Some("the record and the audit log disagree: fix what stopped the log (its folder, the disk), then run 'keychain audit verify' and check the account against its events before the next change".into()),
             Error::Replayed { .. } => Some("the file was left untouched; find out who put the older copy back ('keychain audit' lists the account's events and 'keychain audit verify' checks the log); to keep the current secrets, restore the newest copy; to start over, 'keychain rm' the account and add it again".into()),
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),
-            Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),
-            Error::Unavailable(_) => Some("try again later".into()),
-            Error::Audit { .. } => Some("nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into()),
+            // A refused code follows a logon that went through: the client's settings, not the
+            // credentials, are what to check.
+            Error::Rejected { cause: ProviderCause::Token(_), .. } => Some("check the account's client id, client secret and redirect URI ('keychain show ACCOUNT'); keychain will not retry, so the account is not locked out".into()),
+            Error::Rejected { cause, .. } => Some(cause.hint().unwrap_or_else(|| "check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into())),
+            Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
+            Error::NotAdmitted(e) => Some(e.hint()),
+            Error::Unavailable { retry, cause, .. } => {
+                let when = format!("try again {}", retry.as_deref().unwrap_or("later"));
+                Some(match cause.as_ref().and_then(ProviderCause::hint) {
+                    // The cause's advice ends in its own "try again later" where it has one.
+                    Some(own) if retry.is_none() => own,
+                    Some(own) => format!("{own}; {when}"),
+                    None => when,
+                })
+            }
+            Error::Audit { source, .. } => Some(match source.hint() {
+                Some(own) => format!("nothing was changed, revealed or handed out; {own}"),
+                None => "nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into(),
+            }),
             Error::Program { code, .. } if *code == exit::NO_PROGRAM => Some("check the name and PATH, or give the program's full path".into()),
             Error::Program { .. } => Some("check that the file is an executable program (chmod +x) and not a folder".into()),
             Error::Io { .. } | Error::Output { .. } => None,
@@ -244,6 +363,22 @@ impl Error {
         }
     }
 
+    /// The message with each cause that it does not already quote, joined by ": ": one line
+    /// for the audit log and the JSON error object, where no "caused by" lines fit.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        text
+    }
+
     /// The reader of standard output or error went away: end quietly, as `cat` and `grep` do.
     pub fn is_closed_pipe(&self) -> bool {
         matches!(self, Error::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
@@ -254,4 +389,319 @@ impl Error {
 /// the lower-cased names, so `Acme-prod` finds `acme-prod`.
 fn similarity(typed: &str, name: &str) -> f64 {
     strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::audit::AuditError;
+    use crate::logon::LogonError;
+    use crate::oauth::{DiscoveryError, TokenError};
+    use crate::record::RecordError;
+
+    fn logon_rejected() -> LogonError {
+        LogonError::Rejected {
+            step: "password".into(),
+            fields: vec!["username".into(), "password".into()],
+        }
+    }
+
+    fn token_unavailable() -> TokenError {
+        TokenError::Unavailable {
+            path: "/oauth2/token".into(),
+            reason: "connection refused".into(),
+        }
+    }
+
+    fn audit_missing() -> AuditError {
+        AuditError::NotInitialised {
+            path: "/kc/audit.log".into(),
+        }
+    }
+
+    #[test]
+    fn a_rejected_logon_keeps_the_logon_error_as_its_source() {
+        let error = Error::Rejected {
+            what: "the headless logon was rejected".into(),
+            cause: ProviderCause::Logon(Box::new(logon_rejected())),
+        };
+        let source = error.source().expect("a source");
+        let cause = source
+            .downcast_ref::<ProviderCause>()
+            .expect("a ProviderCause");
+        assert!(
+            matches!(cause, ProviderCause::Logon(e) if matches!(&**e, LogonError::Rejected { step, .. } if step == "password")),
+            "{cause:?}"
+        );
+        assert_eq!(error.exit_code(), exit::REJECTED);
+        assert_eq!(error.code(), "rejected");
+    }
+
+    #[test]
+    fn an_unavailable_provider_keeps_the_token_error_as_its_source() {
+        let error = Error::Unavailable {
+            what: "the refresh did not go through".into(),
+            retry: None,
+            cause: Some(ProviderCause::Token(Box::new(token_unavailable()))),
+        };
+        let cause = error
+            .source()
+            .and_then(|s| s.downcast_ref::<ProviderCause>())
+            .expect("a ProviderCause");
+        assert!(
+            matches!(cause, ProviderCause::Token(e) if matches!(**e, TokenError::Unavailable { .. })),
+            "{cause:?}"
+        );
+        assert_eq!(error.exit_code(), exit::UNAVAILABLE);
+        assert_eq!(error.code(), "unavailable");
+        // The token error's advice is the hint; keychain's own rules add when to come back.
+        assert_eq!(error.hint().as_deref(), Some("try again later"));
+        let held = Error::Unavailable {
+            what: "Exact Online allows a new access token 570 s after the previous one".into(),
+            retry: Some("in 12 s".into()),
+            cause: None,
+        };
+        assert_eq!(held.hint().as_deref(), Some("try again in 12 s"));
+    }
+
+    #[test]
+    fn discovery_errors_are_reachable_through_the_source() {
+        let error = Error::Unavailable {
+            what: "the provider's endpoints could not be found".into(),
+            retry: None,
+            cause: Some(ProviderCause::Discovery(Box::new(
+                DiscoveryError::Unavailable {
+                    path: "/.well-known/openid-configuration".into(),
+                    reason: "timed out".into(),
+                },
+            ))),
+        };
+        let cause = error
+            .source()
+            .and_then(|s| s.downcast_ref::<ProviderCause>());
+        assert!(
+            matches!(cause, Some(ProviderCause::Discovery(_))),
+            "{cause:?}"
+        );
+        assert!(error.hint().unwrap().contains("reachable"));
+    }
+
+    #[test]
+    fn a_record_that_does_not_open_keeps_the_record_error_as_its_source() {
+        let error = Error::Record {
+            path: "/kc/accounts/acme.kcr".into(),
+            cause: RecordError::WrongKey,
+        };
+        let cause = error.source().and_then(|s| s.downcast_ref::<RecordError>());
+        assert!(matches!(cause, Some(RecordError::WrongKey)), "{cause:?}");
+        assert_eq!(error.exit_code(), exit::INTEGRITY);
+        assert_eq!(error.code(), "integrity");
+        assert!(error.hint().unwrap().contains("keychain import"));
+    }
+
+    #[test]
+    fn one_line_holds_the_message_and_each_cause_once() {
+        let error = Error::Unavailable {
+            what: "the refresh did not go through".into(),
+            retry: None,
+            cause: Some(ProviderCause::Token(Box::new(token_unavailable()))),
+        };
+        assert_eq!(
+            error.with_causes(),
+            "the refresh did not go through: the token endpoint /oauth2/token is unavailable: connection refused"
+        );
+        // A message that quotes its cause does not repeat it.
+        let audit = crate::trail::audit_error(audit_missing());
+        assert_eq!(audit.with_causes(), audit.to_string());
+    }
+
+    #[test]
+    fn an_unlogged_change_keeps_the_audit_failure_as_its_source() {
+        let error = Error::Unlogged {
+            path: "/kc/accounts/acme.kcr".into(),
+            change: Unlogged::Written,
+            undo: Box::new(crate::store::StoreError::Conflict("acme".into())),
+            cause: audit_missing(),
+        };
+        let audit = error.source().and_then(|s| s.downcast_ref::<AuditError>());
+        assert!(
+            matches!(audit, Some(AuditError::NotInitialised { .. })),
+            "{audit:?}"
+        );
+        assert_eq!(error.exit_code(), exit::INTEGRITY);
+        assert_eq!(error.code(), "integrity");
+    }
+
+    /// Words of advice: they belong in `hint()`, not in the message.
+    const ADVICE: &[&str] = &[
+        "run '",
+        "run `",
+        "rerun",
+        "try again",
+        "check ",
+        "; use --",
+        "add one",
+        "a new logon is needed",
+        "is the issuer",
+        "store the right one",
+    ];
+
+    #[test]
+    fn messages_say_what_went_wrong_and_hints_say_what_to_do() {
+        let path = || PathBuf::from("/kc/audit.log");
+        let cases: Vec<(String, Option<String>)> = vec![
+            {
+                let e = logon_rejected();
+                (e.to_string(), Some("(the caller's)".into()))
+            },
+            {
+                let e = LogonError::Unavailable {
+                    step: "password".into(),
+                    path: "/login".into(),
+                    reason: "timed out".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = LogonError::UnknownPage {
+                    path: "/login".into(),
+                    status: 200,
+                    fields: vec![],
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = LogonError::TotpRequired {
+                    path: "/mfa".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = TokenError::Rejected {
+                    error: "invalid_grant".into(),
+                    description: None,
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = TokenError::RateLimited {
+                    error: "slow_down".into(),
+                    description: None,
+                    retry_after: None,
+                    new_refresh_token: None,
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = token_unavailable();
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = DiscoveryError::Unavailable {
+                    path: "/.well-known/openid-configuration".into(),
+                    reason: "timed out".into(),
+                };
+                (e.to_string(), Some(e.hint().into()))
+            },
+            {
+                let e = DiscoveryError::Protocol {
+                    path: "/.well-known/openid-configuration".into(),
+                    detail: "no token_endpoint".into(),
+                };
+                (e.to_string(), Some(e.hint().into()))
+            },
+            {
+                let e = AuditError::Io {
+                    what: "open",
+                    path: path(),
+                    source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = audit_missing();
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::StateMissing { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::AnchorMissing { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::Corrupt { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::PartialLine { path: path() };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = AuditError::Mismatch {
+                    path: path(),
+                    detail: "the last hash differs".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::RejectedBefore {
+                    account: "acme".into(),
+                    step: "password".into(),
+                    at: "2026-11-30T03:17:00Z".into(),
+                    by: "etl".into(),
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::NotAdmitted(crate::providers::NotAdmitted::TooSoon {
+                    provider: "Exact Online",
+                    interval: 570,
+                    wait: 12,
+                });
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::NotAdmitted(crate::providers::NotAdmitted::ErrorBudgetSpent {
+                    provider: "Exact Online",
+                    errors: 8,
+                    limit: 10,
+                    retry_at: 1_000_000,
+                });
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::Unavailable {
+                    what: "the TOTP code of this time step was used by the previous logon".into(),
+                    retry: Some("in 12 s".into()),
+                    cause: None,
+                };
+                (e.to_string(), e.hint())
+            },
+            {
+                let e = Error::Unlogged {
+                    path: "/kc/accounts/acme.kcr".into(),
+                    change: Unlogged::Removed,
+                    undo: Box::new(crate::store::StoreError::Conflict("acme".into())),
+                    cause: audit_missing(),
+                };
+                (e.to_string(), e.hint())
+            },
+        ];
+        for (message, hint) in cases {
+            for word in ADVICE {
+                assert!(
+                    !message.contains(word),
+                    "advice {word:?} in the message: {message}"
+                );
+            }
+            assert!(
+                hint.is_some_and(|h| !h.is_empty()),
+                "no hint for: {message}"
+            );
+        }
+    }
 }

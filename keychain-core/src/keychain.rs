@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::audit::{AuditLog, Event};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
 use crate::record::{self, Account, Header, RecordError};
 use crate::settings::Settings;
@@ -279,9 +279,8 @@ impl Keychain {
         let counter = account.header.writes;
         let events: Vec<Event> = events.into_iter().map(|e| e.counter(counter)).collect();
         if let Err(e) = pending.and_then(|pending| pending.commit(&events)) {
-            let error = trail::audit_error(e);
             if on_audit_failure == OnAuditFailure::Keep {
-                return Err(error);
+                return Err(trail::audit_error(e));
             }
             let undone = match before {
                 Some(raw) => self
@@ -291,13 +290,13 @@ impl Keychain {
                 None => self.store.remove(lock),
             };
             return Err(match undone {
-                Ok(()) => error,
+                Ok(()) => trail::audit_error(e),
                 // Exit 7: the record now holds a change its log does not.
-                Err(undo) => Error::Integrity {
+                Err(undo) => Error::Unlogged {
                     path: self.store.location(&name),
-                    reason: format!(
-                        "{error}; the change was saved but could not be undone ({undo}): the record holds a change the audit log does not"
-                    ),
+                    change: Unlogged::Written,
+                    undo: Box::new(undo),
+                    cause: e,
                 },
             });
         }
@@ -323,14 +322,13 @@ impl Keychain {
             other => other.into(),
         })?;
         if let Err(e) = pending.commit(&[event.counter(writes.max(logged) + 1)]) {
-            let error = trail::audit_error(e);
             return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
-                Ok(_) => error,
-                Err(undo) => Error::Integrity {
+                Ok(_) => trail::audit_error(e),
+                Err(undo) => Error::Unlogged {
                     path: self.store.location(&name),
-                    reason: format!(
-                        "{error}; the account was removed and could not be put back ({undo}): the log does not say so"
-                    ),
+                    change: Unlogged::Removed,
+                    undo: Box::new(undo),
+                    cause: e,
                 },
             });
         }
@@ -362,9 +360,9 @@ fn open_checked(
     bytes: &[u8],
     logged: Option<u64>,
 ) -> Result<Account> {
-    let account = record::open(bytes, name, identity).map_err(|e| Error::Integrity {
+    let account = record::open(bytes, name, identity).map_err(|cause| Error::Record {
         path: store.location(name),
-        reason: e.to_string(),
+        cause,
     })?;
     if let Some(logged) = logged
         && account.header.writes < logged
@@ -404,9 +402,9 @@ fn check_not_writable_by_others(path: &Path) -> Result<()> {
 /// The public header of `name` as [`Keychain::peek`] gives it: a header that names another
 /// account (a copied or renamed file) is refused, so no account is listed twice.
 fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
-    let integrity = |e: RecordError| Error::Integrity {
+    let integrity = |cause: RecordError| Error::Record {
         path: store.location(name),
-        reason: e.to_string(),
+        cause,
     };
     let raw = store
         .read(name)?

@@ -26,7 +26,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::audit::Event;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProviderCause, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
 use crate::oauth::{
@@ -172,7 +172,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
             Ok(token)
         }
         Err(e) => {
-            let reason = format!("exit {}: {}", e.exit_code(), e);
+            let reason = format!("exit {}: {}", e.exit_code(), e.with_causes());
             audit(Action::LoginFailed(reason))?;
             Err(e)
         }
@@ -241,7 +241,7 @@ impl Session<'_> {
         let admission = provider_of(&self.account).admission();
         admission
             .check_errors(&mut self.account.header.provider_errors, now)
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+            .map_err(Error::NotAdmitted)?;
         // Exact counts a refresh within 570 s of the previous token as an error: serve the
         // cached token while it is valid at all.
         if let Err(too_soon) =
@@ -250,15 +250,18 @@ impl Session<'_> {
             if let Some(token) = cached(&self.account, now, 0) {
                 return Ok(token);
             }
-            return Err(Error::Unavailable(too_soon.to_string()));
+            return Err(Error::NotAdmitted(too_soon));
         }
         let has_refresh_token = self.account.secret(SecretField::RefreshToken).is_some();
         if !has_refresh_token {
             // No request at all when the next step would be a refused logon.
             self.check_not_rejected()?;
         }
-        let client = oauth::http::client()
-            .map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
+        let client = oauth::http::client().map_err(|e| Error::Unavailable {
+            what: "cannot set up the HTTP client".into(),
+            retry: None,
+            cause: Some(ProviderCause::Client(Box::new(e))),
+        })?;
         let endpoints = self.endpoints(&client)?;
         self.guard.policy = self.policy(&endpoints);
 
@@ -286,13 +289,12 @@ impl Session<'_> {
             }
             return Ok(());
         }
-        let name = &self.account.header.name;
-        Err(Error::Rejected(format!(
-            "the provider rejected the {} of account '{name}' at {} (run by {}); keychain sends no logon until it is changed, so the account is not locked out: store the right one with 'keychain set {name} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {name} --retry'",
-            r.step,
-            crate::clock::rfc3339(r.at),
-            r.by
-        )))
+        Err(Error::RejectedBefore {
+            account: self.account.header.name.clone(),
+            step: r.step.clone(),
+            at: crate::clock::rfc3339(r.at),
+            by: r.by.clone(),
+        })
     }
 
     /// Where this account's credentials may go: the hosts of its endpoints and issuer, the
@@ -316,9 +318,13 @@ impl Session<'_> {
         let p = &self.account.header.provider;
         p.kind.provider().endpoints(p, client).map_err(|e| match e {
             EndpointError::Discovery(e) if e.class() == ErrorClass::Unavailable => {
-                Error::Unavailable(e.to_string())
+                Error::Unavailable {
+                    what: "the provider's endpoints could not be found".into(),
+                    retry: None,
+                    cause: Some(ProviderCause::Discovery(Box::new(e))),
+                }
             }
-            EndpointError::Discovery(e) => Error::usage(e.to_string()),
+            EndpointError::Discovery(e) => Error::usage_hint(e.to_string(), e.hint()),
             e => Error::usage(format!("account '{}' {e}", self.account.header.name)),
         })
     }
@@ -410,7 +416,13 @@ impl Session<'_> {
                 self.record_provider_error();
                 self.note_use("login_failed", false);
                 self.save()?;
-                Err(Error::Unavailable("the provider rate-limited the refresh (its new refresh token was stored); try again later".into()))
+                Err(Error::Unavailable {
+                    what:
+                        "the provider rate-limited the refresh (its new refresh token was stored)"
+                            .into(),
+                    retry: None,
+                    cause: None,
+                })
             }
             Err(e @ TokenError::Rejected { .. }) => {
                 // The provider said the grant is dead (used, expired or revoked): forget the
@@ -448,9 +460,13 @@ impl Session<'_> {
                 self.record_provider_error();
                 self.note_use("login_failed", false);
                 self.save()?;
-                Err(Error::Unavailable(format!(
-                    "the token endpoint {path} answered something unexpected: {detail}; its new refresh token was stored"
-                )))
+                Err(Error::Unavailable {
+                    what: format!(
+                        "the token endpoint {path} answered something unexpected: {detail}; its new refresh token was stored"
+                    ),
+                    retry: None,
+                    cause: None,
+                })
             }
             Err(TokenError::Policy(refused)) => Err(self.policy_error(&refused)),
             Err(e) => {
@@ -465,7 +481,11 @@ impl Session<'_> {
                     self.record_provider_error();
                     self.save()?;
                 }
-                Err(Error::Unavailable(e.to_string()))
+                Err(Error::Unavailable {
+                    what: "the refresh did not go through".into(),
+                    retry: None,
+                    cause: Some(ProviderCause::Token(Box::new(e))),
+                })
             }
         }
     }
@@ -487,11 +507,19 @@ impl Session<'_> {
         }
         let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
         match wait_for_fresh_step(totp, last, local, min_left) {
-            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable(format!(
-                "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s: try again then"
-            ))),
+            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable {
+                what: format!(
+                    "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s"
+                ),
+                retry: Some(format!("in {pause} s")),
+                cause: None,
+            }),
             Ok(_) => Ok(()),
-            Err(e) => Err(Error::Unavailable(e)),
+            Err(what) => Err(Error::Unavailable {
+                what,
+                retry: None,
+                cause: None,
+            }),
         }
     }
 
@@ -626,10 +654,15 @@ impl Session<'_> {
                 )
                 .map_err(|e| match e {
                     TokenError::Policy(refused) => self.policy_error(&refused),
-                    e if e.class() == ErrorClass::Rejected => {
-                        Error::Rejected(format!("the provider refused the authorization code: {e}"))
-                    }
-                    e => Error::Unavailable(e.to_string()),
+                    e if e.class() == ErrorClass::Rejected => Error::Rejected {
+                        what: "the provider refused the authorization code".into(),
+                        cause: ProviderCause::Token(Box::new(e)),
+                    },
+                    e => Error::Unavailable {
+                        what: "the authorization code could not be exchanged for tokens".into(),
+                        retry: None,
+                        cause: Some(ProviderCause::Token(Box::new(e))),
+                    },
                 })?
             }
         };
@@ -639,9 +672,16 @@ impl Session<'_> {
 
 fn logon_error(e: LogonError) -> Error {
     match e.class() {
-        ErrorClass::Rejected => Error::Rejected(e.to_string()),
+        ErrorClass::Rejected => Error::Rejected {
+            what: "the headless logon was rejected".into(),
+            cause: ProviderCause::Logon(Box::new(e)),
+        },
         ErrorClass::Policy => Error::usage(e.to_string()),
-        ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable(e.to_string()),
+        ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable {
+            what: "the headless logon did not finish".into(),
+            retry: None,
+            cause: Some(ProviderCause::Logon(Box::new(e))),
+        },
     }
 }
 

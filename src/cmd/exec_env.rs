@@ -46,7 +46,9 @@ pub fn parse(text: &str) -> Result<EnvSpec, String> {
             "'{var}' is not a valid environment variable name (letters, digits, '_', not first a digit)"
         ));
     }
-    crate::store::validate_name(account).map_err(|e| e.to_string())?;
+    // clap shows one text for a bad value: the rule goes with it.
+    crate::store::validate_name(account)
+        .map_err(|e| format!("{e}; {}", e.hint().unwrap_or_default()))?;
     let field = match field {
         "access-token" => EnvField::AccessToken,
         "user" => EnvField::User,

@@ -42,7 +42,7 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcom
         let line = match decide(kc, name, min_idle) {
             Err(e) => {
                 failed += 1;
-                format!("failed     {name}  {e}")
+                format!("failed     {name}  {}", e.with_causes())
             }
             Ok(Some(skip)) => skip,
             Ok(None) => match login::obtain(kc, name, &opts) {
@@ -56,7 +56,11 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcom
                 },
                 Err(e) => {
                     failed += 1;
-                    format!("failed     {name}  exit {}: {e}", e.exit_code())
+                    format!(
+                        "failed     {name}  exit {}: {}",
+                        e.exit_code(),
+                        e.with_causes()
+                    )
                 }
             },
         };

@@ -37,7 +37,7 @@ pub fn run(
             .collect();
         let errors: Vec<serde_json::Value> = errors
             .iter()
-            .map(|e| serde_json::json!({ "message": e.to_string() }))
+            .map(|e| serde_json::json!({ "message": e.to_string(), "hint": e.hint() }))
             .collect();
         crate::output::raw(
             crate::json::document(serde_json::json!({ "findings": found, "errors": errors }))
@@ -50,7 +50,8 @@ pub fn run(
         }
         crate::output::out(&out)?;
         for e in &errors {
-            crate::output::err(&format!("error: {e}\n"))?;
+            let hint = e.hint().map(|h| format!("hint: {h}\n")).unwrap_or_default();
+            crate::output::err(&format!("error: {e}\n{hint}"))?;
         }
     }
 

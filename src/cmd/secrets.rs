@@ -117,7 +117,9 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
             .map_err(|e| {
                 Error::usage_hint(
                     format!("{}: {e}", image.display()),
-                    "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file",
+                    e.hint().unwrap_or(
+                        "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file",
+                    ),
                 )
             });
     }
@@ -140,7 +142,9 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         .map_err(|e| {
             Error::usage_hint(
                 format!("the TOTP secret is not usable: {e}"),
-                "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export",
+                e.hint().unwrap_or(
+                    "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export",
+                ),
             )
         })
 }

@@ -166,7 +166,7 @@ fn many_records_open_in_parallel_each_with_its_own_result_in_order() {
     assert_eq!(opened.len(), names.len());
     for (name, result) in names.iter().zip(&opened) {
         match (name.as_str(), result) {
-            ("acct-07", Err(keychain::error::Error::Integrity { path, .. })) => {
+            ("acct-07", Err(keychain::error::Error::Record { path, .. })) => {
                 assert!(path.ends_with("acct-07.kcr"), "{}", path.display())
             }
             ("acct-19", Err(keychain::error::Error::NotFound(n))) => assert_eq!(n, "acct-19"),

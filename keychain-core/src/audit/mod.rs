@@ -68,25 +68,54 @@ pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
 /// What can go wrong while writing or reading the audit log. None of these carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("could not {what} {}: {source}; check that the keychain folder exists and is writable by you", path.display())]
+    #[error("could not {what} {}: {source}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("the audit log is not initialised ({} is missing); run `keychain init` first", path.display())]
+    #[error("the audit log is not initialised ({} is missing)", path.display())]
     NotInitialised { path: PathBuf },
-    #[error("the audit log has lines but its key state {} is gone; run `keychain audit verify` and start a new log only after investigating", path.display())]
+    #[error("the audit log has lines but its key state {} is gone", path.display())]
     StateMissing { path: PathBuf },
-    #[error("the audit anchor {} is missing; run `keychain audit verify` to see what else was removed", path.display())]
+    #[error("the audit anchor {} is missing", path.display())]
     AnchorMissing { path: PathBuf },
-    #[error("{} is not in the expected format; restore it from a backup or run `keychain audit verify`", path.display())]
+    #[error("{} is not in the expected format", path.display())]
     Corrupt { path: PathBuf },
-    #[error("{} ends with a partial line (a torn write?); run `keychain audit verify` before logging again", path.display())]
+    #[error("{} ends with a partial line (a torn write?)", path.display())]
     PartialLine { path: PathBuf },
-    #[error("the audit log {} does not match its anchor: {detail}; nothing was logged; run `keychain audit verify` and investigate", path.display())]
+    #[error("the audit log {} does not match its anchor: {detail}; nothing was logged", path.display())]
     Mismatch { path: PathBuf, detail: String },
     #[error("there is no audit log at {} to rotate", path.display())]
     NothingToRotate { path: PathBuf },
+}
+
+impl AuditError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                AuditError::Io { .. } => {
+                    "check that the keychain folder exists and is writable by you"
+                }
+                AuditError::NotInitialised { .. } => "run 'keychain init' first",
+                AuditError::StateMissing { .. } => {
+                    "run 'keychain audit verify' and start a new log only after investigating"
+                }
+                AuditError::AnchorMissing { .. } => {
+                    "run 'keychain audit verify' to see what else was removed"
+                }
+                AuditError::Corrupt { .. } => {
+                    "restore it from a backup, or run 'keychain audit verify' to see what is wrong"
+                }
+                AuditError::PartialLine { .. } => {
+                    "run 'keychain audit verify' before logging again"
+                }
+                AuditError::Mismatch { .. } => "run 'keychain audit verify' and investigate",
+                AuditError::NothingToRotate { .. } => return None,
+            }
+            .into(),
+        )
+    }
 }

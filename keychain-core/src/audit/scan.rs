@@ -124,38 +124,60 @@ pub enum ScanError {
         #[source]
         source: io::Error,
     },
-    #[error("{}:{line}:{column}: not well-formed XML ({message}); fix the file (an Invantive tool can rewrite it) and scan again", file.display())]
+    #[error("{}:{line}:{column}: not well-formed XML ({message})", file.display())]
     Xml {
         file: PathBuf,
         line: u32,
         column: u32,
         message: String,
     },
-    #[error("{}:{line}: the file has a DTD (<!DOCTYPE ...>), which settings files never have; keychain refuses it because DTD entities can read other files or expand without bound; remove the DTD", file.display())]
+    #[error("{}:{line}: the file has a DTD (<!DOCTYPE ...>), which settings files never have; keychain refuses it because DTD entities can read other files or expand without bound", file.display())]
     Dtd { file: PathBuf, line: u32 },
-    #[error("{} is not UTF-8 text; save it as UTF-8 and scan again", file.display())]
+    #[error("{} is not UTF-8 text", file.display())]
     NotUtf8 { file: PathBuf },
-    #[error("{} is larger than {limit} bytes, too large for a settings file; check that it is the right file", file.display())]
+    #[error("{} is larger than {limit} bytes, too large for a settings file", file.display())]
     TooLarge { file: PathBuf, limit: u64 },
     #[error("{} holds no plain-text secret to strip", file.display())]
     NothingToStrip { file: PathBuf },
-    #[error("{}:{line}: a connectionString uses an escape keychain cannot map back to the file; remove its secrets by hand", file.display())]
+    #[error("{}:{line}: a connectionString uses an escape keychain cannot map back to the file", file.display())]
     UnsupportedEscaping { file: PathBuf, line: usize },
-    #[error("{}: stripping would remove more or less than the values chosen; the file was not changed; remove them by hand", file.display())]
+    #[error("{}: stripping would remove more or less than the values chosen; the file was not changed", file.display())]
     StripIncomplete { file: PathBuf },
-    #[error("{} changed while it was being imported; the file was not stripped; run the import again", file.display())]
+    #[error("{} changed while it was being imported; the file was not stripped", file.display())]
     ChangedMeanwhile { file: PathBuf },
 }
 
+impl ScanError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            ScanError::Io { .. } | ScanError::NothingToStrip { .. } => return None,
+            ScanError::Xml { .. } => {
+                "fix the file (an Invantive tool can rewrite it) and scan again"
+            }
+            ScanError::Dtd { .. } => "remove the DTD and scan again",
+            ScanError::NotUtf8 { .. } => "save it as UTF-8 and scan again",
+            ScanError::TooLarge { .. } => "check that it is the right file",
+            ScanError::UnsupportedEscaping { .. } | ScanError::StripIncomplete { .. } => {
+                "remove the secrets from the file by hand"
+            }
+            ScanError::ChangedMeanwhile { .. } => "run the import again",
+        })
+    }
+}
+
 /// A scan's failure as the keychain's error: a file that cannot be read is an I/O error (its
-/// exit code), anything about the content is bad input (exit 2).
+/// exit code), anything about the content is bad input (exit 2) with the scan's hint.
 impl From<ScanError> for crate::error::Error {
     fn from(e: ScanError) -> Self {
         match e {
             ScanError::Io { what, path, source } => {
                 crate::error::Error::io(format!("could not {what} {}", path.display()), source)
             }
-            other => crate::error::Error::usage(other.to_string()),
+            other => match other.hint() {
+                Some(hint) => crate::error::Error::usage_hint(other.to_string(), hint),
+                None => crate::error::Error::usage(other.to_string()),
+            },
         }
     }
 }

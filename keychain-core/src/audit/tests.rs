@@ -186,7 +186,10 @@ fn truncating_the_tail_is_detected_and_stops_appends() {
     );
     let err = log.append(&Event::new("add", Action::Add)).unwrap_err();
     assert!(matches!(err, AuditError::Mismatch { .. }), "{err}");
-    assert!(err.to_string().contains("keychain audit verify"));
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("keychain audit verify"))
+    );
 }
 
 #[test]
@@ -308,7 +311,10 @@ fn appending_before_init_fails_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::new(dir.path().join("audit.log"));
     let err = log.append(&Event::new("add", Action::Add)).unwrap_err();
-    assert!(err.to_string().contains("keychain init"), "{err}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("keychain init")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -134,7 +134,7 @@ pub struct LogonStats {
 #[derive(Debug, thiserror::Error)]
 pub enum LogonError {
     /// The provider refused what was sent in `step`. Not retried; check the stored credentials.
-    #[error("the provider rejected the {step} (fields: {}); it was not retried: check the stored credentials", .fields.join(", "))]
+    #[error("the provider rejected the {step} (fields: {}); it was not retried", .fields.join(", "))]
     Rejected { step: String, fields: Vec<String> },
     /// The provider's redirect carried an OAuth2 error.
     #[error("the provider answered the authorization with `{error}`{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
@@ -142,7 +142,7 @@ pub enum LogonError {
         error: String,
         description: Option<String>,
     },
-    #[error("{step}: {path} is unavailable: {reason}; try again later")]
+    #[error("{step}: {path} is unavailable: {reason}")]
     Unavailable {
         step: String,
         path: String,
@@ -155,14 +155,14 @@ pub enum LogonError {
         detail: String,
     },
     /// A page the engine does not know how to answer.
-    #[error("unknown page at {path} (HTTP {status}; fields: {}): the provider's logon pages may have changed; rerun with debug pages to see it", if .fields.is_empty() { "none".to_string() } else { .fields.join(", ") })]
+    #[error("unknown page at {path} (HTTP {status}; fields: {}): the provider's logon pages may have changed", if .fields.is_empty() { "none".to_string() } else { .fields.join(", ") })]
     UnknownPage {
         path: String,
         status: u16,
         fields: Vec<String>,
     },
     /// The provider asks for a one-time code and no TOTP source was given.
-    #[error("{path} asks for a one-time code, but this account has no TOTP secret; add one")]
+    #[error("{path} asks for a one-time code, but this account has no TOTP secret")]
     TotpRequired { path: String },
     /// The TOTP source failed.
     #[error("no one-time code: {0}")]
@@ -217,6 +217,22 @@ impl LogonError {
                 path: s(path),
             },
             e @ (LogonError::Totp(_) | LogonError::DebugPages { .. } | LogonError::Policy(_)) => e,
+        }
+    }
+
+    /// What to do about it, where this module knows better than the caller; a rejection's
+    /// advice (check the stored credentials) is the caller's, who knows the account.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LogonError::Unavailable { .. } => Some("try again later".into()),
+            LogonError::UnknownPage { .. } => Some(
+                "rerun with --debug-pages DIR to see the pages (secrets redacted) and report them"
+                    .into(),
+            ),
+            LogonError::TotpRequired { .. } => {
+                Some("add the TOTP secret with 'keychain set ACCOUNT --totp-file FILE'".into())
+            }
+            _ => None,
         }
     }
 

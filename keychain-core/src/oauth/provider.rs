@@ -15,15 +15,25 @@ pub struct Endpoints {
 /// Why discovery failed. Names the path, never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("OpenID discovery at {path} failed: {reason} (is the issuer reachable?)")]
+    #[error("OpenID discovery at {path} failed: {reason}")]
     Unavailable { path: String, reason: String },
-    #[error(
-        "OpenID discovery at {path} answered something unexpected: {detail} (is the issuer URL right?)"
-    )]
+    #[error("OpenID discovery at {path} answered something unexpected: {detail}")]
     Protocol { path: String, detail: String },
 }
 
 impl DiscoveryError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            DiscoveryError::Unavailable { .. } => {
+                "check that the issuer is reachable from here; try again later"
+            }
+            DiscoveryError::Protocol { .. } => {
+                "check the issuer URL ('keychain set ACCOUNT --issuer URL')"
+            }
+        }
+    }
+
     pub fn class(&self) -> ErrorClass {
         match self {
             DiscoveryError::Unavailable { .. } => ErrorClass::Unavailable,

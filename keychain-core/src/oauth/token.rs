@@ -49,7 +49,7 @@ pub enum TokenError {
     /// The grant itself is dead: `invalid_grant` (a used, expired or revoked refresh token, a
     /// bad code), or a provider's own words for it (see [`is_grant_dead`]). Only this retires
     /// a stored refresh token; retrying cannot help, a new logon may.
-    #[error("the provider rejected the grant: {error}{}; a new logon is needed", describe(.description))]
+    #[error("the provider rejected the grant: {error}{}", describe(.description))]
     Rejected {
         error: String,
         description: Option<String>,
@@ -65,7 +65,7 @@ pub enum TokenError {
     },
     /// The provider asks to slow down. If it still rotated the refresh token, the new one is in
     /// `new_refresh_token` and must be stored before anything else happens.
-    #[error("the provider rate-limited the request: {error}{}; try again later", describe(.description))]
+    #[error("the provider rate-limited the request: {error}{}", describe(.description))]
     RateLimited {
         error: String,
         description: Option<String>,
@@ -73,7 +73,7 @@ pub enum TokenError {
         new_refresh_token: Option<SecretString>,
     },
     /// Unreachable, timed out or a server error: nothing was decided, try again later.
-    #[error("the token endpoint {path} is unavailable: {reason}; try again later")]
+    #[error("the token endpoint {path} is unavailable: {reason}")]
     Unavailable { path: String, reason: String },
     /// An answer that fits no rule of OAuth2.
     #[error("the token endpoint {path} answered something unexpected: {detail}")]
@@ -102,6 +102,16 @@ fn describe(description: &Option<String>) -> String {
 }
 
 impl TokenError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TokenError::Rejected { .. } => Some("a new logon is needed: 'keychain login ACCOUNT' logs on headlessly with the stored password and TOTP secret".into()),
+            TokenError::RateLimited { .. } | TokenError::Unavailable { .. } => Some("try again later".into()),
+            TokenError::Refused { .. } => Some("check the client id and secret and that no proxy or firewall stands in the way; try again later".into()),
+            _ => None,
+        }
+    }
+
     pub fn class(&self) -> ErrorClass {
         match self {
             TokenError::Rejected { .. } => ErrorClass::Rejected,

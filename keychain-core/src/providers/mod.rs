@@ -275,9 +275,7 @@ pub struct ErrorBudget {
 /// Why a token is not asked for now; says when it may be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotAdmitted {
-    #[error(
-        "{provider} allows a new access token {interval} s after the previous one; try again in {wait} s"
-    )]
+    #[error("{provider} allows a new access token {interval} s after the previous one")]
     /// The previous access token is younger than the provider's minimum interval.
     TooSoon {
         /// The provider's name.
@@ -288,8 +286,7 @@ pub enum NotAdmitted {
         wait: i64,
     },
     #[error(
-        "{errors} errors from {provider} in the last hour: keychain stops before {provider} blocks the app ({limit} per hour); try again after {retry_at}",
-        retry_at = crate::clock::rfc3339(*retry_at)
+        "{errors} errors from {provider} in the last hour: keychain stops before {provider} blocks the app ({limit} per hour)"
     )]
     /// The errors of the last hour reached keychain's stop.
     ErrorBudgetSpent {
@@ -302,6 +299,18 @@ pub enum NotAdmitted {
         /// Unix time when the oldest of them leaves the hour.
         retry_at: i64,
     },
+}
+
+impl NotAdmitted {
+    /// When to try again.
+    pub fn hint(&self) -> String {
+        match self {
+            NotAdmitted::TooSoon { wait, .. } => format!("try again in {wait} s"),
+            NotAdmitted::ErrorBudgetSpent { retry_at, .. } => {
+                format!("try again after {}", crate::clock::rfc3339(*retry_at))
+            }
+        }
+    }
 }
 
 impl Admission {

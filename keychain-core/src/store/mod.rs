@@ -74,9 +74,7 @@ pub trait RecordStore: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "'{0}' is not a valid account name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-    )]
+    #[error("'{0}' is not a valid account name")]
     BadName(String),
     #[error("account '{0}' already exists")]
     Exists(String),
@@ -119,6 +117,10 @@ impl StoreError {
             StoreError::Exists(_) => {
                 Some("give --replace to overwrite it, or 'keychain set' to change fields".into())
             }
+            StoreError::BadName(_) => Some(
+                "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+                    .into(),
+            ),
             StoreError::Conflict(_) => Some("run the command again".into()),
             StoreError::NotFound(_) => Some("run 'keychain list' to see the accounts".into()),
             StoreError::LockTimeout { .. } => {

@@ -1,4 +1,5 @@
-//! What can go wrong while reading a TOTP secret, each with what the user can do about it.
+//! What can go wrong while reading a TOTP secret; [`TotpError::hint`] says what the user can do
+//! about it.
 //!
 //! No variant holds or prints a secret: errors cite a character position, a parameter name or
 //! an entry number, never the text found there, because error messages end up in terminals,
@@ -8,40 +9,31 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TotpError {
-    #[error(
-        "the TOTP secret is empty; paste the whole base32 secret, otpauth:// URI or \
-         otpauth-migration:// export the provider gave you"
-    )]
+    #[error("the TOTP secret is empty")]
     EmptySecret,
 
     #[error(
         "the TOTP secret is not valid base32: character {position} is not a letter A-Z or a digit \
-         2-7 (0, 1, 8 and 9 never occur; a 0 is probably an O, a 1 an I or L); check that the \
-         secret was copied exactly"
+         2-7 (0, 1, 8 and 9 never occur; a 0 is probably an O, a 1 an I or L)"
     )]
     InvalidBase32 {
         /// 1-based position of the offending character in the secret as given.
         position: usize,
     },
 
-    #[error(
-        "the TOTP secret has {length} base32 characters, a length no encoder produces; check that \
-         it was copied whole"
-    )]
+    #[error("the TOTP secret has {length} base32 characters, a length no encoder produces")]
     Base32Length {
         /// Number of base32 characters, separators and padding left out.
         length: usize,
     },
 
-    #[error("TOTP codes have 6 to 8 digits, not {digits}; fix the digits setting")]
+    #[error("TOTP codes have 6 to 8 digits, not {digits}")]
     InvalidDigits { digits: u32 },
 
-    #[error("the TOTP period must be at least 1 second; fix the period setting (usually 30)")]
+    #[error("the TOTP period must be at least 1 second")]
     ZeroPeriod,
 
-    #[error(
-        "a TOTP period of {period} s is longer than the {max} s any provider uses; fix the period setting (usually 30)"
-    )]
+    #[error("a TOTP period of {period} s is longer than the {max} s any provider uses")]
     PeriodTooLong { period: u64, max: u64 },
 
     #[error(
@@ -59,10 +51,7 @@ pub enum TotpError {
     )]
     NoTotpEntry,
 
-    #[error(
-        "the input holds {count} TOTP entries ({entries}); choose one with --totp-select N (its \
-         number) or --totp-select ISSUER:LABEL"
-    )]
+    #[error("the input holds {count} TOTP entries ({entries})")]
     SeveralEntries {
         count: usize,
         /// Numbered issuer/label names, never secrets.
@@ -72,69 +61,56 @@ pub enum TotpError {
     #[error("no TOTP entry matches `{selector}`; the entries are: {entries}")]
     NoSuchEntry { selector: String, entries: String },
 
-    #[error("the otpauth URI is malformed; copy it again, whole, from the provider")]
+    #[error("the otpauth URI is malformed")]
     InvalidUri(#[source] url::ParseError),
 
-    #[error(
-        "HOTP (counter-based) secrets are not supported; keychain needs a time-based one: ask the \
-         provider for an otpauth://totp/ setup (often called \"authenticator app\")"
-    )]
+    #[error("HOTP (counter-based) secrets are not supported; keychain needs a time-based one")]
     HotpNotSupported,
 
     #[error("the otpauth URI is not of type totp; expected otpauth://totp/ISSUER:LABEL?secret=...")]
     UnsupportedOtpType,
 
-    #[error("the otpauth URI has no secret parameter; copy the whole URI, including `secret=`")]
+    #[error("the otpauth URI has no secret parameter")]
     MissingSecret,
 
     #[error(
         "the otpauth URI gives the `{name}` parameter more than once; keychain will not guess \
-         which one is meant, so fix the URI or ask the provider for a new one"
+         which one is meant"
     )]
     RepeatedParameter { name: &'static str },
 
-    #[error("the `{name}` parameter of the otpauth URI is not a whole number; fix or remove it")]
+    #[error("the `{name}` parameter of the otpauth URI is not a whole number")]
     InvalidNumber { name: &'static str },
 
-    #[error(
-        "the label of the otpauth URI is not valid UTF-8 after percent-decoding; fix or remove \
-         the ISSUER:LABEL part"
-    )]
+    #[error("the label of the otpauth URI is not valid UTF-8 after percent-decoding")]
     InvalidLabel,
 
-    #[error(
-        "the otpauth-migration export has no `data` parameter; export the accounts from Google \
-         Authenticator again and copy the whole QR code text"
-    )]
+    #[error("the otpauth-migration export has no `data` parameter")]
     MigrationMissingData,
 
     #[error(
         "the `data` of the otpauth-migration export is not valid base64; it was probably cut or \
-         altered: scan or copy the export again"
+         altered"
     )]
     MigrationBase64,
 
-    #[error(
-        "the otpauth-migration export is damaged (not a Google Authenticator payload); scan or \
-         copy the export again"
-    )]
+    #[error("the otpauth-migration export is damaged (not a Google Authenticator payload)")]
     MigrationDecode(#[source] prost::DecodeError),
 
     #[error(
         "entry {entry} of the otpauth-migration export uses an algorithm keychain does not \
-         support (only SHA1, SHA256 and SHA512); leave that account out of the export"
+         support (only SHA1, SHA256 and SHA512)"
     )]
     MigrationAlgorithm { entry: usize },
 
     #[error(
         "entry {entry} of the otpauth-migration export has a digit count keychain does not \
-         know (only 6 or 8); leave that account out of the export"
+         know (only 6 or 8)"
     )]
     MigrationDigits { entry: usize },
 
     #[error(
-        "cannot read {} as a PNG or JPEG image; check the path, and save the QR code as PNG or \
-         JPEG if it is in another format",
+        "cannot read {} as a PNG or JPEG image",
         .path.display()
     )]
     ImageRead {
@@ -144,7 +120,7 @@ pub enum TotpError {
     },
 
     #[error(
-        "cannot read {} as an image: {source}; give the path of a PNG or JPEG file",
+        "cannot read {} as an image: {source}",
         .path.display()
     )]
     ImageFile {
@@ -155,7 +131,7 @@ pub enum TotpError {
 
     #[error(
         "{} is {width} x {height} pixels, larger than a QR code picture needs (at most {max_side} \
-         pixels a side and {max_pixels} pixels in all); crop the picture to the QR code",
+         pixels a side and {max_pixels} pixels in all)",
         .path.display()
     )]
     ImageTooLarge {
@@ -167,8 +143,7 @@ pub enum TotpError {
     },
 
     #[error(
-        "{} has too many QR-code-like patterns to search (gave up after {seconds} s); crop the \
-         picture to the one QR code",
+        "{} has too many QR-code-like patterns to search (gave up after {seconds} s)",
         .path.display()
     )]
     QrTooComplex {
@@ -177,14 +152,13 @@ pub enum TotpError {
     },
 
     #[error(
-        "no QR code found in {}; crop the picture to the QR code, or take a sharper, straighter \
-         screenshot",
+        "no QR code found in {}",
         .path.display()
     )]
     NoQrCode { path: std::path::PathBuf },
 
     #[error(
-        "found a QR code in {} but could not decode it; try a sharper or larger picture",
+        "found a QR code in {} but could not decode it",
         .path.display()
     )]
     QrDecode {
@@ -194,8 +168,7 @@ pub enum TotpError {
     },
 
     #[error(
-        "the QR code in {} does not hold a TOTP secret; use the QR code the provider shows for \
-         an authenticator app",
+        "the QR code in {} does not hold a TOTP secret",
         .path.display()
     )]
     QrNotTotp {
@@ -203,4 +176,55 @@ pub enum TotpError {
         #[source]
         source: Box<TotpError>,
     },
+}
+
+impl TotpError {
+    /// What the user can do about it (the message says what is wrong).
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            TotpError::EmptySecret => {
+                "paste the whole base32 secret, otpauth:// URI or otpauth-migration:// export the provider gave you"
+            }
+            TotpError::InvalidBase32 { .. } => "check that the secret was copied exactly",
+            TotpError::Base32Length { .. } => "check that the secret was copied whole",
+            TotpError::InvalidDigits { .. } => "fix the digits setting",
+            TotpError::ZeroPeriod | TotpError::PeriodTooLong { .. } => {
+                "fix the period setting (usually 30)"
+            }
+            TotpError::SeveralEntries { .. } => {
+                "choose one with --totp-select N (its number) or --totp-select ISSUER:LABEL"
+            }
+            TotpError::InvalidUri(_) => "copy it again, whole, from the provider",
+            TotpError::HotpNotSupported => {
+                "ask the provider for an otpauth://totp/ setup (often called \"authenticator app\")"
+            }
+            TotpError::MissingSecret => "copy the whole URI, including `secret=`",
+            TotpError::RepeatedParameter { .. } => "fix the URI or ask the provider for a new one",
+            TotpError::InvalidNumber { .. } => "fix or remove that parameter",
+            TotpError::InvalidLabel => "fix or remove the ISSUER:LABEL part",
+            TotpError::MigrationMissingData => {
+                "export the accounts from Google Authenticator again and copy the whole QR code text"
+            }
+            TotpError::MigrationBase64 | TotpError::MigrationDecode(_) => {
+                "scan or copy the export again"
+            }
+            TotpError::MigrationAlgorithm { .. } | TotpError::MigrationDigits { .. } => {
+                "leave that account out of the export"
+            }
+            TotpError::ImageRead { .. } => {
+                "check the path, and save the QR code as PNG or JPEG if it is in another format"
+            }
+            TotpError::ImageFile { .. } => "give the path of a PNG or JPEG file",
+            TotpError::ImageTooLarge { .. } => "crop the picture to the QR code",
+            TotpError::QrTooComplex { .. } => "crop the picture to the one QR code",
+            TotpError::NoQrCode { .. } => {
+                "crop the picture to the QR code, or take a sharper, straighter screenshot"
+            }
+            TotpError::QrDecode { .. } => "try a sharper or larger picture",
+            TotpError::QrNotTotp { .. } => {
+                "use the QR code the provider shows for an authenticator app"
+            }
+            _ => return None,
+        })
+    }
 }

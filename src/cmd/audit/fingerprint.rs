@@ -141,8 +141,10 @@ fn normalise(field: SecretField, value: SecretString) -> Result<SecretString> {
     crate::totp::TotpSecret::parse(value.expose_secret())
         .map(|t| t.secret_base32())
         .map_err(|e| {
-            Error::usage(format!(
-                "the TOTP secret on standard input is not usable: {e}"
-            ))
+            let message = format!("the TOTP secret on standard input is not usable: {e}");
+            match e.hint() {
+                Some(hint) => Error::usage_hint(message, hint),
+                None => Error::usage(message),
+            }
         })
 }
