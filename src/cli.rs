@@ -8,6 +8,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
+use crate::cmd::{ExportArgs, ImportArgs, ListArgs};
 use crate::keystore::KeyStoreKind;
 use crate::providers::ProviderKind;
 use crate::record::Flow;
@@ -410,32 +411,6 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// An Invantive settings file (.xml) or a file written by 'keychain export' (.age)
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Then remove from the settings file each secret the keychain holds with the same value (backup kept beside it, mode 0600)
-    #[arg(long)]
-    pub strip: bool,
-    /// The age identity file that opens an export (needed for .age files)
-    #[arg(long, value_name = "FILE")]
-    pub identity: Option<PathBuf>,
-    /// Overwrite existing accounts of the same name
-    #[arg(long)]
-    pub replace: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Encrypt the backup to this age public key (age1...)
-    #[arg(long, value_name = "AGE_PUBLIC_KEY", required = true)]
-    pub recipient: String,
-    /// Where to write the backup; refused if it exists
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-}
-
-#[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "names"])))]
 pub struct RefreshArgs {
     /// Every account with a refresh token
@@ -623,17 +598,6 @@ pub struct AddArgs {
     /// Overwrite an existing account of this name
     #[arg(long)]
     pub replace: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Only the accounts whose name matches: a shell-style pattern (*, ?, [abc]); without
-    /// wildcards, the names that contain it
-    #[arg(value_name = "PATTERN")]
-    pub pattern: Option<String>,
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@
 pub use keychain_core::{
     activity, audit, choice, clock, config, crypto, error, fsutil, hardening, keychain, keystore,
     login, logon, members, oauth, progress, prompt, providers, record, secret, settings, severity,
-    store, text, totp, trail, validate, whoami,
+    store, text, totp, trail, transfer, validate, whoami,
 };
 
 pub mod cli;

@@ -38,8 +38,11 @@ use crate::store::kv::{Kv, LocalKv};
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
+mod listing;
 #[cfg(test)]
 pub(crate) mod testing;
+
+pub use listing::AccountList;
 
 /// What a transaction does when its change was saved but its events could not be logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

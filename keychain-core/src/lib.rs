@@ -38,5 +38,6 @@ pub mod store;
 pub mod text;
 pub mod totp;
 pub mod trail;
+pub mod transfer;
 pub mod validate;
 pub mod whoami;

@@ -1,47 +1,48 @@
 //! `keychain list`: accounts from their public headers, without the key; never a secret.
 
+use clap::Args;
 use serde_json::json;
 
-use crate::cli::ListArgs;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
 use crate::store::StoreError;
 
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the accounts whose name matches: a shell-style pattern (*, ?, [abc]); without
+    /// wildcards, the names that contain it
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
+    pub json: bool,
+}
+
 pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
     let now = kc.now();
     let wanted = NameFilter::new(args.pattern.as_deref())?;
-    let mut rows = Vec::new();
-    let mut damaged = Vec::new();
-    let names: Vec<String> = super::account_names(kc)?
-        .into_iter()
-        .filter(|n| wanted.matches(n))
-        .collect();
-    for (name, header) in names.iter().zip(kc.peek_many(&names)) {
-        match header {
-            Ok(header) => rows.push(header),
-            Err(e) => {
-                // Under --json, standard error carries one JSON object: the error below, which
-                // then says why each record could not be read.
-                if args.json {
-                    damaged.push(format!("{name} ({e})"));
-                    continue;
-                }
-                crate::output::err(&format!("error: {e}\n"))?;
-                if let Error::Store(StoreError::WritableByOthers { fix, .. }) = &e {
-                    crate::output::err(&format!("hint: {fix}\n"))?;
-                }
-                damaged.push(name.clone());
+    let list = kc.list(|name| wanted.matches(name))?;
+    list.strays
+        .iter()
+        .for_each(|stray| super::warn_stray(stray));
+    // Under --json, standard error carries one JSON object: the error returned below, which
+    // then says why each record could not be read.
+    if !args.json {
+        for (_, e) in &list.unreadable {
+            crate::output::err(&format!("error: {e}\n"))?;
+            if let Error::Store(StoreError::WritableByOthers { fix, .. }) = e {
+                crate::output::err(&format!("hint: {fix}\n"))?;
             }
         }
     }
     if args.json {
-        crate::output::raw(to_json(&rows, now).as_bytes())?;
+        crate::output::raw(to_json(&list.headers, now).as_bytes())?;
     } else {
-        crate::output::out(&to_table(&rows, now))?;
+        crate::output::out(&to_table(&list.headers, now))?;
     }
-    for h in &rows {
+    for h in &list.headers {
         if let Some(new) = &h.moved_to {
             crate::output::err(&format!(
                 "warning: '{}' is being renamed to '{new}' (an interrupted 'keychain mv'); finish it with: keychain mv {} {new}\n",
@@ -49,17 +50,9 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
             ))?;
         }
     }
-    if damaged.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Integrity {
-            path: kc.dir.join("accounts"),
-            reason: format!(
-                "{} could not be read: {}",
-                crate::output::count(damaged.len(), "record", "records"),
-                damaged.join(", ")
-            ),
-        })
+    match list.unreadable_error(args.json) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

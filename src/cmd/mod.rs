@@ -31,6 +31,10 @@ mod unlock;
 
 use std::path::PathBuf;
 
+pub use export::ExportArgs;
+pub use import::ImportArgs;
+pub use list::ListArgs;
+
 use crate::cli::{Cli, Command};
 use crate::error::Result;
 use crate::keychain::Keychain;

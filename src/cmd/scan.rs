@@ -13,7 +13,7 @@ use crate::audit::scan::{ScanError, scan_paths_all};
 use crate::cli::ScanArgs;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
 use crate::trail::{self, Action, Outcome};
 
 pub fn run(
@@ -115,17 +115,4 @@ fn advice(findings: &[crate::audit::scan::Finding]) -> String {
         ));
     }
     text
-}
-
-/// A scanner error as the command's error: I/O problems are I/O, everything else bad input.
-pub fn scan_error(e: ScanError) -> Error {
-    match e {
-        ScanError::Io { what, path, source } => {
-            Error::io(format!("could not {what} {}", path.display()), source)
-        }
-        other => match other.hint() {
-            Some(hint) => Error::usage_hint(other.to_string(), hint),
-            None => Error::usage(other.to_string()),
-        },
-    }
 }

@@ -166,6 +166,22 @@ impl ScanError {
     }
 }
 
+/// A scan's failure as the keychain's error: a file that cannot be read is an I/O error (its
+/// exit code), anything about the content is bad input (exit 2) with the scan's hint.
+impl From<ScanError> for crate::error::Error {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Io { what, path, source } => {
+                crate::error::Error::io(format!("could not {what} {}", path.display()), source)
+            }
+            other => match other.hint() {
+                Some(hint) => crate::error::Error::usage_hint(other.to_string(), hint),
+                None => crate::error::Error::usage(other.to_string()),
+            },
+        }
+    }
+}
+
 /// Scans files and folders (recursively: `settings*.xml` and `.config`, `.ini`, `.txt`, `.xml`
 /// files, plus keychain's own backups). A file named explicitly is scanned whatever its name.
 /// Symbolic links inside folders are not followed, so a link loop cannot hang the scan.

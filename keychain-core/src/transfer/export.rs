@@ -1,0 +1,129 @@
+//! The export format, written: every account with its secrets, encrypted to one age public key,
+//! for a backup or a move to another machine.
+//!
+//! An export is an age file whose plaintext is JSON `{"format": "keychain-export/1",
+//! "exported": RFC 3339, "accounts": [{"header": {...}, "secrets": {"password": "...", ...}}]}`
+//! ([`FORMAT`] names the version; a reader refuses any other). Headers are the records' own
+//! (ages and last use survive a restore). Access tokens are left out: they live minutes and a
+//! backup should hold no more than it must; the restored account fetches a new one. Only
+//! [`super::import`] with the matching identity reads it back.
+//!
+//! Order: every record is opened first (a damaged one fails the export before anything is
+//! written), the export is recorded in the audit log (no audit, no export), then the file is
+//! written atomically with mode 0600 through a unique temporary file beside it, never replacing
+//! a file or link of that name (see [`write_output`]). The plaintext lives in a zeroized buffer
+//! only.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::audit::Event;
+use crate::error::{Error, Result};
+use crate::fsutil::{Existing, FILE_MODE, write_output};
+use crate::keychain::Keychain;
+use crate::record::{Account, Header, SecretField};
+use crate::trail::{self, Action};
+
+/// The version of the export format this keychain writes and reads.
+pub const FORMAT: &str = "keychain-export/1";
+
+#[derive(Serialize)]
+struct ExportOut<'a> {
+    format: &'static str,
+    exported: String,
+    accounts: Vec<AccountOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct AccountOut<'a> {
+    header: Header,
+    secrets: BTreeMap<SecretField, &'a str>,
+}
+
+/// Writes the accounts `names` (all of the keychain's, as its listing gives them) to `file`,
+/// encrypted to `recipient`, and records the export in the audit log first. Refuses a `file`
+/// that exists (or a link of that name, even dangling); nothing is audited then.
+pub fn export(
+    kc: &Keychain,
+    names: &[String],
+    recipient: &age::x25519::Recipient,
+    file: &Path,
+) -> Result<()> {
+    // Checked early so that nothing is audited for an export that cannot be written; the write
+    // itself refuses an existing name atomically. `symlink_metadata`: a dangling link counts.
+    if std::fs::symlink_metadata(file).is_ok() {
+        return Err(exists(file));
+    }
+    // Every record is opened: one pass over the log for the replay checks, not one per account.
+    kc.load_counters()?;
+    let mut accounts: Vec<Account> = Vec::with_capacity(names.len());
+    for name in names {
+        accounts.push(kc.read(name)?.0);
+    }
+    let ciphertext = seal(&accounts, kc.now(), recipient)?;
+    drop(accounts);
+
+    let target = file.display().to_string();
+    for name in names {
+        trail::record(
+            kc,
+            Event::new(format!("export to {target}"), Action::Export).account(name),
+        )?;
+    }
+    if names.is_empty() {
+        trail::record(
+            kc,
+            Event::new(format!("export to {target}"), Action::Export),
+        )?;
+    }
+    write_output(file, &ciphertext, FILE_MODE, Existing::Refuse).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            exists(file)
+        } else {
+            Error::io(format!("cannot write {target}"), e)
+        }
+    })
+}
+
+/// The export of `accounts` made at `now`, encrypted to `recipient`: the bytes of the file.
+pub fn seal(accounts: &[Account], now: i64, recipient: &age::x25519::Recipient) -> Result<Vec<u8>> {
+    let out = ExportOut {
+        format: FORMAT,
+        exported: crate::clock::rfc3339(now),
+        accounts: accounts.iter().map(account_out).collect(),
+    };
+    // Sized up front so that growing never leaves an unzeroized copy of a secret behind.
+    let estimate = 64 * 1024 + accounts.len() * 16 * 1024;
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(estimate));
+    serde_json::to_writer(&mut *plaintext, &out).expect("export serialises");
+    crate::crypto::encrypt(&plaintext, &[recipient as &dyn age::Recipient])
+        .map_err(|e| Error::usage(format!("cannot encrypt the export: {e}")))
+}
+
+fn exists(path: &Path) -> Error {
+    Error::usage_hint(
+        format!("{} exists already", path.display()),
+        "choose a new file name; an export never overwrites a file",
+    )
+}
+
+/// An account as exported: its header without the access token's fields, and its secrets
+/// except the access token.
+fn account_out(account: &Account) -> AccountOut<'_> {
+    let mut header = account.header.clone();
+    header.secrets.remove(&SecretField::AccessToken);
+    header.access_token_expires = None;
+    header.access_token_issued = None;
+    header.access_token_scope = None;
+    header.access_token_type = None;
+    let secrets = SecretField::ALL
+        .iter()
+        .filter(|f| **f != SecretField::AccessToken)
+        .filter_map(|f| account.secret(*f).map(|v| (*f, v.expose_secret())))
+        .collect();
+    AccountOut { header, secrets }
+}
