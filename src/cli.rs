@@ -8,10 +8,11 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
-use crate::cmd::{ExportArgs, ImportArgs, ListArgs};
+use crate::cmd::shared_args::{LogonArgs, RevealField, account_names};
+use crate::cmd::{
+    AddArgs, ExportArgs, ImportArgs, ListArgs, MvArgs, RmArgs, SetArgs, ShowArgs, TotpArgs,
+};
 use crate::keystore::KeyStoreKind;
-use crate::providers::ProviderKind;
-use crate::record::Flow;
 use crate::severity::Severity;
 
 /// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
@@ -458,221 +459,11 @@ pub enum StoreChoice {
     Openbao,
 }
 
-/// Provider settings shared by `add` and `set`.
-#[derive(Debug, Args, Default)]
-pub struct ProviderArgs {
-    /// Which provider the account logs on to
-    #[arg(long, value_parser = choice::<ProviderKind>(), value_name = "PROVIDER")]
-    pub provider: Option<ProviderKind>,
-    /// OpenID Connect issuer; endpoints come from its discovery document
-    #[arg(long, value_name = "URL", conflicts_with_all = ["authorize_url", "token_url"])]
-    pub issuer: Option<String>,
-    /// OAuth2 authorization endpoint
-    #[arg(long, value_name = "URL", requires = "token_url")]
-    pub authorize_url: Option<String>,
-    /// OAuth2 token endpoint
-    #[arg(long, value_name = "URL", requires = "authorize_url")]
-    pub token_url: Option<String>,
-    /// The client (application) id registered at the provider
-    #[arg(long, value_name = "ID")]
-    pub client_id: Option<String>,
-    /// The redirect URI registered for the client; nothing needs to listen there
-    #[arg(long, value_name = "URL")]
-    pub redirect_uri: Option<String>,
-    /// Scopes to request, space-separated
-    #[arg(long, value_name = "SCOPE")]
-    pub scope: Option<String>,
-    /// The OAuth2 flow
-    #[arg(long, value_parser = choice::<Flow>(), value_name = "FLOW")]
-    pub flow: Option<Flow>,
-    /// Also let this host receive the password and code, beyond the hosts of the account's own
-    /// URLs (e.g. a separate login host the provider sends its form to); repeatable. At set,
-    /// the list given replaces the recorded one. Recorded in the account and the audit log
-    #[arg(long = "allow-host", value_name = "HOST")]
-    pub allow_hosts: Vec<String>,
-    /// Forget the hosts recorded with --allow-host
-    #[arg(long, conflicts_with = "allow_hosts")]
-    pub no_allow_hosts: bool,
-    /// Accept plain http URLs to hosts other than loopback: credentials then travel
-    /// unencrypted. Recorded in the account; 'keychain audit' reports it
-    #[arg(long)]
-    pub insecure_http: bool,
-}
-
-/// Secrets, each from a file or `-` for standard input (at most one per call).
-#[derive(Debug, Args, Default)]
-pub struct SecretArgs {
-    /// Read the password from FILE (- for standard input)
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
-    /// Read the TOTP secret from FILE: a base32 secret, an otpauth:// URI or an otpauth-migration:// export
-    #[arg(long, value_name = "FILE", conflicts_with = "totp_qr")]
-    pub totp_file: Option<PathBuf>,
-    /// Read the TOTP secret from a PNG or JPEG image of its QR code
-    #[arg(long, value_name = "IMAGE")]
-    pub totp_qr: Option<PathBuf>,
-    /// Which entry of a Google Authenticator export (several accounts in one QR or
-    /// otpauth-migration:// text) to take: its number (1, 2, ...), ISSUER:LABEL, or an issuer or
-    /// label that only one entry has
-    #[arg(long, value_name = "N|ISSUER:LABEL")]
-    pub totp_select: Option<String>,
-    /// Refuse the TOTP secret unless it produces the current code read from FILE (- for standard
-    /// input), as your authenticator app shows it. Never the code itself as an argument: a live
-    /// code in the argument list is visible to every user of the machine while it is valid
-    #[arg(long, value_name = "FILE")]
-    pub totp_check_file: Option<PathBuf>,
-    /// Read the client secret from FILE (- for standard input)
-    #[arg(long, value_name = "FILE")]
-    pub client_secret_file: Option<PathBuf>,
-    /// Read a refresh token from FILE (- for standard input)
-    #[arg(long, value_name = "FILE")]
-    pub refresh_token_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct AddArgs {
-    /// Account name: letters, digits, '.', '_' and '-'
-    pub name: String,
-    #[command(flatten)]
-    pub provider: ProviderArgs,
-    /// The user name to log on with
-    #[arg(long, value_name = "USER")]
-    pub user: String,
-    #[command(flatten)]
-    pub secrets: SecretArgs,
-    /// The account has no password (it logs on with a refresh token only)
-    #[arg(long, conflicts_with = "password_file")]
-    pub no_password: bool,
-    /// The account has no second factor: do not ask for a TOTP secret
-    #[arg(long, conflicts_with_all = ["totp_file", "totp_qr"])]
-    pub no_totp: bool,
-    /// Overwrite an existing account of this name
-    #[arg(long)]
-    pub replace: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    #[arg(add = account_names())]
-    pub name: String,
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
-    /// Print exactly this one secret and a newline, for scripts
-    #[arg(long, value_enum, value_name = "FIELD")]
-    pub reveal: Option<RevealField>,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum RevealField {
-    Password,
-    TotpSecret,
-    ClientSecret,
-    RefreshToken,
-    AccessToken,
-}
-
-impl From<RevealField> for crate::record::SecretField {
-    fn from(f: RevealField) -> Self {
-        use crate::record::SecretField as S;
-        match f {
-            RevealField::Password => S::Password,
-            RevealField::TotpSecret => S::TotpSecret,
-            RevealField::ClientSecret => S::ClientSecret,
-            RevealField::RefreshToken => S::RefreshToken,
-            RevealField::AccessToken => S::AccessToken,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct SetArgs {
-    #[arg(add = account_names())]
-    pub name: String,
-    #[command(flatten)]
-    pub provider: ProviderArgs,
-    /// A new user name
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-    #[command(flatten)]
-    pub secrets: SecretArgs,
-    /// Remove a stored field: a secret or a plain setting (scope, redirect-uri, issuer, ...);
-    /// repeatable. The account must still be able to log on afterwards
-    #[arg(long, alias = "clear", value_enum, value_name = "FIELD")]
-    pub unset: Vec<UnsetField>,
-}
-
-/// A field `set --unset` can remove: the secrets and the optional plain settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum UnsetField {
-    Password,
-    TotpSecret,
-    ClientSecret,
-    RefreshToken,
-    AccessToken,
-    Issuer,
-    AuthorizeUrl,
-    TokenUrl,
-    ClientId,
-    RedirectUri,
-    Scope,
-    AllowHost,
-}
-
-impl UnsetField {
-    /// The secret this field names, if it is one.
-    pub fn secret(self) -> Option<crate::record::SecretField> {
-        use crate::record::SecretField as S;
-        Some(match self {
-            UnsetField::Password => S::Password,
-            UnsetField::TotpSecret => S::TotpSecret,
-            UnsetField::ClientSecret => S::ClientSecret,
-            UnsetField::RefreshToken => S::RefreshToken,
-            UnsetField::AccessToken => S::AccessToken,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct TotpArgs {
-    #[arg(add = account_names())]
-    pub name: String,
-    /// Wait for the next time step when fewer than SECONDS remain in the current one
-    #[arg(long, value_name = "SECONDS")]
-    pub fresh: Option<u64>,
-}
-
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
     #[arg(skip)]
     pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct RmArgs {
-    /// The accounts to remove; none is removed unless all exist
-    #[arg(required = true, value_name = "NAME", add = account_names())]
-    pub names: Vec<String>,
-    /// Do not ask for confirmation (without a terminal keychain never asks)
-    #[arg(short, long)]
-    pub force: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct MvArgs {
-    /// The account's current name
-    #[arg(value_name = "OLD", add = account_names())]
-    pub old: String,
-    /// Its new name: letters, digits, '.', '_' and '-'; must not exist
-    #[arg(value_name = "NEW")]
-    pub new: String,
-}
-
-/// Shell completion of account names (clap_complete's dynamic engine, see `crate::complete`).
-fn account_names() -> clap_complete::engine::ArgValueCandidates {
-    clap_complete::engine::ArgValueCandidates::new(crate::complete::account_candidates)
 }
 
 #[derive(Debug, Args)]
@@ -716,17 +507,6 @@ pub struct CompletionsArgs {
     /// Print the script that registers completion for SHELL: source it from the shell's
     /// start-up file, e.g. in ~/.bashrc: source <(keychain completions bash)
     pub shell: clap_complete::Shell,
-}
-
-/// How a logon behaves; shared by `login` and `exec`.
-#[derive(Debug, Args)]
-pub struct LogonArgs {
-    /// Serve a cached access token only when it stays valid for more than SECONDS
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub min_valid: u32,
-    /// Write the provider's pages seen during a headless logon to DIR, secrets redacted, for a bug report
-    #[arg(long, value_name = "DIR")]
-    pub debug_pages: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,12 @@
 
 use secrecy::ExposeSecret;
 
-use crate::cli::{LoginArgs, LogonArgs};
+use crate::cli::LoginArgs;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::login::{self, Options, Token};
+
+use super::shared_args::LogonArgs;
 
 pub fn options(args: &LogonArgs) -> Options {
     Options {

@@ -21,6 +21,7 @@ mod scan;
 mod secrets;
 mod set;
 pub mod settings;
+pub(crate) mod shared_args;
 mod show;
 mod status;
 mod store;
@@ -30,9 +31,15 @@ mod unlock;
 
 use std::path::PathBuf;
 
+pub use add::AddArgs;
 pub use export::ExportArgs;
 pub use import::ImportArgs;
 pub use list::ListArgs;
+pub use mv::MvArgs;
+pub use rm::RmArgs;
+pub use set::SetArgs;
+pub use show::ShowArgs;
+pub use totp::TotpArgs;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
