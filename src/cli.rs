@@ -8,9 +8,10 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
-use crate::cmd::shared_args::{LogonArgs, RevealField, account_names};
+use crate::cmd::shared_args::{RevealField, account_names};
 use crate::cmd::{
-    AddArgs, ExportArgs, ImportArgs, ListArgs, MvArgs, RmArgs, SetArgs, ShowArgs, TotpArgs,
+    AddArgs, ExecArgs, ExportArgs, ImportArgs, ListArgs, LoginArgs, MvArgs, RefreshArgs, RmArgs,
+    ScanArgs, SetArgs, ShowArgs, StatusArgs, TotpArgs, UnlockArgs,
 };
 use crate::keystore::KeyStoreKind;
 use crate::severity::Severity;
@@ -360,27 +361,6 @@ pub struct FingerprintArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ScanArgs {
-    /// Files or folders (searched recursively; symbolic links inside are not followed)
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "names"])))]
-pub struct RefreshArgs {
-    /// Every account with a refresh token
-    #[arg(long)]
-    pub all: bool,
-    /// These accounts only
-    #[arg(value_name = "NAME", add = account_names())]
-    pub names: Vec<String>,
-    /// Refresh only tokens idle (neither issued nor used) for DAYS days or more
-    #[arg(long, value_name = "DAYS", default_value_t = 20)]
-    pub idle_days: u32,
-}
-
-#[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where the identity that opens the records is kept
     #[arg(long, value_parser = choice::<KeyStoreKind>(), default_value_t = KeyStoreKind::Os)]
@@ -460,38 +440,6 @@ pub enum StoreChoice {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct UnlockArgs {
-    /// How long the identity stays cached, e.g. 8h, 30m, 7d (from 1s to 30d). The default, 25h, reaches past the
-    /// next run of any daily job whenever the unlock happens (8 h after 17:00 ends before a
-    /// 03:17 job); 'keychain status' says when it ends
-    #[arg(long = "for", value_name = "DURATION", default_value = "25h", value_parser = parse_unlock_duration)]
-    pub duration: std::time::Duration,
-}
-
-/// The longest `unlock --for`: the kernel counts a key's timeout in 32-bit seconds, and a cached
-/// identity that outlives a month is a forgotten one.
-pub const MAX_UNLOCK: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
-
-/// `--for DURATION`, validated here so that what is reported is what the kernel is told.
-pub fn parse_unlock_duration(text: &str) -> Result<std::time::Duration, String> {
-    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if d < std::time::Duration::from_secs(1) {
-        return Err("must be at least one second".into());
-    }
-    if d > MAX_UNLOCK {
-        return Err("must be at most 30 days (30d); unlock again when it runs out".into());
-    }
-    Ok(d)
-}
-
-#[derive(Debug, Args)]
 pub struct ManArgs {
     /// The page: keychain (the default) or a command (login, exec, status, ...)
     #[arg(value_name = "PAGE", conflicts_with = "install")]
@@ -507,42 +455,6 @@ pub struct CompletionsArgs {
     /// Print the script that registers completion for SHELL: source it from the shell's
     /// start-up file, e.g. in ~/.bashrc: source <(keychain completions bash)
     pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct LoginArgs {
-    #[arg(add = account_names())]
-    pub name: String,
-    /// How to print the token
-    #[arg(long, value_enum, default_value_t = crate::cmd::login::OutputFormat::Token)]
-    pub format: crate::cmd::login::OutputFormat,
-    #[command(flatten)]
-    pub logon: LogonArgs,
-    /// Allow one logon although the provider rejected this account's password or code before
-    /// (by default keychain then refuses every logon, so that a job cannot lock the account out)
-    #[arg(long)]
-    pub retry: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    /// The account whose access token goes into --env-name (optional with --env)
-    #[arg(add = account_names(), required_unless_present = "env")]
-    pub name: Option<String>,
-    /// The environment variable that carries NAME's token
-    #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]
-    pub env_name: String,
-    /// Put ACCOUNT's FIELD into VAR; repeatable, several accounts allowed. FIELD: access-token
-    /// (a valid token, as login gives), user, client-id, api-url (Exact Online's API base);
-    /// a secret (password, totp-secret, client-secret, refresh-token) only when named, and
-    /// recorded in the audit log before the program starts
-    #[arg(long = "env", value_name = "VAR=ACCOUNT:FIELD", value_parser = crate::cmd::exec_env::parse)]
-    pub env: Vec<crate::cmd::exec_env::EnvSpec>,
-    #[command(flatten)]
-    pub logon: LogonArgs,
-    /// The command and its arguments, after --
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<std::ffi::OsString>,
 }
 
 #[cfg(test)]

@@ -32,14 +32,20 @@ mod unlock;
 use std::path::PathBuf;
 
 pub use add::AddArgs;
+pub use exec::ExecArgs;
 pub use export::ExportArgs;
 pub use import::ImportArgs;
 pub use list::ListArgs;
+pub use login::LoginArgs;
 pub use mv::MvArgs;
+pub use refresh::RefreshArgs;
 pub use rm::RmArgs;
+pub use scan::ScanArgs;
 pub use set::SetArgs;
 pub use show::ShowArgs;
+pub use status::StatusArgs;
 pub use totp::TotpArgs;
+pub use unlock::UnlockArgs;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
