@@ -8,13 +8,13 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
-use crate::cmd::shared_args::{RevealField, account_names};
+use crate::cmd::shared_args::account_names;
 use crate::cmd::{
-    AddArgs, ExecArgs, ExportArgs, ImportArgs, ListArgs, LoginArgs, MvArgs, RefreshArgs, RmArgs,
-    ScanArgs, SetArgs, ShowArgs, StatusArgs, TotpArgs, UnlockArgs,
+    AddArgs, AuditArgs, CompletionsArgs, ExecArgs, ExportArgs, ImportArgs, ListArgs, LoginArgs,
+    ManArgs, MvArgs, RefreshArgs, RmArgs, ScanArgs, SetArgs, ShowArgs, StatusArgs, TotpArgs,
+    UnlockArgs,
 };
 use crate::keystore::KeyStoreKind;
-use crate::severity::Severity;
 
 /// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
 /// and documents the names, and the value arrives typed.
@@ -290,76 +290,6 @@ pub enum Command {
     Man(ManArgs),
 }
 
-/// `keychain audit` alone prints the report; its flags then apply as to `keychain audit report`.
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct AuditArgs {
-    #[command(subcommand)]
-    pub command: Option<AuditCommand>,
-    #[command(flatten)]
-    pub report: ReportArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Per account: provider, user, secrets and their ages, last use, logons; then the findings (the default)
-    Report(ReportArgs),
-    /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines; exit 7 and the place of each problem when it fails
-    Verify,
-    /// Print the fingerprint of a value read from standard input (never an argument), say whether it is NAME's current FIELD and where the log holds it; recorded
-    ///
-    /// Exit 0 when the value is NAME's current FIELD, 1 when it is not (or there is no account
-    /// NAME now); the log lines holding it are listed either way.
-    Fingerprint(FingerprintArgs),
-    /// Move the live log aside and start a new one that continues its chain
-    Rotate,
-    /// Authenticate config.json (its recipients) under the keychain's key, after checking the recipients 'keychain audit' lists; writes are refused until the configuration authenticates
-    SealConfig,
-    /// Acknowledge an anomaly finding so that reports stop listing it; recorded in the audit log
-    Ack(AckArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct AckArgs {
-    /// The finding's ID as the report lists it, e.g. new-origin-3f2a9c1b0e
-    #[arg(value_name = "FINDING-ID")]
-    pub id: String,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct ReportArgs {
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
-    /// Also write the report as a self-contained HTML page to FILE (mode 0600)
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Exit with 1 when a finding of this severity or worse exists
-    #[arg(long, value_parser = choice::<Severity>(), value_name = "SEVERITY", default_value_t = Severity::High)]
-    pub fail_on: Severity,
-    /// A password older than DAYS is a finding
-    #[arg(long, value_name = "DAYS", default_value_t = 365)]
-    pub max_password_age: u32,
-    /// Do not ask the key store for the key: report from the public headers and the log only
-    /// (duplicate secrets and the log's integrity are then not checked)
-    #[arg(long)]
-    pub no_key: bool,
-    /// Days of activity the HTML timelines show, ending now; anomaly findings whose latest event
-    /// is older are not listed
-    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
-    pub days: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct FingerprintArgs {
-    /// The account whose stored value the fingerprint is compared with
-    #[arg(add = account_names())]
-    pub name: String,
-    /// The field the value belongs to
-    #[arg(value_enum)]
-    pub field: RevealField,
-}
-
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where the identity that opens the records is kept
@@ -437,24 +367,6 @@ pub enum StoreChoice {
     Local,
     /// OpenBao or Vault KV version 2
     Openbao,
-}
-
-#[derive(Debug, Args)]
-pub struct ManArgs {
-    /// The page: keychain (the default) or a command (login, exec, status, ...)
-    #[arg(value_name = "PAGE", conflicts_with = "install")]
-    pub page: Option<String>,
-    /// Write every page to DIR/man1 [default DIR: $XDG_DATA_HOME/man, else ~/.local/share/man,
-    /// which man finds when ~/.local/bin is on PATH]
-    #[arg(long, value_name = "DIR", num_args = 0..=1)]
-    pub install: Option<Option<PathBuf>>,
-}
-
-#[derive(Debug, Args)]
-pub struct CompletionsArgs {
-    /// Print the script that registers completion for SHELL: source it from the shell's
-    /// start-up file, e.g. in ~/.bashrc: source <(keychain completions bash)
-    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

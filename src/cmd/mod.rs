@@ -32,11 +32,14 @@ mod unlock;
 use std::path::PathBuf;
 
 pub use add::AddArgs;
+pub use audit::AuditArgs;
+pub use completions::CompletionsArgs;
 pub use exec::ExecArgs;
 pub use export::ExportArgs;
 pub use import::ImportArgs;
 pub use list::ListArgs;
 pub use login::LoginArgs;
+pub use man::ManArgs;
 pub use mv::MvArgs;
 pub use refresh::RefreshArgs;
 pub use rm::RmArgs;
