@@ -1,6 +1,10 @@
 //! The command line, defined once: parsing, `--help`, the man page and shell completions all
 //! come from these types. No flag takes a secret value: secrets come from files, standard input
 //! or a no-echo prompt.
+//!
+//! This file holds the top: [`Cli`] with the global flags, the [`Command`] list with each
+//! command's help, the help texts shared with the man page, and [`choice`]. Each command's own
+//! flags are in its file under `cmd/` (`cmd::login::LoginArgs`, ...).
 
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
-//! One file per subcommand; `dispatch` picks it. Each command reads like a short story of what it
-//! does and returns an [`Error`](crate::error::Error) that `main` prints once.
+//! One file per subcommand, holding its `Args` (its flags, as clap derives them) and its `run`;
+//! `dispatch` picks it. Each command reads like a short story of what it does and returns an
+//! [`Error`](crate::error::Error) that `main` prints once. Flags that several commands flatten
+//! in are in `shared_args`; `init`'s and `store`'s are still in `crate::cli`.
 
 mod add;
 mod audit;
