@@ -1,10 +1,44 @@
 //! `keychain member add|list|rm`: parse, call [`crate::members::change`], render.
 
-use crate::cli::{MemberArgs, MemberCommand};
+use clap::{Args, Subcommand};
+
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::members::change;
 use crate::outcome::Outcome;
+
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    pub command: MemberCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a machine by its public key (what 'init --join' printed there), then seal every record to it too
+    Add(MemberAddArgs),
+    /// List the members: name, public key, added when and by whom
+    List,
+    /// Remove a member: a new group key it cannot open, every record sealed again without it; then rotate what it could read ('keychain audit' names the accounts)
+    Rm(MemberRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberAddArgs {
+    /// The new member's age public key (age1...)
+    #[arg(value_name = "RECIPIENT")]
+    pub recipient: String,
+    /// A name for it, usually its host name (default: the start of its public key)
+    #[arg(long, value_name = "HOST")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MemberRmArgs {
+    /// The member's name as 'keychain member list' shows it
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
 
 pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
     match args.command {
