@@ -7,6 +7,7 @@ pub mod exact_emulator;
 pub mod login;
 mod servers;
 pub mod shape;
+pub mod shared_keychain;
 pub mod stampede;
 pub mod stub;
 #[allow(unused_imports)]

@@ -69,6 +69,26 @@ impl Llng {
         panic!("LemonLDAP::NG (pid {}) did not stop", self.pid);
     }
 
+    /// Freezes the portal (SIGSTOP): connections are still accepted by the kernel and requests
+    /// queue up unanswered, as with a provider that hangs mid-request.
+    pub fn pause(&self) {
+        let _ = Command::new("kill")
+            .args(["-STOP", &self.pid.to_string()])
+            .status();
+    }
+
+    /// Lets a paused portal go on (SIGCONT): it then serves what queued up meanwhile.
+    pub fn resume(&self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.pid.to_string()])
+            .status();
+    }
+
+    /// Token requests the portal has logged so far (refreshes and code exchanges alike).
+    pub fn token_requests(&self) -> usize {
+        self.log().matches("\"POST /oauth2/token ").count()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.base.path().join("server.log")).unwrap_or_default()
     }

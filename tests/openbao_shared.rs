@@ -1,0 +1,375 @@
+//! One keychain shared by two machines on a real OpenBao (issue 7), through the real binary.
+//!
+//! Two machines are two keychain folders with their own identities and key stores (machine a:
+//! `file`, machine b: `os`, the gnome-keyring of `scripts/with-secret-service`), one OpenBao
+//! path, and an AppRole each whose policy allows only that path. The provider is a real
+//! LemonLDAP::NG, which rotates refresh tokens: a refresh token used twice breaks the chain,
+//! and every token request is in its log.
+//!
+//! Without OpenBao, LemonLDAP::NG, libfaketime or the Secret Service these tests fail, never
+//! skip.
+
+mod support;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use support::login::{FAKETIME_LIB, REDIRECT_URI, require_faketime};
+use support::shared_keychain::{Bao, Machine};
+use support::stampede::stampede;
+use support::{Llng, TOTP_SECRET, assert_success, require_secret_service, stderr};
+
+const PREFIX: &str = "acme";
+const PER_MACHINE: usize = 16;
+const EXPIRIES: usize = 20;
+
+/// Machine a creates the shared keychain (key store `file`); machine b joins it (key store
+/// `os`) and a adds b's recipient as a member.
+fn two_machines(bao: &Bao, mount: &str) -> (Machine, Machine) {
+    require_secret_service();
+    let a = Machine::new(bao, "a", mount, PREFIX, PREFIX);
+    let b = Machine::new(bao, "b", mount, PREFIX, PREFIX);
+    let args = a.init_args("file", false);
+    a.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let args = b.init_args("os", true);
+    let joined = b.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let recipient = joined
+        .split_whitespace()
+        .find(|w| w.starts_with("age1"))
+        .unwrap_or_else(|| panic!("init --join printed no recipient: {joined}"))
+        .to_string();
+    a.ok(&["member", "add", &recipient, "--name", "b"]);
+    (a, b)
+}
+
+/// Adds LemonLDAP's user dwho (password and TOTP) as account `acct` on machine `m`.
+fn add_dwho(m: &Machine, llng: &Llng) {
+    let pw = m.kc.file("pw", "dwho\n");
+    let cs = m.kc.file("cs", "cli-secret");
+    let totp = m.kc.file("totp", TOTP_SECRET);
+    m.ok(&[
+        "add",
+        "acct",
+        "--provider",
+        "oidc",
+        "--issuer",
+        llng.url.as_str(),
+        "--client-id",
+        "cli",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--scope",
+        "openid offline_access",
+        "--user",
+        "dwho",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--client-secret-file",
+        cs.to_str().unwrap(),
+        "--totp-file",
+        totp.to_str().unwrap(),
+    ]);
+}
+
+/// `keychain login acct` on machine `m` with its clock `offset` seconds ahead (libfaketime):
+/// the access token LemonLDAP gave for 600 s has expired for keychain after 600 more.
+fn faked_login(m: &Machine, offset: i64) -> std::process::Command {
+    let mut cmd = m.std_cmd();
+    cmd.env("LD_PRELOAD", FAKETIME_LIB)
+        .env("FAKETIME", format!("{offset:+}s"))
+        .env("FAKETIME_DONT_RESET", "1")
+        .args(["login", "acct"]);
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `keychain audit --json` of a machine: the row of `acct`.
+fn audit_row(m: &Machine) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_str(&m.ok(&["audit", "--json"])).unwrap();
+    report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "acct")
+        .cloned()
+        .unwrap_or_else(|| panic!("no acct in the audit report: {report}"))
+}
+
+#[test]
+fn two_machines_times_16_logins_over_20_expiries_make_one_token_request_each() {
+    require_faketime();
+    let llng = Llng::start();
+    let bao = Bao::dev();
+    let mount = bao.new_mount();
+    let (a, b) = two_machines(&bao, &mount);
+    add_dwho(&a, &llng);
+
+    // The first token: a headless logon on machine a; machine b opens the same record and
+    // serves the same token from the shared cache, without a request.
+    let first = a.ok(&["login", "acct"]);
+    let requests = llng.token_requests();
+    assert_eq!(b.ok(&["login", "acct"]), first, "b serves a's cached token");
+    assert_eq!(llng.token_requests(), requests);
+
+    let mut offset = 0;
+    for expiry in 0..EXPIRIES {
+        offset += 600;
+        let before = llng.token_requests();
+        // The two machines' processes alternate, all released at the same moment.
+        let turn = std::cell::Cell::new(0);
+        let outputs = stampede(2 * PER_MACHINE, || {
+            turn.set(turn.get() + 1);
+            faked_login(if turn.get() % 2 == 0 { &a } else { &b }, offset)
+        });
+        let after = llng.token_requests();
+        for out in &outputs {
+            assert_success(out, &["login", "acct", "(expiry", &expiry.to_string(), ")"]);
+        }
+        let token = text(&outputs[0]);
+        assert!(
+            outputs.iter().all(|o| text(o) == token),
+            "expiry {expiry}: the processes printed different tokens"
+        );
+        assert_ne!(token, first);
+        assert_eq!(
+            after - before,
+            1,
+            "expiry {expiry}: exactly one token request for both machines"
+        );
+    }
+    // One headless logon in all: no refresh token was ever used twice.
+    let log = llng.log();
+    assert_eq!(refused_refreshes(&llng), 0, "{log}");
+    assert_eq!(audit_row(&a)["headless_logons_30d"], 1);
+    assert_eq!(audit_row(&b)["headless_logons_30d"], 1);
+    eprintln!(
+        "{EXPIRIES} expiries x {} processes on 2 machines: {} token requests",
+        2 * PER_MACHINE,
+        llng.token_requests() - requests
+    );
+}
+
+/// Token requests the portal refused: a refresh token it did not know (used, or never issued).
+fn refused_refreshes(llng: &Llng) -> usize {
+    llng.log()
+        .matches("\"POST /oauth2/token HTTP/1.1\" 400 ")
+        .count()
+}
+
+/// Waits until the paused portal has a connection whose request bytes are queued unread: the
+/// process that sent them is mid-refresh, holding the account's lock.
+fn wait_for_queued_request(llng: &Llng) {
+    let port = format!("{:04X}", llng.url.port().unwrap());
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let queued = table.lines().skip(1).any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local address, state 01 (established), tx_queue:rx_queue with bytes to read
+            f[1].ends_with(&format!(":{port}"))
+                && f[3] == "01"
+                && f[4].split(':').nth(1).is_some_and(|rx| rx != "00000000")
+        });
+        if queued {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no request reached the paused portal");
+}
+
+#[test]
+fn lock_holder_killed_mid_refresh_the_other_machine_goes_on_after_the_lease() {
+    let llng = Llng::start();
+    let bao = Bao::dev();
+    let mount = bao.new_mount();
+    let (a, b) = two_machines(&bao, &mount);
+    add_dwho(&a, &llng);
+    a.ok(&["login", "acct"]);
+    let refused_before = refused_refreshes(&llng);
+
+    // Machine a asks for a token valid longer than the cached one: a refresh. The portal
+    // hangs, so a holds the lock with its refresh request sent; then a is killed.
+    llng.pause();
+    let mut holder = a
+        .std_cmd()
+        .args(["login", "acct", "--min-valid", "700"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_queued_request(&llng);
+    holder.kill().unwrap();
+    assert!(!holder.wait().unwrap().success());
+    // The portal now serves the dead process's refresh: it rotates the refresh token, and
+    // nobody stores the new one.
+    llng.resume();
+
+    // Machine b goes on once the lease has run out.
+    let start = Instant::now();
+    let out = b.run(&["login", "acct", "--min-valid", "700"]);
+    let waited = start.elapsed();
+    assert_success(&out, &["login", "acct", "on machine b after the kill"]);
+    let token = text(&out);
+    // Both machines serve that token now.
+    assert_eq!(a.ok(&["login", "acct", "--min-valid", "700"]), token);
+
+    // Which way it recovered: a refresh refused by the portal means the chain was broken and
+    // recovered by exactly one headless logon; none means the chain was intact.
+    let refused = refused_refreshes(&llng) - refused_before;
+    let (row_a, row_b) = (audit_row(&a), audit_row(&b));
+    assert_eq!(row_a["headless_logons_30d"], row_b["headless_logons_30d"]);
+    assert_eq!(row_a["broken_chains_30d"], row_b["broken_chains_30d"]);
+    match refused {
+        0 => {
+            assert_eq!(row_a["headless_logons_30d"], 1, "intact chain: no logon");
+            assert_eq!(row_a["broken_chains_30d"], 0);
+        }
+        1 => {
+            assert_eq!(row_a["headless_logons_30d"], 2, "one recovery logon");
+            assert_eq!(row_a["broken_chains_30d"], 1);
+        }
+        n => panic!("{n} refused refreshes: {}", llng.log()),
+    }
+    // The new chain works on either machine.
+    a.ok(&["login", "acct", "--min-valid", "700"]);
+    b.ok(&["login", "acct", "--min-valid", "700"]);
+    assert_eq!(refused_refreshes(&llng) - refused_before, refused);
+    eprintln!(
+        "holder killed mid-refresh: b went on after {waited:?}; {}",
+        if refused == 1 {
+            "chain broken, recovered by one headless logon"
+        } else {
+            "chain intact"
+        }
+    );
+}
+
+#[test]
+fn openbao_stopped_and_restarted_mid_run_gives_clear_errors_and_loses_nothing() {
+    let llng = Llng::start();
+    let mut bao = Bao::persistent();
+    let mount = bao.new_mount();
+    let (a, b) = two_machines(&bao, &mount);
+    add_dwho(&a, &llng);
+    let first = a.ok(&["login", "acct"]);
+    assert_eq!(b.ok(&["login", "acct"]), first);
+
+    // Stopped: a refresh, a change and a listing each fail fast, naming the address.
+    bao.stop();
+    for (m, args) in [
+        (&a, vec!["login", "acct", "--min-valid", "700"]),
+        (&b, vec!["login", "acct", "--min-valid", "700"]),
+        (&b, vec!["list"]),
+        (&a, vec!["set", "acct", "--user", "rtyler"]),
+    ] {
+        let start = Instant::now();
+        let out = m.run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{args:?} while OpenBao is down: {}",
+            stderr(&out)
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+        assert!(
+            stderr(&out).contains(&bao.addr),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // A token still valid for --min-valid is served from the local read-only copy.
+    assert_eq!(a.ok(&["login", "acct"]), first);
+
+    // Started but sealed: the same, saying so.
+    bao.start_sealed();
+    let out = b.run(&["login", "acct", "--min-valid", "700"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sealed"), "{}", stderr(&out));
+
+    // Unsealed: work resumes where it stopped. The refresh token was never lost (no second
+    // headless logon), nothing was written while the store was away, and both trails verify.
+    bao.unseal();
+    let requests = llng.token_requests();
+    let second = b.ok(&["login", "acct", "--min-valid", "700"]);
+    assert_ne!(second, first);
+    assert_eq!(llng.token_requests(), requests + 1, "one refresh");
+    assert_eq!(a.ok(&["login", "acct"]), second);
+    let shown = a.ok(&["show", "acct"]);
+    assert!(
+        shown.contains("dwho") && !shown.contains("rtyler"),
+        "{shown}"
+    );
+    assert_eq!(audit_row(&a)["headless_logons_30d"], 1);
+    a.ok(&["audit", "verify"]);
+    b.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn an_approle_for_another_path_gets_a_clear_403_and_reads_nothing() {
+    let llng = Llng::start();
+    let bao = Bao::dev();
+    let mount = bao.new_mount();
+    let (a, _b) = two_machines(&bao, &mount);
+    add_dwho(&a, &llng);
+    a.ok(&["login", "acct"]);
+
+    // Machine c's AppRole may use "other/" only; it tries to join the keychain under "acme/".
+    let c = Machine::new(&bao, "c", &mount, PREFIX, "other");
+    let args = c.init_args("file", true);
+    let out = c.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !out.status.success(),
+        "c joined a keychain its policy does not allow"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{mount}/")) && err.contains(PREFIX) && err.contains("policy"),
+        "the message names the path and the policy: {err}"
+    );
+    assert!(
+        !err.contains("acct") && !text(&out).contains("acct"),
+        "{err}"
+    );
+
+    // OpenBao's own audit log: every request c's token made under acme/ was refused, and no
+    // answer to c carried data.
+    let role = format!("{mount}-c");
+    let answers: Vec<_> = bao
+        .audit_entries()
+        .into_iter()
+        .filter(|e| {
+            e["type"] == "response"
+                && e["auth"]["metadata"]["role_name"] == role.as_str()
+                && e["request"]["path"].as_str().is_some_and(|p| {
+                    p.starts_with(&format!("{mount}/"))
+                        && (p.contains(&format!("/{PREFIX}/"))
+                            || p.ends_with(&format!("/{PREFIX}")))
+                })
+        })
+        .collect();
+    assert!(
+        !answers.is_empty(),
+        "c never asked for the keychain's path, so the test proves nothing"
+    );
+    for e in &answers {
+        assert!(
+            e["response"]["data"].is_null(),
+            "c was answered with data: {e}"
+        );
+        assert!(
+            e["error"]
+                .as_str()
+                .is_some_and(|s| s.contains("permission denied")),
+            "{e}"
+        );
+    }
+}
