@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use support::login::{FAKETIME_LIB, REDIRECT_URI, require_faketime};
 use support::shared_keychain::{Bao, Machine};
 use support::stampede::stampede;
-use support::{Llng, TOTP_SECRET, assert_success, require_secret_service, stderr};
+use support::{
+    Llng, TOTP_SECRET, add_args, assert_exit, assert_success, contains, require_secret_service,
+    stderr,
+};
 
 const PREFIX: &str = "acme";
 const PER_MACHINE: usize = 16;
@@ -27,19 +30,36 @@ const EXPIRIES: usize = 20;
 /// `os`) and a adds b's recipient as a member.
 fn two_machines(bao: &Bao, mount: &str) -> (Machine, Machine) {
     require_secret_service();
-    let a = Machine::new(bao, "a", mount, PREFIX, PREFIX);
-    let b = Machine::new(bao, "b", mount, PREFIX, PREFIX);
-    let args = a.init_args("file", false);
-    a.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let args = b.init_args("os", true);
-    let joined = b.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let recipient = joined
+    let a = create(bao, mount, "a", "file");
+    let b = join(bao, mount, "b", "os", &a);
+    (a, b)
+}
+
+/// The first machine: it creates the keychain at `mount`/acme.
+fn create(bao: &Bao, mount: &str, name: &str, key_store: &str) -> Machine {
+    let m = Machine::new(bao, name, mount, PREFIX, PREFIX);
+    let args = m.init_args(key_store, false);
+    m.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    m
+}
+
+/// A further machine: `init --join` prints its recipient; `member` (a member) adds it.
+fn join(bao: &Bao, mount: &str, name: &str, key_store: &str, member: &Machine) -> Machine {
+    let m = Machine::new(bao, name, mount, PREFIX, PREFIX);
+    let recipient = joined_recipient(&m, key_store);
+    member.ok(&["member", "add", &recipient, "--name", name]);
+    m
+}
+
+/// `init --join` on `m`; the recipient it printed.
+fn joined_recipient(m: &Machine, key_store: &str) -> String {
+    let args = m.init_args(key_store, true);
+    let joined = m.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    joined
         .split_whitespace()
         .find(|w| w.starts_with("age1"))
         .unwrap_or_else(|| panic!("init --join printed no recipient: {joined}"))
-        .to_string();
-    a.ok(&["member", "add", &recipient, "--name", "b"]);
-    (a, b)
+        .to_string()
 }
 
 /// Adds LemonLDAP's user dwho (password and TOTP) as account `acct` on machine `m`.
@@ -372,4 +392,88 @@ fn an_approle_for_another_path_gets_a_clear_403_and_reads_nothing() {
             "{e}"
         );
     }
+}
+
+/// The sealed bytes of `acct` as OpenBao holds them (root's view): the KV field that carries
+/// the age ciphertext, base64-decoded when it is base64.
+fn sealed_record(bao: &Bao, mount: &str) -> Vec<u8> {
+    use base64::Engine;
+    let key = bao
+        .kv_keys(mount, PREFIX)
+        .into_iter()
+        .find(|k| k.contains("records/") && k.ends_with("acct"))
+        .unwrap_or_else(|| panic!("no record of acct in {:?}", bao.kv_keys(mount, PREFIX)));
+    let entry = bao.kv_get(mount, &key).unwrap();
+    let fields = entry["data"]["data"].as_object().unwrap();
+    for value in fields.values().filter_map(|v| v.as_str()) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap_or_else(|_| value.as_bytes().to_vec());
+        if contains(&bytes, "age-encryption.org/v1") {
+            return bytes;
+        }
+    }
+    panic!("no age ciphertext in {key}: fields {:?}", fields.keys());
+}
+
+/// Whether the age identity of a machine with the `file` key store opens `sealed`.
+fn opens(m: &Machine, sealed: &[u8]) -> bool {
+    let text = std::fs::read_to_string(m.kc.dir.join("identity.txt")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .expect("an age identity");
+    let identity: age::x25519::Identity = line.parse().unwrap();
+    let start = sealed
+        .windows(b"age-encryption.org/v1".len())
+        .position(|w| w == b"age-encryption.org/v1")
+        .unwrap();
+    keychain::crypto::decrypt(&sealed[start..], &identity).is_ok()
+}
+
+#[test]
+fn a_planted_recipient_is_refused_and_a_removed_member_cannot_open_new_writes() {
+    let bao = Bao::dev();
+    let mount = bao.new_mount();
+    let a = create(&bao, &mount, "a", "file");
+    let b = join(&bao, &mount, "b", "file", &a);
+    a.ok(&add_args("acct", &[]));
+    let sealed = sealed_record(&bao, &mount);
+    assert!(
+        opens(&a, &sealed) && opens(&b, &sealed),
+        "both members open the record"
+    );
+
+    // p may write the keychain's path (the same policy) but is not a member: it cannot add
+    // itself.
+    let p = Machine::new(&bao, "p", &mount, PREFIX, PREFIX);
+    let planted = joined_recipient(&p, "file");
+    let out = p.run(&["member", "add", &planted, "--name", "p"]);
+    assert_exit(&out, 7);
+    let listed = a.ok(&["member", "list"]);
+    assert!(!listed.contains(&planted), "{listed}");
+    // Nothing p can do makes a write reach p.
+    a.ok(&["set", "acct", "--user", "after-the-attempt"]);
+    assert!(!opens(&p, &sealed_record(&bao, &mount)));
+
+    // b is removed: what a writes next opens for a, and not for b.
+    a.ok(&["member", "rm", "b"]);
+    a.ok(&["set", "acct", "--user", "after-the-removal"]);
+    let sealed = sealed_record(&bao, &mount);
+    assert!(opens(&a, &sealed), "a still opens its own write");
+    assert!(!opens(&b, &sealed), "the removed member opens a new write");
+    let out = b.run(&["show", "acct"]);
+    assert!(
+        !out.status.success(),
+        "b still reads the account: {}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("after-the-removal"));
+    // The audit report advises rotating what b could read.
+    let report = a.run(&["audit"]);
+    assert!(
+        String::from_utf8_lossy(&report.stdout).contains("rotat"),
+        "{}",
+        String::from_utf8_lossy(&report.stdout)
+    );
 }
