@@ -477,3 +477,77 @@ fn a_planted_recipient_is_refused_and_a_removed_member_cannot_open_new_writes() 
         String::from_utf8_lossy(&report.stdout)
     );
 }
+
+/// The keys of the shared audit trail, in sequence order: one key per position.
+fn trail_keys(bao: &Bao, mount: &str) -> Vec<String> {
+    let mut keys: Vec<(u64, String)> = bao
+        .kv_keys(mount, PREFIX)
+        .into_iter()
+        .filter(|k| k.contains("audit") || k.contains("trail"))
+        .filter_map(|k| Some((k.rsplit('/').next()?.parse().ok()?, k)))
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, k)| k).collect()
+}
+
+/// `audit verify` on both machines: exit 7 and a message, or success.
+fn verify_both(machines: [&Machine; 2], tampered: bool, what: &str) {
+    for m in machines {
+        let out = m.run(&["audit", "verify"]);
+        if tampered {
+            assert_exit(&out, 7);
+            assert!(
+                !stderr(&out).is_empty() || !out.stdout.is_empty(),
+                "{what}: no message"
+            );
+        } else {
+            assert_success(&out, &["audit", "verify", "on", &m.name, "after", what]);
+        }
+    }
+}
+
+#[test]
+fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_event() {
+    let bao = Bao::dev();
+    let mount = bao.new_mount();
+    let a = create(&bao, &mount, "a", "file");
+    let b = join(&bao, &mount, "b", "file", &a);
+    a.ok(&add_args("acct", &[]));
+    b.ok(&["set", "acct", "--user", "from-b"]);
+    a.ok(&["show", "acct"]);
+    b.ok(&["set", "acct", "--user", "from-b-again"]);
+    verify_both([&a, &b], false, "nothing");
+    let keys = trail_keys(&bao, &mount);
+    assert!(keys.len() >= 4, "the shared trail: {keys:?}");
+    let (first, second) = (&keys[keys.len() - 3], &keys[keys.len() - 2]);
+    let data = |key: &str| bao.kv_get(&mount, key).unwrap()["data"]["data"].clone();
+    let (one, two) = (data(first), data(second));
+
+    // Edited: one character of one field of an event.
+    let mut edited = one.clone();
+    let field = edited
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .find(|v| v.is_string())
+        .expect("a text field");
+    let mut text_value = field.as_str().unwrap().to_string();
+    let last = text_value.pop().unwrap();
+    text_value.push(if last == 'A' { 'B' } else { 'A' });
+    *field = serde_json::Value::String(text_value);
+    bao.kv_put(&mount, first, &edited);
+    verify_both([&a, &b], true, "an edited event");
+    bao.kv_put(&mount, first, &one);
+    verify_both([&a, &b], false, "the event put back");
+
+    // Deleted: every version of one event.
+    bao.kv_destroy(&mount, first);
+    verify_both([&a, &b], true, "a deleted event");
+    bao.kv_put(&mount, first, &one);
+    verify_both([&a, &b], false, "the event put back");
+
+    // Reordered: two events swapped.
+    bao.kv_put(&mount, first, &two);
+    bao.kv_put(&mount, second, &one);
+    verify_both([&a, &b], true, "two events swapped");
+}

@@ -373,6 +373,57 @@ audit "file" "file" {{
             .then(|| serde_json::from_slice(&out.stdout).expect("bao kv get -format=json"))
     }
 
+    /// Writes `data` as root over whatever `key` holds (a check-and-set on the version read,
+    /// as `cas_required` demands): what someone with write access to the store could do.
+    pub fn kv_put(&self, mount: &str, key: &str, data: &serde_json::Value) {
+        let version = self
+            .kv_get(mount, key)
+            .map_or(0, |e| e["data"]["metadata"]["version"].as_u64().unwrap());
+        let version = if version == 0 {
+            self.kv_metadata_version(mount, key)
+        } else {
+            version
+        };
+        self.bao_stdin(
+            &[
+                "kv",
+                "put",
+                &format!("-mount={mount}"),
+                &format!("-cas={version}"),
+                key,
+                "-",
+            ],
+            &data.to_string(),
+        );
+    }
+
+    /// The current version of `key` even when it is deleted (0 when it never existed).
+    fn kv_metadata_version(&self, mount: &str, key: &str) -> u64 {
+        let out = Command::new("bao")
+            .args([
+                "kv",
+                "metadata",
+                "get",
+                "-format=json",
+                &format!("-mount={mount}"),
+                key,
+            ])
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", &self.root_token)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return 0;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["data"]["current_version"].as_u64().unwrap_or(0)
+    }
+
+    /// Removes `key` with every version and its metadata, as root.
+    pub fn kv_destroy(&self, mount: &str, key: &str) {
+        self.bao_cmd(&["kv", "metadata", "delete", &format!("-mount={mount}"), key]);
+    }
+
     /// The keys under `mount`/`prefix` (recursively), as root sees them.
     pub fn kv_keys(&self, mount: &str, prefix: &str) -> Vec<String> {
         let mut keys = Vec::new();
