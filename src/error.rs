@@ -175,6 +175,7 @@ impl Error {
                 exit::USAGE => "usage",
                 exit::INTEGRITY => "integrity",
                 exit::LOCKED => "key-store",
+                exit::UNAVAILABLE => "unavailable",
                 _ => "io",
             },
             Error::Rejected(_) => "rejected",

@@ -6,6 +6,7 @@
 //! that they can share one account's refresh-token chain.
 
 pub mod local;
+pub mod openbao;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -100,6 +101,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The shared store on OpenBao could not do what was asked.
+    #[error(transparent)]
+    Bao(#[from] openbao::BaoError),
 }
 
 impl StoreError {
@@ -111,6 +115,7 @@ impl StoreError {
             StoreError::NotARecord { .. } => exit::INTEGRITY,
             StoreError::WritableByOthers { .. } => exit::INTEGRITY,
             StoreError::Io { .. } => exit::IO,
+            StoreError::Bao(e) => e.exit_code(),
         }
     }
 
@@ -128,6 +133,7 @@ impl StoreError {
                 "someone put this there in place of a record: keep it for an investigation, then remove it".into(),
             ),
             StoreError::WritableByOthers { fix, .. } => Some(fix.clone()),
+            StoreError::Bao(e) => e.hint(),
             _ => None,
         }
     }

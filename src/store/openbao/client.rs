@@ -1,0 +1,676 @@
+//! The KV version 2 client: one keep-alive HTTP client per process, a token obtained once and
+//! kept no longer than its TTL, and one typed error per way a call can fail.
+//!
+//! Every call has a timeout ([`REQUEST_TIMEOUT`]), goes to exactly one address and is sent
+//! once (reqwest never retries): a write is a check-and-set, and a conflict is the caller's to
+//! decide on. A 403 is looked into with `auth/token/lookup-self`: when the token itself is no
+//! longer valid the client logs in again once (AppRole, or a token file re-read) and repeats the
+//! call; otherwise the error names the path and the capability the policy lacks.
+//!
+//! Tokens, role ids and secret ids are `SecretString`s; the header that carries the token is
+//! marked sensitive; no error or `Debug` output shows any of them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::settings::{AuthSettings, OpenBaoSettings};
+use crate::error::exit;
+
+/// How long connecting may take: an unreachable server fails fast.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a whole call may take. Short, because a lock holder renews its lease with calls
+/// like these and must know in time whether it still holds it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest answer read: a record is at most 16 MiB, 22 MiB in base64, plus the envelope.
+const MAX_ANSWER: u64 = 32 << 20;
+/// A token obtained by login is dropped this long before its TTL runs out, so that no call
+/// starts with a token about to expire.
+const TOKEN_MARGIN: Duration = Duration::from_secs(10);
+/// Largest token, role id or secret id file read.
+const MAX_CREDENTIAL_FILE: u64 = 64 * 1024;
+
+/// Why a call to OpenBao failed. Messages name the address and the path, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum BaoError {
+    #[error("OpenBao at {addr} did not answer: {detail}")]
+    Unreachable { addr: String, detail: String },
+    #[error("OpenBao at {addr} is sealed")]
+    Sealed { addr: String },
+    #[error(
+        "OpenBao at {addr} refused '{capability}' on {path}: the token's policy does not allow it"
+    )]
+    Forbidden {
+        addr: String,
+        path: String,
+        capability: &'static str,
+    },
+    #[error("{path} on {addr} was changed by another writer meanwhile (check-and-set)")]
+    CasConflict { addr: String, path: String },
+    #[error("the OpenBao token for {addr} has expired or was revoked{}", if *.relogged { ", and logging in again did not help" } else { "" })]
+    TokenExpired { addr: String, relogged: bool },
+    #[error("no OpenBao token: {0}")]
+    NoToken(String),
+    #[error("OpenBao at {addr} gave an unexpected answer for {path}: {detail}")]
+    BadAnswer {
+        addr: String,
+        path: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    Settings(String),
+}
+
+impl BaoError {
+    /// The documented exit code: 5 when the server cannot serve (try later), 6 when this
+    /// machine's credential for it is missing or dead, 8 when its policy forbids the call,
+    /// 2 for a conflict or a bad setting.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BaoError::Unreachable { .. } | BaoError::Sealed { .. } | BaoError::BadAnswer { .. } => {
+                exit::UNAVAILABLE
+            }
+            BaoError::TokenExpired { .. } | BaoError::NoToken(_) => exit::LOCKED,
+            BaoError::Forbidden { .. } => exit::IO,
+            BaoError::CasConflict { .. } | BaoError::Settings(_) => exit::USAGE,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            BaoError::Unreachable { .. } => "check that OpenBao runs and that this machine can reach it; nothing was changed".into(),
+            BaoError::Sealed { .. } => "an operator must unseal OpenBao ('bao operator unseal'); nothing was changed".into(),
+            BaoError::Forbidden { path, capability, .. } => format!("give this machine's policy \"{capability}\" on \"{path}\" (see the README, Several machines)"),
+            BaoError::CasConflict { .. } => "run the command again".into(),
+            BaoError::TokenExpired { .. } => "give this machine a new token (BAO_TOKEN or its token file) or a new AppRole secret id".into(),
+            BaoError::NoToken(_) => "set BAO_TOKEN, or run 'keychain init --store openbao' with --token-file or --role-id-file and --secret-id-file".into(),
+            BaoError::BadAnswer { .. } => "check that the address is an OpenBao or Vault server and the mount is KV version 2".into(),
+            BaoError::Settings(_) => return None,
+        })
+    }
+
+    /// Whether the server could not be asked at all (down, unreachable or sealed): the cases in
+    /// which `login` may serve a still-valid token from the local copy.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, BaoError::Unreachable { .. } | BaoError::Sealed { .. })
+    }
+}
+
+/// A KV entry as read: its data (absent when the key does not exist or its current version is
+/// deleted or expired) and its current version (0 when the key never existed).
+#[derive(Clone)]
+pub struct KvEntry {
+    pub data: Option<Map<String, Value>>,
+    pub version: u64,
+}
+
+impl fmt::Debug for KvEntry {
+    // The data may be a sealed record: only its field names are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvEntry")
+            .field(
+                "fields",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// A KV v2 client for one server; cheap to clone (the lease renewer holds one).
+#[derive(Clone)]
+pub struct KvClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: Client,
+    base: Url,
+    /// The address as given, for messages.
+    addr: String,
+    auth: Auth,
+    token: Mutex<Option<Token>>,
+}
+
+enum Auth {
+    /// A token given from outside (environment or file); not renewable by us.
+    Static { source: TokenSource },
+    AppRole {
+        role_id_file: PathBuf,
+        secret_id_file: PathBuf,
+    },
+}
+
+enum TokenSource {
+    Env(&'static str),
+    File(PathBuf),
+}
+
+struct Token {
+    secret: SecretString,
+    /// When a login's token must no longer be used (TTL less a margin); `None` for a token
+    /// given from outside, whose TTL we do not know.
+    use_until: Option<Instant>,
+}
+
+impl fmt::Debug for KvClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvClient")
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a call answered: its status and its JSON body (`Null` when empty).
+struct Answer {
+    status: StatusCode,
+    body: Value,
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    auth: LoginAuth,
+}
+
+#[derive(Deserialize)]
+struct LoginAuth {
+    client_token: SecretString,
+    #[serde(default)]
+    lease_duration: u64,
+}
+
+impl KvClient {
+    /// A client for the server in `settings`, authenticating as they say. Reads no secret yet:
+    /// the token is obtained at the first call.
+    pub fn new(settings: &OpenBaoSettings) -> Result<Self, BaoError> {
+        let base = settings.validate().map_err(BaoError::Settings)?;
+        let mut builder = crate::oauth::http::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(ca) = &settings.ca_cert {
+            let pem = crate::fsutil::read_regular(ca, 1 << 20).map_err(|e| {
+                BaoError::Settings(format!(
+                    "cannot read the CA certificate {}: {e}",
+                    ca.display()
+                ))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+                BaoError::Settings(format!(
+                    "{} holds no PEM certificate: give the CA's certificate in PEM form",
+                    ca.display()
+                ))
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))?;
+        let auth = match &settings.auth {
+            AuthSettings::Environment => Auth::Static {
+                source: env_token_source()?,
+            },
+            AuthSettings::TokenFile { token_file } => Auth::Static {
+                source: TokenSource::File(token_file.clone()),
+            },
+            AuthSettings::AppRole {
+                role_id_file,
+                secret_id_file,
+            } => Auth::AppRole {
+                role_id_file: role_id_file.clone(),
+                secret_id_file: secret_id_file.clone(),
+            },
+        };
+        Ok(KvClient {
+            inner: Arc::new(Inner {
+                http,
+                addr: base.as_str().trim_end_matches('/').to_string(),
+                base,
+                auth,
+                token: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The server's address, for messages.
+    pub fn addr(&self) -> &str {
+        &self.inner.addr
+    }
+
+    /// Reads `MOUNT/data/PATH`: its data and version, or no data (with the version of the
+    /// deleted or expired current version, 0 when the key never existed).
+    pub fn read(&self, mount: &str, path: &str) -> Result<KvEntry, BaoError> {
+        let api = format!("{mount}/data/{path}");
+        let answer = self.call(Method::GET, &api, None, "read")?;
+        let version = answer
+            .body
+            .pointer("/data/metadata/version")
+            .and_then(Value::as_u64);
+        match answer.status {
+            StatusCode::OK => {
+                let data = match answer.body.pointer("/data/data") {
+                    Some(Value::Object(map)) => Some(map.clone()),
+                    // A deleted version read with 200 on some servers: data is null.
+                    Some(Value::Null) | None => None,
+                    Some(_) => return Err(self.bad(&api, "data.data is not an object")),
+                };
+                let version = version.ok_or_else(|| self.bad(&api, "no metadata.version"))?;
+                Ok(KvEntry { data, version })
+            }
+            // A deleted (or expired) current version still carries its metadata; a key that
+            // never existed carries none.
+            StatusCode::NOT_FOUND => Ok(KvEntry {
+                data: None,
+                version: version.unwrap_or(0),
+            }),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// Writes `data` to `MOUNT/data/PATH` if the key's current version is `cas` (0: if the key
+    /// does not exist). Returns the new version.
+    pub fn write(
+        &self,
+        mount: &str,
+        path: &str,
+        data: Map<String, Value>,
+        cas: u64,
+    ) -> Result<u64, BaoError> {
+        let api = format!("{mount}/data/{path}");
+        let body = json!({ "options": { "cas": cas }, "data": data });
+        let capability = if cas == 0 { "create" } else { "update" };
+        let answer = self.call(Method::POST, &api, Some(&body), capability)?;
+        match answer.status {
+            StatusCode::OK => answer
+                .body
+                .pointer("/data/version")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| self.bad(&api, "no data.version in the answer")),
+            StatusCode::BAD_REQUEST
+                if errors_mention(&answer.body, "check-and-set parameter did not match") =>
+            {
+                Err(BaoError::CasConflict {
+                    addr: self.addr().to_string(),
+                    path: api,
+                })
+            }
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// The keys directly under `MOUNT/metadata/PREFIX/` (folders end in `/`), sorted; empty
+    /// when there are none.
+    pub fn list(&self, mount: &str, prefix: &str) -> Result<Vec<String>, BaoError> {
+        let api = format!("{mount}/metadata/{}/", prefix.trim_end_matches('/'));
+        let answer = self.call(Method::GET, &format!("{api}?list=true"), None, "list")?;
+        match answer.status {
+            StatusCode::OK => {
+                let keys = answer
+                    .body
+                    .pointer("/data/keys")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| self.bad(&api, "no data.keys in the listing"))?;
+                let mut names: Vec<String> = keys
+                    .iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            StatusCode::NOT_FOUND => Ok(Vec::new()),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// Soft-deletes the given versions of `MOUNT/data/PATH` (and only those: a later version
+    /// written by someone else stays).
+    pub fn delete_versions(
+        &self,
+        mount: &str,
+        path: &str,
+        versions: &[u64],
+    ) -> Result<(), BaoError> {
+        let api = format!("{mount}/delete/{path}");
+        let body = json!({ "versions": versions });
+        let answer = self.call(Method::POST, &api, Some(&body), "update")?;
+        match answer.status {
+            StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// Removes a key with every version and its metadata (`DELETE MOUNT/metadata/PATH`).
+    pub fn destroy(&self, mount: &str, path: &str) -> Result<(), BaoError> {
+        let api = format!("{mount}/metadata/{path}");
+        let answer = self.call(Method::DELETE, &api, None, "delete")?;
+        match answer.status {
+            StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// Sets a key's `delete_version_after`: each of its versions reads as deleted once that
+    /// time has passed on the server's clock (the lease of a lock key).
+    pub fn set_delete_version_after(
+        &self,
+        mount: &str,
+        path: &str,
+        after: Duration,
+    ) -> Result<(), BaoError> {
+        let api = format!("{mount}/metadata/{path}");
+        let body = json!({ "delete_version_after": format!("{}ms", after.as_millis()) });
+        let answer = self.call(Method::POST, &api, Some(&body), "update")?;
+        match answer.status {
+            StatusCode::OK | StatusCode::NO_CONTENT => Ok(()),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// Whether the mount requires check-and-set on every write.
+    pub fn cas_required(&self, mount: &str) -> Result<bool, BaoError> {
+        let api = format!("{mount}/config");
+        let answer = self.call(Method::GET, &api, None, "read")?;
+        match answer.status {
+            StatusCode::OK => Ok(answer
+                .body
+                .pointer("/data/cas_required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// Makes the mount require check-and-set on every write (`cas_required`).
+    pub fn require_cas(&self, mount: &str) -> Result<(), BaoError> {
+        let api = format!("{mount}/config");
+        let body = json!({ "cas_required": true });
+        let answer = self.call(Method::POST, &api, Some(&body), "update")?;
+        match answer.status {
+            StatusCode::OK | StatusCode::NO_CONTENT => Ok(()),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// One call with the current token; on a 403 caused by a dead token, one fresh login and
+    /// one more try.
+    fn call(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        capability: &'static str,
+    ) -> Result<Answer, BaoError> {
+        let token = self.token()?;
+        let answer = self.send(method.clone(), api, body, Some(&token))?;
+        if answer.status != StatusCode::FORBIDDEN {
+            return Ok(answer);
+        }
+        if self.token_is_valid(&token)? {
+            return Err(self.forbidden(api, capability));
+        }
+        // The token died (TTL, revocation): log in again once.
+        self.forget_token();
+        if !self.can_relogin() {
+            return Err(BaoError::TokenExpired {
+                addr: self.addr().to_string(),
+                relogged: false,
+            });
+        }
+        let token = self.token()?;
+        let answer = self.send(method, api, body, Some(&token))?;
+        if answer.status != StatusCode::FORBIDDEN {
+            return Ok(answer);
+        }
+        if self.token_is_valid(&token)? {
+            return Err(self.forbidden(api, capability));
+        }
+        self.forget_token();
+        Err(BaoError::TokenExpired {
+            addr: self.addr().to_string(),
+            relogged: true,
+        })
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<Answer, BaoError> {
+        let url = self
+            .inner
+            .base
+            .join(&format!("v1/{api}"))
+            .map_err(|_| BaoError::Settings(format!("cannot form a URL for {api}")))?;
+        let mut request = self.inner.http.request(method, url);
+        if let Some(token) = token {
+            let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+                BaoError::NoToken("the token holds characters no HTTP header can carry".into())
+            })?;
+            value.set_sensitive(true);
+            request = request.header("X-Vault-Token", value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().map_err(|e| BaoError::Unreachable {
+            addr: self.addr().to_string(),
+            detail: transport_detail(&e),
+        })?;
+        let status = response.status();
+        let text = crate::oauth::http::read_capped(response, MAX_ANSWER).map_err(|e| {
+            BaoError::Unreachable {
+                addr: self.addr().to_string(),
+                detail: e.to_string(),
+            }
+        })?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE && errors_mention(&body, "sealed") {
+            return Err(BaoError::Sealed {
+                addr: self.addr().to_string(),
+            });
+        }
+        Ok(Answer { status, body })
+    }
+
+    /// Whether the token is still valid, asked with `auth/token/lookup-self` (which every
+    /// token may call under the default policy).
+    fn token_is_valid(&self, token: &SecretString) -> Result<bool, BaoError> {
+        let answer = self.send(Method::GET, "auth/token/lookup-self", None, Some(token))?;
+        Ok(answer.status == StatusCode::OK)
+    }
+
+    fn can_relogin(&self) -> bool {
+        match &self.inner.auth {
+            Auth::AppRole { .. } => true,
+            // A file may have been rewritten by an agent meanwhile; the environment cannot.
+            Auth::Static { source } => matches!(source, TokenSource::File(_)),
+        }
+    }
+
+    fn forget_token(&self) {
+        *self.inner.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The token to use now: the cached one while its TTL lasts, else a new one.
+    fn token(&self) -> Result<SecretString, BaoError> {
+        let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(token) = cached.as_ref()
+            && token.use_until.is_none_or(|until| Instant::now() < until)
+        {
+            return Ok(token.secret.clone());
+        }
+        let token = self.obtain_token()?;
+        let secret = token.secret.clone();
+        *cached = Some(token);
+        Ok(secret)
+    }
+
+    fn obtain_token(&self) -> Result<Token, BaoError> {
+        match &self.inner.auth {
+            Auth::Static { source } => {
+                let secret = match source {
+                    TokenSource::Env(var) => std::env::var(var)
+                        .ok()
+                        .filter(|t| !t.trim().is_empty())
+                        .map(|t| SecretString::from(t.trim().to_string()))
+                        .ok_or_else(|| BaoError::NoToken(format!("{var} is no longer set")))?,
+                    TokenSource::File(path) => read_credential(path, "token")?,
+                };
+                Ok(Token {
+                    secret,
+                    use_until: None,
+                })
+            }
+            Auth::AppRole {
+                role_id_file,
+                secret_id_file,
+            } => {
+                let role_id = read_credential(role_id_file, "role id")?;
+                let secret_id = read_credential(secret_id_file, "secret id")?;
+                let started = Instant::now();
+                let api = "auth/approle/login";
+                let body = json!({
+                    "role_id": role_id.expose_secret(),
+                    "secret_id": secret_id.expose_secret(),
+                });
+                let answer = self.send(Method::POST, api, Some(&body), None)?;
+                match answer.status {
+                    StatusCode::OK => {}
+                    StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => {
+                        return Err(BaoError::TokenExpired {
+                            addr: self.addr().to_string(),
+                            relogged: true,
+                        });
+                    }
+                    status => return Err(self.unexpected(api, status, &answer.body)),
+                }
+                let login: LoginAnswer = serde_json::from_value(answer.body)
+                    .map_err(|_| self.bad(api, "no auth.client_token in the login answer"))?;
+                let ttl = Duration::from_secs(login.auth.lease_duration);
+                // Counted from before the call: the server's TTL started no earlier.
+                let use_until = (login.auth.lease_duration > 0)
+                    .then(|| started + ttl.saturating_sub(TOKEN_MARGIN.min(ttl / 4)));
+                Ok(Token {
+                    secret: login.auth.client_token,
+                    use_until,
+                })
+            }
+        }
+    }
+
+    fn forbidden(&self, api: &str, capability: &'static str) -> BaoError {
+        BaoError::Forbidden {
+            addr: self.addr().to_string(),
+            path: api.split('?').next().unwrap_or(api).to_string(),
+            capability,
+        }
+    }
+
+    fn bad(&self, api: &str, detail: &str) -> BaoError {
+        BaoError::BadAnswer {
+            addr: self.addr().to_string(),
+            path: api.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn unexpected(&self, api: &str, status: StatusCode, body: &Value) -> BaoError {
+        let mut detail = format!("HTTP {}", status.as_u16());
+        if let Some(first) = body
+            .get("errors")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+            .and_then(Value::as_str)
+        {
+            // Server error texts name paths and reasons, never values; cut to one short line.
+            let line: String = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            detail.push_str(": ");
+            detail.push_str(&line.chars().take(200).collect::<String>());
+        }
+        self.bad(api, &detail)
+    }
+}
+
+/// `BAO_TOKEN`, else `VAULT_TOKEN`: which one is set (checked now, read at each login).
+fn env_token_source() -> Result<TokenSource, BaoError> {
+    for var in ["BAO_TOKEN", "VAULT_TOKEN"] {
+        if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+            return Ok(TokenSource::Env(var));
+        }
+    }
+    Err(BaoError::NoToken(
+        "BAO_TOKEN and VAULT_TOKEN are not set and the keychain names no token file or AppRole"
+            .into(),
+    ))
+}
+
+/// The first line of a credential file, refused when others could read or write it.
+fn read_credential(path: &Path, what: &str) -> Result<SecretString, BaoError> {
+    let cannot = |detail: String| {
+        BaoError::NoToken(format!(
+            "cannot read the {what} file {}: {detail}",
+            path.display()
+        ))
+    };
+    let file = crate::fsutil::open_regular(path).map_err(|e| cannot(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
+    if let Some((detail, _)) = crate::fsutil::writable_by_others(path, &meta) {
+        return Err(cannot(detail));
+    }
+    let bytes = zeroize::Zeroizing::new(
+        crate::fsutil::read_capped(file, meta.len(), MAX_CREDENTIAL_FILE)
+            .map_err(|e| cannot(e.to_string()))?,
+    );
+    let text = std::str::from_utf8(&bytes).map_err(|_| cannot("not UTF-8 text".into()))?;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Err(cannot("it is empty".into()));
+    }
+    Ok(SecretString::from(line.to_string()))
+}
+
+fn errors_mention(body: &Value, needle: &str) -> bool {
+    body.get("errors")
+        .and_then(Value::as_array)
+        .is_some_and(|errors| {
+            errors
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|e| e.contains(needle))
+        })
+}
+
+/// What went wrong on the wire, in words: refused, timed out, TLS.
+fn transport_detail(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!(
+            "no answer within {}",
+            humantime::format_duration(REQUEST_TIMEOUT)
+        )
+    } else if e.is_connect() {
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        let mut last = String::from("cannot connect");
+        while let Some(s) = source {
+            last = s.to_string();
+            source = s.source();
+        }
+        format!("cannot connect ({last})")
+    } else {
+        "the connection failed".to_string()
+    }
+}

@@ -1,0 +1,16 @@
+//! A record store shared by several machines: OpenBao (or HashiCorp Vault) KV version 2.
+//!
+//! - [`client`]: the HTTP client for KV v2 (read with version, check-and-set write, list,
+//!   delete a version, key and mount configuration) and its authentication (a token from
+//!   `BAO_TOKEN`/`VAULT_TOKEN` or a file, or AppRole).
+//! - [`settings`]: where the store is (address, mount, prefix, CA) and how to log in, as kept
+//!   in `config.json`: paths of files only, never a secret.
+//!
+//! OpenBao sees only sealed records (the same bytes a local file holds) and lock keys; it never
+//! holds a key that opens a record.
+
+pub mod client;
+pub mod settings;
+
+pub use client::{BaoError, KvClient, KvEntry};
+pub use settings::{AuthSettings, OpenBaoSettings};

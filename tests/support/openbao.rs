@@ -1,0 +1,214 @@
+//! Test support: a real OpenBao dev server on loopback (../shared/openbao/start.sh), one per
+//! test that needs one (~0.2 s; a test may seal or stop it), each test on its own KV v2 mount.
+//! Fails loudly when OpenBao is missing: `sh ../shared/openbao/install.sh` installs it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use keychain::store::openbao::{AuthSettings, OpenBaoSettings};
+
+use super::free_port;
+
+/// The dev server's root token: a test value, not a secret.
+pub const ROOT_TOKEN: &str = "root-test-token";
+
+pub struct Bao {
+    pub addr: String,
+    pub port: u16,
+    pub base: tempfile::TempDir,
+    pid: u32,
+}
+
+impl Bao {
+    /// Starts a dev server (in memory, unsealed) on a free port.
+    pub fn start() -> Bao {
+        let script = std::env::var("KEYCHAIN_OPENBAO_START")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/openbao/start.sh")
+            });
+        assert!(
+            script.exists(),
+            "OpenBao start script not found at {} (set KEYCHAIN_OPENBAO_START)",
+            script.display()
+        );
+        let port = free_port();
+        let base = tempfile::tempdir().expect("temp dir");
+        let out = Command::new("bash")
+            .arg(&script)
+            .env("PORT", port.to_string())
+            .env("BASE", base.path())
+            .env("TOKEN", ROOT_TOKEN)
+            .output()
+            .expect("run start.sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let pid = stdout.lines().last().and_then(|l| l.trim().parse().ok());
+        let (true, Some(pid)) = (out.status.success(), pid) else {
+            panic!(
+                "OpenBao did not start on port {port} (install it with 'sh ../shared/openbao/install.sh'): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        Bao {
+            addr: format!("http://127.0.0.1:{port}"),
+            port,
+            base,
+            pid,
+        }
+    }
+
+    /// Runs the `bao` CLI as root against this server; panics when it fails.
+    pub fn bao(&self, args: &[&str]) -> String {
+        let out = self.bao_output(args, None);
+        assert!(
+            out.status.success(),
+            "bao {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs the `bao` CLI, optionally with `stdin`, and returns what it did.
+    pub fn bao_output(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new("bao")
+            .args(args)
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", ROOT_TOKEN)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run bao (install it with 'sh ../shared/openbao/install.sh')");
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// A new KV v2 mount of its own, with `cas_required` like a real keychain mount.
+    pub fn new_mount(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "t{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        self.bao(&[
+            "secrets",
+            "enable",
+            &format!("-path={name}"),
+            "-version=2",
+            "kv",
+        ]);
+        self.bao(&["write", &format!("{name}/config"), "cas_required=true"]);
+        name
+    }
+
+    /// A policy that lets a keychain use `MOUNT/PREFIX` (records and locks) and nothing else:
+    /// the policy the README gives a machine.
+    pub fn keychain_policy(mount: &str, prefix: &str) -> String {
+        format!(
+            r#"path "{mount}/data/{prefix}/*" {{ capabilities = ["create", "read", "update", "delete"] }}
+path "{mount}/metadata/{prefix}/*" {{ capabilities = ["create", "read", "update", "list", "delete"] }}
+path "{mount}/metadata/{prefix}" {{ capabilities = ["list"] }}
+path "{mount}/delete/{prefix}/*" {{ capabilities = ["update"] }}
+path "{mount}/config" {{ capabilities = ["read"] }}
+"#
+        )
+    }
+
+    /// An AppRole `role` with `policy` (HCL) and a token TTL; writes its role id and a fresh
+    /// secret id into 0600 files under `dir` and returns the auth settings naming them.
+    pub fn approle(&self, role: &str, policy: &str, ttl: &str, dir: &Path) -> AuthSettings {
+        let out = self.bao_output(&["policy", "write", role, "-"], Some(policy));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Enabling twice fails harmlessly.
+        let _ = self.bao_output(&["auth", "enable", "approle"], None);
+        self.bao(&[
+            "write",
+            &format!("auth/approle/role/{role}"),
+            &format!("token_policies={role}"),
+            &format!("token_ttl={ttl}"),
+            &format!("token_max_ttl={ttl}"),
+        ]);
+        let role_id = self.bao(&[
+            "read",
+            "-field=role_id",
+            &format!("auth/approle/role/{role}/role-id"),
+        ]);
+        let secret_id = self.bao(&[
+            "write",
+            "-f",
+            "-field=secret_id",
+            &format!("auth/approle/role/{role}/secret-id"),
+        ]);
+        let role_id_file = dir.join(format!("{role}.role-id"));
+        let secret_id_file = dir.join(format!("{role}.secret-id"));
+        write_private(&role_id_file, &role_id);
+        write_private(&secret_id_file, &secret_id);
+        AuthSettings::AppRole {
+            role_id_file,
+            secret_id_file,
+        }
+    }
+
+    /// A token file (0600) holding the root token.
+    pub fn root_token_file(&self) -> AuthSettings {
+        let token_file = self.base.path().join("root.token");
+        write_private(&token_file, ROOT_TOKEN);
+        AuthSettings::TokenFile { token_file }
+    }
+
+    /// Settings for a keychain at `mount`/`prefix` on this server.
+    pub fn settings(&self, mount: &str, prefix: &str, auth: AuthSettings) -> OpenBaoSettings {
+        OpenBaoSettings {
+            addr: self.addr.clone(),
+            mount: mount.to_string(),
+            path: prefix.to_string(),
+            ca_cert: None,
+            auth,
+        }
+    }
+
+    pub fn seal(&self) {
+        self.bao(&["operator", "seal"]);
+    }
+
+    /// Stops the server and waits until its port refuses connections.
+    pub fn stop(&self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("OpenBao (pid {}) did not stop", self.pid);
+    }
+
+    /// The server's audit log (every value HMAC'd).
+    pub fn audit_log(&self) -> String {
+        std::fs::read_to_string(self.base.path().join("audit.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}
+
+pub fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
