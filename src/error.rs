@@ -74,6 +74,10 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
+    /// This machine joined a shared keychain but no member added it (or it was removed).
+    #[error("this machine is not a member of the shared keychain (its public key is {recipient})")]
+    NotAMember { recipient: String },
+
     /// The provider rejected the credentials: a person must act.
     #[error("{0}")]
     Rejected(String),
@@ -142,7 +146,7 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
-            Error::KeyStore(_) => exit::LOCKED,
+            Error::KeyStore(_) | Error::NotAMember { .. } => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
@@ -166,6 +170,7 @@ impl Error {
             Error::Usage { .. } => "usage",
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
             Error::KeyStore(_) => "key-store",
+            Error::NotAMember { .. } => "not-a-member",
             Error::Integrity { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
@@ -210,6 +215,9 @@ impl Error {
             Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),
             Error::Replayed { .. } => Some("the file was left untouched; find out who put the older copy back ('keychain audit' lists the account's events and 'keychain audit verify' checks the log); to keep the current secrets, restore the newest copy; to start over, 'keychain rm' the account and add it again".into()),
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
+            Error::NotAMember { recipient } => Some(format!(
+                "ask a member to run `keychain member add {recipient} --name HOST`, then run this again"
+            )),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),
             Error::Rejected(_) => Some("check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into()),

@@ -24,6 +24,7 @@ pub mod keystore;
 pub mod login;
 pub mod logon;
 pub mod manpage;
+pub mod members;
 pub mod oauth;
 pub mod output;
 #[cfg(test)]

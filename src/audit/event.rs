@@ -163,6 +163,16 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
+    /// `user@host` of this process, for records of who did something (a member added).
+    pub fn who() -> String {
+        format!("{}@{}", user_name(), host_name())
+    }
+
+    /// This machine's host name, the default name of a member.
+    pub fn host() -> String {
+        host_name()
+    }
+
     pub(crate) fn current() -> Self {
         Origin {
             user: user_name(),
@@ -215,6 +225,9 @@ pub(crate) struct Record<'a> {
     pub fingerprints: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counter: Option<u64>,
+    /// The group key generation whose key MACs the line: only in a shared trail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     pub prev: &'a str,
 }
 
@@ -225,6 +238,7 @@ impl<'a> Record<'a> {
         time: std::time::SystemTime,
         seq: u64,
         prev: &'a str,
+        generation: Option<u64>,
     ) -> Self {
         Record {
             seq,
@@ -246,6 +260,7 @@ impl<'a> Record<'a> {
                 .map(|(k, v)| (clean(k), clean(v)))
                 .collect(),
             counter: event.counter,
+            generation,
             prev,
         }
     }
@@ -340,6 +355,7 @@ mod tests {
             std::time::SystemTime::now(),
             5,
             &zero,
+            None,
         ))
         .unwrap();
         assert!(line.starts_with(r#"{"seq":5,"time":""#), "{line}");
@@ -353,6 +369,7 @@ mod tests {
             std::time::SystemTime::now(),
             0,
             &zero,
+            None,
         ))
         .unwrap();
         assert!(

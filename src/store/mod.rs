@@ -5,6 +5,7 @@
 //! several machines (OpenBao KV v2 with check-and-set, its lock a lease) fits the same trait so
 //! that they can share one account's refresh-token chain.
 
+pub mod kv;
 pub mod local;
 pub mod openbao;
 
