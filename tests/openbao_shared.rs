@@ -15,7 +15,8 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use support::login::{FAKETIME_LIB, REDIRECT_URI, require_faketime};
-use support::shared_keychain::{Bao, Machine};
+use support::openbao::Bao;
+use support::shared_keychain::Machine;
 use support::stampede::stampede;
 use support::{
     Llng, TOTP_SECRET, add_args, assert_exit, assert_success, contains, require_secret_service,
@@ -122,7 +123,7 @@ fn audit_row(m: &Machine) -> serde_json::Value {
 fn two_machines_times_16_logins_over_20_expiries_make_one_token_request_each() {
     require_faketime();
     let llng = Llng::start();
-    let bao = Bao::dev();
+    let bao = Bao::start();
     let mount = bao.new_mount();
     let (a, b) = two_machines(&bao, &mount);
     add_dwho(&a, &llng);
@@ -204,7 +205,7 @@ fn wait_for_queued_request(llng: &Llng) {
 #[test]
 fn lock_holder_killed_mid_refresh_the_other_machine_goes_on_after_the_lease() {
     let llng = Llng::start();
-    let bao = Bao::dev();
+    let bao = Bao::start();
     let mount = bao.new_mount();
     let (a, b) = two_machines(&bao, &mount);
     add_dwho(&a, &llng);
@@ -310,7 +311,7 @@ fn openbao_stopped_and_restarted_mid_run_gives_clear_errors_and_loses_nothing() 
     assert_eq!(a.ok(&["login", "acct"]), first);
 
     // Started but sealed: the same, saying so.
-    bao.start_sealed();
+    bao.start_again();
     let out = b.run(&["login", "acct", "--min-valid", "700"]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("sealed"), "{}", stderr(&out));
@@ -336,7 +337,7 @@ fn openbao_stopped_and_restarted_mid_run_gives_clear_errors_and_loses_nothing() 
 #[test]
 fn an_approle_for_another_path_gets_a_clear_403_and_reads_nothing() {
     let llng = Llng::start();
-    let bao = Bao::dev();
+    let bao = Bao::start();
     let mount = bao.new_mount();
     let (a, _b) = two_machines(&bao, &mount);
     add_dwho(&a, &llng);
@@ -433,7 +434,7 @@ fn opens(m: &Machine, sealed: &[u8]) -> bool {
 
 #[test]
 fn a_planted_recipient_is_refused_and_a_removed_member_cannot_open_new_writes() {
-    let bao = Bao::dev();
+    let bao = Bao::start();
     let mount = bao.new_mount();
     let a = create(&bao, &mount, "a", "file");
     let b = join(&bao, &mount, "b", "file", &a);
@@ -508,7 +509,7 @@ fn verify_both(machines: [&Machine; 2], tampered: bool, what: &str) {
 
 #[test]
 fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_event() {
-    let bao = Bao::dev();
+    let bao = Bao::start();
     let mount = bao.new_mount();
     let a = create(&bao, &mount, "a", "file");
     let b = join(&bao, &mount, "b", "file", &a);

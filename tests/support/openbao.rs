@@ -19,7 +19,8 @@ pub struct Bao {
     pub addr: String,
     pub port: u16,
     pub base: tempfile::TempDir,
-    pid: u32,
+    /// The server's process; `shared_keychain` starts a persistent server again under a new one.
+    pub(super) pid: u32,
 }
 
 impl Bao {

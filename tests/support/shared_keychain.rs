@@ -5,113 +5,28 @@
 //! The role id and secret id are files (0600), as on a real server; no test puts a secret of
 //! OpenBao in keychain's argument list or environment.
 //!
-//! The OpenBao server comes from `../shared/openbao` (`start.sh`: a dev server, in memory), or,
-//! for the test that stops and restarts OpenBao mid-run, [`Bao::persistent`]: a real server with
-//! integrated (raft) storage on disk, initialised with one unseal key and unsealed by the
-//! harness, so that its data survives a restart. Administration (mounts, policies, AppRoles) goes
-//! through the `bao` binary with the root token in its environment.
+//! The OpenBao server is [`super::openbao::Bao`] (`../shared/openbao/start.sh`: a dev server, in
+//! memory), or, for the test that stops and restarts OpenBao mid-run, [`Bao::persistent`] added
+//! here: a real server with integrated (raft) storage on disk, initialised with one unseal key
+//! and unsealed by the harness, so that its data survives a restart. Administration (mounts,
+//! policies, AppRoles) goes through the `bao` binary with the root token in its environment.
 #![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use keychain::store::openbao::AuthSettings;
+
+use super::openbao::{Bao, ROOT_TOKEN, write_private};
 use super::{Kc, free_port};
 
-/// Fails loudly when OpenBao is not installed: a test of the shared store must never pass
-/// without having run against one.
-pub fn require_bao() -> PathBuf {
-    let found = Command::new("bao")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "OpenBao ('bao') not found on PATH: install it with sh ../shared/openbao/install.sh (as root), or run .ci/run"
-    );
-    PathBuf::from("bao")
-}
-
-fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/openbao")
-}
-
-/// How the server was started, and so how it is restarted.
-enum Kind {
-    /// `start.sh`: in memory, unsealed, root token given.
-    Dev,
-    /// Raft storage under `base/data`; after a start it is sealed until [`Bao::unseal`].
-    Persistent { unseal_key: String },
-}
-
-/// One OpenBao server on loopback, stopped when dropped.
-pub struct Bao {
-    /// `http://127.0.0.1:PORT`
-    pub addr: String,
-    pub port: u16,
-    /// The root token (a throwaway server's): for administration by the harness only.
-    root_token: String,
-    pub base: tempfile::TempDir,
-    pid: Option<u32>,
-    kind: Kind,
-    approle_enabled: std::cell::Cell<bool>,
-}
-
-static MOUNTS: AtomicU32 = AtomicU32::new(0);
-
-impl Bao {
-    /// A dev server from `../shared/openbao/start.sh`, with its file audit device.
-    pub fn dev() -> Bao {
-        require_bao();
-        let port = free_port();
-        let base = tempfile::tempdir().expect("temp dir");
-        let out = Command::new("bash")
-            .arg(shared_dir().join("start.sh"))
-            .env("PORT", port.to_string())
-            .env("BASE", base.path())
-            .env("TOKEN", "root-of-a-test-server")
-            .output()
-            .expect("run ../shared/openbao/start.sh");
-        let pid = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse().ok());
-        let (true, Some(pid)) = (out.status.success(), pid) else {
-            panic!(
-                "OpenBao did not start on port {port}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        Bao {
-            addr: format!("http://127.0.0.1:{port}"),
-            port,
-            root_token: "root-of-a-test-server".into(),
-            base,
-            pid: Some(pid),
-            kind: Kind::Dev,
-            approle_enabled: false.into(),
-        }
-    }
-
-    /// A server that keeps its data on disk (raft storage), initialised with one unseal key and
-    /// unsealed: the dev server keeps everything in memory, so only this one can be stopped and
-    /// started again without losing the records. The first unseal waits for raft to elect
-    /// itself leader (about 10 s); later ones take a fraction of a second.
-    pub fn persistent() -> Bao {
-        require_bao();
-        let port = free_port();
-        let cluster_port = free_port();
-        let base = tempfile::tempdir().expect("temp dir");
-        let b = base.path().display().to_string();
-        std::fs::create_dir(base.path().join("data")).unwrap();
-        std::fs::write(
-            base.path().join("server.hcl"),
-            format!(
-                r#"storage "raft" {{
+/// A persistent server's configuration: raft storage on disk, the listener on `port`, and a
+/// file audit device like `start.sh`'s.
+fn persistent_config(base: &Path, port: u16, cluster_port: u16) -> String {
+    let b = base.display();
+    format!(
+        r#"storage "raft" {{
   path = "{b}/data"
   node_id = "n1"
 }}
@@ -128,61 +43,145 @@ audit "file" "file" {{
   }}
 }}
 "#
-            ),
+    )
+}
+
+/// What the harness adds to [`Bao`] for several machines: a server that survives a restart,
+/// and root's view of the keys (to check what a machine left there, or to tamper with it).
+impl Bao {
+    /// A server that keeps its data on disk (raft storage), initialised with one unseal key and
+    /// unsealed: the dev server keeps everything in memory, so only this one can be stopped and
+    /// started again without losing the records. The first unseal waits for raft to elect
+    /// itself leader (about 10 s); later ones take a fraction of a second. Root's token is then
+    /// [`ROOT_TOKEN`], as on the dev server, so every helper of [`Bao`] works on it.
+    pub fn persistent() -> Bao {
+        let port = free_port();
+        let base = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(base.path().join("data")).unwrap();
+        std::fs::write(
+            base.path().join("server.hcl"),
+            persistent_config(base.path(), port, free_port()),
         )
         .unwrap();
         let mut bao = Bao {
             addr: format!("http://127.0.0.1:{port}"),
             port,
-            root_token: String::new(),
             base,
-            pid: None,
-            kind: Kind::Persistent {
-                unseal_key: String::new(),
-            },
-            approle_enabled: false.into(),
+            pid: 0,
         };
-        bao.start_server();
-        let init = bao.bao_cmd(&[
-            "operator",
-            "init",
-            "-key-shares=1",
-            "-key-threshold=1",
-            "-format=json",
-        ]);
-        let init: serde_json::Value = serde_json::from_str(&init).expect("init answer");
-        bao.root_token = init["root_token"].as_str().unwrap().to_string();
-        bao.kind = Kind::Persistent {
-            unseal_key: init["unseal_keys_b64"][0].as_str().unwrap().to_string(),
-        };
+        bao.start_again();
+        let init = Command::new("bao")
+            .args([
+                "operator",
+                "init",
+                "-key-shares=1",
+                "-key-threshold=1",
+                "-format=json",
+            ])
+            .env("BAO_ADDR", &bao.addr)
+            .output()
+            .expect("run bao (install it with 'sh ../shared/openbao/install.sh')");
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let init: serde_json::Value = serde_json::from_slice(&init.stdout).unwrap();
+        write_private(
+            &bao.base.path().join("unseal.key"),
+            init["unseal_keys_b64"][0].as_str().unwrap(),
+        );
         bao.unseal();
+        // A root token with the dev server's id, made with the generated one (given to bao in
+        // its environment, never in an argument).
+        let out = Command::new("bao")
+            .args([
+                "token",
+                "create",
+                &format!("-id={ROOT_TOKEN}"),
+                "-policy=root",
+                "-orphan",
+            ])
+            .env("BAO_ADDR", &bao.addr)
+            .env("BAO_TOKEN", init["root_token"].as_str().unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         bao
     }
 
-    fn start_server(&mut self) {
-        assert!(self.pid.is_none(), "OpenBao is already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.base.path().join("server.log"))
-            .unwrap();
-        let child = Command::new("setsid")
-            .arg("bao")
-            .arg("server")
-            .arg(format!(
-                "-config={}",
-                self.base.path().join("server.hcl").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start bao server");
-        self.pid = Some(child.id());
-        self.wait_until(|status| status.is_some(), "answers");
+    /// Starts a stopped persistent server again; it is sealed until [`Bao::unseal`].
+    pub fn start_again(&mut self) {
+        let config = self.base.path().join("server.hcl");
+        assert!(
+            config.exists(),
+            "only a persistent server keeps its data over a restart"
+        );
+        // The previous server must be gone, not just deaf: it holds the raft database's lock
+        // until it exits.
+        let start = Instant::now();
+        while self.pid != 0 && Path::new(&format!("/proc/{}", self.pid)).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "OpenBao (pid {}) did not exit",
+                self.pid
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Started by a shell that exits at once, as start.sh does: the server is nobody's child
+        // here, so it is reaped when it exits and its pid tells whether it still runs.
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(r#"setsid bao server -config="$1" >>"$2" 2>&1 </dev/null & echo $!"#)
+            .arg("bash")
+            .arg(&config)
+            .arg(self.base.path().join("server.log"))
+            .output()
+            .expect("start bao server (install it with 'sh ../shared/openbao/install.sh')");
+        self.pid = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("the server's pid");
+        self.wait_for_health(|status| status.is_some(), "answered");
     }
 
-    /// `/v1/sys/health`'s status code, or `None` when nothing answers.
+    /// Unseals a persistent server and waits until it serves as the active node.
+    pub fn unseal(&self) {
+        let key = std::fs::read_to_string(self.base.path().join("unseal.key")).unwrap();
+        // The key goes to curl on standard input, not into an argument list.
+        let mut curl = Command::new("curl")
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                "-X",
+                "POST",
+                "--data-binary",
+                "@-",
+            ])
+            .arg(format!("{}/v1/sys/unseal", self.addr))
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        let body = serde_json::json!({ "key": key.trim() }).to_string();
+        std::io::Write::write_all(&mut curl.stdin.take().unwrap(), body.as_bytes()).unwrap();
+        assert!(
+            curl.wait().unwrap().success(),
+            "unsealing {} failed",
+            self.addr
+        );
+        self.wait_for_health(
+            |status| status == Some(200),
+            "became active after unsealing",
+        );
+    }
+
+    /// `/v1/sys/health`'s status code (200 active, 503 sealed, ...), or `None` when nothing
+    /// answers.
     fn health(&self) -> Option<u16> {
         let out = Command::new("curl")
             .args([
@@ -201,7 +200,7 @@ audit "file" "file" {{
         (code != 0).then_some(code)
     }
 
-    fn wait_until(&self, done: impl Fn(Option<u16>) -> bool, what: &str) {
+    fn wait_for_health(&self, done: impl Fn(Option<u16>) -> bool, what: &str) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
             if done(self.health()) {
@@ -216,175 +215,38 @@ audit "file" "file" {{
         );
     }
 
-    /// Unseals a persistent server and waits until it serves as the active node.
-    pub fn unseal(&self) {
-        let Kind::Persistent { unseal_key } = &self.kind else {
-            panic!("a dev server is never sealed")
-        };
-        // The key goes on standard input, not into curl's argument list.
-        let mut child = Command::new("curl")
-            .args([
-                "-sf",
-                "-o",
-                "/dev/null",
-                "-X",
-                "POST",
-                "--data-binary",
-                "@-",
-            ])
-            .arg(format!("{}/v1/sys/unseal", self.addr))
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        write!(
-            child.stdin.take().unwrap(),
-            "{}",
-            serde_json::json!({ "key": unseal_key })
-        )
-        .unwrap();
-        assert!(child.wait().unwrap().success(), "unseal failed");
-        self.wait_until(
-            |status| status == Some(200),
-            "became active after unsealing",
-        );
-    }
-
-    /// Stops the server (SIGTERM) and waits until its port refuses connections.
-    pub fn stop(&mut self) {
-        let pid = self.pid.take().expect("OpenBao is not running");
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-        self.wait_until(|status| status.is_none(), "stopped");
-    }
-
-    /// Starts a stopped persistent server again; it is sealed until [`Bao::unseal`].
-    pub fn start_sealed(&mut self) {
-        assert!(
-            matches!(self.kind, Kind::Persistent { .. }),
-            "a dev server loses its data"
-        );
-        self.start_server();
-    }
-
-    /// Runs `bao ARGS` against this server as root; returns stdout, panics on failure.
-    pub fn bao_cmd(&self, args: &[&str]) -> String {
-        self.bao_stdin(args, "")
-    }
-
-    /// Runs `bao ARGS` with `stdin` (a policy, say) on its standard input.
-    pub fn bao_stdin(&self, args: &[&str], stdin: &str) -> String {
-        use std::io::Write;
-        let mut child = Command::new("bao")
-            .args(args)
-            .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", &self.root_token)
-            .env_remove("VAULT_TOKEN")
-            .env_remove("VAULT_ADDR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run bao");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "bao {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// A new KV version 2 mount of its own for one test, with `cas_required` set as the README
-    /// tells an administrator to.
-    pub fn new_mount(&self) -> String {
-        let mount = format!(
-            "t{}-{}",
-            std::process::id(),
-            MOUNTS.fetch_add(1, Ordering::Relaxed)
-        );
-        self.bao_cmd(&[
-            "secrets",
-            "enable",
-            &format!("-path={mount}"),
-            "-version=2",
-            "kv",
-        ]);
-        self.bao_cmd(&["write", &format!("{mount}/config"), "cas_required=true"]);
-        mount
-    }
-
-    /// An AppRole `role` whose policy allows exactly the keychain under `mount`/`prefix`, as the
-    /// README's "Several machines" section writes it; its role id and secret id as 0600 files in
-    /// `dir`.
-    pub fn approle(&self, role: &str, mount: &str, prefix: &str, dir: &Path) -> AppRole {
-        if !self.approle_enabled.get() {
-            self.bao_cmd(&["auth", "enable", "approle"]);
-            self.approle_enabled.set(true);
-        }
-        let policy = format!("kc-{role}");
-        self.bao_stdin(
-            &["policy", "write", &policy, "-"],
-            &keychain_policy(mount, prefix),
-        );
-        self.bao_cmd(&[
-            "write",
-            &format!("auth/approle/role/{role}"),
-            &format!("token_policies={policy}"),
-            "token_ttl=15m",
-            "token_max_ttl=1h",
-        ]);
-        let role_id = self.bao_cmd(&[
-            "read",
-            "-field=role_id",
-            &format!("auth/approle/role/{role}/role-id"),
-        ]);
-        let secret_id = self.bao_cmd(&[
-            "write",
-            "-f",
-            "-field=secret_id",
-            &format!("auth/approle/role/{role}/secret-id"),
-        ]);
-        std::fs::create_dir_all(dir).unwrap();
-        let role_id_file = private_file(&dir.join(format!("{role}.role-id")), role_id.trim());
-        let secret_id_file = private_file(&dir.join(format!("{role}.secret-id")), secret_id.trim());
-        AppRole {
-            role: role.to_string(),
-            role_id_file,
-            secret_id_file,
-        }
-    }
-
-    /// The data of a KV v2 key as root sees it (`None` when absent).
+    /// A KV v2 key as root reads it (`bao kv get -format=json`), `None` when absent.
     pub fn kv_get(&self, mount: &str, key: &str) -> Option<serde_json::Value> {
-        let out = Command::new("bao")
-            .args(["kv", "get", "-format=json", &format!("-mount={mount}"), key])
-            .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", &self.root_token)
-            .output()
-            .unwrap();
+        let out = self.bao_output(
+            &["kv", "get", "-format=json", &format!("-mount={mount}"), key],
+            None,
+        );
         out.status
             .success()
             .then(|| serde_json::from_slice(&out.stdout).expect("bao kv get -format=json"))
     }
 
-    /// Writes `data` as root over whatever `key` holds (a check-and-set on the version read,
+    /// Writes `data` as root over whatever `key` holds (a check-and-set on its current version,
     /// as `cas_required` demands): what someone with write access to the store could do.
     pub fn kv_put(&self, mount: &str, key: &str, data: &serde_json::Value) {
-        let version = self
-            .kv_get(mount, key)
-            .map_or(0, |e| e["data"]["metadata"]["version"].as_u64().unwrap());
-        let version = if version == 0 {
-            self.kv_metadata_version(mount, key)
+        let out = self.bao_output(
+            &[
+                "kv",
+                "metadata",
+                "get",
+                "-format=json",
+                &format!("-mount={mount}"),
+                key,
+            ],
+            None,
+        );
+        let version = if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["data"]["current_version"].as_u64().unwrap_or(0)
         } else {
-            version
+            0
         };
-        self.bao_stdin(
+        let out = self.bao_output(
             &[
                 "kv",
                 "put",
@@ -393,35 +255,18 @@ audit "file" "file" {{
                 key,
                 "-",
             ],
-            &data.to_string(),
+            Some(&data.to_string()),
         );
-    }
-
-    /// The current version of `key` even when it is deleted (0 when it never existed).
-    fn kv_metadata_version(&self, mount: &str, key: &str) -> u64 {
-        let out = Command::new("bao")
-            .args([
-                "kv",
-                "metadata",
-                "get",
-                "-format=json",
-                &format!("-mount={mount}"),
-                key,
-            ])
-            .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", &self.root_token)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            return 0;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["data"]["current_version"].as_u64().unwrap_or(0)
+        assert!(
+            out.status.success(),
+            "kv put {key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Removes `key` with every version and its metadata, as root.
     pub fn kv_destroy(&self, mount: &str, key: &str) {
-        self.bao_cmd(&["kv", "metadata", "delete", &format!("-mount={mount}"), key]);
+        self.bao(&["kv", "metadata", "delete", &format!("-mount={mount}"), key]);
     }
 
     /// The keys under `mount`/`prefix` (recursively), as root sees them.
@@ -429,27 +274,26 @@ audit "file" "file" {{
         let mut keys = Vec::new();
         let mut stack = vec![prefix.trim_end_matches('/').to_string()];
         while let Some(folder) = stack.pop() {
-            let out = Command::new("bao")
-                .args([
+            let out = self.bao_output(
+                &[
                     "kv",
                     "list",
                     "-format=json",
                     &format!("-mount={mount}"),
                     &folder,
-                ])
-                .env("BAO_ADDR", &self.addr)
-                .env("BAO_TOKEN", &self.root_token)
-                .output()
-                .unwrap();
+                ],
+                None,
+            );
             if !out.status.success() {
                 continue;
             }
             let names: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
             for name in names {
                 let full = format!("{folder}/{name}");
-                match name.strip_suffix('/') {
-                    Some(_) => stack.push(full.trim_end_matches('/').to_string()),
-                    None => keys.push(full),
+                if name.ends_with('/') {
+                    stack.push(full.trim_end_matches('/').to_string());
+                } else {
+                    keys.push(full);
                 }
             }
         }
@@ -459,39 +303,11 @@ audit "file" "file" {{
 
     /// The server's audit log, one JSON object per line (every value HMAC'd by OpenBao).
     pub fn audit_entries(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.base.path().join("audit.log"))
-            .unwrap_or_default()
+        self.audit_log()
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
-}
-
-impl Drop for Bao {
-    fn drop(&mut self) {
-        if let Some(pid) = self.pid {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-    }
-}
-
-/// The policy of one machine of the keychain at `mount`/`prefix`: its records, locks, members
-/// and trail under the prefix, and nothing else.
-pub fn keychain_policy(mount: &str, prefix: &str) -> String {
-    format!(
-        r#"path "{mount}/data/{prefix}/*" {{ capabilities = ["create", "read", "update", "delete"] }}
-path "{mount}/metadata/{prefix}/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}
-path "{mount}/metadata/{prefix}" {{ capabilities = ["list"] }}
-path "{mount}/delete/{prefix}/*" {{ capabilities = ["update"] }}
-path "{mount}/config" {{ capabilities = ["read"] }}
-"#
-    )
-}
-
-fn private_file(path: &Path, content: &str) -> PathBuf {
-    std::fs::write(path, format!("{content}\n")).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path.to_path_buf()
 }
 
 /// An AppRole's credentials, as files.
@@ -517,12 +333,27 @@ impl Machine {
     /// policy allows `policy_prefix` (the same prefix, except for the intruder of a test).
     pub fn new(bao: &Bao, name: &str, mount: &str, prefix: &str, policy_prefix: &str) -> Machine {
         let kc = Kc::new();
-        let approle = bao.approle(
-            &format!("{mount}-{name}"),
-            mount,
-            policy_prefix,
-            &kc.tmp.path().join("approle"),
+        let dir = kc.tmp.path().join("approle");
+        std::fs::create_dir_all(&dir).unwrap();
+        let role = format!("{mount}-{name}");
+        let auth = bao.approle(
+            &role,
+            &Bao::keychain_policy(mount, policy_prefix),
+            "15m",
+            &dir,
         );
+        let AuthSettings::AppRole {
+            role_id_file,
+            secret_id_file,
+        } = auth
+        else {
+            unreachable!("Bao::approle gives AppRole settings")
+        };
+        let approle = AppRole {
+            role,
+            role_id_file,
+            secret_id_file,
+        };
         Machine {
             name: name.to_string(),
             kc,
