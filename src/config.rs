@@ -50,6 +50,10 @@ pub struct Config {
     #[serde(default)]
     pub escrow_recipients: Vec<String>,
     pub created: i64,
+    /// Where the records live: this folder (the default, not written) or a shared OpenBao.
+    /// Under the MAC: whoever could point a keychain at another server could collect its writes.
+    #[serde(default, skip_serializing_if = "StoreKind::is_local")]
+    pub store: StoreKind,
     /// HMAC-SHA256 over the rest of the configuration under a key derived from the identity:
     /// whoever can write `config.json` but cannot open the records cannot add a recipient.
     /// Checked before any record is sealed; absent in keychains made before it existed.
@@ -65,6 +69,7 @@ impl Config {
             recipient,
             escrow_recipients,
             created: crate::clock::now(),
+            store: StoreKind::Local,
             mac: None,
         }
     }
@@ -198,6 +203,23 @@ impl Config {
     }
 }
 
+/// Where a keychain's records live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// Files in the keychain folder (`accounts/`, `locks/`).
+    #[default]
+    Local,
+    /// OpenBao (or Vault) KV version 2, shared by several machines.
+    Openbao(crate::store::openbao::OpenBaoSettings),
+}
+
+impl StoreKind {
+    pub fn is_local(&self) -> bool {
+        matches!(self, StoreKind::Local)
+    }
+}
+
 /// Parses an age X25519 public key (`age1...`).
 pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
     text.trim().parse().map_err(|_| {
@@ -206,4 +228,28 @@ pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
             "an age public key starts with 'age1'; 'age-keygen -y KEYFILE' prints the one of a key file",
         )
     })
+}
+
+#[cfg(test)]
+mod store_kind_tests {
+    use super::*;
+    use crate::store::openbao::{AuthSettings, OpenBaoSettings};
+
+    #[test]
+    fn a_local_keychain_config_is_written_as_before_and_an_openbao_one_round_trips() {
+        let mut config = Config::new(KeyStoreKind::File, "age1x".into(), vec![]);
+        let local = serde_json::to_string(&config).unwrap();
+        assert!(!local.contains("\"store\""), "{local}");
+        config.store = StoreKind::Openbao(OpenBaoSettings {
+            addr: "https://bao:8200".into(),
+            mount: "kv".into(),
+            path: "acme".into(),
+            ca_cert: None,
+            auth: AuthSettings::TokenFile {
+                token_file: "/etc/kc/token".into(),
+            },
+        });
+        let shared = serde_json::to_vec(&config).unwrap();
+        assert_eq!(Config::parse(&shared).unwrap().store, config.store);
+    }
 }

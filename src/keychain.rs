@@ -31,7 +31,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::keystore::{self, Identity};
 use crate::record::{self, Account, Header, RecordError};
-use crate::store::local::LocalStore;
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
@@ -82,7 +81,7 @@ impl Keychain {
     /// permissions as findings instead of refusing to look.
     pub fn open_unchecked(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
-        let store = Box::new(LocalStore::open(dir)?);
+        let store = crate::store::open(dir, &config.store)?;
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
@@ -260,7 +259,7 @@ impl Keychain {
                 Ok(()) => error,
                 // Exit 7: the record now holds a change its log does not.
                 Err(undo) => Error::Integrity {
-                    path: self.store.location(&name),
+                    path: self.store.location(&name).into(),
                     reason: format!(
                         "{error}; the change was saved but could not be undone ({undo}): the record holds a change the audit log does not"
                     ),
@@ -293,7 +292,7 @@ impl Keychain {
             return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
                 Ok(_) => error,
                 Err(undo) => Error::Integrity {
-                    path: self.store.location(&name),
+                    path: self.store.location(&name).into(),
                     reason: format!(
                         "{error}; the account was removed and could not be put back ({undo}): the log does not say so"
                     ),
@@ -314,8 +313,14 @@ impl Keychain {
         self.audit.append(&event).map_err(trail::audit_error)
     }
 
-    pub fn record_path(&self, name: &str) -> PathBuf {
+    /// Where the account's record lives: a file, or `openbao://host/mount/path/NAME`.
+    pub fn location(&self, name: &str) -> crate::store::Location {
         self.store.location(name)
+    }
+
+    /// [`Keychain::location`] as a path (a remote one prints as its URL), for errors.
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.store.location(name).into()
     }
 }
 
@@ -329,14 +334,14 @@ fn open_checked(
     logged: Option<u64>,
 ) -> Result<Account> {
     let account = record::open(bytes, name, identity).map_err(|e| Error::Integrity {
-        path: store.location(name),
+        path: store.location(name).into(),
         reason: e.to_string(),
     })?;
     if let Some(logged) = logged
         && account.header.writes < logged
     {
         return Err(Error::Replayed {
-            path: store.location(name),
+            path: store.location(name).into(),
             reason: replay_reason(account.header.writes, logged),
         });
     }
@@ -390,7 +395,7 @@ fn check_not_writable_by_others(path: &Path) -> Result<()> {
 /// account (a copied or renamed file) is refused, so no account is listed twice.
 fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
     let integrity = |e: RecordError| Error::Integrity {
-        path: store.location(name),
+        path: store.location(name).into(),
         reason: e.to_string(),
     };
     let raw = store

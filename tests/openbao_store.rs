@@ -188,3 +188,63 @@ fn a_dead_token_that_cannot_be_renewed_fails_clearly() {
     assert!(!err.to_string().contains(&token));
     assert_eq!(err.exit_code(), 6);
 }
+
+#[test]
+fn a_keychain_on_openbao_keeps_the_same_sealed_bytes_and_names_its_records_by_url() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let kc = bao.keychain(&mount, "team/etl");
+    assert!(!kc.dir.join("accounts").exists(), "no local records folder");
+    kc.add_account("acme");
+    assert_eq!(kc.ok(&["list", "--json"]).matches("\"acme\"").count(), 1);
+    assert!(kc.ok(&["show", "acme"]).contains("dwho"));
+
+    // What OpenBao holds is the age-sealed record: no secret in the clear.
+    let stored = bao.bao(&[
+        "kv",
+        "get",
+        "-format=json",
+        &format!("-mount={mount}"),
+        "team/etl/records/acme",
+    ]);
+    assert!(!stored.contains(support::CANARY_PASSWORD));
+    assert!(!stored.contains(support::TOTP_SECRET));
+    let config = std::fs::read_to_string(kc.dir.join("config.json")).unwrap();
+    assert!(config.contains("\"kind\": \"openbao\""), "{config}");
+    assert!(!config.contains(support::openbao::ROOT_TOKEN), "{config}");
+
+    // Adding it again is refused by check-and-set (cas 0 on an existing key).
+    let out = kc.run(&support::add_args("acme", &[]));
+    support::assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("already exists"),
+        "{}",
+        support::stderr(&out)
+    );
+
+    // A damaged record is named by its URL.
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    let version = stored["data"]["metadata"]["version"].as_u64().unwrap();
+    bao.bao(&[
+        "kv",
+        "put",
+        &format!("-mount={mount}"),
+        &format!("-cas={version}"),
+        "team/etl/records/acme",
+        "record=bm90IGEgcmVjb3Jk",
+    ]);
+    let out = kc.run(&["show", "acme"]);
+    support::assert_exit(&out, 7);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "openbao://127.0.0.1:{}/{mount}/team/etl/acme",
+            bao.port
+        )),
+        "{err}"
+    );
+
+    kc.ok(&["rm", "-f", "acme"]);
+    assert!(!kc.ok(&["list"]).contains("acme"));
+    kc.add_account("acme");
+}

@@ -319,8 +319,9 @@ fn user_name() -> String {
     std::env::var("USERNAME").unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// This machine's name, as events record it.
 #[cfg(unix)]
-fn host_name() -> String {
+pub fn host_name() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()
@@ -328,7 +329,7 @@ fn host_name() -> String {
 }
 
 #[cfg(not(unix))]
-fn host_name() -> String {
+pub fn host_name() -> String {
     std::env::var("COMPUTERNAME").unwrap_or_else(|_| "unknown".to_string())
 }
 

@@ -1,14 +1,71 @@
 //! `keychain init`: a new identity, kept in the chosen key store, and the folder's configuration.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::audit::Event;
 use crate::cli::InitArgs;
+use crate::cli::StoreChoice;
+use crate::config::StoreKind;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{self, Identity};
+use crate::store::StoreError;
+use crate::store::openbao::setup::{CasRequired, prepare};
+use crate::store::openbao::{AuthSettings, OpenBaoSettings};
 use crate::trail::{self, Action};
+
+/// The store the flags ask for, checked; files are kept as absolute paths (later runs may start
+/// elsewhere), and only their paths: never a token.
+fn store_kind(args: &InitArgs) -> Result<StoreKind> {
+    if args.store == StoreChoice::Local {
+        let stray = [
+            (args.mount.is_some(), "--mount"),
+            (args.prefix.is_some(), "--path"),
+            (args.ca_cert.is_some(), "--ca-cert"),
+            (args.token_file.is_some(), "--token-file"),
+            (args.role_id_file.is_some(), "--role-id-file"),
+        ];
+        if let Some((_, flag)) = stray.iter().find(|(given, _)| *given) {
+            return Err(Error::usage_hint(
+                format!("{flag} is for a keychain on OpenBao"),
+                "add --store openbao with --addr, --mount and --path",
+            ));
+        }
+        return Ok(StoreKind::Local);
+    }
+    let addr = args
+        .addr
+        .clone()
+        .or_else(|| std::env::var("VAULT_ADDR").ok().filter(|a| !a.is_empty()))
+        .ok_or_else(|| Error::usage("--store openbao needs --addr (or BAO_ADDR/VAULT_ADDR)"))?;
+    let absolute = |path: &PathBuf, flag: &str| -> Result<PathBuf> {
+        std::path::absolute(path).map_err(|e| Error::io(format!("{flag} {}", path.display()), e))
+    };
+    let auth = match (&args.token_file, &args.role_id_file, &args.secret_id_file) {
+        (Some(token_file), _, _) => AuthSettings::TokenFile {
+            token_file: absolute(token_file, "--token-file")?,
+        },
+        (None, Some(role), Some(secret)) => AuthSettings::AppRole {
+            role_id_file: absolute(role, "--role-id-file")?,
+            secret_id_file: absolute(secret, "--secret-id-file")?,
+        },
+        _ => AuthSettings::Environment,
+    };
+    let settings = OpenBaoSettings {
+        addr: addr.trim().trim_end_matches('/').to_string(),
+        mount: args.mount.clone().unwrap_or_default(),
+        path: args.prefix.clone().unwrap_or_default(),
+        ca_cert: args
+            .ca_cert
+            .as_ref()
+            .map(|c| absolute(c, "--ca-cert"))
+            .transpose()?,
+        auth,
+    };
+    settings.validate().map_err(Error::usage)?;
+    Ok(StoreKind::Openbao(settings))
+}
 
 pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
     // Check everything the user typed before anything is created.
@@ -20,6 +77,18 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
             format!("a keychain already exists in {}", dir.display()),
             "use it as it is, or choose another folder with --dir",
         ));
+    }
+    let store = store_kind(&args)?;
+    // The server is asked before anything is created: a wrong address, mount or policy fails
+    // here, not at the first login.
+    if let StoreKind::Openbao(settings) = &store {
+        match prepare(settings).map_err(StoreError::from)? {
+            CasRequired::AlreadyOn | CasRequired::TurnedOn => {}
+            CasRequired::CannotSet(why) => crate::output::after_save(crate::output::err(&format!(
+                "warning: the mount '{}' does not require check-and-set and this machine may not change that ({why}); keychain checks and sets on every write anyway, but ask an operator to run 'bao write {}/config cas_required=true' so that no other writer can skip it\n",
+                settings.mount, settings.mount
+            ))),
+        }
     }
     fsutil::ensure_private_dir(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
@@ -34,14 +103,21 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
             .map(|r| r.trim().to_string())
             .collect(),
     );
+    config.store = store;
     config.seal(&identity);
     config.create(dir)?;
-    crate::store::local::LocalStore::open(dir)?;
+    crate::store::open(dir, &config.store)?;
     trail::init(dir, &identity)?;
     trail::record_in(dir, Event::new("init", Action::Init))?;
 
+    let records = match &config.store {
+        StoreKind::Local => String::new(),
+        StoreKind::Openbao(s) => {
+            format!("; records on openbao://{}/{}/{}", s.host(), s.mount, s.path)
+        }
+    };
     crate::output::after_save(crate::output::err(&format!(
-        "Created a keychain in {} (key store: {}).\n",
+        "Created a keychain in {} (key store: {}{records}).\n",
         dir.display(),
         args.key_store
     )));

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::{
-    AccountLock, Expect, Listing, RawRecord, RecordStore, Revision, StoreError, validate_name,
+    AccountLock, Expect, Listing, Location, RawRecord, RecordStore, Revision, StoreError,
+    validate_name,
 };
 use crate::fsutil;
 
@@ -180,8 +181,8 @@ impl RecordStore for LocalStore {
         Ok(Listing { names, strays })
     }
 
-    fn location(&self, name: &str) -> PathBuf {
-        self.record_path(name)
+    fn location(&self, name: &str) -> Location {
+        Location::File(self.record_path(name))
     }
 
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError> {

@@ -14,6 +14,24 @@ use std::time::Duration;
 
 use crate::error::exit;
 
+/// The store a keychain's configuration names: the one place a store is chosen. `dir` is the
+/// keychain folder (the local store's records; the shared store's local read-only copy).
+pub fn open(
+    dir: &std::path::Path,
+    kind: &crate::config::StoreKind,
+) -> Result<Box<dyn RecordStore>, StoreError> {
+    match kind {
+        crate::config::StoreKind::Local => Ok(Box::new(local::LocalStore::open(dir)?)),
+        crate::config::StoreKind::Openbao(settings) => {
+            let lease = openbao::lease::lease_from_env(
+                std::env::var("KEYCHAIN_OPENBAO_LEASE").ok().as_deref(),
+            )
+            .map_err(|e| StoreError::Bao(openbao::BaoError::Settings(e)))?;
+            Ok(Box::new(openbao::OpenBaoStore::open(settings, lease)?))
+        }
+    }
+}
+
 /// Identifies the content a reader saw, for compare-and-swap. Opaque to callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision(pub String);
@@ -48,6 +66,11 @@ pub struct Listing {
 /// when the process dies).
 pub trait AccountLock: Send {
     fn account(&self) -> &str;
+    /// `Ok` while the lock surely lasts for one more write. A file lock lasts until dropped; a
+    /// lease across machines can run out, and its holder must then stop acting.
+    fn still_held(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 pub trait RecordStore: Send + Sync {
@@ -71,7 +94,34 @@ pub trait RecordStore: Send + Sync {
     /// Takes the account's exclusive lock, waiting at most `timeout`.
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError>;
     /// Where the account's record lives, for messages (a path, or a URL-like name elsewhere).
-    fn location(&self, name: &str) -> PathBuf;
+    fn location(&self, name: &str) -> Location;
+}
+
+/// Where a record lives, for messages: a file, or a place in a shared store that prints as
+/// `openbao://host/mount/path/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Remote(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Remote(url) => f.write_str(url),
+        }
+    }
+}
+
+/// For errors that carry a path: a remote location becomes a path that prints as its URL.
+impl From<Location> for PathBuf {
+    fn from(location: Location) -> PathBuf {
+        match location {
+            Location::File(path) => path,
+            Location::Remote(url) => PathBuf::from(url),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -213,3 +213,44 @@ pub fn write_private(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+impl Bao {
+    /// A keychain (the `file` key store) whose records live at `mount`/`prefix` on this server,
+    /// logging in with the root token from a file; `init` ran.
+    pub fn keychain(&self, mount: &str, prefix: &str) -> super::Kc {
+        let kc = super::Kc::new();
+        let AuthSettings::TokenFile { token_file } = self.root_token_file() else {
+            unreachable!()
+        };
+        kc.ok(&self.init_args(
+            mount,
+            prefix,
+            &["--token-file", token_file.to_str().unwrap()],
+        ));
+        kc
+    }
+
+    /// `init --key-store file --store openbao --addr .. --mount .. --path ..` and `extra`.
+    pub fn init_args<'a>(
+        &'a self,
+        mount: &'a str,
+        prefix: &'a str,
+        extra: &[&'a str],
+    ) -> Vec<&'a str> {
+        let mut args = vec![
+            "init",
+            "--key-store",
+            "file",
+            "--store",
+            "openbao",
+            "--addr",
+            &self.addr,
+            "--mount",
+            mount,
+            "--path",
+            prefix,
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+}

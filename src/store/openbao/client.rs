@@ -66,6 +66,10 @@ pub enum BaoError {
         path: String,
         detail: String,
     },
+    #[error(
+        "the lock of account '{account}' on {addr} may have run out (its lease was not renewed in time); nothing more is written under it"
+    )]
+    LeaseLost { addr: String, account: String },
     #[error("{0}")]
     Settings(String),
 }
@@ -76,9 +80,10 @@ impl BaoError {
     /// 2 for a conflict or a bad setting.
     pub fn exit_code(&self) -> i32 {
         match self {
-            BaoError::Unreachable { .. } | BaoError::Sealed { .. } | BaoError::BadAnswer { .. } => {
-                exit::UNAVAILABLE
-            }
+            BaoError::Unreachable { .. }
+            | BaoError::Sealed { .. }
+            | BaoError::BadAnswer { .. }
+            | BaoError::LeaseLost { .. } => exit::UNAVAILABLE,
             BaoError::TokenExpired { .. } | BaoError::NoToken(_) => exit::LOCKED,
             BaoError::Forbidden { .. } => exit::IO,
             BaoError::CasConflict { .. } | BaoError::Settings(_) => exit::USAGE,
@@ -94,6 +99,7 @@ impl BaoError {
             BaoError::TokenExpired { .. } => "give this machine a new token (BAO_TOKEN or its token file) or a new AppRole secret id".into(),
             BaoError::NoToken(_) => "set BAO_TOKEN, or run 'keychain init --store openbao' with --token-file or --role-id-file and --secret-id-file".into(),
             BaoError::BadAnswer { .. } => "check that the address is an OpenBao or Vault server and the mount is KV version 2".into(),
+            BaoError::LeaseLost { .. } => "run the command again; if it happens often, OpenBao answers too slowly for the lease (KEYCHAIN_OPENBAO_LEASE)".into(),
             BaoError::Settings(_) => return None,
         })
     }
@@ -371,6 +377,31 @@ impl KvClient {
         let answer = self.call(Method::POST, &api, Some(&body), "update")?;
         match answer.status {
             StatusCode::OK | StatusCode::NO_CONTENT => Ok(()),
+            status => Err(self.unexpected(&api, status, &answer.body)),
+        }
+    }
+
+    /// A key's own `delete_version_after`, or `None` when the key has no metadata yet (or none
+    /// set: `0s`).
+    pub fn delete_version_after(
+        &self,
+        mount: &str,
+        path: &str,
+    ) -> Result<Option<Duration>, BaoError> {
+        let api = format!("{mount}/metadata/{path}");
+        let answer = self.call(Method::GET, &api, None, "read")?;
+        match answer.status {
+            StatusCode::OK => {
+                let text = answer
+                    .body
+                    .pointer("/data/delete_version_after")
+                    .and_then(Value::as_str)
+                    .unwrap_or("0s");
+                let after = go_duration(text)
+                    .ok_or_else(|| self.bad(&api, "delete_version_after is not a duration"))?;
+                Ok((!after.is_zero()).then_some(after))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
             status => Err(self.unexpected(&api, status, &answer.body)),
         }
     }
@@ -672,5 +703,52 @@ fn transport_detail(e: &reqwest::Error) -> String {
         format!("cannot connect ({last})")
     } else {
         "the connection failed".to_string()
+    }
+}
+
+/// A duration as Go prints it (`30s`, `1m30s`, `1.5s`, `500ms`, `0s`).
+fn go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "\u{b5}s" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_as_openbao_prints_them() {
+        assert_eq!(go_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(go_duration("1h0m0s"), Some(Duration::from_secs(3600)));
+        assert_eq!(go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(go_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(go_duration("30"), None);
+        assert_eq!(go_duration("5x"), None);
     }
 }

@@ -10,7 +10,11 @@
 //! holds a key that opens a record.
 
 pub mod client;
+pub mod lease;
 pub mod settings;
+pub mod setup;
+pub mod store;
 
 pub use client::{BaoError, KvClient, KvEntry};
 pub use settings::{AuthSettings, OpenBaoSettings};
+pub use store::OpenBaoStore;

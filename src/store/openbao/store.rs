@@ -1,0 +1,179 @@
+//! [`RecordStore`] on OpenBao KV v2: the record of NAME at `MOUNT/data/PREFIX/records/NAME`,
+//! holding the same sealed bytes a local file holds (base64 in the field `record`); its lock the
+//! lease at `PREFIX/locks/NAME` ([`super::lease`]).
+//!
+//! A [`Revision`] is the KV version. Every write is a check-and-set: `Absent` is `cas: 0`,
+//! `At(v)` is `cas: v`, `Any` reads the current version first. Before each write the lease is
+//! checked ([`AccountLock::still_held`]); the check-and-set still refuses a holder whose lease
+//! ran out meanwhile and whose successor wrote.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+
+use super::client::{BaoError, KvClient};
+use super::lease::{self, AcquireError, LockKey};
+use super::settings::OpenBaoSettings;
+use crate::store::{
+    AccountLock, Expect, Listing, Location, RawRecord, RecordStore, Revision, StoreError,
+    validate_name,
+};
+
+/// The field of a record's KV data that holds its sealed bytes.
+const RECORD_FIELD: &str = "record";
+
+pub struct OpenBaoStore {
+    client: KvClient,
+    settings: OpenBaoSettings,
+    /// The lease for lock keys this machine creates.
+    lease: Duration,
+}
+
+impl OpenBaoStore {
+    /// A store for `settings`; contacts the server only at the first call.
+    pub fn open(settings: &OpenBaoSettings, lease: Duration) -> Result<Self, StoreError> {
+        Ok(OpenBaoStore {
+            client: KvClient::new(settings)?,
+            settings: settings.clone(),
+            lease,
+        })
+    }
+
+    pub fn client(&self) -> &KvClient {
+        &self.client
+    }
+
+    pub fn settings(&self) -> &OpenBaoSettings {
+        &self.settings
+    }
+
+    fn record_key(&self, name: &str) -> String {
+        format!("{}/records/{name}", self.settings.path)
+    }
+
+    fn lock_key(&self, name: &str) -> String {
+        format!("{}/locks/{name}", self.settings.path)
+    }
+
+    /// The record's bytes and version, or its version alone when there is no record.
+    fn read_versioned(&self, name: &str) -> Result<(Option<Vec<u8>>, u64), StoreError> {
+        let key = self.record_key(name);
+        let entry = self.client.read(&self.settings.mount, &key)?;
+        let Some(data) = entry.data else {
+            return Ok((None, entry.version));
+        };
+        let not_a_record = |reason: &str| StoreError::NotARecord {
+            path: self.location(name).into(),
+            reason: reason.to_string(),
+        };
+        let text = data
+            .get(RECORD_FIELD)
+            .and_then(Value::as_str)
+            .ok_or_else(|| not_a_record("its KV data has no 'record' field"))?;
+        let bytes = B64
+            .decode(text)
+            .map_err(|_| not_a_record("its 'record' field is not base64"))?;
+        Ok((Some(bytes), entry.version))
+    }
+}
+
+impl RecordStore for OpenBaoStore {
+    fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError> {
+        validate_name(name)?;
+        let (bytes, version) = self.read_versioned(name)?;
+        Ok(bytes.map(|bytes| RawRecord {
+            bytes,
+            revision: Revision(version.to_string()),
+        }))
+    }
+
+    fn write(
+        &self,
+        lock: &dyn AccountLock,
+        expect: Expect,
+        bytes: &[u8],
+    ) -> Result<Revision, StoreError> {
+        let name = lock.account();
+        validate_name(name)?;
+        lock.still_held()?;
+        let cas = match &expect {
+            Expect::Absent => 0,
+            Expect::At(revision) => revision
+                .0
+                .parse::<u64>()
+                .map_err(|_| StoreError::Conflict(name.to_string()))?,
+            Expect::Any => self.read_versioned(name)?.1,
+        };
+        let mut data = Map::new();
+        data.insert(RECORD_FIELD.into(), Value::String(B64.encode(bytes)));
+        match self
+            .client
+            .write(&self.settings.mount, &self.record_key(name), data, cas)
+        {
+            Ok(version) => Ok(Revision(version.to_string())),
+            Err(BaoError::CasConflict { .. }) if expect == Expect::Absent => {
+                Err(StoreError::Exists(name.to_string()))
+            }
+            Err(BaoError::CasConflict { .. }) => Err(StoreError::Conflict(name.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError> {
+        let name = lock.account();
+        validate_name(name)?;
+        lock.still_held()?;
+        if self.read_versioned(name)?.0.is_none() {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        // Every version and the metadata: a later `add` of the same name starts at `cas: 0`.
+        self.client
+            .destroy(&self.settings.mount, &self.record_key(name))?;
+        Ok(())
+    }
+
+    fn listing(&self) -> Result<Listing, StoreError> {
+        let keys = self.client.list(
+            &self.settings.mount,
+            &format!("{}/records", self.settings.path),
+        )?;
+        // Sub-folders (`x/`) and names no record can have are not accounts.
+        let names = keys
+            .into_iter()
+            .filter(|k| validate_name(k).is_ok())
+            .collect();
+        Ok(Listing {
+            names,
+            strays: Vec::new(),
+        })
+    }
+
+    fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError> {
+        validate_name(name)?;
+        let key = LockKey {
+            client: self.client.clone(),
+            mount: self.settings.mount.clone(),
+            path: self.lock_key(name),
+            account: name.to_string(),
+        };
+        match lease::acquire(key, self.lease, timeout) {
+            Ok(lock) => Ok(Box::new(lock)),
+            Err(AcquireError::TimedOut) => Err(StoreError::LockTimeout {
+                account: name.to_string(),
+                waited: timeout,
+            }),
+            Err(AcquireError::Bao(e)) => Err(e.into()),
+        }
+    }
+
+    fn location(&self, name: &str) -> Location {
+        Location::Remote(format!(
+            "openbao://{}/{}/{}/{name}",
+            self.settings.host(),
+            self.settings.mount,
+            self.settings.path
+        ))
+    }
+}
