@@ -229,6 +229,16 @@ pub enum Command {
     /// broken chains, reveals, and when the refresh token expires unused) and the events per
     /// day across accounts.
     Audit(AuditArgs),
+    /// The members of a keychain: the machines (age public keys) every record is sealed to
+    ///
+    /// The member list is MAC'd with a group key that only members can open, so someone who
+    /// can write to the store (or to the keychain folder) but is not a member cannot add a
+    /// recipient: a planted one is refused with exit 7 before anything is sealed, and
+    /// 'keychain audit' reports it. 'member add' and 'member rm' seal every record again to the
+    /// new set, each under its account's lock, each recorded in the audit trail. A machine set
+    /// up with 'init --join' but not added yet exits 6 and prints the command to ask a member
+    /// for.
+    Member(MemberArgs),
     /// Find plain-text secrets in Invantive settings*.xml and similar files; values never shown
     ///
     /// Prints file, line and attribute of each secret, nothing of its value. Exit 1 when
@@ -272,6 +282,39 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print a man page, or install them all where man finds them
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    pub command: MemberCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a machine by its public key (what 'init --join' printed there), then seal every record to it too
+    Add(MemberAddArgs),
+    /// List the members: name, public key, added when and by whom
+    List,
+    /// Remove a member: a new group key it cannot open, every record sealed again without it; then rotate what it could read ('keychain audit' names the accounts)
+    Rm(MemberRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberAddArgs {
+    /// The new member's age public key (age1...)
+    #[arg(value_name = "RECIPIENT")]
+    pub recipient: String,
+    /// A name for it, usually its host name (default: the start of its public key)
+    #[arg(long, value_name = "HOST")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MemberRmArgs {
+    /// The member's name as 'keychain member list' shows it
+    #[arg(value_name = "NAME")]
+    pub name: String,
 }
 
 /// `keychain audit` alone prints the report; its flags then apply as to `keychain audit report`.

@@ -48,6 +48,13 @@ pub enum Action {
     /// An append was cut short (a process killed in the middle of its write): its partial line
     /// was moved out of the log; the detail names the file that keeps those bytes.
     TornTail(String),
+    /// A member (a machine's public key) was added; the detail is its name.
+    MemberAdd(String),
+    /// A member was removed and the group key rotated; the detail is its name.
+    MemberRm(String),
+    /// The account was sealed again to the members after a change of members; the detail says
+    /// which (`add NAME`, `rm NAME`).
+    Reseal(String),
 }
 
 impl Action {
@@ -76,6 +83,9 @@ impl Action {
             Action::Totp => "totp",
             Action::SealConfig => "seal_config",
             Action::TornTail(_) => "torn_tail",
+            Action::MemberAdd(_) => "member_add",
+            Action::MemberRm(_) => "member_rm",
+            Action::Reseal(_) => "reseal",
         }
     }
 
@@ -89,6 +99,9 @@ impl Action {
             Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
             Action::Ack(d) => Action::Ack(clean(d)),
             Action::TornTail(d) => Action::TornTail(clean(d)),
+            Action::MemberAdd(d) => Action::MemberAdd(clean(d)),
+            Action::MemberRm(d) => Action::MemberRm(clean(d)),
+            Action::Reseal(d) => Action::Reseal(clean(d)),
             other => other.clone(),
         }
     }
@@ -162,17 +175,17 @@ pub(crate) struct Origin {
     pub pid: u32,
 }
 
+/// `user@host` of this process, for records of who did something (a member added).
+pub fn user_at_host() -> String {
+    format!("{}@{}", user_name(), host_name())
+}
+
+/// This machine's host name, the default name of its membership.
+pub fn this_host() -> String {
+    host_name()
+}
+
 impl Origin {
-    /// `user@host` of this process, for records of who did something (a member added).
-    pub fn who() -> String {
-        format!("{}@{}", user_name(), host_name())
-    }
-
-    /// This machine's host name, the default name of a member.
-    pub fn host() -> String {
-        host_name()
-    }
-
     pub(crate) fn current() -> Self {
         Origin {
             user: user_name(),

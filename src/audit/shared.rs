@@ -63,8 +63,9 @@ pub struct SharedLog {
     kv: Arc<dyn Kv>,
     copy: PathBuf,
     lock: PathBuf,
-    /// The MAC key of every group key generation (by index) this machine can open.
-    keys: Vec<Option<MacKey>>,
+    /// The MAC key of every group key generation (by index) this machine can open; a new
+    /// generation is added when this process removes a member.
+    keys: std::sync::RwLock<Vec<Option<MacKey>>>,
 }
 
 impl std::fmt::Debug for SharedLog {
@@ -96,11 +97,27 @@ impl SharedLog {
             kv,
             copy: dir.join(COPY_FILE),
             lock: dir.join(LOCK_FILE),
-            keys: secrets
-                .iter()
-                .map(|s| s.as_ref().map(|s| AuditKey::derive(s).mac_root()))
-                .collect(),
+            keys: std::sync::RwLock::new(
+                secrets
+                    .iter()
+                    .map(|s| s.as_ref().map(|s| AuditKey::derive(s).mac_root()))
+                    .collect(),
+            ),
         }
+    }
+
+    /// After a removal: events from now on are MAC'd under generation `generation`'s key.
+    pub fn set_generation(&self, generation: u64, secret: SecretBox<[u8; 32]>) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let index = generation as usize;
+        if keys.len() <= index {
+            keys.resize_with(index + 1, || None);
+        }
+        keys[index] = Some(AuditKey::derive(&secret).mac_root());
+    }
+
+    fn keys(&self) -> std::sync::RwLockReadGuard<'_, Vec<Option<MacKey>>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// This machine's copy of the events it has seen.
@@ -108,10 +125,11 @@ impl SharedLog {
         &self.copy
     }
 
-    /// The generation and key appends use.
-    fn current(&self) -> Result<(u64, &MacKey), AuditError> {
-        match self.keys.last() {
-            Some(Some(key)) => Ok((self.keys.len() as u64 - 1, key)),
+    /// The generation appends use (its key is the last one).
+    fn current(&self) -> Result<u64, AuditError> {
+        let keys = self.keys();
+        match keys.last() {
+            Some(Some(_)) => Ok(keys.len() as u64 - 1),
             _ => Err(AuditError::SharedMismatch {
                 location: self.kv.location("audit"),
                 detail: "cannot be appended to: this machine holds no current group key".into(),
@@ -155,9 +173,10 @@ impl SharedLog {
             .ok()
             .and_then(|v| v.generation)
             .ok_or(ProblemKind::Unreadable)?;
+        let keys = self.keys();
         let key = usize::try_from(generation)
             .ok()
-            .and_then(|g| self.keys.get(g))
+            .and_then(|g| keys.get(g))
             .and_then(Option::as_ref)
             .ok_or(ProblemKind::NoKey { generation })?;
         if !key.verify_line(&parsed.unsigned, &parsed.mac) {
@@ -260,7 +279,11 @@ impl SharedLog {
         event: &Event,
         origin: &Origin,
     ) -> Result<(Vec<u8>, String), AuditError> {
-        let (generation, key) = self.current()?;
+        let generation = self.current()?;
+        let keys = self.keys();
+        let key = keys[generation as usize]
+            .as_ref()
+            .expect("current() checked it");
         let record = Record::new(
             event,
             origin,

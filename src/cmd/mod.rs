@@ -12,6 +12,7 @@ mod init;
 mod list;
 mod login;
 mod man;
+mod member;
 mod mv;
 mod program;
 mod provider;
@@ -100,6 +101,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             audit::run(&Keychain::open_unchecked(&dir()?)?, args, json)
         }
         Command::Audit(args) => audit::run(&open()?, args, json),
+        Command::Member(args) => member::run(&open()?, args, json),
         Command::Scan(args) => scan::run(dir().ok().as_deref(), args, json),
         Command::Import(args) => import::run(&open()?, args, json),
         Command::Export(args) => confirmed("export", vec![], export::run(&open()?, args)),

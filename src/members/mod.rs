@@ -31,6 +31,7 @@
 //!
 //! This module must never print (the CLI renders what it returns) nor write a key anywhere.
 
+pub mod change;
 pub mod group;
 pub mod list;
 pub mod pin;

@@ -1,0 +1,104 @@
+//! `keychain member add|list|rm`: parse, call [`crate::members::change`], render.
+
+use crate::cli::{MemberArgs, MemberCommand};
+use crate::error::Result;
+use crate::keychain::Keychain;
+use crate::members::change;
+
+pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<i32> {
+    match args.command {
+        MemberCommand::Add(add) => {
+            let done = change::add(kc, &add.recipient, add.name.as_deref())?;
+            confirm(
+                json,
+                "member add",
+                &done,
+                &format!(
+                    "Added member '{}' ({}); sealed {} to it.\n",
+                    done.member.name,
+                    done.member.recipient,
+                    crate::output::count(done.resealed.len(), "record", "records")
+                ),
+            )
+        }
+        MemberCommand::Rm(rm) => {
+            let done = change::remove(kc, &rm.name)?;
+            let accounts = if done.resealed.is_empty() {
+                "none".to_string()
+            } else {
+                done.resealed.join(", ")
+            };
+            confirm(
+                json,
+                "member rm",
+                &done,
+                &format!(
+                    "Removed member '{}'; the group key was rotated and {} sealed again without it.\n\
+                     It may have kept what it could read before: rotate the password, TOTP secret and client secret of: {accounts}\n",
+                    done.member.name,
+                    crate::output::count(done.resealed.len(), "record was", "records were"),
+                ),
+            )
+        }
+        MemberCommand::List => {
+            let members = change::list(kc)?;
+            if json {
+                let rows: Vec<serde_json::Value> = members
+                    .iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "name": m.name,
+                            "recipient": m.recipient,
+                            "added_at": crate::clock::rfc3339(m.added_at),
+                            "added_by": m.added_by,
+                        })
+                    })
+                    .collect();
+                crate::output::raw(
+                    crate::json::document(serde_json::json!({ "members": rows })).as_bytes(),
+                )?;
+                return Ok(0);
+            }
+            if members.is_empty() {
+                crate::output::out(&format!(
+                    "No member list: every record is sealed to this keychain's key{}.\n",
+                    if kc.config.escrow_recipients.is_empty() {
+                        ""
+                    } else {
+                        " and its escrow recipients"
+                    }
+                ))?;
+                return Ok(0);
+            }
+            let mut text = String::new();
+            for m in &members {
+                text.push_str(&format!(
+                    "{:<20} {}  added {} by {}\n",
+                    m.name,
+                    m.recipient,
+                    crate::clock::rfc3339(m.added_at),
+                    m.added_by
+                ));
+            }
+            crate::output::out(&text)?;
+            Ok(0)
+        }
+    }
+}
+
+fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Result<i32> {
+    if json {
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "ok": true,
+                "command": command,
+                "member": done.member.name,
+                "accounts": done.resealed,
+            }))
+            .as_bytes(),
+        )?;
+    } else {
+        crate::output::err(text)?;
+    }
+    Ok(0)
+}
