@@ -395,6 +395,15 @@ fn an_approle_for_another_path_gets_a_clear_403_and_reads_nothing() {
     }
 }
 
+/// Adds `acct` with a placeholder provider and a password on machine `m` (no login needed).
+fn add_placeholder(m: &Machine) {
+    let pw = m.kc.file("placeholder-pw", "pw-of-a-placeholder\n");
+    m.ok(&add_args(
+        "acct",
+        &["--password-file", pw.to_str().unwrap(), "--no-totp"],
+    ));
+}
+
 /// The sealed bytes of `acct` as OpenBao holds them (root's view): the KV field that carries
 /// the age ciphertext, base64-decoded when it is base64.
 fn sealed_record(bao: &Bao, mount: &str) -> Vec<u8> {
@@ -438,7 +447,7 @@ fn a_planted_recipient_is_refused_and_a_removed_member_cannot_open_new_writes() 
     let mount = bao.new_mount();
     let a = create(&bao, &mount, "a", "file");
     let b = join(&bao, &mount, "b", "file", &a);
-    a.ok(&add_args("acct", &[]));
+    add_placeholder(&a);
     let sealed = sealed_record(&bao, &mount);
     assert!(
         opens(&a, &sealed) && opens(&b, &sealed),
@@ -513,7 +522,7 @@ fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_
     let mount = bao.new_mount();
     let a = create(&bao, &mount, "a", "file");
     let b = join(&bao, &mount, "b", "file", &a);
-    a.ok(&add_args("acct", &[]));
+    add_placeholder(&a);
     b.ok(&["set", "acct", "--user", "from-b"]);
     a.ok(&["show", "acct"]);
     b.ok(&["set", "acct", "--user", "from-b-again"]);
