@@ -234,6 +234,11 @@ fn lock_holder_killed_mid_refresh_the_other_machine_goes_on_after_the_lease() {
     let out = b.run(&["login", "acct", "--min-valid", "700"]);
     let waited = start.elapsed();
     assert_success(&out, &["login", "acct", "on machine b after the kill"]);
+    assert!(
+        waited < Duration::from_secs(support::shared_keychain::LEASE_SECONDS + 10),
+        "b waited {waited:?} for a lease of {} s",
+        support::shared_keychain::LEASE_SECONDS
+    );
     let token = text(&out);
     // Both machines serve that token now.
     assert_eq!(a.ok(&["login", "acct", "--min-valid", "700"]), token);

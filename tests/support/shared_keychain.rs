@@ -310,6 +310,10 @@ impl Bao {
     }
 }
 
+/// The lease of the machines' account locks: a killed holder is taken over after seconds, not
+/// the default half minute, within the lock timeout of [`Kc`] (30 s).
+pub const LEASE_SECONDS: u64 = 5;
+
 /// An AppRole's credentials, as files.
 pub struct AppRole {
     pub role: String,
@@ -394,12 +398,13 @@ impl Machine {
     }
 
     /// A keychain command of this machine: no OpenBao token or address from the test's own
-    /// environment; it logs in with its AppRole files only.
+    /// environment (it logs in with its AppRole files only), and a lease of [`LEASE_SECONDS`].
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut cmd = self.kc.cmd();
         for var in ["BAO_TOKEN", "VAULT_TOKEN", "BAO_ADDR", "VAULT_ADDR"] {
             cmd.env_remove(var);
         }
+        cmd.env("KEYCHAIN_OPENBAO_LEASE", LEASE_SECONDS.to_string());
         cmd
     }
 
@@ -408,6 +413,7 @@ impl Machine {
         for var in ["BAO_TOKEN", "VAULT_TOKEN", "BAO_ADDR", "VAULT_ADDR"] {
             cmd.env_remove(var);
         }
+        cmd.env("KEYCHAIN_OPENBAO_LEASE", LEASE_SECONDS.to_string());
         cmd
     }
 
