@@ -224,6 +224,16 @@ impl Keychain {
         Ok((account, raw.revision))
     }
 
+    /// Opens the local read-only copy of a shared record (the last sealed bytes this machine
+    /// saw), for `login` while the shared store cannot be reached. `None` when there is none
+    /// or it does not open: the caller then reports the store's own error.
+    pub fn read_last_seen(&self, name: &str) -> Option<Account> {
+        crate::store::validate_name(name).ok()?;
+        let bytes = self.store.last_seen(name)?;
+        let logged = self.logged_counter(name).ok()?;
+        open_checked(self.store(), self.identity().ok()?, name, &bytes, logged).ok()
+    }
+
     /// The last write counter the audit log recorded for `name`.
     pub fn logged_counter(&self, name: &str) -> Result<Option<u64>> {
         match self.counters.get() {

@@ -140,7 +140,26 @@ fn refuse_moving(account: &Account) -> Result<()> {
 /// A valid access token for `name`.
 pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 1. The lean path: one read, one decryption, no lock, no write.
-    let (account, _) = kc.read(name)?;
+    let (account, _) = match kc.read(name) {
+        Ok(read) => read,
+        // A shared store that is down or sealed: a token still valid for the margin may come
+        // from the local read-only copy; nothing else is done (no refresh, no logon, no write).
+        Err(Error::Store(crate::store::StoreError::Bao(e))) if e.is_unavailable() => {
+            let now = crate::clock::now();
+            let token = kc
+                .read_last_seen(name)
+                .filter(|account| account.header.moved_to.is_none())
+                .and_then(|account| cached(&account, now, opts.min_valid));
+            return match token {
+                Some(token) => {
+                    audit(kc, name, Action::LoginCache, None)?;
+                    Ok(token)
+                }
+                None => Err(crate::store::StoreError::Bao(e).into()),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     refuse_moving(&account)?;
     let now = crate::clock::now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
@@ -271,6 +290,9 @@ impl Session<'_> {
             // No request at all when the next step would be a refused logon.
             self.check_not_rejected()?;
         }
+        // A lease across machines that may run out before the answer is stored: do not start
+        // something (a refresh consumes the single-use token) whose result could not be kept.
+        self.lock.still_held()?;
         let client = oauth::http::client()
             .map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
         let endpoints = self.endpoints(&client)?;

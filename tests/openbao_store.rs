@@ -248,3 +248,264 @@ fn a_keychain_on_openbao_keeps_the_same_sealed_bytes_and_names_its_records_by_ur
     assert!(!kc.ok(&["list"]).contains("acme"));
     kc.add_account("acme");
 }
+
+mod lease {
+    use super::*;
+    use keychain::store::openbao::OpenBaoStore;
+    use keychain::store::{AccountLock, Expect, RecordStore, StoreError};
+
+    fn store(bao: &Bao, mount: &str, lease: Duration) -> OpenBaoStore {
+        OpenBaoStore::open(&bao.settings(mount, "kc", bao.root_token_file()), lease).unwrap()
+    }
+
+    #[test]
+    fn two_machines_incrementing_under_the_lease_never_lose_an_update() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let first = store(&bao, &mount, Duration::from_secs(10));
+        let lock = first.lock("n", Duration::from_secs(5)).unwrap();
+        first.write(&*lock, Expect::Absent, b"0").unwrap();
+        drop(lock);
+        const EACH: usize = 25;
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    let store = store(&bao, &mount, Duration::from_secs(10));
+                    for _ in 0..EACH {
+                        let lock = store.lock("n", Duration::from_secs(30)).unwrap();
+                        let raw = store.read("n").unwrap().unwrap();
+                        let n: usize = String::from_utf8(raw.bytes).unwrap().parse().unwrap();
+                        store
+                            .write(
+                                &*lock,
+                                Expect::At(raw.revision),
+                                (n + 1).to_string().as_bytes(),
+                            )
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let raw = first.read("n").unwrap().unwrap();
+        assert_eq!(
+            String::from_utf8(raw.bytes).unwrap(),
+            (2 * EACH).to_string()
+        );
+    }
+
+    /// A lock that claims to be held whatever happened: what a holder paused past its lease
+    /// (SIGSTOP, a suspended VM) believes when it wakes up before its own check runs.
+    struct Oblivious(&'static str);
+    impl AccountLock for Oblivious {
+        fn account(&self) -> &str {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_holder_whose_lease_ran_out_stops_and_its_stale_write_is_refused() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let lease = Duration::from_secs(3);
+        // A's own token, so that A alone can be cut off from the server.
+        let token = bao.bao(&["token", "create", "-field=token", "-ttl=1h", "-policy=root"]);
+        let token_file = bao.base.path().join("a.token");
+        support::openbao::write_private(&token_file, &token);
+        let auth = keychain::store::openbao::AuthSettings::TokenFile {
+            token_file: token_file.clone(),
+        };
+        let a = OpenBaoStore::open(&bao.settings(&mount, "kc", auth), lease).unwrap();
+        let b = store(&bao, &mount, lease);
+        let lock_a = a.lock("acct", Duration::from_secs(5)).unwrap();
+        let rev = a.write(&*lock_a, Expect::Absent, b"v1").unwrap();
+
+        // Held: B waits and gives up.
+        let err = b.lock("acct", Duration::from_millis(300)).err().unwrap();
+        assert!(matches!(err, StoreError::LockTimeout { .. }), "{err}");
+
+        // A can no longer renew (its token revoked): its lease runs out on the server's
+        // clock and B takes over, then writes.
+        bao.bao(&["token", "revoke", &token]);
+        let lock_b = b.lock("acct", Duration::from_secs(10)).unwrap();
+        b.write(&*lock_b, Expect::At(rev.clone()), b"v2-by-b")
+            .unwrap();
+
+        // A's own clock tells it its lease may have run out: it writes nothing more.
+        let err = a
+            .write(&*lock_a, Expect::At(rev.clone()), b"v2-by-a")
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Bao(BaoError::LeaseLost { .. })),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 5);
+        // A holder that did not notice (and has a working token again) is refused by
+        // check-and-set on the version it read.
+        let fresh = bao.bao(&["token", "create", "-field=token", "-ttl=1h", "-policy=root"]);
+        support::openbao::write_private(&token_file, &fresh);
+        let err = a
+            .write(&Oblivious("acct"), Expect::At(rev), b"v2-by-a")
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert_eq!(b.read("acct").unwrap().unwrap().bytes, b"v2-by-b");
+
+        // A's release does not free B's lock.
+        drop(lock_a);
+        let err = a.lock("acct", Duration::from_millis(300)).err().unwrap();
+        assert!(matches!(err, StoreError::LockTimeout { .. }), "{err}");
+        drop(lock_b);
+        a.lock("acct", Duration::from_secs(1)).unwrap();
+    }
+
+    #[test]
+    fn a_holder_renews_while_it_works_longer_than_the_lease() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let lease = Duration::from_secs(2);
+        let a = store(&bao, &mount, lease);
+        let b = store(&bao, &mount, lease);
+        let lock = a.lock("slow", Duration::from_secs(5)).unwrap();
+        // Three leases long (a slow headless logon): B never gets in, A may still write.
+        let err = b.lock("slow", 3 * lease).err().unwrap();
+        assert!(matches!(err, StoreError::LockTimeout { .. }), "{err}");
+        a.write(&*lock, Expect::Absent, b"done").unwrap();
+        drop(lock);
+        b.lock("slow", Duration::from_secs(1)).unwrap();
+    }
+
+    #[test]
+    fn a_holder_killed_with_sigkill_is_taken_over_after_its_lease() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let kc = bao.keychain(&mount, "kc");
+        // A token endpoint that accepts connections and never answers: `login` holds the lock
+        // while it waits for the refresh.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let token_url = format!("http://{}/token", silent.local_addr().unwrap());
+        let rt = kc.file("rt.txt", "refresh-token-1");
+        let pw = kc.file("pw.txt", "pw");
+        let totp = kc.file("totp.txt", support::TOTP_SECRET);
+        // The lock key gets its lease when first used (here, by add).
+        let add = [
+            "add",
+            "acct",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--totp-file",
+            totp.to_str().unwrap(),
+            "--provider",
+            "oauth2",
+            "--authorize-url",
+            "http://127.0.0.1:9/auth",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            "cli",
+            "--user",
+            "dwho",
+            "--refresh-token-file",
+            rt.to_str().unwrap(),
+        ];
+        let out = kc
+            .cmd()
+            .env("KEYCHAIN_OPENBAO_LEASE", "3")
+            .args(add)
+            .output()
+            .unwrap();
+        support::assert_success(&out, &add);
+        let mut holder = kc
+            .std_cmd()
+            .args(["login", "acct"])
+            .env("KEYCHAIN_OPENBAO_LEASE", "3")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the holder has its lease and is inside the refresh.
+        let (_conn, _) = silent.accept().unwrap();
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        let killed = std::time::Instant::now();
+
+        let other = keychain::keychain::Keychain::open(&kc.dir).unwrap();
+        let err = other
+            .store()
+            .lock("acct", Duration::from_millis(500))
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::LockTimeout { .. }), "{err}");
+        let lock = other.store().lock("acct", Duration::from_secs(10)).unwrap();
+        let waited = killed.elapsed();
+        assert!(
+            waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+            "taken over after {waited:?} (lease 3 s)"
+        );
+        drop(lock);
+        // The record is intact.
+        assert!(kc.ok(&["show", "acct"]).contains("dwho"));
+    }
+}
+
+#[test]
+fn while_openbao_is_down_login_serves_only_a_still_valid_token_from_the_local_copy() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let kc = bao.keychain(&mount, "kc");
+    kc.add_account("valid");
+    kc.add_account("expiring");
+    let now = support::unix_now() as i64;
+    for (name, lifetime) in [("valid", 600), ("expiring", 30)] {
+        kc.edit_account(name, |account| {
+            account.set_secret(
+                keychain::record::SecretField::AccessToken,
+                Some(format!("at-{name}").into()),
+                now,
+            );
+            account.header.access_token_expires = Some(now + lifetime);
+        });
+    }
+    // Seen once while OpenBao answered: the local copy is what this machine read last.
+    assert_eq!(kc.ok(&["login", "valid"]).trim(), "at-valid");
+    let copy = kc.dir.join("shared-copy/valid.kcr");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&copy).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !support::contains(&std::fs::read(&copy).unwrap(), "at-valid"),
+        "still sealed"
+    );
+
+    bao.seal();
+    assert_eq!(kc.ok(&["login", "valid"]).trim(), "at-valid");
+    // Valid for less than --min-valid (60 s): no refresh is possible, so it fails, naming
+    // the server and saying it is sealed.
+    let out = kc.run(&["login", "expiring"]);
+    support::assert_exit(&out, 5);
+    assert!(
+        support::stderr(&out).contains("sealed"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(
+        support::stderr(&out).contains(&bao.addr),
+        "{}",
+        support::stderr(&out)
+    );
+    // Everything else fails fast.
+    let out = kc.run(&["show", "valid"]);
+    support::assert_exit(&out, 5);
+
+    bao.stop();
+    let started = std::time::Instant::now();
+    assert_eq!(kc.ok(&["login", "valid"]).trim(), "at-valid");
+    let out = kc.run(&["login", "valid", "--min-valid", "900"]);
+    support::assert_exit(&out, 5);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!("OpenBao at {} did not answer", bao.addr)),
+        "{err}"
+    );
+    let out = kc.run(&support::add_args("new", &[]));
+    support::assert_exit(&out, 5);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -27,7 +27,9 @@ pub fn open(
                 std::env::var("KEYCHAIN_OPENBAO_LEASE").ok().as_deref(),
             )
             .map_err(|e| StoreError::Bao(openbao::BaoError::Settings(e)))?;
-            Ok(Box::new(openbao::OpenBaoStore::open(settings, lease)?))
+            Ok(Box::new(
+                openbao::OpenBaoStore::open(settings, lease)?.keep_copies_in(dir),
+            ))
         }
     }
 }
@@ -95,6 +97,12 @@ pub trait RecordStore: Send + Sync {
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError>;
     /// Where the account's record lives, for messages (a path, or a URL-like name elsewhere).
     fn location(&self, name: &str) -> Location;
+    /// The last sealed bytes of `name` this machine saw, when the store keeps a local
+    /// read-only copy (a shared store, for `login` while the server is down); never written
+    /// back, only opened.
+    fn last_seen(&self, _name: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Where a record lives, for messages: a file, or a place in a shared store that prints as

@@ -7,6 +7,7 @@
 //! checked ([`AccountLock::still_held`]); the check-and-set still refuses a holder whose lease
 //! ran out meanwhile and whose successor wrote.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,10 +17,14 @@ use serde_json::{Map, Value};
 use super::client::{BaoError, KvClient};
 use super::lease::{self, AcquireError, LockKey};
 use super::settings::OpenBaoSettings;
+use crate::fsutil;
 use crate::store::{
     AccountLock, Expect, Listing, Location, RawRecord, RecordStore, Revision, StoreError,
     validate_name,
 };
+
+/// Largest local copy read back (records are kilobytes).
+const MAX_COPY: u64 = 16 << 20;
 
 /// The field of a record's KV data that holds its sealed bytes.
 const RECORD_FIELD: &str = "record";
@@ -29,7 +34,13 @@ pub struct OpenBaoStore {
     settings: OpenBaoSettings,
     /// The lease for lock keys this machine creates.
     lease: Duration,
+    /// Where the last sealed bytes seen of each record are kept (0600 in a 0700 folder, still
+    /// age-encrypted), for `login` to serve a still-valid access token while OpenBao is down.
+    copies: Option<PathBuf>,
 }
+
+/// The folder, in the keychain folder, of the local read-only copies.
+pub const COPY_DIR: &str = "shared-copy";
 
 impl OpenBaoStore {
     /// A store for `settings`; contacts the server only at the first call.
@@ -38,7 +49,43 @@ impl OpenBaoStore {
             client: KvClient::new(settings)?,
             settings: settings.clone(),
             lease,
+            copies: None,
         })
+    }
+
+    /// Keeps a read-only copy of every record seen in `dir/shared-copy` (see [`COPY_DIR`]).
+    pub fn keep_copies_in(mut self, dir: &Path) -> Self {
+        self.copies = Some(dir.join(COPY_DIR));
+        self
+    }
+
+    fn copy_path(&self, name: &str) -> Option<PathBuf> {
+        self.copies
+            .as_ref()
+            .map(|dir| dir.join(format!("{name}.kcr")))
+    }
+
+    /// Refreshes the local copy when the record differs from it. Best effort: a copy that
+    /// cannot be written only means no offline answer later, never a failed command.
+    fn update_copy(&self, name: &str, bytes: &[u8]) {
+        let Some(path) = self.copy_path(name) else {
+            return;
+        };
+        if fsutil::read_regular(&path, MAX_COPY).is_ok_and(|old| old == bytes) {
+            return;
+        }
+        let dir = fsutil::parent_of(&path);
+        if !dir.is_dir() && fsutil::ensure_private_dir(&dir).is_err() {
+            return;
+        }
+        // Readers refresh it without the lock: a temp name of its own for each writer.
+        let _ = fsutil::write_atomic_unique(&path, bytes, fsutil::FILE_MODE);
+    }
+
+    fn drop_copy(&self, name: &str) {
+        if let Some(path) = self.copy_path(name) {
+            let _ = fsutil::remove_durable(&path);
+        }
     }
 
     pub fn client(&self) -> &KvClient {
@@ -83,6 +130,9 @@ impl RecordStore for OpenBaoStore {
     fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError> {
         validate_name(name)?;
         let (bytes, version) = self.read_versioned(name)?;
+        if let Some(bytes) = &bytes {
+            self.update_copy(name, bytes);
+        }
         Ok(bytes.map(|bytes| RawRecord {
             bytes,
             revision: Revision(version.to_string()),
@@ -112,7 +162,10 @@ impl RecordStore for OpenBaoStore {
             .client
             .write(&self.settings.mount, &self.record_key(name), data, cas)
         {
-            Ok(version) => Ok(Revision(version.to_string())),
+            Ok(version) => {
+                self.update_copy(name, bytes);
+                Ok(Revision(version.to_string()))
+            }
             Err(BaoError::CasConflict { .. }) if expect == Expect::Absent => {
                 Err(StoreError::Exists(name.to_string()))
             }
@@ -131,6 +184,7 @@ impl RecordStore for OpenBaoStore {
         // Every version and the metadata: a later `add` of the same name starts at `cas: 0`.
         self.client
             .destroy(&self.settings.mount, &self.record_key(name))?;
+        self.drop_copy(name);
         Ok(())
     }
 
@@ -166,6 +220,18 @@ impl RecordStore for OpenBaoStore {
             }),
             Err(AcquireError::Bao(e)) => Err(e.into()),
         }
+    }
+
+    fn last_seen(&self, name: &str) -> Option<Vec<u8>> {
+        validate_name(name).ok()?;
+        let path = self.copy_path(name)?;
+        let file = fsutil::open_regular(&path).ok()?;
+        let meta = file.metadata().ok()?;
+        // A copy others could have written is not trusted, not even to be opened.
+        if fsutil::writable_by_others(&path, &meta).is_some() {
+            return None;
+        }
+        fsutil::read_capped(file, meta.len(), MAX_COPY).ok()
     }
 
     fn location(&self, name: &str) -> Location {
