@@ -19,9 +19,11 @@ EXIT STATUS:
   4  the provider rejected the credentials: a person must act; keychain does not retry, and
      refuses further logons of the account until 'set' or one 'login --retry' (see help login)
   5  provider unreachable, timed out or rate-limited: try again later
-  6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed)
+  6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed);
+     this machine joined a shared keychain but is not a member (yet, or any more)
   7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
-     config.json does not authenticate; a keychain file others can write (left untouched)
+     config.json or the member list does not authenticate (a planted recipient); a keychain
+     file others can write (left untouched)
   8  input/output error (disk full, permission denied), also writing standard output or error
 126  exec: the program cannot be run (no execute permission, a folder)
 127  exec: no such program (checked before any logon)
@@ -500,6 +502,10 @@ pub struct InitArgs {
     /// AppRole login: a file holding the secret id (only its path is kept)
     #[arg(long, value_name = "FILE", requires = "role_id_file")]
     pub secret_id_file: Option<PathBuf>,
+    /// Join an existing shared keychain: create this machine's identity and print its public
+    /// key, for a member to run 'keychain member add RECIPIENT --name HOST'
+    #[arg(long)]
+    pub join: bool,
 }
 
 /// Where a new keychain keeps its records.

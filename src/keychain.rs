@@ -92,12 +92,13 @@ impl Keychain {
     pub fn open_unchecked(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
         let store = crate::store::open(dir, &config.store)?;
+        let shared = shared_state(dir, &config.store)?;
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
             store,
             audit: trail::log_of(dir),
-            shared: local_members(dir)?,
+            shared,
             shared_log: OnceCell::new(),
             members: RefCell::new(None),
             identity: OnceCell::new(),
@@ -173,25 +174,18 @@ impl Keychain {
         if let Some(log) = self.shared_log.get() {
             return Ok(log);
         }
-        let generation = match self.members()? {
-            Some(members) => members.list.generation,
-            None => {
-                return Err(Error::usage_hint(
-                    "the shared keychain has no member list",
-                    "run 'keychain init --store ...' on the first machine to create it",
-                ));
-            }
-        };
-        let keys = self
+        let secrets = self
             .shared()
             .expect("shared")
-            .all_keys(self.identity()?, generation)?;
-        let secrets: Vec<_> = keys
-            .iter()
-            .map(|k| k.as_ref().map(|k| k.audit_secret()))
-            .collect();
+            .trail_secrets(self.identity()?)?;
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets);
         Ok(self.shared_log.get_or_init(|| log))
+    }
+
+    /// Uses `identity` (just created by `init`) instead of asking the key store for it again.
+    pub fn with_identity(self, identity: Identity) -> Self {
+        let _ = self.identity.set(identity);
+        self
     }
 
     /// The identity, fetched from the key store at first use.
@@ -443,6 +437,20 @@ struct SharedState {
 /// The folder of a local keychain's member list: a keychain on one machine can have members
 /// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
 pub const LOCAL_MEMBERS_DIR: &str = "members";
+
+/// Where the member list lives: in the shared store (with the audit trail), or for a local
+/// keychain in `<dir>/members/` when it has one.
+fn shared_state(dir: &Path, store: &crate::config::StoreKind) -> Result<Option<SharedState>> {
+    match store {
+        crate::config::StoreKind::Local => local_members(dir),
+        crate::config::StoreKind::Openbao(settings) => Ok(Some(SharedState {
+            kv: Arc::new(
+                crate::store::openbao::kv::BaoKv::open(settings).map_err(StoreError::from)?,
+            ),
+            trail_in_store: true,
+        })),
+    }
+}
 
 fn local_members(dir: &Path) -> Result<Option<SharedState>> {
     let folder = dir.join(LOCAL_MEMBERS_DIR);

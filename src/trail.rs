@@ -42,7 +42,7 @@ pub fn init(dir: &std::path::Path, identity: &Identity) -> Result<()> {
 
 /// Appends one event; an error here must fail the command.
 pub fn record(kc: &Keychain, event: Event) -> Result<()> {
-    record_in(&kc.dir, event)
+    kc.record(event)
 }
 
 /// Appends one event to the log of the keychain in `dir`.

@@ -180,11 +180,6 @@ pub fn user_at_host() -> String {
     format!("{}@{}", user_name(), host_name())
 }
 
-/// This machine's host name, the default name of its membership.
-pub fn this_host() -> String {
-    host_name()
-}
-
 impl Origin {
     pub(crate) fn current() -> Self {
         Origin {

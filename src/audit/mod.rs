@@ -61,7 +61,7 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-pub use event::{Action, Event, Outcome, Stamp, host_name, this_host, user_at_host};
+pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
 pub use key::{AuditKey, fingerprint};
 pub use log::{AuditLog, Pending};
 pub use shared::SharedLog;

@@ -49,7 +49,7 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
     if kc.members()?.is_none() {
         let opened = shared.create(
             kc.identity()?,
-            &crate::audit::this_host(),
+            &crate::audit::host_name(),
             &crate::audit::user_at_host(),
         )?;
         kc.set_members(opened);

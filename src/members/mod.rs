@@ -285,6 +285,34 @@ impl<'a> Shared<'a> {
             .collect()
     }
 
+    /// The audit secret of every generation up to the member list's, for the shared trail
+    /// ([`crate::audit::SharedLog`]). The group key is checked against the pin as in
+    /// [`Shared::open`], the list's MAC is not: a planted recipient stops sealing, not the
+    /// audit trail that has to report it.
+    pub fn trail_secrets(
+        &self,
+        identity: &Identity,
+    ) -> Result<Vec<Option<secrecy::SecretBox<[u8; 32]>>>> {
+        let list_raw = self
+            .kv
+            .get(LIST_KEY)?
+            .ok_or_else(|| self.unauthenticated(LIST_KEY, "the member list is missing".into()))?;
+        let generation = MemberList::claimed_generation(&list_raw.bytes)
+            .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        let pin = self.load_pin(identity)?;
+        let (wrapped, _) = self.wrapped(generation)?;
+        let key = self.open_wrapped(identity, &wrapped)?;
+        self.check_chain(identity, &pin, &wrapped, &key)?;
+        let mut secrets: Vec<_> = self
+            .all_keys(identity, generation.saturating_sub(1))?
+            .into_iter()
+            .map(|k| k.map(|k| k.audit_secret()))
+            .collect();
+        secrets.truncate(generation as usize);
+        secrets.push(Some(key.audit_secret()));
+        Ok(secrets)
+    }
+
     /// What `keychain audit` reports about the members: `None` when [`Shared::open`] passes.
     pub fn problem(&self, identity: &Identity) -> Option<String> {
         match self.open(identity) {

@@ -781,7 +781,10 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
 
 fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
     let key = trail::audit_key(kc.identity()?);
-    let report = match kc.trail()?.verify(&key) {
+    let report = match kc
+        .trail()
+        .and_then(|t| t.verify(&key).map_err(trail::audit_error))
+    {
         Ok(report) => report,
         Err(e) => {
             out.push(finding(

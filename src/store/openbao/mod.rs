@@ -10,6 +10,7 @@
 //! holds a key that opens a record.
 
 pub mod client;
+pub mod kv;
 pub mod lease;
 pub mod settings;
 pub mod setup;
