@@ -409,6 +409,14 @@ fn add_placeholder(m: &Machine) {
     ));
 }
 
+/// The findings of `keychain audit --json` on machine `m` (it may exit 1 for them).
+fn findings(m: &Machine) -> Vec<serde_json::Value> {
+    let out = m.run(&["audit", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("audit --json: {}", stderr(&out)));
+    report["findings"].as_array().cloned().unwrap_or_default()
+}
+
 /// The sealed bytes of `acct` as OpenBao holds them (root's view): the KV field that carries
 /// the age ciphertext, base64-decoded when it is base64.
 fn sealed_record(bao: &Bao, mount: &str) -> Vec<u8> {
@@ -459,17 +467,45 @@ fn a_planted_recipient_is_refused_and_a_removed_member_cannot_open_new_writes() 
         "both members open the record"
     );
 
-    // p may write the keychain's path (the same policy) but is not a member: it cannot add
-    // itself.
+    // p may write the keychain's path (the same policy) but is not a member: keychain on p
+    // refuses to add anyone, p itself included.
     let p = Machine::new(&bao, "p", &mount, PREFIX, PREFIX);
     let planted = joined_recipient(&p, "file");
     let out = p.run(&["member", "add", &planted, "--name", "p"]);
+    assert_exit(&out, 6);
+    assert!(stderr(&out).contains("not a member"), "{}", stderr(&out));
+
+    // So p plants its recipient in the member list in the store by hand, keeping the MAC.
+    let list_key = format!("{PREFIX}/members");
+    let original = bao.kv_get(&mount, &list_key).expect("the member list")["data"]["data"].clone();
+    let planted_list = edit_value(&original, |bytes| {
+        let mut stored: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let mut body: serde_json::Value =
+            serde_json::from_str(stored["body"].as_str().unwrap()).unwrap();
+        let mut member = body["members"][0].clone();
+        member["name"] = "p".into();
+        member["recipient"] = planted.clone().into();
+        body["members"].as_array_mut().unwrap().push(member);
+        stored["body"] = body.to_string().into();
+        stored.to_string().into_bytes()
+    });
+    bao.kv_put(&mount, &list_key, &planted_list);
+    // Refused before anything is sealed to it (exit 7), and reported by the audit.
+    let out = a.run(&["set", "acct", "--user", "after-the-plant"]);
     assert_exit(&out, 7);
-    let listed = a.ok(&["member", "list"]);
-    assert!(!listed.contains(&planted), "{listed}");
-    // Nothing p can do makes a write reach p.
+    assert!(!opens(&p, &sealed_record(&bao, &mount)));
+    let found = findings(&a);
+    assert!(
+        found
+            .iter()
+            .any(|f| f["code"] == "members-not-authenticated" && f["severity"] == "critical"),
+        "the audit does not report the planted recipient: {found:?}"
+    );
+    // The list put back, work goes on, and still nothing reaches p.
+    bao.kv_put(&mount, &list_key, &original);
     a.ok(&["set", "acct", "--user", "after-the-attempt"]);
     assert!(!opens(&p, &sealed_record(&bao, &mount)));
+    assert!(!a.ok(&["member", "list"]).contains(&planted));
 
     // b is removed: what a writes next opens for a, and not for b.
     a.ok(&["member", "rm", "b"]);
@@ -485,12 +521,24 @@ fn a_planted_recipient_is_refused_and_a_removed_member_cannot_open_new_writes() 
     );
     assert!(!text(&out).contains("after-the-removal"));
     // The audit report advises rotating what b could read.
-    let report = a.run(&["audit"]);
+    let found = findings(&a);
     assert!(
-        String::from_utf8_lossy(&report.stdout).contains("rotat"),
-        "{}",
-        String::from_utf8_lossy(&report.stdout)
+        found.iter().any(|f| f["code"] == "member-removed"
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("rotate") && m.contains("acct"))),
+        "{found:?}"
     );
+}
+
+/// A KV value of keychain's shared space (`{"value": base64}`) with its bytes changed by `f`.
+fn edit_value(data: &serde_json::Value, f: impl FnOnce(&[u8]) -> Vec<u8>) -> serde_json::Value {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bytes = b64
+        .decode(data["value"].as_str().expect("a value field"))
+        .unwrap();
+    serde_json::json!({ "value": b64.encode(f(&bytes)) })
 }
 
 /// The keys of the shared audit trail, in sequence order: one key per position.
@@ -538,18 +586,15 @@ fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_
     let data = |key: &str| bao.kv_get(&mount, key).unwrap()["data"]["data"].clone();
     let (one, two) = (data(first), data(second));
 
-    // Edited: one character of one field of an event.
-    let mut edited = one.clone();
-    let field = edited
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-        .find(|v| v.is_string())
-        .expect("a text field");
-    let mut text_value = field.as_str().unwrap().to_string();
-    let last = text_value.pop().unwrap();
-    text_value.push(if last == 'A' { 'B' } else { 'A' });
-    *field = serde_json::Value::String(text_value);
+    // Edited: one letter of an event's text changed in case (its user, host or command).
+    let edited = edit_value(&one, |line| {
+        let mut line = line.to_vec();
+        let at = (10..line.len())
+            .find(|&i| line[i].is_ascii_lowercase())
+            .expect("a lowercase letter");
+        line[at] = line[at].to_ascii_uppercase();
+        line
+    });
     bao.kv_put(&mount, first, &edited);
     verify_both([&a, &b], true, "an edited event");
     bao.kv_put(&mount, first, &one);
