@@ -310,9 +310,9 @@ impl Bao {
     }
 }
 
-/// The lease of the machines' account locks: a killed holder is taken over after seconds, not
-/// the default half minute, within the lock timeout of [`Kc`] (30 s).
-pub const LEASE_SECONDS: u64 = 5;
+/// How long a machine's command waits for an account's lock: longer than OpenBao's lease
+/// (30 s unless a test shortens it), so that a dead holder's lease runs out within it.
+pub const LOCK_TIMEOUT_SECONDS: u64 = 120;
 
 /// An AppRole's credentials, as files.
 pub struct AppRole {
@@ -330,6 +330,8 @@ pub struct Machine {
     pub mount: String,
     pub prefix: String,
     pub addr: String,
+    /// `KEYCHAIN_OPENBAO_LEASE` of this machine's commands, when a test shortens the lease.
+    pub lease_seconds: Option<u64>,
 }
 
 impl Machine {
@@ -365,6 +367,7 @@ impl Machine {
             mount: mount.to_string(),
             prefix: prefix.to_string(),
             addr: bao.addr.clone(),
+            lease_seconds: None,
         }
     }
 
@@ -398,13 +401,18 @@ impl Machine {
     }
 
     /// A keychain command of this machine: no OpenBao token or address from the test's own
-    /// environment (it logs in with its AppRole files only), and a lease of [`LEASE_SECONDS`].
+    /// environment (it logs in with its AppRole files only), a lock timeout of
+    /// [`LOCK_TIMEOUT_SECONDS`], and the machine's lease if a test shortened it.
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut cmd = self.kc.cmd();
         for var in ["BAO_TOKEN", "VAULT_TOKEN", "BAO_ADDR", "VAULT_ADDR"] {
             cmd.env_remove(var);
         }
-        cmd.env("KEYCHAIN_OPENBAO_LEASE", LEASE_SECONDS.to_string());
+        cmd.env("KEYCHAIN_LOCK_TIMEOUT", LOCK_TIMEOUT_SECONDS.to_string());
+        match self.lease_seconds {
+            Some(lease) => cmd.env("KEYCHAIN_OPENBAO_LEASE", lease.to_string()),
+            None => cmd.env_remove("KEYCHAIN_OPENBAO_LEASE"),
+        };
         cmd
     }
 
@@ -413,7 +421,11 @@ impl Machine {
         for var in ["BAO_TOKEN", "VAULT_TOKEN", "BAO_ADDR", "VAULT_ADDR"] {
             cmd.env_remove(var);
         }
-        cmd.env("KEYCHAIN_OPENBAO_LEASE", LEASE_SECONDS.to_string());
+        cmd.env("KEYCHAIN_LOCK_TIMEOUT", LOCK_TIMEOUT_SECONDS.to_string());
+        match self.lease_seconds {
+            Some(lease) => cmd.env("KEYCHAIN_OPENBAO_LEASE", lease.to_string()),
+            None => cmd.env_remove("KEYCHAIN_OPENBAO_LEASE"),
+        };
         cmd
     }
 
