@@ -107,9 +107,21 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `keychain audit --json` on machine `m`: exit 0, or 1 for findings (a `file` key store is
+/// one).
+fn audit_json(m: &Machine) -> serde_json::Value {
+    let out = m.run(&["audit", "--json"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "audit --json: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `keychain audit --json` of a machine: the row of `acct`.
 fn audit_row(m: &Machine) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_str(&m.ok(&["audit", "--json"])).unwrap();
+    let report = audit_json(m);
     report["accounts"]
         .as_array()
         .unwrap()
@@ -434,12 +446,12 @@ fn add_placeholder(m: &Machine) {
     ));
 }
 
-/// The findings of `keychain audit --json` on machine `m` (it may exit 1 for them).
+/// The findings of `keychain audit --json` on machine `m`.
 fn findings(m: &Machine) -> Vec<serde_json::Value> {
-    let out = m.run(&["audit", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("audit --json: {}", stderr(&out)));
-    report["findings"].as_array().cloned().unwrap_or_default()
+    audit_json(m)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The sealed bytes of `acct` as OpenBao holds them (root's view): the KV field that carries
