@@ -4,10 +4,28 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
+use crate::choice::Choice;
 use crate::keystore::KeyStoreKind;
 use crate::record::Flow;
+use crate::severity::Severity;
+
+/// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
+/// and documents the names, and the value arrives typed.
+pub fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    let values = T::ALL.iter().map(|value| {
+        let possible = PossibleValue::new(value.name());
+        match value.help() {
+            Some(help) => possible.help(help),
+            None => possible,
+        }
+    });
+    PossibleValuesParser::new(values).try_map(|name: String| {
+        T::from_name(&name).ok_or_else(|| format!("'{name}' is not a possible value"))
+    })
+}
 
 /// Exit codes, as the man page and `--help` list them.
 pub const AFTER_HELP: &str = "\
@@ -18,13 +36,16 @@ EXIT STATUS:
   3  account not found
   4  the provider rejected the credentials: a person must act; keychain does not retry, and
      refuses further logons of the account until 'set' or one 'login --retry' (see help login)
-  5  provider unreachable, timed out or rate-limited: try again later
+  5  provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable,
+     sealed or its lock lease lost: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed);
-     this machine joined a shared keychain but is not a member (yet, or any more)
+     no OpenBao token, or it expired and logging in again did not help; this machine joined a
+     shared keychain but is not a member (yet, or any more)
   7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
      config.json or the member list does not authenticate (a planted recipient); a keychain
      file others can write (left untouched)
-  8  input/output error (disk full, permission denied), also writing standard output or error
+  8  input/output error (disk full, permission denied), also writing standard output or error;
+     OpenBao refused a path (403: the message names the path and the missing capability)
 126  exec: the program cannot be run (no execute permission, a folder)
 127  exec: no such program (checked before any logon)
 141  standard output or error was closed by its reader (| head, grep -q): the command stops
@@ -40,6 +61,10 @@ ENVIRONMENT:
   KEYCHAIN_KEYRING_TIMEOUT     seconds to wait for the OS credential store (at most and by default 5)
   KEYCHAIN_LOCK_TIMEOUT        seconds to wait for another process holding an account (default 60,
                                at most 86400)
+  KEYCHAIN_OPENBAO_LEASE       seconds of the lock lease on a shared store (default 30, 2 to 3600);
+                               every machine of the keychain must use the same value
+  BAO_TOKEN, VAULT_TOKEN       the OpenBao token, for a shared keychain set up without --token-file
+                               or AppRole
   KEYCHAIN_SCRYPT_WORK_FACTOR  scrypt log2 work factor for a new passphrase identity (default: age's
                                calibration, about one second); low values are for tests only";
 
@@ -109,10 +134,7 @@ token used.\" and its expired-token message, LemonLDAP::NG's bare
 invalid_request. keychain then logs on once. The provider's clock (its Date
 header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
-pub const PROVIDERS: [&str; 9] = [
-    "exact-nl", "exact-be", "exact-de", "exact-uk", "exact-us", "exact-es", "exact-fr", "oidc",
-    "oauth2",
-];
+pub use crate::oauth::PROVIDERS;
 
 /// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
@@ -161,6 +183,9 @@ pub enum Command {
     Init(InitArgs),
     /// Onboard an account: provider, client, user name and its secrets
     Add(AddArgs),
+    /// Move accounts between keychains: a local one and one shared on OpenBao, either way
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// List the accounts with which secrets are present and their ages; never a secret
     List(ListArgs),
     /// Show one account with a fingerprint (fp:3f9a1c) of each secret, or reveal exactly one
@@ -355,29 +380,6 @@ pub struct AckArgs {
     pub id: String,
 }
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        })
-    }
-}
-
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
     /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
@@ -387,7 +389,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Exit with 1 when a finding of this severity or worse exists
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
+    #[arg(long, value_parser = choice::<Severity>(), value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,
     /// A password older than DAYS is a finding
     #[arg(long, value_name = "DAYS", default_value_t = 365)]
@@ -462,7 +464,7 @@ pub struct RefreshArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where the identity that opens the records is kept
-    #[arg(long, value_enum, default_value_t = KeyStoreKind::Os)]
+    #[arg(long, value_parser = choice::<KeyStoreKind>(), default_value_t = KeyStoreKind::Os)]
     pub key_store: KeyStoreKind,
     /// Also encrypt every record to this age public key (e.g. a security officer's escrow key); repeatable
     #[arg(long, value_name = "AGE_PUBLIC_KEY")]
@@ -508,6 +510,31 @@ pub struct InitArgs {
     pub join: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy accounts into another keychain (e.g. from a local one into one shared on OpenBao,
+    /// or back), sealed to that keychain's recipients
+    ///
+    /// The target is an initialised keychain folder ('keychain --dir DIR init ...'); an account
+    /// that already exists there is refused (exit 2) and nothing more is copied. Each account
+    /// stays locked here while it is copied. Give --move to remove each account here once it
+    /// is stored there: a refresh-token chain used from two keychains breaks at every refresh.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreCopyArgs {
+    /// The keychain folder to copy into
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Remove each account here after it was stored in the target
+    #[arg(long = "move")]
+    pub remove: bool,
+    /// The accounts to copy [default: all]
+    #[arg(value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
+}
+
 /// Where a new keychain keeps its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreChoice {
@@ -542,7 +569,7 @@ pub struct ProviderArgs {
     #[arg(long, value_name = "SCOPE")]
     pub scope: Option<String>,
     /// The OAuth2 flow
-    #[arg(long, value_enum, value_name = "FLOW")]
+    #[arg(long, value_parser = choice::<Flow>(), value_name = "FLOW")]
     pub flow: Option<Flow>,
     /// Also let this host receive the password and code, beyond the hosts of the account's own
     /// URLs (e.g. a separate login host the provider sends its form to); repeatable. At set,
@@ -804,8 +831,8 @@ pub struct LoginArgs {
     #[arg(add = account_names())]
     pub name: String,
     /// How to print the token
-    #[arg(long, value_enum, default_value_t = crate::login::OutputFormat::Token)]
-    pub format: crate::login::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::cmd::login::OutputFormat::Token)]
+    pub format: crate::cmd::login::OutputFormat,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// Allow one logon although the provider rejected this account's password or code before

@@ -26,10 +26,13 @@ pub fn account_candidates() -> Vec<CompletionCandidate> {
     else {
         return Vec::new();
     };
-    let Ok(store) = crate::store::local::LocalStore::open(&dir) else {
+    // The store the configuration names (a shared one is asked, within its timeouts).
+    let kind = crate::config::Config::load(&dir)
+        .map(|config| config.store)
+        .unwrap_or_default();
+    let Ok(store) = crate::store::open(&dir, &kind) else {
         return Vec::new();
     };
-    use crate::store::RecordStore;
     store
         .listing()
         .map(|l| l.names.into_iter().map(CompletionCandidate::new).collect())

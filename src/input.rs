@@ -57,6 +57,12 @@ impl Prompter {
     }
 }
 
+impl keychain_core::prompt::Prompter for Prompter {
+    fn secret(&self, prompt: &str) -> std::io::Result<SecretString> {
+        Prompter::secret(self, prompt)
+    }
+}
+
 /// A secret given as a file argument: a path, or `-` for standard input.
 #[derive(Debug, Clone)]
 pub enum SecretSource {

@@ -1,40 +1,23 @@
-//! keychain: a credential keychain for unattended OAuth2 logons with two-factor authentication.
+//! keychain: the command line on top of `keychain-core`. It parses arguments (clap), asks a
+//! person for secrets, renders results and errors, and exits with the documented code; the work
+//! itself is done by `keychain-core`.
 //!
-//! The binary in `main.rs` only parses and dispatches; everything it does lives here so that
-//! tests can drive it directly.
-#![forbid(unsafe_code)]
-// Every write to stdout or stderr goes through `output`, which handles a closed or full stream.
+//! The core's modules are re-exported under their own names so that a command reads
+//! `crate::record` wherever the type lives.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod activity;
-pub mod audit;
+pub use keychain_core::{
+    activity, audit, choice, clock, config, crypto, error, fsutil, hardening, keychain, keystore,
+    login, logon, members, oauth, progress, prompt, record, secret, severity, store, text, totp,
+    trail, validate,
+};
+
 pub mod cli;
-pub mod clock;
 pub mod cmd;
 pub mod complete;
-pub mod config;
-pub mod crypto;
-pub mod error;
-pub mod fsutil;
-pub mod hardening;
 pub mod input;
 pub mod json;
-pub mod keychain;
-pub mod keystore;
-pub mod login;
-pub mod logon;
 pub mod manpage;
-pub mod members;
-pub mod oauth;
+pub mod outcome;
 pub mod output;
-#[cfg(test)]
-mod parser_proptests;
-#[cfg(test)]
-mod proptest_support;
-pub mod record;
-pub mod secret;
-pub mod store;
 pub mod table;
-pub mod totp;
-pub mod trail;
-pub mod validate;

@@ -4,39 +4,48 @@
 
 use std::error::Error as _;
 
+use std::process::ExitCode;
+
 use clap::Parser;
+use keychain::outcome::{Outcome, status};
 use keychain::output;
 
-fn main() {
+fn main() -> ExitCode {
     keychain::hardening::disable_core_dumps();
+    keychain::progress::install(Box::new(output::StderrObserver));
+    keychain::prompt::install(Box::new(keychain::input::Prompter::detect()));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = keychain::cli::json_in_raw_args(&args);
     if let Some(completions) = keychain::complete::from_env(args.clone()) {
-        match completions.and_then(|bytes| output::raw(&bytes)) {
-            Ok(()) => std::process::exit(0),
+        return match completions.and_then(|bytes| output::raw(&bytes)) {
+            Ok(()) => Outcome::Success.exit_code(),
             Err(error) => fail(error, false),
-        }
+        };
     }
     // `keychain help cron` is a topic, not a command: clap's help knows only commands.
     if args.len() == 3 && args[1] == "help" && args[2] == "cron" {
-        match output::out(&format!("{}\n", keychain::cli::CRON_HELP)) {
-            Ok(()) => std::process::exit(0),
+        return match output::out(&format!("{}\n", keychain::cli::CRON_HELP)) {
+            Ok(()) => Outcome::Success.exit_code(),
             Err(error) => fail(error, false),
-        }
+        };
     }
-    let cli = parse(json);
+    let cli = match parse(json) {
+        Ok(cli) => cli,
+        Err(done) => return done,
+    };
     match keychain::cmd::dispatch(cli) {
-        Ok(code) => std::process::exit(code),
+        Ok(outcome) => outcome.exit_code(),
         Err(error) => fail(error, json),
     }
 }
 
 /// Parses the command line; `--help`, `--version` and usage errors are written through
 /// `output` like everything else (clap would print them itself, ignoring a failed write, and a
-/// usage error quotes the user's argument, which must be escaped).
-fn parse(json: bool) -> keychain::cli::Cli {
+/// usage error quotes the user's argument, which must be escaped). `Err` carries the status to
+/// end with when there is nothing to run.
+fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
     let error = match keychain::cli::Cli::try_parse() {
-        Ok(cli) => return cli,
+        Ok(cli) => return Ok(cli),
         Err(error) => error,
     };
     let text = error.render().to_string();
@@ -52,15 +61,15 @@ fn parse(json: bool) -> keychain::cli::Cli {
         } else {
             output::err(&text)
         };
-        std::process::exit(error.exit_code());
+        return Err(status(error.exit_code()));
     }
-    match output::out(&text) {
-        Ok(()) => std::process::exit(error.exit_code()),
+    Err(match output::out(&text) {
+        Ok(()) => status(error.exit_code()),
         Err(write) => fail(write, json),
-    }
+    })
 }
 
-fn fail(error: keychain::error::Error, json: bool) -> ! {
+fn fail(error: keychain::error::Error, json: bool) -> ExitCode {
     // A reader that went away gets no message (there is no one to read it), only the status.
     if json && !error.is_closed_pipe() {
         let mut message = error.to_string();
@@ -98,5 +107,5 @@ fn fail(error: keychain::error::Error, json: bool) -> ! {
         // The exit status carries the error when standard error itself cannot be written.
         let _ = output::err(&text);
     }
-    std::process::exit(error.exit_code())
+    status(error.exit_code())
 }

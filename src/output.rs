@@ -20,11 +20,11 @@
 //! module (`clippy::print_stdout`, `clippy::print_stderr` and `clippy.toml`'s disallowed methods).
 #![allow(clippy::disallowed_methods)]
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
-use crate::error::{Error, Result};
+use keychain_core::error::{Error, Result};
+pub use keychain_core::text::{count, escape, escape_value};
 
 /// Human text on standard output, with control characters escaped.
 pub fn out(text: &str) -> Result<()> {
@@ -99,12 +99,6 @@ pub fn progress(text: &str) {
     let _ = err(text);
 }
 
-/// A count with its noun in the right number: `count(1, "line", "lines")` is "1 line", never
-/// "1 lines" or "1 line(s)".
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// The width of the terminal standard output writes to, when it is one.
 pub fn stdout_width() -> Option<usize> {
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
@@ -170,6 +164,19 @@ impl Drop for Waiting {
     }
 }
 
+/// The core's progress, shown on standard error: steps as they come, waits only on a terminal.
+pub struct StderrObserver;
+
+impl keychain_core::progress::Observer for StderrObserver {
+    fn step(&self, text: &str) {
+        progress(text);
+    }
+
+    fn waiting(&self, message: &str) -> Box<dyn Send> {
+        Box::new(Waiting::start(message))
+    }
+}
+
 /// Whether standard error is a terminal (progress and the seconds left are shown only there).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
@@ -198,70 +205,9 @@ fn write(stream: Stream, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// Escapes control characters for a terminal, keeping line breaks: the filter every human write
-/// passes through.
-pub fn escape(text: &str) -> Cow<'_, str> {
-    escape_controls(text, true)
-}
-
-/// Escapes control characters including line breaks: for one value placed on a line (a table
-/// cell, a field of `show`), so a value cannot start a line that looks like another row.
-pub fn escape_value(text: &str) -> Cow<'_, str> {
-    escape_controls(text, false)
-}
-
-/// The one escaping function. Escapes C0 controls (ESC, CR, BEL, ...), DEL, C1 controls
-/// (U+0080..U+009F, which some terminals obey like ESC sequences), and the Unicode bidi
-/// controls and line separators that reorder or break what a person reads.
-fn escape_controls(text: &str, keep_newline: bool) -> Cow<'_, str> {
-    let needs = |c: char| needs_escape(c) && !(keep_newline && c == '\n');
-    if !text.chars().any(needs) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if !needs(c) {
-            out.push(c);
-        } else if (c as u32) < 0x100 {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        } else {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'               // Arabic letter mark
-            | '\u{200e}' | '\u{200f}' // left-to-right and right-to-left marks
-            | '\u{2028}' | '\u{2029}' // line and paragraph separators
-            | '\u{202a}'..='\u{202e}' // embeddings and overrides
-            | '\u{2066}'..='\u{2069}' // isolates
-        )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_c0_c1_del_and_bidi_controls() {
-        assert_eq!(
-            escape("a\x1b[31mb\rc\x07d\u{9b}e\x7ff"),
-            "a\\x1b[31mb\\x0dc\\x07d\\x9be\\x7ff"
-        );
-        assert_eq!(escape("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
-        assert_eq!(escape("x\u{2066}y\u{2069}"), "x\\u{2066}y\\u{2069}");
-    }
-
-    #[test]
-    fn human_text_keeps_its_line_breaks_but_a_value_does_not() {
-        assert_eq!(escape("one\ntwo\n"), "one\ntwo\n");
-        assert_eq!(escape_value("one\ntwo\t"), "one\\x0atwo\\x09");
-    }
 
     #[test]
     fn a_closed_pipe_is_141_and_quiet_any_other_write_error_is_8() {
@@ -278,27 +224,5 @@ mod tests {
         };
         assert_eq!(full.exit_code(), crate::error::exit::IO);
         assert!(!full.is_closed_pipe());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn no_escaped_text_holds_a_control_character(text in proptest::prelude::any::<String>()) {
-            let value = escape_value(&text);
-            proptest::prop_assert!(!value.chars().any(needs_escape));
-            let human = escape(&text);
-            proptest::prop_assert!(!human.chars().any(|c| needs_escape(c) && c != '\n'));
-            // Human text keeps exactly its own line breaks.
-            proptest::prop_assert_eq!(human.matches('\n').count(), text.matches('\n').count());
-            // Text with nothing to escape is left as it is.
-            if !text.chars().any(needs_escape) {
-                proptest::prop_assert_eq!(value.as_ref(), text.as_str());
-            }
-        }
-    }
-
-    #[test]
-    fn plain_text_is_borrowed_unchanged() {
-        let text = "Bob Müller — 日本 <dwho@example.com>";
-        assert!(matches!(escape_value(text), Cow::Borrowed(t) if t == text));
     }
 }

@@ -509,3 +509,281 @@ fn while_openbao_is_down_login_serves_only_a_still_valid_token_from_the_local_co
     support::assert_exit(&out, 5);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn store_copy_moves_a_local_keychain_into_a_shared_one_and_back() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let local = support::Kc::with_file_store();
+    local.add_account("acme");
+    local.add_account("beta");
+    let shared = bao.keychain(&mount, "kc");
+    let shared_dir = shared.dir.to_str().unwrap();
+
+    // A typo copies nothing.
+    let out = local.run(&["store", "copy", "--to", shared_dir, "acme", "nope"]);
+    support::assert_exit(&out, 3);
+    assert!(!shared.ok(&["list"]).contains("acme"));
+
+    let out = local.run(&["store", "copy", "--to", shared_dir, "--move"]);
+    support::assert_success(&out, &["store", "copy"]);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "Moved account 'acme' to openbao://127.0.0.1:{}/{mount}/kc/acme",
+            bao.port
+        )),
+        "{err}"
+    );
+    assert!(!local.ok(&["list"]).contains("acme"));
+    let listed = shared.ok(&["list"]);
+    assert!(
+        listed.contains("acme") && listed.contains("beta"),
+        "{listed}"
+    );
+    let secret = shared.ok(&["show", "acme", "--reveal", "password"]);
+    assert_eq!(secret.trim(), support::CANARY_PASSWORD);
+
+    // And back, into a new local keychain; an account already there is refused.
+    let back = support::Kc::with_file_store();
+    back.add_account("beta");
+    let back_dir = back.dir.to_str().unwrap();
+    shared.ok(&["store", "copy", "--to", back_dir, "acme"]);
+    assert_eq!(
+        back.ok(&["show", "acme", "--reveal", "password"]).trim(),
+        support::CANARY_PASSWORD
+    );
+    let out = shared.run(&["store", "copy", "--to", back_dir, "beta"]);
+    support::assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("already exists"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(
+        shared.ok(&["list"]).contains("beta"),
+        "nothing removed on failure"
+    );
+}
+
+mod init {
+    use super::*;
+    use support::{Kc, assert_exit, stderr};
+
+    #[test]
+    fn init_turns_on_cas_required_or_says_why_it_cannot() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        bao.bao(&["write", &format!("{mount}/config"), "cas_required=false"]);
+        let kc = bao.keychain(&mount, "kc");
+        assert!(kc.dir.join("config.json").exists());
+        let config = bao.bao(&["read", "-field=cas_required", &format!("{mount}/config")]);
+        assert_eq!(config, "true");
+
+        // A machine whose policy may not change the mount: init goes on and says what to ask.
+        bao.bao(&["write", &format!("{mount}/config"), "cas_required=false"]);
+        let dir = tempfile::tempdir().unwrap();
+        let auth = bao.approle(
+            "etl",
+            &Bao::keychain_policy(&mount, "etl"),
+            "15m",
+            dir.path(),
+        );
+        let keychain::store::openbao::AuthSettings::AppRole {
+            role_id_file,
+            secret_id_file,
+        } = auth
+        else {
+            unreachable!()
+        };
+        let kc = Kc::new();
+        let out = kc.run(&bao.init_args(
+            &mount,
+            "etl",
+            &[
+                "--role-id-file",
+                role_id_file.to_str().unwrap(),
+                "--secret-id-file",
+                secret_id_file.to_str().unwrap(),
+            ],
+        ));
+        support::assert_success(&out, &["init"]);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("bao write {mount}/config cas_required=true")),
+            "{err}"
+        );
+        let config = std::fs::read_to_string(kc.dir.join("config.json")).unwrap();
+        assert!(config.contains("secret_id_file"), "{config}");
+        let secret_id = std::fs::read_to_string(&secret_id_file).unwrap();
+        assert!(
+            !config.contains(secret_id.trim()),
+            "the secret id itself is never kept"
+        );
+        kc.add_account("acme");
+        assert!(kc.ok(&["list"]).contains("acme"));
+    }
+
+    #[test]
+    fn init_fails_before_creating_anything_when_the_server_or_the_flags_are_wrong() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let kc = Kc::new();
+        // Unreachable: named, exit 5, no keychain made.
+        let port = support::free_port();
+        let addr = format!("http://127.0.0.1:{port}");
+        let out = kc
+            .cmd()
+            .args([
+                "init",
+                "--key-store",
+                "file",
+                "--store",
+                "openbao",
+                "--mount",
+                &mount,
+                "--path",
+                "kc",
+            ])
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", support::openbao::ROOT_TOKEN)
+            .output()
+            .unwrap();
+        assert_exit(&out, 5);
+        assert!(stderr(&out).contains(&addr), "{}", stderr(&out));
+        assert!(!kc.dir.join("config.json").exists());
+
+        // Plain http off loopback: refused before any connection.
+        let out = kc
+            .cmd()
+            .args([
+                "init",
+                "--key-store",
+                "file",
+                "--store",
+                "openbao",
+                "--addr",
+                "http://10.0.0.1:8200",
+                "--mount",
+                &mount,
+                "--path",
+                "kc",
+            ])
+            .env("BAO_TOKEN", support::openbao::ROOT_TOKEN)
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains("plain http"), "{}", stderr(&out));
+
+        // No token at all.
+        let out = kc
+            .cmd()
+            .args(bao.init_args(&mount, "kc", &[]))
+            .env_remove("BAO_TOKEN")
+            .env_remove("VAULT_TOKEN")
+            .output()
+            .unwrap();
+        assert_exit(&out, 6);
+        assert!(stderr(&out).contains("BAO_TOKEN"), "{}", stderr(&out));
+
+        // A missing --path is clap's to say.
+        let out = kc
+            .cmd()
+            .args([
+                "init", "--store", "openbao", "--addr", &bao.addr, "--mount", &mount,
+            ])
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains("--path"), "{}", stderr(&out));
+        assert!(!kc.dir.join("config.json").exists());
+
+        // The token from the environment works, and is not kept.
+        let out = kc
+            .cmd()
+            .args(bao.init_args(&mount, "kc", &[]))
+            .env("BAO_TOKEN", support::openbao::ROOT_TOKEN)
+            .output()
+            .unwrap();
+        support::assert_success(&out, &["init"]);
+        let config = std::fs::read_to_string(kc.dir.join("config.json")).unwrap();
+        assert!(!config.contains(support::openbao::ROOT_TOKEN));
+        assert!(config.contains("\"method\": \"environment\""), "{config}");
+    }
+
+    #[test]
+    fn https_with_a_private_ca_needs_ca_cert() {
+        let bao = Bao::start_tls();
+        let mount = bao.new_mount();
+        let ca = bao.ca_cert.clone().unwrap();
+        let token_file = bao.base.path().join("t");
+        support::openbao::write_private(&token_file, support::openbao::ROOT_TOKEN);
+        let kc = Kc::new();
+        let out = kc.run(&bao.init_args(
+            &mount,
+            "kc",
+            &["--token-file", token_file.to_str().unwrap()],
+        ));
+        assert_exit(&out, 5);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&bao.addr) && err.contains("certificate"),
+            "{err}"
+        );
+
+        kc.ok(&bao.init_args(
+            &mount,
+            "kc",
+            &[
+                "--token-file",
+                token_file.to_str().unwrap(),
+                "--ca-cert",
+                ca.to_str().unwrap(),
+            ],
+        ));
+        kc.add_account("acme");
+        assert!(kc.ok(&["list"]).contains("acme"));
+    }
+}
+
+#[test]
+fn an_approle_token_revoked_mid_run_is_replaced_once_then_fails_clearly() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let dir = tempfile::tempdir().unwrap();
+    let auth = bao.approle(
+        "etl",
+        &Bao::keychain_policy(&mount, "kc"),
+        "15m",
+        dir.path(),
+    );
+    let client = KvClient::new(&bao.settings(&mount, "kc", auth.clone())).unwrap();
+    client
+        .write(&mount, "kc/records/a", data("one"), 0)
+        .unwrap();
+
+    // Every token AppRole handed out is revoked while the client still holds one.
+    bao.bao(&["token", "revoke", "-mode=path", "auth/approle/"]);
+    assert_eq!(client.read(&mount, "kc/records/a").unwrap().version, 1);
+    assert!(bao.audit_log().matches("auth/approle/login").count() >= 2);
+
+    // Now the secret id is gone too: one login attempt, then a clear error.
+    let keychain::store::openbao::AuthSettings::AppRole { secret_id_file, .. } = auth else {
+        unreachable!()
+    };
+    let secret_id = std::fs::read_to_string(&secret_id_file).unwrap();
+    bao.bao(&[
+        "write",
+        "auth/approle/role/etl/secret-id/destroy",
+        &format!("secret_id={}", secret_id.trim()),
+    ]);
+    bao.bao(&["token", "revoke", "-mode=path", "auth/approle/"]);
+    let err = client.read(&mount, "kc/records/a").unwrap_err();
+    assert!(
+        matches!(err, BaoError::TokenExpired { relogged: true, .. }),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 6);
+    let text = format!("{err} {err:?} {}", err.hint().unwrap());
+    assert!(!text.contains(secret_id.trim()), "{text}");
+}

@@ -23,7 +23,7 @@ use super::exec_env::{EnvField, EnvSpec, is_var_name};
 /// `keychain exec` refuse.
 pub const MARKER: &str = "KEYCHAIN_EXEC_ACCOUNT";
 
-pub fn run(kc: &Keychain, args: ExecArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
     if let Some(outer) = std::env::var_os(MARKER) {
         return Err(Error::usage_hint(
             format!(
@@ -72,7 +72,7 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<i32> {
     let status = command
         .status()
         .map_err(|e| super::program::spawn_error(program, &e))?;
-    Ok(exit_code_of(status))
+    Ok(crate::outcome::Outcome::Child(exit_code_of(status)))
 }
 
 /// NAME (into `--env-name`) and every `--env`, checked: one value per variable, never the

@@ -45,7 +45,7 @@ enum Fate {
     Refused(String),
 }
 
-pub fn run(kc: &Keychain, args: ImportArgs, json: bool) -> Result<i32> {
+pub fn run(kc: &Keychain, args: ImportArgs, json: bool) -> Result<crate::outcome::Outcome> {
     let head = read_head(&args.file)?;
     let age = head.starts_with(b"age-encryption.org/") || head.starts_with(b"-----BEGIN AGE");
     let (fates, settings) = if age {
@@ -113,9 +113,9 @@ pub fn run(kc: &Keychain, args: ImportArgs, json: bool) -> Result<i32> {
         _ => true,
     };
     Ok(if refused > 0 || !all_moved {
-        exit::USAGE
+        crate::outcome::Outcome::Failed(exit::USAGE)
     } else {
-        exit::OK
+        crate::outcome::Outcome::Success
     })
 }
 

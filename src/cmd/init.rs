@@ -148,7 +148,11 @@ pub fn run(dir: &Path, args: InitArgs, json: bool) -> Result<()> {
             trail::init(dir, &identity)?;
             trail::record_in(dir, Event::new("init", Action::Init))?;
         }
-        StoreKind::Openbao(_) => start_or_join(dir, identity, args.join)?,
+        StoreKind::Openbao(_) => {
+            // This machine's own log takes what it does while the store is down.
+            trail::init(dir, &identity)?;
+            start_or_join(dir, identity, args.join)?
+        }
     }
 
     let records = match &config.store {

@@ -1,9 +1,11 @@
 //! `keychain login`: a valid access token on stdout, for scripts.
 
+use secrecy::ExposeSecret;
+
 use crate::cli::{LoginArgs, LogonArgs};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::login::{self, Options};
+use crate::login::{self, Options, Token};
 
 pub fn options(args: &LogonArgs) -> Options {
     Options {
@@ -21,5 +23,95 @@ pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
         ..options(&args.logon)
     };
     let token = login::obtain(kc, &args.name, &opts)?;
-    crate::output::raw(login::format(&token, args.format)?.as_bytes())
+    crate::output::raw(format(&token, args.format)?.as_bytes())
+}
+
+/// The token as the chosen output format. A token with a space, a control character or a line
+/// break could inject a header or a shell command, wherever it came from (a provider, a backup,
+/// `set`): it is refused with the same check every token passes ([`crate::oauth::is_token_text`]).
+pub fn format(token: &Token, format: OutputFormat) -> Result<zeroize::Zeroizing<String>> {
+    let value = token.access_token.expose_secret();
+    if !crate::oauth::is_token_text(value) {
+        return Err(Error::Integrity {
+            path: "access token".into(),
+            reason: "the stored access token has spaces or control characters and is not printed"
+                .into(),
+        });
+    }
+    Ok(zeroize::Zeroizing::new(match format {
+        OutputFormat::Token => format!("{value}\n"),
+        OutputFormat::Header => format!("Authorization: Bearer {value}\n"),
+        // For `eval`: single quotes, and any quote in the token closed, escaped and reopened.
+        OutputFormat::Env => format!(
+            "export KEYCHAIN_ACCESS_TOKEN='{}'\n",
+            value.replace('\'', r"'\''")
+        ),
+        OutputFormat::Json => {
+            let json = serde_json::json!({
+                "access_token": value,
+                "token_type": token.token_type,
+                "expires_at": token.expires_at.map(crate::clock::rfc3339),
+                "expires_in": token.expires_at.map(|e| e.saturating_sub(crate::clock::now()).max(0)),
+                "scope": token.scope,
+            });
+            crate::json::line(json)
+        }
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The bare token and a newline
+    Token,
+    /// JSON with the token, its type, expiry and scope
+    Json,
+    /// `export KEYCHAIN_ACCESS_TOKEN=...` for `eval`
+    Env,
+    /// `Authorization: Bearer ...`
+    Header,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::Source;
+    use secrecy::SecretString;
+
+    #[test]
+    fn env_format_quotes_a_quote_in_the_token() {
+        let token = Token {
+            access_token: SecretString::from("a'b;c".to_string()),
+            token_type: "bearer".into(),
+            expires_at: None,
+            scope: None,
+            source: Source::Cache,
+        };
+        assert_eq!(
+            *format(&token, OutputFormat::Env).unwrap(),
+            "export KEYCHAIN_ACCESS_TOKEN='a'\\''b;c'\n"
+        );
+    }
+
+    /// Regression (issue 8, "Also"): a token from a backup or `set` reached `--format
+    /// header|env` unchecked.
+    #[test]
+    fn tokens_with_line_breaks_or_spaces_are_never_printed() {
+        for bad in ["a\r\nX-Evil: 1", "a b", "a\u{1b}[2J", ""] {
+            let token = Token {
+                access_token: SecretString::from(bad.to_string()),
+                token_type: "bearer".into(),
+                expires_at: None,
+                scope: None,
+                source: Source::Cache,
+            };
+            for f in [
+                OutputFormat::Token,
+                OutputFormat::Header,
+                OutputFormat::Env,
+                OutputFormat::Json,
+            ] {
+                assert!(format(&token, f).is_err(), "{bad:?} as {f:?}");
+            }
+        }
+    }
 }

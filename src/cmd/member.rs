@@ -4,8 +4,9 @@ use crate::cli::{MemberArgs, MemberCommand};
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::members::change;
+use crate::outcome::Outcome;
 
-pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<i32> {
+pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
     match args.command {
         MemberCommand::Add(add) => {
             let done = change::add(kc, &add.recipient, add.name.as_deref())?;
@@ -57,7 +58,7 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<i32> {
                 crate::output::raw(
                     crate::json::document(serde_json::json!({ "members": rows })).as_bytes(),
                 )?;
-                return Ok(0);
+                return Ok(Outcome::Success);
             }
             if members.is_empty() {
                 crate::output::out(&format!(
@@ -68,7 +69,7 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<i32> {
                         " and its escrow recipients"
                     }
                 ))?;
-                return Ok(0);
+                return Ok(Outcome::Success);
             }
             let mut text = String::new();
             for m in &members {
@@ -81,12 +82,12 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<i32> {
                 ));
             }
             crate::output::out(&text)?;
-            Ok(0)
+            Ok(Outcome::Success)
         }
     }
 }
 
-fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Result<i32> {
+fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Result<Outcome> {
     if json {
         crate::output::raw(
             crate::json::document(serde_json::json!({
@@ -100,5 +101,5 @@ fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Resu
     } else {
         crate::output::err(text)?;
     }
-    Ok(0)
+    Ok(Outcome::Success)
 }

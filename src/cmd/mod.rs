@@ -10,7 +10,7 @@ mod export;
 mod import;
 mod init;
 mod list;
-mod login;
+pub mod login;
 mod man;
 mod member;
 mod mv;
@@ -23,6 +23,7 @@ mod secrets;
 mod set;
 mod show;
 mod status;
+mod store;
 mod strip;
 mod totp;
 mod unlock;
@@ -33,16 +34,17 @@ use crate::cli::{Cli, Command};
 use crate::config::resolve_dir;
 use crate::error::Result;
 use crate::keychain::Keychain;
+use crate::outcome::Outcome;
 
-/// Runs the command; returns the exit code on success (0, or a child's code for `exec`).
-pub fn dispatch(cli: Cli) -> Result<i32> {
+/// Runs the command; returns how it turned out when it ran to its end.
+pub fn dispatch(cli: Cli) -> Result<Outcome> {
     let dir = || resolve_dir(cli.dir.clone());
     let open = || -> Result<Keychain> { Keychain::open(&dir()?) };
-    let done = |r: Result<()>| r.map(|()| 0);
+    let done = |r: Result<()>| r.map(|()| Outcome::Success);
     let json = crate::cli::json_wanted(cli.json).map_err(crate::error::Error::usage)?;
     // A command whose only output is a notice on standard error confirms on standard output
     // under --json: `{"format": 1, "ok": true, "command": ..., "accounts": [...]}`.
-    let confirmed = |command: &str, accounts: Vec<String>, r: Result<()>| -> Result<i32> {
+    let confirmed = |command: &str, accounts: Vec<String>, r: Result<()>| -> Result<Outcome> {
         r?;
         if json {
             crate::output::raw(
@@ -52,13 +54,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 .as_bytes(),
             )?;
         }
-        Ok(0)
+        Ok(Outcome::Success)
     };
     let result = match cli.command {
         Command::Exec(args) => exec::run(&open()?, args),
         Command::Login(mut args) => {
             if json {
-                args.format = crate::login::OutputFormat::Json;
+                args.format = crate::cmd::login::OutputFormat::Json;
             }
             done(login::run(&open()?, args))
         }
@@ -66,6 +68,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Add(args) => {
             let name = args.name.clone();
             confirmed("add", vec![name], add::run(&open()?, args))
+        }
+        Command::Store(crate::cli::StoreCommand::Copy(args)) => {
+            let names = args.names.clone();
+            confirmed("store copy", names, store::copy(&open()?, args))
         }
         Command::List(mut args) => {
             args.json = json;

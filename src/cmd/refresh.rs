@@ -19,7 +19,7 @@ use crate::record::SecretField;
 
 const DAY: i64 = 86_400;
 
-pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<i32> {
+pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcome::Outcome> {
     // Every record is opened: one pass over the log for the replay checks, not one per account.
     kc.load_counters()?;
     let names = if args.all {
@@ -82,9 +82,9 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<i32> {
         crate::output::count(args.idle_days as usize, "day", "days")
     )));
     Ok(if failed > 0 {
-        exit::UNAVAILABLE
+        crate::outcome::Outcome::Failed(exit::UNAVAILABLE)
     } else {
-        exit::OK
+        crate::outcome::Outcome::Success
     })
 }
 

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::trail::{self, Action, Outcome};
 
-pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<i32> {
+pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<crate::outcome::Outcome> {
     let (findings, errors) = scan_paths_all(&args.paths);
     if json {
         let found: Vec<serde_json::Value> = findings
@@ -73,13 +73,13 @@ pub fn run(dir: Option<&Path>, args: ScanArgs, json: bool) -> Result<i32> {
     }
     // Secrets found outrank files that could not be read; both are nonzero for a cron job.
     Ok(if !findings.is_empty() {
-        exit::FINDINGS
+        crate::outcome::Outcome::Findings
     } else if errors.iter().any(|e| matches!(e, ScanError::Io { .. })) {
-        exit::IO
+        crate::outcome::Outcome::Failed(exit::IO)
     } else if !errors.is_empty() {
-        exit::USAGE
+        crate::outcome::Outcome::Failed(exit::USAGE)
     } else {
-        exit::OK
+        crate::outcome::Outcome::Success
     })
 }
 

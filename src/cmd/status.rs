@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::StatusArgs;
 use crate::clock;
-use crate::error::{Result, exit};
+use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::keystore::KeyStoreKind;
 use crate::record::{Header, SecretField};
@@ -38,7 +38,7 @@ struct KeyStoreState {
     error: Option<String>,
 }
 
-pub fn run(kc: &Keychain, args: StatusArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: StatusArgs) -> Result<crate::outcome::Outcome> {
     let now = clock::now();
     let mut findings = Vec::new();
     let key_store = ask_key_store(kc);
@@ -74,11 +74,7 @@ pub fn run(kc: &Keychain, args: StatusArgs) -> Result<i32> {
             now,
         ))?;
     }
-    Ok(if findings.is_empty() {
-        exit::OK
-    } else {
-        exit::FINDINGS
-    })
+    Ok(crate::outcome::Outcome::findings_if(!findings.is_empty()))
 }
 
 /// Asks the configured store itself (not the unlock cache), never prompting: a passphrase store

@@ -19,8 +19,12 @@ pub struct Bao {
     pub addr: String,
     pub port: u16,
     pub base: tempfile::TempDir,
+    /// The CA that signed the server's certificate, for a server started with TLS.
+    pub ca_cert: Option<PathBuf>,
     /// The server's process; `shared_keychain` starts a persistent server again under a new one.
     pub(super) pid: u32,
+    /// The server process when started here (not by start.sh), to be reaped.
+    pub(super) child: Option<std::process::Child>,
 }
 
 impl Bao {
@@ -57,8 +61,43 @@ impl Bao {
             addr: format!("http://127.0.0.1:{port}"),
             port,
             base,
+            ca_cert: None,
             pid,
+            child: None,
         }
+    }
+
+    /// A dev server with TLS (`-dev-tls`: a CA of its own, written to `BASE/vault-ca.pem`).
+    /// start.sh has no TLS mode, so it is started here the same way.
+    pub fn start_tls() -> Bao {
+        let port = free_port();
+        let base = tempfile::tempdir().expect("temp dir");
+        let log = std::fs::File::create(base.path().join("server.log")).unwrap();
+        let child = Command::new("bao")
+            .args(["server", "-dev", "-dev-tls"])
+            .arg(format!("-dev-tls-cert-dir={}", base.path().display()))
+            .arg(format!("-dev-root-token-id={ROOT_TOKEN}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("run bao (install it with 'sh ../shared/openbao/install.sh')");
+        let bao = Bao {
+            addr: format!("https://127.0.0.1:{port}"),
+            port,
+            ca_cert: Some(base.path().join("vault-ca.pem")),
+            base,
+            pid: child.id(),
+            child: Some(child),
+        };
+        for _ in 0..200 {
+            if bao.bao_output(&["status"], None).status.success() {
+                return bao;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("OpenBao with TLS did not start on port {port}");
     }
 
     /// Runs the `bao` CLI as root against this server; panics when it fails.
@@ -75,7 +114,11 @@ impl Bao {
     /// Runs the `bao` CLI, optionally with `stdin`, and returns what it did.
     pub fn bao_output(&self, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write;
-        let mut child = Command::new("bao")
+        let mut cmd = Command::new("bao");
+        if let Some(ca) = &self.ca_cert {
+            cmd.env("BAO_CACERT", ca);
+        }
+        let mut child = cmd
             .args(args)
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", ROOT_TOKEN)
@@ -176,7 +219,7 @@ path "{mount}/config" {{ capabilities = ["read"] }}
             addr: self.addr.clone(),
             mount: mount.to_string(),
             path: prefix.to_string(),
-            ca_cert: None,
+            ca_cert: self.ca_cert.clone(),
             auth,
         }
     }
@@ -206,6 +249,9 @@ path "{mount}/config" {{ capabilities = ["read"] }}
 impl Drop for Bao {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        if let Some(child) = &mut self.child {
+            let _ = child.wait();
+        }
     }
 }
 

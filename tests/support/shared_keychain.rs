@@ -66,8 +66,10 @@ impl Bao {
         let mut bao = Bao {
             addr: format!("http://127.0.0.1:{port}"),
             port,
+            ca_cert: None,
             base,
             pid: 0,
+            child: None,
         };
         bao.start_again();
         let init = Command::new("bao")

@@ -7,13 +7,13 @@ use crate::activity::{self, Thresholds, anomaly};
 use crate::audit::{Action, Event};
 use crate::cli::AckArgs;
 use crate::clock;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::trail;
 
 use super::lines::{self, Line};
 
-pub fn run(kc: &Keychain, args: AckArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: AckArgs) -> Result<crate::outcome::Outcome> {
     let id = args.id.trim();
     if !anomaly::looks_like_id(id) {
         return Err(Error::usage_hint(
@@ -32,7 +32,7 @@ pub fn run(kc: &Keychain, args: AckArgs) -> Result<i32> {
         crate::output::err(&format!(
             "{id} was acknowledged already; nothing recorded.\n"
         ))?;
-        return Ok(exit::OK);
+        return Ok(crate::outcome::Outcome::Success);
     }
     // Every open anomaly of the whole trail, not only of the report's window.
     let now = clock::now();
@@ -57,5 +57,5 @@ pub fn run(kc: &Keychain, args: AckArgs) -> Result<i32> {
         "Acknowledged {id} ({} of {}); reports no longer list it. Recorded in the audit log.\n",
         finding.code, finding.account
     )));
-    Ok(exit::OK)
+    Ok(crate::outcome::Outcome::Success)
 }

@@ -9,14 +9,14 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Event;
 use crate::cli::FingerprintArgs;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::input::SecretSource;
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::secret::ct_eq_str;
 use crate::trail::{self, Action};
 
-pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<i32> {
+pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::outcome::Outcome> {
     let field = SecretField::from(args.field);
     let value = SecretSource::Stdin.read(field.as_str())?;
     if value.expose_secret().is_empty() {
@@ -85,11 +85,7 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<i32> {
             }))
             .as_bytes(),
         )?;
-        return Ok(if current == Some(true) {
-            exit::OK
-        } else {
-            exit::FINDINGS
-        });
+        return Ok(crate::outcome::Outcome::findings_if(current != Some(true)));
     }
     let seen: Vec<String> = lines
         .into_iter()
@@ -133,11 +129,7 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<i32> {
         ))?;
     }
     // Scripts ask "is this leaked value ours?" with the status: 0 yes, 1 no.
-    Ok(if current == Some(true) {
-        exit::OK
-    } else {
-        exit::FINDINGS
-    })
+    Ok(crate::outcome::Outcome::findings_if(current != Some(true)))
 }
 
 /// TOTP secrets are stored as canonical base32, so an otpauth URI or lower-case copy of the same

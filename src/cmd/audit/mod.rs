@@ -17,6 +17,7 @@ pub(super) use report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
 use crate::cli::{AuditArgs, AuditCommand};
 use crate::error::Result;
 use crate::keychain::Keychain;
+use crate::outcome::Outcome;
 
 /// Whether the audit command only reads (the report, verify): those run on a keychain with
 /// wide permissions, to report them.
@@ -27,7 +28,7 @@ pub fn only_looks(args: &AuditArgs) -> bool {
     )
 }
 
-pub fn run(kc: &Keychain, mut args: AuditArgs, json: bool) -> Result<i32> {
+pub fn run(kc: &Keychain, mut args: AuditArgs, json: bool) -> Result<Outcome> {
     args.report.json = json;
     match args.command {
         None => report::run(kc, args.report),
@@ -47,9 +48,9 @@ pub fn run(kc: &Keychain, mut args: AuditArgs, json: bool) -> Result<i32> {
                     .as_bytes(),
                 )?;
             }
-            Ok(0)
+            Ok(Outcome::Success)
         }
         Some(AuditCommand::Ack(args)) => ack::run(kc, args),
-        Some(AuditCommand::SealConfig) => seal_config::run(kc).map(|()| 0),
+        Some(AuditCommand::SealConfig) => seal_config::run(kc).map(|()| Outcome::Success),
     }
 }

@@ -20,12 +20,13 @@ use serde::Serialize;
 
 use crate::activity::{self, Acknowledgement, Anomaly, Thresholds, Timelines};
 use crate::audit::VerifyReport;
-use crate::cli::{ReportArgs, Severity};
+use crate::cli::ReportArgs;
 use crate::clock;
-use crate::error::{Result, exit};
+use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::keystore::{self, KeyStoreKind, Persistence};
 use crate::record::{Header, SecretField};
+use crate::severity::Severity;
 use crate::trail;
 
 use super::lines::{self, Line};
@@ -201,7 +202,7 @@ fn finding(
     }
 }
 
-pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
+pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
     let report = build(kc, &args)?;
     if let Some(path) = &args.html {
         let html = super::render::html(&report);
@@ -229,9 +230,9 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<i32> {
             crate::output::count(failing, "finding", "findings"),
             args.fail_on
         ))?;
-        Ok(exit::FINDINGS)
+        Ok(crate::outcome::Outcome::Findings)
     } else {
-        Ok(exit::OK)
+        Ok(crate::outcome::Outcome::Success)
     }
 }
 

@@ -6,7 +6,7 @@ use crate::error::{Result, exit};
 use crate::keychain::Keychain;
 use crate::trail;
 
-pub fn run(kc: &Keychain, json: bool) -> Result<i32> {
+pub fn run(kc: &Keychain, json: bool) -> Result<crate::outcome::Outcome> {
     let key = trail::audit_key(kc.identity()?);
     let report = kc.trail()?.verify(&key).map_err(trail::audit_error)?;
     if json {
@@ -37,12 +37,12 @@ pub fn run(kc: &Keychain, json: bool) -> Result<i32> {
         crate::output::out(&format!("{}\n", text.trim_end()))?;
     }
     if report.is_ok() {
-        Ok(exit::OK)
+        Ok(crate::outcome::Outcome::Success)
     } else {
         crate::output::err(&format!(
             "error: the audit log does not verify ({}); keep a copy of the keychain folder as it is and investigate\n",
             crate::output::count(report.problems.len(), "problem", "problems")
         ))?;
-        Ok(exit::INTEGRITY)
+        Ok(crate::outcome::Outcome::Failed(exit::INTEGRITY))
     }
 }

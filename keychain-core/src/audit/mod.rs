@@ -1,0 +1,138 @@
+//! The audit trail: a tamper-evident log of what keychain did, and a scanner for secrets left in
+//! plain text in Invantive settings files.
+//!
+//! # The log
+//!
+//! One JSON line per event in `audit.log`: time (RFC 3339, UTC), user name and uid, host, pid,
+//! command, account, action (+ detail), outcome (+ reason), optional fingerprints, then `seq`,
+//! `prev` (SHA-256 of the line before) and `mac` (HMAC-SHA256 over the line without its `mac`).
+//! The log must never hold a secret value: callers log field names and [`fingerprint`]s only.
+//!
+//! **Keys and forward security.** [`AuditKey::derive`] turns the 32-byte per-keychain secret into
+//! a fingerprint key and `k_0`. The line with seq `i` is MAC'd under `k_i`, where
+//! `k_{i+1} = SHA-256(label || k_i)`. The current key sits in `audit.anchor` (mode 0600), so that
+//! unattended processes can log without unlocking the keychain, and each append overwrites it with
+//! the next key. Someone who steals `audit.anchor` later can therefore forge lines only from that
+//! point on, never rewrite earlier ones; [`verify`] recomputes every key from `k_0`.
+//!
+//! **Anchor.** `audit.anchor` holds the number of lines written so far and the hash of the last,
+//! MAC'd under the current key, written atomically after every line. Cutting lines off the end or
+//! restoring an older copy of the log leaves the log shorter than (or different from) its anchor,
+//! which both [`verify`] and the next append notice; the append then refuses to log (fail closed).
+//!
+//! **Concurrency.** An append takes an exclusive `flock` on `audit.lock` (a separate file because
+//! rotation renames the log, and a process queued on the old file's lock would otherwise write
+//! into the rotated file), reads only the last line by seeking back from the end, writes the new
+//! line with one `write_all` on an `O_APPEND` file, fsyncs, updates the anchor, which carries the key state (via
+//! temp file, fsync, rename, fsync of the folder), then releases the lock. A failed write is
+//! taken back and returned as an error. All files are created with mode 0600.
+//!
+//! **Rotation.** [`AuditLog::rotate`] renames the log to `audit.log.<N>` and starts a new one
+//! with a `rotate` line that continues seq, key chain and hash chain, so [`verify`] over
+//! [`AuditLog::files`] (oldest first) passes across the set.
+//!
+//! **Limits, said plainly.** (1) Whoever holds the per-keychain secret can recompute every key and
+//! rewrite the whole log: this protects against an attacker who has the files, not the secret.
+//! (2) Rolling back the log and the anchor together to an older consistent copy is not
+//! detectable from inside the folder; copy the anchor elsewhere (a witness) to catch that.
+//! (3) Old keys are overwritten by rename, but a file system may keep old blocks; forward security
+//! assumes they are gone. (4) Deleting all three files is visible only as a missing log.
+//! (5) Fingerprints of low-entropy values can be brute-forced by someone holding the secret.
+//!
+//! # The scanner
+//!
+//! See [`scan`]: finds plain-text secrets in `settings*.xml` and similar files, parses them for
+//! import and strips them out afterwards.
+
+mod connstr;
+mod counter;
+mod event;
+mod key;
+mod log;
+pub mod scan;
+mod shared;
+mod verify;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
+pub use key::{AuditKey, fingerprint};
+pub use log::{AuditLog, Pending};
+pub use shared::{SharedLog, copy_last_counter};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
+
+/// Where a keychain's events go: the file log of one machine ([`AuditLog`]) or the trail a
+/// shared keychain keeps in its store ([`SharedLog`]). `Keychain` sees only this trait, so a
+/// transaction (begin, write the record, commit the events) has one shape for both.
+pub trait Trail: Send + Sync {
+    /// Checks that the trail can take events and holds what it needs to append them (the
+    /// local log's lock, the shared trail's tail), without writing anything yet.
+    fn begin(&self) -> Result<Box<dyn Transaction + '_>, AuditError>;
+
+    /// Appends one event.
+    fn append(&self, event: &Event) -> Result<(), AuditError> {
+        self.begin()?.commit(std::slice::from_ref(event))
+    }
+
+    /// The write counter last recorded for `account`. See [`counter`].
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError>;
+
+    /// Every account's last recorded write counter, in one pass.
+    fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError>;
+
+    /// The local files holding the trail's lines, oldest first, for reports (the shared trail's
+    /// are this machine's copy, brought up to date first).
+    fn files(&self) -> Result<Vec<PathBuf>, AuditError>;
+
+    /// Verifies every event: MACs, order, hash chain, and the end against what this machine
+    /// saw. `key` is the local log's (a shared trail derives its own from the group key).
+    fn verify(&self, key: &AuditKey) -> Result<VerifyReport, AuditError>;
+}
+
+/// The events of one transaction, appended by [`Transaction::commit`].
+pub trait Transaction {
+    /// The write counter last recorded for `account`, as the trail stands now.
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError>;
+    /// Appends the events in order.
+    fn commit(self: Box<Self>, events: &[Event]) -> Result<(), AuditError>;
+}
+
+/// What can go wrong while writing or reading the audit log. None of these carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("could not {what} {}: {source}; check that the keychain folder exists and is writable by you", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the audit log is not initialised ({} is missing); run `keychain init` first", path.display())]
+    NotInitialised { path: PathBuf },
+    #[error("the audit log has lines but its key state {} is gone; run `keychain audit verify` and start a new log only after investigating", path.display())]
+    StateMissing { path: PathBuf },
+    #[error("the audit anchor {} is missing; run `keychain audit verify` to see what else was removed", path.display())]
+    AnchorMissing { path: PathBuf },
+    #[error("{} is not in the expected format; restore it from a backup or run `keychain audit verify`", path.display())]
+    Corrupt { path: PathBuf },
+    #[error("{} ends with a partial line (a torn write?); run `keychain audit verify` before logging again", path.display())]
+    PartialLine { path: PathBuf },
+    #[error("the audit log {} does not match its anchor: {detail}; nothing was logged; run `keychain audit verify` and investigate", path.display())]
+    Mismatch { path: PathBuf, detail: String },
+    #[error("there is no audit log at {} to rotate", path.display())]
+    NothingToRotate { path: PathBuf },
+    /// The shared trail's store failed (unreachable, sealed, forbidden); `code` is its exit code.
+    #[error("{message}")]
+    Store { message: String, code: i32 },
+    /// The shared trail does not continue what this machine saw, or an event does not check.
+    #[error(
+        "the shared audit trail at {location} {detail}; nothing was logged; run `keychain audit verify` and investigate"
+    )]
+    SharedMismatch { location: String, detail: String },
+}

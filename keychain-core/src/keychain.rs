@@ -1,0 +1,652 @@
+//! An opened keychain: its folder, configuration, record store, audit trail and (on demand) its
+//! identity.
+//!
+//! Commands go through this type to read and write accounts. Every change is one transaction
+//! ([`Keychain::commit`], [`Keychain::remove`]):
+//!
+//! 1. the account's lock (taken by the caller, who then reads and changes the record);
+//! 2. the configuration is checked against the identity (no planted recipient gets a secret);
+//! 3. the audit log is locked and checked ([`AuditLog::begin`]): a damaged or missing anchor
+//!    refuses the change **before** anything is saved;
+//! 4. the record's write counter is raised past both its own and the last one the log recorded;
+//! 5. the record is sealed and written with compare-and-swap against the revision read;
+//! 6. the events go into the log, still under its lock, carrying the new counter.
+//!
+//! If step 6 fails (a full disk), the write is undone (the old bytes put back, or a new record
+//! removed) so that a change is never saved and then reported as failed. Login's write-backs are
+//! the one exception ([`OnAuditFailure::Keep`]): the provider has already rotated the refresh
+//! token, and undoing the write would lose the only valid one.
+//!
+//! Opening a record ([`Keychain::read`]) compares its counter with the log's: a lower one is an
+//! older copy put back (a replay) and is refused with exit 7. The log is read first and the record
+//! second: a writer saves the record before it logs, so the record read is never older than a
+//! counter already in the log, and a concurrent write cannot look like a replay.
+
+use std::cell::{OnceCell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::audit::{AuditLog, Event, SharedLog, Trail};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::keystore::{self, Identity};
+use crate::members::{Opened, Shared};
+use crate::record::{self, Account, Header, RecordError};
+use crate::store::kv::{Kv, LocalKv};
+use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
+use crate::trail;
+
+/// How long a command waits for another process to release an account, unless
+/// `KEYCHAIN_LOCK_TIMEOUT` (seconds) says otherwise.
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest `KEYCHAIN_LOCK_TIMEOUT` accepted: a day. Anything longer is a mistake.
+const MAX_LOCK_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// What a transaction does when its change was saved but its events could not be logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnAuditFailure {
+    /// Put the record back as it was, then fail: the usual case.
+    Undo,
+    /// Keep the saved record, then fail: only for a refresh token the provider already rotated.
+    Keep,
+}
+
+pub struct Keychain {
+    pub dir: PathBuf,
+    pub config: Config,
+    /// Where records live; the rest of keychain sees only the trait.
+    store: Box<dyn RecordStore>,
+    /// This machine's file log: the trail of a keychain that is not shared.
+    audit: AuditLog,
+    /// Where the member list, the group keys and (for a shared store) the audit trail live.
+    shared: Option<SharedState>,
+    /// The trail in the store, built at first use (it needs the group key, hence the identity).
+    shared_log: OnceCell<SharedLog>,
+    /// The member list as checked at first use, replaced by `member add` and `rm`.
+    members: RefCell<Option<Opened>>,
+    identity: OnceCell<Identity>,
+    config_checked: OnceCell<()>,
+    /// Every account's last logged write counter, when a command that opens every record asked
+    /// for them at once ([`Keychain::load_counters`]).
+    counters: OnceCell<std::collections::HashMap<String, u64>>,
+}
+
+impl Keychain {
+    /// Opens an initialised keychain; reads no secret yet. Refuses (exit 7) a keychain folder,
+    /// accounts or locks folder, or configuration that another user could write: whatever such
+    /// a user planted there would be trusted. (Records are checked as they are read.)
+    pub fn open(dir: &Path) -> Result<Self> {
+        check_not_writable_by_others(dir)?;
+        Self::open_unchecked(dir).and_then(|kc| {
+            check_not_writable_by_others(&Config::path(dir))?;
+            check_not_writable_by_others(&dir.join("accounts"))?;
+            // A planted lock file (a symbolic link) would be opened and narrowed to 0600.
+            check_not_writable_by_others(&dir.join("locks"))?;
+            Ok(kc)
+        })
+    }
+
+    /// Opens a keychain without the permission checks, for `audit`, which reports wide
+    /// permissions as findings instead of refusing to look.
+    pub fn open_unchecked(dir: &Path) -> Result<Self> {
+        let config = Config::load(dir)?;
+        let store = crate::store::open(dir, &config.store)?;
+        let shared = shared_state(dir, &config.store)?;
+        Ok(Keychain {
+            dir: dir.to_path_buf(),
+            config,
+            store,
+            audit: trail::log_of(dir),
+            shared,
+            shared_log: OnceCell::new(),
+            members: RefCell::new(None),
+            identity: OnceCell::new(),
+            config_checked: OnceCell::new(),
+            counters: OnceCell::new(),
+        })
+    }
+
+    pub fn store(&self) -> &dyn RecordStore {
+        &*self.store
+    }
+
+    /// Uses `kv` for the member list and group keys; with `trail_in_store`, also for the audit
+    /// trail (a store shared by several machines; a local folder keeps its file log).
+    pub fn with_shared(mut self, kv: Arc<dyn Kv>, trail_in_store: bool) -> Self {
+        self.shared = Some(SharedState { kv, trail_in_store });
+        self
+    }
+
+    /// The space that holds the member list, when the keychain has one.
+    pub fn shared_kv(&self) -> Option<&Arc<dyn Kv>> {
+        self.shared.as_ref().map(|s| &s.kv)
+    }
+
+    /// The members part of the keychain, when it has one.
+    pub fn shared(&self) -> Option<Shared<'_>> {
+        self.shared.as_ref().map(|s| Shared::new(&*s.kv, &self.dir))
+    }
+
+    /// The checked member list, opened at first use; `None` when records are sealed to
+    /// `config.json`'s recipients only (no member list). Refuses (exit 7) a planted recipient.
+    pub fn members(&self) -> Result<Option<std::cell::Ref<'_, Opened>>> {
+        let Some(shared) = self.shared() else {
+            return Ok(None);
+        };
+        if self.members.borrow().is_none() {
+            let Some(opened) = shared.open_if_any(self.identity()?)? else {
+                return Ok(None);
+            };
+            *self.members.borrow_mut() = Some(opened);
+        }
+        Ok(std::cell::Ref::filter_map(self.members.borrow(), Option::as_ref).ok())
+    }
+
+    /// After `member add` or `rm`: seal to the new set, and MAC new shared events under the
+    /// new generation's key.
+    pub fn set_members(&self, opened: Opened) {
+        if let Some(log) = self.shared_log.get() {
+            log.set_generation(opened.list.generation, opened.key.audit_secret());
+        }
+        *self.members.borrow_mut() = Some(opened);
+    }
+
+    /// Everyone a record is sealed to: the members (or `config.json`'s own recipient) and the
+    /// escrow recipients, all authenticated.
+    pub fn recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
+        let Some(members) = self.members()? else {
+            return self.config.all_recipients();
+        };
+        let mut all = members.list.recipients().map_err(Error::usage)?;
+        for escrow in &self.config.escrow_recipients {
+            all.push(crate::config::parse_recipient(escrow)?);
+        }
+        Ok(all)
+    }
+
+    /// The audit trail: the shared one in the store of a shared keychain, else the file log.
+    pub fn trail(&self) -> Result<&dyn Trail> {
+        let Some(shared) = self.shared.as_ref().filter(|s| s.trail_in_store) else {
+            return Ok(&self.audit);
+        };
+        if let Some(log) = self.shared_log.get() {
+            return Ok(log);
+        }
+        let members = self.shared().expect("shared");
+        let identity = self.identity()?;
+        // The member list checked already: its group key serves. When it does not check (a
+        // planted recipient), the trail still opens, for audit to report it.
+        let secrets = match self.members() {
+            Ok(Some(opened)) => {
+                members.secrets_up_to(identity, opened.list.generation, &opened.key)?
+            }
+            _ => members.trail_secrets(identity)?,
+        };
+        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets);
+        Ok(self.shared_log.get_or_init(|| log))
+    }
+
+    /// Uses `identity` (just created by `init`) instead of asking the key store for it again.
+    pub fn with_identity(self, identity: Identity) -> Self {
+        let _ = self.identity.set(identity);
+        self
+    }
+
+    /// The identity, fetched from the key store at first use.
+    pub fn identity(&self) -> Result<&Identity> {
+        if let Some(identity) = self.identity.get() {
+            return Ok(identity);
+        }
+        let identity = keystore::load_identity(&self.dir, &self.config)?;
+        Ok(self.identity.get_or_init(|| identity))
+    }
+
+    /// The public header of an account, without the key (not yet authenticated). A header
+    /// naming another account (a copied or renamed file) is refused as `read` refuses it, so
+    /// that no listing shows one account twice.
+    pub fn peek(&self, name: &str) -> Result<Header> {
+        peek_in(self.store(), name)
+    }
+
+    /// Opens an account and returns it with the revision read, for a later compare-and-swap.
+    /// Refuses (exit 7) a record older than the last write the audit log recorded (a replay).
+    pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
+        crate::store::validate_name(name)?;
+        // The log first, the record second: see the module documentation.
+        let logged = self.logged_counter(name)?;
+        let raw = self
+            .store
+            .read(name)?
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let account = open_checked(self.store(), self.identity()?, name, &raw.bytes, logged)?;
+        Ok((account, raw.revision))
+    }
+
+    /// Copies account `name` into the keychain `to` (another folder, or a shared store), sealed
+    /// to `to`'s recipients, as one transaction there: it must not exist in `to` yet. With
+    /// `remove_here` the account is then removed here (a move): one refresh-token chain must
+    /// never be used from two keychains, each would break the other's at every refresh. The
+    /// account stays locked here for the whole copy, so no refresh runs in between.
+    pub fn copy_account_to(&self, to: &Keychain, name: &str, remove_here: bool) -> Result<()> {
+        let here = self.lock(name)?;
+        let (mut account, _) = self.read(name)?;
+        let there = to.lock(name)?;
+        let event = Event::new(
+            format!("copy from {}", self.location(name)),
+            crate::trail::Action::Import,
+        )
+        .account(name);
+        to.commit(
+            &*there,
+            Expect::Absent,
+            &mut account,
+            vec![event],
+            OnAuditFailure::Undo,
+        )?;
+        if remove_here {
+            let event = Event::new(
+                format!("moved to {}", to.location(name)),
+                crate::trail::Action::Rm,
+            )
+            .account(name);
+            self.remove(&*here, event)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the local read-only copy of a shared record (the last sealed bytes this machine
+    /// saw), for `login` while the shared store cannot be reached. `None` when there is none
+    /// or it does not open: the caller then reports the store's own error.
+    pub fn read_last_seen(&self, name: &str) -> Option<Account> {
+        crate::store::validate_name(name).ok()?;
+        let bytes = self.store.last_seen(name)?;
+        // The store is down: a shared trail's counters come from this machine's copy.
+        let logged = match &self.shared {
+            Some(shared) if shared.trail_in_store => {
+                crate::audit::copy_last_counter(&self.dir, name).ok()?
+            }
+            _ => self.logged_counter(name).ok()?,
+        };
+        open_checked(self.store(), self.identity().ok()?, name, &bytes, logged).ok()
+    }
+
+    /// The last write counter the audit log recorded for `name`.
+    pub fn logged_counter(&self, name: &str) -> Result<Option<u64>> {
+        match self.counters.get() {
+            Some(all) => Ok(all.get(name).copied()),
+            None => self.trail()?.last_counter(name).map_err(trail::audit_error),
+        }
+    }
+
+    /// Reads every account's last logged counter in one pass, for commands that open every
+    /// record; later reads use it instead of one backward scan each. Call it before reading the
+    /// records (the log first, the records second).
+    pub fn load_counters(&self) -> Result<()> {
+        if self.counters.get().is_none() {
+            let all = self.trail()?.all_counters().map_err(trail::audit_error)?;
+            let _ = self.counters.set(all);
+        }
+        Ok(())
+    }
+
+    /// Refuses (exit 7) to seal anything while the configuration does not authenticate under
+    /// the identity: a recipient planted in `config.json` would receive every later secret.
+    pub fn check_config(&self) -> Result<()> {
+        if self.config_checked.get().is_some() {
+            return Ok(());
+        }
+        self.config.check(&self.dir, self.identity()?)?;
+        // The member list too: a recipient planted there is refused before anything is sealed.
+        self.members()?;
+        let _ = self.config_checked.set(());
+        Ok(())
+    }
+
+    /// The public headers of many accounts, read on every available core; the results are in
+    /// the order of `names`, each account's own. Needs no key.
+    pub fn peek_many(&self, names: &[String]) -> Vec<Result<Header>> {
+        let store = self.store();
+        on_all_cores(names, |name| peek_in(store, name))
+    }
+
+    /// Opens many accounts, decrypting on every available core; the results are in the order of
+    /// `names`, each account's own (an unreadable record does not stop the others).
+    ///
+    /// For whole-keychain reports: one age decryption (an X25519 agreement) per record is most of
+    /// their time, and the records are independent. `Err` only when the key cannot be had or
+    /// the log's counters cannot be read. A replayed record is refused as [`Keychain::read`]
+    /// refuses it: the log's counters are read first, the records second.
+    pub fn read_many(&self, names: &[String]) -> Result<Vec<Result<Account>>> {
+        self.load_counters()?;
+        let counters = self.counters.get();
+        let identity = self.identity()?;
+        let store = self.store();
+        Ok(on_all_cores(names, |name| {
+            let raw = store
+                .read(name)?
+                .ok_or_else(|| Error::NotFound(name.clone()))?;
+            let logged = counters.and_then(|c| c.get(name)).copied();
+            open_checked(store, identity, name, &raw.bytes, logged)
+        }))
+    }
+
+    /// Takes the account's exclusive lock.
+    pub fn lock(&self, name: &str) -> Result<Box<dyn AccountLock>> {
+        let timeout = lock_timeout(std::env::var("KEYCHAIN_LOCK_TIMEOUT").ok().as_deref())?;
+        let _waiting = crate::progress::waiting(&format!(
+            "waiting for account '{name}': another keychain process is using it"
+        ));
+        Ok(self.store.lock(name, timeout)?)
+    }
+
+    /// One transaction: writes the changed account (sealed to every authenticated recipient)
+    /// if the record is still as `expect` says, then logs `events` with the new write counter.
+    /// See the module documentation for the order and what happens when a step fails.
+    pub fn commit(
+        &self,
+        lock: &dyn AccountLock,
+        expect: Expect,
+        account: &mut Account,
+        events: Vec<Event>,
+        on_audit_failure: OnAuditFailure,
+    ) -> Result<Revision> {
+        let name = lock.account().to_string();
+        debug_assert_eq!(name, account.header.name);
+        self.check_config()?;
+        // Keep: the write must happen even when the log refuses (callers check the log before
+        // they contact the provider, so this is a log damaged in the last milliseconds).
+        let trail = self.trail()?;
+        let pending = match trail.begin() {
+            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+                return Err(trail::audit_error(e));
+            }
+            other => other,
+        };
+        // Keep: a log that cannot be read now must not stop the write either. The record was
+        // read under the lock and checked against the log then, so its own counter suffices.
+        let logged = match trail.last_counter(&name) {
+            Ok(logged) => logged.unwrap_or(0),
+            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+                return Err(trail::audit_error(e));
+            }
+            Err(_) => 0,
+        };
+        // Only an undo needs the old bytes.
+        let before = match on_audit_failure {
+            OnAuditFailure::Undo => self.store.read(&name)?,
+            OnAuditFailure::Keep => None,
+        };
+        account.header.writes = account.header.writes.max(logged) + 1;
+
+        let recipients = self.recipients()?;
+        let recipients: Vec<&dyn age::Recipient> = recipients
+            .iter()
+            .map(|r| r as &dyn age::Recipient)
+            .collect();
+        let bytes = record::seal(account, &recipients)
+            .map_err(|e| Error::usage(format!("cannot encrypt the record: {e}")))?;
+        let revision = self.store.write(lock, expect, &bytes)?;
+
+        let counter = account.header.writes;
+        let events: Vec<Event> = events.into_iter().map(|e| e.counter(counter)).collect();
+        if let Err(e) = pending.and_then(|pending| pending.commit(&events)) {
+            let error = trail::audit_error(e);
+            if on_audit_failure == OnAuditFailure::Keep {
+                return Err(error);
+            }
+            let undone = match before {
+                Some(raw) => self
+                    .store
+                    .write(lock, Expect::At(revision), &raw.bytes)
+                    .map(|_| ()),
+                None => self.store.remove(lock),
+            };
+            return Err(match undone {
+                Ok(()) => error,
+                // Exit 7: the record now holds a change its log does not.
+                Err(undo) => Error::Integrity {
+                    path: self.store.location(&name).into(),
+                    reason: format!(
+                        "{error}; the change was saved but could not be undone ({undo}): the record holds a change the audit log does not"
+                    ),
+                },
+            });
+        }
+        Ok(revision)
+    }
+
+    /// Removes the locked account and logs `event`, as one transaction: the removal is logged
+    /// with a counter one past the record's, so a removed record put back is a replay.
+    pub fn remove(&self, lock: &dyn AccountLock, event: Event) -> Result<()> {
+        let name = lock.account().to_string();
+        let pending = self.trail()?.begin().map_err(trail::audit_error)?;
+        let raw = self
+            .store
+            .read(&name)?
+            .ok_or_else(|| Error::NotFound(name.clone()))?;
+        let writes = record::peek(&raw.bytes).map(|h| h.writes).unwrap_or(0);
+        let logged = pending
+            .last_counter(&name)
+            .map_err(trail::audit_error)?
+            .unwrap_or(0);
+        self.store.remove(lock).map_err(|e| match e {
+            StoreError::NotFound(name) => Error::NotFound(name),
+            other => other.into(),
+        })?;
+        if let Err(e) = pending.commit(&[event.counter(writes.max(logged) + 1)]) {
+            let error = trail::audit_error(e);
+            return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
+                Ok(_) => error,
+                Err(undo) => Error::Integrity {
+                    path: self.store.location(&name).into(),
+                    reason: format!(
+                        "{error}; the account was removed and could not be put back ({undo}): the log does not say so"
+                    ),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that the audit log can take events now, without writing one: for commands that
+    /// must not start something (a refresh at the provider) they could not record.
+    pub fn check_audit(&self) -> Result<()> {
+        self.trail()?.begin().map(drop).map_err(trail::audit_error)
+    }
+
+    /// Appends one event to this machine's file log, for what a machine does while its shared
+    /// store (and with it the shared trail) cannot be reached: serving a still-valid token from
+    /// its local copy. No log, no token, even then.
+    pub fn record_offline(&self, event: Event) -> Result<()> {
+        self.audit.append(&event).map_err(trail::audit_error)
+    }
+
+    /// Appends one event to the audit log (for reads and uses that change no record).
+    pub fn record(&self, event: Event) -> Result<()> {
+        self.trail()?.append(&event).map_err(trail::audit_error)
+    }
+
+    /// Where the account's record lives: a file, or `openbao://host/mount/path/NAME`.
+    pub fn location(&self, name: &str) -> crate::store::Location {
+        self.store.location(name)
+    }
+
+    /// [`Keychain::location`] as a path (a remote one prints as its URL), for errors.
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.store.location(name).into()
+    }
+}
+
+/// The store of the member list and group keys, and whether the audit trail lives there too.
+struct SharedState {
+    kv: Arc<dyn Kv>,
+    trail_in_store: bool,
+}
+
+/// The folder of a local keychain's member list: a keychain on one machine can have members
+/// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
+pub const LOCAL_MEMBERS_DIR: &str = "members";
+
+/// Where the member list lives: in the shared store (with the audit trail), or for a local
+/// keychain in `<dir>/members/` when it has one.
+fn shared_state(dir: &Path, store: &crate::config::StoreKind) -> Result<Option<SharedState>> {
+    match store {
+        crate::config::StoreKind::Local => local_members(dir),
+        crate::config::StoreKind::Openbao(settings) => Ok(Some(SharedState {
+            kv: Arc::new(
+                crate::store::openbao::kv::BaoKv::open(settings).map_err(StoreError::from)?,
+            ),
+            trail_in_store: true,
+        })),
+    }
+}
+
+fn local_members(dir: &Path) -> Result<Option<SharedState>> {
+    let folder = dir.join(LOCAL_MEMBERS_DIR);
+    if !folder.is_dir() {
+        return Ok(None);
+    }
+    check_not_writable_by_others(&folder)?;
+    Ok(Some(SharedState {
+        kv: Arc::new(LocalKv::open(&folder)?),
+        trail_in_store: false,
+    }))
+}
+
+/// Decrypts a record read as `name` and refuses (exit 7) one older than the write counter the
+/// log recorded for it: the one way [`Keychain::read`] and [`Keychain::read_many`] open a record.
+fn open_checked(
+    store: &dyn RecordStore,
+    identity: &Identity,
+    name: &str,
+    bytes: &[u8],
+    logged: Option<u64>,
+) -> Result<Account> {
+    let account = record::open(bytes, name, identity).map_err(|e| Error::Integrity {
+        path: store.location(name).into(),
+        reason: e.to_string(),
+    })?;
+    if let Some(logged) = logged
+        && account.header.writes < logged
+    {
+        return Err(Error::Replayed {
+            path: store.location(name).into(),
+            reason: replay_reason(account.header.writes, logged),
+        });
+    }
+    Ok(account)
+}
+
+fn replay_reason(record: u64, logged: u64) -> String {
+    format!(
+        "the record is an older copy put back (a replay): its write counter is {record}, but the audit log recorded write {logged}; it would bring back an old password, refresh token or TOTP step"
+    )
+}
+
+/// `KEYCHAIN_LOCK_TIMEOUT`, validated: seconds from 0 to a day; unset means the default.
+pub fn lock_timeout(value: Option<&str>) -> Result<Duration> {
+    let Some(text) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(DEFAULT_LOCK_TIMEOUT);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(&s) => {
+            Ok(Duration::from_secs_f64(s))
+        }
+        _ => Err(Error::usage_hint(
+            format!(
+                "KEYCHAIN_LOCK_TIMEOUT='{}' is not a number of seconds from 0 to 86400",
+                text.escape_debug()
+            ),
+            "set it to the seconds to wait for another process holding the account (default 60), or unset it",
+        )),
+    }
+}
+
+/// Refuses a keychain file or folder that another user could write.
+fn check_not_writable_by_others(path: &Path) -> Result<()> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        // A missing file is reported by whoever needs it, with its own message.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    match crate::fsutil::writable_by_others(path, &meta) {
+        None => Ok(()),
+        Some((detail, fix)) => Err(Error::WritableByOthers {
+            path: path.to_path_buf(),
+            detail,
+            fix,
+        }),
+    }
+}
+
+/// The public header of `name` as [`Keychain::peek`] gives it: a header that names another
+/// account (a copied or renamed file) is refused, so no account is listed twice.
+fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
+    let integrity = |e: RecordError| Error::Integrity {
+        path: store.location(name).into(),
+        reason: e.to_string(),
+    };
+    let raw = store
+        .read(name)?
+        .ok_or_else(|| Error::NotFound(name.to_string()))?;
+    let header = record::peek(&raw.bytes).map_err(integrity)?;
+    if header.name != name {
+        return Err(integrity(RecordError::WrongName(header.name)));
+    }
+    Ok(header)
+}
+
+/// `work` applied to every name, the names split into one contiguous share per available core
+/// (std's scoped threads: no pool to start, nothing outlives the call); results in input order.
+fn on_all_cores<T: Send>(names: &[String], work: impl Fn(&String) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || names.len() < 2 {
+        return names.iter().map(work).collect();
+    }
+    let work = &work;
+    let share = names.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<T>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeout_is_validated_at_the_edge() {
+        assert_eq!(lock_timeout(None).unwrap(), DEFAULT_LOCK_TIMEOUT);
+        assert_eq!(
+            lock_timeout(Some("2.5")).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(lock_timeout(Some("0")).unwrap(), Duration::ZERO);
+        for bad in [
+            "1e300",
+            "-1",
+            "NaN",
+            "inf",
+            "86401",
+            "ten",
+            "18446744073709551616",
+        ] {
+            let e = lock_timeout(Some(bad)).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::USAGE, "{bad}");
+            assert!(e.to_string().contains("KEYCHAIN_LOCK_TIMEOUT"), "{bad}");
+        }
+    }
+}

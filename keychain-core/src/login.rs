@@ -1,0 +1,840 @@
+//! Obtaining a valid access token for an account: from the cache, by refresh, or by a headless
+//! logon, without ever breaking a single-use refresh-token chain.
+//!
+//! Order of operations (the reason this module exists):
+//! 1. Without a lock, a cached token valid for more than the margin is served as it is.
+//! 2. Otherwise the account's lock is taken and the record **re-read**: another process may have
+//!    refreshed meanwhile, and then its token is served.
+//! 3. A refresh's rotated refresh token is written back (atomically) before anything else, even
+//!    when the provider rate-limits but still hands out a new one.
+//! 4. Only a dead grant (`invalid_grant` or the provider's words for it) retires the refresh
+//!    token and falls back to one headless logon; any other refusal keeps it and exits 5.
+//! 5. A rejected logon is never retried, not even by the next run: the rejection is recorded in
+//!    the account and later logons are refused locally (exit 4, no request) until the password
+//!    or TOTP secret is changed or the operator says `login --retry`. Accounts get locked out by
+//!    a wrong password in cron otherwise.
+//! 6. The TOTP time step is recorded before a code is submitted, so no step is used twice; it
+//!    never lies beyond our clock plus `MAX_CLOCK_OFFSET`, and a wait for a fresh step is
+//!    bounded by a few seconds, never by the period.
+//! 7. Every provider text is scrubbed of the account's secrets before it is shown or logged
+//!    (see `oauth::Scrubber`); credentials go only where `oauth::CredentialPolicy` allows.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::audit::Event;
+use crate::error::{Error, Result};
+use crate::keychain::{Keychain, OnAuditFailure};
+use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, MAX_CLOCK_OFFSET, TotpProvider};
+use crate::oauth::{
+    self, CredentialPolicy, Endpoints, ErrorClass, Guard, ProviderKind, Scrubber, TokenError,
+    TokenResponse,
+};
+use crate::record::{Account, Flow, Rejection, SecretField, Usage};
+use crate::store::{AccountLock, Expect, Revision};
+use crate::totp::TotpSecret;
+use crate::trail::Action;
+
+/// Exact Online refuses a new access token earlier than this after the previous one.
+pub const EXACT_MIN_REFRESH_INTERVAL: i64 = 570;
+/// Exact Online blocks an app for an hour after 10 errors in an hour; stop before that.
+pub const EXACT_ERROR_BUDGET: usize = 8;
+const HOUR: i64 = 3600;
+/// Never submit a code with fewer seconds than this left in its time step.
+const TOTP_MIN_SECONDS_LEFT: u64 = 3;
+/// The longest a logon waits for a fresh TOTP time step (while holding the account's lock).
+/// A longer wait (the step was used by the previous logon) fails with exit 5 and the time to
+/// try again: waiting a whole period of an hour, or of 10⁸ s, would hold the lock as long.
+pub const MAX_TOTP_WAIT: u64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Refresh,
+    Headless,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Cache => "login_cache",
+            Source::Refresh => "login_refresh",
+            Source::Headless => "login_headless",
+        }
+    }
+}
+
+/// A valid access token. `Debug` never shows it.
+pub struct Token {
+    pub access_token: SecretString,
+    pub token_type: String,
+    pub expires_at: Option<i64>,
+    pub scope: Option<String>,
+    pub source: Source,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("expires_at", &self.expires_at)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct Options {
+    /// Serve a cached token only when it stays valid for more than this.
+    pub min_valid: i64,
+    pub debug_pages: Option<PathBuf>,
+    pub progress: bool,
+    /// Allow one logon although the provider rejected the password or code before
+    /// (`login --retry`): the operator says the cause is fixed.
+    pub retry: bool,
+}
+
+/// The cached token of `account` when it stays valid for more than `min_valid` seconds.
+fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
+    let token = account.secret(SecretField::AccessToken)?;
+    let expires = account.header.access_token_expires?;
+    (expires.saturating_sub(now) > min_valid).then(|| Token {
+        access_token: token.clone(),
+        token_type: account
+            .header
+            .access_token_type
+            .clone()
+            .unwrap_or_else(|| "Bearer".into()),
+        expires_at: Some(expires),
+        scope: account.header.access_token_scope.clone(),
+        source: Source::Cache,
+    })
+}
+
+fn is_exact(account: &Account) -> bool {
+    account.header.provider.kind.starts_with("exact-")
+}
+
+/// Who is using the account, for its record and the audit.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
+}
+
+/// A record that an unfinished `keychain mv` marked is not logged on with (see `cmd::mv`).
+fn refuse_moving(account: &Account) -> Result<()> {
+    match &account.header.moved_to {
+        Some(new) => Err(Error::usage_hint(
+            format!(
+                "account '{}' is being renamed to '{new}'; it is not used until the move is finished",
+                account.header.name
+            ),
+            format!("finish the move: keychain mv {} {new}", account.header.name),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A valid access token for `name`.
+pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
+    // 1. The lean path: one read, one decryption, no lock, no write.
+    let (account, _) = match kc.read(name) {
+        Ok(read) => read,
+        // A shared store that is down or sealed: a token still valid for the margin may come
+        // from the local read-only copy; nothing else is done (no refresh, no logon, no write).
+        Err(Error::Store(crate::store::StoreError::Bao(e))) if e.is_unavailable() => {
+            let now = crate::clock::now();
+            let token = kc
+                .read_last_seen(name)
+                .filter(|account| account.header.moved_to.is_none())
+                .and_then(|account| cached(&account, now, opts.min_valid));
+            return match token {
+                Some(token) => {
+                    // The shared trail is in the store that is down: this machine's log.
+                    kc.record_offline(Event::new("login", Action::LoginCache).account(name))?;
+                    Ok(token)
+                }
+                None => Err(crate::store::StoreError::Bao(e).into()),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    refuse_moving(&account)?;
+    let now = crate::clock::now();
+    if let Some(token) = cached(&account, now, opts.min_valid) {
+        audit(kc, name, Action::LoginCache, None)?;
+        return Ok(token);
+    }
+    drop(account);
+
+    // 2. Lock, then re-read, then decide. Nothing is asked of the provider unless the log can
+    //    record it and the configuration authenticates (a rotated token must be storable).
+    let lock = kc.lock(name)?;
+    let (account, revision) = kc.read(name)?;
+    refuse_moving(&account)?;
+    let guard = Guard {
+        policy: CredentialPolicy::default(),
+        scrubber: scrubber_for(&account),
+    };
+    kc.check_config()?;
+    kc.check_audit()?;
+    let mut session = Session {
+        kc,
+        lock: &*lock,
+        account,
+        revision,
+        opts,
+        guard,
+    };
+    let outcome = session.run();
+    let counter = session.account.header.writes;
+    let audit = |action| audit(kc, name, action, Some(counter));
+    match outcome {
+        Ok(token) => {
+            let action = match token.source {
+                Source::Cache => Action::LoginCache,
+                Source::Refresh => Action::LoginRefresh,
+                Source::Headless => Action::LoginHeadless,
+            };
+            // Recorded before the token is handed out: no audit, no token.
+            audit(action)?;
+            Ok(token)
+        }
+        Err(e) => {
+            let reason = format!("exit {}: {}", e.exit_code(), e);
+            audit(Action::LoginFailed(reason))?;
+            Err(e)
+        }
+    }
+}
+
+/// Every secret the account holds: no provider text may show any of them.
+fn scrubber_for(account: &Account) -> Scrubber {
+    let mut scrubber = Scrubber::new();
+    for field in SecretField::ALL {
+        if let Some(value) = account.secret(field) {
+            scrubber.add(value);
+        }
+    }
+    scrubber
+}
+
+/// Records a login; `counter` is the record's write counter when it was read or written under
+/// the lock (a lean cache hit, read without the lock, carries none).
+fn audit(kc: &Keychain, name: &str, action: Action, counter: Option<u64>) -> Result<()> {
+    let mut event = Event::new("login", action).account(name);
+    if let Some(counter) = counter {
+        event = event.counter(counter);
+    }
+    kc.record(event)
+}
+
+struct Session<'a> {
+    kc: &'a Keychain,
+    lock: &'a dyn AccountLock,
+    account: Account,
+    revision: Revision,
+    opts: &'a Options,
+    /// Where credentials may go (set once the endpoints are known) and what to scrub.
+    guard: Guard,
+}
+
+impl Session<'_> {
+    /// Writes the record back, compared with what this session read or last wrote. Kept even
+    /// when the log fails afterwards: the provider may already have rotated the refresh token.
+    fn save(&mut self) -> Result<()> {
+        self.revision = self.kc.commit(
+            self.lock,
+            Expect::At(self.revision.clone()),
+            &mut self.account,
+            Vec::new(),
+            OnAuditFailure::Keep,
+        )?;
+        Ok(())
+    }
+
+    fn note_use(&mut self, action: &str, ok: bool) {
+        self.account.header.last_use = Some(Usage {
+            at: crate::clock::now(),
+            by: os_user(),
+            action: action.into(),
+            ok,
+        });
+    }
+
+    fn run(&mut self) -> Result<Token> {
+        let now = crate::clock::now();
+        if let Some(token) = cached(&self.account, now, self.opts.min_valid) {
+            return Ok(token);
+        }
+        if is_exact(&self.account) {
+            self.check_exact_rules(now)?;
+            // Exact counts a refresh within 570 s of the previous token as an error: serve the
+            // cached token while it is valid at all.
+            if let Some(issued) = self.account.header.access_token_issued
+                && (0..EXACT_MIN_REFRESH_INTERVAL).contains(&now.saturating_sub(issued))
+            {
+                if let Some(token) = cached(&self.account, now, 0) {
+                    return Ok(token);
+                }
+                return Err(Error::Unavailable(format!(
+                    "Exact Online allows a new access token {} s after the previous one; try again in {} s",
+                    EXACT_MIN_REFRESH_INTERVAL,
+                    EXACT_MIN_REFRESH_INTERVAL - now.saturating_sub(issued)
+                )));
+            }
+        }
+        let has_refresh_token = self.account.secret(SecretField::RefreshToken).is_some();
+        if !has_refresh_token {
+            // No request at all when the next step would be a refused logon.
+            self.check_not_rejected()?;
+        }
+        // A lease across machines that may run out before the answer is stored: do not start
+        // something (a refresh consumes the single-use token) whose result could not be kept.
+        self.lock.still_held()?;
+        let client = oauth::http::client()
+            .map_err(|_| Error::Unavailable("cannot set up the HTTP client".into()))?;
+        let endpoints = self.endpoints(&client)?;
+        self.guard.policy = self.policy(&endpoints);
+
+        if has_refresh_token {
+            // `None`: the grant is dead, log on again.
+            if let Some(token) = self.refresh(&client, &endpoints)? {
+                return Ok(token);
+            }
+        }
+        self.check_not_rejected()?;
+        self.headless(&client, &endpoints)
+    }
+
+    /// The lockout guard: a password or code the provider rejected is not sent again until a
+    /// person changes it (`set`) or says `login --retry`.
+    fn check_not_rejected(&self) -> Result<()> {
+        let Some(r) = &self.account.header.logon_rejected else {
+            return Ok(());
+        };
+        if self.opts.retry {
+            if self.opts.progress {
+                crate::progress::step(
+                    "keychain: --retry: one logon attempt despite the earlier rejection\n",
+                );
+            }
+            return Ok(());
+        }
+        let name = &self.account.header.name;
+        Err(Error::Rejected(format!(
+            "the provider rejected the {} of account '{name}' at {} (run by {}); keychain sends no logon until it is changed, so the account is not locked out: store the right one with 'keychain set {name} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {name} --retry'",
+            r.step,
+            crate::clock::rfc3339(r.at),
+            r.by
+        )))
+    }
+
+    /// Where this account's credentials may go: the hosts of its endpoints and issuer, Exact's
+    /// own login hosts, and those recorded with `--allow-host`.
+    fn policy(&self, endpoints: &Endpoints) -> CredentialPolicy {
+        let p = &self.account.header.provider;
+        let mut extra: Vec<String> = p.allow_hosts.clone();
+        if let Some(host) = p
+            .issuer
+            .as_deref()
+            .and_then(|i| Url::parse(i).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+        {
+            extra.push(host);
+        }
+        if let Some(country) = p.kind.strip_prefix("exact-") {
+            extra.extend(oauth::exact_login_hosts(country));
+        }
+        CredentialPolicy::new(endpoints, extra.iter().map(String::as_str), p.insecure_http)
+    }
+
+    fn check_exact_rules(&mut self, now: i64) -> Result<()> {
+        let errors = &mut self.account.header.provider_errors;
+        errors.retain(|t| (0..HOUR).contains(&now.saturating_sub(*t)));
+        if errors.len() >= EXACT_ERROR_BUDGET {
+            let oldest = errors.iter().min().copied().unwrap_or(now);
+            return Err(Error::Unavailable(format!(
+                "{} errors from Exact Online in the last hour: keychain stops before Exact blocks the app (10 per hour); try again after {}",
+                errors.len(),
+                crate::clock::rfc3339(oldest.saturating_add(HOUR))
+            )));
+        }
+        Ok(())
+    }
+
+    fn endpoints(&self, client: &reqwest::blocking::Client) -> Result<Endpoints> {
+        let p = &self.account.header.provider;
+        let kind: ProviderKind = p.kind.parse().map_err(|e: String| Error::usage(e))?;
+        let parse = |what: &str, v: &Option<String>| -> Result<Url> {
+            let text = v.as_deref().ok_or_else(|| {
+                Error::usage(format!(
+                    "account '{}' has no {what}",
+                    self.account.header.name
+                ))
+            })?;
+            Url::parse(text).map_err(|_| {
+                Error::usage(format!(
+                    "the {what} of account '{}' is not a URL",
+                    self.account.header.name
+                ))
+            })
+        };
+        match kind {
+            ProviderKind::Oidc => {
+                let issuer = parse("issuer", &p.issuer)?;
+                oauth::discover(client, &issuer).map_err(|e| match e.class() {
+                    ErrorClass::Unavailable => Error::Unavailable(e.to_string()),
+                    _ => Error::usage(e.to_string()),
+                })
+            }
+            ProviderKind::Oauth2 => Ok(Endpoints {
+                authorize: parse("authorize URL", &p.authorize_url)?,
+                token: parse("token URL", &p.token_url)?,
+            }),
+            // Explicit URLs point an Exact account at a proxy or an emulator; Exact's rules still apply.
+            ProviderKind::Exact(_) if p.authorize_url.is_some() => Ok(Endpoints {
+                authorize: parse("authorize URL", &p.authorize_url)?,
+                token: parse("token URL", &p.token_url)?,
+            }),
+            ProviderKind::Exact(country) => {
+                Ok(oauth::exact_endpoints(&country).expect("known country"))
+            }
+        }
+    }
+
+    /// Stores a token response: the rotated refresh token first of all.
+    fn store_tokens(&mut self, response: TokenResponse, source: Source) -> Result<Token> {
+        let now = crate::clock::now();
+        let h = &mut self.account.header;
+        // Clamped where it entered (`oauth::MAX_EXPIRES_IN`); saturating all the same.
+        let expires_at = response
+            .expires_in
+            .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)));
+        h.access_token_expires = expires_at;
+        h.access_token_issued = Some(now);
+        h.access_token_scope = response.scope.clone();
+        h.access_token_type = Some(response.token_type.clone());
+        if source == Source::Headless {
+            // A logon went through: the password and code are right again.
+            h.logon_rejected = None;
+        }
+        if let Some(rt) = response.refresh_token {
+            self.guard.scrubber.add(&rt);
+            self.account
+                .set_secret(SecretField::RefreshToken, Some(rt), now);
+            self.account.header.refresh_token_active = Some(now);
+        } else if self.account.header.has(SecretField::RefreshToken) {
+            self.account.header.refresh_token_active = Some(now);
+        }
+        self.guard.scrubber.add(&response.access_token);
+        self.account.set_secret(
+            SecretField::AccessToken,
+            Some(response.access_token.clone()),
+            now,
+        );
+        self.note_use(source.as_str(), true);
+        self.account.header.last_logon = self.account.header.last_use.clone();
+        self.save()?;
+        Ok(Token {
+            access_token: response.access_token,
+            token_type: response.token_type,
+            expires_at,
+            scope: response.scope,
+            source,
+        })
+    }
+
+    fn record_provider_error(&mut self) {
+        if is_exact(&self.account) {
+            self.account
+                .header
+                .provider_errors
+                .push(crate::clock::now());
+        }
+    }
+
+    /// `Ok(None)` when the provider rejected the refresh token: the chain is broken.
+    fn refresh(
+        &mut self,
+        client: &reqwest::blocking::Client,
+        endpoints: &Endpoints,
+    ) -> Result<Option<Token>> {
+        let client_id = self.client_id()?;
+        let refresh_token = self
+            .account
+            .secret(SecretField::RefreshToken)
+            .expect("checked by the caller")
+            .clone();
+        let client_secret = self.account.secret(SecretField::ClientSecret).cloned();
+        if self.opts.progress {
+            crate::progress::step(&format!(
+                "keychain: refreshing the access token of '{}'\n",
+                self.account.header.name
+            ));
+        }
+        match oauth::refresh(
+            client,
+            endpoints,
+            &self.guard,
+            &client_id,
+            client_secret.as_ref(),
+            &refresh_token,
+        ) {
+            Ok(response) => self.store_tokens(response, Source::Refresh).map(Some),
+            Err(TokenError::RateLimited {
+                new_refresh_token, ..
+            }) if new_refresh_token.is_some() => {
+                let now = crate::clock::now();
+                self.account
+                    .set_secret(SecretField::RefreshToken, new_refresh_token, now);
+                self.account.header.refresh_token_active = Some(now);
+                self.record_provider_error();
+                self.note_use("login_failed", false);
+                self.save()?;
+                Err(Error::Unavailable("the provider rate-limited the refresh (its new refresh token was stored); try again later".into()))
+            }
+            Err(e @ TokenError::Rejected { .. }) => {
+                // The provider said the grant is dead (used, expired or revoked): forget the
+                // token, so that no later call burns an error on it, and log on again. Only
+                // this answer retires a refresh token (see `oauth::is_grant_dead`).
+                let now = crate::clock::now();
+                self.account
+                    .set_secret(SecretField::RefreshToken, None, now);
+                self.record_provider_error();
+                self.note_use("chain_broken", false);
+                self.save()?;
+                audit(
+                    self.kc,
+                    &self.account.header.name,
+                    Action::ChainBroken,
+                    Some(self.account.header.writes),
+                )?;
+                if self.opts.progress {
+                    crate::progress::step(&format!(
+                        "keychain: the refresh token was rejected ({e}); logging on again\n"
+                    ));
+                }
+                Ok(None)
+            }
+            Err(TokenError::UnusableWithRefreshToken {
+                path,
+                detail,
+                new_refresh_token,
+            }) => {
+                // The old refresh token may be spent: keep the one the answer carried.
+                let now = crate::clock::now();
+                self.account
+                    .set_secret(SecretField::RefreshToken, Some(new_refresh_token), now);
+                self.account.header.refresh_token_active = Some(now);
+                self.record_provider_error();
+                self.note_use("login_failed", false);
+                self.save()?;
+                Err(Error::Unavailable(format!(
+                    "the token endpoint {path} answered something unexpected: {detail}; its new refresh token was stored"
+                )))
+            }
+            Err(TokenError::Policy(refused)) => Err(self.policy_error(&refused)),
+            Err(e) => {
+                if matches!(e, TokenError::RateLimited { .. }) {
+                    self.record_provider_error();
+                    self.note_use("login_failed", false);
+                    self.save()?;
+                } else if matches!(e, TokenError::Refused { .. }) && is_exact(&self.account) {
+                    // Exact counts it against the app's error budget; the token is kept.
+                    self.record_provider_error();
+                    self.save()?;
+                }
+                Err(Error::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    /// A credential kept home: exit 2, naming the host, the step and the flag that allows it.
+    fn policy_error(&self, refused: &oauth::CredentialRefused) -> Error {
+        Error::usage_hint(refused.to_string(), refused.hint(&self.account.header.name))
+    }
+
+    /// Fails before anything is sent when the TOTP step this logon would need was used by the
+    /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
+    fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
+        let local = crate::clock::now().max(0) as u64;
+        let last = used_step(totp, self.account.header.last_totp_step, local);
+        // A step further ahead was recorded on a provider's clock (followed within the bound):
+        // only the logon itself, which sees that clock, can tell whether a fresh one is near.
+        if last.is_some_and(|l| l > totp.step_at(local).saturating_add(1)) {
+            return Ok(());
+        }
+        let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
+        match wait_for_fresh_step(totp, last, local, min_left) {
+            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable(format!(
+                "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s: try again then"
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Unavailable(e)),
+        }
+    }
+
+    fn client_id(&self) -> Result<String> {
+        self.account
+            .header
+            .provider
+            .client_id
+            .clone()
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "account '{}' has no client id",
+                    self.account.header.name
+                ))
+            })
+    }
+
+    fn headless(
+        &mut self,
+        client: &reqwest::blocking::Client,
+        endpoints: &Endpoints,
+    ) -> Result<Token> {
+        let name = self.account.header.name.clone();
+        let password = self.account.secret(SecretField::Password).cloned().ok_or_else(|| {
+            Error::usage_hint(
+                format!("account '{name}' has no valid refresh token and no password to log on with"),
+                format!("store a password with 'keychain set {name} --password-file FILE', or a new refresh token with --refresh-token-file"),
+            )
+        })?;
+        let redirect = self
+            .account
+            .header
+            .provider
+            .redirect_uri
+            .clone()
+            .ok_or_else(|| {
+                Error::usage_hint(
+                    format!("account '{name}' has no redirect URI to log on with"),
+                    format!("set one with 'keychain set {name} --redirect-uri URL'"),
+                )
+            })?;
+        let redirect_uri = Url::parse(&redirect).map_err(|_| {
+            Error::usage(format!("the redirect URI of account '{name}' is not a URL"))
+        })?;
+        let client_id = self.client_id()?;
+        let scope = self
+            .account
+            .header
+            .provider
+            .scope
+            .clone()
+            .unwrap_or_else(|| default_scope(&self.account));
+        let user = self.account.header.user.clone();
+        let flow = match self.account.header.provider.flow {
+            Flow::Code => logon::Flow::Code,
+            Flow::Implicit => logon::Flow::Implicit,
+        };
+        let totp = match self.account.secret(SecretField::TotpSecret) {
+            Some(_) => Some(self.account.totp()?),
+            None => None,
+        };
+        if let Some(totp) = &totp {
+            // Before the password leaves: a code is needed later and none would come in time.
+            self.check_fresh_step(totp)?;
+        }
+        // The logon borrows the guard while the step guard changes the session.
+        let guard = self.guard.clone();
+        let request = LogonRequest {
+            endpoints,
+            guard: &guard,
+            client_id: &client_id,
+            redirect_uri: &redirect_uri,
+            scope: &scope,
+            flow,
+            user: &user,
+            password: &password,
+            debug_pages: self.opts.debug_pages.as_deref(),
+            progress: self.opts.progress,
+        };
+        let outcome = {
+            let mut guard = totp.as_ref().map(|t| StepGuard {
+                totp: t,
+                session: self,
+            });
+            logon::headless_logon(&request, guard.as_mut().map(|g| g as &mut dyn TotpProvider))
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let class = e.class();
+                self.note_use("login_failed", false);
+                self.account.header.last_logon = self.account.header.last_use.clone();
+                if class == ErrorClass::Rejected {
+                    self.record_provider_error();
+                    // The lockout guard, written under the lock before exit 4: no later run
+                    // sends this password or code again.
+                    self.account.header.logon_rejected = Some(Rejection {
+                        at: crate::clock::now(),
+                        by: os_user(),
+                        step: match &e {
+                            LogonError::Rejected { step, .. } => step.clone(),
+                            _ => "authorization".into(),
+                        },
+                    });
+                }
+                self.save()?;
+                return Err(match e {
+                    LogonError::Policy(refused) => self.policy_error(&refused),
+                    e @ LogonError::DebugPages { .. } => Error::usage(e.to_string()),
+                    e => logon_error(e),
+                });
+            }
+        };
+        let response = match outcome {
+            LogonOutcome::Token(response) => response,
+            LogonOutcome::Code {
+                code,
+                code_verifier,
+            } => {
+                let client_secret = self.account.secret(SecretField::ClientSecret).cloned();
+                oauth::exchange_code(
+                    client,
+                    endpoints,
+                    &self.guard,
+                    &client_id,
+                    client_secret.as_ref(),
+                    &code,
+                    &code_verifier,
+                    &redirect_uri,
+                )
+                .map_err(|e| match e {
+                    TokenError::Policy(refused) => self.policy_error(&refused),
+                    e if e.class() == ErrorClass::Rejected => {
+                        Error::Rejected(format!("the provider refused the authorization code: {e}"))
+                    }
+                    e => Error::Unavailable(e.to_string()),
+                })?
+            }
+        };
+        self.store_tokens(response, Source::Headless)
+    }
+}
+
+fn default_scope(account: &Account) -> String {
+    if account.header.provider.kind == "oidc" {
+        "openid offline_access".into()
+    } else {
+        String::new()
+    }
+}
+
+fn logon_error(e: LogonError) -> Error {
+    match e.class() {
+        ErrorClass::Rejected => Error::Rejected(e.to_string()),
+        ErrorClass::Policy => Error::usage(e.to_string()),
+        ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable(e.to_string()),
+    }
+}
+
+/// Hands the logon a TOTP code, never of a step used before, never with too little time left,
+/// and records the step in the account **before** the code leaves the process.
+struct StepGuard<'s, 'a> {
+    totp: &'s TotpSecret,
+    session: &'s mut Session<'a>,
+}
+
+impl TotpProvider for StepGuard<'_, '_> {
+    fn code(&mut self, provider_time: u64) -> std::result::Result<SecretString, LogonError> {
+        let totp = self.totp;
+        let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
+        let mut waited = 0;
+        loop {
+            // Whatever the engine was told, never a time beyond our clock ± the bound: a step
+            // recorded as used a year ahead would block every later logon.
+            let local = crate::clock::now().max(0) as u64;
+            let t = provider_time
+                .saturating_add(waited)
+                .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
+            let last = used_step(totp, self.session.account.header.last_totp_step, local);
+            let pause = match wait_for_fresh_step(totp, last, t, min_left) {
+                Ok(0) => {
+                    let step = totp.step_at(t);
+                    self.session.account.header.last_totp_step = Some(step);
+                    self.session.save().map_err(|e| {
+                        LogonError::Totp(format!("cannot record the TOTP step: {e}"))
+                    })?;
+                    let code = totp.code_at(t);
+                    self.session.guard.scrubber.add(&code);
+                    return Ok(code);
+                }
+                Ok(pause) if waited + pause <= MAX_TOTP_WAIT => pause,
+                Ok(pause) => {
+                    return Err(LogonError::Totp(format!(
+                        "the next unused TOTP time step starts in {pause} s, longer than keychain waits ({MAX_TOTP_WAIT} s) while holding the account; try again then"
+                    )));
+                }
+                Err(e) => return Err(LogonError::Totp(e)),
+            };
+            if self.session.opts.progress {
+                crate::progress::step(&format!(
+                    "keychain: waiting {pause} s for a fresh TOTP code\n"
+                ));
+            }
+            std::thread::sleep(Duration::from_secs(pause));
+            waited += pause;
+        }
+    }
+}
+
+/// How far the provider's clock may be followed, as an unsigned number of seconds.
+const BOUND: u64 = MAX_CLOCK_OFFSET as u64;
+
+/// The last used step as it may be believed: never beyond our clock plus the bound. A step
+/// recorded further ahead (by an older version that followed a provider's `Date` a year ahead)
+/// would otherwise block every logon until a person re-entered the secret.
+fn used_step(totp: &TotpSecret, last: Option<u64>, local: u64) -> Option<u64> {
+    last.map(|l| l.min(totp.step_at(local.saturating_add(BOUND))))
+}
+
+/// Seconds to wait at time `t` until a step after `last` with `min_left` seconds left begins;
+/// 0 when the current step will do. Total for any input: no overflow, no division by zero.
+fn wait_for_fresh_step(
+    totp: &TotpSecret,
+    last: Option<u64>,
+    t: u64,
+    min_left: u64,
+) -> std::result::Result<u64, String> {
+    let step = totp.step_at(t);
+    let fresh = last.is_none_or(|l| step > l);
+    if fresh && totp.seconds_left(t) >= min_left {
+        return Ok(0);
+    }
+    // The first usable step: the next one, or the one after the used one.
+    let next = match last {
+        Some(l) if l >= step => l.checked_add(1),
+        _ => step.checked_add(1),
+    };
+    next.and_then(|n| n.checked_mul(totp.period))
+        .map(|start| start.saturating_sub(t))
+        .ok_or_else(|| "no usable TOTP time step (is the clock right?)".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_step_waits_are_total_and_bounded_by_the_step() {
+        let totp = TotpSecret::parse("JBSWY3DPEHPK3PXP").unwrap();
+        // Fresh, with time left: no wait.
+        assert_eq!(wait_for_fresh_step(&totp, None, 60, 3), Ok(0));
+        // Fresh but only 2 s left: wait for the next step.
+        assert_eq!(wait_for_fresh_step(&totp, None, 88, 3), Ok(2));
+        // The current step was used: wait for the next one.
+        assert_eq!(wait_for_fresh_step(&totp, Some(2), 61, 3), Ok(29));
+        // Extremes: no panic, no overflow.
+        assert!(wait_for_fresh_step(&totp, Some(u64::MAX), 0, 3).is_err());
+        assert!(wait_for_fresh_step(&totp, None, u64::MAX, 3).is_ok());
+        // A used step far ahead is believed only up to our clock plus the bound.
+        let now = 1_700_000_000;
+        let believed = used_step(&totp, Some(u64::MAX / 2), now).unwrap();
+        assert_eq!(believed, (now + BOUND) / 30);
+    }
+}

@@ -1,0 +1,207 @@
+//! The page interpreter: send, look at the answer, decide the next request, until the provider
+//! redirects to the redirect URI.
+//!
+//! The parts it drives: the [`browser`](super::browser) sends and reads, the credential
+//! [`guard`](super::guard) lets each credential out once, the [`adapters`](super::adapters)
+//! fill the pages they know, and the [`finisher`](super::finisher) reads the outcome from the
+//! redirect. What stays here is the order: the authorization request, the provider's own
+//! rejection and error markers before any adapter, and the bound on the number of steps.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::browser::{Browser, Loaded, Request};
+use super::guard::{Carries, CredentialGuard, Sent};
+use super::html::Page;
+use super::{
+    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, TotpProvider, adapters, finisher,
+    forms,
+};
+use crate::oauth::Scrubber;
+
+/// A logon that has not reached the redirect URI after this many requests is going in circles.
+const MAX_HOPS: u32 = 40;
+/// LemonLDAP::NG message codes that mean "the credentials were wrong": 4 unknown user,
+/// 5 bad credentials, 96 bad one-time code.
+const REJECTION_MESSAGES: &[&str] = &["4", "5", "96"];
+
+/// Runs one logon. See [`headless_logon_counted`].
+pub fn headless_logon(
+    req: &LogonRequest<'_>,
+    totp: Option<&mut dyn TotpProvider>,
+) -> Result<LogonOutcome, LogonError> {
+    headless_logon_counted(req, totp, &mut LogonStats::default())
+}
+
+/// Runs one logon and counts its requests into `stats`.
+///
+/// The engine builds its own client: the cookie jar must be fresh for every logon (a session
+/// cookie left from an earlier one would change the pages) and redirects must not be followed
+/// by the client.
+pub fn headless_logon_counted(
+    req: &LogonRequest<'_>,
+    totp: Option<&mut dyn TotpProvider>,
+    stats: &mut LogonStats,
+) -> Result<LogonOutcome, LogonError> {
+    let mut browser = Browser::new(req.guard, stats, req.debug_pages, req.progress)?;
+    let state = random_secret(24);
+    let verifier = random_secret(32);
+    for secret in [req.password, &verifier, &state] {
+        browser.keep_secret(secret.clone());
+    }
+    let mut logon = Logon {
+        req,
+        browser,
+        sent: CredentialGuard::default(),
+        totp,
+    };
+    let start = authorize_url(req, &state, &verifier);
+    // Whatever the provider put in an error (a path, field names, a description) is shown
+    // and logged: cut the account's secrets and this logon's own out of it first.
+    logon
+        .drive(start, &state, verifier)
+        .map_err(|e| e.scrubbed(&logon.scrubber()))
+}
+
+/// `response_type`, `state` and PKCE on the authorization endpoint.
+fn authorize_url(req: &LogonRequest<'_>, state: &SecretString, verifier: &SecretString) -> Url {
+    let mut url = req.endpoints.authorize.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", req.client_id)
+            .append_pair("redirect_uri", req.redirect_uri.as_str())
+            .append_pair("scope", req.scope)
+            .append_pair("state", state.expose_secret());
+        match req.flow {
+            Flow::Code => {
+                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose_secret()));
+                q.append_pair("response_type", "code")
+                    .append_pair("code_challenge", &challenge)
+                    .append_pair("code_challenge_method", "S256");
+            }
+            // OpenID Connect knows no bare `token` response type (LemonLDAP::NG answers
+            // "Unknown response type"): with the `openid` scope the implicit flow is
+            // `id_token token`, and a nonce is then required.
+            Flow::Implicit if req.scope.split(' ').any(|s| s == "openid") => {
+                q.append_pair("response_type", "id_token token")
+                    .append_pair("nonce", random_secret(16).expose_secret());
+            }
+            Flow::Implicit => {
+                q.append_pair("response_type", "token");
+            }
+        }
+    }
+    url
+}
+
+fn random_secret(bytes: usize) -> SecretString {
+    let mut buf = Zeroizing::new(vec![0u8; bytes]);
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    SecretString::from(URL_SAFE_NO_PAD.encode(&*buf))
+}
+
+/// One logon in progress: what the adapters see of it.
+pub(super) struct Logon<'r, 'a, 't> {
+    pub req: &'r LogonRequest<'a>,
+    pub browser: Browser<'r>,
+    sent: CredentialGuard,
+    totp: Option<&'t mut dyn TotpProvider>,
+}
+
+impl Logon<'_, '_, '_> {
+    /// Lets the credentials a step carries out, once each: see [`CredentialGuard::claim`].
+    pub fn claim(&mut self, carries: Carries, step: &Sent) -> Result<(), LogonError> {
+        self.sent.claim(carries, step)
+    }
+
+    /// A code for the provider's current time step, kept out of debug pages and errors.
+    pub fn one_time_code(&mut self, page_url: &Url) -> Result<SecretString, LogonError> {
+        let at = self.browser.provider_time();
+        let Some(totp) = self.totp.as_deref_mut() else {
+            return Err(LogonError::TotpRequired {
+                path: page_url.path().into(),
+            });
+        };
+        let code = totp.code(at)?;
+        self.browser.keep_secret(code.clone());
+        Ok(code)
+    }
+
+    /// The account's secrets and this logon's own (password, codes, state, verifier).
+    fn scrubber(&self) -> Scrubber {
+        let mut scrubber = self.req.guard.scrubber.clone();
+        for secret in self.browser.secrets() {
+            scrubber.add(secret);
+        }
+        scrubber
+    }
+
+    fn drive(
+        &mut self,
+        start: Url,
+        state: &SecretString,
+        verifier: SecretString,
+    ) -> Result<LogonOutcome, LogonError> {
+        let mut next = Request::get(start, "authorize");
+        for _ in 0..MAX_HOPS {
+            if same_endpoint(&next.url, self.req.redirect_uri) {
+                self.browser.progress("redirect URI reached", &next.url);
+                return finisher::finish(&next, self.req.flow, state, verifier, &self.scrubber());
+            }
+            next = match self.browser.load(next)? {
+                Loaded::Redirect(r) => r,
+                Loaded::Page { at, status, page } => self.interpret(&at, status, &page)?,
+            };
+        }
+        Err(LogonError::TooManySteps {
+            hops: MAX_HOPS,
+            path: next.url.path().into(),
+        })
+    }
+
+    /// Decides what to send next from a page.
+    fn interpret(&mut self, at: &Request, status: u16, page: &Page) -> Result<Request, LogonError> {
+        let path = at.url.path().to_string();
+        // LemonLDAP::NG answers a wrong password or code with HTTP 200 and a message marker.
+        if let Some(m) = page
+            .messages
+            .iter()
+            .find(|m| REJECTION_MESSAGES.contains(&m.code.as_str()))
+            && let Some(rejected) = self.sent.rejection(m.code == "96")
+        {
+            return Err(rejected);
+        }
+        if let Some(m) = page.messages.iter().find(|m| m.is_error) {
+            return Err(LogonError::Protocol {
+                step: at.step.clone(),
+                path,
+                detail: format!("the page reports error message {}", m.code),
+            });
+        }
+        let unknown = || LogonError::UnknownPage {
+            path: path.clone(),
+            status,
+            fields: forms::all_field_names(page),
+        };
+        if !(200..300).contains(&status) {
+            return Err(unknown());
+        }
+        match adapters::select(page) {
+            Some(adapter) => adapter.fill(self, &at.url, status, page),
+            None => Err(unknown()),
+        }
+    }
+}
+
+/// Same scheme, host, port and path: the redirect URI, whatever its query.
+fn same_endpoint(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
+}

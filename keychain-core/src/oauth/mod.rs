@@ -1,0 +1,71 @@
+//! OAuth2 for keychain: where a provider's endpoints are, and the token calls.
+//!
+//! This module talks to token endpoints and never prints what it sends or receives: tokens,
+//! codes, verifiers and client secrets live in `SecretString` and errors name only the step,
+//! the URL path and field names.
+
+pub mod http;
+pub mod policy;
+mod provider;
+pub mod scrub;
+mod token;
+
+pub use policy::{CredentialPolicy, CredentialRefused};
+pub use provider::{
+    DiscoveryError, Endpoints, PROVIDERS, ProviderKind, discover, exact_base, exact_endpoints,
+    exact_endpoints_at, exact_login_hosts,
+};
+pub use scrub::Scrubber;
+
+/// What every request to a provider must respect for one account: where its credentials may
+/// go, and which of its secrets no provider text may show.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    pub policy: CredentialPolicy,
+    pub scrubber: Scrubber,
+}
+
+impl Guard {
+    /// The endpoints' own hosts and nothing to scrub: for tests and library callers.
+    pub fn for_endpoints(endpoints: &Endpoints) -> Self {
+        Guard {
+            policy: CredentialPolicy::for_endpoints(endpoints),
+            scrubber: Scrubber::new(),
+        }
+    }
+}
+pub use token::{
+    MAX_EXPIRES_IN, TokenError, TokenResponse, exchange_code, expires_in_from_text, is_grant_dead,
+    is_token_text, refresh, sanitize,
+};
+
+/// What kind of failure an error is, so the caller can pick an exit code and decide whether a
+/// retry may help. Suggested exit codes: `Rejected` 4, `Unavailable` 5, `Protocol` 5 (or 2
+/// where the cause is likely a configuration, such as a wrong provider kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The provider said no to the credentials. Never retry: a retried password can lock the
+    /// account, a retried single-use token burns the error budget.
+    Rejected,
+    /// Unreachable, timed out, 5xx or rate-limited: nothing was decided; retry later.
+    Unavailable,
+    /// An answer or page that fits no rule we know.
+    Protocol,
+    /// keychain refused to send a credential where the account does not allow it: the
+    /// account's settings must change (exit 2).
+    Policy,
+}
+
+/// A short reason for a failed send, without the URL (reqwest's texts include it, and a URL
+/// may carry a code or token).
+pub(crate) fn describe_send_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_body() || e.is_decode() {
+        "the answer could not be read".into()
+    } else {
+        "the request failed".into()
+    }
+}
