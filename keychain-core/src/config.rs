@@ -220,6 +220,22 @@ impl StoreKind {
     }
 }
 
+/// `local store`, or `shared store openbao://host/mount/prefix`, for reports.
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreKind::Local => f.write_str("local store"),
+            StoreKind::Openbao(s) => write!(
+                f,
+                "shared store openbao://{}/{}/{}",
+                s.host(),
+                s.mount,
+                s.path
+            ),
+        }
+    }
+}
+
 /// Parses an age X25519 public key (`age1...`).
 pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
     text.trim().parse().map_err(|_| {

@@ -286,8 +286,9 @@ fn to_text(
     use crate::output::{count, escape_value};
     let mut out = String::new();
     out.push_str(&format!(
-        "Keychain   {} (local store)\n",
-        escape_value(&kc.dir.display().to_string())
+        "Keychain   {} ({})\n",
+        escape_value(&kc.dir.display().to_string()),
+        escape_value(&kc.config.store.to_string())
     ));
     let answer = match (store.answers, &store.error) {
         (Some(true), _) => "answers".to_string(),

@@ -216,7 +216,11 @@ impl KvClient {
                     ca.display()
                 ))
             })?;
-            builder = builder.tls_certs_merge(certs);
+            // The private CA alone: a keychain pointed at its own server trusts nothing else.
+            builder = builder.tls_certs_only(certs);
+        } else if base.scheme() == "http" {
+            // Loopback without TLS: no trust store to load for connections that never use one.
+            builder = builder.tls_certs_only(Vec::new());
         }
         let http = builder
             .build()

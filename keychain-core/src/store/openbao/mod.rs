@@ -6,8 +6,22 @@
 //! - [`settings`]: where the store is (address, mount, prefix, CA) and how to log in, as kept
 //!   in `config.json`: paths of files only, never a secret.
 //!
+//! - [`store`]: the [`RecordStore`](crate::store::RecordStore) on KV v2; [`lease`]: the lock
+//!   across machines; [`setup`]: what `init` checks and sets on the server.
+//!
 //! OpenBao sees only sealed records (the same bytes a local file holds) and lock keys; it never
 //! holds a key that opens a record.
+//!
+//! A machine's policy for a keychain at `MOUNT`/`PREFIX` needs (the lock's lease is a per-key
+//! `delete_version_after`, hence `update` on metadata; a release deletes one version through
+//! `delete/`):
+//!
+//! ```hcl
+//! path "MOUNT/data/PREFIX/*"     { capabilities = ["create", "read", "update", "delete"] }
+//! path "MOUNT/metadata/PREFIX/*" { capabilities = ["create", "read", "update", "list", "delete"] }
+//! path "MOUNT/delete/PREFIX/*"   { capabilities = ["update"] }
+//! path "MOUNT/config"            { capabilities = ["read"] }   # init: is cas_required on?
+//! ```
 
 pub mod client;
 pub mod kv;
