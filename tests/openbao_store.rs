@@ -252,7 +252,7 @@ fn a_keychain_on_openbao_keeps_the_same_sealed_bytes_and_names_its_records_by_ur
 mod lease {
     use super::*;
     use keychain::store::openbao::OpenBaoStore;
-    use keychain::store::{AccountLock, Expect, RecordStore, StoreError};
+    use keychain::store::{Expect, RecordStore, StoreError};
 
     fn store(bao: &Bao, mount: &str, lease: Duration) -> OpenBaoStore {
         OpenBaoStore::open(&bao.settings(mount, "kc", bao.root_token_file()), lease).unwrap()
@@ -293,15 +293,6 @@ mod lease {
         );
     }
 
-    /// A lock that claims to be held whatever happened: what a holder paused past its lease
-    /// (SIGSTOP, a suspended VM) believes when it wakes up before its own check runs.
-    struct Oblivious(&'static str);
-    impl AccountLock for Oblivious {
-        fn account(&self) -> &str {
-            self.0
-        }
-    }
-
     #[test]
     fn a_holder_whose_lease_ran_out_stops_and_its_stale_write_is_refused() {
         let bao = Bao::start();
@@ -330,22 +321,18 @@ mod lease {
         b.write(&*lock_b, Expect::At(rev.clone()), b"v2-by-b")
             .unwrap();
 
-        // A's own clock tells it its lease may have run out: it writes nothing more.
-        let err = a
-            .write(&*lock_a, Expect::At(rev.clone()), b"v2-by-a")
-            .unwrap_err();
+        // A's own clock tells it its lease may have run out: it must write nothing more.
+        let err = lock_a.still_held().unwrap_err();
         assert!(
             matches!(err, StoreError::Bao(BaoError::LeaseLost { .. })),
             "{err}"
         );
         assert_eq!(err.exit_code(), 5);
-        // A holder that did not notice (and has a working token again) is refused by
+        // And a write it tries anyway (with a working token again) is refused by
         // check-and-set on the version it read.
         let fresh = bao.bao(&["token", "create", "-field=token", "-ttl=1h", "-policy=root"]);
         support::openbao::write_private(&token_file, &fresh);
-        let err = a
-            .write(&Oblivious("acct"), Expect::At(rev), b"v2-by-a")
-            .unwrap_err();
+        let err = a.write(&*lock_a, Expect::At(rev), b"v2-by-a").unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         assert_eq!(b.read("acct").unwrap().unwrap().bytes, b"v2-by-b");
 
@@ -786,4 +773,63 @@ fn an_approle_token_revoked_mid_run_is_replaced_once_then_fails_clearly() {
     assert_eq!(err.exit_code(), 6);
     let text = format!("{err} {err:?} {}", err.hint().unwrap());
     assert!(!text.contains(secret_id.trim()), "{text}");
+}
+
+/// Item 5 of issue 7: the state that keeps a provider's rules lives in the record, so every
+/// machine of a shared keychain sees it. Two keychain folders stand for two machines (here with
+/// a copy of one identity; members with their own keys come with `member add`).
+#[test]
+fn what_one_machine_learns_about_an_account_every_machine_sees() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let first = bao.keychain(&mount, "kc");
+    first.add_account("acme");
+    let second = support::Kc::new();
+    std::fs::create_dir_all(&second.dir).unwrap();
+    // The same identity, so also the group key generation it trusts (group.pin): a copy
+    // without it is refused as a pin removed by someone (exit 7).
+    for file in ["config.json", "identity.txt", "group.pin"] {
+        std::fs::copy(first.dir.join(file), second.dir.join(file)).unwrap();
+    }
+    // The audit log and its anchor come along; from here on each machine appends to its own.
+    let dir = std::fs::read_dir(&first.dir).unwrap();
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("audit") {
+            std::fs::copy(entry.path(), second.dir.join(&name)).unwrap();
+        }
+    }
+
+    // The access-token cache: what the first machine stored, the second serves.
+    let now = support::unix_now() as i64;
+    first.edit_account("acme", |account| {
+        account.set_secret(
+            keychain::record::SecretField::AccessToken,
+            Some("at-shared".to_string().into()),
+            now,
+        );
+        account.header.access_token_expires = Some(now + 600);
+        account.header.access_token_issued = Some(now);
+        account.header.last_totp_step = Some(now as u64 / 30);
+        account.header.provider_errors = vec![now - 10];
+    });
+    assert_eq!(second.ok(&["login", "acme"]).trim(), "at-shared");
+
+    // The lockout guard: a rejection recorded by one machine stops the other (exit 4), with
+    // no request sent.
+    first.edit_account("acme", |account| {
+        account.set_secret(keychain::record::SecretField::AccessToken, None, now);
+        account.header.access_token_expires = None;
+        account.header.logon_rejected = Some(keychain::record::Rejection {
+            at: now,
+            by: "first".into(),
+            step: "password".into(),
+        });
+    });
+    let out = second.run(&["login", "acme"]);
+    support::assert_exit(&out, 4);
+    let chain = keychain::keychain::Keychain::open(&second.dir).unwrap();
+    let (account, _) = chain.read("acme").unwrap();
+    assert_eq!(account.header.last_totp_step, Some(now as u64 / 30));
+    assert_eq!(account.header.provider_errors, vec![now - 10]);
 }

@@ -83,6 +83,8 @@ impl Keychain {
             check_not_writable_by_others(&dir.join("accounts"))?;
             // A planted lock file (a symbolic link) would be opened and narrowed to 0600.
             check_not_writable_by_others(&dir.join("locks"))?;
+            // The shared store's local read-only copies (see `store::openbao::store`).
+            check_not_writable_by_others(&dir.join(crate::store::openbao::store::COPY_DIR))?;
             Ok(kc)
         })
     }
@@ -92,7 +94,13 @@ impl Keychain {
     pub fn open_unchecked(dir: &Path) -> Result<Self> {
         let config = Config::load(dir)?;
         let store = crate::store::open(dir, &config.store)?;
-        let shared = shared_state(dir, &config.store)?;
+        let shared = match store.shared_space() {
+            Some(kv) => Some(SharedState {
+                kv,
+                trail_in_store: true,
+            }),
+            None => local_members(dir)?,
+        };
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
@@ -354,23 +362,34 @@ impl Keychain {
         let name = lock.account().to_string();
         debug_assert_eq!(name, account.header.name);
         self.check_config()?;
+        // A lease across machines that may have run out: stop acting. Except for tokens the
+        // provider already rotated (Keep): refusing would lose the only valid refresh token for
+        // sure, while the check-and-set below still refuses the write if a successor wrote.
+        if on_audit_failure == OnAuditFailure::Undo {
+            lock.still_held()?;
+        }
         // Keep: the write must happen even when the log refuses (callers check the log before
         // they contact the provider, so this is a log damaged in the last milliseconds).
-        let trail = self.trail()?;
-        let pending = match trail.begin() {
-            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+        // A shared trail that cannot even be opened is such a log too.
+        let (trail, unopened) = match self.trail() {
+            Ok(trail) => (Some(trail), None),
+            Err(e) if on_audit_failure == OnAuditFailure::Undo => return Err(e),
+            Err(e) => (None, Some(e)),
+        };
+        let pending = match trail.map(|trail| trail.begin()) {
+            Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
                 return Err(trail::audit_error(e));
             }
             other => other,
         };
         // Keep: a log that cannot be read now must not stop the write either. The record was
         // read under the lock and checked against the log then, so its own counter suffices.
-        let logged = match trail.last_counter(&name) {
-            Ok(logged) => logged.unwrap_or(0),
-            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+        let logged = match trail.map(|trail| trail.last_counter(&name)) {
+            Some(Ok(logged)) => logged.unwrap_or(0),
+            Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
                 return Err(trail::audit_error(e));
             }
-            Err(_) => 0,
+            _ => 0,
         };
         // Only an undo needs the old bytes.
         let before = match on_audit_failure {
@@ -390,8 +409,13 @@ impl Keychain {
 
         let counter = account.header.writes;
         let events: Vec<Event> = events.into_iter().map(|e| e.counter(counter)).collect();
-        if let Err(e) = pending.and_then(|pending| pending.commit(&events)) {
-            let error = trail::audit_error(e);
+        let committed = match pending {
+            Some(pending) => pending
+                .and_then(|pending| pending.commit(&events))
+                .map_err(trail::audit_error),
+            None => Err(unopened.expect("a trail that did not open left its error")),
+        };
+        if let Err(error) = committed {
             if on_audit_failure == OnAuditFailure::Keep {
                 return Err(error);
             }
@@ -420,6 +444,7 @@ impl Keychain {
     /// with a counter one past the record's, so a removed record put back is a replay.
     pub fn remove(&self, lock: &dyn AccountLock, event: Event) -> Result<()> {
         let name = lock.account().to_string();
+        lock.still_held()?;
         let pending = self.trail()?.begin().map_err(trail::audit_error)?;
         let raw = self
             .store
@@ -487,20 +512,6 @@ struct SharedState {
 /// The folder of a local keychain's member list: a keychain on one machine can have members
 /// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
 pub const LOCAL_MEMBERS_DIR: &str = "members";
-
-/// Where the member list lives: in the shared store (with the audit trail), or for a local
-/// keychain in `<dir>/members/` when it has one.
-fn shared_state(dir: &Path, store: &crate::config::StoreKind) -> Result<Option<SharedState>> {
-    match store {
-        crate::config::StoreKind::Local => local_members(dir),
-        crate::config::StoreKind::Openbao(settings) => Ok(Some(SharedState {
-            kv: Arc::new(
-                crate::store::openbao::kv::BaoKv::open(settings).map_err(StoreError::from)?,
-            ),
-            trail_in_store: true,
-        })),
-    }
-}
 
 fn local_members(dir: &Path) -> Result<Option<SharedState>> {
     let folder = dir.join(LOCAL_MEMBERS_DIR);

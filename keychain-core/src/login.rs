@@ -596,6 +596,8 @@ impl Session<'_> {
         client: &reqwest::blocking::Client,
         endpoints: &Endpoints,
     ) -> Result<Token> {
+        // A refresh before this may have taken long: no logon under a lease that may be gone.
+        self.lock.still_held()?;
         let name = self.account.header.name.clone();
         let password = self.account.secret(SecretField::Password).cloned().ok_or_else(|| {
             Error::usage_hint(

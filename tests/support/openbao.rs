@@ -255,9 +255,14 @@ impl Drop for Bao {
     }
 }
 
+/// Writes a 0600 file atomically (as an agent rotating a token file should): a client
+/// reading it meanwhile sees the old or the new content, never an empty file.
 pub fn write_private(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    static N: AtomicU32 = AtomicU32::new(0);
+    let temp = path.with_extension(format!("tmp{}", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&temp, text).unwrap();
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&temp, path).unwrap();
 }
 
 impl Bao {

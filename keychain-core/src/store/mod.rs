@@ -103,6 +103,12 @@ pub trait RecordStore: Send + Sync {
     fn last_seen(&self, _name: &str) -> Option<Vec<u8>> {
         None
     }
+    /// The versioned space beside the records where a store shared by several machines keeps
+    /// the member list, the group keys and the audit trail; `None` for a store of one machine.
+    /// Given by the store so that both use one client (one login, one connection pool).
+    fn shared_space(&self) -> Option<std::sync::Arc<dyn kv::Kv>> {
+        None
+    }
 }
 
 /// Where a record lives, for messages: a file, or a place in a shared store that prints as

@@ -18,12 +18,13 @@ pub struct BaoKv {
 }
 
 impl BaoKv {
-    /// The shared space of the keychain in `settings`; contacts the server at the first call.
-    pub fn open(settings: &OpenBaoSettings) -> Result<Self, BaoError> {
-        Ok(BaoKv {
-            client: KvClient::new(settings)?,
+    /// The shared space of the keychain in `settings`, through `client` (the record store's,
+    /// so its token serves both).
+    pub fn new(client: KvClient, settings: &OpenBaoSettings) -> Self {
+        BaoKv {
+            client,
             settings: settings.clone(),
-        })
+        }
     }
 
     fn path(&self, key: &str) -> Result<String, KvError> {

@@ -9,10 +9,13 @@
 //!   Only one writer can win that; the version it gets is ours.
 //! - Renew: a background thread writes again with `cas` = our version, every third of the lease.
 //! - Release: delete our version only (never the key: a successor's version would go with it).
-//! - Stop acting in time: [`LeaseLock::still_held`] is asked before every write. It counts on
-//!   the monotonic clock from the moment *before* the last successful write of the lock (the
-//!   server's lease began after it), less a margin for a write that is still on its way.
+//! - Stop acting in time: `still_held` is asked before every change and before a refresh.
+//!   It counts on the monotonic clock from the moment *before* the last successful write of
+//!   the lock (the server's lease began after it), less a margin for a write still on its way.
 //!   A holder that lost the lease (a conflict on renewal: someone else holds it) knows at once.
+//!   The one write tried past that point is the write-back of a refresh token the provider
+//!   already rotated (losing it is certain harm; check-and-set still refuses it if a successor
+//!   wrote).
 //!
 //! None of this replaces check-and-set on the records: a holder that stopped (SIGSTOP, a VM
 //! paused) can wake up past its lease; its record write still fails on the version it read.

@@ -3,9 +3,11 @@
 //! lease at `PREFIX/locks/NAME` ([`super::lease`]).
 //!
 //! A [`Revision`] is the KV version. Every write is a check-and-set: `Absent` is `cas: 0`,
-//! `At(v)` is `cas: v`, `Any` reads the current version first. Before each write the lease is
-//! checked ([`AccountLock::still_held`]); the check-and-set still refuses a holder whose lease
-//! ran out meanwhile and whose successor wrote.
+//! `At(v)` is `cas: v`, `Any` reads the current version first, so a holder whose lease ran out
+//! and whose successor wrote is refused. Whether the lease still lasts
+//! ([`AccountLock::still_held`]) is asked by the caller before a change
+//! (`Keychain::commit`, `Keychain::remove`, login before a refresh), not here: the write-back
+//! of a refresh token the provider already rotated must still be tried.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -147,7 +149,6 @@ impl RecordStore for OpenBaoStore {
     ) -> Result<Revision, StoreError> {
         let name = lock.account();
         validate_name(name)?;
-        lock.still_held()?;
         let cas = match &expect {
             Expect::Absent => 0,
             Expect::At(revision) => revision
@@ -177,7 +178,6 @@ impl RecordStore for OpenBaoStore {
     fn remove(&self, lock: &dyn AccountLock) -> Result<(), StoreError> {
         let name = lock.account();
         validate_name(name)?;
-        lock.still_held()?;
         if self.read_versioned(name)?.0.is_none() {
             return Err(StoreError::NotFound(name.to_string()));
         }
@@ -220,6 +220,13 @@ impl RecordStore for OpenBaoStore {
             }),
             Err(AcquireError::Bao(e)) => Err(e.into()),
         }
+    }
+
+    fn shared_space(&self) -> Option<std::sync::Arc<dyn crate::store::kv::Kv>> {
+        Some(std::sync::Arc::new(super::kv::BaoKv::new(
+            self.client.clone(),
+            &self.settings,
+        )))
     }
 
     fn last_seen(&self, name: &str) -> Option<Vec<u8>> {
