@@ -34,7 +34,7 @@ admin auth enable approle >/dev/null
 policy() { # prefix: the policy kc-PREFIX allows that keychain's path and nothing else
   admin policy write kc-$1 - >/dev/null <<P
 path "$mount/data/$1/*"     { capabilities = ["create", "read", "update", "delete"] }
-path "$mount/metadata/$1/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "$mount/metadata/$1/*" { capabilities = ["create", "read", "update", "list", "delete"] }
 path "$mount/metadata/$1"   { capabilities = ["list"] }
 path "$mount/delete/$1/*"   { capabilities = ["update"] }
 path "$mount/config"        { capabilities = ["read"] }

@@ -702,3 +702,24 @@ fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_
     bao.kv_put(&mount, second, &one);
     verify_both([&a, &b], true, "two events swapped");
 }
+
+/// The policy the README tells an administrator to write is the one every test here runs
+/// with: a change to either must be made to both.
+#[test]
+fn the_readme_policy_is_the_one_the_tests_run_with() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let normalise = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| l.starts_with("path \"keychain/"))
+            .collect()
+    };
+    let documented = normalise(&readme);
+    assert_eq!(
+        documented,
+        normalise(&Bao::keychain_policy("keychain", "acme"))
+    );
+    assert!(!documented.is_empty());
+}
