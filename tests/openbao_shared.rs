@@ -723,3 +723,56 @@ fn the_readme_policy_is_the_one_the_tests_run_with() {
     );
     assert!(!documented.is_empty());
 }
+
+/// Regression: a holder whose lease ran out while the provider was answering its refresh still
+/// stores the rotated refresh token (the check-and-set alone keeps that write safe), instead of
+/// dropping the only valid link of the chain (seen with a 5 s lease under load: the next login
+/// then needed a headless logon).
+#[test]
+fn a_refresh_answered_after_the_lease_ran_out_still_keeps_the_rotated_token() {
+    let llng = Llng::start();
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let mut a = create(&bao, &mount, "a", "file");
+    a.lease_seconds = Some(2);
+    add_dwho_endpoints(&a, &llng);
+    a.ok(&["login", "acct"]);
+
+    // a's refresh waits at the paused portal; OpenBao is paused too, so the lease can be
+    // neither renewed nor checked, and runs out.
+    llng.pause();
+    let holder = a
+        .std_cmd()
+        .args(["login", "acct", "--min-valid", "700"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_queued_request(&llng);
+    let bao_pid = bao.pid_for_tests();
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &bao_pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_secs(4));
+    // The portal answers (the refresh token rotates there), then OpenBao comes back.
+    llng.resume();
+    std::thread::sleep(Duration::from_millis(300));
+    signal("-CONT");
+    let out = holder.wait_with_output().unwrap();
+    eprintln!("holder: {:?} {}", out.status.code(), stderr(&out));
+
+    // Whatever the holder said, the rotated token was kept: the next refresh works, no logon.
+    let refused = refused_refreshes(&llng);
+    a.ok(&["login", "acct", "--min-valid", "700"]);
+    assert_eq!(refused_refreshes(&llng), refused, "{}", token_log(&llng));
+    assert_eq!(
+        audit_row(&a)["headless_logons_30d"],
+        1,
+        "{}",
+        token_log(&llng)
+    );
+}

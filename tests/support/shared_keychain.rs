@@ -116,6 +116,11 @@ impl Bao {
         bao
     }
 
+    /// The server's process id, for a test that pauses it (SIGSTOP) to make OpenBao hang.
+    pub fn pid_for_tests(&self) -> u32 {
+        self.pid
+    }
+
     /// Starts a stopped persistent server again; it is sealed until [`Bao::unseal`].
     pub fn start_again(&mut self) {
         let config = self.base.path().join("server.hcl");
