@@ -27,6 +27,7 @@ mod logon_safety;
 mod man_page;
 mod members_cli;
 mod openbao_members;
+mod openbao_shared;
 mod openbao_store;
 mod operator_cli;
 mod output_cli;
