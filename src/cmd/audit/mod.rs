@@ -4,7 +4,6 @@
 mod ack;
 mod charts;
 mod fingerprint;
-mod lines;
 mod render;
 mod report;
 mod rotate;

@@ -31,7 +31,7 @@ use crate::record::{Header, SecretField};
 use crate::severity::Severity;
 use crate::trail;
 
-use super::lines::{self, Line};
+use crate::trail::lines::{self, Line};
 
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
