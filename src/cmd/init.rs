@@ -2,20 +2,79 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::Args;
+
 use crate::audit::Event;
-use crate::cli::InitArgs;
-use crate::cli::StoreChoice;
+use crate::cli::choice;
 use crate::clock::SharedClock;
 use crate::config::StoreKind;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::keystore::{self, Identity};
+use crate::keystore::{self, Identity, KeyStoreKind};
 use crate::settings::Settings;
 use crate::store::StoreError;
 use crate::store::openbao::setup::{CasRequired, prepare};
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
 use crate::trail::{self, Action};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where the identity that opens the records is kept
+    #[arg(long, value_parser = choice::<KeyStoreKind>(), default_value_t = KeyStoreKind::Os)]
+    pub key_store: KeyStoreKind,
+    /// Also encrypt every record to this age public key (e.g. a security officer's escrow key); repeatable
+    #[arg(long, value_name = "AGE_PUBLIC_KEY")]
+    pub recipient: Vec<String>,
+    /// Where the records live: in this folder, or on OpenBao (or Vault) KV version 2, shared by
+    /// several machines
+    #[arg(long, value_enum, default_value_t = StoreChoice::Local)]
+    pub store: StoreChoice,
+    /// OpenBao's address: https://HOST:PORT (http only on loopback) [env: BAO_ADDR, VAULT_ADDR]
+    #[arg(
+        long,
+        env = "BAO_ADDR",
+        value_name = "URL",
+        required_if_eq("store", "openbao")
+    )]
+    pub addr: Option<String>,
+    /// The KV version 2 mount that holds the keychain
+    #[arg(long, value_name = "MOUNT", required_if_eq("store", "openbao"))]
+    pub mount: Option<String>,
+    /// The prefix under the mount: records go to PREFIX/records/NAME, locks to PREFIX/locks/NAME
+    #[arg(
+        long = "path",
+        value_name = "PREFIX",
+        required_if_eq("store", "openbao")
+    )]
+    pub prefix: Option<String>,
+    /// A PEM file with the certificate of the private CA that signed OpenBao's certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// A file whose first line is this machine's OpenBao token, read at every run (without it
+    /// and without AppRole, BAO_TOKEN or VAULT_TOKEN of each run)
+    #[arg(long, value_name = "FILE", conflicts_with = "role_id_file")]
+    pub token_file: Option<PathBuf>,
+    /// AppRole login: a file holding the role id
+    #[arg(long, value_name = "FILE", requires = "secret_id_file")]
+    pub role_id_file: Option<PathBuf>,
+    /// AppRole login: a file holding the secret id (only its path is kept)
+    #[arg(long, value_name = "FILE", requires = "role_id_file")]
+    pub secret_id_file: Option<PathBuf>,
+    /// Join an existing shared keychain: create this machine's identity and print its public
+    /// key, for a member to run 'keychain member add RECIPIENT --name HOST'
+    #[arg(long)]
+    pub join: bool,
+}
+
+/// Where a new keychain keeps its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreChoice {
+    /// Files in the keychain folder
+    Local,
+    /// OpenBao or Vault KV version 2
+    Openbao,
+}
 
 /// The store the flags ask for, checked; files are kept as absolute paths (later runs may start
 /// elsewhere), and only their paths: never a token.
