@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod error;
 pub mod fsutil;
 pub mod hardening;
+pub mod init;
 pub mod keychain;
 pub mod keystore;
 pub mod login;
