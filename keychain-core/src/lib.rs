@@ -32,6 +32,7 @@ pub mod prompt;
 mod proptest_support;
 pub mod providers;
 pub mod record;
+pub mod report;
 pub mod secret;
 pub mod settings;
 pub mod severity;
