@@ -7,7 +7,6 @@
 //! calls these functions, and renders what they return. It never writes to standard output or
 //! standard error (lint below); the CLI writes through its `output` module.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
-#![warn(missing_docs)]
 
 pub mod activity;
 pub mod audit;
