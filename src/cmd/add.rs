@@ -1,7 +1,8 @@
 //! `keychain add`: onboard an account. Never overwrites an existing one without `--replace`.
 
+use clap::Args;
+
 use crate::audit::Event;
-use crate::cli::AddArgs;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::{Account, Header, Provider};
@@ -9,6 +10,29 @@ use crate::store::{Expect, validate_name};
 use crate::trail::{self, Action};
 
 use super::secrets::{self, Wanted};
+use super::shared_args::{ProviderArgs, SecretArgs};
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Account name: letters, digits, '.', '_' and '-'
+    pub name: String,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    /// The user name to log on with
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// The account has no password (it logs on with a refresh token only)
+    #[arg(long, conflicts_with = "password_file")]
+    pub no_password: bool,
+    /// The account has no second factor: do not ask for a TOTP secret
+    #[arg(long, conflicts_with_all = ["totp_file", "totp_qr"])]
+    pub no_totp: bool,
+    /// Overwrite an existing account of this name
+    #[arg(long)]
+    pub replace: bool,
+}
 
 pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
     validate_name(&args.name)?;

@@ -7,17 +7,40 @@
 //! every value obtained (one logon per account, however many variables name it); secrets named
 //! explicitly are recorded in the audit log; only then does CMD start.
 
+use clap::Args;
+
 use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Event;
-use crate::cli::ExecArgs;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::trail::{self, Action};
 
 use super::exec_env::{EnvField, EnvSpec, is_var_name};
+use super::shared_args::{LogonArgs, account_names};
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The account whose access token goes into --env-name (optional with --env)
+    #[arg(add = account_names(), required_unless_present = "env")]
+    pub name: Option<String>,
+    /// The environment variable that carries NAME's token
+    #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]
+    pub env_name: String,
+    /// Put ACCOUNT's FIELD into VAR; repeatable, several accounts allowed. FIELD: access-token
+    /// (a valid token, as login gives), user, client-id, api-url (Exact Online's API base);
+    /// a secret (password, totp-secret, client-secret, refresh-token) only when named, and
+    /// recorded in the audit log before the program starts
+    #[arg(long = "env", value_name = "VAR=ACCOUNT:FIELD", value_parser = crate::cmd::exec_env::parse)]
+    pub env: Vec<crate::cmd::exec_env::EnvSpec>,
+    #[command(flatten)]
+    pub logon: LogonArgs,
+    /// The command and its arguments, after --
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
 
 /// Set in CMD's environment to the accounts used (comma-separated); its presence makes a nested
 /// `keychain exec` refuse.

@@ -1,11 +1,29 @@
 //! `keychain login`: a valid access token on stdout, for scripts.
 
+use clap::Args;
+
 use secrecy::ExposeSecret;
 
-use crate::cli::{LoginArgs, LogonArgs};
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::login::{self, Options, Token};
+
+use super::shared_args::{LogonArgs, account_names};
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[arg(add = account_names())]
+    pub name: String,
+    /// How to print the token
+    #[arg(long, value_enum, default_value_t = OutputFormat::Token)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub logon: LogonArgs,
+    /// Allow one logon although the provider rejected this account's password or code before
+    /// (by default keychain then refuses every logon, so that a job cannot lock the account out)
+    #[arg(long)]
+    pub retry: bool,
+}
 
 pub fn options(args: &LogonArgs) -> Options {
     Options {

@@ -2,10 +2,22 @@
 //! page to DIR/man1, where `man` finds them. The pages come from this binary, so installed
 //! pages always describe the installed command.
 
+use clap::Args;
+
 use std::path::PathBuf;
 
-use crate::cli::ManArgs;
 use crate::error::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: keychain (the default) or a command (login, exec, status, ...)
+    #[arg(value_name = "PAGE", conflicts_with = "install")]
+    pub page: Option<String>,
+    /// Write every page to DIR/man1 [default DIR: $XDG_DATA_HOME/man, else ~/.local/share/man,
+    /// which man finds when ~/.local/bin is on PATH]
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub install: Option<Option<PathBuf>>,
+}
 
 pub fn run(args: ManArgs) -> Result<()> {
     let pages = crate::manpage::render_all();

@@ -1,5 +1,7 @@
-//! One file per subcommand; `dispatch` picks it. Each command reads like a short story of what it
-//! does and returns an [`Error`](crate::error::Error) that `main` prints once.
+//! One file per subcommand, holding its `Args` (its flags, as clap derives them) and its `run`;
+//! `dispatch` picks it. Each command reads like a short story of what it does and returns an
+//! [`Error`](crate::error::Error) that `main` prints once. Flags that several commands flatten
+//! in are in `shared_args`; `init`'s and `store`'s are still in `crate::cli`.
 
 mod add;
 mod audit;
@@ -21,6 +23,7 @@ mod scan;
 mod secrets;
 mod set;
 pub mod settings;
+pub(crate) mod shared_args;
 mod show;
 mod status;
 mod store;
@@ -30,9 +33,24 @@ mod unlock;
 
 use std::path::PathBuf;
 
+pub use add::AddArgs;
+pub use audit::AuditArgs;
+pub use completions::CompletionsArgs;
+pub use exec::ExecArgs;
 pub use export::ExportArgs;
 pub use import::ImportArgs;
 pub use list::ListArgs;
+pub use login::LoginArgs;
+pub use man::ManArgs;
+pub use mv::MvArgs;
+pub use refresh::RefreshArgs;
+pub use rm::RmArgs;
+pub use scan::ScanArgs;
+pub use set::SetArgs;
+pub use show::ShowArgs;
+pub use status::StatusArgs;
+pub use totp::TotpArgs;
+pub use unlock::UnlockArgs;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;

@@ -15,13 +15,26 @@
 //! After a crash between 1 and 3, `keychain mv OLD NEW` again finishes the move (it checks that
 //! an existing NEW is OLD's copy); `list` and `status` show OLD as "moving to NEW".
 
+use clap::Args;
+
 use crate::audit::Event;
-use crate::cli::MvArgs;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::Header;
 use crate::store::{Expect, StoreError, validate_name};
 use crate::trail::Action;
+
+use super::shared_args::account_names;
+
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    /// The account's current name
+    #[arg(value_name = "OLD", add = account_names())]
+    pub old: String,
+    /// Its new name: letters, digits, '.', '_' and '-'; must not exist
+    #[arg(value_name = "NEW")]
+    pub new: String,
+}
 
 pub fn run(kc: &Keychain, args: MvArgs) -> Result<()> {
     let (old, new) = (args.old.as_str(), args.new.as_str());

@@ -1,8 +1,10 @@
 //! Provider settings from the command line, checked (by `crate::validate`) before they are stored.
 
-use crate::cli::{ProviderArgs, UnsetField};
 use crate::error::{Error, Result};
 use crate::record::Provider;
+
+use super::set::UnsetField;
+use super::shared_args::ProviderArgs;
 
 /// Applies the flags given to `provider` (all of them for `add`, changes for `set`) and checks
 /// that the result can be used to log on.

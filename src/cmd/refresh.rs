@@ -9,13 +9,30 @@
 //! account is refreshed once more than needed: harmless, because the refresh itself runs under
 //! the lock on the re-read record, so the chain is never broken.
 
+use clap::Args;
+
 use std::fmt::Write as _;
 
-use crate::cli::RefreshArgs;
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
 use crate::login::{self, Options, Source};
 use crate::record::SecretField;
+
+use super::shared_args::account_names;
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "names"])))]
+pub struct RefreshArgs {
+    /// Every account with a refresh token
+    #[arg(long)]
+    pub all: bool,
+    /// These accounts only
+    #[arg(value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
+    /// Refresh only tokens idle (neither issued nor used) for DAYS days or more
+    #[arg(long, value_name = "DAYS", default_value_t = 20)]
+    pub idle_days: u32,
+}
 
 const DAY: i64 = 86_400;
 

@@ -1,12 +1,25 @@
 //! `keychain rm NAME...`: remove accounts. Every name is checked before any is removed, so a
 //! typo in the list removes nothing; on a terminal the person confirms first (unless `-f`).
 
+use clap::Args;
+
 use crate::audit::Event;
-use crate::cli::RmArgs;
 use crate::error::{Error, Result};
 use crate::input::Prompter;
 use crate::keychain::Keychain;
 use crate::trail::Action;
+
+use super::shared_args::account_names;
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The accounts to remove; none is removed unless all exist
+    #[arg(required = true, value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
+    /// Do not ask for confirmation (without a terminal keychain never asks)
+    #[arg(short, long)]
+    pub force: bool,
+}
 
 pub fn run(kc: &Keychain, args: RmArgs) -> Result<()> {
     let mut names: Vec<&str> = Vec::new();

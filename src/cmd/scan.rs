@@ -5,16 +5,24 @@
 //! audit log; when that log cannot be written the scan still reports (it reveals nothing) and
 //! says that it was not recorded.
 
+use clap::Args;
+
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::audit::Event;
 use crate::audit::scan::{ScanError, scan_paths_all};
-use crate::cli::ScanArgs;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Result, exit};
 use crate::trail::{self, Action, Outcome};
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders (searched recursively; symbolic links inside are not followed)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
 
 pub fn run(
     dir: Option<&Path>,

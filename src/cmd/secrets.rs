@@ -3,11 +3,12 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cli::SecretArgs;
 use crate::error::{Error, Result};
 use crate::input::{self, Prompter, SecretSource};
 use crate::record::{Account, SecretField, TotpParams};
 use crate::totp::TotpSecret;
+
+use super::shared_args::SecretArgs;
 
 /// What the person asked to be prompted for when no file is given (only on a terminal).
 pub struct Wanted {

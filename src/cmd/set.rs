@@ -4,10 +4,9 @@
 //! success. What changed is found by comparing the header before and after, so the audit log
 //! also names the endpoints that a provider change reset.
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 
 use crate::audit::Event;
-use crate::cli::{SetArgs, UnsetField};
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::record::{Header, SecretField};
@@ -15,6 +14,56 @@ use crate::store::Expect;
 use crate::trail::{self, Action};
 
 use super::secrets::{self, Wanted};
+use super::shared_args::{ProviderArgs, SecretArgs, account_names};
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    #[arg(add = account_names())]
+    pub name: String,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    /// A new user name
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// Remove a stored field: a secret or a plain setting (scope, redirect-uri, issuer, ...);
+    /// repeatable. The account must still be able to log on afterwards
+    #[arg(long, alias = "clear", value_enum, value_name = "FIELD")]
+    pub unset: Vec<UnsetField>,
+}
+
+/// A field `set --unset` can remove: the secrets and the optional plain settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnsetField {
+    Password,
+    TotpSecret,
+    ClientSecret,
+    RefreshToken,
+    AccessToken,
+    Issuer,
+    AuthorizeUrl,
+    TokenUrl,
+    ClientId,
+    RedirectUri,
+    Scope,
+    AllowHost,
+}
+
+impl UnsetField {
+    /// The secret this field names, if it is one.
+    pub fn secret(self) -> Option<crate::record::SecretField> {
+        use crate::record::SecretField as S;
+        Some(match self {
+            UnsetField::Password => S::Password,
+            UnsetField::TotpSecret => S::TotpSecret,
+            UnsetField::ClientSecret => S::ClientSecret,
+            UnsetField::RefreshToken => S::RefreshToken,
+            UnsetField::AccessToken => S::AccessToken,
+            _ => return None,
+        })
+    }
+}
 
 pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
     if !anything_given(&args) {

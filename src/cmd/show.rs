@@ -5,16 +5,31 @@
 //! keyed HMAC, which `keychain audit fingerprint` prints whole), never by a part of it: the last
 //! characters of a password are often the guessable part.
 
+use clap::Args;
+
 use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::audit::Event;
-use crate::cli::ShowArgs;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Account, SecretField};
 use crate::trail::{self, Action};
+
+use super::shared_args::{RevealField, account_names};
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[arg(add = account_names())]
+    pub name: String,
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
+    pub json: bool,
+    /// Print exactly this one secret and a newline, for scripts
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub reveal: Option<RevealField>,
+}
 
 pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
     if args.json && args.reveal.is_some() {

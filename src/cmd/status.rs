@@ -6,9 +6,10 @@
 //! job would meet is a finding; exit 0 when there is none, 1 otherwise. It reads public headers
 //! only, takes no lock and writes nothing.
 
+use clap::Args;
+
 use serde_json::{Value, json};
 
-use crate::cli::StatusArgs;
 use crate::clock;
 use crate::error::Result;
 use crate::keychain::Keychain;
@@ -19,6 +20,14 @@ use crate::table::Table;
 // The refresh token's idle rule is the report's: dead after 30 days (Exact Online's rule, used
 // for all providers), a warning when idle more than 25.
 use super::audit::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
+    pub json: bool,
+}
+
 /// An unlock that ends within this many seconds is a warning: a daily job may run after it.
 const UNLOCK_WARN_SECONDS: i64 = 24 * 3600;
 

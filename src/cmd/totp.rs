@@ -1,11 +1,23 @@
 //! `keychain totp`: the current code on stdout, the seconds left on stderr on a terminal.
 
+use clap::Args;
+
 use secrecy::ExposeSecret;
 
 use crate::audit::{Action, Event};
-use crate::cli::TotpArgs;
 use crate::error::Result;
 use crate::keychain::Keychain;
+
+use super::shared_args::account_names;
+
+#[derive(Debug, Args)]
+pub struct TotpArgs {
+    #[arg(add = account_names())]
+    pub name: String,
+    /// Wait for the next time step when fewer than SECONDS remain in the current one
+    #[arg(long, value_name = "SECONDS")]
+    pub fresh: Option<u64>,
+}
 
 pub fn run(kc: &Keychain, args: TotpArgs, json: bool) -> Result<()> {
     let (account, _) = kc.read(&args.name)?;

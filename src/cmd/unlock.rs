@@ -1,13 +1,39 @@
 //! `keychain unlock` and `keychain lock`: the identity cached in the kernel keyring.
 
+use clap::Args;
+
 use std::path::Path;
 
-use crate::cli::UnlockArgs;
 use crate::error::Result;
 use crate::keychain::Keychain;
 
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// How long the identity stays cached, e.g. 8h, 30m, 7d (from 1s to 30d). The default, 25h, reaches past the
+    /// next run of any daily job whenever the unlock happens (8 h after 17:00 ends before a
+    /// 03:17 job); 'keychain status' says when it ends
+    #[arg(long = "for", value_name = "DURATION", default_value = "25h", value_parser = parse_unlock_duration)]
+    pub duration: std::time::Duration,
+}
+
+/// The longest `unlock --for`: the kernel counts a key's timeout in 32-bit seconds, and a cached
+/// identity that outlives a month is a forgotten one.
+pub const MAX_UNLOCK: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// `--for DURATION`, validated here so that what is reported is what the kernel is told.
+pub fn parse_unlock_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("must be at least one second".into());
+    }
+    if d > MAX_UNLOCK {
+        return Err("must be at most 30 days (30d); unlock again when it runs out".into());
+    }
+    Ok(d)
+}
+
 pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
-    // At least 1 s and at most 30 days: checked by `cli::parse_unlock_duration`.
+    // At least 1 s and at most 30 days: checked by `parse_unlock_duration`.
     let seconds = args.duration.as_secs();
     #[cfg(target_os = "linux")]
     {

@@ -3,14 +3,22 @@
 //! with who, where and when), so it is as tamper-evident as what it silences and needs no file
 //! of its own. Only an ID that an open finding has is accepted, so a typo silences nothing.
 
+use clap::Args;
+
 use crate::activity::{self, Thresholds, anomaly};
 use crate::audit::{Action, Event};
-use crate::cli::AckArgs;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::trail;
 
 use super::lines::{self, Line};
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// The finding's ID as the report lists it, e.g. new-origin-3f2a9c1b0e
+    #[arg(value_name = "FINDING-ID")]
+    pub id: String,
+}
 
 pub fn run(kc: &Keychain, args: AckArgs) -> Result<crate::outcome::Outcome> {
     let id = args.id.trim();

@@ -5,16 +5,29 @@
 //! is recorded in the audit log before anything is printed. Exit 0 when the value is NAME's
 //! current FIELD, 1 when it is not.
 
+use clap::Args;
+
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Event;
-use crate::cli::FingerprintArgs;
 use crate::error::{Error, Result};
 use crate::input::SecretSource;
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::secret::ct_eq_str;
 use crate::trail::{self, Action};
+
+use crate::cmd::shared_args::{RevealField, account_names};
+
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// The account whose stored value the fingerprint is compared with
+    #[arg(add = account_names())]
+    pub name: String,
+    /// The field the value belongs to
+    #[arg(value_enum)]
+    pub field: RevealField,
+}
 
 pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::outcome::Outcome> {
     let field = SecretField::from(args.field);

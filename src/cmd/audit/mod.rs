@@ -14,10 +14,44 @@ mod verify;
 /// The refresh token's idle rule, one for the report and `status`.
 pub(super) use report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
 
-use crate::cli::{AuditArgs, AuditCommand};
+use clap::{Args, Subcommand};
+
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::outcome::Outcome;
+
+use ack::AckArgs;
+use fingerprint::FingerprintArgs;
+use report::ReportArgs;
+
+/// `keychain audit` alone prints the report; its flags then apply as to `keychain audit report`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Per account: provider, user, secrets and their ages, last use, logons; then the findings (the default)
+    Report(ReportArgs),
+    /// Check the audit log (all rotated files and the live one) for edited, deleted, reordered, inserted or cut lines; exit 7 and the place of each problem when it fails
+    Verify,
+    /// Print the fingerprint of a value read from standard input (never an argument), say whether it is NAME's current FIELD and where the log holds it; recorded
+    ///
+    /// Exit 0 when the value is NAME's current FIELD, 1 when it is not (or there is no account
+    /// NAME now); the log lines holding it are listed either way.
+    Fingerprint(FingerprintArgs),
+    /// Move the live log aside and start a new one that continues its chain
+    Rotate,
+    /// Authenticate config.json (its recipients) under the keychain's key, after checking the recipients 'keychain audit' lists; writes are refused until the configuration authenticates
+    SealConfig,
+    /// Acknowledge an anomaly finding so that reports stop listing it; recorded in the audit log
+    Ack(AckArgs),
+}
 
 /// Whether the audit command only reads (the report, verify): those run on a keychain with
 /// wide permissions, to report them.

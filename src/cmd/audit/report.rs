@@ -13,6 +13,8 @@
 //! reveal) come from `crate::activity`, fed with the log's lines; so do the timelines that the
 //! HTML report draws (`charts`). They need no key either.
 
+use clap::Args;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +22,7 @@ use serde::Serialize;
 
 use crate::activity::{self, Acknowledgement, Anomaly, Thresholds, Timelines};
 use crate::audit::VerifyReport;
-use crate::cli::ReportArgs;
+use crate::cli::choice;
 use crate::clock;
 use crate::error::Result;
 use crate::keychain::Keychain;
@@ -30,6 +32,30 @@ use crate::severity::Severity;
 use crate::trail;
 
 use super::lines::{self, Line};
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
+    #[arg(skip)]
+    pub json: bool,
+    /// Also write the report as a self-contained HTML page to FILE (mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Exit with 1 when a finding of this severity or worse exists
+    #[arg(long, value_parser = choice::<Severity>(), value_name = "SEVERITY", default_value_t = Severity::High)]
+    pub fail_on: Severity,
+    /// A password older than DAYS is a finding
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub max_password_age: u32,
+    /// Do not ask the key store for the key: report from the public headers and the log only
+    /// (duplicate secrets and the log's integrity are then not checked)
+    #[arg(long)]
+    pub no_key: bool,
+    /// Days of activity the HTML timelines show, ending now; anomaly findings whose latest event
+    /// is older are not listed
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+}
 
 const DAY: i64 = 86_400;
 /// Exact Online's (and keychain's assumed) idle expiry of a refresh token.
