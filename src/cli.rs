@@ -15,8 +15,8 @@ use crate::choice::Choice;
 use crate::cmd::shared_args::account_names;
 use crate::cmd::{
     AddArgs, AuditArgs, CompletionsArgs, ExecArgs, ExportArgs, ImportArgs, ListArgs, LoginArgs,
-    ManArgs, MvArgs, RefreshArgs, RmArgs, ScanArgs, SetArgs, ShowArgs, StatusArgs, TotpArgs,
-    UnlockArgs,
+    ManArgs, MemberArgs, MvArgs, RefreshArgs, RmArgs, ScanArgs, SetArgs, ShowArgs, StatusArgs,
+    TotpArgs, UnlockArgs,
 };
 use crate::keystore::KeyStoreKind;
 
@@ -47,9 +47,11 @@ EXIT STATUS:
   5  provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable,
      sealed or its lock lease lost: try again later
   6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed);
-     no OpenBao token, or it expired and logging in again did not help
+     no OpenBao token, or it expired and logging in again did not help; this machine joined a
+     shared keychain but is not a member (yet, or any more)
   7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
-     config.json does not authenticate; a keychain file others can write (left untouched)
+     config.json or the member list does not authenticate (a planted recipient); a keychain
+     file others can write (left untouched)
   8  input/output error (disk full, permission denied), also writing standard output or error;
      OpenBao refused a path (403: the message names the path and the missing capability)
 126  exec: the program cannot be run (no execute permission, a folder)
@@ -249,6 +251,16 @@ pub enum Command {
     /// broken chains, reveals, and when the refresh token expires unused) and the events per
     /// day across accounts.
     Audit(AuditArgs),
+    /// The members of a keychain: the machines (age public keys) every record is sealed to
+    ///
+    /// The member list is MAC'd with a group key that only members can open, so someone who
+    /// can write to the store (or to the keychain folder) but is not a member cannot add a
+    /// recipient: a planted one is refused with exit 7 before anything is sealed, and
+    /// 'keychain audit' reports it. 'member add' and 'member rm' seal every record again to the
+    /// new set, each under its account's lock, each recorded in the audit trail. A machine set
+    /// up with 'init --join' but not added yet exits 6 and prints the command to ask a member
+    /// for.
+    Member(MemberArgs),
     /// Find plain-text secrets in Invantive settings*.xml and similar files; values never shown
     ///
     /// Prints file, line and attribute of each secret, nothing of its value. Exit 1 when
@@ -337,6 +349,10 @@ pub struct InitArgs {
     /// AppRole login: a file holding the secret id (only its path is kept)
     #[arg(long, value_name = "FILE", requires = "role_id_file")]
     pub secret_id_file: Option<PathBuf>,
+    /// Join an existing shared keychain: create this machine's identity and print its public
+    /// key, for a member to run 'keychain member add RECIPIENT --name HOST'
+    #[arg(long)]
+    pub join: bool,
 }
 
 #[derive(Debug, Subcommand)]

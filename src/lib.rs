@@ -8,8 +8,8 @@
 
 pub use keychain_core::{
     activity, audit, choice, clock, config, crypto, error, fsutil, hardening, keychain, keystore,
-    login, logon, oauth, progress, prompt, providers, record, secret, settings, severity, store,
-    text, totp, trail, transfer, validate, whoami,
+    login, logon, members, oauth, progress, prompt, providers, record, secret, settings, severity,
+    store, text, totp, trail, transfer, validate, whoami,
 };
 
 pub mod cli;

@@ -141,6 +141,13 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
+    /// This machine joined a shared keychain but no member added it (or it was removed).
+    #[error("this machine is not a member of the shared keychain (its public key is {recipient})")]
+    NotAMember {
+        /// This machine's age recipient, for a member to add.
+        recipient: String,
+    },
+
     /// The provider rejected the credentials: a person must act. `what` says which operation;
     /// the provider's answer is the source.
     #[error("{what}")]
@@ -310,7 +317,7 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
-            Error::KeyStore(_) => exit::LOCKED,
+            Error::KeyStore(_) | Error::NotAMember { .. } => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Record { .. }
             | Error::Unlogged { .. }
@@ -335,6 +342,7 @@ impl Error {
             Error::Usage { .. } => "usage",
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
             Error::KeyStore(_) => "key-store",
+            Error::NotAMember { .. } => "not-a-member",
             Error::Integrity { .. }
             | Error::Record { .. }
             | Error::Unlogged { .. }
@@ -381,6 +389,9 @@ impl Error {
             Error::Unlogged { .. } => Some("the record and the audit log disagree: fix what stopped the log (its folder, the disk), then run 'keychain audit verify' and check the account against its events before the next change".into()),
             Error::Replayed { .. } => Some("the file was left untouched; find out who put the older copy back ('keychain audit' lists the account's events and 'keychain audit verify' checks the log); to keep the current secrets, restore the newest copy; to start over, 'keychain rm' the account and add it again".into()),
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
+            Error::NotAMember { recipient } => Some(format!(
+                "ask a member to run `keychain member add {recipient} --name HOST`, then run this again"
+            )),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),
             // A refused code follows a logon that went through: the client's settings, not the

@@ -22,16 +22,19 @@
 //! second: a writer saves the record before it logs, so the record read is never older than a
 //! counter already in the log, and a concurrent write cannot look like a replay.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, SharedLog, Trail};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
+use crate::members::{Opened, Shared};
 use crate::record::{self, Account, Header, RecordError};
 use crate::settings::Settings;
+use crate::store::kv::{Kv, LocalKv};
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
@@ -59,7 +62,14 @@ pub struct Keychain {
     clock: SharedClock,
     /// Where records live; the rest of keychain sees only the trait.
     store: Box<dyn RecordStore>,
+    /// This machine's file log: the trail of a keychain that is not shared.
     audit: AuditLog,
+    /// Where the member list, the group keys and (for a shared store) the audit trail live.
+    shared: Option<SharedState>,
+    /// The trail in the store, built at first use (it needs the group key, hence the identity).
+    shared_log: OnceCell<SharedLog>,
+    /// The member list as checked at first use, replaced by `member add` and `rm`.
+    members: RefCell<Option<Opened>>,
     identity: OnceCell<Identity>,
     config_checked: OnceCell<()>,
     /// Every account's last logged write counter, when a command that opens every record asked
@@ -101,6 +111,13 @@ impl Keychain {
     pub fn open_unchecked_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         let config = Config::load(dir)?;
         let store = crate::store::open_with_lease(dir, &config.store, settings.openbao_lease)?;
+        let shared = match store.shared_space() {
+            Some(kv) => Some(SharedState {
+                kv,
+                trail_in_store: true,
+            }),
+            None => local_members(dir)?,
+        };
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
@@ -108,6 +125,9 @@ impl Keychain {
             audit: trail::log_of(dir, &clock),
             clock,
             store,
+            shared,
+            shared_log: OnceCell::new(),
+            members: RefCell::new(None),
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
@@ -116,6 +136,88 @@ impl Keychain {
 
     pub fn store(&self) -> &dyn RecordStore {
         &*self.store
+    }
+
+    /// Uses `kv` for the member list and group keys; with `trail_in_store`, also for the audit
+    /// trail (a store shared by several machines; a local folder keeps its file log).
+    pub fn with_shared(mut self, kv: Arc<dyn Kv>, trail_in_store: bool) -> Self {
+        self.shared = Some(SharedState { kv, trail_in_store });
+        self
+    }
+
+    /// The space that holds the member list, when the keychain has one.
+    pub fn shared_kv(&self) -> Option<&Arc<dyn Kv>> {
+        self.shared.as_ref().map(|s| &s.kv)
+    }
+
+    /// The members part of the keychain, when it has one.
+    pub fn shared(&self) -> Option<Shared<'_>> {
+        self.shared.as_ref().map(|s| Shared::new(&*s.kv, &self.dir))
+    }
+
+    /// The checked member list, opened at first use; `None` when records are sealed to
+    /// `config.json`'s recipients only (no member list). Refuses (exit 7) a planted recipient.
+    pub fn members(&self) -> Result<Option<std::cell::Ref<'_, Opened>>> {
+        let Some(shared) = self.shared() else {
+            return Ok(None);
+        };
+        if self.members.borrow().is_none() {
+            let Some(opened) = shared.open_if_any(self.identity()?)? else {
+                return Ok(None);
+            };
+            *self.members.borrow_mut() = Some(opened);
+        }
+        Ok(std::cell::Ref::filter_map(self.members.borrow(), Option::as_ref).ok())
+    }
+
+    /// After `member add` or `rm`: seal to the new set, and MAC new shared events under the
+    /// new generation's key.
+    pub fn set_members(&self, opened: Opened) {
+        if let Some(log) = self.shared_log.get() {
+            log.set_generation(opened.list.generation, opened.key.audit_secret());
+        }
+        *self.members.borrow_mut() = Some(opened);
+    }
+
+    /// Everyone a record is sealed to: the members (or `config.json`'s own recipient) and the
+    /// escrow recipients, all authenticated.
+    pub fn recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
+        let Some(members) = self.members()? else {
+            return self.config.all_recipients();
+        };
+        let mut all = members.list.recipients().map_err(Error::usage)?;
+        for escrow in &self.config.escrow_recipients {
+            all.push(crate::config::parse_recipient(escrow)?);
+        }
+        Ok(all)
+    }
+
+    /// The audit trail: the shared one in the store of a shared keychain, else the file log.
+    pub fn trail(&self) -> Result<&dyn Trail> {
+        let Some(shared) = self.shared.as_ref().filter(|s| s.trail_in_store) else {
+            return Ok(&self.audit);
+        };
+        if let Some(log) = self.shared_log.get() {
+            return Ok(log);
+        }
+        let members = self.shared().expect("shared");
+        let identity = self.identity()?;
+        // The member list checked already: its group key serves. When it does not check (a
+        // planted recipient), the trail still opens, for audit to report it.
+        let secrets = match self.members() {
+            Ok(Some(opened)) => {
+                members.secrets_up_to(identity, opened.list.generation, &opened.key)?
+            }
+            _ => members.trail_secrets(identity)?,
+        };
+        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone());
+        Ok(self.shared_log.get_or_init(|| log))
+    }
+
+    /// Uses `identity` (just created by `init`) instead of asking the key store for it again.
+    pub fn with_identity(self, identity: Identity) -> Self {
+        let _ = self.identity.set(identity);
+        self
     }
 
     /// The settings this keychain was opened with.
@@ -201,7 +303,13 @@ impl Keychain {
     pub fn read_last_seen(&self, name: &str) -> Option<Account> {
         crate::store::validate_name(name).ok()?;
         let bytes = self.store.last_seen(name)?;
-        let logged = self.logged_counter(name).ok()?;
+        // The store is down: a shared trail's counters come from this machine's copy.
+        let logged = match &self.shared {
+            Some(shared) if shared.trail_in_store => {
+                crate::audit::copy_last_counter(&self.dir, name).ok()?
+            }
+            _ => self.logged_counter(name).ok()?,
+        };
         open_checked(self.store(), self.identity().ok()?, name, &bytes, logged).ok()
     }
 
@@ -209,7 +317,7 @@ impl Keychain {
     pub fn logged_counter(&self, name: &str) -> Result<Option<u64>> {
         match self.counters.get() {
             Some(all) => Ok(all.get(name).copied()),
-            None => self.audit.last_counter(name).map_err(trail::audit_error),
+            None => self.trail()?.last_counter(name).map_err(trail::audit_error),
         }
     }
 
@@ -218,7 +326,7 @@ impl Keychain {
     /// records (the log first, the records second).
     pub fn load_counters(&self) -> Result<()> {
         if self.counters.get().is_none() {
-            let all = self.audit.all_counters().map_err(trail::audit_error)?;
+            let all = self.trail()?.all_counters().map_err(trail::audit_error)?;
             let _ = self.counters.set(all);
         }
         Ok(())
@@ -231,6 +339,8 @@ impl Keychain {
             return Ok(());
         }
         self.config.check(&self.dir, self.identity()?)?;
+        // The member list too: a recipient planted there is refused before anything is sealed.
+        self.members()?;
         let _ = self.config_checked.set(());
         Ok(())
     }
@@ -294,20 +404,26 @@ impl Keychain {
         }
         // Keep: the write must happen even when the log refuses (callers check the log before
         // they contact the provider, so this is a log damaged in the last milliseconds).
-        let pending = match self.audit.begin() {
-            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+        // A shared trail that cannot even be opened is such a log too.
+        let (trail, unopened) = match self.trail() {
+            Ok(trail) => (Some(trail), None),
+            Err(e) if on_audit_failure == OnAuditFailure::Undo => return Err(e),
+            Err(e) => (None, Some(e)),
+        };
+        let pending = match trail.map(|trail| trail.begin()) {
+            Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
                 return Err(trail::audit_error(e));
             }
             other => other,
         };
         // Keep: a log that cannot be read now must not stop the write either. The record was
         // read under the lock and checked against the log then, so its own counter suffices.
-        let logged = match self.audit.last_counter(&name) {
-            Ok(logged) => logged.unwrap_or(0),
-            Err(e) if on_audit_failure == OnAuditFailure::Undo => {
+        let logged = match trail.map(|trail| trail.last_counter(&name)) {
+            Some(Ok(logged)) => logged.unwrap_or(0),
+            Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
                 return Err(trail::audit_error(e));
             }
-            Err(_) => 0,
+            _ => 0,
         };
         // Only an undo needs the old bytes.
         let before = match on_audit_failure {
@@ -316,7 +432,7 @@ impl Keychain {
         };
         account.header.writes = account.header.writes.max(logged) + 1;
 
-        let recipients = self.config.all_recipients()?;
+        let recipients = self.recipients()?;
         let recipients: Vec<&dyn age::Recipient> = recipients
             .iter()
             .map(|r| r as &dyn age::Recipient)
@@ -327,7 +443,13 @@ impl Keychain {
 
         let counter = account.header.writes;
         let events: Vec<Event> = events.into_iter().map(|e| e.counter(counter)).collect();
-        if let Err(e) = pending.and_then(|pending| pending.commit(&events)) {
+        let committed = match pending {
+            Some(pending) => pending.and_then(|pending| pending.commit(&events)),
+            // Only under Keep (Undo returned above): the record stays written, and the trail
+            // that did not open is the answer.
+            None => return Err(unopened.expect("a trail that did not open left its error")),
+        };
+        if let Err(e) = committed {
             if on_audit_failure == OnAuditFailure::Keep {
                 return Err(trail::audit_error(e));
             }
@@ -357,7 +479,7 @@ impl Keychain {
     pub fn remove(&self, lock: &dyn AccountLock, event: Event) -> Result<()> {
         let name = lock.account().to_string();
         lock.still_held()?;
-        let pending = self.audit.begin().map_err(trail::audit_error)?;
+        let pending = self.trail()?.begin().map_err(trail::audit_error)?;
         let raw = self
             .store
             .read(&name)?
@@ -388,12 +510,19 @@ impl Keychain {
     /// Checks that the audit log can take events now, without writing one: for commands that
     /// must not start something (a refresh at the provider) they could not record.
     pub fn check_audit(&self) -> Result<()> {
-        self.audit.begin().map(drop).map_err(trail::audit_error)
+        self.trail()?.begin().map(drop).map_err(trail::audit_error)
+    }
+
+    /// Appends one event to this machine's file log, for what a machine does while its shared
+    /// store (and with it the shared trail) cannot be reached: serving a still-valid token from
+    /// its local copy. No log, no token, even then.
+    pub fn record_offline(&self, event: Event) -> Result<()> {
+        self.audit.append(&event).map_err(trail::audit_error)
     }
 
     /// Appends one event to the audit log (for reads and uses that change no record).
     pub fn record(&self, event: Event) -> Result<()> {
-        self.audit.append(&event).map_err(trail::audit_error)
+        self.trail()?.append(&event).map_err(trail::audit_error)
     }
 
     /// Where the account's record lives: a file, or `openbao://host/mount/path/NAME`.
@@ -405,6 +534,28 @@ impl Keychain {
     pub fn record_path(&self, name: &str) -> PathBuf {
         self.store.location(name).into()
     }
+}
+
+/// The store of the member list and group keys, and whether the audit trail lives there too.
+struct SharedState {
+    kv: Arc<dyn Kv>,
+    trail_in_store: bool,
+}
+
+/// The folder of a local keychain's member list: a keychain on one machine can have members
+/// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
+pub const LOCAL_MEMBERS_DIR: &str = "members";
+
+fn local_members(dir: &Path) -> Result<Option<SharedState>> {
+    let folder = dir.join(LOCAL_MEMBERS_DIR);
+    if !folder.is_dir() {
+        return Ok(None);
+    }
+    check_not_writable_by_others(&folder)?;
+    Ok(Some(SharedState {
+        kv: Arc::new(LocalKv::open(&folder)?),
+        trail_in_store: false,
+    }))
 }
 
 /// Decrypts a record read as `name` and refuses (exit 7) one older than the write counter the

@@ -21,6 +21,7 @@ pub mod keychain;
 pub mod keystore;
 pub mod login;
 pub mod logon;
+pub mod members;
 pub mod oauth;
 #[cfg(test)]
 mod parser_proptests;

@@ -156,7 +156,8 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
                 .and_then(|account| cached(&account, now, opts.min_valid));
             return match token {
                 Some(token) => {
-                    audit(kc, name, Action::LoginCache, None)?;
+                    // The shared trail is in the store that is down: this machine's log.
+                    kc.record_offline(Event::new("login", Action::LoginCache).account(name))?;
                     Ok(token)
                 }
                 None => Err(crate::store::StoreError::Bao(e).into()),

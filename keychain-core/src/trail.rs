@@ -111,6 +111,8 @@ pub fn audit_error(e: AuditError) -> Error {
     let code = match e {
         AuditError::Io { .. } => exit::IO,
         AuditError::NotInitialised { .. } | AuditError::NothingToRotate { .. } => exit::USAGE,
+        // The shared trail's store: unreachable or sealed (5), forbidden (8), no token (6).
+        AuditError::Store { code, .. } => code,
         _ => exit::INTEGRITY,
     };
     Error::Audit { source: e, code }

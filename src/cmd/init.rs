@@ -69,6 +69,43 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
     Ok(StoreKind::Openbao(settings))
 }
 
+/// A shared keychain: the first machine starts the member list (and the shared trail, with the
+/// `init` event); a joining one only pins that it trusts no group key yet, and waits to be added.
+fn start_or_join(
+    dir: &Path,
+    settings: &Settings,
+    clock: &SharedClock,
+    identity: Identity,
+    join: bool,
+) -> Result<()> {
+    let kc = crate::keychain::Keychain::open_with(dir, settings.clone(), clock.clone())?
+        .with_identity(identity);
+    let shared = kc.shared().expect("an OpenBao keychain has a shared store");
+    let identity = kc.identity()?;
+    if join {
+        shared.join(identity)?;
+        crate::output::after_save(crate::output::err(&format!(
+            "Joined: this machine is not a member yet. Ask a member to run `keychain member add {} --name {}`.\n",
+            identity.to_public(),
+            crate::audit::host_name()
+        )));
+        return Ok(());
+    }
+    if shared.exists()? {
+        return Err(Error::usage_hint(
+            "this OpenBao path already holds a shared keychain",
+            "remove this folder's config.json and run 'keychain init' again with --join, then have a member add this machine",
+        ));
+    }
+    let opened = shared.create(
+        identity,
+        &crate::audit::host_name(),
+        &crate::audit::user_at_host(),
+        kc.now(),
+    )?;
+    kc.set_members(opened);
+    kc.record(Event::new("init", Action::Init))
+}
 pub fn run(
     dir: &Path,
     settings: &Settings,
@@ -87,6 +124,12 @@ pub fn run(
         ));
     }
     let store = store_kind(&args)?;
+    if args.join && store == StoreKind::Local {
+        return Err(Error::usage_hint(
+            "--join is for a shared keychain",
+            "add --store openbao with --addr, --mount and --path of the keychain to join",
+        ));
+    }
     // The server is asked before anything is created: a wrong address, mount or policy fails
     // here, not at the first login.
     if let StoreKind::Openbao(settings) = &store {
@@ -116,8 +159,17 @@ pub fn run(
     config.seal(&identity);
     config.create(dir)?;
     crate::store::open(dir, &config.store)?;
-    trail::init(dir, &identity, clock)?;
-    trail::record_in(dir, clock, Event::new("init", Action::Init))?;
+    match &config.store {
+        StoreKind::Local => {
+            trail::init(dir, &identity, clock)?;
+            trail::record_in(dir, clock, Event::new("init", Action::Init))?;
+        }
+        StoreKind::Openbao(_) => {
+            // This machine's own log takes what it does while the store is down.
+            trail::init(dir, &identity, clock)?;
+            start_or_join(dir, settings, clock, identity, args.join)?
+        }
+    }
 
     let records = match &config.store {
         StoreKind::Local => String::new(),

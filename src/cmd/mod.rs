@@ -14,6 +14,7 @@ mod init;
 mod list;
 pub mod login;
 mod man;
+mod member;
 mod mv;
 mod program;
 mod provider;
@@ -42,6 +43,7 @@ pub use import::ImportArgs;
 pub use list::ListArgs;
 pub use login::LoginArgs;
 pub use man::ManArgs;
+pub use member::MemberArgs;
 pub use mv::MvArgs;
 pub use refresh::RefreshArgs;
 pub use rm::RmArgs;
@@ -132,6 +134,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             audit::run(&Keychain::open_unchecked(&dir()?)?, args, json)
         }
         Command::Audit(args) => audit::run(&open()?, args, json),
+        Command::Member(args) => member::run(&open()?, args, json),
         Command::Scan(args) => scan::run(dir().ok().as_deref(), &clock, args, json),
         Command::Import(args) => import::run(&open()?, args, json),
         Command::Export(args) => confirmed("export", vec![], export::run(&open()?, args)),

@@ -784,7 +784,9 @@ fn what_one_machine_learns_about_an_account_every_machine_sees() {
     first.add_account("acme");
     let second = support::Kc::new();
     std::fs::create_dir_all(&second.dir).unwrap();
-    for file in ["config.json", "identity.txt"] {
+    // The same identity, so also the group key generation it trusts (group.pin): a copy
+    // without it is refused as a pin removed by someone (exit 7).
+    for file in ["config.json", "identity.txt", "group.pin"] {
         std::fs::copy(first.dir.join(file), second.dir.join(file)).unwrap();
     }
     // The audit log and its anchor come along; from here on each machine appends to its own.

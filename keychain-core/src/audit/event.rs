@@ -48,6 +48,13 @@ pub enum Action {
     /// An append was cut short (a process killed in the middle of its write): its partial line
     /// was moved out of the log; the detail names the file that keeps those bytes.
     TornTail(String),
+    /// A member (a machine's public key) was added; the detail is its name.
+    MemberAdd(String),
+    /// A member was removed and the group key rotated; the detail is its name.
+    MemberRm(String),
+    /// The account was sealed again to the members after a change of members; the detail says
+    /// which (`add NAME`, `rm NAME`).
+    Reseal(String),
 }
 
 impl Action {
@@ -76,6 +83,9 @@ impl Action {
             Action::Totp => "totp",
             Action::SealConfig => "seal_config",
             Action::TornTail(_) => "torn_tail",
+            Action::MemberAdd(_) => "member_add",
+            Action::MemberRm(_) => "member_rm",
+            Action::Reseal(_) => "reseal",
         }
     }
 
@@ -89,6 +99,9 @@ impl Action {
             Action::Fingerprint(d) => Action::Fingerprint(clean(d)),
             Action::Ack(d) => Action::Ack(clean(d)),
             Action::TornTail(d) => Action::TornTail(clean(d)),
+            Action::MemberAdd(d) => Action::MemberAdd(clean(d)),
+            Action::MemberRm(d) => Action::MemberRm(clean(d)),
+            Action::Reseal(d) => Action::Reseal(clean(d)),
             other => other.clone(),
         }
     }
@@ -162,6 +175,11 @@ pub(crate) struct Origin {
     pub pid: u32,
 }
 
+/// `user@host` of this process, for records of who did something (a member added).
+pub fn user_at_host() -> String {
+    format!("{}@{}", crate::whoami::whoami(), host_name())
+}
+
 impl Origin {
     pub(crate) fn current() -> Self {
         Origin {
@@ -216,6 +234,9 @@ pub(crate) struct Record<'a> {
     pub fingerprints: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counter: Option<u64>,
+    /// The group key generation whose key MACs the line: only in a shared trail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     pub prev: &'a str,
 }
 
@@ -226,6 +247,7 @@ impl<'a> Record<'a> {
         time: std::time::SystemTime,
         seq: u64,
         prev: &'a str,
+        generation: Option<u64>,
     ) -> Self {
         Record {
             seq,
@@ -247,6 +269,7 @@ impl<'a> Record<'a> {
                 .map(|(k, v)| (clean(k), clean(v)))
                 .collect(),
             counter: event.counter,
+            generation,
             prev,
         }
     }
@@ -316,6 +339,7 @@ mod tests {
             std::time::SystemTime::now(),
             5,
             &zero,
+            None,
         ))
         .unwrap();
         assert!(line.starts_with(r#"{"seq":5,"time":""#), "{line}");
@@ -329,6 +353,7 @@ mod tests {
             std::time::SystemTime::now(),
             0,
             &zero,
+            None,
         ))
         .unwrap();
         assert!(

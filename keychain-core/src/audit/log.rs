@@ -514,6 +514,38 @@ impl Pending<'_> {
     }
 }
 
+impl super::Trail for AuditLog {
+    fn begin(&self) -> Result<Box<dyn super::Transaction + '_>, AuditError> {
+        Ok(Box::new(AuditLog::begin(self)?))
+    }
+
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        AuditLog::last_counter(self, account)
+    }
+
+    fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
+        AuditLog::all_counters(self)
+    }
+
+    fn files(&self) -> Result<Vec<PathBuf>, AuditError> {
+        AuditLog::files(self)
+    }
+
+    fn verify(&self, key: &AuditKey) -> Result<VerifyReport, AuditError> {
+        AuditLog::verify(self, key)
+    }
+}
+
+impl super::Transaction for Pending<'_> {
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        Pending::last_counter(self, account)
+    }
+
+    fn commit(self: Box<Self>, events: &[Event]) -> Result<(), AuditError> {
+        Pending::commit(*self, events)
+    }
+}
+
 impl AuditLog {
     /// One line at the cursor, with its newline, and the hash the next line chains to.
     fn encode(
@@ -523,7 +555,14 @@ impl AuditLog {
         origin: &Origin,
         time: std::time::SystemTime,
     ) -> Result<(Vec<u8>, String), AuditError> {
-        let record = Record::new(event, origin, time, cursor.next_seq, &cursor.last_hash);
+        let record = Record::new(
+            event,
+            origin,
+            time,
+            cursor.next_seq,
+            &cursor.last_hash,
+            None,
+        );
         let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
             what: "encode an audit line for",
             path: self.log.clone(),

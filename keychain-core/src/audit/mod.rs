@@ -50,6 +50,7 @@ mod event;
 mod key;
 mod log;
 pub mod scan;
+mod shared;
 mod verify;
 
 #[cfg(test)]
@@ -60,10 +61,47 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-pub use event::{Action, Event, Outcome, Stamp, host_name};
+pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
 pub use key::{AuditKey, fingerprint};
 pub use log::{AuditLog, Pending};
+pub use shared::{SharedLog, copy_last_counter};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
+
+/// Where a keychain's events go: the file log of one machine ([`AuditLog`]) or the trail a
+/// shared keychain keeps in its store ([`SharedLog`]). `Keychain` sees only this trait, so a
+/// transaction (begin, write the record, commit the events) has one shape for both.
+pub trait Trail: Send + Sync {
+    /// Checks that the trail can take events and holds what it needs to append them (the
+    /// local log's lock, the shared trail's tail), without writing anything yet.
+    fn begin(&self) -> Result<Box<dyn Transaction + '_>, AuditError>;
+
+    /// Appends one event.
+    fn append(&self, event: &Event) -> Result<(), AuditError> {
+        self.begin()?.commit(std::slice::from_ref(event))
+    }
+
+    /// The write counter last recorded for `account`. See [`counter`].
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError>;
+
+    /// Every account's last recorded write counter, in one pass.
+    fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError>;
+
+    /// The local files holding the trail's lines, oldest first, for reports (the shared trail's
+    /// are this machine's copy, brought up to date first).
+    fn files(&self) -> Result<Vec<PathBuf>, AuditError>;
+
+    /// Verifies every event: MACs, order, hash chain, and the end against what this machine
+    /// saw. `key` is the local log's (a shared trail derives its own from the group key).
+    fn verify(&self, key: &AuditKey) -> Result<VerifyReport, AuditError>;
+}
+
+/// The events of one transaction, appended by [`Transaction::commit`].
+pub trait Transaction {
+    /// The write counter last recorded for `account`, as the trail stands now.
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError>;
+    /// Appends the events in order.
+    fn commit(self: Box<Self>, events: &[Event]) -> Result<(), AuditError>;
+}
 
 /// What can go wrong while writing or reading the audit log. None of these carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +127,14 @@ pub enum AuditError {
     Mismatch { path: PathBuf, detail: String },
     #[error("there is no audit log at {} to rotate", path.display())]
     NothingToRotate { path: PathBuf },
+    /// The shared trail's store failed (unreachable, sealed, forbidden); `code` is its exit code.
+    #[error("{message}")]
+    Store { message: String, code: i32 },
+    /// The shared trail does not continue what this machine saw, or an event does not check.
+    #[error(
+        "the shared audit trail at {location} {detail}; nothing was logged; run `keychain audit verify` and investigate"
+    )]
+    SharedMismatch { location: String, detail: String },
 }
 
 impl AuditError {
@@ -113,7 +159,9 @@ impl AuditError {
                     "run 'keychain audit verify' before logging again"
                 }
                 AuditError::Mismatch { .. } => "run 'keychain audit verify' and investigate",
-                AuditError::NothingToRotate { .. } => return None,
+                AuditError::SharedMismatch { .. } => "run 'keychain audit verify' and investigate",
+                // The store's own message says what failed; the caller's general advice serves.
+                AuditError::NothingToRotate { .. } | AuditError::Store { .. } => return None,
             }
             .into(),
         )

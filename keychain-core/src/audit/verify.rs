@@ -122,6 +122,12 @@ pub enum ProblemKind {
         anchor_next: u64,
         log_next: u64,
     },
+    /// A shared event is not the one this machine saw (and kept a copy of) earlier.
+    NotAsSeen,
+    /// A shared event is MAC'd under a group key generation this machine cannot open.
+    NoKey {
+        generation: u64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -181,6 +187,12 @@ impl fmt::Display for Problem {
                 "log has {} but the anchor records only {anchor_next}: \
                  the anchor was rolled back",
                 crate::text::count(*log_next as usize, "line", "lines")
+            ),
+            ProblemKind::NotAsSeen => {
+                "is not the event this machine saw there before: replaced or rolled back".into()
+            }
+            ProblemKind::NoKey { generation } => format!(
+                "MAC'd under group key generation {generation}, which this machine cannot open: not checked"
             ),
         };
         write!(f, ": {what}")

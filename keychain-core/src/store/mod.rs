@@ -5,6 +5,7 @@
 //! several machines (OpenBao KV v2 with check-and-set, its lock a lease) fits the same trait so
 //! that they can share one account's refresh-token chain.
 
+pub mod kv;
 pub mod local;
 pub mod openbao;
 
@@ -104,6 +105,12 @@ pub trait RecordStore: Send + Sync {
     /// read-only copy (a shared store, for `login` while the server is down); never written
     /// back, only opened.
     fn last_seen(&self, _name: &str) -> Option<Vec<u8>> {
+        None
+    }
+    /// The versioned space beside the records where a store shared by several machines keeps
+    /// the member list, the group keys and the audit trail; `None` for a store of one machine.
+    /// Given by the store so that both use one client (one login, one connection pool).
+    fn shared_space(&self) -> Option<std::sync::Arc<dyn kv::Kv>> {
         None
     }
 }

@@ -64,8 +64,8 @@ impl Line {
 
 /// Every parseable line of the log, rotated files first.
 pub fn read(kc: &Keychain) -> Result<Vec<Line>> {
-    let log = trail::log_of(&kc.dir, kc.clock());
-    let files = log.files().map_err(trail::audit_error)?;
+    // A shared keychain's trail: this machine's copy, brought up to date first.
+    let files = kc.trail()?.files().map_err(trail::audit_error)?;
     let mut lines = Vec::new();
     for file in files {
         let reader = std::fs::File::open(&file)

@@ -93,6 +93,20 @@ pub fn table(r: &Report) -> String {
         out.push('\n');
         out.push_str(&accounts.render());
     }
+    // Only where several machines used an account: one machine's use is the table's last use.
+    let shared: Vec<&AccountRow> = r
+        .accounts
+        .iter()
+        .filter(|a| a.last_use_by_host.len() > 1)
+        .collect();
+    if !shared.is_empty() {
+        let _ = writeln!(out, "\nLast use by host:");
+        for a in shared {
+            for (host, last) in &a.last_use_by_host {
+                let _ = writeln!(out, "  {:<20} {:<20} {last}", a.name, host);
+            }
+        }
+    }
     let _ = writeln!(out, "\nRecipients (config.json {}):", r.config);
     for rc in &r.recipients {
         let _ = writeln!(out, "  {:<8}  {}", rc.role, rc.recipient);

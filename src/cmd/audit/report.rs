@@ -126,6 +126,9 @@ pub struct AccountRow {
     pub totp_secret_age_days: Option<i64>,
     pub refresh_token: Option<RefreshInfo>,
     pub last_use: Option<Use>,
+    /// Host → the last use from that host (time and action): for a keychain several machines
+    /// share, which machine last used the account.
+    pub last_use_by_host: BTreeMap<String, String>,
     pub headless_logons_30d: u32,
     pub broken_chains_30d: u32,
     /// The header, for the JSON contract's shared account shape (issue 10).
@@ -193,6 +196,7 @@ fn to_json(report: &Report, now: i64) -> String {
                 "refresh_token",
                 "headless_logons_30d",
                 "broken_chains_30d",
+                "last_use_by_host",
             ] {
                 shared[key] = value[key].take();
             }
@@ -304,6 +308,7 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     findings.extend(activity.anomalies.into_iter().map(Finding::from));
     replay_findings(kc, &headers, &mut findings)?;
 
+    member_findings(kc, &headers, &lines, &mut findings);
     store_findings(kc, &mut findings);
     permission_findings(&kc.dir, &mut findings);
 
@@ -356,7 +361,92 @@ pub fn build(kc: &Keychain, args: &ReportArgs) -> Result<Report> {
     })
 }
 
+/// A member list that does not check (a planted recipient: critical), and per removed member
+/// the accounts it could read whose secrets were not changed since (high).
+fn member_findings(kc: &Keychain, headers: &[Header], lines: &[Line], out: &mut Vec<Finding>) {
+    if let (Some(shared), Ok(identity)) = (kc.shared(), kc.identity())
+        && shared.exists().unwrap_or(false)
+        && let Some(problem) = shared.problem(identity)
+    {
+        out.push(finding(
+            Severity::Critical,
+            "members-not-authenticated",
+            None,
+            format!(
+                "the member list does not check: {problem}; every write is refused until it is restored"
+            ),
+        ));
+    }
+    for removal in lines.iter().filter(|l| l.action == "member_rm") {
+        let Some(name) = removal.detail.as_deref() else {
+            continue;
+        };
+        let why = format!("rm {name}");
+        // Readable by the removed member: sealed again at its removal, so sealed to it before.
+        // Still exposed: each secret not set (nor the account added again) since, by the trail's
+        // order rather than by time, so a change in the same second is placed right.
+        let exposed: Vec<String> = headers
+            .iter()
+            .filter(|h| {
+                lines.iter().any(|l| {
+                    l.action == "reseal"
+                        && l.detail.as_deref() == Some(why.as_str())
+                        && l.account.as_deref() == Some(h.name.as_str())
+                })
+            })
+            .filter_map(|h| {
+                let changed_since = |field: &str| {
+                    lines.iter().any(|l| {
+                        l.seq > removal.seq
+                            && l.account.as_deref() == Some(h.name.as_str())
+                            && (l.action == "add"
+                                || (l.action == "set" && l.detail.as_deref() == Some(field)))
+                    })
+                };
+                let stale: Vec<&str> = [
+                    SecretField::Password,
+                    SecretField::TotpSecret,
+                    SecretField::ClientSecret,
+                ]
+                .into_iter()
+                .filter(|f| h.secrets.contains_key(f) && !changed_since(f.as_str()))
+                .map(|f| f.as_str())
+                .collect();
+                (!stale.is_empty()).then(|| format!("{} ({})", h.name, stale.join(", ")))
+            })
+            .collect();
+        if exposed.is_empty() {
+            continue;
+        }
+        out.push(finding(
+            Severity::High,
+            "member-removed",
+            None,
+            format!(
+                "member '{name}' was removed ({}); it could read these before, not changed since: {}; rotate them at the provider, then 'keychain set' them (refresh tokens rotate at the next refresh)",
+                removal.time,
+                exposed.join(", ")
+            ),
+        ));
+    }
+}
+
 fn recipients(kc: &Keychain) -> Vec<RecipientRow> {
+    if let Ok(Some(members)) = kc.members() {
+        return members
+            .list
+            .members
+            .iter()
+            .map(|m| RecipientRow {
+                role: "member",
+                recipient: format!("{} ({})", m.recipient, m.name),
+            })
+            .chain(kc.config.escrow_recipients.iter().map(|r| RecipientRow {
+                role: "escrow",
+                recipient: r.clone(),
+            }))
+            .collect();
+    }
     std::iter::once(RecipientRow {
         role: "keychain",
         recipient: kc.config.recipient.clone(),
@@ -445,6 +535,11 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
             .filter(|l| l.action == action && l.unix().is_some_and(|t| t >= since))
             .count() as u32
     };
+    let mut last_use_by_host = BTreeMap::new();
+    for l in mine.iter().filter(|l| USES.contains(&l.action.as_str())) {
+        let at = l.unix().map_or_else(|| l.time.clone(), clock::rfc3339);
+        last_use_by_host.insert(l.host.clone(), format!("{at} {} by {}", l.action, l.user));
+    }
     let last_use = mine
         .iter()
         .rev()
@@ -479,6 +574,7 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
         totp_secret_age_days: age(SecretField::TotpSecret),
         refresh_token,
         last_use,
+        last_use_by_host,
         headless_logons_30d: recent("login_headless"),
         broken_chains_30d: recent("chain_broken"),
     }
@@ -711,8 +807,10 @@ fn duplicate_findings(kc: &Keychain, headers: &[Header], out: &mut Vec<Finding>)
 
 fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
     let key = trail::audit_key(kc.identity()?);
-    let log = trail::log_of(&kc.dir, kc.clock());
-    let report = match log.verify(&key) {
+    let report = match kc
+        .trail()
+        .and_then(|t| t.verify(&key).map_err(trail::audit_error))
+    {
         Ok(report) => report,
         Err(e) => {
             out.push(finding(

@@ -8,9 +8,7 @@ use crate::trail;
 
 pub fn run(kc: &Keychain, json: bool) -> Result<crate::outcome::Outcome> {
     let key = trail::audit_key(kc.identity()?);
-    let report = trail::log_of(&kc.dir, kc.clock())
-        .verify(&key)
-        .map_err(trail::audit_error)?;
+    let report = kc.trail()?.verify(&key).map_err(trail::audit_error)?;
     if json {
         let problems: Vec<serde_json::Value> = report
             .problems

@@ -8,6 +8,7 @@ pub mod login;
 pub mod openbao;
 mod servers;
 pub mod shape;
+pub mod shared_keychain;
 pub mod stampede;
 pub mod stub;
 #[allow(unused_imports)]

@@ -12,7 +12,7 @@ use keychain::store::openbao::{AuthSettings, OpenBaoSettings};
 
 /// A port nobody listens on now, for a server to take (it binds it itself, so there is a
 /// short window in which another process could take it first).
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
@@ -28,9 +28,10 @@ pub struct Bao {
     pub base: tempfile::TempDir,
     /// The CA that signed the server's certificate, for a server started with TLS.
     pub ca_cert: Option<PathBuf>,
-    pid: u32,
+    /// The server's process; `shared_keychain` starts a persistent server again under a new one.
+    pub(super) pid: u32,
     /// The server process when started here (not by start.sh), to be reaped.
-    child: Option<std::process::Child>,
+    pub(super) child: Option<std::process::Child>,
 }
 
 impl Bao {

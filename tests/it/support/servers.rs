@@ -169,6 +169,39 @@ impl Llng {
         panic!("LemonLDAP::NG ({}) did not stop", self.url);
     }
 
+    /// Freezes the portal (SIGSTOP): connections are still accepted by the kernel and requests
+    /// queue up unanswered, as with a provider that hangs mid-request.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused portal go on (SIGCONT): it then serves what queued up meanwhile.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Token requests the portal has logged so far (refreshes and code exchanges alike).
+    pub fn token_requests(&self) -> usize {
+        self.log().matches("\"POST /oauth2/token ").count()
+    }
+
+    fn signal(&self, signal: &str) {
+        assert!(
+            !self.shared,
+            "the shared portal serves other tests: use Llng::start()"
+        );
+        let pid = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .id();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     pub fn log(&self) -> String {
         assert!(
             !self.shared,

@@ -27,6 +27,7 @@
 mod auth;
 pub mod client;
 mod error;
+pub mod kv;
 pub mod lease;
 pub mod settings;
 pub mod setup;

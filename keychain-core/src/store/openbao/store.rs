@@ -222,6 +222,13 @@ impl RecordStore for OpenBaoStore {
         }
     }
 
+    fn shared_space(&self) -> Option<std::sync::Arc<dyn crate::store::kv::Kv>> {
+        Some(std::sync::Arc::new(super::kv::BaoKv::new(
+            self.client.clone(),
+            &self.settings,
+        )))
+    }
+
     fn last_seen(&self, name: &str) -> Option<Vec<u8>> {
         validate_name(name).ok()?;
         let path = self.copy_path(name)?;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The shared keychain on OpenBao (issue 7), release build, in one run:
+#   1. `keychain login NAME` from a valid cache on the OpenBao store, side by side with the same
+#      on the local store (goal: at most 1.5x) and with `bao kv get` of the same record by a
+#      token of the same policy (goal: at most 0.5x), with hyperfine; ratios of medians;
+#   2. two machines (two keychain folders, each with its own identity and AppRole) x PROCESSES
+#      simultaneous `keychain login` each, on one Exact account whose token has just expired,
+#      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
+#      (goal: 0). The emulator's clock and keychain's (libfaketime) move 600 s per expiry.
+# Needs hyperfine, curl, python3, libfaketime and OpenBao (sh ../shared/openbao/install.sh).
+#   benches/openbao.sh [PROCESSES] [EXPIRIES]      (default 32 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+processes=${1:-32} expiries=${2:-200}
+command -v bao >/dev/null || { echo "bao not found: sh ../shared/openbao/install.sh (as root)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "hyperfine not found" >&2; exit 1; }
+cargo build --release --quiet --bin keychain --example exact_emulator --example openbao_stampede
+bin=$PWD/target/release/keychain
+work=$(mktemp -d)
+emu_pid= bao_pid=
+trap '[ -n "$emu_pid" ] && kill $emu_pid; [ -n "$bao_pid" ] && kill $bao_pid; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# OpenBao: a dev server, one KV v2 mount with cas_required, and per machine a policy for the
+# keychain's path only and an AppRole, as the README's "Several machines" section sets it up.
+port=$(free_port)
+bao_pid=$(PORT=$port BASE=$work/bao TOKEN=root-of-a-bench-server ../shared/openbao/start.sh 2>/dev/null | tail -n1)
+export BAO_ADDR=http://127.0.0.1:$port
+admin() { BAO_TOKEN=root-of-a-bench-server bao "$@"; }
+mount=keychain prefix=acme
+admin secrets enable -path=$mount -version=2 kv >/dev/null
+admin write $mount/config cas_required=true >/dev/null
+admin auth enable approle >/dev/null
+policy() { # prefix: the policy kc-PREFIX allows that keychain's path and nothing else
+  admin policy write kc-$1 - >/dev/null <<P
+path "$mount/data/$1/*"     { capabilities = ["create", "read", "update", "delete"] }
+path "$mount/metadata/$1/*" { capabilities = ["create", "read", "update", "list", "delete"] }
+path "$mount/metadata/$1"   { capabilities = ["list"] }
+path "$mount/delete/$1/*"   { capabilities = ["update"] }
+path "$mount/config"        { capabilities = ["read"] }
+P
+}
+approle() { # machine prefix: writes $work/MACHINE.role-id and .secret-id (0600)
+  admin write auth/approle/role/$1 token_policies=kc-$2 token_ttl=15m token_max_ttl=1h >/dev/null
+  (umask 077
+   admin read -field=role_id auth/approle/role/$1/role-id >"$work/$1.role-id"
+   admin write -f -field=secret_id auth/approle/role/$1/secret-id >"$work/$1.secret-id")
+}
+policy $prefix; policy stampede
+approle bench $prefix; approle a stampede; approle b stampede
+
+target/release/examples/exact_emulator >"$work/emu.out" 2>/dev/null &
+emu_pid=$!
+for _ in $(seq 100); do [ -s "$work/emu.out" ] && break; sleep 0.05; done
+emu=http://127.0.0.1:$(head -n1 "$work/emu.out")
+printf 'exact-pass-1\n' >"$work/epw"; printf 'JBSWY3DPEHPK3PXP' >"$work/totp"; printf 'exact-secret' >"$work/ecs"
+add_emu() { # keychain-dir name
+  KEYCHAIN_DIR=$1 "$bin" add "$2" --provider exact-nl --authorize-url "$emu/api/oauth2/auth" \
+    --token-url "$emu/api/oauth2/token" --client-id exact-client \
+    --redirect-uri http://127.0.0.1:8765/callback --user exact-user@example.com \
+    --password-file "$work/epw" --totp-file "$work/totp" --client-secret-file "$work/ecs" 2>/dev/null
+}
+
+echo "== 1. login from a valid cache: OpenBao store vs local store vs bao kv get (release build, file key store)"
+KEYCHAIN_DIR=$work/local "$bin" init --key-store file >/dev/null 2>&1
+KEYCHAIN_DIR=$work/shared "$bin" init --store openbao --addr "$BAO_ADDR" --mount $mount --path $prefix \
+  --role-id-file "$work/bench.role-id" --secret-id-file "$work/bench.secret-id" --key-store file >/dev/null 2>&1
+for kc in local shared; do add_emu "$work/$kc" cached; done
+# The accounts' first tokens come from the emulator: one headless logon each, 30 s apart on its
+# clock (a fresh TOTP step).
+KEYCHAIN_DIR=$work/local "$bin" login cached >/dev/null
+curl -s -X POST "$emu/__admin/advance?seconds=30" >/dev/null
+KEYCHAIN_DIR=$work/shared "$bin" login cached >/dev/null
+# `bao kv get` reads the same record with a token of the same policy, from the token file the
+# bao CLI reads when BAO_TOKEN is unset ($HOME/.vault-token): no token in an argument list, and
+# none in keychain's environment.
+mkdir -m 700 "$work/home"
+(umask 077; curl -sf -X POST "$BAO_ADDR/v1/auth/approle/login" \
+  --data-binary @- <<<"{\"role_id\":\"$(cat "$work/bench.role-id")\",\"secret_id\":\"$(cat "$work/bench.secret-id")\"}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"]["client_token"], end="")' >"$work/home/.vault-token")
+record=$(admin kv list -format=json -mount=$mount $prefix/records | python3 -c 'import json,sys; print([k for k in json.load(sys.stdin) if k.startswith("cached")][0])')
+HOME=$work/home bao kv get -mount=$mount "$prefix/records/$record" >/dev/null || {
+  echo "bao kv get of $prefix/records/$record failed" >&2; exit 1; }
+HOME=$work/home hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
+  --command-name "keychain login (OpenBao store)" "$bin --dir $work/shared login cached" \
+  --command-name "keychain login (local store)" "$bin --dir $work/local login cached" \
+  --command-name "bao kv get (same record)" "bao kv get -mount=$mount $prefix/records/$record" >/dev/null 2>&1
+python3 - "$work/h.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+base = r[0]
+for x in r:
+    print(f'  median {x["median"]*1000:7.3f} ms, mean {x["mean"]*1000:7.3f} ms ±{x["stddev"]*1000:6.3f}, '
+          f'user+sys {(x["user"]+x["system"])*1000:6.3f} ms  {x["command"]}')
+print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x)')
+print(f'  OpenBao store / bao kv get:  {base["median"]/r[2]["median"]:.2f}x (goal <= 0.5x)')
+PY
+
+echo "== 2. 2 machines x $processes processes x $expiries expiries (emulator, file key stores)"
+KC_BAO_ADDR=$BAO_ADDR KC_BAO_MOUNT=$mount KC_BAO_PATH=stampede \
+KC_BAO_ROLE_ID_FILE_A=$work/a.role-id KC_BAO_SECRET_ID_FILE_A=$work/a.secret-id \
+KC_BAO_ROLE_ID_FILE_B=$work/b.role-id KC_BAO_SECRET_ID_FILE_B=$work/b.secret-id \
+  target/release/examples/openbao_stampede "$processes" "$expiries"

@@ -1,0 +1,546 @@
+//! The audit trail of a shared keychain: one hash-chained, MAC'd sequence of events from every
+//! machine, kept in the store next to the records.
+//!
+//! **Layout.** Event `seq` is the value of key `audit/<seq>`: exactly the bytes of a local log
+//! line (seq, time, user, host, pid, command, account, action, outcome, counter, `generation`,
+//! `prev`, `mac`). It is created with [`KvExpect::Absent`] (KV v2 `cas: 0`), so two machines
+//! can never both write the same position: the loser re-reads the tail and writes its event at
+//! the next one, chained to the winner's.
+//!
+//! **Keys.** An event is MAC'd under a key derived from the group key of the generation it
+//! names ([`crate::members`]): every member can verify and append, someone who can only write
+//! to the store cannot forge, and a member removed (the group key rotated) cannot append any
+//! more. The key does not evolve per line as the local log's does: every member must be able
+//! to append, and an evolving key would have to be kept somewhere they all can write.
+//!
+//! **Finding the tail: probing, not a head pointer.** Each machine keeps a copy of the events
+//! it has seen (`shared-audit.log` in its keychain folder, appended as events arrive) and
+//! probes forward from the copy's end: one GET that finds nothing when no other machine wrote
+//! since. A head pointer would cost a second check-and-set write per event on one key that
+//! every machine contends for, and it could lag the events after a crash between the two
+//! writes, so readers would have to probe past it anyway. The copy earns its keep twice more:
+//! it is the witness that the store still holds the last event this machine saw (a deleted or
+//! replaced tail is refused before anything is appended), and reports and write counters are
+//! read from it locally instead of over the network.
+//!
+//! **Limits, said plainly.** Someone who can write to the store can delete or garble events;
+//! that is detected (by `verify`, and by the next append of any machine that saw them), not
+//! prevented: OpenBao's policies and its own audit device are what prevent and record that. A
+//! member can rewrite the trail as the holder of the local log's secret can. A write whose
+//! answer was lost is written again at the next position: an event may show twice, never none.
+
+use std::fs::File;
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use secrecy::SecretBox;
+use serde::Deserialize;
+
+use super::event::{Origin, Record};
+use super::key::{MacKey, line_hash};
+use super::log::{GENESIS, MAX_LINE, io_err, parse_line, read_tail};
+use super::{AuditError, AuditKey, Event, Problem, ProblemKind, Trail, Transaction, VerifyReport};
+use crate::clock::SharedClock;
+use crate::fsutil::private_options;
+use crate::store::kv::{Kv, KvError, KvExpect};
+
+/// This machine's copy of the shared trail, in its keychain folder.
+pub const COPY_FILE: &str = "shared-audit.log";
+const LOCK_FILE: &str = "shared-audit.lock";
+/// How long an append keeps re-reading the tail after losing positions to other machines
+/// before it gives up: a count would starve a process among many busy appenders, a time does
+/// not (each loss means another event was written, so the trail moves on meanwhile).
+const CONFLICT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+/// `verify` looks this far past the last event it found for events after deleted ones.
+const LOOK_PAST_END: u64 = 16;
+
+/// The key of event `seq` in the store.
+pub fn position(seq: u64) -> String {
+    format!("audit/{seq}")
+}
+
+/// The last write counter this machine's copy of the shared trail in `dir` holds for
+/// `account`, read without the store or a key: for serving a still-valid token while the
+/// store is down, where a copy behind the store is safe (see [`SharedLog::last_counter`]).
+pub fn copy_last_counter(dir: &Path, account: &str) -> Result<Option<u64>, AuditError> {
+    super::counter::last_counter(&[dir.join(COPY_FILE)], account)
+}
+
+/// The shared trail as one machine sees it.
+pub struct SharedLog {
+    kv: Arc<dyn Kv>,
+    copy: PathBuf,
+    lock: PathBuf,
+    /// The MAC key of every group key generation (by index) this machine can open; a new
+    /// generation is added when this process removes a member.
+    keys: std::sync::RwLock<Vec<Option<MacKey>>>,
+    /// The keychain's clock: an event's time, as the local log's.
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for SharedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLog")
+            .field("copy", &self.copy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the next event goes.
+struct Cursor {
+    next_seq: u64,
+    last_hash: String,
+}
+
+#[derive(Deserialize)]
+struct GenerationView {
+    #[serde(default)]
+    generation: Option<u64>,
+}
+
+impl SharedLog {
+    /// The trail in `kv`, with this machine's copy in `dir`; `secrets[g]` is the audit secret of
+    /// group key generation `g` ([`crate::members::GroupKey::audit_secret`]), `None` where this
+    /// machine cannot open it. Appends use the newest.
+    pub fn new(
+        kv: Arc<dyn Kv>,
+        dir: &Path,
+        secrets: &[Option<SecretBox<[u8; 32]>>],
+        clock: SharedClock,
+    ) -> Self {
+        SharedLog {
+            clock,
+            kv,
+            copy: dir.join(COPY_FILE),
+            lock: dir.join(LOCK_FILE),
+            keys: std::sync::RwLock::new(
+                secrets
+                    .iter()
+                    .map(|s| s.as_ref().map(|s| AuditKey::derive(s).mac_root()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// After a removal: events from now on are MAC'd under generation `generation`'s key.
+    pub fn set_generation(&self, generation: u64, secret: SecretBox<[u8; 32]>) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let index = generation as usize;
+        if keys.len() <= index {
+            keys.resize_with(index + 1, || None);
+        }
+        keys[index] = Some(AuditKey::derive(&secret).mac_root());
+    }
+
+    fn keys(&self) -> std::sync::RwLockReadGuard<'_, Vec<Option<MacKey>>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This machine's copy of the events it has seen.
+    pub fn copy_path(&self) -> &Path {
+        &self.copy
+    }
+
+    /// The generation appends use (its key is the last one).
+    fn current(&self) -> Result<u64, AuditError> {
+        let keys = self.keys();
+        match keys.last() {
+            Some(Some(_)) => Ok(keys.len() as u64 - 1),
+            _ => Err(AuditError::SharedMismatch {
+                location: self.kv.location("audit"),
+                detail: "cannot be appended to: this machine holds no current group key".into(),
+            }),
+        }
+    }
+
+    /// Serialises this machine's appenders (processes of other machines are kept apart by the
+    /// store's check-and-set).
+    fn lock(&self) -> Result<File, AuditError> {
+        let file = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.lock)
+            .map_err(|e| io_err("open the lock file", &self.lock, e))?;
+        file.lock().map_err(|e| io_err("lock", &self.lock, e))?;
+        Ok(file)
+    }
+
+    /// Why the bytes at position `seq` are not a good event chained to `prev`, if they are not;
+    /// otherwise the event's hash.
+    fn check_event(
+        &self,
+        seq: u64,
+        bytes: &[u8],
+        prev: Option<&str>,
+    ) -> Result<String, ProblemKind> {
+        let parsed = parse_line(bytes).map_err(|()| ProblemKind::Unreadable)?;
+        if parsed.seq != seq {
+            return Err(ProblemKind::OutOfOrder {
+                expected: seq,
+                found: parsed.seq,
+            });
+        }
+        if prev.is_some_and(|prev| prev != parsed.prev) {
+            return Err(ProblemKind::BrokenChain);
+        }
+        let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
+            .ok()
+            .and_then(|v| v.generation)
+            .ok_or(ProblemKind::Unreadable)?;
+        let keys = self.keys();
+        let key = usize::try_from(generation)
+            .ok()
+            .and_then(|g| keys.get(g))
+            .and_then(Option::as_ref)
+            .ok_or(ProblemKind::NoKey { generation })?;
+        if !key.verify_line(&parsed.unsigned, &parsed.mac) {
+            return Err(ProblemKind::BadMac);
+        }
+        Ok(line_hash(bytes))
+    }
+
+    /// Under the lock: checks that the store still holds the last event of the copy, fetches
+    /// the events other machines appended since (each checked), adds them to the copy, and
+    /// returns where the next event goes.
+    fn sync(&self) -> Result<Cursor, AuditError> {
+        let (mut next_seq, mut last_hash) = match self.copy_tail()? {
+            None => (0, GENESIS.to_string()),
+            Some(line) => {
+                let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
+                    path: self.copy.clone(),
+                })?;
+                (parsed.seq + 1, line_hash(&line))
+            }
+        };
+        if next_seq > 0 {
+            let seen = position(next_seq - 1);
+            match self.kv.get(&seen).map_err(store_error)? {
+                Some(value) if line_hash(&value.bytes) == last_hash => {}
+                Some(_) => {
+                    return Err(self.mismatch(
+                        &seen,
+                        "holds another event than this machine saw there (replaced or rolled back)",
+                    ));
+                }
+                None => {
+                    return Err(self.mismatch(
+                        &seen,
+                        "no longer holds an event this machine saw there (deleted or rolled back)",
+                    ));
+                }
+            }
+        }
+        let mut fetched = Vec::new();
+        while let Some(value) = self.kv.get(&position(next_seq)).map_err(store_error)? {
+            let hash = self
+                .check_event(next_seq, &value.bytes, Some(&last_hash))
+                .map_err(|kind| {
+                    self.mismatch(
+                        &position(next_seq),
+                        &format!("does not check: {}", problem_text(kind)),
+                    )
+                })?;
+            fetched.extend_from_slice(&value.bytes);
+            fetched.push(b'\n');
+            last_hash = hash;
+            next_seq += 1;
+        }
+        if !fetched.is_empty() {
+            self.append_copy(&fetched)?;
+        }
+        Ok(Cursor {
+            next_seq,
+            last_hash,
+        })
+    }
+
+    /// The copy's last whole line. A partial line (a process killed while adding to the copy)
+    /// is cut off: the copy only repeats the store, which still has the event.
+    fn copy_tail(&self) -> Result<Option<Vec<u8>>, AuditError> {
+        match read_tail(&self.copy) {
+            Err(AuditError::PartialLine { .. }) => {
+                let mut bytes = Vec::new();
+                File::open(&self.copy)
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
+                    .map_err(|e| io_err("read", &self.copy, e))?;
+                let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.copy)
+                    .and_then(|f| f.set_len(whole as u64))
+                    .map_err(|e| io_err("cut the partial line off", &self.copy, e))?;
+                read_tail(&self.copy)
+            }
+            other => other,
+        }
+    }
+
+    fn append_copy(&self, lines: &[u8]) -> Result<(), AuditError> {
+        let mut file = private_options()
+            .append(true)
+            .create(true)
+            .open(&self.copy)
+            .map_err(|e| io_err("open", &self.copy, e))?;
+        file.write_all(lines)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_err("write to", &self.copy, e))
+    }
+
+    /// One event at the cursor and its hash, MAC'd under the current generation's key.
+    fn encode(
+        &self,
+        cursor: &Cursor,
+        event: &Event,
+        origin: &Origin,
+    ) -> Result<(Vec<u8>, String), AuditError> {
+        let generation = self.current()?;
+        let keys = self.keys();
+        let key = keys[generation as usize]
+            .as_ref()
+            .expect("current() checked it");
+        let record = Record::new(
+            event,
+            origin,
+            self.clock.now(),
+            cursor.next_seq,
+            &cursor.last_hash,
+            Some(generation),
+        );
+        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
+            what: "encode an audit event for",
+            path: self.copy.clone(),
+            source: io::Error::other(e),
+        })?;
+        let mac = key.mac_line(&line);
+        line.pop();
+        line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
+        let hash = line_hash(&line);
+        Ok((line, hash))
+    }
+
+    fn mismatch(&self, key: &str, detail: &str) -> AuditError {
+        AuditError::SharedMismatch {
+            location: self.kv.location(key),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Brings the copy up to date (under the lock).
+    fn synced(&self) -> Result<(), AuditError> {
+        let _lock = self.lock()?;
+        self.sync().map(drop)
+    }
+
+    /// The copy's lines, for comparing with the store.
+    fn copy_lines(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let file = match File::open(&self.copy) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("open", &self.copy, e)),
+        };
+        let mut lines = Vec::new();
+        for line in io::BufReader::new(file).split(b'\n') {
+            let line = line.map_err(|e| io_err("read", &self.copy, e))?;
+            if line.len() as u64 > MAX_LINE {
+                return Err(AuditError::Corrupt {
+                    path: self.copy.clone(),
+                });
+            }
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+}
+
+impl Trail for SharedLog {
+    fn begin(&self) -> Result<Box<dyn Transaction + '_>, AuditError> {
+        // A machine without the current key (removed) is told so before anything is read.
+        self.current()?;
+        let lock = self.lock()?;
+        let cursor = self.sync()?;
+        Ok(Box::new(SharedPending {
+            log: self,
+            _lock: lock,
+            cursor,
+        }))
+    }
+
+    /// From this machine's copy, without asking the store: a copy behind the store gives a
+    /// lower counter, which can never make a current record look like a replay.
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        super::counter::last_counter(std::slice::from_ref(&self.copy), account)
+    }
+
+    fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
+        self.synced()?;
+        super::counter::all_counters(std::slice::from_ref(&self.copy))
+    }
+
+    fn files(&self) -> Result<Vec<PathBuf>, AuditError> {
+        self.synced()?;
+        Ok(if self.copy.exists() {
+            vec![self.copy.clone()]
+        } else {
+            Vec::new()
+        })
+    }
+
+    /// Reads every event from the store: each one's MAC under its generation's key, its
+    /// position, its chain to the one before; positions missing before the last event found;
+    /// and every event this machine kept a copy of must still be there, unchanged.
+    fn verify(&self, _key: &AuditKey) -> Result<VerifyReport, AuditError> {
+        let _lock = self.lock()?;
+        let seen = self.copy_lines()?;
+        let mut report = VerifyReport {
+            files: 1,
+            anchor_checked: true,
+            macs_checked: true,
+            ..VerifyReport::default()
+        };
+        let problem = |seq: u64, kind| Problem {
+            file: PathBuf::from(self.kv.location(&position(seq))),
+            line: None,
+            seq: Some(seq),
+            time: None,
+            action: None,
+            kind,
+        };
+        let mut prev: Option<String> = Some(GENESIS.to_string());
+        let mut missing_from: Option<u64> = None;
+        let mut last_found: Option<u64> = None;
+        let mut seq = 0u64;
+        loop {
+            let past_end = last_found.map_or(seq, |l| seq - l - 1);
+            if seq >= seen.len() as u64 && past_end >= LOOK_PAST_END {
+                break;
+            }
+            match self.kv.get(&position(seq)).map_err(store_error)? {
+                None => {
+                    missing_from.get_or_insert(seq);
+                    prev = None;
+                }
+                Some(value) => {
+                    if let Some(from) = missing_from.take() {
+                        report.problems.push(problem(
+                            seq,
+                            ProblemKind::Gap {
+                                expected: from,
+                                found: seq,
+                            },
+                        ));
+                    }
+                    report.first_seq.get_or_insert(seq);
+                    report.last_seq = Some(seq);
+                    report.lines += 1;
+                    last_found = Some(seq);
+                    match self.check_event(seq, &value.bytes, prev.as_deref()) {
+                        Ok(hash) => prev = Some(hash),
+                        Err(kind) => {
+                            report.problems.push(problem(seq, kind));
+                            // As the local log's verify: the event after an untrusted one is
+                            // not chain-checked, so one edit is reported once, where it is.
+                            prev = None;
+                        }
+                    }
+                    if let Some(copy) = seen.get(seq as usize)
+                        && line_hash(copy) != line_hash(&value.bytes)
+                    {
+                        report.problems.push(problem(seq, ProblemKind::NotAsSeen));
+                    }
+                }
+            }
+            seq += 1;
+        }
+        let store_next = last_found.map_or(0, |l| l + 1);
+        if store_next < seen.len() as u64 {
+            report.problems.push(problem(
+                store_next,
+                ProblemKind::Truncated {
+                    anchor_next: seen.len() as u64,
+                    log_next: store_next,
+                },
+            ));
+        }
+        Ok(report)
+    }
+}
+
+/// The shared trail locked on this machine, its tail read and checked.
+struct SharedPending<'a> {
+    log: &'a SharedLog,
+    _lock: File,
+    cursor: Cursor,
+}
+
+impl Transaction for SharedPending<'_> {
+    fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        super::counter::last_counter(std::slice::from_ref(&self.log.copy), account)
+    }
+
+    fn commit(self: Box<Self>, events: &[Event]) -> Result<(), AuditError> {
+        let log = self.log;
+        let origin = Origin::current();
+        let mut cursor = self.cursor;
+        let started = std::time::Instant::now();
+        for event in events {
+            let mut conflicts = 0u32;
+            loop {
+                let (line, hash) = log.encode(&cursor, event, &origin)?;
+                match log
+                    .kv
+                    .put(&position(cursor.next_seq), &line, KvExpect::Absent)
+                {
+                    Ok(_) => {
+                        let mut copy = line;
+                        copy.push(b'\n');
+                        log.append_copy(&copy)?;
+                        cursor = Cursor {
+                            next_seq: cursor.next_seq + 1,
+                            last_hash: hash,
+                        };
+                        break;
+                    }
+                    // Another machine took the position: read its event, chain to it, go on.
+                    Err(KvError::Conflict { .. }) if started.elapsed() < CONFLICT_PATIENCE => {
+                        conflicts += 1;
+                        // After a few losses in a row, a short random pause spreads the
+                        // contenders out instead of all of them re-reading at once.
+                        if conflicts > 2 {
+                            use rand::Rng;
+                            let ms = rand::thread_rng().gen_range(0..conflicts.min(20) as u64);
+                            std::thread::sleep(std::time::Duration::from_millis(ms));
+                        }
+                        cursor = log.sync()?;
+                    }
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn store_error(e: KvError) -> AuditError {
+    AuditError::Store {
+        code: e.exit_code(),
+        message: e.to_string(),
+    }
+}
+
+fn problem_text(kind: ProblemKind) -> String {
+    let problem = Problem {
+        file: PathBuf::new(),
+        line: None,
+        seq: None,
+        time: None,
+        action: None,
+        kind,
+    };
+    problem.to_string().trim_start_matches(": ").to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,187 @@
+//! Changing the members of a keychain: the list and group key first ([`super::Shared`]), then
+//! every record sealed again to the new set, each in its own transaction (the account's lock,
+//! read, check-and-set write, a `reseal` event in the trail).
+//!
+//! Order, and why: the list changes first and is logged, so that from then on every write (a
+//! login on another machine included) seals to the new set; the records follow one by one. A
+//! run cut short leaves records sealed to the old set, which the old members can still open and
+//! the same command run again finishes (`member add` of a member already in the list with the
+//! same name seals what is left; `member rm` says which accounts it could not reach).
+
+use crate::audit::{Action, Event};
+use crate::error::{Error, Result};
+use crate::keychain::{Keychain, LOCAL_MEMBERS_DIR, OnAuditFailure};
+use crate::store::Expect;
+use crate::store::kv::LocalKv;
+
+use super::Member;
+
+/// What a change did.
+#[derive(Debug)]
+pub struct Change {
+    pub member: Member,
+    /// The accounts sealed again to the new set.
+    pub resealed: Vec<String>,
+}
+
+/// The default name of a member added without `--name`: the start of its public key, which a
+/// person can match against what `init --join` printed.
+pub fn default_name(recipient: &str) -> String {
+    recipient.trim().chars().take(12).collect()
+}
+
+/// Adds `recipient` as a member named `name`, then seals every record to the new set. A local
+/// keychain without a member list gets one first (this machine as its first member).
+pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change> {
+    let recipient = crate::config::parse_recipient(recipient)?.to_string();
+    let name = name.map_or_else(|| default_name(&recipient), str::to_string);
+    check_name(&name)?;
+    let kc_local;
+    let kc = match kc.shared_kv() {
+        Some(_) => kc,
+        None => {
+            kc_local = start_local(kc)?;
+            &kc_local
+        }
+    };
+    kc.check_config()?;
+    let shared = kc.shared().expect("a member list was set up above");
+    if kc.members()?.is_none() {
+        let opened = shared.create(
+            kc.identity()?,
+            &crate::audit::host_name(),
+            &crate::audit::user_at_host(),
+            kc.now(),
+        )?;
+        kc.set_members(opened);
+    }
+    let existing = kc.members()?.and_then(|m| m.list.find(&recipient).cloned());
+    let member = match existing {
+        // Run again after an interruption: the list has it, the records may not all.
+        Some(member) if member.name == name => member,
+        _ => {
+            let member = Member {
+                name: name.clone(),
+                recipient,
+                added_at: kc.now(),
+                added_by: crate::audit::user_at_host(),
+            };
+            let opened = {
+                let current = kc.members()?.expect("created above");
+                shared.add(&current, member.clone())?
+            };
+            kc.set_members(opened);
+            kc.record(Event::new("member", Action::MemberAdd(name.clone())))?;
+            member
+        }
+    };
+    let resealed = reseal_all(kc, &format!("add {name}"))?;
+    Ok(Change { member, resealed })
+}
+
+/// Removes the member named `name` (a new group key it cannot open), then seals every record
+/// to the others. The removed member may have kept what it could read: the caller says so.
+pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
+    kc.check_config()?;
+    let Some(shared) = kc.shared() else {
+        return Err(no_members());
+    };
+    let (opened, member) = {
+        let Some(current) = kc.members()? else {
+            return Err(no_members());
+        };
+        shared.remove(kc.identity()?, &current, name)?
+    };
+    kc.set_members(opened);
+    kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
+    let resealed = reseal_all(kc, &format!("rm {name}"))?;
+    Ok(Change { member, resealed })
+}
+
+/// The members, checked; empty for a keychain without a member list.
+pub fn list(kc: &Keychain) -> Result<Vec<Member>> {
+    kc.check_config()?;
+    Ok(kc
+        .members()?
+        .map(|m| m.list.members.clone())
+        .unwrap_or_default())
+}
+
+/// Seals every record again to the current set, each under its lock with a check-and-set write
+/// and a `reseal` event carrying its new write counter.
+fn reseal_all(kc: &Keychain, why: &str) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for name in kc.store().list()? {
+        let lock = kc.lock(&name)?;
+        let (mut account, revision) = match kc.read(&name) {
+            Ok(read) => read,
+            // Removed meanwhile by another process: nothing left to seal.
+            Err(Error::NotFound(_)) => continue,
+            Err(e) => return Err(interrupted(e, &done, why)),
+        };
+        let event = Event::new("member", Action::Reseal(why.to_string())).account(&name);
+        kc.commit(
+            &*lock,
+            Expect::At(revision),
+            &mut account,
+            vec![event],
+            OnAuditFailure::Undo,
+        )
+        .map_err(|e| interrupted(e, &done, why))?;
+        done.push(name);
+    }
+    Ok(done)
+}
+
+/// A reseal cut short: the cause, and which accounts were done.
+fn interrupted(e: Error, done: &[String], why: &str) -> Error {
+    let code = e.exit_code();
+    let message = format!(
+        "the member list changed ({why}), but sealing the records again stopped: {e}; sealed again so far: {}",
+        if done.is_empty() {
+            "none".to_string()
+        } else {
+            done.join(", ")
+        }
+    );
+    match code {
+        crate::error::exit::INTEGRITY => Error::Integrity {
+            path: std::path::PathBuf::from("members"),
+            reason: message,
+        },
+        _ => Error::usage_hint(
+            message,
+            "fix the cause and run the same 'keychain member' command again: it seals the rest",
+        ),
+    }
+}
+
+/// A local keychain's member list lives in `<dir>/members/`, created at the first `member add`.
+fn start_local(kc: &Keychain) -> Result<Keychain> {
+    let folder = kc.dir.join(LOCAL_MEMBERS_DIR);
+    LocalKv::open(&folder)?;
+    Keychain::open(&kc.dir)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_hint(
+            format!("'{}' is not a valid member name", name.escape_debug()),
+            "use 1 to 64 letters, digits, '.', '_' or '-' (a host name)",
+        ))
+    }
+}
+
+fn no_members() -> Error {
+    Error::usage_hint(
+        "this keychain has no members besides its own key",
+        "'keychain member add RECIPIENT --name HOST' adds one",
+    )
+}

@@ -1,0 +1,502 @@
+//! Members of a shared keychain: which machines' public keys the records are encrypted to, and
+//! why someone who can write the store but is not a member cannot add one.
+//!
+//! # Layout in the store ([`Kv`])
+//!
+//! - `members`: the member list (name, recipient, added when and by whom), MAC'd with the group
+//!   key of the generation it names ([`list`]).
+//! - `group/<g>`: generation `g` of the group key, age-encrypted to the members of that
+//!   generation, with a link from generation `g - 1` ([`group`]).
+//!
+//! And in each machine's own keychain folder: `group.pin`, the generation and key id the machine
+//! last trusted, MAC'd under its identity ([`pin`]).
+//!
+//! # What is checked before anything is sealed ([`Shared::open`])
+//!
+//! The list's generation's group key must open with this machine's identity, be the key the pin
+//! names (same generation) or be reached from it by links (newer generation), and the list's MAC
+//! must match under it. A recipient planted by editing the list, a list re-MAC'd under a group
+//! key of the planter's own, a group key replaced or rolled back: each is refused (exit 7) before
+//! a record is sealed, and [`Shared::problems`] names it for `keychain audit`.
+//!
+//! # Limits, said plainly
+//!
+//! A joining machine trusts the first group key that opens for it (trust on first use): compare
+//! the recipient `member list` shows on an existing member with the one `init --join` printed.
+//! A removed member keeps the group keys of the generations it was in: it can still read what was
+//! sealed to it then and forge MACs of those old generations, which a machine already pinned to a
+//! newer generation refuses, but one still pinned to an old generation (offline since the removal)
+//! could be shown a forged newer generation linked from the old key. Rotate the secrets a removed
+//! member could read (`keychain audit` names the accounts).
+//!
+//! This module must never print (the CLI renders what it returns) nor write a key anywhere.
+
+pub mod change;
+pub mod group;
+pub mod list;
+pub mod pin;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::keystore::Identity;
+use crate::store::kv::{Kv, KvExpect};
+
+pub use group::{GroupKey, WrappedGroup};
+pub use list::{Member, MemberList};
+
+/// The key of the member list in the store.
+pub const LIST_KEY: &str = "members";
+
+/// The key of generation `generation` of the group key in the store.
+pub fn group_key_name(generation: u64) -> String {
+    format!("group/{generation}")
+}
+
+/// The shared state of a keychain as a member sees it once [`Shared::open`] checked it.
+pub struct Opened {
+    pub key: GroupKey,
+    pub list: MemberList,
+    link: Option<String>,
+    list_version: u64,
+    group_version: u64,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("list", &self.list)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The members part of a keychain: the store that holds the list and group keys, and the
+/// machine's own folder that holds its pin.
+pub struct Shared<'a> {
+    pub kv: &'a dyn Kv,
+    pub dir: &'a Path,
+}
+
+impl<'a> Shared<'a> {
+    pub fn new(kv: &'a dyn Kv, dir: &'a Path) -> Self {
+        Shared { kv, dir }
+    }
+
+    /// Whether the store has a member list at all (a keychain made before members existed, or a
+    /// local one, has none and seals to `config.json`'s recipients).
+    pub fn exists(&self) -> Result<bool> {
+        Ok(self.kv.get(LIST_KEY)?.is_some())
+    }
+
+    /// Starts the member list of a new shared keychain with this machine as its only member.
+    /// `now` is the keychain's clock (Unix seconds), the member's `added_at`.
+    pub fn create(
+        &self,
+        identity: &Identity,
+        name: &str,
+        added_by: &str,
+        now: i64,
+    ) -> Result<Opened> {
+        let me = Member {
+            name: name.to_string(),
+            recipient: identity.to_public().to_string(),
+            added_at: now,
+            added_by: added_by.to_string(),
+        };
+        let key = GroupKey::generate();
+        let list = MemberList {
+            generation: 0,
+            members: vec![me],
+        };
+        let wrapped = wrap(&key, 0, &list, None)?;
+        let group_version =
+            self.kv
+                .put(&group_key_name(0), &wrapped.to_bytes(), KvExpect::Absent)?;
+        let list_version = self.kv.put(LIST_KEY, &list.seal(&key), KvExpect::Absent)?;
+        self.save_pin(identity, Some(0), Some(key.id()))?;
+        Ok(Opened {
+            key,
+            list,
+            link: None,
+            list_version,
+            group_version,
+        })
+    }
+
+    /// Records that this machine joined and trusts no group key yet: the first one that opens
+    /// for it (once a member added it) is pinned then.
+    pub fn join(&self, identity: &Identity) -> Result<()> {
+        self.save_pin(identity, None, None)
+    }
+
+    /// Opens and checks the group key and the member list; see the module documentation.
+    pub fn open(&self, identity: &Identity) -> Result<Opened> {
+        self.open_if_any(identity)?.ok_or_else(|| {
+            Error::usage_hint(
+                format!("{} has no member list", self.kv.location(LIST_KEY)),
+                "this keychain is not shared; run 'keychain init --store openbao ...' to make a shared one",
+            )
+        })
+    }
+
+    /// [`Shared::open`], or `None` when the store has no member list (one read either way).
+    pub fn open_if_any(&self, identity: &Identity) -> Result<Option<Opened>> {
+        let Some(list_raw) = self.kv.get(LIST_KEY)? else {
+            return Ok(None);
+        };
+        let generation = MemberList::claimed_generation(&list_raw.bytes)
+            .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        let pin = self.load_pin(identity)?;
+        let (wrapped, group_version) = self.wrapped(generation)?;
+        let key = self.open_wrapped(identity, &wrapped)?;
+        self.check_chain(identity, &pin, &wrapped, &key)?;
+        let list = MemberList::open(&list_raw.bytes, &key, generation)
+            .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        let me = identity.to_public().to_string();
+        if !list.members.iter().any(|m| m.recipient == me) {
+            return Err(not_added(&me));
+        }
+        if pin.generation != Some(generation) {
+            self.save_pin(identity, Some(generation), Some(key.id()))?;
+        }
+        Ok(Some(Opened {
+            key,
+            list,
+            link: wrapped.link,
+            list_version: list_raw.version,
+            group_version,
+        }))
+    }
+
+    /// Adds a member: the group key of the current generation is wrapped again to the new set,
+    /// then the list is MAC'd and written (both check-and-set). The caller then seals every
+    /// record again to the new set.
+    pub fn add(&self, opened: &Opened, member: Member) -> Result<Opened> {
+        let recipient = crate::config::parse_recipient(&member.recipient)?;
+        let recipient = recipient.to_string();
+        if let Some(existing) = opened
+            .list
+            .members
+            .iter()
+            .find(|m| m.name == member.name || m.recipient == recipient)
+        {
+            return Err(Error::usage_hint(
+                format!(
+                    "'{}' ({}) is already a member",
+                    existing.name, existing.recipient
+                ),
+                "'keychain member list' shows the members; give another --name",
+            ));
+        }
+        let mut list = opened.list.clone();
+        list.members.push(Member {
+            recipient,
+            ..member
+        });
+        let generation = list.generation;
+        let wrapped = wrap(&opened.key, generation, &list, opened.link.clone())?;
+        // The key first: a crash in between leaves a machine that can open the key but is not
+        // in the list yet (refused as not added), never a list naming someone who cannot open it.
+        let group_version = self.kv.put(
+            &group_key_name(generation),
+            &wrapped.to_bytes(),
+            KvExpect::At(opened.group_version),
+        )?;
+        let list_version = self.kv.put(
+            LIST_KEY,
+            &list.seal(&opened.key),
+            KvExpect::At(opened.list_version),
+        )?;
+        Ok(Opened {
+            key: GroupKey::from_opened(&opened.key),
+            list,
+            link: opened.link.clone(),
+            list_version,
+            group_version,
+        })
+    }
+
+    /// Removes a member: a new generation of the group key (the removed one may keep the old),
+    /// linked from the one before, wrapped to the others; then the list of the new generation.
+    /// Returns the new state and the removed member. The caller then seals every record again.
+    pub fn remove(
+        &self,
+        identity: &Identity,
+        opened: &Opened,
+        name: &str,
+    ) -> Result<(Opened, Member)> {
+        let removed = opened
+            .list
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::usage_hint(
+                    format!("no member named '{name}'"),
+                    "'keychain member list' shows the members",
+                )
+            })?;
+        if removed.recipient == identity.to_public().to_string() {
+            return Err(Error::usage_hint(
+                format!("'{name}' is this machine"),
+                "run 'keychain member rm' on another member: a machine cannot take its own key away",
+            ));
+        }
+        let mut list = opened.list.clone();
+        list.members.retain(|m| m.name != name);
+        // A generation left behind by an interrupted removal is skipped, never reused: it may
+        // have been wrapped to the member removed now.
+        let mut generation = list.generation + 1;
+        while self.kv.get(&group_key_name(generation))?.is_some() {
+            generation += 1;
+        }
+        let previous = if generation == list.generation + 1 {
+            GroupKey::from_opened(&opened.key)
+        } else {
+            let (wrapped, _) = self.wrapped(generation - 1)?;
+            self.open_wrapped(identity, &wrapped)?
+        };
+        let key = GroupKey::generate();
+        let link = previous.link_to(generation, &key.id());
+        list.generation = generation;
+        let wrapped = wrap(&key, generation, &list, Some(link.clone()))?;
+        let group_version = self.kv.put(
+            &group_key_name(generation),
+            &wrapped.to_bytes(),
+            KvExpect::Absent,
+        )?;
+        let list_version = self.kv.put(
+            LIST_KEY,
+            &list.seal(&key),
+            KvExpect::At(opened.list_version),
+        )?;
+        self.save_pin(identity, Some(generation), Some(key.id()))?;
+        Ok((
+            Opened {
+                key,
+                list,
+                link: Some(link),
+                list_version,
+                group_version,
+            },
+            removed,
+        ))
+    }
+
+    /// Every generation's group key this machine can open, oldest first, for verifying a
+    /// shared audit trail that spans removals. A generation it cannot open is `None`.
+    pub fn all_keys(&self, identity: &Identity, current: u64) -> Result<Vec<Option<GroupKey>>> {
+        (0..=current)
+            .map(
+                |generation| match self.kv.get(&group_key_name(generation))? {
+                    None => Ok(None),
+                    Some(raw) => Ok(WrappedGroup::parse(&raw.bytes)
+                        .ok()
+                        .and_then(|w| w.open(identity).ok())),
+                },
+            )
+            .collect()
+    }
+
+    /// The audit secret of every generation up to the member list's, for the shared trail
+    /// ([`crate::audit::SharedLog`]). The group key is checked against the pin as in
+    /// [`Shared::open`], the list's MAC is not: a planted recipient stops sealing, not the
+    /// audit trail that has to report it.
+    pub fn trail_secrets(
+        &self,
+        identity: &Identity,
+    ) -> Result<Vec<Option<secrecy::SecretBox<[u8; 32]>>>> {
+        let list_raw = self
+            .kv
+            .get(LIST_KEY)?
+            .ok_or_else(|| self.unauthenticated(LIST_KEY, "the member list is missing".into()))?;
+        let generation = MemberList::claimed_generation(&list_raw.bytes)
+            .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        let pin = self.load_pin(identity)?;
+        let (wrapped, _) = self.wrapped(generation)?;
+        let key = self.open_wrapped(identity, &wrapped)?;
+        self.check_chain(identity, &pin, &wrapped, &key)?;
+        self.secrets_up_to(identity, generation, &key)
+    }
+
+    /// The audit secrets of generations `0..generation` (those this machine can open) and of
+    /// `current`, the key of `generation`, already opened and checked.
+    pub fn secrets_up_to(
+        &self,
+        identity: &Identity,
+        generation: u64,
+        current: &GroupKey,
+    ) -> Result<Vec<Option<secrecy::SecretBox<[u8; 32]>>>> {
+        let mut secrets: Vec<_> = self
+            .all_keys(identity, generation.saturating_sub(1))?
+            .into_iter()
+            .map(|k| k.map(|k| k.audit_secret()))
+            .collect();
+        secrets.truncate(generation as usize);
+        secrets.push(Some(current.audit_secret()));
+        Ok(secrets)
+    }
+
+    /// What `keychain audit` reports about the members: `None` when [`Shared::open`] passes.
+    pub fn problem(&self, identity: &Identity) -> Option<String> {
+        match self.open(identity) {
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    fn wrapped(&self, generation: u64) -> Result<(WrappedGroup, u64)> {
+        let name = group_key_name(generation);
+        let raw = self.kv.get(&name)?.ok_or_else(|| {
+            self.unauthenticated(
+                &name,
+                format!("the group key of generation {generation} is missing"),
+            )
+        })?;
+        let wrapped = WrappedGroup::parse(&raw.bytes)
+            .map_err(|_| self.unauthenticated(&name, "not a wrapped group key".into()))?;
+        if wrapped.generation != generation {
+            return Err(self.unauthenticated(
+                &name,
+                format!(
+                    "it says generation {} but is stored as {generation}",
+                    wrapped.generation
+                ),
+            ));
+        }
+        Ok((wrapped, raw.version))
+    }
+
+    fn open_wrapped(&self, identity: &Identity, wrapped: &WrappedGroup) -> Result<GroupKey> {
+        wrapped.open(identity).map_err(|e| match e {
+            group::OpenError::NotAMember => not_added(&identity.to_public().to_string()),
+            group::OpenError::Corrupt(reason) => {
+                self.unauthenticated(&group_key_name(wrapped.generation), reason.into())
+            }
+        })
+    }
+
+    /// The pinned generation to `wrapped`: the same key, or a chain of links to it.
+    fn check_chain(
+        &self,
+        identity: &Identity,
+        pin: &pin::Pin,
+        wrapped: &WrappedGroup,
+        key: &GroupKey,
+    ) -> Result<()> {
+        let generation = wrapped.generation;
+        let name = group_key_name(generation);
+        let Some(pinned) = pin.generation else {
+            return Ok(());
+        };
+        let pinned_id = pin.id.clone().unwrap_or_default();
+        if pinned > generation {
+            return Err(self.unauthenticated(
+                &name,
+                format!(
+                    "this machine already trusts generation {pinned}, but the store's member list is at generation {generation}: rolled back"
+                ),
+            ));
+        }
+        if pinned == generation {
+            if !crate::secret::ct_eq_str(&key.id(), &pinned_id) {
+                return Err(self.unauthenticated(
+                    &name,
+                    "the group key was replaced: it is not the one this machine trusts".into(),
+                ));
+            }
+            return Ok(());
+        }
+        let (first, _) = self.wrapped(pinned)?;
+        let mut previous = self.open_wrapped(identity, &first)?;
+        if !crate::secret::ct_eq_str(&previous.id(), &pinned_id) {
+            return Err(self.unauthenticated(
+                &group_key_name(pinned),
+                "the group key was replaced: it is not the one this machine trusts".into(),
+            ));
+        }
+        for step in pinned + 1..=generation {
+            let (next, _) = if step == generation {
+                (wrapped.clone(), 0)
+            } else {
+                self.wrapped(step)?
+            };
+            if !next.linked_from(&previous) {
+                return Err(self.unauthenticated(
+                    &group_key_name(step),
+                    format!(
+                        "generation {step} of the group key was not made by a holder of generation {}",
+                        step - 1
+                    ),
+                ));
+            }
+            previous = if step == generation {
+                GroupKey::from_opened(key)
+            } else {
+                self.open_wrapped(identity, &next)?
+            };
+        }
+        Ok(())
+    }
+
+    fn load_pin(&self, identity: &Identity) -> Result<pin::Pin> {
+        pin::load(self.dir, identity).map_err(|e| match e {
+            pin::PinError::Missing(path) => Error::Unauthenticated {
+                path,
+                reason: "this machine's record of the group key it trusts is missing".into(),
+                hint: "nothing was written; restore it from a backup, or set this machine up again with 'keychain init --join' and have a member add it".into(),
+            },
+            pin::PinError::Forged(path) => Error::Unauthenticated {
+                path,
+                reason: "it was changed by someone who cannot open this machine's key".into(),
+                hint: "nothing was written; restore it from a backup, or set this machine up again with 'keychain init --join'".into(),
+            },
+            pin::PinError::Io(path, e) => Error::io(format!("cannot read {}", path.display()), e),
+        })
+    }
+
+    fn save_pin(
+        &self,
+        identity: &Identity,
+        generation: Option<u64>,
+        id: Option<String>,
+    ) -> Result<()> {
+        pin::save(self.dir, identity, &pin::Pin { generation, id }).map_err(|e| match e {
+            pin::PinError::Io(path, e) => Error::io(format!("cannot write {}", path.display()), e),
+            pin::PinError::Missing(path) | pin::PinError::Forged(path) => Error::io(
+                format!("cannot write {}", path.display()),
+                std::io::Error::other("pin"),
+            ),
+        })
+    }
+
+    fn unauthenticated(&self, key: &str, reason: String) -> Error {
+        Error::Unauthenticated {
+            path: PathBuf::from(self.kv.location(key)),
+            reason,
+            hint: "nothing was sealed or written; run 'keychain audit' on a member to see the members, and restore the store's member list from a backup or remove what was planted".into(),
+        }
+    }
+}
+
+/// The message of a machine that joined but is not (or no longer) a member.
+fn not_added(recipient: &str) -> Error {
+    Error::NotAMember {
+        recipient: recipient.to_string(),
+    }
+}
+
+fn wrap(
+    key: &GroupKey,
+    generation: u64,
+    list: &MemberList,
+    link: Option<String>,
+) -> Result<WrappedGroup> {
+    let recipients = list.recipients().map_err(Error::usage)?;
+    key.wrap(generation, &recipients, link)
+        .map_err(|e| Error::usage(format!("cannot encrypt the group key: {e}")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! [`Kv`] on OpenBao KV v2, for a shared keychain's member list, group keys and audit trail:
+//! key `K` at `MOUNT/data/PREFIX/K`, its bytes base64 in the field `value`, every write a
+//! check-and-set (`cas: 0` to create).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+
+use super::client::{BaoError, KvClient};
+use super::settings::OpenBaoSettings;
+use crate::store::kv::{Kv, KvError, KvExpect, Versioned, check_key};
+
+const VALUE_FIELD: &str = "value";
+
+pub struct BaoKv {
+    client: KvClient,
+    settings: OpenBaoSettings,
+}
+
+impl BaoKv {
+    /// The shared space of the keychain in `settings`, through `client` (the record store's,
+    /// so its token serves both).
+    pub fn new(client: KvClient, settings: &OpenBaoSettings) -> Self {
+        BaoKv {
+            client,
+            settings: settings.clone(),
+        }
+    }
+
+    fn path(&self, key: &str) -> Result<String, KvError> {
+        check_key(key)?;
+        Ok(format!("{}/{key}", self.settings.path))
+    }
+}
+
+fn backend(e: BaoError) -> KvError {
+    KvError::Bao(e)
+}
+
+impl Kv for BaoKv {
+    fn get(&self, key: &str) -> Result<Option<Versioned>, KvError> {
+        let entry = self
+            .client
+            .read(&self.settings.mount, &self.path(key)?)
+            .map_err(backend)?;
+        let Some(data) = entry.data else {
+            return Ok(None);
+        };
+        let corrupt = |reason: &str| KvError::Corrupt {
+            location: self.location(key),
+            reason: reason.into(),
+        };
+        let text = data
+            .get(VALUE_FIELD)
+            .and_then(Value::as_str)
+            .ok_or_else(|| corrupt("its KV data has no 'value' field"))?;
+        let bytes = B64
+            .decode(text)
+            .map_err(|_| corrupt("its 'value' field is not base64"))?;
+        Ok(Some(Versioned {
+            bytes,
+            version: entry.version,
+        }))
+    }
+
+    fn put(&self, key: &str, bytes: &[u8], expect: KvExpect) -> Result<u64, KvError> {
+        let cas = match expect {
+            KvExpect::Absent => 0,
+            KvExpect::At(version) => version,
+        };
+        let mut data = Map::new();
+        data.insert(VALUE_FIELD.into(), Value::String(B64.encode(bytes)));
+        match self
+            .client
+            .write(&self.settings.mount, &self.path(key)?, data, cas)
+        {
+            Ok(version) => Ok(version),
+            Err(BaoError::CasConflict { .. }) => Err(KvError::Conflict {
+                location: self.location(key),
+            }),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!(
+            "openbao://{}/{}/{}/{key}",
+            self.settings.host(),
+            self.settings.mount,
+            self.settings.path
+        )
+    }
+}

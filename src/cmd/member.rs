@@ -1,0 +1,139 @@
+//! `keychain member add|list|rm`: parse, call [`crate::members::change`], render.
+
+use clap::{Args, Subcommand};
+
+use crate::error::Result;
+use crate::keychain::Keychain;
+use crate::members::change;
+use crate::outcome::Outcome;
+
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    pub command: MemberCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a machine by its public key (what 'init --join' printed there), then seal every record to it too
+    Add(MemberAddArgs),
+    /// List the members: name, public key, added when and by whom
+    List,
+    /// Remove a member: a new group key it cannot open, every record sealed again without it; then rotate what it could read ('keychain audit' names the accounts)
+    Rm(MemberRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberAddArgs {
+    /// The new member's age public key (age1...)
+    #[arg(value_name = "RECIPIENT")]
+    pub recipient: String,
+    /// A name for it, usually its host name (default: the start of its public key)
+    #[arg(long, value_name = "HOST")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MemberRmArgs {
+    /// The member's name as 'keychain member list' shows it
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
+    match args.command {
+        MemberCommand::Add(add) => {
+            let done = change::add(kc, &add.recipient, add.name.as_deref())?;
+            confirm(
+                json,
+                "member add",
+                &done,
+                &format!(
+                    "Added member '{}' ({}); sealed {} to it.\n",
+                    done.member.name,
+                    done.member.recipient,
+                    crate::output::count(done.resealed.len(), "record", "records")
+                ),
+            )
+        }
+        MemberCommand::Rm(rm) => {
+            let done = change::remove(kc, &rm.name)?;
+            let accounts = if done.resealed.is_empty() {
+                "none".to_string()
+            } else {
+                done.resealed.join(", ")
+            };
+            confirm(
+                json,
+                "member rm",
+                &done,
+                &format!(
+                    "Removed member '{}'; the group key was rotated and {} sealed again without it.\n\
+                     It may have kept what it could read before: rotate the password, TOTP secret and client secret of: {accounts}\n",
+                    done.member.name,
+                    crate::output::count(done.resealed.len(), "record was", "records were"),
+                ),
+            )
+        }
+        MemberCommand::List => {
+            let members = change::list(kc)?;
+            if json {
+                let rows: Vec<serde_json::Value> = members
+                    .iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "name": m.name,
+                            "recipient": m.recipient,
+                            "added_at": crate::clock::rfc3339(m.added_at),
+                            "added_by": m.added_by,
+                        })
+                    })
+                    .collect();
+                crate::output::raw(
+                    crate::json::document(serde_json::json!({ "members": rows })).as_bytes(),
+                )?;
+                return Ok(Outcome::Success);
+            }
+            if members.is_empty() {
+                crate::output::out(&format!(
+                    "No member list: every record is sealed to this keychain's key{}.\n",
+                    if kc.config.escrow_recipients.is_empty() {
+                        ""
+                    } else {
+                        " and its escrow recipients"
+                    }
+                ))?;
+                return Ok(Outcome::Success);
+            }
+            let mut text = String::new();
+            for m in &members {
+                text.push_str(&format!(
+                    "{:<20} {}  added {} by {}\n",
+                    m.name,
+                    m.recipient,
+                    crate::clock::rfc3339(m.added_at),
+                    m.added_by
+                ));
+            }
+            crate::output::out(&text)?;
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Result<Outcome> {
+    if json {
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "ok": true,
+                "command": command,
+                "member": done.member.name,
+                "accounts": done.resealed,
+            }))
+            .as_bytes(),
+        )?;
+    } else {
+        crate::output::err(text)?;
+    }
+    Ok(Outcome::Success)
+}
