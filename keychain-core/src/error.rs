@@ -24,7 +24,7 @@ pub mod exit {
     /// lock could not be had in time: try again later.
     pub const UNAVAILABLE: i32 = 5;
     /// The key store is missing, locked or not answering, or a passphrase is needed; no usable
-    /// OpenBao token.
+    /// OpenBao token; this machine is not (or no longer) a member of a shared keychain.
     pub const LOCKED: i32 = 6;
     /// A file is corrupt, tampered with, replayed, unauthenticated or writable by others; it was
     /// left untouched.
