@@ -163,3 +163,53 @@ fn start_or_join(
     kc.record(Event::new("init", Action::Init))?;
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit;
+
+    fn request(key_store: KeyStoreKind, recipients: &[&str], join: bool) -> InitRequest {
+        InitRequest {
+            key_store,
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            store: StoreKind::Local,
+            join,
+        }
+    }
+
+    fn create_in(dir: &Path, request: InitRequest) -> Result<Initialized> {
+        create(dir, &Settings::default(), &crate::clock::system(), request)
+    }
+
+    #[test]
+    fn a_local_keychain_is_created_sealed_and_audited_and_a_second_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("kc");
+        let made = create_in(&dir, request(KeyStoreKind::File, &[], false)).unwrap();
+        assert!(made.recipient.starts_with("age1"), "{}", made.recipient);
+        assert!(made.joined.is_none() && made.cas_not_required.is_none());
+        let config = Config::load(&dir).unwrap();
+        assert_eq!(config.recipient, made.recipient);
+        let log = std::fs::read_to_string(dir.join(trail::LOG_FILE)).unwrap();
+        assert!(log.contains(r#""action":"init""#), "{log}");
+
+        let again = create_in(&dir, request(KeyStoreKind::File, &[], false)).unwrap_err();
+        assert_eq!(again.exit_code(), exit::USAGE);
+        assert_eq!(Config::load(&dir).unwrap().recipient, made.recipient);
+    }
+
+    #[test]
+    fn a_bad_recipient_or_join_without_a_shared_store_creates_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("kc");
+        for bad in [
+            request(KeyStoreKind::File, &["not-an-age-key"], false),
+            request(KeyStoreKind::File, &[], true),
+        ] {
+            let e = create_in(&dir, bad).unwrap_err();
+            assert_eq!(e.exit_code(), exit::USAGE, "{e}");
+            assert!(!dir.exists(), "a refused init left {}", dir.display());
+        }
+    }
+}

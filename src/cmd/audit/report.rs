@@ -3,16 +3,8 @@
 //! `--fail-on` exists. The rules and their policy are `keychain_core::report`; this file holds
 //! the flags, the JSON shape and the exit status.
 //!
-//! What needs the key and what does not: provider, user, which secrets exist and their ages come
-//! from the public headers (`Keychain::peek`); use, headless logons and broken chains from the
-//! audit log's lines (they hold no secrets). Duplicate secrets are found by comparing HMAC
-//! fingerprints of the opened records (never values), and the log's integrity by `verify`: both
-//! need the key. Without it (`--no-key`, or a key store that does not answer) the report still
-//! runs and says, as a low finding, which checks were skipped.
-//!
-//! Anomaly findings (new origin, off-hours logon, bursts of failures or broken chains, first
-//! reveal) come from `crate::activity`, fed with the log's lines; so do the timelines that the
-//! HTML report draws (`charts`). They need no key either.
+//! `--no-key` reports from the public headers and the log only; the report says, as a low
+//! finding, which checks were then skipped.
 
 use clap::Args;
 
