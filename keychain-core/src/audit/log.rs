@@ -256,16 +256,7 @@ impl AuditLog {
     /// Takes the exclusive lock. A separate lock file, because the log itself is renamed by
     /// rotation: a process waiting on the old file's lock would then append to the rotated file.
     fn lock(&self) -> Result<File, AuditError> {
-        let file = private_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.lock)
-            .map_err(|e| io_err("open the lock file", &self.lock, e))?;
-        file.lock().map_err(|e| io_err("lock", &self.lock, e))?;
-        // Released when the file is closed at the end of the caller's scope.
-        Ok(file)
+        lock_file(&self.lock)
     }
 
     /// Under the lock: where the next line goes (seq, prev, key), after checking that log,
@@ -804,6 +795,20 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<ParsedLine, ()> {
         mac: String::from_utf8_lossy(mac).into_owned(),
         unsigned,
     })
+}
+
+/// Takes the exclusive lock on `path` (created 0600 if absent, never truncated); released when
+/// the returned file is closed at the end of the caller's scope.
+pub(crate) fn lock_file(path: &Path) -> Result<File, AuditError> {
+    let file = private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| io_err("open the lock file", path, e))?;
+    file.lock().map_err(|e| io_err("lock", path, e))?;
+    Ok(file)
 }
 
 pub(crate) fn io_err(what: &'static str, path: &Path, source: io::Error) -> AuditError {

@@ -39,7 +39,7 @@ use serde::Deserialize;
 
 use super::event::{Origin, Record};
 use super::key::{MacKey, line_hash};
-use super::log::{GENESIS, MAX_LINE, io_err, parse_line, read_tail};
+use super::log::{GENESIS, MAX_LINE, io_err, lock_file, parse_line, read_tail};
 use super::{AuditError, AuditKey, Event, Problem, ProblemKind, Trail, Transaction, VerifyReport};
 use crate::clock::SharedClock;
 use crate::fsutil::private_options;
@@ -157,15 +157,7 @@ impl SharedLog {
     /// Serialises this machine's appenders (processes of other machines are kept apart by the
     /// store's check-and-set).
     fn lock(&self) -> Result<File, AuditError> {
-        let file = private_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.lock)
-            .map_err(|e| io_err("open the lock file", &self.lock, e))?;
-        file.lock().map_err(|e| io_err("lock", &self.lock, e))?;
-        Ok(file)
+        lock_file(&self.lock)
     }
 
     /// Why the bytes at position `seq` are not a good event chained to `prev`, if they are not;
