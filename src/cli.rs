@@ -9,16 +9,15 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::choice::Choice;
-use crate::cmd::shared_args::account_names;
 use crate::cmd::{
     AddArgs, AuditArgs, CompletionsArgs, ExecArgs, ExportArgs, ImportArgs, ListArgs, LoginArgs,
     ManArgs, MemberArgs, MvArgs, RefreshArgs, RmArgs, ScanArgs, SetArgs, ShowArgs, StatusArgs,
     TotpArgs, UnlockArgs,
 };
-use crate::keystore::KeyStoreKind;
+use crate::cmd::{InitArgs, StoreCommand};
 
 /// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
 /// and documents the names, and the value arrives typed.
@@ -304,89 +303,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print a man page, or install them all where man finds them
     Man(ManArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Where the identity that opens the records is kept
-    #[arg(long, value_parser = choice::<KeyStoreKind>(), default_value_t = KeyStoreKind::Os)]
-    pub key_store: KeyStoreKind,
-    /// Also encrypt every record to this age public key (e.g. a security officer's escrow key); repeatable
-    #[arg(long, value_name = "AGE_PUBLIC_KEY")]
-    pub recipient: Vec<String>,
-    /// Where the records live: in this folder, or on OpenBao (or Vault) KV version 2, shared by
-    /// several machines
-    #[arg(long, value_enum, default_value_t = StoreChoice::Local)]
-    pub store: StoreChoice,
-    /// OpenBao's address: https://HOST:PORT (http only on loopback) [env: BAO_ADDR, VAULT_ADDR]
-    #[arg(
-        long,
-        env = "BAO_ADDR",
-        value_name = "URL",
-        required_if_eq("store", "openbao")
-    )]
-    pub addr: Option<String>,
-    /// The KV version 2 mount that holds the keychain
-    #[arg(long, value_name = "MOUNT", required_if_eq("store", "openbao"))]
-    pub mount: Option<String>,
-    /// The prefix under the mount: records go to PREFIX/records/NAME, locks to PREFIX/locks/NAME
-    #[arg(
-        long = "path",
-        value_name = "PREFIX",
-        required_if_eq("store", "openbao")
-    )]
-    pub prefix: Option<String>,
-    /// A PEM file with the certificate of the private CA that signed OpenBao's certificate
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// A file whose first line is this machine's OpenBao token, read at every run (without it
-    /// and without AppRole, BAO_TOKEN or VAULT_TOKEN of each run)
-    #[arg(long, value_name = "FILE", conflicts_with = "role_id_file")]
-    pub token_file: Option<PathBuf>,
-    /// AppRole login: a file holding the role id
-    #[arg(long, value_name = "FILE", requires = "secret_id_file")]
-    pub role_id_file: Option<PathBuf>,
-    /// AppRole login: a file holding the secret id (only its path is kept)
-    #[arg(long, value_name = "FILE", requires = "role_id_file")]
-    pub secret_id_file: Option<PathBuf>,
-    /// Join an existing shared keychain: create this machine's identity and print its public
-    /// key, for a member to run 'keychain member add RECIPIENT --name HOST'
-    #[arg(long)]
-    pub join: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum StoreCommand {
-    /// Copy accounts into another keychain (e.g. from a local one into one shared on OpenBao,
-    /// or back), sealed to that keychain's recipients
-    ///
-    /// The target is an initialised keychain folder ('keychain --dir DIR init ...'); an account
-    /// that already exists there is refused (exit 2) and nothing more is copied. Each account
-    /// stays locked here while it is copied. Give --move to remove each account here once it
-    /// is stored there: a refresh-token chain used from two keychains breaks at every refresh.
-    Copy(StoreCopyArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct StoreCopyArgs {
-    /// The keychain folder to copy into
-    #[arg(long, value_name = "DIR")]
-    pub to: PathBuf,
-    /// Remove each account here after it was stored in the target
-    #[arg(long = "move")]
-    pub remove: bool,
-    /// The accounts to copy [default: all]
-    #[arg(value_name = "NAME", add = account_names())]
-    pub names: Vec<String>,
-}
-
-/// Where a new keychain keeps its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StoreChoice {
-    /// Files in the keychain folder
-    Local,
-    /// OpenBao or Vault KV version 2
-    Openbao,
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub use keychain_core::{
-    activity, audit, choice, clock, config, crypto, error, fsutil, hardening, keychain, keystore,
-    login, logon, members, oauth, progress, prompt, providers, record, secret, settings, severity,
-    store, text, totp, trail, transfer, validate, whoami,
+    activity, audit, choice, clock, config, crypto, error, fsutil, hardening, init, keychain,
+    keystore, login, logon, members, oauth, progress, prompt, providers, record, report, secret,
+    settings, severity, store, text, totp, trail, transfer, validate, whoami,
 };
 
 pub mod cli;

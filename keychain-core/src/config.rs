@@ -4,6 +4,7 @@
 //! otherwise) holding `config.json` (which key store holds the identity, and to whom records are
 //! encrypted: no secrets), the account records and their locks. `config.json` is written once by
 //! `keychain init` and never re-created when it cannot be read.
+#![deny(missing_docs)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{Identity, KeyStoreKind};
 
+/// The configuration's file name inside the keychain folder.
 pub const CONFIG_FILE: &str = "config.json";
 const FORMAT: u32 = 1;
 /// Separates the configuration's MAC key from every other key derived from the identity.
@@ -45,16 +47,21 @@ pub fn resolve_dir(
     }
 }
 
+/// What `config.json` holds: public keys and settings, never a secret. It decides where
+/// secrets go, so it is authenticated (a MAC keyed from the identity) before it is used.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file format's version; any other than this version's is refused, not guessed at.
     pub format: u32,
+    /// Which key store holds the identity that decrypts the records.
     pub key_store: KeyStoreKind,
     /// The public key of this keychain's own identity: every record is encrypted to it.
     pub recipient: String,
     /// Further public keys every record is also encrypted to (e.g. a security officer's escrow key).
     #[serde(default)]
     pub escrow_recipients: Vec<String>,
+    /// When `keychain init` wrote it, in Unix seconds.
     pub created: i64,
     /// Where the records live: this folder (the default, not written) or a shared OpenBao.
     /// Under the MAC: whoever could point a keychain at another server could collect its writes.
@@ -172,6 +179,7 @@ impl Config {
             .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
     }
 
+    /// The configuration file of the keychain in `dir`.
     pub fn path(dir: &Path) -> PathBuf {
         dir.join(CONFIG_FILE)
     }
@@ -227,6 +235,7 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
+    /// The records live in the keychain's own folder (the default).
     pub fn is_local(&self) -> bool {
         matches!(self, StoreKind::Local)
     }

@@ -3,21 +3,33 @@
 //! Modules keep their own error enums; this one only classifies them, so that `main` prints an
 //! error once, with its causes and a recommendation, and exits with the documented code.
 //! No variant ever carries a secret value: messages name fields, files and steps only.
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 
 /// Exit codes, documented in the man page (see `cli::AFTER_HELP`).
 pub mod exit {
+    /// Success.
     pub const OK: i32 = 0;
     /// Not an error: a command that ran to its end found something at or above its threshold
     /// (the CLI's `Outcome::Findings`).
     pub const FINDINGS: i32 = 1;
+    /// Bad input: a flag, a file's content, a missing secret, a setting that must change.
     pub const USAGE: i32 = 2;
+    /// No such account (or other named thing).
     pub const NOT_FOUND: i32 = 3;
+    /// The provider rejected the credentials, now or before: a person must act; never retried.
     pub const REJECTED: i32 = 4;
+    /// The provider or a shared store (OpenBao) is unreachable, sealed or asks to wait, or a
+    /// lock could not be had in time: try again later.
     pub const UNAVAILABLE: i32 = 5;
+    /// The key store is missing, locked or not answering, or a passphrase is needed; no usable
+    /// OpenBao token; this machine is not (or no longer) a member of a shared keychain.
     pub const LOCKED: i32 = 6;
+    /// A file is corrupt, tampered with, replayed, unauthenticated or writable by others; it was
+    /// left untouched.
     pub const INTEGRITY: i32 = 7;
+    /// Reading or writing a file (or standard output) failed; OpenBao refused a path.
     pub const IO: i32 = 8;
     /// `exec`: the program exists but cannot be run (not executable, a folder), as env and
     /// sudo report it.
@@ -29,21 +41,31 @@ pub mod exit {
     pub const PIPE: i32 = 141;
 }
 
+/// Why a command failed: one variant per class of failure, each with its exit code
+/// ([`Error::exit_code`]) and its advice ([`Error::hint`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input: a flag, a file's content, a missing secret.
     #[error("{message}")]
     Usage {
+        /// What is wrong.
         message: String,
+        /// What to do instead, when keychain knows.
         hint: Option<String>,
     },
 
+    /// No account of that name (given).
     #[error("no account named '{0}' in this keychain")]
     NotFound(String),
 
     /// [`Error::NotFound`] with the names that look like what was typed.
     #[error("no account named '{name}' in this keychain")]
-    NotFoundSimilar { name: String, similar: Vec<String> },
+    NotFoundSimilar {
+        /// The name as typed.
+        name: String,
+        /// Up to three existing names close to it, best first.
+        similar: Vec<String>,
+    },
 
     /// The key store is missing, locked or not answering.
     #[error(transparent)]
@@ -51,13 +73,20 @@ pub enum Error {
 
     /// A file is corrupt or not what keychain expects (a configuration, an export).
     #[error("{path}: {reason}")]
-    Integrity { path: PathBuf, reason: String },
+    Integrity {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, citing a line or field, never a value.
+        reason: String,
+    },
 
     /// A record is corrupt, tampered with or encrypted to another key: the record's own error
     /// is the source.
     #[error("{path}: {cause}")]
     Record {
+        /// The record's file.
         path: PathBuf,
+        /// The record's own error.
         #[source]
         cause: crate::record::RecordError,
     },
@@ -66,33 +95,49 @@ pub enum Error {
     /// failed as well: the record and the log disagree. The audit failure is the source.
     #[error("{path}: {change} and could not be undone ({undo})")]
     Unlogged {
+        /// The record's file.
         path: PathBuf,
+        /// Which change was saved without its event.
         change: Unlogged,
+        /// Why undoing it failed.
         undo: Box<crate::store::StoreError>,
+        /// Why the event could not be written.
         #[source]
         cause: crate::audit::AuditError,
     },
 
     /// A record older than the last write the audit log recorded: a copy put back.
     #[error("{path}: {reason}")]
-    Replayed { path: PathBuf, reason: String },
+    Replayed {
+        /// The record's file.
+        path: PathBuf,
+        /// The record's write counter and the one the log last recorded.
+        reason: String,
+    },
 
     /// A file that decides where secrets go (the configuration) does not authenticate.
     #[error("{path}: {reason}")]
     Unauthenticated {
+        /// The file.
         path: PathBuf,
+        /// Why it does not authenticate.
         reason: String,
+        /// What to check, then how to authenticate it again or restore it.
         hint: String,
     },
 
     /// A keychain file or folder that another user could write (or that another user owns).
     #[error("{path}: {detail}; keychain refuses to use it")]
     WritableByOthers {
+        /// The file or folder.
         path: PathBuf,
+        /// Who owns it or can write it.
         detail: String,
+        /// What to check and the command that makes it private again (`chmod`, `chown`).
         fix: String,
     },
 
+    /// The store of records failed; its error picks the exit code and the hint.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
@@ -107,7 +152,9 @@ pub enum Error {
     /// the provider's answer is the source.
     #[error("{what}")]
     Rejected {
+        /// Which operation was rejected, for which account.
         what: String,
+        /// The provider's answer.
         #[source]
         cause: ProviderCause,
     },
@@ -123,9 +170,13 @@ pub enum Error {
         "the provider rejected the {step} of account '{account}' at {at} (run by {by}); keychain sends no logon until it is changed, so the account is not locked out"
     )]
     RejectedBefore {
+        /// The account's name.
         account: String,
+        /// The logon step the provider rejected (the password, the code).
         step: String,
+        /// When, as RFC 3339.
         at: String,
+        /// The user whose run was rejected.
         by: String,
     },
 
@@ -134,8 +185,11 @@ pub enum Error {
     /// provider's answer, when there was one, is the source.
     #[error("{what}")]
     Unavailable {
+        /// What could not be done, for which account.
         what: String,
+        /// When trying again can help, in words ("in 30 s"); `None` for "later".
         retry: Option<String>,
+        /// The provider's answer, if there was one.
         #[source]
         cause: Option<ProviderCause>,
     },
@@ -143,31 +197,45 @@ pub enum Error {
     /// The audit log could not be written or does not verify; the operation fails closed.
     #[error("audit log: {source}")]
     Audit {
+        /// What is wrong with the log.
         #[source]
         source: crate::audit::AuditError,
+        /// The exit code: integrity for a log that does not verify, I/O or usage otherwise
+        /// (see `trail::audit_error`).
         code: i32,
     },
 
     /// Standard output or standard error could not be written (see `crate::output`).
     #[error("cannot write to standard {stream}: {source}")]
     Output {
+        /// `output` or `error`.
         stream: &'static str,
+        /// The write's error; a broken pipe ends quietly (see [`Error::is_closed_pipe`]).
         #[source]
         source: std::io::Error,
     },
 
     /// `exec` could not start its program: [`exit::NO_PROGRAM`] or [`exit::CANNOT_RUN`].
     #[error("{message}")]
-    Program { message: String, code: i32 },
+    Program {
+        /// What could not be run, and why.
+        message: String,
+        /// The exit code, as env and sudo give it.
+        code: i32,
+    },
 
+    /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {
+        /// What keychain was doing, naming the file.
         context: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
 }
 
+/// A result whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Which change of [`Error::Unlogged`] the audit log does not know about.
@@ -220,6 +288,7 @@ impl ProviderCause {
 }
 
 impl Error {
+    /// A usage error without a hint.
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
@@ -227,6 +296,7 @@ impl Error {
         }
     }
 
+    /// A usage error with the advice to print under it.
     pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
@@ -234,6 +304,7 @@ impl Error {
         }
     }
 
+    /// An I/O error with what keychain was doing (name the file; never a value read from it).
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -241,6 +312,7 @@ impl Error {
         }
     }
 
+    /// The documented exit code of this error's class (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } => exit::USAGE,

@@ -21,6 +21,7 @@
 //! older copy put back (a replay) and is refused with exit 7. The log is read first and the record
 //! second: a writer saves the record before it logs, so the record read is never older than a
 //! counter already in the log, and a concurrent write cannot look like a replay.
+#![deny(missing_docs)]
 
 use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
@@ -53,8 +54,12 @@ pub enum OnAuditFailure {
     Keep,
 }
 
+/// An opened keychain. Reading it needs no secret until a record is opened; every change goes
+/// through one of its transactions, so the record store and the audit trail never disagree.
 pub struct Keychain {
+    /// The keychain folder.
     pub dir: PathBuf,
+    /// Its configuration as loaded; checked against the identity before a secret is sealed.
     pub config: Config,
     /// The knobs the environment and global flags set, validated once at start.
     settings: Settings,
@@ -134,6 +139,8 @@ impl Keychain {
         })
     }
 
+    /// The store the records live in. Writing through it directly bypasses the audit trail:
+    /// changes go through [`Keychain::commit`] and [`Keychain::remove`].
     pub fn store(&self) -> &dyn RecordStore {
         &*self.store
     }

@@ -18,6 +18,7 @@
 //!    bounded by a few seconds, never by the period.
 //! 7. Every provider text is scrubbed of the account's secrets before it is shown or logged
 //!    (see `oauth::Scrubber`); credentials go only where `oauth::CredentialPolicy` allows.
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,14 +46,20 @@ const TOTP_MIN_SECONDS_LEFT: u64 = 3;
 /// try again: waiting a whole period of an hour, or of 10⁸ s, would hold the lock as long.
 pub const MAX_TOTP_WAIT: u64 = 5;
 
+/// Where a token came from: what the caller reports, and what the record's last use says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
+    /// The stored access token, still valid for the margin; nothing was asked of the provider.
     Cache,
+    /// A refresh: the refresh token was spent and its successor stored.
     Refresh,
+    /// A headless logon with the stored password and TOTP secret.
     Headless,
 }
 
 impl Source {
+    /// The name recorded as the account's last use (`login_cache`, `login_refresh`,
+    /// `login_headless`); stable, since records keep it.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Cache => "login_cache",
@@ -64,10 +71,15 @@ impl Source {
 
 /// A valid access token. `Debug` never shows it.
 pub struct Token {
+    /// The access token itself.
     pub access_token: SecretString,
+    /// The token type for the `Authorization` header, usually `Bearer`.
     pub token_type: String,
+    /// When it expires, in Unix seconds by our clock; `None` when the provider did not say.
     pub expires_at: Option<i64>,
+    /// The scope granted, when the provider stated it.
     pub scope: Option<String>,
+    /// Where it came from.
     pub source: Source,
 }
 
@@ -80,10 +92,13 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// How [`obtain`] may get a token.
 pub struct Options {
-    /// Serve a cached token only when it stays valid for more than this.
+    /// Serve a cached token only when it stays valid for more than this many seconds.
     pub min_valid: i64,
+    /// A folder to write each logon page to, secrets redacted (`login --debug-pages`).
     pub debug_pages: Option<PathBuf>,
+    /// Report each step through the installed progress observer (`crate::progress`).
     pub progress: bool,
     /// Allow one logon although the provider rejected the password or code before
     /// (`login --retry`): the operator says the cause is fixed.

@@ -20,6 +20,8 @@ use crate::keystore::Identity;
 
 pub use crate::audit::{Action, Outcome};
 
+pub mod lines;
+
 const LABEL: &[u8] = b"keychain audit secret v1";
 /// The audit log's file name inside the keychain folder.
 pub const LOG_FILE: &str = "audit.log";

@@ -1,21 +1,76 @@
 //! `keychain init`: a new identity, kept in the chosen key store, and the folder's configuration.
+//! The flags and the messages are here; creating the keychain is `keychain_core::init::create`.
 
 use std::path::{Path, PathBuf};
 
-use crate::audit::Event;
-use crate::cli::InitArgs;
-use crate::cli::StoreChoice;
+use clap::Args;
+
+use crate::cli::choice;
 use crate::clock::SharedClock;
 use crate::config::StoreKind;
-use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::keystore::{self, Identity};
+use crate::init::InitRequest;
+use crate::keystore::KeyStoreKind;
 use crate::settings::Settings;
-use crate::store::StoreError;
-use crate::store::openbao::setup::{CasRequired, prepare};
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
-use crate::trail::{self, Action};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where the identity that opens the records is kept
+    #[arg(long, value_parser = choice::<KeyStoreKind>(), default_value_t = KeyStoreKind::Os)]
+    pub key_store: KeyStoreKind,
+    /// Also encrypt every record to this age public key (e.g. a security officer's escrow key); repeatable
+    #[arg(long, value_name = "AGE_PUBLIC_KEY")]
+    pub recipient: Vec<String>,
+    /// Where the records live: in this folder, or on OpenBao (or Vault) KV version 2, shared by
+    /// several machines
+    #[arg(long, value_enum, default_value_t = StoreChoice::Local)]
+    pub store: StoreChoice,
+    /// OpenBao's address: https://HOST:PORT (http only on loopback) [env: BAO_ADDR, VAULT_ADDR]
+    #[arg(
+        long,
+        env = "BAO_ADDR",
+        value_name = "URL",
+        required_if_eq("store", "openbao")
+    )]
+    pub addr: Option<String>,
+    /// The KV version 2 mount that holds the keychain
+    #[arg(long, value_name = "MOUNT", required_if_eq("store", "openbao"))]
+    pub mount: Option<String>,
+    /// The prefix under the mount: records go to PREFIX/records/NAME, locks to PREFIX/locks/NAME
+    #[arg(
+        long = "path",
+        value_name = "PREFIX",
+        required_if_eq("store", "openbao")
+    )]
+    pub prefix: Option<String>,
+    /// A PEM file with the certificate of the private CA that signed OpenBao's certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// A file whose first line is this machine's OpenBao token, read at every run (without it
+    /// and without AppRole, BAO_TOKEN or VAULT_TOKEN of each run)
+    #[arg(long, value_name = "FILE", conflicts_with = "role_id_file")]
+    pub token_file: Option<PathBuf>,
+    /// AppRole login: a file holding the role id
+    #[arg(long, value_name = "FILE", requires = "secret_id_file")]
+    pub role_id_file: Option<PathBuf>,
+    /// AppRole login: a file holding the secret id (only its path is kept)
+    #[arg(long, value_name = "FILE", requires = "role_id_file")]
+    pub secret_id_file: Option<PathBuf>,
+    /// Join an existing shared keychain: create this machine's identity and print its public
+    /// key, for a member to run 'keychain member add RECIPIENT --name HOST'
+    #[arg(long)]
+    pub join: bool,
+}
+
+/// Where a new keychain keeps its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreChoice {
+    /// Files in the keychain folder
+    Local,
+    /// OpenBao or Vault KV version 2
+    Openbao,
+}
 
 /// The store the flags ask for, checked; files are kept as absolute paths (later runs may start
 /// elsewhere), and only their paths: never a token.
@@ -69,43 +124,8 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
     Ok(StoreKind::Openbao(settings))
 }
 
-/// A shared keychain: the first machine starts the member list (and the shared trail, with the
-/// `init` event); a joining one only pins that it trusts no group key yet, and waits to be added.
-fn start_or_join(
-    dir: &Path,
-    settings: &Settings,
-    clock: &SharedClock,
-    identity: Identity,
-    join: bool,
-) -> Result<()> {
-    let kc = crate::keychain::Keychain::open_with(dir, settings.clone(), clock.clone())?
-        .with_identity(identity);
-    let shared = kc.shared().expect("an OpenBao keychain has a shared store");
-    let identity = kc.identity()?;
-    if join {
-        shared.join(identity)?;
-        crate::output::after_save(crate::output::err(&format!(
-            "Joined: this machine is not a member yet. Ask a member to run `keychain member add {} --name {}`.\n",
-            identity.to_public(),
-            crate::audit::host_name()
-        )));
-        return Ok(());
-    }
-    if shared.exists()? {
-        return Err(Error::usage_hint(
-            "this OpenBao path already holds a shared keychain",
-            "remove this folder's config.json and run 'keychain init' again with --join, then have a member add this machine",
-        ));
-    }
-    let opened = shared.create(
-        identity,
-        &crate::audit::host_name(),
-        &crate::audit::user_at_host(),
-        kc.now(),
-    )?;
-    kc.set_members(opened);
-    kc.record(Event::new("init", Action::Init))
-}
+/// Parses the flags into a request, has the core create the keychain, then tells the person what
+/// they need: warnings, the join still to complete, and the recipient (or the JSON document).
 pub fn run(
     dir: &Path,
     settings: &Settings,
@@ -113,65 +133,26 @@ pub fn run(
     args: InitArgs,
     json: bool,
 ) -> Result<()> {
-    // Check everything the user typed before anything is created.
-    for recipient in &args.recipient {
-        parse_recipient(recipient)?;
+    let request = InitRequest {
+        key_store: args.key_store,
+        store: store_kind(&args)?,
+        recipients: args.recipient,
+        join: args.join,
+    };
+    let made = crate::init::create(dir, settings, clock, request)?;
+    if let (Some(why), StoreKind::Openbao(s)) = (&made.cas_not_required, &made.store) {
+        crate::output::after_save(crate::output::err(&format!(
+            "warning: the mount '{}' does not require check-and-set and this machine may not change that ({why}); keychain checks and sets on every write anyway, but ask an operator to run 'bao write {}/config cas_required=true' so that no other writer can skip it\n",
+            s.mount, s.mount
+        )));
     }
-    if Config::path(dir).exists() {
-        return Err(Error::usage_hint(
-            format!("a keychain already exists in {}", dir.display()),
-            "use it as it is, or choose another folder with --dir",
-        ));
+    if let Some(joined) = &made.joined {
+        crate::output::after_save(crate::output::err(&format!(
+            "Joined: this machine is not a member yet. Ask a member to run `keychain member add {} --name {}`.\n",
+            joined.public, joined.host
+        )));
     }
-    let store = store_kind(&args)?;
-    if args.join && store == StoreKind::Local {
-        return Err(Error::usage_hint(
-            "--join is for a shared keychain",
-            "add --store openbao with --addr, --mount and --path of the keychain to join",
-        ));
-    }
-    // The server is asked before anything is created: a wrong address, mount or policy fails
-    // here, not at the first login.
-    if let StoreKind::Openbao(settings) = &store {
-        match prepare(settings).map_err(StoreError::from)? {
-            CasRequired::AlreadyOn | CasRequired::TurnedOn => {}
-            CasRequired::CannotSet(why) => crate::output::after_save(crate::output::err(&format!(
-                "warning: the mount '{}' does not require check-and-set and this machine may not change that ({why}); keychain checks and sets on every write anyway, but ask an operator to run 'bao write {}/config cas_required=true' so that no other writer can skip it\n",
-                settings.mount, settings.mount
-            ))),
-        }
-    }
-    fsutil::ensure_private_dir(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-
-    let identity = Identity::generate();
-    keystore::for_kind(args.key_store, dir, settings).save(&identity)?;
-    let mut config = Config::new(
-        args.key_store,
-        identity.to_public().to_string(),
-        args.recipient
-            .iter()
-            .map(|r| r.trim().to_string())
-            .collect(),
-        clock.unix(),
-    );
-    config.store = store;
-    config.seal(&identity);
-    config.create(dir)?;
-    crate::store::open(dir, &config.store)?;
-    match &config.store {
-        StoreKind::Local => {
-            trail::init(dir, &identity, clock)?;
-            trail::record_in(dir, clock, Event::new("init", Action::Init))?;
-        }
-        StoreKind::Openbao(_) => {
-            // This machine's own log takes what it does while the store is down.
-            trail::init(dir, &identity, clock)?;
-            start_or_join(dir, settings, clock, identity, args.join)?
-        }
-    }
-
-    let records = match &config.store {
+    let records = match &made.store {
         StoreKind::Local => String::new(),
         StoreKind::Openbao(s) => {
             format!("; records on openbao://{}/{}/{}", s.host(), s.mount, s.path)
@@ -187,13 +168,13 @@ pub fn run(
             crate::json::document(serde_json::json!({
                 "keychain": dir.display().to_string(),
                 "key_store": args.key_store.to_string(),
-                "recipient": config.recipient,
-                "escrow_recipients": config.escrow_recipients,
+                "recipient": made.recipient,
+                "escrow_recipients": made.escrow_recipients,
             }))
             .as_bytes(),
         ));
     } else {
-        crate::output::after_save(crate::output::out(&format!("{}\n", config.recipient)));
+        crate::output::after_save(crate::output::out(&format!("{}\n", made.recipient)));
     }
     Ok(())
 }

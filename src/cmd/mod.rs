@@ -1,7 +1,7 @@
 //! One file per subcommand, holding its `Args` (its flags, as clap derives them) and its `run`;
 //! `dispatch` picks it. Each command reads like a short story of what it does and returns an
 //! [`Error`](crate::error::Error) that `main` prints once. Flags that several commands flatten
-//! in are in `shared_args`; `init`'s and `store`'s are still in `crate::cli`.
+//! in are in `shared_args`.
 
 mod add;
 mod audit;
@@ -40,6 +40,7 @@ pub use completions::CompletionsArgs;
 pub use exec::ExecArgs;
 pub use export::ExportArgs;
 pub use import::ImportArgs;
+pub use init::{InitArgs, StoreChoice};
 pub use list::ListArgs;
 pub use login::LoginArgs;
 pub use man::ManArgs;
@@ -51,6 +52,7 @@ pub use scan::ScanArgs;
 pub use set::SetArgs;
 pub use show::ShowArgs;
 pub use status::StatusArgs;
+pub use store::{StoreCommand, StoreCopyArgs};
 pub use totp::TotpArgs;
 pub use unlock::UnlockArgs;
 
@@ -96,7 +98,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             let name = args.name.clone();
             confirmed("add", vec![name], add::run(&open()?, args))
         }
-        Command::Store(crate::cli::StoreCommand::Copy(args)) => {
+        Command::Store(StoreCommand::Copy(args)) => {
             let names = args.names.clone();
             confirmed("store copy", names, store::copy(&open()?, args))
         }

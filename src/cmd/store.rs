@@ -1,9 +1,38 @@
 //! `keychain store copy --to DIR [--move] [NAME...]`: accounts from this keychain into another
 //! (local into shared on OpenBao, or back), each as one transaction there.
 
-use crate::cli::StoreCopyArgs;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::shared_args::account_names;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy accounts into another keychain (e.g. from a local one into one shared on OpenBao,
+    /// or back), sealed to that keychain's recipients
+    ///
+    /// The target is an initialised keychain folder ('keychain --dir DIR init ...'); an account
+    /// that already exists there is refused (exit 2) and nothing more is copied. Each account
+    /// stays locked here while it is copied. Give --move to remove each account here once it
+    /// is stored there: a refresh-token chain used from two keychains breaks at every refresh.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreCopyArgs {
+    /// The keychain folder to copy into
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Remove each account here after it was stored in the target
+    #[arg(long = "move")]
+    pub remove: bool,
+    /// The accounts to copy [default: all]
+    #[arg(value_name = "NAME", add = account_names())]
+    pub names: Vec<String>,
+}
 
 pub fn copy(kc: &Keychain, args: StoreCopyArgs) -> Result<()> {
     let target = Keychain::open(&args.to)?;

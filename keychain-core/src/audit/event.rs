@@ -3,6 +3,7 @@
 //! An event never holds a secret value: only field names, short reasons and HMAC fingerprints.
 //! Free text (details, reasons) is cut short and stripped of control characters so that a caller
 //! who passes an error text cannot flood the log or forge a line break.
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -15,25 +16,37 @@ const MAX_TEXT: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", content = "detail", rename_all = "snake_case")]
 pub enum Action {
+    /// A keychain was created (`keychain init`).
     Init,
+    /// An account was added.
     Add,
     /// A field of an account was set; the detail is the field's name.
     Set(String),
+    /// An account was removed.
     Rm,
     /// An account was renamed; the event names the new account, the detail the old name.
     Mv(String),
     /// A secret field was shown to a person; the detail is the field's name.
     Reveal(String),
+    /// `login` served the stored access token; nothing was asked of the provider.
     LoginCache,
+    /// `login` spent the refresh token and stored its successor.
     LoginRefresh,
+    /// `login` logged on headlessly with the stored password and TOTP secret.
     LoginHeadless,
     /// A logon failed; the detail is a short reason without secrets.
     LoginFailed(String),
+    /// The provider declared the refresh token dead; it was retired from the record.
     ChainBroken,
+    /// The key store was unlocked (`keychain unlock`).
     Unlock,
+    /// The key store was locked again (`keychain lock`).
     Lock,
+    /// Accounts were imported (from an export or a settings file).
     Import,
+    /// Accounts were exported.
     Export,
+    /// Files were scanned for plain-text secrets; the command names how many were found.
     Scan,
     /// The log was rotated; the detail names the file the old log moved to.
     Rotate(String),
@@ -111,6 +124,7 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
 pub enum Outcome {
+    /// Done.
     Ok,
     /// Failed; a short reason without secrets.
     Error(String),
@@ -122,9 +136,13 @@ pub enum Outcome {
 /// cannot claim to be someone else by accident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The command as a person would name it (`login`, `export to FILE`); cut short and cleaned.
     pub command: String,
+    /// The account acted on, if one.
     pub account: Option<String>,
+    /// What was done.
     pub action: Action,
+    /// How it ended.
     pub outcome: Outcome,
     /// Field name → [`fingerprint`](super::fingerprint) of the value the command handled.
     pub fingerprints: BTreeMap<String, String>,
@@ -145,21 +163,25 @@ impl Event {
         }
     }
 
+    /// With the record's write counter after the change.
     pub fn counter(mut self, counter: u64) -> Self {
         self.counter = Some(counter);
         self
     }
 
+    /// About `account`.
     pub fn account(mut self, account: impl Into<String>) -> Self {
         self.account = Some(account.into());
         self
     }
 
+    /// With this outcome instead of `ok`.
     pub fn outcome(mut self, outcome: Outcome) -> Self {
         self.outcome = outcome;
         self
     }
 
+    /// With the fingerprint of the value of `field` the command handled (never the value).
     pub fn fingerprint(mut self, field: impl Into<String>, fingerprint: impl Into<String>) -> Self {
         self.fingerprints.insert(field.into(), fingerprint.into());
         self
@@ -197,8 +219,11 @@ impl Origin {
 /// trails with known patterns (tests, benchmarks) and will carry events recorded elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
+    /// When it happened.
     pub time: std::time::SystemTime,
+    /// Who did it (a user name).
     pub user: String,
+    /// On which machine.
     pub host: String,
 }
 

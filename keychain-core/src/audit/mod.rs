@@ -43,6 +43,7 @@
 //!
 //! See [`scan`]: finds plain-text secrets in `settings*.xml` and similar files, parses them for
 //! import and strips them out afterwards.
+#![deny(missing_docs)]
 
 mod connstr;
 mod counter;
@@ -106,35 +107,81 @@ pub trait Transaction {
 /// What can go wrong while writing or reading the audit log. None of these carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    /// A log file could not be read or written.
     #[error("could not {what} {}: {source}", path.display())]
     Io {
+        /// What keychain was doing ("list", "rename the audit log", ...).
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
+    /// No log and no anchor: the keychain was never initialised (exit 2).
     #[error("the audit log is not initialised ({} is missing)", path.display())]
-    NotInitialised { path: PathBuf },
+    NotInitialised {
+        /// The anchor that is missing.
+        path: PathBuf,
+    },
+    /// The log has lines but its key state is gone: starting over would hide what was there,
+    /// so nothing is started.
     #[error("the audit log has lines but its key state {} is gone", path.display())]
-    StateMissing { path: PathBuf },
+    StateMissing {
+        /// The key state file that is missing.
+        path: PathBuf,
+    },
+    /// The log has lines but its anchor was removed; nothing is appended (fail closed).
     #[error("the audit anchor {} is missing", path.display())]
-    AnchorMissing { path: PathBuf },
+    AnchorMissing {
+        /// The anchor that is missing.
+        path: PathBuf,
+    },
+    /// A log, anchor or key state file that does not parse.
     #[error("{} is not in the expected format", path.display())]
-    Corrupt { path: PathBuf },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The log ends in the middle of a line.
     #[error("{} ends with a partial line (a torn write?)", path.display())]
-    PartialLine { path: PathBuf },
+    PartialLine {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The log is shorter than or different from what its anchor records: cut, or an older
+    /// copy put back. Nothing is appended (fail closed).
     #[error("the audit log {} does not match its anchor: {detail}; nothing was logged", path.display())]
-    Mismatch { path: PathBuf, detail: String },
+    Mismatch {
+        /// The log.
+        path: PathBuf,
+        /// How it differs (line counts, hashes), never a line's content.
+        detail: String,
+    },
+    /// `audit rotate` with no log to rotate.
     #[error("there is no audit log at {} to rotate", path.display())]
-    NothingToRotate { path: PathBuf },
+    NothingToRotate {
+        /// Where the log was expected.
+        path: PathBuf,
+    },
     /// The shared trail's store failed (unreachable, sealed, forbidden); `code` is its exit code.
     #[error("{message}")]
-    Store { message: String, code: i32 },
+    Store {
+        /// The store's own message.
+        message: String,
+        /// The store error's exit code.
+        code: i32,
+    },
     /// The shared trail does not continue what this machine saw, or an event does not check.
     #[error(
         "the shared audit trail at {location} {detail}; nothing was logged; run `keychain audit verify` and investigate"
     )]
-    SharedMismatch { location: String, detail: String },
+    SharedMismatch {
+        /// Where the trail is, as a location type and address (no secret).
+        location: String,
+        /// What does not continue or check.
+        detail: String,
+    },
 }
 
 impl AuditError {

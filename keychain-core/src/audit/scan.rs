@@ -12,6 +12,7 @@
 //!
 //! For import, every secret is kept with its [`Spot`] (line, key, the bytes that remove it), so
 //! that a strip can cut exactly the values the keychain was found to hold and leave the rest.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::fs;
@@ -53,6 +54,7 @@ const BACKUP_MARK: &str = ".keychain-backup-";
 /// One plain-text secret: where it is, never any of its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// The file the secret is in.
     pub file: PathBuf,
     /// 1-based line.
     pub line: usize,
@@ -77,26 +79,39 @@ impl fmt::Display for Finding {
 /// One `<database>` of a settings file that carries secrets, ready to become an account.
 #[derive(Debug)]
 pub struct ImportCandidate {
+    /// The settings file it was read from.
     pub file: PathBuf,
     /// Line of the `<database>` (or `<connection>`) element.
     pub line: usize,
     /// Suggested account name: `group-connection-alias`, slugified.
     pub name: String,
+    /// The Invantive group's name (`<group name=...>`), if any.
     pub group: Option<String>,
+    /// The connection's name (`<connection name=...>`), if any.
     pub connection: Option<String>,
+    /// The database's alias (`<database alias=...>`), if any.
     pub alias: Option<String>,
     /// Invantive's data provider (`provider` attribute), e.g. `ExactOnlineAll`.
     pub data_provider: Option<String>,
     /// keychain's provider: `exact-nl`, `exact-be`, ... or `oauth2` for any other `api-url`;
     /// `None` without an `api-url` (ask the user).
     pub provider: Option<crate::providers::ProviderKind>,
+    /// The `api-url` as written: the provider's API, from which `provider` was derived.
     pub api_url: Option<String>,
+    /// The OAuth2 client id (`api-client-id`).
     pub client_id: Option<String>,
+    /// The OAuth2 redirect URI (`api-redirect-url`).
     pub redirect_url: Option<String>,
+    /// The user name to log on with.
     pub user: Option<String>,
+    /// The password, a secret from the moment it is parsed.
     pub password: Option<SecretString>,
+    /// The TOTP seed (`totp-secret`), as written (base32 or a URI).
     pub totp_secret: Option<SecretString>,
+    /// The OAuth2 client secret (`api-client-secret`).
     pub client_secret: Option<SecretString>,
+    /// A refresh token (`api-refresh-token`); single-use at Exact Online, so one the file
+    /// still holds may already be spent.
     pub refresh_token: Option<SecretString>,
     /// Where each secret above was taken from, so that `--strip` can remove exactly the values
     /// found in the keychain afterwards.
@@ -106,8 +121,11 @@ pub struct ImportCandidate {
 /// A settings file as read for import: its text (which holds the secrets, so it is wiped when
 /// dropped), the accounts it describes, and every plain-text secret in it.
 pub struct SettingsFile {
+    /// Where it was read from.
     pub path: PathBuf,
+    /// Its whole text, wiped when dropped; [`Spot::cut`] ranges index into it.
     pub text: Zeroizing<String>,
+    /// One per `<database>` that carries secrets.
     pub candidates: Vec<ImportCandidate>,
     /// Every secret of the file (also those no candidate took, such as an overridden
     /// connection-level password or a `<credentials>` password), sorted by position.
@@ -117,34 +135,79 @@ pub struct SettingsFile {
 /// What can go wrong while scanning or rewriting. Never carries a secret value.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
+    /// A file or folder could not be read or written.
     #[error("could not {what} {}: {source}", path.display())]
     Io {
+        /// What keychain was doing ("read", "list", "rewrite", ...).
         what: &'static str,
+        /// The file or folder.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
+    /// The file is not well-formed XML.
     #[error("{}:{line}:{column}: not well-formed XML ({message})", file.display())]
     Xml {
+        /// The file.
         file: PathBuf,
+        /// 1-based line of the fault.
         line: u32,
+        /// 1-based column of the fault.
         column: u32,
+        /// The parser's message, without its position.
         message: String,
     },
     #[error("{}:{line}: the file has a DTD (<!DOCTYPE ...>), which settings files never have; keychain refuses it because DTD entities can read other files or expand without bound", file.display())]
-    Dtd { file: PathBuf, line: u32 },
+    /// The file has a DTD; refused before any entity is expanded or fetched.
+    Dtd {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the `<!DOCTYPE`.
+        line: u32,
+    },
     #[error("{} is not UTF-8 text", file.display())]
-    NotUtf8 { file: PathBuf },
+    /// The file is not UTF-8 text.
+    NotUtf8 {
+        /// The file.
+        file: PathBuf,
+    },
     #[error("{} is larger than {limit} bytes, too large for a settings file", file.display())]
-    TooLarge { file: PathBuf, limit: u64 },
+    /// The file is over the size cap; it was not read.
+    TooLarge {
+        /// The file.
+        file: PathBuf,
+        /// The cap, in bytes.
+        limit: u64,
+    },
     #[error("{} holds no plain-text secret to strip", file.display())]
-    NothingToStrip { file: PathBuf },
+    /// A strip with no secret to remove.
+    NothingToStrip {
+        /// The file.
+        file: PathBuf,
+    },
     #[error("{}:{line}: a connectionString uses an escape keychain cannot map back to the file", file.display())]
-    UnsupportedEscaping { file: PathBuf, line: usize },
+    /// A `connectionString` whose escaping keychain cannot map back to bytes of the file, so
+    /// it cannot cut a value out of it exactly.
+    UnsupportedEscaping {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the attribute.
+        line: usize,
+    },
     #[error("{}: stripping would remove more or less than the values chosen; the file was not changed", file.display())]
-    StripIncomplete { file: PathBuf },
+    /// The strip, checked before writing, would not remove exactly the values chosen; nothing
+    /// was written.
+    StripIncomplete {
+        /// The file.
+        file: PathBuf,
+    },
     #[error("{} changed while it was being imported; the file was not stripped", file.display())]
-    ChangedMeanwhile { file: PathBuf },
+    /// The file changed between the import's read and the strip; it was left as it is.
+    ChangedMeanwhile {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 impl ScanError {
@@ -373,7 +436,9 @@ fn local_is(name: &str, want: &str) -> bool {
 pub struct Spot {
     /// 1-based line.
     pub line: usize,
+    /// The attribute or connection-string key, as written in the file.
     pub key: String,
+    /// The byte range of the file's text whose removal takes the secret out.
     pub cut: Range<usize>,
 }
 

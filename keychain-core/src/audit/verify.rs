@@ -3,6 +3,7 @@
 //!
 //! A report names positions (file, line number, seq, time, action) and never echoes a line's
 //! other content, so it can be shown or mailed without leaking what the log recorded.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::fs::File;
@@ -25,9 +26,13 @@ const CHECKPOINT_EVERY: u64 = 1024;
 /// The outcome of [`verify`]: what was checked and every problem found, in file order.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
+    /// How many files were read.
     pub files: usize,
+    /// How many lines they held.
     pub lines: u64,
+    /// The seq of the first readable line, if any.
     pub first_seq: Option<u64>,
+    /// The seq of the last readable line, if any.
     pub last_seq: Option<u64>,
     /// False when no anchor was given: a truncated tail cannot then be detected.
     pub anchor_checked: bool,
@@ -36,10 +41,12 @@ pub struct VerifyReport {
     /// How many MAC keys were derived: bounded by what the log holds, whatever a line or the
     /// anchor claims.
     pub keys_derived: u64,
+    /// Every problem found, in file order; empty for an intact log.
     pub problems: Vec<Problem>,
 }
 
 impl VerifyReport {
+    /// No problem was found.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
@@ -74,15 +81,21 @@ impl fmt::Display for VerifyReport {
 /// One problem and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The log file (or the anchor) the problem is in.
     pub file: PathBuf,
     /// 1-based line number in `file`; `None` for the anchor itself.
     pub line: Option<u64>,
+    /// The line's seq, when it could be read.
     pub seq: Option<u64>,
+    /// The line's time as written, when it could be read.
     pub time: Option<String>,
+    /// The line's action name, when it could be read (never its detail).
     pub action: Option<String>,
+    /// What is wrong.
     pub kind: ProblemKind,
 }
 
+/// What is wrong with a line, the order of lines, or the anchor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemKind {
     /// Not an audit record at all (edited beyond parsing, or garbage inserted).
@@ -93,39 +106,50 @@ pub enum ProblemKind {
     BadMac,
     /// The first line given is not seq 0: earlier lines or files are missing.
     MissingStart {
+        /// The seq the given lines start at.
         first_seq: u64,
     },
     /// Lines are missing before this one.
     Gap {
+        /// The seq that should have come.
         expected: u64,
+        /// The seq that came.
         found: u64,
     },
     /// This seq came already: lines were reordered, duplicated or replayed.
     OutOfOrder {
+        /// The seq that should have come.
         expected: u64,
+        /// The seq that came.
         found: u64,
     },
     /// `prev` is not the hash of the line before.
     BrokenChain,
+    /// No anchor: the log's end cannot be checked.
     AnchorMissing,
     /// The anchor file was edited or forged.
     AnchorBadMac,
     /// The log ends before the anchor says it does: tail truncated or log rolled back.
     Truncated {
+        /// How many lines the anchor records (the seq the next line gets).
         anchor_next: u64,
+        /// How many lines the log holds.
         log_next: u64,
     },
     /// The last line is not the one the anchor recorded: it was replaced or rolled back.
     AnchorHashMismatch,
     /// The log has lines the anchor does not know: the anchor was rolled back.
     AheadOfAnchor {
+        /// How many lines the anchor records (the seq the next line gets).
         anchor_next: u64,
+        /// How many lines the log holds.
         log_next: u64,
     },
     /// A shared event is not the one this machine saw (and kept a copy of) earlier.
     NotAsSeen,
     /// A shared event is MAC'd under a group key generation this machine cannot open.
     NoKey {
+        /// The group key generation named by the event.
         generation: u64,
     },
 }

@@ -9,6 +9,7 @@
 //! reported, not retried: retries lock accounts), never follow a redirect to the redirect URI
 //! (nothing listens there: the code is read from the URL), and never let a secret reach an
 //! error, the progress lines or the debug pages.
+#![deny(missing_docs)]
 
 mod adapters;
 mod browser;
@@ -69,21 +70,29 @@ impl PageAdapter {
 /// Everything one logon needs. The password is borrowed: the engine never keeps a copy past
 /// the call.
 pub struct LogonRequest<'a> {
+    /// The provider's authorization endpoint (where the logon starts) and token endpoint.
     pub endpoints: &'a Endpoints,
     /// Where the password and codes may be sent (checked before every request carrying them),
     /// and the secrets no provider text may show.
     pub guard: &'a Guard,
+    /// The OAuth2 client id, sent in the authorization URL.
     pub client_id: &'a str,
+    /// The registered redirect URI. The engine stops at the redirect to it and reads the code
+    /// (or the tokens) from the URL; it never requests it.
     pub redirect_uri: &'a Url,
+    /// The scope to ask for (space-separated; may be empty).
     pub scope: &'a str,
+    /// Which flow to run.
     pub flow: Flow,
     /// The page adapters the provider's pages need.
     pub adapters: &'a [PageAdapter],
+    /// The user name typed into the logon form.
     pub user: &'a str,
+    /// The password; sent at most once per call, and only where `guard` allows.
     pub password: &'a SecretString,
     /// When set, every page seen is written there, with secrets and cookie values redacted.
     pub debug_pages: Option<&'a Path>,
-    /// One line per step on stderr.
+    /// Report one line per step through the installed progress observer (`crate::progress`).
     pub progress: bool,
     /// Our clock: the provider's time is estimated from it and its `Date` headers, and the
     /// TOTP step guard reads the same one, so the step computed and the step recorded agree.
@@ -102,7 +111,9 @@ pub trait TotpProvider {
 pub enum LogonOutcome {
     /// Redeem with `oauth::exchange_code` (the verifier is the PKCE secret that goes with it).
     Code {
+        /// The authorization code from the redirect; single-use and short-lived.
         code: SecretString,
+        /// The PKCE verifier this logon made for it.
         code_verifier: SecretString,
     },
     /// Implicit flow: the tokens themselves.
@@ -135,42 +146,81 @@ pub struct LogonStats {
 pub enum LogonError {
     /// The provider refused what was sent in `step`. Not retried; check the stored credentials.
     #[error("the provider rejected the {step} (fields: {}); it was not retried", .fields.join(", "))]
-    Rejected { step: String, fields: Vec<String> },
+    Rejected {
+        /// Which step was refused (keychain's own name for it, e.g. the password form).
+        step: String,
+        /// The names of the fields that were sent, never their values.
+        fields: Vec<String>,
+    },
     /// The provider's redirect carried an OAuth2 error.
     #[error("the provider answered the authorization with `{error}`{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Provider {
+        /// The OAuth2 `error` code (`access_denied` counts as a rejection).
         error: String,
+        /// The provider's `error_description`, if any.
         description: Option<String>,
     },
+    /// A page could not be fetched: unreachable, timed out or a server error. Nothing was
+    /// decided; try again later.
     #[error("{step}: {path} is unavailable: {reason}")]
     Unavailable {
+        /// Which step was under way.
         step: String,
+        /// The URL path that failed (no query, no host).
         path: String,
+        /// What went wrong, in keychain's words.
         reason: String,
     },
+    /// A page or redirect that breaks the rules the engine relies on (a redirect without a
+    /// location, a body over its cap, a bad URL).
     #[error("{step}: {path} answered something unexpected: {detail}")]
     Protocol {
+        /// Which step was under way.
         step: String,
+        /// The URL path that answered (no query, no host).
         path: String,
+        /// What was wrong, naming fields, never values.
         detail: String,
     },
     /// A page the engine does not know how to answer.
     #[error("unknown page at {path} (HTTP {status}; fields: {}): the provider's logon pages may have changed", if .fields.is_empty() { "none".to_string() } else { .fields.join(", ") })]
     UnknownPage {
+        /// The URL path of the page (no query, no host).
         path: String,
+        /// The page's HTTP status.
         status: u16,
+        /// The names of the page's form fields, to recognise it by.
         fields: Vec<String>,
     },
     /// The provider asks for a one-time code and no TOTP source was given.
     #[error("{path} asks for a one-time code, but this account has no TOTP secret")]
-    TotpRequired { path: String },
-    /// The TOTP source failed.
+    TotpRequired {
+        /// The URL path of the page asking for the code.
+        path: String,
+    },
+    /// The TOTP source failed (the step guard refused, or a fresh step is too far away); the
+    /// text is the source's, and carries no code or seed.
     #[error("no one-time code: {0}")]
     Totp(String),
+    /// The pages kept leading on without reaching the redirect URI: a loop, or a provider flow
+    /// the engine does not finish.
     #[error("the logon did not reach the redirect URI after {hops} steps (last at {path})")]
-    TooManySteps { hops: u32, path: String },
+    TooManySteps {
+        /// How many pages were followed (the engine's limit).
+        hops: u32,
+        /// The URL path of the last page.
+        path: String,
+    },
+    /// The debug pages folder cannot be used (not a private folder of this user's) or a page
+    /// could not be written there; the logon stops rather than run without the record the
+    /// operator asked for.
     #[error("could not write debug pages to {}: {reason}", .dir.display())]
-    DebugPages { dir: PathBuf, reason: String },
+    DebugPages {
+        /// The debug pages folder.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// A page asked for a credential to go where the account does not allow; nothing was sent.
     #[error(transparent)]
     Policy(#[from] CredentialRefused),
@@ -236,6 +286,8 @@ impl LogonError {
         }
     }
 
+    /// How the caller should treat it: only [`ErrorClass::Rejected`] records the rejection and
+    /// stops later logons; the class also picks the exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
             LogonError::Rejected { .. } => ErrorClass::Rejected,

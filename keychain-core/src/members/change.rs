@@ -7,6 +7,7 @@
 //! run cut short leaves records sealed to the old set, which the old members can still open and
 //! the same command run again finishes (`member add` of a member already in the list with the
 //! same name seals what is left; `member rm` says which accounts it could not reach).
+#![deny(missing_docs)]
 
 use crate::audit::{Action, Event};
 use crate::error::{Error, Result};
@@ -19,6 +20,7 @@ use super::Member;
 /// What a change did.
 #[derive(Debug)]
 pub struct Change {
+    /// The member added or removed.
     pub member: Member,
     /// The accounts sealed again to the new set.
     pub resealed: Vec<String>,

@@ -6,6 +6,7 @@
 //! key's id under the previous key, so that a member who trusted generation `g` can check that
 //! generation `g + 1` was made by someone who held `g`, not planted by someone who can only
 //! write to the store. This module must never write a key anywhere, nor print one.
+#![deny(missing_docs)]
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -123,7 +124,9 @@ impl GroupKey {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WrappedGroup {
+    /// The format's version (1).
     pub format: u32,
+    /// Which generation of the group key this is; 0 for the first.
     pub generation: u64,
     /// [`GroupKey::id`] of the sealed key; checked against the key once opened.
     pub id: String,
@@ -143,10 +146,13 @@ pub enum OpenError {
 }
 
 impl WrappedGroup {
+    /// As stored: JSON.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a wrapped group key serialises")
     }
 
+    /// Reads one as stored; anything else is [`OpenError::Corrupt`]. Checks nothing yet: see
+    /// [`WrappedGroup::open`].
     pub fn parse(bytes: &[u8]) -> Result<Self, OpenError> {
         serde_json::from_slice(bytes).map_err(|_| OpenError::Corrupt("not a wrapped group key"))
     }

@@ -3,6 +3,7 @@
 //! The list is public (names and age public keys), but only a member can change it: its MAC is
 //! keyed from the group key of the generation it names. Someone who can write to the store but
 //! is not a member can neither compute a new MAC nor open a group key to compute one with.
+#![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 
@@ -43,17 +44,22 @@ struct Stored {
 /// A member list whose MAC checked out under the group key of its generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberList {
+    /// The group key generation whose key MACs the list.
     pub generation: u64,
+    /// Every member: name, public key, when and by whom it was added.
     pub members: Vec<Member>,
 }
 
 /// Why a stored list is refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ListError {
+    /// Not a member list as keychain writes it.
     Corrupt,
     /// Its generation is not the one the group key opened is for.
     WrongGeneration {
+        /// The generation the list names.
         list: u64,
+        /// The generation of the newest group key.
         key: u64,
     },
     /// The MAC does not match: changed by someone who does not hold the group key.
@@ -125,6 +131,7 @@ impl MemberList {
             .collect()
     }
 
+    /// The member with this name or this public key.
     pub fn find(&self, name_or_recipient: &str) -> Option<&Member> {
         self.members
             .iter()

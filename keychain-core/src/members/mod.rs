@@ -30,6 +30,7 @@
 //! member could read (`keychain audit` names the accounts).
 //!
 //! This module must never print (the CLI renders what it returns) nor write a key anywhere.
+#![deny(missing_docs)]
 
 pub mod change;
 pub mod group;
@@ -55,7 +56,9 @@ pub fn group_key_name(generation: u64) -> String {
 
 /// The shared state of a keychain as a member sees it once [`Shared::open`] checked it.
 pub struct Opened {
+    /// The group key of the list's generation, opened with this machine's identity.
     pub key: GroupKey,
+    /// The member list, its MAC checked under `key`.
     pub list: MemberList,
     link: Option<String>,
     list_version: u64,
@@ -73,11 +76,14 @@ impl std::fmt::Debug for Opened {
 /// The members part of a keychain: the store that holds the list and group keys, and the
 /// machine's own folder that holds its pin.
 pub struct Shared<'a> {
+    /// The store's space for the list and the group keys.
     pub kv: &'a dyn Kv,
+    /// This machine's keychain folder, which holds its pin.
     pub dir: &'a Path,
 }
 
 impl<'a> Shared<'a> {
+    /// The members part of the keychain whose space is `kv` and whose folder is `dir`.
     pub fn new(kv: &'a dyn Kv, dir: &'a Path) -> Self {
         Shared { kv, dir }
     }

@@ -5,6 +5,7 @@
 //! store cannot move it. With the pin, a group key replaced in the store (same generation, other
 //! key) or rolled back is refused; a newer generation is accepted only when every step from the
 //! pinned one is linked by the key before it (see [`super::group`]).
+#![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ use sha2::Sha256;
 
 use crate::keystore::Identity;
 
+/// The pin's file name in the keychain folder.
 pub const PIN_FILE: &str = "group.pin";
 const LABEL: &[u8] = b"keychain group pin v1";
 
@@ -23,6 +25,7 @@ const LABEL: &[u8] = b"keychain group pin v1";
 pub struct Pin {
     /// `None` between `init --join` and the first time this machine opens the group key.
     pub generation: Option<u64>,
+    /// The trusted key's public id ([`super::GroupKey::id`]); `None` with `generation`.
     pub id: Option<String>,
 }
 
@@ -37,11 +40,16 @@ struct Stored {
 /// Why the pin cannot be used.
 #[derive(Debug)]
 pub enum PinError {
+    /// The pin file (given) is missing: this machine never joined, or it was removed.
     Missing(PathBuf),
+    /// The pin file (given) is not what keychain wrote or does not authenticate under this
+    /// machine's identity: edited, or copied from another machine.
     Forged(PathBuf),
+    /// The pin file (given) could not be read or written.
     Io(PathBuf, std::io::Error),
 }
 
+/// The pin file of the keychain folder `dir`.
 pub fn path(dir: &Path) -> PathBuf {
     dir.join(PIN_FILE)
 }

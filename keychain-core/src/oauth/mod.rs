@@ -7,12 +7,8 @@
 
 pub mod http;
 pub mod policy;
-// provider.rs and token.rs are documented by the branches that own them (issue 11); drop these
-// allows when they land.
-#[allow(missing_docs)]
 mod provider;
 pub mod scrub;
-#[allow(missing_docs)]
 mod token;
 
 pub use policy::{CredentialPolicy, CredentialRefused};

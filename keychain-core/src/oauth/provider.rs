@@ -1,5 +1,6 @@
 //! A provider's authorization and token endpoints, and OpenID discovery of them. Which
 //! provider has which endpoints is `crate::providers`' business.
+#![deny(missing_docs)]
 
 use url::Url;
 
@@ -8,17 +9,33 @@ use super::ErrorClass;
 /// The two endpoints the logon engine and the token calls need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
+    /// Where the browser (or the headless logon engine) is sent to log on and consent.
     pub authorize: Url,
+    /// Where codes are redeemed and refresh tokens spent; credentials go only here.
     pub token: Url,
 }
 
 /// Why discovery failed. Names the path, never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
+    /// The issuer could not be reached, timed out or answered with an HTTP error: nothing was
+    /// learnt; try again later.
     #[error("OpenID discovery at {path} failed: {reason}")]
-    Unavailable { path: String, reason: String },
+    Unavailable {
+        /// The URL path of the discovery document (no query, no host).
+        path: String,
+        /// What went wrong, in words that carry no value from the answer.
+        reason: String,
+    },
+    /// The issuer answered, but not with a discovery document holding both endpoints: the
+    /// issuer URL is probably wrong.
     #[error("OpenID discovery at {path} answered something unexpected: {detail}")]
-    Protocol { path: String, detail: String },
+    Protocol {
+        /// The URL path of the discovery document (no query, no host).
+        path: String,
+        /// Which field was missing or malformed; never its value.
+        detail: String,
+    },
 }
 
 impl DiscoveryError {
@@ -34,6 +51,7 @@ impl DiscoveryError {
         }
     }
 
+    /// How the caller should treat it (retry later or fix the settings), and so its exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
             DiscoveryError::Unavailable { .. } => ErrorClass::Unavailable,

@@ -4,6 +4,7 @@
 //! a rejected grant must never be retried, a rate-limited one may still hand over a new refresh
 //! token (which must be stored, or the chain is lost), an unavailable provider may be retried
 //! later. Token values never reach an error text.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::time::Duration;
@@ -21,10 +22,17 @@ use super::{Endpoints, ErrorClass, Guard};
 /// A successful answer of a token endpoint. Token values are secrets from the moment they are
 /// parsed; `Debug` shows which ones are present, never their values.
 pub struct TokenResponse {
+    /// The access token itself; short-lived (10 minutes at Exact Online).
     pub access_token: SecretString,
+    /// The token type the provider named, usually `bearer`.
     pub token_type: String,
+    /// The access token's lifetime in seconds from now, as the provider gave it (a number or
+    /// text), clamped to a year; `None` when the provider did not say.
     pub expires_in: Option<u64>,
+    /// The new refresh token, if the provider rotated it. A single-use provider (Exact Online)
+    /// has already retired the old one: this must be stored before the access token is used.
     pub refresh_token: Option<SecretString>,
+    /// The scope granted, when the provider states it.
     pub scope: Option<String>,
 }
 
@@ -51,33 +59,55 @@ pub enum TokenError {
     /// a stored refresh token; retrying cannot help, a new logon may.
     #[error("the provider rejected the grant: {error}{}", describe(.description))]
     Rejected {
+        /// The OAuth2 `error` code (`HTTP <status>` when there was none), scrubbed of anything
+        /// secret-like.
         error: String,
+        /// The provider's `error_description`, scrubbed likewise.
         description: Option<String>,
     },
     /// Any other 4xx: a WAF's 403, a proxy's 407, a moved endpoint's 404, `invalid_client`.
     /// It says nothing about the grant, so the refresh token is kept.
     #[error("the token endpoint {path} refused the request: HTTP {status} {error}{}; the stored refresh token was kept", describe(.description))]
     Refused {
+        /// The URL path of the token endpoint (no query, no host).
         path: String,
+        /// The HTTP status code.
         status: u16,
+        /// The OAuth2 `error` code, scrubbed of anything secret-like, or else the status's
+        /// reason phrase.
         error: String,
+        /// The provider's `error_description`, scrubbed likewise.
         description: Option<String>,
     },
     /// The provider asks to slow down. If it still rotated the refresh token, the new one is in
     /// `new_refresh_token` and must be stored before anything else happens.
     #[error("the provider rate-limited the request: {error}{}", describe(.description))]
     RateLimited {
+        /// The OAuth2 `error` code (or the HTTP status in words), scrubbed.
         error: String,
+        /// The provider's `error_description`, scrubbed.
         description: Option<String>,
+        /// How long the provider asked to wait (`Retry-After`), if it said.
         retry_after: Option<Duration>,
+        /// A refresh token the provider rotated in spite of the limit; store it first.
         new_refresh_token: Option<SecretString>,
     },
     /// Unreachable, timed out or a server error: nothing was decided, try again later.
     #[error("the token endpoint {path} is unavailable: {reason}")]
-    Unavailable { path: String, reason: String },
+    Unavailable {
+        /// The URL path of the token endpoint (no query, no host).
+        path: String,
+        /// What went wrong (a timeout, a refused connection, an HTTP 5xx), without values.
+        reason: String,
+    },
     /// An answer that fits no rule of OAuth2.
     #[error("the token endpoint {path} answered something unexpected: {detail}")]
-    Protocol { path: String, detail: String },
+    Protocol {
+        /// The URL path of the token endpoint (no query, no host).
+        path: String,
+        /// Which field was missing or malformed; never its value.
+        detail: String,
+    },
     /// A success answer without a usable access token that still carried a refresh token: the
     /// provider may have rotated the old one, so `new_refresh_token` must be stored before
     /// anything else happens, as with [`TokenError::RateLimited`].
@@ -85,8 +115,11 @@ pub enum TokenError {
         "the token endpoint {path} answered something unexpected: {detail} (it carried a new refresh token)"
     )]
     UnusableWithRefreshToken {
+        /// The URL path of the token endpoint (no query, no host).
         path: String,
+        /// What made the answer unusable; never a value from it.
         detail: String,
+        /// The refresh token that came with it; store it before anything else.
         new_refresh_token: SecretString,
     },
     /// The token endpoint is not a place this account's credentials may go; nothing was sent.
@@ -112,6 +145,8 @@ impl TokenError {
         }
     }
 
+    /// How the caller should treat it: only [`ErrorClass::Rejected`] retires a stored refresh
+    /// token; the class also picks the exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
             TokenError::Rejected { .. } => ErrorClass::Rejected,

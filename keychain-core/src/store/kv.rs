@@ -10,6 +10,7 @@
 //!
 //! Nothing stored here is secret by itself: group keys are age-encrypted to the members, lists
 //! and audit events are MAC'd. This module must never see a plaintext key.
+#![deny(missing_docs)]
 
 use std::fs::{self, File};
 use std::io;
@@ -25,7 +26,9 @@ const MAX_VALUE: u64 = 1 << 20;
 /// A value and the version it was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
+    /// The value.
     pub bytes: Vec<u8>,
+    /// Its version, to write back against ([`KvExpect::At`]).
     pub version: u64,
 }
 
@@ -38,16 +41,29 @@ pub enum KvExpect {
     At(u64),
 }
 
+/// Why a key-value operation failed. Names the place, never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
     /// Someone else wrote the key since it was read (or created it first).
     #[error("{location} was written by another process meanwhile")]
-    Conflict { location: String },
+    Conflict {
+        /// Where the key is.
+        location: String,
+    },
+    /// A value keychain did not write (or that was damaged); left as it is.
     #[error("{location} holds something keychain did not write: {reason}")]
-    Corrupt { location: String, reason: String },
+    Corrupt {
+        /// Where the key is.
+        location: String,
+        /// What is wrong with it, never its content.
+        reason: String,
+    },
+    /// The local space's files could not be read or written.
     #[error("{context}: {source}")]
     Io {
+        /// What keychain was doing, naming the file.
         context: String,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
@@ -58,6 +74,7 @@ pub enum KvError {
 }
 
 impl KvError {
+    /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
         match self {
             KvError::Conflict { .. } => exit::UNAVAILABLE,

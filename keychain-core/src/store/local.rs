@@ -3,6 +3,7 @@
 //! Writers hold the account's `flock` (released by the kernel when a process dies), compare the
 //! current content with the revision they read, then replace the file atomically. Readers take no
 //! lock: a rename is atomic, so they see the old or the new record, never a mix.
+#![deny(missing_docs)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
@@ -23,6 +24,8 @@ const EXTENSION: &str = "kcr";
 /// into memory.
 const MAX_RECORD: u64 = 16 << 20;
 
+/// The records of a keychain folder, one file per account, each written atomically under the
+/// account's `flock`.
 pub struct LocalStore {
     accounts: PathBuf,
     locks: PathBuf,
@@ -64,6 +67,8 @@ impl LocalStore {
         Ok(store)
     }
 
+    /// The file that holds account `name` (whether or not it exists). `name` must already be a
+    /// valid account name: it becomes part of a path.
     pub fn record_path(&self, name: &str) -> PathBuf {
         self.accounts.join(format!("{name}.{EXTENSION}"))
     }

@@ -4,6 +4,7 @@
 //! Today there is one implementation, [`local::LocalStore`], a folder of files; a store shared by
 //! several machines (OpenBao KV v2 with check-and-set, its lock a lease) fits the same trait so
 //! that they can share one account's refresh-token chain.
+#![deny(missing_docs)]
 
 pub mod kv;
 pub mod local;
@@ -40,11 +41,16 @@ pub fn open_with_lease(
 
 /// Identifies the content a reader saw, for compare-and-swap. Opaque to callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revision(pub String);
+pub struct Revision(
+    /// A digest of the bytes (a local file) or a version number (a shared store), as text.
+    pub String,
+);
 
 /// A record as read from the store.
 pub struct RawRecord {
+    /// The sealed record: age ciphertext and its public header.
     pub bytes: Vec<u8>,
+    /// What was read, to write back against.
     pub revision: Revision,
 }
 
@@ -64,13 +70,16 @@ pub enum Expect {
 /// on them; callers warn about them.
 #[derive(Debug, Default)]
 pub struct Listing {
+    /// The account names, sorted.
     pub names: Vec<String>,
+    /// Entries named like records that are not regular files, left unopened.
     pub strays: Vec<PathBuf>,
 }
 
 /// Proof that the caller holds an account's exclusive lock; released on drop (and by the kernel
 /// when the process dies).
 pub trait AccountLock: Send {
+    /// The account the lock is for.
     fn account(&self) -> &str;
     /// `Ok` while the lock surely lasts for one more write. A file lock lasts until dropped; a
     /// lease across machines can run out, and its holder must then stop acting.
@@ -79,6 +88,10 @@ pub trait AccountLock: Send {
     }
 }
 
+/// A place where sealed records live: a folder of files, or a store shared by several
+/// machines. It holds ciphertext only and never a key. Every write is made under the
+/// account's lock and names what it expects to replace ([`Expect`]), so a refresh token rotated
+/// by one process is not overwritten by another's stale copy.
 pub trait RecordStore: Send + Sync {
     /// The record of `name`, or `None` when there is no such account.
     fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError>;
@@ -119,7 +132,9 @@ pub trait RecordStore: Send + Sync {
 /// `openbao://host/mount/path/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
+    /// A file of the local store.
     File(PathBuf),
+    /// A place in a shared store, as an `openbao://` URL (no token or secret in it).
     Remote(String),
 }
 
@@ -142,29 +157,54 @@ impl From<Location> for PathBuf {
     }
 }
 
+/// Why a store operation failed. Names accounts and places, never a record's content.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// An account name that is not allowed (it would become part of a path or a key); given.
     #[error("'{0}' is not a valid account name")]
     BadName(String),
+    /// The account (given) exists, and the write expected it not to.
     #[error("account '{0}' already exists")]
     Exists(String),
+    /// The account (given) changed since it was read; nothing was written.
     #[error("account '{0}' was changed by another process meanwhile")]
     Conflict(String),
+    /// No such account (given).
     #[error("no account named '{0}'")]
     NotFound(String),
+    /// Another process held the account's lock for the whole wait.
     #[error("account '{account}' is locked by another process; gave up after {}", humantime::format_duration(*.waited))]
-    LockTimeout { account: String, waited: Duration },
+    LockTimeout {
+        /// The account.
+        account: String,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// An entry named like a record that is not one: not a regular file or too large (left
+    /// unread), or a shared store's entry without a well-formed record field.
     #[error("{} is not a record: {reason}", path.display())]
-    NotARecord { path: PathBuf, reason: String },
+    NotARecord {
+        /// The entry.
+        path: PathBuf,
+        /// What it is instead.
+        reason: String,
+    },
+    /// A folder or file of the store that another user could write (or owns).
     #[error("{path}: {detail}; keychain refuses to use it", path = path.display())]
     WritableByOthers {
+        /// The file or folder.
         path: PathBuf,
+        /// Who owns it or can write it.
         detail: String,
+        /// What to check and the command that makes it private again.
         fix: String,
     },
+    /// Reading or writing the store's files failed.
     #[error("{context}: {source}")]
     Io {
+        /// What keychain was doing, naming the file.
         context: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -174,6 +214,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
         match self {
             StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
@@ -186,6 +227,7 @@ impl StoreError {
         }
     }
 
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
             StoreError::Exists(_) => {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::trail;
 
-use super::lines::{self, Line};
+use crate::trail::lines::{self, Line};
 
 #[derive(Debug, Args)]
 pub struct AckArgs {

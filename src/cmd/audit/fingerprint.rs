@@ -66,7 +66,7 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
         .account(&args.name),
     )?;
 
-    let lines: Vec<_> = super::lines::read(kc)?
+    let lines: Vec<_> = crate::trail::lines::read(kc)?
         .into_iter()
         .filter(|l| {
             l.fingerprints

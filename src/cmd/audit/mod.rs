@@ -4,7 +4,6 @@
 mod ack;
 mod charts;
 mod fingerprint;
-mod lines;
 mod render;
 mod report;
 mod rotate;
@@ -12,7 +11,7 @@ mod seal_config;
 mod verify;
 
 /// The refresh token's idle rule, one for the report and `status`.
-pub(super) use report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
+pub(super) use crate::report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
 
 use clap::{Args, Subcommand};
 

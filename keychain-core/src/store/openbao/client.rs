@@ -41,7 +41,9 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(10);
 /// deleted or expired) and its current version (0 when the key never existed).
 #[derive(Clone)]
 pub struct KvEntry {
+    /// The entry's fields; may hold a sealed record, so `Debug` shows only their names.
     pub data: Option<Map<String, Value>>,
+    /// The current version, for check-and-set writes.
     pub version: u64,
 }
 

@@ -1,6 +1,7 @@
 //! [`Kv`] on OpenBao KV v2, for a shared keychain's member list, group keys and audit trail:
 //! key `K` at `MOUNT/data/PREFIX/K`, its bytes base64 in the field `value`, every write a
 //! check-and-set (`cas: 0` to create).
+#![deny(missing_docs)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -12,6 +13,7 @@ use crate::store::kv::{Kv, KvError, KvExpect, Versioned, check_key};
 
 const VALUE_FIELD: &str = "value";
 
+/// A keychain's shared space on OpenBao: the keys beside `PREFIX/records` and `PREFIX/locks`.
 pub struct BaoKv {
     client: KvClient,
     settings: OpenBaoSettings,

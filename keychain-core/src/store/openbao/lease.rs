@@ -33,8 +33,9 @@ use crate::store::AccountLock;
 /// The lease unless `KEYCHAIN_OPENBAO_LEASE` (seconds) says otherwise: long enough for a
 /// headless logon between two renewals, short enough that a dead holder is taken over soon.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
-/// Shortest and longest lease accepted.
+/// Shortest lease accepted.
 pub const MIN_LEASE: Duration = Duration::from_secs(2);
+/// Longest lease accepted: a dead holder keeps others out for at most this long.
 pub const MAX_LEASE: Duration = Duration::from_secs(3600);
 
 /// The lease for new lock keys (`--openbao-lease`, `KEYCHAIN_OPENBAO_LEASE`) in seconds, else
@@ -67,10 +68,13 @@ pub fn margin(lease: Duration) -> Duration {
 /// Where a lock key lives and how long its lease is.
 #[derive(Clone)]
 pub struct LockKey {
+    /// The client of the keychain's OpenBao.
     pub client: KvClient,
+    /// The KV v2 mount.
     pub mount: String,
     /// `PREFIX/locks/NAME`
     pub path: String,
+    /// The account the lock is for.
     pub account: String,
 }
 
@@ -106,6 +110,7 @@ impl std::fmt::Debug for LeaseLock {
 pub enum AcquireError {
     /// Someone else held it for the whole `timeout`.
     TimedOut,
+    /// OpenBao failed while the lock was being taken (unreachable, sealed, forbidden).
     Bao(BaoError),
 }
 

@@ -25,6 +25,7 @@ pub struct OpenBaoSettings {
     /// A PEM file with the certificate of a private CA that signed the server's certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
+    /// How to obtain a token.
     #[serde(default)]
     pub auth: AuthSettings,
 }
@@ -37,10 +38,16 @@ pub enum AuthSettings {
     #[default]
     Environment,
     /// A file whose first line is a token (e.g. written by an OpenBao agent).
-    TokenFile { token_file: PathBuf },
+    TokenFile {
+        /// The file; refused when others can write it or everyone can read it. Only its path is
+        /// stored.
+        token_file: PathBuf,
+    },
     /// AppRole login with a role id and a secret id, each from its own file.
     AppRole {
+        /// The file holding the role id.
         role_id_file: PathBuf,
+        /// The file holding the secret id (checked as `token_file` is). Only its path is stored.
         secret_id_file: PathBuf,
     },
 }

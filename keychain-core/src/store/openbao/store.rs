@@ -8,6 +8,7 @@
 //! ([`AccountLock::still_held`]) is asked by the caller before a change
 //! (`Keychain::commit`, `Keychain::remove`, login before a refresh), not here: the write-back
 //! of a refresh token the provider already rotated must still be tried.
+#![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +32,8 @@ const MAX_COPY: u64 = 16 << 20;
 /// The field of a record's KV data that holds its sealed bytes.
 const RECORD_FIELD: &str = "record";
 
+/// The records of a keychain shared by several machines, on one OpenBao KV v2 mount. Holds
+/// sealed bytes only; the token is the client's, never in a message.
 pub struct OpenBaoStore {
     client: KvClient,
     settings: OpenBaoSettings,
@@ -90,10 +93,12 @@ impl OpenBaoStore {
         }
     }
 
+    /// The KV client it talks through (one login, one connection pool).
     pub fn client(&self) -> &KvClient {
         &self.client
     }
 
+    /// The settings the store was opened with.
     pub fn settings(&self) -> &OpenBaoSettings {
         &self.settings
     }

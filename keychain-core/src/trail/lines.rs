@@ -1,6 +1,8 @@
-//! The audit log's lines as data, for the report and `fingerprint`. Reading them is not
-//! verifying them (`verify` does that); a line that does not parse is skipped here and reported
-//! by `verify`. The log holds no secrets, so nothing read here needs care beyond that.
+//! The audit log's lines as data: the one reader of the log format that the report, `ack` and
+//! `fingerprint` share (the writer is [`crate::audit::Event`]). Reading them is not verifying
+//! them (`verify` does that); a line that does not parse is skipped here and reported by
+//! `verify`. The log holds no secrets, so nothing read here needs care beyond that.
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -12,26 +14,39 @@ use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::trail;
 
+/// One line of the audit log, as written by [`crate::audit::Event`] and the log's chain fields.
 #[derive(Debug, Deserialize)]
 pub struct Line {
+    /// The file the line was read from (the log or a rotated copy).
     #[serde(skip)]
     pub file: PathBuf,
+    /// The line's number in that file, from 1.
     #[serde(skip)]
     pub line: u64,
+    /// Position in the whole trail, continued across rotations.
     pub seq: u64,
+    /// When it happened, RFC 3339 UTC as written.
     pub time: String,
+    /// OS user that ran the command.
     #[serde(default)]
     pub user: String,
+    /// Host name of the machine it ran on.
     #[serde(default)]
     pub host: String,
+    /// The account the event is about; `None` for the keychain as a whole.
     #[serde(default)]
     pub account: Option<String>,
+    /// The action's name ([`crate::audit::Action::name`]).
     pub action: String,
+    /// The action's detail: a field name, a FINDING-ID, a member's name, ...
     #[serde(default)]
     pub detail: Option<String>,
+    /// How it ended: `ok` or a failure outcome.
     pub outcome: String,
+    /// Why it failed, short and without secrets.
     #[serde(default)]
     pub reason: Option<String>,
+    /// HMAC fingerprints of values, by field name.
     #[serde(default)]
     pub fingerprints: BTreeMap<String, String>,
 }
