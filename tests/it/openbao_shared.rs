@@ -776,3 +776,45 @@ fn a_refresh_answered_after_the_lease_ran_out_still_keeps_the_rotated_token() {
         token_log(&llng)
     );
 }
+
+/// AppRole logins the server answered, per its audit log (one response entry each).
+fn approle_logins(bao: &Bao) -> usize {
+    bao.audit_log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "response" && e["request"]["path"] == "auth/approle/login")
+        .count()
+}
+
+/// The token an AppRole login gave is kept in the kernel keyring for later processes, until
+/// its TTL: a cached `login` in a new process makes no AppRole login. A kept token the server
+/// revoked is replaced by exactly one login, which later processes reuse in turn.
+#[test]
+fn a_new_process_reuses_the_kept_approle_token_and_replaces_a_revoked_one_once() {
+    let llng = Llng::start();
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let a = create(&bao, &mount, "a", "file");
+    add_dwho(&a, &llng);
+    let first = a.ok(&["login", "acct"]);
+    assert!(approle_logins(&bao) >= 1, "the first process logs in");
+
+    let before = approle_logins(&bao);
+    assert_eq!(a.ok(&["login", "acct"]), first);
+    assert_eq!(a.ok(&["login", "acct"]), first);
+    assert_eq!(approle_logins(&bao), before, "later processes log in again");
+
+    bao.bao(&["token", "revoke", "-mode=path", "auth/approle/"]);
+    assert_eq!(a.ok(&["login", "acct"]), first);
+    assert_eq!(
+        approle_logins(&bao),
+        before + 1,
+        "one login replaces the revoked token"
+    );
+    assert_eq!(a.ok(&["login", "acct"]), first);
+    assert_eq!(
+        approle_logins(&bao),
+        before + 1,
+        "the replacement is kept in turn"
+    );
+}

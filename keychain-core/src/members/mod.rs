@@ -334,11 +334,16 @@ impl<'a> Shared<'a> {
         generation: u64,
         current: &GroupKey,
     ) -> Result<Vec<Option<secrecy::SecretBox<[u8; 32]>>>> {
-        let mut secrets: Vec<_> = self
-            .all_keys(identity, generation.saturating_sub(1))?
-            .into_iter()
-            .map(|k| k.map(|k| k.audit_secret()))
-            .collect();
+        // Generation 0 has no earlier keys: no read (each is a round trip to OpenBao and an
+        // age decryption, on every cached `login`).
+        let mut secrets: Vec<_> = match generation.checked_sub(1) {
+            None => Vec::new(),
+            Some(last_earlier) => self
+                .all_keys(identity, last_earlier)?
+                .into_iter()
+                .map(|k| k.map(|k| k.audit_secret()))
+                .collect(),
+        };
         secrets.truncate(generation as usize);
         secrets.push(Some(current.audit_secret()));
         Ok(secrets)

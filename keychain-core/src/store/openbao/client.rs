@@ -1,5 +1,6 @@
 //! The KV version 2 client: one keep-alive HTTP client per process, a token obtained once and
-//! kept no longer than its TTL, and one typed error per way a call can fail.
+//! kept no longer than its TTL (an AppRole login's token also across runs, in the kernel
+//! keyring: see `token_cache`), and one typed error per way a call can fail.
 //!
 //! Every call has a timeout ([`REQUEST_TIMEOUT`]), goes to exactly one address and is sent
 //! once (reqwest never retries): a write is a check-and-set, and a conflict is the caller's to
@@ -72,6 +73,9 @@ struct Inner {
     addr: String,
     auth: Auth,
     token: Mutex<Option<Token>>,
+    /// The kernel keyring key that keeps an AppRole login's token across runs; `None` for a
+    /// token given from outside (it is not ours to keep).
+    kept_as: Option<String>,
 }
 
 impl fmt::Debug for KvClient {
@@ -120,13 +124,22 @@ impl KvClient {
             .build()
             .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))?;
         let auth = Auth::from_settings(&settings.auth)?;
+        let addr = base.as_str().trim_end_matches('/').to_string();
+        let kept_as = match &auth {
+            Auth::AppRole {
+                role_id_file,
+                secret_id_file,
+            } => kept_token_key(&addr, role_id_file, secret_id_file),
+            Auth::Static { .. } => None,
+        };
         Ok(KvClient {
             inner: Arc::new(Inner {
                 http,
-                addr: base.as_str().trim_end_matches('/').to_string(),
+                addr,
                 base,
                 auth,
                 token: Mutex::new(None),
+                kept_as,
             }),
         })
     }
@@ -413,11 +426,17 @@ impl KvClient {
         self.inner.auth.can_relogin()
     }
 
+    /// Drops the token (the server refused it), here and in the kernel keyring.
     fn forget_token(&self) {
-        *self.inner.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
+        *cached = None;
+        if let Some(key) = &self.inner.kept_as {
+            forget_kept_token(key);
+        }
     }
 
-    /// The token to use now: the cached one while its TTL lasts, else a new one.
+    /// The token to use now: the cached one while its TTL lasts, else one an earlier run kept
+    /// in the kernel keyring, else a new one (then kept there for later runs).
     fn token(&self) -> Result<SecretString, BaoError> {
         let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(token) = cached.as_ref()
@@ -425,7 +444,15 @@ impl KvClient {
         {
             return Ok(token.secret.clone());
         }
+        if let Some(token) = self.inner.kept_as.as_deref().and_then(load_kept_token) {
+            let secret = token.secret.clone();
+            *cached = Some(token);
+            return Ok(secret);
+        }
         let token = self.obtain_token()?;
+        if let Some(key) = &self.inner.kept_as {
+            keep_token(key, &token);
+        }
         let secret = token.secret.clone();
         *cached = Some(token);
         Ok(secret)
@@ -505,6 +532,37 @@ impl KvClient {
         self.bad(api, &detail)
     }
 }
+
+#[cfg(target_os = "linux")]
+fn kept_token_key(
+    addr: &str,
+    role_id_file: &std::path::Path,
+    secret_id_file: &std::path::Path,
+) -> Option<String> {
+    Some(super::token_cache::description(
+        addr,
+        role_id_file,
+        secret_id_file,
+    ))
+}
+#[cfg(target_os = "linux")]
+use super::token_cache::{
+    load as load_kept_token, remove as forget_kept_token, store as keep_token,
+};
+
+// No kernel keyring: every process logs in once.
+#[cfg(not(target_os = "linux"))]
+fn kept_token_key(_: &str, _: &std::path::Path, _: &std::path::Path) -> Option<String> {
+    None
+}
+#[cfg(not(target_os = "linux"))]
+fn load_kept_token(_: &str) -> Option<Token> {
+    None
+}
+#[cfg(not(target_os = "linux"))]
+fn forget_kept_token(_: &str) {}
+#[cfg(not(target_os = "linux"))]
+fn keep_token(_: &str, _: &Token) {}
 
 fn errors_mention(body: &Value, needle: &str) -> bool {
     body.get("errors")

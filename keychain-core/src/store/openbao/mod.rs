@@ -3,7 +3,8 @@
 //! - [`client`]: the HTTP client for KV v2 (read with version, check-and-set write, list,
 //!   delete a version, key and mount configuration); `auth`: where its token comes from
 //!   (`BAO_TOKEN`/`VAULT_TOKEN`, a token file, or AppRole); `error`: [`BaoError`], one variant
-//!   per way a call fails, with its exit code.
+//!   per way a call fails, with its exit code; `token_cache`: an AppRole login's token kept
+//!   in the kernel keyring across runs until its TTL runs out.
 //! - [`settings`]: where the store is (address, mount, prefix, CA) and how to log in, as kept
 //!   in `config.json`: paths of files only, never a secret.
 //!
@@ -32,6 +33,8 @@ pub mod lease;
 pub mod settings;
 pub mod setup;
 pub mod store;
+#[cfg(target_os = "linux")]
+mod token_cache;
 
 pub use client::{BaoError, KvClient, KvEntry};
 pub use settings::{AuthSettings, OpenBaoSettings};
