@@ -47,22 +47,31 @@ impl Bao {
             "OpenBao start script not found at {} (set KEYCHAIN_OPENBAO_START)",
             script.display()
         );
-        let port = free_port();
-        let base = tempfile::tempdir().expect("temp dir");
-        let out = Command::new("bash")
-            .arg(&script)
-            .env("PORT", port.to_string())
-            .env("BASE", base.path())
-            .env("TOKEN", ROOT_TOKEN)
-            .output()
-            .expect("run start.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let pid = stdout.lines().last().and_then(|l| l.trim().parse().ok());
-        let (true, Some(pid)) = (out.status.success(), pid) else {
-            panic!(
-                "OpenBao did not start on port {port} (install it with 'sh ../shared/openbao/install.sh'): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        // The port is free when picked but not held (bao binds it itself), and start.sh gives a
+        // loaded machine 10 s: a server that did not come up is tried again on a new port, twice
+        // at most, and the last failure is reported with its log.
+        let mut attempt = 0;
+        let (port, base, pid) = loop {
+            attempt += 1;
+            let port = free_port();
+            let base = tempfile::tempdir().expect("temp dir");
+            let out = Command::new("bash")
+                .arg(&script)
+                .env("PORT", port.to_string())
+                .env("BASE", base.path())
+                .env("TOKEN", ROOT_TOKEN)
+                .output()
+                .expect("run start.sh");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let pid = stdout.lines().last().and_then(|l| l.trim().parse().ok());
+            match (out.status.success(), pid) {
+                (true, Some(pid)) => break (port, base, pid),
+                _ if attempt < 3 => continue,
+                _ => panic!(
+                    "OpenBao did not start on port {port} after {attempt} attempts (install it with 'sh ../shared/openbao/install.sh'): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
         };
         Bao {
             addr: format!("http://127.0.0.1:{port}"),
