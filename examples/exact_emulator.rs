@@ -2,7 +2,8 @@
 //!
 //! Prints its port on the first line of stdout, then serves until killed. Settings come from
 //! the environment (`EXACT_EMU_USER`, `EXACT_EMU_PASSWORD`, `EXACT_EMU_TOTP_SECRET`,
-//! `EXACT_EMU_CLIENT_ID`, `EXACT_EMU_CLIENT_SECRET`, `EXACT_EMU_RATE_LIMITED_WITH_TOKEN`) and
+//! `EXACT_EMU_CLIENT_ID`, `EXACT_EMU_CLIENT_SECRET`, `EXACT_EMU_RATE_LIMITED_WITH_TOKEN`,
+//! `EXACT_EMU_TOTP_PERIOD`) and
 //! an optional `--port N` (default 0: any free port).
 #![forbid(unsafe_code)]
 // A test tool, not keychain: it prints its port with the standard library.

@@ -489,6 +489,7 @@ mod tests {
         LogonError::Rejected {
             step: "password".into(),
             fields: vec!["username".into(), "password".into()],
+            said: None,
         }
     }
 

@@ -13,9 +13,13 @@
 //!    the account and later logons are refused locally (exit 4, no request) until the password
 //!    or TOTP secret is changed or the operator says `login --retry`. Accounts get locked out by
 //!    a wrong password in cron otherwise.
-//! 6. The TOTP time step is recorded before a code is submitted, so no step is used twice; it
-//!    never lies beyond our clock plus `MAX_CLOCK_OFFSET`, and a wait for a fresh step is
-//!    bounded by a few seconds, never by the period.
+//! 6. The TOTP time step is recorded before a code is submitted, so no step is used twice, and
+//!    it is recorded per **secret** (see `steps`): every account holding the same seed, in any
+//!    process or on any machine of a shared keychain, takes the secret's lock from choosing a
+//!    step until the provider has answered the code. A used step never lies beyond our clock
+//!    plus `MAX_CLOCK_OFFSET`; a wait for a fresh step is bounded by [`max_totp_wait`].
+//!    A code the provider did not take because it was used or expired (not a wrong secret)
+//!    sets no guard: the logon waits for the next step and tries once more.
 //! 7. Every provider text is scrubbed of the account's secrets before it is shown or logged
 //!    (see `oauth::Scrubber`); credentials go only where `oauth::CredentialPolicy` allows.
 #![deny(missing_docs)]
@@ -39,12 +43,28 @@ use crate::store::{AccountLock, Expect, Revision};
 use crate::totp::TotpSecret;
 use crate::trail::Action;
 
+mod steps;
+
 /// Never submit a code with fewer seconds than this left in its time step.
 const TOTP_MIN_SECONDS_LEFT: u64 = 3;
-/// The longest a logon waits for a fresh TOTP time step (while holding the account's lock).
-/// A longer wait (the step was used by the previous logon) fails with exit 5 and the time to
-/// try again: waiting a whole period of an hour, or of 10⁸ s, would hold the lock as long.
-pub const MAX_TOTP_WAIT: u64 = 5;
+/// The longest a logon waits for a fresh TOTP time step, in seconds, for a period longer than
+/// [`TOTP_WAIT_LONGEST_PERIOD`] (see [`max_totp_wait`]).
+pub const TOTP_WAIT: u64 = 30;
+/// The longest period a logon waits through whole: a step used by the previous logon (of this
+/// account or another with the same secret) is waited out when the next one comes within it.
+pub const TOTP_WAIT_LONGEST_PERIOD: u64 = 120;
+
+/// The longest a logon waits for a fresh TOTP time step (while holding the account's and the
+/// secret's locks): one period when the period is at most [`TOTP_WAIT_LONGEST_PERIOD`] (and at
+/// least [`TOTP_WAIT`]), else [`TOTP_WAIT`]. A longer wait fails with exit 5 and the time to try
+/// again: waiting a whole period of an hour would hold the locks as long.
+pub fn max_totp_wait(period: u64) -> u64 {
+    if period <= TOTP_WAIT_LONGEST_PERIOD {
+        period.max(TOTP_WAIT)
+    } else {
+        TOTP_WAIT
+    }
+}
 
 /// Where a token came from: what the caller reports, and what the record's last use says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +211,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
         revision,
         opts,
         guard,
+        steps: None,
     };
     let outcome = session.run();
     let counter = session.account.header.writes;
@@ -243,6 +264,8 @@ struct Session<'a> {
     opts: &'a Options,
     /// Where credentials may go (set once the endpoints are known) and what to scrub.
     guard: Guard,
+    /// The TOTP secret's lock and its last used step, held during a headless logon.
+    steps: Option<steps::SecretSteps>,
 }
 
 impl Session<'_> {
@@ -535,9 +558,9 @@ impl Session<'_> {
 
     /// Fails before anything is sent when the TOTP step this logon would need was used by the
     /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
-    fn check_fresh_step(&self, totp: &TotpSecret) -> Result<()> {
+    fn check_fresh_step(&mut self, totp: &TotpSecret) -> Result<()> {
         let local = self.kc.now().max(0) as u64;
-        let last = used_step(totp, self.account.header.last_totp_step, local);
+        let last = self.last_used_step(totp, local)?;
         // A step further ahead was recorded on a provider's clock (followed within the bound):
         // only the logon itself, which sees that clock, can tell whether a fresh one is near.
         if last.is_some_and(|l| l > totp.step_at(local).saturating_add(1)) {
@@ -545,9 +568,10 @@ impl Session<'_> {
         }
         let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);
         match wait_for_fresh_step(totp, last, local, min_left) {
-            Ok(pause) if pause > MAX_TOTP_WAIT => Err(Error::Unavailable {
+            Ok(pause) if pause > max_totp_wait(totp.period) => Err(Error::Unavailable {
                 what: format!(
-                    "the TOTP code of this time step was used by the previous logon; the next one comes in {pause} s"
+                    "the TOTP code of this time step was used by the previous logon (of this account or another with the same secret); the next one comes in {pause} s, later than keychain waits ({} s)",
+                    max_totp_wait(totp.period)
                 ),
                 retry: Some(format!("in {pause} s")),
                 cause: None,
@@ -559,6 +583,31 @@ impl Session<'_> {
                 cause: None,
             }),
         }
+    }
+
+    /// The last step used with this account's TOTP secret, as it may be believed: the
+    /// secret's own (any account, process or machine) when it has one; else, as before steps
+    /// were kept per secret, the record's. Either is believed only up to the bound past when it
+    /// was written (the record's: its last logon) and never beyond our clock plus the bound, so
+    /// a step recorded ahead blocks logons for at most that long.
+    fn last_used_step(&mut self, totp: &TotpSecret, local: u64) -> Result<Option<u64>> {
+        let of_secret = match &mut self.steps {
+            Some(steps) => steps.last_used(totp, local, BOUND)?,
+            None => None,
+        };
+        let last = of_secret.or_else(|| {
+            let written = self
+                .account
+                .header
+                .last_logon
+                .as_ref()
+                .map_or(local, |u| u64::try_from(u.at).unwrap_or(0).min(local));
+            self.account
+                .header
+                .last_totp_step
+                .map(|l| l.min(totp.step_at(written.saturating_add(BOUND))))
+        });
+        Ok(used_step(totp, last, local))
     }
 
     fn client_id(&self) -> Result<String> {
@@ -622,6 +671,9 @@ impl Session<'_> {
             None => None,
         };
         if let Some(totp) = &totp {
+            // Held until the provider has answered the code: another account with the same
+            // secret waits here, then sees this logon's step as used.
+            self.steps = Some(steps::SecretSteps::lock(self.kc, totp)?);
             // Before the password leaves: a code is needed later and none would come in time.
             self.check_fresh_step(totp)?;
         }
@@ -641,13 +693,31 @@ impl Session<'_> {
             progress: self.opts.progress,
             clock: &**self.kc.clock(),
         };
-        let outcome = {
-            let mut guard = totp.as_ref().map(|t| StepGuard {
-                totp: t,
-                session: self,
-            });
-            logon::headless_logon(&request, guard.as_mut().map(|g| g as &mut dyn TotpProvider))
+        let mut tried_again = false;
+        let outcome = loop {
+            let outcome = {
+                let mut guard = totp.as_ref().map(|t| StepGuard {
+                    totp: t,
+                    session: self,
+                });
+                logon::headless_logon(&request, guard.as_mut().map(|g| g as &mut dyn TotpProvider))
+            };
+            match outcome {
+                // A used or expired code is not a wrong secret: its step is recorded as used,
+                // so the next attempt waits for a fresh one. Once only.
+                Err(e) if e.is_code_not_taken() && !tried_again => {
+                    tried_again = true;
+                    if self.opts.progress {
+                        crate::progress::step(&format!(
+                            "keychain: {e}; logging on once more with the next time step's code\n"
+                        ));
+                    }
+                }
+                outcome => break outcome,
+            }
         };
+        // The provider has answered the code: the secret is free for the next account.
+        self.steps = None;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -744,10 +814,19 @@ impl TotpProvider for StepGuard<'_, '_> {
             let t = provider_time
                 .saturating_add(waited)
                 .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
-            let last = used_step(totp, self.session.account.header.last_totp_step, local);
+            let last = self.session.last_used_step(totp, local).map_err(|e| {
+                LogonError::Totp(format!("cannot read the used TOTP step: {e}"))
+            })?;
+            let bound = max_totp_wait(totp.period);
             let pause = match wait_for_fresh_step(totp, last, t, min_left) {
                 Ok(0) => {
                     let step = totp.step_at(t);
+                    // The secret's step first: it is what other accounts and machines see.
+                    if let Some(steps) = &mut self.session.steps {
+                        steps.record(step, totp.period, local as i64).map_err(|e| {
+                            LogonError::Totp(format!("cannot record the TOTP step: {e}"))
+                        })?;
+                    }
                     self.session.account.header.last_totp_step = Some(step);
                     self.session.save().map_err(|e| {
                         LogonError::Totp(format!("cannot record the TOTP step: {e}"))
@@ -756,10 +835,10 @@ impl TotpProvider for StepGuard<'_, '_> {
                     self.session.guard.scrubber.add(&code);
                     return Ok(code);
                 }
-                Ok(pause) if waited + pause <= MAX_TOTP_WAIT => pause,
+                Ok(pause) if waited + pause <= bound => pause,
                 Ok(pause) => {
                     return Err(LogonError::Totp(format!(
-                        "the next unused TOTP time step starts in {pause} s, longer than keychain waits ({MAX_TOTP_WAIT} s) while holding the account; try again then"
+                        "the next unused TOTP time step starts in {pause} s, longer than keychain waits ({bound} s) while holding the account; try again then"
                     )));
                 }
                 Err(e) => return Err(LogonError::Totp(e)),
@@ -769,6 +848,11 @@ impl TotpProvider for StepGuard<'_, '_> {
                     "keychain: waiting {pause} s for a fresh TOTP code\n"
                 ));
             }
+            // Shown on a terminal (the front end's observer), whatever `progress` says: a wait
+            // of up to a period must not look like a hang.
+            let _waiting = crate::progress::waiting(&format!(
+                "waiting {pause} s for the next TOTP time step (the last code of this secret was used)"
+            ));
             self.session.kc.clock().sleep(Duration::from_secs(pause));
             waited += pause;
         }

@@ -491,7 +491,7 @@ fn exact_wrong_password_is_rejected_after_one_attempt() {
     let (outcome, stats) = logon(&account, Flow::Code, None, Some(&mut totp));
     let err = outcome.expect_err("wrong password");
     assert!(
-        matches!(&err, LogonError::Rejected { step, fields } if step == "password" && fields == &["password"]),
+        matches!(&err, LogonError::Rejected { step, fields, .. } if step == "password" && fields == &["password"]),
         "{err:?}"
     );
     assert_eq!(stats.password_posts, 1);

@@ -251,6 +251,7 @@ fn with_session<R>(kc: &Keychain, work: impl FnOnce(&mut Session<'_>) -> R) -> R
             policy: CredentialPolicy::default(),
             scrubber: Scrubber::new(),
         },
+        steps: None,
     };
     work(&mut session)
 }
@@ -325,58 +326,4 @@ fn the_step_guard_never_submits_a_code_with_less_than_3_s_left() {
     );
 }
 
-#[test]
-fn the_step_guard_refuses_a_wait_longer_than_5_s_without_sleeping_or_recording() {
-    // The step of T was used and the next starts in 20 s.
-    let now = T + 10;
-    let clock = ManualClock::at_unix(now);
-    let (_tmp, kc) = keychain_on(clock.clone());
-    save(&kc, &mut totp_account(Some(step(T))));
-    let totp = kc.read(NAME).unwrap().0.totp().unwrap();
-
-    let (fresh, code) = with_session(&kc, |session| {
-        let fresh = session.check_fresh_step(&totp);
-        let code = StepGuard {
-            totp: &totp,
-            session,
-        }
-        .code(now as u64);
-        (fresh, code)
-    });
-    let fresh = fresh.unwrap_err();
-    assert_eq!(fresh.exit_code(), crate::error::exit::UNAVAILABLE);
-    assert!(fresh.to_string().contains("comes in 20 s"), "{fresh}");
-    assert!(matches!(code, Err(LogonError::Totp(_))));
-    assert!(clock.sleeps().is_empty(), "no wait started");
-    assert_eq!(
-        kc.read(NAME).unwrap().0.header.last_totp_step,
-        Some(step(T))
-    );
-}
-
-/// Regression (issue 8, defect 7, the wait): a logon whose TOTP step was used by the previous
-/// one, 20 s before the next, fails at once (exit 5, the time to try again) before the password
-/// or anything else is sent, instead of holding the lock for up to three periods.
-#[test]
-fn a_logon_that_would_wait_20_s_for_a_fresh_step_fails_before_anything_is_sent() {
-    let endpoint = TokenEndpoint::start();
-    let clock = ManualClock::at_unix(T + 10);
-    let (_tmp, kc) = keychain_on(clock.clone());
-    let mut a = totp_account(Some(step(T)));
-    a.header.provider.token_url = Some(endpoint.url.clone());
-    a.header.provider.authorize_url = Some(endpoint.url.replace("/token", "/authorize"));
-    a.set_secret(
-        SecretField::Password,
-        Some(SecretString::from("pw".to_string())),
-        T,
-    );
-    a.set_secret(SecretField::RefreshToken, None, T);
-    a.header.access_token_expires = Some(T - 1);
-    save(&kc, &mut a);
-
-    let e = obtain(&kc, NAME, &options(60)).unwrap_err();
-    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
-    assert!(e.to_string().contains("next one comes in 20 s"), "{e}");
-    assert_eq!(endpoint.requests(), 0, "nothing was sent");
-    assert!(clock.sleeps().is_empty());
-}
+mod per_secret;

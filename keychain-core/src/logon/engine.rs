@@ -27,9 +27,24 @@ use crate::oauth::Scrubber;
 
 /// A logon that has not reached the redirect URI after this many requests is going in circles.
 const MAX_HOPS: u32 = 40;
-/// LemonLDAP::NG message codes that mean "the credentials were wrong": 4 unknown user,
-/// 5 bad credentials, 96 bad one-time code.
-const REJECTION_MESSAGES: &[&str] = &["4", "5", "96"];
+/// LemonLDAP::NG message codes that mean "the credentials were wrong", with the portal's own
+/// English words for them (`Portal/Main/Constants.pm` and `htdocs/static/languages/en.json`:
+/// the page carries only the code, its script shows the words): 4 unknown user, 5 bad
+/// credentials, 96 bad one-time code, 110 second factor failed (2.x with 2FA retries on).
+/// LemonLDAP::NG 2.21 keeps no used time steps (`Common/TOTP.pm` `verifyCode` tries the
+/// steps around its clock and nothing else), so a 96 is a code that matched no step: the
+/// wrong secret, or a clock off by more than its range.
+const REJECTION_MESSAGES: &[(&str, &str)] = &[
+    ("4", "User not found in directory"),
+    ("5", "Wrong credentials"),
+    ("96", "Invalid verification code"),
+    ("110", "Second factor validation failed, please retry"),
+];
+/// LemonLDAP::NG message codes that say the code was not judged: 82 (`PE_TOKENEXPIRED`) is
+/// the second-factor form's token running out (the code came too late), not a wrong secret.
+const CODE_NOT_TAKEN_MESSAGES: &[(&str, &str)] = &[("82", "Exceeded authentication timeout")];
+/// The message codes that refer to the one-time code rather than the password.
+const CODE_MESSAGES: &[&str] = &["96", "110"];
 
 /// Runs one logon. See [`headless_logon_counted`].
 pub fn headless_logon(
@@ -169,13 +184,26 @@ impl Logon<'_, '_, '_> {
     fn interpret(&mut self, at: &Request, status: u16, page: &Page) -> Result<Request, LogonError> {
         let path = at.url.path().to_string();
         // LemonLDAP::NG answers a wrong password or code with HTTP 200 and a message marker.
-        if let Some(m) = page
+        let words = |table: &[(&str, &'static str)], code: &str| {
+            table.iter().find(|(c, _)| *c == code).map(|(_, w)| *w)
+        };
+        if let Some((m, said)) = page
             .messages
             .iter()
-            .find(|m| REJECTION_MESSAGES.contains(&m.code.as_str()))
-            && let Some(rejected) = self.sent.rejection(m.code == "96")
+            .find_map(|m| words(REJECTION_MESSAGES, &m.code).map(|w| (m, w)))
+            && let Some(rejected) = self
+                .sent
+                .rejection(CODE_MESSAGES.contains(&m.code.as_str()), Some(said))
         {
             return Err(rejected);
+        }
+        if self.sent.code_sent()
+            && let Some(said) = page
+                .messages
+                .iter()
+                .find_map(|m| words(CODE_NOT_TAKEN_MESSAGES, &m.code))
+        {
+            return Err(LogonError::CodeNotTaken { said: said.into() });
         }
         if let Some(m) = page.messages.iter().find(|m| m.is_error) {
             return Err(LogonError::Protocol {

@@ -26,11 +26,17 @@ impl Sent {
         }
     }
 
-    /// The provider refused what this step sent.
+    /// The provider refused what this step sent (asking for it again, or without words).
     pub fn rejected(&self) -> LogonError {
+        self.rejected_saying(None)
+    }
+
+    /// The provider refused what this step sent, in its own words.
+    pub fn rejected_saying(&self, said: Option<String>) -> LogonError {
         LogonError::Rejected {
             step: self.step.clone(),
             fields: self.fields.clone(),
+            said,
         }
     }
 }
@@ -76,13 +82,18 @@ impl CredentialGuard {
     /// The rejection a provider's "wrong credentials" marker stands for: of the code step when
     /// the marker says so or when a code was the last thing sent, else of the password step.
     /// `None` when no credential was sent yet (the marker is about something else).
-    pub fn rejection(&self, code_marker: bool) -> Option<LogonError> {
+    pub fn rejection(&self, code_marker: bool, said: Option<&str>) -> Option<LogonError> {
         let sent = if code_marker || self.code.is_some() {
             self.code.as_ref().or(self.password.as_ref())
         } else {
             self.password.as_ref()
         };
-        sent.map(Sent::rejected)
+        sent.map(|s| s.rejected_saying(said.map(str::to_string)))
+    }
+
+    /// Whether a one-time code was sent in this logon.
+    pub fn code_sent(&self) -> bool {
+        self.code.is_some()
     }
 }
 
@@ -96,7 +107,7 @@ mod tests {
 
     fn rejected_step(e: LogonError) -> (String, Vec<String>) {
         match e {
-            LogonError::Rejected { step, fields } => (step, fields),
+            LogonError::Rejected { step, fields, .. } => (step, fields),
             other => panic!("expected Rejected, got {other:?}"),
         }
     }
@@ -154,16 +165,16 @@ mod tests {
     #[test]
     fn a_rejection_marker_names_the_step_it_refers_to() {
         let mut guard = CredentialGuard::default();
-        assert!(guard.rejection(false).is_none(), "nothing sent yet");
-        assert!(guard.rejection(true).is_none(), "nothing sent yet");
+        assert!(guard.rejection(false, None).is_none(), "nothing sent yet");
+        assert!(guard.rejection(true, None).is_none(), "nothing sent yet");
         guard.claim(PASSWORD, &step("password", "pw")).unwrap();
-        assert_eq!(rejected_step(guard.rejection(false).unwrap()).0, "password");
+        assert_eq!(rejected_step(guard.rejection(false, None).unwrap()).0, "password");
         // A code marker before any code was sent still refers to what was sent: the password.
-        assert_eq!(rejected_step(guard.rejection(true).unwrap()).0, "password");
+        assert_eq!(rejected_step(guard.rejection(true, None).unwrap()).0, "password");
         guard.claim(CODE, &step("one-time code", "otp")).unwrap();
         // Once a code went out, any marker refers to it.
         assert_eq!(
-            rejected_step(guard.rejection(false).unwrap()).0,
+            rejected_step(guard.rejection(false, None).unwrap()).0,
             "one-time code"
         );
     }

@@ -145,12 +145,23 @@ pub struct LogonStats {
 #[derive(Debug, thiserror::Error)]
 pub enum LogonError {
     /// The provider refused what was sent in `step`. Not retried; check the stored credentials.
-    #[error("the provider rejected the {step} (fields: {}); it was not retried", .fields.join(", "))]
+    #[error("the provider rejected the {step} (fields: {}){}; it was not retried", .fields.join(", "), .said.as_ref().map(|s| format!(", saying \"{s}\"")).unwrap_or_default())]
     Rejected {
         /// Which step was refused (keychain's own name for it, e.g. the password form).
         step: String,
         /// The names of the fields that were sent, never their values.
         fields: Vec<String>,
+        /// The provider's own words for the refusal, when it gave any (scrubbed).
+        said: Option<String>,
+    },
+    /// The provider did not take the one-time code, in words that do not say the secret is
+    /// wrong: the code was used already (RFC 6238 §5.2: once per person, whichever account sent
+    /// it), it expired, or the clocks differ. Not a rejection: no lockout guard; the caller may
+    /// wait for the next time step and try once more.
+    #[error("the provider did not take the one-time code, saying \"{said}\" (a used or expired code, not a wrong secret)")]
+    CodeNotTaken {
+        /// The provider's words (scrubbed).
+        said: String,
     },
     /// The provider's redirect carried an OAuth2 error.
     #[error("the provider answered the authorization with `{error}`{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
@@ -234,10 +245,16 @@ impl LogonError {
         let s = |t: String| scrubber.scrub(&t);
         let all = |v: Vec<String>| v.into_iter().map(s).collect();
         match self {
-            LogonError::Rejected { step, fields } => LogonError::Rejected {
+            LogonError::Rejected {
+                step,
+                fields,
+                said,
+            } => LogonError::Rejected {
                 step,
                 fields: all(fields),
+                said: said.map(s),
             },
+            LogonError::CodeNotTaken { said } => LogonError::CodeNotTaken { said: s(said) },
             LogonError::Provider { error, description } => LogonError::Provider {
                 error: s(error),
                 description: description.map(s),
@@ -275,6 +292,10 @@ impl LogonError {
     pub fn hint(&self) -> Option<String> {
         match self {
             LogonError::Unavailable { .. } => Some("try again later".into()),
+            LogonError::CodeNotTaken { .. } => Some(
+                "try again after the next TOTP time step; if it keeps happening, check this machine's clock"
+                    .into(),
+            ),
             LogonError::UnknownPage { .. } => Some(
                 "rerun with --debug-pages DIR to see the pages (secrets redacted) and report them"
                     .into(),
@@ -286,13 +307,20 @@ impl LogonError {
         }
     }
 
+    /// The provider did not take the code for a reason a fresh time step may cure.
+    pub fn is_code_not_taken(&self) -> bool {
+        matches!(self, LogonError::CodeNotTaken { .. })
+    }
+
     /// How the caller should treat it: only [`ErrorClass::Rejected`] records the rejection and
     /// stops later logons; the class also picks the exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
             LogonError::Rejected { .. } => ErrorClass::Rejected,
             LogonError::Provider { error, .. } if error == "access_denied" => ErrorClass::Rejected,
-            LogonError::Unavailable { .. } => ErrorClass::Unavailable,
+            LogonError::Unavailable { .. } | LogonError::CodeNotTaken { .. } => {
+                ErrorClass::Unavailable
+            }
             LogonError::Policy(_) => ErrorClass::Policy,
             _ => ErrorClass::Protocol,
         }

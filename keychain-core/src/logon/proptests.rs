@@ -122,13 +122,14 @@ proptest! {
         after in "\\PC{0,20}",
         end in 6usize..=PASSWORD.len(),
         upper in any::<bool>(),
-        variant in 0usize..6,
+        variant in 0usize..7,
     ) {
         let piece = &PASSWORD[..end];
         let piece = if upper { piece.to_ascii_uppercase() } else { piece.to_string() };
         let echo = format!("{before}{piece}{after}");
         let error = match variant {
-            0 => LogonError::Rejected { step: "password".into(), fields: vec![echo] },
+            0 => LogonError::Rejected { step: "password".into(), fields: vec![echo.clone()], said: Some(echo) },
+            5 => LogonError::CodeNotTaken { said: echo },
             1 => LogonError::Provider { error: echo.clone(), description: Some(echo) },
             2 => LogonError::Protocol { step: "x".into(), path: echo.clone(), detail: echo },
             3 => LogonError::UnknownPage { path: echo.clone(), status: 200, fields: vec![echo] },

@@ -4,7 +4,9 @@
 //! redirect to the redirect URI with `code` and `state`. Its token endpoint applies Exact's
 //! rules: 10-minute access tokens, single-use refresh tokens, no refresh within 570 s of the
 //! last access token, an error budget (10 errors in an hour block the client for an hour, 429),
-//! refresh tokens that expire after 30 days unused.
+//! refresh tokens that expire after 30 days unused. Like Exact (and RFC 6238 §5.2), it accepts a
+//! one-time code once per user: a code of a time step at or before the last one accepted is
+//! answered "This verification code has already been used", whichever client sent it.
 //!
 //! Its clock can be moved forward (`POST /__admin/advance?seconds=N`); `GET /__admin/stats`
 //! counts what happened. Test support only: it keeps everything in memory and trusts loopback.
@@ -41,6 +43,8 @@ pub struct Config {
     pub client_secret: String,
     /// A rate-limited token answer still carries a new refresh token (and rotates the chain).
     pub rate_limited_with_token: bool,
+    /// Seconds per TOTP time step (30 at Exact; tests shorten it to keep waits short).
+    pub totp_period: u64,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             client_id: "exact-client".into(),
             client_secret: "exact-secret".into(),
             rate_limited_with_token: false,
+            totp_period: 30,
         }
     }
 }
@@ -70,6 +75,11 @@ impl Config {
             client_secret: var("EXACT_EMU_CLIENT_SECRET", d.client_secret),
             rate_limited_with_token: std::env::var("EXACT_EMU_RATE_LIMITED_WITH_TOKEN")
                 .is_ok_and(|v| v == "1" || v == "true"),
+            totp_period: std::env::var("EXACT_EMU_TOTP_PERIOD")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|p| *p > 0)
+                .unwrap_or(d.totp_period),
         }
     }
 }
@@ -82,6 +92,8 @@ pub struct Stats {
     pub logons: u32,
     pub password_attempts: u32,
     pub totp_attempts: u32,
+    /// Codes refused because their time step was used already.
+    pub totp_reused: u32,
     pub errors: u32,
 }
 
@@ -115,6 +127,15 @@ struct State {
     next_chain: u64,
     error_times: Vec<i64>,
     blocked_until: i64,
+    /// The last time step whose code was accepted (the user's, whichever client logged on).
+    last_totp_step: Option<u64>,
+}
+
+/// What the emulator makes of a one-time code.
+enum Code {
+    Accepted,
+    AlreadyUsed,
+    Wrong,
 }
 
 pub struct Emulator {
@@ -152,6 +173,7 @@ impl Emulator {
             next_chain: 1,
             error_times: Vec::new(),
             blocked_until: 0,
+            last_totp_step: None,
         }));
         let srv = server.clone();
         let thread = std::thread::spawn(move || {
@@ -201,12 +223,30 @@ impl State {
         }
     }
 
-    fn totp_ok(&self, code: &str) -> bool {
+    /// One step either side of the emulator's clock, as Exact allows; a step at or before the
+    /// last accepted one is refused as used (RFC 6238 §5.2).
+    fn check_code(&mut self, code: &str) -> Code {
         let secret = totp_rs::Secret::try_from_base32(&self.config.totp_secret).expect("base32");
+        let period = self.config.totp_period;
         let totp = totp_rs::Builder::new()
             .with_secret(secret)
+            .with_step(period)
             .build_noncompliant();
-        totp.check(code, self.now() as u64).is_some()
+        let now = self.now() as u64;
+        let matched = [now.saturating_sub(period), now, now + period]
+            .into_iter()
+            .find(|t| totp.generate(*t) == code);
+        match matched.map(|t| t / period) {
+            None => Code::Wrong,
+            Some(step) if self.last_totp_step.is_some_and(|last| step <= last) => {
+                self.stats.totp_reused += 1;
+                Code::AlreadyUsed
+            }
+            Some(step) => {
+                self.last_totp_step = Some(step);
+                Code::Accepted
+            }
+        }
     }
 
     fn issue_tokens(&mut self, chain: u64) -> (String, String) {
@@ -559,16 +599,27 @@ fn self_asserted(st: &mut State, c: &Ctx) -> Reply {
         }
         2 => {
             st.stats.totp_attempts += 1;
-            let ok = c.form.get("reset_totp").map(String::as_str) == Some("false")
-                && c.form
-                    .get("totpVerificationCode")
-                    .is_some_and(|code| st.totp_ok(code));
+            let code = c.form.get("totpVerificationCode").cloned();
+            let verdict = match code {
+                Some(code) if c.form.get("reset_totp").map(String::as_str) == Some("false") => {
+                    st.check_code(&code)
+                }
+                _ => Code::Wrong,
+            };
             let flow = b2c_flow(st, c).unwrap();
-            if !ok {
-                flow.step = 9;
-                return fail("The verification code you have entered does not match our records.");
+            match verdict {
+                Code::Accepted => flow.step = 3,
+                Code::AlreadyUsed => {
+                    flow.step = 9;
+                    return fail("This verification code has already been used.");
+                }
+                Code::Wrong => {
+                    flow.step = 9;
+                    return fail(
+                        "The verification code you have entered does not match our records.",
+                    );
+                }
             }
-            flow.step = 3;
         }
         _ => return fail("The transaction has ended."),
     }

@@ -65,6 +65,7 @@ impl Exact {
             logons: n("logons"),
             password_attempts: n("password_attempts"),
             totp_attempts: n("totp_attempts"),
+            totp_reused: n("totp_reused"),
             errors: n("errors"),
         }
     }

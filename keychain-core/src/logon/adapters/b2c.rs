@@ -22,6 +22,36 @@ use crate::oauth::http::{self, SecretForm};
 /// The fields a self-asserted step may ask for that carry a one-time code.
 const CODE_FIELDS: &[&str] = &["totpVerificationCode", "verificationCode", "otpCode"];
 
+/// The most of a provider's message shown (it is the provider's text, scrubbed by the engine).
+const MAX_SAID: usize = 200;
+
+/// Words with which Azure AD B2C (Exact Online's sign-in) says a code was not judged: used
+/// already ("This verification code has already been used"), expired, or a clock that differs.
+/// Anything else about a code ("does not match our records") is a wrong secret.
+const CODE_NOT_TAKEN_WORDS: &[&str] = &[
+    "already been used",
+    "already used",
+    "has been used",
+    "expired",
+    "clock",
+    "out of sync",
+];
+
+/// A provider's message as one line of at most [`MAX_SAID`] characters.
+fn said_of(message: &str) -> String {
+    crate::text::escape_value(message.trim())
+        .chars()
+        .take(MAX_SAID)
+        .collect()
+}
+
+/// Whether `message`, the answer to a one-time code, says the code was used or expired rather
+/// than wrong.
+pub(crate) fn code_not_taken(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    CODE_NOT_TAKEN_WORDS.iter().any(|w| lower.contains(w))
+}
+
 pub(super) struct SelfAssertedPage;
 
 impl Adapter for SelfAssertedPage {
@@ -135,8 +165,22 @@ impl Adapter for SelfAssertedPage {
         });
         match b2c_status.as_deref() {
             Some("200") => {}
-            // B2C refuses any step, a user name too, with a status of its own.
-            Some(_) => return Err(sent.rejected()),
+            // B2C refuses any step, a user name too, with a status of its own, and says why in
+            // `message`. A code it took once already (RFC 6238 §5.2: once per person), or one
+            // that expired, is not a wrong secret.
+            Some(_) => {
+                let said = json
+                    .as_ref()
+                    .and_then(|j| j.get("message"))
+                    .and_then(Value::as_str)
+                    .map(said_of);
+                return Err(match said {
+                    Some(said) if carries.code && code_not_taken(&said) => {
+                        LogonError::CodeNotTaken { said }
+                    }
+                    said => sent.rejected_saying(said),
+                });
+            }
             None => {
                 return Err(LogonError::Protocol {
                     step: step.into(),
@@ -249,6 +293,29 @@ fn json_after(script: &str, marker: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18, item 3: a used or expired code is told from a wrong one by B2C's words.
+    #[test]
+    fn a_used_or_expired_code_is_not_a_wrong_one() {
+        for used in [
+            "This verification code has already been used.",
+            "The verification code has expired.",
+            "Verification code was already used, wait for a new one",
+            "Please check the clock of your device.",
+        ] {
+            assert!(code_not_taken(used), "{used}");
+        }
+        for wrong in [
+            "The verification code you have entered does not match our records.",
+            "Your password is incorrect.",
+            "We can't seem to find your account.",
+            "",
+        ] {
+            assert!(!code_not_taken(wrong), "{wrong}");
+        }
+        assert_eq!(said_of(&"x".repeat(500)).len(), MAX_SAID);
+        assert_eq!(said_of(" a\nb "), "a\\x0ab");
+    }
 
     #[test]
     fn reads_settings_and_fields() {
