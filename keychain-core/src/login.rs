@@ -814,9 +814,10 @@ impl TotpProvider for StepGuard<'_, '_> {
             let t = provider_time
                 .saturating_add(waited)
                 .clamp(local.saturating_sub(BOUND), local.saturating_add(BOUND));
-            let last = self.session.last_used_step(totp, local).map_err(|e| {
-                LogonError::Totp(format!("cannot read the used TOTP step: {e}"))
-            })?;
+            let last = self
+                .session
+                .last_used_step(totp, local)
+                .map_err(|e| LogonError::Totp(format!("cannot read the used TOTP step: {e}")))?;
             let bound = max_totp_wait(totp.period);
             let pause = match wait_for_fresh_step(totp, last, t, min_left) {
                 Ok(0) => {

@@ -36,4 +36,5 @@ mod readme;
 mod status_cli;
 mod store_cli;
 mod totp_cli;
+mod totp_per_secret;
 mod unattended;

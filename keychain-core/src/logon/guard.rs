@@ -168,9 +168,15 @@ mod tests {
         assert!(guard.rejection(false, None).is_none(), "nothing sent yet");
         assert!(guard.rejection(true, None).is_none(), "nothing sent yet");
         guard.claim(PASSWORD, &step("password", "pw")).unwrap();
-        assert_eq!(rejected_step(guard.rejection(false, None).unwrap()).0, "password");
+        assert_eq!(
+            rejected_step(guard.rejection(false, None).unwrap()).0,
+            "password"
+        );
         // A code marker before any code was sent still refers to what was sent: the password.
-        assert_eq!(rejected_step(guard.rejection(true, None).unwrap()).0, "password");
+        assert_eq!(
+            rejected_step(guard.rejection(true, None).unwrap()).0,
+            "password"
+        );
         guard.claim(CODE, &step("one-time code", "otp")).unwrap();
         // Once a code went out, any marker refers to it.
         assert_eq!(

@@ -158,7 +158,9 @@ pub enum LogonError {
     /// wrong: the code was used already (RFC 6238 §5.2: once per person, whichever account sent
     /// it), it expired, or the clocks differ. Not a rejection: no lockout guard; the caller may
     /// wait for the next time step and try once more.
-    #[error("the provider did not take the one-time code, saying \"{said}\" (a used or expired code, not a wrong secret)")]
+    #[error(
+        "the provider did not take the one-time code, saying \"{said}\" (a used or expired code, not a wrong secret)"
+    )]
     CodeNotTaken {
         /// The provider's words (scrubbed).
         said: String,
@@ -245,11 +247,7 @@ impl LogonError {
         let s = |t: String| scrubber.scrub(&t);
         let all = |v: Vec<String>| v.into_iter().map(s).collect();
         match self {
-            LogonError::Rejected {
-                step,
-                fields,
-                said,
-            } => LogonError::Rejected {
+            LogonError::Rejected { step, fields, said } => LogonError::Rejected {
                 step,
                 fields: all(fields),
                 said: said.map(s),

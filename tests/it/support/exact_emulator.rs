@@ -230,12 +230,12 @@ impl State {
         let period = self.config.totp_period;
         let totp = totp_rs::Builder::new()
             .with_secret(secret)
-            .with_step(period)
+            .with_step_duration(period)
             .build_noncompliant();
         let now = self.now() as u64;
         let matched = [now.saturating_sub(period), now, now + period]
             .into_iter()
-            .find(|t| totp.generate(*t) == code);
+            .find(|t| totp.generate(*t).to_string() == code);
         match matched.map(|t| t / period) {
             None => Code::Wrong,
             Some(step) if self.last_totp_step.is_some_and(|last| step <= last) => {

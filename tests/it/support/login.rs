@@ -81,7 +81,7 @@ impl Exact {
     /// Adds an exact-nl account pointed at the emulator, secrets from files.
     pub fn add(&self, kc: &Kc, name: &str, password: &str) {
         let pw = kc.file(&format!("{name}.pw"), &format!("{password}\n"));
-        let totp = kc.file(&format!("{name}.totp"), &self.config.totp_secret);
+        let totp = kc.file(&format!("{name}.totp"), &self.totp_text());
         let cs = kc.file(&format!("{name}.cs"), &self.config.client_secret);
         kc.ok(&[
             "add",
@@ -105,6 +105,12 @@ impl Exact {
             "--client-secret-file",
             cs.to_str().unwrap(),
         ]);
+    }
+
+    /// The TOTP secret as `add --totp-file` reads it: the base32 seed, or an otpauth URI when
+    /// the emulator's period is not the default 30 s.
+    pub fn totp_text(&self) -> String {
+        totp_text(&self.config)
     }
 
     /// A keychain command on the emulator's clock.
@@ -145,4 +151,17 @@ fn faked(cmd: &mut assert_cmd::Command, offset: i64) {
 pub fn put_back_refresh_token(kc: &Kc, name: &str, token: &str) {
     let file = kc.file("stale-refresh-token.txt", token);
     kc.ok(&["set", name, "--refresh-token-file", file.to_str().unwrap()]);
+}
+
+/// The emulator's TOTP secret as a file for `--totp-file`: the seed, or an otpauth URI that
+/// carries a period other than 30 s.
+pub fn totp_text(config: &Config) -> String {
+    if config.totp_period == 30 {
+        config.totp_secret.clone()
+    } else {
+        format!(
+            "otpauth://totp/Exact:user?secret={}&period={}",
+            config.totp_secret, config.totp_period
+        )
+    }
 }
