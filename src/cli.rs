@@ -117,7 +117,8 @@ EXIT STATUS OF LOGIN, BY CASE:
      refused a refresh for another reason than a dead grant (403, 404, 407,
      invalid_client: the refresh token is kept); an answer larger than keychain
      reads (1 MiB for tokens, 8 MiB for pages); an unknown page; no fresh TOTP
-     time step within 5 s
+     time step within one period (30 s; the period itself up to 120 s); a
+     one-time code the provider took as used or expired twice in a row
   6  the keychain is locked or its key store unavailable
   7  a record is corrupt or tampered with, or a stored token has control characters
   8  input/output error
