@@ -357,3 +357,145 @@ fn accounts_of_one_secret_on_two_machines_of_a_shared_keychain() {
         "{keys:?}"
     );
 }
+
+/// A LemonLDAP::NG-like portal on a stub: one form (user, password, code); each POST whose
+/// number is in `expired` is answered with the portal's `trmsg="82"` (`PE_TOKENEXPIRED`,
+/// "Exceeded authentication timeout": the code came too late and was not judged), any other
+/// with the redirect that ends the logon.
+fn portal_timing_out(expired: &'static [usize]) -> support::stub::Stub {
+    use std::sync::Mutex;
+    use support::stub::Answer;
+    let state = Mutex::new((String::new(), 0usize));
+    support::stub::Stub::start(move |seen| {
+        let path = seen.url.split('?').next().unwrap_or("");
+        let mut st = state.lock().unwrap();
+        match (seen.method.as_str(), path) {
+            ("GET", "/auth") => {
+                let url = Url::parse(&format!("http://x{}", seen.url)).unwrap();
+                st.0 = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "state")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                Answer::html(
+                    r#"<html><body><form method="post" action="/login">
+                    <input type="text" name="user"><input type="password" name="password">
+                    <input type="text" name="code" autocomplete="one-time-code">
+                    <input type="submit" value="Log on"></form></body></html>"#,
+                )
+            }
+            ("POST", "/login") => {
+                st.1 += 1;
+                if expired.contains(&st.1) {
+                    Answer::html(
+                        r#"<html><body><div class="message message-danger alert"><span trmsg="82"></span></div>
+                        <form method="post" action="/login"><input type="text" name="user">
+                        <input type="password" name="password"></form></body></html>"#,
+                    )
+                } else {
+                    Answer::redirect(
+                        302,
+                        &format!(
+                            "{}?code=c{}&state={}",
+                            support::login::REDIRECT_URI,
+                            st.1,
+                            st.0
+                        ),
+                    )
+                }
+            }
+            ("POST", "/token") => Answer::json(
+                200,
+                r#"{"access_token":"at-1","token_type":"bearer","expires_in":600,"refresh_token":"rt-1"}"#,
+            ),
+            _ => Answer::text(404, "not found"),
+        }
+    })
+}
+
+fn add_to_portal(kc: &Kc, stub: &support::stub::Stub) {
+    let pw = kc.file("pw", "pw-1\n");
+    let totp = kc.file(
+        "totp",
+        &format!(
+            "otpauth://totp/portal:alice?secret={}&period={SHORT_PERIOD}",
+            support::TOTP_SECRET
+        ),
+    );
+    kc.ok(&[
+        "add",
+        "acct",
+        "--provider",
+        "oauth2",
+        "--authorize-url",
+        &stub.url("/auth"),
+        "--token-url",
+        &stub.url("/token"),
+        "--client-id",
+        "cli",
+        "--redirect-uri",
+        support::login::REDIRECT_URI,
+        "--user",
+        "alice",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--totp-file",
+        totp.to_str().unwrap(),
+    ]);
+}
+
+fn code_posts(stub: &support::stub::Stub) -> usize {
+    stub.seen()
+        .iter()
+        .filter(|s| s.method == "POST" && s.url.starts_with("/login"))
+        .count()
+}
+
+/// Item 3 with LemonLDAP::NG's words: a code that came too late (`trmsg="82"`) is not a wrong
+/// secret: keychain waits for the next step and logs on with one more try. Before: exit 5 at
+/// once ("the page reports error message 82").
+#[test]
+fn a_code_that_came_too_late_is_tried_once_more_with_the_next_step() {
+    let stub = portal_timing_out(&[1]);
+    let kc = Kc::with_file_store();
+    add_to_portal(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(code_posts(&stub), 2);
+    let codes: Vec<String> = stub
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST" && s.url.starts_with("/login"))
+        .map(|s| {
+            s.body
+                .split('&')
+                .find(|p| p.starts_with("code="))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_ne!(
+        codes[0], codes[1],
+        "the second try sends the next step's code"
+    );
+}
+
+/// Item 3: only once more. A code not taken twice ends in exit 5 with the provider's words and
+/// no lockout guard: the next run logs on as usual.
+#[test]
+fn a_code_not_taken_twice_exits_5_without_the_guard() {
+    let stub = portal_timing_out(&[1, 2]);
+    let kc = Kc::with_file_store();
+    add_to_portal(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 5);
+    assert!(
+        stderr(&out).contains("Exceeded authentication timeout"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(code_posts(&stub), 2, "one more try, not more");
+    // No guard: the next run is not refused locally.
+    let out = kc.run(&["login", "acct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
