@@ -557,7 +557,7 @@ impl Session<'_> {
     }
 
     /// Fails before anything is sent when the TOTP step this logon would need was used by the
-    /// previous one and the next comes later than [`MAX_TOTP_WAIT`].
+    /// previous one and the next comes later than [`max_totp_wait`].
     fn check_fresh_step(&mut self, totp: &TotpSecret) -> Result<()> {
         let local = self.kc.now().max(0) as u64;
         let last = self.last_used_step(totp, local)?;
@@ -852,7 +852,7 @@ impl TotpProvider for StepGuard<'_, '_> {
             // Shown on a terminal (the front end's observer), whatever `progress` says: a wait
             // of up to a period must not look like a hang.
             let _waiting = crate::progress::waiting(&format!(
-                "waiting {pause} s for the next TOTP time step (the last code of this secret was used)"
+                "waiting {pause} s for a fresh TOTP time step (one not used before by this secret)"
             ));
             self.session.kc.clock().sleep(Duration::from_secs(pause));
             waited += pause;

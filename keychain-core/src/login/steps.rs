@@ -27,8 +27,8 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::store::AccountLock;
 use crate::store::kv::{Kv, KvExpect, LocalKv};
+use crate::store::{AccountLock, StoreError};
 use crate::totp::TotpSecret;
 
 /// The local space's folder inside the keychain folder, and the key prefix in a shared one.
@@ -104,7 +104,19 @@ impl SecretSteps {
                 "waiting for another logon with the same TOTP secret (another account or process)",
             );
             kc.store()
-                .lock(&format!("totp.{fp}"), kc.settings().lock_timeout)?
+                .lock(&format!("totp.{fp}"), kc.settings().lock_timeout)
+                .map_err(|e| match e {
+                    // The lock's name means nothing to a person: say whose it is.
+                    StoreError::LockTimeout { waited, .. } => Error::Unavailable {
+                        what: format!(
+                            "another logon with the same TOTP secret (another account, process or machine) kept it for {}; nothing was sent",
+                            humantime::format_duration(waited)
+                        ),
+                        retry: Some("later, or with a longer --lock-timeout".into()),
+                        cause: None,
+                    },
+                    e => e.into(),
+                })?
         };
         Ok(SecretSteps {
             kv,
