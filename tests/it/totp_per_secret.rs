@@ -83,7 +83,7 @@ fn early_in_a_step(period: u64, left: u64) {
 fn exact_emulator_refuses_a_code_already_accepted_for_the_user() {
     let emu = Emulator::start(exact_emulator::Config::default());
     let seed = exact_emulator::Config::default().totp_secret;
-    early_in_a_step(30, 20);
+    early_in_a_step(30, 10);
     // Two code sources that know nothing of each other: two accounts, two keychains.
     exact_logon(&emu, &mut TestTotp::new(&seed)).expect("the first code is accepted");
     let err = exact_logon(&emu, &mut TestTotp::new(&seed)).expect_err("the same step again");
@@ -162,7 +162,7 @@ fn llng_accepts_a_code_it_accepted_before() {
     let llng = Llng::shared();
     let endpoints = llng_endpoints(&llng);
     let scope = "openid offline_access";
-    early_in_a_step(30, 20);
+    early_in_a_step(30, 10);
     let mut first = TestTotp::new(support::TOTP_SECRET);
     let mut second = TestTotp::new(support::TOTP_SECRET);
     logon(&endpoints, "cli", scope, "dwho", "dwho", &mut first).expect("first logon");
@@ -358,11 +358,22 @@ fn accounts_of_one_secret_on_two_machines_of_a_shared_keychain() {
     );
 }
 
-/// A LemonLDAP::NG-like portal on a stub: one form (user, password, code); each POST whose
-/// number is in `expired` is answered with the portal's `trmsg="82"` (`PE_TOKENEXPIRED`,
-/// "Exceeded authentication timeout": the code came too late and was not judged), any other
-/// with the redirect that ends the logon.
-fn portal_timing_out(expired: &'static [usize]) -> support::stub::Stub {
+/// LemonLDAP::NG's answer to a code that came too late: `trmsg="82"` (`PE_TOKENEXPIRED`,
+/// "Exceeded authentication timeout"); the code was not judged.
+const LLNG_TOO_LATE: &str = r#"<html><body><div class="message message-danger alert"><span trmsg="82"></span></div>
+    <form method="post" action="/login"><input type="text" name="user">
+    <input type="password" name="password"></form></body></html>"#;
+
+/// A plain HTML provider (another emulator) that refuses a replayed code in words and shows its
+/// code form again.
+const HTML_REPLAY_REFUSED: &str = r#"<html><body><p class="error">Sign-in failed. This code has already been used; wait for a new one.</p>
+    <form method="post" action="/login"><input type="text" name="user">
+    <input type="password" name="password"><input type="text" name="code" autocomplete="one-time-code">
+    </form></body></html>"#;
+
+/// A portal on a stub: one form (user, password, code); each POST whose number is in
+/// `refused` is answered with `refusal`, any other with the redirect that ends the logon.
+fn portal_refusing(refused: &'static [usize], refusal: &'static str) -> support::stub::Stub {
     use std::sync::Mutex;
     use support::stub::Answer;
     let state = Mutex::new((String::new(), 0usize));
@@ -386,12 +397,8 @@ fn portal_timing_out(expired: &'static [usize]) -> support::stub::Stub {
             }
             ("POST", "/login") => {
                 st.1 += 1;
-                if expired.contains(&st.1) {
-                    Answer::html(
-                        r#"<html><body><div class="message message-danger alert"><span trmsg="82"></span></div>
-                        <form method="post" action="/login"><input type="text" name="user">
-                        <input type="password" name="password"></form></body></html>"#,
-                    )
+                if refused.contains(&st.1) {
+                    Answer::html(refusal)
                 } else {
                     Answer::redirect(
                         302,
@@ -456,7 +463,7 @@ fn code_posts(stub: &support::stub::Stub) -> usize {
 /// once ("the page reports error message 82").
 #[test]
 fn a_code_that_came_too_late_is_tried_once_more_with_the_next_step() {
-    let stub = portal_timing_out(&[1]);
+    let stub = portal_refusing(&[1], LLNG_TOO_LATE);
     let kc = Kc::with_file_store();
     add_to_portal(&kc, &stub);
     let out = kc.run(&["login", "acct"]);
@@ -484,7 +491,7 @@ fn a_code_that_came_too_late_is_tried_once_more_with_the_next_step() {
 /// no lockout guard: the next run logs on as usual.
 #[test]
 fn a_code_not_taken_twice_exits_5_without_the_guard() {
-    let stub = portal_timing_out(&[1, 2]);
+    let stub = portal_refusing(&[1, 2], LLNG_TOO_LATE);
     let kc = Kc::with_file_store();
     add_to_portal(&kc, &stub);
     let out = kc.run(&["login", "acct"]);
@@ -498,4 +505,31 @@ fn a_code_not_taken_twice_exits_5_without_the_guard() {
     // No guard: the next run is not refused locally.
     let out = kc.run(&["login", "acct"]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Items 1 and 3 with another provider: a plain HTML page that refuses a replayed code in its own
+/// words ("This code has already been used") is not a rejection either: no guard, one more try
+/// with the next step. Before: the page asked for the code again, which keychain took as a
+/// rejection of the code (exit 4 and the guard).
+#[test]
+fn a_plain_html_provider_refusing_a_replayed_code_is_tried_once_more() {
+    let stub = portal_refusing(&[1], HTML_REPLAY_REFUSED);
+    let kc = Kc::with_file_store();
+    add_to_portal(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(code_posts(&stub), 2);
+
+    let stub = portal_refusing(&[1, 2], HTML_REPLAY_REFUSED);
+    let kc = Kc::with_file_store();
+    add_to_portal(&kc, &stub);
+    let out = kc.run(&["login", "acct"]);
+    assert_exit(&out, 5);
+    assert!(
+        stderr(&out).contains("This code has already been used"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kc.run(&["login", "acct"]);
+    assert!(out.status.success(), "no guard: {}", stderr(&out));
 }

@@ -45,6 +45,39 @@ const REJECTION_MESSAGES: &[(&str, &str)] = &[
 const CODE_NOT_TAKEN_MESSAGES: &[(&str, &str)] = &[("82", "Exceeded authentication timeout")];
 /// The message codes that refer to the one-time code rather than the password.
 const CODE_MESSAGES: &[&str] = &["96", "110"];
+/// Words with which a plain HTML page, after a one-time code was sent, says the code was not
+/// judged (RFC 6238 §5.2 replay refusals, expiry) rather than wrong. Narrower than Azure AD
+/// B2C's list (`adapters::b2c`), whose words are an error message: these are searched in a
+/// whole page's text.
+const CODE_NOT_TAKEN_TEXT: &[&str] = &[
+    "already been used",
+    "already used",
+    "has been used",
+    "code has expired",
+    "code expired",
+    "code is expired",
+];
+/// The most of a provider's sentence quoted.
+const MAX_SAID: usize = 200;
+
+/// The sentence of `text` that says a code was used or expired, if one does.
+fn code_not_taken_in(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let at = CODE_NOT_TAKEN_TEXT.iter().find_map(|w| lower.find(w))?;
+    // `to_lowercase` may change byte lengths: cut the original at char boundaries near `at`.
+    let at = (0..=at.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let ends = |c: char| matches!(c, '.' | '!' | '?');
+    let start = text[..at].rfind(ends).map_or(0, |i| i + 1);
+    let end = text[at..].find(ends).map_or(text.len(), |i| at + i + 1);
+    let sentence = crate::text::escape_value(text[start..end].trim())
+        .chars()
+        .take(MAX_SAID)
+        .collect();
+    Some(sentence)
+}
 
 /// Runs one logon. See [`headless_logon_counted`].
 pub fn headless_logon(
@@ -205,6 +238,12 @@ impl Logon<'_, '_, '_> {
         {
             return Err(LogonError::CodeNotTaken { said: said.into() });
         }
+        // A plain HTML provider that says so in words (a replay refusal, an expired code).
+        if self.sent.code_sent()
+            && let Some(said) = code_not_taken_in(&page.text)
+        {
+            return Err(LogonError::CodeNotTaken { said });
+        }
         if let Some(m) = page.messages.iter().find(|m| m.is_error) {
             return Err(LogonError::Protocol {
                 step: at.step.clone(),
@@ -233,4 +272,31 @@ fn same_endpoint(a: &Url, b: &Url) -> bool {
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
         && a.path() == b.path()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_saying_a_code_was_used_or_expired_is_quoted_by_its_sentence() {
+        assert_eq!(
+            code_not_taken_in("Sign in. This code has already been used! Try again").as_deref(),
+            Some("This code has already been used!")
+        );
+        assert_eq!(
+            code_not_taken_in("Your one-time code has expired").as_deref(),
+            Some("Your one-time code has expired")
+        );
+        for fine in [
+            "",
+            "Invalid authenticator code.",
+            "Your password has expired.",
+            "Welcome back",
+        ] {
+            assert_eq!(code_not_taken_in(fine), None, "{fine}");
+        }
+        // Text whose lower case is longer than itself, and no panic at any cut.
+        assert!(code_not_taken_in("İİİ ALREADY USED İ").is_some());
+    }
 }

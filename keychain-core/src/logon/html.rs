@@ -40,7 +40,13 @@ pub struct Page {
     pub forms: Vec<Form>,
     pub scripts: Vec<String>,
     pub messages: Vec<Message>,
+    /// The page's text outside scripts and form fields, words separated by single spaces, up
+    /// to [`MAX_TEXT`] bytes: where a plain HTML provider says why it did not take a code.
+    pub text: String,
 }
+
+/// The most of a page's text kept in [`Page::text`].
+pub const MAX_TEXT: usize = 64 * 1024;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -163,6 +169,16 @@ pub fn parse(html: &str) -> Page {
                     && let Some(field) = form.as_mut().and_then(|f| f.fields.last_mut())
                 {
                     field.value.push_str(&text(&s.value));
+                } else {
+                    for word in text(&s.value).split_whitespace() {
+                        if page.text.len() + word.len() >= MAX_TEXT {
+                            break;
+                        }
+                        if !page.text.is_empty() {
+                            page.text.push(' ');
+                        }
+                        page.text.push_str(word);
+                    }
                 }
             }
             _ => {}
