@@ -411,6 +411,11 @@ fn portal_refusing(refused: &'static [usize], refusal: &'static str) -> support:
                     )
                 }
             }
+            // Every refresh token is dead (used elsewhere): only a logon gives tokens.
+            ("POST", "/token") if seen.body.contains("grant_type=refresh_token") => Answer::json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"refresh token already used"}"#,
+            ),
             ("POST", "/token") => Answer::json(
                 200,
                 r#"{"access_token":"at-1","token_type":"bearer","expires_in":600,"refresh_token":"rt-1"}"#,
@@ -421,11 +426,15 @@ fn portal_refusing(refused: &'static [usize], refusal: &'static str) -> support:
 }
 
 fn add_to_portal(kc: &Kc, stub: &support::stub::Stub) {
+    add_to_portal_with_period(kc, stub, SHORT_PERIOD);
+}
+
+fn add_to_portal_with_period(kc: &Kc, stub: &support::stub::Stub, period: u64) {
     let pw = kc.file("pw", "pw-1\n");
     let totp = kc.file(
         "totp",
         &format!(
-            "otpauth://totp/portal:alice?secret={}&period={SHORT_PERIOD}",
+            "otpauth://totp/portal:alice?secret={}&period={period}",
             support::TOTP_SECRET
         ),
     );
@@ -532,4 +541,27 @@ fn a_plain_html_provider_refusing_a_replayed_code_is_tried_once_more() {
     );
     let out = kc.run(&["login", "acct"]);
     assert!(out.status.success(), "no guard: {}", stderr(&out));
+}
+
+/// Item 2, through the binary: a logon right after another (here: the refresh token turned out
+/// dead, so the account logs on again within the step of its first logon) waits for the next
+/// step, about 8 s here, instead of exit 5 "try again in 8 s" (the old bound was 5 s).
+#[test]
+fn a_logon_right_after_another_waits_for_the_next_step_instead_of_exit_5() {
+    let period = 10;
+    let stub = portal_refusing(&[], LLNG_TOO_LATE);
+    let kc = Kc::with_file_store();
+    add_to_portal_with_period(&kc, &stub, period);
+    early_in_a_step(period, period - 1);
+    kc.ok(&["login", "acct"]);
+    // The access token is not valid long enough; the refresh is refused as a dead grant.
+    let started = std::time::Instant::now();
+    let out = kc.run(&["login", "acct", "--min-valid", "100000"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(code_posts(&stub), 2, "two logons");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "it waited for the next step: {:?}",
+        started.elapsed()
+    );
 }
