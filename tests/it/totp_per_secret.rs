@@ -251,28 +251,33 @@ fn two_and_three_accounts_of_one_secret_log_on_at_once() {
 #[test]
 fn a_code_spent_elsewhere_is_not_wrong_no_guard_and_one_more_try() {
     let period = 10;
-    let (mine, theirs) = (Kc::with_file_store(), Kc::with_file_store());
-    let (exact, _) = exact_with_accounts(&mine, 1, period);
-    exact.add(&theirs, "theirs", &exact.config.password);
-    early_in_a_step(period, period - 1);
-    exact.ok(&theirs, &["login", "theirs"]);
-    let out = exact.run(&mine, &["login", "acct1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stats = exact.stats();
-    assert_eq!(
-        stats.totp_reused, 1,
-        "the first code was the spent one: {stats:?}"
-    );
-    assert_eq!(stats.logons, 2, "{stats:?}");
-    let shown: serde_json::Value =
-        serde_json::from_str(&exact.ok(&mine, &["show", "acct1", "--json"])).unwrap();
-    assert!(
-        shown.to_string().contains("\"logon_rejected\":null")
-            || shown.get("logon_rejected").is_none(),
-        "no lockout guard: {shown}"
-    );
-    // And the next run logs on as usual (it needs no person).
-    exact.ok(&mine, &["login", "acct1"]);
+    // The two logons must fall in one step; on a loaded machine the first may take so long
+    // that the second starts in the next one (and nothing is refused): then run it again.
+    for attempt in 1..=3 {
+        let (mine, theirs) = (Kc::with_file_store(), Kc::with_file_store());
+        let (exact, _) = exact_with_accounts(&mine, 1, period);
+        exact.add(&theirs, "theirs", &exact.config.password);
+        early_in_a_step(period, period - 1);
+        exact.ok(&theirs, &["login", "theirs"]);
+        let out = exact.run(&mine, &["login", "acct1"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let shown: serde_json::Value =
+            serde_json::from_str(&exact.ok(&mine, &["show", "acct1", "--json"])).unwrap();
+        assert_eq!(
+            shown.get("logon_rejected"),
+            Some(&serde_json::Value::Null),
+            "no lockout guard: {shown}"
+        );
+        // And the next run logs on as usual (it needs no person).
+        exact.ok(&mine, &["login", "acct1"]);
+        let stats = exact.stats();
+        assert_eq!(stats.logons, 2, "{stats:?}");
+        if stats.totp_reused == 1 {
+            return;
+        }
+        eprintln!("attempt {attempt}: the two logons fell in different steps; again");
+    }
+    panic!("the spent code was never sent first: the machine is too slow for a 10 s step");
 }
 
 /// Item 3, the other side: a wrong code is a rejection; exit 4 says which credential, in the
