@@ -554,19 +554,22 @@ fn a_plain_html_provider_refusing_a_replayed_code_is_tried_once_more() {
 #[test]
 fn a_logon_right_after_another_waits_for_the_next_step_instead_of_exit_5() {
     let period = 10;
-    let stub = portal_refusing(&[], LLNG_TOO_LATE);
-    let kc = Kc::with_file_store();
-    add_to_portal_with_period(&kc, &stub, period);
-    early_in_a_step(period, period - 1);
-    kc.ok(&["login", "acct"]);
-    // The access token is not valid long enough; the refresh is refused as a dead grant.
-    let started = std::time::Instant::now();
-    let out = kc.run(&["login", "acct", "--min-valid", "100000"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(code_posts(&stub), 2, "two logons");
-    assert!(
-        started.elapsed() >= Duration::from_secs(5),
-        "it waited for the next step: {:?}",
-        started.elapsed()
-    );
+    for attempt in 1..=3 {
+        let stub = portal_refusing(&[], LLNG_TOO_LATE);
+        let kc = Kc::with_file_store();
+        add_to_portal_with_period(&kc, &stub, period);
+        early_in_a_step(period, period - 1);
+        kc.ok(&["login", "acct"]);
+        // The access token is not valid long enough; the refresh is refused as a dead grant.
+        let started = std::time::Instant::now();
+        let out = kc.run(&["login", "acct", "--min-valid", "100000"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(code_posts(&stub), 2, "two logons");
+        // On a loaded machine the first logon may end in the next step: nothing to wait for.
+        if started.elapsed() >= Duration::from_secs(5) {
+            return;
+        }
+        eprintln!("attempt {attempt}: the second logon fell in the next step; again");
+    }
+    panic!("the second logon never fell in the first one's step");
 }
