@@ -10,6 +10,7 @@ mod support;
 mod audit_anomalies;
 mod audit_cli;
 mod crash_safety;
+mod demo_script;
 mod exec_env_cli;
 mod header_times;
 mod hostile_files;
