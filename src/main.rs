@@ -33,8 +33,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(done) => return done,
     };
+    // `status` is a monitoring check: whatever stops it from checking is "unknown" (3).
+    let is_status = matches!(cli.command, keychain::cli::Command::Status(_));
     match keychain::cmd::dispatch(cli) {
         Ok(outcome) => outcome.exit_code(),
+        Err(error) if is_status && !error.is_closed_pipe() => {
+            fail_with(error, json, keychain::outcome::nagios::UNKNOWN)
+        }
         Err(error) => fail(error, json),
     }
 }
@@ -70,10 +75,16 @@ fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
 }
 
 fn fail(error: keychain::error::Error, json: bool) -> ExitCode {
+    let code = error.exit_code();
+    fail_with(error, json, code)
+}
+
+/// Prints the error and ends with `code`.
+fn fail_with(error: keychain::error::Error, json: bool, code: i32) -> ExitCode {
     // A reader that went away gets no message (there is no one to read it), only the status.
     if json && !error.is_closed_pipe() {
         let text = keychain::json::error(
-            error.exit_code(),
+            code,
             error.code(),
             &error.with_causes(),
             error.hint().as_deref(),
@@ -98,5 +109,5 @@ fn fail(error: keychain::error::Error, json: bool) -> ExitCode {
         // The exit status carries the error when standard error itself cannot be written.
         let _ = output::err(&text);
     }
-    status(error.exit_code())
+    status(code)
 }

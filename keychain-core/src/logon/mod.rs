@@ -271,17 +271,19 @@ impl LogonError {
     }
 
     /// What to do about it, where this module knows better than the caller; a rejection's
-    /// advice (check the stored credentials) is the caller's, who knows the account.
-    pub fn hint(&self) -> Option<String> {
+    /// advice (check the stored credentials) is the caller's, who knows the account. A command
+    /// in the advice names `account` when the caller gives it.
+    pub fn hint(&self, account: Option<&str>) -> Option<String> {
         match self {
             LogonError::Unavailable { .. } => Some("try again later".into()),
             LogonError::UnknownPage { .. } => Some(
                 "rerun with --debug-pages DIR to see the pages (secrets redacted) and report them"
                     .into(),
             ),
-            LogonError::TotpRequired { .. } => {
-                Some("add the TOTP secret with 'keychain set ACCOUNT --totp-file FILE'".into())
-            }
+            LogonError::TotpRequired { .. } => Some(format!(
+                "add the TOTP secret with {}",
+                crate::error::account_command("set", account, " --totp-file FILE")
+            )),
             _ => None,
         }
     }
@@ -293,7 +295,9 @@ impl LogonError {
             LogonError::Rejected { .. } => ErrorClass::Rejected,
             LogonError::Provider { error, .. } if error == "access_denied" => ErrorClass::Rejected,
             LogonError::Unavailable { .. } => ErrorClass::Unavailable,
-            LogonError::Policy(_) => ErrorClass::Policy,
+            // The account lacks what its provider asks for: its settings must change, and
+            // no wait will help (exit 2, never "try again later").
+            LogonError::Policy(_) | LogonError::TotpRequired { .. } => ErrorClass::Policy,
             _ => ErrorClass::Protocol,
         }
     }
