@@ -633,6 +633,61 @@ mod tests {
         assert_eq!(error.code(), "integrity");
     }
 
+    /// Regression (issue 18, item 5): hints said 'keychain set ACCOUNT --totp-file FILE' and
+    /// 'keychain show ACCOUNT'; a command in a hint names the account, or says "for the
+    /// account" in words where the caller does not know it.
+    #[test]
+    fn no_hint_carries_a_placeholder_for_the_account() {
+        let causes = || {
+            vec![
+                ProviderCause::Logon(Box::new(LogonError::TotpRequired {
+                    path: "/mfa".into(),
+                })),
+                ProviderCause::Logon(Box::new(logon_rejected())),
+                ProviderCause::Token(Box::new(TokenError::Rejected {
+                    error: "invalid_grant".into(),
+                    description: None,
+                })),
+                ProviderCause::Token(Box::new(token_unavailable())),
+                ProviderCause::Discovery(Box::new(DiscoveryError::Protocol {
+                    path: "/.well-known/openid-configuration".into(),
+                    detail: "no token_endpoint".into(),
+                })),
+            ]
+        };
+        let mut hints = Vec::new();
+        for cause in causes() {
+            hints.push(cause.hint(Some("acme-books")));
+            hints.push(cause.hint(None));
+        }
+        for cause in causes() {
+            let rejected = Error::Rejected {
+                what: "rejected".into(),
+                account: "acme-books".into(),
+                cause,
+            };
+            hints.push(rejected.hint());
+        }
+        for cause in causes() {
+            hints.push(
+                Error::Unavailable {
+                    what: "unavailable".into(),
+                    retry: None,
+                    cause: Some(cause),
+                }
+                .hint(),
+            );
+        }
+        for hint in hints.into_iter().flatten() {
+            for placeholder in ["ACCOUNT", "NAME", "<account>"] {
+                assert!(!hint.contains(placeholder), "{placeholder} in: {hint}");
+            }
+            if hint.contains("'keychain ") && !hint.contains("for the account") {
+                assert!(hint.contains("acme-books"), "{hint}");
+            }
+        }
+    }
+
     /// Words of advice: they belong in `hint()`, not in the message.
     const ADVICE: &[&str] = &[
         "run '",
@@ -661,7 +716,7 @@ mod tests {
                     path: "/login".into(),
                     reason: "timed out".into(),
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = LogonError::UnknownPage {
@@ -669,7 +724,7 @@ mod tests {
                     status: 200,
                     fields: vec![],
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = LogonError::TotpRequired {
@@ -682,7 +737,7 @@ mod tests {
                     error: "invalid_grant".into(),
                     description: None,
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = TokenError::RateLimited {
@@ -691,25 +746,25 @@ mod tests {
                     retry_after: None,
                     new_refresh_token: None,
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = token_unavailable();
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = DiscoveryError::Unavailable {
                     path: "/.well-known/openid-configuration".into(),
                     reason: "timed out".into(),
                 };
-                (e.to_string(), Some(e.hint().into()))
+                (e.to_string(), Some(e.hint(Some("acme"))))
             },
             {
                 let e = DiscoveryError::Protocol {
                     path: "/.well-known/openid-configuration".into(),
                     detail: "no token_endpoint".into(),
                 };
-                (e.to_string(), Some(e.hint().into()))
+                (e.to_string(), Some(e.hint(Some("acme"))))
             },
             {
                 let e = AuditError::Io {

@@ -17,6 +17,7 @@ fn rich_keychain() -> Kc {
     let rt = kc.file("rt.txt", "rt-1");
     kc.ok(&[
         "add",
+        "--no-client-secret",
         "books",
         "--provider",
         "exact-nl",

@@ -21,6 +21,7 @@ fn add(kc: &Kc, stub: &Stub, extra: &[&str]) -> std::process::Output {
     let (auth, token) = (stub.url("/auth"), stub.url("/token"));
     let mut args = vec![
         "add",
+        "--no-client-secret",
         "acct",
         "--provider",
         "oauth2",
@@ -364,6 +365,7 @@ fn plain_http_to_another_host_needs_insecure_http_and_is_reported() {
     let kc = Kc::with_file_store();
     let base = [
         "add",
+        "--no-client-secret",
         "acct",
         "--provider",
         "oauth2",

@@ -16,6 +16,7 @@ mod header_times;
 mod hostile_files;
 mod hot_paths;
 mod human_output;
+mod incomplete_accounts;
 mod integrity_cli;
 mod json_contract;
 mod keystores;

@@ -20,6 +20,7 @@ fn add_without_provider_is_refused_naming_the_flag_and_stores_nothing() {
     let kc = Kc::with_file_store();
     let out = kc.run(&[
         "add",
+        "--no-client-secret",
         "acme",
         "--user",
         "dwho",

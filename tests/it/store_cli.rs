@@ -298,6 +298,7 @@ fn provider_settings_are_checked() {
     let pw = pw.to_str().unwrap();
     let base = [
         "add",
+        "--no-client-secret",
         "a",
         "--user",
         "u",
