@@ -55,23 +55,37 @@ fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
     };
     let text = error.render().to_string();
     if error.use_stderr() {
+        // `status` is a monitoring check: a command line it cannot use is "unknown" (3), not
+        // "critical" (2).
+        let code = if status_in_args() {
+            keychain::outcome::nagios::UNKNOWN
+        } else {
+            error.exit_code()
+        };
         // The status says "usage error" even when standard error cannot be written.
         let _ = if json {
             let message = text.lines().next().unwrap_or_default();
             let message = message.strip_prefix("error: ").unwrap_or(message);
             let hint = "see 'keychain --help' or 'keychain help COMMAND'";
-            output::raw_err(
-                keychain::json::error(error.exit_code(), "usage", message, Some(hint)).as_bytes(),
-            )
+            output::raw_err(keychain::json::error(code, "usage", message, Some(hint)).as_bytes())
         } else {
             output::err(&text)
         };
-        return Err(status(error.exit_code()));
+        return Err(status(code));
     }
     Err(match output::out(&text) {
         Ok(()) => status(error.exit_code()),
         Err(write) => fail(write, json),
     })
+}
+
+/// Whether the command line, as far as clap can read it, runs `status`.
+fn status_in_args() -> bool {
+    use clap::CommandFactory;
+    keychain::cli::Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(std::env::args_os())
+        .is_ok_and(|m| m.subcommand_name() == Some("status"))
 }
 
 fn fail(error: keychain::error::Error, json: bool) -> ExitCode {

@@ -445,6 +445,7 @@ fn status_exits_as_a_monitoring_plugin_does() {
         (&["status", "nope"][..], "no account named 'nope'"),
         (&["status", "zz*"], "no account matches 'zz*'"),
         (&["status", "books", "../x"], "account name"),
+        (&["status", "--bogus"], "--bogus"),
     ] {
         let out = kc.run(args);
         assert_exit(&out, 3);
