@@ -106,9 +106,11 @@ EXIT STATUS OF LOGIN, BY CASE:
   0  a token: from the cache, by refresh (the rotated refresh token is stored
      first) or by a headless logon
   2  the account cannot log on as configured: no password and no usable refresh
-     token, no client id or redirect URI; or a page asked for a credential to go
+     token, no client id or redirect URI; the provider asks for a one-time code
+     and the account has no TOTP secret, or refuses the client (invalid_client)
+     and the account has no client secret; or a page asked for a credential to go
      where the account does not allow (another host: --allow-host HOST; plain
-     http: --insecure-http; in a URL: never); nothing was sent
+     http: --insecure-http; in a URL: never). The hint names the account
   3  no such account
   4  the provider rejected the password or one-time code. The rejection is
      recorded and every later login exits 4 at once, sending nothing, until

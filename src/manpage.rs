@@ -152,7 +152,7 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
         "rm" => ("2", "usage error or bad input; or the removal was not confirmed"),
         "import" => ("2", "usage error or bad input; an account was refused, or --strip left a secret in the file"),
         "scan" => ("2", "a file is not well-formed XML or has a DTD (the others are still scanned)"),
-        "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id; a credential would go to a host the account does not allow); nothing was sent"),
+        "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id or redirect URI; a TOTP secret or client secret the provider asks for; a credential would go to a host the account does not allow); the hint names the account"),
         _ => ("2", "usage error or bad input (a flag, a file's content, a missing secret)"),
     });
     if named || sub.is_empty() || sub == "audit" {

@@ -21,7 +21,6 @@ fn add(kc: &Kc, stub: &Stub, extra: &[&str]) -> std::process::Output {
     let (auth, token) = (stub.url("/auth"), stub.url("/token"));
     let mut args = vec![
         "add",
-        "--no-client-secret",
         "acct",
         "--provider",
         "oauth2",
@@ -37,6 +36,16 @@ fn add(kc: &Kc, stub: &Stub, extra: &[&str]) -> std::process::Output {
         "alice",
     ];
     args.extend_from_slice(extra);
+    // Off a terminal each secret is given or declined.
+    if !extra.contains(&"--client-secret-file") {
+        args.push("--no-client-secret");
+    }
+    if !extra
+        .iter()
+        .any(|a| matches!(*a, "--totp-file" | "--no-totp"))
+    {
+        args.push("--no-totp");
+    }
     kc.run(&args)
 }
 
