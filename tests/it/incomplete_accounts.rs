@@ -10,7 +10,7 @@ use support::exact_emulator::{Config, Emulator};
 use support::*;
 
 /// The account's flags for the Exact Online emulator, without the TOTP and client secret ones.
-fn exact_args<'a>(emu: &Emulator, kc: &Kc, name: &'a str) -> Vec<String> {
+fn exact_args(emu: &Emulator, kc: &Kc, name: &str) -> Vec<String> {
     let config = Config::default();
     let pw = kc.file(&format!("{name}.pw"), &format!("{}\n", config.password));
     [

@@ -406,8 +406,9 @@ fn totp_select_picks_one_entry_of_a_google_authenticator_export() {
             name.as_str(),
         ),
     ] {
-        let mut args = add_args(account, &["--no-password"]);
-        args.extend(source);
+        let mut extra = vec!["--no-password"];
+        extra.extend(source);
+        let mut args = add_args(account, &extra);
         args.extend(["--totp-select", selector]);
         kc.ok(&args);
         assert_eq!(
