@@ -49,7 +49,7 @@ setup_failed() { echo "hot_paths.sh: setup failed: $*; rerun" >&2; exit 1; }
 export KEYCHAIN_DIR=$work/kc
 "$bin" init >/dev/null 2>&1
 "$bin" add bench --provider oidc --issuer http://127.0.0.1:9 --client-id cli --user u \
-  --password-file "$work/pw" --totp-file "$work/totp" 2>/dev/null
+  --password-file "$work/pw" --totp-file "$work/totp" --no-client-secret 2>/dev/null
 target/release/examples/exact_emulator >"$work/emu.out" 2>/dev/null &
 emu_pid=$!
 for _ in $(seq 100); do [ -s "$work/emu.out" ] && break; sleep 0.05; done

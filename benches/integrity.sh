@@ -16,7 +16,7 @@ printf 'JBSWY3DPEHPK3PXP' > "$work/totp"
 for kc in small big; do
   KEYCHAIN_DIR=$work/$kc "$bin" init --key-store file >/dev/null 2>&1
   KEYCHAIN_DIR=$work/$kc "$bin" add acme --provider oidc --issuer http://127.0.0.1:9 \
-    --client-id cli --user u --no-password --totp-file "$work/totp" 2>/dev/null
+    --client-id cli --user u --no-password --totp-file "$work/totp" --no-client-secret 2>/dev/null
 done
 target/release/examples/bulk_add "$work/big" "$n"
 echo "audit log of the big keychain: $(stat -c %s "$work/big/audit.log") bytes"

@@ -23,7 +23,7 @@ rustc -O -o "$work/hello" "$work/hello.rs"
 printf 'bench-password' | secret-tool store --label=keychain-bench keychain-bench one
 "$bin" init >/dev/null 2>&1
 "$bin" add bench --provider oidc --issuer http://127.0.0.1:9 --client-id cli --user u \
-  --password-file "$work/pw" --totp-file "$work/totp" 2>/dev/null
+  --password-file "$work/pw" --totp-file "$work/totp" --no-client-secret 2>/dev/null
 
 run() { # label, then hyperfine arguments
   local label=$1; shift
@@ -43,7 +43,7 @@ PY
 big=$work/big
 KEYCHAIN_DIR=$big "$bin" init >/dev/null 2>&1
 KEYCHAIN_DIR=$big "$bin" add bench --provider oidc --issuer http://127.0.0.1:9 --client-id cli --user u \
-  --password-file "$work/pw" --totp-file "$work/totp" 2>/dev/null
+  --password-file "$work/pw" --totp-file "$work/totp" --no-client-secret 2>/dev/null
 ./target/release/examples/bulk_add "$big" 9999 2>/dev/null
 sync
 echo "### accounts: $(ls "$KEYCHAIN_DIR/accounts" | wc -l) (small) and $(ls "$big/accounts" | wc -l) (big)"

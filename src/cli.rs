@@ -74,7 +74,8 @@ A job has no terminal, no desktop session and little environment. It needs:
                     a file key store. The os key store needs the desktop's Secret Service,
                     which cron and system services do not reach.
 Keep refresh tokens alive (Exact Online's expire after 30 days unused) and check that the
-jobs will work with 'keychain status' (exit 1 and the findings when they will not).
+jobs will work with 'keychain status' (exit 1 warning, 2 critical, 3 unknown, with the
+findings, when they may not).
 
 crontab (examples/keychain.crontab in the source tree):
   KEYCHAIN_DIR=/var/lib/etl/keychain
@@ -105,9 +106,11 @@ EXIT STATUS OF LOGIN, BY CASE:
   0  a token: from the cache, by refresh (the rotated refresh token is stored
      first) or by a headless logon
   2  the account cannot log on as configured: no password and no usable refresh
-     token, no client id or redirect URI; or a page asked for a credential to go
+     token, no client id or redirect URI; the provider asks for a one-time code
+     and the account has no TOTP secret, or refuses the client (invalid_client)
+     and the account has no client secret; or a page asked for a credential to go
      where the account does not allow (another host: --allow-host HOST; plain
-     http: --insecure-http; in a URL: never); nothing was sent
+     http: --insecure-http; in a URL: never). The hint names the account
   3  no such account
   4  the provider rejected the password or one-time code. The rejection is
      recorded and every later login exits 4 at once, sending nothing, until
@@ -209,17 +212,24 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Remove the cached identity from the kernel keyring
     Lock,
-    /// Will tonight's job work? Key store, unlock, and per account the last logon, the refresh
-    /// token's days left, the lockout guard; exit 0 when all is well, 1 otherwise
+    /// Will tonight's job work? Key store, unlock, audit log, shared store, and per account
+    /// what a logon needs, the last result, the lockout guard, the refresh token; exits 0 ok,
+    /// 1 warning, 2 critical, 3 unknown (as monitoring plugins do)
     ///
-    /// Never prompts, takes no lock and writes nothing: made for cron and monitoring (e.g. a
-    /// systemd timer's ExecStartPre, or a Nagios-style check). The key store is asked itself,
-    /// not the unlock cache; a passphrase store only when a job's passphrase file is given
+    /// Never prompts and writes nothing: made for cron and monitoring (a systemd timer's
+    /// ExecStartPost, a Nagios or Icinga check). The key store is asked itself, not the unlock
+    /// cache; a passphrase store only when a job's passphrase file is given
     /// (KEYCHAIN_PASSPHRASE_FILE or the systemd credential keychain-passphrase). Findings:
-    /// error: key-store-unavailable, record-unreadable, interrupted-rename, logon-rejected,
-    /// cannot-log-on; warning: unlock-ends (within 24 h while the store cannot answer jobs),
-    /// refresh-token-expired (the next logon is headless), refresh-token-idle (5 days or fewer
-    /// left).
+    /// critical: key-store-unavailable, audit-log (logins are refused), record-unreadable,
+    /// interrupted-rename, logon-rejected, incomplete-settings, cannot-log-on (no refresh
+    /// token, and a password, redirect URI or a TOTP secret the provider asks for is missing),
+    /// last-logon-failed; high (a warning): unlock-ends (within 24 h while the store cannot
+    /// answer jobs), logon-incomplete (a headless logon would fail once the refresh token is
+    /// gone), last-login-failed, error-budget, refresh-token-expired (the next logon is
+    /// headless), refresh-token-idle (5 days or fewer left; Exact's 30-day rule, for Exact
+    /// accounts only); unknown: store-unreachable (a shared store that does not answer). The
+    /// exit status is the worst finding's: critical over unknown over warning. Whatever stops
+    /// the check itself (no keychain, no such account) exits 3.
     Status(StatusArgs),
     /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
     ///

@@ -33,8 +33,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(done) => return done,
     };
+    // `status` is a monitoring check: whatever stops it from checking is "unknown" (3).
+    let is_status = matches!(cli.command, keychain::cli::Command::Status(_));
     match keychain::cmd::dispatch(cli) {
         Ok(outcome) => outcome.exit_code(),
+        Err(error) if is_status && !error.is_closed_pipe() => {
+            fail_with(error, json, keychain::outcome::nagios::UNKNOWN)
+        }
         Err(error) => fail(error, json),
     }
 }
@@ -50,18 +55,23 @@ fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
     };
     let text = error.render().to_string();
     if error.use_stderr() {
+        // `status` is a monitoring check: a command line it cannot use is "unknown" (3), not
+        // "critical" (2).
+        let code = if status_in_args() {
+            keychain::outcome::nagios::UNKNOWN
+        } else {
+            error.exit_code()
+        };
         // The status says "usage error" even when standard error cannot be written.
         let _ = if json {
             let message = text.lines().next().unwrap_or_default();
             let message = message.strip_prefix("error: ").unwrap_or(message);
             let hint = "see 'keychain --help' or 'keychain help COMMAND'";
-            output::raw_err(
-                keychain::json::error(error.exit_code(), "usage", message, Some(hint)).as_bytes(),
-            )
+            output::raw_err(keychain::json::error(code, "usage", message, Some(hint)).as_bytes())
         } else {
             output::err(&text)
         };
-        return Err(status(error.exit_code()));
+        return Err(status(code));
     }
     Err(match output::out(&text) {
         Ok(()) => status(error.exit_code()),
@@ -69,11 +79,26 @@ fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
     })
 }
 
+/// Whether the command line, as far as clap can read it, runs `status`.
+fn status_in_args() -> bool {
+    use clap::CommandFactory;
+    keychain::cli::Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(std::env::args_os())
+        .is_ok_and(|m| m.subcommand_name() == Some("status"))
+}
+
 fn fail(error: keychain::error::Error, json: bool) -> ExitCode {
+    let code = error.exit_code();
+    fail_with(error, json, code)
+}
+
+/// Prints the error and ends with `code`.
+fn fail_with(error: keychain::error::Error, json: bool, code: i32) -> ExitCode {
     // A reader that went away gets no message (there is no one to read it), only the status.
     if json && !error.is_closed_pipe() {
         let text = keychain::json::error(
-            error.exit_code(),
+            code,
             error.code(),
             &error.with_causes(),
             error.hint().as_deref(),
@@ -98,5 +123,5 @@ fn fail(error: keychain::error::Error, json: bool) -> ExitCode {
         // The exit status carries the error when standard error itself cannot be written.
         let _ = output::err(&text);
     }
-    status(error.exit_code())
+    status(code)
 }

@@ -126,23 +126,33 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
     );
     match sub {
         "" => {
-            codes.push(("1", "status or audit: findings (see keychain-status(1), keychain-audit(1)); scan: secrets found; audit fingerprint: not a match"));
+            codes.push(("1", "audit: findings (see keychain-audit(1)); status: a warning, and 2 critical, 3 unknown (see keychain-status(1)); scan: secrets found; audit fingerprint: not a match"));
         }
-        "status" => codes.push((
-            "1",
-            "a finding: something would stop a job (each is listed)",
-        )),
+        "status" => {
+            codes[0] = ("0", "ok: nothing found that would stop a job");
+            codes.push((
+                "1",
+                "warning: a job will soon fail or needs a person (each finding is listed)",
+            ));
+            codes.push(("2", "critical: a job would fail (each finding is listed)"));
+            codes.push(("3", "unknown: the check could not be made (a shared store that does not answer, no keychain, no such account or no match for a pattern)"));
+        }
         "audit" => {
             codes.push(("1", "audit report: a finding at or above --fail-on; audit fingerprint: the value is not the current one"));
         }
         "scan" => codes.push(("1", "plain-text secrets were found")),
         _ => {}
     }
+    if sub == "status" {
+        // The monitoring plugins' convention: nothing else, whatever went wrong.
+        codes.push(("141", "standard output was closed by its reader (| head)"));
+        return codes;
+    }
     codes.push(match sub {
         "rm" => ("2", "usage error or bad input; or the removal was not confirmed"),
         "import" => ("2", "usage error or bad input; an account was refused, or --strip left a secret in the file"),
         "scan" => ("2", "a file is not well-formed XML or has a DTD (the others are still scanned)"),
-        "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id; a credential would go to a host the account does not allow); nothing was sent"),
+        "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id or redirect URI; a TOTP secret or client secret the provider asks for; a credential would go to a host the account does not allow); the hint names the account"),
         _ => ("2", "usage error or bad input (a flag, a file's content, a missing secret)"),
     });
     if named || sub.is_empty() || sub == "audit" {
@@ -152,8 +162,7 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
         codes.push(("4", "the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'"));
         codes.push(("5", "the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for another reason than a dead grant (the refresh token is kept)"));
     }
-    // status reports a key store or a record that fails as a finding (exit 1), never as 6 or 7.
-    if !matches!(sub, "scan" | "completions" | "man" | "status") {
+    if !matches!(sub, "scan" | "completions" | "man") {
         codes.push(("6", "the keychain is locked or its key store unavailable (Secret Service missing, locked or not answering; passphrase needed)"));
         codes.push(("7", "data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched); audit verify: the log does not verify"));
     }
@@ -298,6 +307,7 @@ fn examples(roff: &mut String, sub: &str) {
         ],
         "status" => &[
             "keychain status || mail -s 'keychain needs a person' ops@example.com",
+            "keychain status acme-books     # one job's check; a Nagios or Icinga plugin as it is",
             "keychain status --json | jq '.findings[]'",
         ],
         "list" => &[

@@ -6,6 +6,19 @@ use std::process::ExitCode;
 
 use keychain_core::error::exit;
 
+/// The exit statuses of `status`, as monitoring plugins (Nagios, Icinga) give them.
+pub mod nagios {
+    /// Nothing found that would stop a job.
+    pub const OK: i32 = 0;
+    /// A job will soon fail, or needs a person.
+    pub const WARNING: i32 = 1;
+    /// A job would fail.
+    pub const CRITICAL: i32 = 2;
+    /// The check itself could not be made (no keychain, no such account, a store that does
+    /// not answer).
+    pub const UNKNOWN: i32 = 3;
+}
+
 /// A finished command's result for the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -154,6 +154,8 @@ pub enum Error {
     Rejected {
         /// Which operation was rejected, for which account.
         what: String,
+        /// The account's name, for the commands the hint gives.
+        account: String,
         /// The provider's answer.
         #[source]
         cause: ProviderCause,
@@ -276,14 +278,26 @@ pub enum ProviderCause {
 }
 
 impl ProviderCause {
-    /// The cause's own advice, where its module gives one.
-    pub fn hint(&self) -> Option<String> {
+    /// The cause's own advice, where its module gives one; a command in it names `account`
+    /// when given.
+    pub fn hint(&self, account: Option<&str>) -> Option<String> {
         match self {
-            ProviderCause::Logon(e) => e.hint(),
-            ProviderCause::Token(e) => e.hint(),
-            ProviderCause::Discovery(e) => Some(e.hint().into()),
+            ProviderCause::Logon(e) => e.hint(account),
+            ProviderCause::Token(e) => e.hint(account),
+            ProviderCause::Discovery(e) => Some(e.hint(account)),
             ProviderCause::Client(_) => None,
         }
+    }
+}
+
+/// A command of keychain for one account, quoted for a hint: `'keychain set acme --totp-file
+/// FILE'`. Advice never carries a placeholder for the account's name (`ACCOUNT`): without the
+/// name it says "for the account" in words.
+pub fn account_command(verb: &str, account: Option<&str>, rest: &str) -> String {
+    match account {
+        Some(name) => format!("'keychain {verb} {name}{rest}'"),
+        None if rest.is_empty() => format!("'keychain {verb}' for the account"),
+        None => format!("'keychain {verb}' for the account, with{rest}"),
     }
 }
 
@@ -396,13 +410,13 @@ impl Error {
             Error::Store(e) => e.hint(),
             // A refused code follows a logon that went through: the client's settings, not the
             // credentials, are what to check.
-            Error::Rejected { cause: ProviderCause::Token(_), .. } => Some("check the account's client id, client secret and redirect URI ('keychain show ACCOUNT'); keychain will not retry, so the account is not locked out".into()),
-            Error::Rejected { cause, .. } => Some(cause.hint().unwrap_or_else(|| "check the password and TOTP secret with 'keychain set'; keychain will not retry, so the account is not locked out".into())),
+            Error::Rejected { cause: ProviderCause::Token(_), account, .. } => Some(format!("check the account's client id, client secret and redirect URI ('keychain show {account}'); keychain will not retry, so the account is not locked out")),
+            Error::Rejected { cause, account, .. } => Some(cause.hint(Some(account)).unwrap_or_else(|| format!("check the password and TOTP secret with 'keychain set {account}'; keychain will not retry, so the account is not locked out"))),
             Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
             Error::NotAdmitted(e) => Some(e.hint()),
             Error::Unavailable { retry, cause, .. } => {
                 let when = format!("try again {}", retry.as_deref().unwrap_or("later"));
-                Some(match cause.as_ref().and_then(ProviderCause::hint) {
+                Some(match cause.as_ref().and_then(|c| c.hint(None)) {
                     // The cause's advice ends in its own "try again later" where it has one.
                     Some(own) if retry.is_none() => own,
                     Some(own) => format!("{own}; {when}"),
@@ -510,6 +524,7 @@ mod tests {
     fn a_rejected_logon_keeps_the_logon_error_as_its_source() {
         let error = Error::Rejected {
             what: "the headless logon was rejected".into(),
+            account: "acme".into(),
             cause: ProviderCause::Logon(Box::new(logon_rejected())),
         };
         let source = error.source().expect("a source");
@@ -619,6 +634,61 @@ mod tests {
         assert_eq!(error.code(), "integrity");
     }
 
+    /// Regression (issue 18, item 5): hints said 'keychain set ACCOUNT --totp-file FILE' and
+    /// 'keychain show ACCOUNT'; a command in a hint names the account, or says "for the
+    /// account" in words where the caller does not know it.
+    #[test]
+    fn no_hint_carries_a_placeholder_for_the_account() {
+        let causes = || {
+            vec![
+                ProviderCause::Logon(Box::new(LogonError::TotpRequired {
+                    path: "/mfa".into(),
+                })),
+                ProviderCause::Logon(Box::new(logon_rejected())),
+                ProviderCause::Token(Box::new(TokenError::Rejected {
+                    error: "invalid_grant".into(),
+                    description: None,
+                })),
+                ProviderCause::Token(Box::new(token_unavailable())),
+                ProviderCause::Discovery(Box::new(DiscoveryError::Protocol {
+                    path: "/.well-known/openid-configuration".into(),
+                    detail: "no token_endpoint".into(),
+                })),
+            ]
+        };
+        let mut hints = Vec::new();
+        for cause in causes() {
+            hints.push(cause.hint(Some("acme-books")));
+            hints.push(cause.hint(None));
+        }
+        for cause in causes() {
+            let rejected = Error::Rejected {
+                what: "rejected".into(),
+                account: "acme-books".into(),
+                cause,
+            };
+            hints.push(rejected.hint());
+        }
+        for cause in causes() {
+            hints.push(
+                Error::Unavailable {
+                    what: "unavailable".into(),
+                    retry: None,
+                    cause: Some(cause),
+                }
+                .hint(),
+            );
+        }
+        for hint in hints.into_iter().flatten() {
+            for placeholder in ["ACCOUNT", "NAME", "<account>"] {
+                assert!(!hint.contains(placeholder), "{placeholder} in: {hint}");
+            }
+            if hint.contains("'keychain ") && !hint.contains("for the account") {
+                assert!(hint.contains("acme-books"), "{hint}");
+            }
+        }
+    }
+
     /// Words of advice: they belong in `hint()`, not in the message.
     const ADVICE: &[&str] = &[
         "run '",
@@ -647,7 +717,7 @@ mod tests {
                     path: "/login".into(),
                     reason: "timed out".into(),
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = LogonError::UnknownPage {
@@ -655,20 +725,20 @@ mod tests {
                     status: 200,
                     fields: vec![],
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = LogonError::TotpRequired {
                     path: "/mfa".into(),
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = TokenError::Rejected {
                     error: "invalid_grant".into(),
                     description: None,
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = TokenError::RateLimited {
@@ -677,25 +747,25 @@ mod tests {
                     retry_after: None,
                     new_refresh_token: None,
                 };
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = token_unavailable();
-                (e.to_string(), e.hint())
+                (e.to_string(), e.hint(Some("acme")))
             },
             {
                 let e = DiscoveryError::Unavailable {
                     path: "/.well-known/openid-configuration".into(),
                     reason: "timed out".into(),
                 };
-                (e.to_string(), Some(e.hint().into()))
+                (e.to_string(), Some(e.hint(Some("acme"))))
             },
             {
                 let e = DiscoveryError::Protocol {
                     path: "/.well-known/openid-configuration".into(),
                     detail: "no token_endpoint".into(),
                 };
-                (e.to_string(), Some(e.hint().into()))
+                (e.to_string(), Some(e.hint(Some("acme"))))
             },
             {
                 let e = AuditError::Io {

@@ -385,7 +385,9 @@ impl Session<'_> {
                     cause: Some(ProviderCause::Discovery(Box::new(e))),
                 }
             }
-            EndpointError::Discovery(e) => Error::usage_hint(e.to_string(), e.hint()),
+            EndpointError::Discovery(e) => {
+                Error::usage_hint(e.to_string(), e.hint(Some(&self.account.header.name)))
+            }
             e => Error::usage(format!("account '{}' {e}", self.account.header.name)),
         })
     }
@@ -530,6 +532,7 @@ impl Session<'_> {
                 })
             }
             Err(TokenError::Policy(refused)) => Err(self.policy_error(&refused)),
+            Err(e) if self.lacks_client_secret(&e) => Err(self.client_secret_error(e)),
             Err(e) => {
                 if matches!(e, TokenError::RateLimited { .. }) {
                     self.record_provider_error();
@@ -552,6 +555,22 @@ impl Session<'_> {
     }
 
     /// A credential kept home: exit 2, naming the host, the step and the flag that allows it.
+    /// The token endpoint refused the client, and the account has no client secret to
+    /// authenticate it with: a setting is missing, which no wait will bring (exit 2, not 5).
+    fn lacks_client_secret(&self, e: &TokenError) -> bool {
+        matches!(e, TokenError::Refused { error, .. } | TokenError::Rejected { error, .. }
+            if error == "invalid_client" || error == "unauthorized_client")
+            && !self.account.header.has(SecretField::ClientSecret)
+    }
+
+    fn client_secret_error(&self, e: TokenError) -> Error {
+        let name = &self.account.header.name;
+        Error::usage_hint(
+            format!("account '{name}' has no client secret, and the provider requires one: {e}"),
+            format!("store it with 'keychain set {name} --client-secret-file FILE'"),
+        )
+    }
+
     fn policy_error(&self, refused: &oauth::CredentialRefused) -> Error {
         Error::usage_hint(refused.to_string(), refused.hint(&self.account.header.name))
     }
@@ -741,7 +760,7 @@ impl Session<'_> {
                 return Err(match e {
                     LogonError::Policy(refused) => self.policy_error(&refused),
                     e @ LogonError::DebugPages { .. } => Error::usage(e.to_string()),
-                    e => logon_error(e),
+                    e => logon_error(e, &name),
                 });
             }
         };
@@ -764,8 +783,10 @@ impl Session<'_> {
                 )
                 .map_err(|e| match e {
                     TokenError::Policy(refused) => self.policy_error(&refused),
+                    e if self.lacks_client_secret(&e) => self.client_secret_error(e),
                     e if e.class() == ErrorClass::Rejected => Error::Rejected {
                         what: "the provider refused the authorization code".into(),
+                        account: name.clone(),
                         cause: ProviderCause::Token(Box::new(e)),
                     },
                     e => Error::Unavailable {
@@ -780,13 +801,19 @@ impl Session<'_> {
     }
 }
 
-fn logon_error(e: LogonError) -> Error {
+fn logon_error(e: LogonError, account: &str) -> Error {
     match e.class() {
         ErrorClass::Rejected => Error::Rejected {
             what: "the headless logon was rejected".into(),
+            account: account.into(),
             cause: ProviderCause::Logon(Box::new(e)),
         },
-        ErrorClass::Policy => Error::usage(e.to_string()),
+        // What the account lacks (a TOTP secret the provider asks for): exit 2, with the
+        // account's own command in the hint.
+        ErrorClass::Policy => match e.hint(Some(account)) {
+            Some(hint) => Error::usage_hint(format!("account '{account}': {e}"), hint),
+            None => Error::usage(format!("account '{account}': {e}")),
+        },
         ErrorClass::Unavailable | ErrorClass::Protocol => Error::Unavailable {
             what: "the headless logon did not finish".into(),
             retry: None,

@@ -29,6 +29,9 @@ pub struct AddArgs {
     /// The account has no second factor: do not ask for a TOTP secret
     #[arg(long, conflicts_with_all = ["totp_file", "totp_qr"])]
     pub no_totp: bool,
+    /// The client is public (PKCE only): do not ask for a client secret
+    #[arg(long, conflicts_with = "client_secret_file")]
+    pub no_client_secret: bool,
     /// Overwrite an existing account of this name
     #[arg(long)]
     pub replace: bool,
@@ -56,7 +59,11 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         password: !args.no_password,
         password_required: !args.no_password,
         totp: !args.no_totp,
-        client_secret: true,
+        // Off a terminal each is given or declined explicitly, as the password is: an account
+        // stored without one that its provider needs would fail only at night.
+        totp_required: !args.no_totp,
+        client_secret: !args.no_client_secret,
+        client_secret_required: !args.no_client_secret,
     };
     secrets::read_into(&mut account, &args.secrets, wanted, now)?;
     crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;

@@ -10,12 +10,23 @@ use crate::totp::TotpSecret;
 
 use super::shared_args::SecretArgs;
 
-/// What the person asked to be prompted for when no file is given (only on a terminal).
+/// What the person asked to be prompted for when no file is given (only on a terminal), and
+/// what must be given or declined (`--no-totp`, `--no-client-secret`) when there is none.
 pub struct Wanted {
     pub password: bool,
     pub password_required: bool,
     pub totp: bool,
+    pub totp_required: bool,
     pub client_secret: bool,
+    pub client_secret_required: bool,
+}
+
+/// A secret that is neither given nor declined, with no terminal to ask on.
+fn not_given(what: &str, give: &str, decline: &str) -> Error {
+    Error::usage_hint(
+        format!("the {what} is neither given nor declined, and there is no terminal to ask for it"),
+        format!("give it with {give}, or {decline}; secrets are never taken from arguments"),
+    )
 }
 
 /// Reads the secrets named by `args` (and prompts for `wanted` ones on a terminal) into `account`.
@@ -28,6 +39,22 @@ pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: 
         args.totp_check_file.as_deref(),
     ])?;
     let prompter = Prompter::detect();
+    if !prompter.is_interactive() {
+        if wanted.totp_required && args.totp_file.is_none() && args.totp_qr.is_none() {
+            return Err(not_given(
+                "TOTP secret",
+                "--totp-file FILE (or --totp-qr IMAGE)",
+                "--no-totp when the account has no second factor",
+            ));
+        }
+        if wanted.client_secret_required && args.client_secret_file.is_none() {
+            return Err(not_given(
+                "client secret",
+                "--client-secret-file FILE",
+                "--no-client-secret for a public client",
+            ));
+        }
+    }
 
     if args.password_file.is_some() || wanted.password {
         let required = args.password_file.is_some() || wanted.password_required;

@@ -92,7 +92,9 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         password: false,
         password_required: false,
         totp: false,
+        totp_required: false,
         client_secret: false,
+        client_secret_required: false,
     };
     secrets::read_into(&mut account, &args.secrets, wanted, now)?;
     forget_the_old_providers_credentials(&mut account, &before, &args, now)?;
@@ -103,7 +105,7 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
                 "nothing changed: account '{}' already has these values",
                 args.name
             ),
-            "'keychain show NAME' shows the stored values",
+            format!("'keychain show {}' shows the stored values", args.name),
         ));
     }
     account.header.updated = now;

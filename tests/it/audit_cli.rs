@@ -539,6 +539,7 @@ fn html_report_opens_in_headless_chromium_and_holds_no_secret() {
     let f = kc.file("evil.pw", "evil-pw-canary-6");
     kc.ok(&[
         "add",
+        "--no-client-secret",
         "evil",
         "--provider",
         "oidc",
@@ -669,6 +670,7 @@ fn refresh_all_refreshes_idle_tokens_only_and_reports_each_account() {
     ] {
         kc.ok(&[
             "add",
+            "--no-client-secret",
             name,
             "--provider",
             "oauth2",

@@ -54,6 +54,7 @@ fn several_accounts_and_fields_reach_the_child_with_the_marker() {
     kc.add_account("crm");
     kc.ok(&[
         "add",
+        "--no-client-secret",
         "books",
         "--provider",
         "exact-nl",

@@ -99,13 +99,13 @@ fn severities_are_coloured_on_a_terminal_only_and_never_with_no_color() {
     let kc = Kc::with_file_store();
     kc.ok(&add_args("orphan", &["--no-password", "--no-totp"]));
     let (code, screen) = on_terminal(&kc, "status", &[]);
-    assert_eq!(code, 1);
-    assert!(screen.contains("\x1b[1;31merror\x1b[0m"), "{screen:?}");
+    assert_eq!(code, 2);
+    assert!(screen.contains("\x1b[1;31mcritical\x1b[0m"), "{screen:?}");
     let (_, screen) = on_terminal(&kc, "status", &[("NO_COLOR", "1")]);
     assert!(!screen.contains('\x1b'), "{screen:?}");
     let piped = kc.run(&["status"]);
     assert!(!contains(&piped.stdout, "\x1b"));
-    assert!(contains(&piped.stdout, "error    orphan: cannot-log-on"));
+    assert!(contains(&piped.stdout, "critical  orphan: cannot-log-on"));
 }
 
 #[test]

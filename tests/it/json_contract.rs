@@ -17,6 +17,7 @@ fn rich_keychain() -> Kc {
     let rt = kc.file("rt.txt", "rt-1");
     kc.ok(&[
         "add",
+        "--no-client-secret",
         "books",
         "--provider",
         "exact-nl",
@@ -100,8 +101,11 @@ fn every_json_document_validates_against_its_schema() {
             Some(input) => kc.run_stdin(&full, input),
             None => kc.run(&full),
         };
+        // status exits as a monitoring plugin: 2 is a critical finding (this account has no
+        // redirect URI), still a whole document.
+        let documented = if args[0] == "status" { 3 } else { 1 };
         assert!(
-            out.status.code().is_some_and(|c| c <= 1),
+            out.status.code().is_some_and(|c| c <= documented),
             "{full:?}: {}",
             stderr(&out)
         );

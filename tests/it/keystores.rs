@@ -316,7 +316,7 @@ fn locked_secret_service_says_it_needs_a_prompt() {
         "\"$KC\" init >/dev/null 2>&1 || exit 99; \
          dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
            org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null || exit 98; \
-         \"$KC\" add a --provider oidc --issuer https://x --client-id c --user u --password-file '{}' --no-totp",
+         \"$KC\" add a --provider oidc --issuer https://x --client-id c --user u --password-file '{}' --no-totp --no-client-secret",
         pw.display()
     );
     let out = in_own_secret_service(&kc, true, &script);

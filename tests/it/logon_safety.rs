@@ -36,6 +36,16 @@ fn add(kc: &Kc, stub: &Stub, extra: &[&str]) -> std::process::Output {
         "alice",
     ];
     args.extend_from_slice(extra);
+    // Off a terminal each secret is given or declined.
+    if !extra.contains(&"--client-secret-file") {
+        args.push("--no-client-secret");
+    }
+    if !extra
+        .iter()
+        .any(|a| matches!(*a, "--totp-file" | "--no-totp"))
+    {
+        args.push("--no-totp");
+    }
     kc.run(&args)
 }
 
@@ -364,6 +374,7 @@ fn plain_http_to_another_host_needs_insecure_http_and_is_reported() {
     let kc = Kc::with_file_store();
     let base = [
         "add",
+        "--no-client-secret",
         "acct",
         "--provider",
         "oauth2",

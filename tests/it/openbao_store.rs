@@ -375,6 +375,7 @@ mod lease {
         // The lock key gets its lease when first used (here, by add).
         let add = [
             "add",
+            "--no-client-secret",
             "acct",
             "--password-file",
             pw.to_str().unwrap(),

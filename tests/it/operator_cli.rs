@@ -20,6 +20,7 @@ fn add_without_provider_is_refused_naming_the_flag_and_stores_nothing() {
     let kc = Kc::with_file_store();
     let out = kc.run(&[
         "add",
+        "--no-client-secret",
         "acme",
         "--user",
         "dwho",
@@ -405,8 +406,9 @@ fn totp_select_picks_one_entry_of_a_google_authenticator_export() {
             name.as_str(),
         ),
     ] {
-        let mut args = add_args(account, &["--no-password"]);
-        args.extend(source);
+        let mut extra = vec!["--no-password"];
+        extra.extend(source);
+        let mut args = add_args(account, &extra);
         args.extend(["--totp-select", selector]);
         kc.ok(&args);
         assert_eq!(

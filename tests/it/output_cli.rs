@@ -313,6 +313,7 @@ fn changes(w: &World, round: &str) -> Vec<Change> {
         Change {
             args: s(&[
                 "add",
+                "--no-client-secret",
                 &new_name,
                 "--provider",
                 "oidc",
@@ -535,6 +536,7 @@ fn control_characters_in_every_user_controlled_field_come_out_escaped() {
     let token = format!("{}/evil", w.tokens.base);
     w.kc.ok(&[
         "add",
+        "--no-client-secret",
         "evil",
         "--provider",
         "oauth2",

@@ -200,7 +200,7 @@ fn files_are_0600_in_0700_folders_even_under_umask_000() {
     let bin = assert_cmd::cargo::cargo_bin("keychain");
     let pw = kc.file("pw.txt", "pw");
     let script = format!(
-        "umask 000; '{bin}' init --key-store file && '{bin}' add a --provider oidc --issuer https://x --client-id c --user u --password-file '{pw}' --no-totp",
+        "umask 000; '{bin}' init --key-store file && '{bin}' add a --provider oidc --issuer https://x --client-id c --user u --password-file '{pw}' --no-totp --no-client-secret",
         bin = bin.display(),
         pw = pw.display()
     );
@@ -298,6 +298,7 @@ fn provider_settings_are_checked() {
     let pw = pw.to_str().unwrap();
     let base = [
         "add",
+        "--no-client-secret",
         "a",
         "--user",
         "u",

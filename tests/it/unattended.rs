@@ -58,7 +58,8 @@ impl Root {
     }
 
     /// A keychain with a passphrase store at the examples' KEYCHAIN_DIR and one account whose
-    /// refresh token is fresh (so refresh skips it and status finds nothing).
+    /// refresh token is fresh (so refresh skips it and status finds nothing: it could also
+    /// log on headlessly, with its password and redirect URI).
     fn keychain(&self) -> PathBuf {
         let dir = PathBuf::from(self.path("/var/lib/etl/keychain"));
         let pass = self.tmp.path().join("etc/keychain/passphrase");
@@ -79,7 +80,13 @@ impl Root {
         run(&["init", "--key-store", "passphrase"]);
         let mut add = add_args(
             "acme",
-            &["--password-file", pw.to_str().unwrap(), "--no-totp"],
+            &[
+                "--password-file",
+                pw.to_str().unwrap(),
+                "--no-totp",
+                "--redirect-uri",
+                support::login::REDIRECT_URI,
+            ],
         );
         add.extend(["--refresh-token-file", rt.to_str().unwrap()]);
         run(&add);
@@ -152,7 +159,8 @@ fn the_systemd_service_runs_as_written_with_its_credential() {
     vars.retain(|(k, _)| k != "CREDENTIALS_DIRECTORY");
     let status = root.path("/usr/local/bin/keychain");
     let out = root.bare(&status, &vars).arg("status").output().unwrap();
-    assert_exit(&out, 1);
+    // Critical: no job can open the records (any failing status fails the unit).
+    assert_exit(&out, 2);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("key-store-unavailable"),
         "{}",

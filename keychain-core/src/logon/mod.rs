@@ -286,8 +286,9 @@ impl LogonError {
     }
 
     /// What to do about it, where this module knows better than the caller; a rejection's
-    /// advice (check the stored credentials) is the caller's, who knows the account.
-    pub fn hint(&self) -> Option<String> {
+    /// advice (check the stored credentials) is the caller's, who knows the account. A command
+    /// in the advice names `account` when the caller gives it.
+    pub fn hint(&self, account: Option<&str>) -> Option<String> {
         match self {
             LogonError::Unavailable { .. } => Some("try again later".into()),
             LogonError::CodeNotTaken { .. } => Some(
@@ -298,9 +299,10 @@ impl LogonError {
                 "rerun with --debug-pages DIR to see the pages (secrets redacted) and report them"
                     .into(),
             ),
-            LogonError::TotpRequired { .. } => {
-                Some("add the TOTP secret with 'keychain set ACCOUNT --totp-file FILE'".into())
-            }
+            LogonError::TotpRequired { .. } => Some(format!(
+                "add the TOTP secret with {}",
+                crate::error::account_command("set", account, " --totp-file FILE")
+            )),
             _ => None,
         }
     }
@@ -319,7 +321,9 @@ impl LogonError {
             LogonError::Unavailable { .. } | LogonError::CodeNotTaken { .. } => {
                 ErrorClass::Unavailable
             }
-            LogonError::Policy(_) => ErrorClass::Policy,
+            // The account lacks what its provider asks for: its settings must change, and
+            // no wait will help (exit 2, never "try again later").
+            LogonError::Policy(_) | LogonError::TotpRequired { .. } => ErrorClass::Policy,
             _ => ErrorClass::Protocol,
         }
     }

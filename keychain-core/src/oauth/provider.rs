@@ -39,15 +39,16 @@ pub enum DiscoveryError {
 }
 
 impl DiscoveryError {
-    /// What to do about it.
-    pub fn hint(&self) -> &'static str {
+    /// What to do about it, naming the account's command when the caller knows the account.
+    pub fn hint(&self, account: Option<&str>) -> String {
         match self {
             DiscoveryError::Unavailable { .. } => {
-                "check that the issuer is reachable from here; try again later"
+                "check that the issuer is reachable from here; try again later".into()
             }
-            DiscoveryError::Protocol { .. } => {
-                "check the issuer URL ('keychain set ACCOUNT --issuer URL')"
-            }
+            DiscoveryError::Protocol { .. } => format!(
+                "check the issuer URL ({})",
+                crate::error::account_command("set", account, " --issuer URL")
+            ),
         }
     }
 

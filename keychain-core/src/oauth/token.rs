@@ -135,10 +135,10 @@ fn describe(description: &Option<String>) -> String {
 }
 
 impl TokenError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+    /// What to do about it, naming the account's command when the caller knows the account.
+    pub fn hint(&self, account: Option<&str>) -> Option<String> {
         match self {
-            TokenError::Rejected { .. } => Some("a new logon is needed: 'keychain login ACCOUNT' logs on headlessly with the stored password and TOTP secret".into()),
+            TokenError::Rejected { .. } => Some(format!("a new logon is needed: {} logs on headlessly with the stored password and TOTP secret", crate::error::account_command("login", account, ""))),
             TokenError::RateLimited { .. } | TokenError::Unavailable { .. } => Some("try again later".into()),
             TokenError::Refused { .. } => Some("check the client id and secret and that no proxy or firewall stands in the way; try again later".into()),
             _ => None,

@@ -178,6 +178,15 @@ impl Provider for Exact {
         }
     }
 
+    fn requires_totp(&self) -> bool {
+        // Exact Online has required two-step verification of every user since 2020.
+        true
+    }
+
+    fn refresh_token_idle_days(&self) -> Option<i64> {
+        Some(crate::report::REFRESH_IDLE_DAYS)
+    }
+
     fn page_adapters(&self) -> &'static [PageAdapter] {
         // Exact's sign-in is Azure AD B2C; its start page and the emulator's serve forms.
         &[PageAdapter::HtmlForm, PageAdapter::AzureB2c]

@@ -201,6 +201,15 @@ pub trait Provider: Sync {
     fn claims_api_host(&self, _host: &str) -> bool {
         false
     }
+    /// Whether every logon asks for a one-time code (the provider enforces two-step
+    /// verification), so that an account without a TOTP secret cannot log on.
+    fn requires_totp(&self) -> bool {
+        false
+    }
+    /// Days after which an unused refresh token dies, where the provider has such a rule.
+    fn refresh_token_idle_days(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// How a new refresh-token chain is started. Today every provider is logged on to by filling

@@ -45,6 +45,10 @@ pub struct Config {
     pub rate_limited_with_token: bool,
     /// Seconds per TOTP time step (30 at Exact; tests shorten it to keep waits short).
     pub totp_period: u64,
+    /// Seconds an access token lives (Exact: 600).
+    pub access_ttl: i64,
+    /// No refresh within this many seconds of the chain's last access token (Exact: 570).
+    pub too_early: i64,
 }
 
 impl Default for Config {
@@ -57,16 +61,23 @@ impl Default for Config {
             client_secret: "exact-secret".into(),
             rate_limited_with_token: false,
             totp_period: 30,
+            access_ttl: ACCESS_TTL,
+            too_early: TOO_EARLY,
         }
     }
 }
 
 impl Config {
     /// Reads `EXACT_EMU_USER`, `EXACT_EMU_PASSWORD`, `EXACT_EMU_TOTP_SECRET`,
-    /// `EXACT_EMU_CLIENT_ID`, `EXACT_EMU_CLIENT_SECRET`, `EXACT_EMU_RATE_LIMITED_WITH_TOKEN`.
+    /// `EXACT_EMU_CLIENT_ID`, `EXACT_EMU_CLIENT_SECRET`, `EXACT_EMU_RATE_LIMITED_WITH_TOKEN`,
+    /// and `EXACT_EMU_ACCESS_TTL` / `EXACT_EMU_TOO_EARLY` (seconds: short lifetimes let a demo
+    /// run in real time, with no clock to move).
     pub fn from_env() -> Self {
         let d = Config::default();
         let var = |k: &str, d: String| std::env::var(k).unwrap_or(d);
+        let secs = |k: &str, d: i64| {
+            std::env::var(k).map_or(d, |v| v.parse().unwrap_or_else(|_| panic!("{k}: seconds")))
+        };
         Config {
             user: var("EXACT_EMU_USER", d.user),
             password: var("EXACT_EMU_PASSWORD", d.password),
@@ -80,6 +91,8 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .filter(|p| *p > 0)
                 .unwrap_or(d.totp_period),
+            access_ttl: secs("EXACT_EMU_ACCESS_TTL", d.access_ttl),
+            too_early: secs("EXACT_EMU_TOO_EARLY", d.too_early),
         }
     }
 }
@@ -682,11 +695,11 @@ fn token_error(st: &mut State, status: u16, error: &str, description: &str) -> R
     )
 }
 
-fn tokens_json(access: &str, refresh: &str) -> serde_json::Value {
+fn tokens_json(st: &State, access: &str, refresh: &str) -> serde_json::Value {
     // Exact sends expires_in as a string.
     serde_json::json!({
         "access_token": access, "token_type": "bearer",
-        "expires_in": ACCESS_TTL.to_string(), "refresh_token": refresh,
+        "expires_in": st.config.access_ttl.to_string(), "refresh_token": refresh,
     })
 }
 
@@ -732,7 +745,7 @@ fn token(st: &mut State, c: &Ctx) -> Reply {
             let chain = st.next_chain;
             st.next_chain += 1;
             let (access, refresh) = st.issue_tokens(chain);
-            json(200, tokens_json(&access, &refresh))
+            json(200, tokens_json(st, &access, &refresh))
         }
         Some("refresh_token") => {
             st.stats.refreshes += 1;
@@ -755,11 +768,12 @@ fn token(st: &mut State, c: &Ctx) -> Reply {
                 );
             }
             let last_access = st.chains.get(&rt.chain).copied().unwrap_or(0);
-            if now - last_access < TOO_EARLY {
+            let too_early = st.config.too_early;
+            if now - last_access < too_early {
                 st.count_error();
                 let mut body = serde_json::json!({
                     "error": "invalid_request",
-                    "error_description": format!("TooEarlyToRefreshTokens: wait {} s", TOO_EARLY - (now - last_access)),
+                    "error_description": format!("TooEarlyToRefreshTokens: wait {} s", too_early - (now - last_access)),
                 });
                 if st.config.rate_limited_with_token {
                     body["refresh_token"] = rotate(st, &presented).unwrap_or_default().into();
@@ -769,7 +783,7 @@ fn token(st: &mut State, c: &Ctx) -> Reply {
             let chain = rt.chain;
             st.refresh.get_mut(&presented).unwrap().current = false;
             let (access, refresh) = st.issue_tokens(chain);
-            json(200, tokens_json(&access, &refresh))
+            json(200, tokens_json(st, &access, &refresh))
         }
         _ => token_error(
             st,

@@ -199,5 +199,18 @@ pub fn add_args<'a>(name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "dwho",
     ];
     args.extend_from_slice(extra);
+    // Off a terminal, `add` needs each secret given or declined.
+    if !extra
+        .iter()
+        .any(|a| matches!(*a, "--totp-file" | "--totp-qr" | "--no-totp"))
+    {
+        args.push("--no-totp");
+    }
+    if !extra
+        .iter()
+        .any(|a| matches!(*a, "--client-secret-file" | "--no-client-secret"))
+    {
+        args.push("--no-client-secret");
+    }
     args
 }
