@@ -24,6 +24,9 @@ pub struct Change {
     pub member: Member,
     /// The accounts sealed again to the new set.
     pub resealed: Vec<String>,
+    /// After `add`: the code the added machine needs for its first use (`member join CODE`),
+    /// naming the group key and member list as they are now.
+    pub join_code: Option<super::JoinCode>,
 }
 
 /// The default name of a member added without `--name`: the start of its public key, which a
@@ -72,13 +75,20 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
                 let current = kc.members()?.expect("created above");
                 shared.add(&current, member.clone())?
             };
+            // Pinned before anything else: the list from before the add, put back, is refused.
+            shared.trust(kc.identity()?, &opened)?;
             kc.set_members(opened);
             kc.record(Event::new("member", Action::MemberAdd(name.clone())))?;
             member
         }
     };
     let resealed = reseal_all(kc, &format!("add {name}"))?;
-    Ok(Change { member, resealed })
+    let join_code = kc.members()?.map(|m| m.join_code());
+    Ok(Change {
+        member,
+        resealed,
+        join_code,
+    })
 }
 
 /// Removes the member named `name` (a new group key it cannot open), then seals every record
@@ -97,7 +107,25 @@ pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
     kc.set_members(opened);
     kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
     let resealed = reseal_all(kc, &format!("rm {name}"))?;
-    Ok(Change { member, resealed })
+    Ok(Change {
+        member,
+        resealed,
+        join_code: None,
+    })
+}
+
+/// The first use of a machine that joined: checks the store against `code` (what the member
+/// that added it saw) and pins it. Nothing is sealed or logged: the machine's first command
+/// after this one does that, under the pin.
+pub fn join(kc: &Keychain, code: &str) -> Result<super::Accepted> {
+    let code = super::JoinCode::parse(code)?;
+    let Some(shared) = kc.shared() else {
+        return Err(Error::usage_hint(
+            "this keychain is not shared",
+            "'keychain member join' is for a machine set up with 'keychain init --store openbao ... --join'",
+        ));
+    };
+    shared.accept_join(kc.identity()?, &code)
 }
 
 /// The members, checked; empty for a keychain without a member list.

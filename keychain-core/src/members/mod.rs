@@ -34,6 +34,7 @@
 
 pub mod change;
 pub mod group;
+pub mod join;
 pub mod list;
 pub mod pin;
 
@@ -44,6 +45,7 @@ use crate::keystore::Identity;
 use crate::store::kv::{Kv, KvExpect};
 
 pub use group::{GroupKey, WrappedGroup};
+pub use join::{Accepted, JoinCode};
 pub use list::{Member, MemberList};
 
 /// The key of the member list in the store.
@@ -63,6 +65,8 @@ pub struct Opened {
     link: Option<String>,
     list_version: u64,
     group_version: u64,
+    /// [`MemberList::digest`] of the list as stored.
+    list_digest: String,
 }
 
 impl std::fmt::Debug for Opened {
@@ -112,27 +116,37 @@ impl<'a> Shared<'a> {
         let key = GroupKey::generate();
         let list = MemberList {
             generation: 0,
+            serial: 1,
             members: vec![me],
         };
         let wrapped = wrap(&key, 0, &list, None)?;
         let group_version =
             self.kv
                 .put(&group_key_name(0), &wrapped.to_bytes(), KvExpect::Absent)?;
-        let list_version = self.kv.put(LIST_KEY, &list.seal(&key), KvExpect::Absent)?;
-        self.save_pin(identity, Some(0), Some(key.id()))?;
-        Ok(Opened {
+        let sealed = list.seal(&key);
+        let list_version = self.kv.put(LIST_KEY, &sealed, KvExpect::Absent)?;
+        let opened = Opened {
             key,
             list,
             link: None,
             list_version,
             group_version,
-        })
+            list_digest: digest_of(&sealed),
+        };
+        self.trust(identity, &opened)?;
+        Ok(opened)
     }
 
-    /// Records that this machine joined and trusts no group key yet: the first one that opens
-    /// for it (once a member added it) is pinned then.
+    /// Records that this machine joined and trusts no group key yet: it trusts one only when
+    /// the join code a member gives it matches the store ([`Shared::accept_join`]).
     pub fn join(&self, identity: &Identity) -> Result<()> {
-        self.save_pin(identity, None, None)
+        pin::save(self.dir, identity, &pin::Pin::none()).map_err(|e| match e {
+            pin::PinError::Io(path, e) => Error::io(format!("cannot write {}", path.display()), e),
+            pin::PinError::Missing(path) | pin::PinError::Forged(path) => Error::io(
+                format!("cannot write {}", path.display()),
+                std::io::Error::other("pin"),
+            ),
+        })
     }
 
     /// Opens and checks the group key and the member list; see the module documentation.
@@ -154,7 +168,7 @@ impl<'a> Shared<'a> {
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
         let (wrapped, group_version) = self.wrapped(generation)?;
-        let key = self.open_wrapped(identity, &wrapped)?;
+        let key = self.open_wrapped_pinned(identity, &pin, &wrapped)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         let list = MemberList::open(&list_raw.bytes, &key, generation)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
@@ -162,16 +176,20 @@ impl<'a> Shared<'a> {
         if !list.members.iter().any(|m| m.recipient == me) {
             return Err(not_added(&me));
         }
-        if pin.generation != Some(generation) {
-            self.save_pin(identity, Some(generation), Some(key.id()))?;
-        }
-        Ok(Some(Opened {
+        let list_digest = digest_of(&list_raw.bytes);
+        self.check_list_pin(&pin, &list, &list_digest)?;
+        let opened = Opened {
             key,
             list,
             link: wrapped.link,
             list_version: list_raw.version,
             group_version,
-        }))
+            list_digest,
+        };
+        if Self::moves_pin(&pin, &opened) {
+            self.trust(identity, &opened)?;
+        }
+        Ok(Some(opened))
     }
 
     /// Adds a member: the group key of the current generation is wrapped again to the new set,
@@ -195,6 +213,7 @@ impl<'a> Shared<'a> {
             ));
         }
         let mut list = opened.list.clone();
+        list.serial += 1;
         list.members.push(Member {
             recipient,
             ..member
@@ -208,17 +227,18 @@ impl<'a> Shared<'a> {
             &wrapped.to_bytes(),
             KvExpect::At(opened.group_version),
         )?;
-        let list_version = self.kv.put(
-            LIST_KEY,
-            &list.seal(&opened.key),
-            KvExpect::At(opened.list_version),
-        )?;
+        let sealed = list.seal(&opened.key);
+        let list_version = self
+            .kv
+            .put(LIST_KEY, &sealed, KvExpect::At(opened.list_version))?;
+        // The caller pins the new list ([`Shared::trust`]) before it tells anyone.
         Ok(Opened {
             key: GroupKey::from_opened(&opened.key),
             list,
             link: opened.link.clone(),
             list_version,
             group_version,
+            list_digest: digest_of(&sealed),
         })
     }
 
@@ -250,6 +270,7 @@ impl<'a> Shared<'a> {
             ));
         }
         let mut list = opened.list.clone();
+        list.serial += 1;
         list.members.retain(|m| m.name != name);
         // A generation left behind by an interrupted removal is skipped, never reused: it may
         // have been wrapped to the member removed now.
@@ -272,22 +293,20 @@ impl<'a> Shared<'a> {
             &wrapped.to_bytes(),
             KvExpect::Absent,
         )?;
-        let list_version = self.kv.put(
-            LIST_KEY,
-            &list.seal(&key),
-            KvExpect::At(opened.list_version),
-        )?;
-        self.save_pin(identity, Some(generation), Some(key.id()))?;
-        Ok((
-            Opened {
-                key,
-                list,
-                link: Some(link),
-                list_version,
-                group_version,
-            },
-            removed,
-        ))
+        let sealed = list.seal(&key);
+        let list_version = self
+            .kv
+            .put(LIST_KEY, &sealed, KvExpect::At(opened.list_version))?;
+        let opened = Opened {
+            key,
+            list,
+            link: Some(link),
+            list_version,
+            group_version,
+            list_digest: digest_of(&sealed),
+        };
+        self.trust(identity, &opened)?;
+        Ok((opened, removed))
     }
 
     /// Every generation's group key this machine can open, oldest first, for verifying a
@@ -321,7 +340,7 @@ impl<'a> Shared<'a> {
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
         let (wrapped, _) = self.wrapped(generation)?;
-        let key = self.open_wrapped(identity, &wrapped)?;
+        let key = self.open_wrapped_pinned(identity, &pin, &wrapped)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         self.secrets_up_to(identity, generation, &key)
     }
@@ -386,6 +405,32 @@ impl<'a> Shared<'a> {
                 self.unauthenticated(&group_key_name(wrapped.generation), reason.into())
             }
         })
+    }
+
+    /// [`Shared::open_wrapped`] for a machine with `pin`: one that joined but was not given its
+    /// join code yet trusts nothing, and one whose pinned generation no longer opens for it was
+    /// rolled back, not "not added".
+    fn open_wrapped_pinned(
+        &self,
+        identity: &Identity,
+        pin: &pin::Pin,
+        wrapped: &WrappedGroup,
+    ) -> Result<GroupKey> {
+        let key = match self.open_wrapped(identity, wrapped) {
+            Err(Error::NotAMember { recipient }) if pin.generation == Some(wrapped.generation) => {
+                return Err(self.rolled_back(format!(
+                    "generation {} of the group key, which this machine trusts, is no longer sealed to it ({recipient}): it was rolled back or replaced in the store",
+                    wrapped.generation
+                )));
+            }
+            other => other?,
+        };
+        if pin.generation.is_none() {
+            return Err(Error::NotJoined {
+                recipient: identity.to_public().to_string(),
+            });
+        }
+        Ok(key)
     }
 
     /// The pinned generation to `wrapped`: the same key, or a chain of links to it.
@@ -467,21 +512,6 @@ impl<'a> Shared<'a> {
         })
     }
 
-    fn save_pin(
-        &self,
-        identity: &Identity,
-        generation: Option<u64>,
-        id: Option<String>,
-    ) -> Result<()> {
-        pin::save(self.dir, identity, &pin::Pin { generation, id }).map_err(|e| match e {
-            pin::PinError::Io(path, e) => Error::io(format!("cannot write {}", path.display()), e),
-            pin::PinError::Missing(path) | pin::PinError::Forged(path) => Error::io(
-                format!("cannot write {}", path.display()),
-                std::io::Error::other("pin"),
-            ),
-        })
-    }
-
     fn unauthenticated(&self, key: &str, reason: String) -> Error {
         Error::Unauthenticated {
             path: PathBuf::from(self.kv.location(key)),
@@ -489,6 +519,11 @@ impl<'a> Shared<'a> {
             hint: "nothing was sealed or written; run 'keychain audit' on a member to see the members, and restore the store's member list from a backup or remove what was planted".into(),
         }
     }
+}
+
+/// [`MemberList::digest`] of a list this process sealed or whose MAC it checked.
+fn digest_of(sealed: &[u8]) -> String {
+    MemberList::digest(sealed).expect("a list that was sealed or checked parses")
 }
 
 /// The message of a machine that joined but is not (or no longer) a member.
