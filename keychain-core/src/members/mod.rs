@@ -172,12 +172,13 @@ impl<'a> Shared<'a> {
         self.check_chain(identity, &pin, &wrapped, &key)?;
         let list = MemberList::open(&list_raw.bytes, &key, generation)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        // An older list than the pinned one is a rollback, even one that drops this machine.
+        let list_digest = digest_of(&list_raw.bytes);
+        self.check_list_pin(&pin, &list, &list_digest)?;
         let me = identity.to_public().to_string();
         if !list.members.iter().any(|m| m.recipient == me) {
             return Err(not_added(&me));
         }
-        let list_digest = digest_of(&list_raw.bytes);
-        self.check_list_pin(&pin, &list, &list_digest)?;
         let opened = Opened {
             key,
             list,
