@@ -28,6 +28,7 @@ mod man_page;
 mod members_cli;
 mod openbao_join;
 mod openbao_members;
+mod openbao_requests;
 mod openbao_shared;
 mod openbao_store;
 mod operator_cli;

@@ -198,7 +198,14 @@ impl SharedLog {
     /// the events other machines appended since (each checked), adds them to the copy, and
     /// returns where the next event goes.
     fn sync(&self) -> Result<Cursor, AuditError> {
-        let (mut next_seq, mut last_hash) = match self.copy_tail()? {
+        let cursor = self.witness()?;
+        self.fetch_from(cursor)
+    }
+
+    /// Under the lock: checks that the store still holds the last event of the copy (one read)
+    /// and returns the position after it, without asking whether others wrote there since.
+    fn witness(&self) -> Result<Cursor, AuditError> {
+        let (next_seq, last_hash) = match self.copy_tail()? {
             None => (0, GENESIS.to_string()),
             Some(line) => {
                 let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
@@ -225,6 +232,19 @@ impl SharedLog {
                 }
             }
         }
+        Ok(Cursor {
+            next_seq,
+            last_hash,
+        })
+    }
+
+    /// Under the lock: fetches the events other machines appended from `cursor` on (each
+    /// checked), adds them to the copy, and returns where the next event goes.
+    fn fetch_from(&self, cursor: Cursor) -> Result<Cursor, AuditError> {
+        let Cursor {
+            mut next_seq,
+            mut last_hash,
+        } = cursor;
         let mut fetched = Vec::new();
         while let Some(value) = self.kv.get(&position(next_seq)).map_err(store_error)? {
             let hash = self
@@ -348,6 +368,22 @@ impl SharedLog {
 }
 
 impl Trail for SharedLog {
+    /// One event that changes no record (a cached login, a reveal): written at the position
+    /// after the copy's last event straight away. Asking first whether that position is free
+    /// cannot change the outcome: the write is check-and-set, and a position taken by another
+    /// machine makes it fetch (and check) the events it missed and write after them.
+    fn append(&self, event: &Event) -> Result<(), AuditError> {
+        self.current()?;
+        let lock = self.lock()?;
+        let cursor = self.witness()?;
+        Box::new(SharedPending {
+            log: self,
+            _lock: lock,
+            cursor,
+        })
+        .commit(std::slice::from_ref(event))
+    }
+
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, AuditError> {
         // A machine without the current key (removed) is told so before anything is read.
         self.current()?;

@@ -163,7 +163,7 @@ impl Shared<'_> {
             list,
             link: wrapped.link,
             list_version: list_raw.version,
-            group_version: 0,
+            group_version: None,
             list_digest: digest,
         };
         self.trust(identity, &opened)?;

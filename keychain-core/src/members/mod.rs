@@ -32,6 +32,7 @@
 //! This module must never print (the CLI renders what it returns) nor write a key anywhere.
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod change;
 pub mod group;
 pub mod join;
@@ -64,7 +65,9 @@ pub struct Opened {
     pub list: MemberList,
     link: Option<String>,
     list_version: u64,
-    group_version: u64,
+    /// The store's version of the wrapped key; `None` when it came from this machine's copy
+    /// ([`cache`]), and `add` reads it then.
+    group_version: Option<u64>,
     /// [`MemberList::digest`] of the list as stored.
     list_digest: String,
 }
@@ -130,7 +133,7 @@ impl<'a> Shared<'a> {
             list,
             link: None,
             list_version,
-            group_version,
+            group_version: Some(group_version),
             list_digest: digest_of(&sealed),
         };
         self.trust(identity, &opened)?;
@@ -167,8 +170,7 @@ impl<'a> Shared<'a> {
         let generation = MemberList::claimed_generation(&list_raw.bytes)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
-        let (wrapped, group_version) = self.wrapped(generation)?;
-        let key = self.open_wrapped_pinned(identity, &pin, &wrapped)?;
+        let (wrapped, group_version, key) = self.group_key(identity, &pin, generation)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         let list = MemberList::open(&list_raw.bytes, &key, generation)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
@@ -182,13 +184,16 @@ impl<'a> Shared<'a> {
         let opened = Opened {
             key,
             list,
-            link: wrapped.link,
+            link: wrapped.link.clone(),
             list_version: list_raw.version,
             group_version,
             list_digest,
         };
         if Self::moves_pin(&pin, &opened) {
             self.trust(identity, &opened)?;
+        }
+        if group_version.is_some() {
+            cache::save(self.dir, &wrapped);
         }
         Ok(Some(opened))
     }
@@ -223,10 +228,14 @@ impl<'a> Shared<'a> {
         let wrapped = wrap(&opened.key, generation, &list, opened.link.clone())?;
         // The key first: a crash in between leaves a machine that can open the key but is not
         // in the list yet (refused as not added), never a list naming someone who cannot open it.
+        let group_version = match opened.group_version {
+            Some(version) => version,
+            None => self.wrapped(generation)?.1,
+        };
         let group_version = self.kv.put(
             &group_key_name(generation),
             &wrapped.to_bytes(),
-            KvExpect::At(opened.group_version),
+            KvExpect::At(group_version),
         )?;
         let sealed = list.seal(&opened.key);
         let list_version = self
@@ -238,7 +247,7 @@ impl<'a> Shared<'a> {
             list,
             link: opened.link.clone(),
             list_version,
-            group_version,
+            group_version: Some(group_version),
             list_digest: digest_of(&sealed),
         })
     }
@@ -303,7 +312,7 @@ impl<'a> Shared<'a> {
             list,
             link: Some(link),
             list_version,
-            group_version,
+            group_version: Some(group_version),
             list_digest: digest_of(&sealed),
         };
         self.trust(identity, &opened)?;
@@ -340,8 +349,7 @@ impl<'a> Shared<'a> {
         let generation = MemberList::claimed_generation(&list_raw.bytes)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
-        let (wrapped, _) = self.wrapped(generation)?;
-        let key = self.open_wrapped_pinned(identity, &pin, &wrapped)?;
+        let (wrapped, _, key) = self.group_key(identity, &pin, generation)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         self.secrets_up_to(identity, generation, &key)
     }
@@ -406,6 +414,22 @@ impl<'a> Shared<'a> {
                 self.unauthenticated(&group_key_name(wrapped.generation), reason.into())
             }
         })
+    }
+
+    /// The wrapped key of `generation` and the key in it: from this machine's copy when it is
+    /// the pinned one ([`cache`]; no store version then), else read from the store.
+    fn group_key(
+        &self,
+        identity: &Identity,
+        pin: &pin::Pin,
+        generation: u64,
+    ) -> Result<(WrappedGroup, Option<u64>, GroupKey)> {
+        if let Some((wrapped, key)) = cache::load(self.dir, identity, pin, generation) {
+            return Ok((wrapped, None, key));
+        }
+        let (wrapped, version) = self.wrapped(generation)?;
+        let key = self.open_wrapped_pinned(identity, pin, &wrapped)?;
+        Ok((wrapped, Some(version), key))
     }
 
     /// [`Shared::open_wrapped`] for a machine with `pin`: one that joined but was not given its
