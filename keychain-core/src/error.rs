@@ -150,7 +150,9 @@ pub enum Error {
 
     /// This machine joined a shared keychain and may have been added, but has not checked the
     /// store against the join code of the member that added it: it trusts no group key yet.
-    #[error("this machine joined the shared keychain but trusts no group key yet: it needs the join code that 'keychain member add' printed on the member that added it (its public key is {recipient})")]
+    #[error(
+        "this machine joined the shared keychain but trusts no group key yet: it needs the join code that 'keychain member add' printed on the member that added it (its public key is {recipient})"
+    )]
     NotJoined {
         /// This machine's age recipient.
         recipient: String,
@@ -325,9 +327,7 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
-            Error::KeyStore(_) | Error::NotAMember { .. } | Error::NotJoined { .. } => {
-                exit::LOCKED
-            }
+            Error::KeyStore(_) | Error::NotAMember { .. } | Error::NotJoined { .. } => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Record { .. }
             | Error::Unlogged { .. }

@@ -157,6 +157,11 @@ impl Keychain {
         self.shared.as_ref().map(|s| &s.kv)
     }
 
+    /// Whether the audit trail is the shared one in the store (a keychain on OpenBao).
+    pub fn trail_in_store(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.trail_in_store)
+    }
+
     /// The members part of the keychain, when it has one.
     pub fn shared(&self) -> Option<Shared<'_>> {
         self.shared.as_ref().map(|s| Shared::new(&*s.kv, &self.dir))
@@ -218,7 +223,10 @@ impl Keychain {
             _ => members.trail_secrets(identity)?,
         };
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone());
-        Ok(self.shared_log.get_or_init(|| log))
+        let log = self.shared_log.get_or_init(|| log);
+        // The store answers again: what this machine logged while it did not goes in first.
+        trail::offline::copy_to_shared(&self.dir, log)?;
+        Ok(log)
     }
 
     /// Uses `identity` (just created by `init`) instead of asking the key store for it again.

@@ -221,7 +221,11 @@ fn a_group_key_planted_before_the_first_use_is_refused_and_nothing_is_sealed_to_
     let serial = list_serial(&real_list);
 
     for (generation, planted_serial, says) in [
-        (0, serial, "not the ones the member who added this machine saw"),
+        (
+            0,
+            serial,
+            "not the ones the member who added this machine saw",
+        ),
         (0, serial + 1, "changed after the code was made"),
         (1, serial + 1, "changed after the code was made"),
         (0, serial - 1, "older list"),
@@ -251,7 +255,11 @@ fn a_group_key_planted_before_the_first_use_is_refused_and_nothing_is_sealed_to_
             "{generation}/{planted_serial}: {}",
             stderr(&out)
         );
-        assert!(stderr(&out).contains("nothing was trusted"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("nothing was trusted"),
+            "{}",
+            stderr(&out)
+        );
         let out = p.etl2.run(&["show", "acme"]);
         assert_exit(&out, 6);
 
@@ -363,4 +371,111 @@ fn a_member_list_rolled_back_to_before_member_add_is_refused_by_both_machines() 
         .run(&["set", "acme", "--password-file", pw.to_str().unwrap()]);
     assert_exit(&out, 7);
     assert!(stderr(&out).contains("rolled back"), "{}", stderr(&out));
+}
+
+/// The `fp:` a `show` prints for `field`.
+fn shown_fingerprint(kc: &Kc, name: &str, field: &str) -> String {
+    let shown = kc.ok(&["show", name]);
+    shown
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("fp:")))
+        .unwrap_or_else(|| panic!("no {field} fingerprint in {shown}"))
+        .to_string()
+}
+
+/// Item 6: a secret's fingerprint is keyed with the group key, so every member shows the same
+/// one for the same value (an officer compares machines), and it changes with the value.
+#[test]
+fn every_member_shows_the_same_fingerprint_of_the_same_secret() {
+    let p = joined();
+    let code = member_add(&p);
+    p.etl2.ok(&["member", "join", &code]);
+    for field in ["password", "totp-secret"] {
+        let one = shown_fingerprint(&p.etl1, "acme", field);
+        assert_eq!(one, shown_fingerprint(&p.etl2, "acme", field), "{field}");
+    }
+    let before = shown_fingerprint(&p.etl1, "acme", "password");
+    let pw = p.etl2.file("pw.txt", "a-new-password\n");
+    p.etl2
+        .ok(&["set", "acme", "--password-file", pw.to_str().unwrap()]);
+    let after = shown_fingerprint(&p.etl1, "acme", "password");
+    assert_ne!(before, after);
+    assert_eq!(after, shown_fingerprint(&p.etl2, "acme", "password"));
+}
+
+/// Item 6: `audit --no-key` on a shared keychain checks the shared trail in the store (order,
+/// hash chain, the events this machine saw), not only this machine's own file log.
+#[test]
+fn audit_without_the_key_checks_the_shared_trail_in_the_store() {
+    let p = joined();
+    member_add(&p);
+    p.etl1.ok(&["show", "acme", "--reveal", "password"]);
+    let report: Value =
+        serde_json::from_slice(&p.etl1.run(&["audit", "--no-key", "--json"]).stdout).unwrap();
+    assert_eq!(report["audit_log"]["status"], "chain-intact", "{report}");
+    let events = report["audit_log"]["lines"].as_u64().unwrap();
+    assert!(events >= 4, "{report}");
+
+    // Root edits one event (its bytes change, the next one's chain no longer matches).
+    let (event, _) = read_raw(&p, "audit/1");
+    let edited = String::from_utf8(event)
+        .unwrap()
+        .replacen("\"seq\":1,", "\"seq\":1, ", 1);
+    write_raw(&p, "audit/1", edited.as_bytes());
+    let out = p.etl1.run(&["audit", "--no-key", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["audit_log"]["status"], "damaged", "{report}");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "audit-log-damaged"),
+        "{report}"
+    );
+}
+
+/// Item 6: a login served from the local copy while OpenBao was down is logged on this machine
+/// and copied into the shared trail once OpenBao answers again, once.
+#[test]
+fn an_offline_login_is_copied_into_the_shared_trail_when_the_store_is_back() {
+    let mut bao = Bao::persistent();
+    let mount = bao.new_mount();
+    let kc = bao.keychain(&mount, PREFIX);
+    kc.add_account("acme");
+    let now = support::unix_now() as i64;
+    kc.edit_account("acme", |account| {
+        account.set_secret(
+            keychain::record::SecretField::AccessToken,
+            Some("at-cached".to_string().into()),
+            now,
+        );
+        account.header.access_token_expires = Some(now + 600);
+    });
+    assert_eq!(kc.ok(&["login", "acme"]).trim(), "at-cached");
+
+    bao.stop();
+    assert_eq!(kc.ok(&["login", "acme"]).trim(), "at-cached");
+    bao.start_again();
+    bao.unseal();
+
+    let offline = |kc: &Kc| {
+        std::fs::read_to_string(kc.dir.join("shared-audit.log"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"action\":\"offline\""))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kc.ok(&["login", "acme"]).trim(), "at-cached");
+    let copied = offline(&kc);
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    assert!(
+        copied[0].contains("login_cache") && copied[0].contains("\"account\":\"acme\""),
+        "{copied:?}"
+    );
+    kc.ok(&["login", "acme"]);
+    assert_eq!(offline(&kc).len(), 1, "copied twice");
+    kc.ok(&["audit", "verify"]);
 }

@@ -133,9 +133,10 @@ impl Shared<'_> {
             self.open(identity)?;
             return Ok(Accepted::AlreadyJoined);
         }
-        let list_raw = self.kv.get(LIST_KEY)?.ok_or_else(|| {
-            self.unauthenticated(LIST_KEY, "the store has no member list".into())
-        })?;
+        let list_raw = self
+            .kv
+            .get(LIST_KEY)?
+            .ok_or_else(|| self.unauthenticated(LIST_KEY, "the store has no member list".into()))?;
         let (generation, serial) = MemberList::claimed_version(&list_raw.bytes)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         if (generation, serial) != (code.generation, code.serial) {
@@ -183,7 +184,12 @@ impl Shared<'_> {
 
     /// Refuses a list older than (or other than, at the same serial) the newest this machine
     /// accepted. Pins written before lists had a serial check nothing here.
-    pub(super) fn check_list_pin(&self, pin: &pin::Pin, list: &MemberList, digest: &str) -> Result<()> {
+    pub(super) fn check_list_pin(
+        &self,
+        pin: &pin::Pin,
+        list: &MemberList,
+        digest: &str,
+    ) -> Result<()> {
         let Some(pinned) = pin.serial else {
             return Ok(());
         };
