@@ -40,6 +40,7 @@ use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
 mod listing;
+mod prefetch;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -271,11 +272,8 @@ impl Keychain {
     pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
         crate::store::validate_name(name)?;
         // The log first, the record second: see the module documentation.
-        let logged = self.logged_counter(name)?;
-        let raw = self
-            .store
-            .read(name)?
-            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let (logged, raw) = self.logged_then_read(name)?;
+        let raw = raw.ok_or_else(|| Error::NotFound(name.to_string()))?;
         let account = open_checked(self.store(), self.identity()?, name, &raw.bytes, logged)?;
         Ok((account, raw.revision))
     }

@@ -174,7 +174,7 @@ impl Shared<'_> {
     /// Moves this machine's pin forward to `opened` (checked by [`Shared::open`], or written by
     /// this machine): from then on an older list is refused.
     pub fn trust(&self, identity: &Identity, opened: &Opened) -> Result<()> {
-        pin::save_newer(self.dir, identity, &opened.as_pin()).map_err(|e| pin_write_error(e))
+        pin::save_newer(self.dir, identity, &opened.as_pin()).map_err(pin_write_error)
     }
 
     /// Whether `opened` moves the pin `pin` (so that [`Shared::trust`] needs to write).

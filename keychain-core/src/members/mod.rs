@@ -21,8 +21,10 @@
 //!
 //! # Limits, said plainly
 //!
-//! A joining machine trusts the first group key that opens for it (trust on first use): compare
-//! the recipient `member list` shows on an existing member with the one `init --join` printed.
+//! A joining machine trusts no group key until `member join` finds in the store exactly what the
+//! join code of the member that added it names ([`join`]); from then on its pin also holds the
+//! member list's version, so an older list is refused. A machine cannot notice a rollback to a
+//! list it never saw.
 //! A removed member keeps the group keys of the generations it was in: it can still read what was
 //! sealed to it then and forge MACs of those old generations, which a machine already pinned to a
 //! newer generation refuses, but one still pinned to an old generation (offline since the removal)
