@@ -53,25 +53,20 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
     match args.command {
         MemberCommand::Add(add) => {
             let done = change::add(kc, &add.recipient, add.name.as_deref())?;
-            let code = done
-                .join_code
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            let outcome = confirm(
-                json,
-                "member add",
-                &done,
-                &format!(
-                    "Added member '{}' ({}); sealed {} to it.\n\
-                     On that machine, run: keychain member join {code}\n\
-                     (give it the code by a channel the store's operator does not control: it checks that the store holds what this machine saw)\n",
-                    done.member.name,
-                    done.member.recipient,
-                    crate::output::count(done.resealed.len(), "record", "records")
-                ),
-            )?;
-            if !json {
+            let mut text = format!(
+                "Added member '{}' ({}); sealed {} to it.\n",
+                done.member.name,
+                done.member.recipient,
+                crate::output::count(done.resealed.len(), "record", "records")
+            );
+            if let Some(code) = &done.join_code {
+                text.push_str(&format!(
+                    "On that machine, run: keychain member join {code}\n\
+                     (carry the code by a channel the store's operator does not control: that machine checks that the store holds what this one wrote)\n"
+                ));
+            }
+            let outcome = confirm(json, "member add", &done, &text)?;
+            if let (false, Some(code)) = (json, &done.join_code) {
                 crate::output::out(&format!("{code}\n"))?;
             }
             Ok(outcome)

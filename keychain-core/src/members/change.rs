@@ -83,7 +83,13 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
         }
     };
     let resealed = reseal_all(kc, &format!("add {name}"))?;
-    let join_code = kc.members()?.map(|m| m.join_code());
+    // A machine of a shared keychain needs it for its first use; a local keychain's members
+    // (an officer's key) only receive sealed records.
+    let join_code = if kc.trail_in_store() {
+        kc.members()?.map(|m| m.join_code())
+    } else {
+        None
+    };
     Ok(Change {
         member,
         resealed,
