@@ -157,6 +157,61 @@ fn as_member(name: &str, recipient: &str) -> Member {
     }
 }
 
+/// The shared trail's events as root reads them, by key.
+fn trail_events(p: &Pair) -> Vec<(String, Vec<u8>)> {
+    let out = p.bao.bao_output(
+        &[
+            "kv",
+            "list",
+            "-format=json",
+            &format!("-mount={}", p.mount),
+            &format!("{PREFIX}/audit"),
+        ],
+        None,
+    );
+    // No key left under the prefix: `kv list` answers 404.
+    let keys: Vec<String> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    keys.into_iter()
+        .map(|k| {
+            let key = format!("audit/{k}");
+            let (bytes, _) = read_raw(p, &key);
+            (key, bytes)
+        })
+        .collect()
+}
+
+/// Root destroys every event of the trail (a new machine has seen none, so it cannot tell: a
+/// fresh trail under the planted key is what it would start).
+fn delete_trail(p: &Pair) {
+    for (key, _) in trail_events(p) {
+        p.bao.bao(&[
+            "kv",
+            "metadata",
+            "delete",
+            &format!("-mount={}", p.mount),
+            &format!("{PREFIX}/{key}"),
+        ]);
+    }
+}
+
+/// Root puts the events back as they were.
+fn restore_trail(p: &Pair, events: &[(String, Vec<u8>)]) {
+    delete_trail(p);
+    for (key, bytes) in events {
+        p.bao.bao(&[
+            "kv",
+            "put",
+            &format!("-mount={}", p.mount),
+            "-cas=0",
+            &format!("{PREFIX}/{key}"),
+            &format!(
+                "value={}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ),
+        ]);
+    }
+}
+
 /// What root plants so that the new machine would seal to mallory: a group key of root's own at
 /// `generation` (linked from nothing, or by a made-up link), wrapped to etl2 and mallory, and a
 /// list MAC'd under it naming etl2 and mallory (as "etl1"), with the serial `serial`.
@@ -208,7 +263,8 @@ fn plant(p: &Pair, mallory: &str, generation: u64, serial: u64) {
 
 /// Item 4. Between `member add` and etl2's first command, root plants a group key and member
 /// list of its own (generation and serial as the join code names them, a newer generation, or
-/// the serial before the add). etl2 uses nothing before its join code, refuses each planted
+/// the serial before the add) and destroys the trail, whose MACs would not check under the
+/// planted key (etl2 has seen none of it, so it could not tell a fresh trail from the real one). etl2 uses nothing before its join code, refuses each planted
 /// state, and never seals to mallory; once the store is put back, the code is accepted.
 #[test]
 fn a_group_key_planted_before_the_first_use_is_refused_and_nothing_is_sealed_to_the_planter() {
@@ -219,6 +275,8 @@ fn a_group_key_planted_before_the_first_use_is_refused_and_nothing_is_sealed_to_
     let (real_list, _) = read_raw(&p, "members");
     let (real_group, _) = read_raw(&p, "group/0");
     let serial = list_serial(&real_list);
+    let real_trail = trail_events(&p);
+    assert!(!real_trail.is_empty());
 
     for (generation, planted_serial, says) in [
         (
@@ -231,6 +289,7 @@ fn a_group_key_planted_before_the_first_use_is_refused_and_nothing_is_sealed_to_
         (0, serial - 1, "older list"),
     ] {
         plant(&p, &mallory_recipient, generation, planted_serial);
+        delete_trail(&p);
 
         // The first use, without the code: refused before anything is read or sealed.
         let pw = p.etl2.file("pw.txt", "a-new-password\n");
@@ -266,6 +325,7 @@ fn a_group_key_planted_before_the_first_use_is_refused_and_nothing_is_sealed_to_
         // Root puts the real state back (a planted newer generation is removed).
         write_raw(&p, "group/0", &real_group);
         write_raw(&p, "members", &real_list);
+        restore_trail(&p, &real_trail);
         if generation > 0 {
             p.bao.bao(&[
                 "kv",
