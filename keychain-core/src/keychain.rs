@@ -345,6 +345,19 @@ impl Keychain {
         Ok(())
     }
 
+    /// [`Keychain::load_counters`] from this machine's copy of the shared trail as it is, without
+    /// the store or any key (for `audit --no-key`); `false` when the trail is not shared.
+    pub fn load_counters_from_copy(&self) -> Result<bool> {
+        if !self.trail_in_store() {
+            return Ok(false);
+        }
+        if self.counters.get().is_none() {
+            let all = crate::audit::copy_counters(&self.dir).map_err(trail::audit_error)?;
+            let _ = self.counters.set(all);
+        }
+        Ok(true)
+    }
+
     /// Refuses (exit 7) to seal anything while the configuration does not authenticate under
     /// the identity: a recipient planted in `config.json` would receive every later secret.
     pub fn check_config(&self) -> Result<()> {

@@ -476,6 +476,24 @@ fn audit_without_the_key_checks_the_shared_trail_in_the_store() {
     assert_eq!(report["audit_log"]["status"], "chain-intact", "{report}");
     let events = report["audit_log"]["lines"].as_u64().unwrap();
     assert!(events >= 4, "{report}");
+    assert_eq!(
+        report["accounts"][0]["last_use"]["action"], "reveal",
+        "{report}"
+    );
+
+    // Without the identity at all (the key store cannot answer): the same report.
+    let identity = p.etl1.dir.join("identity.txt");
+    let away = p.etl1.tmp.path().join("identity.away");
+    std::fs::rename(&identity, &away).unwrap();
+    let out = p.etl1.run(&["audit", "--no-key", "--json"]);
+    std::fs::rename(&away, &identity).unwrap();
+    let keyless: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+    assert_eq!(keyless["audit_log"], report["audit_log"], "{keyless}");
+    assert_eq!(
+        keyless["accounts"][0]["last_use"]["action"], "reveal",
+        "{keyless}"
+    );
 
     // Root edits one event (its bytes change, the next one's chain no longer matches).
     let (event, _) = read_raw(&p, "audit/1");

@@ -67,6 +67,12 @@ pub fn copy_last_counter(dir: &Path, account: &str) -> Result<Option<u64>, Audit
     super::counter::last_counter(&[dir.join(COPY_FILE)], account)
 }
 
+/// Every account's last write counter in this machine's copy of the shared trail in `dir`, read
+/// without the store or a key (for `audit --no-key`).
+pub fn copy_counters(dir: &Path) -> Result<std::collections::HashMap<String, u64>, AuditError> {
+    super::counter::all_counters(&[dir.join(COPY_FILE)])
+}
+
 /// The shared trail as one machine sees it.
 pub struct SharedLog {
     kv: Arc<dyn Kv>,
