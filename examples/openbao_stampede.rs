@@ -113,7 +113,8 @@ fn main() {
                 .split_whitespace()
                 .find(|w| w.starts_with("age1"))
                 .expect("init --join prints the recipient");
-            run(0, 0, &["member", "add", recipient, "--name", "b"]);
+            let code = run(0, 0, &["member", "add", recipient, "--name", "b"]);
+            run(1, 0, &["member", "join", code.trim()]);
         }
     }
     let (pw, totp, cs) = (

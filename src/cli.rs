@@ -269,7 +269,11 @@ pub enum Command {
     /// 'keychain audit' reports it. 'member add' and 'member rm' seal every record again to the
     /// new set, each under its account's lock, each recorded in the audit trail. A machine set
     /// up with 'init --join' but not added yet exits 6 and prints the command to ask a member
-    /// for.
+    /// for. 'member add' prints a join code (kcj1-...) naming the group key and member list it
+    /// wrote; the new machine trusts nothing the store serves until 'member join CODE' finds
+    /// exactly that there (until then it exits 6; a mismatch, planted or rolled back, exits 7).
+    /// Every machine pins the newest member list it accepted and refuses an older one (exit 7).
+    /// A 'member rm' cut short is finished by running it again.
     Member(MemberArgs),
     /// Find plain-text secrets in Invantive settings*.xml and similar files; values never shown
     ///

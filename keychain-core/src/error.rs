@@ -148,6 +148,16 @@ pub enum Error {
         recipient: String,
     },
 
+    /// This machine joined a shared keychain and may have been added, but has not checked the
+    /// store against the join code of the member that added it: it trusts no group key yet.
+    #[error(
+        "this machine joined the shared keychain but trusts no group key yet: it needs the join code that 'keychain member add' printed on the member that added it (its public key is {recipient})"
+    )]
+    NotJoined {
+        /// This machine's age recipient.
+        recipient: String,
+    },
+
     /// The provider rejected the credentials: a person must act. `what` says which operation;
     /// the provider's answer is the source.
     #[error("{what}")]
@@ -331,7 +341,7 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
-            Error::KeyStore(_) | Error::NotAMember { .. } => exit::LOCKED,
+            Error::KeyStore(_) | Error::NotAMember { .. } | Error::NotJoined { .. } => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Record { .. }
             | Error::Unlogged { .. }
@@ -357,6 +367,7 @@ impl Error {
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
             Error::KeyStore(_) => "key-store",
             Error::NotAMember { .. } => "not-a-member",
+            Error::NotJoined { .. } => "not-joined",
             Error::Integrity { .. }
             | Error::Record { .. }
             | Error::Unlogged { .. }
@@ -405,6 +416,9 @@ impl Error {
             Error::Unauthenticated { hint, .. } => Some(hint.clone()),
             Error::NotAMember { recipient } => Some(format!(
                 "ask a member to run `keychain member add {recipient} --name HOST`, then run this again"
+            )),
+            Error::NotJoined { recipient } => Some(format!(
+                "run `keychain member join CODE` with that code (a member that added {recipient} can print it again by running the same `keychain member add` once more); nothing is read or sealed until then"
             )),
             Error::WritableByOthers { fix, .. } => Some(fix.clone()),
             Error::Store(e) => e.hint(),

@@ -40,6 +40,7 @@ use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
 mod listing;
+mod prefetch;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -157,6 +158,11 @@ impl Keychain {
         self.shared.as_ref().map(|s| &s.kv)
     }
 
+    /// Whether the audit trail is the shared one in the store (a keychain on OpenBao).
+    pub fn trail_in_store(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.trail_in_store)
+    }
+
     /// The members part of the keychain, when it has one.
     pub fn shared(&self) -> Option<Shared<'_>> {
         self.shared.as_ref().map(|s| Shared::new(&*s.kv, &self.dir))
@@ -218,7 +224,10 @@ impl Keychain {
             _ => members.trail_secrets(identity)?,
         };
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone());
-        Ok(self.shared_log.get_or_init(|| log))
+        let log = self.shared_log.get_or_init(|| log);
+        // The store answers again: what this machine logged while it did not goes in first.
+        trail::offline::copy_to_shared(&self.dir, log)?;
+        Ok(log)
     }
 
     /// Uses `identity` (just created by `init`) instead of asking the key store for it again.
@@ -263,11 +272,8 @@ impl Keychain {
     pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
         crate::store::validate_name(name)?;
         // The log first, the record second: see the module documentation.
-        let logged = self.logged_counter(name)?;
-        let raw = self
-            .store
-            .read(name)?
-            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let (logged, raw) = self.logged_then_read(name)?;
+        let raw = raw.ok_or_else(|| Error::NotFound(name.to_string()))?;
         let account = open_checked(self.store(), self.identity()?, name, &raw.bytes, logged)?;
         Ok((account, raw.revision))
     }
@@ -337,6 +343,19 @@ impl Keychain {
             let _ = self.counters.set(all);
         }
         Ok(())
+    }
+
+    /// [`Keychain::load_counters`] from this machine's copy of the shared trail as it is, without
+    /// the store or any key (for `audit --no-key`); `false` when the trail is not shared.
+    pub fn load_counters_from_copy(&self) -> Result<bool> {
+        if !self.trail_in_store() {
+            return Ok(false);
+        }
+        if self.counters.get().is_none() {
+            let all = crate::audit::copy_counters(&self.dir).map_err(trail::audit_error)?;
+            let _ = self.counters.set(all);
+        }
+        Ok(true)
     }
 
     /// Refuses (exit 7) to seal anything while the configuration does not authenticate under

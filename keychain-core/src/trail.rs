@@ -21,6 +21,7 @@ use crate::keystore::Identity;
 pub use crate::audit::{Action, Outcome};
 
 pub mod lines;
+pub mod offline;
 
 const LABEL: &[u8] = b"keychain audit secret v1";
 /// The audit log's file name inside the keychain folder.
@@ -65,7 +66,7 @@ pub fn fingerprints(
     mut event: Event,
 ) -> Result<Event> {
     use crate::record::SecretField;
-    let key = audit_key(kc.identity()?);
+    let key = fingerprint_key(kc)?;
     for field in [
         SecretField::Password,
         SecretField::TotpSecret,
@@ -79,9 +80,32 @@ pub fn fingerprints(
     Ok(event)
 }
 
-/// The fingerprint of a secret under this keychain's audit key, for matching leaked values.
+/// The fingerprint of a secret under this keychain's fingerprint key ([`fingerprint_key`]), for
+/// matching leaked values.
 pub fn fingerprint_of(kc: &Keychain, field: &str, value: &SecretString) -> Result<String> {
-    Ok(fingerprint(&audit_key(kc.identity()?), field, value))
+    Ok(fingerprint(&fingerprint_key(kc)?, field, value))
+}
+
+/// The key secrets' fingerprints are keyed with. A shared keychain's comes from the current
+/// group key, which every member holds: the same value gives the same fingerprint on every
+/// machine, so an officer can compare what two machines show (`fp:...`) and what the shared
+/// trail holds. It changes when a member is removed (the group key is rotated: a removed member
+/// must not be able to test guesses against new fingerprints). Any other keychain's comes from
+/// its own identity. The group key is the one this machine's pin names; the member list need
+/// not authenticate for a fingerprint (reading goes on when a planted list stops sealing).
+pub fn fingerprint_key(kc: &Keychain) -> Result<AuditKey> {
+    if kc.trail_in_store()
+        && let Some(shared) = kc.shared()
+    {
+        let secret = match kc.members() {
+            Ok(Some(opened)) => Some(opened.key.audit_secret()),
+            _ => shared.trail_secrets(kc.identity()?)?.pop().flatten(),
+        };
+        if let Some(secret) = secret {
+            return Ok(AuditKey::derive(&secret));
+        }
+    }
+    Ok(audit_key(kc.identity()?))
 }
 
 /// How a secret is shown to a person: `fp:` and the first 6 hex digits of its audit fingerprint.

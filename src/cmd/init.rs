@@ -148,7 +148,7 @@ pub fn run(
     }
     if let Some(joined) = &made.joined {
         crate::output::after_save(crate::output::err(&format!(
-            "Joined: this machine is not a member yet. Ask a member to run `keychain member add {} --name {}`.\n",
+            "Joined: this machine is not a member yet. Ask a member to run `keychain member add {} --name {}`, then run `keychain member join CODE` here with the join code it prints (carried by a channel the store's operator does not control).\n",
             joined.public, joined.host
         )));
     }

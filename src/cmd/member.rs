@@ -15,8 +15,10 @@ pub struct MemberArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
-    /// Add a machine by its public key (what 'init --join' printed there), then seal every record to it too
+    /// Add a machine by its public key (what 'init --join' printed there), then seal every record to it too; prints the join code that machine needs ('member join CODE')
     Add(MemberAddArgs),
+    /// On a machine that ran 'init --join' and was added: check the store against the join code 'member add' printed on the member that added it, and trust only that
+    Join(MemberJoinArgs),
     /// List the members: name, public key, added when and by whom
     List,
     /// Remove a member: a new group key it cannot open, every record sealed again without it; then rotate what it could read ('keychain audit' names the accounts)
@@ -34,6 +36,13 @@ pub struct MemberAddArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MemberJoinArgs {
+    /// The join code (kcj1-...) that 'keychain member add' printed, carried here by a channel the store's operator does not control
+    #[arg(value_name = "CODE")]
+    pub code: String,
+}
+
+#[derive(Debug, Args)]
 pub struct MemberRmArgs {
     /// The member's name as 'keychain member list' shows it
     #[arg(value_name = "NAME")]
@@ -44,17 +53,47 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
     match args.command {
         MemberCommand::Add(add) => {
             let done = change::add(kc, &add.recipient, add.name.as_deref())?;
-            confirm(
-                json,
-                "member add",
-                &done,
-                &format!(
-                    "Added member '{}' ({}); sealed {} to it.\n",
-                    done.member.name,
-                    done.member.recipient,
-                    crate::output::count(done.resealed.len(), "record", "records")
-                ),
-            )
+            let mut text = format!(
+                "Added member '{}' ({}); sealed {} to it.\n",
+                done.member.name,
+                done.member.recipient,
+                crate::output::count(done.resealed.len(), "record", "records")
+            );
+            if let Some(code) = &done.join_code {
+                text.push_str(&format!(
+                    "On that machine, run: keychain member join {code}\n\
+                     (carry the code by a channel the store's operator does not control: that machine checks that the store holds what this one wrote)\n"
+                ));
+            }
+            let outcome = confirm(json, "member add", &done, &text)?;
+            if let (false, Some(code)) = (json, &done.join_code) {
+                crate::output::out(&format!("{code}\n"))?;
+            }
+            Ok(outcome)
+        }
+        MemberCommand::Join(join) => {
+            let accepted = change::join(kc, &join.code)?;
+            let text = match accepted {
+                crate::members::Accepted::Pinned => {
+                    "Joined: the store holds the group key and member list the join code names; this machine trusts them from now on.\n"
+                }
+                crate::members::Accepted::AlreadyJoined => {
+                    "This machine had joined already; its trusted group key and member list were checked again.\n"
+                }
+            };
+            if json {
+                crate::output::raw(
+                    crate::json::document(serde_json::json!({
+                        "ok": true,
+                        "command": "member join",
+                        "already_joined": accepted == crate::members::Accepted::AlreadyJoined,
+                    }))
+                    .as_bytes(),
+                )?;
+            } else {
+                crate::output::err(text)?;
+            }
+            Ok(Outcome::Success)
         }
         MemberCommand::Rm(rm) => {
             let done = change::remove(kc, &rm.name)?;
@@ -123,15 +162,16 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
 
 fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Result<Outcome> {
     if json {
-        crate::output::raw(
-            crate::json::document(serde_json::json!({
-                "ok": true,
-                "command": command,
-                "member": done.member.name,
-                "accounts": done.resealed,
-            }))
-            .as_bytes(),
-        )?;
+        let mut doc = serde_json::json!({
+            "ok": true,
+            "command": command,
+            "member": done.member.name,
+            "accounts": done.resealed,
+        });
+        if let Some(code) = &done.join_code {
+            doc["join_code"] = code.to_string().into();
+        }
+        crate::output::raw(crate::json::document(doc).as_bytes())?;
     } else {
         crate::output::err(text)?;
     }

@@ -69,6 +69,17 @@ fn joined() -> Pair {
     }
 }
 
+/// etl1 adds etl2; etl2 checks the store against the join code etl1 printed.
+fn add_etl2(p: &Pair) -> String {
+    let code = p
+        .etl1
+        .ok(&["member", "add", &p.etl2_recipient, "--name", "etl2"]);
+    let code = code.trim().to_string();
+    assert!(code.starts_with("kcj1-"), "{code}");
+    p.etl2.ok(&["member", "join", &code]);
+    code
+}
+
 fn identity_of(kc: &Kc) -> keychain::keystore::Identity {
     let config = keychain::config::Config::load(&kc.dir).unwrap();
     keychain::keystore::load_identity(&kc.dir, &config, &keychain::settings::Settings::default())
@@ -130,8 +141,7 @@ fn a_joined_machine_waits_to_be_added_then_reads_and_both_log_to_one_verified_tr
         stderr(&out)
     );
 
-    p.etl1
-        .ok(&["member", "add", &p.etl2_recipient, "--name", "etl2"]);
+    add_etl2(&p);
     assert!(record_opens_with(&p, "acme", &identity_of(&p.etl2)));
     assert!(p.etl2.ok(&["show", "acme"]).contains("dwho"));
     p.etl2.ok(&["show", "acme", "--reveal", "password"]);
@@ -213,8 +223,7 @@ fn a_recipient_planted_in_the_store_is_refused_with_exit_7_and_reported() {
 #[test]
 fn after_member_rm_new_writes_cannot_be_opened_by_the_removed_machine() {
     let p = joined();
-    p.etl1
-        .ok(&["member", "add", &p.etl2_recipient, "--name", "etl2"]);
+    add_etl2(&p);
     p.etl2.ok(&["show", "acme"]);
     let out = p.etl1.run(&["member", "rm", "etl2"]);
     assert_exit(&out, 0);
@@ -233,8 +242,7 @@ fn after_member_rm_new_writes_cannot_be_opened_by_the_removed_machine() {
 #[test]
 fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_event() {
     let p = joined();
-    p.etl1
-        .ok(&["member", "add", &p.etl2_recipient, "--name", "etl2"]);
+    add_etl2(&p);
     for _ in 0..3 {
         p.etl2.ok(&["show", "acme", "--reveal", "password"]);
     }

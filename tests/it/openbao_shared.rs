@@ -48,7 +48,8 @@ fn create(bao: &Bao, mount: &str, name: &str, key_store: &str) -> Machine {
 fn join(bao: &Bao, mount: &str, name: &str, key_store: &str, member: &Machine) -> Machine {
     let m = Machine::new(bao, name, mount, PREFIX, PREFIX);
     let recipient = joined_recipient(&m, key_store);
-    member.ok(&["member", "add", &recipient, "--name", name]);
+    let code = member.ok(&["member", "add", &recipient, "--name", name]);
+    m.ok(&["member", "join", code.trim()]);
     m
 }
 

@@ -68,6 +68,10 @@ pub enum Action {
     /// The account was sealed again to the members after a change of members; the detail says
     /// which (`add NAME`, `rm NAME`).
     Reseal(String),
+    /// An event this machine logged in its own file log while the shared store was down (a
+    /// token served from its local copy), copied into the shared trail once the store answered
+    /// again; the detail names the original action, time and position in the local log.
+    Offline(String),
 }
 
 impl Action {
@@ -99,6 +103,7 @@ impl Action {
             Action::MemberAdd(_) => "member_add",
             Action::MemberRm(_) => "member_rm",
             Action::Reseal(_) => "reseal",
+            Action::Offline(_) => "offline",
         }
     }
 
@@ -115,6 +120,7 @@ impl Action {
             Action::MemberAdd(d) => Action::MemberAdd(clean(d)),
             Action::MemberRm(d) => Action::MemberRm(clean(d)),
             Action::Reseal(d) => Action::Reseal(clean(d)),
+            Action::Offline(d) => Action::Offline(clean(d)),
             other => other.clone(),
         }
     }

@@ -67,6 +67,12 @@ pub fn copy_last_counter(dir: &Path, account: &str) -> Result<Option<u64>, Audit
     super::counter::last_counter(&[dir.join(COPY_FILE)], account)
 }
 
+/// Every account's last write counter in this machine's copy of the shared trail in `dir`, read
+/// without the store or a key (for `audit --no-key`).
+pub fn copy_counters(dir: &Path) -> Result<std::collections::HashMap<String, u64>, AuditError> {
+    super::counter::all_counters(&[dir.join(COPY_FILE)])
+}
+
 /// The shared trail as one machine sees it.
 pub struct SharedLog {
     kv: Arc<dyn Kv>,
@@ -183,6 +189,10 @@ impl SharedLog {
             .and_then(|v| v.generation)
             .ok_or(ProblemKind::Unreadable)?;
         let keys = self.keys();
+        // A keyless view ([`KeylessTrail`]) checks order and chain only; it never syncs.
+        if keys.is_empty() {
+            return Ok(line_hash(bytes));
+        }
         let key = usize::try_from(generation)
             .ok()
             .and_then(|g| keys.get(g))
@@ -198,7 +208,14 @@ impl SharedLog {
     /// the events other machines appended since (each checked), adds them to the copy, and
     /// returns where the next event goes.
     fn sync(&self) -> Result<Cursor, AuditError> {
-        let (mut next_seq, mut last_hash) = match self.copy_tail()? {
+        let cursor = self.witness()?;
+        self.fetch_from(cursor)
+    }
+
+    /// Under the lock: checks that the store still holds the last event of the copy (one read)
+    /// and returns the position after it, without asking whether others wrote there since.
+    fn witness(&self) -> Result<Cursor, AuditError> {
+        let (next_seq, last_hash) = match self.copy_tail()? {
             None => (0, GENESIS.to_string()),
             Some(line) => {
                 let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
@@ -225,6 +242,21 @@ impl SharedLog {
                 }
             }
         }
+        Ok(Cursor {
+            next_seq,
+            last_hash,
+        })
+    }
+
+    /// Under the lock: fetches the events other machines appended from `cursor` on (each
+    /// checked), adds them to the copy, and returns where the next event goes.
+    fn fetch_from(&self, cursor: Cursor) -> Result<Cursor, AuditError> {
+        // Events are added to the copy only once their MACs checked: never by a keyless view.
+        self.current()?;
+        let Cursor {
+            mut next_seq,
+            mut last_hash,
+        } = cursor;
         let mut fetched = Vec::new();
         while let Some(value) = self.kv.get(&position(next_seq)).map_err(store_error)? {
             let hash = self
@@ -348,6 +380,22 @@ impl SharedLog {
 }
 
 impl Trail for SharedLog {
+    /// One event that changes no record (a cached login, a reveal): written at the position
+    /// after the copy's last event straight away. Asking first whether that position is free
+    /// cannot change the outcome: the write is check-and-set, and a position taken by another
+    /// machine makes it fetch (and check) the events it missed and write after them.
+    fn append(&self, event: &Event) -> Result<(), AuditError> {
+        self.current()?;
+        let lock = self.lock()?;
+        let cursor = self.witness()?;
+        Box::new(SharedPending {
+            log: self,
+            _lock: lock,
+            cursor,
+        })
+        .commit(std::slice::from_ref(event))
+    }
+
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, AuditError> {
         // A machine without the current key (removed) is told so before anything is read.
         self.current()?;
@@ -532,6 +580,31 @@ fn problem_text(kind: ProblemKind) -> String {
         kind,
     };
     problem.to_string().trim_start_matches(": ").to_string()
+}
+
+/// The shared trail as `keychain audit --no-key` sees it: without this machine's identity no
+/// group key opens, so no MAC can be checked. What is checked: every position from 0 to past
+/// the last event holds an event with that seq (none missing, none moved), each chained by hash
+/// to the one before, and every event this machine saw (its copy) is still there unchanged and
+/// the trail does not end before the copy. Someone who can write the store could rewrite the
+/// events after the last one this machine saw with a consistent chain: only the MACs (with the
+/// key) catch that.
+pub struct KeylessTrail(SharedLog);
+
+impl KeylessTrail {
+    /// The trail in `kv`, compared with this machine's copy in `dir`; nothing is written.
+    pub fn new(kv: Arc<dyn Kv>, dir: &Path, clock: SharedClock) -> Self {
+        KeylessTrail(SharedLog::new(kv, dir, &[], clock))
+    }
+
+    /// See [`KeylessTrail`]; `macs_checked` is false in the report.
+    pub fn verify(&self) -> Result<VerifyReport, AuditError> {
+        let mut report = self
+            .0
+            .verify(&AuditKey::derive(&SecretBox::new(Box::new([0; 32]))))?;
+        report.macs_checked = false;
+        Ok(report)
+    }
 }
 
 #[cfg(test)]

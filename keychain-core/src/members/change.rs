@@ -24,6 +24,9 @@ pub struct Change {
     pub member: Member,
     /// The accounts sealed again to the new set.
     pub resealed: Vec<String>,
+    /// After `add`: the code the added machine needs for its first use (`member join CODE`),
+    /// naming the group key and member list as they are now.
+    pub join_code: Option<super::JoinCode>,
 }
 
 /// The default name of a member added without `--name`: the start of its public key, which a
@@ -72,32 +75,133 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
                 let current = kc.members()?.expect("created above");
                 shared.add(&current, member.clone())?
             };
+            // Pinned before anything else: the list from before the add, put back, is refused.
+            shared.trust(kc.identity()?, &opened)?;
             kc.set_members(opened);
             kc.record(Event::new("member", Action::MemberAdd(name.clone())))?;
             member
         }
     };
     let resealed = reseal_all(kc, &format!("add {name}"))?;
-    Ok(Change { member, resealed })
+    // A machine of a shared keychain needs it for its first use; a local keychain's members
+    // (an officer's key) only receive sealed records.
+    let join_code = if kc.trail_in_store() {
+        kc.members()?.map(|m| m.join_code())
+    } else {
+        None
+    };
+    Ok(Change {
+        member,
+        resealed,
+        join_code,
+    })
 }
 
 /// Removes the member named `name` (a new group key it cannot open), then seals every record
 /// to the others. The removed member may have kept what it could read: the caller says so.
+///
+/// Run again after an interruption, on any member: a name no longer in the list that the trail
+/// shows as a member once (added, or removed by the run cut short) finishes the removal: the
+/// `member_rm` event if the run before did not get to write it, then every record sealed again
+/// to the current members (which no longer include it).
 pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
     kc.check_config()?;
     let Some(shared) = kc.shared() else {
         return Err(no_members());
     };
-    let (opened, member) = {
-        let Some(current) = kc.members()? else {
-            return Err(no_members());
-        };
-        shared.remove(kc.identity()?, &current, name)?
+    let Some(current) = kc.members()? else {
+        return Err(no_members());
     };
-    kc.set_members(opened);
-    kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
+    let member = if current.list.members.iter().any(|m| m.name == name) {
+        let (opened, member) = shared.remove(kc.identity()?, &current, name)?;
+        drop(current);
+        kc.set_members(opened);
+        kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
+        member
+    } else {
+        drop(current);
+        let Some((member, logged_rm)) = former_member(kc, name)? else {
+            return Err(Error::usage_hint(
+                format!("no member named '{name}'"),
+                "'keychain member list' shows the members",
+            ));
+        };
+        if !logged_rm {
+            kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
+        }
+        member
+    };
     let resealed = reseal_all(kc, &format!("rm {name}"))?;
-    Ok(Change { member, resealed })
+    Ok(Change {
+        member,
+        resealed,
+        join_code: None,
+    })
+}
+
+/// The first use of a machine that joined: checks the store against `code` (what the member
+/// that added it saw) and pins it. Nothing is sealed or logged: the machine's first command
+/// after this one does that, under the pin.
+pub fn join(kc: &Keychain, code: &str) -> Result<super::Accepted> {
+    let code = super::JoinCode::parse(code)?;
+    let Some(shared) = kc.shared() else {
+        return Err(Error::usage_hint(
+            "this keychain is not shared",
+            "'keychain member join' is for a machine set up with 'keychain init --store openbao ... --join'",
+        ));
+    };
+    shared.accept_join(kc.identity()?, &code)
+}
+
+/// A member named `name` the trail knows (its last `member_add`), and whether a `member_rm` of
+/// it follows that; `None` when the trail never added it.
+fn former_member(kc: &Keychain, name: &str) -> Result<Option<(Member, bool)>> {
+    let mut found: Option<(Member, bool)> = None;
+    for file in kc.trail()?.files().map_err(crate::trail::audit_error)? {
+        let text = match std::fs::read(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(format!("cannot read {}", file.display()), e)),
+        };
+        for line in text.split(|&b| b == b'\n') {
+            let Ok(event) = serde_json::from_slice::<serde_json::Value>(line) else {
+                continue;
+            };
+            if event["detail"].as_str() != Some(name) {
+                continue;
+            }
+            match event["action"].as_str() {
+                Some("member_add") => {
+                    found = Some((
+                        Member {
+                            name: name.to_string(),
+                            recipient: String::new(),
+                            added_at: 0,
+                            added_by: event["user"].as_str().unwrap_or_default().to_string(),
+                        },
+                        false,
+                    ));
+                }
+                Some("member_rm") => {
+                    if let Some((_, removed)) = found.as_mut() {
+                        *removed = true;
+                    } else {
+                        found = Some((
+                            Member {
+                                name: name.to_string(),
+                                recipient: String::new(),
+                                added_at: 0,
+                                added_by: String::new(),
+                            },
+                            true,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The members, checked; empty for a keychain without a member list.
@@ -139,7 +243,7 @@ fn reseal_all(kc: &Keychain, why: &str) -> Result<Vec<String>> {
 fn interrupted(e: Error, done: &[String], why: &str) -> Error {
     let code = e.exit_code();
     let message = format!(
-        "the member list changed ({why}), but sealing the records again stopped: {e}; sealed again so far: {}",
+        "the member list changed ({why}), but sealing the records again stopped: {e}; sealed again so far: {} (once the cause is fixed, run the same 'keychain member' command again: it seals the rest)",
         if done.is_empty() {
             "none".to_string()
         } else {

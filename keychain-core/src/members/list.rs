@@ -29,6 +29,10 @@ pub struct Member {
 struct Body {
     format: u32,
     generation: u64,
+    /// Raised by one at every change of the list (0 in lists written before it existed): what
+    /// a machine pins to refuse an older list of the same generation ([`super::pin`]).
+    #[serde(default)]
+    serial: u64,
     members: Vec<Member>,
 }
 
@@ -46,6 +50,8 @@ struct Stored {
 pub struct MemberList {
     /// The group key generation whose key MACs the list.
     pub generation: u64,
+    /// The list's version: one more at every `member add` or `rm`, under the MAC.
+    pub serial: u64,
     /// Every member: name, public key, when and by whom it was added.
     pub members: Vec<Member>,
 }
@@ -87,6 +93,7 @@ impl MemberList {
         let body = serde_json::to_string(&Body {
             format: 1,
             generation: self.generation,
+            serial: self.serial,
             members: self.members.clone(),
         })
         .expect("a member list serialises");
@@ -97,6 +104,23 @@ impl MemberList {
     /// The generation a stored list claims, before it is checked (to know which key to use).
     pub fn claimed_generation(bytes: &[u8]) -> Result<u64, ListError> {
         Ok(parse(bytes)?.1.generation)
+    }
+
+    /// The generation and serial a stored list claims, before it is checked.
+    pub fn claimed_version(bytes: &[u8]) -> Result<(u64, u64), ListError> {
+        let body = parse(bytes)?.1;
+        Ok((body.generation, body.serial))
+    }
+
+    /// A public digest of a stored list's MAC'd body (hex SHA-256): what a machine pins and a
+    /// join code names, so that two lists with the same serial are never taken for one.
+    pub fn digest(bytes: &[u8]) -> Result<String, ListError> {
+        use sha2::Digest;
+        let (stored, _) = parse(bytes)?;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"keychain member list digest v1");
+        hasher.update(stored.body.as_bytes());
+        Ok(crate::record::hex(&hasher.finalize()))
     }
 
     /// Checks a stored list under `key`, the group key of generation `generation`.
@@ -114,6 +138,7 @@ impl MemberList {
         }
         Ok(MemberList {
             generation,
+            serial: body.serial,
             members: body.members,
         })
     }
@@ -166,6 +191,7 @@ mod tests {
         let key = GroupKey::generate();
         let list = MemberList {
             generation: 0,
+            serial: 1,
             members: vec![member("etl1")],
         };
         let sealed = list.seal(&key);
@@ -185,6 +211,7 @@ mod tests {
         // Re-MAC'd under a key of the planter's own: still refused under the real key.
         let forged = MemberList {
             generation: 0,
+            serial: 1,
             members: body.members,
         }
         .seal(&GroupKey::generate());
@@ -199,6 +226,7 @@ mod tests {
         let key = GroupKey::generate();
         let old = MemberList {
             generation: 0,
+            serial: 1,
             members: vec![member("etl1"), member("gone")],
         }
         .seal(&key);

@@ -21,8 +21,10 @@
 //!
 //! # Limits, said plainly
 //!
-//! A joining machine trusts the first group key that opens for it (trust on first use): compare
-//! the recipient `member list` shows on an existing member with the one `init --join` printed.
+//! A joining machine trusts no group key until `member join` finds in the store exactly what the
+//! join code of the member that added it names ([`join`]); from then on its pin also holds the
+//! member list's version, so an older list is refused. A machine cannot notice a rollback to a
+//! list it never saw.
 //! A removed member keeps the group keys of the generations it was in: it can still read what was
 //! sealed to it then and forge MACs of those old generations, which a machine already pinned to a
 //! newer generation refuses, but one still pinned to an old generation (offline since the removal)
@@ -32,8 +34,10 @@
 //! This module must never print (the CLI renders what it returns) nor write a key anywhere.
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod change;
 pub mod group;
+pub mod join;
 pub mod list;
 pub mod pin;
 
@@ -44,6 +48,7 @@ use crate::keystore::Identity;
 use crate::store::kv::{Kv, KvExpect};
 
 pub use group::{GroupKey, WrappedGroup};
+pub use join::{Accepted, JoinCode};
 pub use list::{Member, MemberList};
 
 /// The key of the member list in the store.
@@ -62,7 +67,11 @@ pub struct Opened {
     pub list: MemberList,
     link: Option<String>,
     list_version: u64,
-    group_version: u64,
+    /// The store's version of the wrapped key; `None` when it came from this machine's copy
+    /// ([`cache`]), and `add` reads it then.
+    group_version: Option<u64>,
+    /// [`MemberList::digest`] of the list as stored.
+    list_digest: String,
 }
 
 impl std::fmt::Debug for Opened {
@@ -112,27 +121,37 @@ impl<'a> Shared<'a> {
         let key = GroupKey::generate();
         let list = MemberList {
             generation: 0,
+            serial: 1,
             members: vec![me],
         };
         let wrapped = wrap(&key, 0, &list, None)?;
         let group_version =
             self.kv
                 .put(&group_key_name(0), &wrapped.to_bytes(), KvExpect::Absent)?;
-        let list_version = self.kv.put(LIST_KEY, &list.seal(&key), KvExpect::Absent)?;
-        self.save_pin(identity, Some(0), Some(key.id()))?;
-        Ok(Opened {
+        let sealed = list.seal(&key);
+        let list_version = self.kv.put(LIST_KEY, &sealed, KvExpect::Absent)?;
+        let opened = Opened {
             key,
             list,
             link: None,
             list_version,
-            group_version,
-        })
+            group_version: Some(group_version),
+            list_digest: digest_of(&sealed),
+        };
+        self.trust(identity, &opened)?;
+        Ok(opened)
     }
 
-    /// Records that this machine joined and trusts no group key yet: the first one that opens
-    /// for it (once a member added it) is pinned then.
+    /// Records that this machine joined and trusts no group key yet: it trusts one only when
+    /// the join code a member gives it matches the store ([`Shared::accept_join`]).
     pub fn join(&self, identity: &Identity) -> Result<()> {
-        self.save_pin(identity, None, None)
+        pin::save(self.dir, identity, &pin::Pin::none()).map_err(|e| match e {
+            pin::PinError::Io(path, e) => Error::io(format!("cannot write {}", path.display()), e),
+            pin::PinError::Missing(path) | pin::PinError::Forged(path) => Error::io(
+                format!("cannot write {}", path.display()),
+                std::io::Error::other("pin"),
+            ),
+        })
     }
 
     /// Opens and checks the group key and the member list; see the module documentation.
@@ -153,25 +172,32 @@ impl<'a> Shared<'a> {
         let generation = MemberList::claimed_generation(&list_raw.bytes)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
-        let (wrapped, group_version) = self.wrapped(generation)?;
-        let key = self.open_wrapped(identity, &wrapped)?;
+        let (wrapped, group_version, key) = self.group_key(identity, &pin, generation)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         let list = MemberList::open(&list_raw.bytes, &key, generation)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        // An older list than the pinned one is a rollback, even one that drops this machine.
+        let list_digest = digest_of(&list_raw.bytes);
+        self.check_list_pin(&pin, &list, &list_digest)?;
         let me = identity.to_public().to_string();
         if !list.members.iter().any(|m| m.recipient == me) {
             return Err(not_added(&me));
         }
-        if pin.generation != Some(generation) {
-            self.save_pin(identity, Some(generation), Some(key.id()))?;
-        }
-        Ok(Some(Opened {
+        let opened = Opened {
             key,
             list,
-            link: wrapped.link,
+            link: wrapped.link.clone(),
             list_version: list_raw.version,
             group_version,
-        }))
+            list_digest,
+        };
+        if Self::moves_pin(&pin, &opened) {
+            self.trust(identity, &opened)?;
+        }
+        if group_version.is_some() {
+            cache::save(self.dir, &wrapped);
+        }
+        Ok(Some(opened))
     }
 
     /// Adds a member: the group key of the current generation is wrapped again to the new set,
@@ -195,6 +221,7 @@ impl<'a> Shared<'a> {
             ));
         }
         let mut list = opened.list.clone();
+        list.serial += 1;
         list.members.push(Member {
             recipient,
             ..member
@@ -203,22 +230,27 @@ impl<'a> Shared<'a> {
         let wrapped = wrap(&opened.key, generation, &list, opened.link.clone())?;
         // The key first: a crash in between leaves a machine that can open the key but is not
         // in the list yet (refused as not added), never a list naming someone who cannot open it.
+        let group_version = match opened.group_version {
+            Some(version) => version,
+            None => self.wrapped(generation)?.1,
+        };
         let group_version = self.kv.put(
             &group_key_name(generation),
             &wrapped.to_bytes(),
-            KvExpect::At(opened.group_version),
+            KvExpect::At(group_version),
         )?;
-        let list_version = self.kv.put(
-            LIST_KEY,
-            &list.seal(&opened.key),
-            KvExpect::At(opened.list_version),
-        )?;
+        let sealed = list.seal(&opened.key);
+        let list_version = self
+            .kv
+            .put(LIST_KEY, &sealed, KvExpect::At(opened.list_version))?;
+        // The caller pins the new list ([`Shared::trust`]) before it tells anyone.
         Ok(Opened {
             key: GroupKey::from_opened(&opened.key),
             list,
             link: opened.link.clone(),
             list_version,
-            group_version,
+            group_version: Some(group_version),
+            list_digest: digest_of(&sealed),
         })
     }
 
@@ -250,6 +282,7 @@ impl<'a> Shared<'a> {
             ));
         }
         let mut list = opened.list.clone();
+        list.serial += 1;
         list.members.retain(|m| m.name != name);
         // A generation left behind by an interrupted removal is skipped, never reused: it may
         // have been wrapped to the member removed now.
@@ -272,22 +305,20 @@ impl<'a> Shared<'a> {
             &wrapped.to_bytes(),
             KvExpect::Absent,
         )?;
-        let list_version = self.kv.put(
-            LIST_KEY,
-            &list.seal(&key),
-            KvExpect::At(opened.list_version),
-        )?;
-        self.save_pin(identity, Some(generation), Some(key.id()))?;
-        Ok((
-            Opened {
-                key,
-                list,
-                link: Some(link),
-                list_version,
-                group_version,
-            },
-            removed,
-        ))
+        let sealed = list.seal(&key);
+        let list_version = self
+            .kv
+            .put(LIST_KEY, &sealed, KvExpect::At(opened.list_version))?;
+        let opened = Opened {
+            key,
+            list,
+            link: Some(link),
+            list_version,
+            group_version: Some(group_version),
+            list_digest: digest_of(&sealed),
+        };
+        self.trust(identity, &opened)?;
+        Ok((opened, removed))
     }
 
     /// Every generation's group key this machine can open, oldest first, for verifying a
@@ -320,8 +351,7 @@ impl<'a> Shared<'a> {
         let generation = MemberList::claimed_generation(&list_raw.bytes)
             .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
         let pin = self.load_pin(identity)?;
-        let (wrapped, _) = self.wrapped(generation)?;
-        let key = self.open_wrapped(identity, &wrapped)?;
+        let (wrapped, _, key) = self.group_key(identity, &pin, generation)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         self.secrets_up_to(identity, generation, &key)
     }
@@ -386,6 +416,48 @@ impl<'a> Shared<'a> {
                 self.unauthenticated(&group_key_name(wrapped.generation), reason.into())
             }
         })
+    }
+
+    /// The wrapped key of `generation` and the key in it: from this machine's copy when it is
+    /// the pinned one ([`cache`]; no store version then), else read from the store.
+    fn group_key(
+        &self,
+        identity: &Identity,
+        pin: &pin::Pin,
+        generation: u64,
+    ) -> Result<(WrappedGroup, Option<u64>, GroupKey)> {
+        if let Some((wrapped, key)) = cache::load(self.dir, identity, pin, generation) {
+            return Ok((wrapped, None, key));
+        }
+        let (wrapped, version) = self.wrapped(generation)?;
+        let key = self.open_wrapped_pinned(identity, pin, &wrapped)?;
+        Ok((wrapped, Some(version), key))
+    }
+
+    /// [`Shared::open_wrapped`] for a machine with `pin`: one that joined but was not given its
+    /// join code yet trusts nothing, and one whose pinned generation no longer opens for it was
+    /// rolled back, not "not added".
+    fn open_wrapped_pinned(
+        &self,
+        identity: &Identity,
+        pin: &pin::Pin,
+        wrapped: &WrappedGroup,
+    ) -> Result<GroupKey> {
+        let key = match self.open_wrapped(identity, wrapped) {
+            Err(Error::NotAMember { recipient }) if pin.generation == Some(wrapped.generation) => {
+                return Err(self.rolled_back(format!(
+                    "generation {} of the group key, which this machine trusts, is no longer sealed to it ({recipient}): it was rolled back or replaced in the store",
+                    wrapped.generation
+                )));
+            }
+            other => other?,
+        };
+        if pin.generation.is_none() {
+            return Err(Error::NotJoined {
+                recipient: identity.to_public().to_string(),
+            });
+        }
+        Ok(key)
     }
 
     /// The pinned generation to `wrapped`: the same key, or a chain of links to it.
@@ -467,21 +539,6 @@ impl<'a> Shared<'a> {
         })
     }
 
-    fn save_pin(
-        &self,
-        identity: &Identity,
-        generation: Option<u64>,
-        id: Option<String>,
-    ) -> Result<()> {
-        pin::save(self.dir, identity, &pin::Pin { generation, id }).map_err(|e| match e {
-            pin::PinError::Io(path, e) => Error::io(format!("cannot write {}", path.display()), e),
-            pin::PinError::Missing(path) | pin::PinError::Forged(path) => Error::io(
-                format!("cannot write {}", path.display()),
-                std::io::Error::other("pin"),
-            ),
-        })
-    }
-
     fn unauthenticated(&self, key: &str, reason: String) -> Error {
         Error::Unauthenticated {
             path: PathBuf::from(self.kv.location(key)),
@@ -489,6 +546,11 @@ impl<'a> Shared<'a> {
             hint: "nothing was sealed or written; run 'keychain audit' on a member to see the members, and restore the store's member list from a backup or remove what was planted".into(),
         }
     }
+}
+
+/// [`MemberList::digest`] of a list this process sealed or whose MAC it checked.
+fn digest_of(sealed: &[u8]) -> String {
+    MemberList::digest(sealed).expect("a list that was sealed or checked parses")
 }
 
 /// The message of a machine that joined but is not (or no longer) a member.

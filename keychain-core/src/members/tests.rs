@@ -64,12 +64,114 @@ fn a_joined_machine_is_told_to_ask_a_member_then_opens_once_added() {
         "{hint}"
     );
 
-    etl1.shared(&kv)
+    let added = etl1
+        .shared(&kv)
         .add(&opened, etl2.as_member("etl2"))
         .unwrap();
+    // Added, but it trusts nothing before its join code.
+    let e = etl2.shared(&kv).open(&etl2.identity).unwrap_err();
+    assert!(matches!(e, Error::NotJoined { .. }), "{e}");
+    assert_eq!(e.exit_code(), exit::LOCKED);
+    assert_eq!(
+        etl2.shared(&kv)
+            .accept_join(&etl2.identity, &added.join_code())
+            .unwrap(),
+        Accepted::Pinned
+    );
     let seen = etl2.shared(&kv).open(&etl2.identity).unwrap();
     assert_eq!(seen.list.members.len(), 2);
     assert_eq!(seen.key.id(), opened.key.id());
+    assert_eq!(
+        etl2.shared(&kv)
+            .accept_join(&etl2.identity, &added.join_code())
+            .unwrap(),
+        Accepted::AlreadyJoined
+    );
+}
+
+#[test]
+fn a_group_key_and_list_planted_before_the_first_use_fail_the_join_code() {
+    let (_d, kv) = store();
+    let etl1 = Machine::new();
+    let etl2 = Machine::new();
+    let mallory = Machine::new();
+    let opened = etl1
+        .shared(&kv)
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
+        .unwrap();
+    etl2.shared(&kv).join(&etl2.identity).unwrap();
+    let added = etl1
+        .shared(&kv)
+        .add(&opened, etl2.as_member("etl2"))
+        .unwrap();
+    let code = added.join_code();
+
+    // Mallory writes a key of her own, wrapped to etl2 and herself, and a list MAC'd under it
+    // with the same generation and serial the code names.
+    let hers = GroupKey::generate();
+    let list = MemberList {
+        generation: 0,
+        serial: added.list.serial,
+        members: vec![etl2.as_member("etl2"), mallory.as_member("etl1")],
+    };
+    let raw_group = kv.get(&group_key_name(0)).unwrap().unwrap();
+    let wrapped = hers.wrap(0, &list.recipients().unwrap(), None).unwrap();
+    kv.put(
+        &group_key_name(0),
+        &wrapped.to_bytes(),
+        KvExpect::At(raw_group.version),
+    )
+    .unwrap();
+    let raw_list = kv.get(LIST_KEY).unwrap().unwrap();
+    kv.put(LIST_KEY, &list.seal(&hers), KvExpect::At(raw_list.version))
+        .unwrap();
+    let e = etl2
+        .shared(&kv)
+        .accept_join(&etl2.identity, &code)
+        .unwrap_err();
+    assert_eq!(e.exit_code(), exit::INTEGRITY, "{e}");
+    assert!(e.to_string().contains("not the ones"), "{e}");
+    // And nothing was pinned: the machine still trusts nothing.
+    let e = etl2.shared(&kv).open(&etl2.identity).unwrap_err();
+    assert!(matches!(e, Error::NotJoined { .. }), "{e}");
+    assert!(etl2.shared(&kv).trail_secrets(&etl2.identity).is_err());
+}
+
+#[test]
+fn a_member_list_rolled_back_within_its_generation_is_refused_by_every_member() {
+    let (_d, kv) = store();
+    let etl1 = Machine::new();
+    let etl2 = Machine::new();
+    let etl3 = Machine::new();
+    let opened = etl1
+        .shared(&kv)
+        .create(&etl1.identity, "etl1", "root@etl1", 1_700_000_000)
+        .unwrap();
+    let with_2 = etl1
+        .shared(&kv)
+        .add(&opened, etl2.as_member("etl2"))
+        .unwrap();
+    etl1.shared(&kv).trust(&etl1.identity, &with_2).unwrap();
+    etl2.shared(&kv).join(&etl2.identity).unwrap();
+    etl2.shared(&kv)
+        .accept_join(&etl2.identity, &with_2.join_code())
+        .unwrap();
+    let before_3 = kv.get(LIST_KEY).unwrap().unwrap().bytes;
+    let with_3 = etl1
+        .shared(&kv)
+        .add(&with_2, etl3.as_member("etl3"))
+        .unwrap();
+    etl1.shared(&kv).trust(&etl1.identity, &with_3).unwrap();
+    etl2.shared(&kv).open(&etl2.identity).unwrap();
+
+    // The list from before 'add etl3' put back: same generation, a valid MAC.
+    kv.put(LIST_KEY, &before_3, KvExpect::At(with_3.list_version))
+        .unwrap();
+    for m in [&etl1, &etl2] {
+        let e = m.shared(&kv).open(&m.identity).unwrap_err();
+        assert_eq!(e.exit_code(), exit::INTEGRITY, "{e}");
+        assert!(e.to_string().contains("rolled back"), "{e}");
+    }
 }
 
 #[test]
@@ -86,6 +188,7 @@ fn a_recipient_planted_in_the_store_is_refused_with_exit_7() {
     let hers = GroupKey::generate();
     let list = MemberList {
         generation: 0,
+        serial: 1,
         members: vec![etl1.as_member("etl1"), mallory.as_member("backup")],
     };
     let raw_list = kv.get(LIST_KEY).unwrap().unwrap();
@@ -122,6 +225,7 @@ fn a_new_generation_not_linked_from_the_pinned_one_is_refused() {
     let hers = GroupKey::generate();
     let list = MemberList {
         generation: 1,
+        serial: 2,
         members: vec![etl1.as_member("etl1"), mallory.as_member("backup")],
     };
     let forged_link = GroupKey::generate().link_to(1, &hers.id());
@@ -159,6 +263,11 @@ fn after_rm_the_removed_member_cannot_open_the_new_group_key_and_the_others_foll
         .add(&opened, gone.as_member("gone"))
         .unwrap();
     // etl2 pins generation 0 now; gone too.
+    for m in [&etl2, &gone] {
+        m.shared(&kv)
+            .accept_join(&m.identity, &opened.join_code())
+            .unwrap();
+    }
     etl2.shared(&kv).open(&etl2.identity).unwrap();
     let before = gone.shared(&kv).open(&gone.identity).unwrap();
 

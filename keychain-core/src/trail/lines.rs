@@ -81,11 +81,21 @@ impl Line {
 pub fn read(kc: &Keychain) -> Result<Vec<Line>> {
     // A shared keychain's trail: this machine's copy, brought up to date first.
     let files = kc.trail()?.files().map_err(trail::audit_error)?;
+    read_files(files)
+}
+
+/// The lines of `files` as they are (for `audit --no-key` on a shared keychain: this machine's
+/// copy of the trail, whose events were checked when they were added, without bringing it up to
+/// date, which needs the group key).
+pub fn read_files(files: Vec<std::path::PathBuf>) -> Result<Vec<Line>> {
     let mut lines = Vec::new();
     for file in files {
-        let reader = std::fs::File::open(&file)
-            .map(std::io::BufReader::new)
-            .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
+        let reader = match std::fs::File::open(&file) {
+            Ok(f) => std::io::BufReader::new(f),
+            // A machine that has not seen any event of a shared trail yet has no copy.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(format!("cannot read {}", file.display()), e)),
+        };
         for (i, text) in reader.lines().enumerate() {
             let Ok(text) = text else { break };
             if let Ok(mut line) = serde_json::from_str::<Line>(&text) {

@@ -346,7 +346,7 @@ impl KvClient {
             return Err(self.forbidden(api, capability));
         }
         // The token died (TTL, revocation): log in again once.
-        self.forget_token();
+        self.forget_token(&token);
         if !self.can_relogin() {
             return Err(BaoError::TokenExpired {
                 addr: self.addr().to_string(),
@@ -361,7 +361,7 @@ impl KvClient {
         if self.token_is_valid(&token)? {
             return Err(self.forbidden(api, capability));
         }
-        self.forget_token();
+        self.forget_token(&token);
         Err(BaoError::TokenExpired {
             addr: self.addr().to_string(),
             relogged: true,
@@ -426,9 +426,16 @@ impl KvClient {
         self.inner.auth.can_relogin()
     }
 
-    /// Drops the token (the server refused it), here and in the kernel keyring.
-    fn forget_token(&self) {
+    /// Drops the token `dead` (the server refused it), here and in the kernel keyring, unless
+    /// another thread of this process replaced it meanwhile (two requests in flight at once
+    /// both saw it refused): then that replacement is used, and there is one login, not two.
+    fn forget_token(&self, dead: &SecretString) {
         let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.as_ref().is_some_and(|current| {
+            !crate::secret::ct_eq_str(current.secret.expose_secret(), dead.expose_secret())
+        }) {
+            return;
+        }
         *cached = None;
         if let Some(key) = &self.inner.kept_as {
             forget_kept_token(key);

@@ -1,0 +1,98 @@
+//! Events a machine of a shared keychain logged while the store was down, copied into the
+//! shared trail once it answers again.
+//!
+//! While OpenBao cannot be reached, `login` may serve a still-valid token from the local copy of
+//! the record; that use is logged in this machine's own file log (`audit.log`), since the
+//! shared trail is in the store that is down. Without a copy, the other members and an officer
+//! reading the shared trail would never see it. The first time a process opens the shared trail
+//! again, every line of the file log after the last one copied becomes an `offline` event in
+//! the shared trail (its account, command and outcome kept; the detail names the original
+//! action, time and local position), and `offline-copied` records how far the copy went. A
+//! file lock keeps two processes of this machine from copying the same lines twice.
+//!
+//! The copy is only as good as the file log: it is MAC'd under this machine's key, not the
+//! group's, so a member checks it with `keychain audit verify` on this machine.
+#![deny(missing_docs)]
+
+use std::path::Path;
+
+use crate::audit::{Action, Event, Outcome, Trail};
+use crate::error::{Error, Result};
+
+/// How far the file log was copied (the seq of the last line copied), in the keychain folder.
+pub const MARKER_FILE: &str = "offline-copied";
+const LOCK_FILE: &str = "offline-copied.lock";
+
+/// Copies the lines of `dir`'s file log not copied yet into `shared`; returns how many. Nothing
+/// to do (the common case: no file log) costs one failed open.
+pub fn copy_to_shared(dir: &Path, shared: &dyn Trail) -> Result<usize> {
+    let log = dir.join(super::LOG_FILE);
+    if !log.exists() {
+        return Ok(0);
+    }
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = crate::fsutil::private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("cannot open {}", lock_path.display()), e))?;
+    lock.lock()
+        .map_err(|e| Error::io(format!("cannot lock {}", lock_path.display()), e))?;
+    let marker = dir.join(MARKER_FILE);
+    let done: Option<u64> = match std::fs::read_to_string(&marker) {
+        Ok(text) => Some(text.trim().parse().map_err(|_| Error::Integrity {
+            path: marker.clone(),
+            reason: "not a number: it says how far this machine's offline events were copied into the shared trail".into(),
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format!("cannot read {}", marker.display()), e)),
+    };
+    let text =
+        std::fs::read(&log).map_err(|e| Error::io(format!("cannot read {}", log.display()), e))?;
+    let mut copied = 0;
+    for line in text.split(|&b| b == b'\n') {
+        let Ok(line) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(seq) = line["seq"].as_u64() else {
+            continue;
+        };
+        if done.is_some_and(|done| seq <= done) {
+            continue;
+        }
+        shared
+            .append(&event_of(&line, seq))
+            .map_err(super::audit_error)?;
+        crate::fsutil::write_atomic_unique(
+            &marker,
+            seq.to_string().as_bytes(),
+            crate::fsutil::FILE_MODE,
+        )
+        .map_err(|e| Error::io(format!("cannot write {}", marker.display()), e))?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+/// The shared trail's event for one line of the file log.
+fn event_of(line: &serde_json::Value, seq: u64) -> Event {
+    let text = |key: &str| line[key].as_str().unwrap_or_default().to_string();
+    let mut detail = format!("{} at {} (local seq {seq})", text("action"), text("time"));
+    if let Some(d) = line["detail"].as_str() {
+        detail = format!(
+            "{} {d} at {} (local seq {seq})",
+            text("action"),
+            text("time")
+        );
+    }
+    let mut event = Event::new(text("command"), Action::Offline(detail));
+    if let Some(account) = line["account"].as_str() {
+        event = event.account(account);
+    }
+    if line["outcome"].as_str() == Some("error") {
+        event = event.outcome(Outcome::Error(text("reason")));
+    }
+    event
+}
