@@ -18,7 +18,10 @@
 //! token, and undoing the write would lose the only valid one.
 //!
 //! Opening a record ([`Keychain::read`]) compares its counter with the log's: a lower one is an
-//! older copy put back (a replay) and is refused with exit 7. The log is read first and the record
+//! older copy put back (a replay) and is refused with exit 7. A shared keychain's trail is
+//! brought up to date from the store for that (not this machine's copy as it was), and its
+//! records carry a member's MAC under the current group key, checked before the record is
+//! decrypted ([`crate::members::record_auth`]). The log is read first and the record
 //! second: a writer saves the record before it logs, so the record read is never older than a
 //! counter already in the log, and a concurrent write cannot look like a replay.
 #![deny(missing_docs)]
@@ -32,7 +35,8 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
-use crate::members::{Opened, Shared};
+use crate::members::record_auth::{self, AuthError, Vouched};
+use crate::members::{GroupKey, Opened, Shared};
 use crate::record::{self, Account, Header, RecordError};
 use crate::settings::Settings;
 use crate::store::kv::{Kv, LocalKv};
@@ -80,6 +84,15 @@ pub struct Keychain {
     /// Every account's last logged write counter, when a command that opens every record asked
     /// for them at once ([`Keychain::load_counters`]).
     counters: OnceCell<std::collections::HashMap<String, u64>>,
+    /// Record bytes a `member` command checked before it changed the group key or upgraded
+    /// old records ([`Keychain::vouch_for_records`]).
+    vouched: RefCell<Option<Vouched>>,
+}
+
+/// What a shared record's MAC is checked against: the member list's generation and its key.
+struct RecordAuth {
+    key: GroupKey,
+    generation: u64,
 }
 
 impl Keychain {
@@ -136,6 +149,7 @@ impl Keychain {
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
+            vouched: RefCell::new(None),
         })
     }
 
@@ -268,7 +282,17 @@ impl Keychain {
             .store
             .read(name)?
             .ok_or_else(|| Error::NotFound(name.to_string()))?;
-        let account = open_checked(self.store(), self.identity()?, name, &raw.bytes, logged)?;
+        let auth = self.record_auth()?;
+        let vouched = self.vouched.borrow();
+        let account = open_checked(
+            self.store(),
+            self.identity()?,
+            name,
+            &raw.bytes,
+            logged,
+            auth.as_ref().map(|auth| (auth, vouched.as_ref())),
+        )?;
+        self.store.keep_copy(name, &raw.bytes);
         Ok((account, raw.revision))
     }
 
@@ -317,7 +341,51 @@ impl Keychain {
             }
             _ => self.logged_counter(name).ok()?,
         };
-        open_checked(self.store(), self.identity().ok()?, name, &bytes, logged).ok()
+        // Only bytes that checked out (a member's MAC) were kept as the copy; the group key
+        // is in the store that is down.
+        open_checked(self.store(), self.identity().ok()?, name, &bytes, logged, None).ok()
+    }
+
+    /// The group key a shared record's MAC is checked against, when records carry one: those of
+    /// a keychain whose trail is in a store shared by several machines and that has a member
+    /// list. (A local keychain's files are guarded by the file system; a shared keychain made
+    /// before members existed has no group key until `member add`.)
+    fn record_auth(&self) -> Result<Option<RecordAuth>> {
+        if !self.shared.as_ref().is_some_and(|s| s.trail_in_store) {
+            return Ok(None);
+        }
+        Ok(self.members()?.map(|opened| RecordAuth {
+            key: GroupKey::from_opened(&opened.key),
+            generation: opened.list.generation,
+        }))
+    }
+
+    /// For a `member` command, before it changes the member list: checks every record's MAC
+    /// under the current group key and remembers the exact bytes, so that the records can be
+    /// read to be sealed again after the group key rotated, while everyone else refuses a
+    /// record under the retired generation. A record without a MAC (written before records
+    /// were authenticated) is vouched for too: this is its one-time upgrade, by a member. A
+    /// record whose MAC does not check is not, and the command stops there. Returns the names
+    /// of the records upgraded.
+    pub fn vouch_for_records(&self) -> Result<Vec<String>> {
+        let Some(auth) = self.record_auth()? else {
+            return Ok(Vec::new());
+        };
+        let mut vouched = Vouched::default();
+        let mut upgraded = Vec::new();
+        for name in self.store.list()? {
+            let Some(raw) = self.store.read(&name)? else {
+                continue;
+            };
+            match record_auth::verify(&raw.bytes, &name, &auth.key, auth.generation) {
+                Ok(()) => {}
+                Err(AuthError::Missing) => upgraded.push(name.clone()),
+                Err(e) => return Err(unauthenticated(self.store(), &name, &e)),
+            }
+            vouched.add(&raw.bytes);
+        }
+        *self.vouched.borrow_mut() = Some(vouched);
+        Ok(upgraded)
     }
 
     /// The last write counter the audit log recorded for `name`.
@@ -371,12 +439,17 @@ impl Keychain {
         let counters = self.counters.get();
         let identity = self.identity()?;
         let store = self.store();
+        let auth = self.record_auth()?;
+        let vouched = self.vouched.borrow();
+        let auth = auth.as_ref().map(|auth| (auth, vouched.as_ref()));
         Ok(on_all_cores(names, |name| {
             let raw = store
                 .read(name)?
                 .ok_or_else(|| Error::NotFound(name.clone()))?;
             let logged = counters.and_then(|c| c.get(name)).copied();
-            open_checked(store, identity, name, &raw.bytes, logged)
+            let account = open_checked(store, identity, name, &raw.bytes, logged, auth)?;
+            store.keep_copy(name, &raw.bytes);
+            Ok(account)
         }))
     }
 
@@ -425,7 +498,12 @@ impl Keychain {
         };
         // Keep: a log that cannot be read now must not stop the write either. The record was
         // read under the lock and checked against the log then, so its own counter suffices.
-        let logged = match trail.map(|trail| trail.last_counter(&name)) {
+        // The trail as `begin` just brought it up to date (read again, a shared trail would be
+        // synced twice, under a lock this process already holds).
+        let logged = match pending.as_ref().map(|p| match p {
+            Ok(pending) => pending.last_counter(&name),
+            Err(_) => Ok(None),
+        }) {
             Some(Ok(logged)) => logged.unwrap_or(0),
             Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
                 return Err(trail::audit_error(e));
@@ -444,8 +522,11 @@ impl Keychain {
             .iter()
             .map(|r| r as &dyn age::Recipient)
             .collect();
-        let bytes = record::seal(account, &recipients)
+        let mut bytes = record::seal(account, &recipients)
             .map_err(|e| Error::usage(format!("cannot encrypt the record: {e}")))?;
+        if let Some(auth) = self.record_auth()? {
+            bytes = record_auth::seal(&auth.key, auth.generation, &name, &bytes);
+        }
         let revision = self.store.write(lock, expect, &bytes)?;
 
         let counter = account.header.writes;
@@ -567,13 +648,21 @@ fn local_members(dir: &Path) -> Result<Option<SharedState>> {
 
 /// Decrypts a record read as `name` and refuses (exit 7) one older than the write counter the
 /// log recorded for it: the one way [`Keychain::read`] and [`Keychain::read_many`] open a record.
+///
+/// With `auth` (a shared record), its member MAC is checked first, before anything in it is
+/// decrypted or used.
 fn open_checked(
     store: &dyn RecordStore,
     identity: &Identity,
     name: &str,
     bytes: &[u8],
     logged: Option<u64>,
+    auth: Option<(&RecordAuth, Option<&Vouched>)>,
 ) -> Result<Account> {
+    if let Some((auth, vouched)) = auth {
+        record_auth::check(bytes, name, &auth.key, auth.generation, vouched)
+            .map_err(|e| unauthenticated(store, name, &e))?;
+    }
     let account = record::open(bytes, name, identity).map_err(|cause| Error::Record {
         path: store.location(name).into(),
         cause,
@@ -587,6 +676,15 @@ fn open_checked(
         });
     }
     Ok(account)
+}
+
+/// A shared record that is not a member's (exit 7).
+fn unauthenticated(store: &dyn RecordStore, name: &str, e: &AuthError) -> Error {
+    Error::Unauthenticated {
+        path: store.location(name).into(),
+        reason: e.to_string(),
+        hint: e.hint().into(),
+    }
 }
 
 fn replay_reason(record: u64, logged: u64) -> String {

@@ -36,6 +36,7 @@ pub mod change;
 pub mod group;
 pub mod list;
 pub mod pin;
+pub mod record_auth;
 
 use std::path::{Path, PathBuf};
 
