@@ -26,6 +26,7 @@ mod logon_engine;
 mod logon_safety;
 mod man_page;
 mod members_cli;
+mod openbao_attacks;
 mod openbao_members;
 mod openbao_shared;
 mod openbao_store;
