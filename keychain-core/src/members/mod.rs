@@ -327,6 +327,24 @@ impl<'a> Shared<'a> {
         self.secrets_up_to(identity, generation, &key)
     }
 
+    /// The group key of the member list's generation and that generation, checked against the
+    /// pin as in [`Shared::open`] but without the list's MAC (as [`Shared::trail_secrets`]): what
+    /// a shared record's MAC is checked against when the list itself does not check, so that
+    /// reads and `keychain audit` still tell a member's records from planted ones.
+    pub fn current_key(&self, identity: &Identity) -> Result<(GroupKey, u64)> {
+        let list_raw = self
+            .kv
+            .get(LIST_KEY)?
+            .ok_or_else(|| self.unauthenticated(LIST_KEY, "the member list is missing".into()))?;
+        let generation = MemberList::claimed_generation(&list_raw.bytes)
+            .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        let pin = self.load_pin(identity)?;
+        let (wrapped, _) = self.wrapped(generation)?;
+        let key = self.open_wrapped(identity, &wrapped)?;
+        self.check_chain(identity, &pin, &wrapped, &key)?;
+        Ok((key, generation))
+    }
+
     /// The audit secrets of generations `0..generation` (those this machine can open) and of
     /// `current`, the key of `generation`, already opened and checked.
     pub fn secrets_up_to(
