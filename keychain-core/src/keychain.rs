@@ -343,7 +343,15 @@ impl Keychain {
         };
         // Only bytes that checked out (a member's MAC) were kept as the copy; the group key
         // is in the store that is down.
-        open_checked(self.store(), self.identity().ok()?, name, &bytes, logged, None).ok()
+        open_checked(
+            self.store(),
+            self.identity().ok()?,
+            name,
+            &bytes,
+            logged,
+            None,
+        )
+        .ok()
     }
 
     /// The group key a shared record's MAC is checked against, when records carry one: those of
@@ -376,11 +384,16 @@ impl Keychain {
     /// record under the retired generation. A record without a MAC (written before records
     /// were authenticated) is vouched for too: this is its one-time upgrade, by a member. A
     /// record whose MAC does not check is not, and the command stops there. Returns the names
-    /// of the records upgraded.
+    /// of the records upgraded. The set is kept in the keychain folder
+    /// ([`record_auth::VOUCHED_FILE`]): a record a run cut short left under the retired
+    /// generation is vouched for again when it is byte for byte what that run checked.
     pub fn vouch_for_records(&self) -> Result<Vec<String>> {
         let Some(auth) = self.record_auth()? else {
             return Ok(Vec::new());
         };
+        // What an interrupted run of a `member` command on this machine checked before its
+        // rotation: records it had not sealed again yet are still under the retired generation.
+        let earlier = Vouched::load(&self.dir)?;
         let mut vouched = Vouched::default();
         let mut upgraded = Vec::new();
         for name in self.store.list()? {
@@ -390,10 +403,12 @@ impl Keychain {
             match record_auth::verify(&raw.bytes, &name, &auth.key, auth.generation) {
                 Ok(()) => {}
                 Err(AuthError::Missing) => upgraded.push(name.clone()),
+                Err(AuthError::Retired { .. }) if earlier.holds(&raw.bytes) => {}
                 Err(e) => return Err(unauthenticated(self.store(), &name, &e)),
             }
             vouched.add(&raw.bytes);
         }
+        vouched.save(&self.dir)?;
         *self.vouched.borrow_mut() = Some(vouched);
         Ok(upgraded)
     }

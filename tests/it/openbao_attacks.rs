@@ -206,7 +206,10 @@ fn reveal(kc: &Kc) -> String {
 /// `show --reveal password` and a cached `login` on `kc` are refused with exit 7 (before any
 /// secret of the record is used), saying `why`.
 fn refused(kc: &Kc, why: &str, what: &str) {
-    for args in [&["show", "acme", "--reveal", "password"][..], &["login", "acme"]] {
+    for args in [
+        &["show", "acme", "--reveal", "password"][..],
+        &["login", "acme"],
+    ] {
         let out = kc.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -287,7 +290,11 @@ fn a_removed_member_cannot_plant_a_record_under_the_key_it_kept_nor_bring_back_a
         &t.etl2,
         &keychain::members::record_auth::seal(&old_key, 1, "acme", &forged),
     );
-    refused(&t.etl1, "not written by a member", "wrong key for generation 1");
+    refused(
+        &t.etl1,
+        "not written by a member",
+        "wrong key for generation 1",
+    );
 
     // The record as it was before the removal, served again.
     removed_member_puts(&t.etl2, &before_rm);
@@ -296,7 +303,9 @@ fn a_removed_member_cannot_plant_a_record_under_the_key_it_kept_nor_bring_back_a
 
     // Put right by a member: the current record back, then work goes on.
     let pw = t.etl1.file("pw-new.txt", "pw-new-after-rm\n");
-    let out = t.etl1.run(&["set", "acme", "--password-file", pw.to_str().unwrap()]);
+    let out = t
+        .etl1
+        .run(&["set", "acme", "--password-file", pw.to_str().unwrap()]);
     assert_exit(&out, 7);
     t.etl1.ok(&["rm", "acme"]);
     t.etl1.add_account("acme");
@@ -351,7 +360,11 @@ fn append_event_under(kv: &dyn Kv, key: &GroupKey, generation: u64, counter: u64
     while kv.get(&format!("audit/{seq}")).unwrap().is_some() {
         seq += 1;
     }
-    let tail = kv.get(&format!("audit/{}", seq - 1)).unwrap().unwrap().bytes;
+    let tail = kv
+        .get(&format!("audit/{}", seq - 1))
+        .unwrap()
+        .unwrap()
+        .bytes;
     let mut event: Value = serde_json::from_slice(&tail).unwrap();
     let event = event.as_object_mut().unwrap();
     event.remove("mac");
@@ -394,4 +407,44 @@ fn an_event_under_the_generation_a_removal_retired_is_refused_and_reported() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("retired"), "{report}{}", stderr(&out));
     refused(&t.etl1, "retired", "event under a retired generation");
+}
+
+/// Records written before records were authenticated carry no MAC: refused with advice, until a
+/// member upgrades them once by running `member add` again for an existing member.
+#[test]
+fn a_record_from_before_records_were_authenticated_is_refused_until_a_member_upgrades_it() {
+    let t = team();
+    let (current, _) = record_raw(&t, "acme", None);
+    let (auth, old_format) = record::split_auth(&current).unwrap();
+    assert!(auth.is_some(), "a shared record carries a MAC line");
+    operator_puts(&t, "acme", old_format);
+
+    let out = t.etl2.run(&["show", "acme", "--reveal", "password"]);
+    assert_exit(&out, 7);
+    assert!(
+        stderr(&out).contains("keychain member add"),
+        "{}",
+        stderr(&out)
+    );
+
+    let listed: Value = serde_json::from_str(&t.etl1.ok(&["member", "list", "--json"])).unwrap();
+    let etl2 = listed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "etl2")
+        .unwrap()
+        .clone();
+    t.etl1.ok(&[
+        "member",
+        "add",
+        etl2["recipient"].as_str().unwrap(),
+        "--name",
+        "etl2",
+    ]);
+    let (upgraded, _) = record_raw(&t, "acme", None);
+    assert!(record::split_auth(&upgraded).unwrap().0.is_some());
+    for kc in [&t.etl1, &t.etl2] {
+        assert!(reveal(kc).contains(CANARY_PASSWORD));
+    }
 }

@@ -301,11 +301,7 @@ impl SharedLog {
     /// once, when no other process of this machine added to the copy since and it is fresh;
     /// else a sync.
     fn sync_or_remembered(&self) -> Result<Cursor, AuditError> {
-        let remembered = self
-            .synced
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let remembered = self.synced.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some((cursor, len, at)) = remembered
             && at.elapsed() < CURSOR_FRESH
             && std::fs::metadata(&self.copy).map_or(0, |m| m.len()) == len

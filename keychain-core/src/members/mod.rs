@@ -8,6 +8,9 @@
 //! - `group/<g>`: generation `g` of the group key, age-encrypted to the members of that
 //!   generation, with a link from generation `g - 1` ([`group`]).
 //!
+//! Each record of a shared store carries a MAC under the group key of the list's generation
+//! ([`record_auth`]): sealing needs only public keys, the MAC needs a member.
+//!
 //! And in each machine's own keychain folder: `group.pin`, the generation and key id the machine
 //! last trusted, MAC'd under its identity ([`pin`]).
 //!

@@ -17,7 +17,9 @@
 //! the records still carry the retired generation's MAC until the remover has sealed each one
 //! again; meanwhile only the remover reads them, and only the exact bytes it checked under the
 //! old key before the rotation ([`Vouched`]); every other reader refuses them, and says that a
-//! `member rm` is sealing them again. A record without the line (written before records were
+//! `member rm` is sealing them again. The set is kept in the machine's folder
+//! ([`VOUCHED_FILE`]), so that the same command run again after an interruption finishes the
+//! records still under the retired generation. A record without the line (written before records were
 //! authenticated) is refused the same way, except by a `member` command, which checks that
 //! nothing else is wrong with it and MACs it (the one-time upgrade the README describes).
 //!
@@ -92,17 +94,29 @@ impl AuthError {
                 "nothing was decrypted or used; find out who wrote the record (OpenBao's audit device, 'keychain audit'), restore the account from an export ('keychain import FILE.age --replace'), and rotate its secrets if in doubt"
             }
             AuthError::Retired { .. } => {
-                "nothing was decrypted or used; if a 'keychain member rm' is running, run this again when it is done; if it was interrupted, restore the account from an export ('keychain import FILE.age --replace') or add it again; otherwise an old record was put back: find out who did (OpenBao's audit device)"
+                "nothing was decrypted or used; if a 'keychain member rm' is running, run this again when it is done; if it was interrupted, finish it on the machine that ran it (the same command again), or restore the account from an export ('keychain import FILE.age --replace'); otherwise an old record was put back: find out who did (OpenBao's audit device)"
             }
             AuthError::Newer { .. } => "run the command again",
         }
     }
 }
 
+/// The file in a machine's keychain folder that keeps what its last `member` command vouched
+/// for ([`Vouched`]): the same command run again after an interruption, on this machine, can
+/// still read the records it had not sealed again yet. Hashes only, never a record.
+pub const VOUCHED_FILE: &str = "members-vouched.json";
+
 /// The exact record bytes a member checked before a `member` command rotated the group key or
 /// upgraded old records: only these are read under a retired generation (or without a MAC).
 #[derive(Debug, Default)]
 pub struct Vouched(HashSet<[u8; 32]>);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VouchedFile {
+    format: u32,
+    sha256: Vec<String>,
+}
 
 impl Vouched {
     /// Vouches for `bytes` as read from the store.
@@ -110,8 +124,54 @@ impl Vouched {
         self.0.insert(Sha256::digest(bytes).into());
     }
 
-    fn holds(&self, bytes: &[u8]) -> bool {
+    /// Whether `bytes` are exactly bytes vouched for.
+    pub fn holds(&self, bytes: &[u8]) -> bool {
         self.0.contains(&<[u8; 32]>::from(Sha256::digest(bytes)))
+    }
+
+    /// What the last `member` command on this machine vouched for (empty when none did).
+    pub fn load(dir: &std::path::Path) -> crate::error::Result<Self> {
+        let path = dir.join(VOUCHED_FILE);
+        let bytes = match crate::fsutil::read_regular(&path, 16 << 20) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vouched::default()),
+            Err(e) => {
+                return Err(crate::error::Error::io(
+                    format!("cannot read {}", path.display()),
+                    e,
+                ));
+            }
+        };
+        let corrupt = || {
+            crate::error::Error::Integrity {
+            path: path.clone(),
+            reason: "not a list of vouched record hashes as keychain writes it; it was left untouched (remove it if no 'keychain member' command was interrupted)".into(),
+        }
+        };
+        let file: VouchedFile = serde_json::from_slice(&bytes).map_err(|_| corrupt())?;
+        let mut set = HashSet::new();
+        for text in &file.sha256 {
+            let mut hash = [0u8; 32];
+            if text.len() != 64 {
+                return Err(corrupt());
+            }
+            for (i, byte) in hash.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| corrupt())?;
+            }
+            set.insert(hash);
+        }
+        Ok(Vouched(set))
+    }
+
+    /// Keeps the set in `dir` for a run of the same command after an interruption.
+    pub fn save(&self, dir: &std::path::Path) -> crate::error::Result<()> {
+        let path = dir.join(VOUCHED_FILE);
+        let mut sha256: Vec<String> = self.0.iter().map(|h| crate::record::hex(h)).collect();
+        sha256.sort();
+        let bytes = serde_json::to_vec(&VouchedFile { format: 1, sha256 })
+            .expect("a list of strings serialises");
+        crate::fsutil::write_atomic_unique(&path, &bytes, crate::fsutil::FILE_MODE)
+            .map_err(|e| crate::error::Error::io(format!("cannot write {}", path.display()), e))
     }
 }
 
@@ -190,9 +250,11 @@ mod tests {
         *edited.last_mut().unwrap() ^= 1;
         assert_eq!(verify(&edited, "acme", &key, 3), Err(AuthError::BadMac));
         // A generation claimed falsely: the MAC covers it.
-        let relabelled = String::from_utf8(sealed.clone())
-            .unwrap()
-            .replacen("keychain-auth/1 3 ", "keychain-auth/1 4 ", 1);
+        let relabelled = String::from_utf8(sealed.clone()).unwrap().replacen(
+            "keychain-auth/1 3 ",
+            "keychain-auth/1 4 ",
+            1,
+        );
         assert_eq!(
             verify(relabelled.as_bytes(), "acme", &key, 4),
             Err(AuthError::BadMac)
@@ -226,5 +288,22 @@ mod tests {
             check(&bad, "acme", &new, 1, Some(&vouched)),
             Err(AuthError::BadMac)
         );
+    }
+
+    #[test]
+    fn vouched_hashes_survive_in_the_folder_and_a_damaged_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!Vouched::load(dir.path()).unwrap().holds(RECORD));
+        let mut vouched = Vouched::default();
+        vouched.add(RECORD);
+        vouched.save(dir.path()).unwrap();
+        let loaded = Vouched::load(dir.path()).unwrap();
+        assert!(loaded.holds(RECORD) && !loaded.holds(b"another record"));
+        std::fs::write(
+            dir.path().join(VOUCHED_FILE),
+            b"{\"format\":1,\"sha256\":[\"zz\"]}",
+        )
+        .unwrap();
+        assert!(Vouched::load(dir.path()).is_err());
     }
 }
