@@ -76,7 +76,7 @@ impl std::fmt::Display for AuthError {
             ),
             AuthError::Newer { record, current } => write!(
                 f,
-                "the record is MAC'd under group key generation {record}, newer than the member list this command read ({current}): a member was removed while it ran"
+                "the record is MAC'd under group key generation {record}, newer than the member list this command read ({current}): a member was removed while it ran, or the record was planted"
             ),
             AuthError::Damaged => f.write_str("the record's MAC line is damaged"),
         }
@@ -96,7 +96,9 @@ impl AuthError {
             AuthError::Retired { .. } => {
                 "nothing was decrypted or used; if a 'keychain member rm' is running, run this again when it is done; if it was interrupted, finish it on the machine that ran it (the same command again), or restore the account from an export ('keychain import FILE.age --replace'); otherwise an old record was put back: find out who did (OpenBao's audit device)"
             }
-            AuthError::Newer { .. } => "run the command again",
+            AuthError::Newer { .. } => {
+                "nothing was decrypted or used; run the command again; if it is refused again, the record was planted: restore the account from an export ('keychain import FILE.age --replace')"
+            }
         }
     }
 }
