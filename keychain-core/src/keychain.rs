@@ -89,10 +89,12 @@ pub struct Keychain {
     vouched: RefCell<Option<Vouched>>,
 }
 
-/// What a shared record's MAC is checked against: the member list's generation and its key.
+/// What a shared record's MAC is checked against: the member list's generation and its key,
+/// and the newest generation the shared trail showed at its last sync.
 struct RecordAuth {
     key: GroupKey,
     generation: u64,
+    trail_generation: Option<u64>,
 }
 
 impl Keychain {
@@ -362,17 +364,24 @@ impl Keychain {
         if !self.shared.as_ref().is_some_and(|s| s.trail_in_store) {
             return Ok(None);
         }
+        // Read after the counters (the trail synced): see `open_checked`.
+        let trail_generation = self.trail()?.generation();
         match self.members() {
             Ok(opened) => Ok(opened.map(|opened| RecordAuth {
                 key: GroupKey::from_opened(&opened.key),
                 generation: opened.list.generation,
+                trail_generation,
             })),
             // A list that does not check (a planted recipient) stops sealing, not reading: the
             // group key itself is still checked against this machine's pin.
             Err(Error::Unauthenticated { .. }) => {
                 let shared = self.shared().expect("shared");
                 let (key, generation) = shared.current_key(self.identity()?)?;
-                Ok(Some(RecordAuth { key, generation }))
+                Ok(Some(RecordAuth {
+                    key,
+                    generation,
+                    trail_generation,
+                }))
             }
             Err(e) => Err(e),
         }
@@ -687,6 +696,23 @@ fn open_checked(
     if let Some((auth, vouched)) = auth {
         record_auth::check(bytes, name, &auth.key, auth.generation, vouched)
             .map_err(|e| unauthenticated(store, name, &e))?;
+        // A record written under a generation the trail does not reach yet: its write's event
+        // (and the removal's) are missing from what this machine was shown, so the counters it
+        // was compared with may be cut back (or the writer is logging it this instant).
+        let written = record::split_auth(bytes).ok().and_then(|(a, _)| a);
+        if let (Some(written), Some(trail)) = (written, auth.trail_generation)
+            && written.generation > trail
+            && !vouched.is_some_and(|v| v.holds(bytes))
+        {
+            return Err(Error::Unauthenticated {
+                path: store.location(name).into(),
+                reason: format!(
+                    "the record is MAC'd under group key generation {}, but the shared audit trail shows nothing past generation {trail}: events were cut from the trail, and the record's counter cannot be checked",
+                    written.generation
+                ),
+                hint: "nothing was decrypted or used; run the command again (a write may have been logging just then); if it is refused again, run 'keychain audit verify' on a member whose copy of the trail is up to date".into(),
+            });
+        }
     }
     let account = record::open(bytes, name, identity).map_err(|cause| Error::Record {
         path: store.location(name).into(),

@@ -44,12 +44,24 @@ fn team() -> Team {
     let mount = bao.new_mount();
     let etl1 = bao.keychain(&mount, PREFIX);
     etl1.add_account("acme");
-    let etl2 = Kc::new();
+    let etl2 = join(&bao, &mount, "etl2", &etl1);
+    assert!(reveal(&etl2).contains(CANARY_PASSWORD));
+    Team {
+        bao,
+        mount,
+        etl1,
+        etl2,
+    }
+}
+
+/// A machine with an AppRole of its own that joins and is added by `member` as `name`.
+fn join(bao: &Bao, mount: &str, name: &str, member: &Kc) -> Kc {
+    let kc = Kc::new();
     let auth = bao.approle(
-        "etl2",
-        &Bao::keychain_policy(&mount, PREFIX),
+        name,
+        &Bao::keychain_policy(mount, PREFIX),
         "1h",
-        etl2.tmp.path(),
+        kc.tmp.path(),
     );
     let keychain::store::openbao::AuthSettings::AppRole {
         role_id_file,
@@ -58,8 +70,8 @@ fn team() -> Team {
     else {
         unreachable!()
     };
-    let out = etl2.run(&bao.init_args(
-        &mount,
+    let out = kc.run(&bao.init_args(
+        mount,
         PREFIX,
         &[
             "--role-id-file",
@@ -71,14 +83,8 @@ fn team() -> Team {
     ));
     assert_exit(&out, 0);
     let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    etl1.ok(&["member", "add", &recipient, "--name", "etl2"]);
-    assert!(reveal(&etl2).contains(CANARY_PASSWORD));
-    Team {
-        bao,
-        mount,
-        etl1,
-        etl2,
-    }
+    member.ok(&["member", "add", &recipient, "--name", name]);
+    kc
 }
 
 fn identity_of(kc: &Kc) -> keychain::keystore::Identity {
@@ -353,13 +359,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The removed member appends an event at the trail's end, chained to it, MAC'd with the
-/// audit key of the group key `key` under `generation`, about `acme` with write `counter`.
-fn append_event_under(kv: &dyn Kv, key: &GroupKey, generation: u64, counter: u64) {
+/// The trail's next position.
+fn trail_end(kv: &dyn Kv) -> u64 {
     let mut seq = 0;
     while kv.get(&format!("audit/{seq}")).unwrap().is_some() {
         seq += 1;
     }
+    seq
+}
+
+/// The removed member appends an event at the trail's end, chained to it, MAC'd with the
+/// audit key of the group key `key` under `generation`, about `acme` with write `counter`.
+fn append_event_under(kv: &dyn Kv, key: &GroupKey, generation: u64, counter: u64) {
+    let seq = trail_end(kv);
     let tail = kv
         .get(&format!("audit/{}", seq - 1))
         .unwrap()
@@ -447,4 +459,48 @@ fn a_record_from_before_records_were_authenticated_is_refused_until_a_member_upg
     for kc in [&t.etl1, &t.etl2] {
         assert!(reveal(kc).contains(CANARY_PASSWORD));
     }
+}
+
+/// Items 2 and 3 together: the operator cuts the trail back to before `member rm` (deleting the
+/// removal's events and every later one), the removed member appends events of the retired
+/// generation there with a low counter, and the operator rolls the record back to the version
+/// `member rm` sealed. A member whose copy of the trail ended before the removal sees no event
+/// of the new generation: it must not trust the counters it was shown for a record written
+/// under that generation.
+#[test]
+fn a_trail_cut_back_past_a_removal_does_not_let_a_behind_member_take_a_rolled_back_record() {
+    let t = team();
+    let etl3 = join(&t.bao, &t.mount, "etl3", &t.etl1);
+    assert!(reveal(&etl3).contains(CANARY_PASSWORD));
+    // etl3's copy of the trail ends here.
+    let kv = kv_of(&t.etl2);
+    let cut = trail_end(&*kv);
+    let old_key = group_key(&t.etl2, 0);
+    t.etl1.ok(&["member", "rm", "etl2"]);
+    let (resealed, _) = record_raw(&t, "acme", None);
+    for password in ["pw-old-after-rm", "pw-now-current"] {
+        let pw = t.etl1.file("pw.txt", &format!("{password}\n"));
+        t.etl1
+            .ok(&["set", "acme", "--password-file", pw.to_str().unwrap()]);
+    }
+    let end = trail_end(&*kv);
+    for seq in cut..end {
+        t.bao.bao(&[
+            "kv",
+            "metadata",
+            "delete",
+            &format!("-mount={}", t.mount),
+            &format!("{PREFIX}/audit/{seq}"),
+        ]);
+    }
+    append_event_under(&*kv, &old_key, 0, 1);
+    operator_puts(&t, "acme", &resealed);
+    refused(
+        &etl3,
+        "shows nothing past generation 0",
+        "trail cut back past the removal",
+    );
+    // etl1, whose copy saw the removal, notices the cut.
+    let out = t.etl1.run(&["show", "acme", "--reveal", "password"]);
+    assert_exit(&out, 7);
 }

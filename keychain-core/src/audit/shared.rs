@@ -100,6 +100,8 @@ pub struct SharedLog {
     clock: SharedClock,
     /// The tail the last sync of this process found, the copy's length then, and when.
     synced: std::sync::Mutex<Option<(Cursor, u64, std::time::Instant)>>,
+    /// The newest generation the trail held at the last sync ([`Trail::generation`]).
+    generation: std::sync::Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for SharedLog {
@@ -138,6 +140,7 @@ impl SharedLog {
             clock,
             kv,
             synced: std::sync::Mutex::new(None),
+            generation: std::sync::Mutex::new(None),
             copy: dir.join(COPY_FILE),
             lock: dir.join(LOCK_FILE),
             keys: std::sync::RwLock::new(
@@ -282,6 +285,7 @@ impl SharedLog {
         if !fetched.is_empty() {
             self.append_copy(&fetched)?;
         }
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner()) = Some(floor);
         Ok(Cursor {
             next_seq,
             last_hash,
@@ -460,6 +464,10 @@ impl Trail for SharedLog {
     fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
         self.synced()?;
         super::counter::all_counters(std::slice::from_ref(&self.copy))
+    }
+
+    fn generation(&self) -> Option<u64> {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn files(&self) -> Result<Vec<PathBuf>, AuditError> {
