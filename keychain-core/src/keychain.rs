@@ -366,6 +366,15 @@ impl Keychain {
         }
         // Read after the counters (the trail synced): see `open_checked`.
         let trail_generation = self.trail()?.generation();
+        self.record_key(trail_generation)
+    }
+
+    /// [`Keychain::record_auth`] with the trail's generation given: a write seals with the
+    /// key alone, and must not depend on a trail that a login's write-back goes on without.
+    fn record_key(&self, trail_generation: Option<u64>) -> Result<Option<RecordAuth>> {
+        if !self.shared.as_ref().is_some_and(|s| s.trail_in_store) {
+            return Ok(None);
+        }
         match self.members() {
             Ok(opened) => Ok(opened.map(|opened| RecordAuth {
                 key: GroupKey::from_opened(&opened.key),
@@ -558,7 +567,7 @@ impl Keychain {
             .collect();
         let mut bytes = record::seal(account, &recipients)
             .map_err(|e| Error::usage(format!("cannot encrypt the record: {e}")))?;
-        if let Some(auth) = self.record_auth()? {
+        if let Some(auth) = self.record_key(None)? {
             bytes = record_auth::seal(&auth.key, auth.generation, &name, &bytes);
         }
         let revision = self.store.write(lock, expect, &bytes)?;
