@@ -243,6 +243,17 @@ fn a_record_sealed_to_the_members_by_the_operator_is_refused_before_use() {
     for kc in [&t.etl1, &t.etl2] {
         refused(kc, "not a member", "no MAC");
     }
+    // And `keychain audit` says so, instead of a clean report.
+    let out = t.etl1.run(&["audit", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["findings"].as_array().unwrap().iter().any(|f| {
+            f["account"] == "acme"
+                && f["severity"] == "critical"
+                && f.to_string().contains("not a member")
+        }),
+        "{report}"
+    );
 
     // With a MAC line, under a group key of the operator's own (another keychain's).
     let foreign = GroupKey::generate();
