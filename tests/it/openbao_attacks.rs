@@ -515,3 +515,20 @@ fn a_trail_cut_back_past_a_removal_does_not_let_a_behind_member_take_a_rolled_ba
     let out = t.etl1.run(&["show", "acme", "--reveal", "password"]);
     assert_exit(&out, 7);
 }
+
+/// A refused record never becomes the local copy `login` serves from while OpenBao is down: the
+/// operator plants a record with a cached token, then stops the server.
+#[test]
+fn a_planted_record_is_not_served_from_the_local_copy_when_openbao_is_down() {
+    let t = team();
+    let recipients = member_recipients(&*kv_of(&t.etl1));
+    operator_puts(&t, "acme", &forged_record(&recipients, 1000));
+    refused(&t.etl1, "not a member", "planted before the outage");
+    t.bao.stop();
+    let out = t.etl1.run(&["login", "acme"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("forged"),
+        "the planted token was served from the local copy"
+    );
+    assert_exit(&out, 5);
+}
