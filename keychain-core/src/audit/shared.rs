@@ -37,9 +37,8 @@
 //! cached token) starts from that sync's tail instead of reading it again, if no other process
 //! of this machine added to the copy since and within [`CURSOR_FRESH`]: a cached `login` makes
 //! no more round trips than before (a position taken meanwhile is still caught by the
-//! check-and-set). Counters are
-//! logged so that they never go down for an account ([`SharedPending::commit`]), so the newest
-//! is the highest.
+//! check-and-set). Counters are logged so that they never go down for an account
+//! (`SharedLog::never_lower`), so the newest is the highest.
 //!
 //! **Limits, said plainly.** Someone who can write to the store can delete or garble events;
 //! that is detected (by `verify`, and by the next append of any machine that saw them), not
