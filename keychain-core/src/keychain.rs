@@ -18,7 +18,10 @@
 //! token, and undoing the write would lose the only valid one.
 //!
 //! Opening a record ([`Keychain::read`]) compares its counter with the log's: a lower one is an
-//! older copy put back (a replay) and is refused with exit 7. The log is read first and the record
+//! older copy put back (a replay) and is refused with exit 7. A shared keychain's trail is
+//! brought up to date from the store for that (not this machine's copy as it was), and its
+//! records carry a member's MAC under the current group key, checked before the record is
+//! decrypted ([`crate::members::record_auth`]). The log is read first and the record
 //! second: a writer saves the record before it logs, so the record read is never older than a
 //! counter already in the log, and a concurrent write cannot look like a replay.
 #![deny(missing_docs)]
@@ -32,7 +35,8 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
-use crate::members::{Opened, Shared};
+use crate::members::record_auth::{self, AuthError, Vouched};
+use crate::members::{GroupKey, Opened, Shared};
 use crate::record::{self, Account, Header, RecordError};
 use crate::settings::Settings;
 use crate::store::kv::{Kv, LocalKv};
@@ -40,7 +44,6 @@ use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
 mod listing;
-mod prefetch;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -81,6 +84,17 @@ pub struct Keychain {
     /// Every account's last logged write counter, when a command that opens every record asked
     /// for them at once ([`Keychain::load_counters`]).
     counters: OnceCell<std::collections::HashMap<String, u64>>,
+    /// Record bytes a `member` command checked before it changed the group key or upgraded
+    /// old records ([`Keychain::vouch_for_records`]).
+    vouched: RefCell<Option<Vouched>>,
+}
+
+/// What a shared record's MAC is checked against: the member list's generation and its key,
+/// and the newest generation the shared trail showed at its last sync.
+struct RecordAuth {
+    key: GroupKey,
+    generation: u64,
+    trail_generation: Option<u64>,
 }
 
 impl Keychain {
@@ -137,6 +151,7 @@ impl Keychain {
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
+            vouched: RefCell::new(None),
         })
     }
 
@@ -272,9 +287,22 @@ impl Keychain {
     pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
         crate::store::validate_name(name)?;
         // The log first, the record second: see the module documentation.
-        let (logged, raw) = self.logged_then_read(name)?;
-        let raw = raw.ok_or_else(|| Error::NotFound(name.to_string()))?;
-        let account = open_checked(self.store(), self.identity()?, name, &raw.bytes, logged)?;
+        let logged = self.logged_counter(name)?;
+        let raw = self
+            .store
+            .read(name)?
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let auth = self.record_auth()?;
+        let vouched = self.vouched.borrow();
+        let account = open_checked(
+            self.store(),
+            self.identity()?,
+            name,
+            &raw.bytes,
+            logged,
+            auth.as_ref().map(|auth| (auth, vouched.as_ref())),
+        )?;
+        self.store.keep_copy(name, &raw.bytes);
         Ok((account, raw.revision))
     }
 
@@ -323,7 +351,92 @@ impl Keychain {
             }
             _ => self.logged_counter(name).ok()?,
         };
-        open_checked(self.store(), self.identity().ok()?, name, &bytes, logged).ok()
+        // Only bytes that checked out (a member's MAC) were kept as the copy; the group key
+        // is in the store that is down.
+        open_checked(
+            self.store(),
+            self.identity().ok()?,
+            name,
+            &bytes,
+            logged,
+            None,
+        )
+        .ok()
+    }
+
+    /// The group key a shared record's MAC is checked against, when records carry one: those of
+    /// a keychain whose trail is in a store shared by several machines and that has a member
+    /// list. (A local keychain's files are guarded by the file system; a shared keychain made
+    /// before members existed has no group key until `member add`.)
+    fn record_auth(&self) -> Result<Option<RecordAuth>> {
+        if !self.shared.as_ref().is_some_and(|s| s.trail_in_store) {
+            return Ok(None);
+        }
+        // Read after the counters (the trail synced): see `open_checked`.
+        let trail_generation = self.trail()?.generation();
+        self.record_key(trail_generation)
+    }
+
+    /// [`Keychain::record_auth`] with the trail's generation given: a write seals with the
+    /// key alone, and must not depend on a trail that a login's write-back goes on without.
+    fn record_key(&self, trail_generation: Option<u64>) -> Result<Option<RecordAuth>> {
+        if !self.shared.as_ref().is_some_and(|s| s.trail_in_store) {
+            return Ok(None);
+        }
+        match self.members() {
+            Ok(opened) => Ok(opened.map(|opened| RecordAuth {
+                key: GroupKey::from_opened(&opened.key),
+                generation: opened.list.generation,
+                trail_generation,
+            })),
+            // A list that does not check (a planted recipient) stops sealing, not reading: the
+            // group key itself is still checked against this machine's pin.
+            Err(Error::Unauthenticated { .. }) => {
+                let shared = self.shared().expect("shared");
+                let (key, generation) = shared.current_key(self.identity()?)?;
+                Ok(Some(RecordAuth {
+                    key,
+                    generation,
+                    trail_generation,
+                }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// For a `member` command, before it changes the member list: checks every record's MAC
+    /// under the current group key and remembers the exact bytes, so that the records can be
+    /// read to be sealed again after the group key rotated, while everyone else refuses a
+    /// record under the retired generation. A record without a MAC (written before records
+    /// were authenticated) is vouched for too: this is its one-time upgrade, by a member. A
+    /// record whose MAC does not check is not, and the command stops there. Returns the names
+    /// of the records upgraded. The set is kept in the keychain folder
+    /// ([`record_auth::VOUCHED_FILE`]): a record a run cut short left under the retired
+    /// generation is vouched for again when it is byte for byte what that run checked.
+    pub fn vouch_for_records(&self) -> Result<Vec<String>> {
+        let Some(auth) = self.record_auth()? else {
+            return Ok(Vec::new());
+        };
+        // What an interrupted run of a `member` command on this machine checked before its
+        // rotation: records it had not sealed again yet are still under the retired generation.
+        let earlier = Vouched::load(&self.dir)?;
+        let mut vouched = Vouched::default();
+        let mut upgraded = Vec::new();
+        for name in self.store.list()? {
+            let Some(raw) = self.store.read(&name)? else {
+                continue;
+            };
+            match record_auth::verify(&raw.bytes, &name, &auth.key, auth.generation) {
+                Ok(()) => {}
+                Err(AuthError::Missing) => upgraded.push(name.clone()),
+                Err(AuthError::Retired { .. }) if earlier.holds(&raw.bytes) => {}
+                Err(e) => return Err(unauthenticated(self.store(), &name, &e)),
+            }
+            vouched.add(&raw.bytes);
+        }
+        vouched.save(&self.dir)?;
+        *self.vouched.borrow_mut() = Some(vouched);
+        Ok(upgraded)
     }
 
     /// The last write counter the audit log recorded for `name`.
@@ -390,12 +503,17 @@ impl Keychain {
         let counters = self.counters.get();
         let identity = self.identity()?;
         let store = self.store();
+        let auth = self.record_auth()?;
+        let vouched = self.vouched.borrow();
+        let auth = auth.as_ref().map(|auth| (auth, vouched.as_ref()));
         Ok(on_all_cores(names, |name| {
             let raw = store
                 .read(name)?
                 .ok_or_else(|| Error::NotFound(name.clone()))?;
             let logged = counters.and_then(|c| c.get(name)).copied();
-            open_checked(store, identity, name, &raw.bytes, logged)
+            let account = open_checked(store, identity, name, &raw.bytes, logged, auth)?;
+            store.keep_copy(name, &raw.bytes);
+            Ok(account)
         }))
     }
 
@@ -444,7 +562,12 @@ impl Keychain {
         };
         // Keep: a log that cannot be read now must not stop the write either. The record was
         // read under the lock and checked against the log then, so its own counter suffices.
-        let logged = match trail.map(|trail| trail.last_counter(&name)) {
+        // The trail as `begin` just brought it up to date (read again, a shared trail would be
+        // synced twice, under a lock this process already holds).
+        let logged = match pending.as_ref().map(|p| match p {
+            Ok(pending) => pending.last_counter(&name),
+            Err(_) => Ok(None),
+        }) {
             Some(Ok(logged)) => logged.unwrap_or(0),
             Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
                 return Err(trail::audit_error(e));
@@ -463,8 +586,11 @@ impl Keychain {
             .iter()
             .map(|r| r as &dyn age::Recipient)
             .collect();
-        let bytes = record::seal(account, &recipients)
+        let mut bytes = record::seal(account, &recipients)
             .map_err(|e| Error::usage(format!("cannot encrypt the record: {e}")))?;
+        if let Some(auth) = self.record_key(None)? {
+            bytes = record_auth::seal(&auth.key, auth.generation, &name, &bytes);
+        }
         let revision = self.store.write(lock, expect, &bytes)?;
 
         let counter = account.header.writes;
@@ -586,13 +712,38 @@ fn local_members(dir: &Path) -> Result<Option<SharedState>> {
 
 /// Decrypts a record read as `name` and refuses (exit 7) one older than the write counter the
 /// log recorded for it: the one way [`Keychain::read`] and [`Keychain::read_many`] open a record.
+///
+/// With `auth` (a shared record), its member MAC is checked first, before anything in it is
+/// decrypted or used.
 fn open_checked(
     store: &dyn RecordStore,
     identity: &Identity,
     name: &str,
     bytes: &[u8],
     logged: Option<u64>,
+    auth: Option<(&RecordAuth, Option<&Vouched>)>,
 ) -> Result<Account> {
+    if let Some((auth, vouched)) = auth {
+        record_auth::check(bytes, name, &auth.key, auth.generation, vouched)
+            .map_err(|e| unauthenticated(store, name, &e))?;
+        // A record written under a generation the trail does not reach yet: its write's event
+        // (and the removal's) are missing from what this machine was shown, so the counters it
+        // was compared with may be cut back (or the writer is logging it this instant).
+        let written = record::split_auth(bytes).ok().and_then(|(a, _)| a);
+        if let (Some(written), Some(trail)) = (written, auth.trail_generation)
+            && written.generation > trail
+            && !vouched.is_some_and(|v| v.holds(bytes))
+        {
+            return Err(Error::Unauthenticated {
+                path: store.location(name).into(),
+                reason: format!(
+                    "the record is MAC'd under group key generation {}, but the shared audit trail shows nothing past generation {trail}: events were cut from the trail, and the record's counter cannot be checked",
+                    written.generation
+                ),
+                hint: "nothing was decrypted or used; run the command again (a write may have been logging just then); if it is refused again, run 'keychain audit verify' on a member whose copy of the trail is up to date".into(),
+            });
+        }
+    }
     let account = record::open(bytes, name, identity).map_err(|cause| Error::Record {
         path: store.location(name).into(),
         cause,
@@ -606,6 +757,15 @@ fn open_checked(
         });
     }
     Ok(account)
+}
+
+/// A shared record that is not a member's (exit 7).
+fn unauthenticated(store: &dyn RecordStore, name: &str, e: &AuthError) -> Error {
+    Error::Unauthenticated {
+        path: store.location(name).into(),
+        reason: e.to_string(),
+        hint: e.hint().into(),
+    }
 }
 
 fn replay_reason(record: u64, logged: u64) -> String {

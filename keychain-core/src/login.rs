@@ -142,6 +142,19 @@ fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     })
 }
 
+/// The shared store cannot be reached or is sealed, whether the record's read or the shared
+/// trail's sync before it (the counter a record is compared with) found out first.
+fn store_unavailable(e: &Error) -> bool {
+    match e {
+        Error::Store(crate::store::StoreError::Bao(e)) => e.is_unavailable(),
+        Error::Audit {
+            source: crate::audit::AuditError::Store { code, .. },
+            ..
+        } => *code == crate::error::exit::UNAVAILABLE,
+        _ => false,
+    }
+}
+
 /// What keychain knows of the account's kind of provider.
 fn provider_of(account: &Account) -> &'static dyn Provider {
     account.header.provider.kind.provider()
@@ -168,7 +181,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
         Ok(read) => read,
         // A shared store that is down or sealed: a token still valid for the margin may come
         // from the local read-only copy; nothing else is done (no refresh, no logon, no write).
-        Err(Error::Store(crate::store::StoreError::Bao(e))) if e.is_unavailable() => {
+        Err(e) if store_unavailable(&e) => {
             let now = kc.now();
             let token = kc
                 .read_last_seen(name)
@@ -180,7 +193,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
                     kc.record_offline(Event::new("login", Action::LoginCache).account(name))?;
                     Ok(token)
                 }
-                None => Err(crate::store::StoreError::Bao(e).into()),
+                None => Err(e),
             };
         }
         Err(e) => return Err(e),

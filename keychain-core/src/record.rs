@@ -12,6 +12,11 @@
 //! they changed, last use), so an officer can list without unlocking. It is authenticated: the
 //! encrypted payload carries the SHA-256 of the exact header bytes, and [`open`] refuses a record
 //! whose header no longer matches, or whose header names another account (a swapped file).
+//!
+//! A record of a shared keychain carries one more line in front of all this, written and
+//! checked by [`crate::members::record_auth`]: `keychain-auth/1 GENERATION MAC`, a member's MAC
+//! under the group key over everything after it. [`peek`] and [`open`] skip that line (checking
+//! it needs the group key, which this module never sees); [`split_auth`] gives it.
 //! Nothing in this module ever formats a secret into a message.
 #![deny(missing_docs)]
 
@@ -25,6 +30,46 @@ use zeroize::Zeroizing;
 use crate::secret::ct_eq_str;
 
 const MAGIC: &[u8] = b"keychain-record/1\n";
+/// The start of the line a shared record's member MAC is on ([`split_auth`]).
+pub const AUTH_MAGIC: &[u8] = b"keychain-auth/1 ";
+/// The longest authentication line read (a generation and 64 hex digits fit many times).
+const MAX_AUTH_LINE: usize = 160;
+
+/// The member MAC in front of a shared record: the group key generation it was made under and
+/// the MAC itself (hex), over every byte after the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Auth<'a> {
+    /// The group key generation whose key made the MAC.
+    pub generation: u64,
+    /// The MAC, lowercase hex.
+    pub mac: &'a str,
+}
+
+/// Splits off the authentication line of a shared record, when there is one: the line and the
+/// record after it. A record without one (a local keychain's, or a shared one written before
+/// records were authenticated) is returned whole with `None`.
+pub fn split_auth(bytes: &[u8]) -> Result<(Option<Auth<'_>>, &[u8]), RecordError> {
+    let Some(rest) = bytes.strip_prefix(AUTH_MAGIC) else {
+        return Ok((None, bytes));
+    };
+    let damaged = || RecordError::BadHeader("the authentication line is damaged".into());
+    let end = rest
+        .iter()
+        .take(MAX_AUTH_LINE)
+        .position(|&b| b == b'\n')
+        .ok_or_else(damaged)?;
+    let line = std::str::from_utf8(&rest[..end]).map_err(|_| damaged())?;
+    let (generation, mac) = line.split_once(' ').ok_or_else(damaged)?;
+    let generation = generation
+        .parse::<u64>()
+        .ok()
+        .filter(|_| generation.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(damaged)?;
+    if mac.len() != 64 || !mac.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(damaged());
+    }
+    Ok((Some(Auth { generation, mac }), &rest[end + 1..]))
+}
 
 /// Why a record could not be read; each maps to exit code 7 (data integrity).
 #[derive(Debug, thiserror::Error)]
@@ -482,6 +527,7 @@ pub fn seal(
 
 /// Splits a record into its header bytes and ciphertext.
 fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), RecordError> {
+    let (_, bytes) = split_auth(bytes)?;
     let rest = bytes.strip_prefix(MAGIC).ok_or(RecordError::BadMagic)?;
     let end = rest
         .iter()
@@ -650,6 +696,40 @@ mod tests {
             open(&bytes, "acme", &other),
             Err(RecordError::WrongKey)
         ));
+    }
+
+    #[test]
+    fn an_authentication_line_is_split_off_and_a_damaged_one_is_an_error() {
+        let (account, id) = sample();
+        let bytes = seal(&account, &[&id.to_public()]).unwrap();
+        let mac = "ab".repeat(32);
+        let mut authed = format!("keychain-auth/1 7 {mac}\n").into_bytes();
+        authed.extend_from_slice(&bytes);
+        let (auth, rest) = split_auth(&authed).unwrap();
+        assert_eq!(
+            auth,
+            Some(Auth {
+                generation: 7,
+                mac: &mac
+            })
+        );
+        assert_eq!(rest, &bytes[..]);
+        assert_eq!(open(&authed, "acme", &id).unwrap().header, account.header);
+        assert_eq!(split_auth(&bytes).unwrap(), (None, &bytes[..]));
+        for bad in [
+            "keychain-auth/1 7\n".to_string(),
+            format!("keychain-auth/1 +7 {mac}\n"),
+            format!("keychain-auth/1 7 {}\n", "AB".repeat(32)),
+            format!("keychain-auth/1 7 {mac}"),
+        ] {
+            let mut damaged = bad.into_bytes();
+            damaged.extend_from_slice(&bytes);
+            assert!(
+                matches!(split_auth(&damaged), Err(RecordError::BadHeader(_))),
+                "{}",
+                String::from_utf8_lossy(&damaged[..20])
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod logon_safety;
 mod man_page;
 mod members_cli;
 mod members_resume;
+mod openbao_attacks;
 mod openbao_join;
 mod openbao_members;
 mod openbao_requests;

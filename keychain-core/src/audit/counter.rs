@@ -45,7 +45,7 @@ pub(crate) fn last_counter(files: &[PathBuf], account: &str) -> Result<Option<u6
     Ok(None)
 }
 
-/// The last counter recorded for every account, in one forward pass over `files` (oldest
+/// The highest counter recorded for every account, in one forward pass over `files` (oldest
 /// first): for commands that open every record (the report, export, refresh --all), where one
 /// backward scan per account would read the log once per account.
 pub(crate) fn all_counters(files: &[PathBuf]) -> Result<HashMap<String, u64>, AuditError> {
@@ -80,7 +80,10 @@ pub(crate) fn all_counters(files: &[PathBuf]) -> Result<HashMap<String, u64>, Au
                 counter: Some(counter),
             }) = serde_json::from_slice::<View>(&line)
             {
-                counters.insert(account, counter);
+                // The highest ever logged: counters only go up, so this is the last one too,
+                // unless a late event of a holder whose lease ran out came after its successor's.
+                let highest = counters.entry(account).or_insert(counter);
+                *highest = (*highest).max(counter);
             }
         }
     }

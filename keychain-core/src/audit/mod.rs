@@ -91,6 +91,13 @@ pub trait Trail: Send + Sync {
     /// are this machine's copy, brought up to date first).
     fn files(&self) -> Result<Vec<PathBuf>, AuditError>;
 
+    /// The newest group key generation a shared trail held at its last sync in this process
+    /// (`None` for a trail without generations, or before a sync): a record MAC'd under a newer
+    /// one was written after events this machine was not shown (a trail cut back).
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Verifies every event: MACs, order, hash chain, and the end against what this machine
     /// saw. `key` is the local log's (a shared trail derives its own from the group key).
     fn verify(&self, key: &AuditKey) -> Result<VerifyReport, AuditError>;

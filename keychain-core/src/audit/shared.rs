@@ -23,6 +23,23 @@
 //! replaced tail is refused before anything is appended), and reports and write counters are
 //! read from it locally instead of over the network.
 //!
+//! **Retired generations.** After `member rm` rotated the group key, the removed member still
+//! holds the retired generations' keys. Generations along the trail never go back: an event
+//! MAC'd under a generation older than one already in the trail before it is refused (by every
+//! sync and by `verify`, [`ProblemKind::RetiredGeneration`]), so a removed member cannot append
+//! (an old counter, say) once a member wrote under the new generation, which `member rm` does at
+//! once.
+//!
+//! **Counters as the trail stands now.** [`Trail::last_counter`] brings the copy up to date
+//! first (it is what a record's counter is compared with, under the account's lease when it is
+//! held), so a peer whose copy is behind does not accept a record rolled back past what other
+//! machines logged. The one append that follows in the same process (the `login` event of a
+//! cached token) starts from that sync's tail instead of reading it again, if no other process
+//! of this machine added to the copy since and within [`CURSOR_FRESH`]: a cached `login` makes
+//! no more round trips than before (a position taken meanwhile is still caught by the
+//! check-and-set). Counters are logged so that they never go down for an account
+//! (`SharedLog::never_lower`), so the newest is the highest.
+//!
 //! **Limits, said plainly.** Someone who can write to the store can delete or garble events;
 //! that is detected (by `verify`, and by the next append of any machine that saw them), not
 //! prevented: OpenBao's policies and its own audit device are what prevent and record that. A
@@ -52,6 +69,9 @@ const LOCK_FILE: &str = "shared-audit.lock";
 /// before it gives up: a count would starve a process among many busy appenders, a time does
 /// not (each loss means another event was written, so the trail moves on meanwhile).
 const CONFLICT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long the tail found by a sync serves the next append of the same process without being
+/// read again (the check-and-set on the position still catches any event written meanwhile).
+const CURSOR_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 /// `verify` looks this far past the last event it found for events after deleted ones.
 const LOOK_PAST_END: u64 = 16;
 
@@ -83,6 +103,10 @@ pub struct SharedLog {
     keys: std::sync::RwLock<Vec<Option<MacKey>>>,
     /// The keychain's clock: an event's time, as the local log's.
     clock: SharedClock,
+    /// The tail the last sync of this process found, the copy's length then, and when.
+    synced: std::sync::Mutex<Option<(Cursor, u64, std::time::Instant)>>,
+    /// The newest generation the trail held at the last sync ([`Trail::generation`]).
+    generation: std::sync::Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for SharedLog {
@@ -93,10 +117,12 @@ impl std::fmt::Debug for SharedLog {
     }
 }
 
-/// Where the next event goes.
+/// Where the next event goes, and the newest group key generation the trail holds up to it.
+#[derive(Clone)]
 struct Cursor {
     next_seq: u64,
     last_hash: String,
+    generation: u64,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +144,8 @@ impl SharedLog {
         SharedLog {
             clock,
             kv,
+            synced: std::sync::Mutex::new(None),
+            generation: std::sync::Mutex::new(None),
             copy: dir.join(COPY_FILE),
             lock: dir.join(LOCK_FILE),
             keys: std::sync::RwLock::new(
@@ -166,14 +194,16 @@ impl SharedLog {
         lock_file(&self.lock)
     }
 
-    /// Why the bytes at position `seq` are not a good event chained to `prev`, if they are not;
-    /// otherwise the event's hash.
+    /// Why the bytes at position `seq` are not a good event chained to `prev` and MAC'd under
+    /// generation `floor` or a newer one, if they are not; otherwise the event's hash and
+    /// generation.
     fn check_event(
         &self,
         seq: u64,
         bytes: &[u8],
         prev: Option<&str>,
-    ) -> Result<String, ProblemKind> {
+        floor: u64,
+    ) -> Result<(String, u64), ProblemKind> {
         let parsed = parse_line(bytes).map_err(|()| ProblemKind::Unreadable)?;
         if parsed.seq != seq {
             return Err(ProblemKind::OutOfOrder {
@@ -188,10 +218,16 @@ impl SharedLog {
             .ok()
             .and_then(|v| v.generation)
             .ok_or(ProblemKind::Unreadable)?;
+        if generation < floor {
+            return Err(ProblemKind::RetiredGeneration {
+                generation,
+                newer: floor,
+            });
+        }
         let keys = self.keys();
         // A keyless view ([`KeylessTrail`]) checks order and chain only; it never syncs.
         if keys.is_empty() {
-            return Ok(line_hash(bytes));
+            return Ok((line_hash(bytes), generation));
         }
         let key = usize::try_from(generation)
             .ok()
@@ -201,7 +237,7 @@ impl SharedLog {
         if !key.verify_line(&parsed.unsigned, &parsed.mac) {
             return Err(ProblemKind::BadMac);
         }
-        Ok(line_hash(bytes))
+        Ok((line_hash(bytes), generation))
     }
 
     /// Under the lock: checks that the store still holds the last event of the copy, fetches
@@ -215,13 +251,17 @@ impl SharedLog {
     /// Under the lock: checks that the store still holds the last event of the copy (one read)
     /// and returns the position after it, without asking whether others wrote there since.
     fn witness(&self) -> Result<Cursor, AuditError> {
-        let (next_seq, last_hash) = match self.copy_tail()? {
-            None => (0, GENESIS.to_string()),
+        let (next_seq, last_hash, floor) = match self.copy_tail()? {
+            None => (0, GENESIS.to_string(), 0),
             Some(line) => {
                 let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
                     path: self.copy.clone(),
                 })?;
-                (parsed.seq + 1, line_hash(&line))
+                let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
+                    .ok()
+                    .and_then(|v| v.generation)
+                    .unwrap_or(0);
+                (parsed.seq + 1, line_hash(&line), generation)
             }
         };
         if next_seq > 0 {
@@ -245,6 +285,7 @@ impl SharedLog {
         Ok(Cursor {
             next_seq,
             last_hash,
+            generation: floor,
         })
     }
 
@@ -256,11 +297,12 @@ impl SharedLog {
         let Cursor {
             mut next_seq,
             mut last_hash,
+            generation: mut floor,
         } = cursor;
         let mut fetched = Vec::new();
         while let Some(value) = self.kv.get(&position(next_seq)).map_err(store_error)? {
-            let hash = self
-                .check_event(next_seq, &value.bytes, Some(&last_hash))
+            let (hash, generation) = self
+                .check_event(next_seq, &value.bytes, Some(&last_hash), floor)
                 .map_err(|kind| {
                     self.mismatch(
                         &position(next_seq),
@@ -270,15 +312,51 @@ impl SharedLog {
             fetched.extend_from_slice(&value.bytes);
             fetched.push(b'\n');
             last_hash = hash;
+            floor = generation;
             next_seq += 1;
         }
         if !fetched.is_empty() {
             self.append_copy(&fetched)?;
         }
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner()) = Some(floor);
         Ok(Cursor {
             next_seq,
             last_hash,
+            generation: floor,
         })
+    }
+
+    /// Keeps `cursor` (the tail as the copy now ends) for the next [`Trail::begin`] of this
+    /// process. Called under the lock.
+    fn remember(&self, cursor: &Cursor) {
+        let len = std::fs::metadata(&self.copy).map_or(0, |m| m.len());
+        *self.synced.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((cursor.clone(), len, std::time::Instant::now()));
+    }
+
+    /// Under the lock: the tail the sync for a record's counter found ([`Trail::last_counter`]),
+    /// once, when no other process of this machine added to the copy since and it is fresh;
+    /// else a sync.
+    fn sync_or_remembered(&self) -> Result<Cursor, AuditError> {
+        match self.remembered() {
+            Some(cursor) => Ok(cursor),
+            None => self.sync(),
+        }
+    }
+
+    /// Under the lock: the tail the last sync of this process found, once, when no other
+    /// process of this machine added to the copy since and it is fresh.
+    fn remembered(&self) -> Option<Cursor> {
+        let remembered = self.synced.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match remembered {
+            Some((cursor, len, at))
+                if at.elapsed() < CURSOR_FRESH
+                    && std::fs::metadata(&self.copy).map_or(0, |m| m.len()) == len =>
+            {
+                Some(cursor)
+            }
+            _ => None,
+        }
     }
 
     /// The copy's last whole line. A partial line (a process killed while adding to the copy)
@@ -325,6 +403,17 @@ impl SharedLog {
         let key = keys[generation as usize]
             .as_ref()
             .expect("current() checked it");
+        if generation < cursor.generation {
+            // Another member removed one since this process read the member list: its key of
+            // the new generation is not ours yet, and an event under ours would be refused.
+            return Err(AuditError::SharedMismatch {
+                location: self.kv.location("audit"),
+                detail: format!(
+                    "cannot be appended to with group key generation {generation}: the trail is at generation {} (a member was removed while this command ran); run it again",
+                    cursor.generation
+                ),
+            });
+        }
         let record = Record::new(
             event,
             origin,
@@ -343,6 +432,20 @@ impl SharedLog {
         line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
         let hash = line_hash(&line);
         Ok((line, hash))
+    }
+
+    /// `event` with its write counter raised to the highest the trail holds for its account:
+    /// a holder whose lease ran out may log its write after its successor logged a later one,
+    /// and the trail's newest counter of an account must stay its highest.
+    fn never_lower(&self, event: &Event) -> Result<Event, AuditError> {
+        let mut event = event.clone();
+        if let (Some(account), Some(counter)) = (event.account.as_deref(), event.counter) {
+            let logged = super::counter::last_counter(std::slice::from_ref(&self.copy), account)?;
+            if let Some(logged) = logged.filter(|&l| l > counter) {
+                event = event.counter(logged);
+            }
+        }
+        Ok(event)
     }
 
     fn mismatch(&self, key: &str, detail: &str) -> AuditError {
@@ -387,7 +490,11 @@ impl Trail for SharedLog {
     fn append(&self, event: &Event) -> Result<(), AuditError> {
         self.current()?;
         let lock = self.lock()?;
-        let cursor = self.witness()?;
+        // The tail the record's counter was just compared with, or else the copy's own.
+        let cursor = match self.remembered() {
+            Some(cursor) => cursor,
+            None => self.witness()?,
+        };
         Box::new(SharedPending {
             log: self,
             _lock: lock,
@@ -400,7 +507,7 @@ impl Trail for SharedLog {
         // A machine without the current key (removed) is told so before anything is read.
         self.current()?;
         let lock = self.lock()?;
-        let cursor = self.sync()?;
+        let cursor = self.sync_or_remembered()?;
         Ok(Box::new(SharedPending {
             log: self,
             _lock: lock,
@@ -408,15 +515,23 @@ impl Trail for SharedLog {
         }))
     }
 
-    /// From this machine's copy, without asking the store: a copy behind the store gives a
-    /// lower counter, which can never make a current record look like a replay.
+    /// From this machine's copy once it is brought up to date: a copy behind the store would
+    /// give a lower counter, and a record rolled back past what other machines logged would
+    /// pass. (Offline, [`copy_last_counter`] reads the copy as it is.)
     fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        let _lock = self.lock()?;
+        let cursor = self.sync()?;
+        self.remember(&cursor);
         super::counter::last_counter(std::slice::from_ref(&self.copy), account)
     }
 
     fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
         self.synced()?;
         super::counter::all_counters(std::slice::from_ref(&self.copy))
+    }
+
+    fn generation(&self) -> Option<u64> {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn files(&self) -> Result<Vec<PathBuf>, AuditError> {
@@ -449,6 +564,7 @@ impl Trail for SharedLog {
             kind,
         };
         let mut prev: Option<String> = Some(GENESIS.to_string());
+        let mut floor = 0u64;
         let mut missing_from: Option<u64> = None;
         let mut last_found: Option<u64> = None;
         let mut seq = 0u64;
@@ -476,8 +592,11 @@ impl Trail for SharedLog {
                     report.last_seq = Some(seq);
                     report.lines += 1;
                     last_found = Some(seq);
-                    match self.check_event(seq, &value.bytes, prev.as_deref()) {
-                        Ok(hash) => prev = Some(hash),
+                    match self.check_event(seq, &value.bytes, prev.as_deref(), floor) {
+                        Ok((hash, generation)) => {
+                            prev = Some(hash);
+                            floor = generation;
+                        }
                         Err(kind) => {
                             report.problems.push(problem(seq, kind));
                             // As the local log's verify: the event after an untrusted one is
@@ -526,6 +645,7 @@ impl Transaction for SharedPending<'_> {
         let mut cursor = self.cursor;
         let started = std::time::Instant::now();
         for event in events {
+            let event = &log.never_lower(event)?;
             let mut conflicts = 0u32;
             loop {
                 let (line, hash) = log.encode(&cursor, event, &origin)?;
@@ -540,6 +660,7 @@ impl Transaction for SharedPending<'_> {
                         cursor = Cursor {
                             next_seq: cursor.next_seq + 1,
                             last_hash: hash,
+                            generation: cursor.generation.max(log.current()?),
                         };
                         break;
                     }

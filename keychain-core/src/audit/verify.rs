@@ -152,6 +152,15 @@ pub enum ProblemKind {
         /// The group key generation named by the event.
         generation: u64,
     },
+    /// A shared event is MAC'd under a group key generation older than one the trail already
+    /// holds before it: a generation `member rm` retired, used by whoever still holds it (the
+    /// removed member).
+    RetiredGeneration {
+        /// The group key generation named by the event.
+        generation: u64,
+        /// The newer generation an earlier event carries.
+        newer: u64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -217,6 +226,9 @@ impl fmt::Display for Problem {
             }
             ProblemKind::NoKey { generation } => format!(
                 "MAC'd under group key generation {generation}, which this machine cannot open: not checked"
+            ),
+            ProblemKind::RetiredGeneration { generation, newer } => format!(
+                "MAC'd under group key generation {generation}, retired before it (an earlier event is at generation {newer}): appended by a removed member, or someone holding a retired key"
             ),
         };
         write!(f, ": {what}")

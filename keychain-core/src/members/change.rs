@@ -60,6 +60,9 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
         )?;
         kc.set_members(opened);
     }
+    // Every record's MAC checked now (and a record without one, written before records were
+    // authenticated, upgraded by the reseal below): see `Keychain::vouch_for_records`.
+    kc.vouch_for_records()?;
     let existing = kc.members()?.and_then(|m| m.list.find(&recipient).cloned());
     let member = match existing {
         // Run again after an interruption: the list has it, the records may not all.
@@ -109,6 +112,10 @@ pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
     let Some(shared) = kc.shared() else {
         return Err(no_members());
     };
+    // Before the group key rotates: the records are read under the retired generation only as
+    // the bytes checked here (or, when this finishes an interrupted run, as the bytes that run
+    // checked), so a record the removed member plants meanwhile is refused.
+    kc.vouch_for_records()?;
     let Some(current) = kc.members()? else {
         return Err(no_members());
     };

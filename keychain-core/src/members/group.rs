@@ -23,6 +23,7 @@ const LABEL_ID: &[u8] = b"keychain group id v1";
 const LABEL_LIST: &[u8] = b"keychain group member list v1";
 const LABEL_LINK: &[u8] = b"keychain group link v1";
 const LABEL_AUDIT: &[u8] = b"keychain group audit v1";
+const LABEL_RECORD: &[u8] = b"keychain group record v1";
 
 /// One generation of the group key.
 pub struct GroupKey(SecretBox<[u8; 32]>);
@@ -85,6 +86,17 @@ impl GroupKey {
     /// The link from this key (generation `generation - 1`) to the next one.
     pub fn link_to(&self, generation: u64, next_id: &str) -> String {
         self.mac(LABEL_LINK, &[&generation.to_be_bytes(), next_id.as_bytes()])
+    }
+
+    /// The MAC of the record of account `name` as sealed (`record`: every byte of it, its
+    /// header with the write counter included), under generation `generation`: what makes a
+    /// record a member's, not the work of someone who can only write the store
+    /// ([`super::record_auth`]).
+    pub fn mac_record(&self, generation: u64, name: &str, record: &[u8]) -> String {
+        self.mac(
+            LABEL_RECORD,
+            &[&generation.to_be_bytes(), name.as_bytes(), record],
+        )
     }
 
     /// The secret the shared audit trail's MAC and fingerprint keys are derived from: every

@@ -8,6 +8,9 @@
 //! - `group/<g>`: generation `g` of the group key, age-encrypted to the members of that
 //!   generation, with a link from generation `g - 1` ([`group`]).
 //!
+//! Each record of a shared store carries a MAC under the group key of the list's generation
+//! ([`record_auth`]): sealing needs only public keys, the MAC needs a member.
+//!
 //! And in each machine's own keychain folder: `group.pin`, the generation and key id the machine
 //! last trusted, MAC'd under its identity ([`pin`]).
 //!
@@ -40,6 +43,7 @@ pub mod group;
 pub mod join;
 pub mod list;
 pub mod pin;
+pub mod record_auth;
 
 use std::path::{Path, PathBuf};
 
@@ -354,6 +358,24 @@ impl<'a> Shared<'a> {
         let (wrapped, _, key) = self.group_key(identity, &pin, generation)?;
         self.check_chain(identity, &pin, &wrapped, &key)?;
         self.secrets_up_to(identity, generation, &key)
+    }
+
+    /// The group key of the member list's generation and that generation, checked against the
+    /// pin as in [`Shared::open`] but without the list's MAC (as [`Shared::trail_secrets`]): what
+    /// a shared record's MAC is checked against when the list itself does not check, so that
+    /// reads and `keychain audit` still tell a member's records from planted ones.
+    pub fn current_key(&self, identity: &Identity) -> Result<(GroupKey, u64)> {
+        let list_raw = self
+            .kv
+            .get(LIST_KEY)?
+            .ok_or_else(|| self.unauthenticated(LIST_KEY, "the member list is missing".into()))?;
+        let generation = MemberList::claimed_generation(&list_raw.bytes)
+            .map_err(|e| self.unauthenticated(LIST_KEY, e.to_string()))?;
+        let pin = self.load_pin(identity)?;
+        let (wrapped, _) = self.wrapped(generation)?;
+        let key = self.open_wrapped(identity, &wrapped)?;
+        self.check_chain(identity, &pin, &wrapped, &key)?;
+        Ok((key, generation))
     }
 
     /// The audit secrets of generations `0..generation` (those this machine can open) and of

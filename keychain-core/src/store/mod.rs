@@ -120,6 +120,11 @@ pub trait RecordStore: Send + Sync {
     fn last_seen(&self, _name: &str) -> Option<Vec<u8>> {
         None
     }
+    /// Keeps `bytes`, read as `name`'s record and found authentic by the caller, as the local
+    /// read-only copy [`RecordStore::last_seen`] gives back (a shared store's; others keep none).
+    /// Only what was checked is kept: a record planted in the store must never become what
+    /// `login` serves while the store is down.
+    fn keep_copy(&self, _name: &str, _bytes: &[u8]) {}
     /// The versioned space beside the records where a store shared by several machines keeps
     /// the member list, the group keys and the audit trail; `None` for a store of one machine.
     /// Given by the store so that both use one client (one login, one connection pool).

@@ -253,6 +253,7 @@ fn an_event_forged_without_the_group_key_is_refused_and_a_removed_member_cannot_
     let cursor = Cursor {
         next_seq: 1,
         last_hash: line_hash(&kv.get(&position(0)).unwrap().unwrap().bytes),
+        generation: 0,
     };
     let (line, _) = forger
         .encode(&cursor, &event("acme"), &Origin::current())
@@ -275,4 +276,63 @@ fn an_event_forged_without_the_group_key_is_refused_and_a_removed_member_cannot_
         .append(&event("acme"))
         .unwrap_err();
     assert!(e.to_string().contains("no current group key"), "{e}");
+}
+
+/// Issue 20, item 3: after a rotation, an event MAC'd under the retired generation (whose key
+/// the removed member kept) is refused by every sync and reported by `verify`, wherever it is
+/// put after an event of the newer generation; before the rotation's first event it is still
+/// an event of its time.
+#[test]
+fn an_event_under_a_retired_generation_after_a_newer_one_is_refused_and_reported() {
+    let (_s, kv, etl1, gone) = setup();
+    let one = etl1.log(&kv, &[secret(1)]);
+    one.append(&event("acme")).unwrap();
+    // The rotation: etl1 now appends under generation 1.
+    let one = etl1.log(&kv, &[secret(1), secret(2)]);
+    one.append(&event("acme").counter(5)).unwrap();
+    // The removed member appends under generation 0, chained correctly, with an old counter.
+    let forger = gone.log(&kv, &[secret(1)]);
+    let cursor = Cursor {
+        next_seq: 2,
+        last_hash: line_hash(&kv.get(&position(1)).unwrap().unwrap().bytes),
+        generation: 0,
+    };
+    let (line, _) = forger
+        .encode(&cursor, &event("acme").counter(1), &Origin::current())
+        .unwrap();
+    kv.put(&position(2), &line, KvExpect::Absent).unwrap();
+
+    // A machine whose copy is behind (it never synced) and one that is up to date both refuse.
+    let fresh = Machine {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    for log in [&one, &fresh.log(&kv, &[secret(1), secret(2)])] {
+        let e = log.append(&event("acme")).unwrap_err();
+        assert!(e.to_string().contains("retired"), "{e}");
+        let e = log.last_counter("acme").unwrap_err();
+        assert!(e.to_string().contains("retired"), "{e}");
+        assert_eq!(
+            kinds(&log.verify(&any_key()).unwrap()),
+            vec![ProblemKind::RetiredGeneration {
+                generation: 0,
+                newer: 1
+            }]
+        );
+    }
+}
+
+/// Issue 20, item 2: the counter a record is compared with is the trail's as it stands in the
+/// store, not as this machine's copy last saw it.
+#[test]
+fn last_counter_reads_what_other_machines_appended_since() {
+    let (_s, kv, etl1, etl2) = setup();
+    let one = etl1.log(&kv, &[secret(1)]);
+    let two = etl2.log(&kv, &[secret(1)]);
+    one.append(&event("acme").counter(3)).unwrap();
+    assert_eq!(two.last_counter("acme").unwrap(), Some(3));
+    one.append(&event("acme").counter(4)).unwrap();
+    assert_eq!(two.last_counter("acme").unwrap(), Some(4));
+    // A lower counter logged later (a holder whose lease ran out) never lowers it.
+    two.append(&event("acme").counter(2)).unwrap();
+    assert_eq!(one.last_counter("acme").unwrap(), Some(4));
 }

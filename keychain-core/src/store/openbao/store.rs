@@ -70,7 +70,8 @@ impl OpenBaoStore {
             .map(|dir| dir.join(format!("{name}.kcr")))
     }
 
-    /// Refreshes the local copy when the record differs from it. Best effort: a copy that
+    /// Refreshes the local copy when the record differs from it (after a write, or a read the
+    /// keychain checked: [`RecordStore::keep_copy`]). Best effort: a copy that
     /// cannot be written only means no offline answer later, never a failed command.
     fn update_copy(&self, name: &str, bytes: &[u8]) {
         let Some(path) = self.copy_path(name) else {
@@ -137,9 +138,8 @@ impl RecordStore for OpenBaoStore {
     fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError> {
         validate_name(name)?;
         let (bytes, version) = self.read_versioned(name)?;
-        if let Some(bytes) = &bytes {
-            self.update_copy(name, bytes);
-        }
+        // The local copy is refreshed by the caller once the record checked out
+        // (`keep_copy`): what was read is not yet known to be a member's.
         Ok(bytes.map(|bytes| RawRecord {
             bytes,
             revision: Revision(version.to_string()),
@@ -244,6 +244,12 @@ impl RecordStore for OpenBaoStore {
             return None;
         }
         fsutil::read_capped(file, meta.len(), MAX_COPY).ok()
+    }
+
+    fn keep_copy(&self, name: &str, bytes: &[u8]) {
+        if validate_name(name).is_ok() {
+            self.update_copy(name, bytes);
+        }
     }
 
     fn location(&self, name: &str) -> Location {
