@@ -324,7 +324,8 @@ fn accounts_of_one_secret_on_two_machines_of_a_shared_keychain() {
         .find(|w| w.starts_with("age1"))
         .expect("init --join prints a recipient")
         .to_string();
-    a.ok(&["member", "add", &recipient, "--name", "b"]);
+    let code = a.ok(&["member", "add", &recipient, "--name", "b"]);
+    b.ok(&["member", "join", code.trim()]);
 
     let exact = Exact::start(exact_emulator::Config {
         totp_period: SHORT_PERIOD,
@@ -462,6 +463,7 @@ fn add_to_portal_with_period(kc: &Kc, stub: &support::stub::Stub, period: u64) {
         pw.to_str().unwrap(),
         "--totp-file",
         totp.to_str().unwrap(),
+        "--no-client-secret",
     ]);
 }
 
