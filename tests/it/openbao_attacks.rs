@@ -83,7 +83,8 @@ fn join(bao: &Bao, mount: &str, name: &str, member: &Kc) -> Kc {
     ));
     assert_exit(&out, 0);
     let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    member.ok(&["member", "add", &recipient, "--name", name]);
+    let code = member.ok(&["member", "add", &recipient, "--name", name]);
+    kc.ok(&["member", "join", code.trim()]);
     kc
 }
 
