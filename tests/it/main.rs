@@ -33,6 +33,7 @@ mod operator_cli;
 mod output_cli;
 mod plaintext_cli;
 mod readme;
+mod secret_inputs;
 mod status_cli;
 mod store_cli;
 mod totp_cli;
