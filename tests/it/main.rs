@@ -24,6 +24,7 @@ mod login_exact;
 mod login_lemonldap;
 mod logon_engine;
 mod logon_safety;
+mod loopback_owner;
 mod man_page;
 mod members_cli;
 mod openbao_members;

@@ -7,10 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use url::Url;
 
 use super::LogonError;
+use crate::oauth::Scrubber;
 use crate::oauth::http::redact_url;
 
 pub struct DebugPages {
@@ -84,7 +85,9 @@ impl DebugPages {
         })
     }
 
-    pub fn write(&mut self, seen: &Seen<'_>, secrets: &[SecretString]) -> Result<(), LogonError> {
+    /// Writes one exchange; every header and the body pass through `scrubber` (the account's
+    /// secrets and this logon's, in every encoding, and codes and tokens by their shape).
+    pub fn write(&mut self, seen: &Seen<'_>, scrubber: &Scrubber) -> Result<(), LogonError> {
         self.seq += 1;
         let slug: String = seen
             .url
@@ -115,10 +118,10 @@ impl DebugPages {
                     .unwrap_or_else(|_| "[unparsable]".into()),
                 _ => value.to_string(),
             };
-            out.push_str(&format!("{name}: {}\n", redact(&shown, secrets)));
+            out.push_str(&format!("{name}: {}\n", scrubber.scrub_page(&shown)));
         }
         out.push_str("-->\n");
-        out.push_str(&redact(seen.body, secrets));
+        out.push_str(&scrubber.scrub_page(seen.body));
         // Pages may still say more about an account than a person wants others to read (0600);
         // the folder is the user's choice, so never open a fixed name a neighbour could plant.
         crate::fsutil::write_atomic_unique(&file, out.as_bytes(), crate::fsutil::FILE_MODE).map_err(
@@ -141,36 +144,15 @@ fn redact_cookie(value: &str) -> String {
     }
 }
 
-/// Replaces every known secret, also in its URL-encoded and HTML-escaped forms.
-pub fn redact(text: &str, secrets: &[SecretString]) -> String {
-    let mut out = text.to_string();
-    let mut variants: Vec<String> = Vec::new();
+/// Replaces every known secret, in every encoding the scrubber knows, and every code or token
+/// by its shape (see [`Scrubber`]); the whole text is kept.
+#[cfg(test)]
+fn redact(text: &str, secrets: &[SecretString]) -> String {
+    let mut scrubber = Scrubber::new();
     for secret in secrets {
-        let s = secret.expose_secret();
-        if s.is_empty() {
-            continue;
-        }
-        variants.push(s.to_string());
-        variants.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
-        variants.push(
-            url::form_urlencoded::byte_serialize(s.as_bytes())
-                .collect::<String>()
-                .replace('+', "%20"),
-        );
-        variants.push(
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-                .replace('\'', "&#39;"),
-        );
+        scrubber.add(secret);
     }
-    // Longest first, so a secret that contains another is replaced whole.
-    variants.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    for v in variants {
-        out = out.replace(&v, "[redacted]");
-    }
-    out
+    scrubber.scrub_page(text)
 }
 
 #[cfg(test)]
