@@ -34,6 +34,7 @@ mod operator_cli;
 mod output_cli;
 mod plaintext_cli;
 mod readme;
+mod scrub_encodings;
 mod secret_inputs;
 mod status_cli;
 mod store_cli;
