@@ -155,13 +155,18 @@ fn accepting_uid(local: SocketAddr, server: SocketAddr) -> Option<u32> {
 pub fn find_uid(table: &str, entry_local: SocketAddr, entry_remote: SocketAddr) -> Option<u32> {
     let want = (canonical(entry_local), canonical(entry_remote));
     table.lines().skip(1).find_map(|line| {
-        let mut cols = line.split_whitespace();
-        let _slot = cols.next()?;
-        let local = parse_addr(cols.next()?)?;
-        let remote = parse_addr(cols.next()?)?;
-        // st, tx:rx queue, tr:when, retransmits, then the uid.
-        let uid = cols.nth(4)?.parse::<u32>().ok()?;
-        ((canonical(local), canonical(remote)) == want).then_some(uid)
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // sl, local, remote, st, tx:rx queue, tr:when, retransmits, uid, timeout, inode.
+        let local = parse_addr(cols.get(1)?)?;
+        let remote = parse_addr(cols.get(2)?)?;
+        let state = *cols.get(3)?;
+        let uid = cols.get(7)?.parse::<u32>().ok()?;
+        let inode = cols.get(9)?.parse::<u64>().ok()?;
+        // A pending connection (SYN_RECV) shows its listener's uid; a full socket has an inode
+        // and its own uid. A TIME_WAIT entry (or any closed socket's remains) shows uid 0
+        // and no inode: it belongs to nobody any more and must not pass for root's.
+        let owned = state == "03" || inode != 0;
+        ((canonical(local), canonical(remote)) == want && owned).then_some(uid)
     })
 }
 
@@ -222,6 +227,11 @@ mod tests {
         if cfg!(target_endian = "little") {
             assert_eq!(find_uid(v4, server, ours), Some(65534));
             assert_eq!(find_uid(v4, ours, server), None);
+        }
+        // The remains of a closed connection (TIME_WAIT: uid 0, no inode) are nobody's.
+        let tw = "  sl header\n   0: 0100007F:1F90 0100007F:D431 06 00000000:00000000 03:00001000 00000000     0        0 0 3\n";
+        if cfg!(target_endian = "little") {
+            assert_eq!(find_uid(tw, server, ours), None);
         }
         // A dual-stack listener's accepted socket shows IPv4-mapped addresses.
         let v6 = "  sl header\n   0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:D431 01 00000000:00000000 00:00000000 00000000     1000        0 1 1\n";
