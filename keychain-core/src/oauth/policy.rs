@@ -64,6 +64,26 @@ pub enum CredentialRefused {
 }
 
 impl CredentialRefused {
+    /// The same refusal with the host (text from a page) scrubbed of the account's secrets.
+    pub fn scrubbed(self, scrubber: &super::Scrubber) -> Self {
+        let s = |t: String| scrubber.scrub(&t);
+        match self {
+            CredentialRefused::Host { step, host } => CredentialRefused::Host {
+                step,
+                host: s(host),
+            },
+            CredentialRefused::Insecure { step, host } => CredentialRefused::Insecure {
+                step,
+                host: s(host),
+            },
+            CredentialRefused::NotInBody { step, host } => CredentialRefused::NotInBody {
+                step,
+                host: s(host),
+            },
+            e @ CredentialRefused::Neighbour { .. } => e,
+        }
+    }
+
     /// The refusal of a send that failed because a neighbour holds the loopback port, if
     /// that is why `e` failed.
     pub fn from_send_error(step: &str, e: &reqwest::Error) -> Option<Self> {

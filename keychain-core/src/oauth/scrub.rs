@@ -620,6 +620,25 @@ fn render(text: &str, hidden: &[bool]) -> String {
     out
 }
 
+/// Every decoding a reader could make of `text` (lowercased; markers made harmless), for tests
+/// that check nothing of a secret is left in any of them.
+#[cfg(test)]
+pub(crate) fn decodings(text: &str) -> Vec<String> {
+    let text = text.replace("[redacted]", "\u{0}");
+    let mut out: Vec<String> = views(text.as_bytes())
+        .into_iter()
+        .map(|v| String::from_utf8_lossy(&v.bytes).to_ascii_lowercase())
+        .collect();
+    // And every base64 word, decoded at each of its four alignments.
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/-_".contains(c))) {
+        for skip in 0..4.min(word.len()) {
+            let bytes = decode_base64(&word.as_bytes()[skip..]);
+            out.push(String::from_utf8_lossy(&bytes).to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 /// How many leading bytes `a` and `b` share, ignoring ASCII letter case.
 fn common_run(a: &[u8], b: &[u8]) -> usize {
     a.iter()
