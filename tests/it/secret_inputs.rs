@@ -161,6 +161,13 @@ fn a_fifo_as_the_passphrase_file_or_systemd_credential_fails_at_once() {
         assert_exit(&out, 6);
     }
 
+    // The flag that stands for the variable.
+    let mut cmd = kc.std_cmd();
+    cmd.args(["--passphrase-file", trap.to_str().unwrap(), "totp", "acme"]);
+    let out = run_or_fail_on_hang(cmd, "--passphrase-file");
+    assert_refused_fast(&out, "--passphrase-file");
+    assert_exit(&out, 6);
+
     let creds = kc.tmp.path().join("creds");
     std::fs::create_dir(&creds).unwrap();
     fifo(&creds.join("keychain-passphrase"));
