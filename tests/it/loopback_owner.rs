@@ -25,8 +25,11 @@ const CLIENT_SECRET: &str = "cs-canary-neighbour-9876543210";
 /// form, every POST with a token answer, and reports every byte it received.
 const SERVER: &str = r#"
 import socket, sys, threading
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
+host = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+if host == "::":
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind((host, 0))
 s.listen(16)
 print(s.getsockname()[1], flush=True)
 form = b'<html><body><form method="post" action="/login"><input type="text" name="username"><input type="password" name="password"><input type="submit"></form></body></html>'
@@ -68,12 +71,18 @@ while True:
 
 struct Neighbour {
     child: Child,
+    host: &'static str,
     port: u16,
     received: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Neighbour {
     fn start() -> Neighbour {
+        Neighbour::on("127.0.0.1")
+    }
+
+    /// Listening on `host` (`127.0.0.1`, `::1`, or `::` for a dual-stack socket).
+    fn on(host: &'static str) -> Neighbour {
         let mut child = Command::new("setpriv")
             .args([
                 "--reuid=nobody",
@@ -83,6 +92,7 @@ impl Neighbour {
                 "-u",
                 "-c",
                 SERVER,
+                host,
             ])
             .current_dir("/")
             .stdin(Stdio::null())
@@ -111,13 +121,19 @@ impl Neighbour {
         });
         Neighbour {
             child,
+            host,
             port,
             received,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        match self.host {
+            "::1" => format!("http://[::1]:{}{path}", self.port),
+            // A dual-stack socket reached over IPv4: its accepted sockets are in tcp6, as
+            // IPv4-mapped addresses.
+            _ => format!("http://127.0.0.1:{}{path}", self.port),
+        }
     }
 
     /// Everything the neighbour was sent, after a moment for its reports to arrive.
@@ -299,4 +315,37 @@ fn a_code_exchange_and_a_refresh_are_not_sent_to_a_neighbours_token_endpoint() {
         &s(REFRESH_TOKEN),
     )
     .expect("our own server answers");
+}
+
+/// The same over IPv6 (`/proc/net/tcp6`) and through a dual-stack socket reached over IPv4
+/// (its accepted socket is in tcp6 with IPv4-mapped addresses).
+#[test]
+fn a_neighbour_on_the_ipv6_loopback_or_a_dual_stack_socket_is_refused_too() {
+    for host in ["::1", "::"] {
+        let neighbour = Neighbour::on(host);
+        let endpoints = Endpoints {
+            authorize: Url::parse(&neighbour.url("/auth")).unwrap(),
+            token: Url::parse(&neighbour.url("/token")).unwrap(),
+        };
+        let client = oauth::http::client().unwrap();
+        let refreshed = oauth::refresh(
+            &client,
+            &endpoints,
+            &oauth::Guard::for_endpoints(&endpoints),
+            "cli",
+            Some(&SecretString::from(CLIENT_SECRET.to_string())),
+            &SecretString::from(REFRESH_TOKEN.to_string()),
+        );
+        match refreshed {
+            Err(e @ TokenError::Policy(_)) => {
+                assert!(e.to_string().contains("uid 65534"), "{host}: {e}")
+            }
+            other => panic!("{host}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(
+            neighbour.received(),
+            "",
+            "{host}: the neighbour was sent a request"
+        );
+    }
 }

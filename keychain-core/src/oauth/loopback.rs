@@ -162,10 +162,12 @@ pub fn find_uid(table: &str, entry_local: SocketAddr, entry_remote: SocketAddr) 
         let state = *cols.get(3)?;
         let uid = cols.get(7)?.parse::<u32>().ok()?;
         let inode = cols.get(9)?.parse::<u64>().ok()?;
-        // A pending connection (SYN_RECV) shows its listener's uid; a full socket has an inode
-        // and its own uid. A TIME_WAIT entry (or any closed socket's remains) shows uid 0
-        // and no inode: it belongs to nobody any more and must not pass for root's.
-        let owned = state == "03" || inode != 0;
+        // A pending connection (SYN_RECV) shows its listener's uid, and so does an established
+        // one not yet accepted (no inode until accept()); an accepted socket has an inode and
+        // its own uid. A TIME_WAIT entry (the remains of a closed connection, also shown as
+        // FIN_WAIT2) shows uid 0 and no inode: it belongs to nobody any more and must not pass
+        // for root's.
+        let owned = matches!(state, "01" | "03") || inode != 0;
         ((canonical(local), canonical(remote)) == want && owned).then_some(uid)
     })
 }
@@ -244,11 +246,26 @@ mod tests {
     fn an_own_connection_on_the_loopback_passes_and_others_are_not_looked_at() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let server = listener.local_addr().unwrap();
+        // Not yet accepted (no inode yet), then accepted.
         let conn = std::net::TcpStream::connect(server).unwrap();
+        check(conn.local_addr().unwrap(), server).unwrap();
+        let _accepted = listener.accept().unwrap();
         check(conn.local_addr().unwrap(), server).unwrap();
         // A connection that does not exist has no owner to find: refused, not waved through.
         let gone: SocketAddr = "127.0.0.1:1".parse().unwrap();
         assert!(check(conn.local_addr().unwrap(), gone).is_err());
+        // IPv6, and a dual-stack socket reached over IPv4 (IPv4-mapped entries in tcp6).
+        for (bind, to) in [("[::1]:0", None), ("[::]:0", Some("127.0.0.1"))] {
+            let Ok(listener) = std::net::TcpListener::bind(bind) else {
+                panic!("cannot bind {bind}: this test needs IPv6 on the loopback");
+            };
+            let mut server = listener.local_addr().unwrap();
+            if let Some(v4) = to {
+                server.set_ip(v4.parse().unwrap());
+            }
+            let conn = std::net::TcpStream::connect(server).unwrap();
+            check(conn.local_addr().unwrap(), conn.peer_addr().unwrap()).unwrap();
+        }
         // Not loopback: not this check's business.
         check(
             "10.0.0.1:40000".parse().unwrap(),
