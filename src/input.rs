@@ -63,6 +63,9 @@ impl keychain_core::prompt::Prompter for Prompter {
     }
 }
 
+/// The largest secret file read (a TOTP export with many entries is a few KiB).
+const MAX_SECRET_FILE: u64 = 1024 * 1024;
+
 /// A secret given as a file argument: a path, or `-` for standard input.
 #[derive(Debug, Clone)]
 pub enum SecretSource {
@@ -86,11 +89,32 @@ impl SecretSource {
             SecretSource::Stdin => std::io::stdin()
                 .read_to_end(&mut raw)
                 .map_err(|e| Error::io(format!("cannot read the {what} from standard input"), e))?,
-            SecretSource::File(path) => std::fs::File::open(path)
-                .and_then(|mut f| f.read_to_end(&mut raw))
-                .map_err(|e| {
-                    Error::io(format!("cannot read the {what} from {}", path.display()), e)
-                })?,
+            SecretSource::File(path) => {
+                // Never blocks: a FIFO, a device or a folder is refused at once, judged on the
+                // opened descriptor. A file others can read is used (it was given for this one
+                // call, and the secret has already been exposed), with a warning.
+                let file = keychain_core::fsutil::read_secret_file(path, MAX_SECRET_FILE).map_err(
+                    |e| {
+                        let text = format!("cannot read the {what} from {}", path.display());
+                        match e.kind() {
+                            std::io::ErrorKind::InvalidInput => Error::usage_hint(
+                                format!("{text}: {e}"),
+                                "give a regular file, or - to read it from standard input",
+                            ),
+                            _ => Error::io(text, e),
+                        }
+                    },
+                )?;
+                if let Some(mode) = file.exposed {
+                    crate::output::err(&format!(
+                        "warning: the {what} file {}: {}\n",
+                        path.display(),
+                        keychain_core::fsutil::exposed_text(path, mode)
+                    ))?;
+                }
+                raw.extend_from_slice(&file.bytes);
+                raw.len()
+            }
         };
         let text = std::str::from_utf8(&raw)
             .map_err(|_| Error::usage(format!("the {what} is not valid UTF-8 text")))?;

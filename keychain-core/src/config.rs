@@ -6,7 +6,6 @@
 //! `keychain init` and never re-created when it cannot be read.
 #![deny(missing_docs)]
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -187,7 +186,8 @@ impl Config {
     /// Reads the configuration; a missing one means the keychain was never initialised.
     pub fn load(dir: &Path) -> Result<Config> {
         let path = Config::path(dir);
-        let bytes = match fs::read(&path) {
+        // Never a blocking open: a FIFO planted as the configuration is refused, not waited on.
+        let bytes = match crate::fsutil::read_regular(&path, 1024 * 1024) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::usage_hint(

@@ -212,6 +212,62 @@ pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     read_capped(file, size, limit)
 }
 
+/// A file that holds a secret (a passphrase, a password, an identity), read as
+/// [`read_regular`] does (never blocking: a FIFO, a device or a folder is refused at once,
+/// judged on the opened descriptor), with the mode that lets other users read it when one does.
+///
+/// "Other users can read it", as `ssh` judges a private key: for a file of ours, any
+/// permission for group or others (`0o077`); for a file another user owns (root, as for a
+/// systemd credential a group is given access to), a mode every user can read (`0o004`).
+/// Symbolic links are followed: the user named the path, and what is judged is the file
+/// opened, not the name.
+pub fn read_secret_file(path: &Path, limit: u64) -> io::Result<SecretFile> {
+    let (file, size) = open_regular_sized(path)?;
+    #[cfg(unix)]
+    let exposed = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        let mode = meta.mode() & 0o7777;
+        let mine = meta.uid() == rustix::process::geteuid().as_raw();
+        let open = if mine { mode & 0o077 } else { mode & 0o004 };
+        (open != 0).then_some(mode)
+    };
+    #[cfg(not(unix))]
+    let exposed = None;
+    let bytes = zeroize::Zeroizing::new(read_capped(file, size, limit)?);
+    Ok(SecretFile { bytes, exposed })
+}
+
+/// What [`read_secret_file`] read.
+pub struct SecretFile {
+    /// The file's content, wiped on drop.
+    pub bytes: zeroize::Zeroizing<Vec<u8>>,
+    /// The file's mode when other users can read it (see [`read_secret_file`]).
+    pub exposed: Option<u32>,
+}
+
+impl SecretFile {
+    /// Fails with `PermissionDenied` and the `chmod` that fixes it when others can read the file:
+    /// for secrets that stay on disk (a passphrase file, an identity), where `ssh` refuses too.
+    pub fn private(self, path: &Path) -> io::Result<Self> {
+        match self.exposed {
+            Some(mode) => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                exposed_text(path, mode),
+            )),
+            None => Ok(self),
+        }
+    }
+}
+
+/// "other users can read it (mode 0644); run: chmod 600 FILE".
+pub fn exposed_text(path: &Path, mode: u32) -> String {
+    format!(
+        "other users can read it (mode {mode:04o}); run: chmod 600 {}",
+        shell_quote(path)
+    )
+}
+
 /// Reads an opened file of at most `limit` bytes; a larger one is refused with `FileTooLarge`
 /// before it is read into memory. `size` (from the caller's fstat) sizes the buffer, so a record
 /// is read in one call rather than in a series of growing ones (`list` reads every record); the

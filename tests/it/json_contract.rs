@@ -136,6 +136,11 @@ fn every_json_document_validates_against_its_schema() {
     let officer_key = age::x25519::Identity::generate();
     use secrecy::ExposeSecret;
     std::fs::write(&identity, officer_key.to_string().expose_secret()).unwrap();
+    std::fs::set_permissions(
+        &identity,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let out = kc.run(&[
         "export",
         "--json",

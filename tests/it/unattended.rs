@@ -44,6 +44,12 @@ impl Root {
             format!("{PASSPHRASE}\n"),
         )
         .unwrap();
+        // As an administrator keeps it: keychain refuses a passphrase file others can read.
+        std::fs::set_permissions(
+            tmp.path().join("etc/keychain/passphrase"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         std::fs::create_dir_all(tmp.path().join("home/etl")).unwrap();
         Root { tmp, bin }
     }

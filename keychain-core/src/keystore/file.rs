@@ -2,7 +2,6 @@
 //! name: anyone who can read the file can open every record.
 #![deny(missing_docs)]
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
@@ -60,12 +59,23 @@ impl KeyStore for FileKeyStore {
                 mode,
             });
         }
-        let text = zeroize::Zeroizing::new(fs::read_to_string(&self.path).map_err(|e| {
+        // Never blocks: a FIFO planted as the identity is refused at once.
+        let file = fsutil::read_secret_file(&self.path, 64 * 1024).map_err(|e| {
             KeyStoreError::IdentityFile {
                 path: self.path.clone(),
                 reason: e.to_string(),
             }
-        })?);
+        })?;
+        if let Some(mode) = file.exposed {
+            return Err(KeyStoreError::TooOpen {
+                path: self.path.clone(),
+                mode,
+            });
+        }
+        let text = std::str::from_utf8(&file.bytes).map_err(|_| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: "not UTF-8 text".into(),
+        })?;
         parse_identity(text.trim()).ok_or_else(|| KeyStoreError::IdentityFile {
             path: self.path.clone(),
             reason: "not an age identity (expected one line starting with AGE-SECRET-KEY-1)".into(),

@@ -262,7 +262,7 @@ impl KeyStoreError {
             KeyStoreError::Failed { .. } | KeyStoreError::Kernel(_) => "check that the credential store works (e.g. 'secret-tool search keychain-test x'), then try again".into(),
             KeyStoreError::PassphraseNeeded => "set KEYCHAIN_PASSPHRASE_FILE to a file holding the passphrase (e.g. a systemd credential), or run 'keychain unlock' on a terminal first".into(),
             KeyStoreError::WrongPassphrase(_) => "try again with the right passphrase; nothing was changed".into(),
-            KeyStoreError::PassphraseFile { .. } => "point KEYCHAIN_PASSPHRASE_FILE at a readable file".into(),
+            KeyStoreError::PassphraseFile { .. } => "point KEYCHAIN_PASSPHRASE_FILE at a regular file only you can read (chmod 600), not a FIFO or a device".into(),
             KeyStoreError::IdentityFile { .. } => "restore the identity file from a backup; the records cannot be opened without it".into(),
             KeyStoreError::TooOpen { path, .. } => format!("run 'chmod 600 {}'", path.display()),
             KeyStoreError::WrongIdentity { .. } => "restore the right identity; this one cannot open the records".into(),

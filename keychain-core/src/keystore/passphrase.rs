@@ -54,6 +54,12 @@ pub fn passphrase_file(given: Option<PathBuf>, credentials: Option<&Path>) -> Op
     path.exists().then_some(path)
 }
 
+/// The largest encrypted identity file read (one is a few hundred bytes).
+const MAX_IDENTITY_FILE: u64 = 1024 * 1024;
+
+/// The largest passphrase file read (a passphrase is one line).
+const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
+
 /// The passphrase from `file` (its first line), else from a terminal prompt.
 pub fn passphrase(
     file: Option<&Path>,
@@ -61,12 +67,21 @@ pub fn passphrase(
     confirm: bool,
 ) -> Result<SecretString, KeyStoreError> {
     if let Some(path) = file {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            KeyStoreError::PassphraseFile {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?);
+        // Never blocks (a FIFO is refused at once) and refuses a file others can read: the
+        // passphrase opens every record, and stays on disk for every job.
+        let fail = |source| KeyStoreError::PassphraseFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = crate::fsutil::read_secret_file(path, MAX_PASSPHRASE_FILE)
+            .and_then(|f| f.private(path))
+            .map_err(fail)?;
+        let text = std::str::from_utf8(&file.bytes).map_err(|_| {
+            fail(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not UTF-8 text",
+            ))
+        })?;
         let line = text.lines().next().unwrap_or("");
         return Ok(SecretString::from(line.to_string()));
     }
@@ -131,10 +146,13 @@ impl KeyStore for PassphraseKeyStore {
     }
 
     fn load(&self) -> Result<Identity, KeyStoreError> {
-        let ciphertext = std::fs::read(&self.path).map_err(|e| KeyStoreError::IdentityFile {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
+        let ciphertext =
+            crate::fsutil::read_regular(&self.path, MAX_IDENTITY_FILE).map_err(|e| {
+                KeyStoreError::IdentityFile {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
         let pass = passphrase(
             self.passphrase_file.as_deref(),
             "Passphrase of the keychain: ",

@@ -95,15 +95,14 @@ impl<'r> Browser<'r> {
         progress: bool,
         clock: &'r dyn crate::clock::Clock,
     ) -> Result<Self, LogonError> {
-        let client =
-            http::builder()
-                .cookie_store(true)
-                .build()
-                .map_err(|_| LogonError::Protocol {
-                    step: "start".into(),
-                    path: String::new(),
-                    detail: "the HTTP client could not be built".into(),
-                })?;
+        let client = http::credential_builder()
+            .cookie_store(true)
+            .build()
+            .map_err(|_| LogonError::Protocol {
+                step: "start".into(),
+                path: String::new(),
+                detail: "the HTTP client could not be built".into(),
+            })?;
         let debug = match debug_pages {
             Some(dir) => Some(DebugPages::new(dir, clock.unix())?),
             None => None,
@@ -198,10 +197,15 @@ impl<'r> Browser<'r> {
                 )
                 .body(body.encode());
         }
-        let resp = builder.send().map_err(|e| LogonError::Unavailable {
-            step: r.step.clone(),
-            path: r.url.path().into(),
-            reason: crate::oauth::describe_send_error(&e),
+        let resp = builder.send().map_err(|e| {
+            match crate::oauth::CredentialRefused::from_send_error(&r.step, &e) {
+                Some(refused) => LogonError::Policy(refused),
+                None => LogonError::Unavailable {
+                    step: r.step.clone(),
+                    path: r.url.path().into(),
+                    reason: crate::oauth::describe_send_error(&e),
+                },
+            }
         })?;
         self.note_clock(resp.headers());
         Ok(resp)
@@ -312,6 +316,11 @@ impl<'r> Browser<'r> {
                 secrets.push(SecretString::from(field.value.clone()));
             }
         }
+        // The account's secrets (a client secret, a refresh token) too: a page may echo them.
+        let mut scrubber = self.guard.scrubber.clone();
+        for secret in &secrets {
+            scrubber.add(secret);
+        }
         let sent_fields = at.body.as_ref().map(SecretForm::names).unwrap_or_default();
         debug.write(
             &Seen {
@@ -322,7 +331,7 @@ impl<'r> Browser<'r> {
                 headers,
                 body,
             },
-            &secrets,
+            &scrubber,
         )
     }
 }

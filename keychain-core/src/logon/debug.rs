@@ -7,10 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
+
 use url::Url;
 
 use super::LogonError;
+use crate::oauth::Scrubber;
 use crate::oauth::http::redact_url;
 
 pub struct DebugPages {
@@ -84,7 +85,9 @@ impl DebugPages {
         })
     }
 
-    pub fn write(&mut self, seen: &Seen<'_>, secrets: &[SecretString]) -> Result<(), LogonError> {
+    /// Writes one exchange; every header and the body pass through `scrubber` (the account's
+    /// secrets and this logon's, in every encoding, and codes and tokens by their shape).
+    pub fn write(&mut self, seen: &Seen<'_>, scrubber: &Scrubber) -> Result<(), LogonError> {
         self.seq += 1;
         let slug: String = seen
             .url
@@ -115,10 +118,10 @@ impl DebugPages {
                     .unwrap_or_else(|_| "[unparsable]".into()),
                 _ => value.to_string(),
             };
-            out.push_str(&format!("{name}: {}\n", redact(&shown, secrets)));
+            out.push_str(&format!("{name}: {}\n", scrubber.scrub_page(&shown)));
         }
         out.push_str("-->\n");
-        out.push_str(&redact(seen.body, secrets));
+        out.push_str(&scrubber.scrub_page(seen.body));
         // Pages may still say more about an account than a person wants others to read (0600);
         // the folder is the user's choice, so never open a fixed name a neighbour could plant.
         crate::fsutil::write_atomic_unique(&file, out.as_bytes(), crate::fsutil::FILE_MODE).map_err(
@@ -141,36 +144,15 @@ fn redact_cookie(value: &str) -> String {
     }
 }
 
-/// Replaces every known secret, also in its URL-encoded and HTML-escaped forms.
-pub fn redact(text: &str, secrets: &[SecretString]) -> String {
-    let mut out = text.to_string();
-    let mut variants: Vec<String> = Vec::new();
+/// Replaces every known secret, in every encoding the scrubber knows, and every code or token
+/// by its shape (see [`Scrubber`]); the whole text is kept.
+#[cfg(test)]
+fn redact(text: &str, secrets: &[secrecy::SecretString]) -> String {
+    let mut scrubber = Scrubber::new();
     for secret in secrets {
-        let s = secret.expose_secret();
-        if s.is_empty() {
-            continue;
-        }
-        variants.push(s.to_string());
-        variants.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
-        variants.push(
-            url::form_urlencoded::byte_serialize(s.as_bytes())
-                .collect::<String>()
-                .replace('+', "%20"),
-        );
-        variants.push(
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-                .replace('\'', "&#39;"),
-        );
+        scrubber.add(secret);
     }
-    // Longest first, so a secret that contains another is replaced whole.
-    variants.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    for v in variants {
-        out = out.replace(&v, "[redacted]");
-    }
-    out
+    scrubber.scrub_page(text)
 }
 
 #[cfg(test)]
@@ -203,9 +185,75 @@ mod tests {
         assert!(DebugPages::new(&link, 0).is_err(), "a link is not followed");
     }
 
+    /// Issue 25, item 1: a page that echoes the password as PHP and Python escape it, the
+    /// client secret percent-encoded in quotes and in a Basic header of `client_id:secret`, and
+    /// carries an authorization code nobody told keychain about in a link, a meta refresh and
+    /// a `Refresh` header: the page written holds none of them.
+    #[test]
+    fn a_debug_page_holds_no_secret_in_any_encoding_nor_a_code() {
+        use base64::Engine;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pages");
+        let mut pages = DebugPages::new(&dir, 0).unwrap();
+        let password = "pa'ss<w0rd>";
+        let secret = "cs-Se cret/42+x";
+        let mut scrubber = Scrubber::new();
+        scrubber.add(&secrecy::SecretString::from(password.to_string()));
+        scrubber.add(&secrecy::SecretString::from(secret.to_string()));
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("my-client:{secret}"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "www-authenticate",
+            format!("Basic {basic}").parse().unwrap(),
+        );
+        headers.insert(
+            "refresh",
+            "0; url=https://app.example/cb?code=HeaderCode123456"
+                .parse()
+                .unwrap(),
+        );
+        let body = format!(
+            r#"<p>php pa&#039;ss&lt;w0rd&gt; python pa&#x27;ss&lt;w0rd&gt;</p>
+<p>"cs-Se%20cret%2F42%2Bx" and 'cs-Se+cret%2f42%2bx'</p>
+<p>echo {basic}</p>
+<a href="https://app.example/cb?code=LinkCode987654&amp;state=s">continue</a>
+<meta http-equiv="refresh" content="0;url=https://app.example/cb?code=MetaCode13579">"#
+        );
+        let url = Url::parse("http://127.0.0.1:1/login").unwrap();
+        pages
+            .write(
+                &Seen {
+                    method: "POST",
+                    url: &url,
+                    sent_fields: &[],
+                    status: 200,
+                    headers: &headers,
+                    body: &body,
+                },
+                &scrubber,
+            )
+            .unwrap();
+        let entries: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+        let written = fs::read_to_string(entries[0].as_ref().unwrap().path()).unwrap();
+        for leak in [
+            "pa&#039;ss",
+            "pa&#x27;ss",
+            "cs-Se%20cret",
+            "cs-Se+cret",
+            &basic[..12],
+            "HeaderCode123456",
+            "LinkCode987654",
+            "MetaCode13579",
+        ] {
+            assert!(!written.contains(leak), "{leak} in {written}");
+        }
+        assert!(written.contains("continue"), "{written}");
+    }
+
     #[test]
     fn redacts_secret_in_all_its_forms() {
-        let secrets = [SecretString::from("p@ss w&rd".to_string())];
+        let secrets = [secrecy::SecretString::from("p@ss w&rd".to_string())];
         let text = "a p@ss w&rd b p%40ss+w%26rd c p%40ss%20w%26rd d p@ss w&amp;rd";
         assert_eq!(
             redact(text, &secrets),

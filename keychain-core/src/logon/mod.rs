@@ -281,7 +281,9 @@ impl LogonError {
                 hops,
                 path: s(path),
             },
-            e @ (LogonError::Totp(_) | LogonError::DebugPages { .. } | LogonError::Policy(_)) => e,
+            // The host a page asked for came from the page.
+            LogonError::Policy(refused) => LogonError::Policy(refused.scrubbed(scrubber)),
+            e @ (LogonError::Totp(_) | LogonError::DebugPages { .. }) => e,
         }
     }
 

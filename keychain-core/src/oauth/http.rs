@@ -60,9 +60,17 @@ pub fn read_capped(
     ))
 }
 
-/// The client for token calls: timeouts, no redirects, no retries, no cookies.
+/// The client for token calls: timeouts, no redirects, no retries, no cookies, and the owner
+/// check of loopback servers.
 pub fn client() -> reqwest::Result<Client> {
-    builder().build()
+    credential_builder().build()
+}
+
+/// [`builder`] for clients that carry credentials (token calls, the logon engine): every plain
+/// http connection to a loopback address must have been accepted by a socket of this user's or
+/// root's ([`super::loopback`]), or nothing is sent on it.
+pub fn credential_builder() -> ClientBuilder {
+    builder().connector_layer(super::loopback::OwnerCheckLayer)
 }
 
 /// The settings every keychain client shares; the logon engine adds its own cookie jar.

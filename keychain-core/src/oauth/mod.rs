@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod http;
+pub mod loopback;
 pub mod policy;
 mod provider;
 pub mod scrub;
@@ -60,7 +61,9 @@ pub enum ErrorClass {
 /// A short reason for a failed send, without the URL (reqwest's texts include it, and a URL
 /// may carry a code or token).
 pub(crate) fn describe_send_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(foreign) = loopback::foreign_listener(e) {
+        foreign.to_string()
+    } else if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
         "could not connect".into()

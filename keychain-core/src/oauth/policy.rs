@@ -39,6 +39,17 @@ pub enum CredentialRefused {
         /// The host the credentials were to go to.
         host: String,
     },
+    /// The server on a loopback port belongs to another user (a neighbour who took the port
+    /// while the provider was down); found on the connection itself, before anything was sent.
+    #[error("{step}: {reason}; nothing was sent")]
+    Neighbour {
+        /// The step that asked.
+        step: String,
+        /// The server's address and port.
+        server: String,
+        /// What was found ([`super::loopback::ForeignListener`]'s text).
+        reason: String,
+    },
     /// The credentials would travel in the URL (a `method=get` form), where logs and
     /// `Referer` headers keep them.
     #[error(
@@ -53,6 +64,36 @@ pub enum CredentialRefused {
 }
 
 impl CredentialRefused {
+    /// The same refusal with the host (text from a page) scrubbed of the account's secrets.
+    pub fn scrubbed(self, scrubber: &super::Scrubber) -> Self {
+        let s = |t: String| scrubber.scrub(&t);
+        match self {
+            CredentialRefused::Host { step, host } => CredentialRefused::Host {
+                step,
+                host: s(host),
+            },
+            CredentialRefused::Insecure { step, host } => CredentialRefused::Insecure {
+                step,
+                host: s(host),
+            },
+            CredentialRefused::NotInBody { step, host } => CredentialRefused::NotInBody {
+                step,
+                host: s(host),
+            },
+            e @ CredentialRefused::Neighbour { .. } => e,
+        }
+    }
+
+    /// The refusal of a send that failed because a neighbour holds the loopback port, if
+    /// that is why `e` failed.
+    pub fn from_send_error(step: &str, e: &reqwest::Error) -> Option<Self> {
+        super::loopback::foreign_listener(e).map(|f| CredentialRefused::Neighbour {
+            step: step.to_string(),
+            server: f.server.to_string(),
+            reason: f.to_string(),
+        })
+    }
+
     /// What a person can do about it.
     pub fn hint(&self, account: &str) -> String {
         match self {
@@ -61,6 +102,9 @@ impl CredentialRefused {
             ),
             CredentialRefused::Insecure { host, .. } => format!(
                 "use an https URL; if {host} can only be reached over http on a trusted network, allow it with 'keychain set {account} --insecure-http'"
+            ),
+            CredentialRefused::Neighbour { server, .. } => format!(
+                "see who listens there ('ss -ltnpe' shows the owner's uid of {server}); start the provider as yourself or root, or give the account an https URL"
             ),
             CredentialRefused::NotInBody { .. } => {
                 "keychain never puts a credential in a URL; report the provider's page (rerun with --debug-pages DIR)".into()

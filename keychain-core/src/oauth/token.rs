@@ -245,10 +245,15 @@ fn post(
         .header(reqwest::header::ACCEPT, "application/json")
         .body(form.encode())
         .send()
-        .map_err(|e| TokenError::Unavailable {
-            path: path.clone(),
-            reason: super::describe_send_error(&e),
-        })?;
+        .map_err(
+            |e| match CredentialRefused::from_send_error("token request", &e) {
+                Some(refused) => TokenError::Policy(refused),
+                None => TokenError::Unavailable {
+                    path: path.clone(),
+                    reason: super::describe_send_error(&e),
+                },
+            },
+        )?;
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()

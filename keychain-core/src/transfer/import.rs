@@ -92,6 +92,9 @@ pub fn import(kc: &Keychain, request: &ImportRequest) -> Result<Imported> {
 }
 
 /// Whether a file starting with `head` is an age file (binary or armored), so an export.
+/// The largest export read (each account is a few KiB; a keychain holds hundreds at most).
+const MAX_EXPORT_FILE: u64 = 256 * 1024 * 1024;
+
 fn is_export(head: &[u8]) -> bool {
     head.starts_with(b"age-encryption.org/") || head.starts_with(b"-----BEGIN AGE")
 }
@@ -263,8 +266,8 @@ fn import_export(kc: &Keychain, request: &ImportRequest) -> Result<Vec<(String, 
         )
     })?;
     let identities = read_identities(identity_file)?;
-    let ciphertext =
-        std::fs::read(file).map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
+    let ciphertext = crate::fsutil::read_regular(file, MAX_EXPORT_FILE)
+        .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
     let export = open_export(file, &ciphertext, &identities)?;
     kc.identity()?;
     let now = kc.now();
@@ -344,9 +347,15 @@ fn account_in(a: AccountIn, now: i64) -> std::result::Result<Account, (String, F
 /// The X25519 identities of an age identity file (`#` comments allowed). An error names the
 /// line, never its content.
 pub fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>> {
+    // Never blocks (a FIFO is refused at once); an identity others can read is refused, as
+    // `ssh` refuses such a key: it opens every export made for it.
+    let file = crate::fsutil::read_secret_file(path, 1024 * 1024)
+        .and_then(|f| f.private(path))
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?,
+        std::str::from_utf8(&file.bytes)
+            .map_err(|_| Error::usage(format!("{}: not UTF-8 text", path.display())))?
+            .to_string(),
     );
     let mut identities = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -51,7 +51,17 @@ fn identity_file(dir: &Path) -> (PathBuf, age::x25519::Recipient) {
         ),
     )
     .unwrap();
+    private(&path);
     (path, identity.to_public())
+}
+
+/// Mode 0600: an identity file others can read is refused.
+fn private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }
 
 fn restore(kc: &Keychain, file: &Path, identity: &Path, replace: bool) -> Imported {
@@ -242,6 +252,7 @@ fn an_identity_file_error_names_the_line_never_its_content() {
     let files = tempfile::tempdir().unwrap();
     let path = files.path().join("bad.key");
     std::fs::write(&path, "# comment\n\nAGE-SECRET-KEY-1NOTREALLYAKEY\n").unwrap();
+    private(&path);
     let err = read_identities(&path).err().unwrap().to_string();
     assert!(err.contains("line 3"), "{err}");
     assert!(!err.contains("NOTREALLY"), "{err}");

@@ -79,9 +79,20 @@ impl Kc {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// A file of the test's own, mode 0600 as a careful user keeps a secret (keychain refuses a
+    /// passphrase or identity file others can read, and warns about other secret files).
     pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.tmp.path().join(name);
-        std::fs::write(&path, content).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
+        f.write_all(content.as_bytes()).unwrap();
         path
     }
 

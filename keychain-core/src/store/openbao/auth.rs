@@ -140,3 +140,41 @@ pub(super) fn read_credential(path: &Path, what: &str) -> Result<SecretString, B
     }
     Ok(SecretString::from(line.to_string()))
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Issue 25, item 6: the OpenBao token and AppRole files are secret inputs too: a FIFO fails
+    /// at once, a file every user can read is refused, a private one is read.
+    #[test]
+    fn a_credential_file_that_is_a_fifo_or_world_readable_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("token");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = std::time::Instant::now();
+        let err = read_credential(&fifo, "token").err().unwrap().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+        let file = tmp.path().join("secret-id");
+        std::fs::write(&file, "s.canary-token\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_credential(&file, "secret id")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let token = read_credential(&file, "secret id").unwrap();
+        assert_eq!(token.expose_secret(), "s.canary-token");
+    }
+}

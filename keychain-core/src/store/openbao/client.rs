@@ -531,8 +531,17 @@ impl KvClient {
             .and_then(|e| e.first())
             .and_then(Value::as_str)
         {
-            // Server error texts name paths and reasons, never values; cut to one short line.
+            // Server error texts name paths and reasons, not values; still, it is text from
+            // outside: it goes through the scrubber every provider text goes through (the
+            // token in use, in any encoding, and anything shaped like a token), on one short line.
+            let mut scrubber = crate::oauth::Scrubber::new();
+            if let Ok(held) = self.inner.token.lock()
+                && let Some(token) = held.as_ref()
+            {
+                scrubber.add(&token.secret);
+            }
             let line: String = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            let line = crate::oauth::sanitize(&line, &scrubber);
             detail.push_str(": ");
             detail.push_str(&line.chars().take(200).collect::<String>());
         }
