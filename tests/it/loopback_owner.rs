@@ -168,6 +168,16 @@ fn add(kc: &Kc, auth: &str, token: &str, extra: &[&str]) {
         "alice",
     ];
     args.extend_from_slice(extra);
+    // Off a terminal each secret is given or declined.
+    if !extra.iter().any(|a| a.contains("client-secret")) {
+        args.push("--no-client-secret");
+    }
+    if !extra
+        .iter()
+        .any(|a| a.starts_with("--totp") || *a == "--no-totp")
+    {
+        args.push("--no-totp");
+    }
     assert_exit(&kc.run(&args), 0);
 }
 
