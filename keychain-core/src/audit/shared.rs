@@ -77,6 +77,8 @@ pub struct SharedLog {
     keys: std::sync::RwLock<Vec<Option<MacKey>>>,
     /// The keychain's clock: an event's time, as the local log's.
     clock: SharedClock,
+    /// How long to wait for another process of this machine holding the copy's lock.
+    lock_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for SharedLog {
@@ -114,6 +116,7 @@ impl SharedLog {
             kv,
             copy: dir.join(COPY_FILE),
             lock: dir.join(LOCK_FILE),
+            lock_timeout: crate::settings::DEFAULT_LOCK_TIMEOUT,
             keys: std::sync::RwLock::new(
                 secrets
                     .iter()
@@ -121,6 +124,12 @@ impl SharedLog {
                     .collect(),
             ),
         }
+    }
+
+    /// The same trail, waiting at most `timeout` for another process that holds its lock.
+    pub fn waiting_at_most(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// After a removal: events from now on are MAC'd under generation `generation`'s key.
@@ -156,8 +165,8 @@ impl SharedLog {
 
     /// Serialises this machine's appenders (processes of other machines are kept apart by the
     /// store's check-and-set).
-    fn lock(&self) -> Result<File, AuditError> {
-        lock_file(&self.lock)
+    fn lock(&self) -> Result<crate::lockfile::Held, AuditError> {
+        lock_file(&self.lock, "the shared trail's local copy", self.lock_timeout)
     }
 
     /// Why the bytes at position `seq` are not a good event chained to `prev`, if they are not;
@@ -463,7 +472,7 @@ impl Trail for SharedLog {
 /// The shared trail locked on this machine, its tail read and checked.
 struct SharedPending<'a> {
     log: &'a SharedLog,
-    _lock: File,
+    _lock: crate::lockfile::Held,
     cursor: Cursor,
 }
 
