@@ -219,10 +219,7 @@ fn kernel_holder(file: &File) -> Option<u32> {
     let meta = file.metadata().ok()?;
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
     let ino = meta.ino();
-    let (major, minor) = (
-        rustix::fs::major(meta.dev()),
-        rustix::fs::minor(meta.dev()),
-    );
+    let (major, minor) = (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev()));
     holder_in(&locks, major, minor, ino)
 }
 

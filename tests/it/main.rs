@@ -18,6 +18,7 @@ mod human_output;
 mod integrity_cli;
 mod json_contract;
 mod keystores;
+mod lock_timeouts;
 mod login_concurrency;
 mod login_crash;
 mod login_exact;

@@ -815,11 +815,9 @@ pub(crate) fn lock_file(
 ) -> Result<crate::lockfile::Held, AuditError> {
     crate::lockfile::acquire(path, what, timeout).map_err(|e| match e {
         crate::lockfile::LockError::Busy(busy) => AuditError::LockBusy(busy),
-        crate::lockfile::LockError::Io { what, path, source } => AuditError::Io {
-            what,
-            path,
-            source,
-        },
+        crate::lockfile::LockError::Io { what, path, source } => {
+            AuditError::Io { what, path, source }
+        }
     })
 }
 

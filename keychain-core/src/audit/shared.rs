@@ -166,7 +166,11 @@ impl SharedLog {
     /// Serialises this machine's appenders (processes of other machines are kept apart by the
     /// store's check-and-set).
     fn lock(&self) -> Result<crate::lockfile::Held, AuditError> {
-        lock_file(&self.lock, "the shared trail's local copy", self.lock_timeout)
+        lock_file(
+            &self.lock,
+            "the shared trail's local copy",
+            self.lock_timeout,
+        )
     }
 
     /// Why the bytes at position `seq` are not a good event chained to `prev`, if they are not;

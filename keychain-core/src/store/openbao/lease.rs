@@ -148,7 +148,9 @@ pub fn acquire(
         }
         let holder = entry.data.as_ref().and_then(holder_of);
         if waiting.is_none() {
-            let by = holder.as_ref().map_or_else(String::new, |h| format!(" ({h})"));
+            let by = holder
+                .as_ref()
+                .map_or_else(String::new, |h| format!(" ({h})"));
             waiting = Some(crate::progress::waiting(&format!(
                 "waiting for account '{}': another keychain process{by} is using it",
                 key.account
@@ -268,7 +270,10 @@ fn renew_until_stopped(
         }
         let version = lock(held).version;
         let before = Instant::now();
-        match key.client.write(&key.mount, &key.path, owner(since), version) {
+        match key
+            .client
+            .write(&key.mount, &key.path, owner(since), version)
+        {
             Ok(new) => {
                 let mut h = lock(held);
                 h.version = new;
