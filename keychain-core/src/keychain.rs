@@ -95,6 +95,17 @@ impl Keychain {
     /// [`Keychain::open`] with the given settings and clock.
     pub fn open_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         check_not_writable_by_others(dir)?;
+        // A parent folder another user can write lets them swap the whole keychain folder.
+        if let Some((path, detail)) = crate::fsutil::unsafe_ancestor(dir) {
+            return Err(Error::WritableByOthers {
+                fix: format!(
+                    "move the keychain (KEYCHAIN_DIR) under folders only you and root can write, or run: chmod go-w {} (or chmod +t for a shared folder such as /tmp)",
+                    path.display()
+                ),
+                path,
+                detail,
+            });
+        }
         Self::open_unchecked_with(dir, settings, clock).and_then(|kc| {
             check_not_writable_by_others(&Config::path(dir))?;
             check_not_writable_by_others(&dir.join("accounts"))?;

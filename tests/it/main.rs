@@ -37,4 +37,5 @@ mod readme;
 mod status_cli;
 mod store_cli;
 mod totp_cli;
+mod umask_modes;
 mod unattended;
