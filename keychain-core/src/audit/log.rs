@@ -814,7 +814,7 @@ pub(crate) fn lock_file(
     timeout: std::time::Duration,
 ) -> Result<crate::lockfile::Held, AuditError> {
     crate::lockfile::acquire(path, what, timeout).map_err(|e| match e {
-        crate::lockfile::LockError::Busy(busy) => AuditError::LockBusy(busy),
+        crate::lockfile::LockError::Busy(busy) => AuditError::LockBusy(Box::new(busy)),
         crate::lockfile::LockError::Io { what, path, source } => {
             AuditError::Io { what, path, source }
         }

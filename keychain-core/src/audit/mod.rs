@@ -109,7 +109,7 @@ pub trait Transaction {
 pub enum AuditError {
     /// Another process held the log's lock for the whole lock timeout (exit 5).
     #[error(transparent)]
-    LockBusy(#[from] crate::lockfile::LockBusy),
+    LockBusy(Box<crate::lockfile::LockBusy>),
     /// A log file could not be read or written.
     #[error("could not {what} {}: {source}", path.display())]
     Io {

@@ -68,7 +68,7 @@ pub enum KvError {
     },
     /// Another process of this machine held the space's lock for the whole lock timeout.
     #[error(transparent)]
-    LockBusy(#[from] crate::lockfile::LockBusy),
+    LockBusy(Box<crate::lockfile::LockBusy>),
     /// OpenBao's own failure (unreachable, sealed, forbidden, token), kept typed so that
     /// `login` can tell a server that is down from one that refuses.
     #[error(transparent)]
@@ -102,7 +102,9 @@ impl From<KvError> for crate::error::Error {
                 cause: None,
             },
             KvError::Bao(e) => crate::error::Error::Store(crate::store::StoreError::Bao(e)),
-            KvError::LockBusy(busy) => crate::error::Error::Store(busy.into()),
+            KvError::LockBusy(busy) => {
+                crate::error::Error::Store(crate::store::StoreError::Busy(busy))
+            }
         }
     }
 }
@@ -171,7 +173,7 @@ impl LocalKv {
     fn lock(&self) -> Result<crate::lockfile::Held, KvError> {
         let path = self.root.join(".lock");
         crate::lockfile::acquire(&path, "the member list", self.lock_timeout).map_err(|e| match e {
-            crate::lockfile::LockError::Busy(busy) => KvError::LockBusy(busy),
+            crate::lockfile::LockError::Busy(busy) => KvError::LockBusy(Box::new(busy)),
             crate::lockfile::LockError::Io { what, path, source } => io_err(what, &path, source),
         })
     }

@@ -201,7 +201,7 @@ impl RecordStore for LocalStore {
             Err(crate::lockfile::LockError::Busy(busy)) => Err(StoreError::LockTimeout {
                 account: name.to_string(),
                 waited: busy.waited,
-                holder: busy.holder,
+                holder: busy.holder.map(Box::new),
             }),
             Err(crate::lockfile::LockError::Io { what, path, source }) => {
                 Err(io(format!("cannot {what} {}", path.display()))(source))

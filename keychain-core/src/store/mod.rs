@@ -182,11 +182,11 @@ pub enum StoreError {
         /// How long was waited.
         waited: Duration,
         /// Who holds it (pid, host, since when), when known.
-        holder: Option<crate::lockfile::Holder>,
+        holder: Option<Box<crate::lockfile::Holder>>,
     },
     /// Another process held another lock of the store (a member space's) for the whole wait.
     #[error(transparent)]
-    Busy(#[from] crate::lockfile::LockBusy),
+    Busy(Box<crate::lockfile::LockBusy>),
     /// An entry named like a record that is not one: not a regular file or too large (left
     /// unread), or a shared store's entry without a well-formed record field.
     #[error("{} is not a record: {reason}", path.display())]

@@ -222,7 +222,7 @@ impl RecordStore for OpenBaoStore {
             Err(AcquireError::TimedOut(holder)) => Err(StoreError::LockTimeout {
                 account: name.to_string(),
                 waited: timeout,
-                holder,
+                holder: holder.map(Box::new),
             }),
             Err(AcquireError::Bao(e)) => Err(e.into()),
         }
