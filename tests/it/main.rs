@@ -9,6 +9,7 @@ mod support;
 
 mod audit_anomalies;
 mod audit_cli;
+mod clock_back;
 mod crash_safety;
 mod exec_env_cli;
 mod header_times;
