@@ -109,15 +109,18 @@ pub struct Options {
 ///
 /// Valid iff `issued <= now < issued + lifetime` (less the margin), where the lifetime is what
 /// the provider granted (`expires - issued`): a clock that moved back past the issue time makes
-/// the token expired, never "valid for longer than granted", and a token without an issue time
-/// (a record from before it was kept) is not trusted either.
+/// the token expired, never "valid for longer than granted". A token without an issue time
+/// (written by hand or by a keychain from before it was kept) has only its expiry to go by.
 fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     let token = account.secret(SecretField::AccessToken)?;
     let expires = account.header.access_token_expires?;
-    let issued = account.header.access_token_issued?;
-    let lifetime = expires.saturating_sub(issued);
-    let age = now.saturating_sub(issued);
-    let left = lifetime.saturating_sub(age);
+    let (issued, left) = match account.header.access_token_issued {
+        Some(issued) => {
+            let lifetime = expires.saturating_sub(issued);
+            (issued, lifetime.saturating_sub(now.saturating_sub(issued)))
+        }
+        None => (i64::MIN, expires.saturating_sub(now)),
+    };
     (issued <= now && left > min_valid).then(|| Token {
         access_token: token.clone(),
         token_type: account
