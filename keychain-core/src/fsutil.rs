@@ -38,15 +38,84 @@ pub fn parent_of(path: &Path) -> PathBuf {
 
 /// Creates `dir` (and missing parents) as a private folder, and narrows an existing one to 0700.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    builder.mode(DIR_MODE);
-    builder.create(dir)?;
-    // A umask cannot widen a mode, but a folder made earlier by hand may be wider than 0700.
+    create_dirs(dir, DIR_MODE)?;
+    // A folder made earlier by hand may be wider than 0700.
     #[cfg(unix)]
     fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
     Ok(())
+}
+
+/// The one way keychain makes folders: `dir` and every missing parent, each created with
+/// exactly `mode` whatever the umask (set again after `mkdir`, which the umask narrows).
+/// Folders that exist are left as they are. `mode` must never let group or others write.
+pub fn create_dirs(dir: &Path, mode: u32) -> io::Result<()> {
+    debug_assert_eq!(mode & 0o022, 0, "a folder others could write");
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(path) = at.filter(|p| !p.as_os_str().is_empty()) {
+        match fs::symlink_metadata(path) {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(path),
+            Err(e) => return Err(e),
+        }
+        at = path.parent();
+    }
+    for path in missing.into_iter().rev() {
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        builder.mode(mode);
+        match builder.create(path) {
+            Ok(()) => {
+                #[cfg(unix)]
+                fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+            }
+            // Made by another process meanwhile: theirs, left as it is.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The first folder above `dir` (its parents, up to `/`) that another user could use to swap
+/// `dir` or a parent: writable by group or others without the sticky bit, or owned by another
+/// user than root or you. With the reason and what to do.
+pub fn unsafe_ancestor(dir: &Path) -> Option<(PathBuf, String)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let full = fs::canonicalize(dir).ok()?;
+        let me = rustix::process::geteuid().as_raw();
+        for parent in full.ancestors().skip(1) {
+            let Ok(meta) = fs::metadata(parent) else {
+                continue;
+            };
+            let mode = meta.mode() & 0o7777;
+            if meta.uid() != 0 && meta.uid() != me {
+                return Some((
+                    parent.to_path_buf(),
+                    format!(
+                        "is owned by uid {}: its owner can rename or replace the keychain folder",
+                        meta.uid()
+                    ),
+                ));
+            }
+            if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+                return Some((
+                    parent.to_path_buf(),
+                    format!(
+                        "has mode {mode:04o}: other users can rename or replace what is in it (no sticky bit)"
+                    ),
+                ));
+            }
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 /// Opens (creating if needed) a file with mode 0600, whatever the umask.
@@ -149,6 +218,10 @@ fn unique_temp_beside(
     #[cfg(not(unix))]
     let _ = mode;
     let mut temp = builder.tempfile_in(&dir)?;
+    // Exactly `mode`, whatever the umask (which narrows the mode given at creation).
+    #[cfg(unix)]
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
     temp.write_all(bytes)?;
     Ok((dir, temp))
 }

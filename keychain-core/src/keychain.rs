@@ -110,6 +110,17 @@ impl Keychain {
     /// [`Keychain::open`] with the given settings and clock.
     pub fn open_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         check_not_writable_by_others(dir)?;
+        // A parent folder another user can write lets them swap the whole keychain folder.
+        if let Some((path, detail)) = crate::fsutil::unsafe_ancestor(dir) {
+            return Err(Error::WritableByOthers {
+                fix: format!(
+                    "move the keychain (KEYCHAIN_DIR) under folders only you and root can write, or run: chmod go-w {} (or chmod +t for a shared folder such as /tmp)",
+                    path.display()
+                ),
+                path,
+                detail,
+            });
+        }
         Self::open_unchecked_with(dir, settings, clock).and_then(|kc| {
             check_not_writable_by_others(&Config::path(dir))?;
             check_not_writable_by_others(&dir.join("accounts"))?;
@@ -130,19 +141,20 @@ impl Keychain {
     /// [`Keychain::open_unchecked`] with the given settings and clock.
     pub fn open_unchecked_with(dir: &Path, settings: Settings, clock: SharedClock) -> Result<Self> {
         let config = Config::load(dir)?;
+        let lock_timeout = settings.lock_timeout;
         let store = crate::store::open_with_lease(dir, &config.store, settings.openbao_lease)?;
         let shared = match store.shared_space() {
             Some(kv) => Some(SharedState {
                 kv,
                 trail_in_store: true,
             }),
-            None => local_members(dir)?,
+            None => local_members(dir, settings.lock_timeout)?,
         };
         Ok(Keychain {
             dir: dir.to_path_buf(),
             config,
             settings,
-            audit: trail::log_of(dir, &clock),
+            audit: trail::log_of(dir, &clock).waiting_at_most(lock_timeout),
             clock,
             store,
             shared,
@@ -238,7 +250,8 @@ impl Keychain {
             }
             _ => members.trail_secrets(identity)?,
         };
-        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone());
+        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone())
+            .waiting_at_most(self.settings.lock_timeout);
         let log = self.shared_log.get_or_init(|| log);
         // The store answers again: what this machine logged while it did not goes in first.
         trail::offline::copy_to_shared(&self.dir, log)?;
@@ -519,11 +532,8 @@ impl Keychain {
 
     /// Takes the account's exclusive lock.
     pub fn lock(&self, name: &str) -> Result<Box<dyn AccountLock>> {
-        let timeout = self.settings.lock_timeout;
-        let _waiting = crate::progress::waiting(&format!(
-            "waiting for account '{name}': another keychain process is using it"
-        ));
-        Ok(self.store.lock(name, timeout)?)
+        // The store says "waiting for account ..." itself, naming the holder when it can.
+        Ok(self.store.lock(name, self.settings.lock_timeout)?)
     }
 
     /// One transaction: writes the changed account (sealed to every authenticated recipient)
@@ -698,14 +708,14 @@ struct SharedState {
 /// too (a second user's key, an officer's), kept in `<dir>/members/` with the same checks.
 pub const LOCAL_MEMBERS_DIR: &str = "members";
 
-fn local_members(dir: &Path) -> Result<Option<SharedState>> {
+fn local_members(dir: &Path, lock_timeout: std::time::Duration) -> Result<Option<SharedState>> {
     let folder = dir.join(LOCAL_MEMBERS_DIR);
     if !folder.is_dir() {
         return Ok(None);
     }
     check_not_writable_by_others(&folder)?;
     Ok(Some(SharedState {
-        kv: Arc::new(LocalKv::open(&folder)?),
+        kv: Arc::new(LocalKv::open(&folder)?.waiting_at_most(lock_timeout)),
         trail_in_store: false,
     }))
 }

@@ -22,6 +22,7 @@ pub mod hardening;
 pub mod init;
 pub mod keychain;
 pub mod keystore;
+pub mod lockfile;
 pub mod login;
 pub mod logon;
 pub mod members;

@@ -126,10 +126,22 @@ pub struct Options {
 }
 
 /// The cached token of `account` when it stays valid for more than `min_valid` seconds.
+///
+/// Valid iff `issued <= now < issued + lifetime` (less the margin), where the lifetime is what
+/// the provider granted (`expires - issued`): a clock that moved back past the issue time makes
+/// the token expired, never "valid for longer than granted". A token without an issue time
+/// (written by hand or by a keychain from before it was kept) has only its expiry to go by.
 fn cached(account: &Account, now: i64, min_valid: i64) -> Option<Token> {
     let token = account.secret(SecretField::AccessToken)?;
     let expires = account.header.access_token_expires?;
-    (expires.saturating_sub(now) > min_valid).then(|| Token {
+    let (issued, left) = match account.header.access_token_issued {
+        Some(issued) => {
+            let lifetime = expires.saturating_sub(issued);
+            (issued, lifetime.saturating_sub(now.saturating_sub(issued)))
+        }
+        None => (i64::MIN, expires.saturating_sub(now)),
+    };
+    (issued <= now && left > min_valid).then(|| Token {
         access_token: token.clone(),
         token_type: account
             .header
@@ -153,6 +165,23 @@ fn store_unavailable(e: &Error) -> bool {
         } => *code == crate::error::exit::UNAVAILABLE,
         _ => false,
     }
+}
+
+/// Moves the times a rule counts from (the last token's issue, the recorded provider errors)
+/// back to `now` where they lie after it; says whether anything changed.
+fn pull_back_future_times(h: &mut crate::record::Header, now: i64) -> bool {
+    let mut changed = false;
+    if h.access_token_issued.is_some_and(|t| t > now) {
+        h.access_token_issued = Some(now);
+        // When it was really issued cannot be known: the token counts as expired.
+        h.access_token_expires = h.access_token_expires.map(|e| e.min(now));
+        changed = true;
+    }
+    for t in h.provider_errors.iter_mut().filter(|t| **t > now) {
+        *t = now;
+        changed = true;
+    }
+    changed
 }
 
 /// What keychain knows of the account's kind of provider.
@@ -310,6 +339,13 @@ impl Session<'_> {
             return Ok(token);
         }
         let admission = provider_of(&self.account).admission();
+        // Times recorded "in the future" (the clock was ahead then, or is behind now) are taken
+        // as now and written back, so that a rule that counts from them (Exact's 570 s, its
+        // error budget's hour) holds at most its own length from now, not until the clock
+        // catches up.
+        if pull_back_future_times(&mut self.account.header, now) {
+            self.save()?;
+        }
         admission
             .check_errors(&mut self.account.header.provider_errors, now)
             .map_err(Error::NotAdmitted)?;

@@ -136,6 +136,8 @@ const SHORT_FINGERPRINT_HEX: usize = 6;
 pub fn audit_error(e: AuditError) -> Error {
     let code = match e {
         AuditError::Io { .. } => exit::IO,
+        // Like an account's lock: another process holds it; try again later.
+        AuditError::LockBusy(_) => exit::UNAVAILABLE,
         AuditError::NotInitialised { .. } | AuditError::NothingToRotate { .. } => exit::USAGE,
         // The shared trail's store: unreachable or sealed (5), forbidden (8), no token (6).
         AuditError::Store { code, .. } => code,

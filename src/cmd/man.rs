@@ -27,7 +27,8 @@ pub fn run(args: ManArgs) -> Result<()> {
             None => default_dir()?,
         };
         let man1 = dir.join("man1");
-        std::fs::create_dir_all(&man1)
+        // Public like any package's pages, but never writable by others, whatever the umask.
+        crate::fsutil::create_dirs(&man1, 0o755)
             .map_err(|e| Error::io(format!("cannot create {}", man1.display()), e))?;
         for (name, content) in &pages {
             let path = man1.join(name);

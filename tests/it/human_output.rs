@@ -139,7 +139,8 @@ fn waiting_for_a_lock_shows_a_progress_line_on_a_terminal_only() {
     let _ = holder.wait();
     assert_ne!(code, 0, "{screen}");
     assert!(
-        screen.contains("waiting for account 'acme': another keychain process is using it…"),
+        screen.contains("waiting for account 'acme': another keychain process (pid ")
+            && screen.contains(") is using it…"),
         "{screen:?}"
     );
     assert!(!piped.status.success());

@@ -310,9 +310,16 @@ mod lease {
         let lock_a = a.lock("acct", Duration::from_secs(5)).unwrap();
         let rev = a.write(&*lock_a, Expect::Absent, b"v1").unwrap();
 
-        // Held: B waits and gives up.
+        // Held: B waits and gives up, naming the holder (pid, host, since when: issue 25).
         let err = b.lock("acct", Duration::from_millis(300)).err().unwrap();
         assert!(matches!(err, StoreError::LockTimeout { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("pid {}", std::process::id()))
+                && text.contains(&keychain::audit::host_name())
+                && text.contains(" since "),
+            "{text}"
+        );
 
         // A can no longer renew (its token revoked): its lease runs out on the server's
         // clock and B takes over, then writes.

@@ -56,6 +56,8 @@ pub struct AuditLog {
     anchor: PathBuf,
     state: PathBuf,
     lock: PathBuf,
+    /// How long to wait for another process holding `audit.lock` (`--lock-timeout`).
+    lock_timeout: std::time::Duration,
 }
 
 impl AuditLog {
@@ -74,7 +76,14 @@ impl AuditLog {
             state: log.with_extension("anchor"),
             lock: log.with_extension("lock"),
             log,
+            lock_timeout: crate::settings::DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// The same log, waiting at most `timeout` for another process that holds its lock.
+    pub fn waiting_at_most(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Path of the live log file.
@@ -255,8 +264,8 @@ impl AuditLog {
 
     /// Takes the exclusive lock. A separate lock file, because the log itself is renamed by
     /// rotation: a process waiting on the old file's lock would then append to the rotated file.
-    fn lock(&self) -> Result<File, AuditError> {
-        lock_file(&self.lock)
+    fn lock(&self) -> Result<crate::lockfile::Held, AuditError> {
+        lock_file(&self.lock, "the audit log", self.lock_timeout)
     }
 
     /// Under the lock: where the next line goes (seq, prev, key), after checking that log,
@@ -485,7 +494,7 @@ impl AuditLog {
 /// transaction. Dropping it without committing writes nothing and releases the lock.
 pub struct Pending<'a> {
     log: &'a AuditLog,
-    _lock: File,
+    _lock: crate::lockfile::Held,
     cursor: Cursor,
 }
 
@@ -797,18 +806,19 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<ParsedLine, ()> {
     })
 }
 
-/// Takes the exclusive lock on `path` (created 0600 if absent, never truncated); released when
-/// the returned file is closed at the end of the caller's scope.
-pub(crate) fn lock_file(path: &Path) -> Result<File, AuditError> {
-    let file = private_options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| io_err("open the lock file", path, e))?;
-    file.lock().map_err(|e| io_err("lock", path, e))?;
-    Ok(file)
+/// Takes the exclusive lock on `path` (see [`crate::lockfile`]), waiting at most `timeout`;
+/// released when the returned value is dropped at the end of the caller's scope.
+pub(crate) fn lock_file(
+    path: &Path,
+    what: &str,
+    timeout: std::time::Duration,
+) -> Result<crate::lockfile::Held, AuditError> {
+    crate::lockfile::acquire(path, what, timeout).map_err(|e| match e {
+        crate::lockfile::LockError::Busy(busy) => AuditError::LockBusy(Box::new(busy)),
+        crate::lockfile::LockError::Io { what, path, source } => {
+            AuditError::Io { what, path, source }
+        }
+    })
 }
 
 pub(crate) fn io_err(what: &'static str, path: &Path, source: io::Error) -> AuditError {

@@ -114,6 +114,9 @@ pub trait Transaction {
 /// What can go wrong while writing or reading the audit log. None of these carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    /// Another process held the log's lock for the whole lock timeout (exit 5).
+    #[error(transparent)]
+    LockBusy(Box<crate::lockfile::LockBusy>),
     /// A log file could not be read or written.
     #[error("could not {what} {}: {source}", path.display())]
     Io {
@@ -194,8 +197,12 @@ pub enum AuditError {
 impl AuditError {
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
+        if let AuditError::LockBusy(busy) = self {
+            return Some(busy.hint());
+        }
         Some(
             match self {
+                AuditError::LockBusy(_) => return None,
                 AuditError::Io { .. } => {
                     "check that the keychain folder exists and is writable by you"
                 }

@@ -107,6 +107,8 @@ pub struct SharedLog {
     synced: std::sync::Mutex<Option<(Cursor, u64, std::time::Instant)>>,
     /// The newest generation the trail held at the last sync ([`Trail::generation`]).
     generation: std::sync::Mutex<Option<u64>>,
+    /// How long to wait for another process of this machine holding the copy's lock.
+    lock_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for SharedLog {
@@ -148,6 +150,7 @@ impl SharedLog {
             generation: std::sync::Mutex::new(None),
             copy: dir.join(COPY_FILE),
             lock: dir.join(LOCK_FILE),
+            lock_timeout: crate::settings::DEFAULT_LOCK_TIMEOUT,
             keys: std::sync::RwLock::new(
                 secrets
                     .iter()
@@ -155,6 +158,12 @@ impl SharedLog {
                     .collect(),
             ),
         }
+    }
+
+    /// The same trail, waiting at most `timeout` for another process that holds its lock.
+    pub fn waiting_at_most(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// After a removal: events from now on are MAC'd under generation `generation`'s key.
@@ -190,8 +199,12 @@ impl SharedLog {
 
     /// Serialises this machine's appenders (processes of other machines are kept apart by the
     /// store's check-and-set).
-    fn lock(&self) -> Result<File, AuditError> {
-        lock_file(&self.lock)
+    fn lock(&self) -> Result<crate::lockfile::Held, AuditError> {
+        lock_file(
+            &self.lock,
+            "the shared trail's local copy",
+            self.lock_timeout,
+        )
     }
 
     /// Why the bytes at position `seq` are not a good event chained to `prev` and MAC'd under
@@ -630,7 +643,7 @@ impl Trail for SharedLog {
 /// The shared trail locked on this machine, its tail read and checked.
 struct SharedPending<'a> {
     log: &'a SharedLog,
-    _lock: File,
+    _lock: crate::lockfile::Held,
     cursor: Cursor,
 }
 

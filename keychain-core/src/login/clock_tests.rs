@@ -326,4 +326,95 @@ fn the_step_guard_never_submits_a_code_with_less_than_3_s_left() {
     );
 }
 
+// Issue 25, item 3: time trusted in both directions. Each rule that counts from a stored time
+// (the token's validity, Exact's 570 s, its error budget's hour) when the clock went back past
+// that time.
+
+#[test]
+fn a_token_fetched_while_the_clock_was_a_day_ahead_is_expired_when_the_clock_goes_back() {
+    let endpoint = TokenEndpoint::start();
+    // Fetched at T + 1 day (the clock ahead then), granted 600 s; now the clock reads T.
+    let clock = ManualClock::at_unix(T);
+    let (_tmp, kc) = keychain_on(clock.clone());
+    let mut a = account("oauth2", &endpoint.url, 600);
+    a.header.access_token_issued = Some(T + 86_400);
+    a.header.access_token_expires = Some(T + 86_400 + 600);
+    save(&kc, &mut a);
+
+    let token = obtain(&kc, NAME, &options(60)).unwrap();
+    assert_eq!(token.source, Source::Refresh, "not served for a day");
+    assert_eq!(token.expires_at, Some(T + 600));
+    assert_eq!(endpoint.requests(), 1);
+}
+
+#[test]
+fn a_token_is_never_believed_valid_for_longer_than_granted_nor_before_its_issue() {
+    let endpoint = TokenEndpoint::start();
+    let clock = ManualClock::at_unix(T);
+    let (_tmp, kc) = keychain_on(clock.clone());
+    let a = account("oauth2", &endpoint.url, 600);
+    // Granted 600 s at T: served with 539 s left over the margin at T + 0 ... T + 539.
+    assert!(cached(&a, T, 60).is_some());
+    assert!(cached(&a, T + 539, 60).is_some());
+    assert!(cached(&a, T + 540, 60).is_none());
+    // One second before its issue time (the clock went back): expired.
+    assert!(cached(&a, T - 1, 0).is_none());
+    assert!(cached(&a, T - 86_400, 0).is_none());
+    // Without an issue time (an older record) only the expiry is known.
+    let mut b = account("oauth2", &endpoint.url, 600);
+    b.header.access_token_issued = None;
+    assert!(cached(&b, T, 0).is_some());
+    assert!(cached(&b, T + 600, 0).is_none());
+    drop(kc);
+}
+
+#[test]
+fn exact_570_s_counted_from_a_refresh_in_the_future_holds_570_s_from_now_not_a_day() {
+    let endpoint = TokenEndpoint::start();
+    let clock = ManualClock::at_unix(T);
+    let (_tmp, kc) = keychain_on(clock.clone());
+    let mut a = account("exact-nl", &endpoint.url, 600);
+    a.header.access_token_issued = Some(T + 86_400);
+    a.header.access_token_expires = Some(T + 86_400 + 600);
+    save(&kc, &mut a);
+
+    // When the last token really came is unknown: the full 570 s, from now.
+    let e = obtain(&kc, NAME, &options(60)).unwrap_err();
+    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert_eq!(e.hint().as_deref(), Some("try again in 570 s"), "{e}");
+    clock.set_unix(T + 569);
+    let e = obtain(&kc, NAME, &options(60)).unwrap_err();
+    assert_eq!(e.hint().as_deref(), Some("try again in 1 s"), "{e}");
+    assert_eq!(endpoint.requests(), 0);
+    clock.set_unix(T + 570);
+    let token = obtain(&kc, NAME, &options(60)).unwrap();
+    assert_eq!(token.source, Source::Refresh);
+    assert_eq!(endpoint.requests(), 1);
+}
+
+#[test]
+fn provider_errors_recorded_in_the_future_still_count_and_lift_an_hour_from_now() {
+    let endpoint = TokenEndpoint::start();
+    let clock = ManualClock::at_unix(T);
+    let (_tmp, kc) = keychain_on(clock.clone());
+    let mut a = account("exact-nl", &endpoint.url, 600);
+    a.header.access_token_issued = Some(T - 4_000);
+    a.header.access_token_expires = Some(T - 3_400);
+    a.header.provider_errors = (0..8).map(|i| T + 86_400 + i).collect();
+    save(&kc, &mut a);
+
+    let e = obtain(&kc, NAME, &options(60)).unwrap_err();
+    assert!(e.to_string().contains("8 errors"), "{e}");
+    let until = crate::clock::rfc3339(T + 3_600);
+    assert!(e.hint().is_some_and(|h| h.contains(&until)), "{e}");
+    clock.set_unix(T + 3_599);
+    assert!(obtain(&kc, NAME, &options(60)).is_err());
+    assert_eq!(endpoint.requests(), 0);
+    clock.set_unix(T + 3_600);
+    assert_eq!(
+        obtain(&kc, NAME, &options(60)).unwrap().source,
+        Source::Refresh
+    );
+}
+
 mod per_secret;

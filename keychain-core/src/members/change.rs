@@ -273,7 +273,7 @@ fn interrupted(e: Error, done: &[String], why: &str) -> Error {
 fn start_local(kc: &Keychain) -> Result<Keychain> {
     let folder = kc.dir.join(LOCAL_MEMBERS_DIR);
     LocalKv::open(&folder)?;
-    Keychain::open(&kc.dir)
+    Keychain::open_with(&kc.dir, kc.settings().clone(), kc.clock().clone())
 }
 
 fn check_name(name: &str) -> Result<()> {

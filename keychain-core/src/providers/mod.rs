@@ -341,7 +341,9 @@ impl Admission {
         let Some(budget) = self.error_budget else {
             return Ok(());
         };
-        errors.retain(|t| (0..HOUR).contains(&now.saturating_sub(*t)));
+        // An error recorded "in the future" (a clock set back since) still counts: it is
+        // younger than an hour by any reading; `login` moves such times back to now.
+        errors.retain(|t| now.saturating_sub(*t) < HOUR);
         if errors.len() < budget.stop_at {
             return Ok(());
         }
@@ -360,8 +362,11 @@ impl Admission {
         let (Some(interval), Some(issued)) = (self.min_refresh_interval, issued) else {
             return Ok(());
         };
-        let age = now.saturating_sub(issued);
-        if (0..interval).contains(&age) {
+        // A previous token issued "in the future" (the clock went back since) is as young as
+        // it can be: the full interval, never more (`login` moves its time back to now, so the
+        // wait ends `interval` seconds from now, not when the clock catches up).
+        let age = now.saturating_sub(issued).max(0);
+        if age < interval {
             return Err(NotAdmitted::TooSoon {
                 provider: self.provider,
                 interval,

@@ -153,8 +153,12 @@ fn exact_admits_no_new_token_within_570_s_of_the_last() {
     );
     assert_eq!(e.hint(), "try again in 570 s");
     assert_eq!(a.check_interval(Some(issued), issued + 570), Ok(()));
-    // A token "issued" in the future (a clock set back) does not block for ever.
-    assert_eq!(a.check_interval(Some(issued), issued - 1), Ok(()));
+    // A token "issued" in the future (a clock set back) may be seconds old: the full interval,
+    // never more (`login` stores the time as now, so it does not block for ever).
+    assert!(matches!(
+        a.check_interval(Some(issued), issued - 1),
+        Err(NotAdmitted::TooSoon { wait: 570, .. })
+    ));
     assert_eq!(a.check_interval(Some(i64::MIN), i64::MAX), Ok(()));
 }
 
@@ -279,4 +283,25 @@ fn maps_api_urls_to_providers() {
     ] {
         assert_eq!(for_api_url(url).to_string(), want, "{url}");
     }
+}
+
+#[test]
+fn the_570_s_rule_with_a_previous_token_in_the_future_waits_the_interval_and_no_longer() {
+    let exact = crate::providers::ProviderKind::from_name("exact-nl")
+        .unwrap()
+        .provider()
+        .admission();
+    let now: i64 = 1_800_000_000;
+    for ahead in [1, 570, 86_400, i64::MAX / 2] {
+        match exact.check_interval(Some(now.saturating_add(ahead)), now) {
+            Err(NotAdmitted::TooSoon { wait, .. }) => assert_eq!(wait, 570, "{ahead}"),
+            other => panic!("{ahead}: {other:?}"),
+        }
+    }
+    assert!(exact.check_interval(Some(i64::MIN), now).is_ok());
+    let mut errors = vec![now + 86_400; 8];
+    assert!(
+        exact.check_errors(&mut errors, now).is_err(),
+        "future errors count"
+    );
 }

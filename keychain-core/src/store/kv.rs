@@ -12,7 +12,6 @@
 //! and audit events are MAC'd. This module must never see a plaintext key.
 #![deny(missing_docs)]
 
-use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +66,9 @@ pub enum KvError {
         #[source]
         source: io::Error,
     },
+    /// Another process of this machine held the space's lock for the whole lock timeout.
+    #[error(transparent)]
+    LockBusy(Box<crate::lockfile::LockBusy>),
     /// OpenBao's own failure (unreachable, sealed, forbidden, token), kept typed so that
     /// `login` can tell a server that is down from one that refuses.
     #[error(transparent)]
@@ -77,7 +79,7 @@ impl KvError {
     /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
         match self {
-            KvError::Conflict { .. } => exit::UNAVAILABLE,
+            KvError::Conflict { .. } | KvError::LockBusy(_) => exit::UNAVAILABLE,
             KvError::Corrupt { .. } => exit::INTEGRITY,
             KvError::Io { .. } => exit::IO,
             KvError::Bao(e) => e.exit_code(),
@@ -100,6 +102,9 @@ impl From<KvError> for crate::error::Error {
                 cause: None,
             },
             KvError::Bao(e) => crate::error::Error::Store(crate::store::StoreError::Bao(e)),
+            KvError::LockBusy(busy) => {
+                crate::error::Error::Store(crate::store::StoreError::Busy(busy))
+            }
         }
     }
 }
@@ -140,6 +145,8 @@ pub fn check_key(key: &str) -> Result<(), KvError> {
 #[derive(Debug, Clone)]
 pub struct LocalKv {
     root: PathBuf,
+    /// How long a write waits for another process holding the space's lock.
+    lock_timeout: std::time::Duration,
 }
 
 impl LocalKv {
@@ -148,7 +155,14 @@ impl LocalKv {
         fsutil::ensure_private_dir(root).map_err(|e| io_err("create", root, e))?;
         Ok(LocalKv {
             root: root.to_path_buf(),
+            lock_timeout: crate::settings::DEFAULT_LOCK_TIMEOUT,
         })
+    }
+
+    /// The same space, waiting at most `timeout` for another process that holds its lock.
+    pub fn waiting_at_most(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, KvError> {
@@ -156,19 +170,12 @@ impl LocalKv {
         Ok(self.root.join(key))
     }
 
-    fn lock(&self) -> Result<File, KvError> {
+    fn lock(&self) -> Result<crate::lockfile::Held, KvError> {
         let path = self.root.join(".lock");
-        let file = fsutil::open_private(
-            &path,
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false),
-        )
-        .map_err(|e| io_err("open the lock file", &path, e))?;
-        file.lock().map_err(|e| io_err("lock", &path, e))?;
-        Ok(file)
+        crate::lockfile::acquire(&path, "the member list", self.lock_timeout).map_err(|e| match e {
+            crate::lockfile::LockError::Busy(busy) => KvError::LockBusy(Box::new(busy)),
+            crate::lockfile::LockError::Io { what, path, source } => io_err(what, &path, source),
+        })
     }
 
     fn read_at(&self, key: &str, path: &Path) -> Result<Option<Versioned>, KvError> {

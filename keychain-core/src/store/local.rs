@@ -5,10 +5,10 @@
 //! lock: a rename is atomic, so they see the old or the new record, never a mix.
 #![deny(missing_docs)]
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -33,8 +33,8 @@ pub struct LocalStore {
 
 struct FileLock {
     account: String,
-    // Held for its flock; dropping the file releases it.
-    _file: File,
+    // Held for its flock; dropping it releases it.
+    _held: crate::lockfile::Held,
 }
 
 impl AccountLock for FileLock {
@@ -193,42 +193,19 @@ impl RecordStore for LocalStore {
     fn lock(&self, name: &str, timeout: Duration) -> Result<Box<dyn AccountLock>, StoreError> {
         validate_name(name)?;
         let path = self.locks.join(format!("{name}.lock"));
-        let file = fsutil::open_private(
-            &path,
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false),
-        )
-        .map_err(io(format!("cannot open lock {}", path.display())))?;
-        // Monotonic, not the keychain's `Clock`: this measures how long this process waited for
-        // another, which a wall clock set back or forward must not cut short or stretch, and no
-        // rule compares it with a stored time. Likewise the real sleeps below.
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    return Ok(Box::new(FileLock {
-                        account: name.to_string(),
-                        _file: file,
-                    }));
-                }
-                Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(e)) => {
-                    return Err(io(format!("cannot lock {}", path.display()))(e));
-                }
+        match crate::lockfile::acquire(&path, &format!("account '{name}'"), timeout) {
+            Ok(held) => Ok(Box::new(FileLock {
+                account: name.to_string(),
+                _held: held,
+            })),
+            Err(crate::lockfile::LockError::Busy(busy)) => Err(StoreError::LockTimeout {
+                account: name.to_string(),
+                waited: busy.waited,
+                holder: busy.holder.map(Box::new),
+            }),
+            Err(crate::lockfile::LockError::Io { what, path, source }) => {
+                Err(io(format!("cannot {what} {}", path.display()))(source))
             }
-            if start.elapsed() >= timeout {
-                return Err(StoreError::LockTimeout {
-                    account: name.to_string(),
-                    waited: timeout,
-                });
-            }
-            // Short pauses at first (a refresh takes tens of milliseconds), growing to 50 ms.
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 }

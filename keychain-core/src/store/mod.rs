@@ -178,13 +178,20 @@ pub enum StoreError {
     #[error("no account named '{0}'")]
     NotFound(String),
     /// Another process held the account's lock for the whole wait.
-    #[error("account '{account}' is locked by another process; gave up after {}", humantime::format_duration(*.waited))]
+    #[error("account '{account}' is locked by {}; gave up after {}",
+        holder.as_ref().map_or_else(|| "another process".to_string(), |h| h.to_string()),
+        humantime::format_duration(*.waited))]
     LockTimeout {
         /// The account.
         account: String,
         /// How long was waited.
         waited: Duration,
+        /// Who holds it (pid, host, since when), when known.
+        holder: Option<Box<crate::lockfile::Holder>>,
     },
+    /// Another process held another lock of the store (a member space's) for the whole wait.
+    #[error(transparent)]
+    Busy(Box<crate::lockfile::LockBusy>),
     /// An entry named like a record that is not one: not a regular file or too large (left
     /// unread), or a shared store's entry without a well-formed record field.
     #[error("{} is not a record: {reason}", path.display())]
@@ -224,7 +231,7 @@ impl StoreError {
         match self {
             StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
             StoreError::NotFound(_) => exit::NOT_FOUND,
-            StoreError::LockTimeout { .. } => exit::UNAVAILABLE,
+            StoreError::LockTimeout { .. } | StoreError::Busy(_) => exit::UNAVAILABLE,
             StoreError::NotARecord { .. } => exit::INTEGRITY,
             StoreError::WritableByOthers { .. } => exit::INTEGRITY,
             StoreError::Io { .. } => exit::IO,
@@ -244,9 +251,16 @@ impl StoreError {
             ),
             StoreError::Conflict(_) => Some("run the command again".into()),
             StoreError::NotFound(_) => Some("run 'keychain list' to see the accounts".into()),
+            StoreError::LockTimeout {
+                holder: Some(h), ..
+            } => Some(format!(
+                "another keychain process holds the account: wait for it, or if process {} is stopped or hung (ps -o pid,stat,args -p {}), resume or end it; give --lock-timeout SECONDS to wait longer",
+                h.pid, h.pid
+            )),
             StoreError::LockTimeout { .. } => {
                 Some("another keychain process holds the account; try again later".into())
             }
+            StoreError::Busy(busy) => Some(busy.hint()),
             StoreError::NotARecord { .. } => Some(
                 "someone put this there in place of a record: keep it for an investigation, then remove it".into(),
             ),

@@ -8,6 +8,7 @@ use crate::trail;
 
 pub fn run(kc: &Keychain) -> Result<()> {
     let old = trail::log_of(&kc.dir, kc.clock())
+        .waiting_at_most(kc.settings().lock_timeout)
         .rotate()
         .map_err(trail::audit_error)?;
     crate::output::after_save(crate::output::err(&format!(

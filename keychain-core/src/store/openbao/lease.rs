@@ -108,8 +108,8 @@ impl std::fmt::Debug for LeaseLock {
 /// Why a lock could not be had.
 #[derive(Debug)]
 pub enum AcquireError {
-    /// Someone else held it for the whole `timeout`.
-    TimedOut,
+    /// Someone else held it for the whole `timeout`: who, as its lock version says.
+    TimedOut(Option<crate::lockfile::Holder>),
     /// OpenBao failed while the lock was being taken (unreachable, sealed, forbidden).
     Bao(BaoError),
 }
@@ -130,22 +130,34 @@ pub fn acquire(
     let lease = key_lease(&key, lease)?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(5);
+    let mut waiting = None;
+    let since = crate::clock::unix_seconds(std::time::SystemTime::now());
     loop {
         let entry = key.client.read(&key.mount, &key.path)?;
         if entry.data.is_none() {
             let before = Instant::now();
             match key
                 .client
-                .write(&key.mount, &key.path, owner(), entry.version)
+                .write(&key.mount, &key.path, owner(since), entry.version)
             {
-                Ok(version) => return Ok(LeaseLock::start(key, lease, version, before)),
+                Ok(version) => return Ok(LeaseLock::start(key, lease, version, before, since)),
                 // Another machine took it between our read and our write.
                 Err(BaoError::CasConflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        let holder = entry.data.as_ref().and_then(holder_of);
+        if waiting.is_none() {
+            let by = holder
+                .as_ref()
+                .map_or_else(String::new, |h| format!(" ({h})"));
+            waiting = Some(crate::progress::waiting(&format!(
+                "waiting for account '{}': another keychain process{by} is using it",
+                key.account
+            )));
+        }
         if start.elapsed() >= timeout {
-            return Err(AcquireError::TimedOut);
+            return Err(AcquireError::TimedOut(holder));
         }
         // A refresh takes tens of milliseconds, a headless logon seconds: short pauses first.
         std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
@@ -167,17 +179,27 @@ fn key_lease(key: &LockKey, lease: Duration) -> Result<Duration, BaoError> {
     }
 }
 
-/// What a lock version holds: who took it, for a person looking at the store.
-fn owner() -> Map<String, Value> {
+/// What a lock version holds: who took it and when (Unix seconds, its clock), for a person
+/// looking at the store and for a waiter's message.
+fn owner(since: i64) -> Map<String, Value> {
     let host = crate::audit::host_name();
-    json!({ "host": host, "pid": std::process::id() })
+    json!({ "host": host, "pid": std::process::id(), "since": since })
         .as_object()
         .cloned()
         .unwrap_or_default()
 }
 
+/// The holder a lock version names (written by [`owner`]); `None` for anything else.
+fn holder_of(data: &Map<String, Value>) -> Option<crate::lockfile::Holder> {
+    Some(crate::lockfile::Holder {
+        pid: u32::try_from(data.get("pid")?.as_u64()?).ok()?,
+        host: data.get("host").and_then(Value::as_str).map(str::to_string),
+        since: data.get("since").and_then(Value::as_i64),
+    })
+}
+
 impl LeaseLock {
-    fn start(key: LockKey, lease: Duration, version: u64, at: Instant) -> LeaseLock {
+    fn start(key: LockKey, lease: Duration, version: u64, at: Instant, since: i64) -> LeaseLock {
         let held = Arc::new(Mutex::new(Held {
             version,
             extended_at: at,
@@ -189,7 +211,7 @@ impl LeaseLock {
             let held = Arc::clone(&held);
             std::thread::Builder::new()
                 .name("lease-renewer".into())
-                .spawn(move || renew_until_stopped(&key, lease, &held, &stopped))
+                .spawn(move || renew_until_stopped(&key, lease, since, &held, &stopped))
                 .ok()
         };
         LeaseLock {
@@ -235,6 +257,7 @@ fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
 fn renew_until_stopped(
     key: &LockKey,
     lease: Duration,
+    since: i64,
     held: &Mutex<Held>,
     stop: &mpsc::Receiver<()>,
 ) {
@@ -247,7 +270,10 @@ fn renew_until_stopped(
         }
         let version = lock(held).version;
         let before = Instant::now();
-        match key.client.write(&key.mount, &key.path, owner(), version) {
+        match key
+            .client
+            .write(&key.mount, &key.path, owner(since), version)
+        {
             Ok(new) => {
                 let mut h = lock(held);
                 h.version = new;

@@ -219,9 +219,10 @@ impl RecordStore for OpenBaoStore {
         };
         match lease::acquire(key, self.lease, timeout) {
             Ok(lock) => Ok(Box::new(lock)),
-            Err(AcquireError::TimedOut) => Err(StoreError::LockTimeout {
+            Err(AcquireError::TimedOut(holder)) => Err(StoreError::LockTimeout {
                 account: name.to_string(),
                 waited: timeout,
+                holder: holder.map(Box::new),
             }),
             Err(AcquireError::Bao(e)) => Err(e.into()),
         }
