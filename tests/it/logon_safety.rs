@@ -18,35 +18,7 @@ const CLIENT_SECRET: &str = "cs-canary-fedcba9876543210";
 
 /// Adds `acct`: a plain OAuth2 account whose endpoints are on `stub`; `extra` flags after.
 fn add(kc: &Kc, stub: &Stub, extra: &[&str]) -> std::process::Output {
-    let (auth, token) = (stub.url("/auth"), stub.url("/token"));
-    let mut args = vec![
-        "add",
-        "acct",
-        "--provider",
-        "oauth2",
-        "--authorize-url",
-        &auth,
-        "--token-url",
-        &token,
-        "--client-id",
-        "cli",
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--user",
-        "alice",
-    ];
-    args.extend_from_slice(extra);
-    // Off a terminal each secret is given or declined.
-    if !extra.contains(&"--client-secret-file") {
-        args.push("--no-client-secret");
-    }
-    if !extra
-        .iter()
-        .any(|a| matches!(*a, "--totp-file" | "--no-totp"))
-    {
-        args.push("--no-totp");
-    }
-    kc.run(&args)
+    support::login::add_oauth2(kc, &stub.url("/auth"), &stub.url("/token"), extra)
 }
 
 /// An account that logs on with a refresh token only (and a client secret).

@@ -151,34 +151,7 @@ impl Drop for Neighbour {
 }
 
 fn add(kc: &Kc, auth: &str, token: &str, extra: &[&str]) {
-    let mut args = vec![
-        "add",
-        "acct",
-        "--provider",
-        "oauth2",
-        "--authorize-url",
-        auth,
-        "--token-url",
-        token,
-        "--client-id",
-        "cli",
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--user",
-        "alice",
-    ];
-    args.extend_from_slice(extra);
-    // Off a terminal each secret is given or declined.
-    if !extra.iter().any(|a| a.contains("client-secret")) {
-        args.push("--no-client-secret");
-    }
-    if !extra
-        .iter()
-        .any(|a| a.starts_with("--totp") || *a == "--no-totp")
-    {
-        args.push("--no-totp");
-    }
-    assert_exit(&kc.run(&args), 0);
+    assert_exit(&support::login::add_oauth2(kc, auth, token, extra), 0);
 }
 
 fn assert_refused(out: &std::process::Output, neighbour: &Neighbour) {

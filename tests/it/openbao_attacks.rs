@@ -56,32 +56,7 @@ fn team() -> Team {
 
 /// A machine with an AppRole of its own that joins and is added by `member` as `name`.
 fn join(bao: &Bao, mount: &str, name: &str, member: &Kc) -> Kc {
-    let kc = Kc::new();
-    let auth = bao.approle(
-        name,
-        &Bao::keychain_policy(mount, PREFIX),
-        "1h",
-        kc.tmp.path(),
-    );
-    let keychain::store::openbao::AuthSettings::AppRole {
-        role_id_file,
-        secret_id_file,
-    } = auth
-    else {
-        unreachable!()
-    };
-    let out = kc.run(&bao.init_args(
-        mount,
-        PREFIX,
-        &[
-            "--role-id-file",
-            role_id_file.to_str().unwrap(),
-            "--secret-id-file",
-            secret_id_file.to_str().unwrap(),
-            "--join",
-        ],
-    ));
-    assert_exit(&out, 0);
+    let (kc, out) = bao.joining(mount, PREFIX, name);
     let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let code = member.ok(&["member", "add", &recipient, "--name", name]);
     kc.ok(&["member", "join", code.trim()]);

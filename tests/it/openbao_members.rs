@@ -24,32 +24,7 @@ fn joined() -> Pair {
     let mount = bao.new_mount();
     let etl1 = bao.keychain(&mount, PREFIX);
     etl1.add_account("acme");
-    let etl2 = Kc::new();
-    let auth = bao.approle(
-        "etl2",
-        &Bao::keychain_policy(&mount, PREFIX),
-        "1h",
-        etl2.tmp.path(),
-    );
-    let keychain::store::openbao::AuthSettings::AppRole {
-        role_id_file,
-        secret_id_file,
-    } = auth
-    else {
-        unreachable!()
-    };
-    let out = etl2.run(&bao.init_args(
-        &mount,
-        PREFIX,
-        &[
-            "--role-id-file",
-            role_id_file.to_str().unwrap(),
-            "--secret-id-file",
-            secret_id_file.to_str().unwrap(),
-            "--join",
-        ],
-    ));
-    assert_exit(&out, 0);
+    let (etl2, out) = bao.joining(&mount, PREFIX, "etl2");
     let etl2_recipient = String::from_utf8(out.stdout.clone())
         .unwrap()
         .trim()

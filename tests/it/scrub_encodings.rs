@@ -15,35 +15,8 @@ const REFRESH_TOKEN: &str = "rt-canary-enc/0123456789";
 const CLIENT_SECRET: &str = "cs canary+enc/98765";
 
 fn add(kc: &Kc, stub: &Stub, extra: &[&str]) {
-    let (auth, token) = (stub.url("/auth"), stub.url("/token"));
-    let mut args = vec![
-        "add",
-        "acct",
-        "--provider",
-        "oauth2",
-        "--authorize-url",
-        &auth,
-        "--token-url",
-        &token,
-        "--client-id",
-        "cli",
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--user",
-        "alice",
-    ];
-    args.extend_from_slice(extra);
-    // Off a terminal each secret is given or declined.
-    if !extra.iter().any(|a| a.contains("client-secret")) {
-        args.push("--no-client-secret");
-    }
-    if !extra
-        .iter()
-        .any(|a| a.starts_with("--totp") || *a == "--no-totp")
-    {
-        args.push("--no-totp");
-    }
-    assert_exit(&kc.run(&args), 0);
+    let out = support::login::add_oauth2(kc, &stub.url("/auth"), &stub.url("/token"), extra);
+    assert_exit(&out, 0);
 }
 
 fn path(seen: &Seen) -> &str {

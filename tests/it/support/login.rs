@@ -11,6 +11,39 @@ use super::exact_emulator::{Config, Emulator, Stats};
 pub const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 
+/// `keychain add acct`: a plain OAuth2 account (client `cli`, user `alice`) with its authorize
+/// and token endpoints at `auth` and `token`, `extra` flags after. Off a terminal each secret is
+/// given or declined, so a client secret or TOTP secret `extra` does not give is declined.
+pub fn add_oauth2(kc: &Kc, auth: &str, token: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "add",
+        "acct",
+        "--provider",
+        "oauth2",
+        "--authorize-url",
+        auth,
+        "--token-url",
+        token,
+        "--client-id",
+        "cli",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--user",
+        "alice",
+    ];
+    args.extend_from_slice(extra);
+    if !extra.iter().any(|a| a.contains("client-secret")) {
+        args.push("--no-client-secret");
+    }
+    if !extra
+        .iter()
+        .any(|a| a.starts_with("--totp") || *a == "--no-totp")
+    {
+        args.push("--no-totp");
+    }
+    kc.run(&args)
+}
+
 /// Tests that move keychain's clock fail loudly without libfaketime: they must never pass
 /// without having tested anything.
 pub fn require_faketime() {

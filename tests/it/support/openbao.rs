@@ -297,6 +297,37 @@ impl Bao {
         kc
     }
 
+    /// A new machine: a keychain whose `init --join` ran with an AppRole of its own (role
+    /// `role`, the keychain's policy); its output (the recipient on stdout), not yet added.
+    pub fn joining(&self, mount: &str, prefix: &str, role: &str) -> (super::Kc, Output) {
+        let kc = super::Kc::new();
+        let AuthSettings::AppRole {
+            role_id_file,
+            secret_id_file,
+        } = self.approle(
+            role,
+            &Bao::keychain_policy(mount, prefix),
+            "1h",
+            kc.tmp.path(),
+        )
+        else {
+            unreachable!("approle() gives AppRole settings")
+        };
+        let out = kc.run(&self.init_args(
+            mount,
+            prefix,
+            &[
+                "--role-id-file",
+                role_id_file.to_str().unwrap(),
+                "--secret-id-file",
+                secret_id_file.to_str().unwrap(),
+                "--join",
+            ],
+        ));
+        super::assert_exit(&out, 0);
+        (kc, out)
+    }
+
     /// `init --key-store file --store openbao --addr .. --mount .. --path ..` and `extra`.
     pub fn init_args<'a>(
         &'a self,
