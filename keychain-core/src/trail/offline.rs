@@ -119,3 +119,29 @@ fn event_of(line: &serde_json::Value, seq: u64) -> Event {
     }
     event
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast cached login is refused while offline events wait to be copied: a log with
+    /// lines past the marker, a marker that does not read, a log that cannot be read.
+    #[test]
+    fn pending_says_yes_while_lines_past_the_marker_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!pending(dir.path()), "no file log: nothing waits");
+        let log = dir.path().join(super::super::LOG_FILE);
+        std::fs::write(&log, "{\"seq\":0}\n{\"seq\":1}\n").unwrap();
+        assert!(pending(dir.path()), "no marker: every line waits");
+        let marker = dir.path().join(MARKER_FILE);
+        std::fs::write(&marker, "0").unwrap();
+        assert!(pending(dir.path()), "line 1 waits");
+        std::fs::write(&marker, "1").unwrap();
+        assert!(!pending(dir.path()), "all copied");
+        std::fs::write(&marker, "garbled").unwrap();
+        assert!(pending(dir.path()), "a marker that does not read");
+        std::fs::remove_file(&log).unwrap();
+        std::fs::create_dir(&log).unwrap();
+        assert!(pending(dir.path()), "a log that cannot be read");
+    }
+}
