@@ -33,6 +33,7 @@ mod man_page;
 mod members_cli;
 mod members_resume;
 mod openbao_attacks;
+mod openbao_fast_login;
 mod openbao_join;
 mod openbao_members;
 mod openbao_requests;

@@ -31,15 +31,15 @@ use support::{CANARY_PASSWORD, Kc, assert_exit, stderr};
 const PREFIX: &str = "team/etl";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-struct Team {
-    bao: Bao,
-    mount: String,
-    etl1: Kc,
-    etl2: Kc,
+pub(crate) struct Team {
+    pub(crate) bao: Bao,
+    pub(crate) mount: String,
+    pub(crate) etl1: Kc,
+    pub(crate) etl2: Kc,
 }
 
 /// etl1 starts the keychain with account `acme`; etl2 joins with its own AppRole and is added.
-fn team() -> Team {
+pub(crate) fn team() -> Team {
     let bao = Bao::start();
     let mount = bao.new_mount();
     let etl1 = bao.keychain(&mount, PREFIX);
@@ -55,7 +55,7 @@ fn team() -> Team {
 }
 
 /// A machine with an AppRole of its own that joins and is added by `member` as `name`.
-fn join(bao: &Bao, mount: &str, name: &str, member: &Kc) -> Kc {
+pub(crate) fn join(bao: &Bao, mount: &str, name: &str, member: &Kc) -> Kc {
     let (kc, out) = bao.joining(mount, PREFIX, name);
     let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let code = member.ok(&["member", "add", &recipient, "--name", name]);
@@ -71,12 +71,12 @@ fn identity_of(kc: &Kc) -> keychain::keystore::Identity {
 
 /// The machine's record store, with its own credentials (for etl2 once removed: its AppRole
 /// token, which nobody revoked).
-fn store_of(kc: &Kc) -> Box<dyn RecordStore> {
+pub(crate) fn store_of(kc: &Kc) -> Box<dyn RecordStore> {
     let config = keychain::config::Config::load(&kc.dir).unwrap();
     keychain::store::open(&kc.dir, &config.store).unwrap()
 }
 
-fn kv_of(kc: &Kc) -> Arc<dyn Kv> {
+pub(crate) fn kv_of(kc: &Kc) -> Arc<dyn Kv> {
     store_of(kc).shared_space().unwrap()
 }
 
@@ -104,7 +104,7 @@ fn member_recipients(kv: &dyn Kv) -> Vec<age::x25519::Recipient> {
 
 /// The bytes of account `name`'s record and their KV version, as root reads them (`version`:
 /// an older one).
-fn record_raw(t: &Team, name: &str, version: Option<u64>) -> (Vec<u8>, u64) {
+pub(crate) fn record_raw(t: &Team, name: &str, version: Option<u64>) -> (Vec<u8>, u64) {
     let mut args = vec![
         "kv".to_string(),
         "get".into(),
@@ -128,7 +128,7 @@ fn record_raw(t: &Team, name: &str, version: Option<u64>) -> (Vec<u8>, u64) {
 
 /// The operator writes `bytes` as account `name`'s record (a new KV version, root token; the
 /// mount wants check-and-set, which the operator satisfies by reading the version first).
-fn operator_puts(t: &Team, name: &str, bytes: &[u8]) {
+pub(crate) fn operator_puts(t: &Team, name: &str, bytes: &[u8]) {
     let (_, version) = record_raw(t, name, None);
     t.bao.bao(&[
         "kv",
@@ -347,7 +347,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The trail's next position.
-fn trail_end(kv: &dyn Kv) -> u64 {
+pub(crate) fn trail_end(kv: &dyn Kv) -> u64 {
     let mut seq = 0;
     while kv.get(&format!("audit/{seq}")).unwrap().is_some() {
         seq += 1;

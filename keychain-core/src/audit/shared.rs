@@ -264,19 +264,11 @@ impl SharedLog {
     /// Under the lock: checks that the store still holds the last event of the copy (one read)
     /// and returns the position after it, without asking whether others wrote there since.
     fn witness(&self) -> Result<Cursor, AuditError> {
-        let (next_seq, last_hash, floor) = match self.copy_tail()? {
-            None => (0, GENESIS.to_string(), 0),
-            Some(line) => {
-                let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
-                    path: self.copy.clone(),
-                })?;
-                let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
-                    .ok()
-                    .and_then(|v| v.generation)
-                    .unwrap_or(0);
-                (parsed.seq + 1, line_hash(&line), generation)
-            }
-        };
+        let Cursor {
+            next_seq,
+            last_hash,
+            generation: floor,
+        } = self.copy_cursor()?;
         if next_seq > 0 {
             let seen = position(next_seq - 1);
             match self.kv.get(&seen).map_err(store_error)? {
@@ -300,6 +292,88 @@ impl SharedLog {
             last_hash,
             generation: floor,
         })
+    }
+
+    /// Under the lock: the position after the copy's last event, that event's hash and the
+    /// newest generation it names, read from the copy alone (no request).
+    fn copy_cursor(&self) -> Result<Cursor, AuditError> {
+        Ok(match self.copy_tail()? {
+            None => Cursor {
+                next_seq: 0,
+                last_hash: GENESIS.to_string(),
+                generation: 0,
+            },
+            Some(line) => {
+                let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
+                    path: self.copy.clone(),
+                })?;
+                let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
+                    .ok()
+                    .and_then(|v| v.generation)
+                    .unwrap_or(0);
+                Cursor {
+                    next_seq: parsed.seq + 1,
+                    last_hash: line_hash(&line),
+                    generation,
+                }
+            }
+        })
+    }
+
+    /// The fast path of a cached `login` ([`crate::login`]): `event` (one that changes no
+    /// record) written at the position right after this machine's copy of the trail ends,
+    /// check-and-set "absent", with no other request, under this machine's lock of the trail.
+    ///
+    /// `decide` is asked first, with the account's highest counter in the copy, under the
+    /// lock; `None` from it (or a copy that is empty or whose last event is not of generation
+    /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
+    /// A position already taken also returns `Ok(None)` and writes nothing more: another
+    /// machine appended since the copy ended, and the caller must take the normal path (which
+    /// syncs and writes its own event after the others). `Ok(Some(_))` only once the event is
+    /// in the store, so whatever `decide` returned may be revealed: recorded before revealed.
+    ///
+    /// What a written event proves: no machine appended to the trail since this machine's
+    /// copy ended (every append is check-and-set at the next position, so the trail has no
+    /// holes a later writer could skip), so every record write logged anywhere is in the copy.
+    /// Writers save the record first and log it second ([`crate::keychain::Keychain::commit`]):
+    /// a write whose event is not logged yet is as if it came after this login, the same order
+    /// a lean read that races it has. What it does not do: check that the store still holds the
+    /// copy's last event (the witness of [`SharedLog::sync`]); a tail deleted by the operator is
+    /// then found by `keychain audit verify` (a gap before this event) and by any machine whose
+    /// copy saw it, not by this append. Nothing read from the store is used.
+    pub fn append_after_copy<T>(
+        &self,
+        event: &Event,
+        generation: u64,
+        decide: impl FnOnce(Option<u64>) -> Option<T>,
+    ) -> Result<Option<T>, AuditError> {
+        if self.current()? != generation {
+            return Ok(None);
+        }
+        let _lock = self.lock()?;
+        let cursor = self.copy_cursor()?;
+        if cursor.next_seq == 0 || cursor.generation != generation {
+            return Ok(None);
+        }
+        let account = event.account.as_deref().unwrap_or_default();
+        let logged = super::counter::last_counter(std::slice::from_ref(&self.copy), account)?;
+        let Some(decided) = decide(logged) else {
+            return Ok(None);
+        };
+        let (line, _) = self.encode(&cursor, event, &Origin::current())?;
+        match self
+            .kv
+            .put(&position(cursor.next_seq), &line, KvExpect::Absent)
+        {
+            Ok(_) => {
+                let mut copy = line;
+                copy.push(b'\n');
+                self.append_copy(&copy)?;
+                Ok(Some(decided))
+            }
+            Err(KvError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     /// Under the lock: fetches the events other machines appended from `cursor` on (each

@@ -76,6 +76,29 @@ pub fn copy_to_shared(dir: &Path, shared: &dyn Trail) -> Result<usize> {
     Ok(copied)
 }
 
+/// Whether `dir`'s file log may hold lines not copied into the shared trail yet (the fast path
+/// of a cached `login` is not taken then: the normal one copies them first). Any doubt (a log
+/// or marker that cannot be read) says yes. No file log (the common case) costs one failed stat.
+pub fn pending(dir: &Path) -> bool {
+    let log = dir.join(super::LOG_FILE);
+    let text = match std::fs::read(&log) {
+        Ok(text) => text,
+        Err(e) => return e.kind() != std::io::ErrorKind::NotFound,
+    };
+    let last = text
+        .split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter_map(|line| line["seq"].as_u64())
+        .max();
+    let Some(last) = last else {
+        return false;
+    };
+    match std::fs::read_to_string(dir.join(MARKER_FILE)) {
+        Ok(done) => done.trim().parse::<u64>().map_or(true, |done| last > done),
+        Err(_) => true,
+    }
+}
+
 /// The shared trail's event for one line of the file log.
 fn event_of(line: &serde_json::Value, seq: u64) -> Event {
     let text = |key: &str| line[key].as_str().unwrap_or_default().to_string();
@@ -95,4 +118,30 @@ fn event_of(line: &serde_json::Value, seq: u64) -> Event {
         event = event.outcome(Outcome::Error(text("reason")));
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast cached login is refused while offline events wait to be copied: a log with
+    /// lines past the marker, a marker that does not read, a log that cannot be read.
+    #[test]
+    fn pending_says_yes_while_lines_past_the_marker_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!pending(dir.path()), "no file log: nothing waits");
+        let log = dir.path().join(super::super::LOG_FILE);
+        std::fs::write(&log, "{\"seq\":0}\n{\"seq\":1}\n").unwrap();
+        assert!(pending(dir.path()), "no marker: every line waits");
+        let marker = dir.path().join(MARKER_FILE);
+        std::fs::write(&marker, "0").unwrap();
+        assert!(pending(dir.path()), "line 1 waits");
+        std::fs::write(&marker, "1").unwrap();
+        assert!(!pending(dir.path()), "all copied");
+        std::fs::write(&marker, "garbled").unwrap();
+        assert!(pending(dir.path()), "a marker that does not read");
+        std::fs::remove_file(&log).unwrap();
+        std::fs::create_dir(&log).unwrap();
+        assert!(pending(dir.path()), "a log that cannot be read");
+    }
 }

@@ -1,0 +1,84 @@
+//! The fast path of a cached `login` on a shared keychain (issue 20, item 7): one request to
+//! the store instead of five, taken only where it cannot change the outcome.
+//!
+//! Everything is decided from this machine's own state, under its lock of the shared trail:
+//! its copy of the trail (the tail, the newest generation, the account's highest logged write
+//! counter), its copy of the record (`shared-copy/NAME.kcr`, kept only after the record checked
+//! out), and its copy of the group key (`group.key`, checked against the pin). The record's MAC
+//! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
+//! and it is decrypted; its access token must be valid for the margin asked. Then the one
+//! request: the `login` event written at the position right after the copy's end, check-and-set
+//! "absent" ([`SharedLog::append_after_copy`]). Only once it is in the store is the token
+//! revealed (recorded before revealed). Any doubt (no copy, another generation, a MAC or
+//! counter that does not check, a token not valid long enough, offline events not copied yet,
+//! the position taken, the store not answering) takes the normal path, unchanged, which syncs
+//! the trail and writes its own event; nothing is revealed from here after a conflict.
+//!
+//! Why that is as safe as the normal path:
+//! - The position was free, so no machine appended to the trail since the copy ended. Every
+//!   record write is logged in the trail, after the record is saved (`Keychain::commit`): a
+//!   write logged anywhere is in the copy, and a record older than it fails the counter check.
+//!   A write saved but not logged yet is one this login precedes, as a lean read racing it.
+//! - The record used was authenticated under the group key when it was read, and again now; it
+//!   is not read from the store, so a record the operator rolled back there is not used (and
+//!   the normal path still refuses it: its counter is below the trail's).
+//! - The operator cutting back or rolling back the trail does not make a stale record pass:
+//!   the counter compared with is the copy's, which holds the highest this machine saw. A tail
+//!   deleted from the store is not noticed by this append (no witness read): `audit verify`
+//!   reports the gap, and so does any machine whose copy saw the deleted events.
+//! - A removed member: `member rm` writes its event under the new generation at once, so the
+//!   removed machine's write at its copy's end takes a position already taken (and it falls to
+//!   the normal path, which refuses it); an event it lands under a retired generation before a
+//!   newer one (the operator deleting the remover's event) is refused by every member (item 3).
+//!   It can reveal only a token its own copy already held.
+#![deny(missing_docs)]
+
+use crate::audit::{Event, SharedLog};
+use crate::members::record_auth;
+use crate::record::{self, Account};
+
+use super::Keychain;
+
+impl Keychain {
+    /// What `pick` makes of the account's record as this machine last saw it, once `event`
+    /// is in the shared trail at the position right after this machine's copy of it (one
+    /// request); `None` whenever the fast path does not apply (see the module documentation)
+    /// and nothing may be revealed: the caller takes the normal path.
+    pub fn serve_from_copy<T>(
+        &self,
+        name: &str,
+        event: &Event,
+        pick: impl FnOnce(&Account) -> Option<T>,
+    ) -> Option<T> {
+        let shared = self.shared.as_ref().filter(|s| s.trail_in_store)?;
+        crate::store::validate_name(name).ok()?;
+        // Events logged while the store was down go in first, on the normal path.
+        if crate::trail::offline::pending(&self.dir) {
+            return None;
+        }
+        let identity = self.identity().ok()?;
+        let pin = crate::members::pin::load(&self.dir, identity).ok()?;
+        let generation = pin.generation?;
+        let (_, key) = crate::members::cache::load(&self.dir, identity, &pin, generation)?;
+        // Only the pinned generation's key: the copy's tail must be of that generation.
+        let secrets: Vec<_> = (0..generation)
+            .map(|_| None)
+            .chain(std::iter::once(Some(key.audit_secret())))
+            .collect();
+        let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone())
+            .waiting_at_most(self.settings.lock_timeout);
+        log.append_after_copy(event, generation, |logged| {
+            let bytes = self.store.last_seen(name)?;
+            // The current generation's MAC only: no vouched bytes, no retired generation.
+            record_auth::verify(&bytes, name, &key, generation).ok()?;
+            let account = record::open(&bytes, name, identity).ok()?;
+            // As `open_checked`: a record below the highest counter logged is not used.
+            if logged.is_some_and(|logged| account.header.writes < logged) {
+                return None;
+            }
+            pick(&account)
+        })
+        .ok()
+        .flatten()
+    }
+}
