@@ -5,6 +5,7 @@
 
 use crate::support;
 
+use crate::openbao_members::{Pair, joined};
 use base64::Engine;
 use keychain::members::{GroupKey, Member, MemberList};
 use serde_json::Value;
@@ -12,36 +13,6 @@ use support::openbao::Bao;
 use support::{Kc, assert_exit, stderr};
 
 const PREFIX: &str = "team/etl";
-
-struct Pair {
-    bao: Bao,
-    mount: String,
-    etl1: Kc,
-    etl2: Kc,
-    etl2_recipient: String,
-}
-
-/// etl1 starts the keychain with account `acme`; etl2 runs `init --join` with its own AppRole
-/// (not added yet).
-fn joined() -> Pair {
-    let bao = Bao::start();
-    let mount = bao.new_mount();
-    let etl1 = bao.keychain(&mount, PREFIX);
-    etl1.add_account("acme");
-    let (etl2, out) = bao.joining(&mount, PREFIX, "etl2");
-    let etl2_recipient = String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(stderr(&out).contains("member join"), "{}", stderr(&out));
-    Pair {
-        bao,
-        mount,
-        etl1,
-        etl2,
-        etl2_recipient,
-    }
-}
 
 fn member_add(p: &Pair) -> String {
     let code = p

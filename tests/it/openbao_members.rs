@@ -10,16 +10,17 @@ use support::{Kc, assert_exit, stderr};
 
 const PREFIX: &str = "team/etl";
 
-struct Pair {
-    bao: Bao,
-    mount: String,
-    etl1: Kc,
-    etl2: Kc,
-    etl2_recipient: String,
+pub(crate) struct Pair {
+    pub(crate) bao: Bao,
+    pub(crate) mount: String,
+    pub(crate) etl1: Kc,
+    pub(crate) etl2: Kc,
+    pub(crate) etl2_recipient: String,
 }
 
-/// etl1 starts the keychain with one account; etl2 joins with its own AppRole, not added yet.
-fn joined() -> Pair {
+/// etl1 starts the keychain with one account (`acme`); etl2 runs `init --join` with its own
+/// AppRole, not added yet, and is told what to ask a member for and what to run then.
+pub(crate) fn joined() -> Pair {
     let bao = Bao::start();
     let mount = bao.new_mount();
     let etl1 = bao.keychain(&mount, PREFIX);
@@ -35,6 +36,7 @@ fn joined() -> Pair {
         "{}",
         stderr(&out)
     );
+    assert!(stderr(&out).contains("member join"), "{}", stderr(&out));
     Pair {
         bao,
         mount,

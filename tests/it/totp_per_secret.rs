@@ -221,22 +221,11 @@ fn two_and_three_accounts_of_one_secret_log_on_at_once() {
         let kc = Kc::with_file_store();
         let (exact, names) = exact_with_accounts(&kc, n, SHORT_PERIOD);
         let started = std::time::Instant::now();
-        let children: Vec<_> = names
-            .iter()
-            .map(|a| {
-                exact
-                    .std_cmd(&kc)
-                    .args(["login", a])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let outputs: Vec<Output> = children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect();
+        let outputs = at_once(names.iter().map(|a| {
+            let mut cmd = exact.std_cmd(&kc);
+            cmd.args(["login", a]);
+            cmd
+        }));
         assert_all_logged_on(&exact, &outputs, n as u32);
         eprintln!(
             "{n} accounts of one secret at once: {:?}",
@@ -336,23 +325,12 @@ fn accounts_of_one_secret_on_two_machines_of_a_shared_keychain() {
         exact.add(&a.kc, name, &exact.config.password);
     }
     // acct1 and acct3 from machine a, acct2 from machine b, all at once.
-    let children: Vec<_> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let m = if i % 2 == 0 { &a } else { &b };
-            m.std_cmd()
-                .args(["login", name])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = at_once(names.iter().enumerate().map(|(i, name)| {
+        let machine = if i % 2 == 0 { &a } else { &b };
+        let mut cmd = machine.std_cmd();
+        cmd.args(["login", name]);
+        cmd
+    }));
     assert_all_logged_on(&exact, &outputs, 3);
     let keys = bao.kv_keys(&mount, "acme/totp-steps");
     assert_eq!(keys.len(), 1, "one entry for the one secret: {keys:?}");
@@ -574,4 +552,20 @@ fn a_logon_right_after_another_waits_for_the_next_step_instead_of_exit_5() {
         eprintln!("attempt {attempt}: the second logon fell in the next step; again");
     }
     panic!("the second logon never fell in the first one's step");
+}
+
+/// Starts every command before waiting for any (the logons race), and their outputs in order.
+fn at_once(commands: impl Iterator<Item = std::process::Command>) -> Vec<Output> {
+    let children: Vec<_> = commands
+        .map(|mut cmd| {
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
 }
