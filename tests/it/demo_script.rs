@@ -14,7 +14,16 @@ fn repo() -> &'static Path {
 /// library where `KEYCHAIN_FAKETIME_LIB` says, so pointing it at nothing is a machine without it.
 #[test]
 fn demo_passes_without_libfaketime() {
+    // The binaries this test run built: `cargo build` inside the demo would relink
+    // target/debug/keychain while other tests run it.
+    let bin = Path::new(env!("CARGO_BIN_EXE_keychain")).parent().unwrap();
+    assert!(
+        bin.join("examples/exact_emulator").is_file(),
+        "the exact_emulator example is not built in {} (cargo test builds examples)",
+        bin.display()
+    );
     let out = Command::new(repo().join("scripts/demo"))
+        .env("KEYCHAIN_DEMO_BIN", bin)
         .env("KEYCHAIN_FAKETIME_LIB", "/nonexistent/libfaketime.so.1")
         .env_remove("LD_PRELOAD")
         .env_remove("FAKETIME")
