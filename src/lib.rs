@@ -8,7 +8,7 @@
 
 pub use keychain_core::{
     activity, audit, choice, clock, config, crypto, error, fsutil, hardening, init, keychain,
-    keystore, lockfile, login, logon, members, oauth, progress, prompt, providers, record, report,
+    keystore, lockfile, login, logon, members, oauth, progress, prompt, providers, record, reference, report,
     secret, settings, severity, store, text, totp, trail, transfer, validate, whoami,
 };
 
