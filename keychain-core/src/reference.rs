@@ -105,7 +105,9 @@ pub enum ReferenceError {
     #[error("{0:?} is not a reference: write keychain://ACCOUNT/FIELD")]
     Shape(String),
     /// The account part is not a valid account name.
-    #[error("{0:?} is not an account name (letters, digits, '.', '_', '-'; first a letter or digit)")]
+    #[error(
+        "{0:?} is not an account name (letters, digits, '.', '_', '-'; first a letter or digit)"
+    )]
     Account(String),
     /// The field part is not in the vocabulary.
     #[error("{0:?} is not a field: use one of {fields}", fields = FIELDS.join(", "))]
@@ -252,7 +254,9 @@ pub fn parse_env_file(text: &str) -> std::result::Result<Vec<(String, Reference)
         }
         let reference = parse(value).map_err(|e| at(e.to_string()))?;
         if entries.iter().any(|(v, _)| v == var) {
-            return Err(at(format!("{var} is given twice; each variable gets one value")));
+            return Err(at(format!(
+                "{var} is given twice; each variable gets one value"
+            )));
         }
         entries.push((var.to_string(), reference));
     }
@@ -288,6 +292,23 @@ impl<'a> Resolver<'a> {
             tokens: BTreeMap::new(),
             accounts: BTreeMap::new(),
         }
+    }
+
+    /// Reads every account the references name, before any value is obtained: an account that
+    /// does not exist (exit 3) or cannot be read then stops the command before any logon or
+    /// audited reveal.
+    pub fn prepare<'r>(
+        &mut self,
+        references: impl IntoIterator<Item = &'r Reference>,
+    ) -> Result<()> {
+        for reference in references {
+            let name = reference.account.as_str();
+            if !self.accounts.contains_key(name) {
+                let (account, _) = self.kc.read(name)?;
+                self.accounts.insert(name.to_string(), account);
+            }
+        }
+        Ok(())
     }
 
     /// The value `reference` names.
@@ -393,8 +414,9 @@ pub fn check_token_text(token: &SecretString) -> Result<()> {
     } else {
         Err(Error::Integrity {
             path: "access token".into(),
-            reason: "the stored access token has spaces or control characters and is not handed out"
-                .into(),
+            reason:
+                "the stored access token has spaces or control characters and is not handed out"
+                    .into(),
         })
     }
 }

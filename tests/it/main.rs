@@ -42,6 +42,7 @@ mod openbao_store;
 mod operator_cli;
 mod output_cli;
 mod plaintext_cli;
+mod protocols;
 mod readme;
 mod scrub_encodings;
 mod secret_inputs;
