@@ -44,6 +44,7 @@ mod output_cli;
 mod plaintext_cli;
 mod protocols;
 mod readme;
+mod references;
 mod scrub_encodings;
 mod secret_inputs;
 mod status_cli;
