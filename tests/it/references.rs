@@ -87,7 +87,11 @@ fn read_gives_each_field_of_the_vocabulary() {
         ("crm/password", CANARY_PASSWORD),
         ("crm/totp-secret", TOTP_SECRET),
     ] {
-        assert_eq!(kc.ok(&["read", reference]), format!("{want}\n"), "{reference}");
+        assert_eq!(
+            kc.ok(&["read", reference]),
+            format!("{want}\n"),
+            "{reference}"
+        );
     }
     assert_eq!(kc.ok(&["read", "-n", "crm/user"]), "dwho");
     let code = kc.ok(&["read", "crm/totp"]);
@@ -184,7 +188,12 @@ fn inject_renders_a_template_into_a_private_file() {
 
     // Rendering again replaces the file (a cron job's refresh), still 0600.
     std::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o644)).unwrap();
-    kc.ok(&["inject", template.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    kc.ok(&[
+        "inject",
+        template.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
     assert_eq!(
         std::fs::metadata(&output).unwrap().permissions().mode() & 0o777,
         0o600
@@ -214,12 +223,26 @@ fn inject_writes_nothing_for_a_bad_template() {
     .enumerate()
     {
         let path = kc.file(&format!("bad{i}.tpl"), template);
-        let out = kc.run(&["inject", path.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+        let out = kc.run(&[
+            "inject",
+            path.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ]);
         assert_exit(&out, code);
-        assert!(stderr(&out).contains(says), "{template:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(says),
+            "{template:?}: {}",
+            stderr(&out)
+        );
         assert_eq!(std::fs::read_to_string(&output).unwrap(), "old content\n");
         let fresh = kc.tmp.path().join(format!("fresh{i}.ini"));
-        let out = kc.run(&["inject", path.to_str().unwrap(), "-o", fresh.to_str().unwrap()]);
+        let out = kc.run(&[
+            "inject",
+            path.to_str().unwrap(),
+            "-o",
+            fresh.to_str().unwrap(),
+        ]);
         assert_exit(&out, code);
         assert!(!fresh.exists(), "{template:?} wrote a file");
     }
