@@ -527,3 +527,63 @@ fn credential_process_document() {
         })
     );
 }
+
+/// On the Exact Online emulator (10-minute tokens, single-use refresh tokens), with keychain's
+/// clock moved with the emulator's: git's helper logs on the first time, serves the cache
+/// while the token is valid, and refreshes once it has expired, each answer carrying the
+/// token's own expiry. The login engine does the work, one logon and one refresh in all.
+#[test]
+fn git_gets_a_fresh_token_after_expiry_on_the_exact_emulator() {
+    use support::exact_emulator::Config;
+    let mut exact = support::login::Exact::start(Config {
+        password: CANARY_PASSWORD.into(),
+        ..Config::default()
+    });
+    let kc = Kc::with_file_store();
+    exact.add(&kc, "crm", CANARY_PASSWORD);
+    let fill = |exact: &support::login::Exact| -> (String, i64) {
+        let mut cmd = git(&kc, "https://git.example.com");
+        cmd.env("LD_PRELOAD", support::login::FAKETIME_LIB)
+            .env("FAKETIME", format!("{:+}s", exact.offset))
+            .env("FAKETIME_DONT_RESET", "1")
+            .args(["credential", "fill"]);
+        let out = run_with_stdin(cmd, "protocol=https\nhost=git.example.com\n\n");
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let value = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("no {key}: {stdout}"))
+                .to_string()
+        };
+        (
+            value("password"),
+            value("password_expiry_utc").parse().unwrap(),
+        )
+    };
+    let now = || keychain::clock::Clock::unix(&keychain::clock::SystemClock);
+    let (first, first_expiry) = fill(&exact);
+    assert!(
+        (590..=601).contains(&(first_expiry - now())),
+        "{first_expiry}"
+    );
+    let s = exact.stats();
+    assert_eq!((s.logons, s.refreshes), (1, 0));
+    assert_eq!(fill(&exact).0, first, "served from the cache");
+    exact.advance(700);
+    let (second, second_expiry) = fill(&exact);
+    assert_ne!(second, first);
+    assert!(
+        (590..=601).contains(&(second_expiry - now() - 700)),
+        "{second_expiry}"
+    );
+    let s = exact.stats();
+    assert_eq!((s.logons, s.refreshes), (1, 1));
+    // `read` and `login` hand out the same valid token: one engine.
+    assert_eq!(
+        exact.ok(&kc, &["read", "crm/access-token"]),
+        format!("{second}\n")
+    );
+    assert_eq!(exact.ok(&kc, &["login", "crm"]), format!("{second}\n"));
+}

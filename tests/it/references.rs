@@ -364,3 +364,22 @@ fn every_way_out_gives_the_same_value() {
         assert_eq!(std::fs::read_to_string(&out_file).unwrap(), read, "{field}");
     }
 }
+
+/// The reveal is in the audit log before the file is written: an output that cannot be
+/// written (its folder does not exist) fails with exit 8 after the reveal was recorded, never
+/// the other way round.
+#[test]
+fn inject_records_the_secret_before_writing() {
+    let kc = keychain();
+    let template = kc.file("pw.tpl", "pw={{ keychain://crm/password }}\n");
+    let output = kc.tmp.path().join("no-such-folder").join("out.ini");
+    let out = kc.run(&[
+        "inject",
+        template.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 8);
+    assert!(!output.exists());
+    assert_eq!(reveals(&kc, "inject", "password"), 1);
+}
