@@ -9,7 +9,9 @@
 //! remote or redirect never receives another host's token. The answer is `username`,
 //! `password` (a valid access token, from the login engine, recorded in the audit log as every
 //! login is) and `password_expiry_utc` (the token's expiry, Unix seconds, so that git and any
-//! storing helper drop it when it expires).
+//! storing helper drop it when it expires). With `--bearer`, and a git that announces
+//! `capability[]=authtype` (2.46 or later), the answer is `authtype=Bearer` and
+//! `credential=TOKEN` instead (git sends `Authorization: Bearer TOKEN`), marked `ephemeral`.
 //!
 //! `store` and `erase` write nothing: keychain holds the account's tokens itself and refreshes
 //! them under its own rules, so what git sends back (a password, an `oauth_refresh_token`,
@@ -39,6 +41,11 @@ pub struct GitCredentialArgs {
     /// account's user]; some hosts want a fixed one (GitLab: oauth2, GitHub: x-access-token)
     #[arg(long, value_name = "NAME")]
     pub username: Option<String>,
+    /// Send the token as 'Authorization: Bearer' rather than as a Basic password, for hosts
+    /// that want a bearer token: needs git 2.46 or later (it announces capability[]=authtype);
+    /// an older git gets the token as the password, for the same URLs only
+    #[arg(long)]
+    pub bearer: bool,
     /// What git asks: get, store or erase (git appends it); others are ignored
     #[arg(value_name = "OPERATION")]
     pub operation: String,
@@ -66,6 +73,7 @@ pub fn run(kc: &Keychain, args: GitCredentialArgs) -> Result<()> {
             "if this host should get the token, add --url for it to the helper line in git's configuration",
         ));
     }
+    let bearer = args.bearer && request.authtype;
     let username = match args.username.or(request.username) {
         Some(name) => name,
         None => kc.read(&args.name)?.0.header.user,
@@ -77,10 +85,19 @@ pub fn run(kc: &Keychain, args: GitCredentialArgs) -> Result<()> {
     }
     let token = crate::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
     crate::reference::check_token_text(&token.access_token)?;
-    let mut answer = zeroize::Zeroizing::new(format!(
-        "username={username}\npassword={}\n",
-        token.access_token.expose_secret()
-    ));
+    let mut answer = zeroize::Zeroizing::new(if bearer {
+        // The pre-encoded credential: git sends 'Authorization: Bearer TOKEN'. Ephemeral: no
+        // storing helper should keep it.
+        format!(
+            "capability[]=authtype\nauthtype=Bearer\ncredential={}\nephemeral=true\n",
+            token.access_token.expose_secret()
+        )
+    } else {
+        format!(
+            "username={username}\npassword={}\n",
+            token.access_token.expose_secret()
+        )
+    });
     if let Some(expires) = token.expires_at {
         answer.push_str(&format!("password_expiry_utc={expires}\n"));
     }
@@ -94,6 +111,8 @@ struct Request {
     host: Option<String>,
     path: Option<String>,
     username: Option<String>,
+    /// git announced `capability[]=authtype`: it takes `authtype` and `credential`.
+    authtype: bool,
 }
 
 impl Request {
@@ -137,6 +156,10 @@ fn parse_request(text: &str) -> Result<Request> {
                 "git's request has a line without '=': not the credential helper protocol",
             ));
         };
+        if key == "capability[]" {
+            request.authtype |= value == "authtype";
+            continue;
+        }
         let slot = match key {
             "protocol" => &mut request.protocol,
             "host" => &mut request.host,
@@ -245,6 +268,7 @@ mod tests {
             host: Some(host.into()),
             path: path.map(str::to_string),
             username: None,
+            authtype: false,
         }
     }
 
@@ -309,7 +333,13 @@ mod tests {
             "protocol=https\nhost=h\nwwwauth[]=Basic realm=x\ncapability[]=authtype\n\nhost=evil\n",
         )
         .unwrap();
-        assert_eq!(r, req("https", "h", None));
+        assert_eq!(
+            r,
+            Request {
+                authtype: true,
+                ..req("https", "h", None)
+            }
+        );
         assert!(parse_request("protocol=https\nhost=a\nhost=b\n").is_err());
         assert!(parse_request("protocol=https\ngarbage\n").is_err());
     }

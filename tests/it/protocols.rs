@@ -45,6 +45,12 @@ type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 /// A git smart-less ("dumb") HTTP server on 127.0.0.1 that answers `info/refs` only to Basic
 /// credentials whose password is `token`, and 401 with a Basic challenge otherwise.
 fn git_server(token: &'static str) -> (String, Seen) {
+    git_server_with(token, false)
+}
+
+/// [`git_server`]; with `bearer`, it takes only `Authorization: Bearer TOKEN` and challenges
+/// with Bearer.
+fn git_server_with(token: &'static str, bearer: bool) -> (String, Seen) {
     use base64::Engine;
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
@@ -66,7 +72,17 @@ fn git_server(token: &'static str) -> (String, Seen) {
                 .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
                 .and_then(|b| String::from_utf8(b).ok())
                 .and_then(|up| up.split_once(':').map(|(_, p)| p.to_string()));
-            let response = if password.as_deref() == Some(token) {
+            let good = if bearer {
+                auth.as_deref() == Some(&format!("Bearer {token}"))
+            } else {
+                password.as_deref() == Some(token)
+            };
+            let challenge = if bearer {
+                "Bearer realm=\"t\""
+            } else {
+                "Basic realm=\"t\""
+            };
+            let response = if good {
                 tiny_http::Response::from_string(
                     "1111111111111111111111111111111111111111\trefs/heads/main\n",
                 )
@@ -75,8 +91,7 @@ fn git_server(token: &'static str) -> (String, Seen) {
                 tiny_http::Response::from_string("who are you?")
                     .with_status_code(401)
                     .with_header(
-                        tiny_http::Header::from_bytes("WWW-Authenticate", "Basic realm=\"t\"")
-                            .unwrap(),
+                        tiny_http::Header::from_bytes("WWW-Authenticate", challenge).unwrap(),
                     )
             };
             let _ = request.respond(response);
@@ -164,6 +179,37 @@ fn git_ls_remote_uses_the_accounts_token() {
         log.lines()
             .any(|l| l.contains("\"account\":\"crm\"") && l.contains("login_cache")),
         "{log}"
+    );
+}
+
+/// A host that wants a bearer token: with --bearer, git (2.46 or later) sends
+/// `Authorization: Bearer TOKEN`, as the helper's authtype/credential answer says.
+#[test]
+fn git_sends_a_bearer_token_with_bearer() {
+    let (kc, _) = crm();
+    let (url, seen) = git_server_with(TOKEN, true);
+    let bin = assert_cmd::cargo::cargo_bin("keychain");
+    let mut cmd = git(&kc, &url);
+    cmd.args([
+        "-c",
+        "credential.helper=",
+        "-c",
+        &format!(
+            "credential.helper=!'{}' git-credential crm --bearer --url {url}",
+            bin.display()
+        ),
+        "ls-remote",
+        &format!("{url}/repo.git"),
+    ]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, a)| a.as_deref() == Some(&format!("Bearer {TOKEN}"))),
+        "{:?}",
+        seen.lock().unwrap()
     );
 }
 
