@@ -75,6 +75,8 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
                 Some(token) => token.clone(),
                 None => {
                     let token = crate::login::obtain(kc, &spec.account, &opts)?.access_token;
+                    // As every way out: a token with a space or a line break is not handed on.
+                    crate::reference::check_token_text(&token)?;
                     tokens.insert(&spec.account, token.clone());
                     token
                 }

@@ -633,3 +633,52 @@ fn git_gets_a_fresh_token_after_expiry_on_the_exact_emulator() {
     );
     assert_eq!(exact.ok(&kc, &["login", "crm"]), format!("{second}\n"));
 }
+
+/// A stored access token with a space, a line break or a control character (from a backup or
+/// `set`; no provider answer gets in with one) could inject a header, a protocol line or a
+/// shell command: no way out hands it on. Each exits 7 with nothing on standard output, and
+/// the program of exec never runs.
+#[test]
+fn no_way_out_hands_on_a_token_with_control_characters() {
+    let kc = Kc::with_file_store();
+    kc.add_account("crm");
+    plant_token(&kc, "crm", "at\nquit=1\npassword=x");
+    let marker = kc.tmp.path().join("ran");
+    let touch = format!("touch '{}'", marker.display());
+    let template = kc.file("t.tpl", "{{ keychain://crm/access-token }}");
+    for args in [
+        vec!["read", "crm/access-token"],
+        vec!["inject", template.to_str().unwrap(), "-o", "-"],
+        vec!["kube-credential", "crm"],
+        vec!["login", "crm", "--format", "credential-process"],
+        vec!["exec", "crm", "--", "sh", "-c", &touch],
+        vec![
+            "exec",
+            "--env",
+            "T=keychain://crm/access-token",
+            "--",
+            "sh",
+            "-c",
+            &touch,
+        ],
+    ] {
+        let out = kc.run(&args);
+        assert_exit(&out, 7);
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = kc
+        .cmd()
+        .args([
+            "git-credential",
+            "crm",
+            "--url",
+            "https://git.example.com",
+            "get",
+        ])
+        .write_stdin("protocol=https\nhost=git.example.com\n\n")
+        .output()
+        .unwrap();
+    assert_exit(&out, 7);
+    assert!(out.stdout.is_empty());
+    assert!(!marker.exists(), "exec ran its program");
+}
