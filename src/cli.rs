@@ -17,6 +17,7 @@ use crate::cmd::{
     ManArgs, MemberArgs, MvArgs, RefreshArgs, RmArgs, ScanArgs, SetArgs, ShowArgs, StatusArgs,
     TotpArgs, UnlockArgs,
 };
+use crate::cmd::{GitCredentialArgs, InjectArgs, KubeCredentialArgs, ReadArgs};
 use crate::cmd::{InitArgs, StoreCommand};
 
 /// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
@@ -208,6 +209,35 @@ pub enum Command {
     Login(LoginArgs),
     /// Run a command with a valid access token in its environment
     Exec(ExecArgs),
+    /// Print one value of an account by reference: ACCOUNT/FIELD (keychain://ACCOUNT/FIELD)
+    ///
+    /// The field vocabulary of inject, exec --env and --env-file: access-token (a valid token,
+    /// as login gives), user, client-id, api-url, totp (the current code, recorded in the audit
+    /// log); a secret only when named (password, totp-secret, client-secret, refresh-token),
+    /// recorded in the audit log before it is printed. Exit 2 for a reference that is not one
+    /// (an unknown field, a bad account name), 3 for an account that does not exist; otherwise
+    /// as login.
+    Read(ReadArgs),
+    /// Render a template's {{ keychain://ACCOUNT/FIELD }} references into a file (0600) or -
+    ///
+    /// The template is parsed whole first: a bad reference (unknown field, bad account name, no
+    /// '}}' on its line) exits 2 and an account that does not exist exits 3, with nothing
+    /// written and no logon. Then every value is obtained (each secret and TOTP code recorded in
+    /// the audit log), and only then is the output written: atomically, mode 0600, replacing
+    /// the file (or to standard output with -). Text that is not a keychain:// reference is kept
+    /// byte for byte; \{{ before keychain:// writes a literal {{.
+    Inject(InjectArgs),
+    /// git's credential helper: a valid access token for the URLs given with --url only
+    ///
+    /// In git's configuration: credential.https://HOST.helper set to '!keychain git-credential
+    /// ACCOUNT --url https://HOST'. get answers username, password (the token) and
+    /// password_expiry_utc; a request for any other protocol, host, port or path exits 2 with
+    /// nothing on standard output. store and erase write nothing: keychain keeps its own tokens
+    /// and never takes one (or an oauth_refresh_token) from git.
+    GitCredential(GitCredentialArgs),
+    /// kubectl's exec credential plugin: an ExecCredential (client.authentication.k8s.io/v1)
+    /// with the token and its expirationTimestamp
+    KubeCredential(KubeCredentialArgs),
     /// Cache the identity in the kernel keyring so that later calls need no passphrase or Secret Service
     Unlock(UnlockArgs),
     /// Remove the cached identity from the kernel keyring

@@ -8,8 +8,9 @@
 
 pub use keychain_core::{
     activity, audit, choice, clock, config, crypto, error, fsutil, hardening, init, keychain,
-    keystore, lockfile, login, logon, members, oauth, progress, prompt, providers, record, report,
-    secret, settings, severity, store, text, totp, trail, transfer, validate, whoami,
+    keystore, lockfile, login, logon, members, oauth, progress, prompt, providers, record,
+    reference, report, secret, settings, severity, store, text, totp, trail, transfer, validate,
+    whoami,
 };
 
 pub mod cli;

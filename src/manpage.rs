@@ -47,7 +47,11 @@ fn page_names() -> Vec<String> {
 }
 
 fn page(command: clap::Command, sub: Option<&str>) -> Vec<u8> {
-    let man = clap_mangen::Man::new(command).date("");
+    // The footer's centre names the program and version, as git's pages do: the page's own
+    // name there ("keychain-git-credential 0.1.0") ran into its name on the right at 80 columns.
+    let man = clap_mangen::Man::new(command)
+        .date("")
+        .source(format!("keychain {}", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
     // Tells man(1) to run the page through tbl(1), for the EXIT STATUS table.
     out.extend_from_slice(b"'\\\" t\n");
@@ -122,7 +126,29 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
     let mut codes: Vec<(&str, &str)> = vec![("0", "success")];
     let named = matches!(
         sub,
-        "show" | "set" | "totp" | "rm" | "mv" | "login" | "exec" | "refresh"
+        "show"
+            | "set"
+            | "totp"
+            | "rm"
+            | "mv"
+            | "login"
+            | "exec"
+            | "refresh"
+            | "read"
+            | "inject"
+            | "git-credential"
+            | "kube-credential"
+    );
+    // The commands that obtain a token as login does.
+    let logs_on = matches!(
+        sub,
+        "" | "login"
+            | "exec"
+            | "refresh"
+            | "read"
+            | "inject"
+            | "git-credential"
+            | "kube-credential"
     );
     match sub {
         "" => {
@@ -153,12 +179,15 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
         "import" => ("2", "usage error or bad input; an account was refused, or --strip left a secret in the file"),
         "scan" => ("2", "a file is not well-formed XML or has a DTD (the others are still scanned)"),
         "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id or redirect URI; a TOTP secret or client secret the provider asks for; a credential would go to a host the account does not allow); the hint names the account"),
+        "read" | "inject" => ("2", "usage error; a reference that is not one (an unknown field, a bad account name, no '}}' on its line, the line named) or a field the account does not hold; or the account cannot log on as configured. inject then writes nothing"),
+        "git-credential" => ("2", "usage error; git asked for a protocol, host, port or path not given with --url (nothing is printed, so git gets no credential); or the account cannot log on as configured"),
+        "kube-credential" => ("2", "usage error; kubectl asked for an ExecCredential apiVersion other than client.authentication.k8s.io/v1 or v1beta1; or the account cannot log on as configured"),
         _ => ("2", "usage error or bad input (a flag, a file's content, a missing secret)"),
     });
     if named || sub.is_empty() || sub == "audit" {
         codes.push(("3", "no such account"));
     }
-    if matches!(sub, "" | "login" | "exec" | "refresh") {
+    if logs_on {
         codes.push(("4", "the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'"));
         codes.push(("5", "the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for another reason than a dead grant (the refresh token is kept)"));
     }
@@ -300,10 +329,27 @@ fn examples(roff: &mut String, sub: &str) {
             "curl -H \"Authorization: Bearer $(keychain login acme)\" https://start.exactonline.nl/api/v1/current/Me",
             "keychain login acme --format header | curl -H @- https://api.example.com/",
             "keychain login acme --json",
+            "eval \"$(keychain login acme --format env --env-name EXACT_TOKEN)\"",
         ],
         "exec" => &[
             "keychain exec acme -- ./sync.sh",
             "keychain exec --env TOKEN=acme:access-token --env API=acme:api-url --env CRM=crm:access-token -- ./etl",
+            "keychain exec --env-file job.env -- ./etl    # job.env: TOKEN=keychain://acme/access-token",
+        ],
+        "read" => &[
+            "keychain read acme/access-token",
+            "keychain read keychain://acme/totp",
+            "keychain read acme/password    # a secret: only when named, recorded in the audit log",
+        ],
+        "inject" => &[
+            "keychain inject app.ini.tpl -o app.ini    # app.ini.tpl: token = {{ keychain://acme/access-token }}",
+            "keychain inject - -o - < app.ini.tpl",
+        ],
+        "git-credential" => &[
+            "git config --global credential.https://git.example.com.helper '!keychain git-credential acme --url https://git.example.com'",
+        ],
+        "kube-credential" => &[
+            "users: [{name: acme, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: keychain, args: [kube-credential, acme], interactiveMode: Never}}}]    # in ~/.kube/config",
         ],
         "status" => &[
             "keychain status || mail -s 'keychain needs a person' ops@example.com",

@@ -35,6 +35,7 @@ pub mod prompt;
 mod proptest_support;
 pub mod providers;
 pub mod record;
+pub mod reference;
 pub mod report;
 pub mod secret;
 pub mod settings;

@@ -13,10 +13,8 @@ use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::trail::{self, Action};
 
 use super::exec_env::{EnvField, EnvSpec, is_var_name};
 use super::shared_args::{LogonArgs, account_names};
@@ -24,17 +22,22 @@ use super::shared_args::{LogonArgs, account_names};
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// The account whose access token goes into --env-name (optional with --env)
-    #[arg(add = account_names(), required_unless_present = "env")]
+    #[arg(add = account_names(), required_unless_present_any = ["env", "env_file"])]
     pub name: Option<String>,
     /// The environment variable that carries NAME's token
     #[arg(long, value_name = "VAR", default_value = "KEYCHAIN_ACCESS_TOKEN")]
     pub env_name: String,
     /// Put ACCOUNT's FIELD into VAR; repeatable, several accounts allowed. FIELD: access-token
-    /// (a valid token, as login gives), user, client-id, api-url (Exact Online's API base);
+    /// (a valid token, as login gives), user, client-id, api-url (Exact Online's API base), totp
+    /// (the current code, recorded in the audit log);
     /// a secret (password, totp-secret, client-secret, refresh-token) only when named, and
     /// recorded in the audit log before the program starts
     #[arg(long = "env", value_name = "VAR=ACCOUNT:FIELD", value_parser = crate::cmd::exec_env::parse)]
     pub env: Vec<crate::cmd::exec_env::EnvSpec>,
+    /// Put many variables at once: FILE holds VAR=keychain://ACCOUNT/FIELD lines ('#' comments),
+    /// the fields of --env; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// The command and its arguments, after --
@@ -72,6 +75,8 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
                 Some(token) => token.clone(),
                 None => {
                     let token = crate::login::obtain(kc, &spec.account, &opts)?.access_token;
+                    // As every way out: a token with a space or a line break is not handed on.
+                    crate::reference::check_token_text(&token)?;
                     tokens.insert(&spec.account, token.clone());
                     token
                 }
@@ -116,6 +121,7 @@ fn specs(args: &ExecArgs) -> Result<Vec<EnvSpec>> {
         });
     }
     specs.extend(args.env.iter().cloned());
+    specs.extend(super::exec_env::from_files(&args.env_file)?);
     for (i, spec) in specs.iter().enumerate() {
         if spec.var == MARKER {
             return Err(Error::usage(format!(
@@ -132,53 +138,12 @@ fn specs(args: &ExecArgs) -> Result<Vec<EnvSpec>> {
     Ok(specs)
 }
 
-/// A plain field from the authenticated record, or a secret named explicitly (recorded first,
-/// as `show --reveal` is: no audit, no secret).
+/// A plain field from the authenticated record, a TOTP code, or a secret named explicitly
+/// (recorded first, as `show --reveal` is: no audit, no secret).
 fn plain_or_secret(kc: &Keychain, spec: &EnvSpec, field: EnvField) -> Result<SecretString> {
     let (account, _) = kc.read(&spec.account)?;
-    let h = &account.header;
-    let missing = |what: &str| {
-        Error::usage(format!(
-            "account '{}' has no {what} for {}",
-            spec.account, spec.var
-        ))
-    };
-    let text = match field {
-        EnvField::User => h.user.clone(),
-        EnvField::ClientId => h
-            .provider
-            .client_id
-            .clone()
-            .ok_or_else(|| missing("client id"))?,
-        EnvField::ApiUrl => api_url(&h.provider).ok_or_else(|| {
-            Error::usage_hint(
-                format!("account '{}' has no API URL", spec.account),
-                "api-url is built in for Exact Online accounts only; pass other APIs' URLs yourself",
-            )
-        })?,
-        EnvField::Secret(secret) => {
-            let value = account
-                .secret(secret)
-                .ok_or_else(|| missing(secret.as_str()))?
-                .clone();
-            trail::record(
-                kc,
-                Event::new(
-                    format!("exec --env {}", spec.var),
-                    Action::Reveal(secret.as_str().into()),
-                )
-                .account(&spec.account),
-            )?;
-            return Ok(value);
-        }
-        EnvField::AccessToken => unreachable!("obtained by logon"),
-    };
-    Ok(SecretString::from(text))
-}
-
-/// The provider's REST API base, where it has one (Exact Online's: `https://start.exactonline.nl/api`).
-fn api_url(p: &crate::record::Provider) -> Option<String> {
-    p.kind.provider().api_url(p)
+    let command = format!("exec --env {}", spec.var);
+    Ok(crate::reference::field_value(kc, &account, field, &command)?.text)
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells report it.

@@ -1,17 +1,9 @@
 //! `keychain exec --env VAR=ACCOUNT:FIELD`: which value of which account goes into which
 //! variable. Parsing and checking only; `exec` obtains the values.
 
-use crate::record::SecretField;
-
-/// What an `--env` names. Secrets are a field of their own kind: never implied by another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnvField {
-    AccessToken,
-    User,
-    ClientId,
-    ApiUrl,
-    Secret(SecretField),
-}
+/// What an `--env` names: the one field vocabulary of every way out
+/// ([`crate::reference::Field`]); secrets are a kind of their own, never implied by another.
+pub type EnvField = crate::reference::Field;
 
 /// One `--env VAR=ACCOUNT:FIELD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,23 +13,26 @@ pub struct EnvSpec {
     pub field: EnvField,
 }
 
-/// The field names `--env` accepts, in help order.
-pub const FIELDS: [&str; 8] = [
-    "access-token",
-    "user",
-    "client-id",
-    "api-url",
-    "password",
-    "totp-secret",
-    "client-secret",
-    "refresh-token",
-];
+/// The field names `--env` accepts, in help order (the references' own).
+pub use crate::reference::FIELDS;
 
 /// Parses `VAR=ACCOUNT:FIELD` (clap's value parser for `--env`).
 pub fn parse(text: &str) -> Result<EnvSpec, String> {
     let (var, rest) = text
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not VAR=ACCOUNT:FIELD"))?;
+    // The references' own spelling works too: VAR=keychain://ACCOUNT/FIELD.
+    if rest.starts_with(crate::reference::SCHEME) {
+        if !is_var_name(var) {
+            return Err(format!("'{var}' is not a valid environment variable name"));
+        }
+        let r = crate::reference::parse(rest).map_err(|e| e.to_string())?;
+        return Ok(EnvSpec {
+            var: var.to_string(),
+            account: r.account,
+            field: r.field,
+        });
+    }
     let (account, field) = rest
         .rsplit_once(':')
         .ok_or_else(|| format!("'{text}' is not VAR=ACCOUNT:FIELD (no ':FIELD')"))?;
@@ -49,21 +44,8 @@ pub fn parse(text: &str) -> Result<EnvSpec, String> {
     // clap shows one text for a bad value: the rule goes with it.
     crate::store::validate_name(account)
         .map_err(|e| format!("{e}; {}", e.hint().unwrap_or_default()))?;
-    let field = match field {
-        "access-token" => EnvField::AccessToken,
-        "user" => EnvField::User,
-        "client-id" => EnvField::ClientId,
-        "api-url" => EnvField::ApiUrl,
-        other => match SecretField::ALL.iter().find(|f| f.as_str() == other) {
-            Some(SecretField::AccessToken) | None => {
-                return Err(format!(
-                    "'{other}' is not a field: use one of {}",
-                    FIELDS.join(", ")
-                ));
-            }
-            Some(secret) => EnvField::Secret(*secret),
-        },
-    };
+    let field = EnvField::from_name(field)
+        .ok_or_else(|| format!("'{field}' is not a field: use one of {}", FIELDS.join(", ")))?;
     Ok(EnvSpec {
         var: var.to_string(),
         account: account.to_string(),
@@ -73,15 +55,35 @@ pub fn parse(text: &str) -> Result<EnvSpec, String> {
 
 /// A portable environment variable name.
 pub fn is_var_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    crate::reference::is_var_name(name)
+}
+
+/// The variables of each `--env-file FILE`: `VAR=keychain://ACCOUNT/FIELD` lines, `#`
+/// comments (see [`crate::reference::parse_env_file`]). An error names the file and the line,
+/// never the line's text.
+pub fn from_files(files: &[std::path::PathBuf]) -> crate::error::Result<Vec<EnvSpec>> {
+    let mut specs = Vec::new();
+    for file in files {
+        let text = super::inject::read_text(file, "env file")?;
+        let entries = crate::reference::parse_env_file(&text).map_err(|e| {
+            crate::error::Error::usage_hint(
+                format!("{}: {e}", file.display()),
+                "each line is VAR=keychain://ACCOUNT/FIELD; '#' starts a comment",
+            )
+        })?;
+        specs.extend(entries.into_iter().map(|(var, r)| EnvSpec {
+            var,
+            account: r.account,
+            field: r.field,
+        }));
+    }
+    Ok(specs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::SecretField;
 
     #[test]
     fn parses_each_field_and_refuses_what_is_not_one() {
@@ -93,6 +95,11 @@ mod tests {
                 account: "acme-prod".into(),
                 field: EnvField::AccessToken
             }
+        );
+        assert_eq!(parse("T=a:totp").unwrap().field, EnvField::Totp);
+        assert_eq!(
+            parse("T=keychain://a/totp").unwrap(),
+            parse("T=a:totp").unwrap()
         );
         assert_eq!(
             parse("P=a:password").unwrap().field,
@@ -106,6 +113,10 @@ mod tests {
             "X=../a:user",
             "X=a:secrets",
             "X=a:",
+            "X=a:access_token",
+            "X=keychain://a:user",
+            "X=keychain://../a/user",
+            "1X=keychain://a/user",
             "=a:user",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -17,6 +17,9 @@ pub struct LoginArgs {
     /// How to print the token
     #[arg(long, value_enum, default_value_t = OutputFormat::Token)]
     pub format: OutputFormat,
+    /// The variable --format env exports (letters, digits, '_', not first a digit)
+    #[arg(long, value_name = "VAR")]
+    pub env_name: Option<String>,
     #[command(flatten)]
     pub logon: LogonArgs,
     /// Allow one logon although the provider rejected this account's password or code before
@@ -36,19 +39,45 @@ pub fn options(args: &LogonArgs) -> Options {
 }
 
 pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
+    let env_name = match &args.env_name {
+        Some(_) if args.format != OutputFormat::Env => {
+            return Err(Error::usage("--env-name goes with --format env"));
+        }
+        Some(var) if !crate::reference::is_var_name(var) => {
+            return Err(Error::usage(format!(
+                "'{var}' is not a valid environment variable name (letters, digits, '_', not first a digit)"
+            )));
+        }
+        Some(var) => var.as_str(),
+        None => DEFAULT_ENV_NAME,
+    };
     let opts = Options {
         retry: args.retry,
         ..options(&args.logon)
     };
     let token = login::obtain(kc, &args.name, &opts)?;
-    crate::output::raw(format(&token, args.format, kc.now())?.as_bytes())
+    crate::output::raw(render(&token, args.format, kc.now(), env_name)?.as_bytes())
+}
+
+/// The variable `--format env` exports unless `--env-name` says otherwise.
+pub const DEFAULT_ENV_NAME: &str = "KEYCHAIN_ACCESS_TOKEN";
+
+/// [`render`] with the default variable name.
+pub fn format(token: &Token, format: OutputFormat, now: i64) -> Result<zeroize::Zeroizing<String>> {
+    render(token, format, now, DEFAULT_ENV_NAME)
 }
 
 /// The token as the chosen output format. A token with a space, a control character or a line
 /// break could inject a header or a shell command, wherever it came from (a provider, a backup,
 /// `set`): it is refused with the same check every token passes ([`crate::oauth::is_token_text`]).
-/// `now` (Unix seconds, the keychain's clock) gives JSON's `expires_in`.
-pub fn format(token: &Token, format: OutputFormat, now: i64) -> Result<zeroize::Zeroizing<String>> {
+/// `now` (Unix seconds, the keychain's clock) gives JSON's `expires_in`; `env_name` is the
+/// variable `--format env` exports (a valid name: checked by the caller).
+pub fn render(
+    token: &Token,
+    format: OutputFormat,
+    now: i64,
+    env_name: &str,
+) -> Result<zeroize::Zeroizing<String>> {
     let value = token.access_token.expose_secret();
     if !crate::oauth::is_token_text(value) {
         return Err(Error::Integrity {
@@ -61,10 +90,20 @@ pub fn format(token: &Token, format: OutputFormat, now: i64) -> Result<zeroize::
         OutputFormat::Token => format!("{value}\n"),
         OutputFormat::Header => format!("Authorization: Bearer {value}\n"),
         // For `eval`: single quotes, and any quote in the token closed, escaped and reopened.
-        OutputFormat::Env => format!(
-            "export KEYCHAIN_ACCESS_TOKEN='{}'\n",
-            value.replace('\'', r"'\''")
-        ),
+        OutputFormat::Env => format!("export {env_name}='{}'\n", value.replace('\'', r"'\''")),
+        // The envelope of AWS's credential_process (Version 1, an ISO 8601 Expiration), with
+        // the fields an OAuth2 bearer token has; not an AWS key pair (see README).
+        OutputFormat::CredentialProcess => {
+            let mut json = serde_json::json!({
+                "Version": 1,
+                "AccessToken": value,
+                "TokenType": token.token_type,
+            });
+            if let Some(expires) = token.expires_at {
+                json["Expiration"] = serde_json::json!(crate::clock::rfc3339(expires));
+            }
+            format!("{json}\n")
+        }
         OutputFormat::Json => {
             let json = serde_json::json!({
                 "access_token": value,
@@ -88,6 +127,8 @@ pub enum OutputFormat {
     Env,
     /// `Authorization: Bearer ...`
     Header,
+    /// credential_process-style JSON: {"Version": 1, "AccessToken", "TokenType", "Expiration"}
+    CredentialProcess,
 }
 
 #[cfg(test)]
@@ -128,10 +169,38 @@ mod tests {
                 OutputFormat::Header,
                 OutputFormat::Env,
                 OutputFormat::Json,
+                OutputFormat::CredentialProcess,
             ] {
                 assert!(format(&token, f, 0).is_err(), "{bad:?} as {f:?}");
             }
         }
+    }
+
+    #[test]
+    fn env_name_and_credential_process() {
+        let token = Token {
+            access_token: SecretString::from("at-1".to_string()),
+            token_type: "Bearer".into(),
+            expires_at: Some(1_800_000_600),
+            scope: None,
+            source: Source::Cache,
+        };
+        assert_eq!(
+            *render(&token, OutputFormat::Env, 0, "EXACT_TOKEN").unwrap(),
+            "export EXACT_TOKEN='at-1'\n"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&render(&token, OutputFormat::CredentialProcess, 0, "X").unwrap())
+                .unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({
+                "Version": 1,
+                "AccessToken": "at-1",
+                "TokenType": "Bearer",
+                "Expiration": "2027-01-15T08:10:00Z",
+            })
+        );
     }
 
     /// `expires_in` counts from the keychain's clock, never below zero.

@@ -9,8 +9,11 @@ mod completions;
 mod exec;
 pub mod exec_env;
 mod export;
+mod git_credential;
 mod import;
 mod init;
+mod inject;
+mod kube_credential;
 mod list;
 pub mod login;
 mod man;
@@ -18,6 +21,7 @@ mod member;
 mod mv;
 mod program;
 mod provider;
+mod read;
 mod refresh;
 mod rm;
 mod scan;
@@ -39,13 +43,17 @@ pub use audit::AuditArgs;
 pub use completions::CompletionsArgs;
 pub use exec::ExecArgs;
 pub use export::ExportArgs;
+pub use git_credential::GitCredentialArgs;
 pub use import::ImportArgs;
 pub use init::{InitArgs, StoreChoice};
+pub use inject::InjectArgs;
+pub use kube_credential::KubeCredentialArgs;
 pub use list::ListArgs;
 pub use login::LoginArgs;
 pub use man::ManArgs;
 pub use member::MemberArgs;
 pub use mv::MvArgs;
+pub use read::ReadArgs;
 pub use refresh::RefreshArgs;
 pub use rm::RmArgs;
 pub use scan::ScanArgs;
@@ -93,6 +101,17 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             }
             done(login::run(&open()?, args))
         }
+        Command::Read(args) => {
+            if json {
+                return Err(crate::error::Error::usage(
+                    "read prints the bare value; it has no JSON form",
+                ));
+            }
+            done(read::run(&open()?, args))
+        }
+        Command::Inject(args) => done(inject::run(&open()?, args)),
+        Command::GitCredential(args) => done(git_credential::run(&open()?, args)),
+        Command::KubeCredential(args) => done(kube_credential::run(&open()?, args)),
         Command::Init(args) => done(init::run(&dir()?, &settings, &clock, args, json)),
         Command::Add(args) => {
             let name = args.name.clone();

@@ -1,0 +1,107 @@
+//! `keychain inject TEMPLATE --output FILE`: a configuration file for a program that reads one
+//! (a .NET or Python job, rclone), with each `{{ keychain://ACCOUNT/FIELD }}` replaced by its
+//! value.
+//!
+//! Order: the whole template is parsed first (a bad reference costs no logon and writes
+//! nothing); then every value is obtained, each secret and TOTP code recorded in the audit log;
+//! only then is the output written, 0600, atomically (a unique temporary file beside it,
+//! fsync, rename), or to standard output with `-`. A failure at any step writes nothing.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use secrecy::ExposeSecret;
+
+use crate::error::{Error, Result};
+use crate::keychain::Keychain;
+use crate::reference::{Piece, Resolver};
+
+use super::shared_args::LogonArgs;
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// The template (- for standard input): text with {{ keychain://ACCOUNT/FIELD }}
+    /// references, FIELD one of access-token, user, client-id, api-url, totp, or a secret
+    /// named explicitly (password, totp-secret, client-secret, refresh-token). Spaces inside the
+    /// braces are optional; a reference ends on its own line. Other {{ ... }} text is kept as it
+    /// is; \{{ before keychain:// writes a literal {{
+    #[arg(value_name = "TEMPLATE")]
+    pub template: PathBuf,
+    /// Where to write the result: a file (mode 0600, replaced atomically) or - for standard
+    /// output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub logon: LogonArgs,
+}
+
+/// The largest template or env file read.
+const MAX_TEXT_FILE: u64 = 1024 * 1024;
+
+pub fn run(kc: &Keychain, args: InjectArgs) -> Result<()> {
+    let text = read_text(&args.template, "template")?;
+    let pieces = crate::reference::parse_template(&text).map_err(|e| {
+        let mut error = Error::from(e);
+        if let Error::Usage { message, .. } = &mut error {
+            *message = format!("{}: {message}", args.template.display());
+        }
+        error
+    })?;
+    let opts = super::login::options(&args.logon);
+    let mut resolver = Resolver::new(kc, &opts, "inject");
+    resolver.prepare(pieces.iter().filter_map(|p| match p {
+        Piece::Ref(r) => Some(r),
+        Piece::Text(_) => None,
+    }))?;
+    let mut rendered = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+    for piece in &pieces {
+        match piece {
+            Piece::Text(t) => rendered.push_str(t),
+            Piece::Ref(r) => rendered.push_str(resolver.value(r)?.text.expose_secret()),
+        }
+    }
+    if args.output == Path::new("-") {
+        return crate::output::raw(rendered.as_bytes());
+    }
+    crate::fsutil::write_output(
+        &args.output,
+        rendered.as_bytes(),
+        crate::fsutil::FILE_MODE,
+        crate::fsutil::Existing::Replace,
+    )
+    .map_err(|e| Error::io(format!("cannot write {}", args.output.display()), e))
+}
+
+/// A text file given on the command line (- for standard input), read without ever blocking on
+/// a FIFO or a device, at most 1 MiB, UTF-8.
+pub fn read_text(path: &Path, what: &str) -> Result<zeroize::Zeroizing<String>> {
+    let bytes = if path == Path::new("-") {
+        use std::io::Read;
+        let mut raw = zeroize::Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .take(MAX_TEXT_FILE + 1)
+            .read_to_end(&mut raw)
+            .map_err(|e| Error::io(format!("cannot read the {what} from standard input"), e))?;
+        if raw.len() as u64 > MAX_TEXT_FILE {
+            return Err(Error::usage(format!(
+                "the {what} on standard input is larger than 1 MiB"
+            )));
+        }
+        raw
+    } else {
+        crate::fsutil::read_secret_file(path, MAX_TEXT_FILE)
+            .map_err(|e| {
+                let text = format!("cannot read the {what} {}", path.display());
+                match e.kind() {
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                        Error::usage(format!("{text}: {e}"))
+                    }
+                    _ => Error::io(text, e),
+                }
+            })?
+            .bytes
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::usage(format!("the {what} {} is not UTF-8 text", path.display())))?;
+    Ok(zeroize::Zeroizing::new(text.to_string()))
+}
