@@ -406,15 +406,11 @@ fn read_index_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, AuditError
             path: path.to_path_buf(),
         });
     }
-    let mut text = Zeroizing::new(Vec::with_capacity(len as usize + 1));
-    file.take(MAX_INDEX + 1)
-        .read_to_end(&mut text)
+    // Replaced by rename, never rewritten in place: one read of the size fstat gave.
+    let mut text = Zeroizing::new(vec![0u8; len as usize]);
+    (&file)
+        .read_exact(&mut text)
         .map_err(|e| io_err("read", path, e))?;
-    if text.len() as u64 > MAX_INDEX {
-        return Err(AuditError::Corrupt {
-            path: path.to_path_buf(),
-        });
-    }
     Ok(Some(text))
 }
 
