@@ -290,7 +290,7 @@ fn files(roff: &mut String) {
     }
 }
 
-const FILES: [(&str, &str); 6] = [
+const FILES: [(&str, &str); 7] = [
     (
         "$KEYCHAIN_DIR/config.json",
         "the key store chosen at init and the public keys every record is encrypted to",
@@ -306,6 +306,10 @@ const FILES: [(&str, &str); 6] = [
     (
         "$KEYCHAIN_DIR/audit.anchor",
         "the log's length, last hash and current key (mode 0600)",
+    ),
+    (
+        "$KEYCHAIN_DIR/audit.index",
+        "every account's last write counter up to a line of the log, MACed: what the replay check reads instead of the whole log; rebuilt from the log when deleted (mode 0600)",
     ),
     (
         "$KEYCHAIN_DIR/identity.age, identity.txt",

@@ -90,6 +90,14 @@ pub struct Keychain {
     vouched: RefCell<Option<Vouched>>,
 }
 
+/// The log's side of the replay check, between reading the log and reading the record.
+enum Logged {
+    /// Already known: a shared trail's, or every account's loaded at once.
+    Known(Option<u64>),
+    /// This machine's log as it stood, authenticated once the key is at hand.
+    Snapshot(crate::audit::CounterSnapshot),
+}
+
 /// What a shared record's MAC is checked against: the member list's generation and its key,
 /// and the newest generation the shared trail showed at its last sync.
 struct RecordAuth {
@@ -300,12 +308,14 @@ impl Keychain {
     /// Refuses (exit 7) a record older than the last write the audit log recorded (a replay).
     pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
         crate::store::validate_name(name)?;
-        // The log first, the record second: see the module documentation.
-        let logged = self.logged_counter(name)?;
+        // The log first, the record second: see the module documentation. A local log is
+        // only snapshotted here and authenticated below, once the record exists.
+        let logged = self.logged_before_read(name)?;
         let raw = self
             .store
             .read(name)?
             .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let logged = self.resolve_logged(logged, name)?;
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
         let account = open_checked(
@@ -455,9 +465,54 @@ impl Keychain {
 
     /// The last write counter the audit log recorded for `name`.
     pub fn logged_counter(&self, name: &str) -> Result<Option<u64>> {
-        match self.counters.get() {
-            Some(all) => Ok(all.get(name).copied()),
-            None => self.trail()?.last_counter(name).map_err(trail::audit_error),
+        let logged = self.logged_before_read(name)?;
+        self.resolve_logged(logged, name)
+    }
+
+    /// The log's side of the replay check, taken before the record is read. This machine's file
+    /// log is snapshotted (its counter index and files, see [`crate::audit::CounterSnapshot`])
+    /// and authenticated by [`Keychain::resolve_logged`] with the key; a shared trail answers
+    /// at once.
+    fn logged_before_read(&self, name: &str) -> Result<Logged> {
+        if let Some(all) = self.counters.get() {
+            return Ok(Logged::Known(all.get(name).copied()));
+        }
+        if !self.trail_in_store() {
+            let snapshot = self.audit.counter_snapshot().map_err(trail::audit_error)?;
+            return Ok(Logged::Snapshot(snapshot));
+        }
+        Ok(Logged::Known(
+            self.trail()?
+                .last_counter(name)
+                .map_err(trail::audit_error)?,
+        ))
+    }
+
+    /// The counter from [`Keychain::logged_before_read`]: a snapshot is authenticated under the
+    /// audit key (which needs the identity, as opening the record does).
+    fn resolve_logged(&self, logged: Logged, name: &str) -> Result<Option<u64>> {
+        match logged {
+            Logged::Known(counter) => Ok(counter),
+            Logged::Snapshot(snapshot) => snapshot
+                .last_counter(name, &trail::audit_key(self.identity()?))
+                .map_err(trail::audit_error),
+        }
+    }
+
+    /// The last counter the trail recorded for `name`, read while `pending` holds its lock: from
+    /// the counter index when the trail is this machine's log and the identity is loaded (a
+    /// transaction that seals a record has it), else from the trail itself.
+    fn counter_under_lock(
+        &self,
+        pending: &dyn crate::audit::Transaction,
+        name: &str,
+    ) -> std::result::Result<Option<u64>, crate::audit::AuditError> {
+        match self.identity.get() {
+            Some(identity) if !self.trail_in_store() => self
+                .audit
+                .counter_snapshot()?
+                .last_counter(name, &trail::audit_key(identity)),
+            _ => pending.last_counter(name),
         }
     }
 
@@ -576,7 +631,7 @@ impl Keychain {
         // The trail as `begin` just brought it up to date (read again, a shared trail would be
         // synced twice, under a lock this process already holds).
         let logged = match pending.as_ref().map(|p| match p {
-            Ok(pending) => pending.last_counter(&name),
+            Ok(pending) => self.counter_under_lock(&**pending, &name),
             Err(_) => Ok(None),
         }) {
             Some(Ok(logged)) => logged.unwrap_or(0),
@@ -648,8 +703,8 @@ impl Keychain {
             .read(&name)?
             .ok_or_else(|| Error::NotFound(name.clone()))?;
         let writes = record::peek(&raw.bytes).map(|h| h.writes).unwrap_or(0);
-        let logged = pending
-            .last_counter(&name)
+        let logged = self
+            .counter_under_lock(&*pending, &name)
             .map_err(trail::audit_error)?
             .unwrap_or(0);
         self.store.remove(lock).map_err(|e| match e {

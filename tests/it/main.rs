@@ -14,6 +14,7 @@ mod crash_safety;
 mod demo_script;
 mod exec_env_cli;
 mod header_times;
+mod history;
 mod hostile_files;
 mod hot_paths;
 mod human_output;

@@ -16,6 +16,8 @@ const LABEL_FINGERPRINT: &[u8] = b"keychain audit fingerprint v1";
 const LABEL_MAC_ROOT: &[u8] = b"keychain audit mac v1";
 const LABEL_EVOLVE: &[u8] = b"keychain audit evolve v1";
 const LABEL_ANCHOR: &[u8] = b"keychain audit anchor v1";
+const LABEL_INDEX: &[u8] = b"keychain audit counter index v1";
+const LABEL_INDEX_PAD: &[u8] = b"keychain audit counter index key pad v1";
 
 /// Keys for one keychain's audit log, derived from its 32-byte per-keychain secret.
 ///
@@ -24,6 +26,9 @@ const LABEL_ANCHOR: &[u8] = b"keychain audit anchor v1";
 pub struct AuditKey {
     fingerprint: SecretBox<[u8; 32]>,
     mac_root: SecretBox<[u8; 32]>,
+    /// Authenticates `audit.index` and hides the chain key it keeps (see `index.rs`): derived
+    /// from the secret, never from the anchor, so a holder of `audit.anchor` cannot forge it.
+    index: SecretBox<[u8; 32]>,
 }
 
 impl std::fmt::Debug for AuditKey {
@@ -38,7 +43,32 @@ impl AuditKey {
         AuditKey {
             fingerprint: hmac_key(secret.expose_secret(), LABEL_FINGERPRINT),
             mac_root: hmac_key(secret.expose_secret(), LABEL_MAC_ROOT),
+            index: hmac_key(secret.expose_secret(), LABEL_INDEX),
         }
+    }
+
+    /// HMAC-SHA256 of the counter index's body, as hex.
+    pub(crate) fn mac_index(&self, body: &[u8]) -> String {
+        let mut mac = new_hmac(self.index.expose_secret());
+        mac.update(LABEL_INDEX);
+        mac.update(body);
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// The chain key `k_seq` masked (or unmasked: the same XOR) for keeping in the counter
+    /// index: XOR with a pad that only the secret gives, one pad per seq. The key at a seq is
+    /// fixed by `k_0`, so a pad is never used for two different keys.
+    pub(crate) fn mask_chain_key(&self, seq: u64, key: &[u8; 32]) -> [u8; 32] {
+        let mut mac = new_hmac(self.index.expose_secret());
+        mac.update(LABEL_INDEX_PAD);
+        mac.update(&seq.to_be_bytes());
+        let mut pad: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut out = [0u8; 32];
+        for (o, (k, p)) in out.iter_mut().zip(key.iter().zip(pad.iter())) {
+            *o = k ^ p;
+        }
+        pad.zeroize();
+        out
     }
 
     /// `k_0`, the MAC key of the line with seq 0.

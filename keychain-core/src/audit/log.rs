@@ -648,15 +648,22 @@ fn read_anchor_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, AuditErro
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("read", path, e)),
     };
-    let mut text = Zeroizing::new(Vec::new());
-    file.take(MAX_ANCHOR + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| io_err("read", path, e))?;
-    if text.len() as u64 > MAX_ANCHOR {
+    // One fstat and one read of exactly its size: the file is replaced by rename, never
+    // rewritten in place, so what this descriptor holds cannot change under it. (read_to_end
+    // on an empty buffer took five small reads.)
+    let len = file
+        .metadata()
+        .map_err(|e| io_err("read the size of", path, e))?
+        .len();
+    if len > MAX_ANCHOR {
         return Err(AuditError::Corrupt {
             path: path.to_path_buf(),
         });
     }
+    let mut text = Zeroizing::new(vec![0u8; len as usize]);
+    (&file)
+        .read_exact(&mut text)
+        .map_err(|e| io_err("read", path, e))?;
     Ok(Some(text))
 }
 

@@ -27,6 +27,10 @@
 //! temp file, fsync, rename, fsync of the folder), then releases the lock. A failed write is
 //! taken back and returned as an error. All files are created with mode 0600.
 //!
+//! **Counter index.** `audit.index` keeps every account's last write counter up to a line of the
+//! log, MAC'd under a key derived from the secret, so the replay check reads the lines after that
+//! line only; see `index.rs` for why it is as strong as reading the whole log.
+//!
 //! **Rotation.** [`AuditLog::rotate`] renames the log to `audit.log.<N>` and starts a new one
 //! with a `rotate` line that continues seq, key chain and hash chain, so [`verify`] over
 //! [`AuditLog::files`] (oldest first) passes across the set.
@@ -48,12 +52,15 @@
 mod connstr;
 mod counter;
 mod event;
+mod index;
 mod key;
 mod log;
 pub mod scan;
 mod shared;
 mod verify;
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -63,6 +70,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
+pub use index::{CounterSnapshot, Counters, STRIDE as INDEX_STRIDE};
 pub use key::{AuditKey, fingerprint};
 pub use log::{AuditLog, Pending};
 pub use shared::{COPY_FILE, KeylessTrail, SharedLog, copy_counters, copy_last_counter};
@@ -153,6 +161,13 @@ pub enum AuditError {
         /// The file.
         path: PathBuf,
     },
+    /// The counter index's MAC does not check: it was edited, forged or copied from another
+    /// keychain. It is not used and not overwritten (exit 7).
+    #[error("the audit counter index {} does not authenticate (edited or forged)", path.display())]
+    IndexForged {
+        /// The index file.
+        path: PathBuf,
+    },
     /// The log ends in the middle of a line.
     #[error("{} ends with a partial line (a torn write?)", path.display())]
     PartialLine {
@@ -215,6 +230,9 @@ impl AuditError {
                 }
                 AuditError::Corrupt { .. } => {
                     "restore it from a backup, or run 'keychain audit verify' to see what is wrong"
+                }
+                AuditError::IndexForged { .. } => {
+                    "run 'keychain audit verify'; the index is only a cache of the log: once the log checks, remove the index and keychain rebuilds it from the log"
                 }
                 AuditError::PartialLine { .. } => {
                     "run 'keychain audit verify' before logging again"
