@@ -13,6 +13,7 @@ mod clock_back;
 mod crash_safety;
 mod demo_script;
 mod exec_env_cli;
+mod exec_supply;
 mod header_times;
 mod hostile_files;
 mod hot_paths;

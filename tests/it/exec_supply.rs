@@ -1,0 +1,402 @@
+//! `keychain exec NAME --serve --token-file -- CMD`: a long-running child kept supplied with a
+//! valid token (issue 22 item 1), through the real binary. The long tests run children over
+//! several token lifetimes on a clock that moves while they run: keychain's and the children's
+//! through libfaketime reading a timestamp file the test rewrites, the Exact emulator's through
+//! its admin call. The child asks the endpoint with curl over the Unix socket and reads the file.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+
+use crate::support;
+
+use support::exact_emulator::Config;
+use support::login::{Exact, FAKETIME_LIB, REDIRECT_URI, require_faketime};
+use support::{CANARY_PASSWORD, Kc, Llng, assert_success};
+
+/// The child: answers the test's commands on its standard input. `check`: the time, then four
+/// endpoint answers asked at once, then the file; `file`: the file only; `quit`.
+const CHILD: &str = r#"
+D="$1"
+umask 077
+printf 'Authorization: Bearer %s\r\n' "$KEYCHAIN_TOKEN_AUTH" > "$D/header"
+ask() { curl -s --unix-socket "$KEYCHAIN_TOKEN_SOCKET" -H @"$D/header" http://keychain/token; }
+while read -r cmd; do
+  case "$cmd" in
+    check)
+      echo "T $(date +%s)"
+      for i in 1 2 3 4; do ask > "$D/e$i" & done
+      wait
+      for i in 1 2 3 4; do printf 'E %s\n' "$(cat "$D/e$i")"; done
+      printf 'F %s\n' "$(cat "$KEYCHAIN_TOKEN_FILE")"
+      echo end ;;
+    file)
+      printf 'F %s\n' "$(cat "$KEYCHAIN_TOKEN_FILE")"
+      echo end ;;
+    where)
+      printf 'W %s %s\n' "$KEYCHAIN_TOKEN_SOCKET" "$KEYCHAIN_TOKEN_FILE"
+      echo end ;;
+    quit) exit 0 ;;
+  esac
+done
+"#;
+
+/// keychain's (and its children's) clock: an offset in a file libfaketime reads at every call.
+struct MovingClock {
+    file: PathBuf,
+    offset: i64,
+}
+
+impl MovingClock {
+    fn new(kc: &Kc) -> MovingClock {
+        require_faketime();
+        let file = kc.tmp.path().join("faketime");
+        std::fs::write(&file, "+0s\n").unwrap();
+        MovingClock { file, offset: 0 }
+    }
+
+    fn set(&mut self, offset: i64) {
+        self.offset = offset;
+        // Atomic, so that a reader never sees an empty file (libfaketime would take it as 0).
+        let temp = self.file.with_extension("tmp");
+        std::fs::write(&temp, format!("{offset:+}s\n")).unwrap();
+        std::fs::rename(&temp, &self.file).unwrap();
+    }
+
+    fn apply(&self, cmd: &mut std::process::Command) {
+        cmd.env("LD_PRELOAD", FAKETIME_LIB)
+            .env("FAKETIME_TIMESTAMP_FILE", &self.file)
+            .env("FAKETIME_NO_CACHE", "1")
+            .env("FAKETIME_DONT_RESET", "1")
+            // Waits (the keeper's, the locks') measure real time.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .env_remove("FAKETIME");
+    }
+}
+
+/// A running `keychain exec ... -- sh CHILD` and the child's pipes.
+struct Job {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// One `check`: the child's time, the endpoint's answers, the file's token.
+#[derive(Debug)]
+struct Seen {
+    now: i64,
+    answers: Vec<serde_json::Value>,
+    file: String,
+}
+
+impl Job {
+    fn start(kc: &Kc, clock: &MovingClock, args: &[&str]) -> Job {
+        let work = tempfile::tempdir_in(kc.tmp.path()).unwrap().keep();
+        let mut cmd = kc.std_cmd();
+        clock.apply(&mut cmd);
+        cmd.env_remove("KEYCHAIN_ON_FAILURE")
+            .arg("exec")
+            .args(args)
+            .args(["--", "sh", "-c", CHILD, "child"])
+            .arg(&work)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Job {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> Vec<String> {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "the child ended early; it said: {lines:?}");
+            let line = line.trim_end().to_string();
+            if line == "end" {
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
+    fn check(&mut self) -> Seen {
+        let lines = self.ask("check");
+        let mut seen = Seen {
+            now: 0,
+            answers: Vec::new(),
+            file: String::new(),
+        };
+        for line in lines {
+            let (kind, rest) = line.split_once(' ').unwrap_or((&line, ""));
+            match kind {
+                "T" => seen.now = rest.parse().unwrap(),
+                "E" => seen
+                    .answers
+                    .push(serde_json::from_str(rest).unwrap_or_else(|e| panic!("{e}: {rest:?}"))),
+                "F" => seen.file = rest.to_string(),
+                _ => panic!("unexpected line {line:?}"),
+            }
+        }
+        seen
+    }
+
+    fn file(&mut self) -> String {
+        let lines = self.ask("file");
+        lines[0].strip_prefix("F ").unwrap_or_default().to_string()
+    }
+
+    fn paths(&mut self) -> (PathBuf, PathBuf) {
+        let lines = self.ask("where");
+        let mut parts = lines[0].strip_prefix("W ").unwrap().split(' ');
+        (
+            PathBuf::from(parts.next().unwrap()),
+            PathBuf::from(parts.next().unwrap()),
+        )
+    }
+
+    fn quit(mut self) -> std::process::ExitStatus {
+        writeln!(self.stdin, "quit").unwrap();
+        drop(self.stdin);
+        self.child.wait().unwrap()
+    }
+}
+
+/// Every answer and the file hold the same token, valid by the child's clock for more than
+/// `at_least` seconds; returns it.
+fn assert_valid(seen: &Seen, at_least: i64) -> String {
+    assert_eq!(seen.answers.len(), 4, "{seen:?}");
+    let token = seen.answers[0]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {seen:?}"))
+        .to_string();
+    for answer in &seen.answers {
+        assert_eq!(
+            answer["access_token"].as_str(),
+            Some(token.as_str()),
+            "{seen:?}"
+        );
+        let expires_at = answer["expires_at"].as_str().unwrap();
+        let expires = humantime::parse_rfc3339(expires_at).unwrap();
+        let expires = keychain::clock::unix_seconds(expires);
+        assert!(
+            expires - seen.now > at_least,
+            "a token valid for {} s at {}: {seen:?}",
+            expires - seen.now,
+            seen.now
+        );
+        assert_eq!(
+            answer["token_type"]
+                .as_str()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("bearer")
+        );
+    }
+    assert_eq!(seen.file, token, "the file and the endpoint disagree");
+    token
+}
+
+/// Until the file holds a token other than `old` (the keeper renews it on its own, without a
+/// request to the endpoint), at most 15 s of real time.
+fn wait_for_new_file(job: &mut Job, old: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let now = job.file();
+        if now != old {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token file was not renewed before its token expired"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The steps of one token lifetime: a look every 100 s, then 575 s after the token was issued
+/// (past Exact's 570 s and past a 60 s margin, 25 s before it expires).
+const STEPS: [i64; 6] = [100, 100, 100, 100, 100, 75];
+const LIFETIMES: usize = 4;
+
+/// Runs two supplied jobs side by side over [`LIFETIMES`] token lifetimes; `advance` moves every
+/// clock, `valid` asks the provider whether it takes a token. Returns how many lifetimes ran.
+fn run_over_lifetimes(
+    kc: &Kc,
+    clock: &mut MovingClock,
+    mut advance: impl FnMut(&mut MovingClock, i64),
+    valid: impl Fn(&str) -> bool,
+) {
+    let mut jobs = [
+        Job::start(kc, clock, &["acct", "--serve", "--token-file"]),
+        Job::start(kc, clock, &["acct", "--serve", "--token-file"]),
+    ];
+    let (socket, file) = jobs[0].paths();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&socket), 0o600);
+    assert_eq!(mode(socket.parent().unwrap()), 0o700);
+
+    let mut token = assert_valid(&jobs[0].check(), 500);
+    for _ in 0..LIFETIMES {
+        for step in STEPS {
+            advance(clock, step);
+            // The file first: it must be good without anyone asking the endpoint.
+            for job in jobs.iter_mut() {
+                let file = job.file();
+                assert!(
+                    valid(&file),
+                    "the token file holds a token the provider refuses"
+                );
+            }
+        }
+        // 575 s: both keepers renew within a second or so, one refresh between them.
+        let renewed = wait_for_new_file(&mut jobs[0], &token);
+        assert_ne!(renewed, token);
+        for job in jobs.iter_mut() {
+            let seen = job.check();
+            let now_token = assert_valid(&seen, 500);
+            assert_eq!(now_token, renewed, "both jobs hold the one renewed token");
+            assert!(valid(&now_token), "the provider refuses the served token");
+        }
+        token = renewed;
+    }
+    for job in jobs {
+        let status = job.quit();
+        assert!(status.success(), "{status:?}");
+    }
+    // The endpoint and the file are gone with the child.
+    assert!(!socket.exists() && !file.exists());
+    assert!(!socket.parent().unwrap().exists());
+}
+
+/// Issue 22 item 1 on the Exact emulator: a child running for four token lifetimes always holds
+/// a token the emulator takes, from the endpoint and from the file; two jobs asking four at a
+/// time cost one refresh per expiry (Exact's 570 s kept: no refresh error at all).
+#[test]
+fn exact_a_long_running_child_always_holds_a_valid_token_with_one_refresh_per_expiry() {
+    let mut exact = Exact::start(Config {
+        password: CANARY_PASSWORD.into(),
+        ..Config::default()
+    });
+    let kc = Kc::with_file_store();
+    exact.add(&kc, "acct", CANARY_PASSWORD);
+    let mut clock = MovingClock::new(&kc);
+    let mut login = kc.std_cmd();
+    clock.apply(&mut login);
+    let out = login.args(["login", "acct"]).output().unwrap();
+    assert_success(&out, &["login", "acct"]);
+    let before = exact.stats();
+    assert_eq!((before.logons, before.refreshes), (1, 0));
+
+    let client = keychain::oauth::http::client().unwrap();
+    let me = exact.url("api/v1/current/Me");
+    let emu = std::cell::RefCell::new(&mut exact);
+    run_over_lifetimes(
+        &kc,
+        &mut clock,
+        |clock, step| {
+            let mut exact = emu.borrow_mut();
+            exact.advance(step);
+            clock.set(exact.offset);
+        },
+        |token| {
+            client
+                .get(&me)
+                .bearer_auth(token)
+                .send()
+                .unwrap()
+                .status()
+                .is_success()
+        },
+    );
+    drop(emu);
+    let after = exact.stats();
+    assert_eq!(after.refreshes, LIFETIMES as u32, "one refresh per expiry");
+    assert_eq!(after.logons, 1, "no logon beyond the first");
+    assert_eq!(after.errors, 0, "no refresh within 570 s, no error counted");
+
+    // Every token handed out is in the audit log: one refresh event per lifetime.
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    assert_eq!(
+        log.matches("\"action\":\"login_refresh\"").count(),
+        LIFETIMES,
+        "{log}"
+    );
+}
+
+/// The same on LemonLDAP::NG (OpenID Connect, 600 s tokens, no minimum interval: renewed
+/// --min-valid (60 s) before expiry). Its clock cannot move: only keychain's does, so validity
+/// is judged by the expiry keychain states, and the portal counts the refreshes.
+#[test]
+fn llng_a_long_running_child_always_holds_a_valid_token_with_one_refresh_per_expiry() {
+    let llng = Llng::exclusive();
+    let kc = Kc::with_file_store();
+    let pw = kc.file("pw", "msmith\n");
+    let cs = kc.file("cs", "cli-secret");
+    kc.ok(&[
+        "add",
+        "acct",
+        "--provider",
+        "oidc",
+        "--issuer",
+        llng.url.as_str(),
+        "--client-id",
+        "cli",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--scope",
+        "openid offline_access",
+        "--user",
+        "msmith",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--client-secret-file",
+        cs.to_str().unwrap(),
+        "--no-totp",
+    ]);
+    let mut clock = MovingClock::new(&kc);
+    let mut login = kc.std_cmd();
+    clock.apply(&mut login);
+    assert_success(
+        &login.args(["login", "acct"]).output().unwrap(),
+        &["login", "acct"],
+    );
+    // The turn's log holds this test's lines only.
+    let refreshes = || llng.log().matches("\"POST /oauth2/token ").count();
+    let before = refreshes();
+    let userinfo = llng.url.join("oauth2/userinfo").unwrap();
+    let client = keychain::oauth::http::client().unwrap();
+    run_over_lifetimes(
+        &kc,
+        &mut clock,
+        |clock, step| {
+            let offset = clock.offset + step;
+            clock.set(offset);
+        },
+        |token| {
+            client
+                .get(userinfo.clone())
+                .bearer_auth(token)
+                .send()
+                .unwrap()
+                .status()
+                .is_success()
+        },
+    );
+    assert_eq!(
+        refreshes() - before,
+        LIFETIMES,
+        "one refresh per expiry: {}",
+        llng.log()
+    );
+}
