@@ -400,3 +400,186 @@ fn llng_a_long_running_child_always_holds_a_valid_token_with_one_refresh_per_exp
         llng.log()
     );
 }
+
+/// Stores a cached access token valid for an hour, as a logon does.
+fn plant_token(kc: &Kc, name: &str, token: &str) {
+    kc.edit_account(name, |account| {
+        let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
+        account.set_secret(
+            keychain::record::SecretField::AccessToken,
+            Some(secrecy::SecretString::from(token.to_string())),
+            now,
+        );
+        account.header.access_token_issued = Some(now);
+        account.header.access_token_expires = Some(now + 3600);
+    });
+}
+
+fn planted() -> Kc {
+    let kc = Kc::with_file_store();
+    kc.add_account("acct");
+    plant_token(&kc, "acct", "at-planted-4711");
+    kc
+}
+
+/// Waits (real time, at most 20 s) until `path` exists.
+fn wait_for(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never came",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Only the run's bearer secret gets the token (a missing, a wrong or a longer secret: 401); the
+/// socket and file are 0600 in a 0700 folder; the secret is in no output of keychain and not in
+/// the audit log; the folder is gone when the child ends.
+#[test]
+fn the_endpoint_answers_only_the_runs_secret_and_all_is_gone_when_the_child_ends() {
+    let kc = planted();
+    let out_file = kc.tmp.path().join("seen.txt");
+    let script = r#"
+exec > "$1"
+umask 077
+code() { curl -s -o /dev/null -w '%{http_code}\n' --unix-socket "$KEYCHAIN_TOKEN_SOCKET" "$@"; }
+code http://k/token
+code -H 'Authorization: Bearer wrong' http://k/token
+printf 'Authorization: Bearer %sx\r\n' "$KEYCHAIN_TOKEN_AUTH" > "$2/long"
+code -H @"$2/long" http://k/token
+printf 'Authorization: Bearer %s\r\n' "$KEYCHAIN_TOKEN_AUTH" > "$2/header"
+code -H @"$2/header" http://k/other
+code -X POST -H @"$2/header" http://k/token
+curl -s --unix-socket "$KEYCHAIN_TOKEN_SOCKET" -H @"$2/header" http://k/token
+stat -c '%a' "$KEYCHAIN_TOKEN_SOCKET" "$KEYCHAIN_TOKEN_FILE" "$(dirname "$KEYCHAIN_TOKEN_FILE")"
+cat "$KEYCHAIN_TOKEN_FILE"; echo
+echo "$KEYCHAIN_TOKEN_AUTH"
+echo "$KEYCHAIN_TOKEN_SOCKET"
+echo "$KEYCHAIN_TOKEN_FILE"
+"#;
+    let work = kc.tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let args = [
+        "exec",
+        "acct",
+        "--serve",
+        "--token-file",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "child",
+        out_file.to_str().unwrap(),
+        work.to_str().unwrap(),
+    ];
+    let out = kc.run(&args);
+    assert_success(&out, &args);
+    let seen = std::fs::read_to_string(&out_file).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[..5], ["401", "401", "401", "404", "405"], "{seen}");
+    let answer: serde_json::Value = serde_json::from_str(lines[5]).unwrap();
+    assert_eq!(answer["access_token"], "at-planted-4711");
+    let expires_in = answer["expires_in"].as_i64().unwrap();
+    assert!((3500..=3600).contains(&expires_in), "{answer}");
+    assert!(answer["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(lines[6..9], ["600", "600", "700"], "{seen}");
+    assert_eq!(lines[9], "at-planted-4711");
+    let secret = lines[10];
+    assert!(secret.len() >= 40, "a 256-bit secret: {secret}");
+    let (socket, file) = (Path::new(lines[11]), Path::new(lines[12]));
+    assert!(!socket.exists() && !file.exists() && !file.parent().unwrap().exists());
+    // The secret and the token left only through the child's environment and the endpoint.
+    for text in [
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    ] {
+        assert!(
+            !text.contains(secret) && !text.contains("at-planted-4711"),
+            "{text}"
+        );
+    }
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    assert!(!log.contains(secret) && !log.contains("at-planted-4711"));
+    // The token handed to the job is in the audit log.
+    assert!(log.contains("\"action\":\"login_cache\""), "{log}");
+}
+
+/// SIGTERM to keychain reaches the child, keychain waits for it, passes its exit code on and
+/// removes the run folder.
+#[test]
+fn sigterm_to_keychain_reaches_the_child_and_the_run_folder_goes() {
+    let kc = planted();
+    let ready = kc.tmp.path().join("ready");
+    let got = kc.tmp.path().join("got-term");
+    let script = r#"trap 'echo term > "$2"; exit 3' TERM
+echo "$KEYCHAIN_TOKEN_FILE" > "$1.tmp"; mv "$1.tmp" "$1"
+while :; do sleep 0.1; done"#;
+    let mut child = kc
+        .std_cmd()
+        .args([
+            "exec",
+            "acct",
+            "--serve",
+            "--token-file",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "child",
+        ])
+        .arg(&ready)
+        .arg(&got)
+        .spawn()
+        .unwrap();
+    wait_for(&ready);
+    let file = PathBuf::from(std::fs::read_to_string(&ready).unwrap().trim());
+    assert!(file.exists());
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "the child's exit code: {status:?}");
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term");
+    assert!(!file.parent().unwrap().exists(), "the run folder is gone");
+}
+
+/// A keychain killed outright (SIGKILL) cannot clean up: its socket then refuses every
+/// connection (the secret died with it), and the next `exec` removes the folder.
+#[test]
+fn a_killed_keychain_leaves_a_dead_socket_that_the_next_exec_removes() {
+    let kc = planted();
+    let ready = kc.tmp.path().join("ready");
+    let script = r#"echo "$$ $KEYCHAIN_TOKEN_SOCKET" > "$1.tmp"; mv "$1.tmp" "$1"
+exec sleep 60"#;
+    let mut child = kc
+        .std_cmd()
+        .args(["exec", "acct", "--serve", "--", "sh", "-c", script, "child"])
+        .arg(&ready)
+        .spawn()
+        .unwrap();
+    wait_for(&ready);
+    let text = std::fs::read_to_string(&ready).unwrap();
+    let (pid, socket) = text.trim().split_once(' ').unwrap();
+    let socket = PathBuf::from(socket);
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The orphaned child is the test's to end.
+    let _ = std::process::Command::new("kill").arg(pid).status();
+    assert!(socket.exists(), "SIGKILL leaves the folder");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_err(),
+        "nobody answers on a dead run's socket"
+    );
+    let args = ["exec", "acct", "--serve", "--", "true"];
+    assert_success(&kc.run(&args), &args);
+    assert!(
+        !socket.parent().unwrap().exists(),
+        "the next exec removed the dead run's folder"
+    );
+}

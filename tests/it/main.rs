@@ -14,6 +14,7 @@ mod crash_safety;
 mod demo_script;
 mod exec_env_cli;
 mod exec_supply;
+mod failure_hook;
 mod header_times;
 mod hostile_files;
 mod hot_paths;
