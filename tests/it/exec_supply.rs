@@ -583,3 +583,70 @@ exec sleep 60"#;
         "the next exec removed the dead run's folder"
     );
 }
+
+/// A job whose refreshes start failing mid-run (the client secret is refused): the endpoint
+/// serves the token while it is valid, then answers 503 with the error's class and exit code;
+/// the on-failure hook runs once for the incident, however often the child asks and the keeper
+/// tries again.
+#[test]
+fn exact_a_refused_refresh_mid_run_answers_503_and_runs_the_hook_once() {
+    let mut exact = Exact::start(Config {
+        password: CANARY_PASSWORD.into(),
+        ..Config::default()
+    });
+    let kc = Kc::with_file_store();
+    exact.add(&kc, "acct", CANARY_PASSWORD);
+    let mut clock = MovingClock::new(&kc);
+    let mut login = kc.std_cmd();
+    clock.apply(&mut login);
+    assert_success(
+        &login.args(["login", "acct"]).output().unwrap(),
+        &["login", "acct"],
+    );
+    let hook_log = kc.tmp.path().join("hook.log");
+    let hook = format!(
+        "echo \"$KEYCHAIN_ACCOUNT $KEYCHAIN_FAILURE_REASON $KEYCHAIN_EXIT_CODE\" >> '{}'",
+        hook_log.display()
+    );
+    let mut job = Job::start(
+        &kc,
+        &clock,
+        &["acct", "--serve", "--token-file", "--on-failure", &hook],
+    );
+    let token = assert_valid(&job.check(), 500);
+
+    let wrong = kc.file("wrong.cs", "not-the-client-secret");
+    let mut set = kc.std_cmd();
+    clock.apply(&mut set);
+    let args = [
+        "set",
+        "acct",
+        "--client-secret-file",
+        wrong.to_str().unwrap(),
+    ];
+    assert_success(&set.args(args).output().unwrap(), &args);
+
+    // 575 s: the refresh is refused; the token still has 25 s and is served.
+    exact.advance(575);
+    clock.set(exact.offset);
+    let seen = job.check();
+    assert_eq!(assert_valid(&seen, 10), token);
+    // 605 s: expired, and no new one: 503, several times over.
+    exact.advance(30);
+    clock.set(exact.offset);
+    for _ in 0..3 {
+        let seen = job.check();
+        for answer in &seen.answers {
+            assert_eq!(answer["error"], "unavailable", "{seen:?}");
+            assert_eq!(answer["exit_code"], 5, "{seen:?}");
+            assert!(answer.get("access_token").is_none());
+        }
+    }
+    // Past the keeper's backoff: it tried again, and the incident is still the same one.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    job.check();
+    assert!(job.quit().success());
+    let lines = std::fs::read_to_string(&hook_log).unwrap();
+    assert_eq!(lines, "acct rejected 5\n");
+    assert!(exact.stats().token_requests >= 3, "the keeper tried again");
+}
