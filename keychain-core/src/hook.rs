@@ -194,6 +194,9 @@ fn run(
         }
     }
     use std::os::fd::AsFd;
+    // Not written through here: the descriptor is handed to the hook as its standard output,
+    // so that what it prints never mixes with a token on keychain's standard output.
+    #[allow(clippy::disallowed_methods)]
     let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
     let mut child = cmd
         .env("KEYCHAIN_ACCOUNT", account)

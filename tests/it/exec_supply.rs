@@ -300,12 +300,10 @@ fn exact_a_long_running_child_always_holds_a_valid_token_with_one_refresh_per_ex
 
     let client = keychain::oauth::http::client().unwrap();
     let me = exact.url("api/v1/current/Me");
-    let emu = std::cell::RefCell::new(&mut exact);
     run_over_lifetimes(
         &kc,
         &mut clock,
         |clock, step| {
-            let mut exact = emu.borrow_mut();
             exact.advance(step);
             clock.set(exact.offset);
         },
@@ -319,7 +317,6 @@ fn exact_a_long_running_child_always_holds_a_valid_token_with_one_refresh_per_ex
                 .is_success()
         },
     );
-    drop(emu);
     let after = exact.stats();
     assert_eq!(after.refreshes, LIFETIMES as u32, "one refresh per expiry");
     assert_eq!(after.logons, 1, "no logon beyond the first");
