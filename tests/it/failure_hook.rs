@@ -111,6 +111,16 @@ fn a_dead_refresh_token_without_a_password_runs_the_hook_as_no_credentials() {
     exact.ok(&kc, &["set", "ex", "--unset", "password"]);
     put_back_refresh_token(&kc, "ex", "rt-that-the-emulator-never-issued");
     exact.advance(600);
+    // The cron job's refresh finds it first (the setting, as cron would set it)...
+    let out = exact
+        .cmd(&kc)
+        .env("KEYCHAIN_ON_FAILURE", &cmd)
+        .args(["refresh", "ex", "--idle-days", "0"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 5);
+    assert_eq!(lines(&log), ["ex no-credentials 2"]);
+    // ...and the jobs after it are the same incident.
     for _ in 0..3 {
         assert_exit(&login(&exact, &kc, &cmd), 2);
     }
