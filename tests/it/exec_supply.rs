@@ -513,7 +513,7 @@ fn sigterm_to_keychain_reaches_the_child_and_the_run_folder_goes() {
     let got = kc.tmp.path().join("got-term");
     let script = r#"trap 'echo term > "$2"; exit 3' TERM
 echo "$KEYCHAIN_TOKEN_FILE" > "$1.tmp"; mv "$1.tmp" "$1"
-while :; do sleep 0.1; done"#;
+i=0; while [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done"#;
     let mut child = kc
         .std_cmd()
         .args([
@@ -540,6 +540,7 @@ while :; do sleep 0.1; done"#;
         .unwrap();
     assert!(status.success());
     let status = child.wait().unwrap();
+    // 0 after 20 s: the signal never reached the child.
     assert_eq!(status.code(), Some(3), "the child's exit code: {status:?}");
     assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term");
     assert!(!file.parent().unwrap().exists(), "the run folder is gone");
