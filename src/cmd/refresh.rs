@@ -33,7 +33,12 @@ pub struct RefreshArgs {
     #[arg(long, value_name = "DAYS", default_value_t = 20)]
     pub idle_days: u32,
     /// Run CMD once per incident when an account needs a person (see login --on-failure)
-    #[arg(long, value_name = "CMD", env = "KEYCHAIN_ON_FAILURE")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "KEYCHAIN_ON_FAILURE",
+        hide_env_values = true
+    )]
     pub on_failure: Option<std::ffi::OsString>,
 }
 

@@ -101,7 +101,12 @@ pub struct LogonArgs {
     /// the lockout guard holds, the provider rejected a credential, or no refresh token and no
     /// password is left. CMD gets KEYCHAIN_ACCOUNT, KEYCHAIN_FAILURE_REASON (lockout-guard,
     /// rejected, no-credentials) and KEYCHAIN_EXIT_CODE, never a secret
-    #[arg(long, value_name = "CMD", env = "KEYCHAIN_ON_FAILURE")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "KEYCHAIN_ON_FAILURE",
+        hide_env_values = true
+    )]
     pub on_failure: Option<std::ffi::OsString>,
 }
 
