@@ -484,6 +484,9 @@ echo "$KEYCHAIN_TOKEN_FILE"
     let lines: Vec<&str> = seen.lines().collect();
     assert_eq!(lines[..5], ["401", "401", "401", "404", "405"], "{seen}");
     let answer: serde_json::Value = serde_json::from_str(lines[5]).unwrap();
+    // The document `login --format json` prints: one field vocabulary.
+    support::shape::Schemas::load().check("login", &answer);
+    assert!(lines[5].starts_with("{\"format\":1,"), "{}", lines[5]);
     assert_eq!(answer["access_token"], "at-planted-4711");
     let expires_in = answer["expires_in"].as_i64().unwrap();
     assert!((3500..=3600).contains(&expires_in), "{answer}");

@@ -216,8 +216,9 @@ fn failure_of(state: &super::State) -> Failure {
     })
 }
 
+/// The document `login --format json` prints (tests/schemas/login.json), `"format"` first.
 fn token_json(current: &super::Current, now: i64) -> zeroize::Zeroizing<String> {
-    zeroize::Zeroizing::new(
+    let body = zeroize::Zeroizing::new(
         serde_json::json!({
             "access_token": current.token.expose_secret(),
             "token_type": current.token_type,
@@ -226,7 +227,9 @@ fn token_json(current: &super::Current, now: i64) -> zeroize::Zeroizing<String> 
             "scope": current.scope,
         })
         .to_string(),
-    )
+    );
+    // The JSON contract's version, as the CLI's `json::FORMAT`.
+    zeroize::Zeroizing::new(format!("{{\"format\":1,{}", &body[1..]))
 }
 
 fn error_json(code: &str, message: &str) -> zeroize::Zeroizing<String> {
