@@ -406,13 +406,16 @@ pub fn sweep(runs: &Path) {
     }
 }
 
+/// The run's owner lock, locked before it appears under its name: a sweeper that finds
+/// `owner.lock` unlocked knows its run is over, never that it has not started yet.
 fn owner_lock(dir: &Path) -> Result<File> {
     let path = dir.join("owner.lock");
+    let temp = dir.join(".owner.lock.tmp");
     let file = crate::fsutil::open_private(
-        &path,
+        &temp,
         std::fs::OpenOptions::new().write(true).create_new(true),
     )
-    .map_err(|e| io_error("create", &path, e))?;
+    .map_err(|e| io_error("create", &temp, e))?;
     file.try_lock().map_err(|e| {
         io_error(
             "lock",
@@ -423,6 +426,7 @@ fn owner_lock(dir: &Path) -> Result<File> {
             },
         )
     })?;
+    std::fs::rename(&temp, &path).map_err(|e| io_error("create", &path, e))?;
     Ok(file)
 }
 
