@@ -6,6 +6,9 @@
 //! Order: the program is found first (127/126 cost no logon); then every account is read and
 //! every value obtained (one logon per account, however many variables name it); secrets named
 //! explicitly are recorded in the audit log; only then does CMD start.
+//!
+//! With `--serve` or `--token-file` (`exec_supply`), NAME's token is kept fresh for as long as
+//! CMD runs, by the same engine.
 
 use clap::Args;
 
