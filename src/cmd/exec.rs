@@ -6,6 +6,9 @@
 //! Order: the program is found first (127/126 cost no logon); then every account is read and
 //! every value obtained (one logon per account, however many variables name it); secrets named
 //! explicitly are recorded in the audit log; only then does CMD start.
+//!
+//! With `--serve` or `--token-file` (`exec_supply`), NAME's token is kept fresh for as long as
+//! CMD runs, by the same engine.
 
 use clap::Args;
 
@@ -40,6 +43,8 @@ pub struct ExecArgs {
     pub env_file: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub logon: LogonArgs,
+    #[command(flatten)]
+    pub supply: super::exec_supply::SupplyArgs,
     /// The command and its arguments, after --
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -67,18 +72,20 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
     super::program::check(program)?;
 
     let opts = super::login::options(&args.logon);
-    let mut tokens: BTreeMap<&str, SecretString> = BTreeMap::new();
+    let on_failure = args.logon.on_failure.as_deref();
+    let mut tokens: BTreeMap<&str, crate::login::Token> = BTreeMap::new();
     let mut env: Vec<(&str, SecretString)> = Vec::new();
     for spec in &specs {
         let value = match spec.field {
             EnvField::AccessToken => match tokens.get(spec.account.as_str()) {
-                Some(token) => token.clone(),
+                Some(token) => token.access_token.clone(),
                 None => {
-                    let token = crate::login::obtain(kc, &spec.account, &opts)?.access_token;
+                    let token = crate::hook::obtain(kc, &spec.account, &opts, on_failure)?;
                     // As every way out: a token with a space or a line break is not handed on.
-                    crate::reference::check_token_text(&token)?;
-                    tokens.insert(&spec.account, token.clone());
-                    token
+                    crate::reference::check_token_text(&token.access_token)?;
+                    let value = token.access_token.clone();
+                    tokens.insert(&spec.account, token);
+                    value
                 }
             },
             field => plain_or_secret(kc, spec, field)?,
@@ -97,9 +104,22 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
     for (var, value) in &env {
         command.env(var, value.expose_secret());
     }
-    let status = command
-        .status()
-        .map_err(|e| super::program::spawn_error(program, &e))?;
+    let status = match (&args.name, args.supply.wanted()) {
+        (Some(name), true) => {
+            let first = tokens
+                .remove(name.as_str())
+                .expect("NAME's token was obtained above");
+            let account = super::exec_supply::Account {
+                name,
+                opts: &opts,
+                on_failure,
+            };
+            super::exec_supply::run(kc, &args.supply, account, first, command, program)?
+        }
+        _ => command
+            .status()
+            .map_err(|e| super::program::spawn_error(program, &e))?,
+    };
     Ok(crate::outcome::Outcome::Child(exit_code_of(status)))
 }
 

@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::login::{self, Options, Token};
+use crate::login::{Options, Token};
 
 use super::shared_args::{LogonArgs, account_names};
 
@@ -55,7 +55,8 @@ pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
         retry: args.retry,
         ..options(&args.logon)
     };
-    let token = login::obtain(kc, &args.name, &opts)?;
+    let on_failure = args.logon.on_failure.as_deref();
+    let token = crate::hook::obtain(kc, &args.name, &opts, on_failure)?;
     crate::output::raw(render(&token, args.format, kc.now(), env_name)?.as_bytes())
 }
 

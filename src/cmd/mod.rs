@@ -8,6 +8,7 @@ mod audit;
 mod completions;
 mod exec;
 pub mod exec_env;
+mod exec_supply;
 mod export;
 mod git_credential;
 mod import;

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
-use crate::login::{self, Options, Source};
+use crate::login::{Options, Source};
 use crate::record::SecretField;
 
 use super::shared_args::account_names;
@@ -32,6 +32,14 @@ pub struct RefreshArgs {
     /// Refresh only tokens idle (neither issued nor used) for DAYS days or more
     #[arg(long, value_name = "DAYS", default_value_t = 20)]
     pub idle_days: u32,
+    /// Run CMD once per incident when an account needs a person (see login --on-failure)
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "KEYCHAIN_ON_FAILURE",
+        hide_env_values = true
+    )]
+    pub on_failure: Option<std::ffi::OsString>,
 }
 
 const DAY: i64 = 86_400;
@@ -62,7 +70,7 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcom
                 format!("failed     {name}  {}", e.with_causes())
             }
             Ok(Some(skip)) => skip,
-            Ok(None) => match login::obtain(kc, name, &opts) {
+            Ok(None) => match crate::hook::obtain(kc, name, &opts, args.on_failure.as_deref()) {
                 Ok(token) => match token.source {
                     Source::Refresh => format!("refreshed  {name}"),
                     Source::Headless => format!(

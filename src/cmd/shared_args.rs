@@ -97,6 +97,17 @@ pub struct LogonArgs {
     /// Write the provider's pages seen during a headless logon to DIR, secrets redacted, for a bug report
     #[arg(long, value_name = "DIR")]
     pub debug_pages: Option<PathBuf>,
+    /// Run CMD (with /bin/sh -c) once per incident when no token can be had without a person:
+    /// the lockout guard holds, the provider rejected a credential, or no refresh token and no
+    /// password is left. CMD gets KEYCHAIN_ACCOUNT, KEYCHAIN_FAILURE_REASON (lockout-guard,
+    /// rejected, no-credentials) and KEYCHAIN_EXIT_CODE, never a secret
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "KEYCHAIN_ON_FAILURE",
+        hide_env_values = true
+    )]
+    pub on_failure: Option<std::ffi::OsString>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -13,6 +13,8 @@ mod clock_back;
 mod crash_safety;
 mod demo_script;
 mod exec_env_cli;
+mod exec_supply;
+mod failure_hook;
 mod header_times;
 mod history;
 mod hostile_files;

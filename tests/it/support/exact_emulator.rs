@@ -142,6 +142,8 @@ struct State {
     blocked_until: i64,
     /// The last time step whose code was accepted (the user's, whichever client logged on).
     last_totp_step: Option<u64>,
+    /// Every access token handed out, with its expiry (the emulator's clock).
+    access_tokens: HashMap<String, i64>,
 }
 
 /// What the emulator makes of a one-time code.
@@ -187,6 +189,7 @@ impl Emulator {
             error_times: Vec::new(),
             blocked_until: 0,
             last_totp_step: None,
+            access_tokens: HashMap::new(),
         }));
         let srv = server.clone();
         let thread = std::thread::spawn(move || {
@@ -387,6 +390,18 @@ fn route(st: &mut State, c: &Ctx) -> Reply {
         ("GET", p) if p.starts_with(TENANT) && p.ends_with("/confirmed") => confirmed(st, c),
         ("POST", "/api/oauth2/signin-oidc") => signin_oidc(st, c),
         ("POST", "/api/oauth2/token") => token(st, c),
+        // Exact's "who am I": 200 for an access token it issued that has not expired, else 401
+        // (the check the API itself makes of every request).
+        ("GET", "/api/v1/current/Me") => {
+            let given = c
+                .headers
+                .get("authorization")
+                .and_then(|v| v.strip_prefix("Bearer "));
+            match given.and_then(|t| st.access_tokens.get(t)) {
+                Some(expires) if st.now() < *expires => json(200, serde_json::json!({ "d": {} })),
+                _ => json(401, serde_json::json!({ "error": "invalid_token" })),
+            }
+        }
         ("POST", "/__admin/advance") => {
             let secs: i64 = c
                 .query
@@ -695,7 +710,9 @@ fn token_error(st: &mut State, status: u16, error: &str, description: &str) -> R
     )
 }
 
-fn tokens_json(st: &State, access: &str, refresh: &str) -> serde_json::Value {
+fn tokens_json(st: &mut State, access: &str, refresh: &str) -> serde_json::Value {
+    let expires = st.now() + st.config.access_ttl;
+    st.access_tokens.insert(access.to_string(), expires);
     // Exact sends expires_in as a string.
     serde_json::json!({
         "access_token": access, "token_type": "bearer",
