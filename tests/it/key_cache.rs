@@ -482,3 +482,175 @@ fn a_job_after_the_first_runs_no_kdf_its_memory_capped_below_what_scrypt_needs()
     let out = capped(&cmd, CAP_KIB).output().unwrap();
     assert!(!out.status.success(), "scrypt ran under the cap?");
 }
+
+/// Runs the real `systemd-creds` with its host secret in `secret` (a file of the test's, not
+/// /var/lib/systemd's), `stdin` on its standard input.
+pub(crate) fn systemd_creds(args: &[&str], stdin: &[u8], secret: &Path) -> Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("systemd-creds")
+        .args(args)
+        .env("SYSTEMD_CREDENTIAL_SECRET", secret)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("systemd-creds (package systemd) is needed: run scripts/install-test-deps");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_success(&out, args);
+    out
+}
+
+/// What an administrator does once, as the README says: the identity from `keychain unlock
+/// --systemd-credential` piped into `systemd-creds encrypt`, into `encrypted`. Returns the
+/// command's output (standard output is the identity).
+pub(crate) fn make_identity_credential(
+    mut unlock: std::process::Command,
+    encrypted: &Path,
+    secret: &Path,
+) -> Output {
+    let out = unlock
+        .args(["unlock", "--systemd-credential"])
+        .output()
+        .unwrap();
+    assert_success(&out, &["unlock", "--systemd-credential"]);
+    std::fs::create_dir_all(encrypted.parent().unwrap()).unwrap();
+    systemd_creds(
+        &[
+            "encrypt",
+            "--with-key=host",
+            "--name=keychain-identity",
+            "-",
+            encrypted.to_str().unwrap(),
+        ],
+        &out.stdout,
+        secret,
+    );
+    out
+}
+
+/// What systemd does for `LoadCredentialEncrypted=NAME:FILE` when the service starts: the
+/// credential decrypted into the service's credentials folder, mode 0400.
+pub(crate) fn load_credential_encrypted(
+    name: &str,
+    encrypted: &Path,
+    folder: &Path,
+    secret: &Path,
+) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(folder).unwrap();
+    let target = folder.join(name);
+    systemd_creds(
+        &[
+            "decrypt",
+            &format!("--name={name}"),
+            encrypted.to_str().unwrap(),
+            target.to_str().unwrap(),
+        ],
+        b"",
+        secret,
+    );
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o400)).unwrap();
+}
+
+#[test]
+fn a_service_given_the_identity_as_an_encrypted_credential_needs_no_passphrase_and_no_kdf() {
+    let (kc, pass) = passphrase_kc();
+    let secret = kc.tmp.path().join("credential.secret");
+    let encrypted = kc.tmp.path().join("credstore.encrypted/keychain-identity");
+    let made = make_identity_credential(with_pass(&kc, &pass), &encrypted, &secret);
+    assert!(
+        String::from_utf8_lossy(&made.stdout).starts_with("AGE-SECRET-KEY-1"),
+        "the identity, for systemd-creds"
+    );
+    assert!(stderr(&made).contains("LoadCredentialEncrypted=keychain-identity"));
+    assert!(!contains(
+        &std::fs::read(&encrypted).unwrap(),
+        "AGE-SECRET-KEY"
+    ));
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    assert!(
+        log.contains("unlock --systemd-credential"),
+        "handing it out is audited"
+    );
+
+    // A run of the service: no passphrase anywhere, no kernel-keyring cache.
+    let credentials = kc
+        .tmp
+        .path()
+        .join("run/credentials/keychain-refresh.service");
+    load_credential_encrypted("keychain-identity", &encrypted, &credentials, &secret);
+    kc.ok(&["lock"]);
+    let (derived, _) = derivations(&kc);
+    let service = |args: &[&str]| {
+        kc.std_cmd()
+            .env("CREDENTIALS_DIRECTORY", &credentials)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = service(&["show", "acme", "--reveal", "password"]);
+    assert_success(&out, &["show"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{CANARY_PASSWORD}\n")
+    );
+    let out = service(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["key_store"]["answers"], true, "{json}");
+    assert_eq!(derivations(&kc).0, derived, "no KDF ran");
+    assert!(
+        derived_key(&kc).is_none(),
+        "nothing went to the kernel keyring"
+    );
+
+    // Another keychain's identity (the key was rotated): a clear error, never a fallback.
+    let other = kc.tmp.path().join("other-credentials");
+    std::fs::create_dir_all(&other).unwrap();
+    let foreign = other.join("keychain-identity");
+    std::fs::write(
+        &foreign,
+        format!(
+            "{}\n",
+            secrecy::ExposeSecret::expose_secret(&age::x25519::Identity::generate().to_string())
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &foreign,
+        std::os::unix::fs::PermissionsExt::from_mode(0o400),
+    )
+    .unwrap();
+    let out = kc
+        .std_cmd()
+        .env("CREDENTIALS_DIRECTORY", &other)
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .args(["show", "acme"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 6);
+    assert!(
+        stderr(&out).contains("systemd credential") && stderr(&out).contains("another identity"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("systemd-creds encrypt"),
+        "{}",
+        stderr(&out)
+    );
+    // One others can read is refused, as a passphrase file would be.
+    std::fs::set_permissions(
+        &foreign,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let out = kc
+        .std_cmd()
+        .env("CREDENTIALS_DIRECTORY", &other)
+        .args(["show", "acme"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 6);
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+}
