@@ -93,7 +93,7 @@ impl SettingsArgs {
             keyring_timeout: settings::keyring_timeout(self.keyring_timeout.as_deref()),
             // Only a passphrase file the user names is one this user can read at any time, so
             // only its derived key is cached (see the README, "Key stores").
-            derived_key_cache: given.as_ref().map(|_| crate::keystore::derived::IDLE),
+            derived_key_cache: given.as_ref().map(|_| crate::keystore::DERIVED_KEY_IDLE),
             passphrase_file: passphrase::passphrase_file(given, credentials.as_deref()),
             identity_credential: crate::keystore::credential::path(credentials.as_deref()),
             scrypt_work_factor: settings::scrypt_work_factor(self.scrypt_work_factor.as_deref()),

@@ -654,3 +654,30 @@ fn a_service_given_the_identity_as_an_encrypted_credential_needs_no_passphrase_a
     assert_exit(&out, 6);
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
 }
+
+#[test]
+fn unlock_systemd_credential_refuses_to_print_the_identity_on_a_terminal() {
+    let (kc, pass) = passphrase_kc();
+    let bin = assert_cmd::cargo::cargo_bin("keychain");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} unlock --systemd-credential", bin.display()),
+            "/dev/null",
+        ])
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .env("KEYCHAIN_SCRYPT_WORK_FACTOR", "10")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux 'script' is needed for terminal tests");
+    assert_exit(&out, 2);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(!screen.contains("AGE-SECRET-KEY"), "{screen}");
+    assert!(screen.contains("systemd-creds encrypt"), "{screen}");
+    let log = std::fs::read_to_string(kc.dir.join("audit.log")).unwrap();
+    assert!(
+        !log.contains("--systemd-credential"),
+        "nothing handed out: {log}"
+    );
+}

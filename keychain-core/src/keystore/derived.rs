@@ -38,9 +38,8 @@ use super::passphrase::{PassphraseKeyStore, passphrase};
 use super::{Identity, KeyStoreError, KeyStoreKind};
 use crate::settings::Settings;
 
-/// How long a derived key stays cached after its last use: a job every two hours or more
-/// often never derives again; a daily job derives once a day.
-pub const IDLE: Duration = Duration::from_secs(2 * 3600);
+/// How long a derived key stays cached after its last use.
+pub const IDLE: Duration = super::DERIVED_KEY_IDLE;
 
 /// The lock file (in the keychain folder) under which one process derives the key.
 pub const LOCK_FILE: &str = "key.lock";

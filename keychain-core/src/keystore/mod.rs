@@ -80,6 +80,11 @@ pub enum Persistence {
 
 pub use crate::settings::MAX_KEYRING_TIMEOUT;
 
+/// How long a key derived from a job's passphrase file stays in the kernel keyring after its
+/// last use ([`derived`], Linux): a job every two hours or more often never derives again; a
+/// daily job derives once a day.
+pub const DERIVED_KEY_IDLE: Duration = Duration::from_secs(2 * 3600);
+
 /// A place that keeps one keychain's age identity. Implementations never log, print or put the
 /// identity in an error, and fail with a [`KeyStoreError`] that says what to do rather than
 /// fall back to another store.

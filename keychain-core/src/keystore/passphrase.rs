@@ -2,7 +2,8 @@
 //! (age scrypt), for servers without an OS credential store.
 //!
 //! scrypt costs about a second and hundreds of MiB by design, so it must never run per call in
-//! scripts: `keychain unlock` caches the identity in the kernel keyring instead. The passphrase
+//! scripts: a job's passphrase file derives the key once into the kernel keyring
+//! ([`super::derived`]), and `keychain unlock` caches the identity there too. The passphrase
 //! comes from the passphrase file of the [`Settings`] (`KEYCHAIN_PASSPHRASE_FILE`, or the systemd
 //! credential `keychain-passphrase`) or a terminal prompt.
 #![deny(missing_docs)]
