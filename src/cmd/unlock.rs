@@ -91,8 +91,7 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
 #[cfg(target_os = "linux")]
 fn systemd_credential(kc: &Keychain, identity: &crate::keystore::Identity) -> Result<()> {
     use secrecy::ExposeSecret;
-    use std::io::IsTerminal;
-    if std::io::stdout().is_terminal() {
+    if crate::output::stdout_is_terminal() {
         return Err(crate::error::Error::usage_hint(
             "--systemd-credential writes the keychain's identity to standard output, which is a terminal",
             "pipe it into systemd-creds: keychain unlock --systemd-credential | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity",

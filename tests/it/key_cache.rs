@@ -184,7 +184,7 @@ fn a_wrong_passphrase_file_is_never_cached_and_is_tried_once() {
     assert_all(&outs, 6, "wrong passphrase");
     for out in &outs {
         assert!(out.stdout.is_empty());
-        assert!(stderr(&out).contains("hint: "), "{}", stderr(out));
+        assert!(stderr(out).contains("hint: "), "{}", stderr(out));
     }
     let (ok1, failed1) = derivations(&kc);
     assert_eq!(ok1, ok0, "nothing derived");
