@@ -69,11 +69,17 @@ RUNNING KEYCHAIN FROM CRON AND SYSTEMD
 A job has no terminal, no desktop session and little environment. It needs:
   KEYCHAIN_DIR      the keychain folder, explicitly (cron sets no XDG_DATA_HOME)
   PATH              a PATH that reaches keychain
-  the key           one of: a passphrase key store with KEYCHAIN_PASSPHRASE_FILE (or the
-                    systemd credential keychain-passphrase); 'keychain unlock --for 25h'
-                    from a login shell (the kernel keyring serves cron until it ends);
-                    a file key store. The os key store needs the desktop's Secret Service,
-                    which cron and system services do not reach.
+  the key           the fast ways, no key derivation per call:
+                    a systemd service: the identity as an encrypted credential
+                    (LoadCredentialEncrypted=keychain-identity, below);
+                    cron: a passphrase key store with KEYCHAIN_PASSPHRASE_FILE. The first
+                    job derives the key once (about a second and hundreds of MB; jobs
+                    started with it wait for it) into the kernel keyring, and later jobs
+                    read it there until it goes unused for 2 hours, the passphrase file or
+                    identity.age changes, or 'keychain lock'.
+                    Also: 'keychain unlock --for 25h' from a login shell; a file key store.
+                    The os key store needs the desktop's Secret Service, which cron and
+                    system services do not reach.
 Keep refresh tokens alive (Exact Online's expire after 30 days unused) and check that the
 jobs will work with 'keychain status' (exit 1 warning, 2 critical, 3 unknown, with the
 findings, when they may not).
@@ -84,22 +90,28 @@ crontab (examples/keychain.crontab in the source tree):
   PATH=/usr/local/bin:/usr/bin:/bin
   17 3 * * * keychain refresh --all --idle-days 20 >/dev/null; keychain status >\"$HOME/keychain-status.txt\" || cat \"$HOME/keychain-status.txt\"
 cron mails what the last command prints: the status, only when something needs a person.
+The passphrase file is the job user's, mode 0600.
 
 systemd (examples/keychain-refresh.service and .timer), as a system service running as
-the job's user; LoadCredential= hands the passphrase to the service without the user being
-able to read the file:
+the job's user, handed the keychain's identity as an encrypted credential. Make it once
+as root (again after the key is rotated); systemd-creds binds it to this machine's TPM2,
+or else its host key:
+  runuser -u etl -- keychain --dir /var/lib/etl/keychain unlock --systemd-credential \\
+    | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity
   [Service]
   Type=oneshot
   User=etl
   Environment=KEYCHAIN_DIR=/var/lib/etl/keychain
-  LoadCredential=keychain-passphrase:/etc/keychain/passphrase
+  LoadCredentialEncrypted=keychain-identity:/etc/credstore.encrypted/keychain-identity
   ExecStart=/usr/local/bin/keychain refresh --all --idle-days 20
   ExecStartPost=/usr/local/bin/keychain status
   [Timer]
   OnCalendar=*-*-* 03:17:00
   Persistent=true
-keychain reads $CREDENTIALS_DIRECTORY/keychain-passphrase when KEYCHAIN_PASSPHRASE_FILE is
-not set. A failed status fails the unit: 'systemctl --failed' and OnFailure= see it.";
+keychain reads $CREDENTIALS_DIRECTORY/keychain-identity first. A passphrase credential
+(LoadCredential=keychain-passphrase:FILE) still works but derives the key on every call
+and never caches it: the cached key would outlive the service's run. A failed status
+fails the unit: 'systemctl --failed' and OnFailure= see it.";
 
 /// `keychain help login`: what each outcome of a logon exits with.
 pub const LOGIN_EXIT_CODES: &str = "\

@@ -259,7 +259,7 @@ const OTHER_ENVIRONMENT: [(&str, &str); 6] = [
     ),
     (
         "CREDENTIALS_DIRECTORY",
-        "set by systemd for a service with LoadCredential=keychain-passphrase:FILE: the passphrase is read from there",
+        "set by systemd for a service with LoadCredentialEncrypted=keychain-identity:FILE (the identity, read first: no passphrase, no key derivation) or LoadCredential=keychain-passphrase:FILE (the passphrase)",
     ),
     (
         "KEYCHAIN_COMPLETE",

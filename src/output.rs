@@ -177,6 +177,11 @@ impl keychain_core::progress::Observer for StderrObserver {
     }
 }
 
+/// Whether standard output is a terminal (a secret meant for a pipe is refused there).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
 /// Whether standard error is a terminal (progress and the seconds left are shown only there).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()

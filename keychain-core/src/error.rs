@@ -341,6 +341,8 @@ impl Error {
         match self {
             Error::Usage { .. } => exit::USAGE,
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
+            // Another process deriving the key for the whole wait: a lock, like every other.
+            Error::KeyStore(crate::keystore::KeyStoreError::LockBusy(_)) => exit::UNAVAILABLE,
             Error::KeyStore(_) | Error::NotAMember { .. } | Error::NotJoined { .. } => exit::LOCKED,
             Error::Integrity { .. }
             | Error::Record { .. }
@@ -365,6 +367,7 @@ impl Error {
         match self {
             Error::Usage { .. } => "usage",
             Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
+            Error::KeyStore(crate::keystore::KeyStoreError::LockBusy(_)) => "unavailable",
             Error::KeyStore(_) => "key-store",
             Error::NotAMember { .. } => "not-a-member",
             Error::NotJoined { .. } => "not-joined",

@@ -293,8 +293,47 @@ impl Keychain {
         if let Some(identity) = self.identity.get() {
             return Ok(identity);
         }
-        let identity = keystore::load_identity(&self.dir, &self.config, &self.settings)?;
+        let mut derived = None;
+        let loaded =
+            keystore::load_identity_noting(&self.dir, &self.config, &self.settings, &mut derived);
+        if let Some(derivation) = derived {
+            self.record_derivation(derivation, loaded.is_ok())?;
+        }
+        let identity = loaded?;
         Ok(self.identity.get_or_init(|| identity))
+    }
+
+    /// Logs that this call derived the key from the passphrase file (an `unlock` event in this
+    /// machine's own log: the kernel keyring it went to is this machine's). No log, no cached
+    /// key: when the event cannot be written, the key is taken back out of the cache.
+    #[cfg(target_os = "linux")]
+    fn record_derivation(&self, derivation: keystore::Derivation, opened: bool) -> Result<()> {
+        use crate::audit::Outcome;
+        use keystore::derived::Derivation;
+        let outcome = match &derivation {
+            Derivation::Cached(_) => Outcome::Ok,
+            Derivation::NotCached(reason) => Outcome::Error(format!("not cached: {reason}")),
+            Derivation::Refused => Outcome::Error("wrong passphrase".into()),
+        };
+        let event =
+            Event::new("unlock from passphrase file", trail::Action::Unlock).outcome(outcome);
+        match self.audit.append(&event) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = keystore::derived::forget(&self.dir);
+                // A refused passphrase is the error worth showing; the log's comes next time.
+                if opened {
+                    Err(trail::audit_error(e))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn record_derivation(&self, derivation: keystore::Derivation, _opened: bool) -> Result<()> {
+        match derivation {}
     }
 
     /// The public header of an account, without the key (not yet authenticated). A header

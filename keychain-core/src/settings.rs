@@ -32,6 +32,13 @@ pub struct Settings {
     pub passphrase_file: Option<PathBuf>,
     /// The scrypt log2 work factor for a new passphrase identity; `None`: age's calibration.
     pub scrypt_work_factor: Option<u8>,
+    /// How long a key derived from the passphrase file stays in the kernel keyring after its last
+    /// use ([`crate::keystore::derived`]); `None`: never cached (a prompt, or a passphrase
+    /// systemd handed to one service run).
+    pub derived_key_cache: Option<Duration>,
+    /// The identity systemd handed to this service (`$CREDENTIALS_DIRECTORY/keychain-identity`,
+    /// [`crate::keystore::credential`]), when it did.
+    pub identity_credential: Option<PathBuf>,
     /// The lease of a lock key a shared store (OpenBao) creates; see `store::openbao::lease`.
     pub openbao_lease: Duration,
 }
@@ -43,6 +50,8 @@ impl Default for Settings {
             keyring_timeout: MAX_KEYRING_TIMEOUT,
             passphrase_file: None,
             scrypt_work_factor: None,
+            derived_key_cache: None,
+            identity_credential: None,
             openbao_lease: crate::store::openbao::lease::DEFAULT_LEASE,
         }
     }

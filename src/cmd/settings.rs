@@ -83,13 +83,19 @@ impl SettingsArgs {
     pub fn settings(&self) -> Result<Settings> {
         // systemd's, not keychain's: where `LoadCredential=` put the service's credentials.
         let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        let given = self
+            .passphrase_file
+            .clone()
+            .map(PathBuf::from)
+            .filter(|p| !p.as_os_str().is_empty());
         Ok(Settings {
             lock_timeout: settings::lock_timeout(self.lock_timeout.as_deref())?,
             keyring_timeout: settings::keyring_timeout(self.keyring_timeout.as_deref()),
-            passphrase_file: passphrase::passphrase_file(
-                self.passphrase_file.clone().map(PathBuf::from),
-                credentials.as_deref(),
-            ),
+            // Only a passphrase file the user names is one this user can read at any time, so
+            // only its derived key is cached (see the README, "Key stores").
+            derived_key_cache: given.as_ref().map(|_| crate::keystore::DERIVED_KEY_IDLE),
+            passphrase_file: passphrase::passphrase_file(given, credentials.as_deref()),
+            identity_credential: crate::keystore::credential::path(credentials.as_deref()),
             scrypt_work_factor: settings::scrypt_work_factor(self.scrypt_work_factor.as_deref()),
             openbao_lease: settings::openbao_lease(self.openbao_lease.as_deref())?,
         })

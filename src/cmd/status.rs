@@ -253,6 +253,15 @@ fn audit_log_findings(kc: &Keychain, out: &mut Vec<Finding>) {
 /// is asked only when a job's passphrase file is there.
 fn ask_key_store(kc: &Keychain) -> KeyStoreState {
     let kind = kc.config.key_store;
+    // The job's own way in, when it needs no KDF to tell (the service's identity credential,
+    // the key derived from this very passphrase file): the answer without scrypt's cost.
+    if let Some(result) = crate::keystore::answers_without_kdf(&kc.dir, &kc.config, kc.settings()) {
+        return KeyStoreState {
+            kind,
+            answers: Some(result.is_ok()),
+            error: result.err().map(|e| e.to_string()),
+        };
+    }
     if kind == KeyStoreKind::Passphrase && kc.settings().passphrase_file.is_none() {
         return KeyStoreState {
             kind,

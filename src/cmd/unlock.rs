@@ -14,6 +14,14 @@ pub struct UnlockArgs {
     /// 03:17 job); 'keychain status' says when it ends
     #[arg(long = "for", value_name = "DURATION", default_value = "25h", value_parser = parse_unlock_duration)]
     pub duration: std::time::Duration,
+
+    /// Instead of caching it: write the identity to standard output, for systemd-creds to
+    /// encrypt into a service credential (refused on a terminal). As root: keychain unlock
+    /// --systemd-credential | systemd-creds encrypt --name=keychain-identity -
+    /// /etc/credstore.encrypted/keychain-identity; the service then needs
+    /// LoadCredentialEncrypted=keychain-identity and no passphrase (keychain help cron)
+    #[arg(long, conflicts_with = "duration")]
+    pub systemd_credential: bool,
 }
 
 /// The longest `unlock --for`: the kernel counts a key's timeout in 32-bit seconds, and a cached
@@ -46,6 +54,9 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             }
             .into());
         }
+        if args.systemd_credential {
+            return systemd_credential(kc, &identity);
+        }
         // No audit, no unlock: a log that cannot take the event refuses before the key is
         // cached, and one that fails after it takes the cached key back out.
         kc.check_audit()?;
@@ -73,6 +84,31 @@ pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
             "keychain unlock needs the Linux kernel keyring",
         ))
     }
+}
+
+/// `unlock --systemd-credential`: the identity on standard output, which must not be a terminal
+/// (it goes into `systemd-creds encrypt`), logged before it is written.
+#[cfg(target_os = "linux")]
+fn systemd_credential(kc: &Keychain, identity: &crate::keystore::Identity) -> Result<()> {
+    use secrecy::ExposeSecret;
+    if crate::output::stdout_is_terminal() {
+        return Err(crate::error::Error::usage_hint(
+            "--systemd-credential writes the keychain's identity to standard output, which is a terminal",
+            "pipe it into systemd-creds: keychain unlock --systemd-credential | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity",
+        ));
+    }
+    crate::trail::record(
+        kc,
+        crate::audit::Event::new("unlock --systemd-credential", crate::trail::Action::Unlock),
+    )?;
+    let line = zeroize::Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
+    crate::output::raw(line.as_bytes())?;
+    crate::output::after_save(crate::output::err(&format!(
+        "Wrote the identity of {} for systemd-creds; give the service LoadCredentialEncrypted={} ('keychain help cron').\n",
+        kc.dir.display(),
+        crate::keystore::credential::CREDENTIAL_NAME
+    )));
+    Ok(())
 }
 
 pub fn lock(dir: &Path, clock: &crate::clock::SharedClock) -> Result<()> {

@@ -23,6 +23,7 @@ mod human_output;
 mod incomplete_accounts;
 mod integrity_cli;
 mod json_contract;
+mod key_cache;
 mod keystores;
 mod lock_timeouts;
 mod login_concurrency;

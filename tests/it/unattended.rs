@@ -1,5 +1,6 @@
 //! The cron and systemd examples in `examples/` run as written: their environment, their
-//! command lines, the passphrase through `LoadCredential=` (`$CREDENTIALS_DIRECTORY`) or
+//! command lines, the identity through `LoadCredentialEncrypted=` (made and opened with the real
+//! `systemd-creds`, `$CREDENTIALS_DIRECTORY`) or the passphrase through
 //! `KEYCHAIN_PASSPHRASE_FILE`, with an environment as bare as cron's and systemd's. Only the
 //! fixed paths are moved into a temporary folder, and `/usr/local/bin/keychain` is the binary
 //! under test.
@@ -128,14 +129,31 @@ fn the_systemd_service_runs_as_written_with_its_credential() {
         .path()
         .join("run/credentials/keychain-refresh.service");
     std::fs::create_dir_all(&credentials).unwrap();
+    let secret = root.tmp.path().join("var/lib/systemd/credential.secret");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
     for line in unit.lines().map(str::trim) {
         if let Some(assignment) = line.strip_prefix("Environment=") {
             let (k, v) = assignment.split_once('=').unwrap();
             vars.push((k.to_string(), root.path(v)));
-        } else if let Some(credential) = line.strip_prefix("LoadCredential=") {
-            // What systemd does: copy the file into the service's credentials folder.
+        } else if let Some(credential) = line.strip_prefix("LoadCredentialEncrypted=") {
+            // Made once by the administrator as the unit's comment says, with the real
+            // systemd-creds; decrypted by systemd into the service's credentials folder.
             let (name, source) = credential.split_once(':').unwrap();
-            std::fs::copy(root.path(source), credentials.join(name)).unwrap();
+            assert!(
+                unit.contains("unlock --systemd-credential")
+                    && unit.contains(&format!("systemd-creds encrypt --name={name} - {source}")),
+                "{unit}"
+            );
+            let mut unlock = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"));
+            unlock
+                .env("KEYCHAIN_DIR", root.path("/var/lib/etl/keychain"))
+                .env(
+                    "KEYCHAIN_PASSPHRASE_FILE",
+                    root.path("/etc/keychain/passphrase"),
+                );
+            let encrypted = PathBuf::from(root.path(source));
+            crate::key_cache::make_identity_credential(unlock, &encrypted, &secret);
+            crate::key_cache::load_credential_encrypted(name, &encrypted, &credentials, &secret);
             vars.push((
                 "CREDENTIALS_DIRECTORY".into(),
                 credentials.display().to_string(),
@@ -152,6 +170,16 @@ fn the_systemd_service_runs_as_written_with_its_credential() {
         vars.iter().any(|(k, _)| k == "CREDENTIALS_DIRECTORY"),
         "{unit}"
     );
+    // The service's runs derive no key: no passphrase reaches them at all.
+    assert!(!unit.contains("keychain-passphrase"), "{unit}");
+    let audit_log = PathBuf::from(root.path("/var/lib/etl/keychain/audit.log"));
+    let derivations = || {
+        std::fs::read_to_string(&audit_log)
+            .unwrap()
+            .matches("unlock from passphrase file")
+            .count()
+    };
+    let before = derivations();
     for command in &commands {
         let words: Vec<&str> = command.split_whitespace().collect();
         let out = root
@@ -161,6 +189,7 @@ fn the_systemd_service_runs_as_written_with_its_credential() {
             .unwrap();
         assert_success(&out, &words);
     }
+    assert_eq!(derivations(), before, "the service derived the key");
     // Without the credential the status says what would break, and fails the unit.
     vars.retain(|(k, _)| k != "CREDENTIALS_DIRECTORY");
     let status = root.path("/usr/local/bin/keychain");
@@ -203,18 +232,40 @@ fn the_crontab_line_runs_as_written_and_mails_only_when_something_needs_a_person
             .any(|(k, v)| k == "PATH" && v.contains(&root.bin.display().to_string())),
         "{vars:?}"
     );
-    let out = root
-        .bare("/bin/sh", &vars)
-        .args(["-c", &job])
+    // From a fresh cache (as after a reboot): the night's job derives the key once for both
+    // its commands, and the next night's reads it.
+    let lock = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"))
+        .arg("lock")
+        .env("KEYCHAIN_DIR", &dir)
         .output()
         .unwrap();
-    assert_success(&out, &["cron job"]);
-    // All well: nothing printed, so cron mails nothing.
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_success(&lock, &["lock"]);
+    let derivations = || {
+        std::fs::read_to_string(dir.join("audit.log"))
+            .unwrap()
+            .matches("unlock from passphrase file")
+            .count()
+    };
+    let before = derivations();
+    for night in 0..2 {
+        let out = root
+            .bare("/bin/sh", &vars)
+            .args(["-c", &job])
+            .output()
+            .unwrap();
+        assert_success(&out, &["cron job"]);
+        // All well: nothing printed, so cron mails nothing.
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            derivations() - before,
+            1,
+            "night {night}: the key derived once in all"
+        );
+    }
 
     // A problem a person must see (an account that cannot log on): the status is printed.
     let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"))
@@ -246,7 +297,9 @@ fn help_cron_shows_the_examples_and_the_environment() {
     let text = kc.ok(&["help", "cron"]);
     for needle in [
         "KEYCHAIN_DIR",
-        "LoadCredential=keychain-passphrase:",
+        "LoadCredentialEncrypted=keychain-identity:",
+        "unlock --systemd-credential",
+        "systemd-creds encrypt --name=keychain-identity",
         "17 3 * * * keychain refresh --all --idle-days 20",
         "keychain status",
     ] {

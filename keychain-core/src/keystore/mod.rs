@@ -4,9 +4,14 @@
 //! replaced by a weaker one behind the user's back. When the chosen store is missing, locked or
 //! not answering, the error says which, why and what to do. A kernel-keyring cache
 //! ([`kernel`], `keychain unlock`) may hold the identity for a while so that later calls need
-//! neither a passphrase nor a Secret Service round trip.
+//! neither a passphrase nor a Secret Service round trip; a job with a passphrase file derives
+//! the key once for all of them ([`derived`]); a systemd service may be handed the identity
+//! itself as an encrypted credential ([`credential`]).
 #![deny(missing_docs)]
 
+pub mod credential;
+#[cfg(target_os = "linux")]
+pub mod derived;
 pub mod file;
 #[cfg(target_os = "linux")]
 pub mod kernel;
@@ -75,6 +80,11 @@ pub enum Persistence {
 
 pub use crate::settings::MAX_KEYRING_TIMEOUT;
 
+/// How long a key derived from a job's passphrase file stays in the kernel keyring after its
+/// last use ([`derived`], Linux): a job every two hours or more often never derives again; a
+/// daily job derives once a day.
+pub const DERIVED_KEY_IDLE: Duration = Duration::from_secs(2 * 3600);
+
 /// A place that keeps one keychain's age identity. Implementations never log, print or put the
 /// identity in an error, and fail with a [`KeyStoreError`] that says what to do rather than
 /// fall back to another store.
@@ -107,12 +117,43 @@ pub fn load_identity(
     config: &Config,
     settings: &Settings,
 ) -> Result<Identity, KeyStoreError> {
+    load_identity_noting(dir, config, settings, &mut None)
+}
+
+/// What loading the identity cost beyond a read: a derivation from the passphrase file, for
+/// the audit log. `None` on other platforms, where nothing is derived once for many calls.
+#[cfg(target_os = "linux")]
+pub type Derivation = derived::Derivation;
+/// What loading the identity cost beyond a read (nothing is cached on this platform).
+#[cfg(not(target_os = "linux"))]
+pub type Derivation = std::convert::Infallible;
+
+/// [`load_identity`], saying in `derived` whether this call ran scrypt for the passphrase file
+/// and how that ended. In order: the identity systemd handed to the service, the `unlock` cache,
+/// the key derived earlier from the same passphrase file and identity file, the key store.
+pub fn load_identity_noting(
+    dir: &Path,
+    config: &Config,
+    settings: &Settings,
+    derived: &mut Option<Derivation>,
+) -> Result<Identity, KeyStoreError> {
+    if let Some(path) = &settings.identity_credential {
+        return credential::load(path, &config.recipient);
+    }
     #[cfg(target_os = "linux")]
     if let Some(identity) = kernel::cached(dir)?
         && identity.to_public().to_string() == config.recipient
     {
         return Ok(identity);
     }
+    #[cfg(target_os = "linux")]
+    if config.key_store == KeyStoreKind::Passphrase
+        && settings.passphrase_file.is_some()
+        && let Some(idle) = settings.derived_key_cache
+    {
+        return derived::load(dir, settings, &config.recipient, idle, derived);
+    }
+    let _ = &derived;
     let identity = for_kind(config.key_store, dir, settings).load()?;
     if identity.to_public().to_string() != config.recipient {
         return Err(KeyStoreError::WrongIdentity {
@@ -120,6 +161,29 @@ pub fn load_identity(
         });
     }
     Ok(identity)
+}
+
+/// Whether a job could open the keychain, when that is known without a KDF: the identity
+/// credential systemd handed over, or the key derived earlier from the same passphrase file and
+/// identity file. `None`: only asking the key store itself can tell. Never the `unlock` cache,
+/// which says nothing about the job's own way in. Writes nothing.
+pub fn answers_without_kdf(
+    dir: &Path,
+    config: &Config,
+    settings: &Settings,
+) -> Option<Result<(), KeyStoreError>> {
+    if let Some(path) = &settings.identity_credential {
+        return Some(credential::load(path, &config.recipient).map(drop));
+    }
+    #[cfg(target_os = "linux")]
+    if config.key_store == KeyStoreKind::Passphrase
+        && settings.passphrase_file.is_some()
+        && settings.derived_key_cache.is_some()
+    {
+        return derived::check(dir, settings, &config.recipient);
+    }
+    let _ = dir;
+    None
 }
 
 /// Runs a keyring call on its own thread and gives up after `timeout`; a hung call is left
@@ -246,6 +310,18 @@ pub enum KeyStoreError {
     /// The kernel keyring (the `unlock` cache) failed; the text says which step.
     #[error("the kernel keyring failed: {0}")]
     Kernel(String),
+    /// The identity credential systemd handed over (`$CREDENTIALS_DIRECTORY/keychain-identity`)
+    /// cannot be used.
+    #[error("the systemd credential {path}: {reason}")]
+    Credential {
+        /// The decrypted credential.
+        path: std::path::PathBuf,
+        /// What is wrong with it; never its content.
+        reason: String,
+    },
+    /// Another process derived the key from the passphrase file for the whole lock timeout.
+    #[error("{0}")]
+    LockBusy(Box<crate::lockfile::LockBusy>),
 }
 
 impl KeyStoreError {
@@ -261,12 +337,14 @@ impl KeyStoreError {
             KeyStoreError::NoEntry { .. } => "was the keychain initialised by another user or on another machine? Restore its identity, or create a new keychain with 'keychain init --dir NEWDIR'".into(),
             KeyStoreError::Failed { .. } | KeyStoreError::Kernel(_) => "check that the credential store works (e.g. 'secret-tool search keychain-test x'), then try again".into(),
             KeyStoreError::PassphraseNeeded => "set KEYCHAIN_PASSPHRASE_FILE to a file holding the passphrase (e.g. a systemd credential), or run 'keychain unlock' on a terminal first".into(),
-            KeyStoreError::WrongPassphrase(_) => "try again with the right passphrase; nothing was changed".into(),
+            KeyStoreError::WrongPassphrase(_) => "try again with the right passphrase (a job: put it on the first line of its passphrase file); nothing was changed or cached".into(),
             KeyStoreError::PassphraseFile { .. } => "point KEYCHAIN_PASSPHRASE_FILE at a regular file only you can read (chmod 600), not a FIFO or a device".into(),
             KeyStoreError::IdentityFile { .. } => "restore the identity file from a backup; the records cannot be opened without it".into(),
             KeyStoreError::TooOpen { path, .. } => format!("run 'chmod 600 {}'", path.display()),
             KeyStoreError::WrongIdentity { .. } => "restore the right identity; this one cannot open the records".into(),
             KeyStoreError::AlreadyExists { .. } => "use the existing keychain, or choose another folder with --dir".into(),
+            KeyStoreError::Credential { .. } => format!("make it again from the keychain, as root: 'keychain unlock --systemd-credential | systemd-creds encrypt --name={} - /etc/credstore.encrypted/{}' (see 'keychain help cron')", credential::CREDENTIAL_NAME, credential::CREDENTIAL_NAME),
+            KeyStoreError::LockBusy(busy) => busy.hint(),
         }
     }
 }

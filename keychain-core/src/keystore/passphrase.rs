@@ -2,7 +2,8 @@
 //! (age scrypt), for servers without an OS credential store.
 //!
 //! scrypt costs about a second and hundreds of MiB by design, so it must never run per call in
-//! scripts: `keychain unlock` caches the identity in the kernel keyring instead. The passphrase
+//! scripts: a job's passphrase file derives the key once into the kernel keyring
+//! ([`super::derived`]), and `keychain unlock` caches the identity there too. The passphrase
 //! comes from the passphrase file of the [`Settings`] (`KEYCHAIN_PASSPHRASE_FILE`, or the systemd
 //! credential `keychain-passphrase`) or a terminal prompt.
 #![deny(missing_docs)]
@@ -36,6 +37,54 @@ impl PassphraseKeyStore {
             passphrase_file: settings.passphrase_file.clone(),
             work_factor: settings.scrypt_work_factor,
         }
+    }
+
+    /// The encrypted identity file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The encrypted identity file's bytes (a few hundred).
+    pub fn ciphertext(&self) -> Result<Vec<u8>, KeyStoreError> {
+        crate::fsutil::read_regular(&self.path, MAX_IDENTITY_FILE).map_err(|e| {
+            KeyStoreError::IdentityFile {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// Runs scrypt: the identity in `ciphertext` (this store's file, as read), opened with
+    /// `pass`. A passphrase that does not open it is [`KeyStoreError::WrongPassphrase`].
+    pub fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        pass: SecretString,
+    ) -> Result<Identity, KeyStoreError> {
+        let mut identity = age::scrypt::Identity::new(pass);
+        identity.set_max_work_factor(MAX_WORK_FACTOR);
+        let waiting = crate::progress::waiting("deriving the key from the passphrase");
+        let plaintext = crate::crypto::decrypt(ciphertext, &identity);
+        drop(waiting);
+        let plaintext = plaintext.map_err(|e| match e {
+            age::DecryptError::DecryptionFailed
+            | age::DecryptError::KeyDecryptionFailed
+            | age::DecryptError::NoMatchingKeys => {
+                KeyStoreError::WrongPassphrase(self.path.clone())
+            }
+            other => KeyStoreError::IdentityFile {
+                path: self.path.clone(),
+                reason: other.to_string(),
+            },
+        })?;
+        let text = std::str::from_utf8(&plaintext).map_err(|_| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: "does not hold an age identity".into(),
+        })?;
+        parse_identity(text.trim()).ok_or_else(|| KeyStoreError::IdentityFile {
+            path: self.path.clone(),
+            reason: "does not hold an age identity".into(),
+        })
     }
 }
 
@@ -146,41 +195,12 @@ impl KeyStore for PassphraseKeyStore {
     }
 
     fn load(&self) -> Result<Identity, KeyStoreError> {
-        let ciphertext =
-            crate::fsutil::read_regular(&self.path, MAX_IDENTITY_FILE).map_err(|e| {
-                KeyStoreError::IdentityFile {
-                    path: self.path.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
+        let ciphertext = self.ciphertext()?;
         let pass = passphrase(
             self.passphrase_file.as_deref(),
             "Passphrase of the keychain: ",
             false,
         )?;
-        let mut identity = age::scrypt::Identity::new(pass);
-        identity.set_max_work_factor(MAX_WORK_FACTOR);
-        let waiting = crate::progress::waiting("deriving the key from the passphrase");
-        let plaintext = crate::crypto::decrypt(&ciphertext, &identity);
-        drop(waiting);
-        let plaintext = plaintext.map_err(|e| match e {
-            age::DecryptError::DecryptionFailed
-            | age::DecryptError::KeyDecryptionFailed
-            | age::DecryptError::NoMatchingKeys => {
-                KeyStoreError::WrongPassphrase(self.path.clone())
-            }
-            other => KeyStoreError::IdentityFile {
-                path: self.path.clone(),
-                reason: other.to_string(),
-            },
-        })?;
-        let text = std::str::from_utf8(&plaintext).map_err(|_| KeyStoreError::IdentityFile {
-            path: self.path.clone(),
-            reason: "does not hold an age identity".into(),
-        })?;
-        parse_identity(text.trim()).ok_or_else(|| KeyStoreError::IdentityFile {
-            path: self.path.clone(),
-            reason: "does not hold an age identity".into(),
-        })
+        self.decrypt(&ciphertext, pass)
     }
 }
