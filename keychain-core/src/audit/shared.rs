@@ -356,7 +356,7 @@ impl SharedLog {
             return Ok(None);
         }
         let account = event.account.as_deref().unwrap_or_default();
-        let logged = super::counter::last_counter(std::slice::from_ref(&self.copy), account)?;
+        let logged = self.copy_counter(account)?;
         let Some(decided) = decide(logged) else {
             return Ok(None);
         };
@@ -465,6 +465,16 @@ impl SharedLog {
             }
             other => other,
         }
+    }
+
+    /// Under the lock, with no partial line at the copy's end (see [`Self::copy_tail`]): the
+    /// counter of the copy's newest event for `account` that carries one, read with the index
+    /// kept beside the copy ([`counters`]): only the events added since it are read.
+    fn copy_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        let dir = self.copy.parent().unwrap_or(Path::new("."));
+        Ok(counters::read(&self.copy, dir, &self.keys())?
+            .get(account)
+            .copied())
     }
 
     fn append_copy(&self, lines: &[u8]) -> Result<(), AuditError> {
@@ -609,7 +619,7 @@ impl Trail for SharedLog {
         let _lock = self.lock()?;
         let cursor = self.sync()?;
         self.remember(&cursor);
-        super::counter::last_counter(std::slice::from_ref(&self.copy), account)
+        self.copy_counter(account)
     }
 
     fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
@@ -723,7 +733,7 @@ struct SharedPending<'a> {
 
 impl Transaction for SharedPending<'_> {
     fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
-        super::counter::last_counter(std::slice::from_ref(&self.log.copy), account)
+        self.log.copy_counter(account)
     }
 
     fn commit(self: Box<Self>, events: &[Event]) -> Result<(), AuditError> {
@@ -815,5 +825,6 @@ impl KeylessTrail {
     }
 }
 
+mod counters;
 #[cfg(test)]
 mod tests;
