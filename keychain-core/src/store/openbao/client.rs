@@ -1,7 +1,7 @@
-//! The KV version 2 client: one keep-alive HTTP client per process (built on a thread of its
-//! own while the command reads its local files, and never torn down: see [`Http`]), a token
-//! obtained once and kept no longer than its TTL (an AppRole login's token also across runs, in
-//! the kernel keyring: see `token_cache`), and one typed error per way a call can fail.
+//! The KV version 2 client: one keep-alive HTTP client per process (built at the first call,
+//! and never torn down: see [`CLIENTS`] and [`Http`]), a token obtained once and kept no longer
+//! than its TTL (an AppRole login's token also across runs, in the kernel keyring: see
+//! `token_cache`), and one typed error per way a call can fail.
 //!
 //! Every call has a timeout ([`REQUEST_TIMEOUT`]), goes to exactly one address and is sent
 //! once (reqwest never retries): a write is a check-and-set, and a conflict is the caller's to
@@ -117,7 +117,7 @@ impl KvClient {
         } else {
             Trust::System
         };
-        let http = Http::start(trust);
+        let http = Http::new(trust);
         let auth = Auth::from_settings(&settings.auth)?;
         let addr = base.as_str().trim_end_matches('/').to_string();
         let kept_as = match &auth {
@@ -562,79 +562,42 @@ enum Trust {
 /// which every short command (a cached `login`) would pay on its way out.
 static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
 
-/// A client being built on a thread of its own while the command goes on with its local work
-/// (reading its keys and copies), taken at the first call: building one starts its runtime
-/// thread and waits for it, and loads the trust store for https.
+/// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
+/// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
+/// witness while the main thread opens the keys and the record, so building it (its runtime
+/// thread started and waited for, and for https the trust store loaded) costs no wall time.
 struct Http {
-    built: std::sync::OnceLock<Result<Client, String>>,
-    building: Mutex<Option<std::thread::JoinHandle<Result<Client, String>>>>,
+    trust: Trust,
+    client: std::sync::OnceLock<Result<Client, String>>,
 }
 
 impl Http {
-    fn start(trust: Trust) -> Self {
-        let cached = CLIENTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|(t, _)| *t == trust)
-            .map(|(_, client)| client.clone());
-        let built = std::sync::OnceLock::new();
-        let mut building = None;
-        match cached {
-            Some(client) => {
-                let _ = built.set(Ok(client));
-            }
-            None => {
-                let for_thread = trust.clone();
-                match std::thread::Builder::new()
-                    .name("openbao-client".into())
-                    .spawn(move || build_client(for_thread))
-                {
-                    Ok(handle) => building = Some(handle),
-                    // No thread to spare: built here and now.
-                    Err(_) => {
-                        let _ = built.set(build_client(trust));
-                    }
-                }
-            }
-        }
+    fn new(trust: Trust) -> Self {
         Http {
-            built,
-            building: Mutex::new(building),
+            trust,
+            client: std::sync::OnceLock::new(),
         }
     }
 
     fn get(&self) -> Result<&Client, BaoError> {
-        self.built
-            .get_or_init(|| {
-                let handle = self
-                    .building
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
-                match handle {
-                    Some(handle) => handle
-                        .join()
-                        .unwrap_or_else(|_| Err("the thread building it failed".into())),
-                    None => Err("it was not started".into()),
-                }
-            })
+        self.client
+            .get_or_init(|| build_client(&self.trust))
             .as_ref()
             .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))
     }
 }
 
 /// Builds the client for `trust` once per process (see [`CLIENTS`]).
-fn build_client(trust: Trust) -> Result<Client, String> {
+fn build_client(trust: &Trust) -> Result<Client, String> {
     let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, client)) = clients.iter().find(|(t, _)| *t == trust) {
+    if let Some((_, client)) = clients.iter().find(|(t, _)| t == trust) {
         return Ok(client.clone());
     }
     let mut builder = crate::oauth::http::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(60));
-    match &trust {
+    match trust {
         Trust::System => {}
         Trust::OnlyCa(pem) => {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -644,7 +607,7 @@ fn build_client(trust: Trust) -> Result<Client, String> {
         Trust::NoTls => builder = builder.tls_certs_only(Vec::new()),
     }
     let client = builder.build().map_err(|e| e.to_string())?;
-    clients.push((trust, client.clone()));
+    clients.push((trust.clone(), client.clone()));
     Ok(client)
 }
 
