@@ -60,15 +60,15 @@ impl Keychain {
             return None;
         }
         // The witness (the store still holds the copy's last event) is read on a thread of its
-        // own while this one opens the keys and the record; the write waits for it.
-        let (kv, dir) = (&*shared.kv, &self.dir);
-        std::thread::scope(|scope| {
-            let witness = std::thread::Builder::new()
-                .name("trail-witness".into())
-                .spawn_scoped(scope, move || witness_copy_end(kv, dir))
-                .ok()?;
-            self.serve_witnessed(name, event, pick, || witness.join().ok().flatten())
-        })
+        // own while this one opens the keys and the record; the write waits for it. When the
+        // fast path gives up before that, nothing waits for it (the thread is left to finish
+        // its read, whose answer is then unused).
+        let (kv, dir) = (shared.kv.clone(), self.dir.clone());
+        let witness = std::thread::Builder::new()
+            .name("trail-witness".into())
+            .spawn(move || witness_copy_end(&*kv, &dir))
+            .ok()?;
+        self.serve_witnessed(name, event, pick, || witness.join().ok().flatten())
     }
 
     /// [`Self::serve_from_copy`] once the witness is under way (`witnessed` waits for it).
