@@ -2,7 +2,10 @@
 # The shared keychain on OpenBao (issue 7), release build, in one run:
 #   1. `keychain login NAME` from a valid cache on the OpenBao store, side by side with the same
 #      on the local store (goal: at most 1.5x) and with `bao kv get` of the same record by a
-#      token of the same policy (goal: at most 0.5x), with hyperfine; ratios of medians;
+#      token of the same policy (goal: at most 0.5x), with hyperfine; ratios of medians and of
+#      CPU time (user+sys); then the floor: what one KV write and one read cost this OpenBao
+#      alone (python3, new connection each, no process start), the part of the ratio that is
+#      the server's own latency;
 #   2. two machines (two keychain folders, each with its own identity and AppRole) x PROCESSES
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
@@ -92,8 +95,36 @@ base = r[0]
 for x in r:
     print(f'  median {x["median"]*1000:7.3f} ms, mean {x["mean"]*1000:7.3f} ms ±{x["stddev"]*1000:6.3f}, '
           f'user+sys {(x["user"]+x["system"])*1000:6.3f} ms  {x["command"]}')
-print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x)')
+cpu = lambda x: x["user"] + x["system"]
+print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x); '
+      f'CPU (user+sys) {cpu(base)/cpu(r[1]):.2f}x')
 print(f'  OpenBao store / bao kv get:  {base["median"]/r[2]["median"]:.2f}x (goal <= 0.5x)')
+PY
+echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The floor: one KV v2 write (check-and-set, a new key each time, a body the size of an event)
+# and one read of it, each on a new connection as a keychain process makes them, timed inside
+# one python3 process (no process start), with the same token as `bao kv get` above.
+python3 - "$BAO_ADDR" "$work/home/.vault-token" "$mount" "$prefix" "$work/h.json" <<'PY'
+import http.client, json, statistics, sys, time, urllib.parse
+addr, token_file, mount, prefix, results = sys.argv[1:]
+url = urllib.parse.urlsplit(addr)
+token = open(token_file).read().strip()
+def call(method, path, body=None):
+    conn = http.client.HTTPConnection(url.hostname, url.port)
+    started = time.perf_counter()
+    conn.request(method, f"/v1/{mount}/data/{prefix}/{path}", body, {"X-Vault-Token": token})
+    answer = conn.getresponse(); answer.read()
+    took = time.perf_counter() - started
+    conn.close()
+    assert answer.status == 200, (method, path, answer.status)
+    return took
+body = json.dumps({"options": {"cas": 0}, "data": {"value": "e" * 440}})
+writes = [call("POST", f"floor/{i}", body) for i in range(300)]
+reads = [call("GET", f"floor/{i}") for i in range(300)]
+local = json.load(open(results))["results"][1]["median"]
+w, g = statistics.median(writes), statistics.median(reads)
+print(f'  floor: one KV write {w*1000:.3f} ms, one read {g*1000:.3f} ms (medians); '
+      f'a write alone is {w/local:.2f}x the local store\'s login')
 PY
 
 echo "== 2. 2 machines x $processes processes x $expiries expiries (emulator, file key stores)"

@@ -207,7 +207,8 @@ fn refuse_moving(account: &Account) -> Result<()> {
 pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     // 0. A shared keychain's fast path: the token from this machine's authenticated copy of the
     //    record, once the `login` event is in the shared trail right after this machine's copy
-    //    of it (one request; see `keychain::fast_login` for why that is safe). Else, unchanged:
+    //    of it (one write and the witness read; see `keychain::fast_login` for why that is
+    //    safe). Else, unchanged:
     let event = Event::new("login", Action::LoginCache).account(name);
     if let Some(token) = kc.serve_from_copy(name, &event, |account| {
         if account.header.moved_to.is_some() {

@@ -154,3 +154,44 @@ fn a_removed_members_fast_path_write_is_refused() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The operator deletes the trail's last event, one this machine saw (its copy ends with it).
+/// Every cached login of this machine refuses from then on, printing no token.
+/// The fast path reads the witness before it writes, as every sync does: it writes nothing,
+/// and the normal path refuses, saying the store no longer holds an event this machine saw.
+/// (Before the witness was restored, the fast path wrote its event after the hole and served
+/// the token: this machine never noticed.)
+#[test]
+fn a_trail_tail_the_operator_deleted_is_refused_by_the_next_cached_login() {
+    let t = team();
+    set_token(&t.etl1, "at-cached");
+    both_serve(&t, "at-cached");
+    let kv = kv_of(&t.etl1);
+    let end = trail_end(&*kv);
+    t.bao.bao(&[
+        "kv",
+        "metadata",
+        "delete",
+        &format!("-mount={}", t.mount),
+        &format!("team/etl/audit/{}", end - 1),
+    ]);
+    // etl2 logged last: the deleted event is the last one its copy holds.
+    for _ in 0..2 {
+        let out = t.etl2.run(&["login", "acme"]);
+        assert_exit(&out, 7);
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr(&out).contains("no longer holds an event this machine saw"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(
+        kv.get(&format!("audit/{end}")).unwrap().is_none(),
+        "a login wrote after the hole"
+    );
+}

@@ -73,7 +73,10 @@ pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
 pub use index::{CounterSnapshot, Counters, STRIDE as INDEX_STRIDE};
 pub use key::{AuditKey, fingerprint};
 pub use log::{AuditLog, Pending};
-pub use shared::{COPY_FILE, KeylessTrail, SharedLog, copy_counters, copy_last_counter};
+pub use shared::{
+    COPY_FILE, KeylessTrail, SharedLog, Witnessed, copy_counters, copy_last_counter,
+    witness_copy_end,
+};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
 
 /// Where a keychain's events go: the file log of one machine ([`AuditLog`]) or the trail a

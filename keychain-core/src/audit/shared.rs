@@ -93,6 +93,32 @@ pub fn copy_counters(dir: &Path) -> Result<std::collections::HashMap<String, u64
     super::counter::all_counters(&[dir.join(COPY_FILE)])
 }
 
+/// What [`witness_copy_end`] found: the store held this machine's copy's last event, as the
+/// copy ends at the time of asking (opaque: only [`SharedLog::append_after_copy`] uses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witnessed {
+    next_seq: u64,
+    last_hash: String,
+}
+
+/// The witness of [`SharedLog::sync`] for the fast path of a cached `login`, asked without the
+/// copy's lock and without any key, so that it can run while the command does its local work:
+/// the copy's last event as the copy in `dir` ends now, read back from the store (one read).
+/// `Some` only when the store holds exactly that event; `None` for a copy that is empty or ends
+/// in a partial line, an event gone or different, or a store that does not answer (the caller
+/// then takes the normal path, which says which). [`SharedLog::append_after_copy`] uses it
+/// only when the copy, under the lock, still ends there.
+pub fn witness_copy_end(kv: &dyn Kv, dir: &Path) -> Option<Witnessed> {
+    let line = read_tail(&dir.join(COPY_FILE)).ok()??;
+    let seq = parse_line(&line).ok()?.seq;
+    let last_hash = line_hash(&line);
+    let held = kv.get(&position(seq)).ok()??;
+    (line_hash(&held.bytes) == last_hash).then_some(Witnessed {
+        next_seq: seq + 1,
+        last_hash,
+    })
+}
+
 /// The shared trail as one machine sees it.
 pub struct SharedLog {
     kv: Arc<dyn Kv>,
@@ -327,6 +353,11 @@ impl SharedLog {
     /// `decide` is asked first, with the account's highest counter in the copy, under the
     /// lock; `None` from it (or a copy that is empty or whose last event is not of generation
     /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
+    /// `witnessed` is asked next, under the lock: the [`witness_copy_end`] the caller started
+    /// earlier (it runs in parallel with the caller's local work and `decide`). Unless it saw
+    /// the store hold the copy's last event as the copy ends now, nothing is written and
+    /// `Ok(None)` returned: a tail the operator deleted or replaced is then refused by the
+    /// normal path, as it always was.
     /// A position already taken also returns `Ok(None)` and writes nothing more: another
     /// machine appended since the copy ended, and the caller must take the normal path (which
     /// syncs and writes its own event after the others). `Ok(Some(_))` only once the event is
@@ -337,14 +368,15 @@ impl SharedLog {
     /// holes a later writer could skip), so every record write logged anywhere is in the copy.
     /// Writers save the record first and log it second ([`crate::keychain::Keychain::commit`]):
     /// a write whose event is not logged yet is as if it came after this login, the same order
-    /// a lean read that races it has. What it does not do: check that the store still holds the
-    /// copy's last event (the witness of [`SharedLog::sync`]); a tail deleted by the operator is
-    /// then found by `keychain audit verify` (a gap before this event) and by any machine whose
-    /// copy saw it, not by this append. Nothing read from the store is used.
+    /// a lean read that races it has. The witness (the store still holds the copy's last event)
+    /// was read before this write, as [`SharedLog::sync`] reads it, only not under this lock:
+    /// it is used only if the copy still ends at the event it checked. Nothing else read from
+    /// the store is used.
     pub fn append_after_copy<T>(
         &self,
         event: &Event,
         generation: u64,
+        witnessed: impl FnOnce() -> Option<Witnessed>,
         decide: impl FnOnce(Option<u64>) -> Option<T>,
     ) -> Result<Option<T>, AuditError> {
         if self.current()? != generation {
@@ -356,10 +388,16 @@ impl SharedLog {
             return Ok(None);
         }
         let account = event.account.as_deref().unwrap_or_default();
-        let logged = super::counter::last_counter(std::slice::from_ref(&self.copy), account)?;
+        let logged = self.copy_counter(account)?;
         let Some(decided) = decide(logged) else {
             return Ok(None);
         };
+        // Waited for only now, so that the read overlaps the work above.
+        let ends_as_witnessed = witnessed()
+            .is_some_and(|w| w.next_seq == cursor.next_seq && w.last_hash == cursor.last_hash);
+        if !ends_as_witnessed {
+            return Ok(None);
+        }
         let (line, _) = self.encode(&cursor, event, &Origin::current())?;
         match self
             .kv
@@ -465,6 +503,16 @@ impl SharedLog {
             }
             other => other,
         }
+    }
+
+    /// Under the lock, with no partial line at the copy's end (see [`Self::copy_tail`]): the
+    /// counter of the copy's newest event for `account` that carries one, read with the index
+    /// kept beside the copy ([`counters`]): only the events added since it are read.
+    fn copy_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        let dir = self.copy.parent().unwrap_or(Path::new("."));
+        Ok(counters::read(&self.copy, dir, &self.keys())?
+            .get(account)
+            .copied())
     }
 
     fn append_copy(&self, lines: &[u8]) -> Result<(), AuditError> {
@@ -609,7 +657,7 @@ impl Trail for SharedLog {
         let _lock = self.lock()?;
         let cursor = self.sync()?;
         self.remember(&cursor);
-        super::counter::last_counter(std::slice::from_ref(&self.copy), account)
+        self.copy_counter(account)
     }
 
     fn all_counters(&self) -> Result<std::collections::HashMap<String, u64>, AuditError> {
@@ -723,7 +771,7 @@ struct SharedPending<'a> {
 
 impl Transaction for SharedPending<'_> {
     fn last_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
-        super::counter::last_counter(std::slice::from_ref(&self.log.copy), account)
+        self.log.copy_counter(account)
     }
 
     fn commit(self: Box<Self>, events: &[Event]) -> Result<(), AuditError> {
@@ -815,5 +863,6 @@ impl KeylessTrail {
     }
 }
 
+mod counters;
 #[cfg(test)]
 mod tests;

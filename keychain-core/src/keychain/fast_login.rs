@@ -1,14 +1,17 @@
-//! The fast path of a cached `login` on a shared keychain (issue 20, item 7): one request to
-//! the store instead of five, taken only where it cannot change the outcome.
+//! The fast path of a cached `login` on a shared keychain (issue 20, item 7): two requests to
+//! the store instead of five, the first in parallel with the local work, taken only where it
+//! cannot change the outcome.
 //!
 //! Everything is decided from this machine's own state, under its lock of the shared trail:
 //! its copy of the trail (the tail, the newest generation, the account's highest logged write
 //! counter), its copy of the record (`shared-copy/NAME.kcr`, kept only after the record checked
 //! out), and its copy of the group key (`group.key`, checked against the pin). The record's MAC
 //! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
-//! and it is decrypted; its access token must be valid for the margin asked. Then the one
-//! request: the `login` event written at the position right after the copy's end, check-and-set
-//! "absent" ([`SharedLog::append_after_copy`]). Only once it is in the store is the token
+//! and it is decrypted; its access token must be valid for the margin asked. Meanwhile, on a
+//! thread of its own, the witness every sync reads: the store must still hold the copy's last
+//! event ([`witness_copy_end`]; used only if the copy still ends there under the lock). Then the
+//! write: the `login` event at the position right after the copy's end, check-and-set "absent"
+//! ([`SharedLog::append_after_copy`]). Only once it is in the store is the token
 //! revealed (recorded before revealed). Any doubt (no copy, another generation, a MAC or
 //! counter that does not check, a token not valid long enough, offline events not copied yet,
 //! the position taken, the store not answering) takes the normal path, unchanged, which syncs
@@ -24,8 +27,8 @@
 //!   the normal path still refuses it: its counter is below the trail's).
 //! - The operator cutting back or rolling back the trail does not make a stale record pass:
 //!   the counter compared with is the copy's, which holds the highest this machine saw. A tail
-//!   deleted from the store is not noticed by this append (no witness read): `audit verify`
-//!   reports the gap, and so does any machine whose copy saw the deleted events.
+//!   deleted or replaced in the store fails the witness: nothing is written here and the normal
+//!   path refuses it, as before the fast path.
 //! - A removed member: `member rm` writes its event under the new generation at once, so the
 //!   removed machine's write at its copy's end takes a position already taken (and it falls to
 //!   the normal path, which refuses it); an event it lands under a retired generation before a
@@ -33,7 +36,7 @@
 //!   It can reveal only a token its own copy already held.
 #![deny(missing_docs)]
 
-use crate::audit::{Event, SharedLog};
+use crate::audit::{Event, SharedLog, Witnessed, witness_copy_end};
 use crate::members::record_auth;
 use crate::record::{self, Account};
 
@@ -42,7 +45,7 @@ use super::Keychain;
 impl Keychain {
     /// What `pick` makes of the account's record as this machine last saw it, once `event`
     /// is in the shared trail at the position right after this machine's copy of it (one
-    /// request); `None` whenever the fast path does not apply (see the module documentation)
+    /// write, after the witness read in parallel with the local work); `None` whenever the fast path does not apply (see the module documentation)
     /// and nothing may be revealed: the caller takes the normal path.
     pub fn serve_from_copy<T>(
         &self,
@@ -56,6 +59,27 @@ impl Keychain {
         if crate::trail::offline::pending(&self.dir) {
             return None;
         }
+        // The witness (the store still holds the copy's last event) is read on a thread of its
+        // own while this one opens the keys and the record; the write waits for it. When the
+        // fast path gives up before that, nothing waits for it (the thread is left to finish
+        // its read, whose answer is then unused).
+        let (kv, dir) = (shared.kv.clone(), self.dir.clone());
+        let witness = std::thread::Builder::new()
+            .name("trail-witness".into())
+            .spawn(move || witness_copy_end(&*kv, &dir))
+            .ok()?;
+        self.serve_witnessed(name, event, pick, || witness.join().ok().flatten())
+    }
+
+    /// [`Self::serve_from_copy`] once the witness is under way (`witnessed` waits for it).
+    fn serve_witnessed<T>(
+        &self,
+        name: &str,
+        event: &Event,
+        pick: impl FnOnce(&Account) -> Option<T>,
+        witnessed: impl FnOnce() -> Option<Witnessed>,
+    ) -> Option<T> {
+        let shared = self.shared.as_ref()?;
         let identity = self.identity().ok()?;
         let pin = crate::members::pin::load(&self.dir, identity).ok()?;
         let generation = pin.generation?;
@@ -67,7 +91,7 @@ impl Keychain {
             .collect();
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone())
             .waiting_at_most(self.settings.lock_timeout);
-        log.append_after_copy(event, generation, |logged| {
+        log.append_after_copy(event, generation, witnessed, |logged| {
             let bytes = self.store.last_seen(name)?;
             // The current generation's MAC only: no vouched bytes, no retired generation.
             record_auth::verify(&bytes, name, &key, generation).ok()?;

@@ -336,3 +336,85 @@ fn last_counter_reads_what_other_machines_appended_since() {
     two.append(&event("acme").counter(2)).unwrap();
     assert_eq!(one.last_counter("acme").unwrap(), Some(4));
 }
+
+/// The counters as a full backward read of the copy gives them (no index).
+fn full_read(log: &SharedLog, account: &str) -> Option<u64> {
+    super::super::counter::last_counter(std::slice::from_ref(&log.copy), account).unwrap()
+}
+
+#[test]
+fn the_counter_index_agrees_with_a_full_read_of_the_copy_as_it_grows() {
+    let (_s, kv, etl1, etl2) = setup();
+    let one = etl1.log(&kv, &[secret(1)]);
+    let two = etl2.log(&kv, &[secret(1)]);
+    let index = etl2.dir.path().join(counters::INDEX_FILE);
+    let mut rewritten = 0;
+    let mut last = None;
+    for i in 0..240u64 {
+        // Mostly events without a counter (cached logins), now and then a write, on two
+        // accounts, from two machines: the index is rewritten several times on the way.
+        let account = if i % 3 == 0 { "acme" } else { "beta" };
+        let event = if i % 37 == 0 {
+            event(account).counter(i + 1)
+        } else {
+            Event::new("login", Action::LoginCache).account(account)
+        };
+        if i % 2 == 0 { &one } else { &two }.append(&event).unwrap();
+        for account in ["acme", "beta", "gamma"] {
+            assert_eq!(
+                two.last_counter(account).unwrap(),
+                full_read(&two, account),
+                "{account} after {i}"
+            );
+        }
+        let now = std::fs::read(&index).ok();
+        rewritten += usize::from(now != last);
+        last = now;
+    }
+    assert!(rewritten >= 3, "the index was written {rewritten} times");
+}
+
+#[test]
+fn a_counter_index_that_is_forged_or_does_not_fit_the_copy_is_not_used() {
+    let (_s, kv, etl1, _) = setup();
+    let one = etl1.log(&kv, &[secret(1)]);
+    one.append(&event("acme").counter(5)).unwrap();
+    for _ in 0..80 {
+        one.append(&Event::new("login", Action::LoginCache).account("acme"))
+            .unwrap();
+    }
+    assert_eq!(one.last_counter("acme").unwrap(), Some(5));
+    let index = etl1.dir.path().join(counters::INDEX_FILE);
+    let good = std::fs::read_to_string(&index).unwrap();
+    assert!(good.contains("\"acme\":5"), "{good}");
+    // A lower counter written in without the key: its MAC does not check.
+    std::fs::write(&index, good.replace("\"acme\":5", "\"acme\":1")).unwrap();
+    assert_eq!(one.last_counter("acme").unwrap(), Some(5));
+    // The same, MAC'd under another key (a generation this machine does not hold).
+    let other = etl1.log(&kv, &[secret(2)]);
+    std::fs::write(&index, &good).unwrap();
+    assert_eq!(
+        counters::read(&one.copy, etl1.dir.path(), &other.keys())
+            .unwrap()
+            .get("acme"),
+        Some(&5)
+    );
+    // A good index beside a copy that was replaced by a longer, different one (another
+    // trail's): the line the index ends with is not where it says, so the copy is read in full.
+    let (_s2, kv2, elsewhere, _) = setup();
+    let two = elsewhere.log(&kv2, &[secret(1)]);
+    two.append(&event("acme").counter(2)).unwrap();
+    for _ in 0..120 {
+        two.append(&Event::new("login", Action::LoginCache).account("acme"))
+            .unwrap();
+    }
+    std::fs::copy(&two.copy, &one.copy).unwrap();
+    std::fs::write(&index, &good).unwrap();
+    assert!(std::fs::metadata(&one.copy).unwrap().len() > 81 * 200);
+    assert_eq!(
+        counters::read(&one.copy, etl1.dir.path(), &one.keys())
+            .unwrap()
+            .get("acme"),
+        Some(&2)
+    );
+}

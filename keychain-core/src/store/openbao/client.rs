@@ -1,6 +1,7 @@
-//! The KV version 2 client: one keep-alive HTTP client per process, a token obtained once and
-//! kept no longer than its TTL (an AppRole login's token also across runs, in the kernel
-//! keyring: see `token_cache`), and one typed error per way a call can fail.
+//! The KV version 2 client: one keep-alive HTTP client per process (built at the first call,
+//! and never torn down: see [`CLIENTS`] and [`Http`]), a token obtained once and kept no longer
+//! than its TTL (an AppRole login's token also across runs, in the kernel keyring: see
+//! `token_cache`), and one typed error per way a call can fail.
 //!
 //! Every call has a timeout ([`REQUEST_TIMEOUT`]), goes to exactly one address and is sent
 //! once (reqwest never retries): a write is a check-and-set, and a conflict is the caller's to
@@ -67,7 +68,7 @@ pub struct KvClient {
 }
 
 struct Inner {
-    http: Client,
+    http: Http,
     base: Url,
     /// The address as given, for messages.
     addr: String,
@@ -97,32 +98,26 @@ impl KvClient {
     /// the token is obtained at the first call.
     pub fn new(settings: &OpenBaoSettings) -> Result<Self, BaoError> {
         let base = settings.validate().map_err(BaoError::Settings)?;
-        let mut builder = crate::oauth::http::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .pool_idle_timeout(Duration::from_secs(60));
-        if let Some(ca) = &settings.ca_cert {
+        let trust = if let Some(ca) = &settings.ca_cert {
             let pem = crate::fsutil::read_regular(ca, 1 << 20).map_err(|e| {
                 BaoError::Settings(format!(
                     "cannot read the CA certificate {}: {e}",
                     ca.display()
                 ))
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
                 BaoError::Settings(format!(
                     "{} holds no PEM certificate: give the CA's certificate in PEM form",
                     ca.display()
                 ))
             })?;
-            // The private CA alone: a keychain pointed at its own server trusts nothing else.
-            builder = builder.tls_certs_only(certs);
+            Trust::OnlyCa(pem)
         } else if base.scheme() == "http" {
-            // Loopback without TLS: no trust store to load for connections that never use one.
-            builder = builder.tls_certs_only(Vec::new());
-        }
-        let http = builder
-            .build()
-            .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))?;
+            Trust::NoTls
+        } else {
+            Trust::System
+        };
+        let http = Http::new(trust);
         let auth = Auth::from_settings(&settings.auth)?;
         let addr = base.as_str().trim_end_matches('/').to_string();
         let kept_as = match &auth {
@@ -380,7 +375,7 @@ impl KvClient {
             .base
             .join(&format!("v1/{api}"))
             .map_err(|_| BaoError::Settings(format!("cannot form a URL for {api}")))?;
-        let mut request = self.inner.http.request(method, url);
+        let mut request = self.inner.http.get()?.request(method, url);
         if let Some(token) = token {
             let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
                 BaoError::NoToken("the token holds characters no HTTP header can carry".into())
@@ -547,6 +542,73 @@ impl KvClient {
         }
         self.bad(api, &detail)
     }
+}
+
+/// Which certificates a client trusts.
+#[derive(Clone, PartialEq, Eq)]
+enum Trust {
+    /// The system's roots (https without a CA of its own).
+    System,
+    /// Only the CA in this PEM bundle: a keychain pointed at its own server trusts nothing else.
+    OnlyCa(Vec<u8>),
+    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no trust store to load for
+    /// connections that never use one.
+    NoTls,
+}
+
+/// The process's HTTP clients, one per [`Trust`], built once and kept until the process ends:
+/// every `KvClient` of the process shares one (and its keep-alive connections), and none is
+/// ever dropped, because dropping a blocking client waits for its runtime thread to shut down,
+/// which every short command (a cached `login`) would pay on its way out.
+static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
+
+/// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
+/// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
+/// witness while the main thread opens the keys and the record, so building it (its runtime
+/// thread started and waited for, and for https the trust store loaded) costs no wall time.
+struct Http {
+    trust: Trust,
+    client: std::sync::OnceLock<Result<Client, String>>,
+}
+
+impl Http {
+    fn new(trust: Trust) -> Self {
+        Http {
+            trust,
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Client, BaoError> {
+        self.client
+            .get_or_init(|| build_client(&self.trust))
+            .as_ref()
+            .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))
+    }
+}
+
+/// Builds the client for `trust` once per process (see [`CLIENTS`]).
+fn build_client(trust: &Trust) -> Result<Client, String> {
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, client)) = clients.iter().find(|(t, _)| t == trust) {
+        return Ok(client.clone());
+    }
+    let mut builder = crate::oauth::http::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(60));
+    match trust {
+        Trust::System => {}
+        Trust::OnlyCa(pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|_| "the CA certificate holds no PEM certificate".to_string())?;
+            builder = builder.tls_certs_only(certs);
+        }
+        Trust::NoTls => builder = builder.tls_certs_only(Vec::new()),
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
+    clients.push((trust.clone(), client.clone()));
+    Ok(client)
 }
 
 #[cfg(target_os = "linux")]
