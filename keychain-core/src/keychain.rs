@@ -515,7 +515,9 @@ impl Keychain {
     pub fn read_many(&self, names: &[String]) -> Result<Vec<Result<Account>>> {
         self.load_counters()?;
         let counters = self.counters.get();
-        let identity = self.identity()?;
+        // The public key derived once for all the records, not once per record.
+        let identity = crate::crypto::X25519Opener::new(self.identity()?);
+        let identity = &identity;
         let store = self.store();
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
@@ -728,7 +730,7 @@ fn local_members(dir: &Path, lock_timeout: std::time::Duration) -> Result<Option
 /// decrypted or used.
 fn open_checked(
     store: &dyn RecordStore,
-    identity: &Identity,
+    identity: &dyn age::Identity,
     name: &str,
     bytes: &[u8],
     logged: Option<u64>,
