@@ -875,7 +875,7 @@ mod on_all_cores_tests {
             let names: Vec<String> = (0..n).map(|i| i.to_string()).collect();
             let out = super::on_all_cores(&names, |name| {
                 let i: u64 = name.parse().unwrap();
-                if i % 7 == 0 {
+                if i.is_multiple_of(7) {
                     std::thread::sleep(std::time::Duration::from_micros(200));
                 }
                 (name.clone(), std::thread::current().id())
