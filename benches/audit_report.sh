@@ -30,4 +30,6 @@ for r in json.load(open(sys.argv[1]))["results"]:
     cmd = r["command"].split("/keychain ", 1)[1].replace(sys.argv[1].rsplit("/", 1)[0], "$work")
     print(f'  mean {r["mean"]*1000:7.1f} ms  ±{r["stddev"]*1000:5.1f}  max {r["max"]*1000:7.1f} ms  {verdict}  keychain {cmd}')
 PY
+echo "== ratios of medians to the text report (one run)"
+python3 benches/ratios.py "$work/h.json" --strip "$bin/"
 echo "  HTML report: $(stat -c %s "$work/report.html") bytes"

@@ -20,8 +20,10 @@ for kc in small big; do
 done
 target/release/examples/bulk_add "$work/big" "$n"
 echo "audit log of the big keychain: $(stat -c %s "$work/big/audit.log") bytes"
-hyperfine -N --warmup 5 --runs 60 \
+hyperfine -N --warmup 5 --runs 60 --export-json "$work/h.json" \
   "env KEYCHAIN_DIR=$work/small $bin show acme" \
   "env KEYCHAIN_DIR=$work/big $bin show acme" \
   "env KEYCHAIN_DIR=$work/small $bin totp acme" \
-  "env KEYCHAIN_DIR=$work/big $bin totp acme"
+  "env KEYCHAIN_DIR=$work/big $bin totp acme" >/dev/null
+echo "== ratios of medians to the small keychain's show (one run)"
+python3 benches/ratios.py "$work/h.json" --strip "$work/"

@@ -29,13 +29,8 @@ run() { # label, then hyperfine arguments
   local label=$1; shift
   echo "== $label"
   hyperfine -N --warmup 20 --min-runs 200 --export-json "$work/h.json" "$@" >/dev/null 2>&1
-  python3 - "$work/h.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-base = r[0]["mean"]
-for x in r:
-    print(f'  {x["mean"]*1000:8.3f} ms ±{x["stddev"]*1000:6.3f}  {x["mean"]/base:5.2f}x  {x["command"]}')
-PY
+  # Ratios of medians to the first command, within this one run.
+  python3 benches/ratios.py "$work/h.json" --strip "$work/"
 }
 
 # A second keychain with 10,000 accounts (the same "bench" account among them), so that every

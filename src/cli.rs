@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::choice::Choice;
 use crate::cmd::{
@@ -150,6 +150,17 @@ header) is followed up to 10 minutes; past that keychain uses its own and says s
 #[derive(Debug, Parser)]
 #[command(name = "keychain", version, about, after_help = AFTER_HELP, after_long_help = AFTER_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every command takes (`global`): [`Cli`]'s own, apart so that [`parse`] can build
+/// the top of the command line without every subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
     /// The keychain folder [default: $XDG_DATA_HOME/keychain, else ~/.local/share/keychain]
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -161,9 +172,73 @@ pub struct Cli {
 
     #[command(flatten)]
     pub settings: crate::cmd::settings::SettingsArgs,
+}
 
-    #[command(subcommand)]
-    pub command: Command,
+/// Parses `args` (the program name first) as [`Cli::try_parse_from`] does, building clap's
+/// command tree only for the subcommand named when [`one_subcommand`] has it: the whole tree
+/// (every command's flags and help) was a tenth of the CPU of a start. Whatever the short tree
+/// does not parse cleanly (help, a usage error, another subcommand) is parsed again with the
+/// whole tree, so every message is the whole tree's own; `--version` alone needs no subcommand.
+pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let named = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.as_encoded_bytes().starts_with(b"-"))
+        .and_then(|a| a.to_str());
+    let top = || {
+        GlobalArgs::augment_args(clap::Command::new("keychain"))
+            .version(env!("CARGO_PKG_VERSION"))
+            .subcommand_required(true)
+    };
+    match named.and_then(one_subcommand) {
+        Some(sub) => {
+            let parsed = top()
+                .subcommand(sub)
+                .try_get_matches_from(args)
+                .and_then(|matches| {
+                    Ok(Cli {
+                        global: GlobalArgs::from_arg_matches(&matches)?,
+                        command: Command::from_arg_matches(&matches)?,
+                    })
+                });
+            if let Ok(cli) = parsed {
+                return Ok(cli);
+            }
+        }
+        // `keychain --version` (or -V) and nothing else: the version is the whole tree's.
+        None if args.len() == 2 && (args[1] == "--version" || args[1] == "-V") => {
+            if let Err(version) = top().try_get_matches_from(args)
+                && version.kind() == clap::error::ErrorKind::DisplayVersion
+            {
+                return Err(version);
+            }
+        }
+        None => {}
+    }
+    Cli::try_parse_from(args)
+}
+
+/// A subcommand's own clap command, built as the derive of [`Command`] builds it but without its
+/// help texts (which only `--help` shows, and `--help` goes through the whole tree): for the
+/// commands that run often. A command not listed here is parsed with the whole tree, so a new
+/// subcommand needs only its variant in [`Command`]; listing it here is an optional speed-up,
+/// and the test `one_subcommand_parses_as_the_whole_tree` checks that every entry matches.
+pub fn one_subcommand(name: &str) -> Option<clap::Command> {
+    let command = clap::Command::new(name.to_string());
+    Some(match name {
+        "totp" => TotpArgs::augment_args(command),
+        "show" => ShowArgs::augment_args(command),
+        "login" => LoginArgs::augment_args(command),
+        "exec" => ExecArgs::augment_args(command),
+        "list" => ListArgs::augment_args(command),
+        "status" => StatusArgs::augment_args(command),
+        "audit" => AuditArgs::augment_args(command),
+        "refresh" => RefreshArgs::augment_args(command),
+        "unlock" => UnlockArgs::augment_args(command),
+        "lock" => command,
+        _ => return None,
+    })
 }
 
 /// Whether JSON was asked for: `--json`, or `KEYCHAIN_FORMAT=json`. Any other value of
@@ -364,7 +439,115 @@ pub enum Command {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{Args, CommandFactory};
+
+    /// The short tree of `parse` must parse as the whole tree does: each subcommand that
+    /// `one_subcommand` builds is, once built, the whole tree's own but for its help texts
+    /// (every flag, every nested subcommand, every setting).
+    #[test]
+    fn one_subcommand_parses_as_the_whole_tree() {
+        let strip = |c: clap::Command| {
+            c.about(None)
+                .long_about(None)
+                .after_help(None)
+                .after_long_help(None)
+                // Where `--help` lists it among the others.
+                .display_order(0)
+                // Its -h says "see more with '--help'" when the command has a long about.
+                .mut_arg("help", |a| a.help(None).long_help(None))
+        };
+        let mut whole = super::Cli::command();
+        whole.build();
+        let mut listed = 0;
+        for name in whole.get_subcommands().map(|c| c.get_name().to_string()) {
+            let Some(sub) = super::one_subcommand(&name) else {
+                continue;
+            };
+            listed += 1;
+            let mut short = super::GlobalArgs::augment_args(clap::Command::new("keychain"))
+                .version(env!("CARGO_PKG_VERSION"))
+                .subcommand(sub);
+            short.build();
+            let full = strip(whole.find_subcommand(&name).unwrap().clone());
+            let fast = strip(short.find_subcommand(&name).unwrap().clone());
+            // Whether help has a long form: help only.
+            let text = |c: &clap::Command| {
+                format!("{c:#?}")
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("long_help_exists:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let (fast, full) = (text(&fast), text(&full));
+            let differ: Vec<(&str, &str)> = fast
+                .lines()
+                .zip(full.lines())
+                .filter(|(a, b)| a != b)
+                .collect();
+            assert!(
+                differ.is_empty() && fast.lines().count() == full.lines().count(),
+                "keychain {name}: short tree vs whole tree: {differ:#?}"
+            );
+        }
+        assert!(listed >= 9, "only {listed} subcommands have a short tree");
+        // The top: the same global flags, in the same order.
+        let top = |c: &clap::Command| {
+            c.get_arguments()
+                .filter(|a| a.get_id() != "help")
+                .map(|a| format!("{a:#?}"))
+                .collect::<Vec<_>>()
+        };
+        let mut short = super::GlobalArgs::augment_args(clap::Command::new("keychain"))
+            .version(env!("CARGO_PKG_VERSION"));
+        short.build();
+        assert_eq!(top(&short), top(&whole));
+    }
+
+    /// The short tree gives what the whole tree gives, and falls back to it for everything it
+    /// does not parse cleanly.
+    #[test]
+    fn parse_agrees_with_the_whole_tree() {
+        use clap::Parser;
+        let cases: &[&[&str]] = &[
+            &["totp", "bench"],
+            &["totp", "bench", "--fresh", "5", "--json"],
+            &["--dir", "/x", "totp", "bench"],
+            &["--dir", "totp", "totp", "bench"],
+            &["--dir", "totp", "list"],
+            &["show", "a", "--reveal", "password"],
+            &["login", "a"],
+            &["audit", "--fail-on", "critical"],
+            &["audit", "verify"],
+            &["lock"],
+            &["unlock", "--for", "30m"],
+            &["status"],
+            &["list", "--lock-timeout", "5"],
+            &["--version"],
+            &["-V"],
+            &["totp"],
+            &["totp", "--help"],
+            &["totp", "a", "b"],
+            &["help", "totp"],
+            &["nope"],
+            &[],
+        ];
+        for case in cases {
+            let args: Vec<std::ffi::OsString> = std::iter::once("keychain")
+                .chain(case.iter().copied())
+                .map(Into::into)
+                .collect();
+            let ours = super::parse(&args);
+            let theirs = super::Cli::try_parse_from(&args);
+            match (ours, theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{case:?}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.kind(), b.kind(), "{case:?}");
+                    assert_eq!(a.render().to_string(), b.render().to_string(), "{case:?}");
+                }
+                (a, b) => panic!("{case:?}: {a:?} vs {b:?}"),
+            }
+        }
+    }
 
     /// No flag of any command takes a secret (password, TOTP secret or code, client secret,
     /// token) as its value: the argument list is visible to every user of the machine. A flag

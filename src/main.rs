@@ -6,7 +6,6 @@ use std::error::Error as _;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use keychain::outcome::{Outcome, status};
 use keychain::output;
 
@@ -29,7 +28,7 @@ fn main() -> ExitCode {
             Err(error) => fail(error, false),
         };
     }
-    let cli = match parse(json) {
+    let cli = match parse(&args, json) {
         Ok(cli) => cli,
         Err(done) => return done,
     };
@@ -48,8 +47,8 @@ fn main() -> ExitCode {
 /// `output` like everything else (clap would print them itself, ignoring a failed write, and a
 /// usage error quotes the user's argument, which must be escaped). `Err` carries the status to
 /// end with when there is nothing to run.
-fn parse(json: bool) -> Result<keychain::cli::Cli, ExitCode> {
-    let error = match keychain::cli::Cli::try_parse() {
+fn parse(args: &[std::ffi::OsString], json: bool) -> Result<keychain::cli::Cli, ExitCode> {
+    let error = match keychain::cli::parse(args) {
         Ok(cli) => return Ok(cli),
         Err(error) => error,
     };

@@ -609,7 +609,9 @@ impl Keychain {
     pub fn read_many(&self, names: &[String]) -> Result<Vec<Result<Account>>> {
         self.load_counters()?;
         let counters = self.counters.get();
-        let identity = self.identity()?;
+        // The public key derived once for all the records, not once per record.
+        let identity = crate::crypto::X25519Opener::new(self.identity()?);
+        let identity = &identity;
         let store = self.store();
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
@@ -822,7 +824,7 @@ fn local_members(dir: &Path, lock_timeout: std::time::Duration) -> Result<Option
 /// decrypted or used.
 fn open_checked(
     store: &dyn RecordStore,
-    identity: &Identity,
+    identity: &dyn age::Identity,
     name: &str,
     bytes: &[u8],
     logged: Option<u64>,
@@ -914,19 +916,35 @@ fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
     Ok(header)
 }
 
-/// `work` applied to every name, the names split into one contiguous share per available core
-/// (std's scoped threads: no pool to start, nothing outlives the call); results in input order.
+/// `work` applied to every name on every available core (std's scoped threads: no pool to
+/// start, nothing outlives the call); results in input order. The names are taken in small
+/// batches by whichever thread is free, so a core that the machine's other work slows down
+/// does not leave the rest waiting at the end (fixed equal shares did).
 fn on_all_cores<T: Send>(names: &[String], work: impl Fn(&String) -> T + Sync) -> Vec<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const BATCH: usize = 32;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || names.len() < 2 {
         return names.iter().map(work).collect();
     }
     let work = &work;
-    let share = names.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = names
-            .chunks(share)
-            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<T>>()))
+    let batches: Vec<&[String]> = names.chunks(BATCH).collect();
+    let next = AtomicUsize::new(0);
+    let (batches, next) = (&batches, &next);
+    let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(batches.len()))
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = batches.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, batch.iter().map(work).collect::<Vec<T>>()));
+                    }
+                })
+            })
             .collect();
         workers
             .into_iter()
@@ -936,5 +954,28 @@ fn on_all_cores<T: Send>(names: &[String], work: impl Fn(&String) -> T + Sync) -
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
-    })
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().flat_map(|(_, results)| results).collect()
+}
+
+#[cfg(test)]
+mod on_all_cores_tests {
+    /// Every name once, results in the order of the names, whatever thread took which batch
+    /// (and with uneven work, so the threads really do finish out of order).
+    #[test]
+    fn results_come_back_in_input_order() {
+        for n in [0, 1, 2, 31, 32, 33, 1000] {
+            let names: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let out = super::on_all_cores(&names, |name| {
+                let i: u64 = name.parse().unwrap();
+                if i.is_multiple_of(7) {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                (name.clone(), std::thread::current().id())
+            });
+            let got: Vec<&String> = out.iter().map(|(name, _)| name).collect();
+            assert_eq!(got, names.iter().collect::<Vec<_>>(), "n = {n}");
+        }
+    }
 }

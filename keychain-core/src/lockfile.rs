@@ -184,7 +184,13 @@ fn write_identity(file: &File) {
         return;
     };
     text.push(b'\n');
-    let _ = file.set_len(0).and_then(|()| file.write_all_at(&text, 0));
+    // Written over the old holder, then cut to its length: never emptied first. Emptying
+    // frees the file's block, and on a filesystem mounted with `discard` that is a synchronous
+    // discard per lock taken (0.3-7 ms measured, as much as the audit log's fdatasync). A
+    // reader takes the first line, which is whole either way.
+    let _ = file
+        .write_all_at(&text, 0)
+        .and_then(|()| file.set_len(text.len() as u64));
 }
 
 /// The holder of the lock on `file`: the pid the kernel reports, with the host and time the
@@ -282,6 +288,27 @@ mod tests {
         assert!(text.contains("the thing"), "{text}");
         drop(held);
         acquire(&path, "the thing", Duration::from_millis(200)).unwrap();
+    }
+
+    /// The holder is written over the previous one and cut to its length (not emptied first,
+    /// which costs a discard on some filesystems): nothing of a longer previous holder stays.
+    #[test]
+    fn taking_the_lock_replaces_a_longer_previous_holder_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let old = format!(
+            "{{\"pid\":1,\"host\":\"{}\",\"since\":5}}\n",
+            "h".repeat(300)
+        );
+        std::fs::write(&path, &old).unwrap();
+        let held = acquire(&path, "the thing", Duration::from_secs(1)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.len() < old.len(), "{text}");
+        assert_eq!(text.matches('\n').count(), 1, "one line: {text:?}");
+        assert!(text.ends_with('\n'));
+        let holder: Holder = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(holder.pid, std::process::id());
+        drop(held);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! HTML report draws. They need no key either.
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -271,7 +271,23 @@ pub fn build(kc: &Keychain, args: &ReportOptions) -> Result<Report> {
     } else {
         lines::read(kc)?
     };
-    let accounts: Vec<AccountRow> = headers.iter().map(|h| row(h, &lines, now)).collect();
+    // Each account's lines, in log order, gathered in one pass (not one pass per account).
+    let mut by_account: HashMap<&str, Vec<&Line>> = HashMap::new();
+    for l in &lines {
+        if let Some(account) = l.account.as_deref() {
+            by_account.entry(account).or_default().push(l);
+        }
+    }
+    let accounts: Vec<AccountRow> = headers
+        .iter()
+        .map(|h| {
+            row(
+                h,
+                by_account.get(h.name.as_str()).map_or(&[], Vec::as_slice),
+                now,
+            )
+        })
+        .collect();
     for (h, a) in headers.iter().zip(&accounts) {
         account_findings(h, a, args, &mut findings);
     }
@@ -513,7 +529,8 @@ fn days(since: i64, now: i64) -> i64 {
     clock::days_between(since, now)
 }
 
-fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
+/// `mine`: the account's lines of the log, in log order.
+fn row(h: &Header, mine: &[&Line], now: i64) -> AccountRow {
     let age = |f: SecretField| h.secrets.get(&f).map(|i| days(i.changed, now));
     let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
         let active = h.refresh_token_active.unwrap_or(info.changed);
@@ -526,10 +543,6 @@ fn row(h: &Header, lines: &[Line], now: i64) -> AccountRow {
         }
     });
     let since = now.saturating_sub(WINDOW_DAYS * DAY);
-    let mine: Vec<&Line> = lines
-        .iter()
-        .filter(|l| l.account.as_deref() == Some(h.name.as_str()))
-        .collect();
     let recent = |action: &str| {
         mine.iter()
             .filter(|l| l.action == action && l.unix().is_some_and(|t| t >= since))

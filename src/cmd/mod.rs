@@ -72,14 +72,14 @@ use crate::outcome::Outcome;
 
 /// Runs the command; returns how it turned out when it ran to its end.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
-    let dir = || settings::keychain_dir(cli.dir.clone());
+    let dir = || settings::keychain_dir(cli.global.dir.clone());
     // Read once, here: the core below sees these values, never the environment.
-    let settings = cli.settings.settings()?;
+    let settings = cli.global.settings.settings()?;
     let clock = crate::clock::system();
     let open =
         || -> Result<Keychain> { Keychain::open_with(&dir()?, settings.clone(), clock.clone()) };
     let done = |r: Result<()>| r.map(|()| Outcome::Success);
-    let json = crate::cli::json_wanted(cli.json).map_err(crate::error::Error::usage)?;
+    let json = crate::cli::json_wanted(cli.global.json).map_err(crate::error::Error::usage)?;
     // A command whose only output is a notice on standard error confirms on standard output
     // under --json: `{"format": 1, "ok": true, "command": ..., "accounts": [...]}`.
     let confirmed = |command: &str, accounts: Vec<String>, r: Result<()>| -> Result<Outcome> {
