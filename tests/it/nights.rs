@@ -1,0 +1,76 @@
+//! The month of nights (issue 19): a simulated stretch of cron on one moved clock, with real
+//! faults, against the Exact emulator, LemonLDAP::NG and a two-machine keychain on OpenBao
+//! (see `support::nights`). `one_day_of_nights_keeps_the_promise` runs one day in `cargo test`;
+//! `benches/nights` runs the month (`a_month_of_nights`, ignored here) and prints its figures.
+//!
+//! Needs libfaketime, LemonLDAP::NG, OpenBao and /usr/bin/time; fails loudly without them.
+
+use crate::support;
+
+use support::nights::{Plan, Report, run};
+
+/// The goals the issue sets, except timing (the machine is shared; the figures are printed).
+fn assert_goals(r: &Report) {
+    let failures = r.expected_failures();
+    assert!(
+        failures.is_empty(),
+        "{} of {} jobs that should have succeeded failed; the first: {:#?}",
+        failures.len(),
+        r.expected().count(),
+        failures.iter().take(5).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        r.headless_total(),
+        r.chain_breaks,
+        "headless logons {:?} against {} injected chain breaks",
+        r.headless_logons,
+        r.chain_breaks
+    );
+    assert_eq!(r.guards, r.guard_goal, "lockout guards");
+    assert_eq!(
+        r.budget_blocks, 0,
+        "the provider's error budget was exceeded"
+    );
+    assert!(r.audit_failures.is_empty(), "{:?}", r.audit_failures);
+    assert!(r.status_checks > 0, "status was never checked");
+    assert!(
+        r.status_untruthful.is_empty(),
+        "status was wrong {} time(s): {:#?}",
+        r.status_untruthful.len(),
+        r.status_untruthful
+    );
+    assert_eq!(r.kills, 1, "the kill -9 during a refresh was not delivered");
+}
+
+#[test]
+fn one_day_of_nights_keeps_the_promise() {
+    let plan = Plan::from_env(1);
+    if plan.key_store == "os" {
+        support::require_secret_service();
+    }
+    let report = run(plan);
+    report.print();
+    assert_goals(&report);
+}
+
+/// The same day with machine 2's member of the shared keychain on its clock 2 minutes behind
+/// too. Fails today: a token another machine fetched counts as issued in the future and so as
+/// expired, and Exact's 570 s rule counted from that future time refuses the refresh
+/// (issues 20 and 25; see /work/notes/kc-nights.md). Run it with `--ignored` once that is fixed.
+#[test]
+#[ignore = "known defect (issue 20): a shared keychain's members 2 minutes apart"]
+fn one_day_of_nights_with_a_shared_keychain_member_2_minutes_behind() {
+    let mut plan = Plan::from_env(1);
+    plan.skew_shared = true;
+    let report = run(plan);
+    report.print();
+    assert_goals(&report);
+}
+
+#[test]
+#[ignore = "the month: run benches/nights"]
+fn a_month_of_nights() {
+    let report = run(Plan::from_env(30));
+    report.print();
+    assert_goals(&report);
+}
