@@ -190,6 +190,8 @@ pub struct Job {
     pub cpu_ms: f64,
     pub wall_ms: f64,
     pub excused: bool,
+    /// It ran inside a fault window of its provider or store (whatever its outcome).
+    pub in_window: bool,
     pub stderr: String,
 }
 
@@ -306,8 +308,11 @@ impl Report {
             self.guards, self.guard_goal
         );
         println!(
-            "provider error budget: blocked {} time(s) (goal 0); client errors {:?}; injected fault answers {}",
-            self.budget_blocks, self.client_errors, self.injected_answers
+            "provider error budget: blocked {} time(s) (goal 0); client errors {:?}; {} requests answered by injected faults, for {} jobs inside fault windows",
+            self.budget_blocks,
+            self.client_errors,
+            self.injected_answers,
+            self.jobs.iter().filter(|j| j.in_window).count()
         );
         let (first, last) = self.first_and_last();
         let (c1, c99, w1, w99) = self.percentiles(first.clone());
@@ -1118,6 +1123,7 @@ fn run_jobs(
                 .collect::<Vec<_>>()
                 .join(" | ");
             let succeeded = out.status.success() && live;
+            let in_window = in_window(windows, a, minute);
             Job {
                 account: a.name,
                 place: p,
@@ -1126,7 +1132,8 @@ fn run_jobs(
                 token_live: live,
                 cpu_ms,
                 wall_ms,
-                excused: !succeeded && in_window(windows, a, minute),
+                excused: !succeeded && in_window,
+                in_window,
                 stderr,
             }
         })
