@@ -19,12 +19,12 @@ fn assert_goals(r: &Report) {
         r.expected().count(),
         failures.iter().take(5).collect::<Vec<_>>()
     );
-    assert_eq!(
-        r.headless_total(),
-        r.chain_breaks,
-        "headless logons {:?} against {} injected chain breaks",
+    assert!(
+        (r.chain_breaks..=r.chain_breaks + r.provider_expiries).contains(&r.headless_total()),
+        "headless logons {:?} against {} injected chain breaks (+ at most {} offline sessions ended by LemonLDAP::NG)",
         r.headless_logons,
-        r.chain_breaks
+        r.chain_breaks,
+        r.provider_expiries
     );
     assert_eq!(r.guards, r.guard_goal, "lockout guards");
     assert_eq!(
