@@ -832,6 +832,16 @@ pub fn run(plan: Plan) -> Report {
     let mut events = schedule.iter().peekable();
     let (rush_from, rush_to) = world.plan.rush;
     for minute in 0..world.plan.days * DAY {
+        if minute % DAY == 0 {
+            let failed = report.expected_failures().len();
+            eprintln!(
+                "nights: day {} of {} starts after {:.0?}: {} jobs so far, {failed} unexcused failures",
+                minute / DAY + 1,
+                world.plan.days,
+                started.elapsed(),
+                report.jobs.len()
+            );
+        }
         let in_rush = (rush_from..rush_to).contains(&(minute % DAY));
         let tenth = minute % 10 == 0;
         let due: Vec<&Account> = ACCOUNTS
