@@ -563,7 +563,7 @@ fn setup(plan: Plan) -> World {
         super::openbao::write_private(&p, "nights passphrase for the month\n");
         p
     });
-    let mut places = vec![
+    let places = vec![
         Place {
             kc: Some(Kc::new()),
             machine: None,
@@ -599,12 +599,11 @@ fn setup(plan: Plan) -> World {
         e2_config,
         llng,
         bao,
-        places: Vec::new(),
+        places,
         http,
         scratch,
         stale_refresh_token: None,
     };
-    world.places.append(&mut places);
     let ks = world.plan.key_store.clone();
     run_ok(&world, 0, &["init", "--key-store", &ks]);
     run_ok(&world, 1, &["init", "--key-store", &ks]);
