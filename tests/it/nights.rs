@@ -7,6 +7,7 @@
 
 use crate::support;
 
+use support::Kc;
 use support::nights::{Plan, Report, run};
 
 /// The goals the issue sets, except timing (the machine is shared; the figures are printed).
@@ -73,4 +74,39 @@ fn a_month_of_nights() {
     let report = run(Plan::from_env(30));
     report.print();
     assert_goals(&report);
+}
+
+/// Found by the month of nights with `KEYCHAIN_NIGHTS_KEY_STORE=passphrase` (the documented server
+/// set-up): `audit verify` and the audit report opened the keychain with default settings, so
+/// they ignored KEYCHAIN_PASSPHRASE_FILE (and --lock-timeout, the OpenBao lease) that every other
+/// command honours: exit 6, "the keychain is locked", on every machine.
+#[test]
+fn audit_verify_and_report_read_the_passphrase_file_as_every_command_does() {
+    let kc = Kc::new();
+    let passphrase = kc.file("passphrase", "nights passphrase\n");
+    let with_file = |args: &[&str]| {
+        kc.cmd()
+            .env("KEYCHAIN_PASSPHRASE_FILE", &passphrase)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    support::assert_success(
+        &with_file(&["init", "--key-store", "passphrase"]),
+        &["init"],
+    );
+    let pw = kc.file("pw", "pw\n");
+    let add = support::add_args("acct", &["--password-file", pw.to_str().unwrap()]);
+    support::assert_success(&with_file(&add), &add);
+    for args in [
+        &["audit", "verify"][..],
+        &["--json", "audit", "verify"],
+        &["audit"],
+        &["audit", "report"],
+    ] {
+        support::assert_success(&with_file(args), args);
+    }
+    // Without the file it is locked, as before: the file is what opened it.
+    let out = kc.run(&["audit", "verify"]);
+    support::assert_exit(&out, 6);
 }
