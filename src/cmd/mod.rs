@@ -153,12 +153,8 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         // audit commands that write (fingerprint, rotate, seal-config, ack) refuse it like the
         // rest.
         Command::Audit(args) if audit::only_looks(&args) => {
-            // With the settings: the passphrase file and lock timeout apply here too.
-            audit::run(
-                &Keychain::open_unchecked_with(&dir()?, settings.clone(), clock.clone())?,
-                args,
-                json,
-            )
+            let kc = Keychain::open_unchecked_with(&dir()?, settings.clone(), clock.clone())?;
+            audit::run(&kc, args, json)
         }
         Command::Audit(args) => audit::run(&open()?, args, json),
         Command::Member(args) => member::run(&open()?, args, json),

@@ -36,6 +36,7 @@ mod loopback_owner;
 mod man_page;
 mod members_cli;
 mod members_resume;
+mod nights;
 mod openbao_attacks;
 mod openbao_fast_login;
 mod openbao_join;

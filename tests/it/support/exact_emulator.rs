@@ -9,7 +9,16 @@
 //! answered "This verification code has already been used", whichever client sent it.
 //!
 //! Its clock can be moved forward (`POST /__admin/advance?seconds=N`); `GET /__admin/stats`
-//! counts what happened. Test support only: it keeps everything in memory and trusts loopback.
+//! counts what happened. For the month of nights (`tests/it/nights.rs`) it also injects faults
+//! for real: `POST /__admin/fault?status=S&seconds=N&scope=token|all` answers token requests (or
+//! every request: an outage) with status S for N seconds of its clock (a 429 with Retry-After;
+//! these answers are the provider's fault and do not count against the client's error budget);
+//! `POST /__admin/kill-after-rotation?pid=P` sends SIGKILL to process P once the next refresh
+//! has rotated the chain, before the answer goes out (a crash mid-refresh);
+//! `POST /__admin/password` (form `password`) changes the user's password and revokes every token,
+//! as a password reset does; `GET /api/v1/current/Me` with a bearer token says whether an access
+//! token is live; `GET /__admin/faults` counts what was injected and how often the error budget
+//! blocked the client. Test support only: it keeps everything in memory and trusts loopback.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -142,8 +151,20 @@ struct State {
     blocked_until: i64,
     /// The last time step whose code was accepted (the user's, whichever client logged on).
     last_totp_step: Option<u64>,
-    /// Every access token handed out, with its expiry (the emulator's clock).
-    access_tokens: HashMap<String, i64>,
+    /// Live access tokens and when they expire.
+    access: HashMap<String, i64>,
+    faults: Faults,
+}
+
+/// Faults injected through the admin endpoints, and what came of them.
+#[derive(Default)]
+struct Faults {
+    /// (status, until, every request or only the token endpoint)
+    active: Option<(u16, i64, bool)>,
+    kill_after_rotation: Option<u32>,
+    answered: u32,
+    killed: u32,
+    blocks: u32,
 }
 
 /// What the emulator makes of a one-time code.
@@ -189,7 +210,8 @@ impl Emulator {
             error_times: Vec::new(),
             blocked_until: 0,
             last_totp_step: None,
-            access_tokens: HashMap::new(),
+            access: HashMap::new(),
+            faults: Faults::default(),
         }));
         let srv = server.clone();
         let thread = std::thread::spawn(move || {
@@ -235,6 +257,9 @@ impl State {
         self.error_times.push(now);
         self.error_times.retain(|t| now - t < 3600);
         if self.error_times.len() >= ERROR_BUDGET {
+            if now >= self.blocked_until {
+                self.faults.blocks += 1;
+            }
             self.blocked_until = now + BLOCK;
         }
     }
@@ -277,7 +302,11 @@ impl State {
             },
         );
         self.chains.insert(chain, now);
-        (random(32), refresh)
+        let access = random(32);
+        self.access.retain(|_, expires| *expires > now);
+        self.access
+            .insert(access.clone(), now + self.config.access_ttl);
+        (access, refresh)
     }
 }
 
@@ -381,7 +410,60 @@ fn text(status: u16, body: &str) -> Reply {
 
 fn route(st: &mut State, c: &Ctx) -> Reply {
     let b2c = |rest: &str| format!("{TENANT}{rest}");
+    if let Some(reply) = injected_fault(st, c) {
+        return reply;
+    }
     match (c.method.as_str(), c.path.as_str()) {
+        ("GET", "/api/v1/current/Me") => {
+            let bearer = c
+                .headers
+                .get("authorization")
+                .and_then(|h| h.strip_prefix("Bearer "));
+            let now = st.now();
+            match bearer.and_then(|t| st.access.get(t)) {
+                Some(expires) if *expires > now => {
+                    json(200, serde_json::json!({ "d": { "results": [] } }))
+                }
+                _ => text(401, "invalid or expired access token"),
+            }
+        }
+        ("POST", "/__admin/fault") => {
+            let status = c
+                .query
+                .get("status")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(503);
+            let seconds: i64 = c
+                .query
+                .get("seconds")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let all = c.query.get("scope").is_some_and(|s| s == "all");
+            st.faults.active = Some((status, st.now() + seconds, all));
+            json(200, serde_json::json!({ "until": st.now() + seconds }))
+        }
+        ("POST", "/__admin/kill-after-rotation") => {
+            st.faults.kill_after_rotation = c.query.get("pid").and_then(|p| p.parse().ok());
+            json(
+                200,
+                serde_json::json!({ "armed": st.faults.kill_after_rotation.is_some() }),
+            )
+        }
+        ("POST", "/__admin/password") => {
+            st.config.password = c.form.get("password").cloned().unwrap_or_default();
+            for rt in st.refresh.values_mut() {
+                rt.current = false;
+            }
+            st.access.clear();
+            json(200, serde_json::json!({ "revoked": true }))
+        }
+        ("GET", "/__admin/faults") => json(
+            200,
+            serde_json::json!({
+                "answered": st.faults.answered, "killed": st.faults.killed,
+                "blocks": st.faults.blocks, "armed": st.faults.kill_after_rotation.is_some(),
+            }),
+        ),
         ("GET", "/api/oauth2/auth") => authorize(st, c),
         ("GET", "/docs/Login.aspx") => login_page(st, c),
         ("POST", "/docs/Login.aspx") => login_post(st, c),
@@ -390,18 +472,6 @@ fn route(st: &mut State, c: &Ctx) -> Reply {
         ("GET", p) if p.starts_with(TENANT) && p.ends_with("/confirmed") => confirmed(st, c),
         ("POST", "/api/oauth2/signin-oidc") => signin_oidc(st, c),
         ("POST", "/api/oauth2/token") => token(st, c),
-        // Exact's "who am I": 200 for an access token it issued that has not expired, else 401
-        // (the check the API itself makes of every request).
-        ("GET", "/api/v1/current/Me") => {
-            let given = c
-                .headers
-                .get("authorization")
-                .and_then(|v| v.strip_prefix("Bearer "));
-            match given.and_then(|t| st.access_tokens.get(t)) {
-                Some(expires) if st.now() < *expires => json(200, serde_json::json!({ "d": {} })),
-                _ => json(401, serde_json::json!({ "error": "invalid_token" })),
-            }
-        }
         ("POST", "/__admin/advance") => {
             let secs: i64 = c
                 .query
@@ -430,6 +500,30 @@ fn route(st: &mut State, c: &Ctx) -> Reply {
         ),
         _ => text(404, "not found"),
     }
+}
+
+/// The answer of an injected fault, if one is active for this request.
+fn injected_fault(st: &mut State, c: &Ctx) -> Option<Reply> {
+    let (status, until, all) = st.faults.active?;
+    let now = st.now();
+    if now >= until {
+        st.faults.active = None;
+        return None;
+    }
+    if c.path.starts_with("/__admin/") || !(all || c.path == "/api/oauth2/token") {
+        return None;
+    }
+    st.faults.answered += 1;
+    Some(if status == 429 {
+        let mut r = json(
+            429,
+            serde_json::json!({ "error": "rate_limit_exceeded", "error_description": "Too many requests" }),
+        );
+        r.headers.push(("Retry-After", (until - now).to_string()));
+        r
+    } else {
+        text(status, "Service Unavailable")
+    })
 }
 
 fn flow_of<'s>(st: &'s mut State, c: &Ctx) -> Option<(String, &'s mut Flow)> {
@@ -711,8 +805,6 @@ fn token_error(st: &mut State, status: u16, error: &str, description: &str) -> R
 }
 
 fn tokens_json(st: &mut State, access: &str, refresh: &str) -> serde_json::Value {
-    let expires = st.now() + st.config.access_ttl;
-    st.access_tokens.insert(access.to_string(), expires);
     // Exact sends expires_in as a string.
     serde_json::json!({
         "access_token": access, "token_type": "bearer",
@@ -800,6 +892,14 @@ fn token(st: &mut State, c: &Ctx) -> Reply {
             let chain = rt.chain;
             st.refresh.get_mut(&presented).unwrap().current = false;
             let (access, refresh) = st.issue_tokens(chain);
+            if let Some(pid) = st.faults.kill_after_rotation.take() {
+                // The chain has rotated; the client dies before the answer reaches it.
+                let killed = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                st.faults.killed += u32::from(killed);
+            }
             json(200, tokens_json(st, &access, &refresh))
         }
         _ => token_error(

@@ -5,6 +5,7 @@
 pub mod chromium;
 pub mod exact_emulator;
 pub mod login;
+pub mod nights;
 pub mod openbao;
 mod servers;
 pub mod shape;

@@ -36,7 +36,13 @@ impl Llng {
     /// A portal of this test's own: for a test that stops it. Fails loudly when it cannot start:
     /// a test that needs the identity provider must never pass without it.
     pub fn start() -> Llng {
-        Llng::launch(false)
+        Llng::launch(false, None)
+    }
+
+    /// A portal of this test's own whose clock is moved by libfaketime: it reads the offset
+    /// (`+Ns`) from `offset_file` at every clock call, so a test moves it by rewriting the file.
+    pub fn start_on_clock(offset_file: &std::path::Path) -> Llng {
+        Llng::launch(false, Some(offset_file))
     }
 
     /// The shared portal, for a test that logs on but never reads the log. Give each such test
@@ -45,7 +51,7 @@ impl Llng {
     pub fn shared() -> Turn {
         let guard = TURNS.read().unwrap_or_else(PoisonError::into_inner);
         Turn {
-            llng: SHARED.get_or_init(|| Llng::launch(true)),
+            llng: SHARED.get_or_init(|| Llng::launch(true, None)),
             log_from: None,
             _guard: Guard::Shared(guard),
         }
@@ -55,7 +61,7 @@ impl Llng {
     /// what reached it: `log()` then holds only this test's lines.
     pub fn exclusive() -> Turn {
         let guard = TURNS.write().unwrap_or_else(PoisonError::into_inner);
-        let llng = SHARED.get_or_init(|| Llng::launch(true));
+        let llng = SHARED.get_or_init(|| Llng::launch(true, None));
         Turn {
             llng,
             log_from: Some(llng.log_bytes().len()),
@@ -63,7 +69,7 @@ impl Llng {
         }
     }
 
-    fn launch(shared: bool) -> Llng {
+    fn launch(shared: bool, offset_file: Option<&std::path::Path>) -> Llng {
         let scripts = std::env::var("KEYCHAIN_LLNG_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| {
@@ -101,6 +107,12 @@ impl Llng {
         if shared {
             // Its TempDir is never dropped: the portal removes the folder when it stops.
             serve.arg(base.path());
+        }
+        if let Some(file) = offset_file {
+            serve
+                .env("LD_PRELOAD", super::login::FAKETIME_LIB)
+                .env("FAKETIME_TIMESTAMP_FILE", file)
+                .env("FAKETIME_NO_CACHE", "1");
         }
         let server = serve
             .env("LLNG_DEFAULTCONFFILE", base.path().join("lemonldap-ng.ini"))
