@@ -236,6 +236,10 @@ pub fn one_subcommand(name: &str) -> Option<clap::Command> {
         "audit" => AuditArgs::augment_args(command),
         "refresh" => RefreshArgs::augment_args(command),
         "unlock" => UnlockArgs::augment_args(command),
+        "read" => ReadArgs::augment_args(command),
+        "inject" => InjectArgs::augment_args(command),
+        "git-credential" => GitCredentialArgs::augment_args(command),
+        "kube-credential" => KubeCredentialArgs::augment_args(command),
         "lock" => command,
         _ => return None,
     })

@@ -392,13 +392,15 @@ impl SharedLog {
         let Some(decided) = decide(logged) else {
             return Ok(None);
         };
-        // Waited for only now, so that the read overlaps the work above.
+        // The line is made while the witness read is still under way (the origin's user name is
+        // a lookup of its own); the witness is waited for only now, so that the read overlaps
+        // all the work above.
+        let (line, _) = self.encode(&cursor, event, &Origin::current())?;
         let ends_as_witnessed = witnessed()
             .is_some_and(|w| w.next_seq == cursor.next_seq && w.last_hash == cursor.last_hash);
         if !ends_as_witnessed {
             return Ok(None);
         }
-        let (line, _) = self.encode(&cursor, event, &Origin::current())?;
         match self
             .kv
             .put(&position(cursor.next_seq), &line, KvExpect::Absent)
