@@ -82,7 +82,10 @@ A job has no terminal, no desktop session and little environment. It needs:
                     system services do not reach.
 Keep refresh tokens alive (Exact Online's expire after 30 days unused) and check that the
 jobs will work with 'keychain status' (exit 1 warning, 2 critical, 3 unknown, with the
-findings, when they may not).
+findings, when they may not). To hear at once when a job needs a person (a rejected
+password or code, a lockout guard, a dead refresh token and no password), set
+KEYCHAIN_ON_FAILURE=CMD (or --on-failure CMD on login, exec and refresh): CMD runs once per
+incident, with KEYCHAIN_ACCOUNT, KEYCHAIN_FAILURE_REASON and KEYCHAIN_EXIT_CODE set.
 
 crontab (examples/keychain.crontab in the source tree):
   KEYCHAIN_DIR=/var/lib/etl/keychain
