@@ -90,7 +90,9 @@ pub(crate) fn all_counters(files: &[PathBuf]) -> Result<HashMap<String, u64>, Au
     Ok(counters)
 }
 
-fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
+/// Moves `reader` past the next line break (or to the end): the rest of a line too long to
+/// be one of the log's.
+pub(super) fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
     loop {
         let available = reader.fill_buf()?;
         if available.is_empty() {

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::AuditError;
+use super::counter::skip_rest_of_line;
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
 use super::log::{AuditLog, GENESIS, MAX_LINE, io_err, parse_line};
 use crate::fsutil::{FILE_MODE, write_atomic_unique};
@@ -437,23 +438,4 @@ fn counter_of(line: &[u8]) -> Option<(String, u64)> {
 fn bump(map: &mut BTreeMap<String, u64>, account: String, counter: u64) {
     let highest = map.entry(account).or_insert(counter);
     *highest = (*highest).max(counter);
-}
-
-fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
-    loop {
-        let available = reader.fill_buf()?;
-        if available.is_empty() {
-            return Ok(());
-        }
-        match memchr::memchr(b'\n', available) {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let n = available.len();
-                reader.consume(n);
-            }
-        }
-    }
 }
