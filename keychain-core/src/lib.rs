@@ -28,6 +28,7 @@ pub mod login;
 pub mod logon;
 pub mod members;
 pub mod oauth;
+pub mod ops;
 #[cfg(test)]
 mod parser_proptests;
 pub mod progress;
