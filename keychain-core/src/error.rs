@@ -300,16 +300,8 @@ impl ProviderCause {
     }
 }
 
-/// A command of keychain for one account, quoted for a hint: `'keychain set acme --totp-file
-/// FILE'`. Advice never carries a placeholder for the account's name (`ACCOUNT`): without the
-/// name it says "for the account" in words.
-pub fn account_command(verb: &str, account: Option<&str>, rest: &str) -> String {
-    match account {
-        Some(name) => format!("'keychain {verb} {name}{rest}'"),
-        None if rest.is_empty() => format!("'keychain {verb}' for the account"),
-        None => format!("'keychain {verb}' for the account, with{rest}"),
-    }
-}
+// re-export for the merge (issue 21)
+pub use crate::advice::account_command;
 
 impl Error {
     /// A usage error without a hint.

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod activity;
+pub mod advice;
 pub mod audit;
 pub mod choice;
 pub mod clock;
@@ -20,6 +21,8 @@ pub mod error;
 pub mod fsutil;
 pub mod hardening;
 pub mod hook;
+pub mod host;
+pub mod http;
 pub mod init;
 pub mod keychain;
 pub mod keystore;

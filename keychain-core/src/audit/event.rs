@@ -333,19 +333,8 @@ fn uid() -> Option<u32> {
     None
 }
 
-/// This machine's name, as events record it.
-#[cfg(unix)]
-pub fn host_name() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-#[cfg(not(unix))]
-pub fn host_name() -> String {
-    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "unknown".to_string())
-}
+// re-export for the merge (issue 21)
+pub use crate::host::host_name;
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 use super::debug::{DebugPages, Seen};
 use super::html::{self, Page};
 use super::{LogonError, LogonStats};
+use crate::http::{self, SecretForm};
 use crate::oauth::Guard;
-use crate::oauth::http::{self, SecretForm};
 
 /// Beyond this difference between the provider's `Date` and ours, codes follow the provider.
 const CLOCK_SKEW_TOLERANCE: i64 = 30;
@@ -95,7 +95,7 @@ impl<'r> Browser<'r> {
         progress: bool,
         clock: &'r dyn crate::clock::Clock,
     ) -> Result<Self, LogonError> {
-        let client = http::credential_builder()
+        let client = crate::oauth::http::credential_builder()
             .cookie_store(true)
             .build()
             .map_err(|_| LogonError::Protocol {

@@ -11,8 +11,8 @@ use reqwest::header::HeaderMap;
 use url::Url;
 
 use super::LogonError;
+use crate::http::redact_url;
 use crate::oauth::Scrubber;
-use crate::oauth::http::redact_url;
 
 pub struct DebugPages {
     dir: PathBuf,

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::guard::Carries;
 use super::html::{Field, Form, Page};
-use crate::oauth::http::SecretForm;
+use crate::http::SecretForm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {

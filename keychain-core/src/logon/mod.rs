@@ -303,7 +303,7 @@ impl LogonError {
             ),
             LogonError::TotpRequired { .. } => Some(format!(
                 "add the TOTP secret with {}",
-                crate::error::account_command("set", account, " --totp-file FILE")
+                crate::advice::account_command("set", account, " --totp-file FILE")
             )),
             _ => None,
         }

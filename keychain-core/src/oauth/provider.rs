@@ -1,5 +1,5 @@
 //! A provider's authorization and token endpoints, and OpenID discovery of them. Which
-//! provider has which endpoints is `crate::providers`' business.
+//! provider has which endpoints is the business of the `providers` module.
 #![deny(missing_docs)]
 
 use url::Url;
@@ -47,7 +47,7 @@ impl DiscoveryError {
             }
             DiscoveryError::Protocol { .. } => format!(
                 "check the issuer URL ({})",
-                crate::error::account_command("set", account, " --issuer URL")
+                crate::advice::account_command("set", account, " --issuer URL")
             ),
         }
     }
@@ -93,7 +93,7 @@ pub fn discover(
             detail: format!("HTTP {}", status.as_u16()),
         });
     }
-    let body = super::http::read_capped(resp, super::http::MAX_JSON_ANSWER).map_err(|e| {
+    let body = crate::http::read_capped(resp, crate::http::MAX_JSON_ANSWER).map_err(|e| {
         DiscoveryError::Protocol {
             path: path.clone(),
             detail: e.to_string(),

@@ -14,10 +14,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{self, SecretForm};
 use super::policy::CredentialRefused;
 use super::scrub::Scrubber;
 use super::{Endpoints, ErrorClass, Guard};
+use crate::http::{self, SecretForm};
 
 /// A successful answer of a token endpoint. Token values are secrets from the moment they are
 /// parsed; `Debug` shows which ones are present, never their values.
@@ -138,7 +138,7 @@ impl TokenError {
     /// What to do about it, naming the account's command when the caller knows the account.
     pub fn hint(&self, account: Option<&str>) -> Option<String> {
         match self {
-            TokenError::Rejected { .. } => Some(format!("a new logon is needed: {} logs on headlessly with the stored password and TOTP secret", crate::error::account_command("login", account, ""))),
+            TokenError::Rejected { .. } => Some(format!("a new logon is needed: {} logs on headlessly with the stored password and TOTP secret", crate::advice::account_command("login", account, ""))),
             TokenError::RateLimited { .. } | TokenError::Unavailable { .. } => Some("try again later".into()),
             TokenError::Refused { .. } => Some("check the client id and secret and that no proxy or firewall stands in the way; try again later".into()),
             _ => None,

@@ -17,7 +17,7 @@ use super::super::engine::Logon;
 use super::super::guard::{Carries, Sent};
 use super::super::html::Page;
 use super::Adapter;
-use crate::oauth::http::{self, SecretForm};
+use crate::http::{self, SecretForm};
 
 /// The fields a self-asserted step may ask for that carry a one-time code.
 const CODE_FIELDS: &[&str] = &["totpVerificationCode", "verificationCode", "otpCode"];

@@ -391,12 +391,11 @@ impl KvClient {
             detail: transport_detail(&e),
         })?;
         let status = response.status();
-        let text = crate::oauth::http::read_capped(response, MAX_ANSWER).map_err(|e| {
-            BaoError::Unreachable {
+        let text =
+            crate::http::read_capped(response, MAX_ANSWER).map_err(|e| BaoError::Unreachable {
                 addr: self.addr().to_string(),
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -593,7 +592,7 @@ fn build_client(trust: &Trust) -> Result<Client, String> {
     if let Some((_, client)) = clients.iter().find(|(t, _)| t == trust) {
         return Ok(client.clone());
     }
-    let mut builder = crate::oauth::http::builder()
+    let mut builder = crate::http::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(60));

@@ -182,7 +182,7 @@ fn key_lease(key: &LockKey, lease: Duration) -> Result<Duration, BaoError> {
 /// What a lock version holds: who took it and when (Unix seconds, its clock), for a person
 /// looking at the store and for a waiter's message.
 fn owner(since: i64) -> Map<String, Value> {
-    let host = crate::audit::host_name();
+    let host = crate::host::host_name();
     json!({ "host": host, "pid": std::process::id(), "since": since })
         .as_object()
         .cloned()
