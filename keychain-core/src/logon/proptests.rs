@@ -155,7 +155,7 @@ proptest! {
         let error = error.scrubbed(&scrubber);
         let shown = format!("{error} {error:?}");
         let head = PASSWORD[..6].to_ascii_lowercase();
-        for decoded in crate::oauth::scrub::decodings(&shown) {
+        for decoded in crate::scrub::decodings(&shown) {
             prop_assert!(!decoded.contains(&head), "{}", shown);
         }
     }

@@ -9,12 +9,12 @@ pub mod http;
 pub mod loopback;
 pub mod policy;
 mod provider;
-pub mod scrub;
 mod token;
 
 pub use policy::{CredentialPolicy, CredentialRefused};
 pub use provider::{DiscoveryError, Endpoints, discover};
-pub use scrub::Scrubber;
+// re-export for the merge (issue 21)
+pub use crate::scrub::{Scrubber, sanitize};
 
 /// What every request to a provider must respect for one account: where its credentials may
 /// go, and which of its secrets no provider text may show.
@@ -38,7 +38,7 @@ impl Guard {
 }
 pub use token::{
     MAX_EXPIRES_IN, TokenError, TokenResponse, exchange_code, expires_in_from_text, is_grant_dead,
-    is_token_text, refresh, sanitize,
+    is_token_text, refresh,
 };
 
 /// What kind of failure an error is, so the caller can pick an exit code and decide whether a

@@ -15,9 +15,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::policy::CredentialRefused;
-use super::scrub::Scrubber;
 use super::{Endpoints, ErrorClass, Guard};
 use crate::http::{self, SecretForm};
+use crate::scrub::{Scrubber, sanitize};
 
 /// A successful answer of a token endpoint. Token values are secrets from the moment they are
 /// parsed; `Debug` shows which ones are present, never their values.
@@ -483,41 +483,6 @@ pub fn expires_in_from_text(text: &str) -> Option<u64> {
     text.trim().parse::<u64>().ok().map(clamp_expires_in)
 }
 
-/// Provider text is kept for the user, but every secret of the account (and of this call) is
-/// cut out of it first (see [`Scrubber`]), then any long run of token characters, then
-/// control characters (a provider's text must not move a terminal's cursor).
-pub fn sanitize(text: &str, scrubber: &Scrubber) -> String {
-    let out = scrubber.scrub(text);
-    let out: String = out
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let out: Vec<String> = out
-        .split(' ')
-        .map(|word| {
-            let tokenish = word.len() >= 24
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.~+/=!%".contains(c));
-            if tokenish {
-                "[redacted]".to_string()
-            } else {
-                word.to_string()
-            }
-        })
-        .collect();
-    let mut out = out.join(" ");
-    if out.len() > 300 {
-        let mut cut = 300;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,15 +636,6 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn descriptions_lose_token_like_words() {
-        let d = sanitize(
-            "token sent-token-value is bad, also eyJhbGciOiJIUzI1NiJ9abcdefgh",
-            &sent("sent-token-value"),
-        );
-        assert_eq!(d, "token [redacted] is bad, also [redacted]");
-    }
-
     /// The canary every generated answer may echo, in any case or as a piece.
     const CANARY: &str = "Qz7vKx9-Wv2Lp4Tn8Rb3";
 
@@ -704,7 +660,7 @@ mod tests {
 
     fn assert_no_canary(text: &str) {
         let text = text.to_ascii_lowercase();
-        let head = CANARY[..crate::oauth::scrub::MIN_RUN].to_ascii_lowercase();
+        let head = CANARY[..crate::scrub::MIN_RUN].to_ascii_lowercase();
         assert!(!text.contains(&head), "a prefix of the secret in {text:?}");
     }
 

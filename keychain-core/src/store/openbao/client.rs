@@ -528,14 +528,14 @@ impl KvClient {
             // Server error texts name paths and reasons, not values; still, it is text from
             // outside: it goes through the scrubber every provider text goes through (the
             // token in use, in any encoding, and anything shaped like a token), on one short line.
-            let mut scrubber = crate::oauth::Scrubber::new();
+            let mut scrubber = crate::scrub::Scrubber::new();
             if let Ok(held) = self.inner.token.lock()
                 && let Some(token) = held.as_ref()
             {
                 scrubber.add(&token.secret);
             }
             let line: String = first.split_whitespace().collect::<Vec<_>>().join(" ");
-            let line = crate::oauth::sanitize(&line, &scrubber);
+            let line = crate::scrub::sanitize(&line, &scrubber);
             detail.push_str(": ");
             detail.push_str(&line.chars().take(200).collect::<String>());
         }
