@@ -1,6 +1,6 @@
 //! The KV version 2 client: one keep-alive HTTP client per process (built at the first call,
-//! and never torn down: see [`CLIENTS`] and [`Http`]), a token obtained once and kept no longer
-//! than its TTL (an AppRole login's token also across runs, in the kernel keyring: see
+//! and never torn down: see `transport`), a token obtained once and kept no longer than its
+//! TTL (an AppRole login's token also across runs, in the kernel keyring: see `session` and
 //! `token_cache`), and one typed error per way a call can fail.
 //!
 //! Every call has a timeout ([`REQUEST_TIMEOUT`]), goes to exactly one address and is sent
@@ -14,30 +14,27 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::blocking::Client;
-use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::auth::{Auth, LoginAnswer, Token, read_credential};
+use super::auth::{Auth, Token};
 pub use super::error::BaoError;
 use super::settings::OpenBaoSettings;
+
+mod session;
+mod transport;
+
+use session::kept_token_key;
+use transport::{Http, Trust};
 
 /// How long connecting may take: an unreachable server fails fast.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a whole call may take. Short, because a lock holder renews its lease with calls
 /// like these and must know in time whether it still holds it.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest answer read: a record is at most 16 MiB, 22 MiB in base64, plus the envelope.
-const MAX_ANSWER: u64 = 32 << 20;
-/// A token obtained by login is dropped this long before its TTL runs out, so that no call
-/// starts with a token about to expire.
-const TOKEN_MARGIN: Duration = Duration::from_secs(10);
-
 /// A KV entry as read: its data (absent when the key does not exist or its current version is
 /// deleted or expired) and its current version (0 when the key never existed).
 #[derive(Clone)]
@@ -323,184 +320,6 @@ impl KvClient {
         }
     }
 
-    /// One call with the current token; on a 403 caused by a dead token, one fresh login and
-    /// one more try.
-    fn call(
-        &self,
-        method: Method,
-        api: &str,
-        body: Option<&Value>,
-        capability: &'static str,
-    ) -> Result<Answer, BaoError> {
-        let token = self.token()?;
-        let answer = self.send(method.clone(), api, body, Some(&token))?;
-        if answer.status != StatusCode::FORBIDDEN {
-            return Ok(answer);
-        }
-        if self.token_is_valid(&token)? {
-            return Err(self.forbidden(api, capability));
-        }
-        // The token died (TTL, revocation): log in again once.
-        self.forget_token(&token);
-        if !self.can_relogin() {
-            return Err(BaoError::TokenExpired {
-                addr: self.addr().to_string(),
-                relogged: false,
-            });
-        }
-        let token = self.token()?;
-        let answer = self.send(method, api, body, Some(&token))?;
-        if answer.status != StatusCode::FORBIDDEN {
-            return Ok(answer);
-        }
-        if self.token_is_valid(&token)? {
-            return Err(self.forbidden(api, capability));
-        }
-        self.forget_token(&token);
-        Err(BaoError::TokenExpired {
-            addr: self.addr().to_string(),
-            relogged: true,
-        })
-    }
-
-    fn send(
-        &self,
-        method: Method,
-        api: &str,
-        body: Option<&Value>,
-        token: Option<&SecretString>,
-    ) -> Result<Answer, BaoError> {
-        let url = self
-            .inner
-            .base
-            .join(&format!("v1/{api}"))
-            .map_err(|_| BaoError::Settings(format!("cannot form a URL for {api}")))?;
-        let mut request = self.inner.http.get()?.request(method, url);
-        if let Some(token) = token {
-            let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-                BaoError::NoToken("the token holds characters no HTTP header can carry".into())
-            })?;
-            value.set_sensitive(true);
-            request = request.header("X-Vault-Token", value);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().map_err(|e| BaoError::Unreachable {
-            addr: self.addr().to_string(),
-            detail: transport_detail(&e),
-        })?;
-        let status = response.status();
-        let text =
-            crate::http::read_capped(response, MAX_ANSWER).map_err(|e| BaoError::Unreachable {
-                addr: self.addr().to_string(),
-                detail: e.to_string(),
-            })?;
-        let body = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::Null)
-        };
-        if status == StatusCode::SERVICE_UNAVAILABLE && errors_mention(&body, "sealed") {
-            return Err(BaoError::Sealed {
-                addr: self.addr().to_string(),
-            });
-        }
-        Ok(Answer { status, body })
-    }
-
-    /// Whether the token is still valid, asked with `auth/token/lookup-self` (which every
-    /// token may call under the default policy).
-    fn token_is_valid(&self, token: &SecretString) -> Result<bool, BaoError> {
-        let answer = self.send(Method::GET, "auth/token/lookup-self", None, Some(token))?;
-        Ok(answer.status == StatusCode::OK)
-    }
-
-    fn can_relogin(&self) -> bool {
-        self.inner.auth.can_relogin()
-    }
-
-    /// Drops the token `dead` (the server refused it), here and in the kernel keyring, unless
-    /// another thread of this process replaced it meanwhile (two requests in flight at once
-    /// both saw it refused): then that replacement is used, and there is one login, not two.
-    fn forget_token(&self, dead: &SecretString) {
-        let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.as_ref().is_some_and(|current| {
-            !crate::secret::ct_eq_str(current.secret.expose_secret(), dead.expose_secret())
-        }) {
-            return;
-        }
-        *cached = None;
-        if let Some(key) = &self.inner.kept_as {
-            forget_kept_token(key);
-        }
-    }
-
-    /// The token to use now: the cached one while its TTL lasts, else one an earlier run kept
-    /// in the kernel keyring, else a new one (then kept there for later runs).
-    fn token(&self) -> Result<SecretString, BaoError> {
-        let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(token) = cached.as_ref()
-            && token.use_until.is_none_or(|until| Instant::now() < until)
-        {
-            return Ok(token.secret.clone());
-        }
-        if let Some(token) = self.inner.kept_as.as_deref().and_then(load_kept_token) {
-            let secret = token.secret.clone();
-            *cached = Some(token);
-            return Ok(secret);
-        }
-        let token = self.obtain_token()?;
-        if let Some(key) = &self.inner.kept_as {
-            keep_token(key, &token);
-        }
-        let secret = token.secret.clone();
-        *cached = Some(token);
-        Ok(secret)
-    }
-
-    fn obtain_token(&self) -> Result<Token, BaoError> {
-        match &self.inner.auth {
-            Auth::Static { source } => Ok(Token {
-                secret: source.read()?,
-                use_until: None,
-            }),
-            Auth::AppRole {
-                role_id_file,
-                secret_id_file,
-            } => {
-                let role_id = read_credential(role_id_file, "role id")?;
-                let secret_id = read_credential(secret_id_file, "secret id")?;
-                let started = Instant::now();
-                let api = "auth/approle/login";
-                let body = json!({
-                    "role_id": role_id.expose_secret(),
-                    "secret_id": secret_id.expose_secret(),
-                });
-                let answer = self.send(Method::POST, api, Some(&body), None)?;
-                match answer.status {
-                    StatusCode::OK => {}
-                    StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => {
-                        return Err(BaoError::LoginRefused {
-                            addr: self.addr().to_string(),
-                        });
-                    }
-                    status => return Err(self.unexpected(api, status, &answer.body)),
-                }
-                let login: LoginAnswer = serde_json::from_value(answer.body)
-                    .map_err(|_| self.bad(api, "no auth.client_token in the login answer"))?;
-                let ttl = Duration::from_secs(login.auth.lease_duration);
-                // Counted from before the call: the server's TTL started no earlier.
-                let use_until = (login.auth.lease_duration > 0)
-                    .then(|| started + ttl.saturating_sub(TOKEN_MARGIN.min(ttl / 4)));
-                Ok(Token {
-                    secret: login.auth.client_token,
-                    use_until,
-                })
-            }
-        }
-    }
-
     fn forbidden(&self, api: &str, capability: &'static str) -> BaoError {
         BaoError::Forbidden {
             addr: self.addr().to_string(),
@@ -543,104 +362,6 @@ impl KvClient {
     }
 }
 
-/// Which certificates a client trusts.
-#[derive(Clone, PartialEq, Eq)]
-enum Trust {
-    /// The system's roots (https without a CA of its own).
-    System,
-    /// Only the CA in this PEM bundle: a keychain pointed at its own server trusts nothing else.
-    OnlyCa(Vec<u8>),
-    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no trust store to load for
-    /// connections that never use one.
-    NoTls,
-}
-
-/// The process's HTTP clients, one per [`Trust`], built once and kept until the process ends:
-/// every `KvClient` of the process shares one (and its keep-alive connections), and none is
-/// ever dropped, because dropping a blocking client waits for its runtime thread to shut down,
-/// which every short command (a cached `login`) would pay on its way out.
-static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
-
-/// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
-/// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
-/// witness while the main thread opens the keys and the record, so building it (its runtime
-/// thread started and waited for, and for https the trust store loaded) costs no wall time.
-struct Http {
-    trust: Trust,
-    client: std::sync::OnceLock<Result<Client, String>>,
-}
-
-impl Http {
-    fn new(trust: Trust) -> Self {
-        Http {
-            trust,
-            client: std::sync::OnceLock::new(),
-        }
-    }
-
-    fn get(&self) -> Result<&Client, BaoError> {
-        self.client
-            .get_or_init(|| build_client(&self.trust))
-            .as_ref()
-            .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))
-    }
-}
-
-/// Builds the client for `trust` once per process (see [`CLIENTS`]).
-fn build_client(trust: &Trust) -> Result<Client, String> {
-    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, client)) = clients.iter().find(|(t, _)| t == trust) {
-        return Ok(client.clone());
-    }
-    let mut builder = crate::http::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(Duration::from_secs(60));
-    match trust {
-        Trust::System => {}
-        Trust::OnlyCa(pem) => {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|_| "the CA certificate holds no PEM certificate".to_string())?;
-            builder = builder.tls_certs_only(certs);
-        }
-        Trust::NoTls => builder = builder.tls_certs_only(Vec::new()),
-    }
-    let client = builder.build().map_err(|e| e.to_string())?;
-    clients.push((trust.clone(), client.clone()));
-    Ok(client)
-}
-
-#[cfg(target_os = "linux")]
-fn kept_token_key(
-    addr: &str,
-    role_id_file: &std::path::Path,
-    secret_id_file: &std::path::Path,
-) -> Option<String> {
-    Some(super::token_cache::description(
-        addr,
-        role_id_file,
-        secret_id_file,
-    ))
-}
-#[cfg(target_os = "linux")]
-use super::token_cache::{
-    load as load_kept_token, remove as forget_kept_token, store as keep_token,
-};
-
-// No kernel keyring: every process logs in once.
-#[cfg(not(target_os = "linux"))]
-fn kept_token_key(_: &str, _: &std::path::Path, _: &std::path::Path) -> Option<String> {
-    None
-}
-#[cfg(not(target_os = "linux"))]
-fn load_kept_token(_: &str) -> Option<Token> {
-    None
-}
-#[cfg(not(target_os = "linux"))]
-fn forget_kept_token(_: &str) {}
-#[cfg(not(target_os = "linux"))]
-fn keep_token(_: &str, _: &Token) {}
-
 fn errors_mention(body: &Value, needle: &str) -> bool {
     body.get("errors")
         .and_then(Value::as_array)
@@ -650,26 +371,6 @@ fn errors_mention(body: &Value, needle: &str) -> bool {
                 .filter_map(Value::as_str)
                 .any(|e| e.contains(needle))
         })
-}
-
-/// What went wrong on the wire, in words: refused, timed out, TLS.
-fn transport_detail(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        format!(
-            "no answer within {}",
-            humantime::format_duration(REQUEST_TIMEOUT)
-        )
-    } else if e.is_connect() {
-        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-        let mut last = String::from("cannot connect");
-        while let Some(s) = source {
-            last = s.to_string();
-            source = s.source();
-        }
-        format!("cannot connect ({last})")
-    } else {
-        "the connection failed".to_string()
-    }
 }
 
 /// A duration as Go prints it (`30s`, `1m30s`, `1.5s`, `500ms`, `0s`).
