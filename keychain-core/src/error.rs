@@ -492,6 +492,24 @@ impl Error {
     }
 }
 
+// Moved from reference.rs (issue 21): the reference parser returns its own error; the advice
+// that goes with each is added here.
+impl From<crate::reference::ReferenceError> for Error {
+    fn from(e: crate::reference::ReferenceError) -> Self {
+        use crate::reference::ReferenceError;
+        let hint = match e {
+            ReferenceError::Unterminated { .. } => {
+                "close it with '}}', or write '\\{{' for a literal '{{' before keychain://"
+            }
+            ReferenceError::AtLine { .. } => {
+                "each line is VAR=keychain://ACCOUNT/FIELD; '#' starts a comment"
+            }
+            _ => "a reference is keychain://ACCOUNT/FIELD, e.g. keychain://acme/access-token",
+        };
+        Error::usage_hint(e.to_string(), hint)
+    }
+}
+
 /// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
 /// the lower-cased names, so `Acme-prod` finds `acme-prod`.
 fn similarity(typed: &str, name: &str) -> f64 {

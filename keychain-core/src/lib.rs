@@ -42,6 +42,7 @@ pub mod providers;
 pub mod record;
 pub mod reference;
 pub mod report;
+pub mod resolve;
 pub mod scrub;
 pub mod secret;
 pub mod settings;
