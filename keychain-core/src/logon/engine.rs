@@ -20,8 +20,7 @@ use super::browser::{Browser, Loaded, Request};
 use super::guard::{Carries, CredentialGuard, Sent};
 use super::html::Page;
 use super::{
-    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, TotpProvider, adapters, finisher,
-    forms,
+    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, TotpSource, adapters, finisher, forms,
 };
 use crate::oauth::Scrubber;
 
@@ -82,7 +81,7 @@ fn code_not_taken_in(text: &str) -> Option<String> {
 /// Runs one logon. See [`headless_logon_counted`].
 pub fn headless_logon(
     req: &LogonRequest<'_>,
-    totp: Option<&mut dyn TotpProvider>,
+    totp: Option<&mut dyn TotpSource>,
 ) -> Result<LogonOutcome, LogonError> {
     headless_logon_counted(req, totp, &mut LogonStats::default())
 }
@@ -94,7 +93,7 @@ pub fn headless_logon(
 /// by the client.
 pub fn headless_logon_counted(
     req: &LogonRequest<'_>,
-    totp: Option<&mut dyn TotpProvider>,
+    totp: Option<&mut dyn TotpSource>,
     stats: &mut LogonStats,
 ) -> Result<LogonOutcome, LogonError> {
     let mut browser = Browser::new(req.guard, stats, req.debug_pages, req.progress, req.clock)?;
@@ -159,7 +158,7 @@ pub(super) struct Logon<'r, 'a, 't> {
     pub req: &'r LogonRequest<'a>,
     pub browser: Browser<'r>,
     sent: CredentialGuard,
-    totp: Option<&'t mut dyn TotpProvider>,
+    totp: Option<&'t mut dyn TotpSource>,
 }
 
 impl Logon<'_, '_, '_> {

@@ -99,8 +99,11 @@ pub struct LogonRequest<'a> {
     pub clock: &'a dyn crate::clock::Clock,
 }
 
+// re-export for the merge (issue 21): the old name, which read as a kind of OAuth provider.
+pub use self::TotpSource as TotpProvider;
+
 /// Where one-time codes come from.
-pub trait TotpProvider {
+pub trait TotpSource {
     /// Called with the best estimate of the provider's current unix time; returns the code to
     /// submit. The implementation enforces "never the same time step twice" and waits for a
     /// fresh step when needed.

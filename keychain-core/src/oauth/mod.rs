@@ -5,14 +5,14 @@
 //! the URL path and field names.
 #![deny(missing_docs)]
 
+mod endpoints;
 pub mod http;
 pub mod loopback;
 pub mod policy;
-mod provider;
 mod token;
 
+pub use endpoints::{DiscoveryError, Endpoints, discover};
 pub use policy::{CredentialPolicy, CredentialRefused};
-pub use provider::{DiscoveryError, Endpoints, discover};
 // re-export for the merge (issue 21)
 pub use crate::scrub::{Scrubber, sanitize};
 
