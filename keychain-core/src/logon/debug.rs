@@ -12,7 +12,7 @@ use url::Url;
 
 use super::LogonError;
 use crate::http::redact_url;
-use crate::oauth::Scrubber;
+use crate::scrub::Scrubber;
 
 pub struct DebugPages {
     dir: PathBuf,

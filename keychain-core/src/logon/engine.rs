@@ -22,7 +22,7 @@ use super::html::Page;
 use super::{
     Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, TotpSource, adapters, finisher, forms,
 };
-use crate::oauth::Scrubber;
+use crate::scrub::Scrubber;
 
 /// A logon that has not reached the redirect URI after this many requests is going in circles.
 const MAX_HOPS: u32 = 40;

@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use super::browser::Request;
 use super::{Flow, LogonError, LogonOutcome};
-use crate::oauth::{Scrubber, TokenResponse};
+use crate::oauth::TokenResponse;
+use crate::scrub::Scrubber;
 
 /// The outcome carried by `at`, the request that reached the redirect URI. `scrubber` cuts the
 /// account's and this logon's secrets out of an error the provider put there.
@@ -44,9 +45,9 @@ pub(super) fn finish(
     let path = at.url.path().to_string();
     if let Some(error) = get("error") {
         let description =
-            get("error_description").map(|d| crate::oauth::sanitize(d.expose_secret(), scrubber));
+            get("error_description").map(|d| crate::scrub::sanitize(d.expose_secret(), scrubber));
         return Err(LogonError::Provider {
-            error: crate::oauth::sanitize(error.expose_secret(), scrubber),
+            error: crate::scrub::sanitize(error.expose_secret(), scrubber),
             description,
         });
     }

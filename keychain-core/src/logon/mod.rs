@@ -246,7 +246,7 @@ impl LogonError {
     /// The same error with every text that came from the provider (paths, field names,
     /// details, an OAuth2 error and its description) scrubbed of the account's secrets. The
     /// step names are keychain's own and stay as they are.
-    pub fn scrubbed(self, scrubber: &crate::oauth::Scrubber) -> LogonError {
+    pub fn scrubbed(self, scrubber: &crate::scrub::Scrubber) -> LogonError {
         let s = |t: String| scrubber.scrub(&t);
         let all = |v: Vec<String>| v.into_iter().map(s).collect();
         match self {

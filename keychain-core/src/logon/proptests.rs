@@ -12,7 +12,7 @@ use url::Url;
 use super::adapters::detect_b2c;
 use super::browser::{MAX_CLOCK_OFFSET, followed_offset, offset_from_date};
 use super::{LogonError, html};
-use crate::oauth::Scrubber;
+use crate::scrub::Scrubber;
 
 /// A password a hostile page may echo back, in pieces or another case.
 const PASSWORD: &str = "Hx4-qPw9-Zr2Tm7";

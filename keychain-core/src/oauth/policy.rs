@@ -65,7 +65,7 @@ pub enum CredentialRefused {
 
 impl CredentialRefused {
     /// The same refusal with the host (text from a page) scrubbed of the account's secrets.
-    pub fn scrubbed(self, scrubber: &super::Scrubber) -> Self {
+    pub fn scrubbed(self, scrubber: &crate::scrub::Scrubber) -> Self {
         let s = |t: String| scrubber.scrub(&t);
         match self {
             CredentialRefused::Host { step, host } => CredentialRefused::Host {
