@@ -492,6 +492,12 @@ impl Error {
     }
 }
 
+/// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
+/// the lower-cased names, so `Acme-prod` finds `acme-prod`.
+fn similarity(typed: &str, name: &str) -> f64 {
+    strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
+}
+
 // Moved from reference.rs (issue 21): the reference parser returns its own error; the advice
 // that goes with each is added here.
 impl From<crate::reference::ReferenceError> for Error {
@@ -508,12 +514,6 @@ impl From<crate::reference::ReferenceError> for Error {
         };
         Error::usage_hint(e.to_string(), hint)
     }
-}
-
-/// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
-/// the lower-cased names, so `Acme-prod` finds `acme-prod`.
-fn similarity(typed: &str, name: &str) -> f64 {
-    strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
 }
 
 #[cfg(test)]
