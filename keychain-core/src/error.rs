@@ -300,8 +300,16 @@ impl ProviderCause {
     }
 }
 
-// re-export for the merge (issue 21)
-pub use crate::advice::account_command;
+/// A command of keychain for one account, quoted for a hint: `'keychain set acme --totp-file
+/// FILE'`. Advice never carries a placeholder for the account's name (`ACCOUNT`): without the
+/// name it says "for the account" in words.
+pub fn account_command(verb: &str, account: Option<&str>, rest: &str) -> String {
+    match account {
+        Some(name) => format!("'keychain {verb} {name}{rest}'"),
+        None if rest.is_empty() => format!("'keychain {verb}' for the account"),
+        None => format!("'keychain {verb}' for the account, with{rest}"),
+    }
+}
 
 impl Error {
     /// A usage error without a hint.
@@ -496,24 +504,6 @@ impl Error {
 /// the lower-cased names, so `Acme-prod` finds `acme-prod`.
 fn similarity(typed: &str, name: &str) -> f64 {
     strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
-}
-
-// Moved from reference.rs (issue 21): the reference parser returns its own error; the advice
-// that goes with each is added here.
-impl From<crate::reference::ReferenceError> for Error {
-    fn from(e: crate::reference::ReferenceError) -> Self {
-        use crate::reference::ReferenceError;
-        let hint = match e {
-            ReferenceError::Unterminated { .. } => {
-                "close it with '}}', or write '\\{{' for a literal '{{' before keychain://"
-            }
-            ReferenceError::AtLine { .. } => {
-                "each line is VAR=keychain://ACCOUNT/FIELD; '#' starts a comment"
-            }
-            _ => "a reference is keychain://ACCOUNT/FIELD, e.g. keychain://acme/access-token",
-        };
-        Error::usage_hint(e.to_string(), hint)
-    }
 }
 
 #[cfg(test)]
