@@ -1,6 +1,6 @@
 //! `keychain refresh --all --idle-days N`: for cron, so that a refresh token's 30-day idle
 //! expiry never strikes. Every account whose refresh token has been idle N days or more is
-//! refreshed through `login::obtain` with the cache refused, which takes the account's lock,
+//! refreshed through `ops::login::obtain` with the cache refused, which takes the account's lock,
 //! re-reads the record, writes the rotated token back first and records the outcome in the audit
 //! log, exactly as `keychain login` does. Exit 5 when any refresh failed.
 //!
@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result, exit};
 use crate::keychain::Keychain;
-use crate::login::{Options, Source};
+use crate::ops::login::{Options, Source};
 use crate::record::SecretField;
 
 use super::shared_args::account_names;
@@ -70,7 +70,12 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcom
                 format!("failed     {name}  {}", e.with_causes())
             }
             Ok(Some(skip)) => skip,
-            Ok(None) => match crate::hook::obtain(kc, name, &opts, args.on_failure.as_deref()) {
+            Ok(None) => match crate::ops::login::obtain_with_hook(
+                kc,
+                name,
+                &opts,
+                args.on_failure.as_deref(),
+            ) {
                 Ok(token) => match token.source {
                     Source::Refresh => format!("refreshed  {name}"),
                     Source::Headless => format!(
