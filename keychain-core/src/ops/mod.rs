@@ -3,4 +3,6 @@
 //! options, calls one operation and renders what it returns; it never sequences the core's
 //! steps itself, so "what does `mv` do" has one answer, here.
 
+pub mod finding;
 pub mod login;
+pub mod report;
