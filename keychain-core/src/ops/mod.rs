@@ -6,3 +6,4 @@
 pub mod finding;
 pub mod login;
 pub mod report;
+pub mod status;
