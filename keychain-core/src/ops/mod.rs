@@ -5,5 +5,6 @@
 
 pub mod finding;
 pub mod login;
+pub mod refresh;
 pub mod report;
 pub mod status;
