@@ -1,5 +1,5 @@
 //! How bad a finding or an anomaly is: one scale for `status`, the audit report, the anomaly
-//! analysis and `--fail-on` (the finding itself is `crate::ops::finding::Finding`).
+//! analysis and `--fail-on` (the finding itself is `ops::finding::Finding`).
 #![deny(missing_docs)]
 
 use crate::choice::Choice;
