@@ -49,3 +49,23 @@ impl Choice for Severity {
 }
 
 crate::choice_text!(Severity);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 21: status's `unknown` joined the one scale; `--fail-on` (and its help, man page
+    /// and error text) still offers the five levels it always did.
+    #[test]
+    fn unknown_ranks_between_high_and_critical_and_is_not_offered() {
+        assert!(Severity::High < Severity::Unknown && Severity::Unknown < Severity::Critical);
+        let offered: Vec<&str> = Severity::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(offered, ["info", "low", "medium", "high", "critical"]);
+        assert_eq!(Severity::Unknown.name(), "unknown");
+        assert!("unknown".parse::<Severity>().is_err());
+        assert_eq!(
+            serde_json::to_value(Severity::Unknown).unwrap(),
+            serde_json::json!("unknown")
+        );
+    }
+}

@@ -56,6 +56,7 @@ impl Session<'_> {
             source,
         })
     }
+
     /// `Ok(None)` when the provider rejected the refresh token: the chain is broken.
     pub(super) fn refresh(
         &mut self,

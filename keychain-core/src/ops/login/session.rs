@@ -165,13 +165,14 @@ impl Session<'_> {
             e => Error::usage(format!("account '{}' {e}", self.account.header.name)),
         })
     }
+
     /// Counts an error against the provider's budget, where it keeps one (Exact's).
     pub(super) fn record_provider_error(&mut self) {
         if provider_of(&self.account).admission().counts_errors() {
             self.account.header.provider_errors.push(self.kc.now());
         }
     }
-    /// A credential kept home: exit 2, naming the host, the step and the flag that allows it.
+
     /// The token endpoint refused the client, and the account has no client secret to
     /// authenticate it with: a setting is missing, which no wait will bring (exit 2, not 5).
     pub(super) fn lacks_client_secret(&self, e: &TokenError) -> bool {
@@ -188,9 +189,11 @@ impl Session<'_> {
         )
     }
 
+    /// A credential kept home: exit 2, naming the host, the step and the flag that allows it.
     pub(super) fn policy_error(&self, refused: &oauth::CredentialRefused) -> Error {
         Error::usage_hint(refused.to_string(), refused.hint(&self.account.header.name))
     }
+
     pub(super) fn client_id(&self) -> Result<String> {
         self.account
             .header

@@ -13,7 +13,7 @@
 //! shared keychain, OpenBao's lease), as a login does.
 #![deny(missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
@@ -141,7 +141,7 @@ pub fn check(
     let mut store_reachable = true;
     let names = match kc.store().listing() {
         Ok(listing) => {
-            listing.strays.iter().for_each(|s: &PathBuf| on_stray(s));
+            listing.strays.iter().for_each(|s| on_stray(s));
             select(listing.names, &opts.names)?
         }
         Err(e) => match Error::from(e) {
