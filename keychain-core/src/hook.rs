@@ -218,26 +218,3 @@ fn run(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
-
-/// [`crate::login::obtain`], then the hook's bookkeeping: a token closes the account's
-/// incident; a failure that needs a person runs `on_failure` (when one is configured) once per
-/// incident. The error is returned unchanged.
-pub fn obtain(
-    kc: &Keychain,
-    account: &str,
-    opts: &crate::login::Options,
-    on_failure: Option<&OsStr>,
-) -> crate::error::Result<crate::login::Token> {
-    match crate::login::obtain(kc, account, opts) {
-        Ok(token) => {
-            succeeded(kc, account);
-            Ok(token)
-        }
-        Err(error) => {
-            if let Some(command) = on_failure.filter(|c| !c.is_empty()) {
-                failed(kc, account, &error, command);
-            }
-            Err(error)
-        }
-    }
-}

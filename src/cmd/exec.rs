@@ -73,14 +73,15 @@ pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
 
     let opts = super::login::options(&args.logon);
     let on_failure = args.logon.on_failure.as_deref();
-    let mut tokens: BTreeMap<&str, crate::login::Token> = BTreeMap::new();
+    let mut tokens: BTreeMap<&str, crate::ops::login::Token> = BTreeMap::new();
     let mut env: Vec<(&str, SecretString)> = Vec::new();
     for spec in &specs {
         let value = match spec.field {
             EnvField::AccessToken => match tokens.get(spec.account.as_str()) {
                 Some(token) => token.access_token.clone(),
                 None => {
-                    let token = crate::hook::obtain(kc, &spec.account, &opts, on_failure)?;
+                    let token =
+                        crate::ops::login::obtain_with_hook(kc, &spec.account, &opts, on_failure)?;
                     // As every way out: a token with a space or a line break is not handed on.
                     crate::reference::check_token_text(&token.access_token)?;
                     let value = token.access_token.clone();

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::login::{Options, Token};
+use crate::ops::login::{Options, Token};
 use crate::supply::{self, Supply, Ways};
 
 #[derive(Debug, Args, Default)]
@@ -87,7 +87,7 @@ pub fn run(
     });
     // Until the child ends: this thread owns the keychain, so it alone asks the engine.
     supply.keep(|| {
-        crate::hook::obtain(kc, name, opts, on_failure)
+        crate::ops::login::obtain_with_hook(kc, name, opts, on_failure)
             .map(|token| supply::supplied(kc, name, token, opts.min_valid))
     });
     let status = waiting.join();

@@ -83,7 +83,7 @@ pub fn run(kc: &Keychain, args: GitCredentialArgs) -> Result<()> {
             "the user name has a line break: git's protocol cannot carry it",
         ));
     }
-    let token = crate::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
+    let token = crate::ops::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
     crate::reference::check_token_text(&token.access_token)?;
     let mut answer = zeroize::Zeroizing::new(if bearer {
         // The pre-encoded credential: git sends 'Authorization: Bearer TOKEN'. Ephemeral: no

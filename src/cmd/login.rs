@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::login::{Options, Token};
+use crate::ops::login::{Options, Token};
 
 use super::shared_args::{LogonArgs, account_names};
 
@@ -56,7 +56,7 @@ pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
         ..options(&args.logon)
     };
     let on_failure = args.logon.on_failure.as_deref();
-    let token = crate::hook::obtain(kc, &args.name, &opts, on_failure)?;
+    let token = crate::ops::login::obtain_with_hook(kc, &args.name, &opts, on_failure)?;
     crate::output::raw(render(&token, args.format, kc.now(), env_name)?.as_bytes())
 }
 
@@ -135,7 +135,7 @@ pub enum OutputFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::login::Source;
+    use crate::ops::login::Source;
     use secrecy::SecretString;
 
     #[test]

@@ -1,22 +1,19 @@
 //! `keychain refresh --all --idle-days N`: for cron, so that a refresh token's 30-day idle
 //! expiry never strikes. Every account whose refresh token has been idle N days or more is
-//! refreshed through `login::obtain` with the cache refused, which takes the account's lock,
+//! refreshed through `ops::login::obtain` with the cache refused, which takes the account's lock,
 //! re-reads the record, writes the rotated token back first and records the outcome in the audit
 //! log, exactly as `keychain login` does. Exit 5 when any refresh failed.
 //!
-//! The idle decision is made on an authenticated read before `obtain` takes the lock (it takes
-//! the lock itself; `src/login.rs` is unchanged). If another process refreshes in between, the
-//! account is refreshed once more than needed: harmless, because the refresh itself runs under
-//! the lock on the re-read record, so the chain is never broken.
+//! The decision and the refreshes are the core's (`ops::refresh`); this file renders one line
+//! per account.
 
 use clap::Args;
 
 use std::fmt::Write as _;
 
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
 use crate::keychain::Keychain;
-use crate::login::{Options, Source};
-use crate::record::SecretField;
+use crate::ops::refresh::{RefreshOptions, Refreshed};
 
 use super::shared_args::account_names;
 
@@ -42,54 +39,20 @@ pub struct RefreshArgs {
     pub on_failure: Option<std::ffi::OsString>,
 }
 
-const DAY: i64 = 86_400;
-
 pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcome::Outcome> {
-    // Every record is opened: one pass over the log for the replay checks, not one per account.
-    kc.load_counters()?;
-    let names = if args.all {
-        super::account_names(kc)?
-    } else {
-        args.names.clone()
+    let opts = RefreshOptions {
+        all: args.all,
+        names: args.names.clone(),
+        idle_days: args.idle_days,
+        on_failure: args.on_failure.clone(),
     };
-    let min_idle = i64::from(args.idle_days) * DAY;
-    let opts = Options {
-        // Never serve a cached token: the point is to use the refresh token.
-        min_valid: i64::MAX,
-        debug_pages: None,
-        progress: false,
-        retry: false,
-    };
+    let done = crate::ops::refresh::refresh(kc, &opts, &mut |stray| super::warn_stray(stray))?;
     let mut report = String::new();
     let mut rows = Vec::new();
-    let mut failed = 0;
-    for name in &names {
-        let line = match decide(kc, name, min_idle) {
-            Err(e) => {
-                failed += 1;
-                format!("failed     {name}  {}", e.with_causes())
-            }
-            Ok(Some(skip)) => skip,
-            Ok(None) => match crate::hook::obtain(kc, name, &opts, args.on_failure.as_deref()) {
-                Ok(token) => match token.source {
-                    Source::Refresh => format!("refreshed  {name}"),
-                    Source::Headless => format!(
-                        "refreshed  {name}  (the refresh token was rejected; logged on again)"
-                    ),
-                    // Exact serves the last token within 570 s of issuing it: used just now.
-                    Source::Cache => format!("skipped    {name}  (a token was issued minutes ago)"),
-                },
-                Err(e) => {
-                    failed += 1;
-                    format!(
-                        "failed     {name}  exit {}: {}",
-                        e.exit_code(),
-                        e.with_causes()
-                    )
-                }
-            },
-        };
-        rows.push(row_json(name, &line));
+    let failed = done.iter().filter(|row| row.outcome.failed()).count();
+    for row in &done {
+        let line = line(&row.name, &row.outcome);
+        rows.push(row_json(&row.name, &line));
         // One row per account, whatever an error text holds.
         let _ = writeln!(report, "{}", crate::output::escape_value(&line));
     }
@@ -107,7 +70,7 @@ pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcom
     });
     crate::output::after_save(crate::output::err(&format!(
         "{} checked, {failed} failed (refresh tokens idle {} or more are refreshed).\n",
-        crate::output::count(names.len(), "account", "accounts"),
+        crate::output::count(done.len(), "account", "accounts"),
         crate::output::count(args.idle_days as usize, "day", "days")
     )));
     Ok(if failed > 0 {
@@ -131,27 +94,27 @@ fn row_json(name: &str, line: &str) -> serde_json::Value {
     serde_json::json!({ "name": name, "result": result, "detail": detail })
 }
 
-/// `Some(line)` when the account is to be left alone, `None` when it needs a refresh.
-fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<String>> {
-    let (account, _) = kc.read(name)?;
-    let h = &account.header;
-    if account.secret(SecretField::RefreshToken).is_none() {
-        return Ok(Some(format!(
-            "no-token   {name}  (no refresh token stored)"
-        )));
-    }
-    let active = h
-        .refresh_token_active
-        .or_else(|| h.secrets.get(&SecretField::RefreshToken).map(|i| i.changed))
-        .ok_or_else(|| Error::usage("the refresh token has no date"))?;
-    let idle = kc.now().saturating_sub(active).max(0);
-    if idle < min_idle {
-        return Ok(Some(format!(
+/// The report line of one account: `RESULT  NAME  (DETAIL)`, the result padded to one column.
+fn line(name: &str, outcome: &Refreshed) -> String {
+    match outcome {
+        Refreshed::Refreshed => format!("refreshed  {name}"),
+        Refreshed::LoggedOnAgain => {
+            format!("refreshed  {name}  (the refresh token was rejected; logged on again)")
+        }
+        // Exact serves the last token within 570 s of issuing it: used just now.
+        Refreshed::RecentlyIssued => format!("skipped    {name}  (a token was issued minutes ago)"),
+        Refreshed::NoToken => format!("no-token   {name}  (no refresh token stored)"),
+        Refreshed::NotIdle { idle_days } => format!(
             "skipped    {name}  (idle {}, not idle enough)",
-            crate::output::count((idle / DAY) as usize, "day", "days")
-        )));
+            crate::output::count(*idle_days as usize, "day", "days")
+        ),
+        Refreshed::Unchecked(e) => format!("failed     {name}  {}", e.with_causes()),
+        Refreshed::Failed(e) => format!(
+            "failed     {name}  exit {}: {}",
+            e.exit_code(),
+            e.with_causes()
+        ),
     }
-    Ok(None)
 }
 
 #[cfg(test)]

@@ -10,9 +10,6 @@ mod rotate;
 mod seal_config;
 mod verify;
 
-/// The refresh token's idle rule, one for the report and `status`.
-pub(super) use crate::report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
-
 use clap::{Args, Subcommand};
 
 use crate::error::Result;

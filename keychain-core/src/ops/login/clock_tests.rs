@@ -13,10 +13,15 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::totp::{BOUND, StepGuard};
 use super::*;
 use crate::clock::ManualClock;
+use crate::error::Error;
 use crate::keychain::testing::{keychain_on, save};
-use crate::record::{Header, Provider};
+use crate::logon::TotpProvider;
+use crate::oauth::Scrubber;
+use crate::record::{Account, Header, Provider, SecretField};
+use crate::totp::TotpSecret;
 
 /// A whole number of TOTP periods (30 s), so that step boundaries are easy to name.
 const T: i64 = 1_800_000_000;
