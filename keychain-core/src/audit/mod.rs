@@ -55,6 +55,8 @@ mod event;
 mod index;
 mod key;
 mod log;
+#[cfg(test)]
+pub mod memory;
 pub mod scan;
 mod shared;
 mod verify;
