@@ -500,6 +500,22 @@ impl Error {
     }
 }
 
+/// A scan's failure as the keychain's error: a file that cannot be read is an I/O error (its
+/// exit code), anything about the content is bad input (exit 2) with the scan's hint.
+impl From<crate::invantive::ScanError> for Error {
+    fn from(e: crate::invantive::ScanError) -> Self {
+        match e {
+            crate::invantive::ScanError::Io { what, path, source } => {
+                Error::io(format!("could not {what} {}", path.display()), source)
+            }
+            other => match other.hint() {
+                Some(hint) => Error::usage_hint(other.to_string(), hint),
+                None => Error::usage(other.to_string()),
+            },
+        }
+    }
+}
+
 /// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
 /// the lower-cased names, so `Acme-prod` finds `acme-prod`.
 fn similarity(typed: &str, name: &str) -> f64 {

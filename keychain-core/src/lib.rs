@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod hardening;
 pub mod hook;
 pub mod init;
+pub mod invantive;
 pub mod keychain;
 pub mod keystore;
 pub mod lockfile;

@@ -1,5 +1,5 @@
-//! The audit trail: a tamper-evident log of what keychain did, and a scanner for secrets left in
-//! plain text in Invantive settings files.
+//! The audit trail: a tamper-evident log of what keychain did. (The scanner for secrets left in
+//! plain text in Invantive settings files is [`crate::invantive`].)
 //!
 //! # The log
 //!
@@ -42,14 +42,8 @@
 //! (3) Old keys are overwritten by rename, but a file system may keep old blocks; forward security
 //! assumes they are gone. (4) Deleting all three files is visible only as a missing log.
 //! (5) Fingerprints of low-entropy values can be brute-forced by someone holding the secret.
-//!
-//! # The scanner
-//!
-//! See [`scan`]: finds plain-text secrets in `settings*.xml` and similar files, parses them for
-//! import and strips them out afterwards.
 #![deny(missing_docs)]
 
-mod connstr;
 mod counter;
 mod event;
 mod index;
@@ -57,7 +51,6 @@ mod key;
 mod log;
 #[cfg(test)]
 pub mod memory;
-pub mod scan;
 mod shared;
 mod verify;
 
@@ -71,6 +64,8 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
+// re-export for the merge (issue 21)
+pub use crate::invantive as scan;
 pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
 pub use index::{CounterSnapshot, Counters, STRIDE as INDEX_STRIDE};
 pub use key::{AuditKey, fingerprint};

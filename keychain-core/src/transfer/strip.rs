@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Event;
-use crate::audit::scan::{ImportCandidate, ScanError, SettingsFile, Spot, strip_spots};
 use crate::error::Result;
+use crate::invantive::{ImportCandidate, ScanError, SettingsFile, Spot, strip_spots};
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::totp::TotpSecret;

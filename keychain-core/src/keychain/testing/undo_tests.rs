@@ -201,7 +201,7 @@ fn a_failed_undo_of_a_removal_is_reported_as_unlogged() {
 
 #[test]
 fn a_logged_change_carries_the_new_counter() {
-    let (_tmp, kc, store, trail) = in_memory(ManualClock::at_unix(1_800_000_000));
+    let (_tmp, kc, _store, trail) = in_memory(ManualClock::at_unix(1_800_000_000));
     save(&kc, &mut account("acme"));
     change(&kc, OnAuditFailure::Undo).unwrap();
     let events = trail.events();
