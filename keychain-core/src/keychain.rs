@@ -43,6 +43,7 @@ use crate::store::kv::{Kv, LocalKv};
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
+mod audit_trail;
 mod fast_login;
 mod listing;
 #[cfg(test)]

@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::audit::Event;
+use crate::audit::{Action, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Result, exit};
 use crate::invantive::{ScanError, scan_paths_all};
-use crate::trail::{self, Action, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -74,7 +74,9 @@ pub fn run(
         };
         let event =
             Event::new(format!("scan ({} found)", findings.len()), Action::Scan).outcome(outcome);
-        if let Err(e) = trail::record_in(dir, clock, event) {
+        if let Err(e) =
+            crate::audit::record_in(dir, clock, event).map_err(crate::error::Error::from)
+        {
             crate::output::err(&format!(
                 "warning: this scan was not recorded in the audit log: {e}\n"
             ))?;

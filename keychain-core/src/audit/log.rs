@@ -20,26 +20,20 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::AuditError;
-use super::event::{Action, Event, Origin, Record, Stamp};
-use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
+use super::event::{Action, Event, Origin, Stamp};
+use super::format::{
+    Anchor, Record, checkpoint_text, encode_line, parse_anchor, parse_line, parse_state,
+};
+pub(crate) use super::format::{GENESIS, MAX_LINE};
+use super::key::{AuditKey, MacKey, line_hash};
 use super::verify::{VerifyReport, verify};
 use crate::clock::SharedClock;
 use crate::fsutil::{
     FILE_MODE, parent_of, private_options, replace_unsynced, sync_dir, write_atomic_unique,
 };
-
-/// `prev` of the very first line.
-pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// A line longer than this is not ours: refuse rather than read a huge file backwards.
-pub(crate) const MAX_LINE: u64 = 1 << 20;
-
-/// Length of the `,"mac":"<64 hex>"}` that ends every line.
-const MAC_SUFFIX_LEN: usize = 8 + 64 + 2;
 
 /// The audit log of one keychain: `audit.log` plus `audit.anchor` and `audit.lock` beside it,
 /// and rotated files `audit.log.1`, `audit.log.2`, ...
@@ -563,15 +557,12 @@ impl AuditLog {
             &cursor.last_hash,
             None,
         );
-        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
-            what: "encode an audit line for",
-            path: self.log.clone(),
-            source: io::Error::other(e),
-        })?;
-        let mac = cursor.key.mac_line(&line);
-        line.pop(); // the closing brace; the mac goes last so verify can cut it off exactly
-        line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
-        let hash = line_hash(&line);
+        let (mut line, hash) = encode_line(&record, |unsigned| cursor.key.mac_line(unsigned))
+            .map_err(|e| AuditError::Io {
+                what: "encode an audit line for",
+                path: self.log.clone(),
+                source: io::Error::other(e),
+            })?;
         line.push(b'\n');
         Ok((line, hash))
     }
@@ -583,26 +574,6 @@ struct Cursor {
     key: MacKey,
 }
 
-/// The anchor file: how many lines the log has had and the hash of the last one, MAC'd under
-/// `k_{next_seq}`, so that a holder of only later keys cannot forge an earlier anchor.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Anchor {
-    pub next_seq: u64,
-    pub last_hash: String,
-    pub mac: String,
-}
-
-struct State {
-    next_seq: u64,
-    key: MacKey,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StateFile {
-    next_seq: u64,
-    key: String,
-}
-
 /// Writes the anchor and the key state together, atomically and durably: one file, one rename.
 fn write_checkpoint(
     path: &Path,
@@ -612,30 +583,6 @@ fn write_checkpoint(
 ) -> Result<(), AuditError> {
     let text = checkpoint_text(next_seq, last_hash, key);
     write_atomic_unique(path, &text, FILE_MODE).map_err(|e| io_err("write", path, e))
-}
-
-/// The bytes of `audit.anchor`: the anchor MAC'd under `key`, and `key` itself.
-fn checkpoint_text(next_seq: u64, last_hash: &str, key: &MacKey) -> Zeroizing<Vec<u8>> {
-    let mut checkpoint = Checkpoint {
-        next_seq,
-        last_hash: last_hash.to_string(),
-        mac: key.mac_anchor(next_seq, last_hash),
-        key: hex(key.expose()),
-    };
-    let mut text =
-        Zeroizing::new(serde_json::to_vec(&checkpoint).expect("a checkpoint always serialises"));
-    text.push(b'\n');
-    zeroize::Zeroize::zeroize(&mut checkpoint.key);
-    text
-}
-
-/// What `audit.anchor` holds: the anchor's fields and the current key.
-#[derive(Serialize)]
-struct Checkpoint {
-    next_seq: u64,
-    last_hash: String,
-    mac: String,
-    key: String,
 }
 
 /// An anchor is about 250 bytes; a bigger file is not one, and is not read into memory.
@@ -676,24 +623,6 @@ pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
                 path: path.to_path_buf(),
             }),
     }
-}
-
-/// The anchor's public fields (the key in the same file is ignored here).
-pub(crate) fn parse_anchor(text: &[u8]) -> Result<Anchor, ()> {
-    serde_json::from_slice(text).map_err(|_| ())
-}
-
-/// The key state kept in the anchor file: the next seq and the current MAC key.
-fn parse_state(text: &[u8]) -> Result<State, ()> {
-    let file: StateFile = serde_json::from_slice(text).map_err(|_| ())?;
-    let key_hex = Zeroizing::new(file.key);
-    let mut bytes = unhex32(&key_hex).ok_or(())?;
-    let key = MacKey::from_bytes(bytes);
-    zeroize::Zeroize::zeroize(&mut bytes);
-    Ok(State {
-        next_seq: file.next_seq,
-        key,
-    })
 }
 
 /// The length of `file` up to and including its last newline (0 when it has none), or `None`
@@ -765,52 +694,6 @@ pub(crate) fn read_tail(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
         piece.extend_from_slice(&buf);
         buf = piece;
     }
-}
-
-/// A line split into what verification needs. `unsigned` is the exact byte string the MAC
-/// covers: the line with its trailing `,"mac":"..."` removed.
-pub(crate) struct ParsedLine {
-    pub seq: u64,
-    pub time: String,
-    pub action: String,
-    pub prev: String,
-    pub mac: String,
-    pub unsigned: Vec<u8>,
-}
-
-#[derive(Deserialize)]
-struct LineView {
-    seq: u64,
-    time: String,
-    action: String,
-    prev: String,
-}
-
-/// Splits off the MAC by position, not by re-serialising, so the MAC covers the bytes as they
-/// are on disk and any edit, even of whitespace, shows.
-pub(crate) fn parse_line(line: &[u8]) -> Result<ParsedLine, ()> {
-    if line.len() < MAC_SUFFIX_LEN + 2 {
-        return Err(());
-    }
-    let (body, suffix) = line.split_at(line.len() - MAC_SUFFIX_LEN);
-    let mac = suffix
-        .strip_prefix(b",\"mac\":\"")
-        .and_then(|s| s.strip_suffix(b"\"}"))
-        .ok_or(())?;
-    if !mac.iter().all(|b| b.is_ascii_hexdigit()) {
-        return Err(());
-    }
-    let mut unsigned = body.to_vec();
-    unsigned.push(b'}');
-    let view: LineView = serde_json::from_slice(&unsigned).map_err(|_| ())?;
-    Ok(ParsedLine {
-        seq: view.seq,
-        time: view.time,
-        action: view.action,
-        prev: view.prev,
-        mac: String::from_utf8_lossy(mac).into_owned(),
-        unsigned,
-    })
 }
 
 /// Takes the exclusive lock on `path` (see [`crate::lockfile`]), waiting at most `timeout`;

@@ -52,11 +52,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::SecretBox;
-use serde::Deserialize;
 
-use super::event::{Origin, Record};
+use super::event::Origin;
+use super::format::{GENESIS, MAX_LINE, Record, encode_line, generation_of, parse_line};
 use super::key::{MacKey, line_hash};
-use super::log::{GENESIS, MAX_LINE, io_err, lock_file, parse_line, read_tail};
+use super::log::{io_err, lock_file, read_tail};
 use super::{AuditError, AuditKey, Event, Problem, ProblemKind, Trail, Transaction, VerifyReport};
 use crate::clock::SharedClock;
 use crate::fsutil::private_options;
@@ -153,12 +153,6 @@ struct Cursor {
     generation: u64,
 }
 
-#[derive(Deserialize)]
-struct GenerationView {
-    #[serde(default)]
-    generation: Option<u64>,
-}
-
 impl SharedLog {
     /// The trail in `kv`, with this machine's copy in `dir`; `secrets[g]` is the audit secret of
     /// group key generation `g` ([`crate::members::GroupKey::audit_secret`]), `None` where this
@@ -253,10 +247,7 @@ impl SharedLog {
         if prev.is_some_and(|prev| prev != parsed.prev) {
             return Err(ProblemKind::BrokenChain);
         }
-        let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
-            .ok()
-            .and_then(|v| v.generation)
-            .ok_or(ProblemKind::Unreadable)?;
+        let generation = generation_of(&parsed.unsigned).ok_or(ProblemKind::Unreadable)?;
         if generation < floor {
             return Err(ProblemKind::RetiredGeneration {
                 generation,
@@ -333,10 +324,7 @@ impl SharedLog {
                 let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
                     path: self.copy.clone(),
                 })?;
-                let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
-                    .ok()
-                    .and_then(|v| v.generation)
-                    .unwrap_or(0);
+                let generation = generation_of(&parsed.unsigned).unwrap_or(0);
                 Cursor {
                     next_seq: parsed.seq + 1,
                     last_hash: line_hash(&line),
@@ -559,16 +547,11 @@ impl SharedLog {
             &cursor.last_hash,
             Some(generation),
         );
-        let mut line = serde_json::to_vec(&record).map_err(|e| AuditError::Io {
+        encode_line(&record, |unsigned| key.mac_line(unsigned)).map_err(|e| AuditError::Io {
             what: "encode an audit event for",
             path: self.copy.clone(),
             source: io::Error::other(e),
-        })?;
-        let mac = key.mac_line(&line);
-        line.pop();
-        line.extend_from_slice(format!(",\"mac\":\"{mac}\"}}").as_bytes());
-        let hash = line_hash(&line);
-        Ok((line, hash))
+        })
     }
 
     /// `event` with its write counter raised to the highest the trail holds for its account:

@@ -11,8 +11,9 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::AuditError;
+use super::format::{GENESIS, MAX_LINE, parse_line};
 use super::key::{AuditKey, MacKey, line_hash};
-use super::log::{GENESIS, MAX_LINE, io_err, parse_line, read_anchor};
+use super::log::{io_err, read_anchor};
 
 /// A line claiming a seq further than this beyond the last trusted line is not evolved to (it
 /// would cost that many hashes); it is reported as forged. Only trusted lines move the base, so a

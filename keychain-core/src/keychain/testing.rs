@@ -38,7 +38,7 @@ pub fn keychain_on(clock: SharedClock) -> (TempDir, Keychain) {
     config.seal(&identity);
     config.create(&dir).unwrap();
     crate::store::local::LocalStore::open(&dir).unwrap();
-    crate::trail::init(&dir, &identity, &clock).unwrap();
+    crate::audit::init(&dir, &identity, &clock).unwrap();
     let kc = Keychain::open_with(&dir, settings, clock).unwrap();
     (tmp, kc)
 }

@@ -21,9 +21,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::super::AuditError;
+use super::super::format::{MAX_LINE, generation_of, parse_line};
 use super::super::key::{MacKey, line_hash};
-use super::super::log::{MAX_LINE, io_err, parse_line};
-use super::GenerationView;
+use super::super::log::io_err;
 
 /// The index's file name in the keychain folder.
 pub(super) const INDEX_FILE: &str = "shared-audit.counters";
@@ -175,10 +175,7 @@ fn save(
     let Ok(parsed) = parse_line(last) else {
         return;
     };
-    let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
-        .ok()
-        .and_then(|v| v.generation)
-        .unwrap_or(0);
+    let generation = generation_of(&parsed.unsigned).unwrap_or(0);
     let Some(Some(key)) = usize::try_from(generation).ok().and_then(|g| keys.get(g)) else {
         return;
     };
