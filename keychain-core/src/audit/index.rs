@@ -146,7 +146,7 @@ impl Counters {
 }
 
 /// The log's files and its index as they stood at one moment, taken **before** a record is read
-/// (the log first, the record second: see [`crate::keychain`]); authenticated later, once the
+/// (the log first, the record second: see `Keychain`'s transactions); authenticated later, once the
 /// key is at hand, so that a command that fails before needing the key never asks for it.
 ///
 /// The files are held open: a rotation in between renames them, it does not change what was

@@ -80,6 +80,11 @@ pub use shared::{
 };
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
 
+/// How long an append waits for another process holding the log's lock unless the caller says
+/// otherwise (`waiting_at_most`): the settings' default lock timeout, kept here so that the log
+/// (a back end) does not read the configuration above it; a test holds the two equal.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The audit log's file name inside the keychain folder.
 pub const LOG_FILE: &str = "audit.log";
 

@@ -564,3 +564,30 @@ fn appended_lines_carry_the_clock_time_and_the_os_user() {
     );
     assert!(log.verify(&key()).unwrap().is_ok());
 }
+
+/// The log waits as long as any other lock by default: its own constant (the log does not read
+/// the settings) must stay the settings' default.
+#[test]
+fn the_logs_default_lock_timeout_is_the_settings_default() {
+    assert_eq!(DEFAULT_LOCK_TIMEOUT, crate::settings::DEFAULT_LOCK_TIMEOUT);
+}
+
+/// The audit key derived from an identity is the one `trail::audit_key` derived before issue 21
+/// moved it (HMAC-SHA256 of the label under the identity's text, then [`AuditKey::derive`]):
+/// old logs must still verify.
+#[test]
+fn the_audit_key_of_an_identity_is_derived_as_before() {
+    use hmac::{Hmac, Mac};
+    use secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(identity.to_string().expose_secret().as_bytes())
+            .unwrap();
+    mac.update(b"keychain audit secret v1");
+    let secret = SecretBox::new(Box::new(<[u8; 32]>::from(mac.finalize().into_bytes())));
+    let value = SecretString::from("hunter2");
+    assert_eq!(
+        fingerprint(&AuditKey::of_identity(&identity), "password", &value),
+        fingerprint(&AuditKey::derive(&secret), "password", &value)
+    );
+}
