@@ -21,7 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::super::AuditError;
-use super::super::format::{MAX_LINE, generation_of, parse_line};
+use super::super::format::{MAX_LINE, counter_of, generation_of, parse_line};
 use super::super::key::{MacKey, line_hash};
 use super::super::log::io_err;
 
@@ -61,14 +61,6 @@ impl Index {
         bytes.extend(serde_json::to_vec(&unsigned).expect("an index serialises"));
         bytes
     }
-}
-
-#[derive(Deserialize)]
-struct View {
-    #[serde(default)]
-    account: Option<String>,
-    #[serde(default)]
-    counter: Option<u64>,
 }
 
 /// Every account's last counter in the copy at `copy`; `keys[g]` is generation `g`'s audit MAC
@@ -151,11 +143,7 @@ fn scan<'a>(bytes: &'a [u8], counters: &mut BTreeMap<String, u64>) -> Option<(us
         if line.len() as u64 > MAX_LINE || finder.find(line).is_none() {
             continue;
         }
-        if let Ok(View {
-            account: Some(account),
-            counter: Some(counter),
-        }) = serde_json::from_slice::<View>(line)
-        {
+        if let Some((account, counter)) = counter_of(line) {
             counters.insert(account, counter);
         }
     }
