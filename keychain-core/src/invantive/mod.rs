@@ -12,7 +12,6 @@
 //!
 //! For import, every secret is kept with its [`Spot`] (line, key, the bytes that remove it), so
 //! that a strip can cut exactly the values the keychain was found to hold and leave the rest.
-#![deny(missing_docs)]
 //!
 //! The parts: [`find`] walks files and folders for secrets by line and key; `xml` reads a file
 //! (capped, UTF-8, no DTD) and finds every secret of a settings document with its [`Spot`];

@@ -12,11 +12,14 @@ use std::time::Duration;
 
 use super::{AccountLock, Expect, Listing, Location, RawRecord, RecordStore, Revision, StoreError};
 
+/// Each account's record: its version and its sealed bytes.
+type Records = BTreeMap<String, (u64, Vec<u8>)>;
+
 /// Records in a map, each with a version that every write raises (its [`Revision`]). A clone
 /// is the same store (a test keeps one to plan failures while the keychain holds the other).
 #[derive(Default, Clone)]
 pub struct MemoryStore {
-    records: Arc<Mutex<BTreeMap<String, (u64, Vec<u8>)>>>,
+    records: Arc<Mutex<Records>>,
     next_version: Arc<AtomicU64>,
     /// Writes made so far (failed ones included), to fail the Nth.
     writes: Arc<AtomicU64>,
