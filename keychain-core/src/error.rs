@@ -500,6 +500,48 @@ impl Error {
     }
 }
 
+/// An audit failure is an integrity problem when the log was tampered with, an I/O one
+/// otherwise. (Was `trail::audit_error`.)
+impl From<crate::audit::AuditError> for Error {
+    fn from(e: crate::audit::AuditError) -> Self {
+        use crate::audit::AuditError;
+        let code = match e {
+            AuditError::Io { .. } => exit::IO,
+            // Like an account's lock: another process holds it; try again later.
+            AuditError::LockBusy(_) => exit::UNAVAILABLE,
+            AuditError::NotInitialised { .. } | AuditError::NothingToRotate { .. } => exit::USAGE,
+            // The shared trail's store: unreachable or sealed (5), forbidden (8), no token (6).
+            AuditError::Store { code, .. } => code,
+            // Files beside the log, worded as keychain's own I/O and integrity errors.
+            AuditError::File { context, source } => return Error::io(context, source),
+            AuditError::OfflineMarker { path } => {
+                return Error::Integrity {
+                    path,
+                    reason: "not a number: it says how far this machine's offline events were copied into the shared trail".into(),
+                };
+            }
+            _ => exit::INTEGRITY,
+        };
+        Error::Audit { source: e, code }
+    }
+}
+
+/// A scan's failure as the keychain's error: a file that cannot be read is an I/O error (its
+/// exit code), anything about the content is bad input (exit 2) with the scan's hint.
+impl From<crate::invantive::ScanError> for Error {
+    fn from(e: crate::invantive::ScanError) -> Self {
+        match e {
+            crate::invantive::ScanError::Io { what, path, source } => {
+                Error::io(format!("could not {what} {}", path.display()), source)
+            }
+            other => match other.hint() {
+                Some(hint) => Error::usage_hint(other.to_string(), hint),
+                None => Error::usage(other.to_string()),
+            },
+        }
+    }
+}
+
 /// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
 /// the lower-cased names, so `Acme-prod` finds `acme-prod`.
 fn similarity(typed: &str, name: &str) -> f64 {

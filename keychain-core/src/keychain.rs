@@ -43,6 +43,7 @@ use crate::store::kv::{Kv, LocalKv};
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 use crate::trail;
 
+mod audit_trail;
 mod fast_login;
 mod listing;
 #[cfg(test)]
@@ -88,6 +89,9 @@ pub struct Keychain {
     /// Record bytes a `member` command checked before it changed the group key or upgraded
     /// old records ([`Keychain::vouch_for_records`]).
     vouched: RefCell<Option<Vouched>>,
+    /// A trail a unit test put in place of the file log (`testing::in_memory`).
+    #[cfg(test)]
+    test_trail: Option<Box<dyn Trail>>,
 }
 
 /// The log's side of the replay check, between reading the log and reading the record.
@@ -173,6 +177,8 @@ impl Keychain {
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
             vouched: RefCell::new(None),
+            #[cfg(test)]
+            test_trail: None,
         })
     }
 
@@ -243,6 +249,10 @@ impl Keychain {
 
     /// The audit trail: the shared one in the store of a shared keychain, else the file log.
     pub fn trail(&self) -> Result<&dyn Trail> {
+        #[cfg(test)]
+        if let Some(trail) = &self.test_trail {
+            return Ok(&**trail);
+        }
         let Some(shared) = self.shared.as_ref().filter(|s| s.trail_in_store) else {
             return Ok(&self.audit);
         };

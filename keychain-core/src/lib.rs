@@ -24,6 +24,7 @@ pub mod hook;
 pub mod host;
 pub mod http;
 pub mod init;
+pub mod invantive;
 pub mod keychain;
 pub mod keystore;
 pub mod lockfile;

@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::audit::Event;
-use crate::audit::scan::{ScanError, scan_paths_all};
+use crate::audit::{Action, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Result, exit};
-use crate::trail::{self, Action, Outcome};
+use crate::invantive::{ScanError, scan_paths_all};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -39,7 +39,7 @@ pub fn run(
                     "file": f.file.display().to_string(),
                     "line": f.line,
                     "key": f.key,
-                    "importable": crate::audit::scan::importable(&f.file),
+                    "importable": crate::invantive::importable(&f.file),
                 })
             })
             .collect();
@@ -74,7 +74,9 @@ pub fn run(
         };
         let event =
             Event::new(format!("scan ({} found)", findings.len()), Action::Scan).outcome(outcome);
-        if let Err(e) = trail::record_in(dir, clock, event) {
+        if let Err(e) =
+            crate::audit::record_in(dir, clock, event).map_err(crate::error::Error::from)
+        {
             crate::output::err(&format!(
                 "warning: this scan was not recorded in the audit log: {e}\n"
             ))?;
@@ -100,8 +102,8 @@ pub fn run(
 
 /// The summary and what to do: `import --strip` for the files import reads (settings files),
 /// by hand for the others, each named.
-fn advice(findings: &[crate::audit::scan::Finding]) -> String {
-    use crate::audit::scan::importable;
+fn advice(findings: &[crate::invantive::PlaintextSecret]) -> String {
+    use crate::invantive::importable;
     use crate::output::{count, escape_value};
     let files: BTreeSet<&Path> = findings.iter().map(|f| f.file.as_path()).collect();
     let (settings, other): (Vec<&Path>, Vec<&Path>) = files.iter().partition(|f| importable(f));

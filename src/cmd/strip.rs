@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::audit::scan::SettingsFile;
 use crate::error::Result;
+use crate::invantive::SettingsFile;
 use crate::keychain::Keychain;
 use crate::transfer::strip;
 

@@ -109,6 +109,24 @@ impl Kind {
     }
 }
 
+/// A line of the log as the activity analysis reads it (was `trail::lines`'s; the analysis
+/// reads the log, the log knows nothing of the analysis).
+impl crate::audit::Line {
+    /// The line as a [`TrailEvent`]; `None` when its time does not parse.
+    pub fn trail_event(&self) -> Option<TrailEvent> {
+        Some(TrailEvent {
+            seq: self.seq,
+            time: self.unix()?,
+            user: self.user.clone(),
+            host: self.host.clone(),
+            account: self.account.clone(),
+            action: self.action.clone(),
+            detail: self.detail.clone(),
+            ok: self.outcome == "ok",
+        })
+    }
+}
+
 impl TrailEvent {
     /// The event's kind, or `None` for actions the analysis does not look at.
     pub fn kind(&self) -> Option<Kind> {

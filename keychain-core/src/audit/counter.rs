@@ -15,21 +15,12 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::AuditError;
-use super::log::{MAX_LINE, io_err};
+use super::format::{MAX_LINE, counter_of};
+use super::log::io_err;
 
 /// How much of a file is read at a time, backwards.
 const CHUNK: u64 = 64 * 1024;
-
-#[derive(Deserialize)]
-struct View {
-    #[serde(default)]
-    account: Option<String>,
-    #[serde(default)]
-    counter: Option<u64>,
-}
 
 /// The counter of the newest line about `account` that carries one; `files` newest first.
 pub(crate) fn last_counter(files: &[PathBuf], account: &str) -> Result<Option<u64>, AuditError> {
@@ -72,14 +63,7 @@ pub(crate) fn all_counters(files: &[PathBuf]) -> Result<HashMap<String, u64>, Au
                 skip_rest_of_line(&mut reader).map_err(|e| io_err("read", path, e))?;
                 continue;
             }
-            if !contains(&line, b"\"counter\":") {
-                continue;
-            }
-            if let Ok(View {
-                account: Some(account),
-                counter: Some(counter),
-            }) = serde_json::from_slice::<View>(&line)
-            {
+            if let Some((account, counter)) = counter_of(&line) {
                 // The highest ever logged: counters only go up, so this is the last one too,
                 // unless a late event of a holder whose lease ran out came after its successor's.
                 let highest = counters.entry(account).or_insert(counter);
@@ -122,13 +106,12 @@ fn scan_file(path: &PathBuf, needle: &[u8], account: &str) -> Result<Option<u64>
         .map_err(|e| io_err("read the size of", path, e))?
         .len();
     let check = |line: &[u8]| -> Option<u64> {
-        if !contains(line, needle) || !contains(line, b"\"counter\":") {
+        if !contains(line, needle) {
             return None;
         }
-        let view: View = serde_json::from_slice(line).ok()?;
-        (view.account.as_deref() == Some(account))
-            .then_some(view.counter)
-            .flatten()
+        counter_of(line)
+            .filter(|(logged, _)| logged == account)
+            .map(|(_, counter)| counter)
     };
     // `carry` holds the start of the file's unread part up to the first newline seen: the end
     // of a line whose beginning lies further back. `oversized` drops a line past MAX_LINE.

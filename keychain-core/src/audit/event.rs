@@ -107,7 +107,7 @@ impl Action {
         }
     }
 
-    fn sanitised(&self) -> Action {
+    pub(super) fn sanitised(&self) -> Action {
         match self {
             Action::Set(d) => Action::Set(clean(d)),
             Action::Mv(d) => Action::Mv(clean(d)),
@@ -244,70 +244,8 @@ impl Stamp {
     }
 }
 
-/// One line as written, minus `mac` (it is appended after the MAC is computed over these bytes).
-#[derive(Serialize)]
-pub(crate) struct Record<'a> {
-    pub seq: u64,
-    pub time: String,
-    pub user: std::borrow::Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uid: Option<u32>,
-    pub host: std::borrow::Cow<'a, str>,
-    pub pid: u32,
-    pub command: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(flatten)]
-    pub action: Action,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub fingerprints: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub counter: Option<u64>,
-    /// The group key generation whose key MACs the line: only in a shared trail.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub generation: Option<u64>,
-    pub prev: &'a str,
-}
-
-impl<'a> Record<'a> {
-    pub(crate) fn new(
-        event: &Event,
-        origin: &'a Origin,
-        time: std::time::SystemTime,
-        seq: u64,
-        prev: &'a str,
-        generation: Option<u64>,
-    ) -> Self {
-        Record {
-            seq,
-            time: humantime::format_rfc3339_millis(time).to_string(),
-            user: clean_ref(&origin.user),
-            uid: origin.uid,
-            host: clean_ref(&origin.host),
-            pid: origin.pid,
-            command: clean(&event.command),
-            account: event.account.as_deref().map(clean),
-            action: event.action.sanitised(),
-            outcome: match &event.outcome {
-                Outcome::Ok => Outcome::Ok,
-                Outcome::Error(r) => Outcome::Error(clean(r)),
-            },
-            fingerprints: event
-                .fingerprints
-                .iter()
-                .map(|(k, v)| (clean(k), clean(v)))
-                .collect(),
-            counter: event.counter,
-            generation,
-            prev,
-        }
-    }
-}
-
 /// [`clean`] without a copy when the text is already clean (the common case for user and host).
-fn clean_ref(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn clean_ref(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().count() <= MAX_TEXT && !text.chars().any(char::is_control) {
         std::borrow::Cow::Borrowed(text)
     } else {
@@ -316,7 +254,7 @@ fn clean_ref(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Cuts free text short and replaces control characters, so one event stays one short line.
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.chars()
         .take(MAX_TEXT)
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -339,6 +277,7 @@ pub use crate::host::host_name;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::format::Record;
 
     #[test]
     fn record_serialises_action_and_outcome_flat_in_snake_case() {

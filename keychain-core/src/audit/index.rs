@@ -47,8 +47,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::AuditError;
 use super::counter::skip_rest_of_line;
+use super::format::{GENESIS, MAX_LINE, counter_of, parse_line};
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
-use super::log::{AuditLog, GENESIS, MAX_LINE, io_err, parse_line};
+use super::log::{AuditLog, io_err};
 use crate::fsutil::{FILE_MODE, write_atomic_unique};
 
 /// A reader writes a new index once it read this many authenticated lines past the old one.
@@ -145,7 +146,7 @@ impl Counters {
 }
 
 /// The log's files and its index as they stood at one moment, taken **before** a record is read
-/// (the log first, the record second: see [`crate::keychain`]); authenticated later, once the
+/// (the log first, the record second: see `Keychain`'s transactions); authenticated later, once the
 /// key is at hand, so that a command that fails before needing the key never asks for it.
 ///
 /// The files are held open: a rotation in between renames them, it does not change what was
@@ -413,26 +414,6 @@ fn read_index_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, AuditError
         .read_exact(&mut text)
         .map_err(|e| io_err("read", path, e))?;
     Ok(Some(text))
-}
-
-#[derive(Deserialize)]
-struct View {
-    #[serde(default)]
-    account: Option<String>,
-    #[serde(default)]
-    counter: Option<u64>,
-}
-
-/// The account and counter a line records, if it carries a counter.
-fn counter_of(line: &[u8]) -> Option<(String, u64)> {
-    memchr::memmem::find(line, b"\"counter\":")?;
-    match serde_json::from_slice::<View>(line).ok()? {
-        View {
-            account: Some(account),
-            counter: Some(counter),
-        } => Some((account, counter)),
-        _ => None,
-    }
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, account: String, counter: u64) {

@@ -37,7 +37,27 @@ impl std::fmt::Debug for AuditKey {
     }
 }
 
+/// Labels the per-keychain audit secret derived from the identity ([`AuditKey::of_identity`]).
+const LABEL_IDENTITY: &[u8] = b"keychain audit secret v1";
+
+/// The audit keys of the keychain whose identity this is (was `trail::audit_key`).
+pub fn audit_key(identity: &age::x25519::Identity) -> AuditKey {
+    AuditKey::of_identity(identity)
+}
+
 impl AuditKey {
+    /// The audit keys of the keychain whose identity this is. The per-keychain audit secret is
+    /// derived from the identity, so it needs no storage of its own and whoever can open the
+    /// records can verify the log.
+    pub fn of_identity(identity: &age::x25519::Identity) -> Self {
+        let id = identity.to_string();
+        let mut mac = HmacSha256::new_from_slice(id.expose_secret().as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(LABEL_IDENTITY);
+        let secret = SecretBox::new(Box::new(<[u8; 32]>::from(mac.finalize().into_bytes())));
+        AuditKey::derive(&secret)
+    }
+
     /// Derives the audit keys from the per-keychain secret.
     pub fn derive(secret: &SecretBox<[u8; 32]>) -> Self {
         AuditKey {
@@ -100,6 +120,18 @@ pub fn fingerprint(key: &AuditKey, field: &str, value: &SecretString) -> String 
     mac.update(value.expose_secret().as_bytes());
     hex(&mac.finalize().into_bytes())
 }
+
+/// How a secret is shown to a person: `fp:` and the first 6 hex digits of its full hex
+/// fingerprint ([`fingerprint`]).
+///
+/// 24 bits are enough to tell a handful of values apart and to match the full fingerprint that
+/// `keychain audit fingerprint` prints, and they say nothing about the value to anyone without
+/// the keychain's key (who could read the value itself anyway).
+pub fn short_fingerprint(full: &str) -> String {
+    format!("fp:{}", &full[..SHORT_FINGERPRINT_HEX.min(full.len())])
+}
+
+const SHORT_FINGERPRINT_HEX: usize = 6;
 
 /// One MAC key of the evolving chain `k_{i+1} = SHA-256(label || k_i)`.
 pub(crate) struct MacKey(SecretBox<[u8; 32]>);

@@ -1,5 +1,5 @@
-//! The audit trail: a tamper-evident log of what keychain did, and a scanner for secrets left in
-//! plain text in Invantive settings files.
+//! The audit trail: a tamper-evident log of what keychain did. (The scanner for secrets left in
+//! plain text in Invantive settings files is [`crate::invantive`].)
 //!
 //! # The log
 //!
@@ -42,20 +42,18 @@
 //! (3) Old keys are overwritten by rename, but a file system may keep old blocks; forward security
 //! assumes they are gone. (4) Deleting all three files is visible only as a missing log.
 //! (5) Fingerprints of low-entropy values can be brute-forced by someone holding the secret.
-//!
-//! # The scanner
-//!
-//! See [`scan`]: finds plain-text secrets in `settings*.xml` and similar files, parses them for
-//! import and strips them out afterwards.
 #![deny(missing_docs)]
 
-mod connstr;
 mod counter;
 mod event;
+mod format;
 mod index;
 mod key;
+pub mod lines;
 mod log;
-pub mod scan;
+#[cfg(test)]
+pub mod memory;
+pub mod offline;
 mod shared;
 mod verify;
 
@@ -69,15 +67,50 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
+// re-export for the merge (issue 21)
+pub use crate::invantive as scan;
 pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
 pub use index::{CounterSnapshot, Counters, STRIDE as INDEX_STRIDE};
-pub use key::{AuditKey, fingerprint};
+pub use key::{AuditKey, audit_key, fingerprint, short_fingerprint};
+pub use lines::Line;
 pub use log::{AuditLog, Pending};
 pub use shared::{
     COPY_FILE, KeylessTrail, SharedLog, Witnessed, copy_counters, copy_last_counter,
     witness_copy_end,
 };
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_chain};
+
+/// How long an append waits for another process holding the log's lock unless the caller says
+/// otherwise (`waiting_at_most`): the settings' default lock timeout, kept here so that the log
+/// (a back end) does not read the configuration above it; a test holds the two equal.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The audit log's file name inside the keychain folder.
+pub const LOG_FILE: &str = "audit.log";
+
+/// The file log of the keychain in `dir`, its lines stamped by `clock`.
+pub fn log_of(dir: &std::path::Path, clock: &crate::clock::SharedClock) -> AuditLog {
+    AuditLog::with_clock(dir.join(LOG_FILE), clock.clone())
+}
+
+/// Starts the file log of a new keychain in `dir`, keyed by its identity.
+pub fn init(
+    dir: &std::path::Path,
+    identity: &age::x25519::Identity,
+    clock: &crate::clock::SharedClock,
+) -> Result<(), AuditError> {
+    log_of(dir, clock).init(&audit_key(identity))
+}
+
+/// Appends one event to the file log of the keychain in `dir`, stamped by `clock` (for
+/// commands that have no opened keychain: `init`, `scan`, `lock`).
+pub fn record_in(
+    dir: &std::path::Path,
+    clock: &crate::clock::SharedClock,
+    event: Event,
+) -> Result<(), AuditError> {
+    log_of(dir, clock).append(&event)
+}
 
 /// Where a keychain's events go: the file log of one machine ([`AuditLog`]) or the trail a
 /// shared keychain keeps in its store ([`SharedLog`]). `Keychain` sees only this trait, so a
@@ -200,6 +233,24 @@ pub enum AuditError {
         /// The store error's exit code.
         code: i32,
     },
+    /// A file beside the log could not be read or written, worded for the reader (the
+    /// report's read of the log, the offline copy's marker and lock); the top-level error makes
+    /// it its own I/O error.
+    #[error("{context}: {source}")]
+    File {
+        /// What keychain was doing, naming the file.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The offline copy's marker (how far this machine's offline events were copied into the
+    /// shared trail) is not a number.
+    #[error("{}: not a number: it says how far this machine's offline events were copied into the shared trail", path.display())]
+    OfflineMarker {
+        /// The marker file.
+        path: PathBuf,
+    },
     /// The shared trail does not continue what this machine saw, or an event does not check.
     #[error(
         "the shared audit trail at {location} {detail}; nothing was logged; run `keychain audit verify` and investigate"
@@ -244,6 +295,8 @@ impl AuditError {
                 AuditError::SharedMismatch { .. } => "run 'keychain audit verify' and investigate",
                 // The store's own message says what failed; the caller's general advice serves.
                 AuditError::NothingToRotate { .. } | AuditError::Store { .. } => return None,
+                // Converted into the top-level error's own variants, which carry their advice.
+                AuditError::File { .. } | AuditError::OfflineMarker { .. } => return None,
             }
             .into(),
         )

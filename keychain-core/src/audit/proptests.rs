@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use secrecy::SecretBox;
 
+use super::format::{parse_anchor, parse_line};
 use super::key::AuditKey;
-use super::log::{parse_anchor, parse_line};
 use super::{AuditLog, Event, counter, verify, verify_chain};
 use crate::audit::Action;
 use crate::proptest_support::{mutate, regressions};

@@ -564,3 +564,70 @@ fn appended_lines_carry_the_clock_time_and_the_os_user() {
     );
     assert!(log.verify(&key()).unwrap().is_ok());
 }
+
+/// The log waits as long as any other lock by default: its own constant (the log does not read
+/// the settings) must stay the settings' default.
+#[test]
+fn the_logs_default_lock_timeout_is_the_settings_default() {
+    assert_eq!(DEFAULT_LOCK_TIMEOUT, crate::settings::DEFAULT_LOCK_TIMEOUT);
+}
+
+/// The audit key derived from an identity is the one `trail::audit_key` derived before issue 21
+/// moved it (HMAC-SHA256 of the label under the identity's text, then [`AuditKey::derive`]):
+/// old logs must still verify.
+#[test]
+fn the_audit_key_of_an_identity_is_derived_as_before() {
+    use hmac::{Hmac, Mac};
+    use secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(identity.to_string().expose_secret().as_bytes())
+            .unwrap();
+    mac.update(b"keychain audit secret v1");
+    let secret = SecretBox::new(Box::new(<[u8; 32]>::from(mac.finalize().into_bytes())));
+    let value = SecretString::from("hunter2");
+    assert_eq!(
+        fingerprint(&AuditKey::of_identity(&identity), "password", &value),
+        fingerprint(&AuditKey::derive(&secret), "password", &value)
+    );
+}
+
+/// One line's bytes, pinned: every field the writer can set, MAC'd under a fixed key. Any
+/// change to the format (field order, escaping, the MAC's place) fails here before it breaks
+/// the verification of every log already written.
+#[test]
+fn a_line_is_encoded_byte_for_byte_as_pinned() {
+    use super::event::Origin;
+    use super::format::{GENESIS, Record, encode_line, parse_line};
+    use super::key::MacKey;
+    let origin = Origin {
+        user: "etl".into(),
+        uid: Some(1000),
+        host: "host-1".into(),
+        pid: 42,
+    };
+    let event = Event::new("set", Action::Set("pass\nword".into()))
+        .account("acme")
+        .outcome(Outcome::Error("disk full".into()))
+        .fingerprint("password", "ab12")
+        .counter(7);
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_123);
+    let record = Record::new(&event, &origin, time, 3, GENESIS, Some(2));
+    let key = MacKey::from_bytes([7u8; 32]);
+    let (line, hash) = encode_line(&record, |unsigned| key.mac_line(unsigned)).unwrap();
+    let line = String::from_utf8(line).unwrap();
+    assert_eq!(line, PINNED_LINE);
+    assert_eq!(hash, PINNED_HASH);
+    let parsed = parse_line(line.as_bytes()).unwrap();
+    assert!(key.verify_line(&parsed.unsigned, &parsed.mac));
+    assert_eq!((parsed.seq, parsed.action.as_str()), (3, "set"));
+}
+
+const PINNED_LINE: &str = concat!(
+    r#"{"seq":3,"time":"2027-01-15T08:00:00.123Z","user":"etl","uid":1000,"host":"host-1","pid":42,"#,
+    r#""command":"set","account":"acme","action":"set","detail":"pass word","outcome":"error","#,
+    r#""reason":"disk full","fingerprints":{"password":"ab12"},"counter":7,"generation":2,"#,
+    r#""prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
+    r#""mac":"fa82b84fce7867a1561c25667900246b30322e1ed485203e230cb73bc2f824ea"}"#,
+);
+const PINNED_HASH: &str = "2ca6137db7c4d2c4580f19d26529c2ea347e501b7ee6fc391d29ac9f3439d36d";

@@ -1,16 +1,22 @@
 //! A real keychain in a temporary folder (the `file` key store, a sealed configuration, a
 //! started audit log), opened on a clock the test controls: for unit tests of rules that
-//! depend on the time, without a terminal and without moving the process's clock.
+//! depend on the time, without a terminal and without moving the process's clock. And the same
+//! keychain with its records and audit trail in memory, failing on purpose
+//! ([`in_memory`]), for the undo paths of its transactions.
 
 use tempfile::TempDir;
 
 use super::Keychain;
+use crate::audit::memory::MemoryTrail;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keystore::{self, Identity, KeyStoreKind};
 use crate::record::Account;
 use crate::settings::Settings;
 use crate::store::Expect;
+use crate::store::memory::MemoryStore;
+
+mod undo_tests;
 
 /// A new keychain (as `keychain init --key-store file` makes one) opened on `clock`; the folder
 /// lives as long as the returned `TempDir`.
@@ -32,7 +38,7 @@ pub fn keychain_on(clock: SharedClock) -> (TempDir, Keychain) {
     config.seal(&identity);
     config.create(&dir).unwrap();
     crate::store::local::LocalStore::open(&dir).unwrap();
-    crate::trail::init(&dir, &identity, &clock).unwrap();
+    crate::audit::init(&dir, &identity, &clock).unwrap();
     let kc = Keychain::open_with(&dir, settings, clock).unwrap();
     (tmp, kc)
 }
@@ -48,4 +54,17 @@ pub fn save(kc: &Keychain, account: &mut Account) {
         super::OnAuditFailure::Undo,
     )
     .unwrap();
+}
+
+/// [`keychain_on`] with its records in a [`MemoryStore`] and its events in a [`MemoryTrail`]
+/// (the identity and configuration stay files: they are not what these tests break). The
+/// returned store and trail are the keychain's own (clones share their state), for planning
+/// failures and looking at what was saved and logged.
+pub fn in_memory(clock: SharedClock) -> (TempDir, Keychain, MemoryStore, MemoryTrail) {
+    let (tmp, mut kc) = keychain_on(clock);
+    let store = MemoryStore::new();
+    let trail = MemoryTrail::new();
+    kc.store = Box::new(store.clone());
+    kc.test_trail = Some(Box::new(trail.clone()));
+    (tmp, kc, store, trail)
 }

@@ -8,6 +8,8 @@
 
 pub mod kv;
 pub mod local;
+#[cfg(test)]
+pub mod memory;
 pub mod openbao;
 
 use std::path::PathBuf;

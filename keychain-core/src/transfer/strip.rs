@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::Action;
 use crate::audit::Event;
-use crate::audit::scan::{ImportCandidate, ScanError, SettingsFile, Spot, strip_spots};
 use crate::error::Result;
+use crate::invantive::{ImportCandidate, ScanError, SettingsFile, Spot, strip_spots};
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::totp::TotpSecret;
-use crate::trail::{self, Action};
 
 /// One secret of the file the keychain holds with the same value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,18 +80,15 @@ pub fn apply(kc: &Keychain, file: &SettingsFile, plan: &StripPlan) -> Result<Pat
             )
         })
         .collect();
-    trail::record(
-        kc,
-        Event::new(
-            format!(
-                "import --strip {}: moved {}; {} left",
-                file.path.display(),
-                named.join(", "),
-                plan.left.len()
-            ),
-            Action::Import,
+    kc.record(Event::new(
+        format!(
+            "import --strip {}: moved {}; {} left",
+            file.path.display(),
+            named.join(", "),
+            plan.left.len()
         ),
-    )?;
+        Action::Import,
+    ))?;
     let spots: Vec<Spot> = plan.moved.iter().map(|m| m.spot.clone()).collect();
     Ok(strip_spots(&file.path, &file.text, &spots, kc.now())?)
 }

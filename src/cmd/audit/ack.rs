@@ -9,9 +9,8 @@ use crate::activity::{self, Thresholds, anomaly};
 use crate::audit::{Action, Event};
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::trail;
 
-use crate::trail::lines::{self, Line};
+use crate::audit::Line;
 
 #[derive(Debug, Args)]
 pub struct AckArgs {
@@ -31,7 +30,7 @@ pub fn run(kc: &Keychain, args: AckArgs) -> Result<crate::outcome::Outcome> {
             ),
         ));
     }
-    let lines = lines::read(kc)?;
+    let lines = kc.audit_lines()?;
     if lines
         .iter()
         .any(|l| l.action == "ack" && l.outcome == "ok" && l.detail.as_deref() == Some(id))
@@ -56,10 +55,7 @@ pub fn run(kc: &Keychain, args: AckArgs) -> Result<crate::outcome::Outcome> {
             "run 'keychain audit' to list the findings and their IDs",
         ));
     };
-    trail::record(
-        kc,
-        Event::new("audit ack", Action::Ack(id.to_string())).account(&finding.account),
-    )?;
+    kc.record(Event::new("audit ack", Action::Ack(id.to_string())).account(&finding.account))?;
     crate::output::after_save(crate::output::err(&format!(
         "Acknowledged {id} ({} of {}); reports no longer list it. Recorded in the audit log.\n",
         finding.code, finding.account

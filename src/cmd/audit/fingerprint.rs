@@ -9,13 +9,13 @@ use clap::Args;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::input::SecretSource;
 use crate::keychain::Keychain;
 use crate::record::SecretField;
 use crate::secret::ct_eq_str;
-use crate::trail::{self, Action};
 
 use crate::cmd::shared_args::{RevealField, account_names};
 
@@ -42,23 +42,19 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
         ));
     }
     let value = normalise(field, value)?;
-    let fingerprint = trail::fingerprint_of(kc, field.as_str(), &value)?;
+    let fingerprint = kc.fingerprint_of(field.as_str(), &value)?;
     drop(value);
 
     let current = match kc.read(&args.name) {
         Ok((account, _)) => Some(match account.secret(field) {
-            Some(stored) => ct_eq_str(
-                &trail::fingerprint_of(kc, field.as_str(), stored)?,
-                &fingerprint,
-            ),
+            Some(stored) => ct_eq_str(&kc.fingerprint_of(field.as_str(), stored)?, &fingerprint),
             None => false,
         }),
         Err(Error::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
     // Recorded before the answer is given: no audit, no answer.
-    trail::record(
-        kc,
+    kc.record(
         Event::new(
             "audit fingerprint",
             Action::Fingerprint(field.as_str().into()),
@@ -66,7 +62,8 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
         .account(&args.name),
     )?;
 
-    let lines: Vec<_> = crate::trail::lines::read(kc)?
+    let lines: Vec<_> = kc
+        .audit_lines()?
         .into_iter()
         .filter(|l| {
             l.fingerprints
@@ -115,7 +112,7 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
         })
         .collect();
     crate::output::out(&format!("{fingerprint}\n"))?;
-    let short = trail::short_fingerprint(&fingerprint);
+    let short = crate::audit::short_fingerprint(&fingerprint);
     let verdict = match current {
         Some(true) => format!(
             "This is the current {field} of '{}' ('keychain show' displays it as {short}).\n",

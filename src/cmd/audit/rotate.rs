@@ -4,13 +4,11 @@
 
 use crate::error::Result;
 use crate::keychain::Keychain;
-use crate::trail;
 
 pub fn run(kc: &Keychain) -> Result<()> {
-    let old = trail::log_of(&kc.dir, kc.clock())
+    let old = crate::audit::log_of(&kc.dir, kc.clock())
         .waiting_at_most(kc.settings().lock_timeout)
-        .rotate()
-        .map_err(trail::audit_error)?;
+        .rotate()?;
     crate::output::after_save(crate::output::err(&format!(
         "Rotated the audit log: the old one is now {}; keep it, 'keychain audit verify' reads every rotated file.\n",
         old.display()

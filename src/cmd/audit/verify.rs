@@ -4,11 +4,10 @@
 
 use crate::error::{Result, exit};
 use crate::keychain::Keychain;
-use crate::trail;
 
 pub fn run(kc: &Keychain, json: bool) -> Result<crate::outcome::Outcome> {
-    let key = trail::audit_key(kc.identity()?);
-    let report = kc.trail()?.verify(&key).map_err(trail::audit_error)?;
+    let key = crate::audit::audit_key(kc.identity()?);
+    let report = kc.trail()?.verify(&key)?;
     if json {
         let problems: Vec<serde_json::Value> = report
             .problems

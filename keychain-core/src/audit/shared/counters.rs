@@ -21,9 +21,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::super::AuditError;
+use super::super::format::{MAX_LINE, counter_of, generation_of, parse_line};
 use super::super::key::{MacKey, line_hash};
-use super::super::log::{MAX_LINE, io_err, parse_line};
-use super::GenerationView;
+use super::super::log::io_err;
 
 /// The index's file name in the keychain folder.
 pub(super) const INDEX_FILE: &str = "shared-audit.counters";
@@ -61,14 +61,6 @@ impl Index {
         bytes.extend(serde_json::to_vec(&unsigned).expect("an index serialises"));
         bytes
     }
-}
-
-#[derive(Deserialize)]
-struct View {
-    #[serde(default)]
-    account: Option<String>,
-    #[serde(default)]
-    counter: Option<u64>,
 }
 
 /// Every account's last counter in the copy at `copy`; `keys[g]` is generation `g`'s audit MAC
@@ -151,11 +143,7 @@ fn scan<'a>(bytes: &'a [u8], counters: &mut BTreeMap<String, u64>) -> Option<(us
         if line.len() as u64 > MAX_LINE || finder.find(line).is_none() {
             continue;
         }
-        if let Ok(View {
-            account: Some(account),
-            counter: Some(counter),
-        }) = serde_json::from_slice::<View>(line)
-        {
+        if let Some((account, counter)) = counter_of(line) {
             counters.insert(account, counter);
         }
     }
@@ -175,10 +163,7 @@ fn save(
     let Ok(parsed) = parse_line(last) else {
         return;
     };
-    let generation = serde_json::from_slice::<GenerationView>(&parsed.unsigned)
-        .ok()
-        .and_then(|v| v.generation)
-        .unwrap_or(0);
+    let generation = generation_of(&parsed.unsigned).unwrap_or(0);
     let Some(Some(key)) = usize::try_from(generation).ok().and_then(|g| keys.get(g)) else {
         return;
     };

@@ -16,8 +16,8 @@
 
 use std::path::Path;
 
-use crate::audit::{Action, Event, Outcome, Trail};
-use crate::error::{Error, Result};
+use super::format::LineFields;
+use super::{Action, AuditError, Event, Outcome, Trail};
 
 /// How far the file log was copied (the seq of the last line copied), in the keychain folder.
 pub const MARKER_FILE: &str = "offline-copied";
@@ -25,7 +25,7 @@ const LOCK_FILE: &str = "offline-copied.lock";
 
 /// Copies the lines of `dir`'s file log not copied yet into `shared`; returns how many. Nothing
 /// to do (the common case: no file log) costs one failed open.
-pub fn copy_to_shared(dir: &Path, shared: &dyn Trail) -> Result<usize> {
+pub fn copy_to_shared(dir: &Path, shared: &dyn Trail) -> Result<usize, AuditError> {
     let log = dir.join(super::LOG_FILE);
     if !log.exists() {
         return Ok(0);
@@ -37,40 +37,35 @@ pub fn copy_to_shared(dir: &Path, shared: &dyn Trail) -> Result<usize> {
         .create(true)
         .truncate(false)
         .open(&lock_path)
-        .map_err(|e| Error::io(format!("cannot open {}", lock_path.display()), e))?;
+        .map_err(|e| file_error(format!("cannot open {}", lock_path.display()), e))?;
     lock.lock()
-        .map_err(|e| Error::io(format!("cannot lock {}", lock_path.display()), e))?;
+        .map_err(|e| file_error(format!("cannot lock {}", lock_path.display()), e))?;
     let marker = dir.join(MARKER_FILE);
     let done: Option<u64> = match std::fs::read_to_string(&marker) {
-        Ok(text) => Some(text.trim().parse().map_err(|_| Error::Integrity {
+        Ok(text) => Some(text.trim().parse().map_err(|_| AuditError::OfflineMarker {
             path: marker.clone(),
-            reason: "not a number: it says how far this machine's offline events were copied into the shared trail".into(),
         })?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(format!("cannot read {}", marker.display()), e)),
+        Err(e) => return Err(file_error(format!("cannot read {}", marker.display()), e)),
     };
     let text =
-        std::fs::read(&log).map_err(|e| Error::io(format!("cannot read {}", log.display()), e))?;
+        std::fs::read(&log).map_err(|e| file_error(format!("cannot read {}", log.display()), e))?;
     let mut copied = 0;
     for line in text.split(|&b| b == b'\n') {
-        let Ok(line) = serde_json::from_slice::<serde_json::Value>(line) else {
+        let Some(line) = LineFields::decode(line) else {
             continue;
         };
-        let Some(seq) = line["seq"].as_u64() else {
-            continue;
-        };
+        let seq = line.seq;
         if done.is_some_and(|done| seq <= done) {
             continue;
         }
-        shared
-            .append(&event_of(&line, seq))
-            .map_err(super::audit_error)?;
+        shared.append(&event_of(&line, seq))?;
         crate::fsutil::write_atomic_unique(
             &marker,
             seq.to_string().as_bytes(),
             crate::fsutil::FILE_MODE,
         )
-        .map_err(|e| Error::io(format!("cannot write {}", marker.display()), e))?;
+        .map_err(|e| file_error(format!("cannot write {}", marker.display()), e))?;
         copied += 1;
     }
     Ok(copied)
@@ -87,8 +82,8 @@ pub fn pending(dir: &Path) -> bool {
     };
     let last = text
         .split(|&b| b == b'\n')
-        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
-        .filter_map(|line| line["seq"].as_u64())
+        .filter_map(LineFields::decode)
+        .map(|line| line.seq)
         .max();
     let Some(last) = last else {
         return false;
@@ -100,24 +95,25 @@ pub fn pending(dir: &Path) -> bool {
 }
 
 /// The shared trail's event for one line of the file log.
-fn event_of(line: &serde_json::Value, seq: u64) -> Event {
-    let text = |key: &str| line[key].as_str().unwrap_or_default().to_string();
-    let mut detail = format!("{} at {} (local seq {seq})", text("action"), text("time"));
-    if let Some(d) = line["detail"].as_str() {
-        detail = format!(
-            "{} {d} at {} (local seq {seq})",
-            text("action"),
-            text("time")
-        );
+fn event_of(line: &LineFields, seq: u64) -> Event {
+    let text = |field: &Option<String>| field.clone().unwrap_or_default();
+    let (action, time) = (text(&line.action), text(&line.time));
+    let mut detail = format!("{action} at {time} (local seq {seq})");
+    if let Some(d) = &line.detail {
+        detail = format!("{action} {d} at {time} (local seq {seq})");
     }
-    let mut event = Event::new(text("command"), Action::Offline(detail));
-    if let Some(account) = line["account"].as_str() {
+    let mut event = Event::new(text(&line.command), Action::Offline(detail));
+    if let Some(account) = &line.account {
         event = event.account(account);
     }
-    if line["outcome"].as_str() == Some("error") {
-        event = event.outcome(Outcome::Error(text("reason")));
+    if line.outcome.as_deref() == Some("error") {
+        event = event.outcome(Outcome::Error(text(&line.reason)));
     }
     event
+}
+
+fn file_error(context: String, source: std::io::Error) -> AuditError {
+    AuditError::File { context, source }
 }
 
 #[cfg(test)]

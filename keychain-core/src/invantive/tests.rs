@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 
 use super::*;
+use crate::record::SecretField;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,7 +35,7 @@ fn assert_no_canary(text: &str) {
     }
 }
 
-fn summary(findings: &[Finding]) -> Vec<(String, usize, String)> {
+fn summary(findings: &[PlaintextSecret]) -> Vec<(String, usize, String)> {
     findings
         .iter()
         .map(|f| {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use super::super::connstr;
+use super::connstr;
 use super::*;
 use crate::proptest_support::config;
 

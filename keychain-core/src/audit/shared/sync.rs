@@ -1,0 +1,340 @@
+//! Keeping this machine's copy of the shared trail in step with the store: witnessing its
+//! last event, fetching (and checking) what other machines appended, writing new events with
+//! check-and-set, and encoding them.
+
+use super::trail::{problem_text, store_error};
+use super::*;
+
+impl SharedLog {
+    /// Under the lock: checks that the store still holds the last event of the copy, fetches
+    /// the events other machines appended since (each checked), adds them to the copy, and
+    /// returns where the next event goes.
+    pub(super) fn sync(&self) -> Result<Cursor, AuditError> {
+        let cursor = self.witness()?;
+        self.fetch_from(cursor)
+    }
+
+    /// Under the lock: checks that the store still holds the last event of the copy (one read)
+    /// and returns the position after it, without asking whether others wrote there since.
+    pub(super) fn witness(&self) -> Result<Cursor, AuditError> {
+        let Cursor {
+            next_seq,
+            last_hash,
+            generation: floor,
+        } = self.copy_cursor()?;
+        if next_seq > 0 {
+            let seen = position(next_seq - 1);
+            match self.kv.get(&seen).map_err(store_error)? {
+                Some(value) if line_hash(&value.bytes) == last_hash => {}
+                Some(_) => {
+                    return Err(self.mismatch(
+                        &seen,
+                        "holds another event than this machine saw there (replaced or rolled back)",
+                    ));
+                }
+                None => {
+                    return Err(self.mismatch(
+                        &seen,
+                        "no longer holds an event this machine saw there (deleted or rolled back)",
+                    ));
+                }
+            }
+        }
+        Ok(Cursor {
+            next_seq,
+            last_hash,
+            generation: floor,
+        })
+    }
+
+    /// Under the lock: the position after the copy's last event, that event's hash and the
+    /// newest generation it names, read from the copy alone (no request).
+    pub(super) fn copy_cursor(&self) -> Result<Cursor, AuditError> {
+        Ok(match self.copy_tail()? {
+            None => Cursor {
+                next_seq: 0,
+                last_hash: GENESIS.to_string(),
+                generation: 0,
+            },
+            Some(line) => {
+                let parsed = parse_line(&line).map_err(|()| AuditError::Corrupt {
+                    path: self.copy.clone(),
+                })?;
+                let generation = generation_of(&parsed.unsigned).unwrap_or(0);
+                Cursor {
+                    next_seq: parsed.seq + 1,
+                    last_hash: line_hash(&line),
+                    generation,
+                }
+            }
+        })
+    }
+
+    /// The fast path of a cached `login` (`login`): `event` (one that changes no
+    /// record) written at the position right after this machine's copy of the trail ends,
+    /// check-and-set "absent", with no other request, under this machine's lock of the trail.
+    ///
+    /// `decide` is asked first, with the account's highest counter in the copy, under the
+    /// lock; `None` from it (or a copy that is empty or whose last event is not of generation
+    /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
+    /// `witnessed` is asked next, under the lock: the [`witness_copy_end`] the caller started
+    /// earlier (it runs in parallel with the caller's local work and `decide`). Unless it saw
+    /// the store hold the copy's last event as the copy ends now, nothing is written and
+    /// `Ok(None)` returned: a tail the operator deleted or replaced is then refused by the
+    /// normal path, as it always was.
+    /// A position already taken also returns `Ok(None)` and writes nothing more: another
+    /// machine appended since the copy ended, and the caller must take the normal path (which
+    /// syncs and writes its own event after the others). `Ok(Some(_))` only once the event is
+    /// in the store, so whatever `decide` returned may be revealed: recorded before revealed.
+    ///
+    /// What a written event proves: no machine appended to the trail since this machine's
+    /// copy ended (every append is check-and-set at the next position, so the trail has no
+    /// holes a later writer could skip), so every record write logged anywhere is in the copy.
+    /// Writers save the record first and log it second (`Keychain::commit`):
+    /// a write whose event is not logged yet is as if it came after this login, the same order
+    /// a lean read that races it has. The witness (the store still holds the copy's last event)
+    /// was read before this write, as [`SharedLog::sync`] reads it, only not under this lock:
+    /// it is used only if the copy still ends at the event it checked. Nothing else read from
+    /// the store is used.
+    pub fn append_after_copy<T>(
+        &self,
+        event: &Event,
+        generation: u64,
+        witnessed: impl FnOnce() -> Option<Witnessed>,
+        decide: impl FnOnce(Option<u64>) -> Option<T>,
+    ) -> Result<Option<T>, AuditError> {
+        if self.current()? != generation {
+            return Ok(None);
+        }
+        let _lock = self.lock()?;
+        let cursor = self.copy_cursor()?;
+        if cursor.next_seq == 0 || cursor.generation != generation {
+            return Ok(None);
+        }
+        let account = event.account.as_deref().unwrap_or_default();
+        let logged = self.copy_counter(account)?;
+        let Some(decided) = decide(logged) else {
+            return Ok(None);
+        };
+        // The line is made while the witness read is still under way (the origin's user name is
+        // a lookup of its own); the witness is waited for only now, so that the read overlaps
+        // all the work above.
+        let (line, _) = self.encode(&cursor, event, &Origin::current())?;
+        let ends_as_witnessed = witnessed()
+            .is_some_and(|w| w.next_seq == cursor.next_seq && w.last_hash == cursor.last_hash);
+        if !ends_as_witnessed {
+            return Ok(None);
+        }
+        match self
+            .kv
+            .put(&position(cursor.next_seq), &line, KvExpect::Absent)
+        {
+            Ok(_) => {
+                let mut copy = line;
+                copy.push(b'\n');
+                self.append_copy(&copy)?;
+                Ok(Some(decided))
+            }
+            Err(KvError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Under the lock: fetches the events other machines appended from `cursor` on (each
+    /// checked), adds them to the copy, and returns where the next event goes.
+    pub(super) fn fetch_from(&self, cursor: Cursor) -> Result<Cursor, AuditError> {
+        // Events are added to the copy only once their MACs checked: never by a keyless view.
+        self.current()?;
+        let Cursor {
+            mut next_seq,
+            mut last_hash,
+            generation: mut floor,
+        } = cursor;
+        let mut fetched = Vec::new();
+        while let Some(value) = self.kv.get(&position(next_seq)).map_err(store_error)? {
+            let (hash, generation) = self
+                .check_event(next_seq, &value.bytes, Some(&last_hash), floor)
+                .map_err(|kind| {
+                    self.mismatch(
+                        &position(next_seq),
+                        &format!("does not check: {}", problem_text(kind)),
+                    )
+                })?;
+            fetched.extend_from_slice(&value.bytes);
+            fetched.push(b'\n');
+            last_hash = hash;
+            floor = generation;
+            next_seq += 1;
+        }
+        if !fetched.is_empty() {
+            self.append_copy(&fetched)?;
+        }
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner()) = Some(floor);
+        Ok(Cursor {
+            next_seq,
+            last_hash,
+            generation: floor,
+        })
+    }
+
+    /// Keeps `cursor` (the tail as the copy now ends) for the next [`Trail::begin`] of this
+    /// process. Called under the lock.
+    pub(super) fn remember(&self, cursor: &Cursor) {
+        let len = std::fs::metadata(&self.copy).map_or(0, |m| m.len());
+        *self.synced.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((cursor.clone(), len, std::time::Instant::now()));
+    }
+
+    /// Under the lock: the tail the sync for a record's counter found ([`Trail::last_counter`]),
+    /// once, when no other process of this machine added to the copy since and it is fresh;
+    /// else a sync.
+    pub(super) fn sync_or_remembered(&self) -> Result<Cursor, AuditError> {
+        match self.remembered() {
+            Some(cursor) => Ok(cursor),
+            None => self.sync(),
+        }
+    }
+
+    /// Under the lock: the tail the last sync of this process found, once, when no other
+    /// process of this machine added to the copy since and it is fresh.
+    pub(super) fn remembered(&self) -> Option<Cursor> {
+        let remembered = self.synced.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match remembered {
+            Some((cursor, len, at))
+                if at.elapsed() < CURSOR_FRESH
+                    && std::fs::metadata(&self.copy).map_or(0, |m| m.len()) == len =>
+            {
+                Some(cursor)
+            }
+            _ => None,
+        }
+    }
+
+    /// The copy's last whole line. A partial line (a process killed while adding to the copy)
+    /// is cut off: the copy only repeats the store, which still has the event.
+    pub(super) fn copy_tail(&self) -> Result<Option<Vec<u8>>, AuditError> {
+        match read_tail(&self.copy) {
+            Err(AuditError::PartialLine { .. }) => {
+                let mut bytes = Vec::new();
+                File::open(&self.copy)
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
+                    .map_err(|e| io_err("read", &self.copy, e))?;
+                let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.copy)
+                    .and_then(|f| f.set_len(whole as u64))
+                    .map_err(|e| io_err("cut the partial line off", &self.copy, e))?;
+                read_tail(&self.copy)
+            }
+            other => other,
+        }
+    }
+
+    /// Under the lock, with no partial line at the copy's end (see [`Self::copy_tail`]): the
+    /// counter of the copy's newest event for `account` that carries one, read with the index
+    /// kept beside the copy ([`counters`]): only the events added since it are read.
+    pub(super) fn copy_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
+        let dir = self.copy.parent().unwrap_or(Path::new("."));
+        Ok(counters::read(&self.copy, dir, &self.keys())?
+            .get(account)
+            .copied())
+    }
+
+    pub(super) fn append_copy(&self, lines: &[u8]) -> Result<(), AuditError> {
+        let mut file = private_options()
+            .append(true)
+            .create(true)
+            .open(&self.copy)
+            .map_err(|e| io_err("open", &self.copy, e))?;
+        file.write_all(lines)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_err("write to", &self.copy, e))
+    }
+
+    /// One event at the cursor and its hash, MAC'd under the current generation's key.
+    pub(super) fn encode(
+        &self,
+        cursor: &Cursor,
+        event: &Event,
+        origin: &Origin,
+    ) -> Result<(Vec<u8>, String), AuditError> {
+        let generation = self.current()?;
+        let keys = self.keys();
+        let key = keys[generation as usize]
+            .as_ref()
+            .expect("current() checked it");
+        if generation < cursor.generation {
+            // Another member removed one since this process read the member list: its key of
+            // the new generation is not ours yet, and an event under ours would be refused.
+            return Err(AuditError::SharedMismatch {
+                location: self.kv.location("audit"),
+                detail: format!(
+                    "cannot be appended to with group key generation {generation}: the trail is at generation {} (a member was removed while this command ran); run it again",
+                    cursor.generation
+                ),
+            });
+        }
+        let record = Record::new(
+            event,
+            origin,
+            self.clock.now(),
+            cursor.next_seq,
+            &cursor.last_hash,
+            Some(generation),
+        );
+        encode_line(&record, |unsigned| key.mac_line(unsigned)).map_err(|e| AuditError::Io {
+            what: "encode an audit event for",
+            path: self.copy.clone(),
+            source: io::Error::other(e),
+        })
+    }
+
+    /// `event` with its write counter raised to the highest the trail holds for its account:
+    /// a holder whose lease ran out may log its write after its successor logged a later one,
+    /// and the trail's newest counter of an account must stay its highest.
+    pub(super) fn never_lower(&self, event: &Event) -> Result<Event, AuditError> {
+        let mut event = event.clone();
+        if let (Some(account), Some(counter)) = (event.account.as_deref(), event.counter) {
+            let logged =
+                super::super::counter::last_counter(std::slice::from_ref(&self.copy), account)?;
+            if let Some(logged) = logged.filter(|&l| l > counter) {
+                event = event.counter(logged);
+            }
+        }
+        Ok(event)
+    }
+
+    pub(super) fn mismatch(&self, key: &str, detail: &str) -> AuditError {
+        AuditError::SharedMismatch {
+            location: self.kv.location(key),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Brings the copy up to date (under the lock).
+    pub(super) fn synced(&self) -> Result<(), AuditError> {
+        let _lock = self.lock()?;
+        self.sync().map(drop)
+    }
+
+    /// The copy's lines, for comparing with the store.
+    pub(super) fn copy_lines(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let file = match File::open(&self.copy) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("open", &self.copy, e)),
+        };
+        let mut lines = Vec::new();
+        for line in io::BufReader::new(file).split(b'\n') {
+            let line = line.map_err(|e| io_err("read", &self.copy, e))?;
+            if line.len() as u64 > MAX_LINE {
+                return Err(AuditError::Corrupt {
+                    path: self.copy.clone(),
+                });
+            }
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+}
