@@ -7,39 +7,10 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in the man page (see `cli::AFTER_HELP`).
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Not an error: a command that ran to its end found something at or above its threshold
-    /// (the CLI's `Outcome::Findings`).
-    pub const FINDINGS: i32 = 1;
-    /// Bad input: a flag, a file's content, a missing secret, a setting that must change.
-    pub const USAGE: i32 = 2;
-    /// No such account (or other named thing).
-    pub const NOT_FOUND: i32 = 3;
-    /// The provider rejected the credentials, now or before: a person must act; never retried.
-    pub const REJECTED: i32 = 4;
-    /// The provider or a shared store (OpenBao) is unreachable, sealed or asks to wait, or a
-    /// lock could not be had in time: try again later.
-    pub const UNAVAILABLE: i32 = 5;
-    /// The key store is missing, locked or not answering, or a passphrase is needed; no usable
-    /// OpenBao token; this machine is not (or no longer) a member of a shared keychain.
-    pub const LOCKED: i32 = 6;
-    /// A file is corrupt, tampered with, replayed, unauthenticated or writable by others; it was
-    /// left untouched.
-    pub const INTEGRITY: i32 = 7;
-    /// Reading or writing a file (or standard output) failed; OpenBao refused a path.
-    pub const IO: i32 = 8;
-    /// `exec`: the program exists but cannot be run (not executable, a folder), as env and
-    /// sudo report it.
-    pub const CANNOT_RUN: i32 = 126;
-    /// `exec`: no such program, as env and sudo report it.
-    pub const NO_PROGRAM: i32 = 127;
-    /// Standard output or error was closed by its reader (`| head`): 128 + SIGPIPE, what a
-    /// shell reports for `cat` or `grep` in the same place. Nothing is printed.
-    pub const PIPE: i32 = 141;
-}
+// re-export for the merge (issue 21): `error::exit::X` still names the codes, now in the leaf
+// module `crate::exit`.
+pub use crate::exit;
+use crate::exit::Class;
 
 /// Why a command failed: one variant per class of failure, each with its exit code
 /// ([`Error::exit_code`]) and its advice ([`Error::hint`]).
@@ -336,28 +307,38 @@ impl Error {
         }
     }
 
-    /// The documented exit code of this error's class (see [`exit`]).
-    pub fn exit_code(&self) -> i32 {
+    /// This error's class: its exit code and JSON `"code"` come from [`exit`]'s one table.
+    pub fn class(&self) -> Class {
         match self {
-            Error::Usage { .. } => exit::USAGE,
-            Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
-            // Another process deriving the key for the whole wait: a lock, like every other.
-            Error::KeyStore(crate::keystore::KeyStoreError::LockBusy(_)) => exit::UNAVAILABLE,
-            Error::KeyStore(_) | Error::NotAMember { .. } | Error::NotJoined { .. } => exit::LOCKED,
+            Error::Usage { .. } => Class::Usage,
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => Class::NotFound,
+            Error::KeyStore(e) => e.class(),
+            Error::NotAMember { .. } => Class::NotAMember,
+            Error::NotJoined { .. } => Class::NotJoined,
             Error::Integrity { .. }
             | Error::Record { .. }
             | Error::Unlogged { .. }
             | Error::Replayed { .. }
             | Error::Unauthenticated { .. }
-            | Error::WritableByOthers { .. } => exit::INTEGRITY,
-            Error::Store(e) => e.exit_code(),
-            Error::Rejected { .. } | Error::RejectedBefore { .. } => exit::REJECTED,
-            Error::Unavailable { .. } | Error::NotAdmitted(_) => exit::UNAVAILABLE,
-            Error::Io { .. } => exit::IO,
-            Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
-            Error::Output { .. } => exit::IO,
+            | Error::WritableByOthers { .. } => Class::Integrity,
+            Error::Store(e) => e.class(),
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => Class::Rejected,
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => Class::Unavailable,
+            Error::Io { .. } => Class::Io,
+            Error::Output { .. } if self.is_closed_pipe() => Class::ClosedPipe,
+            Error::Output { .. } => Class::Output,
+            Error::Audit { code, .. } => Class::of_exit_code(*code),
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Class::NoProgram,
+            Error::Program { .. } => Class::CannotRun,
+        }
+    }
+
+    /// The documented exit code of this error's class (see [`exit`]).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            // The audit log's failures keep the code they were given (`trail::audit_error`).
             Error::Audit { code, .. } => *code,
-            Error::Program { code, .. } => *code,
+            _ => self.class().exit_code(),
         }
     }
 
@@ -365,33 +346,9 @@ impl Error {
     /// family; stable, kebab-case.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Usage { .. } => "usage",
-            Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
-            Error::KeyStore(crate::keystore::KeyStoreError::LockBusy(_)) => "unavailable",
-            Error::KeyStore(_) => "key-store",
-            Error::NotAMember { .. } => "not-a-member",
-            Error::NotJoined { .. } => "not-joined",
-            Error::Integrity { .. }
-            | Error::Record { .. }
-            | Error::Unlogged { .. }
-            | Error::Replayed { .. }
-            | Error::Unauthenticated { .. }
-            | Error::WritableByOthers { .. } => "integrity",
-            Error::Store(e) => match e.exit_code() {
-                exit::NOT_FOUND => "not-found",
-                exit::USAGE => "usage",
-                exit::INTEGRITY => "integrity",
-                exit::LOCKED => "key-store",
-                exit::UNAVAILABLE => "unavailable",
-                _ => "io",
-            },
-            Error::Rejected { .. } | Error::RejectedBefore { .. } => "rejected",
-            Error::Unavailable { .. } | Error::NotAdmitted(_) => "unavailable",
+            // One code for the audit log, whatever its exit code.
             Error::Audit { .. } => "audit-log",
-            Error::Output { .. } => "output",
-            Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
-            Error::Program { .. } => "cannot-run",
-            Error::Io { .. } => "io",
+            _ => self.class().code(),
         }
     }
 

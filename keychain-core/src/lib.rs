@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod exit;
 pub mod fsutil;
 pub mod hardening;
 pub mod hook;

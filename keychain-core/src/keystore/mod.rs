@@ -325,6 +325,15 @@ pub enum KeyStoreError {
 }
 
 impl KeyStoreError {
+    /// The class of failure: another process deriving the key for the whole wait is a lock,
+    /// like every other; the rest is the key store's.
+    pub fn class(&self) -> crate::exit::Class {
+        match self {
+            KeyStoreError::LockBusy(_) => crate::exit::Class::Unavailable,
+            _ => crate::exit::Class::KeyStore,
+        }
+    }
+
     /// What a person can do about it.
     pub fn hint(&self) -> String {
         match self {

@@ -15,7 +15,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::exit;
+use crate::exit::Class;
 use crate::fsutil;
 
 /// The largest value [`LocalKv`] reads: a member list of a hundred members or a wrapped group
@@ -76,14 +76,19 @@ pub enum KvError {
 }
 
 impl KvError {
+    /// The class of failure ([`crate::exit`]'s table gives its exit code and JSON code).
+    pub fn class(&self) -> Class {
+        match self {
+            KvError::Conflict { .. } | KvError::LockBusy(_) => Class::Unavailable,
+            KvError::Corrupt { .. } => Class::Integrity,
+            KvError::Io { .. } => Class::Io,
+            KvError::Bao(e) => Class::of_exit_code(e.exit_code()),
+        }
+    }
+
     /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            KvError::Conflict { .. } | KvError::LockBusy(_) => exit::UNAVAILABLE,
-            KvError::Corrupt { .. } => exit::INTEGRITY,
-            KvError::Io { .. } => exit::IO,
-            KvError::Bao(e) => e.exit_code(),
-        }
+        self.class().exit_code()
     }
 }
 

@@ -13,7 +13,7 @@ pub mod openbao;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::exit;
+use crate::exit::Class;
 
 /// The store a keychain's configuration names: the one place a store is chosen. `dir` is the
 /// keychain folder (the local store's records; the shared store's local read-only copy).
@@ -226,17 +226,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The class of failure ([`crate::exit`]'s table gives its exit code and JSON code).
+    pub fn class(&self) -> Class {
+        match self {
+            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => {
+                Class::Usage
+            }
+            StoreError::NotFound(_) => Class::NotFound,
+            StoreError::LockTimeout { .. } | StoreError::Busy(_) => Class::Unavailable,
+            StoreError::NotARecord { .. } | StoreError::WritableByOthers { .. } => Class::Integrity,
+            StoreError::Io { .. } => Class::Io,
+            StoreError::Bao(e) => Class::of_exit_code(e.exit_code()),
+        }
+    }
+
     /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
-            StoreError::NotFound(_) => exit::NOT_FOUND,
-            StoreError::LockTimeout { .. } | StoreError::Busy(_) => exit::UNAVAILABLE,
-            StoreError::NotARecord { .. } => exit::INTEGRITY,
-            StoreError::WritableByOthers { .. } => exit::INTEGRITY,
-            StoreError::Io { .. } => exit::IO,
-            StoreError::Bao(e) => e.exit_code(),
-        }
+        self.class().exit_code()
     }
 
     /// What to do about it.
