@@ -124,7 +124,7 @@ impl Config {
         let key = zeroize::Zeroizing::new(<[u8; 32]>::from(key.finalize().into_bytes()));
         let mut mac = Hmac::<Sha256>::new_from_slice(&*key).expect("HMAC takes any key length");
         mac.update(&bytes);
-        crate::record::hex(&mac.finalize().into_bytes())
+        crate::encoding::hex(&mac.finalize().into_bytes())
     }
 
     /// Authenticates the configuration under the identity (at `init`, or by an officer after
@@ -223,39 +223,18 @@ impl Config {
     }
 }
 
-/// Where a keychain's records live.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum StoreKind {
-    /// Files in the keychain folder (`accounts/`, `locks/`).
-    #[default]
-    Local,
-    /// OpenBao (or Vault) KV version 2, shared by several machines.
-    Openbao(crate::store::openbao::OpenBaoSettings),
-}
-
-impl StoreKind {
-    /// The records live in the keychain's own folder (the default).
-    pub fn is_local(&self) -> bool {
-        matches!(self, StoreKind::Local)
-    }
-}
-
-/// `local store`, or `shared store openbao://host/mount/prefix`, for reports.
-impl std::fmt::Display for StoreKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreKind::Local => f.write_str("local store"),
-            StoreKind::Openbao(s) => write!(
-                f,
-                "shared store openbao://{}/{}/{}",
-                s.host(),
-                s.mount,
-                s.path
-            ),
+/// The identity the key stores must find: the configured key store and public key.
+impl<'a> From<&'a Config> for crate::keystore::Expected<'a> {
+    fn from(config: &'a Config) -> Self {
+        crate::keystore::Expected {
+            key_store: config.key_store,
+            recipient: &config.recipient,
         }
     }
 }
+
+// re-export for the merge (issue 21): the store kind lives with the stores.
+pub use crate::store::StoreKind;
 
 /// Parses an age X25519 public key (`age1...`).
 pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {

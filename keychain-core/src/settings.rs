@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// How long a command waits for another process to release an account, by default.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+// re-export for the merge (issue 21): the lock's default lives with the locks.
+pub use crate::lockfile::DEFAULT_LOCK_TIMEOUT;
 /// The longest lock timeout accepted: a day. Anything longer is a mistake.
 const MAX_LOCK_TIMEOUT_SECS: f64 = 86_400.0;
 /// Longest wait for any keyring call: a Secret Service can hang.

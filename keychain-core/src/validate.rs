@@ -89,15 +89,8 @@ impl From<Invalid> for crate::error::Error {
     }
 }
 
-/// How complete the provider must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderRule {
-    /// Ready to log on: what `add` and a restored export need.
-    Complete,
-    /// As a settings file describes it: an `oauth2` provider may still lack its endpoints,
-    /// which the settings file does not hold; `keychain set` adds them.
-    FromSettings,
-}
+// re-export for the merge (issue 21): the rule lives with the providers it checks.
+pub use crate::providers::ProviderRule;
 
 /// Checks an account before it is stored; the first problem found is returned.
 pub fn account(account: &Account, rule: ProviderRule) -> Result<(), Invalid> {

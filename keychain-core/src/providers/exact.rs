@@ -8,9 +8,8 @@ use url::Url;
 use super::{
     Admission, EndpointError, ErrorBudget, Incomplete, PageAdapter, Provider, explicit_endpoints,
 };
+use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
-use crate::record::Provider as Settings;
-use crate::validate::ProviderRule;
 
 /// Exact Online refuses a new access token earlier than this after the previous one.
 pub const MIN_REFRESH_INTERVAL: i64 = 570;

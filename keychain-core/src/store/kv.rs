@@ -160,7 +160,7 @@ impl LocalKv {
         fsutil::ensure_private_dir(root).map_err(|e| io_err("create", root, e))?;
         Ok(LocalKv {
             root: root.to_path_buf(),
-            lock_timeout: crate::settings::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: crate::lockfile::DEFAULT_LOCK_TIMEOUT,
         })
     }
 
