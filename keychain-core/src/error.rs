@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+mod convert;
+
 // re-export for the merge (issue 21): `error::exit::X` still names the codes, now in the leaf
 // module `crate::exit`.
 pub use crate::exit;

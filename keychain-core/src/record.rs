@@ -102,6 +102,25 @@ pub enum RecordError {
     WrongName(String),
 }
 
+/// Why an account's TOTP generator cannot be made; names the account, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TotpUnusable {
+    /// The account (named) holds no TOTP secret.
+    #[error("account '{0}' has no TOTP secret")]
+    Missing(String),
+    /// The stored secret of the account (named) is not base32.
+    #[error("{0}: the stored TOTP secret is not valid base32")]
+    NotBase32(String),
+    /// The header's TOTP parameters are out of range.
+    #[error("account '{name}': {detail}")]
+    BadParams {
+        /// The account.
+        name: String,
+        /// Which parameter, as the TOTP parser says it.
+        detail: String,
+    },
+}
+
 /// The secrets an account can hold, each kept only in the encrypted payload. The header lists
 /// which are present (and when each changed), never a value. The kebab-case names are the ones
 /// records, `show --reveal` and the audit log use.
@@ -346,36 +365,21 @@ impl Account {
     }
 
     /// The account's TOTP generator, from the stored secret and its parameters.
-    pub fn totp(&self) -> crate::error::Result<crate::totp::TotpSecret> {
-        use crate::error::Error;
-        let secret = self.secret(SecretField::TotpSecret).ok_or_else(|| {
-            Error::usage_hint(
-                format!("account '{}' has no TOTP secret", self.header.name),
-                format!(
-                    "add one with 'keychain set {} --totp-file FILE'",
-                    self.header.name
-                ),
-            )
-        })?;
-        let totp = crate::totp::TotpSecret::parse(secret.expose_secret()).map_err(|_| {
-            Error::Integrity {
-                path: self.header.name.clone().into(),
-                reason: "the stored TOTP secret is not valid base32".into(),
-            }
-        })?;
+    pub fn totp(&self) -> Result<crate::totp::TotpSecret, TotpUnusable> {
+        let name = || self.header.name.clone();
+        let secret = self
+            .secret(SecretField::TotpSecret)
+            .ok_or_else(|| TotpUnusable::Missing(name()))?;
+        let totp = crate::totp::TotpSecret::parse(secret.expose_secret())
+            .map_err(|_| TotpUnusable::NotBase32(name()))?;
         // The parameters come from the header: from a backup or an older version, they are
         // numbers from outside like any other, checked before any code is computed.
         match &self.header.totp {
             Some(p) => totp
                 .with_params(p.algorithm, p.digits, p.period)
-                .map_err(|e| {
-                    Error::usage_hint(
-                        format!("account '{}': {e}", self.header.name),
-                        format!(
-                            "store the TOTP secret again with 'keychain set {} --totp-file FILE'",
-                            self.header.name
-                        ),
-                    )
+                .map_err(|e| TotpUnusable::BadParams {
+                    name: name(),
+                    detail: e.to_string(),
                 }),
             None => Ok(totp),
         }

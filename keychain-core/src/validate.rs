@@ -77,18 +77,6 @@ impl Invalid {
     }
 }
 
-impl From<Invalid> for crate::error::Error {
-    fn from(invalid: Invalid) -> Self {
-        match invalid {
-            Invalid::Name(e) => e.into(),
-            other => match other.hint() {
-                Some(hint) => crate::error::Error::usage_hint(other.to_string(), hint),
-                None => crate::error::Error::usage(other.to_string()),
-            },
-        }
-    }
-}
-
 // re-export for the merge (issue 21): the rule lives with the providers it checks.
 pub use crate::providers::ProviderRule;
 

@@ -13,6 +13,9 @@ use crate::oauth::Endpoints;
 
 /// Exact Online refuses a new access token earlier than this after the previous one.
 pub const MIN_REFRESH_INTERVAL: i64 = 570;
+/// Days after which Exact Online lets an unused refresh token die (`report` assumes the same of
+/// every provider: `report::REFRESH_IDLE_DAYS`, which is to become a re-export of this one).
+pub const REFRESH_IDLE_DAYS: i64 = 30;
 /// Exact Online blocks an app for an hour after this many errors in an hour.
 pub const PROVIDER_ERROR_LIMIT: usize = 10;
 /// keychain stops asking after this many, before Exact blocks the app.
@@ -183,7 +186,7 @@ impl Provider for Exact {
     }
 
     fn refresh_token_idle_days(&self) -> Option<i64> {
-        Some(crate::report::REFRESH_IDLE_DAYS)
+        Some(REFRESH_IDLE_DAYS)
     }
 
     fn page_adapters(&self) -> &'static [PageAdapter] {

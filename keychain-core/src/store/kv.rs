@@ -92,28 +92,6 @@ impl KvError {
     }
 }
 
-impl From<KvError> for crate::error::Error {
-    fn from(e: KvError) -> Self {
-        match e {
-            KvError::Corrupt { location, reason } => crate::error::Error::Integrity {
-                path: PathBuf::from(location),
-                reason,
-            },
-            KvError::Io { context, source } => crate::error::Error::Io { context, source },
-            // Another machine wrote first: nothing was lost, and running again re-reads.
-            KvError::Conflict { .. } => crate::error::Error::Unavailable {
-                what: e.to_string(),
-                retry: Some("now".into()),
-                cause: None,
-            },
-            KvError::Bao(e) => crate::error::Error::Store(crate::store::StoreError::Bao(e)),
-            KvError::LockBusy(busy) => {
-                crate::error::Error::Store(crate::store::StoreError::Busy(busy))
-            }
-        }
-    }
-}
-
 /// A versioned key-value space. Keys are `/`-separated paths of `[a-z0-9_-]` segments.
 pub trait Kv: Send + Sync {
     /// The value under `key` and its version, or `None` when there is none.
