@@ -71,6 +71,39 @@ pub enum ConfigError {
     },
 }
 
+impl crate::exit::Failure for ConfigError {
+    fn class(&self) -> crate::exit::Class {
+        use crate::exit::Class;
+        match self {
+            ConfigError::NoFolder
+            | ConfigError::NotInitialised { .. }
+            | ConfigError::Exists { .. }
+            | ConfigError::BadRecipient(_) => Class::Usage,
+            ConfigError::Corrupt { .. } | ConfigError::Unauthenticated { .. } => Class::Integrity,
+            ConfigError::Io { .. } => Class::Io,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            ConfigError::NoFolder => "give --dir DIR or set KEYCHAIN_DIR".into(),
+            ConfigError::NotInitialised { .. } => {
+                "run 'keychain init' first, or point --dir/KEYCHAIN_DIR at an existing keychain".into()
+            }
+            ConfigError::Exists { .. } => {
+                "use it as it is, or choose another folder with --dir".into()
+            }
+            ConfigError::BadRecipient(_) => "an age public key starts with 'age1'; 'age-keygen -y KEYFILE' prints the one of a key file".into(),
+            ConfigError::Corrupt { .. } => "the file was left untouched; check that it is the right file and that it is whole".into(),
+            ConfigError::Unauthenticated { path, .. } => format!(
+                "nothing was written; compare the recipients 'keychain audit' lists with the ones you chose; if they are right, run 'keychain audit seal-config' to authenticate them; otherwise restore {} from a backup",
+                path.display()
+            ),
+            ConfigError::Io { .. } => return None,
+        })
+    }
+}
+
 // This module's results fail with a [`ConfigError`].
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
 

@@ -15,7 +15,7 @@ pub use advice::account_command;
 // re-export for the merge (issue 21): `error::exit::X` still names the codes, now in the leaf
 // module `crate::exit`.
 pub use crate::exit;
-use crate::exit::Class;
+use crate::exit::{Class, Failure};
 
 /// Why a command failed: one variant per class of failure, each with its exit code
 /// ([`Error::exit_code`]) and its advice ([`Error::hint`]).
@@ -288,32 +288,6 @@ impl Error {
         }
     }
 
-    /// This error's class: its exit code and JSON `"code"` come from [`exit`]'s one table.
-    pub fn class(&self) -> Class {
-        match self {
-            Error::Usage { .. } => Class::Usage,
-            Error::NotFound(_) | Error::NotFoundSimilar { .. } => Class::NotFound,
-            Error::KeyStore(e) => e.class(),
-            Error::NotAMember { .. } => Class::NotAMember,
-            Error::NotJoined { .. } => Class::NotJoined,
-            Error::Integrity { .. }
-            | Error::Record { .. }
-            | Error::Unlogged { .. }
-            | Error::Replayed { .. }
-            | Error::Unauthenticated { .. }
-            | Error::WritableByOthers { .. } => Class::Integrity,
-            Error::Store(e) => e.class(),
-            Error::Rejected { .. } | Error::RejectedBefore { .. } => Class::Rejected,
-            Error::Unavailable { .. } | Error::NotAdmitted(_) => Class::Unavailable,
-            Error::Io { .. } => Class::Io,
-            Error::Output { .. } if self.is_closed_pipe() => Class::ClosedPipe,
-            Error::Output { .. } => Class::Output,
-            Error::Audit { code, .. } => Class::of_exit_code(*code),
-            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Class::NoProgram,
-            Error::Program { .. } => Class::CannotRun,
-        }
-    }
-
     /// The documented exit code of this error's class (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -352,6 +326,38 @@ impl Error {
     /// The reader of standard output or error went away: end quietly, as `cat` and `grep` do.
     pub fn is_closed_pipe(&self) -> bool {
         matches!(self, Error::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl Failure for Error {
+    /// This error's class: its exit code and JSON `"code"` come from [`exit`]'s one table.
+    fn class(&self) -> Class {
+        match self {
+            Error::Usage { .. } => Class::Usage,
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => Class::NotFound,
+            Error::KeyStore(e) => e.class(),
+            Error::NotAMember { .. } => Class::NotAMember,
+            Error::NotJoined { .. } => Class::NotJoined,
+            Error::Integrity { .. }
+            | Error::Record { .. }
+            | Error::Unlogged { .. }
+            | Error::Replayed { .. }
+            | Error::Unauthenticated { .. }
+            | Error::WritableByOthers { .. } => Class::Integrity,
+            Error::Store(e) => e.class(),
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => Class::Rejected,
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => Class::Unavailable,
+            Error::Io { .. } => Class::Io,
+            Error::Output { .. } if self.is_closed_pipe() => Class::ClosedPipe,
+            Error::Output { .. } => Class::Output,
+            Error::Audit { code, .. } => Class::of_exit_code(*code),
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Class::NoProgram,
+            Error::Program { .. } => Class::CannotRun,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Error::hint(self)
     }
 }
 

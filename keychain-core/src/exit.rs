@@ -2,8 +2,8 @@
 //! JSON error object's `"code"` for each class (documented in the man page, `cli::AFTER_HELP`).
 //!
 //! A leaf: it imports nothing, so every module, however low, may say which class its errors
-//! belong to ([`Class`]) without reaching up to `error`. Only the table below turns a class into
-//! numbers and words.
+//! belong to ([`Class`]) and what to do about them ([`Failure`]) without reaching up to
+//! `error`. Only the table below turns a class into numbers and words.
 #![deny(missing_docs)]
 
 /// Success.
@@ -115,6 +115,23 @@ impl Class {
             _ => Class::Io,
         }
     }
+}
+
+/// The one convention for the core's errors (issue 21): the message (`Display`) says what
+/// happened, naming files, fields and accounts, never a value; [`Failure::class`] picks the exit
+/// code and JSON code from the table above; [`Failure::hint`] says what a person can do, or
+/// `None` when the message says it all. Advice names the account when the error carries it;
+/// advice that cannot know it says "for the account" in words, never a placeholder (issue 18).
+///
+/// Each small error implements it in its own module; `error.rs` converts them into the
+/// top-level error without re-deciding either. (Errors whose advice needs an account they do
+/// not carry, the provider's answers in `oauth` and `logon`, keep their
+/// `hint(account: Option<&str>)` until they carry it.)
+pub trait Failure: std::error::Error {
+    /// The class of failure: its exit code and JSON code.
+    fn class(&self) -> Class;
+    /// What a person can do about it; `None` when the message says it all.
+    fn hint(&self) -> Option<String>;
 }
 
 #[cfg(test)]

@@ -88,6 +88,16 @@ impl LockBusy {
     }
 }
 
+impl crate::exit::Failure for LockBusy {
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Unavailable
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(LockBusy::hint(self))
+    }
+}
+
 /// Why a lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

@@ -79,6 +79,30 @@ pub enum TotpUnusable {
     },
 }
 
+impl crate::exit::Failure for TotpUnusable {
+    fn class(&self) -> crate::exit::Class {
+        match self {
+            TotpUnusable::NotBase32(_) => crate::exit::Class::Integrity,
+            _ => crate::exit::Class::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            TotpUnusable::Missing(name) => {
+                format!("add one with 'keychain set {name} --totp-file FILE'")
+            }
+            TotpUnusable::NotBase32(_) => {
+                "the file was left untouched; check that it is the right file and that it is whole"
+                    .into()
+            }
+            TotpUnusable::BadParams { name, .. } => {
+                format!("store the TOTP secret again with 'keychain set {name} --totp-file FILE'")
+            }
+        })
+    }
+}
+
 /// The secrets an account can hold, each kept only in the encrypted payload. The header lists
 /// which are present (and when each changed), never a value. The kebab-case names are the ones
 /// records, `show --reveal` and the audit log use.

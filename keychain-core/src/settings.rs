@@ -23,6 +23,19 @@ pub enum SettingsError {
     OpenbaoLease(String),
 }
 
+impl crate::exit::Failure for SettingsError {
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            SettingsError::LockTimeout(_) => "set it (or --lock-timeout) to the seconds to wait for another process holding the account (default 60), or unset it",
+            SettingsError::OpenbaoLease(_) => "every machine of a shared keychain must use the same lease; unset it for the default (30)",
+        }.into())
+    }
+}
+
 type Result<T, E = SettingsError> = std::result::Result<T, E>;
 
 // re-export for the merge (issue 21): the lock's default lives with the locks.

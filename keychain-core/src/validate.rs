@@ -77,6 +77,22 @@ impl Invalid {
     }
 }
 
+impl crate::exit::Failure for Invalid {
+    fn class(&self) -> crate::exit::Class {
+        match self {
+            Invalid::Name(e) => e.class(),
+            _ => crate::exit::Class::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Invalid::Name(e) => e.hint(),
+            _ => Invalid::hint(self),
+        }
+    }
+}
+
 // re-export for the merge (issue 21): the rule lives with the providers it checks.
 pub use crate::providers::ProviderRule;
 

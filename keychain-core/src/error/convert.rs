@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::Error;
 use crate::config::ConfigError;
+use crate::exit::{Class, Failure};
 use crate::record::TotpUnusable;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
@@ -37,76 +38,51 @@ impl From<Invalid> for Error {
     fn from(invalid: Invalid) -> Self {
         match invalid {
             Invalid::Name(e) => e.into(),
-            other => match other.hint() {
-                Some(hint) => Error::usage_hint(other.to_string(), hint),
-                None => Error::usage(other.to_string()),
-            },
+            other => usage(&other),
         }
+    }
+}
+
+/// A small error of the usage class becomes [`Error::Usage`] with its message and advice.
+fn usage(e: &impl Failure) -> Error {
+    debug_assert_eq!(e.class(), Class::Usage);
+    Error::Usage {
+        message: e.to_string(),
+        hint: e.hint(),
     }
 }
 
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
-        let message = e.to_string();
         match e {
-            ConfigError::NoFolder => {
-                Error::usage_hint(message, "give --dir DIR or set KEYCHAIN_DIR")
-            }
-            ConfigError::NotInitialised { .. } => Error::usage_hint(
-                message,
-                "run 'keychain init' first, or point --dir/KEYCHAIN_DIR at an existing keychain",
-            ),
-            ConfigError::Exists { .. } => Error::usage_hint(
-                message,
-                "use it as it is, or choose another folder with --dir",
-            ),
-            ConfigError::BadRecipient(_) => Error::usage_hint(
-                message,
-                "an age public key starts with 'age1'; 'age-keygen -y KEYFILE' prints the one of a key file",
-            ),
             ConfigError::Corrupt { path, reason } => Error::Integrity { path, reason },
-            ConfigError::Unauthenticated { path, reason } => Error::Unauthenticated {
-                hint: format!(
-                    "nothing was written; compare the recipients 'keychain audit' lists with the ones you chose; if they are right, run 'keychain audit seal-config' to authenticate them; otherwise restore {} from a backup",
-                    path.display()
-                ),
-                path,
-                reason,
-            },
+            ConfigError::Unauthenticated { .. } => {
+                let hint = e.hint().unwrap_or_default();
+                let ConfigError::Unauthenticated { path, reason } = e else {
+                    unreachable!()
+                };
+                Error::Unauthenticated { path, reason, hint }
+            }
             ConfigError::Io { context, source } => Error::Io { context, source },
+            _ => usage(&e),
         }
     }
 }
 
 impl From<SettingsError> for Error {
     fn from(e: SettingsError) -> Self {
-        let hint = match e {
-            SettingsError::LockTimeout(_) => {
-                "set it (or --lock-timeout) to the seconds to wait for another process holding the account (default 60), or unset it"
-            }
-            SettingsError::OpenbaoLease(_) => {
-                "every machine of a shared keychain must use the same lease; unset it for the default (30)"
-            }
-        };
-        Error::usage_hint(e.to_string(), hint)
+        usage(&e)
     }
 }
 
 impl From<TotpUnusable> for Error {
     fn from(e: TotpUnusable) -> Self {
         match e {
-            TotpUnusable::Missing(ref name) => Error::usage_hint(
-                e.to_string(),
-                format!("add one with 'keychain set {name} --totp-file FILE'"),
-            ),
             TotpUnusable::NotBase32(name) => Error::Integrity {
                 path: name.into(),
                 reason: "the stored TOTP secret is not valid base32".into(),
             },
-            TotpUnusable::BadParams { ref name, .. } => Error::usage_hint(
-                e.to_string(),
-                format!("store the TOTP secret again with 'keychain set {name} --totp-file FILE'"),
-            ),
+            _ => usage(&e),
         }
     }
 }

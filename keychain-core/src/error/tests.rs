@@ -478,3 +478,50 @@ fn each_class_keeps_its_exit_code_and_json_code() {
         );
     }
 }
+
+/// The convention of issue 21: a small error says its class and advice once; converting it into
+/// the top-level error keeps both.
+#[test]
+fn a_small_error_keeps_its_class_and_hint_through_the_conversion() {
+    use crate::config::ConfigError;
+    use crate::exit::Failure;
+    use crate::record::TotpUnusable;
+    use crate::settings::SettingsError;
+    use crate::validate::Invalid;
+    fn check<E: Failure + Into<Error>>(e: E) {
+        let (class, hint, message) = (e.class(), e.hint(), e.to_string());
+        let converted: Error = e.into();
+        assert_eq!(converted.class(), class, "{message}");
+        assert_eq!(converted.hint(), hint, "{message}");
+        assert_eq!(converted.to_string(), message);
+    }
+    check(SettingsError::LockTimeout("ten".into()));
+    check(SettingsError::OpenbaoLease("too long".into()));
+    check(TotpUnusable::Missing("acme".into()));
+    check(TotpUnusable::NotBase32("acme".into()));
+    check(TotpUnusable::BadParams {
+        name: "acme".into(),
+        detail: "digits must be 6 to 8".into(),
+    });
+    check(Invalid::Url {
+        field: "token URL",
+        url: "ftp://x".into(),
+    });
+    check(Invalid::User);
+    for e in [
+        ConfigError::NoFolder,
+        ConfigError::NotInitialised { dir: "/kc".into() },
+        ConfigError::Exists { dir: "/kc".into() },
+        ConfigError::BadRecipient("age1nope".into()),
+        ConfigError::Corrupt {
+            path: "/kc/config.json".into(),
+            reason: "line 1".into(),
+        },
+        ConfigError::Unauthenticated {
+            path: "/kc/config.json".into(),
+            reason: "its MAC does not match".into(),
+        },
+    ] {
+        check(e);
+    }
+}

@@ -337,15 +337,6 @@ pub enum KeyStoreError {
 }
 
 impl KeyStoreError {
-    /// The class of failure: another process deriving the key for the whole wait is a lock,
-    /// like every other; the rest is the key store's.
-    pub fn class(&self) -> crate::exit::Class {
-        match self {
-            KeyStoreError::LockBusy(_) => crate::exit::Class::Unavailable,
-            _ => crate::exit::Class::KeyStore,
-        }
-    }
-
     /// What a person can do about it.
     pub fn hint(&self) -> String {
         match self {
@@ -367,5 +358,20 @@ impl KeyStoreError {
             KeyStoreError::Credential { .. } => format!("make it again from the keychain, as root: 'keychain unlock --systemd-credential | systemd-creds encrypt --name={} - /etc/credstore.encrypted/{}' (see 'keychain help cron')", credential::CREDENTIAL_NAME, credential::CREDENTIAL_NAME),
             KeyStoreError::LockBusy(busy) => busy.hint(),
         }
+    }
+}
+
+impl crate::exit::Failure for KeyStoreError {
+    /// Another process deriving the key for the whole wait is a lock, like every other; the
+    /// rest is the key store's.
+    fn class(&self) -> crate::exit::Class {
+        match self {
+            KeyStoreError::LockBusy(_) => crate::exit::Class::Unavailable,
+            _ => crate::exit::Class::KeyStore,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(KeyStoreError::hint(self))
     }
 }

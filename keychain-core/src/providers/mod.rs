@@ -323,6 +323,16 @@ impl NotAdmitted {
     }
 }
 
+impl crate::exit::Failure for NotAdmitted {
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Unavailable
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(NotAdmitted::hint(self))
+    }
+}
+
 impl Admission {
     /// No rules: a token may be asked for at any time.
     pub const ANY_TIME: Admission = Admission {

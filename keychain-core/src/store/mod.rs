@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::Class;
+use crate::exit::{Class, Failure};
 
 /// The store a keychain's configuration names: the one place a store is chosen. `dir` is the
 /// keychain folder (the local store's records; the shared store's local read-only copy).
@@ -259,20 +259,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The class of failure ([`crate::exit`]'s table gives its exit code and JSON code).
-    pub fn class(&self) -> Class {
-        match self {
-            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => {
-                Class::Usage
-            }
-            StoreError::NotFound(_) => Class::NotFound,
-            StoreError::LockTimeout { .. } | StoreError::Busy(_) => Class::Unavailable,
-            StoreError::NotARecord { .. } | StoreError::WritableByOthers { .. } => Class::Integrity,
-            StoreError::Io { .. } => Class::Io,
-            StoreError::Bao(e) => Class::of_exit_code(e.exit_code()),
-        }
-    }
-
     /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
         self.class().exit_code()
@@ -307,6 +293,26 @@ impl StoreError {
             StoreError::Bao(e) => e.hint(),
             _ => None,
         }
+    }
+}
+
+impl Failure for StoreError {
+    /// The class of failure ([`crate::exit`]'s table gives its exit code and JSON code).
+    fn class(&self) -> Class {
+        match self {
+            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => {
+                Class::Usage
+            }
+            StoreError::NotFound(_) => Class::NotFound,
+            StoreError::LockTimeout { .. } | StoreError::Busy(_) => Class::Unavailable,
+            StoreError::NotARecord { .. } | StoreError::WritableByOthers { .. } => Class::Integrity,
+            StoreError::Io { .. } => Class::Io,
+            StoreError::Bao(e) => Class::of_exit_code(e.exit_code()),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        StoreError::hint(self)
     }
 }
 
