@@ -66,7 +66,15 @@ fn parse(args: &[std::ffi::OsString], json: bool) -> Result<keychain::cli::Cli, 
             let message = text.lines().next().unwrap_or_default();
             let message = message.strip_prefix("error: ").unwrap_or(message);
             let hint = "see 'keychain --help' or 'keychain help COMMAND'";
-            output::raw_err(keychain::json::error(code, "usage", message, Some(hint)).as_bytes())
+            output::raw_err(
+                keychain::json::error(
+                    code,
+                    keychain_core::exit::Class::Usage.code(),
+                    message,
+                    Some(hint),
+                )
+                .as_bytes(),
+            )
         } else {
             output::err(&text)
         };

@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{Identity, KeyStoreKind};
 
@@ -22,6 +21,91 @@ pub const CONFIG_FILE: &str = "config.json";
 const FORMAT: u32 = 1;
 /// Separates the configuration's MAC key from every other key derived from the identity.
 const MAC_LABEL: &[u8] = b"keychain config mac v1";
+
+/// Why the keychain folder or its configuration cannot be used. Names files, never values;
+/// `error.rs` turns it into the top-level error with its advice.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No folder was given and neither `XDG_DATA_HOME` nor `HOME` is set.
+    #[error("cannot find the keychain folder: neither XDG_DATA_HOME nor HOME is set")]
+    NoFolder,
+    /// No `config.json` in the folder: it holds no keychain.
+    #[error("no keychain in {}", dir.display())]
+    NotInitialised {
+        /// The keychain folder.
+        dir: PathBuf,
+    },
+    /// `init` found a configuration already there.
+    #[error("a keychain already exists in {}", dir.display())]
+    Exists {
+        /// The keychain folder.
+        dir: PathBuf,
+    },
+    /// Not an age X25519 public key (given, trimmed: a public key is no secret).
+    #[error("'{0}' is not an age public key")]
+    BadRecipient(String),
+    /// `config.json` is not a configuration this version reads.
+    #[error("{}: {reason}", path.display())]
+    Corrupt {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong, citing a position, never the content.
+        reason: String,
+    },
+    /// `config.json` does not authenticate under this keychain's identity.
+    #[error("{}: {reason}", path.display())]
+    Unauthenticated {
+        /// The configuration file.
+        path: PathBuf,
+        /// Why it does not authenticate.
+        reason: String,
+    },
+    /// Reading or writing `config.json` failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What keychain was doing, naming the file.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl crate::exit::Failure for ConfigError {
+    fn class(&self) -> crate::exit::Class {
+        use crate::exit::Class;
+        match self {
+            ConfigError::NoFolder
+            | ConfigError::NotInitialised { .. }
+            | ConfigError::Exists { .. }
+            | ConfigError::BadRecipient(_) => Class::Usage,
+            ConfigError::Corrupt { .. } | ConfigError::Unauthenticated { .. } => Class::Integrity,
+            ConfigError::Io { .. } => Class::Io,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            ConfigError::NoFolder => "give --dir DIR or set KEYCHAIN_DIR".into(),
+            ConfigError::NotInitialised { .. } => {
+                "run 'keychain init' first, or point --dir/KEYCHAIN_DIR at an existing keychain".into()
+            }
+            ConfigError::Exists { .. } => {
+                "use it as it is, or choose another folder with --dir".into()
+            }
+            ConfigError::BadRecipient(_) => "an age public key starts with 'age1'; 'age-keygen -y KEYFILE' prints the one of a key file".into(),
+            ConfigError::Corrupt { .. } => "the file was left untouched; check that it is the right file and that it is whole".into(),
+            ConfigError::Unauthenticated { path, .. } => format!(
+                "nothing was written; compare the recipients 'keychain audit' lists with the ones you chose; if they are right, run 'keychain audit seal-config' to authenticate them; otherwise restore {} from a backup",
+                path.display()
+            ),
+            ConfigError::Io { .. } => return None,
+        })
+    }
+}
+
+// This module's results fail with a [`ConfigError`].
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 /// The folder of the keychain to use: the flag or environment value (`KEYCHAIN_DIR`), else the
 /// XDG data folder from `xdg_data_home` (`$XDG_DATA_HOME`) or `home` (`$HOME`), which the caller
@@ -39,10 +123,7 @@ pub fn resolve_dir(
     }
     match home.filter(|v| !v.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".local/share/keychain")),
-        None => Err(Error::usage_hint(
-            "cannot find the keychain folder: neither XDG_DATA_HOME nor HOME is set",
-            "give --dir DIR or set KEYCHAIN_DIR",
-        )),
+        None => Err(ConfigError::NoFolder),
     }
 }
 
@@ -124,7 +205,7 @@ impl Config {
         let key = zeroize::Zeroizing::new(<[u8; 32]>::from(key.finalize().into_bytes()));
         let mut mac = Hmac::<Sha256>::new_from_slice(&*key).expect("HMAC takes any key length");
         mac.update(&bytes);
-        crate::record::hex(&mac.finalize().into_bytes())
+        crate::encoding::hex(&mac.finalize().into_bytes())
     }
 
     /// Authenticates the configuration under the identity (at `init`, or by an officer after
@@ -159,13 +240,9 @@ impl Config {
     pub fn check(&self, dir: &Path, identity: &Identity) -> Result<()> {
         match self.authentication_problem(identity) {
             None => Ok(()),
-            Some(reason) => Err(Error::Unauthenticated {
+            Some(reason) => Err(ConfigError::Unauthenticated {
                 path: Config::path(dir),
                 reason,
-                hint: format!(
-                    "nothing was written; compare the recipients 'keychain audit' lists with the ones you chose; if they are right, run 'keychain audit seal-config' to authenticate them; otherwise restore {} from a backup",
-                    Config::path(dir).display()
-                ),
             }),
         }
     }
@@ -174,8 +251,12 @@ impl Config {
     pub fn replace(&self, dir: &Path) -> Result<()> {
         let path = Config::path(dir);
         let bytes = serde_json::to_vec_pretty(self).expect("configuration serialises");
-        fsutil::write_atomic_unique(&path, &bytes, fsutil::FILE_MODE)
-            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        fsutil::write_atomic_unique(&path, &bytes, fsutil::FILE_MODE).map_err(|source| {
+            ConfigError::Io {
+                context: format!("cannot write {}", path.display()),
+                source,
+            }
+        })
     }
 
     /// The configuration file of the keychain in `dir`.
@@ -190,28 +271,33 @@ impl Config {
         let bytes = match crate::fsutil::read_regular(&path, 1024 * 1024) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::usage_hint(
-                    format!("no keychain in {}", dir.display()),
-                    "run 'keychain init' first, or point --dir/KEYCHAIN_DIR at an existing keychain",
-                ));
+                return Err(ConfigError::NotInitialised {
+                    dir: dir.to_path_buf(),
+                });
             }
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    context: format!("cannot read {}", path.display()),
+                    source,
+                });
+            }
         };
-        Config::parse(&bytes).map_err(|reason| Error::Integrity { path, reason })
+        Config::parse(&bytes).map_err(|reason| ConfigError::Corrupt { path, reason })
     }
 
     /// Writes the configuration of a new keychain; refuses to replace an existing one.
     pub fn create(&self, dir: &Path) -> Result<()> {
         let path = Config::path(dir);
         if path.exists() {
-            return Err(Error::usage_hint(
-                format!("a keychain already exists in {}", dir.display()),
-                "use it as it is, or choose another folder with --dir",
-            ));
+            return Err(ConfigError::Exists {
+                dir: dir.to_path_buf(),
+            });
         }
         let bytes = serde_json::to_vec_pretty(self).expect("configuration serialises");
-        fsutil::write_atomic(&path, &bytes)
-            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        fsutil::write_atomic(&path, &bytes).map_err(|source| ConfigError::Io {
+            context: format!("cannot write {}", path.display()),
+            source,
+        })
     }
 
     /// All recipients a record must be encrypted to.
@@ -223,48 +309,24 @@ impl Config {
     }
 }
 
-/// Where a keychain's records live.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum StoreKind {
-    /// Files in the keychain folder (`accounts/`, `locks/`).
-    #[default]
-    Local,
-    /// OpenBao (or Vault) KV version 2, shared by several machines.
-    Openbao(crate::store::openbao::OpenBaoSettings),
-}
-
-impl StoreKind {
-    /// The records live in the keychain's own folder (the default).
-    pub fn is_local(&self) -> bool {
-        matches!(self, StoreKind::Local)
-    }
-}
-
-/// `local store`, or `shared store openbao://host/mount/prefix`, for reports.
-impl std::fmt::Display for StoreKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreKind::Local => f.write_str("local store"),
-            StoreKind::Openbao(s) => write!(
-                f,
-                "shared store openbao://{}/{}/{}",
-                s.host(),
-                s.mount,
-                s.path
-            ),
+/// The identity the key stores must find: the configured key store and public key.
+impl<'a> From<&'a Config> for crate::keystore::Expected<'a> {
+    fn from(config: &'a Config) -> Self {
+        crate::keystore::Expected {
+            key_store: config.key_store,
+            recipient: &config.recipient,
         }
     }
 }
 
+// re-export for the merge (issue 21): the store kind lives with the stores.
+pub use crate::store::StoreKind;
+
 /// Parses an age X25519 public key (`age1...`).
 pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
-    text.trim().parse().map_err(|_| {
-        Error::usage_hint(
-            format!("'{}' is not an age public key", text.trim()),
-            "an age public key starts with 'age1'; 'age-keygen -y KEYFILE' prints the one of a key file",
-        )
-    })
+    text.trim()
+        .parse()
+        .map_err(|_| ConfigError::BadRecipient(text.trim().to_string()))
 }
 
 #[cfg(test)]
@@ -311,7 +373,11 @@ mod tests {
             dir(None, os(""), os("/h")).unwrap(),
             PathBuf::from("/h/.local/share/keychain")
         );
-        let e = dir(None, None, os("")).unwrap_err();
-        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        let e = crate::error::Error::from(dir(None, None, os("")).unwrap_err());
+        assert_eq!(e.exit_code(), crate::exit::USAGE);
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("give --dir DIR or set KEYCHAIN_DIR")
+        );
     }
 }

@@ -7,39 +7,15 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in the man page (see `cli::AFTER_HELP`).
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Not an error: a command that ran to its end found something at or above its threshold
-    /// (the CLI's `Outcome::Findings`).
-    pub const FINDINGS: i32 = 1;
-    /// Bad input: a flag, a file's content, a missing secret, a setting that must change.
-    pub const USAGE: i32 = 2;
-    /// No such account (or other named thing).
-    pub const NOT_FOUND: i32 = 3;
-    /// The provider rejected the credentials, now or before: a person must act; never retried.
-    pub const REJECTED: i32 = 4;
-    /// The provider or a shared store (OpenBao) is unreachable, sealed or asks to wait, or a
-    /// lock could not be had in time: try again later.
-    pub const UNAVAILABLE: i32 = 5;
-    /// The key store is missing, locked or not answering, or a passphrase is needed; no usable
-    /// OpenBao token; this machine is not (or no longer) a member of a shared keychain.
-    pub const LOCKED: i32 = 6;
-    /// A file is corrupt, tampered with, replayed, unauthenticated or writable by others; it was
-    /// left untouched.
-    pub const INTEGRITY: i32 = 7;
-    /// Reading or writing a file (or standard output) failed; OpenBao refused a path.
-    pub const IO: i32 = 8;
-    /// `exec`: the program exists but cannot be run (not executable, a folder), as env and
-    /// sudo report it.
-    pub const CANNOT_RUN: i32 = 126;
-    /// `exec`: no such program, as env and sudo report it.
-    pub const NO_PROGRAM: i32 = 127;
-    /// Standard output or error was closed by its reader (`| head`): 128 + SIGPIPE, what a
-    /// shell reports for `cat` or `grep` in the same place. Nothing is printed.
-    pub const PIPE: i32 = 141;
-}
+mod advice;
+mod convert;
+
+pub use advice::account_command;
+
+// re-export for the merge (issue 21): `error::exit::X` still names the codes, now in the leaf
+// module `crate::exit`.
+pub use crate::exit;
+use crate::exit::{Class, Failure};
 
 /// Why a command failed: one variant per class of failure, each with its exit code
 /// ([`Error::exit_code`]) and its advice ([`Error::hint`]).
@@ -287,30 +263,6 @@ pub enum ProviderCause {
     Client(Box<reqwest::Error>),
 }
 
-impl ProviderCause {
-    /// The cause's own advice, where its module gives one; a command in it names `account`
-    /// when given.
-    pub fn hint(&self, account: Option<&str>) -> Option<String> {
-        match self {
-            ProviderCause::Logon(e) => e.hint(account),
-            ProviderCause::Token(e) => e.hint(account),
-            ProviderCause::Discovery(e) => Some(e.hint(account)),
-            ProviderCause::Client(_) => None,
-        }
-    }
-}
-
-/// A command of keychain for one account, quoted for a hint: `'keychain set acme --totp-file
-/// FILE'`. Advice never carries a placeholder for the account's name (`ACCOUNT`): without the
-/// name it says "for the account" in words.
-pub fn account_command(verb: &str, account: Option<&str>, rest: &str) -> String {
-    match account {
-        Some(name) => format!("'keychain {verb} {name}{rest}'"),
-        None if rest.is_empty() => format!("'keychain {verb}' for the account"),
-        None => format!("'keychain {verb}' for the account, with{rest}"),
-    }
-}
-
 impl Error {
     /// A usage error without a hint.
     pub fn usage(message: impl Into<String>) -> Self {
@@ -339,25 +291,9 @@ impl Error {
     /// The documented exit code of this error's class (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage { .. } => exit::USAGE,
-            Error::NotFound(_) | Error::NotFoundSimilar { .. } => exit::NOT_FOUND,
-            // Another process deriving the key for the whole wait: a lock, like every other.
-            Error::KeyStore(crate::keystore::KeyStoreError::LockBusy(_)) => exit::UNAVAILABLE,
-            Error::KeyStore(_) | Error::NotAMember { .. } | Error::NotJoined { .. } => exit::LOCKED,
-            Error::Integrity { .. }
-            | Error::Record { .. }
-            | Error::Unlogged { .. }
-            | Error::Replayed { .. }
-            | Error::Unauthenticated { .. }
-            | Error::WritableByOthers { .. } => exit::INTEGRITY,
-            Error::Store(e) => e.exit_code(),
-            Error::Rejected { .. } | Error::RejectedBefore { .. } => exit::REJECTED,
-            Error::Unavailable { .. } | Error::NotAdmitted(_) => exit::UNAVAILABLE,
-            Error::Io { .. } => exit::IO,
-            Error::Output { .. } if self.is_closed_pipe() => exit::PIPE,
-            Error::Output { .. } => exit::IO,
+            // The audit log's failures keep the code they were given (`trail::audit_error`).
             Error::Audit { code, .. } => *code,
-            Error::Program { code, .. } => *code,
+            _ => self.class().exit_code(),
         }
     }
 
@@ -365,116 +301,9 @@ impl Error {
     /// family; stable, kebab-case.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Usage { .. } => "usage",
-            Error::NotFound(_) | Error::NotFoundSimilar { .. } => "not-found",
-            Error::KeyStore(crate::keystore::KeyStoreError::LockBusy(_)) => "unavailable",
-            Error::KeyStore(_) => "key-store",
-            Error::NotAMember { .. } => "not-a-member",
-            Error::NotJoined { .. } => "not-joined",
-            Error::Integrity { .. }
-            | Error::Record { .. }
-            | Error::Unlogged { .. }
-            | Error::Replayed { .. }
-            | Error::Unauthenticated { .. }
-            | Error::WritableByOthers { .. } => "integrity",
-            Error::Store(e) => match e.exit_code() {
-                exit::NOT_FOUND => "not-found",
-                exit::USAGE => "usage",
-                exit::INTEGRITY => "integrity",
-                exit::LOCKED => "key-store",
-                exit::UNAVAILABLE => "unavailable",
-                _ => "io",
-            },
-            Error::Rejected { .. } | Error::RejectedBefore { .. } => "rejected",
-            Error::Unavailable { .. } | Error::NotAdmitted(_) => "unavailable",
+            // One code for the audit log, whatever its exit code.
             Error::Audit { .. } => "audit-log",
-            Error::Output { .. } => "output",
-            Error::Program { code, .. } if *code == exit::NO_PROGRAM => "no-program",
-            Error::Program { .. } => "cannot-run",
-            Error::Io { .. } => "io",
-        }
-    }
-
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::Usage { hint, .. } => hint.clone(),
-            Error::NotFoundSimilar { similar, .. } => Some(format!(
-                "did you mean {}? ('keychain list' shows every account)",
-                similar
-                    .iter()
-                    .map(|s| format!("'{s}'"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            )),
-            Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
-            Error::KeyStore(e) => Some(e.hint()),
-            Error::Record { .. } => Some(
-                "the file was left untouched; restore the account from an export ('keychain import FILE.age --replace'; an older record file copied back is refused as a replay), or remove it with 'keychain rm' and add the account again"
-                    .into(),
-            ),
-            Error::Integrity { .. } => Some("the file was left untouched; check that it is the right file and that it is whole".into()),
-            Error::Unlogged { .. } => Some("the record and the audit log disagree: fix what stopped the log (its folder, the disk), then run 'keychain audit verify' and check the account against its events before the next change".into()),
-            Error::Replayed { .. } => Some("the file was left untouched; find out who put the older copy back ('keychain audit' lists the account's events and 'keychain audit verify' checks the log); to keep the current secrets, restore the newest copy; to start over, 'keychain rm' the account and add it again".into()),
-            Error::Unauthenticated { hint, .. } => Some(hint.clone()),
-            Error::NotAMember { recipient } => Some(format!(
-                "ask a member to run `keychain member add {recipient} --name HOST`, then run this again"
-            )),
-            Error::NotJoined { recipient } => Some(format!(
-                "run `keychain member join CODE` with that code (a member that added {recipient} can print it again by running the same `keychain member add` once more); nothing is read or sealed until then"
-            )),
-            Error::WritableByOthers { fix, .. } => Some(fix.clone()),
-            Error::Store(e) => e.hint(),
-            // A refused code follows a logon that went through: the client's settings, not the
-            // credentials, are what to check.
-            Error::Rejected { cause: ProviderCause::Token(_), account, .. } => Some(format!("check the account's client id, client secret and redirect URI ('keychain show {account}'); keychain will not retry, so the account is not locked out")),
-            Error::Rejected { cause, account, .. } => Some(cause.hint(Some(account)).unwrap_or_else(|| format!("check the password and TOTP secret with 'keychain set {account}'; keychain will not retry, so the account is not locked out"))),
-            Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
-            Error::NotAdmitted(e) => Some(e.hint()),
-            Error::Unavailable { retry, cause, .. } => {
-                let when = format!("try again {}", retry.as_deref().unwrap_or("later"));
-                Some(match cause.as_ref().and_then(|c| c.hint(None)) {
-                    // The cause's advice ends in its own "try again later" where it has one.
-                    Some(own) if retry.is_none() => own,
-                    Some(own) => format!("{own}; {when}"),
-                    None => when,
-                })
-            }
-            Error::Audit { source, .. } => Some(match source.hint() {
-                Some(own) => format!("nothing was changed, revealed or handed out; {own}"),
-                None => "nothing was changed, revealed or handed out; run 'keychain audit verify' to see what is wrong with the log".into(),
-            }),
-            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Some("check the name and PATH, or give the program's full path".into()),
-            Error::Program { .. } => Some("check that the file is an executable program (chmod +x) and not a folder".into()),
-            Error::Io { .. } | Error::Output { .. } => None,
-        }
-    }
-
-    /// Adds the accounts whose names look like the one not found (a typo, a case slip), so the
-    /// hint can say "did you mean". Other errors are returned as they are.
-    pub fn with_similar_names(self, names: impl FnOnce() -> Vec<String>) -> Self {
-        let name = match self {
-            Error::NotFound(name) | Error::Store(crate::store::StoreError::NotFound(name)) => name,
-            other => return other,
-        };
-        let mut scored: Vec<(f64, String)> = names()
-            .into_iter()
-            .map(|n| (similarity(&name, &n), n))
-            .filter(|(score, _)| *score >= 0.8)
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        // The best few, and only those nearly as close as the best.
-        let best = scored.first().map_or(0.0, |s| s.0);
-        let similar: Vec<String> = scored
-            .into_iter()
-            .take_while(|(score, _)| *score >= best - 0.05)
-            .take(3)
-            .map(|(_, n)| n)
-            .collect();
-        if similar.is_empty() {
-            Error::NotFound(name)
-        } else {
-            Error::NotFoundSimilar { name, similar }
+            _ => self.class().code(),
         }
     }
 
@@ -500,422 +329,37 @@ impl Error {
     }
 }
 
-/// An audit failure is an integrity problem when the log was tampered with, an I/O one
-/// otherwise. (Was `trail::audit_error`.)
-impl From<crate::audit::AuditError> for Error {
-    fn from(e: crate::audit::AuditError) -> Self {
-        use crate::audit::AuditError;
-        let code = match e {
-            AuditError::Io { .. } => exit::IO,
-            // Like an account's lock: another process holds it; try again later.
-            AuditError::LockBusy(_) => exit::UNAVAILABLE,
-            AuditError::NotInitialised { .. } | AuditError::NothingToRotate { .. } => exit::USAGE,
-            // The shared trail's store: unreachable or sealed (5), forbidden (8), no token (6).
-            AuditError::Store { code, .. } => code,
-            // Files beside the log, worded as keychain's own I/O and integrity errors.
-            AuditError::File { context, source } => return Error::io(context, source),
-            AuditError::OfflineMarker { path } => {
-                return Error::Integrity {
-                    path,
-                    reason: "not a number: it says how far this machine's offline events were copied into the shared trail".into(),
-                };
-            }
-            _ => exit::INTEGRITY,
-        };
-        Error::Audit { source: e, code }
-    }
-}
-
-/// A scan's failure as the keychain's error: a file that cannot be read is an I/O error (its
-/// exit code), anything about the content is bad input (exit 2) with the scan's hint.
-impl From<crate::invantive::ScanError> for Error {
-    fn from(e: crate::invantive::ScanError) -> Self {
-        match e {
-            crate::invantive::ScanError::Io { what, path, source } => {
-                Error::io(format!("could not {what} {}", path.display()), source)
-            }
-            other => match other.hint() {
-                Some(hint) => Error::usage_hint(other.to_string(), hint),
-                None => Error::usage(other.to_string()),
-            },
+impl Failure for Error {
+    /// This error's class: its exit code and JSON `"code"` come from [`exit`]'s one table.
+    fn class(&self) -> Class {
+        match self {
+            Error::Usage { .. } => Class::Usage,
+            Error::NotFound(_) | Error::NotFoundSimilar { .. } => Class::NotFound,
+            Error::KeyStore(e) => e.class(),
+            Error::NotAMember { .. } => Class::NotAMember,
+            Error::NotJoined { .. } => Class::NotJoined,
+            Error::Integrity { .. }
+            | Error::Record { .. }
+            | Error::Unlogged { .. }
+            | Error::Replayed { .. }
+            | Error::Unauthenticated { .. }
+            | Error::WritableByOthers { .. } => Class::Integrity,
+            Error::Store(e) => e.class(),
+            Error::Rejected { .. } | Error::RejectedBefore { .. } => Class::Rejected,
+            Error::Unavailable { .. } | Error::NotAdmitted(_) => Class::Unavailable,
+            Error::Io { .. } => Class::Io,
+            Error::Output { .. } if self.is_closed_pipe() => Class::ClosedPipe,
+            Error::Output { .. } => Class::Output,
+            Error::Audit { code, .. } => Class::of_exit_code(*code),
+            Error::Program { code, .. } if *code == exit::NO_PROGRAM => Class::NoProgram,
+            Error::Program { .. } => Class::CannotRun,
         }
     }
-}
 
-/// How alike two account names are (0..1): Jaro-Winkler, which favours a shared start, over
-/// the lower-cased names, so `Acme-prod` finds `acme-prod`.
-fn similarity(typed: &str, name: &str) -> f64 {
-    strsim::jaro_winkler(&typed.to_lowercase(), &name.to_lowercase())
+    fn hint(&self) -> Option<String> {
+        Error::hint(self)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::error::Error as _;
-
-    use super::*;
-    use crate::audit::AuditError;
-    use crate::logon::LogonError;
-    use crate::oauth::{DiscoveryError, TokenError};
-    use crate::record::RecordError;
-
-    fn logon_rejected() -> LogonError {
-        LogonError::Rejected {
-            step: "password".into(),
-            fields: vec!["username".into(), "password".into()],
-            said: None,
-        }
-    }
-
-    fn token_unavailable() -> TokenError {
-        TokenError::Unavailable {
-            path: "/oauth2/token".into(),
-            reason: "connection refused".into(),
-        }
-    }
-
-    fn audit_missing() -> AuditError {
-        AuditError::NotInitialised {
-            path: "/kc/audit.log".into(),
-        }
-    }
-
-    #[test]
-    fn a_rejected_logon_keeps_the_logon_error_as_its_source() {
-        let error = Error::Rejected {
-            what: "the headless logon was rejected".into(),
-            account: "acme".into(),
-            cause: ProviderCause::Logon(Box::new(logon_rejected())),
-        };
-        let source = error.source().expect("a source");
-        let cause = source
-            .downcast_ref::<ProviderCause>()
-            .expect("a ProviderCause");
-        assert!(
-            matches!(cause, ProviderCause::Logon(e) if matches!(&**e, LogonError::Rejected { step, .. } if step == "password")),
-            "{cause:?}"
-        );
-        assert_eq!(error.exit_code(), exit::REJECTED);
-        assert_eq!(error.code(), "rejected");
-    }
-
-    #[test]
-    fn an_unavailable_provider_keeps_the_token_error_as_its_source() {
-        let error = Error::Unavailable {
-            what: "the refresh did not go through".into(),
-            retry: None,
-            cause: Some(ProviderCause::Token(Box::new(token_unavailable()))),
-        };
-        let cause = error
-            .source()
-            .and_then(|s| s.downcast_ref::<ProviderCause>())
-            .expect("a ProviderCause");
-        assert!(
-            matches!(cause, ProviderCause::Token(e) if matches!(**e, TokenError::Unavailable { .. })),
-            "{cause:?}"
-        );
-        assert_eq!(error.exit_code(), exit::UNAVAILABLE);
-        assert_eq!(error.code(), "unavailable");
-        // The token error's advice is the hint; keychain's own rules add when to come back.
-        assert_eq!(error.hint().as_deref(), Some("try again later"));
-        let held = Error::Unavailable {
-            what: "Exact Online allows a new access token 570 s after the previous one".into(),
-            retry: Some("in 12 s".into()),
-            cause: None,
-        };
-        assert_eq!(held.hint().as_deref(), Some("try again in 12 s"));
-    }
-
-    #[test]
-    fn discovery_errors_are_reachable_through_the_source() {
-        let error = Error::Unavailable {
-            what: "the provider's endpoints could not be found".into(),
-            retry: None,
-            cause: Some(ProviderCause::Discovery(Box::new(
-                DiscoveryError::Unavailable {
-                    path: "/.well-known/openid-configuration".into(),
-                    reason: "timed out".into(),
-                },
-            ))),
-        };
-        let cause = error
-            .source()
-            .and_then(|s| s.downcast_ref::<ProviderCause>());
-        assert!(
-            matches!(cause, Some(ProviderCause::Discovery(_))),
-            "{cause:?}"
-        );
-        assert!(error.hint().unwrap().contains("reachable"));
-    }
-
-    #[test]
-    fn a_record_that_does_not_open_keeps_the_record_error_as_its_source() {
-        let error = Error::Record {
-            path: "/kc/accounts/acme.kcr".into(),
-            cause: RecordError::WrongKey,
-        };
-        let cause = error.source().and_then(|s| s.downcast_ref::<RecordError>());
-        assert!(matches!(cause, Some(RecordError::WrongKey)), "{cause:?}");
-        assert_eq!(error.exit_code(), exit::INTEGRITY);
-        assert_eq!(error.code(), "integrity");
-        assert!(error.hint().unwrap().contains("keychain import"));
-    }
-
-    #[test]
-    fn one_line_holds_the_message_and_each_cause_once() {
-        let error = Error::Unavailable {
-            what: "the refresh did not go through".into(),
-            retry: None,
-            cause: Some(ProviderCause::Token(Box::new(token_unavailable()))),
-        };
-        assert_eq!(
-            error.with_causes(),
-            "the refresh did not go through: the token endpoint /oauth2/token is unavailable: connection refused"
-        );
-        // A message that quotes its cause does not repeat it.
-        let audit = crate::trail::audit_error(audit_missing());
-        assert_eq!(audit.with_causes(), audit.to_string());
-    }
-
-    #[test]
-    fn an_unlogged_change_keeps_the_audit_failure_as_its_source() {
-        let error = Error::Unlogged {
-            path: "/kc/accounts/acme.kcr".into(),
-            change: Unlogged::Written,
-            undo: Box::new(crate::store::StoreError::Conflict("acme".into())),
-            cause: audit_missing(),
-        };
-        let audit = error.source().and_then(|s| s.downcast_ref::<AuditError>());
-        assert!(
-            matches!(audit, Some(AuditError::NotInitialised { .. })),
-            "{audit:?}"
-        );
-        assert_eq!(error.exit_code(), exit::INTEGRITY);
-        assert_eq!(error.code(), "integrity");
-    }
-
-    /// Regression (issue 18, item 5): hints said 'keychain set ACCOUNT --totp-file FILE' and
-    /// 'keychain show ACCOUNT'; a command in a hint names the account, or says "for the
-    /// account" in words where the caller does not know it.
-    #[test]
-    fn no_hint_carries_a_placeholder_for_the_account() {
-        let causes = || {
-            vec![
-                ProviderCause::Logon(Box::new(LogonError::TotpRequired {
-                    path: "/mfa".into(),
-                })),
-                ProviderCause::Logon(Box::new(logon_rejected())),
-                ProviderCause::Token(Box::new(TokenError::Rejected {
-                    error: "invalid_grant".into(),
-                    description: None,
-                })),
-                ProviderCause::Token(Box::new(token_unavailable())),
-                ProviderCause::Discovery(Box::new(DiscoveryError::Protocol {
-                    path: "/.well-known/openid-configuration".into(),
-                    detail: "no token_endpoint".into(),
-                })),
-            ]
-        };
-        let mut hints = Vec::new();
-        for cause in causes() {
-            hints.push(cause.hint(Some("acme-books")));
-            hints.push(cause.hint(None));
-        }
-        for cause in causes() {
-            let rejected = Error::Rejected {
-                what: "rejected".into(),
-                account: "acme-books".into(),
-                cause,
-            };
-            hints.push(rejected.hint());
-        }
-        for cause in causes() {
-            hints.push(
-                Error::Unavailable {
-                    what: "unavailable".into(),
-                    retry: None,
-                    cause: Some(cause),
-                }
-                .hint(),
-            );
-        }
-        for hint in hints.into_iter().flatten() {
-            for placeholder in ["ACCOUNT", "NAME", "<account>"] {
-                assert!(!hint.contains(placeholder), "{placeholder} in: {hint}");
-            }
-            if hint.contains("'keychain ") && !hint.contains("for the account") {
-                assert!(hint.contains("acme-books"), "{hint}");
-            }
-        }
-    }
-
-    /// Words of advice: they belong in `hint()`, not in the message.
-    const ADVICE: &[&str] = &[
-        "run '",
-        "run `",
-        "rerun",
-        "try again",
-        "check ",
-        "; use --",
-        "add one",
-        "a new logon is needed",
-        "is the issuer",
-        "store the right one",
-    ];
-
-    #[test]
-    fn messages_say_what_went_wrong_and_hints_say_what_to_do() {
-        let path = || PathBuf::from("/kc/audit.log");
-        let cases: Vec<(String, Option<String>)> = vec![
-            {
-                let e = logon_rejected();
-                (e.to_string(), Some("(the caller's)".into()))
-            },
-            {
-                let e = LogonError::Unavailable {
-                    step: "password".into(),
-                    path: "/login".into(),
-                    reason: "timed out".into(),
-                };
-                (e.to_string(), e.hint(Some("acme")))
-            },
-            {
-                let e = LogonError::UnknownPage {
-                    path: "/login".into(),
-                    status: 200,
-                    fields: vec![],
-                };
-                (e.to_string(), e.hint(Some("acme")))
-            },
-            {
-                let e = LogonError::TotpRequired {
-                    path: "/mfa".into(),
-                };
-                (e.to_string(), e.hint(Some("acme")))
-            },
-            {
-                let e = TokenError::Rejected {
-                    error: "invalid_grant".into(),
-                    description: None,
-                };
-                (e.to_string(), e.hint(Some("acme")))
-            },
-            {
-                let e = TokenError::RateLimited {
-                    error: "slow_down".into(),
-                    description: None,
-                    retry_after: None,
-                    new_refresh_token: None,
-                };
-                (e.to_string(), e.hint(Some("acme")))
-            },
-            {
-                let e = token_unavailable();
-                (e.to_string(), e.hint(Some("acme")))
-            },
-            {
-                let e = DiscoveryError::Unavailable {
-                    path: "/.well-known/openid-configuration".into(),
-                    reason: "timed out".into(),
-                };
-                (e.to_string(), Some(e.hint(Some("acme"))))
-            },
-            {
-                let e = DiscoveryError::Protocol {
-                    path: "/.well-known/openid-configuration".into(),
-                    detail: "no token_endpoint".into(),
-                };
-                (e.to_string(), Some(e.hint(Some("acme"))))
-            },
-            {
-                let e = AuditError::Io {
-                    what: "open",
-                    path: path(),
-                    source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-                };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = audit_missing();
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = AuditError::StateMissing { path: path() };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = AuditError::AnchorMissing { path: path() };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = AuditError::Corrupt { path: path() };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = AuditError::PartialLine { path: path() };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = AuditError::Mismatch {
-                    path: path(),
-                    detail: "the last hash differs".into(),
-                };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = Error::RejectedBefore {
-                    account: "acme".into(),
-                    step: "password".into(),
-                    at: "2026-11-30T03:17:00Z".into(),
-                    by: "etl".into(),
-                };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = Error::NotAdmitted(crate::providers::NotAdmitted::TooSoon {
-                    provider: "Exact Online",
-                    interval: 570,
-                    wait: 12,
-                });
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = Error::NotAdmitted(crate::providers::NotAdmitted::ErrorBudgetSpent {
-                    provider: "Exact Online",
-                    errors: 8,
-                    limit: 10,
-                    retry_at: 1_000_000,
-                });
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = Error::Unavailable {
-                    what: "the TOTP code of this time step was used by the previous logon".into(),
-                    retry: Some("in 12 s".into()),
-                    cause: None,
-                };
-                (e.to_string(), e.hint())
-            },
-            {
-                let e = Error::Unlogged {
-                    path: "/kc/accounts/acme.kcr".into(),
-                    change: Unlogged::Removed,
-                    undo: Box::new(crate::store::StoreError::Conflict("acme".into())),
-                    cause: audit_missing(),
-                };
-                (e.to_string(), e.hint())
-            },
-        ];
-        for (message, hint) in cases {
-            for word in ADVICE {
-                assert!(
-                    !message.contains(word),
-                    "advice {word:?} in the message: {message}"
-                );
-            }
-            assert!(
-                hint.is_some_and(|h| !h.is_empty()),
-                "no hint for: {message}"
-            );
-        }
-    }
-}
+mod tests;

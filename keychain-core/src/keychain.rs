@@ -238,7 +238,7 @@ impl Keychain {
     /// escrow recipients, all authenticated.
     pub fn recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
         let Some(members) = self.members()? else {
-            return self.config.all_recipients();
+            return Ok(self.config.all_recipients()?);
         };
         let mut all = members.list.recipients().map_err(Error::usage)?;
         for escrow in &self.config.escrow_recipients {

@@ -26,6 +26,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
 
+/// How long a command waits for another process to release a lock, by default
+/// (`--lock-timeout`, [`crate::settings`]).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Who holds a lock, as far as it can be known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -81,6 +85,16 @@ impl LockBusy {
             ),
             None => "another keychain process holds it; try again later, or give --lock-timeout SECONDS to wait longer".into(),
         }
+    }
+}
+
+impl crate::exit::Failure for LockBusy {
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Unavailable
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(LockBusy::hint(self))
     }
 }
 
@@ -177,7 +191,7 @@ fn write_identity(file: &File) {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let me = Holder {
         pid: std::process::id(),
-        host: Some(crate::audit::host_name()),
+        host: Some(crate::host::host_name()),
         since: Some(since),
     };
     let Ok(mut text) = serde_json::to_vec(&me) else {

@@ -17,24 +17,6 @@ use crate::login::{self, Options};
 use crate::record::Account;
 use crate::reference::{Field, Reference};
 
-// Here, not in error.rs, until issue 21's merge: the reference parser returns its own error and
-// this is the advice that goes with each; the lead moves it to error's conversions.
-impl From<crate::reference::ReferenceError> for Error {
-    fn from(e: crate::reference::ReferenceError) -> Self {
-        use crate::reference::ReferenceError;
-        let hint = match e {
-            ReferenceError::Unterminated { .. } => {
-                "close it with '}}', or write '\\{{' for a literal '{{' before keychain://"
-            }
-            ReferenceError::AtLine { .. } => {
-                "each line is VAR=keychain://ACCOUNT/FIELD; '#' starts a comment"
-            }
-            _ => "a reference is keychain://ACCOUNT/FIELD, e.g. keychain://acme/access-token",
-        };
-        Error::usage_hint(e.to_string(), hint)
-    }
-}
-
 /// A value obtained for a reference, with its expiry when it has one (an access token's).
 pub struct Value {
     /// The value itself.

@@ -9,10 +9,37 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+/// A setting given that keychain cannot use; `error.rs` adds what to set instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// `--lock-timeout`/`KEYCHAIN_LOCK_TIMEOUT` is not seconds from 0 to a day (given, escaped).
+    #[error(
+        "--lock-timeout/KEYCHAIN_LOCK_TIMEOUT '{}' is not a number of seconds from 0 to 86400",
+        .0.escape_debug()
+    )]
+    LockTimeout(String),
+    /// `--openbao-lease`/`KEYCHAIN_OPENBAO_LEASE` is unusable; the text says why.
+    #[error("{0}")]
+    OpenbaoLease(String),
+}
 
-/// How long a command waits for another process to release an account, by default.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+impl crate::exit::Failure for SettingsError {
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            SettingsError::LockTimeout(_) => "set it (or --lock-timeout) to the seconds to wait for another process holding the account (default 60), or unset it",
+            SettingsError::OpenbaoLease(_) => "every machine of a shared keychain must use the same lease; unset it for the default (30)",
+        }.into())
+    }
+}
+
+type Result<T, E = SettingsError> = std::result::Result<T, E>;
+
+// re-export for the merge (issue 21): the lock's default lives with the locks.
+pub use crate::lockfile::DEFAULT_LOCK_TIMEOUT;
 /// The longest lock timeout accepted: a day. Anything longer is a mistake.
 const MAX_LOCK_TIMEOUT_SECS: f64 = 86_400.0;
 /// Longest wait for any keyring call: a Secret Service can hang.
@@ -67,13 +94,7 @@ pub fn lock_timeout(value: Option<&str>) -> Result<Duration> {
         Ok(s) if s.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(&s) => {
             Ok(Duration::from_secs_f64(s))
         }
-        _ => Err(Error::usage_hint(
-            format!(
-                "--lock-timeout/KEYCHAIN_LOCK_TIMEOUT '{}' is not a number of seconds from 0 to 86400",
-                text.escape_debug()
-            ),
-            "set it (or --lock-timeout) to the seconds to wait for another process holding the account (default 60), or unset it",
-        )),
+        _ => Err(SettingsError::LockTimeout(text.to_string())),
     }
 }
 
@@ -91,12 +112,7 @@ pub fn keyring_timeout(value: Option<&str>) -> Duration {
 /// The lock lease of a shared store as given (`--openbao-lease` or `KEYCHAIN_OPENBAO_LEASE`):
 /// seconds from 2 to 3600; unset or blank means 30.
 pub fn openbao_lease(value: Option<&str>) -> Result<Duration> {
-    crate::store::openbao::lease::lease_from_env(value).map_err(|message| {
-        Error::usage_hint(
-            message,
-            "every machine of a shared keychain must use the same lease; unset it for the default (30)",
-        )
-    })
+    crate::store::openbao::lease::lease_from_env(value).map_err(SettingsError::OpenbaoLease)
 }
 
 /// The scrypt work factor as given (`KEYCHAIN_SCRYPT_WORK_FACTOR`): 1 to [`MAX_WORK_FACTOR`];
@@ -133,8 +149,8 @@ mod tests {
             "ten",
             "18446744073709551616",
         ] {
-            let e = lock_timeout(Some(bad)).unwrap_err();
-            assert_eq!(e.exit_code(), crate::error::exit::USAGE, "{bad}");
+            let e = crate::error::Error::from(lock_timeout(Some(bad)).unwrap_err());
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{bad}");
             assert!(e.to_string().contains("KEYCHAIN_LOCK_TIMEOUT"), "{bad}");
         }
     }

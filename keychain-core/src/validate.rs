@@ -77,27 +77,24 @@ impl Invalid {
     }
 }
 
-impl From<Invalid> for crate::error::Error {
-    fn from(invalid: Invalid) -> Self {
-        match invalid {
-            Invalid::Name(e) => e.into(),
-            other => match other.hint() {
-                Some(hint) => crate::error::Error::usage_hint(other.to_string(), hint),
-                None => crate::error::Error::usage(other.to_string()),
-            },
+impl crate::exit::Failure for Invalid {
+    fn class(&self) -> crate::exit::Class {
+        match self {
+            Invalid::Name(e) => e.class(),
+            _ => crate::exit::Class::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Invalid::Name(e) => e.hint(),
+            _ => Invalid::hint(self),
         }
     }
 }
 
-/// How complete the provider must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderRule {
-    /// Ready to log on: what `add` and a restored export need.
-    Complete,
-    /// As a settings file describes it: an `oauth2` provider may still lack its endpoints,
-    /// which the settings file does not hold; `keychain set` adds them.
-    FromSettings,
-}
+// re-export for the merge (issue 21): the rule lives with the providers it checks.
+pub use crate::providers::ProviderRule;
 
 /// Checks an account before it is stored; the first problem found is returned.
 pub fn account(account: &Account, rule: ProviderRule) -> Result<(), Invalid> {

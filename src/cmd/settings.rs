@@ -76,6 +76,7 @@ pub fn keychain_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
         std::env::var_os("XDG_DATA_HOME"),
         std::env::var_os("HOME"),
     )
+    .map_err(Into::into)
 }
 
 impl SettingsArgs {

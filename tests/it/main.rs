@@ -7,6 +7,7 @@
 
 mod support;
 
+mod architecture;
 mod audit_anomalies;
 mod audit_cli;
 mod clock_back;

@@ -79,7 +79,7 @@ fn tag(pass: &SecretString, ciphertext: &[u8]) -> String {
     hash.update((bytes.len() as u64).to_be_bytes());
     hash.update(bytes);
     hash.update(Sha256::digest(ciphertext));
-    crate::record::hex(&hash.finalize())
+    crate::encoding::hex(&hash.finalize())
 }
 
 /// What the kernel keyring holds for a tag.

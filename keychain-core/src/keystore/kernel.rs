@@ -31,7 +31,7 @@ pub fn description_with(prefix: &str, dir: &Path) -> String {
     let folder = super::os::entry_user(dir);
     format!(
         "{prefix}:{}",
-        &crate::record::hex(&Sha256::digest(folder.as_bytes()))[..32]
+        &crate::encoding::hex(&Sha256::digest(folder.as_bytes()))[..32]
     )
 }
 

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::settings::Settings;
 
 pub use age::x25519::Identity;
@@ -109,12 +108,23 @@ pub fn for_kind(kind: KeyStoreKind, dir: &Path, settings: &Settings) -> Box<dyn 
     }
 }
 
+/// Which identity a keychain expects: the key store that keeps it and its public key. The
+/// configuration (above the key stores) says so: `&Config` converts into this, so the key stores
+/// never read the configuration themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The key store chosen at `init`.
+    pub key_store: KeyStoreKind,
+    /// The identity's public key (`age1...`).
+    pub recipient: &'a str,
+}
+
 /// The identity of the keychain in `dir`: from the `unlock` cache when present, else from the
 /// configured store. The identity is checked against the configured public key, so that a wrong
 /// identity is reported as such rather than as corrupt records.
-pub fn load_identity(
+pub fn load_identity<'a>(
     dir: &Path,
-    config: &Config,
+    config: impl Into<Expected<'a>>,
     settings: &Settings,
 ) -> Result<Identity, KeyStoreError> {
     load_identity_noting(dir, config, settings, &mut None)
@@ -131,14 +141,15 @@ pub type Derivation = std::convert::Infallible;
 /// [`load_identity`], saying in `derived` whether this call ran scrypt for the passphrase file
 /// and how that ended. In order: the identity systemd handed to the service, the `unlock` cache,
 /// the key derived earlier from the same passphrase file and identity file, the key store.
-pub fn load_identity_noting(
+pub fn load_identity_noting<'a>(
     dir: &Path,
-    config: &Config,
+    config: impl Into<Expected<'a>>,
     settings: &Settings,
     derived: &mut Option<Derivation>,
 ) -> Result<Identity, KeyStoreError> {
+    let config = config.into();
     if let Some(path) = &settings.identity_credential {
-        return credential::load(path, &config.recipient);
+        return credential::load(path, config.recipient);
     }
     #[cfg(target_os = "linux")]
     if let Some(identity) = kernel::cached(dir)?
@@ -151,7 +162,7 @@ pub fn load_identity_noting(
         && settings.passphrase_file.is_some()
         && let Some(idle) = settings.derived_key_cache
     {
-        return derived::load(dir, settings, &config.recipient, idle, derived);
+        return derived::load(dir, settings, config.recipient, idle, derived);
     }
     let _ = &derived;
     let identity = for_kind(config.key_store, dir, settings).load()?;
@@ -167,20 +178,21 @@ pub fn load_identity_noting(
 /// credential systemd handed over, or the key derived earlier from the same passphrase file and
 /// identity file. `None`: only asking the key store itself can tell. Never the `unlock` cache,
 /// which says nothing about the job's own way in. Writes nothing.
-pub fn answers_without_kdf(
+pub fn answers_without_kdf<'a>(
     dir: &Path,
-    config: &Config,
+    config: impl Into<Expected<'a>>,
     settings: &Settings,
 ) -> Option<Result<(), KeyStoreError>> {
+    let config = config.into();
     if let Some(path) = &settings.identity_credential {
-        return Some(credential::load(path, &config.recipient).map(drop));
+        return Some(credential::load(path, config.recipient).map(drop));
     }
     #[cfg(target_os = "linux")]
     if config.key_store == KeyStoreKind::Passphrase
         && settings.passphrase_file.is_some()
         && settings.derived_key_cache.is_some()
     {
-        return derived::check(dir, settings, &config.recipient);
+        return derived::check(dir, settings, config.recipient);
     }
     let _ = dir;
     None
@@ -346,5 +358,20 @@ impl KeyStoreError {
             KeyStoreError::Credential { .. } => format!("make it again from the keychain, as root: 'keychain unlock --systemd-credential | systemd-creds encrypt --name={} - /etc/credstore.encrypted/{}' (see 'keychain help cron')", credential::CREDENTIAL_NAME, credential::CREDENTIAL_NAME),
             KeyStoreError::LockBusy(busy) => busy.hint(),
         }
+    }
+}
+
+impl crate::exit::Failure for KeyStoreError {
+    /// Another process deriving the key for the whole wait is a lock, like every other; the
+    /// rest is the key store's.
+    fn class(&self) -> crate::exit::Class {
+        match self {
+            KeyStoreError::LockBusy(_) => crate::exit::Class::Unavailable,
+            _ => crate::exit::Class::KeyStore,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(KeyStoreError::hint(self))
     }
 }

@@ -8,12 +8,14 @@ use url::Url;
 use super::{
     Admission, EndpointError, ErrorBudget, Incomplete, PageAdapter, Provider, explicit_endpoints,
 };
+use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
-use crate::record::Provider as Settings;
-use crate::validate::ProviderRule;
 
 /// Exact Online refuses a new access token earlier than this after the previous one.
 pub const MIN_REFRESH_INTERVAL: i64 = 570;
+/// Days after which Exact Online lets an unused refresh token die (`report` assumes the same of
+/// every provider: `report::REFRESH_IDLE_DAYS`, which is to become a re-export of this one).
+pub const REFRESH_IDLE_DAYS: i64 = 30;
 /// Exact Online blocks an app for an hour after this many errors in an hour.
 pub const PROVIDER_ERROR_LIMIT: usize = 10;
 /// keychain stops asking after this many, before Exact blocks the app.
@@ -184,7 +186,7 @@ impl Provider for Exact {
     }
 
     fn refresh_token_idle_days(&self) -> Option<i64> {
-        Some(crate::report::REFRESH_IDLE_DAYS)
+        Some(REFRESH_IDLE_DAYS)
     }
 
     fn page_adapters(&self) -> &'static [PageAdapter] {

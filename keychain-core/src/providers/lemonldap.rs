@@ -6,9 +6,8 @@
 use url::Url;
 
 use super::{EndpointError, Incomplete, PageAdapter, Provider, url_of};
+use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
-use crate::record::Provider as Settings;
-use crate::validate::ProviderRule;
 
 pub(super) struct LemonLdap;
 

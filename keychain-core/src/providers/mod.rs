@@ -15,6 +15,7 @@ pub mod exact;
 mod lemonldap;
 mod oauth2;
 mod oidc;
+mod settings;
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,8 +26,8 @@ use url::Url;
 use crate::choice::Choice;
 pub use crate::logon::PageAdapter;
 use crate::oauth::{DiscoveryError, Endpoints};
-use crate::record::Provider as Settings;
-use crate::validate::ProviderRule;
+use settings::ProviderSettings as Settings;
+pub use settings::{Flow, ProviderRule, ProviderSettings};
 
 pub use exact::ExactCountry;
 
@@ -319,6 +320,16 @@ impl NotAdmitted {
                 format!("try again after {}", crate::clock::rfc3339(*retry_at))
             }
         }
+    }
+}
+
+impl crate::exit::Failure for NotAdmitted {
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Unavailable
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(NotAdmitted::hint(self))
     }
 }
 

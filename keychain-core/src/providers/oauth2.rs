@@ -2,9 +2,8 @@
 #![deny(missing_docs)]
 
 use super::{EndpointError, Incomplete, Provider, explicit_endpoints};
+use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
-use crate::record::Provider as Settings;
-use crate::validate::ProviderRule;
 
 pub(super) struct Oauth2;
 

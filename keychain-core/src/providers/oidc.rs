@@ -3,9 +3,8 @@
 #![deny(missing_docs)]
 
 use super::{EndpointError, Incomplete, Provider, url_of};
+use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::{self, Endpoints};
-use crate::record::Provider as Settings;
-use crate::validate::ProviderRule;
 
 pub(super) struct Oidc;
 

@@ -1,7 +1,7 @@
 use url::Url;
 
+use super::ProviderSettings as Settings;
 use super::*;
-use crate::record::Provider as Settings;
 
 /// The names records, exports and scripts already hold: never renamed, never dropped.
 const NAMES: [&str; 9] = [
@@ -304,4 +304,11 @@ fn the_570_s_rule_with_a_previous_token_in_the_future_waits_the_interval_and_no_
         exact.check_errors(&mut errors, now).is_err(),
         "future errors count"
     );
+}
+
+/// The report assumes every refresh token dies after Exact Online's idle days: until the merge
+/// of issue 21 makes `report::REFRESH_IDLE_DAYS` a re-export, the two must agree.
+#[test]
+fn the_report_and_exact_agree_on_the_idle_expiry_of_a_refresh_token() {
+    assert_eq!(crate::report::REFRESH_IDLE_DAYS, exact::REFRESH_IDLE_DAYS);
 }

@@ -15,7 +15,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::exit;
+use crate::exit::Class;
 use crate::fsutil;
 
 /// The largest value [`LocalKv`] reads: a member list of a hundred members or a wrapped group
@@ -76,36 +76,19 @@ pub enum KvError {
 }
 
 impl KvError {
-    /// The documented exit code of this error's class.
-    pub fn exit_code(&self) -> i32 {
+    /// The class of failure ([`crate::exit`]'s table gives its exit code and JSON code).
+    pub fn class(&self) -> Class {
         match self {
-            KvError::Conflict { .. } | KvError::LockBusy(_) => exit::UNAVAILABLE,
-            KvError::Corrupt { .. } => exit::INTEGRITY,
-            KvError::Io { .. } => exit::IO,
-            KvError::Bao(e) => e.exit_code(),
+            KvError::Conflict { .. } | KvError::LockBusy(_) => Class::Unavailable,
+            KvError::Corrupt { .. } => Class::Integrity,
+            KvError::Io { .. } => Class::Io,
+            KvError::Bao(e) => Class::of_exit_code(e.exit_code()),
         }
     }
-}
 
-impl From<KvError> for crate::error::Error {
-    fn from(e: KvError) -> Self {
-        match e {
-            KvError::Corrupt { location, reason } => crate::error::Error::Integrity {
-                path: PathBuf::from(location),
-                reason,
-            },
-            KvError::Io { context, source } => crate::error::Error::Io { context, source },
-            // Another machine wrote first: nothing was lost, and running again re-reads.
-            KvError::Conflict { .. } => crate::error::Error::Unavailable {
-                what: e.to_string(),
-                retry: Some("now".into()),
-                cause: None,
-            },
-            KvError::Bao(e) => crate::error::Error::Store(crate::store::StoreError::Bao(e)),
-            KvError::LockBusy(busy) => {
-                crate::error::Error::Store(crate::store::StoreError::Busy(busy))
-            }
-        }
+    /// The documented exit code of this error's class.
+    pub fn exit_code(&self) -> i32 {
+        self.class().exit_code()
     }
 }
 
@@ -155,7 +138,7 @@ impl LocalKv {
         fsutil::ensure_private_dir(root).map_err(|e| io_err("create", root, e))?;
         Ok(LocalKv {
             root: root.to_path_buf(),
-            lock_timeout: crate::settings::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: crate::lockfile::DEFAULT_LOCK_TIMEOUT,
         })
     }
 

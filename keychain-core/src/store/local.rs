@@ -48,7 +48,7 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> StoreError {
 }
 
 fn revision_of(bytes: &[u8]) -> Revision {
-    Revision(crate::record::hex(&Sha256::digest(bytes)))
+    Revision(crate::encoding::hex(&Sha256::digest(bytes)))
 }
 
 impl LocalStore {

@@ -15,29 +15,62 @@ pub mod openbao;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::exit;
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Class, Failure};
 
 /// The store a keychain's configuration names: the one place a store is chosen. `dir` is the
 /// keychain folder (the local store's records; the shared store's local read-only copy).
 /// A shared store's lock keys get the default lease; see [`open_with_lease`].
-pub fn open(
-    dir: &std::path::Path,
-    kind: &crate::config::StoreKind,
-) -> Result<Box<dyn RecordStore>, StoreError> {
+pub fn open(dir: &std::path::Path, kind: &StoreKind) -> Result<Box<dyn RecordStore>, StoreError> {
     open_with_lease(dir, kind, openbao::lease::DEFAULT_LEASE)
 }
 
 /// [`open`] with the lease a shared store gives the lock keys it creates (`Settings`).
 pub fn open_with_lease(
     dir: &std::path::Path,
-    kind: &crate::config::StoreKind,
+    kind: &StoreKind,
     lease: Duration,
 ) -> Result<Box<dyn RecordStore>, StoreError> {
     match kind {
-        crate::config::StoreKind::Local => Ok(Box::new(local::LocalStore::open(dir)?)),
-        crate::config::StoreKind::Openbao(settings) => Ok(Box::new(
+        StoreKind::Local => Ok(Box::new(local::LocalStore::open(dir)?)),
+        StoreKind::Openbao(settings) => Ok(Box::new(
             openbao::OpenBaoStore::open(settings, lease)?.keep_copies_in(dir),
         )),
+    }
+}
+
+/// Where a keychain's records live (the configuration names one; [`open`] opens it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// Files in the keychain folder (`accounts/`, `locks/`).
+    #[default]
+    Local,
+    /// OpenBao (or Vault) KV version 2, shared by several machines.
+    Openbao(openbao::OpenBaoSettings),
+}
+
+impl StoreKind {
+    /// The records live in the keychain's own folder (the default).
+    pub fn is_local(&self) -> bool {
+        matches!(self, StoreKind::Local)
+    }
+}
+
+/// `local store`, or `shared store openbao://host/mount/prefix`, for reports.
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreKind::Local => f.write_str("local store"),
+            StoreKind::Openbao(s) => write!(
+                f,
+                "shared store openbao://{}/{}/{}",
+                s.host(),
+                s.mount,
+                s.path
+            ),
+        }
     }
 }
 
@@ -230,15 +263,7 @@ pub enum StoreError {
 impl StoreError {
     /// The documented exit code of this error's class.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => exit::USAGE,
-            StoreError::NotFound(_) => exit::NOT_FOUND,
-            StoreError::LockTimeout { .. } | StoreError::Busy(_) => exit::UNAVAILABLE,
-            StoreError::NotARecord { .. } => exit::INTEGRITY,
-            StoreError::WritableByOthers { .. } => exit::INTEGRITY,
-            StoreError::Io { .. } => exit::IO,
-            StoreError::Bao(e) => e.exit_code(),
-        }
+        self.class().exit_code()
     }
 
     /// What to do about it.
@@ -270,6 +295,26 @@ impl StoreError {
             StoreError::Bao(e) => e.hint(),
             _ => None,
         }
+    }
+}
+
+impl Failure for StoreError {
+    /// The class of failure ([`crate::exit`]'s table gives its exit code and JSON code).
+    fn class(&self) -> Class {
+        match self {
+            StoreError::BadName(_) | StoreError::Exists(_) | StoreError::Conflict(_) => {
+                Class::Usage
+            }
+            StoreError::NotFound(_) => Class::NotFound,
+            StoreError::LockTimeout { .. } | StoreError::Busy(_) => Class::Unavailable,
+            StoreError::NotARecord { .. } | StoreError::WritableByOthers { .. } => Class::Integrity,
+            StoreError::Io { .. } => Class::Io,
+            StoreError::Bao(e) => Class::of_exit_code(e.exit_code()),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        StoreError::hint(self)
     }
 }
 

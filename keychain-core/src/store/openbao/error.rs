@@ -2,7 +2,7 @@
 //! (naming the address and the path, never a value), a hint and a documented exit code.
 #![deny(missing_docs)]
 
-use crate::error::exit;
+use crate::exit;
 
 /// Why a call to OpenBao failed. Messages name the address and the path, never a value.
 #[derive(Debug, thiserror::Error)]
