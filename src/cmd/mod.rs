@@ -21,7 +21,6 @@ mod man;
 mod member;
 mod mv;
 mod program;
-mod provider;
 mod read;
 mod refresh;
 mod rm;
