@@ -3,8 +3,8 @@
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
 use crate::ops::add::{AddOptions, add};
 
 use super::secrets::{self, Wanted};
@@ -35,7 +35,8 @@ pub struct AddArgs {
     pub replace: bool,
 }
 
-pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: AddArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     let options = AddOptions {
         name: args.name,
         provider: args.provider.changes(),
@@ -67,5 +68,5 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
             present.join(", ")
         }
     )));
-    Ok(())
+    ctx.confirm("add", &[&added.name])
 }

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::config::parse_recipient;
 use crate::error::Result;
-use crate::keychain::Keychain;
 use crate::transfer;
 
 #[derive(Debug, Args)]
@@ -22,7 +22,8 @@ pub struct ExportArgs {
     pub file: PathBuf,
 }
 
-pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     let recipient = parse_recipient(&args.recipient)?;
     let names = super::account_names(kc)?;
     transfer::export::export(kc, &names, &recipient, &args.file)?;
@@ -32,5 +33,5 @@ pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
         crate::output::count(names.len(), "account", "accounts"),
         args.recipient.trim()
     )));
-    Ok(())
+    ctx.confirm("export", &[])
 }

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::error::{Result, exit};
-use crate::keychain::Keychain;
 use crate::outcome::Outcome;
 use crate::transfer::Fate;
 use crate::transfer::import::{ImportRequest, import};
@@ -36,7 +36,8 @@ pub struct ImportArgs {
     pub replace: bool,
 }
 
-pub fn run(kc: &Keychain, args: ImportArgs, json: bool) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
     let request = ImportRequest {
         file: args.file.clone(),
         identity: args.identity,

@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
 use crate::members::change;
 use crate::outcome::Outcome;
 
@@ -49,7 +49,8 @@ pub struct MemberRmArgs {
     pub name: String,
 }
 
-pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, args: MemberArgs) -> Result<Outcome> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
     match args.command {
         MemberCommand::Add(add) => {
             let done = change::add(kc, &add.recipient, add.name.as_deref())?;

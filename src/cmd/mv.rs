@@ -3,8 +3,8 @@
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
 use crate::ops::mv::{MvOptions, mv};
 
 use super::shared_args::account_names;
@@ -19,9 +19,9 @@ pub struct MvArgs {
     pub new: String,
 }
 
-pub fn run(kc: &Keychain, args: MvArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: MvArgs) -> Result<()> {
     let moved = mv(
-        kc,
+        &ctx.open()?,
         &MvOptions {
             old: args.old,
             new: args.new,
@@ -31,5 +31,5 @@ pub fn run(kc: &Keychain, args: MvArgs) -> Result<()> {
         "Renamed account '{}' to '{}'.\n",
         moved.old, moved.new
     )));
-    Ok(())
+    ctx.confirm("mv", &[&moved.old, &moved.new])
 }

@@ -44,7 +44,8 @@ pub struct RefreshArgs {
 
 const DAY: i64 = 86_400;
 
-pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcome::Outcome> {
+pub fn run(ctx: &super::Ctx, kc: &Keychain, args: RefreshArgs) -> Result<crate::outcome::Outcome> {
+    let json = ctx.json();
     // Every record is opened: one pass over the log for the replay checks, not one per account.
     kc.load_counters()?;
     let names = if args.all {

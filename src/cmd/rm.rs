@@ -3,9 +3,9 @@
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::input::Prompter;
-use crate::keychain::Keychain;
 use crate::ops::rm::{RmOptions, rm};
 
 use super::shared_args::account_names;
@@ -20,7 +20,8 @@ pub struct RmArgs {
     pub force: bool,
 }
 
-pub fn run(kc: &Keychain, args: RmArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: RmArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     let confirm = |names: &[&str]| -> Result<bool> {
         let prompter = Prompter::detect();
         if args.force || !prompter.is_interactive() {
@@ -44,5 +45,7 @@ pub fn run(kc: &Keychain, args: RmArgs) -> Result<()> {
     let options = RmOptions {
         names: args.names.clone(),
     };
-    rm(kc, &options, confirm, removed)
+    rm(kc, &options, confirm, removed)?;
+    let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
+    ctx.confirm("rm", &names)
 }

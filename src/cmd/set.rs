@@ -3,8 +3,8 @@
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
 use crate::ops::set::{SetOptions, set};
 
 use super::secrets::{self, Wanted};
@@ -65,7 +65,8 @@ impl From<UnsetField> for crate::ops::edit::UnsetField {
     }
 }
 
-pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: SetArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     let options = SetOptions {
         name: args.name.clone(),
         provider: args.provider.changes(),
@@ -90,5 +91,5 @@ pub fn run(kc: &Keychain, args: SetArgs) -> Result<()> {
         changed.name,
         changed.fields.join(", ")
     )));
-    Ok(())
+    ctx.confirm("set", &[&args.name])
 }

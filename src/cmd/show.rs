@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::audit::Event;
 use crate::clock;
+use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::record::{Account, SecretField};
@@ -23,16 +24,14 @@ use super::shared_args::{RevealField, account_names};
 pub struct ShowArgs {
     #[arg(add = account_names())]
     pub name: String,
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
     /// Print exactly this one secret and a newline, for scripts
     #[arg(long, value_enum, value_name = "FIELD")]
     pub reveal: Option<RevealField>,
 }
 
-pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
-    if args.json && args.reveal.is_some() {
+pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<()> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
+    if json && args.reveal.is_some() {
         return Err(Error::usage(
             "--reveal prints the bare secret; it has no JSON form",
         ));
@@ -53,7 +52,7 @@ pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
     }
     let now = kc.now();
     let fingerprints = fingerprints(kc, &account)?;
-    if args.json {
+    if json {
         crate::output::raw(to_json(&account, &fingerprints, now).as_bytes())
     } else {
         crate::output::out(&to_text(&account, &fingerprints, now))

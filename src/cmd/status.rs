@@ -104,7 +104,7 @@ struct StoreState {
     reachable: bool,
 }
 
-pub fn run(kc: &Keychain, args: StatusArgs) -> Result<Outcome> {
+pub fn run(ctx: &super::Ctx, kc: &Keychain, args: StatusArgs) -> Result<Outcome> {
     let now = kc.now();
     let mut findings = Vec::new();
     let key_store = ask_key_store(kc);
@@ -155,7 +155,7 @@ pub fn run(kc: &Keychain, args: StatusArgs) -> Result<Outcome> {
     }
 
     let worst = findings.iter().map(|f| f.state).max().unwrap_or(State::Ok);
-    if args.json {
+    if ctx.json() {
         let doc = to_json(
             kc,
             &key_store,

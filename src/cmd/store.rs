@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::shared_args::account_names;
+use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 
@@ -34,7 +35,8 @@ pub struct StoreCopyArgs {
     pub names: Vec<String>,
 }
 
-pub fn copy(kc: &Keychain, args: StoreCopyArgs) -> Result<()> {
+pub fn copy(ctx: &Ctx, args: StoreCopyArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     let target = Keychain::open(&args.to)?;
     if std::fs::canonicalize(&args.to).ok() == std::fs::canonicalize(&kc.dir).ok() {
         return Err(Error::usage("--to names this keychain itself"));
@@ -61,5 +63,8 @@ pub fn copy(kc: &Keychain, args: StoreCopyArgs) -> Result<()> {
             "note: the accounts are now in both keychains; use only one of them for logons ('keychain rm' them here), or each breaks the other's refresh-token chain\n",
         ));
     }
-    Ok(())
+    ctx.confirm(
+        "store copy",
+        &args.names.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }

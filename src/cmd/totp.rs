@@ -5,8 +5,8 @@ use clap::Args;
 use secrecy::ExposeSecret;
 
 use crate::audit::{Action, Event};
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
 
 use super::shared_args::account_names;
 
@@ -19,7 +19,8 @@ pub struct TotpArgs {
     pub fresh: Option<u64>,
 }
 
-pub fn run(kc: &Keychain, args: TotpArgs, json: bool) -> Result<()> {
+pub fn run(ctx: &Ctx, args: TotpArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     let (account, _) = kc.read(&args.name)?;
     let totp = account.totp()?;
     // A code is a working second factor: recorded before it is shown (one append). No write
@@ -36,7 +37,7 @@ pub fn run(kc: &Keychain, args: TotpArgs, json: bool) -> Result<()> {
         }
     }
     let code = totp.code_at(now);
-    if json {
+    if ctx.json() {
         let doc = zeroize::Zeroizing::new(crate::json::document(serde_json::json!({
             "account": args.name,
             "code": code.expose_secret(),

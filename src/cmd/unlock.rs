@@ -2,8 +2,7 @@
 
 use clap::Args;
 
-use std::path::Path;
-
+use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::keychain::Keychain;
 
@@ -40,7 +39,8 @@ pub fn parse_unlock_duration(text: &str) -> Result<std::time::Duration, String> 
     Ok(d)
 }
 
-pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
+pub fn unlock(ctx: &Ctx, args: UnlockArgs) -> Result<()> {
+    let kc = &ctx.open()?;
     // At least 1 s and at most 30 days: checked by `parse_unlock_duration`.
     let seconds = args.duration.as_secs();
     #[cfg(target_os = "linux")]
@@ -111,7 +111,11 @@ fn systemd_credential(kc: &Keychain, identity: &crate::keystore::Identity) -> Re
     Ok(())
 }
 
-pub fn lock(dir: &Path, clock: &crate::clock::SharedClock) -> Result<()> {
+pub fn lock(ctx: &Ctx) -> Result<()> {
+    // Works on a keychain folder even when its key store is unreachable.
+    let dir = &ctx.dir()?;
+    crate::config::Config::load(dir)?;
+    let clock = &ctx.clock;
     #[cfg(target_os = "linux")]
     {
         let removed = crate::keystore::kernel::remove(dir)?;
