@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ops::add::{AddOptions, add};
 
 use super::secrets::{self, Wanted};
-use super::shared_args::{ProviderArgs, SecretArgs};
+use super::shared_args::{ProviderArgs, SecretArgs, account_name};
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -38,7 +38,7 @@ pub struct AddArgs {
 pub fn run(ctx: &Ctx, args: AddArgs) -> Result<()> {
     let kc = &ctx.open()?;
     let options = AddOptions {
-        name: args.name,
+        name: account_name(&args.name)?,
         provider: args.provider.changes(),
         user: args.user,
         replace: args.replace,

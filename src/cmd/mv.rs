@@ -7,7 +7,7 @@ use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::ops::mv::{MvOptions, mv};
 
-use super::shared_args::account_names;
+use super::shared_args::{account_name, account_names};
 
 #[derive(Debug, Args)]
 pub struct MvArgs {
@@ -20,13 +20,12 @@ pub struct MvArgs {
 }
 
 pub fn run(ctx: &Ctx, args: MvArgs) -> Result<()> {
-    let moved = mv(
-        &ctx.open()?,
-        &MvOptions {
-            old: args.old,
-            new: args.new,
-        },
-    )?;
+    let kc = &ctx.open()?;
+    let options = MvOptions {
+        old: account_name(&args.old)?,
+        new: account_name(&args.new)?,
+    };
+    let moved = mv(kc, &options)?;
     crate::output::after_save(crate::output::err(&format!(
         "Renamed account '{}' to '{}'.\n",
         moved.old, moved.new

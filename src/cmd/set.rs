@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ops::set::{SetOptions, set};
 
 use super::secrets::{self, Wanted};
-use super::shared_args::{ProviderArgs, SecretArgs, account_names};
+use super::shared_args::{ProviderArgs, SecretArgs, account_name, account_names};
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
@@ -68,7 +68,7 @@ impl From<UnsetField> for crate::ops::edit::UnsetField {
 pub fn run(ctx: &Ctx, args: SetArgs) -> Result<()> {
     let kc = &ctx.open()?;
     let options = SetOptions {
-        name: args.name.clone(),
+        name: account_name(&args.name)?,
         provider: args.provider.changes(),
         user: args.user.clone(),
         secrets: args.secrets.given(),

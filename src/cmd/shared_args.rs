@@ -17,6 +17,13 @@ pub(crate) fn account_names() -> clap_complete::engine::ArgValueCandidates {
     clap_complete::engine::ArgValueCandidates::new(crate::complete::account_candidates)
 }
 
+/// An account name from the command line, parsed once, here: a bad one is refused as the core
+/// refuses it (the same text, hint and exit status).
+pub(crate) fn account_name(text: &str) -> crate::error::Result<crate::name::AccountName> {
+    crate::name::AccountName::parse(text)
+        .map_err(|bad| crate::error::Error::from(crate::store::StoreError::from(bad)))
+}
+
 /// Provider settings shared by `add` and `set`.
 #[derive(Debug, Args, Default)]
 pub struct ProviderArgs {

@@ -3,9 +3,10 @@
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
+use crate::name::AccountName;
 use crate::providers::ProviderKind;
 use crate::record::{Account, Header, Provider, SecretField};
-use crate::store::{Expect, validate_name};
+use crate::store::Expect;
 use crate::trail::{self, Action};
 
 use super::edit::{self, ProviderChanges};
@@ -14,7 +15,7 @@ use super::edit::{self, ProviderChanges};
 #[derive(Debug, Clone)]
 pub struct AddOptions {
     /// The account's name.
-    pub name: String,
+    pub name: AccountName,
     /// Its provider settings; `provider` must be given.
     pub provider: ProviderChanges,
     /// The user name to log on with.
@@ -27,7 +28,7 @@ pub struct AddOptions {
 #[derive(Debug, Clone)]
 pub struct Added {
     /// Its name.
-    pub name: String,
+    pub name: AccountName,
     /// Its provider.
     pub provider: ProviderKind,
     /// Its user name.
@@ -46,7 +47,6 @@ pub fn add(
     read_secrets: impl FnOnce(&mut Account, i64) -> Result<()>,
 ) -> Result<Added> {
     let name = options.name.as_str();
-    validate_name(name)?;
     // `provider` is optional only because `set` shares the settings; an account without one
     // cannot log on.
     let Some(kind) = options.provider.provider else {
@@ -88,7 +88,7 @@ pub fn add(
     }
     kc.commit(&*lock, expect, &mut account, events, OnAuditFailure::Undo)?;
     Ok(Added {
-        name: name.to_string(),
+        name: options.name.clone(),
         provider: account.header.provider.kind,
         user: account.header.user.clone(),
         secrets: account.header.secrets.keys().copied().collect(),

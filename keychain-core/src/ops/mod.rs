@@ -12,3 +12,5 @@ pub mod edit;
 pub mod mv;
 pub mod rm;
 pub mod set;
+pub mod show;
+pub mod totp;

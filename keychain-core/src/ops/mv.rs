@@ -18,33 +18,32 @@
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
+use crate::name::AccountName;
 use crate::record::Header;
-use crate::store::{Expect, StoreError, validate_name};
+use crate::store::{Expect, StoreError};
 use crate::trail::Action;
 
 /// What to rename: the account's current name and its new one.
 #[derive(Debug, Clone)]
 pub struct MvOptions {
     /// The account's current name.
-    pub old: String,
+    pub old: AccountName,
     /// Its new name; must not exist (unless it is the copy an interrupted move wrote).
-    pub new: String,
+    pub new: AccountName,
 }
 
 /// A rename done: OLD is gone, NEW holds the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
     /// The name the account had.
-    pub old: String,
+    pub old: AccountName,
     /// The name it has now.
-    pub new: String,
+    pub new: AccountName,
 }
 
 /// Renames `options.old` to `options.new`, or finishes an interrupted rename of the same pair.
 pub fn mv(kc: &Keychain, options: &MvOptions) -> Result<Moved> {
     let (old, new) = (options.old.as_str(), options.new.as_str());
-    validate_name(old)?;
-    validate_name(new)?;
     if old == new {
         return Err(Error::usage(format!(
             "'{old}' and '{new}' are the same name"
@@ -62,8 +61,8 @@ pub fn mv(kc: &Keychain, options: &MvOptions) -> Result<Moved> {
         (&*second_lock, &*first_lock)
     };
     let moved = Moved {
-        old: old.to_string(),
-        new: new.to_string(),
+        old: options.old.clone(),
+        new: options.new.clone(),
     };
 
     let (mut account, revision) = kc.read(old)?;

@@ -4,13 +4,16 @@
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::store::validate_name;
+use crate::name::AccountName;
+use crate::store::StoreError;
 use crate::trail::Action;
 
 /// The accounts to remove.
 #[derive(Debug, Clone)]
 pub struct RmOptions {
-    /// Their names; a name given twice is removed once.
+    /// Their names as given; a name given twice is removed once. Each is parsed in turn with
+    /// the check of its existence, so the first name that is wrong in either way is the one
+    /// reported.
     pub names: Vec<String>,
 }
 
@@ -23,23 +26,24 @@ pub fn rm(
     confirm: impl FnOnce(&[&str]) -> Result<bool>,
     mut removed: impl FnMut(&str),
 ) -> Result<()> {
-    let mut names: Vec<&str> = Vec::new();
-    for name in &options.names {
-        validate_name(name)?;
-        if kc.store().read(name)?.is_none() {
-            return Err(Error::NotFound(name.clone()));
+    let mut names: Vec<AccountName> = Vec::new();
+    for text in &options.names {
+        let name = AccountName::parse(text).map_err(StoreError::from)?;
+        if kc.store().read(&name)?.is_none() {
+            return Err(Error::NotFound(text.clone()));
         }
-        if !names.contains(&name.as_str()) {
+        if !names.contains(&name) {
             names.push(name);
         }
     }
-    if !confirm(&names)? {
+    let shown: Vec<&str> = names.iter().map(AccountName::as_str).collect();
+    if !confirm(&shown)? {
         return Err(Error::usage("not confirmed: nothing removed"));
     }
     for name in names {
-        let lock = kc.lock(name)?;
-        kc.remove(&*lock, Event::new("rm", Action::Rm).account(name))?;
-        removed(name);
+        let lock = kc.lock(&name)?;
+        kc.remove(&*lock, Event::new("rm", Action::Rm).account(&name))?;
+        removed(&name);
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
+use crate::name::AccountName;
 use crate::record::{Account, Header, SecretField};
 use crate::store::Expect;
 use crate::trail::{self, Action};
@@ -17,7 +18,7 @@ use super::edit::{self, ProviderChanges, SecretsGiven, UnsetField};
 #[derive(Debug, Clone)]
 pub struct SetOptions {
     /// The account's name.
-    pub name: String,
+    pub name: AccountName,
     /// Provider settings to change.
     pub provider: ProviderChanges,
     /// A new user name.
@@ -32,7 +33,7 @@ pub struct SetOptions {
 #[derive(Debug, Clone)]
 pub struct Changed {
     /// Its name.
-    pub name: String,
+    pub name: AccountName,
     /// The fields changed, in the audit log's words (`user`, `password`, `refresh-token-cleared`).
     pub fields: Vec<String>,
 }
@@ -102,7 +103,7 @@ pub fn set(
         OnAuditFailure::Undo,
     )?;
     Ok(Changed {
-        name: name.to_string(),
+        name: options.name.clone(),
         fields: changed,
     })
 }
