@@ -2,7 +2,7 @@
 //! written by `keychain export` (an age file, opened with `--identity FILE`).
 //!
 //! The import itself (which file it is, reading it, checking and saving each account) is
-//! `keychain_core::transfer::import`'s. This file renders its report: what was imported, skipped
+//! `keychain_core::transfer::import`'s, called as `ops::transfer::import`. This file renders its report: what was imported, skipped
 //! (exists) or refused, and why, one row each.
 //!
 //! `--strip` then removes from the file exactly the values it reads back from the keychain and
@@ -16,9 +16,8 @@ use clap::Args;
 
 use crate::cmd::Ctx;
 use crate::error::{Result, exit};
+use crate::ops::transfer::{Fate, ImportOptions, import};
 use crate::outcome::Outcome;
-use crate::transfer::Fate;
-use crate::transfer::import::{ImportRequest, import};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -38,7 +37,7 @@ pub struct ImportArgs {
 
 pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
     let (kc, json) = (&ctx.open()?, ctx.json());
-    let request = ImportRequest {
+    let request = ImportOptions {
         file: args.file.clone(),
         identity: args.identity,
         strip: args.strip,

@@ -1,5 +1,6 @@
 //! `keychain init`: a new identity, kept in the chosen key store, and the folder's configuration.
-//! The flags and the messages are here; creating the keychain is `keychain_core::init::create`.
+//! The flags and the messages are here; creating the keychain is `ops::init`
+//! (`keychain_core::init::create`).
 
 use std::path::PathBuf;
 
@@ -9,8 +10,8 @@ use crate::cli::choice;
 use crate::cmd::Ctx;
 use crate::config::StoreKind;
 use crate::error::{Error, Result};
-use crate::init::InitRequest;
 use crate::keystore::KeyStoreKind;
+use crate::ops::init::{InitOptions, init};
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
 
 #[derive(Debug, Args)]
@@ -127,13 +128,13 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
 /// they need: warnings, the join still to complete, and the recipient (or the JSON document).
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
     let (dir, json) = (&ctx.dir()?, ctx.json());
-    let request = InitRequest {
+    let options = InitOptions {
         key_store: args.key_store,
         store: store_kind(&args)?,
         recipients: args.recipient,
         join: args.join,
     };
-    let made = crate::init::create(dir, &ctx.settings, &ctx.clock, request)?;
+    let made = init(dir, &ctx.settings, &ctx.clock, options)?;
     if let (Some(why), StoreKind::Openbao(s)) = (&made.cas_not_required, &made.store) {
         crate::output::after_save(crate::output::err(&format!(
             "warning: the mount '{}' does not require check-and-set and this machine may not change that ({why}); keychain checks and sets on every write anyway, but ask an operator to run 'bao write {}/config cas_required=true' so that no other writer can skip it\n",

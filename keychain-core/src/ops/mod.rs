@@ -9,8 +9,13 @@
 
 pub mod add;
 pub mod edit;
+pub mod init;
+pub mod members;
 pub mod mv;
 pub mod rm;
 pub mod set;
 pub mod show;
+pub mod store;
 pub mod totp;
+pub mod transfer;
+pub mod unlock;
