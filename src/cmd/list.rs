@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<()> {
     let (kc, json) = (&ctx.open()?, ctx.json());
     let now = kc.now();
     let wanted = NameFilter::new(args.pattern.as_deref())?;
-    let list = kc.list(|name| wanted.matches(name))?;
+    let list = crate::ops::list::list(kc, |name| wanted.matches(name))?;
     list.strays
         .iter()
         .for_each(|stray| super::warn_stray(stray));

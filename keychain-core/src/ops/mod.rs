@@ -10,6 +10,7 @@
 pub mod add;
 pub mod edit;
 pub mod init;
+pub mod list;
 pub mod members;
 pub mod mv;
 pub mod rm;
