@@ -93,3 +93,19 @@ pub fn run(ctx: &Ctx, args: SetArgs) -> Result<()> {
     )));
     ctx.confirm("set", &[&args.name])
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    /// The core names a field in its messages (`--unset totp-secret and a new totp-secret ...`)
+    /// as clap spells the flag's value: the two lists must not drift apart.
+    #[test]
+    fn every_unset_field_has_the_cores_name_for_it() {
+        for field in super::UnsetField::value_variants() {
+            let clap_name = field.to_possible_value().unwrap().get_name().to_string();
+            let core: crate::ops::edit::UnsetField = (*field).into();
+            assert_eq!(core.name(), clap_name);
+        }
+    }
+}
