@@ -27,3 +27,6 @@ pub mod store;
 pub mod totp;
 pub mod transfer;
 pub mod unlock;
+
+#[cfg(test)]
+mod tests;
