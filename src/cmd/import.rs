@@ -2,8 +2,8 @@
 //! written by `keychain export` (an age file, opened with `--identity FILE`).
 //!
 //! The import itself (which file it is, reading it, checking and saving each account) is
-//! `keychain_core::transfer::import`'s, called as `ops::transfer::import`. This file renders its report: what was imported, skipped
-//! (exists) or refused, and why, one row each.
+//! `keychain_core::transfer::import`'s, called as `ops::transfer::import`. This file renders its
+//! report: what was imported, skipped (exists) or refused, and why, one row each.
 //!
 //! `--strip` then removes from the file exactly the values it reads back from the keychain and
 //! finds equal (compared in constant time), one by one, and names each value moved and each

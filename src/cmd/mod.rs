@@ -1,5 +1,6 @@
 //! One file per subcommand, holding its `Args` (its flags, as clap derives them) and its `run`;
-//! `dispatch` builds the [`Ctx`] once and picks it. Each command reads like a short story of what it does and returns an
+//! `dispatch` builds the [`Ctx`] once and picks it. Each command builds the options of one
+//! operation (`keychain_core::ops`), calls it and renders what it returns, or returns an
 //! [`Error`](crate::error::Error) that `main` prints once. Flags that several commands flatten
 //! in are in `shared_args`.
 

@@ -1,5 +1,6 @@
-//! `keychain rm NAME...`: remove accounts (`ops::rm`). Every name is checked before any is removed, so a
-//! typo in the list removes nothing; on a terminal the person confirms first (unless `-f`).
+//! `keychain rm NAME...`: remove accounts (`ops::rm`). Every name is checked before any is
+//! removed, so a typo in the list removes nothing; on a terminal the person confirms first
+//! (unless `-f`).
 
 use clap::Args;
 

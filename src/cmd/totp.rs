@@ -1,4 +1,5 @@
-//! `keychain totp`: the current code (`ops::totp`) on stdout, the seconds left on stderr on a terminal.
+//! `keychain totp`: the current code (`ops::totp`) on stdout, the seconds left on stderr on a
+//! terminal.
 
 use clap::Args;
 
