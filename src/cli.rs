@@ -3,7 +3,7 @@
 //! or a no-echo prompt.
 //!
 //! This file holds the top: [`Cli`] with the global flags, the [`Command`] list with each
-//! command's help, the help texts shared with the man page, and [`choice`]. Each command's own
+//! command's help, and [`choice`]; the help texts shared with the man page are in `cli/help.rs`. Each command's own
 //! flags are in its file under `cmd/` (`cmd::login::LoginArgs`, ...).
 
 use std::path::PathBuf;
@@ -20,6 +20,10 @@ use crate::cmd::{
 use crate::cmd::{GitCredentialArgs, InjectArgs, KubeCredentialArgs, ReadArgs};
 use crate::cmd::{InitArgs, StoreCommand};
 
+mod help;
+
+pub use help::{AFTER_HELP, CRON_HELP, LOGIN_EXIT_CODES};
+
 /// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
 /// and documents the names, and the value arrives typed.
 pub fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
@@ -34,118 +38,6 @@ pub fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
         T::from_name(&name).ok_or_else(|| format!("'{name}' is not a possible value"))
     })
 }
-
-/// Exit codes, as the man page and `--help` list them.
-pub const AFTER_HELP: &str = "\
-EXIT STATUS:
-  0  success
-  1  audit findings at or above --fail-on
-  2  usage error or bad input (a flag, a file's content, a missing secret)
-  3  account not found
-  4  the provider rejected the credentials: a person must act; keychain does not retry, and
-     refuses further logons of the account until 'set' or one 'login --retry' (see help login)
-  5  provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable,
-     sealed or its lock lease lost: try again later
-  6  keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed);
-     no OpenBao token, or it expired and logging in again did not help; this machine joined a
-     shared keychain but is not a member (yet, or any more)
-  7  data integrity: a record is corrupt, tampered with, replayed or encrypted to another key;
-     config.json or the member list does not authenticate (a planted recipient); a keychain
-     file others can write (left untouched)
-  8  input/output error (disk full, permission denied), also writing standard output or error;
-     OpenBao refused a path (403: the message names the path and the missing capability)
-126  exec: the program cannot be run (no execute permission, a folder)
-127  exec: no such program (checked before any logon)
-141  standard output or error was closed by its reader (| head, grep -q): the command stops
-     quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)
-  A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit
-  rotate) keeps its status when its closing message cannot be written.
-  'man keychain-COMMAND' lists each command's own; 'keychain help cron' shows unattended use.";
-
-/// `keychain help cron` and the man page's UNATTENDED USE section.
-pub const CRON_HELP: &str = "\
-RUNNING KEYCHAIN FROM CRON AND SYSTEMD
-
-A job has no terminal, no desktop session and little environment. It needs:
-  KEYCHAIN_DIR      the keychain folder, explicitly (cron sets no XDG_DATA_HOME)
-  PATH              a PATH that reaches keychain
-  the key           the fast ways, no key derivation per call:
-                    a systemd service: the identity as an encrypted credential
-                    (LoadCredentialEncrypted=keychain-identity, below);
-                    cron: a passphrase key store with KEYCHAIN_PASSPHRASE_FILE. The first
-                    job derives the key once (about a second and hundreds of MB; jobs
-                    started with it wait for it) into the kernel keyring, and later jobs
-                    read it there until it goes unused for 2 hours, the passphrase file or
-                    identity.age changes, or 'keychain lock'.
-                    Also: 'keychain unlock --for 25h' from a login shell; a file key store.
-                    The os key store needs the desktop's Secret Service, which cron and
-                    system services do not reach.
-Keep refresh tokens alive (Exact Online's expire after 30 days unused) and check that the
-jobs will work with 'keychain status' (exit 1 warning, 2 critical, 3 unknown, with the
-findings, when they may not). To hear at once when a job needs a person (a rejected
-password or code, a lockout guard, a dead refresh token and no password), set
-KEYCHAIN_ON_FAILURE=CMD (or --on-failure CMD on login, exec and refresh): CMD runs once per
-incident, with KEYCHAIN_ACCOUNT, KEYCHAIN_FAILURE_REASON and KEYCHAIN_EXIT_CODE set.
-
-crontab (examples/keychain.crontab in the source tree):
-  KEYCHAIN_DIR=/var/lib/etl/keychain
-  KEYCHAIN_PASSPHRASE_FILE=/etc/keychain/passphrase
-  PATH=/usr/local/bin:/usr/bin:/bin
-  17 3 * * * keychain refresh --all --idle-days 20 >/dev/null; keychain status >\"$HOME/keychain-status.txt\" || cat \"$HOME/keychain-status.txt\"
-cron mails what the last command prints: the status, only when something needs a person.
-The passphrase file is the job user's, mode 0600.
-
-systemd (examples/keychain-refresh.service and .timer), as a system service running as
-the job's user, handed the keychain's identity as an encrypted credential. Make it once
-as root (again after the key is rotated); systemd-creds binds it to this machine's TPM2,
-or else its host key:
-  runuser -u etl -- keychain --dir /var/lib/etl/keychain unlock --systemd-credential \\
-    | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity
-  [Service]
-  Type=oneshot
-  User=etl
-  Environment=KEYCHAIN_DIR=/var/lib/etl/keychain
-  LoadCredentialEncrypted=keychain-identity:/etc/credstore.encrypted/keychain-identity
-  ExecStart=/usr/local/bin/keychain refresh --all --idle-days 20
-  ExecStartPost=/usr/local/bin/keychain status
-  [Timer]
-  OnCalendar=*-*-* 03:17:00
-  Persistent=true
-keychain reads $CREDENTIALS_DIRECTORY/keychain-identity first. A passphrase credential
-(LoadCredential=keychain-passphrase:FILE) still works but derives the key on every call
-and never caches it: the cached key would outlive the service's run. A failed status
-fails the unit: 'systemctl --failed' and OnFailure= see it.";
-
-/// `keychain help login`: what each outcome of a logon exits with.
-pub const LOGIN_EXIT_CODES: &str = "\
-EXIT STATUS OF LOGIN, BY CASE:
-  0  a token: from the cache, by refresh (the rotated refresh token is stored
-     first) or by a headless logon
-  2  the account cannot log on as configured: no password and no usable refresh
-     token, no client id or redirect URI; the provider asks for a one-time code
-     and the account has no TOTP secret, or refuses the client (invalid_client)
-     and the account has no client secret; or a page asked for a credential to go
-     where the account does not allow (another host: --allow-host HOST; plain
-     http: --insecure-http; in a URL: never). The hint names the account
-  3  no such account
-  4  the provider rejected the password or one-time code. The rejection is
-     recorded and every later login exits 4 at once, sending nothing, until
-     'keychain set NAME --password-file FILE' (or --totp-file, --totp-qr) or one
-     'keychain login NAME --retry'. Also: a rejected authorization code
-  5  the provider is unreachable, timed out, rate-limited or answered 5xx; it
-     refused a refresh for another reason than a dead grant (403, 404, 407,
-     invalid_client: the refresh token is kept); an answer larger than keychain
-     reads (1 MiB for tokens, 8 MiB for pages); an unknown page; no fresh TOTP
-     time step within one period (30 s; the period itself up to 120 s); a
-     one-time code the provider took as used or expired twice in a row
-  6  the keychain is locked or its key store unavailable
-  7  a record is corrupt or tampered with, or a stored token has control characters
-  8  input/output error
-
-Only a dead grant retires a refresh token: invalid_grant, Exact's \"Old refresh
-token used.\" and its expired-token message, LemonLDAP::NG's bare
-invalid_request. keychain then logs on once. The provider's clock (its Date
-header) is followed up to 10 minutes; past that keychain uses its own and says so.";
 
 /// A credential keychain for unattended logons: stores OAuth2 accounts with their passwords and
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
@@ -445,168 +337,4 @@ pub enum Command {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::{Args, CommandFactory};
-
-    /// The short tree of `parse` must parse as the whole tree does: each subcommand that
-    /// `one_subcommand` builds is, once built, the whole tree's own but for its help texts
-    /// (every flag, every nested subcommand, every setting).
-    #[test]
-    fn one_subcommand_parses_as_the_whole_tree() {
-        let strip = |c: clap::Command| {
-            c.about(None)
-                .long_about(None)
-                .after_help(None)
-                .after_long_help(None)
-                // Where `--help` lists it among the others.
-                .display_order(0)
-                // Its -h says "see more with '--help'" when the command has a long about.
-                .mut_arg("help", |a| a.help(None).long_help(None))
-        };
-        let mut whole = super::Cli::command();
-        whole.build();
-        let mut listed = 0;
-        for name in whole.get_subcommands().map(|c| c.get_name().to_string()) {
-            let Some(sub) = super::one_subcommand(&name) else {
-                continue;
-            };
-            listed += 1;
-            let mut short = super::GlobalArgs::augment_args(clap::Command::new("keychain"))
-                .version(env!("CARGO_PKG_VERSION"))
-                .subcommand(sub);
-            short.build();
-            let full = strip(whole.find_subcommand(&name).unwrap().clone());
-            let fast = strip(short.find_subcommand(&name).unwrap().clone());
-            // Whether help has a long form: help only.
-            let text = |c: &clap::Command| {
-                format!("{c:#?}")
-                    .lines()
-                    .filter(|l| !l.trim_start().starts_with("long_help_exists:"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            };
-            let (fast, full) = (text(&fast), text(&full));
-            let differ: Vec<(&str, &str)> = fast
-                .lines()
-                .zip(full.lines())
-                .filter(|(a, b)| a != b)
-                .collect();
-            assert!(
-                differ.is_empty() && fast.lines().count() == full.lines().count(),
-                "keychain {name}: short tree vs whole tree: {differ:#?}"
-            );
-        }
-        assert!(listed >= 9, "only {listed} subcommands have a short tree");
-        // The top: the same global flags, in the same order.
-        let top = |c: &clap::Command| {
-            c.get_arguments()
-                .filter(|a| a.get_id() != "help")
-                .map(|a| format!("{a:#?}"))
-                .collect::<Vec<_>>()
-        };
-        let mut short = super::GlobalArgs::augment_args(clap::Command::new("keychain"))
-            .version(env!("CARGO_PKG_VERSION"));
-        short.build();
-        assert_eq!(top(&short), top(&whole));
-    }
-
-    /// The short tree gives what the whole tree gives, and falls back to it for everything it
-    /// does not parse cleanly.
-    #[test]
-    fn parse_agrees_with_the_whole_tree() {
-        use clap::Parser;
-        let cases: &[&[&str]] = &[
-            &["totp", "bench"],
-            &["totp", "bench", "--fresh", "5", "--json"],
-            &["--dir", "/x", "totp", "bench"],
-            &["--dir", "totp", "totp", "bench"],
-            &["--dir", "totp", "list"],
-            &["show", "a", "--reveal", "password"],
-            &["login", "a"],
-            &["audit", "--fail-on", "critical"],
-            &["audit", "verify"],
-            &["lock"],
-            &["unlock", "--for", "30m"],
-            &["status"],
-            &["list", "--lock-timeout", "5"],
-            &["--version"],
-            &["-V"],
-            &["totp"],
-            &["totp", "--help"],
-            &["totp", "a", "b"],
-            &["help", "totp"],
-            &["nope"],
-            &[],
-        ];
-        for case in cases {
-            let args: Vec<std::ffi::OsString> = std::iter::once("keychain")
-                .chain(case.iter().copied())
-                .map(Into::into)
-                .collect();
-            let ours = super::parse(&args);
-            let theirs = super::Cli::try_parse_from(&args);
-            match (ours, theirs) {
-                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{case:?}"),
-                (Err(a), Err(b)) => {
-                    assert_eq!(a.kind(), b.kind(), "{case:?}");
-                    assert_eq!(a.render().to_string(), b.render().to_string(), "{case:?}");
-                }
-                (a, b) => panic!("{case:?}: {a:?} vs {b:?}"),
-            }
-        }
-    }
-
-    /// No flag of any command takes a secret (password, TOTP secret or code, client secret,
-    /// token) as its value: the argument list is visible to every user of the machine. A flag
-    /// named after a secret takes a FILE (or a picture of one), or selects without holding one.
-    #[test]
-    fn no_flag_takes_a_secret_value() {
-        const SECRET_WORDS: [&str; 5] = ["password", "secret", "token", "totp", "code"];
-        // Named after a secret but holding none: which entry of an export, a policy in days, an
-        // endpoint.
-        const NOT_SECRETS: [&str; 3] = ["totp_select", "max_password_age", "token_url"];
-        let mut checked = 0;
-        let mut offenders: Vec<String> = Vec::new();
-        let mut stack = vec![super::Cli::command()];
-        while let Some(command) = stack.pop() {
-            for arg in command.get_arguments() {
-                let id = arg.get_id().as_str();
-                let takes_value = arg.get_action().takes_values();
-                if !takes_value
-                    || arg.is_positional()
-                    || NOT_SECRETS.contains(&id)
-                    || !SECRET_WORDS.iter().any(|w| id.contains(w))
-                {
-                    continue;
-                }
-                checked += 1;
-                let names: Vec<&str> = arg
-                    .get_value_names()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|n| n.as_str())
-                    .collect();
-                if !(id.ends_with("_file")
-                    || id.ends_with("_qr")
-                    || names == ["FILE"]
-                    || names == ["IMAGE"])
-                {
-                    offenders.push(format!(
-                        "keychain {} --{} {names:?}",
-                        command.get_name(),
-                        arg.get_long().unwrap_or(id)
-                    ));
-                }
-            }
-            stack.extend(command.get_subcommands().cloned());
-        }
-        assert!(
-            offenders.is_empty(),
-            "a flag named after a secret must read it from a file, not take it as its value: {offenders:#?}"
-        );
-        assert!(
-            checked >= 5,
-            "only {checked} secret-named flags found: is the walk broken?"
-        );
-    }
-}
+mod tests;

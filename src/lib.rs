@@ -8,9 +8,9 @@
 
 pub use keychain_core::{
     activity, audit, choice, clock, config, crypto, error, fsutil, hardening, hook, init,
-    invantive, keychain, keystore, lockfile, login, logon, members, oauth, ops, progress, prompt,
-    providers, record, reference, report, secret, settings, severity, store, supply, text, totp,
-    trail, transfer, validate, whoami,
+    invantive, keychain, keystore, lockfile, login, logon, members, name, oauth, ops, progress,
+    prompt, providers, record, reference, report, secret, settings, severity, store, supply, text,
+    totp, trail, transfer, validate, whoami,
 };
 
 pub mod cli;

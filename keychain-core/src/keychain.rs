@@ -37,6 +37,7 @@ use crate::error::{Error, Result, Unlogged};
 use crate::keystore::{self, Identity};
 use crate::members::record_auth::{self, AuthError, Vouched};
 use crate::members::{GroupKey, Opened, Shared};
+use crate::name::AsAccountName;
 use crate::record::{self, Account, Header, RecordError};
 use crate::settings::Settings;
 use crate::store::kv::{Kv, LocalKv};
@@ -349,14 +350,16 @@ impl Keychain {
     /// The public header of an account, without the key (not yet authenticated). A header
     /// naming another account (a copied or renamed file) is refused as `read` refuses it, so
     /// that no listing shows one account twice.
-    pub fn peek(&self, name: &str) -> Result<Header> {
-        peek_in(self.store(), name)
+    pub fn peek(&self, name: &(impl AsAccountName + ?Sized)) -> Result<Header> {
+        let name = name.account_name().map_err(StoreError::from)?;
+        peek_in(self.store(), &name)
     }
 
     /// Opens an account and returns it with the revision read, for a later compare-and-swap.
     /// Refuses (exit 7) a record older than the last write the audit log recorded (a replay).
-    pub fn read(&self, name: &str) -> Result<(Account, Revision)> {
-        crate::store::validate_name(name)?;
+    pub fn read(&self, name: &(impl AsAccountName + ?Sized)) -> Result<(Account, Revision)> {
+        let name = name.account_name().map_err(StoreError::from)?;
+        let name = name.as_str();
         // The log first, the record second: see the module documentation. A local log is
         // only snapshotted here and authenticated below, once the record exists.
         let logged = self.logged_before_read(name)?;
@@ -384,7 +387,14 @@ impl Keychain {
     /// `remove_here` the account is then removed here (a move): one refresh-token chain must
     /// never be used from two keychains, each would break the other's at every refresh. The
     /// account stays locked here for the whole copy, so no refresh runs in between.
-    pub fn copy_account_to(&self, to: &Keychain, name: &str, remove_here: bool) -> Result<()> {
+    pub fn copy_account_to(
+        &self,
+        to: &Keychain,
+        name: &(impl AsAccountName + ?Sized),
+        remove_here: bool,
+    ) -> Result<()> {
+        let name = name.account_name().map_err(StoreError::from)?;
+        let name = name.as_str();
         let here = self.lock(name)?;
         let (mut account, _) = self.read(name)?;
         let there = to.lock(name)?;
@@ -414,8 +424,9 @@ impl Keychain {
     /// Opens the local read-only copy of a shared record (the last sealed bytes this machine
     /// saw), for `login` while the shared store cannot be reached. `None` when there is none
     /// or it does not open: the caller then reports the store's own error.
-    pub fn read_last_seen(&self, name: &str) -> Option<Account> {
-        crate::store::validate_name(name).ok()?;
+    pub fn read_last_seen(&self, name: &(impl AsAccountName + ?Sized)) -> Option<Account> {
+        let name = name.account_name().ok()?;
+        let name = name.as_str();
         let bytes = self.store.last_seen(name)?;
         // The store is down: a shared trail's counters come from this machine's copy.
         let logged = match &self.shared {
@@ -638,7 +649,9 @@ impl Keychain {
     }
 
     /// Takes the account's exclusive lock.
-    pub fn lock(&self, name: &str) -> Result<Box<dyn AccountLock>> {
+    pub fn lock(&self, name: &(impl AsAccountName + ?Sized)) -> Result<Box<dyn AccountLock>> {
+        let name = name.account_name().map_err(StoreError::from)?;
+        let name = name.as_str();
         // The store says "waiting for account ..." itself, naming the holder when it can.
         Ok(self.store.lock(name, self.settings.lock_timeout)?)
     }

@@ -33,6 +33,7 @@ pub mod lockfile;
 pub mod login;
 pub mod logon;
 pub mod members;
+pub mod name;
 pub mod oauth;
 pub mod ops;
 #[cfg(test)]

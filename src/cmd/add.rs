@@ -1,16 +1,14 @@
-//! `keychain add`: onboard an account. Never overwrites an existing one without `--replace`.
+//! `keychain add`: onboard an account (`ops::add`), its secrets read from files or a prompt.
+//! Never overwrites an existing one without `--replace`.
 
 use clap::Args;
 
-use crate::audit::Event;
-use crate::error::{Error, Result};
-use crate::keychain::{Keychain, OnAuditFailure};
-use crate::record::{Account, Header, Provider};
-use crate::store::{Expect, validate_name};
-use crate::trail::{self, Action};
+use crate::cmd::Ctx;
+use crate::error::Result;
+use crate::ops::add::{AddOptions, add};
 
 use super::secrets::{self, Wanted};
-use super::shared_args::{ProviderArgs, SecretArgs};
+use super::shared_args::{ProviderArgs, SecretArgs, account_name};
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -37,24 +35,14 @@ pub struct AddArgs {
     pub replace: bool,
 }
 
-pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
-    validate_name(&args.name)?;
-    // `--provider` is optional only because `set` shares the flags; an account without one
-    // cannot log on.
-    let Some(kind) = args.provider.provider else {
-        return Err(Error::usage_hint(
-            "add needs --provider PROVIDER",
-            format!("use one of: {}", crate::providers::names()),
-        ));
+pub fn run(ctx: &Ctx, args: AddArgs) -> Result<()> {
+    let kc = &ctx.open()?;
+    let options = AddOptions {
+        name: account_name(&args.name)?,
+        provider: args.provider.changes(),
+        user: args.user,
+        replace: args.replace,
     };
-    let now = kc.now();
-    let mut provider = Provider::new(kind);
-    super::provider::apply(&mut provider, &args.provider)?;
-    if !args.replace && kc.store().read(&args.name)?.is_some() {
-        return Err(crate::store::StoreError::Exists(args.name).into());
-    }
-
-    let mut account = Account::new(Header::new(&args.name, provider, args.user.clone(), now));
     let wanted = Wanted {
         password: !args.no_password,
         password_required: !args.no_password,
@@ -65,45 +53,20 @@ pub fn run(kc: &Keychain, args: AddArgs) -> Result<()> {
         client_secret: !args.no_client_secret,
         client_secret_required: !args.no_client_secret,
     };
-    secrets::read_into(&mut account, &args.secrets, wanted, now)?;
-    crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
-
-    // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
-    kc.identity()?;
-    let lock = kc.lock(&args.name)?;
-    let expect = if args.replace {
-        Expect::Any
-    } else {
-        Expect::Absent
-    };
-    let event = trail::fingerprints(
-        kc,
-        &account,
-        Event::new("add", Action::Add).account(&args.name),
-    )?;
-    let mut events = vec![event];
-    // Where credentials may go beyond the account's own hosts is a security decision: logged.
-    let p = &account.header.provider;
-    for (field, given) in [
-        ("allow-host", !p.allow_hosts.is_empty()),
-        ("insecure-http", p.insecure_http),
-    ] {
-        if given {
-            events.push(Event::new("add", Action::Set(field.into())).account(&args.name));
-        }
-    }
-    kc.commit(&*lock, expect, &mut account, events, OnAuditFailure::Undo)?;
-    let present: Vec<&str> = account.header.secrets.keys().map(|f| f.as_str()).collect();
+    let added = add(kc, &options, |account, now| {
+        secrets::read_into(account, &args.secrets, wanted, now)
+    })?;
+    let present: Vec<&str> = added.secrets.iter().map(|f| f.as_str()).collect();
     crate::output::after_save(crate::output::err(&format!(
         "Added account '{}' ({}, user {}; secrets: {}).\n",
-        args.name,
-        account.header.provider.kind.name(),
-        crate::output::escape_value(&args.user),
+        added.name,
+        added.provider.name(),
+        crate::output::escape_value(&added.user),
         if present.is_empty() {
             "none".to_string()
         } else {
             present.join(", ")
         }
     )));
-    Ok(())
+    ctx.confirm("add", &[&added.name])
 }

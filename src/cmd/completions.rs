@@ -12,6 +12,7 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(args: CompletionsArgs) -> Result<()> {
+pub fn run(ctx: &crate::cmd::Ctx, args: CompletionsArgs) -> Result<()> {
+    ctx.text_only("completions", "a shell script")?;
     crate::output::raw(&crate::complete::registration(&args.shell.to_string())?)
 }

@@ -54,7 +54,7 @@ pub struct ExecArgs {
 /// `keychain exec` refuse.
 pub const MARKER: &str = "KEYCHAIN_EXEC_ACCOUNT";
 
-pub fn run(kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
+pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: ExecArgs) -> Result<crate::outcome::Outcome> {
     if let Some(outer) = std::env::var_os(MARKER) {
         return Err(Error::usage_hint(
             format!(

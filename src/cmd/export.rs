@@ -1,16 +1,16 @@
 //! `keychain export --recipient AGE_PUBLIC_KEY FILE`: every account with its secrets, encrypted
 //! to one age public key, for a backup or a move to another machine. The format and the order of
-//! its steps are `keychain_core::transfer::export`'s; this file parses, lists the accounts
-//! (warning about entries that are not records) and confirms.
+//! its steps are `keychain_core::transfer::export`'s; `ops::transfer::export` lists the
+//! accounts and writes them; this file parses, warns about entries that are not records, and
+//! confirms.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::config::parse_recipient;
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
-use crate::transfer;
+use crate::ops::transfer::{ExportOptions, export};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -22,15 +22,18 @@ pub struct ExportArgs {
     pub file: PathBuf,
 }
 
-pub fn run(kc: &Keychain, args: ExportArgs) -> Result<()> {
-    let recipient = parse_recipient(&args.recipient)?;
-    let names = super::account_names(kc)?;
-    transfer::export::export(kc, &names, &recipient, &args.file)?;
+pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    let kc = &ctx.open()?;
+    let options = ExportOptions {
+        recipient: args.recipient.clone(),
+        file: args.file.clone(),
+    };
+    let exported = export(kc, &options, super::warn_stray)?;
     let target = args.file.display();
     crate::output::after_save(crate::output::err(&format!(
         "Exported {} to {target}, encrypted to {}; restore with 'keychain import {target} --identity FILE'.\n",
-        crate::output::count(names.len(), "account", "accounts"),
+        crate::output::count(exported.accounts, "account", "accounts"),
         args.recipient.trim()
     )));
-    Ok(())
+    ctx.confirm("export", &[])
 }

@@ -56,7 +56,7 @@ pub struct GitCredentialArgs {
 /// The most of a request read: git sends a few hundred bytes.
 const MAX_REQUEST: u64 = 64 * 1024;
 
-pub fn run(kc: &Keychain, args: GitCredentialArgs) -> Result<()> {
+pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: GitCredentialArgs) -> Result<()> {
     let request = read_request()?;
     if args.operation != "get" {
         // store, erase: nothing is written (see the module documentation); future operations

@@ -2,8 +2,8 @@
 //! written by `keychain export` (an age file, opened with `--identity FILE`).
 //!
 //! The import itself (which file it is, reading it, checking and saving each account) is
-//! `keychain_core::transfer::import`'s. This file renders its report: what was imported, skipped
-//! (exists) or refused, and why, one row each.
+//! `keychain_core::transfer::import`'s, called as `ops::transfer::import`. This file renders its
+//! report: what was imported, skipped (exists) or refused, and why, one row each.
 //!
 //! `--strip` then removes from the file exactly the values it reads back from the keychain and
 //! finds equal (compared in constant time), one by one, and names each value moved and each
@@ -14,11 +14,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cmd::Ctx;
 use crate::error::{Result, exit};
-use crate::keychain::Keychain;
+use crate::ops::transfer::{Fate, ImportOptions, import};
 use crate::outcome::Outcome;
-use crate::transfer::Fate;
-use crate::transfer::import::{ImportRequest, import};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -36,8 +35,9 @@ pub struct ImportArgs {
     pub replace: bool,
 }
 
-pub fn run(kc: &Keychain, args: ImportArgs, json: bool) -> Result<Outcome> {
-    let request = ImportRequest {
+pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
+    let request = ImportOptions {
         file: args.file.clone(),
         identity: args.identity,
         strip: args.strip,

@@ -1,17 +1,17 @@
 //! `keychain init`: a new identity, kept in the chosen key store, and the folder's configuration.
-//! The flags and the messages are here; creating the keychain is `keychain_core::init::create`.
+//! The flags and the messages are here; creating the keychain is `ops::init`
+//! (`keychain_core::init::create`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::cli::choice;
-use crate::clock::SharedClock;
+use crate::cmd::Ctx;
 use crate::config::StoreKind;
 use crate::error::{Error, Result};
-use crate::init::InitRequest;
 use crate::keystore::KeyStoreKind;
-use crate::settings::Settings;
+use crate::ops::init::{InitOptions, init};
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
 
 #[derive(Debug, Args)]
@@ -126,20 +126,15 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
 
 /// Parses the flags into a request, has the core create the keychain, then tells the person what
 /// they need: warnings, the join still to complete, and the recipient (or the JSON document).
-pub fn run(
-    dir: &Path,
-    settings: &Settings,
-    clock: &SharedClock,
-    args: InitArgs,
-    json: bool,
-) -> Result<()> {
-    let request = InitRequest {
+pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
+    let (dir, json) = (&ctx.dir()?, ctx.json());
+    let options = InitOptions {
         key_store: args.key_store,
         store: store_kind(&args)?,
         recipients: args.recipient,
         join: args.join,
     };
-    let made = crate::init::create(dir, settings, clock, request)?;
+    let made = init(dir, &ctx.settings, &ctx.clock, options)?;
     if let (Some(why), StoreKind::Openbao(s)) = (&made.cas_not_required, &made.store) {
         crate::output::after_save(crate::output::err(&format!(
             "warning: the mount '{}' does not require check-and-set and this machine may not change that ({why}); keychain checks and sets on every write anyway, but ask an operator to run 'bao write {}/config cas_required=true' so that no other writer can skip it\n",

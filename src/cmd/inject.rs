@@ -38,7 +38,7 @@ pub struct InjectArgs {
 /// The largest template or env file read.
 const MAX_TEXT_FILE: u64 = 1024 * 1024;
 
-pub fn run(kc: &Keychain, args: InjectArgs) -> Result<()> {
+pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: InjectArgs) -> Result<()> {
     let text = read_text(&args.template, "template")?;
     let pieces = crate::reference::parse_template(&text).map_err(|e| {
         let mut error = Error::from(e);

@@ -31,7 +31,7 @@ pub const API_VERSIONS: [&str; 2] = [
 /// The environment variable client-go passes the request in.
 const EXEC_INFO: &str = "KUBERNETES_EXEC_INFO";
 
-pub fn run(kc: &Keychain, args: KubeCredentialArgs) -> Result<()> {
+pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: KubeCredentialArgs) -> Result<()> {
     let version = requested_version(std::env::var(EXEC_INFO).ok().as_deref())?;
     let token = crate::ops::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
     crate::reference::check_token_text(&token.access_token)?;

@@ -4,8 +4,8 @@ use clap::Args;
 use serde_json::json;
 
 use crate::clock;
+use crate::cmd::Ctx;
 use crate::error::{Error, Result};
-use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
 use crate::store::StoreError;
 
@@ -15,21 +15,19 @@ pub struct ListArgs {
     /// wildcards, the names that contain it
     #[arg(value_name = "PATTERN")]
     pub pattern: Option<String>,
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
 }
 
-pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: ListArgs) -> Result<()> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
     let now = kc.now();
     let wanted = NameFilter::new(args.pattern.as_deref())?;
-    let list = kc.list(|name| wanted.matches(name))?;
+    let list = crate::ops::list::list(kc, |name| wanted.matches(name))?;
     list.strays
         .iter()
         .for_each(|stray| super::warn_stray(stray));
     // Under --json, standard error carries one JSON object: the error returned below, which
     // then says why each record could not be read.
-    if !args.json {
+    if !json {
         for (_, e) in &list.unreadable {
             crate::output::err(&format!("error: {e}\n"))?;
             if let Error::Store(StoreError::WritableByOthers { fix, .. }) = e {
@@ -37,7 +35,7 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
             }
         }
     }
-    if args.json {
+    if json {
         crate::output::raw(to_json(&list.headers, now).as_bytes())?;
     } else {
         crate::output::out(&to_table(&list.headers, now))?;
@@ -50,7 +48,7 @@ pub fn run(kc: &Keychain, args: ListArgs) -> Result<()> {
             ))?;
         }
     }
-    match list.unreadable_error(args.json) {
+    match list.unreadable_error(json) {
         Some(e) => Err(e),
         None => Ok(()),
     }

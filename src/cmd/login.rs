@@ -38,7 +38,7 @@ pub fn options(args: &LogonArgs) -> Options {
     }
 }
 
-pub fn run(kc: &Keychain, args: LoginArgs) -> Result<()> {
+pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: LoginArgs) -> Result<()> {
     let env_name = match &args.env_name {
         Some(_) if args.format != OutputFormat::Env => {
             return Err(Error::usage("--env-name goes with --format env"));

@@ -6,6 +6,7 @@ use clap::Args;
 
 use std::path::PathBuf;
 
+use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
@@ -19,7 +20,8 @@ pub struct ManArgs {
     pub install: Option<Option<PathBuf>>,
 }
 
-pub fn run(args: ManArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: ManArgs) -> Result<()> {
+    ctx.text_only("man", "roff")?;
     let pages = crate::manpage::render_all();
     if let Some(dir) = args.install {
         let dir = match dir {

@@ -1,10 +1,10 @@
-//! `keychain member add|list|rm`: parse, call [`crate::members::change`], render.
+//! `keychain member add|join|list|rm`: parse, call one of [`crate::ops::members`], render.
 
 use clap::{Args, Subcommand};
 
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
-use crate::members::change;
+use crate::ops::members::{self, AddOptions, Change};
 use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
@@ -49,10 +49,15 @@ pub struct MemberRmArgs {
     pub name: String,
 }
 
-pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, args: MemberArgs) -> Result<Outcome> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
     match args.command {
         MemberCommand::Add(add) => {
-            let done = change::add(kc, &add.recipient, add.name.as_deref())?;
+            let options = AddOptions {
+                recipient: add.recipient,
+                name: add.name,
+            };
+            let done = members::add(kc, &options)?;
             let mut text = format!(
                 "Added member '{}' ({}); sealed {} to it.\n",
                 done.member.name,
@@ -72,7 +77,7 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
             Ok(outcome)
         }
         MemberCommand::Join(join) => {
-            let accepted = change::join(kc, &join.code)?;
+            let accepted = members::join(kc, &join.code)?;
             let text = match accepted {
                 crate::members::Accepted::Pinned => {
                     "Joined: the store holds the group key and member list the join code names; this machine trusts them from now on.\n"
@@ -96,7 +101,7 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         MemberCommand::Rm(rm) => {
-            let done = change::remove(kc, &rm.name)?;
+            let done = members::remove(kc, &rm.name)?;
             let accounts = if done.resealed.is_empty() {
                 "none".to_string()
             } else {
@@ -115,7 +120,7 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
             )
         }
         MemberCommand::List => {
-            let members = change::list(kc)?;
+            let members = members::list(kc)?;
             if json {
                 let rows: Vec<serde_json::Value> = members
                     .iter()
@@ -160,7 +165,7 @@ pub fn run(kc: &Keychain, args: MemberArgs, json: bool) -> Result<Outcome> {
     }
 }
 
-fn confirm(json: bool, command: &str, done: &change::Change, text: &str) -> Result<Outcome> {
+fn confirm(json: bool, command: &str, done: &Change, text: &str) -> Result<Outcome> {
     if json {
         let mut doc = serde_json::json!({
             "ok": true,

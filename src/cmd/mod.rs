@@ -1,11 +1,13 @@
 //! One file per subcommand, holding its `Args` (its flags, as clap derives them) and its `run`;
-//! `dispatch` picks it. Each command reads like a short story of what it does and returns an
+//! `dispatch` builds the [`Ctx`] once and picks it. Each command builds the options of one
+//! operation (`keychain_core::ops`), calls it and renders what it returns, or returns an
 //! [`Error`](crate::error::Error) that `main` prints once. Flags that several commands flatten
 //! in are in `shared_args`.
 
 mod add;
 mod audit;
 mod completions;
+mod ctx;
 mod exec;
 pub mod exec_env;
 mod exec_supply;
@@ -21,7 +23,6 @@ mod man;
 mod member;
 mod mv;
 mod program;
-mod provider;
 mod read;
 mod refresh;
 mod rm;
@@ -37,11 +38,10 @@ mod strip;
 mod totp;
 mod unlock;
 
-use std::path::PathBuf;
-
 pub use add::AddArgs;
 pub use audit::AuditArgs;
 pub use completions::CompletionsArgs;
+pub use ctx::{Ctx, OutputMode};
 pub use exec::ExecArgs;
 pub use export::ExportArgs;
 pub use git_credential::GitCredentialArgs;
@@ -72,117 +72,56 @@ use crate::outcome::Outcome;
 
 /// Runs the command; returns how it turned out when it ran to its end.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
-    let dir = || settings::keychain_dir(cli.global.dir.clone());
     // Read once, here: the core below sees these values, never the environment.
-    let settings = cli.global.settings.settings()?;
-    let clock = crate::clock::system();
-    let open =
-        || -> Result<Keychain> { Keychain::open_with(&dir()?, settings.clone(), clock.clone()) };
+    let ctx = Ctx::new(&cli.global)?;
     let done = |r: Result<()>| r.map(|()| Outcome::Success);
-    let json = crate::cli::json_wanted(cli.global.json).map_err(crate::error::Error::usage)?;
-    // A command whose only output is a notice on standard error confirms on standard output
-    // under --json: `{"format": 1, "ok": true, "command": ..., "accounts": [...]}`.
-    let confirmed = |command: &str, accounts: Vec<String>, r: Result<()>| -> Result<Outcome> {
-        r?;
-        if json {
-            crate::output::raw(
-                crate::json::document(serde_json::json!({
-                    "ok": true, "command": command, "accounts": accounts,
-                }))
-                .as_bytes(),
-            )?;
-        }
-        Ok(Outcome::Success)
-    };
     let result = match cli.command {
-        Command::Exec(args) => exec::run(&open()?, args),
+        Command::Exec(args) => exec::run(&ctx, &ctx.open()?, args),
         Command::Login(mut args) => {
-            if json {
+            // `--json` is login's `--format json`.
+            if ctx.json() {
                 args.format = crate::cmd::login::OutputFormat::Json;
             }
-            done(login::run(&open()?, args))
+            done(login::run(&ctx, &ctx.open()?, args))
         }
         Command::Read(args) => {
-            if json {
-                return Err(crate::error::Error::usage(
-                    "read prints the bare value; it has no JSON form",
-                ));
-            }
-            done(read::run(&open()?, args))
+            ctx.text_only("read", "the bare value")?;
+            done(read::run(&ctx, &ctx.open()?, args))
         }
-        Command::Inject(args) => done(inject::run(&open()?, args)),
-        Command::GitCredential(args) => done(git_credential::run(&open()?, args)),
-        Command::KubeCredential(args) => done(kube_credential::run(&open()?, args)),
-        Command::Init(args) => done(init::run(&dir()?, &settings, &clock, args, json)),
-        Command::Add(args) => {
-            let name = args.name.clone();
-            confirmed("add", vec![name], add::run(&open()?, args))
-        }
-        Command::Store(StoreCommand::Copy(args)) => {
-            let names = args.names.clone();
-            confirmed("store copy", names, store::copy(&open()?, args))
-        }
-        Command::List(mut args) => {
-            args.json = json;
-            done(list::run(&open()?, args))
-        }
-        Command::Show(mut args) => {
-            args.json = json;
-            done(show::run(&open()?, args))
-        }
-        Command::Set(args) => {
-            let name = args.name.clone();
-            confirmed("set", vec![name], set::run(&open()?, args))
-        }
-        Command::Totp(args) => done(totp::run(&open()?, args, json)),
-        Command::Rm(args) => {
-            let names = args.names.clone();
-            confirmed("rm", names, rm::run(&open()?, args))
-        }
-        Command::Mv(args) => {
-            let names = vec![args.old.clone(), args.new.clone()];
-            confirmed("mv", names, mv::run(&open()?, args))
-        }
-        Command::Unlock(args) => confirmed("unlock", vec![], unlock::unlock(&open()?, args)),
-        Command::Status(mut args) => {
-            args.json = json;
-            status::run(&open()?, args)
-        }
-        Command::Lock => confirmed("lock", vec![], unlock::lock(&dir_checked(dir()?)?, &clock)),
+        Command::Inject(args) => done(inject::run(&ctx, &ctx.open()?, args)),
+        Command::GitCredential(args) => done(git_credential::run(&ctx, &ctx.open()?, args)),
+        Command::KubeCredential(args) => done(kube_credential::run(&ctx, &ctx.open()?, args)),
+        Command::Init(args) => done(init::run(&ctx, args)),
+        Command::Add(args) => done(add::run(&ctx, args)),
+        Command::Store(StoreCommand::Copy(args)) => done(store::copy(&ctx, args)),
+        Command::List(args) => done(list::run(&ctx, args)),
+        Command::Show(args) => done(show::run(&ctx, args)),
+        Command::Set(args) => done(set::run(&ctx, args)),
+        Command::Totp(args) => done(totp::run(&ctx, args)),
+        Command::Rm(args) => done(rm::run(&ctx, args)),
+        Command::Mv(args) => done(mv::run(&ctx, args)),
+        Command::Unlock(args) => done(unlock::unlock(&ctx, args)),
+        Command::Status(args) => status::run(&ctx, &ctx.open()?, args),
+        Command::Lock => done(unlock::lock(&ctx)),
         // The report and verify look at a keychain others could write to, and say so; the
         // audit commands that write (fingerprint, rotate, seal-config, ack) refuse it like the
         // rest.
         Command::Audit(args) if audit::only_looks(&args) => {
-            let kc = Keychain::open_unchecked_with(&dir()?, settings.clone(), clock.clone())?;
-            audit::run(&kc, args, json)
+            audit::run(&ctx, &ctx.open_unchecked()?, args)
         }
-        Command::Audit(args) => audit::run(&open()?, args, json),
-        Command::Member(args) => member::run(&open()?, args, json),
-        Command::Scan(args) => scan::run(dir().ok().as_deref(), &clock, args, json),
-        Command::Import(args) => import::run(&open()?, args, json),
-        Command::Export(args) => confirmed("export", vec![], export::run(&open()?, args)),
-        Command::Refresh(args) => refresh::run(&open()?, args, json),
-        Command::Man(args) => {
-            if json {
-                return Err(crate::error::Error::usage(
-                    "man prints roff; it has no JSON form",
-                ));
-            }
-            done(man::run(args))
-        }
-        Command::Completions(args) => {
-            if json {
-                return Err(crate::error::Error::usage(
-                    "completions prints a shell script; it has no JSON form",
-                ));
-            }
-            done(completions::run(args))
-        }
+        Command::Audit(args) => audit::run(&ctx, &ctx.open()?, args),
+        Command::Member(args) => member::run(&ctx, args),
+        Command::Scan(args) => scan::run(&ctx, ctx.dir().ok().as_deref(), &ctx.clock, args),
+        Command::Import(args) => import::run(&ctx, args),
+        Command::Export(args) => done(export::run(&ctx, args)),
+        Command::Refresh(args) => refresh::run(&ctx, &ctx.open()?, args),
+        Command::Man(args) => done(man::run(&ctx, args)),
+        Command::Completions(args) => done(completions::run(&ctx, args)),
     };
     // An unknown account name gets a "did you mean" from the names that exist.
     result.map_err(|e| {
         e.with_similar_names(|| {
-            Keychain::open(&dir().unwrap_or_default())
+            Keychain::open(&ctx.dir().unwrap_or_default())
                 .and_then(|kc| Ok(kc.store().listing()?.names))
                 .unwrap_or_default()
         })
@@ -202,10 +141,4 @@ pub fn warn_stray(path: &std::path::Path) {
         "warning: skipped {}: not a regular file (a FIFO, a device or a folder), so not a record; remove it\n",
         path.display()
     ));
-}
-
-/// `lock` works on a keychain folder even when its key store is unreachable.
-fn dir_checked(dir: PathBuf) -> Result<PathBuf> {
-    crate::config::Config::load(&dir)?;
-    Ok(dir)
 }

@@ -29,7 +29,7 @@ fn parse_reference(text: &str) -> std::result::Result<crate::reference::Referenc
     crate::reference::parse(text).map_err(|e| e.to_string())
 }
 
-pub fn run(kc: &Keychain, args: ReadArgs) -> Result<()> {
+pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: ReadArgs) -> Result<()> {
     let opts = super::login::options(&args.logon);
     let value = Resolver::new(kc, &opts, "read").value(&args.reference)?;
     let mut line = zeroize::Zeroizing::new(value.text.expose_secret().to_string());

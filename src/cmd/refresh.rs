@@ -39,7 +39,8 @@ pub struct RefreshArgs {
     pub on_failure: Option<std::ffi::OsString>,
 }
 
-pub fn run(kc: &Keychain, args: RefreshArgs, json: bool) -> Result<crate::outcome::Outcome> {
+pub fn run(ctx: &super::Ctx, kc: &Keychain, args: RefreshArgs) -> Result<crate::outcome::Outcome> {
+    let json = ctx.json();
     let opts = RefreshOptions {
         all: args.all,
         names: args.names.clone(),

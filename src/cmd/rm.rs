@@ -1,13 +1,13 @@
-//! `keychain rm NAME...`: remove accounts. Every name is checked before any is removed, so a
-//! typo in the list removes nothing; on a terminal the person confirms first (unless `-f`).
+//! `keychain rm NAME...`: remove accounts (`ops::rm`). Every name is checked before any is
+//! removed, so a typo in the list removes nothing; on a terminal the person confirms first
+//! (unless `-f`).
 
 use clap::Args;
 
-use crate::audit::Event;
-use crate::error::{Error, Result};
+use crate::cmd::Ctx;
+use crate::error::Result;
 use crate::input::Prompter;
-use crate::keychain::Keychain;
-use crate::trail::Action;
+use crate::ops::rm::{RmOptions, rm};
 
 use super::shared_args::account_names;
 
@@ -21,19 +21,13 @@ pub struct RmArgs {
     pub force: bool,
 }
 
-pub fn run(kc: &Keychain, args: RmArgs) -> Result<()> {
-    let mut names: Vec<&str> = Vec::new();
-    for name in &args.names {
-        crate::store::validate_name(name)?;
-        if kc.store().read(name)?.is_none() {
-            return Err(Error::NotFound(name.clone()));
+pub fn run(ctx: &Ctx, args: RmArgs) -> Result<()> {
+    let kc = &ctx.open()?;
+    let confirm = |names: &[&str]| -> Result<bool> {
+        let prompter = Prompter::detect();
+        if args.force || !prompter.is_interactive() {
+            return Ok(true);
         }
-        if !names.contains(&name.as_str()) {
-            names.push(name);
-        }
-    }
-    let prompter = Prompter::detect();
-    if !args.force && prompter.is_interactive() {
         let shown: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
         let question = format!(
             "Remove {} {}? Its secrets cannot be recovered. [y/N] ",
@@ -44,14 +38,15 @@ pub fn run(kc: &Keychain, args: RmArgs) -> Result<()> {
             },
             shown.join(", ")
         );
-        if !prompter.confirm(&question)? {
-            return Err(Error::usage("not confirmed: nothing removed"));
-        }
-    }
-    for name in names {
-        let lock = kc.lock(name)?;
-        kc.remove(&*lock, Event::new("rm", Action::Rm).account(name))?;
+        prompter.confirm(&question)
+    };
+    let removed = |name: &str| {
         crate::output::after_save(crate::output::err(&format!("Removed account '{name}'.\n")));
-    }
-    Ok(())
+    };
+    let options = RmOptions {
+        names: args.names.clone(),
+    };
+    rm(kc, &options, confirm, removed)?;
+    let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
+    ctx.confirm("rm", &names)
 }

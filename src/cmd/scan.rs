@@ -25,11 +25,12 @@ pub struct ScanArgs {
 }
 
 pub fn run(
+    ctx: &crate::cmd::Ctx,
     dir: Option<&Path>,
     clock: &SharedClock,
     args: ScanArgs,
-    json: bool,
 ) -> Result<crate::outcome::Outcome> {
+    let json = ctx.json();
     let (findings, errors) = scan_paths_all(&args.paths);
     if json {
         let found: Vec<serde_json::Value> = findings

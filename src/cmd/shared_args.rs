@@ -1,8 +1,8 @@
 //! Flags that several commands take: the provider settings and secrets of `add` and `set`, how
 //! a logon behaves for `login` and `exec`, the secret a field names for `show --reveal` and
 //! `audit fingerprint`, and the completion of account names that most commands offer. Kept in
-//! one file so that a command file holds only what is its own; `cmd::provider` and
-//! `cmd::secrets` read the first two.
+//! one file so that a command file holds only what is its own; `ops::edit` takes the first
+//! (as `ProviderChanges`), `cmd::secrets` reads the second.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,13 @@ use crate::record::Flow;
 /// Shell completion of account names (clap_complete's dynamic engine, see `crate::complete`).
 pub(crate) fn account_names() -> clap_complete::engine::ArgValueCandidates {
     clap_complete::engine::ArgValueCandidates::new(crate::complete::account_candidates)
+}
+
+/// An account name from the command line, parsed once, here: a bad one is refused as the core
+/// refuses it (the same text, hint and exit status).
+pub(crate) fn account_name(text: &str) -> crate::error::Result<crate::name::AccountName> {
+    crate::name::AccountName::parse(text)
+        .map_err(|bad| crate::error::Error::from(crate::store::StoreError::from(bad)))
 }
 
 /// Provider settings shared by `add` and `set`.
@@ -58,6 +65,25 @@ pub struct ProviderArgs {
     pub insecure_http: bool,
 }
 
+impl ProviderArgs {
+    /// The settings given, for the core's `add` and `set`.
+    pub fn changes(&self) -> crate::ops::edit::ProviderChanges {
+        crate::ops::edit::ProviderChanges {
+            provider: self.provider,
+            issuer: self.issuer.clone(),
+            authorize_url: self.authorize_url.clone(),
+            token_url: self.token_url.clone(),
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            scope: self.scope.clone(),
+            flow: self.flow,
+            allow_hosts: self.allow_hosts.clone(),
+            no_allow_hosts: self.no_allow_hosts,
+            insecure_http: self.insecure_http,
+        }
+    }
+}
+
 /// Secrets, each from a file or `-` for standard input (at most one per call).
 #[derive(Debug, Args, Default)]
 pub struct SecretArgs {
@@ -86,6 +112,18 @@ pub struct SecretArgs {
     /// Read a refresh token from FILE (- for standard input)
     #[arg(long, value_name = "FILE")]
     pub refresh_token_file: Option<PathBuf>,
+}
+
+impl SecretArgs {
+    /// Which secrets these flags bring.
+    pub fn given(&self) -> crate::ops::edit::SecretsGiven {
+        crate::ops::edit::SecretsGiven {
+            password: self.password_file.is_some(),
+            totp: self.totp_file.is_some() || self.totp_qr.is_some(),
+            client_secret: self.client_secret_file.is_some(),
+            refresh_token: self.refresh_token_file.is_some(),
+        }
+    }
 }
 
 /// How a logon behaves; shared by `login` and `exec`.

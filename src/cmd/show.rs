@@ -1,74 +1,55 @@
 //! `keychain show`: one account with a short fingerprint of each secret, or exactly one secret
-//! revealed.
-//!
-//! A person recognises a secret by its fingerprint (`fp:3f9a1c`, the start of the audit log's
-//! keyed HMAC, which `keychain audit fingerprint` prints whole), never by a part of it: the last
-//! characters of a password are often the guessable part.
+//! revealed (`ops::show`, where the why of fingerprints is).
 
 use clap::Args;
 
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use crate::audit::Event;
 use crate::clock;
+use crate::cmd::Ctx;
 use crate::error::{Error, Result};
-use crate::keychain::Keychain;
+use crate::ops::show::{ShowOptions, Shown, show};
 use crate::record::{Account, SecretField};
-use crate::trail::{self, Action};
 
-use super::shared_args::{RevealField, account_names};
+use super::shared_args::{RevealField, account_name, account_names};
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     #[arg(add = account_names())]
     pub name: String,
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
     /// Print exactly this one secret and a newline, for scripts
     #[arg(long, value_enum, value_name = "FIELD")]
     pub reveal: Option<RevealField>,
 }
 
-pub fn run(kc: &Keychain, args: ShowArgs) -> Result<()> {
-    if args.json && args.reveal.is_some() {
+pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<()> {
+    let (kc, json) = (&ctx.open()?, ctx.json());
+    if json && args.reveal.is_some() {
         return Err(Error::usage(
             "--reveal prints the bare secret; it has no JSON form",
         ));
     }
-    let (account, _) = kc.read(&args.name)?;
-    if let Some(field) = args.reveal {
-        let field = SecretField::from(field);
-        let value = account.secret(field).ok_or_else(|| {
-            Error::usage(format!("account '{}' has no {field} stored", args.name))
-        })?;
-        // Recorded before it is printed: no audit, no secret.
-        trail::record(
-            kc,
-            Event::new("show", Action::Reveal(field.as_str().into())).account(&args.name),
-        )?;
-        let line = zeroize::Zeroizing::new(format!("{}\n", value.expose_secret()));
-        return crate::output::raw(line.as_bytes());
-    }
-    let now = kc.now();
-    let fingerprints = fingerprints(kc, &account)?;
-    if args.json {
-        crate::output::raw(to_json(&account, &fingerprints, now).as_bytes())
-    } else {
-        crate::output::out(&to_text(&account, &fingerprints, now))
-    }
-}
-
-/// The short fingerprint of every secret the account holds, tokens included.
-fn fingerprints(kc: &Keychain, account: &Account) -> Result<Vec<(SecretField, String)>> {
-    let mut shown = Vec::new();
-    for field in SecretField::ALL {
-        if let Some(value) = account.secret(field) {
-            shown.push((field, trail::short_fingerprint_of(kc, field, value)?));
+    let options = ShowOptions {
+        name: account_name(&args.name)?,
+        reveal: args.reveal.map(SecretField::from),
+    };
+    match show(kc, &options)? {
+        Shown::Secret(value) => {
+            let line = zeroize::Zeroizing::new(format!("{}\n", value.expose_secret()));
+            crate::output::raw(line.as_bytes())
         }
+        Shown::Account {
+            account,
+            fingerprints,
+            now,
+        } if json => crate::output::raw(to_json(&account, &fingerprints, now).as_bytes()),
+        Shown::Account {
+            account,
+            fingerprints,
+            now,
+        } => crate::output::out(&to_text(&account, &fingerprints, now)),
     }
-    Ok(shown)
 }
 
 fn to_json(account: &Account, fingerprints: &[(SecretField, String)], now: i64) -> String {

@@ -34,16 +34,13 @@ pub struct StatusArgs {
     /// does not exist, or a pattern that matches none, is an unknown (exit 3)
     #[arg(value_name = "NAME|PATTERN", add = super::shared_args::account_names())]
     pub names: Vec<String>,
-    /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
-    #[arg(skip)]
-    pub json: bool,
 }
 
-pub fn run(kc: &Keychain, args: StatusArgs) -> Result<Outcome> {
+pub fn run(ctx: &super::Ctx, kc: &Keychain, args: StatusArgs) -> Result<Outcome> {
     let opts = StatusOptions { names: args.names };
     let status = crate::ops::status::check(kc, &opts, &mut |stray| super::warn_stray(stray))?;
     let worst = status.worst();
-    if args.json {
+    if ctx.json() {
         crate::output::raw(to_json(kc, &status).as_bytes())?;
     } else {
         crate::output::out_with_severities(&to_text(kc, &status))?;

@@ -1,13 +1,14 @@
 //! `keychain store copy --to DIR [--move] [NAME...]`: accounts from this keychain into another
-//! (local into shared on OpenBao, or back), each as one transaction there.
+//! (local into shared on OpenBao, or back), each as one transaction there (`ops::store::copy`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use super::shared_args::account_names;
-use crate::error::{Error, Result};
-use crate::keychain::Keychain;
+use crate::cmd::Ctx;
+use crate::error::Result;
+use crate::ops::store::{self, CopyOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
@@ -34,32 +35,27 @@ pub struct StoreCopyArgs {
     pub names: Vec<String>,
 }
 
-pub fn copy(kc: &Keychain, args: StoreCopyArgs) -> Result<()> {
-    let target = Keychain::open(&args.to)?;
-    if std::fs::canonicalize(&args.to).ok() == std::fs::canonicalize(&kc.dir).ok() {
-        return Err(Error::usage("--to names this keychain itself"));
-    }
-    let names = if args.names.is_empty() {
-        super::account_names(kc)?
-    } else {
-        args.names.clone()
+pub fn copy(ctx: &Ctx, args: StoreCopyArgs) -> Result<()> {
+    let kc = &ctx.open()?;
+    let options = CopyOptions {
+        to: args.to.clone(),
+        names: args.names.clone(),
+        remove: args.remove,
     };
-    // Every name is checked before anything is copied: a typo copies nothing.
-    for name in &names {
-        kc.peek(name)?;
-    }
-    for name in &names {
-        kc.copy_account_to(&target, name, args.remove)?;
-        let verb = if args.remove { "Moved" } else { "Copied" };
+    let verb = if args.remove { "Moved" } else { "Copied" };
+    let copied = |name: &str, there: crate::store::Location| {
         crate::output::after_save(crate::output::err(&format!(
-            "{verb} account '{name}' to {}.\n",
-            target.location(name)
+            "{verb} account '{name}' to {there}.\n"
         )));
-    }
+    };
+    let names = store::copy(kc, &options, super::warn_stray, copied)?;
     if !args.remove && !names.is_empty() {
         crate::output::after_save(crate::output::err(
             "note: the accounts are now in both keychains; use only one of them for logons ('keychain rm' them here), or each breaks the other's refresh-token chain\n",
         ));
     }
-    Ok(())
+    ctx.confirm(
+        "store copy",
+        &args.names.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }

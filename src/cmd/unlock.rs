@@ -1,11 +1,12 @@
-//! `keychain unlock` and `keychain lock`: the identity cached in the kernel keyring.
+//! `keychain unlock` and `keychain lock`: the identity cached in the kernel keyring
+//! (`ops::unlock`).
 
 use clap::Args;
 
-use std::path::Path;
-
+use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::keychain::Keychain;
+use crate::ops::unlock::{self, UnlockOptions, Unlocked};
+use secrecy::ExposeSecret;
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
@@ -40,99 +41,49 @@ pub fn parse_unlock_duration(text: &str) -> Result<std::time::Duration, String> 
     Ok(d)
 }
 
-pub fn unlock(kc: &Keychain, args: UnlockArgs) -> Result<()> {
-    // At least 1 s and at most 30 days: checked by `parse_unlock_duration`.
-    let seconds = args.duration.as_secs();
-    #[cfg(target_os = "linux")]
-    {
-        // Always from the configured store: unlocking must prove the user can open it.
-        let identity =
-            crate::keystore::for_kind(kc.config.key_store, &kc.dir, kc.settings()).load()?;
-        if identity.to_public().to_string() != kc.config.recipient {
-            return Err(crate::keystore::KeyStoreError::WrongIdentity {
-                store: kc.config.key_store,
-            }
-            .into());
-        }
-        if args.systemd_credential {
-            return systemd_credential(kc, &identity);
-        }
-        // No audit, no unlock: a log that cannot take the event refuses before the key is
-        // cached, and one that fails after it takes the cached key back out.
-        kc.check_audit()?;
-        crate::keystore::kernel::store(&kc.dir, &identity, seconds, kc.now())?;
-        if let Err(e) = crate::trail::record(
-            kc,
-            crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
-        ) {
-            let _ = crate::keystore::kernel::remove(&kc.dir);
-            return Err(e);
-        }
-        let until = kc.now().saturating_add(seconds.min(i64::MAX as u64) as i64);
-        crate::output::after_save(crate::output::err(&format!(
-            "Unlocked {} for {}, until {} ('keychain status' shows it).\n",
-            kc.dir.display(),
-            humantime::format_duration(args.duration),
-            crate::clock::rfc3339(until)
-        )));
-        Ok(())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (kc, seconds);
-        Err(crate::error::Error::usage(
-            "keychain unlock needs the Linux kernel keyring",
-        ))
-    }
-}
-
-/// `unlock --systemd-credential`: the identity on standard output, which must not be a terminal
-/// (it goes into `systemd-creds encrypt`), logged before it is written.
-#[cfg(target_os = "linux")]
-fn systemd_credential(kc: &Keychain, identity: &crate::keystore::Identity) -> Result<()> {
-    use secrecy::ExposeSecret;
-    if crate::output::stdout_is_terminal() {
-        return Err(crate::error::Error::usage_hint(
-            "--systemd-credential writes the keychain's identity to standard output, which is a terminal",
-            "pipe it into systemd-creds: keychain unlock --systemd-credential | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity",
-        ));
-    }
-    crate::trail::record(
-        kc,
-        crate::audit::Event::new("unlock --systemd-credential", crate::trail::Action::Unlock),
-    )?;
-    let line = zeroize::Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
-    crate::output::raw(line.as_bytes())?;
-    crate::output::after_save(crate::output::err(&format!(
-        "Wrote the identity of {} for systemd-creds; give the service LoadCredentialEncrypted={} ('keychain help cron').\n",
-        kc.dir.display(),
-        crate::keystore::credential::CREDENTIAL_NAME
-    )));
-    Ok(())
-}
-
-pub fn lock(dir: &Path, clock: &crate::clock::SharedClock) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        let removed = crate::keystore::kernel::remove(dir)?;
-        crate::trail::record_in(
-            dir,
-            clock,
-            crate::audit::Event::new("lock", crate::trail::Action::Lock),
-        )?;
-        if removed {
-            crate::output::after_save(crate::output::err(&format!("Locked {}.\n", dir.display())));
-        } else {
+pub fn unlock(ctx: &Ctx, args: UnlockArgs) -> Result<()> {
+    let kc = &ctx.open()?;
+    let options = UnlockOptions {
+        // At least 1 s and at most 30 days: checked by `parse_unlock_duration`.
+        seconds: args.duration.as_secs(),
+        systemd_credential: args.systemd_credential,
+        output_is_terminal: args.systemd_credential && crate::output::stdout_is_terminal(),
+    };
+    match unlock::unlock(kc, &options)? {
+        Unlocked::Cached { until } => {
             crate::output::after_save(crate::output::err(&format!(
-                "{} was not unlocked.\n",
-                dir.display()
+                "Unlocked {} for {}, until {} ('keychain status' shows it).\n",
+                kc.dir.display(),
+                humantime::format_duration(args.duration),
+                crate::clock::rfc3339(until)
             )));
         }
-        Ok(())
+        // `unlock --systemd-credential`: the identity on standard output, which is not a
+        // terminal (it goes into `systemd-creds encrypt`), logged before it is written.
+        Unlocked::Identity(identity) => {
+            let line = zeroize::Zeroizing::new(format!("{}\n", identity.expose_secret()));
+            crate::output::raw(line.as_bytes())?;
+            crate::output::after_save(crate::output::err(&format!(
+                "Wrote the identity of {} for systemd-creds; give the service LoadCredentialEncrypted={} ('keychain help cron').\n",
+                kc.dir.display(),
+                crate::keystore::credential::CREDENTIAL_NAME
+            )));
+        }
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (dir, clock);
-        Ok(())
+    ctx.confirm("unlock", &[])
+}
+
+pub fn lock(ctx: &Ctx) -> Result<()> {
+    let dir = &ctx.dir()?;
+    match unlock::lock(dir, &ctx.clock)? {
+        Some(true) => {
+            crate::output::after_save(crate::output::err(&format!("Locked {}.\n", dir.display())))
+        }
+        Some(false) => crate::output::after_save(crate::output::err(&format!(
+            "{} was not unlocked.\n",
+            dir.display()
+        ))),
+        None => {}
     }
+    ctx.confirm("lock", &[])
 }

@@ -287,3 +287,30 @@ fn the_schemas_provider_kinds_are_exactly_keychains() {
         .collect();
     assert_eq!(listed, &serde_json::json!(known));
 }
+
+/// Regression (issue 21, the CLI `Ctx`): every command whose only output is a notice on
+/// standard error confirms on standard output under --json, each with its own command name and
+/// the accounts as given, read from the one output mode `dispatch` builds.
+#[test]
+fn commands_that_only_confirm_print_their_confirmation_under_json() {
+    let kc = Kc::with_file_store();
+    kc.add_account("a");
+    kc.add_account("b");
+    let cases: [(&[&str], &str, Value); 3] = [
+        (&["mv", "a", "c"], "mv", serde_json::json!(["a", "c"])),
+        (&["rm", "-f", "c", "c"], "rm", serde_json::json!(["c", "c"])),
+        (&["lock"], "lock", serde_json::json!([])),
+    ];
+    for (args, command, accounts) in cases {
+        let mut full = vec!["--json"];
+        full.extend(args);
+        let out = kc.run(&full);
+        assert_success(&out, &full);
+        let doc = stdout_json(&out, &full);
+        assert_eq!(
+            doc,
+            serde_json::json!({"format": 1, "ok": true, "command": command, "accounts": accounts}),
+            "{full:?}"
+        );
+    }
+}

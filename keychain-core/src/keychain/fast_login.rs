@@ -54,7 +54,7 @@ impl Keychain {
         pick: impl FnOnce(&Account) -> Option<T>,
     ) -> Option<T> {
         let shared = self.shared.as_ref().filter(|s| s.trail_in_store)?;
-        crate::store::validate_name(name).ok()?;
+        crate::name::AccountName::parse(name).ok()?;
         // Events logged while the store was down go in first, on the normal path.
         if crate::trail::offline::pending(&self.dir) {
             return None;

@@ -318,21 +318,18 @@ impl Failure for StoreError {
     }
 }
 
-/// Account names become file names: allow only what is safe everywhere.
+/// Account names become file names: allow only what is safe everywhere. The check is
+/// [`AccountName::parse`](crate::name::AccountName::parse); this is its form for the stores,
+/// which take names as text and parse each they are given or list (a folder, OpenBao).
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::BadName(name.to_string()))
+    crate::name::AccountName::parse(name)
+        .map(drop)
+        .map_err(StoreError::from)
+}
+
+impl From<crate::name::BadName> for StoreError {
+    fn from(bad: crate::name::BadName) -> Self {
+        StoreError::BadName(bad.0)
     }
 }
 

@@ -327,7 +327,7 @@ fn account_in(a: AccountIn, now: i64) -> std::result::Result<Account, (String, F
             .header
             .get("name")
             .and_then(|n| n.as_str())
-            .filter(|n| crate::store::validate_name(n).is_ok())
+            .filter(|n| crate::name::is_valid(n))
             .unwrap_or("(unnamed)");
         (name.to_string(), Fate::Refused(e.to_string()))
     })?;

@@ -58,7 +58,8 @@ pub fn only_looks(args: &AuditArgs) -> bool {
     )
 }
 
-pub fn run(kc: &Keychain, mut args: AuditArgs, json: bool) -> Result<Outcome> {
+pub fn run(ctx: &crate::cmd::Ctx, kc: &Keychain, mut args: AuditArgs) -> Result<Outcome> {
+    let json = ctx.json();
     args.report.json = json;
     match args.command {
         None => report::run(kc, args.report),

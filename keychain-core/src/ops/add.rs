@@ -1,0 +1,96 @@
+//! `add`: onboard an account. Never overwrites an existing one without `replace`.
+
+use crate::audit::Event;
+use crate::error::{Error, Result};
+use crate::keychain::{Keychain, OnAuditFailure};
+use crate::name::AccountName;
+use crate::providers::ProviderKind;
+use crate::record::{Account, Header, Provider, SecretField};
+use crate::store::Expect;
+use crate::trail::{self, Action};
+
+use super::edit::{self, ProviderChanges};
+
+/// The account to add, its secrets aside (see [`add`]).
+#[derive(Debug, Clone)]
+pub struct AddOptions {
+    /// The account's name.
+    pub name: AccountName,
+    /// Its provider settings; `provider` must be given.
+    pub provider: ProviderChanges,
+    /// The user name to log on with.
+    pub user: String,
+    /// Overwrite an existing account of this name.
+    pub replace: bool,
+}
+
+/// An account added.
+#[derive(Debug, Clone)]
+pub struct Added {
+    /// Its name.
+    pub name: AccountName,
+    /// Its provider.
+    pub provider: ProviderKind,
+    /// Its user name.
+    pub user: String,
+    /// The secrets it holds.
+    pub secrets: Vec<SecretField>,
+}
+
+/// Adds the account `options` describes. `read_secrets` puts its secrets into the new account
+/// (given the time); it is called once the name, the provider settings and the absence of an
+/// existing account are checked, so a person is never asked for a password that is then
+/// refused, and before the key and the lock are taken, so a prompt never holds the lock.
+pub fn add(
+    kc: &Keychain,
+    options: &AddOptions,
+    read_secrets: impl FnOnce(&mut Account, i64) -> Result<()>,
+) -> Result<Added> {
+    let name = options.name.as_str();
+    // `provider` is optional only because `set` shares the settings; an account without one
+    // cannot log on.
+    let Some(kind) = options.provider.provider else {
+        return Err(Error::usage_hint(
+            "add needs --provider PROVIDER",
+            format!("use one of: {}", crate::providers::names()),
+        ));
+    };
+    let now = kc.now();
+    let mut provider = Provider::new(kind);
+    edit::apply(&mut provider, &options.provider)?;
+    if !options.replace && kc.store().read(name)?.is_some() {
+        return Err(crate::store::StoreError::Exists(name.to_string()).into());
+    }
+
+    let mut account = Account::new(Header::new(name, provider, options.user.clone(), now));
+    read_secrets(&mut account, now)?;
+    crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
+
+    // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
+    kc.identity()?;
+    let lock = kc.lock(name)?;
+    let expect = if options.replace {
+        Expect::Any
+    } else {
+        Expect::Absent
+    };
+    let event = trail::fingerprints(kc, &account, Event::new("add", Action::Add).account(name))?;
+    let mut events = vec![event];
+    // Where credentials may go beyond the account's own hosts is a security decision: logged.
+    let p = &account.header.provider;
+    for (field, given) in [
+        ("allow-host", !p.allow_hosts.is_empty()),
+        ("insecure-http", p.insecure_http),
+    ] {
+        if given {
+            events.push(Event::new("add", Action::Set(field.into())).account(name));
+        }
+    }
+    kc.commit(&*lock, expect, &mut account, events, OnAuditFailure::Undo)?;
+    Ok(Added {
+        name: options.name.clone(),
+        provider: account.header.provider.kind,
+        user: account.header.user.clone(),
+        secrets: account.header.secrets.keys().copied().collect(),
+    })
+}
