@@ -96,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             host: (*host).into(),
         })
         .collect();
-    keychain::trail::log_of(&dir, &keychain::clock::system())
+    keychain::audit::log_of(&dir, &keychain::clock::system())
         .append_stamped(trail.iter().map(|(_, e, ..)| e).zip(&stamps))?;
     eprintln!("wrote {} events for {} accounts", trail.len(), names.len());
     Ok(())

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use keychain::audit::{Action, Event};
 use keychain::keychain::{Keychain, OnAuditFailure};
-use keychain::record::{Account, Header, Provider, SecretField};
+use keychain::providers::ProviderSettings;
+use keychain::record::{Account, Header, SecretField};
 use keychain::store::Expect;
 use secrecy::SecretString;
 
@@ -22,10 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     for i in 0..count {
         let name = format!("bulk-{i:05}");
-        let provider = Provider {
+        let provider = ProviderSettings {
             issuer: Some("http://127.0.0.1:9".into()),
             client_id: Some("cli".into()),
-            ..Provider::new(keychain::providers::ProviderKind::Oidc)
+            ..ProviderSettings::new(keychain::providers::ProviderKind::Oidc)
         };
         let mut account = Account::new(Header::new(&name, provider, format!("user{i}"), now));
         account.set_secret(

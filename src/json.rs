@@ -15,7 +15,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::clock;
-use crate::record::{Header, Provider, Rejection, Usage};
+use crate::providers::ProviderSettings;
+use crate::record::{Header, Rejection, Usage};
 
 /// The contract's version, the first field of every document.
 pub const FORMAT: u64 = 1;
@@ -48,7 +49,7 @@ pub fn time_opt(unix: Option<i64>) -> Value {
 
 /// A provider: its settings, never a secret. Absent settings are `null`, so every key is always
 /// there.
-pub fn provider(p: &Provider) -> Value {
+pub fn provider(p: &ProviderSettings) -> Value {
     json!({
         "kind": p.kind,
         "issuer": p.issuer,

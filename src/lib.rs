@@ -7,10 +7,10 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub use keychain_core::{
-    activity, audit, choice, clock, config, crypto, error, fsutil, hardening, hook, init,
-    invantive, keychain, keystore, lockfile, login, logon, members, name, oauth, ops, progress,
-    prompt, providers, record, reference, report, secret, settings, severity, store, supply, text,
-    totp, trail, transfer, validate, whoami,
+    activity, audit, choice, clock, config, crypto, encoding, error, exit, fsutil, hardening, hook,
+    host, http, init, invantive, keychain, keystore, lockfile, logon, members, name, oauth, ops,
+    progress, prompt, providers, record, reference, resolve, scrub, secret, settings, severity,
+    store, supply, text, totp, transfer, validate, whoami,
 };
 
 pub mod cli;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use keychain_core::error::exit;
+use keychain_core::exit;
 
 /// The exit statuses of `status`, as monitoring plugins (Nagios, Icinga) give them.
 pub mod nagios {

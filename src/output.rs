@@ -221,13 +221,13 @@ mod tests {
             stream: "output",
             source: IoError::from(ErrorKind::BrokenPipe),
         };
-        assert_eq!(closed.exit_code(), crate::error::exit::PIPE);
+        assert_eq!(closed.exit_code(), crate::exit::PIPE);
         assert!(closed.is_closed_pipe());
         let full = Error::Output {
             stream: "output",
             source: IoError::from_raw_os_error(28),
         };
-        assert_eq!(full.exit_code(), crate::error::exit::IO);
+        assert_eq!(full.exit_code(), crate::exit::IO);
         assert!(!full.is_closed_pipe());
     }
 }

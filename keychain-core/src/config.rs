@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use crate::fsutil;
 use crate::keystore::{Identity, KeyStoreKind};
+use crate::store::StoreKind;
 
 /// The configuration's file name inside the keychain folder.
 pub const CONFIG_FILE: &str = "config.json";
@@ -318,9 +319,6 @@ impl<'a> From<&'a Config> for crate::keystore::Expected<'a> {
         }
     }
 }
-
-// re-export for the merge (issue 21): the store kind lives with the stores.
-pub use crate::store::StoreKind;
 
 /// Parses an age X25519 public key (`age1...`).
 pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {

@@ -12,10 +12,7 @@ mod convert;
 
 pub use advice::account_command;
 
-// re-export for the merge (issue 21): `error::exit::X` still names the codes, now in the leaf
-// module `crate::exit`.
-pub use crate::exit;
-use crate::exit::{Class, Failure};
+use crate::exit::{self, Class, Failure};
 
 /// Why a command failed: one variant per class of failure, each with its exit code
 /// ([`Error::exit_code`]) and its advice ([`Error::hint`]).
@@ -189,7 +186,7 @@ pub enum Error {
         #[source]
         source: crate::audit::AuditError,
         /// The exit code: integrity for a log that does not verify, I/O or usage otherwise
-        /// (see `trail::audit_error`).
+        /// (see the `From<AuditError>` in `error/convert.rs`).
         code: i32,
     },
 
@@ -291,7 +288,7 @@ impl Error {
     /// The documented exit code of this error's class (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
-            // The audit log's failures keep the code they were given (`trail::audit_error`).
+            // The audit log's failures keep the code they were given (the `From<AuditError>` in `error/convert.rs`).
             Error::Audit { code, .. } => *code,
             _ => self.class().exit_code(),
         }

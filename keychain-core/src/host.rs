@@ -23,6 +23,6 @@ mod tests {
     /// of issue 21, `audit::host_name` is its own copy; it becomes a re-export of this one.)
     #[test]
     fn locks_and_audit_events_name_the_machine_alike() {
-        assert_eq!(super::host_name(), crate::audit::host_name());
+        assert_eq!(super::host_name(), crate::host::host_name());
     }
 }

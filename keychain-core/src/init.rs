@@ -9,16 +9,17 @@
 
 use std::path::Path;
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::clock::SharedClock;
-use crate::config::{Config, StoreKind, parse_recipient};
+use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keystore::{self, Identity, KeyStoreKind};
 use crate::settings::Settings;
 use crate::store::StoreError;
+use crate::store::StoreKind;
 use crate::store::openbao::setup::{CasRequired, prepare};
-use crate::trail::{self, Action};
 
 /// What a new keychain should be.
 #[derive(Debug)]
@@ -110,10 +111,10 @@ pub fn create(
     crate::store::open(dir, &config.store)?;
     // This machine's own log exists for a shared keychain too: it takes what the machine does
     // while the store is down.
-    trail::init(dir, &identity, clock)?;
+    crate::audit::init(dir, &identity, clock)?;
     let joined = match &config.store {
         StoreKind::Local => {
-            trail::record_in(dir, clock, Event::new("init", Action::Init))?;
+            crate::audit::record_in(dir, clock, Event::new("init", Action::Init))?;
             None
         }
         StoreKind::Openbao(_) => start_or_join(dir, settings, clock, identity, request.join)?,
@@ -144,7 +145,7 @@ fn start_or_join(
         shared.join(identity)?;
         return Ok(Some(Joined {
             public: identity.to_public().to_string(),
-            host: crate::audit::host_name(),
+            host: crate::host::host_name(),
         }));
     }
     if shared.exists()? {
@@ -155,7 +156,7 @@ fn start_or_join(
     }
     let opened = shared.create(
         identity,
-        &crate::audit::host_name(),
+        &crate::host::host_name(),
         &crate::audit::user_at_host(),
         kc.now(),
     )?;
@@ -167,7 +168,7 @@ fn start_or_join(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::exit;
+    use crate::exit;
 
     fn request(key_store: KeyStoreKind, recipients: &[&str], join: bool) -> InitRequest {
         InitRequest {
@@ -191,7 +192,7 @@ mod tests {
         assert!(made.joined.is_none() && made.cas_not_required.is_none());
         let config = Config::load(&dir).unwrap();
         assert_eq!(config.recipient, made.recipient);
-        let log = std::fs::read_to_string(dir.join(trail::LOG_FILE)).unwrap();
+        let log = std::fs::read_to_string(dir.join(crate::audit::LOG_FILE)).unwrap();
         assert!(log.contains(r#""action":"init""#), "{log}");
 
         let again = create_in(&dir, request(KeyStoreKind::File, &[], false)).unwrap_err();

@@ -42,7 +42,6 @@ use crate::record::{self, Account, Header, RecordError};
 use crate::settings::Settings;
 use crate::store::kv::{Kv, LocalKv};
 use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
-use crate::trail;
 
 mod audit_trail;
 mod fast_login;
@@ -168,7 +167,7 @@ impl Keychain {
             dir: dir.to_path_buf(),
             config,
             settings,
-            audit: trail::log_of(dir, &clock).waiting_at_most(lock_timeout),
+            audit: crate::audit::log_of(dir, &clock).waiting_at_most(lock_timeout),
             clock,
             store,
             shared,
@@ -274,7 +273,7 @@ impl Keychain {
             .waiting_at_most(self.settings.lock_timeout);
         let log = self.shared_log.get_or_init(|| log);
         // The store answers again: what this machine logged while it did not goes in first.
-        trail::offline::copy_to_shared(&self.dir, log)?;
+        crate::audit::offline::copy_to_shared(&self.dir, log)?;
         Ok(log)
     }
 
@@ -326,15 +325,15 @@ impl Keychain {
             Derivation::NotCached(reason) => Outcome::Error(format!("not cached: {reason}")),
             Derivation::Refused => Outcome::Error("wrong passphrase".into()),
         };
-        let event =
-            Event::new("unlock from passphrase file", trail::Action::Unlock).outcome(outcome);
+        let event = Event::new("unlock from passphrase file", crate::audit::Action::Unlock)
+            .outcome(outcome);
         match self.audit.append(&event) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = keystore::derived::forget(&self.dir);
                 // A refused passphrase is the error worth showing; the log's comes next time.
                 if opened {
-                    Err(trail::audit_error(e))
+                    Err(crate::error::Error::from(e))
                 } else {
                     Ok(())
                 }
@@ -400,7 +399,7 @@ impl Keychain {
         let there = to.lock(name)?;
         let event = Event::new(
             format!("copy from {}", self.location(name)),
-            crate::trail::Action::Import,
+            crate::audit::Action::Import,
         )
         .account(name);
         to.commit(
@@ -413,7 +412,7 @@ impl Keychain {
         if remove_here {
             let event = Event::new(
                 format!("moved to {}", to.location(name)),
-                crate::trail::Action::Rm,
+                crate::audit::Action::Rm,
             )
             .account(name);
             self.remove(&*here, event)?;
@@ -538,13 +537,16 @@ impl Keychain {
             return Ok(Logged::Known(all.get(name).copied()));
         }
         if !self.trail_in_store() {
-            let snapshot = self.audit.counter_snapshot().map_err(trail::audit_error)?;
+            let snapshot = self
+                .audit
+                .counter_snapshot()
+                .map_err(crate::error::Error::from)?;
             return Ok(Logged::Snapshot(snapshot));
         }
         Ok(Logged::Known(
             self.trail()?
                 .last_counter(name)
-                .map_err(trail::audit_error)?,
+                .map_err(crate::error::Error::from)?,
         ))
     }
 
@@ -554,8 +556,8 @@ impl Keychain {
         match logged {
             Logged::Known(counter) => Ok(counter),
             Logged::Snapshot(snapshot) => snapshot
-                .last_counter(name, &trail::audit_key(self.identity()?))
-                .map_err(trail::audit_error),
+                .last_counter(name, &crate::audit::audit_key(self.identity()?))
+                .map_err(crate::error::Error::from),
         }
     }
 
@@ -571,7 +573,7 @@ impl Keychain {
             Some(identity) if !self.trail_in_store() => self
                 .audit
                 .counter_snapshot()?
-                .last_counter(name, &trail::audit_key(identity)),
+                .last_counter(name, &crate::audit::audit_key(identity)),
             _ => pending.last_counter(name),
         }
     }
@@ -581,7 +583,10 @@ impl Keychain {
     /// records (the log first, the records second).
     pub fn load_counters(&self) -> Result<()> {
         if self.counters.get().is_none() {
-            let all = self.trail()?.all_counters().map_err(trail::audit_error)?;
+            let all = self
+                .trail()?
+                .all_counters()
+                .map_err(crate::error::Error::from)?;
             let _ = self.counters.set(all);
         }
         Ok(())
@@ -594,7 +599,7 @@ impl Keychain {
             return Ok(false);
         }
         if self.counters.get().is_none() {
-            let all = crate::audit::copy_counters(&self.dir).map_err(trail::audit_error)?;
+            let all = crate::audit::copy_counters(&self.dir).map_err(crate::error::Error::from)?;
             let _ = self.counters.set(all);
         }
         Ok(true)
@@ -686,7 +691,7 @@ impl Keychain {
         };
         let pending = match trail.map(|trail| trail.begin()) {
             Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
-                return Err(trail::audit_error(e));
+                return Err(crate::error::Error::from(e));
             }
             other => other,
         };
@@ -700,7 +705,7 @@ impl Keychain {
         }) {
             Some(Ok(logged)) => logged.unwrap_or(0),
             Some(Err(e)) if on_audit_failure == OnAuditFailure::Undo => {
-                return Err(trail::audit_error(e));
+                return Err(crate::error::Error::from(e));
             }
             _ => 0,
         };
@@ -733,7 +738,7 @@ impl Keychain {
         };
         if let Err(e) = committed {
             if on_audit_failure == OnAuditFailure::Keep {
-                return Err(trail::audit_error(e));
+                return Err(crate::error::Error::from(e));
             }
             let undone = match before {
                 Some(raw) => self
@@ -743,7 +748,7 @@ impl Keychain {
                 None => self.store.remove(lock),
             };
             return Err(match undone {
-                Ok(()) => trail::audit_error(e),
+                Ok(()) => crate::error::Error::from(e),
                 // Exit 7: the record now holds a change its log does not.
                 Err(undo) => Error::Unlogged {
                     path: self.store.location(&name).into(),
@@ -761,7 +766,7 @@ impl Keychain {
     pub fn remove(&self, lock: &dyn AccountLock, event: Event) -> Result<()> {
         let name = lock.account().to_string();
         lock.still_held()?;
-        let pending = self.trail()?.begin().map_err(trail::audit_error)?;
+        let pending = self.trail()?.begin().map_err(crate::error::Error::from)?;
         let raw = self
             .store
             .read(&name)?
@@ -769,7 +774,7 @@ impl Keychain {
         let writes = record::peek(&raw.bytes).map(|h| h.writes).unwrap_or(0);
         let logged = self
             .counter_under_lock(&*pending, &name)
-            .map_err(trail::audit_error)?
+            .map_err(crate::error::Error::from)?
             .unwrap_or(0);
         self.store.remove(lock).map_err(|e| match e {
             StoreError::NotFound(name) => Error::NotFound(name),
@@ -777,7 +782,7 @@ impl Keychain {
         })?;
         if let Err(e) = pending.commit(&[event.counter(writes.max(logged) + 1)]) {
             return Err(match self.store.write(lock, Expect::Absent, &raw.bytes) {
-                Ok(_) => trail::audit_error(e),
+                Ok(_) => crate::error::Error::from(e),
                 Err(undo) => Error::Unlogged {
                     path: self.store.location(&name).into(),
                     change: Unlogged::Removed,
@@ -792,19 +797,24 @@ impl Keychain {
     /// Checks that the audit log can take events now, without writing one: for commands that
     /// must not start something (a refresh at the provider) they could not record.
     pub fn check_audit(&self) -> Result<()> {
-        self.trail()?.begin().map(drop).map_err(trail::audit_error)
+        self.trail()?
+            .begin()
+            .map(drop)
+            .map_err(crate::error::Error::from)
     }
 
     /// Appends one event to this machine's file log, for what a machine does while its shared
     /// store (and with it the shared trail) cannot be reached: serving a still-valid token from
     /// its local copy. No log, no token, even then.
     pub fn record_offline(&self, event: Event) -> Result<()> {
-        self.audit.append(&event).map_err(trail::audit_error)
+        self.audit.append(&event).map_err(crate::error::Error::from)
     }
 
     /// Appends one event to the audit log (for reads and uses that change no record).
     pub fn record(&self, event: Event) -> Result<()> {
-        self.trail()?.append(&event).map_err(trail::audit_error)
+        self.trail()?
+            .append(&event)
+            .map_err(crate::error::Error::from)
     }
 
     /// Where the account's record lives: a file, or `openbao://host/mount/path/NAME`.

@@ -292,7 +292,7 @@ mod tests {
         };
         let holder = busy.holder.clone().expect("the holder is known");
         assert_eq!(holder.pid, std::process::id());
-        assert_eq!(holder.host, Some(crate::audit::host_name()));
+        assert_eq!(holder.host, Some(crate::host::host_name()));
         assert!(holder.since.is_some());
         let text = busy.to_string();
         assert!(

@@ -9,13 +9,14 @@ use secrecy::SecretString;
 use crate::config::Config;
 use crate::keystore::{Identity, KeyStoreKind};
 use crate::proptest_support::{mutate, regressions};
-use crate::record::{self, Account, Header, Provider, SecretField};
+use crate::providers::ProviderSettings;
+use crate::record::{self, Account, Header, SecretField};
 
 fn sealed() -> (Vec<u8>, Identity) {
     let id = Identity::generate();
     let mut account = Account::new(Header::new(
         "acme",
-        Provider::new(crate::providers::ProviderKind::Oidc),
+        ProviderSettings::new(crate::providers::ProviderKind::Oidc),
         "dwho".into(),
         100,
     ));

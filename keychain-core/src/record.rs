@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::providers::ProviderSettings;
+
 mod format;
 
 pub use format::{AUTH_MAGIC, Auth, open, peek, seal, split_auth};
@@ -150,9 +152,6 @@ impl std::fmt::Display for SecretField {
     }
 }
 
-// re-export for the merge (issue 21): provider settings live with the providers.
-pub use crate::providers::{Flow, ProviderSettings as Provider};
-
 /// The public parameters of a TOTP secret.
 ///
 /// They sit in the header so `list` and audits can show them without the key; the seed stays in
@@ -212,7 +211,7 @@ pub struct Header {
     /// The account's name, also its file name; [`open`] refuses a header naming another.
     pub name: String,
     /// Where and how to log on.
-    pub provider: Provider,
+    pub provider: ProviderSettings,
     /// The user name at the provider (logon code or e-mail address).
     pub user: String,
     /// The TOTP secret's parameters, present when the account has one.
@@ -275,7 +274,7 @@ pub struct Header {
 impl Header {
     /// The header of a new account, created and updated at `now` (Unix seconds), with no
     /// secrets and no history.
-    pub fn new(name: &str, provider: Provider, user: String, now: i64) -> Self {
+    pub fn new(name: &str, provider: ProviderSettings, user: String, now: i64) -> Self {
         Header {
             name: name.to_string(),
             provider,
@@ -388,9 +387,6 @@ impl Account {
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
-
-// re-export for the merge (issue 21): the helper lives in the base module `encoding`.
-pub use crate::encoding::hex;
 
 #[cfg(test)]
 mod tests;

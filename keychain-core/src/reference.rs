@@ -8,9 +8,6 @@
 
 use crate::record::SecretField;
 
-// re-export for the merge (issue 21)
-pub use crate::resolve::{Resolver, Value, check_token_text, field_value};
-
 /// The scheme a reference may start with, and must in templates and env files.
 pub const SCHEME: &str = "keychain://";
 

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::audit::{Action, Event};
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::login::{self, Options};
+use crate::ops::login::{self, Options};
 use crate::record::Account;
 use crate::reference::{Field, Reference};
 
@@ -140,10 +140,7 @@ pub fn field_value(kc: &Keychain, account: &Account, field: Field, command: &str
                 .secret(secret)
                 .ok_or_else(|| missing(secret.as_str()))?
                 .clone();
-            crate::trail::record(
-                kc,
-                Event::new(command, Action::Reveal(secret.as_str().into())).account(name),
-            )?;
+            kc.record(Event::new(command, Action::Reveal(secret.as_str().into())).account(name),)?;
             Ok(Value {
                 text: value,
                 expires_at: None,

@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::lockfile::DEFAULT_LOCK_TIMEOUT;
+
 /// A setting given that keychain cannot use; `error.rs` adds what to set instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -38,8 +40,6 @@ impl crate::exit::Failure for SettingsError {
 
 type Result<T, E = SettingsError> = std::result::Result<T, E>;
 
-// re-export for the merge (issue 21): the lock's default lives with the locks.
-pub use crate::lockfile::DEFAULT_LOCK_TIMEOUT;
 /// The longest lock timeout accepted: a day. Anything longer is a mistake.
 const MAX_LOCK_TIMEOUT_SECS: f64 = 86_400.0;
 /// Longest wait for any keyring call: a Secret Service can hang.

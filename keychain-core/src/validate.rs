@@ -10,7 +10,8 @@
 
 use secrecy::ExposeSecret;
 
-use crate::record::{Account, Provider, SecretField};
+use crate::providers::{ProviderRule, ProviderSettings};
+use crate::record::{Account, SecretField};
 use crate::totp::TotpSecret;
 
 /// Longest user name accepted: logon codes are e-mail addresses or short names.
@@ -93,9 +94,6 @@ impl crate::exit::Failure for Invalid {
     }
 }
 
-// re-export for the merge (issue 21): the rule lives with the providers it checks.
-pub use crate::providers::ProviderRule;
-
 /// Checks an account before it is stored; the first problem found is returned.
 pub fn account(account: &Account, rule: ProviderRule) -> Result<(), Invalid> {
     crate::store::validate_name(&account.header.name)?;
@@ -144,7 +142,7 @@ pub fn account(account: &Account, rule: ProviderRule) -> Result<(), Invalid> {
 /// Checks a provider: http(s) URLs, and (with [`ProviderRule::Complete`]) what its kind needs
 /// to log on. (The kind is one keychain knows by its type: a record or export naming another
 /// does not parse.)
-pub fn provider(provider: &Provider, rule: ProviderRule) -> Result<(), Invalid> {
+pub fn provider(provider: &ProviderSettings, rule: ProviderRule) -> Result<(), Invalid> {
     for (field, value) in [
         ("issuer", &provider.issuer),
         ("authorization URL", &provider.authorize_url),
@@ -187,7 +185,7 @@ pub fn provider(provider: &Provider, rule: ProviderRule) -> Result<(), Invalid> 
 
 /// The URLs that would carry credentials over plain http to a host other than loopback. The
 /// redirect URI is left out: nothing is ever sent to it.
-pub fn insecure_urls(provider: &Provider) -> Vec<String> {
+pub fn insecure_urls(provider: &ProviderSettings) -> Vec<String> {
     [
         &provider.issuer,
         &provider.authorize_url,
@@ -226,10 +224,10 @@ mod tests {
     use secrecy::SecretString;
 
     fn good() -> Account {
-        let provider = Provider {
+        let provider = ProviderSettings {
             issuer: Some("https://login.example.com".into()),
             client_id: Some("cli".into()),
-            ..Provider::new(ProviderKind::Oidc)
+            ..ProviderSettings::new(ProviderKind::Oidc)
         };
         let mut account = Account::new(Header::new("acme", provider, "dwho".into(), 0));
         account.header.totp = Some(TotpParams {
@@ -299,9 +297,9 @@ mod tests {
     #[test]
     fn an_oauth2_account_from_a_settings_file_may_lack_its_endpoints() {
         let mut a = good();
-        a.header.provider = Provider {
+        a.header.provider = ProviderSettings {
             client_id: Some("tl".into()),
-            ..Provider::new(ProviderKind::Oauth2)
+            ..ProviderSettings::new(ProviderKind::Oauth2)
         };
         account(&a, ProviderRule::FromSettings).unwrap();
         assert!(account(&a, ProviderRule::Complete).is_err());

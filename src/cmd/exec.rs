@@ -83,7 +83,7 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: ExecArgs) -> Result<crate::ou
                     let token =
                         crate::ops::login::obtain_with_hook(kc, &spec.account, &opts, on_failure)?;
                     // As every way out: a token with a space or a line break is not handed on.
-                    crate::reference::check_token_text(&token.access_token)?;
+                    crate::resolve::check_token_text(&token.access_token)?;
                     let value = token.access_token.clone();
                     tokens.insert(&spec.account, token);
                     value
@@ -164,7 +164,7 @@ fn specs(args: &ExecArgs) -> Result<Vec<EnvSpec>> {
 fn plain_or_secret(kc: &Keychain, spec: &EnvSpec, field: EnvField) -> Result<SecretString> {
     let (account, _) = kc.read(&spec.account)?;
     let command = format!("exec --env {}", spec.var);
-    Ok(crate::reference::field_value(kc, &account, field, &command)?.text)
+    Ok(crate::resolve::field_value(kc, &account, field, &command)?.text)
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells report it.

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cmd::Ctx;
-use crate::error::{Result, exit};
+use crate::error::Result;
+use crate::exit;
 use crate::ops::transfer::{Fate, ImportOptions, import};
 use crate::outcome::Outcome;
 

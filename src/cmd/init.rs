@@ -8,10 +8,10 @@ use clap::Args;
 
 use crate::cli::choice;
 use crate::cmd::Ctx;
-use crate::config::StoreKind;
 use crate::error::{Error, Result};
 use crate::keystore::KeyStoreKind;
 use crate::ops::init::{InitOptions, init};
+use crate::store::StoreKind;
 use crate::store::openbao::{AuthSettings, OpenBaoSettings};
 
 #[derive(Debug, Args)]

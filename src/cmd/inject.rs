@@ -14,7 +14,8 @@ use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::reference::{Piece, Resolver};
+use crate::reference::Piece;
+use crate::resolve::Resolver;
 
 use super::shared_args::LogonArgs;
 

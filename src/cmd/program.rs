@@ -5,7 +5,8 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, exit};
+use crate::error::Error;
+use crate::exit;
 
 /// Checks that `program` can be started, searching `PATH` as `execvp` does when the name has
 /// no `/`.

@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 
 use crate::error::Result;
 use crate::keychain::Keychain;
-use crate::reference::Resolver;
+use crate::resolve::Resolver;
 
 use super::shared_args::LogonArgs;
 

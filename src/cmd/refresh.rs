@@ -11,7 +11,8 @@ use clap::Args;
 
 use std::fmt::Write as _;
 
-use crate::error::{Result, exit};
+use crate::error::Result;
+use crate::exit;
 use crate::keychain::Keychain;
 use crate::ops::refresh::{RefreshOptions, Refreshed};
 

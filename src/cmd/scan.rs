@@ -14,7 +14,8 @@ use crate::audit::Event;
 use crate::audit::{Action, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::error::{Result, exit};
+use crate::error::Result;
+use crate::exit;
 use crate::invantive::{ScanError, scan_paths_all};
 
 #[derive(Debug, Args)]

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::choice;
+use crate::providers::Flow;
 use crate::providers::ProviderKind;
-use crate::record::Flow;
 
 /// Shell completion of account names (clap_complete's dynamic engine, see `crate::complete`).
 pub(crate) fn account_names() -> clap_complete::engine::ArgValueCandidates {

@@ -86,8 +86,8 @@ fn to_json(kc: &Keychain, status: &Status) -> String {
         })
         .collect();
     let (kind, location) = match &kc.config.store {
-        crate::config::StoreKind::Local => ("local", kc.dir.join("accounts").display().to_string()),
-        shared @ crate::config::StoreKind::Openbao(_) => ("openbao", shared.to_string()),
+        crate::store::StoreKind::Local => ("local", kc.dir.join("accounts").display().to_string()),
+        shared @ crate::store::StoreKind::Openbao(_) => ("openbao", shared.to_string()),
     };
     let key_store = &status.key_store;
     let unlocked = status.unlocked_until;

@@ -219,7 +219,7 @@ fn at(time: i64, user: &str, host: &str, action: Action) -> (Event, Stamp) {
 }
 
 fn append(kc: &Kc, trail: &[(Event, Stamp)]) {
-    keychain::trail::log_of(&kc.dir, &keychain::clock::system())
+    keychain::audit::log_of(&kc.dir, &keychain::clock::system())
         .append_stamped(trail.iter().map(|(e, s)| (e, s)))
         .unwrap();
 }
@@ -327,7 +327,7 @@ fn a_reveal_before_the_window_is_learned_from_but_not_listed() {
     // set back (this process's user and host, as the binary's own reveal below).
     let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
     let clock: keychain::clock::SharedClock = keychain::clock::ManualClock::at_unix(now - 40 * DAY);
-    keychain::trail::log_of(&kc.dir, &clock)
+    keychain::audit::log_of(&kc.dir, &clock)
         .append(&Event::new("show", Action::Reveal("password".into())).account("acme"))
         .unwrap();
     let report = json(&kc.run(&["audit", "--json", "--fail-on", "critical"]));

@@ -122,7 +122,7 @@ fn report_finds_each_problem_with_its_severity_and_never_prints_a_secret() {
         Action::ChainBroken,
         Action::LoginHeadless,
     ] {
-        keychain::trail::record_in(
+        keychain::audit::record_in(
             &kc.dir,
             &keychain::clock::system(),
             Event::new("login", action).account("dup-a"),

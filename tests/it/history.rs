@@ -25,7 +25,7 @@ fn history(kc: &Kc, n: usize) {
     let events: Vec<Event> = (0..n)
         .map(|i| Event::new("login", Action::LoginCache).account(format!("acct-{}", i % 11)))
         .collect();
-    keychain::trail::log_of(&kc.dir, &keychain::clock::system())
+    keychain::audit::log_of(&kc.dir, &keychain::clock::system())
         .append_stamped(events.iter().map(|e| (e, &stamp)))
         .unwrap();
 }

@@ -154,7 +154,7 @@ fn every_lock_held_by_a_stopped_process_times_out_naming_the_holder() {
             vec!["member", "add", &third, "--name", "etl3"],
         ),
     ];
-    let host = keychain::audit::host_name();
+    let host = keychain::host::host_name();
     for (lock, args) in &table {
         eprintln!("{lock} × keychain {args:?}");
         let holder = StoppedHolder::take(&kc.dir.join(lock));

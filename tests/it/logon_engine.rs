@@ -6,7 +6,7 @@ use crate::support;
 use std::path::Path;
 
 use keychain::logon::{
-    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, PageAdapter, TotpProvider,
+    Flow, LogonError, LogonOutcome, LogonRequest, LogonStats, PageAdapter, TotpSource,
     headless_logon, headless_logon_counted,
 };
 use keychain::oauth::{self, Endpoints, ErrorClass, TokenError, TokenResponse};
@@ -38,7 +38,7 @@ fn logon(
     a: &Account,
     flow: Flow,
     debug: Option<&Path>,
-    totp: Option<&mut dyn TotpProvider>,
+    totp: Option<&mut dyn TotpSource>,
 ) -> (Result<LogonOutcome, LogonError>, LogonStats) {
     let redirect = redirect_uri();
     let guard = oauth::Guard::for_endpoints(&a.endpoints);

@@ -22,7 +22,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use keychain::members::{GroupKey, WrappedGroup, group_key_name};
-use keychain::record::{self, Account, Header, Provider, SecretField};
+use keychain::providers::ProviderSettings;
+use keychain::record::{self, Account, Header, SecretField};
 use keychain::store::kv::{Kv, KvExpect};
 use keychain::store::{Expect, RecordStore};
 use support::openbao::Bao;
@@ -156,7 +157,7 @@ fn forged_record(recipients: &[age::x25519::Recipient], writes: u64) -> Vec<u8> 
         .as_secs() as i64;
     let mut header = Header::new(
         "acme",
-        Provider::new(keychain::providers::ProviderKind::Oidc),
+        ProviderSettings::new(keychain::providers::ProviderKind::Oidc),
         "dwho".into(),
         now,
     );

@@ -316,7 +316,7 @@ mod lease {
         let text = err.to_string();
         assert!(
             text.contains(&format!("pid {}", std::process::id()))
-                && text.contains(&keychain::audit::host_name())
+                && text.contains(&keychain::host::host_name())
                 && text.contains(" since "),
             "{text}"
         );

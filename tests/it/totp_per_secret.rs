@@ -14,7 +14,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use keychain::logon::{
-    Flow, LogonError, LogonOutcome, LogonRequest, PageAdapter, TotpProvider, headless_logon,
+    Flow, LogonError, LogonOutcome, LogonRequest, PageAdapter, TotpSource, headless_logon,
 };
 use keychain::oauth::{self, Endpoints, ErrorClass};
 use secrecy::SecretString;
@@ -58,7 +58,7 @@ fn logon(
         progress: false,
         clock: &keychain::clock::SystemClock,
     };
-    headless_logon(&req, Some(totp as &mut dyn TotpProvider))
+    headless_logon(&req, Some(totp as &mut dyn TotpSource))
 }
 
 fn exact_logon(emu: &Emulator, totp: &mut TestTotp) -> Result<LogonOutcome, LogonError> {

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::host::host_name;
+
 /// Longest detail or reason kept in the log, in characters.
 const MAX_TEXT: usize = 200;
 
@@ -270,9 +272,6 @@ fn uid() -> Option<u32> {
 fn uid() -> Option<u32> {
     None
 }
-
-// re-export for the merge (issue 21)
-pub use crate::host::host_name;
 
 #[cfg(test)]
 mod tests {

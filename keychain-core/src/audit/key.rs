@@ -40,7 +40,7 @@ impl std::fmt::Debug for AuditKey {
 /// Labels the per-keychain audit secret derived from the identity ([`AuditKey::of_identity`]).
 const LABEL_IDENTITY: &[u8] = b"keychain audit secret v1";
 
-/// The audit keys of the keychain whose identity this is (was `trail::audit_key`).
+/// The audit keys of the keychain whose identity this is.
 pub fn audit_key(identity: &age::x25519::Identity) -> AuditKey {
     AuditKey::of_identity(identity)
 }

@@ -67,9 +67,7 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-// re-export for the merge (issue 21)
-pub use crate::invantive as scan;
-pub use event::{Action, Event, Outcome, Stamp, host_name, user_at_host};
+pub use event::{Action, Event, Outcome, Stamp, user_at_host};
 pub use index::{CounterSnapshot, Counters, STRIDE as INDEX_STRIDE};
 pub use key::{AuditKey, audit_key, fingerprint, short_fingerprint};
 pub use lines::Line;

@@ -569,10 +569,10 @@ fn appended_lines_carry_the_clock_time_and_the_os_user() {
 /// the settings) must stay the settings' default.
 #[test]
 fn the_logs_default_lock_timeout_is_the_settings_default() {
-    assert_eq!(DEFAULT_LOCK_TIMEOUT, crate::settings::DEFAULT_LOCK_TIMEOUT);
+    assert_eq!(DEFAULT_LOCK_TIMEOUT, crate::lockfile::DEFAULT_LOCK_TIMEOUT);
 }
 
-/// The audit key derived from an identity is the one `trail::audit_key` derived before issue 21
+/// The audit key derived from an identity is the one `crate::audit::audit_key` derived before issue 21
 /// moved it (HMAC-SHA256 of the label under the identity's text, then [`AuditKey::derive`]):
 /// old logs must still verify.
 #[test]

@@ -2,7 +2,8 @@
 //! JSON error object's `"hint"`). The library says what happened and what to do; every text of
 //! advice for the top-level error is here or in the small error it wraps.
 
-use super::{Error, ProviderCause, exit};
+use super::{Error, ProviderCause};
+use crate::exit;
 
 impl ProviderCause {
     /// The cause's own advice, where its module gives one; a command in it names `account`

@@ -88,7 +88,7 @@ impl From<TotpUnusable> for Error {
 }
 
 /// An audit failure is an integrity problem when the log was tampered with, an I/O one
-/// otherwise. (Was `trail::audit_error`.)
+/// otherwise.
 impl From<crate::audit::AuditError> for Error {
     fn from(e: crate::audit::AuditError) -> Self {
         use crate::audit::AuditError;

@@ -4,6 +4,7 @@ use std::error::Error as _;
 
 use super::*;
 use crate::audit::AuditError;
+use crate::exit;
 use crate::logon::LogonError;
 use crate::oauth::{DiscoveryError, TokenError};
 use crate::record::RecordError;
@@ -122,7 +123,7 @@ fn one_line_holds_the_message_and_each_cause_once() {
         "the refresh did not go through: the token endpoint /oauth2/token is unavailable: connection refused"
     );
     // A message that quotes its cause does not repeat it.
-    let audit = crate::trail::audit_error(audit_missing());
+    let audit = crate::error::Error::from(audit_missing());
     assert_eq!(audit.with_causes(), audit.to_string());
 }
 
@@ -468,7 +469,7 @@ fn each_class_keeps_its_exit_code_and_json_code() {
             126,
             "cannot-run",
         ),
-        (crate::trail::audit_error(audit_missing()), 2, "audit-log"),
+        (crate::error::Error::from(audit_missing()), 2, "audit-log"),
     ];
     for (error, exit_code, code) in cases {
         assert_eq!(

@@ -56,7 +56,7 @@ impl Keychain {
         let shared = self.shared.as_ref().filter(|s| s.trail_in_store)?;
         crate::name::AccountName::parse(name).ok()?;
         // Events logged while the store was down go in first, on the normal path.
-        if crate::trail::offline::pending(&self.dir) {
+        if crate::audit::offline::pending(&self.dir) {
             return None;
         }
         // The witness (the store still holds the copy's last event) is read on a thread of its

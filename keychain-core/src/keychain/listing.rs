@@ -81,12 +81,13 @@ impl AccountList {
 mod tests {
     use crate::clock::ManualClock;
     use crate::keychain::testing::{keychain_on, save};
-    use crate::record::{Account, Header, Provider};
+    use crate::providers::ProviderSettings;
+    use crate::record::{Account, Header};
 
     fn account(name: &str) -> Account {
         Account::new(Header::new(
             name,
-            Provider::new("exact-nl".parse().unwrap()),
+            ProviderSettings::new("exact-nl".parse().unwrap()),
             "etl".into(),
             1_800_000_000,
         ))

@@ -99,9 +99,6 @@ pub struct LogonRequest<'a> {
     pub clock: &'a dyn crate::clock::Clock,
 }
 
-// re-export for the merge (issue 21): the old name, which read as a kind of OAuth provider.
-pub use self::TotpSource as TotpProvider;
-
 /// Where one-time codes come from.
 pub trait TotpSource {
     /// Called with the best estimate of the provider's current unix time; returns the code to

@@ -54,7 +54,7 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
     if kc.members()?.is_none() {
         let opened = shared.create(
             kc.identity()?,
-            &crate::audit::host_name(),
+            &crate::host::host_name(),
             &crate::audit::user_at_host(),
             kc.now(),
         )?;
@@ -164,7 +164,7 @@ pub fn join(kc: &Keychain, code: &str) -> Result<super::Accepted> {
 /// it follows that; `None` when the trail never added it.
 fn former_member(kc: &Keychain, name: &str) -> Result<Option<(Member, bool)>> {
     let mut found: Option<(Member, bool)> = None;
-    for file in kc.trail()?.files().map_err(crate::trail::audit_error)? {
+    for file in kc.trail()?.files().map_err(crate::error::Error::from)? {
         let text = match std::fs::read(&file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -258,7 +258,7 @@ fn interrupted(e: Error, done: &[String], why: &str) -> Error {
         }
     );
     match code {
-        crate::error::exit::INTEGRITY => Error::Integrity {
+        crate::exit::INTEGRITY => Error::Integrity {
             path: std::path::PathBuf::from("members"),
             reason: message,
         },

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
-use crate::record::hex;
+use crate::encoding::hex;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -52,7 +52,7 @@ impl JoinCode {
         JoinCode {
             generation,
             serial,
-            digest: crate::record::hex(&hasher.finalize()[..16]),
+            digest: crate::encoding::hex(&hasher.finalize()[..16]),
         }
     }
 
@@ -273,7 +273,7 @@ mod tests {
             "kcj1-2-7-00000000000000000000000000000000-1",
         ] {
             let e = JoinCode::parse(bad).unwrap_err();
-            assert_eq!(e.exit_code(), crate::error::exit::USAGE, "{bad}");
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{bad}");
         }
     }
 

@@ -120,7 +120,7 @@ impl MemberList {
         let mut hasher = sha2::Sha256::new();
         hasher.update(b"keychain member list digest v1");
         hasher.update(stored.body.as_bytes());
-        Ok(crate::record::hex(&hasher.finalize()))
+        Ok(crate::encoding::hex(&hasher.finalize()))
     }
 
     /// Checks a stored list under `key`, the group key of generation `generation`.

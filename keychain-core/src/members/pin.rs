@@ -102,7 +102,7 @@ fn mac(identity: &Identity, pin: &Pin) -> String {
     }
     .expect("a pin serialises");
     mac.update(&text);
-    crate::record::hex(&mac.finalize().into_bytes())
+    crate::encoding::hex(&mac.finalize().into_bytes())
 }
 
 /// Reads and authenticates the pin.

@@ -168,7 +168,7 @@ impl Vouched {
     /// Keeps the set in `dir` for a run of the same command after an interruption.
     pub fn save(&self, dir: &std::path::Path) -> crate::error::Result<()> {
         let path = dir.join(VOUCHED_FILE);
-        let mut sha256: Vec<String> = self.0.iter().map(|h| crate::record::hex(h)).collect();
+        let mut sha256: Vec<String> = self.0.iter().map(|h| crate::encoding::hex(h)).collect();
         sha256.sort();
         let bytes = serde_json::to_vec(&VouchedFile { format: 1, sha256 })
             .expect("a list of strings serialises");

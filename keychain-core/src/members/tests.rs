@@ -2,7 +2,7 @@
 //! are identities with folders of their own (for their pins) sharing one store folder.
 
 use super::*;
-use crate::error::exit;
+use crate::exit;
 use crate::store::kv::LocalKv;
 
 struct Machine {

@@ -4,12 +4,6 @@
 
 use reqwest::blocking::{Client, ClientBuilder};
 
-// re-export for the merge (issue 21)
-pub use crate::http::{
-    BodyError, CONNECT_TIMEOUT, MAX_JSON_ANSWER, MAX_PAGE, REQUEST_TIMEOUT, RedactedUrl,
-    SecretForm, builder, read_capped, redact_url,
-};
-
 /// The client for token calls: timeouts, no redirects, no retries, no cookies, and the owner
 /// check of loopback servers.
 pub fn client() -> reqwest::Result<Client> {

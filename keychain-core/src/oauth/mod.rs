@@ -11,11 +11,9 @@ pub mod loopback;
 pub mod policy;
 mod token;
 
+use crate::scrub::Scrubber;
 pub use endpoints::{DiscoveryError, Endpoints, discover};
 pub use policy::{CredentialPolicy, CredentialRefused};
-// re-export for the merge (issue 21); `Guard` names `Scrubber` (keep a plain `use` of it when
-// this goes).
-pub use crate::scrub::{Scrubber, sanitize};
 
 /// What every request to a provider must respect for one account: where its credentials may
 /// go, and which of its secrets no provider text may show.

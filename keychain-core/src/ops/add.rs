@@ -1,13 +1,14 @@
 //! `add`: onboard an account. Never overwrites an existing one without `replace`.
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::name::AccountName;
 use crate::providers::ProviderKind;
-use crate::record::{Account, Header, Provider, SecretField};
+use crate::providers::ProviderSettings;
+use crate::record::{Account, Header, SecretField};
 use crate::store::Expect;
-use crate::trail::{self, Action};
 
 use super::edit::{self, ProviderChanges};
 
@@ -56,7 +57,7 @@ pub fn add(
         ));
     };
     let now = kc.now();
-    let mut provider = Provider::new(kind);
+    let mut provider = ProviderSettings::new(kind);
     edit::apply(&mut provider, &options.provider)?;
     if !options.replace && kc.store().read(name)?.is_some() {
         return Err(crate::store::StoreError::Exists(name.to_string()).into());
@@ -64,7 +65,7 @@ pub fn add(
 
     let mut account = Account::new(Header::new(name, provider, options.user.clone(), now));
     read_secrets(&mut account, now)?;
-    crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
+    crate::validate::account(&account, crate::providers::ProviderRule::Complete)?;
 
     // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
     kc.identity()?;
@@ -74,7 +75,7 @@ pub fn add(
     } else {
         Expect::Absent
     };
-    let event = trail::fingerprints(kc, &account, Event::new("add", Action::Add).account(name))?;
+    let event = kc.fingerprints(&account, Event::new("add", Action::Add).account(name))?;
     let mut events = vec![event];
     // Where credentials may go beyond the account's own hosts is a security decision: logged.
     let p = &account.header.provider;

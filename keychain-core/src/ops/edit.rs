@@ -5,7 +5,8 @@
 
 use crate::error::{Error, Result};
 use crate::providers::ProviderKind;
-use crate::record::{Flow, Provider, SecretField};
+use crate::providers::{Flow, ProviderSettings};
+use crate::record::SecretField;
 
 /// Provider settings given for `add` (all of them) or `set` (the changes); `None` or empty for
 /// "not given".
@@ -139,7 +140,7 @@ impl UnsetField {
 
 /// Applies the settings given to `provider` (all of them for `add`, changes for `set`) and
 /// checks that the result can be used to log on.
-pub fn apply(provider: &mut Provider, args: &ProviderChanges) -> Result<()> {
+pub fn apply(provider: &mut ProviderSettings, args: &ProviderChanges) -> Result<()> {
     if let Some(kind) = args.provider {
         if kind != provider.kind {
             // The endpoints, the extra hosts and the plain-http consent belonged to the old
@@ -203,13 +204,13 @@ pub fn apply(provider: &mut Provider, args: &ProviderChanges) -> Result<()> {
     }
     provider.insecure_http = !insecure.is_empty();
     // The same check an imported account passes (src/validate.rs), URLs and hosts included.
-    crate::validate::provider(provider, crate::validate::ProviderRule::Complete)?;
+    crate::validate::provider(provider, crate::providers::ProviderRule::Complete)?;
     Ok(())
 }
 
 /// Removes a plain setting for `set --unset`; false when it was not set. Secrets are not
 /// handled here.
-pub fn unset(provider: &mut Provider, field: UnsetField) -> bool {
+pub fn unset(provider: &mut ProviderSettings, field: UnsetField) -> bool {
     let slot = match field {
         UnsetField::Issuer => &mut provider.issuer,
         UnsetField::AuthorizeUrl => &mut provider.authorize_url,

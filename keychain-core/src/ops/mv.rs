@@ -15,13 +15,13 @@
 //! After a crash between 1 and 3, `mv OLD NEW` again finishes the move (it checks that an
 //! existing NEW is OLD's copy); `list` and `status` show OLD as "moving to NEW".
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::name::AccountName;
 use crate::record::Header;
 use crate::store::{Expect, StoreError};
-use crate::trail::Action;
 
 /// What to rename: the account's current name and its new one.
 #[derive(Debug, Clone)]

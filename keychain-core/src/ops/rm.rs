@@ -1,12 +1,12 @@
 //! `rm`: remove accounts. Every name is checked before any is removed, so a typo in the list
 //! removes nothing; the front end may ask a person to confirm in between.
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::name::AccountName;
 use crate::store::StoreError;
-use crate::trail::Action;
 
 /// The accounts to remove.
 #[derive(Debug, Clone)]

@@ -4,13 +4,13 @@
 //! success. What changed is found by comparing the header before and after, so the audit log
 //! also names the endpoints that a provider change reset.
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::name::AccountName;
 use crate::record::{Account, Header, SecretField};
 use crate::store::Expect;
-use crate::trail::{self, Action};
 
 use super::edit::{self, ProviderChanges, SecretsGiven, UnsetField};
 
@@ -82,7 +82,7 @@ pub fn set(
         ));
     }
     account.header.updated = now;
-    crate::validate::account(&account, crate::validate::ProviderRule::Complete)?;
+    crate::validate::account(&account, crate::providers::ProviderRule::Complete)?;
     let mut events = Vec::new();
     for field in &changed {
         let mut event = Event::new("set", Action::Set(field.clone())).account(name);
@@ -91,7 +91,7 @@ pub fn set(
             .find(|f| f.as_str() == field)
             .and_then(|f| account.secret(*f))
         {
-            event = event.fingerprint(field.clone(), trail::fingerprint_of(kc, field, value)?);
+            event = event.fingerprint(field.clone(), kc.fingerprint_of(field, value)?);
         }
         events.push(event);
     }
@@ -152,7 +152,7 @@ fn unset(account: &mut Account, field: UnsetField, options: &SetOptions, now: i6
 /// Who issued the account's tokens and holds its client registration: the provider kind and
 /// the hosts of its issuer and token endpoint.
 fn authority(
-    p: &crate::record::Provider,
+    p: &crate::providers::ProviderSettings,
 ) -> (
     crate::providers::ProviderKind,
     Option<String>,

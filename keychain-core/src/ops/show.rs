@@ -6,12 +6,12 @@
 
 use secrecy::SecretString;
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
 use crate::name::AccountName;
 use crate::record::{Account, SecretField};
-use crate::trail::{self, Action};
 
 /// Which account to show, and whether to reveal one secret instead.
 #[derive(Debug, Clone)]
@@ -47,10 +47,7 @@ pub fn show(kc: &Keychain, options: &ShowOptions) -> Result<Shown> {
             .secret(field)
             .ok_or_else(|| Error::usage(format!("account '{name}' has no {field} stored")))?;
         // Recorded before it is handed out: no audit, no secret.
-        trail::record(
-            kc,
-            Event::new("show", Action::Reveal(field.as_str().into())).account(name),
-        )?;
+        kc.record(Event::new("show", Action::Reveal(field.as_str().into())).account(name))?;
         return Ok(Shown::Secret(value.clone()));
     }
     let now = kc.now();
@@ -67,7 +64,7 @@ fn fingerprints(kc: &Keychain, account: &Account) -> Result<Vec<(SecretField, St
     let mut shown = Vec::new();
     for field in SecretField::ALL {
         if let Some(value) = account.secret(field) {
-            shown.push((field, trail::short_fingerprint_of(kc, field, value)?));
+            shown.push((field, kc.short_fingerprint_of(field, value)?));
         }
     }
     Ok(shown)

@@ -14,7 +14,8 @@ use crate::clock::ManualClock;
 use crate::keychain::Keychain;
 use crate::keychain::testing::{keychain_on, save};
 use crate::name::AccountName;
-use crate::record::{Account, Header, Provider, SecretField};
+use crate::providers::ProviderSettings;
+use crate::record::{Account, Header, SecretField};
 
 const T: i64 = 1_800_000_000;
 
@@ -23,10 +24,10 @@ fn name(text: &str) -> AccountName {
 }
 
 fn account(name: &str) -> Account {
-    let provider = Provider {
+    let provider = ProviderSettings {
         client_id: Some("client".into()),
         redirect_uri: Some("https://example.com/callback".into()),
-        ..Provider::new("exact-nl".parse().unwrap())
+        ..ProviderSettings::new("exact-nl".parse().unwrap())
     };
     let mut a = Account::new(Header::new(name, provider, "etl".into(), T - 86_400));
     a.set_secret(

@@ -49,20 +49,20 @@ pub fn unlock(kc: &Keychain, options: &UnlockOptions) -> Result<Unlocked> {
                 "pipe it into systemd-creds: keychain unlock --systemd-credential | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity",
             ));
         }
-        crate::trail::record(
-            kc,
-            crate::audit::Event::new("unlock --systemd-credential", crate::trail::Action::Unlock),
-        )?;
+        kc.record(crate::audit::Event::new(
+            "unlock --systemd-credential",
+            crate::audit::Action::Unlock,
+        ))?;
         return Ok(Unlocked::Identity(identity.to_string()));
     }
     // No audit, no unlock: a log that cannot take the event refuses before the key is
     // cached, and one that fails after it takes the cached key back out.
     kc.check_audit()?;
     crate::keystore::kernel::store(&kc.dir, &identity, options.seconds, kc.now())?;
-    if let Err(e) = crate::trail::record(
-        kc,
-        crate::audit::Event::new("unlock", crate::trail::Action::Unlock),
-    ) {
+    if let Err(e) = kc.record(crate::audit::Event::new(
+        "unlock",
+        crate::audit::Action::Unlock,
+    )) {
         let _ = crate::keystore::kernel::remove(&kc.dir);
         return Err(e);
     }
@@ -89,10 +89,10 @@ pub fn lock(dir: &Path, clock: &SharedClock) -> Result<Option<bool>> {
     #[cfg(target_os = "linux")]
     {
         let removed = crate::keystore::kernel::remove(dir)?;
-        crate::trail::record_in(
+        crate::audit::record_in(
             dir,
             clock,
-            crate::audit::Event::new("lock", crate::trail::Action::Lock),
+            crate::audit::Event::new("lock", crate::audit::Action::Lock),
         )?;
         Ok(Some(removed))
     }

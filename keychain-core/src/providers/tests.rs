@@ -310,5 +310,8 @@ fn the_570_s_rule_with_a_previous_token_in_the_future_waits_the_interval_and_no_
 /// of issue 21 makes `report::REFRESH_IDLE_DAYS` a re-export, the two must agree.
 #[test]
 fn the_report_and_exact_agree_on_the_idle_expiry_of_a_refresh_token() {
-    assert_eq!(crate::report::REFRESH_IDLE_DAYS, exact::REFRESH_IDLE_DAYS);
+    assert_eq!(
+        crate::ops::report::REFRESH_IDLE_DAYS,
+        exact::REFRESH_IDLE_DAYS
+    );
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{Account, Header, RecordError, SecretField, Secrets, hex};
+use super::{Account, Header, RecordError, SecretField, Secrets};
+use crate::encoding::hex;
 use crate::secret::ct_eq_str;
 
 const MAGIC: &[u8] = b"keychain-record/1\n";

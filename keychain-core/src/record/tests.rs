@@ -2,11 +2,12 @@
 
 use super::format::parse_header;
 use super::*;
+use crate::providers::ProviderSettings;
 
 fn sample() -> (Account, age::x25519::Identity) {
     let mut account = Account::new(Header::new(
         "acme",
-        Provider::new(crate::providers::ProviderKind::Oidc),
+        ProviderSettings::new(crate::providers::ProviderKind::Oidc),
         "dwho".into(),
         100,
     ));

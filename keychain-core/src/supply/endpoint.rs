@@ -211,7 +211,7 @@ fn answer(shared: &Shared) -> std::result::Result<zeroize::Zeroizing<String>, Fa
 fn failure_of(state: &super::State) -> Failure {
     state.failure.clone().unwrap_or(Failure {
         code: "unavailable",
-        exit_code: crate::error::exit::UNAVAILABLE,
+        exit_code: crate::exit::UNAVAILABLE,
         message: "the token is being renewed; try again".into(),
     })
 }

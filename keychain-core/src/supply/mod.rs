@@ -2,7 +2,7 @@
 //! `--token-file`): a local token endpoint only the child can use, and a token file replaced by
 //! rename before the token expires, as aws-vault's ECS server and Vault Agent's sink do.
 //!
-//! Every token comes from the one logon engine ([`crate::login::obtain`], handed in as a
+//! Every token comes from the one logon engine ([`crate::ops::login::obtain`], handed in as a
 //! closure): its lock, re-read and rules (single flight across processes and machines, Exact's
 //! 570 s and error budget, the lockout guard) hold here as they hold for `login`, and the engine
 //! writes the audit event before it returns the token, so no token leaves unlogged. Only this
@@ -28,7 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
-use crate::login::Token;
+use crate::ops::login::Token;
 
 pub mod endpoint;
 pub mod signals;

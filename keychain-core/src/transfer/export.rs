@@ -21,12 +21,12 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::fsutil::{Existing, FILE_MODE, write_output};
 use crate::keychain::Keychain;
 use crate::record::{Account, Header, SecretField};
-use crate::trail::{self, Action};
 
 /// The version of the export format this keychain writes and reads.
 pub const FORMAT: &str = "keychain-export/1";
@@ -69,16 +69,10 @@ pub fn export(
 
     let target = file.display().to_string();
     for name in names {
-        trail::record(
-            kc,
-            Event::new(format!("export to {target}"), Action::Export).account(name),
-        )?;
+        kc.record(Event::new(format!("export to {target}"), Action::Export).account(name))?;
     }
     if names.is_empty() {
-        trail::record(
-            kc,
-            Event::new(format!("export to {target}"), Action::Export),
-        )?;
+        kc.record(Event::new(format!("export to {target}"), Action::Export))?;
     }
     write_output(file, &ciphertext, FILE_MODE, Existing::Refuse).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {

@@ -23,15 +23,17 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::Fate;
+use crate::audit::Action;
 use crate::audit::Event;
-use crate::audit::scan::{ImportCandidate, SettingsFile, read_settings};
 use crate::error::{Error, Result};
+use crate::invantive::{ImportCandidate, SettingsFile, read_settings};
 use crate::keychain::{Keychain, OnAuditFailure};
-use crate::record::{Account, Header, Provider, SecretField, SecretInfo, TotpParams};
+use crate::providers::ProviderRule;
+use crate::providers::ProviderSettings;
+use crate::record::{Account, Header, SecretField, SecretInfo, TotpParams};
 use crate::store::Expect;
 use crate::totp::TotpSecret;
-use crate::trail::{self, Action};
-use crate::validate::{self, ProviderRule};
+use crate::validate;
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -161,10 +163,10 @@ fn account_from(
     let kind = c.provider.ok_or_else(|| {
         "no api-url in its connection string, so the provider is unknown; add it with 'keychain add'".to_string()
     })?;
-    let provider = Provider {
+    let provider = ProviderSettings {
         client_id: c.client_id.clone(),
         redirect_uri: c.redirect_url.clone(),
-        ..Provider::new(kind)
+        ..ProviderSettings::new(kind)
     };
     let user = c.user.clone().unwrap_or_default();
     let mut account = Account::new(Header::new(&c.name, provider, user, now));
@@ -214,8 +216,7 @@ fn save(
     }
     let lock = kc.lock(&name)?;
     let expect = if replace { Expect::Any } else { Expect::Absent };
-    let event = trail::fingerprints(
-        kc,
+    let event = kc.fingerprints(
         &account,
         Event::new(format!("import from {from}"), Action::Import).account(&name),
     )?;

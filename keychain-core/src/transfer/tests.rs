@@ -14,15 +14,16 @@ use crate::clock::ManualClock;
 use crate::error::Error;
 use crate::keychain::Keychain;
 use crate::keychain::testing::{keychain_on, save};
-use crate::record::{Account, Header, Provider, SecretField};
+use crate::providers::ProviderSettings;
+use crate::record::{Account, Header, SecretField};
 
 const T: i64 = 1_800_000_000;
 
 fn account(name: &str) -> Account {
-    let provider = Provider {
+    let provider = ProviderSettings {
         client_id: Some("client".into()),
         redirect_uri: Some("https://example.com/callback".into()),
-        ..Provider::new("exact-nl".parse().unwrap())
+        ..ProviderSettings::new("exact-nl".parse().unwrap())
     };
     let mut a = Account::new(Header::new(name, provider, "etl".into(), T - 86_400));
     let secret = |v: &str| Some(SecretString::from(v.to_string()));

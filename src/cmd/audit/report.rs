@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::severity::Severity;
 
-pub use crate::report::{AccountRow, Report, ReportOptions};
+pub use crate::ops::report::{AccountRow, Report, ReportOptions};
 
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
@@ -71,7 +71,7 @@ fn to_json(report: &Report, now: i64) -> String {
 }
 
 pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
-    let report = crate::report::build(
+    let report = crate::ops::report::build(
         kc,
         &ReportOptions {
             max_password_age: args.max_password_age,

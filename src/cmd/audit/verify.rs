@@ -2,7 +2,8 @@
 //! log's end against its anchor. Prints where each problem is, never a line's content.
 //! Exit 7 when anything is wrong.
 
-use crate::error::{Result, exit};
+use crate::error::Result;
+use crate::exit;
 use crate::keychain::Keychain;
 
 pub fn run(kc: &Keychain, json: bool) -> Result<crate::outcome::Outcome> {

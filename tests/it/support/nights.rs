@@ -526,7 +526,7 @@ fn in_window(windows: &[(Target, u32, u32)], a: &Account, minute: u32) -> bool {
 fn setup(plan: Plan) -> World {
     require_faketime();
     let scratch = tempfile::tempdir().unwrap();
-    let http = keychain::oauth::http::builder()
+    let http = keychain::http::builder()
         .timeout(Duration::from_secs(30))
         .user_agent("nights-driver")
         .build()

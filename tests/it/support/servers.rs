@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use keychain::logon::{LogonError, TotpProvider};
+use keychain::logon::{LogonError, TotpSource};
 use secrecy::SecretString;
 use url::Url;
 
@@ -139,7 +139,7 @@ impl Llng {
     /// the backlog while the portal loads; only its death ends the wait early.
     fn wait_until_ready(&self) {
         // Not keychain's user agent: tests count the requests keychain made.
-        let client = keychain::oauth::http::builder()
+        let client = keychain::http::builder()
             .timeout(Duration::from_secs(5))
             .user_agent("readiness-check")
             .build()
@@ -331,7 +331,7 @@ impl TestTotp {
     }
 }
 
-impl TotpProvider for TestTotp {
+impl TotpSource for TestTotp {
     fn code(&mut self, provider_unix_time: u64) -> Result<SecretString, LogonError> {
         self.asked_at.push(provider_unix_time);
         let mut t = provider_unix_time;

@@ -9,13 +9,14 @@ use crate::audit::{Action, Event};
 use crate::clock::ManualClock;
 use crate::error::{Error, Unlogged};
 use crate::keychain::OnAuditFailure;
-use crate::record::{Account, Header, Provider};
+use crate::providers::ProviderSettings;
+use crate::record::{Account, Header};
 use crate::store::Expect;
 
 fn account(name: &str) -> Account {
     Account::new(Header::new(
         name,
-        Provider::new("exact-nl".parse().unwrap()),
+        ProviderSettings::new("exact-nl".parse().unwrap()),
         "etl".into(),
         1_800_000_000,
     ))
@@ -94,7 +95,7 @@ fn a_failed_undo_of_a_change_is_reported_as_unlogged() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.exit_code(), crate::error::exit::INTEGRITY);
+    assert_eq!(err.exit_code(), crate::exit::INTEGRITY);
 }
 
 #[test]

@@ -18,9 +18,10 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::error::Error;
 use crate::keychain::testing::{keychain_on, save};
-use crate::logon::TotpProvider;
-use crate::oauth::Scrubber;
-use crate::record::{Account, Header, Provider, SecretField};
+use crate::logon::TotpSource;
+use crate::providers::ProviderSettings;
+use crate::record::{Account, Header, SecretField};
+use crate::scrub::Scrubber;
 use crate::totp::TotpSecret;
 
 /// A whole number of TOTP periods (30 s), so that step boundaries are easy to name.
@@ -80,12 +81,12 @@ impl TokenEndpoint {
 /// An account whose access token was issued at `T` and expires at `T + lifetime`, with a
 /// refresh token, its token endpoint at `token_url`.
 fn account(kind: &str, token_url: &str, lifetime: i64) -> Account {
-    let provider = Provider {
+    let provider = ProviderSettings {
         authorize_url: Some(token_url.replace("/token", "/authorize")),
         token_url: Some(token_url.into()),
         client_id: Some("client".into()),
         redirect_uri: Some("http://127.0.0.1:9/callback".into()),
-        ..Provider::new(kind.parse().expect("a provider kind keychain knows"))
+        ..ProviderSettings::new(kind.parse().expect("a provider kind keychain knows"))
     };
     let mut a = Account::new(Header::new(NAME, provider, "etl".into(), T - 86_400));
     let secret = |v: &str| Some(SecretString::from(v.to_string()));
@@ -150,7 +151,7 @@ fn exact_refuses_a_new_token_within_570_s_when_the_cached_one_expired() {
     save(&kc, &mut account("exact-nl", &endpoint.url, 300));
 
     let e = obtain(&kc, NAME, &options(60)).unwrap_err();
-    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert_eq!(e.exit_code(), crate::exit::UNAVAILABLE, "{e}");
     assert_eq!(e.hint().as_deref(), Some("try again in 170 s"), "{e}");
     assert_eq!(endpoint.requests(), 0);
 }
@@ -168,7 +169,7 @@ fn exact_error_budget_stops_at_8_errors_in_an_hour_and_lifts_when_the_oldest_is_
     save(&kc, &mut a);
 
     let e = obtain(&kc, NAME, &options(60)).unwrap_err();
-    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert_eq!(e.exit_code(), crate::exit::UNAVAILABLE, "{e}");
     let until = crate::clock::rfc3339(T + 600);
     assert!(e.to_string().contains("8 errors"), "{e}");
     assert!(e.hint().is_some_and(|h| h.contains(&until)), "{e}");
@@ -233,7 +234,7 @@ fn the_audit_log_and_the_record_agree_on_when_and_by_whom() {
     assert_eq!(used.at, T + 1_000);
     assert_eq!(used.by, crate::whoami::whoami());
 
-    let log = std::fs::read_to_string(kc.dir.join(crate::trail::LOG_FILE)).unwrap();
+    let log = std::fs::read_to_string(kc.dir.join(crate::audit::LOG_FILE)).unwrap();
     let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(last["action"], "login_refresh");
     assert_eq!(last["user"], used.by.as_str());
@@ -385,7 +386,7 @@ fn exact_570_s_counted_from_a_refresh_in_the_future_holds_570_s_from_now_not_a_d
 
     // When the last token really came is unknown: the full 570 s, from now.
     let e = obtain(&kc, NAME, &options(60)).unwrap_err();
-    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert_eq!(e.exit_code(), crate::exit::UNAVAILABLE, "{e}");
     assert_eq!(e.hint().as_deref(), Some("try again in 570 s"), "{e}");
     clock.set_unix(T + 569);
     let e = obtain(&kc, NAME, &options(60)).unwrap_err();

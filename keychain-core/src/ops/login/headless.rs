@@ -4,9 +4,10 @@
 use url::Url;
 
 use crate::error::{Error, ProviderCause, Result};
-use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, TotpProvider};
+use crate::logon::{self, LogonError, LogonOutcome, LogonRequest, TotpSource};
 use crate::oauth::{self, Endpoints, ErrorClass, TokenError};
-use crate::record::{Flow, Rejection, SecretField};
+use crate::providers::Flow;
+use crate::record::{Rejection, SecretField};
 
 use super::session::{Session, provider_of};
 use super::steps;
@@ -90,7 +91,7 @@ impl Session<'_> {
                     totp: t,
                     session: self,
                 });
-                logon::headless_logon(&request, guard.as_mut().map(|g| g as &mut dyn TotpProvider))
+                logon::headless_logon(&request, guard.as_mut().map(|g| g as &mut dyn TotpSource))
             };
             match outcome {
                 // A used or expired code is not a wrong secret: its step is recorded as used,

@@ -28,11 +28,11 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::oauth::{CredentialPolicy, Guard};
-use crate::trail::Action;
 
 mod cache;
 mod headless;

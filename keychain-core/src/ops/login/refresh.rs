@@ -2,10 +2,10 @@
 //! before anything else happens, even when the provider rate-limits but still hands out a new
 //! one, and only a dead grant retires it.
 
+use crate::audit::Action;
 use crate::error::{Error, ProviderCause, Result};
 use crate::oauth::{self, Endpoints, TokenError, TokenResponse};
 use crate::record::SecretField;
-use crate::trail::Action;
 
 use super::session::{Session, provider_of};
 use super::{Source, Token, audit};

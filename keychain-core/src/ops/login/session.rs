@@ -5,9 +5,10 @@ use url::Url;
 
 use crate::error::{Error, ProviderCause, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
-use crate::oauth::{self, CredentialPolicy, Endpoints, ErrorClass, Guard, Scrubber, TokenError};
+use crate::oauth::{self, CredentialPolicy, Endpoints, ErrorClass, Guard, TokenError};
 use crate::providers::{EndpointError, Provider};
 use crate::record::{Account, SecretField, Usage};
+use crate::scrub::Scrubber;
 use crate::store::{AccountLock, Expect, Revision};
 
 use super::cache::{cached, pull_back_future_times};

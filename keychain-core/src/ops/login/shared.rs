@@ -2,10 +2,10 @@
 //! a cached token from this machine's authenticated copy of the record, and the read-only
 //! fallback when the shared store is down or sealed.
 
+use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::trail::Action;
 
 use super::cache::cached;
 use super::{Options, Token};
@@ -18,7 +18,7 @@ pub(super) fn store_unavailable(e: &Error) -> bool {
         Error::Audit {
             source: crate::audit::AuditError::Store { code, .. },
             ..
-        } => *code == crate::error::exit::UNAVAILABLE,
+        } => *code == crate::exit::UNAVAILABLE,
         _ => false,
     }
 }

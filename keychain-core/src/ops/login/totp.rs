@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::error::{Error, Result};
-use crate::logon::{LogonError, MAX_CLOCK_OFFSET, TotpProvider};
+use crate::logon::{LogonError, MAX_CLOCK_OFFSET, TotpSource};
 use crate::totp::TotpSecret;
 
 use super::session::Session;
@@ -96,7 +96,7 @@ pub(super) struct StepGuard<'s, 'a> {
     pub(super) session: &'s mut Session<'a>,
 }
 
-impl TotpProvider for StepGuard<'_, '_> {
+impl TotpSource for StepGuard<'_, '_> {
     fn code(&mut self, provider_time: u64) -> std::result::Result<SecretString, LogonError> {
         let totp = self.totp;
         let min_left = TOTP_MIN_SECONDS_LEFT.min(totp.period);

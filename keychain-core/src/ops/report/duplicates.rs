@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
-use crate::trail;
 
 use super::{Finding, Severity};
 
@@ -26,7 +25,7 @@ pub(super) fn duplicate_findings(
     let mut seen: BTreeMap<(SecretField, String), Vec<String>> = BTreeMap::new();
     let names: Vec<String> = headers.iter().map(|h| h.name.clone()).collect();
     let opened = kc.read_many(&names)?;
-    let key = trail::fingerprint_key(kc)?;
+    let key = kc.fingerprint_key()?;
     for (h, opened) in headers.iter().zip(opened) {
         let account = match opened {
             Ok(account) => account,

@@ -5,7 +5,6 @@ use crate::audit::VerifyReport;
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::record::Header;
-use crate::trail;
 
 use super::model::LogStatus;
 use super::{Finding, Severity};
@@ -45,7 +44,7 @@ pub(super) fn chain_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogS
         // machine saw; its MACs need the group key, which only the identity opens.
         let report = crate::audit::KeylessTrail::new(kv.clone(), &kc.dir, kc.clock().clone())
             .verify()
-            .map_err(trail::audit_error)?;
+            .map_err(crate::error::Error::from)?;
         let mut status = status_of(
             report,
             "without the key: the shared trail's order, hash chain and the events this machine saw, no MACs",
@@ -56,8 +55,8 @@ pub(super) fn chain_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogS
         }
         return Ok(status);
     }
-    let log = trail::log_of(&kc.dir, kc.clock());
-    let report = log.verify_chain().map_err(trail::audit_error)?;
+    let log = crate::audit::log_of(&kc.dir, kc.clock());
+    let report = log.verify_chain().map_err(crate::error::Error::from)?;
     let mut status = status_of(report, "without the key: hash chain and anchor only", out);
     if status.status == "intact" {
         status.status = "chain-intact";
@@ -66,10 +65,10 @@ pub(super) fn chain_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogS
 }
 
 pub(super) fn log_status(kc: &Keychain, out: &mut Vec<Finding>) -> Result<LogStatus> {
-    let key = trail::audit_key(kc.identity()?);
+    let key = crate::audit::audit_key(kc.identity()?);
     let report = match kc
         .trail()
-        .and_then(|t| t.verify(&key).map_err(trail::audit_error))
+        .and_then(|t| t.verify(&key).map_err(crate::error::Error::from))
     {
         Ok(report) => report,
         Err(e) => {

@@ -19,10 +19,10 @@
 use std::collections::HashMap;
 
 use crate::activity::{self, Thresholds};
+use crate::audit::lines::Line;
 use crate::clock;
 use crate::error::Result;
 use crate::keychain::Keychain;
-use crate::trail::lines::{self, Line};
 
 use super::finding::{Finding, Severity};
 
@@ -101,9 +101,9 @@ pub fn build(kc: &Keychain, args: &ReportOptions) -> Result<Report> {
     }
 
     let lines = if keyless_shared {
-        lines::read_files(vec![kc.dir.join(crate::audit::COPY_FILE)])?
+        crate::audit::lines::read_files(vec![kc.dir.join(crate::audit::COPY_FILE)])?
     } else {
-        lines::read(kc)?
+        kc.audit_lines()?
     };
     // Each account's lines, in log order, gathered in one pass (not one pass per account).
     let mut by_account: HashMap<&str, Vec<&Line>> = HashMap::new();

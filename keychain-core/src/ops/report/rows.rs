@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::audit::lines::Line;
 use crate::clock;
 use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
-use crate::trail::lines::Line;
 
 use super::model::{AccountRow, RecipientRow, RefreshInfo, Use};
 use super::{DAY, REFRESH_IDLE_DAYS};

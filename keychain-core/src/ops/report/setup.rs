@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::audit::lines::Line;
 use crate::error::Result;
 use crate::keychain::Keychain;
 use crate::keystore::{self, KeyStoreKind, Persistence};
 use crate::record::{Header, SecretField};
-use crate::trail::lines::Line;
 
 use super::{Finding, Severity};
 

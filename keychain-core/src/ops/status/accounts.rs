@@ -34,7 +34,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
         );
     }
     // The provider's own settings check, as `add` makes it: what every logon and refresh needs.
-    if let Err(e) = crate::validate::provider(&h.provider, crate::validate::ProviderRule::Complete)
+    if let Err(e) = crate::validate::provider(&h.provider, crate::providers::ProviderRule::Complete)
     {
         let hint = e.hint().unwrap_or_default();
         finding(
@@ -164,11 +164,12 @@ pub fn refresh_days_left(h: &Header, now: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::ProviderSettings;
     use crate::providers::{ExactCountry, ProviderKind};
-    use crate::record::{Account, Header, Provider};
+    use crate::record::{Account, Header};
 
     fn account(kind: ProviderKind, now: i64) -> Account {
-        let mut provider = Provider::new(kind);
+        let mut provider = ProviderSettings::new(kind);
         provider.client_id = Some("cli".into());
         provider.redirect_uri = Some("http://127.0.0.1:8765/callback".into());
         provider.authorize_url = Some("http://127.0.0.1:9/auth".into());

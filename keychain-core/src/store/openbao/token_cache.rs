@@ -38,7 +38,7 @@ pub(super) fn description(addr: &str, role_id_file: &Path, secret_id_file: &Path
     }
     format!(
         "keychain-bao-token:{}",
-        &crate::record::hex(&hash.finalize())[..32]
+        &crate::encoding::hex(&hash.finalize())[..32]
     )
 }
 

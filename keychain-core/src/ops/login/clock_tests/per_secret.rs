@@ -173,7 +173,7 @@ fn a_wait_beyond_the_bound_is_refused_before_anything_is_sent() {
     add(&kc, NAME, Some(3600));
     code_for(&kc, NAME).unwrap();
     let e = code_for(&kc, NAME).unwrap_err();
-    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert_eq!(e.exit_code(), crate::exit::UNAVAILABLE, "{e}");
     assert!(e.to_string().contains("comes in 3500 s"), "{e}");
     assert!(clock.sleeps().is_empty(), "no wait started");
 }
@@ -192,7 +192,7 @@ fn a_step_recorded_far_ahead_blocks_for_at_most_the_clock_bound() {
         steps.record(u64::MAX / 2, 30, T + 5).unwrap();
     });
     let e = code_for(&kc, NAME).unwrap_err();
-    assert_eq!(e.exit_code(), crate::error::exit::UNAVAILABLE, "{e}");
+    assert_eq!(e.exit_code(), crate::exit::UNAVAILABLE, "{e}");
     assert!(clock.sleeps().is_empty());
     // Once the bound has passed, logons go on without a wait.
     clock.set_unix(T + 5 + 600 + 30);
