@@ -38,7 +38,6 @@
 #![deny(missing_docs)]
 
 pub mod cache;
-pub mod change;
 pub mod group;
 pub mod join;
 mod keys;

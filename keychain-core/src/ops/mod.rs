@@ -10,7 +10,7 @@
 //! without a terminal.
 //!
 //! Where the work of an operation was already one function of the core, with its own protocol
-//! and tests (`init::create`, `transfer::import`, `members::change`, `Keychain::list`), that
+//! and tests (`init::create`, `transfer::import`, `Keychain::list`), that
 //! function stays where it is and the operation here is its entry point: `ops` is where a front
 //! end looks, not a second copy of a protocol.
 

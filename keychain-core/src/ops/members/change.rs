@@ -1,4 +1,4 @@
-//! Changing the members of a keychain: the list and group key first ([`super::Shared`]), then
+//! Changing the members of a keychain: the list and group key first ([`crate::members::Shared`]), then
 //! every record sealed again to the new set, each in its own transaction (the account's lock,
 //! read, check-and-set write, a `reseal` event in the trail).
 //!
@@ -15,7 +15,7 @@ use crate::keychain::{Keychain, LOCAL_MEMBERS_DIR, OnAuditFailure};
 use crate::store::Expect;
 use crate::store::kv::LocalKv;
 
-use super::Member;
+use crate::members::Member;
 
 /// What a change did.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub struct Change {
     pub resealed: Vec<String>,
     /// After `add`: the code the added machine needs for its first use (`member join CODE`),
     /// naming the group key and member list as they are now.
-    pub join_code: Option<super::JoinCode>,
+    pub join_code: Option<crate::members::JoinCode>,
 }
 
 /// The default name of a member added without `--name`: the start of its public key, which a
@@ -149,8 +149,8 @@ pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
 /// The first use of a machine that joined: checks the store against `code` (what the member
 /// that added it saw) and pins it. Nothing is sealed or logged: the machine's first command
 /// after this one does that, under the pin.
-pub fn join(kc: &Keychain, code: &str) -> Result<super::Accepted> {
-    let code = super::JoinCode::parse(code)?;
+pub fn join(kc: &Keychain, code: &str) -> Result<crate::members::Accepted> {
+    let code = crate::members::JoinCode::parse(code)?;
     let Some(shared) = kc.shared() else {
         return Err(Error::usage_hint(
             "this keychain is not shared",

@@ -1,13 +1,15 @@
-//! `member add|join|list|rm`: the members of a shared keychain. The protocol (the member list,
-//! the group keys, the join code, sealing every record again) is `crate::members`'s, and each
-//! change is already one function there (`members::change`); these are the operations a
-//! command calls, with their options.
+//! `member add|join|list|rm`: the members of a shared keychain. The model (the member list, the
+//! group keys, the join code, record authentication) is `crate::members`'s, below the keychain
+//! that opens records with it; changing the members goes through the keychain (every record
+//! sealed again, each in its own transaction), so it is an operation: [`change`].
 
 use crate::error::Result;
 use crate::keychain::Keychain;
 
-pub use crate::members::change::Change;
+pub mod change;
+
 pub use crate::members::{Accepted, Member};
+pub use change::Change;
 
 /// A machine to add.
 #[derive(Debug, Clone)]
@@ -20,20 +22,20 @@ pub struct AddOptions {
 
 /// Adds a member and seals every record to it too; the change carries the join code.
 pub fn add(kc: &Keychain, options: &AddOptions) -> Result<Change> {
-    crate::members::change::add(kc, &options.recipient, options.name.as_deref())
+    change::add(kc, &options.recipient, options.name.as_deref())
 }
 
 /// On a machine that joined: checks the store against the join code and trusts only that.
 pub fn join(kc: &Keychain, code: &str) -> Result<Accepted> {
-    crate::members::change::join(kc, code)
+    change::join(kc, code)
 }
 
 /// The members; empty when the keychain has no member list.
 pub fn list(kc: &Keychain) -> Result<Vec<Member>> {
-    crate::members::change::list(kc)
+    change::list(kc)
 }
 
 /// Removes the member named `name`: a new group key, every record sealed again without it.
 pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
-    crate::members::change::remove(kc, name)
+    change::remove(kc, name)
 }
