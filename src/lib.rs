@@ -9,8 +9,8 @@
 pub use keychain_core::{
     activity, audit, choice, clock, config, crypto, encoding, error, exit, fsutil, hardening, hook,
     host, http, init, invantive, keychain, keystore, lockfile, logon, members, name, oauth, ops,
-    progress, prompt, providers, record, reference, resolve, scrub, secret, settings, severity,
-    store, supply, text, totp, transfer, validate, whoami,
+    progress, prompt, providers, record, reference, scrub, secret, settings, severity, store,
+    supply, text, totp, transfer, validate, whoami,
 };
 
 pub mod cli;

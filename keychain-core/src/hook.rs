@@ -104,7 +104,7 @@ pub enum Ran {
 /// recorded is reported through `progress` and never hides `error`.
 pub fn failed(kc: &Keychain, account: &str, error: &Error, command: &OsStr) -> Ran {
     // The name becomes a file name below: only a valid one (a failed read may carry any).
-    if crate::store::validate_name(account).is_err() {
+    if !crate::name::is_valid(account) {
         return Ran::NotNeeded;
     }
     let Some(reason) = classify(kc, account, error) else {
@@ -136,7 +136,7 @@ pub fn failed(kc: &Keychain, account: &str, error: &Error, command: &OsStr) -> R
 /// A token was obtained for `account`: its incident, if any, is over. Costs one `stat` when
 /// there is none.
 pub fn succeeded(kc: &Keychain, account: &str) {
-    if crate::store::validate_name(account).is_err() {
+    if !crate::name::is_valid(account) {
         return;
     }
     let path = incident_path(kc, account);

@@ -44,7 +44,6 @@ mod proptest_support;
 pub mod providers;
 pub mod record;
 pub mod reference;
-pub mod resolve;
 pub mod scrub;
 pub mod secret;
 pub mod settings;

@@ -1,7 +1,7 @@
 //! References to one value of one account, `ACCOUNT/FIELD` or `keychain://ACCOUNT/FIELD`: the
 //! one field vocabulary of every way a value leaves keychain (`read`, `inject` templates,
 //! `exec --env` and `--env-file`, `login`). Parsing is pure (templates, env files, single
-//! references) and imports no module above the records; [`crate::resolve`] obtains the values.
+//! references) and imports no module above the records; [`crate::ops::resolve`] obtains the values.
 //!
 //! What it must never do: quote a value in an error; accept an account name that could leave
 //! the accounts folder.
@@ -124,7 +124,7 @@ pub fn parse(text: &str) -> std::result::Result<Reference, ReferenceError> {
     let Some((account, field)) = rest.split_once('/') else {
         return Err(ReferenceError::Shape(text.into()));
     };
-    if crate::store::validate_name(account).is_err() {
+    if !crate::name::is_valid(account) {
         return Err(ReferenceError::Account(account.into()));
     }
     let field = Field::from_name(field).ok_or_else(|| ReferenceError::Field(field.into()))?;

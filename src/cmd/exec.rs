@@ -12,12 +12,11 @@
 
 use clap::Args;
 
-use std::collections::BTreeMap;
-
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
+use crate::ops::exec::{Environment, ExecOptions};
 
 use super::exec_env::{EnvField, EnvSpec, is_var_name};
 use super::shared_args::{LogonArgs, account_names};
@@ -73,26 +72,15 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: ExecArgs) -> Result<crate::ou
 
     let opts = super::login::options(&args.logon);
     let on_failure = args.logon.on_failure.as_deref();
-    let mut tokens: BTreeMap<&str, crate::ops::login::Token> = BTreeMap::new();
-    let mut env: Vec<(&str, SecretString)> = Vec::new();
-    for spec in &specs {
-        let value = match spec.field {
-            EnvField::AccessToken => match tokens.get(spec.account.as_str()) {
-                Some(token) => token.access_token.clone(),
-                None => {
-                    let token =
-                        crate::ops::login::obtain_with_hook(kc, &spec.account, &opts, on_failure)?;
-                    // As every way out: a token with a space or a line break is not handed on.
-                    crate::resolve::check_token_text(&token.access_token)?;
-                    let value = token.access_token.clone();
-                    tokens.insert(&spec.account, token);
-                    value
-                }
-            },
-            field => plain_or_secret(kc, spec, field)?,
-        };
-        env.push((&spec.var, value));
-    }
+    let exec = ExecOptions {
+        specs: &specs,
+        login: &opts,
+        on_failure,
+    };
+    let Environment {
+        vars: env,
+        mut tokens,
+    } = crate::ops::exec::environment(kc, &exec)?;
 
     let mut accounts: Vec<&str> = Vec::new();
     for spec in &specs {
@@ -157,14 +145,6 @@ fn specs(args: &ExecArgs) -> Result<Vec<EnvSpec>> {
         }
     }
     Ok(specs)
-}
-
-/// A plain field from the authenticated record, a TOTP code, or a secret named explicitly
-/// (recorded first, as `show --reveal` is: no audit, no secret).
-fn plain_or_secret(kc: &Keychain, spec: &EnvSpec, field: EnvField) -> Result<SecretString> {
-    let (account, _) = kc.read(&spec.account)?;
-    let command = format!("exec --env {}", spec.var);
-    Ok(crate::resolve::field_value(kc, &account, field, &command)?.text)
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells report it.

@@ -5,13 +5,8 @@
 /// ([`crate::reference::Field`]); secrets are a kind of their own, never implied by another.
 pub type EnvField = crate::reference::Field;
 
-/// One `--env VAR=ACCOUNT:FIELD`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvSpec {
-    pub var: String,
-    pub account: String,
-    pub field: EnvField,
-}
+/// One `--env VAR=ACCOUNT:FIELD` (the core's, since `ops::exec` obtains the values).
+pub use crate::ops::exec::EnvSpec;
 
 /// The field names `--env` accepts, in help order (the references' own).
 pub use crate::reference::FIELDS;

@@ -84,7 +84,7 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: GitCredentialArgs) -> Result<
         ));
     }
     let token = crate::ops::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
-    crate::resolve::check_token_text(&token.access_token)?;
+    crate::ops::resolve::check_token_text(&token.access_token)?;
     let mut answer = zeroize::Zeroizing::new(if bearer {
         // The pre-encoded credential: git sends 'Authorization: Bearer TOKEN'. Ephemeral: no
         // storing helper should keep it.

@@ -10,12 +10,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
-use crate::reference::Piece;
-use crate::resolve::Resolver;
+use crate::ops::inject::InjectOptions;
 
 use super::shared_args::LogonArgs;
 
@@ -48,19 +46,13 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: InjectArgs) -> Result<()> {
         }
         error
     })?;
-    let opts = super::login::options(&args.logon);
-    let mut resolver = Resolver::new(kc, &opts, "inject");
-    resolver.prepare(pieces.iter().filter_map(|p| match p {
-        Piece::Ref(r) => Some(r),
-        Piece::Text(_) => None,
-    }))?;
-    let mut rendered = zeroize::Zeroizing::new(String::with_capacity(text.len()));
-    for piece in &pieces {
-        match piece {
-            Piece::Text(t) => rendered.push_str(t),
-            Piece::Ref(r) => rendered.push_str(resolver.value(r)?.text.expose_secret()),
-        }
-    }
+    let login = super::login::options(&args.logon);
+    let opts = InjectOptions {
+        pieces: &pieces,
+        template_len: text.len(),
+        login: &login,
+    };
+    let rendered = crate::ops::inject::render(kc, &opts)?;
     if args.output == Path::new("-") {
         return crate::output::raw(rendered.as_bytes());
     }

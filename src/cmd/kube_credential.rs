@@ -34,7 +34,7 @@ const EXEC_INFO: &str = "KUBERNETES_EXEC_INFO";
 pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: KubeCredentialArgs) -> Result<()> {
     let version = requested_version(std::env::var(EXEC_INFO).ok().as_deref())?;
     let token = crate::ops::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
-    crate::resolve::check_token_text(&token.access_token)?;
+    crate::ops::resolve::check_token_text(&token.access_token)?;
     let doc = zeroize::Zeroizing::new(document(
         version,
         token.access_token.expose_secret(),

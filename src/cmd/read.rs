@@ -7,7 +7,6 @@ use secrecy::ExposeSecret;
 
 use crate::error::Result;
 use crate::keychain::Keychain;
-use crate::resolve::Resolver;
 
 use super::shared_args::LogonArgs;
 
@@ -31,7 +30,7 @@ fn parse_reference(text: &str) -> std::result::Result<crate::reference::Referenc
 
 pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: ReadArgs) -> Result<()> {
     let opts = super::login::options(&args.logon);
-    let value = Resolver::new(kc, &opts, "read").value(&args.reference)?;
+    let value = crate::ops::read::read(kc, &opts, &args.reference)?;
     let mut line = zeroize::Zeroizing::new(value.text.expose_secret().to_string());
     if !args.no_newline {
         line.push('\n');

@@ -16,14 +16,18 @@
 
 pub mod add;
 pub mod edit;
+pub mod exec;
 pub mod finding;
 pub mod init;
+pub mod inject;
 pub mod list;
 pub mod login;
 pub mod members;
 pub mod mv;
+pub mod read;
 pub mod refresh;
 pub mod report;
+pub mod resolve;
 pub mod rm;
 pub mod set;
 pub mod show;

@@ -276,7 +276,7 @@ impl Supply {
     fn publish(&self, supplied: Supplied) -> Result<()> {
         let Supplied { token, refresh_at } = supplied;
         // As every way out: a token with a space or a line break is handed to nobody.
-        crate::resolve::check_token_text(&token.access_token)?;
+        crate::ops::resolve::check_token_text(&token.access_token)?;
         let mut state = self.shared.lock();
         let unchanged = state.current.as_ref().is_some_and(|c| {
             c.token.expose_secret() == token.access_token.expose_secret()
