@@ -13,3 +13,13 @@ pub fn account_command(verb: &str, account: Option<&str>, rest: &str) -> String 
         None => format!("'keychain {verb}' for the account, with{rest}"),
     }
 }
+
+/// Advice for an error about one account's provider (a token call, a logon, discovery, where
+/// credentials may go), whose fix is a command for that account: `hint_for(Some("acme"))` says
+/// `'keychain set acme --issuer URL'`, `hint_for(None)` says it in words. Every other error's
+/// advice is [`crate::exit::Failure::hint`]: these two are keychain's only shapes of advice.
+pub trait AccountAdvice {
+    /// What a person can do about it; `None` when the message says it all (or the caller,
+    /// who knows more, gives the advice).
+    fn hint_for(&self, account: Option<&str>) -> Option<String>;
+}

@@ -10,8 +10,6 @@ use std::path::PathBuf;
 mod advice;
 mod convert;
 
-pub use advice::account_command;
-
 use crate::exit::{self, Class, Failure};
 
 /// Why a command failed: one variant per class of failure, each with its exit code

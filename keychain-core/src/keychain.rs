@@ -904,7 +904,7 @@ fn unauthenticated(store: &dyn RecordStore, name: &str, e: &AuthError) -> Error 
     Error::Unauthenticated {
         path: store.location(name).into(),
         reason: e.to_string(),
-        hint: e.hint().into(),
+        hint: crate::exit::Failure::hint(e).unwrap_or_default(),
     }
 }
 

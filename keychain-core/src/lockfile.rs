@@ -75,26 +75,19 @@ pub struct LockBusy {
     pub holder: Option<Holder>,
 }
 
-impl LockBusy {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match &self.holder {
-            Some(h) => format!(
-                "another keychain process holds it: wait for it, or if process {} is stopped or hung (ps -o pid,stat,args -p {}), resume or end it; give --lock-timeout SECONDS to wait longer",
-                h.pid, h.pid
-            ),
-            None => "another keychain process holds it; try again later, or give --lock-timeout SECONDS to wait longer".into(),
-        }
-    }
-}
-
 impl crate::exit::Failure for LockBusy {
     fn class(&self) -> crate::exit::Class {
         crate::exit::Class::Unavailable
     }
 
     fn hint(&self) -> Option<String> {
-        Some(LockBusy::hint(self))
+        Some(match &self.holder {
+            Some(h) => format!(
+                "another keychain process holds it: wait for it, or if process {} is stopped or hung (ps -o pid,stat,args -p {}), resume or end it; give --lock-timeout SECONDS to wait longer",
+                h.pid, h.pid
+            ),
+            None => "another keychain process holds it; try again later, or give --lock-timeout SECONDS to wait longer".into(),
+        })
     }
 }
 

@@ -67,6 +67,8 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
+use crate::exit::Failure as _;
+
 pub use event::{Action, Event, Outcome, Stamp, user_at_host};
 pub use index::{CounterSnapshot, Counters, STRIDE as INDEX_STRIDE};
 pub use key::{AuditKey, audit_key, fingerprint, short_fingerprint};
@@ -265,7 +267,7 @@ impl AuditError {
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         if let AuditError::LockBusy(busy) = self {
-            return Some(busy.hint());
+            return busy.hint();
         }
         Some(
             match self {

@@ -3,29 +3,20 @@
 //! advice for the top-level error is here or in the small error it wraps.
 
 use super::{Error, ProviderCause};
+use crate::advice::AccountAdvice;
 use crate::exit;
+use crate::exit::Failure as _;
 
-impl ProviderCause {
+impl AccountAdvice for ProviderCause {
     /// The cause's own advice, where its module gives one; a command in it names `account`
     /// when given.
-    pub fn hint(&self, account: Option<&str>) -> Option<String> {
+    fn hint_for(&self, account: Option<&str>) -> Option<String> {
         match self {
-            ProviderCause::Logon(e) => e.hint(account),
-            ProviderCause::Token(e) => e.hint(account),
-            ProviderCause::Discovery(e) => Some(e.hint(account)),
+            ProviderCause::Logon(e) => e.hint_for(account),
+            ProviderCause::Token(e) => e.hint_for(account),
+            ProviderCause::Discovery(e) => e.hint_for(account),
             ProviderCause::Client(_) => None,
         }
-    }
-}
-
-/// A command of keychain for one account, quoted for a hint: `'keychain set acme --totp-file
-/// FILE'`. Advice never carries a placeholder for the account's name (`ACCOUNT`): without the
-/// name it says "for the account" in words.
-pub fn account_command(verb: &str, account: Option<&str>, rest: &str) -> String {
-    match account {
-        Some(name) => format!("'keychain {verb} {name}{rest}'"),
-        None if rest.is_empty() => format!("'keychain {verb}' for the account"),
-        None => format!("'keychain {verb}' for the account, with{rest}"),
     }
 }
 
@@ -43,7 +34,7 @@ impl Error {
                     .join(" or ")
             )),
             Error::NotFound(_) => Some("run 'keychain list' to see the accounts, or 'keychain add' to create one".into()),
-            Error::KeyStore(e) => Some(e.hint()),
+            Error::KeyStore(e) => e.hint(),
             Error::Record { .. } => Some(
                 "the file was left untouched; restore the account from an export ('keychain import FILE.age --replace'; an older record file copied back is refused as a replay), or remove it with 'keychain rm' and add the account again"
                     .into(),
@@ -63,12 +54,12 @@ impl Error {
             // A refused code follows a logon that went through: the client's settings, not the
             // credentials, are what to check.
             Error::Rejected { cause: ProviderCause::Token(_), account, .. } => Some(format!("check the account's client id, client secret and redirect URI ('keychain show {account}'); keychain will not retry, so the account is not locked out")),
-            Error::Rejected { cause, account, .. } => Some(cause.hint(Some(account)).unwrap_or_else(|| format!("check the password and TOTP secret with 'keychain set {account}'; keychain will not retry, so the account is not locked out"))),
+            Error::Rejected { cause, account, .. } => Some(cause.hint_for(Some(account)).unwrap_or_else(|| format!("check the password and TOTP secret with 'keychain set {account}'; keychain will not retry, so the account is not locked out"))),
             Error::RejectedBefore { account, .. } => Some(format!("store the right one with 'keychain set {account} --password-file FILE' (or --totp-file FILE), or, once the cause is fixed at the provider, allow one attempt with 'keychain login {account} --retry'")),
-            Error::NotAdmitted(e) => Some(e.hint()),
+            Error::NotAdmitted(e) => e.hint(),
             Error::Unavailable { retry, cause, .. } => {
                 let when = format!("try again {}", retry.as_deref().unwrap_or("later"));
-                Some(match cause.as_ref().and_then(|c| c.hint(None)) {
+                Some(match cause.as_ref().and_then(|c| c.hint_for(None)) {
                     // The cause's advice ends in its own "try again later" where it has one.
                     Some(own) if retry.is_none() => own,
                     Some(own) => format!("{own}; {when}"),

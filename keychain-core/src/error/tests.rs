@@ -3,6 +3,7 @@
 use std::error::Error as _;
 
 use super::*;
+use crate::advice::AccountAdvice as _;
 use crate::audit::AuditError;
 use crate::exit;
 use crate::logon::LogonError;
@@ -168,8 +169,8 @@ fn no_hint_carries_a_placeholder_for_the_account() {
     };
     let mut hints = Vec::new();
     for cause in causes() {
-        hints.push(cause.hint(Some("acme-books")));
-        hints.push(cause.hint(None));
+        hints.push(cause.hint_for(Some("acme-books")));
+        hints.push(cause.hint_for(None));
     }
     for cause in causes() {
         let rejected = Error::Rejected {
@@ -227,7 +228,7 @@ fn messages_say_what_went_wrong_and_hints_say_what_to_do() {
                 path: "/login".into(),
                 reason: "timed out".into(),
             };
-            (e.to_string(), e.hint(Some("acme")))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = LogonError::UnknownPage {
@@ -235,20 +236,20 @@ fn messages_say_what_went_wrong_and_hints_say_what_to_do() {
                 status: 200,
                 fields: vec![],
             };
-            (e.to_string(), e.hint(Some("acme")))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = LogonError::TotpRequired {
                 path: "/mfa".into(),
             };
-            (e.to_string(), e.hint(Some("acme")))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = TokenError::Rejected {
                 error: "invalid_grant".into(),
                 description: None,
             };
-            (e.to_string(), e.hint(Some("acme")))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = TokenError::RateLimited {
@@ -257,25 +258,25 @@ fn messages_say_what_went_wrong_and_hints_say_what_to_do() {
                 retry_after: None,
                 new_refresh_token: None,
             };
-            (e.to_string(), e.hint(Some("acme")))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = token_unavailable();
-            (e.to_string(), e.hint(Some("acme")))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = DiscoveryError::Unavailable {
                 path: "/.well-known/openid-configuration".into(),
                 reason: "timed out".into(),
             };
-            (e.to_string(), Some(e.hint(Some("acme"))))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = DiscoveryError::Protocol {
                 path: "/.well-known/openid-configuration".into(),
                 detail: "no token_endpoint".into(),
             };
-            (e.to_string(), Some(e.hint(Some("acme"))))
+            (e.to_string(), e.hint_for(Some("acme")))
         },
         {
             let e = AuditError::Io {

@@ -336,10 +336,18 @@ pub enum KeyStoreError {
     LockBusy(Box<crate::lockfile::LockBusy>),
 }
 
-impl KeyStoreError {
-    /// What a person can do about it.
-    pub fn hint(&self) -> String {
+impl crate::exit::Failure for KeyStoreError {
+    /// Another process deriving the key for the whole wait is a lock, like every other; the
+    /// rest is the key store's.
+    fn class(&self) -> crate::exit::Class {
         match self {
+            KeyStoreError::LockBusy(_) => crate::exit::Class::Unavailable,
+            _ => crate::exit::Class::KeyStore,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             KeyStoreError::Timeout { .. } => "the Secret Service may be hung: restart it (e.g. 'gnome-keyring-daemon --replace'), or use 'keychain unlock' before cron jobs run".into(),
             KeyStoreError::NoSessionBus => "run inside a desktop session or 'dbus-run-session', or initialise with --key-store passphrase on servers without one".into(),
             KeyStoreError::NoSecretService => "start a Secret Service (e.g. 'gnome-keyring-daemon --start --components=secrets'), or initialise with --key-store passphrase".into(),
@@ -356,22 +364,7 @@ impl KeyStoreError {
             KeyStoreError::WrongIdentity { .. } => "restore the right identity; this one cannot open the records".into(),
             KeyStoreError::AlreadyExists { .. } => "use the existing keychain, or choose another folder with --dir".into(),
             KeyStoreError::Credential { .. } => format!("make it again from the keychain, as root: 'keychain unlock --systemd-credential | systemd-creds encrypt --name={} - /etc/credstore.encrypted/{}' (see 'keychain help cron')", credential::CREDENTIAL_NAME, credential::CREDENTIAL_NAME),
-            KeyStoreError::LockBusy(busy) => busy.hint(),
-        }
-    }
-}
-
-impl crate::exit::Failure for KeyStoreError {
-    /// Another process deriving the key for the whole wait is a lock, like every other; the
-    /// rest is the key store's.
-    fn class(&self) -> crate::exit::Class {
-        match self {
-            KeyStoreError::LockBusy(_) => crate::exit::Class::Unavailable,
-            _ => crate::exit::Class::KeyStore,
-        }
-    }
-
-    fn hint(&self) -> Option<String> {
-        Some(KeyStoreError::hint(self))
+            KeyStoreError::LockBusy(busy) => return busy.hint(),
+        })
     }
 }

@@ -44,7 +44,7 @@ pub enum Flow {
 }
 
 /// A kind of logon page the engine can fill, by its adapter. A provider says which its pages
-/// need (`providers::Provider::page_adapters`); a page only another adapter knows is then an
+/// need (`providers::ProviderRules::page_adapters`); a page only another adapter knows is then an
 /// unknown page, not something to guess at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageAdapter {
@@ -287,28 +287,6 @@ impl LogonError {
         }
     }
 
-    /// What to do about it, where this module knows better than the caller; a rejection's
-    /// advice (check the stored credentials) is the caller's, who knows the account. A command
-    /// in the advice names `account` when the caller gives it.
-    pub fn hint(&self, account: Option<&str>) -> Option<String> {
-        match self {
-            LogonError::Unavailable { .. } => Some("try again later".into()),
-            LogonError::CodeNotTaken { .. } => Some(
-                "try again after the next TOTP time step; if it keeps happening, check this machine's clock"
-                    .into(),
-            ),
-            LogonError::UnknownPage { .. } => Some(
-                "rerun with --debug-pages DIR to see the pages (secrets redacted) and report them"
-                    .into(),
-            ),
-            LogonError::TotpRequired { .. } => Some(format!(
-                "add the TOTP secret with {}",
-                crate::advice::account_command("set", account, " --totp-file FILE")
-            )),
-            _ => None,
-        }
-    }
-
     /// The provider did not take the code for a reason a fresh time step may cure.
     pub fn is_code_not_taken(&self) -> bool {
         matches!(self, LogonError::CodeNotTaken { .. })
@@ -327,6 +305,30 @@ impl LogonError {
             // no wait will help (exit 2, never "try again later").
             LogonError::Policy(_) | LogonError::TotpRequired { .. } => ErrorClass::Policy,
             _ => ErrorClass::Protocol,
+        }
+    }
+}
+
+impl crate::advice::AccountAdvice for LogonError {
+    /// What to do about it, where this module knows better than the caller; a rejection's
+    /// advice (check the stored credentials) is the caller's, who knows the account. A command
+    /// in the advice names `account` when the caller gives it.
+    fn hint_for(&self, account: Option<&str>) -> Option<String> {
+        match self {
+            LogonError::Unavailable { .. } => Some("try again later".into()),
+            LogonError::CodeNotTaken { .. } => Some(
+                "try again after the next TOTP time step; if it keeps happening, check this machine's clock"
+                    .into(),
+            ),
+            LogonError::UnknownPage { .. } => Some(
+                "rerun with --debug-pages DIR to see the pages (secrets redacted) and report them"
+                    .into(),
+            ),
+            LogonError::TotpRequired { .. } => Some(format!(
+                "add the TOTP secret with {}",
+                crate::advice::account_command("set", account, " --totp-file FILE")
+            )),
+            _ => None,
         }
     }
 }

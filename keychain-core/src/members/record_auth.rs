@@ -83,10 +83,18 @@ impl std::fmt::Display for AuthError {
     }
 }
 
-impl AuthError {
+impl std::error::Error for AuthError {}
+
+impl crate::exit::Failure for AuthError {
+    /// A record that is not a member's: an integrity failure, left untouched.
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Integrity
+    }
+
     /// What to do about it, for the error's hint.
-    pub fn hint(&self) -> &'static str {
-        match self {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
             AuthError::Missing => {
                 "nothing was decrypted or used. If the record was written by keychain before records were authenticated, a member authenticates every record once: 'keychain member list', then 'keychain member add RECIPIENT --name NAME' with one existing member's recipient and name (it seals every record again, with a MAC); otherwise find out who wrote it (OpenBao's audit device) and restore the account from an export"
             }
@@ -100,6 +108,8 @@ impl AuthError {
                 "nothing was decrypted or used; run the command again; if it is refused again, the record was planted: restore the account from an export ('keychain import FILE.age --replace')"
             }
         }
+        .into(),
+        )
     }
 }
 

@@ -38,10 +38,10 @@ pub enum DiscoveryError {
     },
 }
 
-impl DiscoveryError {
+impl crate::advice::AccountAdvice for DiscoveryError {
     /// What to do about it, naming the account's command when the caller knows the account.
-    pub fn hint(&self, account: Option<&str>) -> String {
-        match self {
+    fn hint_for(&self, account: Option<&str>) -> Option<String> {
+        Some(match self {
             DiscoveryError::Unavailable { .. } => {
                 "check that the issuer is reachable from here; try again later".into()
             }
@@ -49,9 +49,11 @@ impl DiscoveryError {
                 "check the issuer URL ({})",
                 crate::advice::account_command("set", account, " --issuer URL")
             ),
-        }
+        })
     }
+}
 
+impl DiscoveryError {
     /// How the caller should treat it (retry later or fix the settings), and so its exit code.
     pub fn class(&self) -> ErrorClass {
         match self {

@@ -4,7 +4,7 @@
 //! The rule (README, "Where credentials may go"): only over https (loopback excepted, and plain
 //! http elsewhere only for an account added with `--insecure-http`), only in a POST body, and
 //! only to hosts the account allows: those of its authorize and token URLs, its issuer's, its
-//! provider's built-in login hosts (`providers::Provider::login_hosts`: Exact Online's), and
+//! provider's built-in login hosts (`providers::ProviderRules::login_hosts`: Exact Online's), and
 //! those recorded with `--allow-host`. A page that
 //! asks for anything else (a form posting to another host or over http, a `method=get` form, a
 //! 307 that carries the form elsewhere) stops the logon before anything is sent.
@@ -93,24 +93,6 @@ impl CredentialRefused {
             reason: f.to_string(),
         })
     }
-
-    /// What a person can do about it.
-    pub fn hint(&self, account: &str) -> String {
-        match self {
-            CredentialRefused::Host { host, .. } => format!(
-                "if {host} is a legitimate logon host of this provider, allow it with 'keychain set {account} --allow-host {host}'"
-            ),
-            CredentialRefused::Insecure { host, .. } => format!(
-                "use an https URL; if {host} can only be reached over http on a trusted network, allow it with 'keychain set {account} --insecure-http'"
-            ),
-            CredentialRefused::Neighbour { server, .. } => format!(
-                "see who listens there ('ss -ltnpe' shows the owner's uid of {server}); start the provider as yourself or root, or give the account an https URL"
-            ),
-            CredentialRefused::NotInBody { .. } => {
-                "keychain never puts a credential in a URL; report the provider's page (rerun with --debug-pages DIR)".into()
-            }
-        }
-    }
 }
 
 /// The hosts and schemes one account's credentials may go to.
@@ -118,6 +100,28 @@ impl CredentialRefused {
 pub struct CredentialPolicy {
     hosts: Vec<String>,
     insecure_http: bool,
+}
+
+impl crate::advice::AccountAdvice for CredentialRefused {
+    /// What a person can do about it.
+    fn hint_for(&self, account: Option<&str>) -> Option<String> {
+        Some(match self {
+            CredentialRefused::Host { host, .. } => format!(
+                "if {host} is a legitimate logon host of this provider, allow it with {}",
+                crate::advice::account_command("set", account, &format!(" --allow-host {host}"))
+            ),
+            CredentialRefused::Insecure { host, .. } => format!(
+                "use an https URL; if {host} can only be reached over http on a trusted network, allow it with {}",
+                crate::advice::account_command("set", account, " --insecure-http")
+            ),
+            CredentialRefused::Neighbour { server, .. } => format!(
+                "see who listens there ('ss -ltnpe' shows the owner's uid of {server}); start the provider as yourself or root, or give the account an https URL"
+            ),
+            CredentialRefused::NotInBody { .. } => {
+                "keychain never puts a credential in a URL; report the provider's page (rerun with --debug-pages DIR)".into()
+            }
+        })
+    }
 }
 
 impl CredentialPolicy {

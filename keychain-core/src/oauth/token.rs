@@ -139,9 +139,9 @@ fn describe(description: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-impl TokenError {
+impl crate::advice::AccountAdvice for TokenError {
     /// What to do about it, naming the account's command when the caller knows the account.
-    pub fn hint(&self, account: Option<&str>) -> Option<String> {
+    fn hint_for(&self, account: Option<&str>) -> Option<String> {
         match self {
             TokenError::Rejected { .. } => Some(format!("a new logon is needed: {} logs on headlessly with the stored password and TOTP secret", crate::advice::account_command("login", account, ""))),
             TokenError::RateLimited { .. } | TokenError::Unavailable { .. } => Some("try again later".into()),
@@ -149,7 +149,9 @@ impl TokenError {
             _ => None,
         }
     }
+}
 
+impl TokenError {
     /// How the caller should treat it: only [`ErrorClass::Rejected`] retires a stored refresh
     /// token; the class also picks the exit code.
     pub fn class(&self) -> ErrorClass {

@@ -6,7 +6,8 @@
 use url::Url;
 
 use super::{
-    Admission, EndpointError, ErrorBudget, Incomplete, PageAdapter, Provider, explicit_endpoints,
+    Admission, EndpointError, ErrorBudget, Incomplete, PageAdapter, ProviderRules,
+    explicit_endpoints,
 };
 use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
@@ -89,7 +90,7 @@ impl ExactCountry {
         }
     }
 
-    pub(super) fn provider(self) -> &'static dyn Provider {
+    pub(super) fn provider(self) -> &'static dyn ProviderRules {
         match self {
             ExactCountry::Nl => &Exact(ExactCountry::Nl),
             ExactCountry::Be => &Exact(ExactCountry::Be),
@@ -133,7 +134,7 @@ pub fn endpoints_at(base: &Url) -> Endpoints {
     }
 }
 
-impl Provider for Exact {
+impl ProviderRules for Exact {
     fn name(&self) -> &'static str {
         self.0.site().name
     }

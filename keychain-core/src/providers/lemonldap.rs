@@ -5,7 +5,7 @@
 
 use url::Url;
 
-use super::{EndpointError, Incomplete, PageAdapter, Provider, url_of};
+use super::{EndpointError, Incomplete, PageAdapter, ProviderRules, url_of};
 use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
 
@@ -25,7 +25,7 @@ fn endpoints_at(portal: &Url) -> Result<Endpoints, EndpointError> {
     })
 }
 
-impl Provider for LemonLdap {
+impl ProviderRules for LemonLdap {
     fn name(&self) -> &'static str {
         "lemonldap"
     }

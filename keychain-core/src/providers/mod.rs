@@ -3,7 +3,7 @@
 //! budget), the grant it is logged on with, the page adapters its logon pages need, the hosts
 //! that may receive its credentials, and which settings files the scanner attributes to it.
 //!
-//! Adding a provider: a module implementing [`Provider`], plus its registration here: a variant
+//! Adding a provider: a module implementing [`ProviderRules`], plus its registration here: a variant
 //! of [`ProviderKind`], its arm in [`ProviderKind::provider`] and its entry in `ALL` (the
 //! [`Choice`] list). Nothing else in keychain compares provider names: the CLI's value parser,
 //! `--help`, completions and the man page list [`all`]; records, settings and JSON keep
@@ -78,7 +78,7 @@ pub fn all() -> &'static [ProviderKind] {
 
 impl ProviderKind {
     /// What keychain knows of this kind of provider.
-    pub fn provider(self) -> &'static dyn Provider {
+    pub fn provider(self) -> &'static dyn ProviderRules {
         match self {
             ProviderKind::Oidc => &oidc::Oidc,
             ProviderKind::Oauth2 => &oauth2::Oauth2,
@@ -159,7 +159,7 @@ pub fn for_api_url(api_url: &str) -> ProviderKind {
 
 /// One kind of provider: everything keychain needs to know to log on to it, and nothing about
 /// any single account (that is in the account's [`Settings`]).
-pub trait Provider: Sync {
+pub trait ProviderRules: Sync {
     /// The name users type and records keep (`exact-nl`).
     fn name(&self) -> &'static str;
     /// One line for help texts.
@@ -311,25 +311,18 @@ pub enum NotAdmitted {
     },
 }
 
-impl NotAdmitted {
-    /// When to try again.
-    pub fn hint(&self) -> String {
-        match self {
-            NotAdmitted::TooSoon { wait, .. } => format!("try again in {wait} s"),
-            NotAdmitted::ErrorBudgetSpent { retry_at, .. } => {
-                format!("try again after {}", crate::clock::rfc3339(*retry_at))
-            }
-        }
-    }
-}
-
 impl crate::exit::Failure for NotAdmitted {
     fn class(&self) -> crate::exit::Class {
         crate::exit::Class::Unavailable
     }
 
     fn hint(&self) -> Option<String> {
-        Some(NotAdmitted::hint(self))
+        Some(match self {
+            NotAdmitted::TooSoon { wait, .. } => format!("try again in {wait} s"),
+            NotAdmitted::ErrorBudgetSpent { retry_at, .. } => {
+                format!("try again after {}", crate::clock::rfc3339(*retry_at))
+            }
+        })
     }
 }
 

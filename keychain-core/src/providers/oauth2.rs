@@ -1,13 +1,13 @@
 //! Plain OAuth2: both endpoints are given with the account (`--authorize-url`, `--token-url`).
 #![deny(missing_docs)]
 
-use super::{EndpointError, Incomplete, Provider, explicit_endpoints};
+use super::{EndpointError, Incomplete, ProviderRules, explicit_endpoints};
 use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::Endpoints;
 
 pub(super) struct Oauth2;
 
-impl Provider for Oauth2 {
+impl ProviderRules for Oauth2 {
     fn name(&self) -> &'static str {
         "oauth2"
     }

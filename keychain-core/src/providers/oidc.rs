@@ -2,13 +2,13 @@
 //! (`<issuer>/.well-known/openid-configuration`), and the default scope asks for a refresh token.
 #![deny(missing_docs)]
 
-use super::{EndpointError, Incomplete, Provider, url_of};
+use super::{EndpointError, Incomplete, ProviderRules, url_of};
 use super::{ProviderRule, ProviderSettings as Settings};
 use crate::oauth::{self, Endpoints};
 
 pub(super) struct Oidc;
 
-impl Provider for Oidc {
+impl ProviderRules for Oidc {
     fn name(&self) -> &'static str {
         "oidc"
     }

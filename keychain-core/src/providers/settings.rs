@@ -1,6 +1,6 @@
 //! A provider's settings as an account records them (where and how to log on, no secrets), and
 //! how complete they must be. The model: the record holds these, each provider's module checks
-//! them ([`super::Provider::check`]).
+//! them ([`super::ProviderRules::check`]).
 
 use serde::{Deserialize, Serialize};
 

@@ -287,7 +287,7 @@ impl StoreError {
             StoreError::LockTimeout { .. } => {
                 Some("another keychain process holds the account; try again later".into())
             }
-            StoreError::Busy(busy) => Some(busy.hint()),
+            StoreError::Busy(busy) => busy.hint(),
             StoreError::NotARecord { .. } => Some(
                 "someone put this there in place of a record: keep it for an investigation, then remove it".into(),
             ),

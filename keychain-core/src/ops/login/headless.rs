@@ -182,7 +182,7 @@ pub(super) fn logon_error(e: LogonError, account: &str) -> Error {
         },
         // What the account lacks (a TOTP secret the provider asks for): exit 2, with the
         // account's own command in the hint.
-        ErrorClass::Policy => match e.hint(Some(account)) {
+        ErrorClass::Policy => match crate::advice::AccountAdvice::hint_for(&e, Some(account)) {
             Some(hint) => Error::usage_hint(format!("account '{account}': {e}"), hint),
             None => Error::usage(format!("account '{account}': {e}")),
         },

@@ -6,7 +6,7 @@ use url::Url;
 use crate::error::{Error, ProviderCause, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::oauth::{self, CredentialPolicy, Endpoints, ErrorClass, Guard, TokenError};
-use crate::providers::{EndpointError, Provider};
+use crate::providers::{EndpointError, ProviderRules};
 use crate::record::{Account, SecretField, Usage};
 use crate::scrub::Scrubber;
 use crate::store::{AccountLock, Expect, Revision};
@@ -16,7 +16,7 @@ use super::steps;
 use super::{Options, Token};
 
 /// What keychain knows of the account's kind of provider.
-pub(super) fn provider_of(account: &Account) -> &'static dyn Provider {
+pub(super) fn provider_of(account: &Account) -> &'static dyn ProviderRules {
     account.header.provider.kind.provider()
 }
 
@@ -161,7 +161,11 @@ impl Session<'_> {
                 }
             }
             EndpointError::Discovery(e) => {
-                Error::usage_hint(e.to_string(), e.hint(Some(&self.account.header.name)))
+                use crate::advice::AccountAdvice as _;
+                Error::Usage {
+                    message: e.to_string(),
+                    hint: e.hint_for(Some(&self.account.header.name)),
+                }
             }
             e => Error::usage(format!("account '{}' {e}", self.account.header.name)),
         })
@@ -192,7 +196,11 @@ impl Session<'_> {
 
     /// A credential kept home: exit 2, naming the host, the step and the flag that allows it.
     pub(super) fn policy_error(&self, refused: &oauth::CredentialRefused) -> Error {
-        Error::usage_hint(refused.to_string(), refused.hint(&self.account.header.name))
+        use crate::advice::AccountAdvice as _;
+        Error::Usage {
+            message: refused.to_string(),
+            hint: refused.hint_for(Some(&self.account.header.name)),
+        }
     }
 
     pub(super) fn client_id(&self) -> Result<String> {

@@ -146,7 +146,10 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
             finding(
                 Severity::High,
                 "error-budget",
-                format!("{e}: logins wait until then ({})", e.hint()),
+                format!(
+                    "{e}: logins wait until then ({})",
+                    crate::exit::Failure::hint(&e).unwrap_or_default()
+                ),
             );
         }
     }
