@@ -1,48 +1,48 @@
 //! `keychain import SETTINGS.xml --strip`: the second half of an import, which moves the
 //! plain-text secrets out of the settings file, and only those the keychain now holds. What is
-//! moved and how is `keychain_core::transfer::strip`'s; this file names each value moved and
-//! each left (never shown), then the backup and what is left to do.
+//! moved and how is `ops::transfer::strip`'s (over `transfer::strip`); this file names each value
+//! moved and each left (never shown), then the backup and what is left to do.
 
 use std::path::Path;
 
 use crate::error::Result;
 use crate::invantive::SettingsFile;
 use crate::keychain::Keychain;
-use crate::transfer::strip;
+use crate::ops::transfer::{StripOptions, Stripped, strip};
 
 /// `--strip`: removes from the settings file exactly the values read back from the keychain
 /// and found equal, reports each value moved and each left, and records the strip. Returns
 /// whether every secret of the file was moved.
 pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
-    let plan = strip::plan(kc, given, file);
     let shown = file.path.display();
-    let mut report = String::new();
-    for m in &plan.moved {
-        report.push_str(&format!(
-            "moved     {shown}:{}  {}  to {} {}\n",
-            m.spot.line, m.spot.key, m.account, m.field
-        ));
-    }
-    for spot in &plan.left {
-        report.push_str(&format!(
-            "left      {shown}:{}  {}  (not in the keychain with this value)\n",
-            spot.line, spot.key
-        ));
-    }
-    crate::output::after_save(crate::output::out(&report));
-    if plan.through_link {
-        crate::output::after_save(crate::output::err(&format!(
-            "note: {} is a symbolic link; its target {shown} is the file rewritten, and the link stays.\n",
-            given.display()
-        )));
-    }
-    if plan.moved.is_empty() {
+    let Stripped { plan, backup } = strip(kc, StripOptions { given, file }, |plan| {
+        let mut report = String::new();
+        for m in &plan.moved {
+            report.push_str(&format!(
+                "moved     {shown}:{}  {}  to {} {}\n",
+                m.spot.line, m.spot.key, m.account, m.field
+            ));
+        }
+        for spot in &plan.left {
+            report.push_str(&format!(
+                "left      {shown}:{}  {}  (not in the keychain with this value)\n",
+                spot.line, spot.key
+            ));
+        }
+        crate::output::after_save(crate::output::out(&report));
+        if plan.through_link {
+            crate::output::after_save(crate::output::err(&format!(
+                "note: {} is a symbolic link; its target {shown} is the file rewritten, and the link stays.\n",
+                given.display()
+            )));
+        }
+    })?;
+    let Some(backup) = backup else {
         crate::output::after_save(crate::output::err(&format!(
             "warning: {shown} was not stripped: none of its secrets is in the keychain with the value it has in the file\n"
         )));
         return Ok(plan.left.is_empty());
-    }
-    let backup = strip::apply(kc, file, &plan)?;
+    };
     crate::output::after_save(crate::output::err(&format!(
         "Removed {} from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
         crate::output::count(plan.moved.len(), "value", "values"),

@@ -43,3 +43,44 @@ pub fn export(kc: &Keychain, options: &ExportOptions, stray: impl Fn(&Path)) -> 
         accounts: listing.names.len(),
     })
 }
+
+/// The settings file an `import --strip` read, to strip of the values the keychain now holds.
+#[derive(Clone, Copy)]
+pub struct StripOptions<'a> {
+    /// The path as given (a symbolic link is noted: its target is rewritten, the link stays).
+    pub given: &'a Path,
+    /// The file as the import read it, at the link's target.
+    pub file: &'a crate::invantive::SettingsFile,
+}
+
+/// What `strip` did.
+#[derive(Debug)]
+pub struct Stripped {
+    /// Which values were cut (read back from the keychain and found equal) and which left.
+    pub plan: StripPlan,
+    /// The backup kept beside the file (mode 0600, it still holds the values); `None` when
+    /// nothing was to be cut, so the file is untouched.
+    pub backup: Option<PathBuf>,
+}
+
+pub use crate::transfer::strip::StripPlan;
+
+/// Removes from the settings file exactly the values the keychain holds with the same value,
+/// recording the strip first (see [`crate::transfer::strip`]). `on_plan` hears the plan before
+/// the file is touched, so a front end has said what is to be moved even if the cut fails.
+pub fn strip(
+    kc: &Keychain,
+    options: StripOptions<'_>,
+    on_plan: impl FnOnce(&StripPlan),
+) -> Result<Stripped> {
+    let plan = crate::transfer::strip::plan(kc, options.given, options.file);
+    on_plan(&plan);
+    if plan.moved.is_empty() {
+        return Ok(Stripped { plan, backup: None });
+    }
+    let backup = crate::transfer::strip::apply(kc, options.file, &plan)?;
+    Ok(Stripped {
+        plan,
+        backup: Some(backup),
+    })
+}
