@@ -9,10 +9,38 @@ use crate::keychain::Keychain;
 
 pub use crate::transfer::Fate;
 pub use crate::transfer::import::{ImportRequest as ImportOptions, Imported};
+pub use crate::transfer::strip::StripPlan;
 
-/// Imports the accounts of `options.file` (see [`crate::transfer::import::import`]).
-pub fn import(kc: &Keychain, options: &ImportOptions) -> Result<Imported> {
-    crate::transfer::import::import(kc, options)
+use crate::invantive::SettingsFile;
+
+/// What `import` did: the accounts, and with `strip` the settings file's strip.
+pub struct ImportDone {
+    /// Each entry's name and fate, and the settings file read.
+    pub imported: Imported,
+    /// The strip, when `strip` was asked and the file was a settings file.
+    pub stripped: Option<Stripped>,
+}
+
+/// Imports the accounts of `options.file` (see [`crate::transfer::import::import`]); with
+/// `options.strip`, then strips the settings file of the values the keychain now holds.
+///
+/// A front end hears of each half as it is done, so its report of the accounts is out before
+/// the strip begins (a strip that fails leaves that report said): `on_imported` after the
+/// accounts are saved, `on_plan` with the settings file and its strip plan before the file is
+/// touched.
+pub fn import(
+    kc: &Keychain,
+    options: &ImportOptions,
+    on_imported: impl FnOnce(&Imported),
+    on_plan: impl FnOnce(&SettingsFile, &StripPlan),
+) -> Result<ImportDone> {
+    let imported = crate::transfer::import::import(kc, options)?;
+    on_imported(&imported);
+    let stripped = match &imported.settings {
+        Some(file) if options.strip => Some(strip(kc, &options.file, file, on_plan)?),
+        _ => None,
+    };
+    Ok(ImportDone { imported, stripped })
 }
 
 /// What to export, and where.
@@ -44,15 +72,6 @@ pub fn export(kc: &Keychain, options: &ExportOptions, stray: impl Fn(&Path)) -> 
     })
 }
 
-/// The settings file an `import --strip` read, to strip of the values the keychain now holds.
-#[derive(Clone, Copy)]
-pub struct StripOptions<'a> {
-    /// The path as given (a symbolic link is noted: its target is rewritten, the link stays).
-    pub given: &'a Path,
-    /// The file as the import read it, at the link's target.
-    pub file: &'a crate::invantive::SettingsFile,
-}
-
 /// What `strip` did.
 #[derive(Debug)]
 pub struct Stripped {
@@ -63,22 +82,22 @@ pub struct Stripped {
     pub backup: Option<PathBuf>,
 }
 
-pub use crate::transfer::strip::StripPlan;
-
-/// Removes from the settings file exactly the values the keychain holds with the same value,
-/// recording the strip first (see [`crate::transfer::strip`]). `on_plan` hears the plan before
-/// the file is touched, so a front end has said what is to be moved even if the cut fails.
-pub fn strip(
+/// Removes from the settings `file` (read from `given`, resolved) exactly the values the
+/// keychain holds with the same value, recording the strip first (see
+/// [`crate::transfer::strip`]). `on_plan` hears the plan before the file is touched, so a
+/// front end has said what is to be moved even if the cut fails.
+fn strip(
     kc: &Keychain,
-    options: StripOptions<'_>,
-    on_plan: impl FnOnce(&StripPlan),
+    given: &Path,
+    file: &SettingsFile,
+    on_plan: impl FnOnce(&SettingsFile, &StripPlan),
 ) -> Result<Stripped> {
-    let plan = crate::transfer::strip::plan(kc, options.given, options.file);
-    on_plan(&plan);
+    let plan = crate::transfer::strip::plan(kc, given, file);
+    on_plan(file, &plan);
     if plan.moved.is_empty() {
         return Ok(Stripped { plan, backup: None });
     }
-    let backup = crate::transfer::strip::apply(kc, options.file, &plan)?;
+    let backup = crate::transfer::strip::apply(kc, file, &plan)?;
     Ok(Stripped {
         plan,
         backup: Some(backup),
