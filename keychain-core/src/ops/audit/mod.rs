@@ -10,3 +10,6 @@ pub mod fingerprint;
 pub mod rotate;
 pub mod seal_config;
 pub mod verify;
+
+#[cfg(test)]
+mod tests;
