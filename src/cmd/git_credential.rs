@@ -25,6 +25,7 @@ use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
+use crate::ops::credential::{Credential, CredentialOptions, credential};
 
 use super::shared_args::{LogonArgs, account_names};
 
@@ -74,17 +75,14 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: GitCredentialArgs) -> Result<
         ));
     }
     let bearer = args.bearer && request.authtype;
-    let username = match args.username.or(request.username) {
-        Some(name) => name,
-        None => kc.read(&args.name)?.0.header.user,
-    };
-    if username.contains(['\n', '\0']) {
-        return Err(Error::usage(
-            "the user name has a line break: git's protocol cannot carry it",
-        ));
-    }
-    let token = crate::ops::login::obtain(kc, &args.name, &super::login::options(&args.logon))?;
-    crate::ops::resolve::check_token_text(&token.access_token)?;
+    let Credential { username, token } = credential(
+        kc,
+        CredentialOptions {
+            name: &args.name,
+            username: args.username.or(request.username),
+            login: &super::login::options(&args.logon),
+        },
+    )?;
     let mut answer = zeroize::Zeroizing::new(if bearer {
         // The pre-encoded credential: git sends 'Authorization: Bearer TOKEN'. Ephemeral: no
         // storing helper should keep it.

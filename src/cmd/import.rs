@@ -2,22 +2,23 @@
 //! written by `keychain export` (an age file, opened with `--identity FILE`).
 //!
 //! The import itself (which file it is, reading it, checking and saving each account) is
-//! `keychain_core::transfer::import`'s, called as `ops::transfer::import`. This file renders its
-//! report: what was imported, skipped (exists) or refused, and why, one row each.
+//! `keychain_core::transfer::import`'s, called as `ops::transfer::import` (which also strips,
+//! with `--strip`). This file renders its report: what was imported, skipped (exists) or
+//! refused, and why, one row each; `strip.rs` renders the strip.
 //!
 //! `--strip` then removes from the file exactly the values it reads back from the keychain and
 //! finds equal (compared in constant time), one by one, and names each value moved and each
 //! left; anything left makes the exit code 2. A settings file reached through a symbolic link
 //! is rewritten at its target, and the link stays.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::exit;
-use crate::ops::transfer::{Fate, ImportOptions, import};
+use crate::ops::transfer::{Fate, ImportOptions, Imported, import};
 use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
@@ -44,10 +45,29 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
         strip: args.strip,
         replace: args.replace,
     };
-    let imported = import(kc, &request)?;
+    let done = import(
+        kc,
+        &request,
+        |imported| report(imported, &args.file, json),
+        |file, plan| super::strip::plan(&args.file, file, plan),
+    )?;
+    let refused = done.imported.count(|f| matches!(f, Fate::Refused(_)));
+    let all_moved = match (&done.stripped, &done.imported.settings) {
+        (Some(stripped), Some(file)) => super::strip::outcome(file, stripped),
+        _ => true,
+    };
+    Ok(if refused > 0 || !all_moved {
+        Outcome::Failed(exit::USAGE)
+    } else {
+        Outcome::Success
+    })
+}
 
+/// What was imported, skipped or refused, one row each, then the counts: said as soon as the
+/// accounts are saved, before any strip.
+fn report(imported: &Imported, file: &Path, json: bool) {
     let report = if json {
-        to_json(&imported.entries, &args.file)
+        to_json(&imported.entries, file)
     } else {
         to_text(&imported.entries)
     };
@@ -61,21 +81,11 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
         "{} imported, {} skipped, {refused} refused from {}.\n",
         imported.count(|f| matches!(f, Fate::Imported(_))),
         imported.count(|f| matches!(f, Fate::Skipped(_))),
-        args.file.display()
+        file.display()
     )));
-
-    let all_moved = match &imported.settings {
-        Some(file) if args.strip => super::strip::run(kc, &args.file, file)?,
-        _ => true,
-    };
-    Ok(if refused > 0 || !all_moved {
-        Outcome::Failed(exit::USAGE)
-    } else {
-        Outcome::Success
-    })
 }
 
-fn to_json(entries: &[(String, Fate)], file: &std::path::Path) -> String {
+fn to_json(entries: &[(String, Fate)], file: &Path) -> String {
     let accounts: Vec<serde_json::Value> = entries
         .iter()
         .map(|(name, fate)| {

@@ -1,22 +1,19 @@
 //! `keychain scan PATH...`: plain-text secrets left in settings files, each named by file, line
 //! and attribute, never any of its value. Exit 1 when anything is found.
 //!
-//! The scan needs no keychain. When one exists in the chosen folder, the scan is recorded in its
-//! audit log; when that log cannot be written the scan still reports (it reveals nothing) and
-//! says that it was not recorded.
+//! The scan and its audit line are `ops::scan`'s; this file prints what it found, the advice,
+//! and a warning when the scan could not be recorded (it still reports: it reveals nothing).
 
 use clap::Args;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::audit::Event;
-use crate::audit::{Action, Outcome};
 use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::error::Result;
 use crate::exit;
-use crate::invantive::{ScanError, scan_paths_all};
+use crate::invantive::ScanError;
+use crate::ops::scan::{Found, ScanOptions, Scanned, scan};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -32,16 +29,24 @@ pub fn run(
     args: ScanArgs,
 ) -> Result<crate::outcome::Outcome> {
     let json = ctx.json();
-    let (findings, errors) = scan_paths_all(&args.paths);
+    let Scanned {
+        findings,
+        errors,
+        not_recorded,
+    } = scan(&ScanOptions {
+        paths: args.paths,
+        dir: dir.map(Path::to_path_buf),
+        clock: clock.clone(),
+    });
     if json {
         let found: Vec<serde_json::Value> = findings
             .iter()
             .map(|f| {
                 serde_json::json!({
-                    "file": f.file.display().to_string(),
-                    "line": f.line,
-                    "key": f.key,
-                    "importable": crate::invantive::importable(&f.file),
+                    "file": f.secret.file.display().to_string(),
+                    "line": f.secret.line,
+                    "key": f.secret.key,
+                    "importable": f.importable,
                 })
             })
             .collect();
@@ -56,7 +61,7 @@ pub fn run(
     } else {
         let mut out = String::new();
         for f in &findings {
-            out.push_str(&format!("{f}\n"));
+            out.push_str(&format!("{}\n", f.secret));
         }
         crate::output::out(&out)?;
         for e in &errors {
@@ -65,24 +70,10 @@ pub fn run(
         }
     }
 
-    if let Some(dir) = dir.filter(|d| Config::path(d).exists()) {
-        let outcome = if errors.is_empty() {
-            Outcome::Ok
-        } else {
-            Outcome::Error(format!(
-                "{} could not be scanned",
-                crate::output::count(errors.len(), "file", "files")
-            ))
-        };
-        let event =
-            Event::new(format!("scan ({} found)", findings.len()), Action::Scan).outcome(outcome);
-        if let Err(e) =
-            crate::audit::record_in(dir, clock, event).map_err(crate::error::Error::from)
-        {
-            crate::output::err(&format!(
-                "warning: this scan was not recorded in the audit log: {e}\n"
-            ))?;
-        }
+    if let Some(e) = not_recorded {
+        crate::output::err(&format!(
+            "warning: this scan was not recorded in the audit log: {e}\n"
+        ))?;
     }
 
     if !findings.is_empty() {
@@ -104,23 +95,27 @@ pub fn run(
 
 /// The summary and what to do: `import --strip` for the files import reads (settings files),
 /// by hand for the others, each named.
-fn advice(findings: &[crate::invantive::PlaintextSecret]) -> String {
-    use crate::invantive::importable;
+fn advice(findings: &[Found]) -> String {
     use crate::output::{count, escape_value};
-    let files: BTreeSet<&Path> = findings.iter().map(|f| f.file.as_path()).collect();
-    let (settings, other): (Vec<&Path>, Vec<&Path>) = files.iter().partition(|f| importable(f));
+    // Each file once, in path order, with whether import reads it.
+    let files: BTreeMap<&Path, bool> = findings
+        .iter()
+        .map(|f| (f.secret.file.as_path(), f.importable))
+        .collect();
+    let (settings, other): (Vec<_>, Vec<_>) =
+        files.iter().partition(|(_, importable)| **importable);
     let mut text = format!(
         "{} in {}.\n",
         count(findings.len(), "plain-text secret", "plain-text secrets"),
         count(files.len(), "file", "files")
     );
-    for file in settings {
+    for (file, _) in settings {
         text.push_str(&format!(
             "  import: keychain import '{}' --strip\n",
             escape_value(&file.display().to_string())
         ));
     }
-    for file in other {
+    for (file, _) in other {
         text.push_str(&format!(
             "  by hand (import reads only settings*.xml): {}: store each secret with 'keychain add' or 'keychain set', then remove it from the file\n",
             escape_value(&file.display().to_string())

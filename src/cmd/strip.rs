@@ -1,20 +1,16 @@
 //! `keychain import SETTINGS.xml --strip`: the second half of an import, which moves the
 //! plain-text secrets out of the settings file, and only those the keychain now holds. What is
-//! moved and how is `keychain_core::transfer::strip`'s; this file names each value moved and
-//! each left (never shown), then the backup and what is left to do.
+//! moved and how is `ops::transfer::import`'s (over `transfer::strip`); this file renders it: each
+//! value moved and each left (never shown), then the backup and what is left to do.
 
 use std::path::Path;
 
-use crate::error::Result;
 use crate::invantive::SettingsFile;
-use crate::keychain::Keychain;
-use crate::transfer::strip;
+use crate::ops::transfer::{StripPlan, Stripped};
 
-/// `--strip`: removes from the settings file exactly the values read back from the keychain
-/// and found equal, reports each value moved and each left, and records the strip. Returns
-/// whether every secret of the file was moved.
-pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
-    let plan = strip::plan(kc, given, file);
+/// The strip's plan, before the file is touched: each value to be moved and each left, named by
+/// line and key.
+pub fn plan(given: &Path, file: &SettingsFile, plan: &StripPlan) {
     let shown = file.path.display();
     let mut report = String::new();
     for m in &plan.moved {
@@ -36,13 +32,18 @@ pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
             given.display()
         )));
     }
-    if plan.moved.is_empty() {
+}
+
+/// The strip done: the backup and what is left to do. Returns whether every secret of the file
+/// was moved.
+pub fn outcome(file: &SettingsFile, stripped: &Stripped) -> bool {
+    let (plan, shown) = (&stripped.plan, file.path.display());
+    let Some(backup) = &stripped.backup else {
         crate::output::after_save(crate::output::err(&format!(
             "warning: {shown} was not stripped: none of its secrets is in the keychain with the value it has in the file\n"
         )));
-        return Ok(plan.left.is_empty());
-    }
-    let backup = strip::apply(kc, file, &plan)?;
+        return plan.left.is_empty();
+    };
     crate::output::after_save(crate::output::err(&format!(
         "Removed {} from {shown}. The original is kept as {} (mode 0600): it still holds them; delete it once the import is checked.\n",
         crate::output::count(plan.moved.len(), "value", "values"),
@@ -57,5 +58,5 @@ pub fn run(kc: &Keychain, given: &Path, file: &SettingsFile) -> Result<bool> {
             }
         )));
     }
-    Ok(plan.left.is_empty())
+    plan.left.is_empty()
 }

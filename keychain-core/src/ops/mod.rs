@@ -15,6 +15,8 @@
 //! end looks, not a second copy of a protocol.
 
 pub mod add;
+pub mod audit;
+pub mod credential;
 pub mod edit;
 pub mod exec;
 pub mod finding;
@@ -29,6 +31,7 @@ pub mod refresh;
 pub mod report;
 pub mod resolve;
 pub mod rm;
+pub mod scan;
 pub mod set;
 pub mod show;
 pub mod status;

@@ -1,21 +1,19 @@
 //! `keychain audit fingerprint NAME FIELD`: the fingerprint of a value read from standard input
 //! (never from the command line), to answer "is this leaked value ours?" without the log ever
 //! holding the value. Prints the fingerprint; says on standard error whether it is the current
-//! value of NAME's FIELD and where the log mentions it. Testing a value against a stored secret
-//! is recorded in the audit log before anything is printed. Exit 0 when the value is NAME's
-//! current FIELD, 1 when it is not.
+//! value of NAME's FIELD and where the log mentions it (`ops::audit::fingerprint`, which records
+//! the test before anything is printed). Exit 0 when the value is NAME's current FIELD, 1 when
+//! it is not.
 
 use clap::Args;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
-use crate::audit::Action;
-use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::input::SecretSource;
 use crate::keychain::Keychain;
+use crate::ops::audit::fingerprint::{FingerprintOptions, Fingerprinted, fingerprint};
 use crate::record::SecretField;
-use crate::secret::ct_eq_str;
 
 use crate::cmd::shared_args::{RevealField, account_names};
 
@@ -41,36 +39,19 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
             ),
         ));
     }
-    let value = normalise(field, value)?;
-    let fingerprint = kc.fingerprint_of(field.as_str(), &value)?;
-    drop(value);
-
-    let current = match kc.read(&args.name) {
-        Ok((account, _)) => Some(match account.secret(field) {
-            Some(stored) => ct_eq_str(&kc.fingerprint_of(field.as_str(), stored)?, &fingerprint),
-            None => false,
-        }),
-        Err(Error::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
-    // Recorded before the answer is given: no audit, no answer.
-    kc.record(
-        Event::new(
-            "audit fingerprint",
-            Action::Fingerprint(field.as_str().into()),
-        )
-        .account(&args.name),
+    let Fingerprinted {
+        fingerprint,
+        short,
+        current,
+        log: lines,
+    } = fingerprint(
+        kc,
+        FingerprintOptions {
+            name: args.name.clone(),
+            field,
+            value,
+        },
     )?;
-
-    let lines: Vec<_> = kc
-        .audit_lines()?
-        .into_iter()
-        .filter(|l| {
-            l.fingerprints
-                .get(field.as_str())
-                .is_some_and(|f| ct_eq_str(f, &fingerprint))
-        })
-        .collect();
     if json {
         let seen: Vec<serde_json::Value> = lines
             .iter()
@@ -112,7 +93,6 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
         })
         .collect();
     crate::output::out(&format!("{fingerprint}\n"))?;
-    let short = crate::audit::short_fingerprint(&fingerprint);
     let verdict = match current {
         Some(true) => format!(
             "This is the current {field} of '{}' ('keychain show' displays it as {short}).\n",
@@ -140,21 +120,4 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
     }
     // Scripts ask "is this leaked value ours?" with the status: 0 yes, 1 no.
     Ok(crate::outcome::Outcome::findings_if(current != Some(true)))
-}
-
-/// TOTP secrets are stored as canonical base32, so an otpauth URI or lower-case copy of the same
-/// seed fingerprints the same.
-fn normalise(field: SecretField, value: SecretString) -> Result<SecretString> {
-    if field != SecretField::TotpSecret {
-        return Ok(value);
-    }
-    crate::totp::TotpSecret::parse(value.expose_secret())
-        .map(|t| t.secret_base32())
-        .map_err(|e| {
-            let message = format!("the TOTP secret on standard input is not usable: {e}");
-            match e.hint() {
-                Some(hint) => Error::usage_hint(message, hint),
-                None => Error::usage(message),
-            }
-        })
 }

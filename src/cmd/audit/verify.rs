@@ -1,14 +1,13 @@
 //! `keychain audit verify`: every line's MAC, order and chain, across rotated files, and the
-//! log's end against its anchor. Prints where each problem is, never a line's content.
-//! Exit 7 when anything is wrong.
+//! log's end against its anchor (`ops::audit::verify`). Prints where each problem is, never a
+//! line's content. Exit 7 when anything is wrong.
 
 use crate::error::Result;
 use crate::exit;
 use crate::keychain::Keychain;
 
 pub fn run(kc: &Keychain, json: bool) -> Result<crate::outcome::Outcome> {
-    let key = crate::audit::audit_key(kc.identity()?);
-    let report = kc.trail()?.verify(&key)?;
+    let report = crate::ops::audit::verify::verify(kc)?;
     if json {
         let problems: Vec<serde_json::Value> = report
             .problems
