@@ -161,7 +161,7 @@ fn start_or_join(
         kc.now(),
     )?;
     kc.set_members(opened);
-    kc.record(Event::new("init", Action::Init))?;
+    kc.log_event(Event::new("init", Action::Init))?;
     Ok(None)
 }
 

@@ -806,12 +806,12 @@ impl Keychain {
     /// Appends one event to this machine's file log, for what a machine does while its shared
     /// store (and with it the shared trail) cannot be reached: serving a still-valid token from
     /// its local copy. No log, no token, even then.
-    pub fn record_offline(&self, event: Event) -> Result<()> {
+    pub fn log_event_offline(&self, event: Event) -> Result<()> {
         self.audit.append(&event).map_err(crate::error::Error::from)
     }
 
     /// Appends one event to the audit log (for reads and uses that change no record).
-    pub fn record(&self, event: Event) -> Result<()> {
+    pub fn log_event(&self, event: Event) -> Result<()> {
         self.trail()?
             .append(&event)
             .map_err(crate::error::Error::from)

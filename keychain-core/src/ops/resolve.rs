@@ -127,7 +127,7 @@ pub fn field_value(kc: &Keychain, account: &Account, field: Field, command: &str
             }),
         Field::Totp => {
             let totp = account.totp()?;
-            kc.record(Event::new(command, Action::Totp).account(name))?;
+            kc.log_event(Event::new(command, Action::Totp).account(name))?;
             let now = kc.now().max(0) as u64;
             let left = totp.seconds_left(now);
             Ok(Value {
@@ -140,7 +140,7 @@ pub fn field_value(kc: &Keychain, account: &Account, field: Field, command: &str
                 .secret(secret)
                 .ok_or_else(|| missing(secret.as_str()))?
                 .clone();
-            kc.record(Event::new(command, Action::Reveal(secret.as_str().into())).account(name),)?;
+            kc.log_event(Event::new(command, Action::Reveal(secret.as_str().into())).account(name),)?;
             Ok(Value {
                 text: value,
                 expires_at: None,

@@ -47,7 +47,7 @@ pub fn show(kc: &Keychain, options: &ShowOptions) -> Result<Shown> {
             .secret(field)
             .ok_or_else(|| Error::usage(format!("account '{name}' has no {field} stored")))?;
         // Recorded before it is handed out: no audit, no secret.
-        kc.record(Event::new("show", Action::Reveal(field.as_str().into())).account(name))?;
+        kc.log_event(Event::new("show", Action::Reveal(field.as_str().into())).account(name))?;
         return Ok(Shown::Secret(value.clone()));
     }
     let now = kc.now();

@@ -33,7 +33,7 @@ pub fn totp(kc: &Keychain, options: &TotpOptions) -> Result<Code> {
     let totp = account.totp()?;
     // A code is a working second factor: recorded before it is shown (one append). No write
     // counter: this read took no lock, and only writes may set the counter replays are judged by.
-    kc.record(Event::new("totp", Action::Totp).account(&options.name))?;
+    kc.log_event(Event::new("totp", Action::Totp).account(&options.name))?;
     let mut now = kc.now().max(0) as u64;
     if let Some(min_left) = options.fresh {
         // A whole step is the most anyone can ask for.

@@ -49,7 +49,7 @@ pub fn unlock(kc: &Keychain, options: &UnlockOptions) -> Result<Unlocked> {
                 "pipe it into systemd-creds: keychain unlock --systemd-credential | systemd-creds encrypt --name=keychain-identity - /etc/credstore.encrypted/keychain-identity",
             ));
         }
-        kc.record(crate::audit::Event::new(
+        kc.log_event(crate::audit::Event::new(
             "unlock --systemd-credential",
             crate::audit::Action::Unlock,
         ))?;
@@ -59,7 +59,7 @@ pub fn unlock(kc: &Keychain, options: &UnlockOptions) -> Result<Unlocked> {
     // cached, and one that fails after it takes the cached key back out.
     kc.check_audit()?;
     crate::keystore::kernel::store(&kc.dir, &identity, options.seconds, kc.now())?;
-    if let Err(e) = kc.record(crate::audit::Event::new(
+    if let Err(e) = kc.log_event(crate::audit::Event::new(
         "unlock",
         crate::audit::Action::Unlock,
     )) {

@@ -69,10 +69,10 @@ pub fn export(
 
     let target = file.display().to_string();
     for name in names {
-        kc.record(Event::new(format!("export to {target}"), Action::Export).account(name))?;
+        kc.log_event(Event::new(format!("export to {target}"), Action::Export).account(name))?;
     }
     if names.is_empty() {
-        kc.record(Event::new(format!("export to {target}"), Action::Export))?;
+        kc.log_event(Event::new(format!("export to {target}"), Action::Export))?;
     }
     write_output(file, &ciphertext, FILE_MODE, Existing::Refuse).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {

@@ -80,7 +80,7 @@ pub fn apply(kc: &Keychain, file: &SettingsFile, plan: &StripPlan) -> Result<Pat
             )
         })
         .collect();
-    kc.record(Event::new(
+    kc.log_event(Event::new(
         format!(
             "import --strip {}: moved {}; {} left",
             file.path.display(),

@@ -69,7 +69,7 @@ pub fn ack(kc: &Keychain, options: &AckOptions) -> Result<Acked> {
             "run 'keychain audit' to list the findings and their IDs",
         ));
     };
-    kc.record(Event::new("audit ack", Action::Ack(id.to_string())).account(&finding.account))?;
+    kc.log_event(Event::new("audit ack", Action::Ack(id.to_string())).account(&finding.account))?;
     Ok(Acked::Recorded {
         id: id.to_string(),
         code: finding.code,

@@ -53,7 +53,7 @@ pub fn fingerprint(kc: &Keychain, options: FingerprintOptions) -> Result<Fingerp
         Err(e) => return Err(e),
     };
     // Recorded before the answer is given: no audit, no answer.
-    kc.record(
+    kc.log_event(
         Event::new(
             "audit fingerprint",
             Action::Fingerprint(field.as_str().into()),

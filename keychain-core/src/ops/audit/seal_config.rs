@@ -25,6 +25,6 @@ pub fn seal_config(kc: &Keychain) -> Result<Option<Config>> {
     kc.check_audit()?;
     config.seal(identity);
     config.replace(&kc.dir)?;
-    kc.record(Event::new("audit seal-config", Action::SealConfig))?;
+    kc.log_event(Event::new("audit seal-config", Action::SealConfig))?;
     Ok(Some(config))
 }

@@ -177,7 +177,7 @@ fn audit(kc: &Keychain, name: &str, action: Action, counter: Option<u64>) -> Res
     if let Some(counter) = counter {
         event = event.counter(counter);
     }
-    kc.record(event)
+    kc.log_event(event)
 }
 
 /// [`obtain`], then the on-failure hook's bookkeeping (`crate::hook`): a token closes the

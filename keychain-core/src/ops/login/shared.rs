@@ -49,7 +49,7 @@ pub(super) fn offline(kc: &Keychain, name: &str, opts: &Options, e: Error) -> Re
     match token {
         Some(token) => {
             // The shared trail is in the store that is down: this machine's log.
-            kc.record_offline(Event::new("login", Action::LoginCache).account(name))?;
+            kc.log_event_offline(Event::new("login", Action::LoginCache).account(name))?;
             Ok(token)
         }
         None => Err(e),

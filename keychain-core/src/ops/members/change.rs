@@ -81,7 +81,7 @@ pub fn add(kc: &Keychain, recipient: &str, name: Option<&str>) -> Result<Change>
             // Pinned before anything else: the list from before the add, put back, is refused.
             shared.trust(kc.identity()?, &opened)?;
             kc.set_members(opened);
-            kc.record(Event::new("member", Action::MemberAdd(name.clone())))?;
+            kc.log_event(Event::new("member", Action::MemberAdd(name.clone())))?;
             member
         }
     };
@@ -123,7 +123,7 @@ pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
         let (opened, member) = shared.remove(kc.identity()?, &current, name)?;
         drop(current);
         kc.set_members(opened);
-        kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
+        kc.log_event(Event::new("member", Action::MemberRm(name.to_string())))?;
         member
     } else {
         drop(current);
@@ -134,7 +134,7 @@ pub fn remove(kc: &Keychain, name: &str) -> Result<Change> {
             ));
         };
         if !logged_rm {
-            kc.record(Event::new("member", Action::MemberRm(name.to_string())))?;
+            kc.log_event(Event::new("member", Action::MemberRm(name.to_string())))?;
         }
         member
     };
