@@ -71,7 +71,7 @@ impl Invalid {
         match self {
             Invalid::Provider { hint, .. } => Some((*hint).to_string()),
             Invalid::Url { .. } => Some("give an https:// URL".into()),
-            Invalid::Totp(e) => e.hint().map(str::to_string),
+            Invalid::Totp(e) => crate::exit::Failure::hint(e),
             Invalid::InsecureHttp(_) => Some("use https; plain http to a host other than loopback needs --insecure-http, recorded in the account".into()),
             _ => None,
         }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::clock::SharedClock;
 use crate::error::Result;
-use crate::exit;
+use crate::exit::{self, Failure as _};
 use crate::invantive::ScanError;
 use crate::ops::scan::{Found, ScanOptions, Scanned, scan};
 

@@ -4,6 +4,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
+use crate::exit::Failure as _;
 use crate::input::{self, Prompter, SecretSource};
 use crate::record::{Account, SecretField, TotpParams};
 use crate::totp::TotpSecret;
@@ -145,9 +146,9 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
             .map_err(|e| {
                 Error::usage_hint(
                     format!("{}: {e}", image.display()),
-                    e.hint().unwrap_or(
-                        "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file",
-                    ),
+                    e.hint().unwrap_or_else(|| {
+                        "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file".into()
+                    }),
                 )
             });
     }
@@ -170,9 +171,10 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         .map_err(|e| {
             Error::usage_hint(
                 format!("the TOTP secret is not usable: {e}"),
-                e.hint().unwrap_or(
-                    "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export",
-                ),
+                e.hint().unwrap_or_else(|| {
+                    "give a base32 secret, an otpauth:// URI or an otpauth-migration:// export"
+                        .into()
+                }),
             )
         })
 }

@@ -84,7 +84,7 @@ pub enum ScanError {
 
 impl ScanError {
     /// What to do about it.
-    pub fn hint(&self) -> Option<&'static str> {
+    fn advice(&self) -> Option<&'static str> {
         Some(match self {
             ScanError::Io { .. } | ScanError::NothingToStrip { .. } => return None,
             ScanError::Xml { .. } => {
@@ -106,5 +106,19 @@ pub(super) fn io_err(what: &'static str, path: &Path, source: io::Error) -> Scan
         what,
         path: path.to_path_buf(),
         source,
+    }
+}
+
+impl crate::exit::Failure for ScanError {
+    /// A file that cannot be read is an I/O failure; anything about its content is bad input.
+    fn class(&self) -> crate::exit::Class {
+        match self {
+            ScanError::Io { .. } => crate::exit::Class::Io,
+            _ => crate::exit::Class::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.advice().map(str::to_string)
     }
 }

@@ -310,13 +310,3 @@ fn the_570_s_rule_with_a_previous_token_in_the_future_waits_the_interval_and_no_
         "future errors count"
     );
 }
-
-/// The report assumes every refresh token dies after Exact Online's idle days: until the merge
-/// of issue 21 makes `report::REFRESH_IDLE_DAYS` a re-export, the two must agree.
-#[test]
-fn the_report_and_exact_agree_on_the_idle_expiry_of_a_refresh_token() {
-    assert_eq!(
-        crate::ops::report::REFRESH_IDLE_DAYS,
-        exact::REFRESH_IDLE_DAYS
-    );
-}

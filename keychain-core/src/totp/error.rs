@@ -259,7 +259,7 @@ pub enum TotpError {
 
 impl TotpError {
     /// What the user can do about it (the message says what is wrong).
-    pub fn hint(&self) -> Option<&'static str> {
+    fn advice(&self) -> Option<&'static str> {
         Some(match self {
             TotpError::EmptySecret => {
                 "paste the whole base32 secret, otpauth:// URI or otpauth-migration:// export the provider gave you"
@@ -305,5 +305,16 @@ impl TotpError {
             }
             _ => return None,
         })
+    }
+}
+
+impl crate::exit::Failure for TotpError {
+    /// A secret, URI, QR image or setting that cannot be used: bad input.
+    fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.advice().map(str::to_string)
     }
 }

@@ -89,7 +89,7 @@ fn normalise(field: SecretField, value: SecretString) -> Result<SecretString> {
         .map(|t| t.secret_base32())
         .map_err(|e| {
             let message = format!("the TOTP secret on standard input is not usable: {e}");
-            match e.hint() {
+            match crate::exit::Failure::hint(&e) {
                 Some(hint) => Error::usage_hint(message, hint),
                 None => Error::usage(message),
             }

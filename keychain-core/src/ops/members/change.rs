@@ -171,20 +171,21 @@ fn former_member(kc: &Keychain, name: &str) -> Result<Option<(Member, bool)>> {
             Err(e) => return Err(Error::io(format!("cannot read {}", file.display()), e)),
         };
         for line in text.split(|&b| b == b'\n') {
-            let Ok(event) = serde_json::from_slice::<serde_json::Value>(line) else {
+            // The one decoder of the log's lines; a line that is not one is not evidence.
+            let Some(event) = crate::audit::lines::LineFields::decode(line) else {
                 continue;
             };
-            if event["detail"].as_str() != Some(name) {
+            if event.detail.as_deref() != Some(name) {
                 continue;
             }
-            match event["action"].as_str() {
+            match event.action.as_deref() {
                 Some("member_add") => {
                     found = Some((
                         Member {
                             name: name.to_string(),
                             recipient: String::new(),
                             added_at: 0,
-                            added_by: event["user"].as_str().unwrap_or_default().to_string(),
+                            added_by: event.user.unwrap_or_default(),
                         },
                         false,
                     ));

@@ -54,8 +54,9 @@ pub struct ReportOptions {
 }
 
 const DAY: i64 = 86_400;
-/// Exact Online's (and keychain's assumed) idle expiry of a refresh token.
-pub const REFRESH_IDLE_DAYS: i64 = 30;
+/// Exact Online's (and keychain's assumed) idle expiry of a refresh token: one number, kept with
+/// the provider that sets it.
+pub use crate::providers::exact::REFRESH_IDLE_DAYS;
 /// A refresh token idle longer than this is a finding: a few days remain to use it.
 pub const REFRESH_WARN_DAYS: i64 = 25;
 
