@@ -49,7 +49,7 @@ use super::AuditError;
 use super::counter::skip_rest_of_line;
 use super::format::{GENESIS, MAX_LINE, counter_of, parse_line};
 use super::key::{AuditKey, MacKey, hex, line_hash, unhex32};
-use super::log::{AuditLog, io_err};
+use super::log::{AuditLog, io_err, read_sized};
 use crate::fsutil::{FILE_MODE, write_atomic_unique};
 
 /// A reader writes a new index once it read this many authenticated lines past the old one.
@@ -399,21 +399,7 @@ fn read_index_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, AuditError
         }
         Err(e) => return Err(io_err("open", path, e)),
     };
-    let len = file
-        .metadata()
-        .map_err(|e| io_err("read the size of", path, e))?
-        .len();
-    if len > MAX_INDEX {
-        return Err(AuditError::Corrupt {
-            path: path.to_path_buf(),
-        });
-    }
-    // Replaced by rename, never rewritten in place: one read of the size fstat gave.
-    let mut text = Zeroizing::new(vec![0u8; len as usize]);
-    (&file)
-        .read_exact(&mut text)
-        .map_err(|e| io_err("read", path, e))?;
-    Ok(Some(text))
+    read_sized(&file, path, MAX_INDEX).map(Some)
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, account: String, counter: u64) {

@@ -39,7 +39,7 @@ mod append;
 mod files;
 
 use append::Cursor;
-pub(crate) use files::{io_err, lock_file, read_anchor, read_tail};
+pub(crate) use files::{io_err, lock_file, read_anchor, read_sized, read_tail};
 use files::{mismatch, read_anchor_file, whole_lines_len, write_checkpoint};
 
 /// The audit log of one keychain: `audit.log` plus `audit.anchor` and `audit.lock` beside it,

@@ -24,23 +24,33 @@ pub(super) fn read_anchor_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("read", path, e)),
     };
-    // One fstat and one read of exactly its size: the file is replaced by rename, never
-    // rewritten in place, so what this descriptor holds cannot change under it. (read_to_end
-    // on an empty buffer took five small reads.)
+    read_sized(&file, path, MAX_ANCHOR).map(Some)
+}
+
+/// The whole of a small file the log keeps beside itself (the anchor, the counter index), at
+/// most `max` bytes (more is a corrupt file), from a descriptor the caller opened as it must.
+/// One fstat and one read of exactly its size: such files are replaced by rename, never
+/// rewritten in place, so what the descriptor holds cannot change under it. (read_to_end on an
+/// empty buffer took five small reads.)
+pub(crate) fn read_sized(
+    file: &File,
+    path: &Path,
+    max: u64,
+) -> Result<Zeroizing<Vec<u8>>, AuditError> {
     let len = file
         .metadata()
         .map_err(|e| io_err("read the size of", path, e))?
         .len();
-    if len > MAX_ANCHOR {
+    if len > max {
         return Err(AuditError::Corrupt {
             path: path.to_path_buf(),
         });
     }
     let mut text = Zeroizing::new(vec![0u8; len as usize]);
-    (&file)
+    (&*file)
         .read_exact(&mut text)
         .map_err(|e| io_err("read", path, e))?;
-    Ok(Some(text))
+    Ok(text)
 }
 
 pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
