@@ -38,9 +38,15 @@ pub fn options(args: &LogonArgs) -> Options {
     }
 }
 
-pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: LoginArgs) -> Result<()> {
+pub fn run(ctx: &super::Ctx, kc: &Keychain, args: LoginArgs) -> Result<()> {
+    // The global `--json` (or KEYCHAIN_FORMAT=json) is login's `--format json`.
+    let format = if ctx.json() {
+        OutputFormat::Json
+    } else {
+        args.format
+    };
     let env_name = match &args.env_name {
-        Some(_) if args.format != OutputFormat::Env => {
+        Some(_) if format != OutputFormat::Env => {
             return Err(Error::usage("--env-name goes with --format env"));
         }
         Some(var) if !crate::reference::is_var_name(var) => {
@@ -57,7 +63,7 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: LoginArgs) -> Result<()> {
     };
     let on_failure = args.logon.on_failure.as_deref();
     let token = crate::ops::login::obtain_with_hook(kc, &args.name, &opts, on_failure)?;
-    crate::output::raw(render(&token, args.format, kc.now(), env_name)?.as_bytes())
+    crate::output::raw(render(&token, format, kc.now(), env_name)?.as_bytes())
 }
 
 /// The variable `--format env` exports unless `--env-name` says otherwise.

@@ -77,13 +77,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
     let done = |r: Result<()>| r.map(|()| Outcome::Success);
     let result = match cli.command {
         Command::Exec(args) => exec::run(&ctx, &ctx.open()?, args),
-        Command::Login(mut args) => {
-            // `--json` is login's `--format json`.
-            if ctx.json() {
-                args.format = crate::cmd::login::OutputFormat::Json;
-            }
-            done(login::run(&ctx, &ctx.open()?, args))
-        }
+        Command::Login(args) => done(login::run(&ctx, &ctx.open()?, args)),
         Command::Read(args) => {
             ctx.text_only("read", "the bare value")?;
             done(read::run(&ctx, &ctx.open()?, args))
