@@ -56,8 +56,11 @@ pub fn after_help() -> String {
     text
 }
 
-/// The topics of `keychain help TOPIC` that are not commands: (name, what it is, its text).
-pub const TOPICS: [(&str, &str, fn() -> String); 2] = [
+/// A topic of `keychain help TOPIC`: its name, what it is, and its text.
+pub type Topic = (&'static str, &'static str, fn() -> String);
+
+/// The topics of `keychain help TOPIC` that are not commands.
+pub const TOPICS: [Topic; 2] = [
     (
         "cron",
         "Running keychain from cron and systemd: environment, key, crontab, service and timer",
