@@ -47,8 +47,10 @@ fn stdout(out: &Output) -> String {
 enum Expect {
     /// Exactly these bytes.
     Exactly(&'static str),
-    /// Starts with this (a script, roff, an identity).
+    /// Starts with this (a script, roff).
     StartsWith(&'static str),
+    /// One line that starts with this, and nothing after it (an identity for systemd-creds).
+    OneLine(&'static str),
     /// One keychain JSON document ("format": 1 first).
     Document,
     /// Not a keychain document: a bare value of its own shape (a code, a fingerprint, a
@@ -105,7 +107,7 @@ fn explicit_flags_beat_keychain_format_and_bare_values_stay_bare() {
         (&json, vec!["kube-credential", "books"], None, Expect::NotADocument),
         (&json, vec!["audit", "fingerprint", "acme", "password"], Some(CANARY_PASSWORD),
             Expect::NotADocument),
-        (&json, vec!["unlock", "--systemd-credential"], None, Expect::StartsWith("AGE-SECRET-KEY-")),
+        (&json, vec!["unlock", "--systemd-credential"], None, Expect::OneLine("AGE-SECRET-KEY-")),
         (&json, vec!["man", "login"], None, Expect::StartsWith("'\\\" t\n")),
         (&json, vec!["completions", "bash"], None, Expect::NotADocument),
         // ... and stays the default of a document.
@@ -139,6 +141,7 @@ fn explicit_flags_beat_keychain_format_and_bare_values_stay_bare() {
             _ if out.status.code() != Some(0) && args[0] != "status" => false,
             Expect::Exactly(want) => printed == *want,
             Expect::StartsWith(want) => printed.starts_with(want),
+            Expect::OneLine(want) => printed.starts_with(want) && printed.lines().count() == 1,
             Expect::Document => is_document && serde_json::from_str::<Value>(&printed).is_ok(),
             Expect::NotADocument => !printed.is_empty() && !is_document,
         };
