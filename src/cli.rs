@@ -66,7 +66,8 @@ pub struct GlobalArgs {
     pub dir: Option<PathBuf>,
 
     /// Print JSON for tools: one document, "format": 1 first (see keychain(1), JSON OUTPUT);
-    /// an error is then a JSON object on standard error [env: KEYCHAIN_FORMAT=json]
+    /// an error is then a JSON object on standard error. KEYCHAIN_FORMAT=json makes it the
+    /// default of commands that print a document, never of a bare value (a token, a code)
     #[arg(long, global = true)]
     pub json: bool,
 

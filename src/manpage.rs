@@ -275,7 +275,7 @@ pub fn environment_variables() -> Vec<(String, String)> {
 const OTHER_ENVIRONMENT: [(&str, &str); 6] = [
     (
         "KEYCHAIN_FORMAT",
-        "json: every command prints JSON, as with --json; text or empty: human output",
+        "json: the commands that print a document print JSON, as with --json; text or empty: human output. Only a default: a bare value (login's token in any --format, totp, show --reveal, read, inject, man, completions, exec's program) is never turned into JSON, and an explicit --json always applies",
     ),
     (
         "CREDENTIALS_DIRECTORY",
@@ -412,8 +412,12 @@ JSON OUTPUT, for the contract every document follows.";
 
 /// The JSON contract, for `keychain.1`.
 const JSON_OUTPUT: &str = "\
---json (or KEYCHAIN_FORMAT=json) makes every command that prints write one JSON document on
-standard output, and an error one JSON object on one line of standard error:
+--json makes every command that prints a document write one JSON document on standard
+output, and an error one JSON object on one line of standard error; KEYCHAIN_FORMAT=json
+makes it the default of those commands. A bare value (login's token, totp, read, show
+--reveal) stays bare under KEYCHAIN_FORMAT=json; --json gives the JSON form of login and
+totp, and is refused (exit 2) where there is none (show --reveal, read, man, completions)
+and with login's --format other than json:
   {\"format\":1,\"exit\":3,\"code\":\"not-found\",\"message\":\"...\",\"hint\":\"...\"}
 The contract, format 1:
   - \"format\": 1 is the first field of every document; a change a reader must know raises it.
