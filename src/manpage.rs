@@ -191,7 +191,7 @@ pub fn exit_codes(sub: &str) -> Vec<(String, String)> {
         _ => (2, Some("usage error or bad input (a flag, a file's content, a missing secret)")),
     });
     if named || sub == "audit" {
-        codes.push((exit::NOT_FOUND, None));
+        codes.push((exit::NOT_FOUND, Some("no such account")));
     }
     if logs_on {
         codes.push((4, Some("the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'")));

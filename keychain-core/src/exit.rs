@@ -62,11 +62,11 @@ pub const STATUSES: &[ExitStatus] = &[
     },
     ExitStatus {
         code: USAGE,
-        meaning: "usage error or bad input (a flag, a file's content, a missing secret); conflicting flags; an account that cannot log on as configured (the hint names the account)",
+        meaning: "usage error or bad input (a flag, a file's content, a missing secret, a reference that is not one); conflicting flags; a login stopped by the account's settings: a credential would have gone where the account does not allow (another host, plain http, a loopback port another user's socket holds; git-credential: a URL not given with --url), or the account lacks what its provider asks for (a password or refresh token, a TOTP secret, a client secret; the hint names the account); status: critical",
     },
     ExitStatus {
         code: NOT_FOUND,
-        meaning: "account not found",
+        meaning: "account not found; status: unknown (its only codes are 0, 1, 2, 3 and 141, as a monitoring plugin's)",
     },
     ExitStatus {
         code: REJECTED,
@@ -74,7 +74,7 @@ pub const STATUSES: &[ExitStatus] = &[
     },
     ExitStatus {
         code: UNAVAILABLE,
-        meaning: "provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable, sealed or its lock lease lost; a lock not had in time: try again later",
+        meaning: "provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable, sealed or its lock lease lost; a lock (an account, the audit log, the member list, an OpenBao lease) another process held for all of --lock-timeout (the message names its pid, host and since when): try again later",
     },
     ExitStatus {
         code: LOCKED,
