@@ -46,6 +46,7 @@ mod openbao_requests;
 mod openbao_shared;
 mod openbao_store;
 mod operator_cli;
+mod operator_flags;
 mod output_cli;
 mod plaintext_cli;
 mod protocols;
