@@ -1,0 +1,98 @@
+//! A failed `keychain init` leaves nothing behind and says what to do (issue 23, point 9): on a
+//! server (no D-Bus session, or one that does not answer) the desktop's `keychain init` stops
+//! before anything exists, and names the server way.
+
+use crate::support;
+
+use support::*;
+
+/// Each way a machine lacks the desktop's Secret Service: no session bus at all, a bus address
+/// that leads nowhere, a bus without a Secret Service on it.
+#[test]
+fn init_without_a_secret_service_leaves_no_folder_and_names_the_server_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A bus with no Secret Service on it: a private dbus-daemon, when the machine has one.
+    let daemon = std::process::Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok();
+    let mut buses: Vec<Option<String>> = vec![None, Some("unix:path=/nonexistent".into())];
+    let mut daemon = daemon;
+    if let Some(d) = daemon.as_mut() {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(d.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        buses.push(Some(line.trim().to_string()));
+    }
+    for (i, bus) in buses.iter().enumerate() {
+        let dir = tmp.path().join(format!("new-{i}/keychain"));
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"));
+        cmd.args(["init"])
+            .env("KEYCHAIN_DIR", &dir)
+            .env("KEYCHAIN_KEYRING_TIMEOUT", "3")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(std::process::Stdio::null());
+        if let Some(bus) = bus {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", bus);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_exit(&out, 6);
+        assert!(
+            stderr.contains("--key-store passphrase") && stderr.contains("nothing was created"),
+            "{bus:?}: {stderr}"
+        );
+        assert!(
+            !tmp.path().join(format!("new-{i}")).exists(),
+            "{bus:?}: a failed init left a folder"
+        );
+        // The way it names works on that machine, in the same folder.
+        let pass = tmp.path().join("passphrase");
+        std::fs::write(&pass, "server passphrase\n").unwrap();
+        std::fs::set_permissions(&pass, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let mut again = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"));
+        again
+            .args(["init", "--key-store", "passphrase"])
+            .env("KEYCHAIN_DIR", &dir)
+            .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+            .env("KEYCHAIN_SCRYPT_WORK_FACTOR", "10")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS");
+        assert_success(
+            &again.output().unwrap(),
+            &["init", "--key-store", "passphrase"],
+        );
+    }
+    if let Some(mut d) = daemon {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+}
+
+/// JSON callers get the same advice in the error object.
+#[test]
+fn init_without_dbus_says_so_in_json_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("kc");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"))
+        .args(["--json", "init"])
+        .env("KEYCHAIN_DIR", &dir)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
+    assert_exit(&out, 6);
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["code"], "key-store");
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--key-store passphrase"),
+        "{error}"
+    );
+    assert!(!dir.exists());
+}
