@@ -157,7 +157,7 @@ pub const DOCUMENTED: &[(i32, &str)] = &[
     ),
     (
         UNAVAILABLE,
-        "provider or OpenBao unreachable, sealed, timed out or rate-limited: try again later; also a lock another process held for all of --lock-timeout (the message names its pid, host and since when)",
+        "provider or OpenBao unreachable, sealed, timed out or rate-limited: try again later; also a lock (an account's, the audit log's, the member list's, an OpenBao lease) another process held for all of --lock-timeout (the message names its pid, host and since when)",
     ),
     (
         LOCKED,
