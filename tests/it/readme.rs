@@ -423,10 +423,10 @@ fn every_link_in_the_readme_and_docs_resolves() {
                 broken.push(format!("{}: {target}: no such file", page.display()));
                 continue;
             }
-            if let Some(fragment) = fragment {
-                if !anchors(&read(&path)).iter().any(|a| a == fragment) {
-                    broken.push(format!("{}: {target}: no such heading", page.display()));
-                }
+            if let Some(fragment) = fragment
+                && !anchors(&read(&path)).iter().any(|a| a == fragment)
+            {
+                broken.push(format!("{}: {target}: no such heading", page.display()));
             }
         }
     }
