@@ -138,3 +138,38 @@ fn the_docs_show_the_examples_as_they_are() {
         );
     }
 }
+
+/// Every unit setting `keychain help cron` shows is one of the examples' (the help shows a
+/// part of the unit; it must not show another one).
+#[test]
+fn help_cron_shows_settings_of_the_example_unit_only() {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"))
+        .args(["help", "cron"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let examples: Vec<String> = ["keychain-refresh.service", "keychain-refresh.timer"]
+        .iter()
+        .flat_map(|name| directives(&example(name)))
+        .collect();
+    let shown: Vec<&str> = help
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.split_once('=').is_some_and(|(key, _)| {
+                !key.is_empty()
+                    && key.chars().next().unwrap().is_ascii_uppercase()
+                    && key.chars().all(|c| c.is_ascii_alphanumeric())
+                    && !key.starts_with("KEYCHAIN")
+                    && key != "PATH"
+            })
+        })
+        .collect();
+    assert!(shown.len() >= 5, "{help}");
+    for line in shown {
+        assert!(
+            examples.iter().any(|e| e == line),
+            "help cron shows {line:?}, which examples/ does not have"
+        );
+    }
+}
