@@ -96,3 +96,35 @@ fn init_without_dbus_says_so_in_json_too() {
     );
     assert!(!dir.exists());
 }
+
+/// A failure after the identity went into the Secret Service (here: a folder where the audit log
+/// goes) takes the entry back too, with the files: once the cause is gone, `init` in the same
+/// folder works. (Before, the folder held a config.json and the Secret Service an entry, and
+/// every `init` again was refused.)
+#[test]
+fn init_that_fails_after_saving_the_identity_can_simply_be_run_again() {
+    require_secret_service();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("kc");
+    std::fs::create_dir(&dir).unwrap();
+    let blocker = dir.join("audit.log");
+    std::fs::create_dir(&blocker).unwrap();
+    let init = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"))
+            .arg("init")
+            .env("KEYCHAIN_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = init();
+    assert!(!out.status.success(), "init over a folder named audit.log");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["audit.log"], "a failed init left files behind");
+    std::fs::remove_dir(&blocker).unwrap();
+    let out = init();
+    assert_success(&out, &["init"]);
+    let _ = keychain::keystore::os::delete_entry(&dir);
+}
