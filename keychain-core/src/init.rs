@@ -15,6 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::keystore::passphrase::PassphraseKeyStore;
 use crate::keystore::{self, Identity, KeyStoreError, KeyStoreKind};
 use crate::settings::Settings;
 use crate::store::StoreError;
@@ -90,8 +91,21 @@ pub fn create(
             CasRequired::CannotSet(why) => cas_not_required = Some(why),
         }
     }
+    // Asked before anything exists: a person who stops at the prompt leaves nothing behind.
+    let passphrase = match request.key_store {
+        KeyStoreKind::Passphrase => Some(PassphraseKeyStore::new(dir, settings).new_passphrase()?),
+        _ => None,
+    };
     let undo = Undo::before(dir);
-    match build(dir, settings, clock, request, cas_not_required, &undo) {
+    match build(
+        dir,
+        settings,
+        clock,
+        request,
+        passphrase,
+        cas_not_required,
+        &undo,
+    ) {
         Ok(made) => Ok(made),
         Err(e) => {
             undo.run(dir);
@@ -112,6 +126,7 @@ fn build(
     settings: &Settings,
     clock: &SharedClock,
     request: InitRequest,
+    passphrase: Option<secrecy::SecretString>,
     cas_not_required: Option<String>,
     undo: &Undo,
 ) -> Result<Initialized> {
@@ -119,7 +134,10 @@ fn build(
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
-    let saved = keystore::for_kind(request.key_store, dir, settings).save(&identity);
+    let saved = match passphrase {
+        Some(pass) => PassphraseKeyStore::new(dir, settings).save_with(&identity, pass),
+        None => keystore::for_kind(request.key_store, dir, settings).save(&identity),
+    };
     if request.key_store == KeyStoreKind::Os {
         match &saved {
             Ok(()) => undo.os_entry_saved.set(true),

@@ -128,3 +128,60 @@ fn init_that_fails_after_saving_the_identity_can_simply_be_run_again() {
     assert_success(&out, &["init"]);
     let _ = keychain::keystore::os::delete_entry(&dir);
 }
+
+/// A person who stops at the passphrase prompt (Ctrl-C on the terminal) leaves nothing behind:
+/// the passphrase is asked before anything is created. (Before, the folder was made first and
+/// stayed, empty, when the prompt was interrupted.)
+#[test]
+fn ctrl_c_at_the_passphrase_prompt_leaves_no_folder() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("new/keychain");
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} init --key-store passphrase",
+                assert_cmd::cargo::cargo_bin("keychain").display()
+            ),
+            "/dev/null",
+        ])
+        .env("KEYCHAIN_DIR", &dir)
+        .env_remove("KEYCHAIN_PASSPHRASE_FILE")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("util-linux 'script' is needed: run scripts/install-test-deps");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Vec::new();
+    while !String::from_utf8_lossy(&screen).contains("Passphrase for the new keychain") {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(bytes) => screen.extend(bytes),
+            Err(e) => panic!(
+                "no passphrase prompt ({e}): {}",
+                String::from_utf8_lossy(&screen)
+            ),
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    // Ctrl-C, typed at the terminal: the line discipline sends SIGINT to keychain.
+    stdin.write_all(b"\x03").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        !tmp.path().join("new").exists(),
+        "Ctrl-C at the prompt left a folder"
+    );
+}
