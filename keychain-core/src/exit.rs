@@ -207,57 +207,6 @@ pub trait Failure: std::error::Error {
     fn hint(&self) -> Option<String>;
 }
 
-/// Every exit code keychain documents, lowest first, with what it means: the list the README's
-/// docs/exit-codes.md shows (generated from this and [`Class::ALL`]; `tests/it/docs_exit_codes.rs`
-/// compares). Every class's code is here.
-pub const DOCUMENTED: &[(i32, &str)] = &[
-    (OK, "success"),
-    (
-        FINDINGS,
-        "findings at or above the threshold: audit findings at or above --fail-on; status: a warning; scan: secrets found; audit fingerprint: not a match",
-    ),
-    (
-        USAGE,
-        "usage error or bad input (a flag, a file's content, a missing secret, a reference that is not one; git-credential: a URL not given with --url); also a login stopped by the account's settings (a credential would go where the account does not allow, or to a loopback port another user's socket holds, or the account lacks what its provider asks for: a TOTP secret, a client secret); status: critical",
-    ),
-    (
-        NOT_FOUND,
-        "account not found; status: unknown (its only codes are 0, 1, 2, 3 and 141, as a monitoring plugin's)",
-    ),
-    (
-        REJECTED,
-        "the provider rejected the credentials: a person must act; keychain does not retry, and refuses further logons of the account until 'set' or one 'login --retry'",
-    ),
-    (
-        UNAVAILABLE,
-        "provider or OpenBao unreachable, sealed, timed out or rate-limited: try again later; also a lock (an account's, the audit log's, the member list's, an OpenBao lease) another process held for all of --lock-timeout (the message names its pid, host and since when)",
-    ),
-    (
-        LOCKED,
-        "keychain locked or key store unavailable; no usable OpenBao token; this machine is not (yet, or any more) a member of a shared keychain",
-    ),
-    (
-        INTEGRITY,
-        "data integrity: a record is corrupt, tampered with, replayed or encrypted to another key; the configuration or member list does not authenticate; a keychain file others can write (left untouched)",
-    ),
-    (
-        IO,
-        "input/output error (disk full, permission denied), also writing standard output or error; OpenBao refused a path",
-    ),
-    (
-        CANNOT_RUN,
-        "exec: the program cannot be run (no execute permission, a folder)",
-    ),
-    (
-        NO_PROGRAM,
-        "exec: no such program (checked before any logon)",
-    ),
-    (
-        PIPE,
-        "standard output or error was closed by its reader (| head): stopped quietly, as cat does",
-    ),
-];
-
 impl Class {
     /// Every class, in the table's order.
     pub const ALL: &'static [Class] = &[
@@ -281,21 +230,7 @@ impl Class {
 mod tests {
     use super::*;
 
-    const ALL: &[Class] = &[
-        Class::Usage,
-        Class::NotFound,
-        Class::Rejected,
-        Class::Unavailable,
-        Class::KeyStore,
-        Class::NotAMember,
-        Class::NotJoined,
-        Class::Integrity,
-        Class::Io,
-        Class::Output,
-        Class::ClosedPipe,
-        Class::NoProgram,
-        Class::CannotRun,
-    ];
+    const ALL: &[Class] = Class::ALL;
 
     #[test]
     fn an_exit_code_reads_back_as_the_first_class_with_it() {

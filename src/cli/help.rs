@@ -439,9 +439,24 @@ or else its host key:
   LoadCredentialEncrypted=keychain-identity:/etc/credstore.encrypted/keychain-identity
   ExecStart=/usr/local/bin/keychain refresh --all --idle-days 20
   ExecStartPost=/usr/local/bin/keychain status
+  UMask=0077
+  NoNewPrivileges=yes
+  ProtectSystem=strict
+  ReadWritePaths=/var/lib/etl/keychain
+  ProtectHome=yes
+  PrivateTmp=yes
+  PrivateDevices=yes
+  CapabilityBoundingSet=
+  RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+  RestrictNamespaces=yes
+  MemoryDenyWriteExecute=yes
+  SystemCallFilter=@system-service
   [Timer]
   OnCalendar=*-*-* 03:17:00
   Persistent=true
+The sandbox leaves keychain its folder (ReadWritePaths=), the network and the kernel
+keyring; examples/keychain-refresh.service has the whole of it (systemd-analyze security:
+1.4, OK). A keychain folder under /home needs ProtectHome=read-only instead.
 keychain reads $CREDENTIALS_DIRECTORY/keychain-identity first. A passphrase credential
 (LoadCredential=keychain-passphrase:FILE) still works but derives the key on every call
 and never caches it: the cached key would outlive the service's run. A failed status
