@@ -16,6 +16,7 @@ mod demo_script;
 mod exec_env_cli;
 mod exec_supply;
 mod failure_hook;
+mod finding_shape;
 mod header_times;
 mod history;
 mod hostile_files;

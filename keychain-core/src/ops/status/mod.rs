@@ -20,7 +20,7 @@ use crate::keychain::Keychain;
 use crate::keystore::KeyStoreKind;
 use crate::record::Header;
 
-use super::finding::{Finding, Severity};
+use super::finding::{Acks, Finding, Severity};
 
 mod accounts;
 mod keychain;
@@ -103,20 +103,22 @@ pub struct Status {
 }
 
 impl Status {
-    /// The worst state of all: the exit status.
+    /// The worst state of the open findings (an acknowledged one no longer counts): the exit
+    /// status.
     pub fn worst(&self) -> State {
         self.findings
             .iter()
+            .filter(|f| f.is_open())
             .map(|f| State::of(f.severity))
             .max()
             .unwrap_or(State::Ok)
     }
 
-    /// The worst state among an account's findings.
+    /// The worst state among an account's open findings.
     pub fn account_state(&self, name: &str) -> State {
         self.findings
             .iter()
-            .filter(|f| f.account.as_deref() == Some(name))
+            .filter(|f| f.is_open() && f.is_about(name))
             .map(|f| State::of(f.severity))
             .max()
             .unwrap_or(State::Ok)
@@ -185,6 +187,7 @@ pub fn check(
             )),
         }
     }
+    acks(kc).apply(&mut findings);
     Ok(Status {
         checked: now,
         key_store,
@@ -193,6 +196,19 @@ pub fn check(
         accounts,
         findings,
     })
+}
+
+/// The acknowledgements in the audit log, read without the key and without asking a shared
+/// store (this machine's copy of a shared trail): none when the log cannot be read, which is
+/// its own finding (`audit-log`).
+fn acks(kc: &Keychain) -> Acks {
+    let lines = if kc.trail_in_store() {
+        crate::audit::lines::read_files(vec![kc.dir.join(crate::audit::COPY_FILE)])
+            .map_err(Error::from)
+    } else {
+        kc.audit_lines()
+    };
+    lines.map(|l| Acks::from_lines(&l)).unwrap_or_default()
 }
 
 /// The shared store could not be asked (down, unreachable, sealed): a finding, not a failure.
