@@ -120,9 +120,7 @@ fn walk(v: &Value, at: &str, scale: &[&str], out: &mut Vec<String>) {
 
 /// The one finding shape: what `status`, the audit report, `refresh` and `scan` list.
 fn finding_shape(f: &Value, at: &str, out: &mut Vec<String>) {
-    let id_ok = f["id"]
-        .as_str()
-        .is_some_and(keychain::ops::finding::looks_like_id);
+    let id_ok = f["id"].as_str().is_some_and(looks_like_id);
     if !id_ok {
         out.push(format!("{at}.id: not a FINDING-ID: {}", f["id"]));
     }
@@ -143,6 +141,20 @@ fn finding_shape(f: &Value, at: &str, out: &mut Vec<String>) {
             out.push(format!("{at}.{key}: missing or of the wrong type: {f}"));
         }
     }
+}
+
+/// A FINDING-ID as the contract states it: the code, '-' and 10 lowercase hex digits.
+fn looks_like_id(id: &str) -> bool {
+    id.rsplit_once('-').is_some_and(|(code, hex)| {
+        !code.is_empty()
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && hex.len() == 10
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// The paths of every command the CLI has (`audit` alone is one too), from its clap tree.

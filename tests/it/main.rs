@@ -50,6 +50,7 @@ mod operator_cli;
 mod output_cli;
 mod plaintext_cli;
 mod protocols;
+mod provider_rules_shown;
 mod readme;
 mod references;
 mod scrub_encodings;
