@@ -7,8 +7,10 @@
 //! and lacks (its provider's settings, a password, a redirect URI, a TOTP secret the provider
 //! asks for), the last result, the lockout guard, the provider's error budget, the refresh
 //! token's days left where the provider has an idle rule, and an interrupted rename. Each problem
-//! is a finding with a state; the exit status is the worst one, as monitoring plugins give it:
-//! 0 ok, 1 warning, 2 critical, 3 unknown (the check itself could not be made). It reads public
+//! is a finding (`ops::finding`, the one shape and severity scale); its severity gives the state
+//! monitoring plugins know (info: ok; low, medium, high: warning; unknown; critical), and the
+//! exit status is the worst open one: 0 ok, 1 warning, 2 critical, 3 unknown (the check itself
+//! could not be made). A finding acknowledged with `audit ack` stays listed but no longer counts. It reads public
 //! headers only and changes nothing; checking the audit log takes its lock for a moment (on a
 //! shared keychain, OpenBao's lease), as a login does.
 #![deny(missing_docs)]
