@@ -173,8 +173,10 @@ fn to_text(kc: &Keychain, status: &Status) -> String {
     }
     out.push('\n');
     let open = findings.iter().filter(|f| f.is_open()).count();
-    if open == 0 {
+    if findings.is_empty() {
         out.push_str("All well: nothing found that would stop a job.\n");
+    } else if open == 0 {
+        out.push_str("All well: every finding is acknowledged ('keychain audit ack').\n");
     }
     for f in findings {
         out.push_str(&finding_lines(f));
