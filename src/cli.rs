@@ -429,7 +429,8 @@ pub enum Command {
     /// gone), last-login-failed, error-budget, refresh-token-expired (the next logon is
     /// headless), refresh-token-idle (5 days or fewer left; Exact's 30-day rule, for Exact
     /// accounts only); unknown: store-unreachable (a shared store that does not answer). The
-    /// exit status is the worst finding's: critical over unknown over warning. Whatever stops
+    /// exit status is the worst open finding's (one acknowledged with 'keychain audit ack ID'
+    /// stays listed but no longer counts): critical over unknown over warning. Whatever stops
     /// the check itself (no keychain, no such account) exits 3.
     Status(StatusArgs),
     /// Report for a security officer: accounts, secrets and their ages, use, findings; and the audit log
@@ -437,11 +438,11 @@ pub enum Command {
     /// 'keychain audit' alone is 'keychain audit report'. Findings and their severities:
     /// critical: audit-log-damaged (without the key: hash chain and anchor), record-unreadable,
     /// record-replayed (older than the log's last write), config-not-authenticated (a recipient
-    /// not vouched for: see 'audit seal-config'), writable-by-others; high: refresh-token-expired (idle 30 days
-    /// or more), duplicate-password, duplicate-totp-secret (compared by fingerprint, never by
+    /// not vouched for: see 'audit seal-config'), writable-by-others; high: refresh-token-expired (past
+    /// the idle expiry of a provider that has one: Exact's 30 days), duplicate-password, duplicate-totp-secret (compared by fingerprint, never by
     /// value), plain-identity-file, permissions (wider than 0600/0700), logon-rejected (the provider
     /// rejected the password or code; logons are refused until it is changed); medium:
-    /// refresh-token-idle (more than 25 days), password-old (--max-password-age),
+    /// refresh-token-idle (idle more than 25 of those 30 days), password-old (--max-password-age),
     /// no-second-factor, key-store-not-persistent, insecure-http (credentials over plain http);
     /// low: checks-skipped (the report ran without the key: no duplicate detection, no MACs of
     /// the log or the configuration checked). Lists the recipients every record is encrypted
@@ -456,8 +457,9 @@ pub enum Command {
     /// than 3 failed logons of an account in one day; broken-chains (high): more than 2 broken
     /// refresh chains of an account in one ISO week; first-reveal (medium): an OS user reveals
     /// a secret of an account for the first time. They are listed while their latest event lies
-    /// within --days; 'keychain audit ack FINDING-ID' (recorded in the log) silences one for
-    /// good, and the report then lists it apart with who acknowledged it. The HTML report also draws, per account, a timeline of the last --days days (one
+    /// within --days. Every finding has a FINDING-ID; 'keychain audit ack FINDING-ID' (recorded
+    /// in the log) acknowledges it: it stays listed, marked with who acknowledged it and when,
+    /// and no longer counts towards --fail-on (nor status's exit status). The HTML report also draws, per account, a timeline of the last --days days (one
     /// row per host and OS user: cache hits per hour, refreshes, headless logons, failures,
     /// broken chains, reveals, and when the refresh token expires unused) and the events per
     /// day across accounts.

@@ -6,7 +6,9 @@
 //!   severities, finding codes) are kebab-case strings, as typed on the command line.
 //! - Every time is an RFC 3339 UTC string (`2026-11-30T03:17:00Z`) or `null`.
 //! - An account's provider is always the [`provider`] object; its secrets always the
-//!   [`secrets`] map; a use or logon always a [`usage`]; a finding always a [`finding`].
+//!   [`secrets`] map; a use or logon always a [`usage`]; a finding always the serialization of
+//!   `ops::finding::Finding`; an account's name always `name`, a list of accounts always
+//!   `accounts`, an array of objects with their `name`; `ok` in every document.
 //! - Under `--json`, an error is one object on standard error (see [`error`]).
 //!
 //! The schema of each document is kept in `tests/schemas/`; a test validates every `--json`
@@ -21,13 +23,17 @@ use crate::record::{Header, Rejection, Usage};
 /// The contract's version, the first field of every document.
 pub const FORMAT: u64 = 1;
 
-/// A document: `{"format": 1, ...fields}`, written pretty with a final newline.
+/// A document: `{"format": 1, ...fields}`, written pretty with a final newline. Every document
+/// says whether the command succeeded (`ok`, issue 23): a command whose answer can be a
+/// failure or a finding sets it; any other document is printed only on success, so `ok` is
+/// `true` unless given.
 pub fn document(fields: Value) -> String {
     let mut fields = match fields {
         Value::Object(map) => map,
         _ => Map::new(),
     };
     fields.remove("format");
+    fields.entry("ok").or_insert(Value::Bool(true));
     // serde_json sorts keys; "format" is spliced in first so a reader sees the version before
     // anything else.
     let body = serde_json::to_string_pretty(&Value::Object(fields)).expect("JSON of plain values");
@@ -117,19 +123,26 @@ pub fn account(h: &Header, now: i64) -> Value {
     })
 }
 
-/// A finding: `{"severity", "code", "account", "message"}`.
-pub fn finding(severity: &str, code: &str, account: Option<&str>, message: &str) -> Value {
-    json!({ "severity": severity, "code": code, "account": account, "message": message })
+/// Accounts by name, as every document lists them: `[{"name": "a"}, ...]` (issue 23: never
+/// bare strings in one document and objects in another).
+pub fn names<S: AsRef<str>>(names: &[S]) -> Value {
+    Value::Array(
+        names
+            .iter()
+            .map(|n| json!({ "name": n.as_ref() }))
+            .collect(),
+    )
 }
 
 /// A document on one line (a token for a pipe, an error for a reader of standard error that
-/// reads line by line), "format" first.
+/// reads line by line), "format" first; `ok` as in [`document`] (an error says `false`).
 pub fn line(fields: Value) -> String {
     let mut fields = match fields {
         Value::Object(map) => map,
         _ => Map::new(),
     };
     fields.remove("format");
+    fields.entry("ok").or_insert(Value::Bool(true));
     let body = Value::Object(fields).to_string();
     match body.strip_prefix('{').filter(|rest| *rest != "}") {
         Some(rest) => format!("{{\"format\":{FORMAT},{rest}\n"),
@@ -139,7 +152,7 @@ pub fn line(fields: Value) -> String {
 
 /// The error object written on standard error under `--json`.
 pub fn error(exit: i32, code: &str, message: &str, hint: Option<&str>) -> String {
-    line(json!({ "exit": exit, "code": code, "message": message, "hint": hint }))
+    line(json!({ "ok": false, "exit": exit, "code": code, "message": message, "hint": hint }))
 }
 
 #[cfg(test)]

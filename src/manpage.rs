@@ -418,7 +418,7 @@ makes it the default of those commands. A bare value (login's token, totp, read,
 --reveal) stays bare under KEYCHAIN_FORMAT=json; --json gives the JSON form of login and
 totp, and is refused (exit 2) where there is none (show --reveal, read, man, completions)
 and with login's --format other than json:
-  {\"format\":1,\"exit\":3,\"code\":\"not-found\",\"message\":\"...\",\"hint\":\"...\"}
+  {\"format\":1,\"code\":\"not-found\",\"exit\":3,\"hint\":\"...\",\"message\":\"...\",\"ok\":false}
 The contract, format 1:
   - \"format\": 1 is the first field of every document; a change a reader must know raises it.
   - Keys are snake_case; names keychain defines (secret fields, actions, finding codes,
@@ -429,7 +429,12 @@ The contract, format 1:
     allow_hosts, insecure_http), user, secrets ({\"password\": {\"changed\", \"age_days\"}, ...}),
     totp, created, updated, access_token_expires_at, refresh_token_active, last_use and
     last_logon ({\"at\", \"by\", \"action\", \"ok\"}), logon_rejected ({\"at\", \"by\", \"step\"}),
-    moving_to. A finding is {\"severity\", \"code\", \"account\", \"message\"}.
-  - Commands that only change something (add, set, rm, mv, unlock, lock, export, audit rotate)
-    confirm with {\"format\":1,\"ok\":true,\"command\":...,\"accounts\":[...]}.
+    moving_to. An account's name is always \"name\"; a list of accounts is always \"accounts\",
+    objects with their \"name\". Every document has \"ok\": true exactly when the command exits 0.
+  - A finding (status, audit, refresh, scan) is {\"id\", \"severity\", \"code\", \"accounts\",
+    \"message\", \"events\", \"acknowledged\"}; severity is one of info, low, medium, high,
+    unknown, critical; acknowledged is null or {\"by\", \"at\", \"seq\"} ('keychain audit ack ID').
+  - Commands that only change something (add, set, rm, mv, unlock, lock, export, audit rotate,
+    audit seal-config, store copy) confirm with
+    {\"format\":1,\"ok\":true,\"command\":...,\"accounts\":[{\"name\":...}]}.
 The schema of each document is in the source tree under tests/schemas/.";

@@ -12,6 +12,11 @@ pub trait Observer: Send + Sync {
     /// A wait that may last (a lock held by another process, a key derivation) has begun; it ends
     /// when the returned guard is dropped.
     fn waiting(&self, message: &str) -> Box<dyn Send>;
+    /// A warning about how the command was asked (`--min-valid` above the token's lifetime),
+    /// for a job's log as much as a person: shown even off a terminal.
+    fn warning(&self, text: &str) {
+        self.step(text);
+    }
 }
 
 static OBSERVER: OnceLock<Box<dyn Observer>> = OnceLock::new();
@@ -25,6 +30,13 @@ pub fn install(observer: Box<dyn Observer>) {
 pub fn step(text: &str) {
     if let Some(observer) = OBSERVER.get() {
         observer.step(text);
+    }
+}
+
+/// Reports a warning, if anyone watches (see [`Observer::warning`]).
+pub fn warning(text: &str) {
+    if let Some(observer) = OBSERVER.get() {
+        observer.warning(text);
     }
 }
 

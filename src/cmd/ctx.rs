@@ -85,12 +85,12 @@ impl Ctx {
     }
 
     /// Confirms a command whose only output is a notice on standard error: under JSON, on
-    /// standard output, `{"format": 1, "ok": true, "command": ..., "accounts": [...]}`.
+    /// standard output, `{"format": 1, "ok": true, "command": ..., "accounts": [{"name"}...]}`.
     pub fn confirm(&self, command: &str, accounts: &[&str]) -> Result<()> {
         if self.json() {
             crate::output::raw(
                 crate::json::document(serde_json::json!({
-                    "ok": true, "command": command, "accounts": accounts,
+                    "ok": true, "command": command, "accounts": crate::json::names(accounts),
                 }))
                 .as_bytes(),
             )?;

@@ -92,7 +92,10 @@ fn to_json(entries: &[(String, Fate)], file: &Path) -> String {
             serde_json::json!({ "name": name, "result": fate.word(), "detail": fate.detail() })
         })
         .collect();
+    // `ok`: nothing refused (the exit status 0).
+    let ok = !entries.iter().any(|(_, f)| matches!(f, Fate::Refused(_)));
     crate::json::document(serde_json::json!({
+        "ok": ok,
         "file": file.display().to_string(),
         "accounts": accounts,
     }))

@@ -171,7 +171,7 @@ fn confirm(json: bool, command: &str, done: &Change, text: &str) -> Result<Outco
             "ok": true,
             "command": command,
             "member": done.member.name,
-            "accounts": done.resealed,
+            "accounts": crate::json::names(&done.resealed),
         });
         if let Some(code) = &done.join_code {
             doc["join_code"] = code.to_string().into();

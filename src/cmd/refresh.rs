@@ -62,8 +62,10 @@ pub fn run(ctx: &super::Ctx, kc: &Keychain, args: RefreshArgs) -> Result<crate::
     crate::output::after_save(if json {
         crate::output::raw(
             crate::json::document(serde_json::json!({
+                "ok": failed == 0,
                 "idle_days": args.idle_days,
                 "accounts": rows,
+                "findings": crate::ops::refresh::findings(&done),
             }))
             .as_bytes(),
         )

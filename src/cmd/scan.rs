@@ -42,12 +42,21 @@ pub fn run(
         let found: Vec<serde_json::Value> = findings
             .iter()
             .map(|f| {
-                serde_json::json!({
-                    "file": f.secret.file.display().to_string(),
-                    "line": f.secret.line,
-                    "key": f.secret.key,
-                    "importable": f.importable,
-                })
+                // The one finding shape (issue 23), with where the secret is beside it.
+                let file = f.secret.file.display().to_string();
+                let finding = crate::ops::finding::Finding::new(
+                    crate::severity::Severity::High,
+                    "plain-text-secret",
+                    None,
+                    f.secret.to_string(),
+                )
+                .about(&format!("{file}:{}:{}", f.secret.line, f.secret.key));
+                let mut value = serde_json::to_value(finding).expect("JSON of plain values");
+                value["file"] = file.into();
+                value["line"] = f.secret.line.into();
+                value["key"] = f.secret.key.clone().into();
+                value["importable"] = f.importable.into();
+                value
             })
             .collect();
         let errors: Vec<serde_json::Value> = errors
@@ -55,8 +64,12 @@ pub fn run(
             .map(|e| serde_json::json!({ "message": e.to_string(), "hint": e.hint() }))
             .collect();
         crate::output::raw(
-            crate::json::document(serde_json::json!({ "findings": found, "errors": errors }))
-                .as_bytes(),
+            crate::json::document(serde_json::json!({
+                "ok": findings.is_empty() && errors.is_empty(),
+                "findings": found,
+                "errors": errors,
+            }))
+            .as_bytes(),
         )?;
     } else {
         let mut out = String::new();

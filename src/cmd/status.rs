@@ -92,7 +92,8 @@ fn to_json(kc: &Keychain, status: &Status) -> String {
     let key_store = &status.key_store;
     let unlocked = status.unlocked_until;
     json::document(json!({
-        "ok": status.findings.is_empty(),
+        // Nothing open: an acknowledged finding is listed but no longer counts.
+        "ok": status.worst() == State::Ok,
         "state": status.worst().name(),
         "checked": json::time(now),
         "keychain": kc.dir.display().to_string(),
@@ -171,27 +172,69 @@ fn to_text(kc: &Keychain, status: &Status) -> String {
         out.push_str(&table.render());
     }
     out.push('\n');
+    let open = findings.iter().filter(|f| f.is_open()).count();
     if findings.is_empty() {
         out.push_str("All well: nothing found that would stop a job.\n");
-    } else {
-        for f in findings {
-            out.push_str(&format!(
-                "{:8}  {}{}: {}\n",
-                f.severity.name(),
-                f.account
-                    .as_deref()
-                    .map(|a| format!("{}: ", escape_value(a)))
-                    .unwrap_or_default(),
-                f.code,
-                f.message
-            ));
-        }
+    } else if open == 0 {
+        out.push_str("All well: every finding is acknowledged ('keychain audit ack').\n");
+    }
+    for f in findings {
+        out.push_str(&finding_lines(f));
+    }
+    if !findings.is_empty() {
+        let acknowledged = findings.len() - open;
         out.push_str(&format!(
-            "{}.\n",
-            count(findings.len(), "finding", "findings")
+            "{}{}.\n",
+            count(findings.len(), "finding", "findings"),
+            if acknowledged > 0 {
+                format!(", {acknowledged} acknowledged")
+            } else {
+                String::new()
+            }
         ));
     }
     out
+}
+
+/// A finding as `status` and the audit report print it: `SEVERITY  ACCOUNTS: CODE: MESSAGE`,
+/// then its id and, once acknowledged, by whom and when.
+pub fn finding_lines(f: &crate::ops::finding::Finding) -> String {
+    use crate::output::escape_value;
+    let accounts = if f.accounts.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", escape_value(&f.accounts.join(", ")))
+    };
+    let mut out = format!(
+        "{:8}  {accounts}{}: {}\n",
+        f.severity.name(),
+        f.code,
+        escape_value(&f.message)
+    );
+    out.push_str(&format!("{:8}  {}\n", "", escape_value(&id_line(f))));
+    out
+}
+
+/// The line under a finding: its id, the audit-log lines it rests on, and whether (by whom)
+/// it was acknowledged.
+pub fn id_line(f: &crate::ops::finding::Finding) -> String {
+    const SHOWN: usize = 10;
+    let mut line = format!("id {}", f.id);
+    if !f.events.is_empty() {
+        let mut seqs: Vec<String> = f.events.iter().take(SHOWN).map(u64::to_string).collect();
+        if f.events.len() > SHOWN {
+            seqs.push(format!("and {} more", f.events.len() - SHOWN));
+        }
+        line.push_str(&format!("; audit log seq {}", seqs.join(", ")));
+    }
+    match &f.acknowledged {
+        Some(a) => line.push_str(&format!(
+            "; acknowledged by {} at {} (audit log seq {})",
+            a.by, a.at, a.seq
+        )),
+        None => line.push_str(&format!("; acknowledge with 'keychain audit ack {}'", f.id)),
+    }
+    line
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: TotpArgs) -> Result<()> {
     let code = totp(kc, &options)?;
     if ctx.json() {
         let doc = zeroize::Zeroizing::new(crate::json::document(serde_json::json!({
-            "account": args.name,
+            "name": args.name,
             "code": code.code.expose_secret(),
             "seconds_left": code.seconds_left,
             "period": code.period,

@@ -62,17 +62,28 @@ fn report_json(kc: &Kc, extra: &[&str]) -> (Value, i32) {
     (json, out.status.code().unwrap())
 }
 
-/// (severity, code, account) of every finding.
+/// (severity, code, accounts) of every finding; the accounts' names joined by ',', '-' for
+/// none (issue 23: `accounts` is an array of `{"name"}` objects).
 fn findings(report: &Value) -> Vec<(String, String, String)> {
     report["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| {
+            let names: Vec<&str> = f["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["name"].as_str().unwrap())
+                .collect();
             (
                 f["severity"].as_str().unwrap().to_string(),
                 f["code"].as_str().unwrap().to_string(),
-                f["account"].as_str().unwrap_or("-").to_string(),
+                if names.is_empty() {
+                    "-".to_string()
+                } else {
+                    names.join(",")
+                },
             )
         })
         .collect()
@@ -101,6 +112,10 @@ fn keychain_with_every_finding() -> Kc {
     set_refresh_token(&kc, "idle", "rt-idle-canary-4");
     set_refresh_token(&kc, "expired", "rt-expired-canary-5");
     let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
+    // The idle rule is Exact's (issue 23): the refresh-token accounts are Exact's.
+    for name in ["idle", "expired"] {
+        edit_header(&kc, name, |h| h.provider.kind = "exact-nl".parse().unwrap());
+    }
     edit_header(&kc, "old-pw", |h| {
         h.secrets.get_mut(&SecretField::Password).unwrap().changed = now - 400 * DAY;
     });
@@ -133,7 +148,7 @@ fn report_finds_each_problem_with_its_severity_and_never_prints_a_secret() {
     let (report, code) = report_json(&kc, &[]);
     assert_eq!(code, 0, "nothing critical yet");
     assert!(
-        has(&report, "high", "duplicate-password", "-"),
+        has(&report, "high", "duplicate-password", "dup-a,dup-b"),
         "{report:#}"
     );
     let dup = report["findings"]
@@ -146,7 +161,7 @@ fn report_finds_each_problem_with_its_severity_and_never_prints_a_secret() {
         dup["message"].as_str().unwrap(),
         "the same password is stored in 2 accounts: dup-a, dup-b"
     );
-    assert!(has(&report, "high", "duplicate-totp-secret", "-"));
+    assert!(has(&report, "high", "duplicate-totp-secret", "dup-a,dup-b"));
     assert!(has(&report, "medium", "no-second-factor", "single"));
     assert!(has(&report, "medium", "password-old", "old-pw"));
     assert!(has(&report, "medium", "refresh-token-idle", "idle"));

@@ -297,8 +297,17 @@ fn commands_that_only_confirm_print_their_confirmation_under_json() {
     kc.add_account("a");
     kc.add_account("b");
     let cases: [(&[&str], &str, Value); 3] = [
-        (&["mv", "a", "c"], "mv", serde_json::json!(["a", "c"])),
-        (&["rm", "-f", "c", "c"], "rm", serde_json::json!(["c", "c"])),
+        // Issue 23: accounts are `{"name"}` objects in every document.
+        (
+            &["mv", "a", "c"],
+            "mv",
+            serde_json::json!([{"name": "a"}, {"name": "c"}]),
+        ),
+        (
+            &["rm", "-f", "c", "c"],
+            "rm",
+            serde_json::json!([{"name": "c"}, {"name": "c"}]),
+        ),
         (&["lock"], "lock", serde_json::json!([])),
     ];
     for (args, command, accounts) in cases {

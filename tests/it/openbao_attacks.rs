@@ -225,7 +225,7 @@ fn a_record_sealed_to_the_members_by_the_operator_is_refused_before_use() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         report["findings"].as_array().unwrap().iter().any(|f| {
-            f["account"] == "acme"
+            f["accounts"][0]["name"] == "acme"
                 && f["severity"] == "critical"
                 && f.to_string().contains("not a member")
         }),

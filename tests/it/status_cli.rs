@@ -148,7 +148,7 @@ fn each_account_problem_is_a_finding_and_the_worst_is_the_exit_status() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["account"] == "idle")
+        .filter(|f| f["accounts"][0]["name"] == "idle")
         .collect();
     assert_eq!(idle.len(), 1);
     assert_eq!(idle[0]["code"], "cannot-log-on");
@@ -341,7 +341,7 @@ fn status_is_critical_for_each_account_whose_login_fails() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|f| f["account"] == name)
+            .filter(|f| f["accounts"][0]["name"] == name)
             .map(|f| f["code"].as_str().unwrap().to_string())
             .collect();
         found.sort();

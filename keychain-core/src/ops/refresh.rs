@@ -74,6 +74,33 @@ pub struct Row {
     pub outcome: Refreshed,
 }
 
+/// The findings of a run: one `refresh-failed` (high) per account that could not be checked or
+/// refreshed, in the one shape `status` and the report use. They are this run's: the account's
+/// standing finding is `status`'s `last-login-failed` (which `audit ack` acknowledges); a failed
+/// refresh still makes the command fail.
+pub fn findings(rows: &[Row]) -> Vec<super::finding::Finding> {
+    use super::finding::{Finding, Severity};
+    rows.iter()
+        .filter_map(|row| {
+            let message = match &row.outcome {
+                Refreshed::Unchecked(e) => format!("not checked: {}", e.with_causes()),
+                Refreshed::Failed(e) => format!(
+                    "the refresh failed (exit {}): {}",
+                    e.exit_code(),
+                    e.with_causes()
+                ),
+                _ => return None,
+            };
+            Some(Finding::new(
+                Severity::High,
+                "refresh-failed",
+                Some(&row.name),
+                message,
+            ))
+        })
+        .collect()
+}
+
 /// Refreshes each account of `opts` whose refresh token is idle long enough; one row per
 /// account, whatever happened to the others. `on_stray` hears of each entry of the accounts
 /// folder that is named like a record but is not one (with `all`).
@@ -94,7 +121,7 @@ pub fn refresh(
     let min_idle = i64::from(opts.idle_days) * DAY;
     let login = Options {
         // Never serve a cached token: the point is to use the refresh token.
-        min_valid: i64::MAX,
+        min_valid: super::login::min_valid::REFUSE_CACHE,
         debug_pages: None,
         progress: false,
         retry: false,

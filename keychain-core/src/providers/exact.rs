@@ -17,6 +17,8 @@ pub const MIN_REFRESH_INTERVAL: i64 = 570;
 /// Days after which Exact Online lets an unused refresh token die (`report` assumes the same of
 /// every provider: `report::REFRESH_IDLE_DAYS`, which is to become a re-export of this one).
 pub const REFRESH_IDLE_DAYS: i64 = 30;
+/// Seconds an Exact Online access token lives (10 minutes).
+pub const ACCESS_TOKEN_LIFETIME: i64 = 600;
 /// Exact Online blocks an app for an hour after this many errors in an hour.
 pub const PROVIDER_ERROR_LIMIT: usize = 10;
 /// keychain stops asking after this many, before Exact blocks the app.
@@ -188,6 +190,10 @@ impl ProviderRules for Exact {
 
     fn refresh_token_idle_days(&self) -> Option<i64> {
         Some(REFRESH_IDLE_DAYS)
+    }
+
+    fn access_token_lifetime(&self) -> Option<i64> {
+        Some(ACCESS_TOKEN_LIFETIME)
     }
 
     fn page_adapters(&self) -> &'static [PageAdapter] {

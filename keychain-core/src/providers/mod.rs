@@ -211,6 +211,11 @@ pub trait ProviderRules: Sync {
     fn refresh_token_idle_days(&self) -> Option<i64> {
         None
     }
+    /// Seconds an access token lives, where the provider documents one lifetime for all
+    /// (Exact's 10 minutes); `None` where each token says (its `expires_in`).
+    fn access_token_lifetime(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// How a new refresh-token chain is started. Today every provider is logged on to by filling

@@ -146,6 +146,7 @@ fn serve(mut stream: UnixStream, shared: &Shared, secret: &SecretString) -> std:
             "Service Unavailable",
             &zeroize::Zeroizing::new(
                 serde_json::json!({
+                    "ok": false,
                     "error": failure.code,
                     "exit_code": failure.exit_code,
                     "message": failure.message,
@@ -225,6 +226,8 @@ fn token_json(current: &super::Current, now: i64) -> zeroize::Zeroizing<String> 
             "expires_at": current.expires_at.map(crate::clock::rfc3339),
             "expires_in": current.expires_at.map(|e| e.saturating_sub(now).max(0)),
             "scope": current.scope,
+            // `ok` in every document (issue 23), as `login --format json` writes it.
+            "ok": true,
         })
         .to_string(),
     );
@@ -233,7 +236,9 @@ fn token_json(current: &super::Current, now: i64) -> zeroize::Zeroizing<String> 
 }
 
 fn error_json(code: &str, message: &str) -> zeroize::Zeroizing<String> {
-    zeroize::Zeroizing::new(serde_json::json!({ "error": code, "message": message }).to_string())
+    zeroize::Zeroizing::new(
+        serde_json::json!({ "ok": false, "error": code, "message": message }).to_string(),
+    )
 }
 
 /// The request line and headers, up to the blank line; `None` when the client sent none.

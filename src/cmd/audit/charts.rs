@@ -301,9 +301,8 @@ fn timeline(
     let axis = Axis::new(t);
     let rows: Vec<(&(String, String), &Row)> = tl.rows.iter().collect();
     let n = rows.len().max(1);
-    let horizon = account
-        .and_then(|a| a.refresh_token.as_ref())
-        .map(|rt| rt.expires_at);
+    let refresh_token = account.and_then(|a| a.refresh_token.as_ref());
+    let horizon = refresh_token.and_then(|rt| rt.expires_at);
     // A horizon beyond the axis is written on a line of its own under the rows.
     let beyond = horizon.is_some_and(|at| at > axis.end);
     let rows_bottom = TOP + ROW * n as f64 + 6.0;
@@ -318,6 +317,8 @@ fn timeline(
             minute_of(at),
             (at - axis.now) / DAY
         ),
+        // A provider without an idle rule lets an unused refresh token live.
+        None if refresh_token.is_some() => "its refresh token does not expire unused".to_string(),
         None => "no refresh token".to_string(),
     };
     let id = format!("timeline-{}", esc(name));

@@ -56,19 +56,26 @@ pub fn run(kc: &Keychain, args: FingerprintArgs, json: bool) -> Result<crate::ou
         let seen: Vec<serde_json::Value> = lines
             .iter()
             .map(|l| {
-                serde_json::json!({
+                // An account's name is `name` in every document; a line about no account
+                // has none.
+                let mut hit = serde_json::json!({
                     "file": l.file.display().to_string(),
                     "line": l.line,
                     "seq": l.seq,
                     "time": l.time,
                     "action": l.action,
-                    "account": l.account,
-                })
+                });
+                if let Some(name) = &l.account {
+                    hit["name"] = name.clone().into();
+                }
+                hit
             })
             .collect();
         crate::output::raw(
             crate::json::document(serde_json::json!({
-                "account": args.name,
+                // `ok`: the value is NAME's current FIELD (the exit status 0).
+                "ok": current == Some(true),
+                "name": args.name,
                 "field": field.as_str(),
                 "fingerprint": fingerprint,
                 "current": current,

@@ -45,7 +45,7 @@ pub enum AuditCommand {
     Rotate,
     /// Authenticate config.json (its recipients) under the keychain's key, after checking the recipients 'keychain audit' lists; writes are refused until the configuration authenticates
     SealConfig,
-    /// Acknowledge an anomaly finding so that reports stop listing it; recorded in the audit log
+    /// Acknowledge a finding of 'keychain audit' or 'keychain status' by its ID: it stays listed, marked acknowledged, and no longer makes either exit non-zero; recorded in the audit log
     Ack(AckArgs),
 }
 
@@ -81,7 +81,7 @@ pub fn run(ctx: &crate::cmd::Ctx, kc: &Keychain, mut args: AuditArgs) -> Result<
             }
             Ok(Outcome::Success)
         }
-        Some(AuditCommand::Ack(args)) => ack::run(kc, args),
-        Some(AuditCommand::SealConfig) => seal_config::run(kc).map(|()| Outcome::Success),
+        Some(AuditCommand::Ack(args)) => ack::run(kc, args, json),
+        Some(AuditCommand::SealConfig) => seal_config::run(kc, json).map(|()| Outcome::Success),
     }
 }

@@ -13,8 +13,12 @@ fn age(days: Option<i64>) -> String {
 fn refresh(a: &AccountRow) -> String {
     match &a.refresh_token {
         None => "-".into(),
-        Some(r) if r.days_left <= 0 => format!("{}d, EXPIRED", r.age_days),
-        Some(r) => format!("{}d, {}d left", r.age_days, r.days_left),
+        // Days left only where the provider has an idle rule (Exact's 30 days).
+        Some(r) => match r.days_left {
+            Some(left) if left <= 0 => format!("{}d, EXPIRED", r.age_days),
+            Some(left) => format!("{}d, {left}d left", r.age_days),
+            None => format!("{}d", r.age_days),
+        },
     }
 }
 
@@ -125,51 +129,29 @@ pub fn table(r: &Report) -> String {
                 "  {:<8}  {:<22}  {}{}",
                 f.severity.to_string().to_uppercase(),
                 f.code,
-                f.account
-                    .as_deref()
-                    .map(|a| format!("{}: ", crate::output::escape_value(a)))
-                    .unwrap_or_default(),
+                if f.accounts.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", crate::output::escape_value(&f.accounts.join(", ")))
+                },
                 crate::output::escape_value(&f.message)
             );
-            if let Some(id) = &f.id {
-                let _ = writeln!(
-                    out,
-                    "  {:<8}  {:<22}  {}",
-                    "",
-                    "",
-                    crate::output::escape_value(&evidence(id, &f.events))
-                );
-            }
-        }
-    }
-    if !r.acknowledged.is_empty() {
-        let _ = writeln!(out, "\nACKNOWLEDGED, NOT LISTED ({})", r.acknowledged.len());
-        for a in &r.acknowledged {
-            let _ = writeln!(out, "  {}", crate::output::escape_value(&acknowledged(a)));
+            let _ = writeln!(
+                out,
+                "  {:<8}  {:<22}  {}",
+                "",
+                "",
+                crate::output::escape_value(&evidence(f))
+            );
         }
     }
     out
 }
 
-/// One acknowledged finding: what, and who silenced it when.
-fn acknowledged(a: &crate::activity::Acknowledgement) -> String {
-    format!(
-        "{} ({}, {}): acknowledged by {} at {} (audit log seq {})",
-        a.id, a.code, a.account, a.by, a.at, a.seq
-    )
-}
-
-/// The line under an anomaly finding: its ID, the log lines it rests on, how to silence it.
-fn evidence(id: &str, events: &[u64]) -> String {
-    const SHOWN: usize = 10;
-    let mut seqs: Vec<String> = events.iter().take(SHOWN).map(u64::to_string).collect();
-    if events.len() > SHOWN {
-        seqs.push(format!("and {} more", events.len() - SHOWN));
-    }
-    format!(
-        "id {id}; audit log seq {}; silence with 'keychain audit ack {id}'",
-        seqs.join(", ")
-    )
+/// The line under a finding: its ID, the log lines it rests on, how to acknowledge it or who
+/// did (the same line `status` prints).
+fn evidence(f: &crate::ops::finding::Finding) -> String {
+    crate::cmd::status::id_line(f)
 }
 
 fn log_line(r: &Report) -> String {
@@ -283,22 +265,15 @@ pub fn html(r: &Report) -> String {
             esc(&sev),
             esc(&sev),
             esc(f.code),
-            esc(f.account.as_deref().unwrap_or("-")),
-            esc(&f.message)
-                + &f.id
-                    .as_deref()
-                    .map(|id| format!("<br><small>{}</small>", esc(&evidence(id, &f.events))))
-                    .unwrap_or_default()
+            esc(&if f.accounts.is_empty() {
+                "-".to_string()
+            } else {
+                f.accounts.join(", ")
+            }),
+            esc(&f.message) + &format!("<br><small>{}</small>", esc(&evidence(f)))
         );
     }
     out.push_str("</table>\n");
-    if !r.acknowledged.is_empty() {
-        out.push_str("<h3>Acknowledged, not listed above</h3>\n<ul id=\"acknowledged\">");
-        for a in &r.acknowledged {
-            let _ = write!(out, "<li>{}</li>", esc(&acknowledged(a)));
-        }
-        out.push_str("</ul>\n");
-    }
     out.push_str("</body></html>\n");
     out
 }

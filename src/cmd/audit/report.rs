@@ -46,8 +46,10 @@ pub struct ReportArgs {
 /// The report under the JSON contract (src/json.rs): `format` first, each account in the shared
 /// account shape with the report's own figures beside it; `last_use` is the log's last use of
 /// the account (reveals included), in the shared use shape.
-fn to_json(report: &Report, now: i64) -> String {
+/// `ok` is whether no open finding is at or above `--fail-on` (the exit status 0).
+fn to_json(report: &Report, now: i64, ok: bool) -> String {
     let mut doc = serde_json::to_value(report).expect("JSON of plain values");
+    doc["ok"] = ok.into();
     if let Some(rows) = doc["accounts"].as_array_mut() {
         for (value, row) in rows.iter_mut().zip(&report.accounts) {
             let mut shared = crate::json::account(&row.header, now);
@@ -94,16 +96,17 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
             path.display()
         )));
     }
-    if args.json {
-        crate::output::raw(to_json(&report, kc.now()).as_bytes())?;
-    } else {
-        crate::output::out(&super::render::table(&report))?;
-    }
+    // An acknowledged finding stays listed but no longer fails the report.
     let failing = report
         .findings
         .iter()
-        .filter(|f| f.severity >= args.fail_on)
+        .filter(|f| f.is_open() && f.severity >= args.fail_on)
         .count();
+    if args.json {
+        crate::output::raw(to_json(&report, kc.now(), failing == 0).as_bytes())?;
+    } else {
+        crate::output::out(&super::render::table(&report))?;
+    }
     if failing > 0 {
         crate::output::err(&format!(
             "{} at or above {} (--fail-on).\n",

@@ -4,8 +4,18 @@
 use crate::error::Result;
 use crate::keychain::Keychain;
 
-pub fn run(kc: &Keychain) -> Result<()> {
-    let Some(config) = crate::ops::audit::seal_config::seal_config(kc)? else {
+/// Under `json`, confirms on standard output as every command whose output is a notice does.
+pub fn run(kc: &Keychain, json: bool) -> Result<()> {
+    let sealed = crate::ops::audit::seal_config::seal_config(kc)?;
+    if json {
+        crate::output::after_save(crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "ok": true, "command": "audit seal-config", "accounts": [],
+            }))
+            .as_bytes(),
+        ));
+    }
+    let Some(config) = sealed else {
         return Ok(());
     };
     let mut text = format!(

@@ -106,3 +106,71 @@ fn scan_reports_an_unreadable_path_and_records_the_scan_in_the_keychain_there() 
         ("scan", "error")
     );
 }
+
+/// Issue 23: a standing finding (two accounts that legitimately share a password) can be
+/// acknowledged: it stays listed, marked with who acknowledged it, and the acknowledgement is a
+/// line of the audit log; acknowledging it again records nothing.
+#[test]
+fn ack_acknowledges_a_duplicate_password_which_stays_listed() {
+    use crate::ops::report::{ReportOptions, build};
+    let (_tmp, kc) = keychain_on(ManualClock::at_unix(T));
+    save(&kc, &mut account("a"));
+    let mut b = account("b");
+    b.set_secret(
+        SecretField::Password,
+        Some(SecretString::from("pw-of-a".to_string())),
+        T - 3_600,
+    );
+    save(&kc, &mut b);
+    let options = ReportOptions {
+        max_password_age: 365,
+        no_key: false,
+        days: 30,
+    };
+    let duplicate = |kc: &Keychain| {
+        build(kc, &options)
+            .unwrap()
+            .findings
+            .into_iter()
+            .find(|f| f.code == "duplicate-password")
+            .expect("the shared password is a finding")
+    };
+    let found = duplicate(&kc);
+    assert_eq!(found.accounts, ["a", "b"]);
+    assert!(found.is_open());
+
+    let done = ack(
+        &kc,
+        &AckOptions {
+            id: found.id.clone(),
+        },
+    )
+    .unwrap();
+    assert!(
+        matches!(done, super::ack::Acked::Recorded { .. }),
+        "{done:?}"
+    );
+    let lines = kc.audit_lines().unwrap();
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.detail.as_deref()),
+        ("ack", Some(found.id.as_str()))
+    );
+    let after = duplicate(&kc);
+    assert_eq!(after.id, found.id);
+    assert!(!after.is_open(), "{after:?}");
+    assert_eq!(after.acknowledged.as_ref().unwrap().seq, last.seq);
+
+    let before = actions(&kc).len();
+    assert!(matches!(
+        ack(
+            &kc,
+            &AckOptions {
+                id: found.id.clone()
+            }
+        )
+        .unwrap(),
+        super::ack::Acked::Already { .. }
+    ));
+    assert_eq!(actions(&kc).len(), before);
+}

@@ -37,6 +37,7 @@ use crate::oauth::{CredentialPolicy, Guard};
 mod cache;
 mod headless;
 mod lockout;
+pub mod min_valid;
 mod refresh;
 mod session;
 mod shared;
@@ -121,6 +122,9 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
         Err(e) => return Err(e),
     };
     refuse_moving(&account)?;
+    if let Some(warning) = min_valid::warning(&account.header, opts.min_valid) {
+        crate::progress::warning(&warning);
+    }
     let now = kc.now();
     if let Some(token) = cached(&account, now, opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;

@@ -22,7 +22,7 @@ pub(super) fn logon_safety_findings(h: &Header, out: &mut Vec<Finding>) {
                 clock::rfc3339(r.at),
                 r.by
             ),
-        ));
+        ).about(&r.at.to_string()));
     }
     if h.provider.insecure_http {
         out.push(Finding::new(
@@ -42,42 +42,66 @@ pub(super) fn account_findings(
 ) {
     let name = Some(h.name.as_str());
     logon_safety_findings(h, out);
-    if let Some(rt) = &a.refresh_token {
-        if rt.days_left <= 0 {
-            out.push(Finding::new(
-                Severity::High,
-                "refresh-token-expired",
-                name,
-                format!(
-                    "the refresh token has been idle {}: past the {REFRESH_IDLE_DAYS}-day idle expiry; the next logon must be headless",
-                    crate::text::count(rt.idle_days.max(0) as usize, "day", "days")
-                ),
-            ));
-        } else if rt.idle_days > REFRESH_WARN_DAYS {
-            out.push(Finding::new(
-                Severity::Medium,
-                "refresh-token-idle",
-                name,
-                format!(
-                    "the refresh token has been idle {}: it expires in {}; run 'keychain refresh --all' from cron",
-                    crate::text::count(rt.idle_days.max(0) as usize, "day", "days"),
-                    crate::text::count(rt.days_left.max(0) as usize, "day", "days")
-                ),
-            ));
+    if let Some(rt) = &a.refresh_token
+        && let Some(days_left) = rt.days_left
+    {
+        // Only for a provider with an idle rule (Exact's 30 days); one finding per idle spell.
+        let rule = h
+            .provider
+            .kind
+            .provider()
+            .refresh_token_idle_days()
+            .unwrap_or(REFRESH_IDLE_DAYS);
+        if days_left <= 0 {
+            out.push(
+                Finding::new(
+                    Severity::High,
+                    "refresh-token-expired",
+                    name,
+                    format!(
+                        "the refresh token has been idle {}: past the provider's {rule}-day idle expiry; the next logon must be headless",
+                        crate::text::count(rt.idle_days.max(0) as usize, "day", "days"),
+                    ),
+                )
+                .about(&rt.active.to_string()),
+            );
+        } else if rt.idle_days > REFRESH_WARN_DAYS.min(rule - 1) {
+            out.push(
+                Finding::new(
+                    Severity::Medium,
+                    "refresh-token-idle",
+                    name,
+                    format!(
+                        "the refresh token has been idle {}: it expires in {}; run 'keychain refresh --all' from cron",
+                        crate::text::count(rt.idle_days.max(0) as usize, "day", "days"),
+                        crate::text::count(days_left.max(0) as usize, "day", "days")
+                    ),
+                )
+                .about(&rt.active.to_string()),
+            );
         }
     }
     if let Some(age) = a.password_age_days
         && age > i64::from(args.max_password_age)
     {
-        out.push(Finding::new(
-            Severity::Medium,
-            "password-old",
-            name,
-            format!(
-                "the password is {age} days old (more than --max-password-age {})",
-                args.max_password_age
+        out.push(
+            Finding::new(
+                Severity::Medium,
+                "password-old",
+                name,
+                format!(
+                    "the password is {age} days old (more than --max-password-age {})",
+                    args.max_password_age
+                ),
+            )
+            // Acknowledged for this password: a new one that grows old is a new finding.
+            .about(
+                &h.secrets
+                    .get(&SecretField::Password)
+                    .map_or(0, |i| i.changed)
+                    .to_string(),
             ),
-        ));
+        );
     }
     if !h.has(SecretField::TotpSecret) {
         let (severity, why) = if h.has(SecretField::Password) {

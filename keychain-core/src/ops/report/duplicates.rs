@@ -48,15 +48,16 @@ pub(super) fn duplicate_findings(
             }
         }
     }
-    for ((field, _), names) in seen {
+    for ((field, _), mut names) in seen {
         if names.len() < 2 {
             continue;
         }
+        names.sort();
         let (_, code, label) = fields.iter().find(|(f, _, _)| *f == field).expect("listed");
-        out.push(Finding::new(
+        out.push(Finding::of_accounts(
             Severity::High,
             code,
-            None,
+            names.clone(),
             format!(
                 "the same {label} is stored in {} accounts: {}",
                 names.len(),

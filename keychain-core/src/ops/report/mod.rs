@@ -24,7 +24,7 @@ use crate::clock;
 use crate::error::Result;
 use crate::keychain::Keychain;
 
-use super::finding::{Finding, Severity};
+use super::finding::{Acks, Finding, Severity};
 
 mod accounts;
 mod duplicates;
@@ -87,7 +87,7 @@ pub fn build(kc: &Keychain, args: &ReportOptions) -> Result<Report> {
                 "{} is named like a record but is not a regular file (a FIFO, a device or a folder): someone put it there; it was skipped",
                 stray.display()
             ),
-        ));
+        ).about(&stray.display().to_string()));
     }
     for (name, header) in listing.names.iter().zip(kc.peek_many(&listing.names)) {
         match header {
@@ -126,8 +126,13 @@ pub fn build(kc: &Keychain, args: &ReportOptions) -> Result<Report> {
     for (h, a) in headers.iter().zip(&accounts) {
         account_findings(h, a, args, &mut findings);
     }
+    // Acknowledgements apply to every finding below (`Acks`), anomalies included: the analysis
+    // sees no `ack` line, so an acknowledged anomaly stays listed, marked.
     let activity = activity::analyse(
-        lines.iter().filter_map(Line::trail_event),
+        lines
+            .iter()
+            .filter(|l| l.action != "ack")
+            .filter_map(Line::trail_event),
         now,
         args.days,
         &Thresholds::default(),
@@ -172,10 +177,11 @@ pub fn build(kc: &Keychain, args: &ReportOptions) -> Result<Report> {
         }
     };
 
+    Acks::from_lines(&lines).apply(&mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
-            .then_with(|| a.account.cmp(&b.account))
+            .then_with(|| a.accounts.cmp(&b.accounts))
             .then_with(|| a.code.cmp(b.code))
     });
     Ok(Report {
@@ -189,7 +195,6 @@ pub fn build(kc: &Keychain, args: &ReportOptions) -> Result<Report> {
         accounts,
         findings,
         strays: listing.strays.clone(),
-        acknowledged: activity.acknowledged,
         activity: activity.timelines,
     })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::activity::{Acknowledgement, Timelines};
+use crate::activity::Timelines;
 use crate::keystore::KeyStoreKind;
 use crate::record::Header;
 
@@ -32,8 +32,6 @@ pub struct Report {
     pub accounts: Vec<AccountRow>,
     /// Every finding, worst first.
     pub findings: Vec<Finding>,
-    /// Anomaly findings in the window that `keychain audit ack` silenced, and by whom.
-    pub acknowledged: Vec<Acknowledgement>,
     /// Files named like records that are not regular files (each also a finding), for the front
     /// end to warn about.
     #[serde(skip)]
@@ -104,11 +102,15 @@ pub struct RefreshInfo {
     pub age_days: i64,
     /// Days since it was last used.
     pub idle_days: i64,
-    /// Days before the 30-day idle expiry; 0 or less means expired.
-    pub days_left: i64,
-    /// Unix time of that expiry, for the timeline.
+    /// Unix time it was last issued or used (what its idle time counts from).
     #[serde(skip)]
-    pub expires_at: i64,
+    pub active: i64,
+    /// Days before its provider's idle expiry (Exact's 30 days); 0 or less means expired;
+    /// `None` (JSON `null`) at a provider without an idle rule.
+    pub days_left: Option<i64>,
+    /// Unix time of that expiry, for the timeline; `None` without an idle rule.
+    #[serde(skip)]
+    pub expires_at: Option<i64>,
 }
 
 /// A use of an account, from the audit log.

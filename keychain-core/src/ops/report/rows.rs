@@ -7,8 +7,8 @@ use crate::clock;
 use crate::keychain::Keychain;
 use crate::record::{Header, SecretField};
 
+use super::DAY;
 use super::model::{AccountRow, RecipientRow, RefreshInfo, Use};
-use super::{DAY, REFRESH_IDLE_DAYS};
 
 /// Window of the event counts.
 const WINDOW_DAYS: i64 = 30;
@@ -62,11 +62,14 @@ pub(super) fn row(h: &Header, mine: &[&Line], now: i64) -> AccountRow {
     let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
         let active = h.refresh_token_active.unwrap_or(info.changed);
         let idle = days(active, now);
+        // Only a provider with an idle rule (Exact's 30 days) lets an unused token die.
+        let idle_rule = h.provider.kind.provider().refresh_token_idle_days();
         RefreshInfo {
             age_days: days(info.changed, now),
             idle_days: idle,
-            days_left: REFRESH_IDLE_DAYS.saturating_sub(idle),
-            expires_at: active.saturating_add(REFRESH_IDLE_DAYS * DAY),
+            active,
+            days_left: idle_rule.map(|rule| rule.saturating_sub(idle)),
+            expires_at: idle_rule.map(|rule| active.saturating_add(rule.saturating_mul(DAY))),
         }
     });
     let since = now.saturating_sub(WINDOW_DAYS * DAY);

@@ -82,7 +82,7 @@ pub(super) fn member_findings(
                 removal.time,
                 exposed.join(", ")
             ),
-        ));
+        ).about(name));
     }
 }
 
@@ -155,7 +155,7 @@ pub(super) fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
                         "{what} {} has mode {mode:04o}: other users can write to it, and keychain refuses to use it; check that nothing was planted, then chmod {want:o} it",
                         path.display()
                     ),
-                ));
+                ).about(&path.display().to_string()));
             } else if mode & 0o077 != 0 {
                 out.push(Finding::new(
                     Severity::High,
@@ -165,7 +165,7 @@ pub(super) fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
                         "{what} {} has mode {mode:04o}, wider than {want:04o}: other users may read it; chmod {want:o} it",
                         path.display()
                     ),
-                ));
+                ).about(&path.display().to_string()));
             }
             if meta.is_dir()
                 && let Ok(entries) = std::fs::read_dir(&path)

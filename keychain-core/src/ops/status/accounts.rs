@@ -11,12 +11,17 @@ use super::{Finding, Severity};
 
 pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
     let name = h.name.as_str();
-    let mut finding =
-        |severity, code, message| out.push(Finding::new(severity, code, Some(name), message));
+    // Each finding's id is over its account and what it is about (a rename's target, the time
+    // of a rejection or a failure, the idle spell), so an acknowledgement holds for this
+    // occurrence only.
+    let mut finding = |severity, code, subject: String, message| {
+        out.push(Finding::new(severity, code, Some(name), message).about(&subject))
+    };
     if let Some(new) = &h.moved_to {
         finding(
             Severity::Critical,
             "interrupted-rename",
+            new.clone(),
             format!(
                 "being renamed to '{new}': logons are refused; finish with 'keychain mv {name} {new}'"
             ),
@@ -26,6 +31,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
         finding(
             Severity::Critical,
             "logon-rejected",
+            r.at.to_string(),
             format!(
                 "the provider rejected the {} at {}: logons are refused until 'keychain set {name} --password-file FILE' (or --totp-file) or 'keychain login {name} --retry'",
                 r.step,
@@ -40,6 +46,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
         finding(
             Severity::Critical,
             "incomplete-settings",
+            String::new(),
             format!("{e}: no logon or refresh can start; {hint} with 'keychain set {name}'"),
         );
     }
@@ -65,6 +72,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
         finding(
             Severity::Critical,
             "cannot-log-on",
+            String::new(),
             format!(
                 "{}: a headless logon needs {}; {fix}",
                 if has_refresh_token {
@@ -81,16 +89,23 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
         finding(
             Severity::High,
             "logon-incomplete",
+            String::new(),
             format!(
                 "once the refresh token is gone, the headless logon would fail: it needs {}; {fix}",
                 lacks.join(", ")
             ),
         );
     }
+    let idle_spell = h
+        .refresh_token_active
+        .or_else(|| h.secrets.get(&SecretField::RefreshToken).map(|i| i.changed))
+        .unwrap_or_default()
+        .to_string();
     match days_left {
         Some(left) if left <= 0 && lacks.is_empty() => finding(
             Severity::High,
             "refresh-token-expired",
+            idle_spell.clone(),
             format!(
                 "the refresh token is past its {}-day idle expiry: the next logon is headless (password and code)",
                 provider
@@ -102,6 +117,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
         Some(left) if left > 0 && left < REFRESH_IDLE_DAYS - REFRESH_WARN_DAYS => finding(
             Severity::High,
             "refresh-token-idle",
+            idle_spell,
             format!(
                 "the refresh token expires in {} if unused: run 'keychain refresh --all' from cron",
                 crate::text::count(left as usize, "day", "days")
@@ -120,6 +136,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
             finding(
                 Severity::Critical,
                 "last-logon-failed",
+                last.at.to_string(),
                 format!(
                     "the last headless logon failed ({} by {}): 'keychain login {name}' shows why",
                     clock::rfc3339(last.at),
@@ -130,6 +147,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
             finding(
                 Severity::High,
                 "last-login-failed",
+                last.at.to_string(),
                 format!(
                     "the last login failed ({}, {} by {}): 'keychain login {name}' shows whether it still does",
                     last.action,
@@ -146,6 +164,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
             finding(
                 Severity::High,
                 "error-budget",
+                String::new(),
                 format!(
                     "{e}: logins wait until then ({})",
                     crate::exit::Failure::hint(&e).unwrap_or_default()

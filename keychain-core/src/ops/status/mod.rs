@@ -7,8 +7,10 @@
 //! and lacks (its provider's settings, a password, a redirect URI, a TOTP secret the provider
 //! asks for), the last result, the lockout guard, the provider's error budget, the refresh
 //! token's days left where the provider has an idle rule, and an interrupted rename. Each problem
-//! is a finding with a state; the exit status is the worst one, as monitoring plugins give it:
-//! 0 ok, 1 warning, 2 critical, 3 unknown (the check itself could not be made). It reads public
+//! is a finding (`ops::finding`, the one shape and severity scale); its severity gives the state
+//! monitoring plugins know (info: ok; low, medium, high: warning; unknown; critical), and the
+//! exit status is the worst open one: 0 ok, 1 warning, 2 critical, 3 unknown (the check itself
+//! could not be made). A finding acknowledged with `audit ack` stays listed but no longer counts. It reads public
 //! headers only and changes nothing; checking the audit log takes its lock for a moment (on a
 //! shared keychain, OpenBao's lease), as a login does.
 #![deny(missing_docs)]
@@ -20,7 +22,7 @@ use crate::keychain::Keychain;
 use crate::keystore::KeyStoreKind;
 use crate::record::Header;
 
-use super::finding::{Finding, Severity};
+use super::finding::{Acks, Finding, Severity};
 
 mod accounts;
 mod keychain;
@@ -103,20 +105,22 @@ pub struct Status {
 }
 
 impl Status {
-    /// The worst state of all: the exit status.
+    /// The worst state of the open findings (an acknowledged one no longer counts): the exit
+    /// status.
     pub fn worst(&self) -> State {
         self.findings
             .iter()
+            .filter(|f| f.is_open())
             .map(|f| State::of(f.severity))
             .max()
             .unwrap_or(State::Ok)
     }
 
-    /// The worst state among an account's findings.
+    /// The worst state among an account's open findings.
     pub fn account_state(&self, name: &str) -> State {
         self.findings
             .iter()
-            .filter(|f| f.account.as_deref() == Some(name))
+            .filter(|f| f.is_open() && f.is_about(name))
             .map(|f| State::of(f.severity))
             .max()
             .unwrap_or(State::Ok)
@@ -185,6 +189,7 @@ pub fn check(
             )),
         }
     }
+    acks(kc).apply(&mut findings);
     Ok(Status {
         checked: now,
         key_store,
@@ -193,6 +198,19 @@ pub fn check(
         accounts,
         findings,
     })
+}
+
+/// The acknowledgements in the audit log, read without the key and without asking a shared
+/// store (this machine's copy of a shared trail): none when the log cannot be read, which is
+/// its own finding (`audit-log`).
+fn acks(kc: &Keychain) -> Acks {
+    let lines = if kc.trail_in_store() {
+        crate::audit::lines::read_files(vec![kc.dir.join(crate::audit::COPY_FILE)])
+            .map_err(Error::from)
+    } else {
+        kc.audit_lines()
+    };
+    lines.map(|l| Acks::from_lines(&l)).unwrap_or_default()
 }
 
 /// The shared store could not be asked (down, unreachable, sealed): a finding, not a failure.
