@@ -13,11 +13,12 @@ use crate::clock::SharedClock;
 use crate::error::Result;
 use crate::exit::{self, Failure as _};
 use crate::invantive::ScanError;
-use crate::ops::scan::{Found, ScanOptions, Scanned, scan};
+use crate::ops::scan::{Found, ScanOptions, Scanned, scan_with_stdin};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files or folders (searched recursively; symbolic links inside are not followed)
+    /// Files or folders (searched recursively; symbolic links inside are not followed); - for
+    /// standard input (once)
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -29,15 +30,25 @@ pub fn run(
     args: ScanArgs,
 ) -> Result<crate::outcome::Outcome> {
     let json = ctx.json();
+    crate::input::one_stdin(args.paths.iter().map(|p| ("PATH", Some(p.as_path()))))?;
+    let stdin = if args.paths.iter().any(|p| crate::input::is_stream(p)) {
+        let bytes = crate::input::read_stdin("text to scan", crate::input::MAX_STREAM_INPUT)?;
+        Some(crate::transfer::StreamBytes(bytes))
+    } else {
+        None
+    };
     let Scanned {
         findings,
         errors,
         not_recorded,
-    } = scan(&ScanOptions {
+    } = scan_with_stdin(
+        &ScanOptions {
         paths: args.paths,
         dir: dir.map(Path::to_path_buf),
         clock: clock.clone(),
-    });
+        },
+        stdin.as_ref(),
+    );
     if json {
         let found: Vec<serde_json::Value> = findings
             .iter()

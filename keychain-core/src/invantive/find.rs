@@ -98,6 +98,18 @@ pub fn scan_file(path: &Path) -> Result<Vec<PlaintextSecret>, ScanError> {
     }
 }
 
+/// Scans text read from a stream (`label` names it): as a settings file when it is XML (it
+/// starts with `<`), else as text.
+pub fn scan_bytes(label: &Path, bytes: &[u8]) -> Result<Vec<PlaintextSecret>, ScanError> {
+    let text = super::xml::text_of(label, bytes)?;
+    if text.trim_start().starts_with('<') {
+        let doc = parse_xml(label, &text)?;
+        settings_findings(label, &doc)
+    } else {
+        Ok(text_findings(label, &text))
+    }
+}
+
 pub(super) fn scan_dir(
     dir: &Path,
     findings: &mut Vec<PlaintextSecret>,

@@ -95,7 +95,17 @@ pub(super) const FIELD_KEYS: &[(SecretField, &str, bool)] = &[
 /// `api-redirect-url`, `totp-secret`, `api-client-secret`, `api-refresh-token`). Within one
 /// connection string the last pair of a key wins, as in a driver.
 pub fn read_settings(path: &Path) -> Result<SettingsFile, ScanError> {
-    let text = Zeroizing::new(read_text(path)?);
+    settings_from_text(path, Zeroizing::new(read_text(path)?))
+}
+
+/// As [`read_settings`], for a settings file read from a stream: `label` names it in messages
+/// (e.g. "standard input").
+pub fn settings_from_bytes(label: &Path, bytes: &[u8]) -> Result<SettingsFile, ScanError> {
+    let text = super::xml::text_of(label, bytes)?;
+    settings_from_text(label, text)
+}
+
+fn settings_from_text(path: &Path, text: Zeroizing<String>) -> Result<SettingsFile, ScanError> {
     let doc = parse_xml(path, &text)?;
     let mut spots: Vec<Spot> = document_secrets(path, &doc)?
         .into_iter()

@@ -11,13 +11,14 @@ use crate::audit::{Action, Event, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::invantive::{PlaintextSecret, ScanError, importable, scan_paths_all};
+use crate::invantive::{PlaintextSecret, ScanError, importable, scan_bytes, scan_paths_all};
 use crate::text::count;
 
 /// What to scan, and the keychain whose audit log records the scan.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Files or folders (searched recursively; symbolic links inside are not followed).
+    /// Files or folders (searched recursively; symbolic links inside are not followed); `-`
+    /// is standard input, as given to [`scan_with_stdin`].
     pub paths: Vec<PathBuf>,
     /// The keychain folder; the scan is recorded only when a keychain exists there.
     pub dir: Option<PathBuf>,
@@ -49,7 +50,28 @@ pub struct Scanned {
 /// Scans `options.paths` and records the scan in the keychain's audit log, if there is one.
 /// Never fails: a file that cannot be read is one of [`Scanned::errors`].
 pub fn scan(options: &ScanOptions) -> Scanned {
-    let (findings, errors) = scan_paths_all(&options.paths);
+    scan_with_stdin(options, None)
+}
+
+/// As [`scan`], with what the front end read from standard input for a path `-`.
+pub fn scan_with_stdin(
+    options: &ScanOptions,
+    stdin: Option<&crate::transfer::StreamBytes>,
+) -> Scanned {
+    let (mut findings, mut errors) = (Vec::new(), Vec::new());
+    for path in &options.paths {
+        match (stdin, path == Path::new("-")) {
+            (Some(stream), true) => match scan_bytes(Path::new("standard input"), &stream.0) {
+                Ok(found) => findings.extend(found),
+                Err(e) => errors.push(e),
+            },
+            _ => {
+                let (found, failed) = scan_paths_all(std::slice::from_ref(path));
+                findings.extend(found);
+                errors.extend(failed);
+            }
+        }
+    }
     let mut not_recorded = None;
     if let Some(dir) = options.dir.as_deref().filter(|d| Config::path(d).exists()) {
         let outcome = if errors.is_empty() {
