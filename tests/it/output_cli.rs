@@ -339,7 +339,7 @@ fn changes(w: &World, round: &str) -> Vec<Change> {
             },
         },
         Change {
-            args: s(&["rm", &new_name]),
+            args: s(&["rm", "-f", &new_name]),
             saved: {
                 let n = new_name.clone();
                 Box::new(move |w| !w.kc.ok(&["list", "--json"]).contains(&format!("\"{n}\"")))

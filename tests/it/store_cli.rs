@@ -386,7 +386,7 @@ fn set_changes_fields_and_clear_removes_a_secret() {
 fn rm_removes_the_account() {
     let kc = Kc::with_file_store();
     kc.add_account("acme");
-    kc.ok(&["rm", "acme"]);
+    kc.ok(&["rm", "-f", "acme"]);
     assert!(!kc.record("acme").exists());
     assert_exit(&kc.run(&["show", "acme"]), 3);
 }

@@ -1,4 +1,7 @@
-//! `add`: onboard an account. Never overwrites an existing one without `replace`.
+//! `add`: onboard an account. Never overwrites an existing one without `replace`; with
+//! `same_is_unchanged`, adding an account exactly as it is stored (provider settings, user,
+//! every secret, compared in constant time) changes nothing and succeeds, so provisioning can be
+//! run again.
 
 use crate::audit::Action;
 use crate::audit::Event;
@@ -9,6 +12,7 @@ use crate::providers::ProviderKind;
 use crate::providers::ProviderSettings;
 use crate::record::{Account, Header, SecretField};
 use crate::store::Expect;
+use secrecy::ExposeSecret;
 
 use super::edit::{self, ProviderChanges};
 
@@ -23,6 +27,11 @@ pub struct AddOptions {
     pub user: String,
     /// Overwrite an existing account of this name.
     pub replace: bool,
+    /// When an account of this name exists (and `replace` is not given), read the secrets and
+    /// succeed without a change if it is the same account; otherwise an existing account is
+    /// refused at once, before any secret is asked for (a front end sets this when no person
+    /// would be prompted).
+    pub same_is_unchanged: bool,
 }
 
 /// An account added.
@@ -36,6 +45,8 @@ pub struct Added {
     pub user: String,
     /// The secrets it holds.
     pub secrets: Vec<SecretField>,
+    /// False when the same account was stored already, so nothing was written.
+    pub changed: bool,
 }
 
 /// Adds the account `options` describes. `read_secrets` puts its secrets into the new account
@@ -59,13 +70,28 @@ pub fn add(
     let now = kc.now();
     let mut provider = ProviderSettings::new(kind);
     edit::apply(&mut provider, &options.provider)?;
-    if !options.replace && kc.store().read(name)?.is_some() {
+    let exists = !options.replace && kc.store().read(name)?.is_some();
+    if exists && !options.same_is_unchanged {
         return Err(crate::store::StoreError::Exists(name.to_string()).into());
     }
 
     let mut account = Account::new(Header::new(name, provider, options.user.clone(), now));
     read_secrets(&mut account, now)?;
     crate::validate::account(&account, crate::providers::ProviderRule::Complete)?;
+    if exists {
+        kc.identity()?;
+        let (stored, _) = kc.read(name)?;
+        if !same_account(&stored, &account) {
+            return Err(crate::store::StoreError::Exists(name.to_string()).into());
+        }
+        return Ok(Added {
+            name: options.name.clone(),
+            provider: stored.header.provider.kind,
+            user: stored.header.user.clone(),
+            secrets: stored.header.secrets.keys().copied().collect(),
+            changed: false,
+        });
+    }
 
     // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
     kc.identity()?;
@@ -93,5 +119,28 @@ pub fn add(
         provider: account.header.provider.kind,
         user: account.header.user.clone(),
         secrets: account.header.secrets.keys().copied().collect(),
+        changed: true,
     })
+}
+
+/// Whether `new` is the account `stored` holds: the same provider settings, user, TOTP
+/// parameters and secrets (each compared in constant time). What logons add to a stored account
+/// (an access token, a rotated refresh token) and ages are not compared; a refresh token is
+/// compared only when one is given.
+fn same_account(stored: &Account, new: &Account) -> bool {
+    let (a, b) = (&stored.header, &new.header);
+    let fields_same = a.provider == b.provider && a.user == b.user && a.totp == b.totp;
+    // Every secret compared, whatever the outcome of the others: no early exit on a value.
+    let mut secrets_same = true;
+    for field in SecretField::ALL {
+        secrets_same &= match (field, stored.secret(field), new.secret(field)) {
+            (SecretField::AccessToken, _, _) | (SecretField::RefreshToken, _, None) => true,
+            (_, Some(x), Some(y)) => {
+                crate::secret::ct_eq_str(x.expose_secret(), y.expose_secret())
+            }
+            (_, None, None) => true,
+            _ => false,
+        };
+    }
+    fields_same && secrets_same
 }
