@@ -215,7 +215,7 @@ pub enum StoreError {
     /// Another process held the account's lock for the whole wait.
     #[error("account '{account}' is locked by {}; gave up after {}",
         holder.as_ref().map_or_else(|| "another process".to_string(), |h| h.to_string()),
-        humantime::format_duration(*.waited))]
+        crate::text::duration(*.waited))]
     LockTimeout {
         /// The account.
         account: String,
