@@ -105,32 +105,45 @@ pub fn run(
 }
 
 /// The summary and what to do: `import --strip` for the files import reads (settings files),
-/// by hand for the others, each named.
+/// delete for the backups `import --strip` kept, by hand for the others, each named.
 fn advice(findings: &[Found]) -> String {
     use crate::output::{count, escape_value};
-    // Each file once, in path order, with whether import reads it.
-    let files: BTreeMap<&Path, bool> = findings
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Fix {
+        Import,
+        Delete,
+        ByHand,
+    }
+    // Each file once, in path order, with what to do about it.
+    let files: BTreeMap<&Path, Fix> = findings
         .iter()
-        .map(|f| (f.secret.file.as_path(), f.importable))
+        .map(|f| {
+            let fix = match (f.backup, f.importable) {
+                (true, _) => Fix::Delete,
+                (false, true) => Fix::Import,
+                (false, false) => Fix::ByHand,
+            };
+            (f.secret.file.as_path(), fix)
+        })
         .collect();
-    let (settings, other): (Vec<_>, Vec<_>) =
-        files.iter().partition(|(_, importable)| **importable);
     let mut text = format!(
         "{} in {}.\n",
         count(findings.len(), "plain-text secret", "plain-text secrets"),
         count(files.len(), "file", "files")
     );
-    for (file, _) in settings {
-        text.push_str(&format!(
-            "  import: keychain import '{}' --strip\n",
-            escape_value(&file.display().to_string())
-        ));
-    }
-    for (file, _) in other {
-        text.push_str(&format!(
-            "  by hand (import reads only settings*.xml): {}: store each secret with 'keychain add' or 'keychain set', then remove it from the file\n",
-            escape_value(&file.display().to_string())
-        ));
+    for wanted in [Fix::Import, Fix::Delete, Fix::ByHand] {
+        for (file, _) in files.iter().filter(|(_, fix)| **fix == wanted) {
+            let shown = escape_value(&file.display().to_string()).into_owned();
+            text.push_str(&match wanted {
+                Fix::Import => format!("  import: keychain import '{shown}' --strip\n"),
+                Fix::Delete => format!(
+                    "  delete: {shown} is a backup 'keychain import --strip' kept (its secrets were moved into the keychain); delete it once the import is checked\n"
+                ),
+                Fix::ByHand => format!(
+                    "  by hand (import reads only settings*.xml): {shown}: store each secret with 'keychain add' or 'keychain set', then remove it from the file\n"
+                ),
+            });
+        }
     }
     text
 }

@@ -146,7 +146,13 @@ pub(super) fn scan_dir(
 /// the only kind scanned element by element. A secret found in any other file (a `.config`,
 /// `.ini`, `.txt` or plain `.xml`) was found by its text and must be moved by hand.
 pub fn importable(path: &Path) -> bool {
-    is_settings_name(path)
+    is_settings_name(path) && !is_strip_backup(path)
+}
+
+/// Whether `path` is a backup that `import --strip` kept (`NAME.keychain-backup-STAMP`): its
+/// secrets were moved into the keychain, so the advice is to delete it, not to import it.
+pub fn is_strip_backup(path: &Path) -> bool {
+    file_name(path).contains(BACKUP_MARK)
 }
 
 pub(super) fn is_settings_name(path: &Path) -> bool {

@@ -33,7 +33,10 @@ mod props;
 mod tests;
 
 pub use error::ScanError;
-pub use find::{PlaintextSecret, importable, scan_bytes, scan_file, scan_paths, scan_paths_all};
+pub use find::{
+    PlaintextSecret, importable, is_strip_backup, scan_bytes, scan_file, scan_paths,
+    scan_paths_all,
+};
 pub use settings::{
     ImportCandidate, SettingsFile, parse_settings, read_settings, settings_from_bytes, slugify,
 };

@@ -202,7 +202,7 @@ impl<'r> Browser<'r> {
                 Some(refused) => LogonError::Policy(refused),
                 None => LogonError::Unavailable {
                     step: r.step.clone(),
-                    path: r.url.path().into(),
+                    path: crate::oauth::endpoint(&r.url),
                     reason: crate::oauth::describe_send_error(&e),
                 },
             }

@@ -72,7 +72,7 @@ pub fn add(
     edit::apply(&mut provider, &options.provider)?;
     let exists = !options.replace && kc.store().read(name)?.is_some();
     if exists && !options.same_is_unchanged {
-        return Err(crate::store::StoreError::Exists(name.to_string()).into());
+        return Err(exists_already(name));
     }
 
     let mut account = Account::new(Header::new(name, provider, options.user.clone(), now));
@@ -82,7 +82,7 @@ pub fn add(
         kc.identity()?;
         let (stored, _) = kc.read(name)?;
         if !same_account(&stored, &account) {
-            return Err(crate::store::StoreError::Exists(name.to_string()).into());
+            return Err(exists_already(name));
         }
         return Ok(Added {
             name: options.name.clone(),
@@ -121,6 +121,16 @@ pub fn add(
         secrets: account.header.secrets.keys().copied().collect(),
         changed: true,
     })
+}
+
+/// An account of this name exists and is not the one given: `add` names its own way out.
+fn exists_already(name: &str) -> Error {
+    Error::usage_hint(
+        format!("account '{name}' already exists"),
+        format!(
+            "give --replace to overwrite it, or change its fields with 'keychain set {name}'"
+        ),
+    )
 }
 
 /// Whether `new` is the account `stored` holds: the same provider settings, user, TOTP

@@ -11,7 +11,9 @@ use crate::audit::{Action, Event, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::invantive::{PlaintextSecret, ScanError, importable, scan_bytes, scan_paths_all};
+use crate::invantive::{
+    PlaintextSecret, ScanError, importable, is_strip_backup, scan_bytes, scan_paths_all,
+};
 use crate::text::count;
 
 /// What to scan, and the keychain whose audit log records the scan.
@@ -33,6 +35,9 @@ pub struct Found {
     pub secret: PlaintextSecret,
     /// Whether `import --strip` reads its file (a settings file), or it is moved by hand.
     pub importable: bool,
+    /// Whether its file is a backup `import --strip` kept: delete it once the import is
+    /// checked (its secrets are in the keychain), never import it again.
+    pub backup: bool,
 }
 
 /// What `scan` found.
@@ -90,6 +95,7 @@ pub fn scan_with_stdin(
         .into_iter()
         .map(|secret| Found {
             importable: importable(&secret.file),
+            backup: is_strip_backup(&secret.file),
             secret,
         })
         .collect();
