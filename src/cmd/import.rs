@@ -39,6 +39,11 @@ pub struct ImportArgs {
     /// Overwrite existing accounts of the same name
     #[arg(long)]
     pub replace: bool,
+    /// Name the imported account (a settings file holding one), or each account by a pattern
+    /// of {group}, {connection}, {alias} and {n} (e.g. 'eol-{alias}'). The default joins the
+    /// group, connection and alias, each word once (exact-online-nl-eol)
+    #[arg(long, value_name = "NAME|PATTERN")]
+    pub name: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
@@ -74,6 +79,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
         replace: args.replace,
         file_stream,
         identity_stream,
+        name: args.name.clone(),
     };
     let args = ImportArgs {
         file: request.file.clone(),

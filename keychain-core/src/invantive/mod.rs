@@ -38,7 +38,8 @@ pub use find::{
     scan_paths_all,
 };
 pub use settings::{
-    ImportCandidate, SettingsFile, parse_settings, read_settings, settings_from_bytes, slugify,
+    ImportCandidate, SettingsFile, parse_settings, read_settings, rename_candidates, settings_from_bytes,
+    slugify,
 };
 pub use strip::{strip_secrets, strip_spots};
 pub use xml::Spot;

@@ -52,6 +52,9 @@ pub struct ImportRequest {
     pub file_stream: Option<super::StreamBytes>,
     /// The content of `identity` when it was given as `-`.
     pub identity_stream: Option<super::StreamBytes>,
+    /// For a settings file: the name of its one account, or a pattern naming each (see
+    /// [`crate::invantive::rename_candidates`]); refused for an export.
+    pub name: Option<String>,
 }
 
 /// What an import did: each entry's name and fate, in the file's order, and the settings file
@@ -81,6 +84,11 @@ pub fn import(kc: &Keychain, request: &ImportRequest) -> Result<Imported> {
         if request.strip {
             return Err(Error::usage(
                 "--strip applies to settings files, not to an export",
+            ));
+        }
+        if request.name.is_some() {
+            return Err(Error::usage(
+                "--name applies to a settings file; an export keeps its accounts' names",
             ));
         }
         let entries = import_export(kc, request)?;
@@ -160,10 +168,14 @@ fn import_settings(
 fn import_candidates(
     kc: &Keychain,
     request: &ImportRequest,
-    file: SettingsFile,
+    mut file: SettingsFile,
     now: i64,
     written: i64,
 ) -> Result<(Vec<(String, Fate)>, SettingsFile)> {
+    if let Some(template) = &request.name {
+        crate::invantive::rename_candidates(&mut file.candidates, template)
+            .map_err(Error::usage)?;
+    }
     if file.candidates.is_empty() {
         return Ok((Vec::new(), file));
     }

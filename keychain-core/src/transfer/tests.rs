@@ -75,6 +75,7 @@ fn restore(kc: &Keychain, file: &Path, identity: &Path, replace: bool) -> Import
             replace,
             file_stream: None,
             identity_stream: None,
+            name: None,
         },
     )
     .unwrap()
@@ -214,6 +215,7 @@ fn an_export_for_another_recipient_or_of_another_format_is_refused_whole() {
         replace: false,
         file_stream: None,
         identity_stream: None,
+            name: None,
     };
     let err = import(&kc, &request(&path)).err().unwrap();
     assert!(err.to_string().contains("cannot be decrypted"), "{err}");
@@ -273,6 +275,7 @@ fn flags_that_do_not_fit_the_file_are_refused_before_anything_is_read() {
         replace: false,
         file_stream: None,
         identity_stream: None,
+            name: None,
     };
     let err = import(&kc, &strip_export).err().unwrap().to_string();
     assert!(err.contains("--strip applies to settings files"), "{err}");
@@ -283,6 +286,7 @@ fn flags_that_do_not_fit_the_file_are_refused_before_anything_is_read() {
         replace: false,
         file_stream: None,
         identity_stream: None,
+            name: None,
     };
     let err = import(&kc, &identity_settings).err().unwrap().to_string();
     assert!(err.contains("--identity applies to an export"), "{err}");
@@ -315,6 +319,7 @@ fn a_settings_files_refresh_token_counts_its_idle_time_from_the_files_modificati
             replace: false,
             file_stream: None,
             identity_stream: None,
+            name: None,
         },
     )
     .unwrap();
@@ -362,12 +367,13 @@ fn a_strip_cuts_only_the_values_the_keychain_holds_and_rewrites_the_links_target
         replace: false,
         file_stream: None,
         identity_stream: None,
+            name: None,
     };
     let imported = import(&kc, &request).unwrap();
     let settings = imported.settings.expect("a settings file");
 
     // One value changed in the keychain since: the file's copy is not the keychain's, so stays.
-    let changed = "exact-exact-online-be-app-eolbe";
+    let changed = "exact-online-be-app-eolbe";
     let (mut account, _) = kc.read(changed).unwrap();
     account.set_secret(
         SecretField::ClientSecret,
