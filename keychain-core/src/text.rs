@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(said(3_660), "1 hour 1 minute");
         assert_eq!(said(61), "1 minute 1 second");
         assert_eq!(said(1), "1 second");
-        assert_eq!(super::duration(Duration::from_millis(300)), "less than a second");
+        assert_eq!(
+            super::duration(Duration::from_millis(300)),
+            "less than a second"
+        );
     }
 
     use super::*;

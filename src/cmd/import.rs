@@ -19,9 +19,9 @@ use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::input;
-use crate::transfer::StreamBytes;
 use crate::ops::transfer::{Fate, ImportOptions, Imported, import};
 use crate::outcome::Outcome;
+use crate::transfer::StreamBytes;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -59,7 +59,10 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
     }
     let stream = |path: &Path, what: &str| -> Result<Option<StreamBytes>> {
         Ok(if input::is_stream(path) {
-            Some(StreamBytes(input::read_stdin(what, input::MAX_STREAM_INPUT)?))
+            Some(StreamBytes(input::read_stdin(
+                what,
+                input::MAX_STREAM_INPUT,
+            )?))
         } else {
             None
         })

@@ -43,9 +43,9 @@ pub fn run(
         not_recorded,
     } = scan_with_stdin(
         &ScanOptions {
-        paths: args.paths,
-        dir: dir.map(Path::to_path_buf),
-        clock: clock.clone(),
+            paths: args.paths,
+            dir: dir.map(Path::to_path_buf),
+            clock: clock.clone(),
         },
         stdin.as_ref(),
     );

@@ -147,17 +147,14 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         } else {
             TotpSecret::all_from_qr_image(image)
         };
-        return found
-            .and_then(pick)
-            .map(Some)
-            .map_err(|e| {
-                Error::usage_hint(
-                    format!("{}: {e}", input::shown(image, false)),
-                    e.hint().unwrap_or_else(|| {
-                        "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file".into()
-                    }),
-                )
-            });
+        return found.and_then(pick).map(Some).map_err(|e| {
+            Error::usage_hint(
+                format!("{}: {e}", input::shown(image, false)),
+                e.hint().unwrap_or_else(|| {
+                    "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file".into()
+                }),
+            )
+        });
     }
     let text = match &args.totp_file {
         Some(path) => SecretSource::parse(path).read("TOTP secret")?,

@@ -278,10 +278,7 @@ pub fn slugify(parts: &[&str]) -> String {
 /// `{connection}`, `{alias}`, each slugified; `{n}` the candidate's number from 1), a pattern
 /// for every candidate; without, a literal name, which fits a file holding one account only.
 /// Names made twice get `-2`, `-3`, ...
-pub fn rename_candidates(
-    candidates: &mut [ImportCandidate],
-    template: &str,
-) -> Result<(), String> {
+pub fn rename_candidates(candidates: &mut [ImportCandidate], template: &str) -> Result<(), String> {
     let pattern = template.contains('{');
     if !pattern && candidates.len() > 1 {
         return Err(format!(
@@ -293,7 +290,10 @@ pub fn rename_candidates(
     for (i, c) in candidates.iter_mut().enumerate() {
         let base = template
             .replace("{group}", &slugify(&[c.group.as_deref().unwrap_or("")]))
-            .replace("{connection}", &slugify(&[c.connection.as_deref().unwrap_or("")]))
+            .replace(
+                "{connection}",
+                &slugify(&[c.connection.as_deref().unwrap_or("")]),
+            )
             .replace("{alias}", &slugify(&[c.alias.as_deref().unwrap_or("")]))
             .replace("{n}", &(i + 1).to_string());
         if let Some(unknown) = base.find('{') {

@@ -127,9 +127,7 @@ pub fn add(
 fn exists_already(name: &str) -> Error {
     Error::usage_hint(
         format!("account '{name}' already exists"),
-        format!(
-            "give --replace to overwrite it, or change its fields with 'keychain set {name}'"
-        ),
+        format!("give --replace to overwrite it, or change its fields with 'keychain set {name}'"),
     )
 }
 
@@ -145,9 +143,7 @@ fn same_account(stored: &Account, new: &Account) -> bool {
     for field in SecretField::ALL {
         secrets_same &= match (field, stored.secret(field), new.secret(field)) {
             (SecretField::AccessToken, _, _) | (SecretField::RefreshToken, _, None) => true,
-            (_, Some(x), Some(y)) => {
-                crate::secret::ct_eq_str(x.expose_secret(), y.expose_secret())
-            }
+            (_, Some(x), Some(y)) => crate::secret::ct_eq_str(x.expose_secret(), y.expose_secret()),
             (_, None, None) => true,
             _ => false,
         };

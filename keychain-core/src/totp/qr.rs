@@ -95,18 +95,16 @@ fn greyscale(
         Some(bytes) => Ok(bytes.to_vec()),
         None => crate::fsutil::read_regular(path, MAX_FILE_BYTES),
     };
-    let bytes = Zeroizing::new(read().map_err(
-        |error| match error.kind() {
-            // Not a file at all (a FIFO, a folder), or far too large for a picture.
-            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => {
-                TotpError::ImageFile {
-                    path: path.to_path_buf(),
-                    source: error,
-                }
+    let bytes = Zeroizing::new(read().map_err(|error| match error.kind() {
+        // Not a file at all (a FIFO, a folder), or far too large for a picture.
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => {
+            TotpError::ImageFile {
+                path: path.to_path_buf(),
+                source: error,
             }
-            _ => unreadable(ImageError::IoError(error)),
-        },
-    )?);
+        }
+        _ => unreadable(ImageError::IoError(error)),
+    })?);
     // Sniff the format from the content: screenshots often have the wrong extension.
     let reader = || {
         ImageReader::new(Cursor::new(&bytes[..]))

@@ -13,9 +13,9 @@
 //! writes the ciphertext (a file, atomically with mode 0600, or standard output). The plaintext
 //! lives in a zeroized buffer only.
 
-use std::collections::BTreeMap;
 use secrecy::ExposeSecret;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;

@@ -215,7 +215,7 @@ fn an_export_for_another_recipient_or_of_another_format_is_refused_whole() {
         replace: false,
         file_stream: None,
         identity_stream: None,
-            name: None,
+        name: None,
     };
     let err = import(&kc, &request(&path)).err().unwrap();
     assert!(err.to_string().contains("cannot be decrypted"), "{err}");
@@ -275,7 +275,7 @@ fn flags_that_do_not_fit_the_file_are_refused_before_anything_is_read() {
         replace: false,
         file_stream: None,
         identity_stream: None,
-            name: None,
+        name: None,
     };
     let err = import(&kc, &strip_export).err().unwrap().to_string();
     assert!(err.contains("--strip applies to settings files"), "{err}");
@@ -286,7 +286,7 @@ fn flags_that_do_not_fit_the_file_are_refused_before_anything_is_read() {
         replace: false,
         file_stream: None,
         identity_stream: None,
-            name: None,
+        name: None,
     };
     let err = import(&kc, &identity_settings).err().unwrap().to_string();
     assert!(err.contains("--identity applies to an export"), "{err}");
@@ -367,7 +367,7 @@ fn a_strip_cuts_only_the_values_the_keychain_holds_and_rewrites_the_links_target
         replace: false,
         file_stream: None,
         identity_stream: None,
-            name: None,
+        name: None,
     };
     let imported = import(&kc, &request).unwrap();
     let settings = imported.settings.expect("a settings file");
