@@ -154,7 +154,7 @@ impl World {
             plain(&["login", "acme", "--format", "json"]),
             plain(&["audit"]),
             plain(&["audit", "--json"]),
-            plain(&["audit", "--html", html.to_str().unwrap()]),
+            plain(&["audit", "--html", html.to_str().unwrap(), "--force"]),
             plain(&["audit", "verify"]),
             (
                 ["audit", "fingerprint", "acme", "password"]

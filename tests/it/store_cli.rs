@@ -100,9 +100,10 @@ fn secret_from_stdin_never_appears_in_files_or_messages() {
     let out = kc.run_stdin(&args, &format!("{secret}\n"));
     assert_success(&out, &args);
     let mut seen = vec![out.stdout, out.stderr];
-    // Errors about the account must not quote it either.
+    // Errors about the account must not quote it either (the same account added again is
+    // unchanged and succeeds: another scope makes it a refused one).
     for args in [
-        &add_args("acme", &["--password-file", "-"])[..],
+        &add_args("acme", &["--password-file", "-", "--scope", "other"])[..],
         &["show", "acme", "--reveal", "client-secret"],
         &["show", "nope"],
     ] {
