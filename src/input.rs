@@ -207,6 +207,20 @@ pub fn stdout_once(target: &Path, flag: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Refuses `-` for a file that is read again later (kept in the configuration, or read whenever
+/// the key is needed): standard input is read once, so it cannot stand for such a file.
+pub fn not_a_stream(path: &Path, flag: &str) -> Result<()> {
+    if is_stream(path) {
+        return Err(Error::usage_hint(
+            format!(
+                "{flag} names a file keychain reads again later, so it cannot be standard input ('-')"
+            ),
+            "give the path of a file (mode 0600), e.g. a systemd credential",
+        ));
+    }
+    Ok(())
+}
+
 /// How a command writes an output file.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputRule {

@@ -241,3 +241,35 @@ fn imported_invantive_accounts_are_named_without_repeating_words_or_by_name() {
     assert!(stderr(&out).contains("{alias}"), "{}", stderr(&out));
     assert!(names_in(&kc).is_empty());
 }
+
+/// Issue 23 point 10: `unlock` says its duration in words ("1 day 1 hour"), as every duration
+/// keychain prints, never humantime's "1day 1h".
+#[test]
+fn unlock_says_its_duration_in_words() {
+    let kc = Kc::new();
+    let pass = kc.file("pass.txt", "correct horse battery staple\n");
+    let init = ["init", "--key-store", "passphrase"];
+    let out = kc
+        .cmd()
+        .args(init)
+        .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
+    assert_success(&out, &init);
+    for (given, said) in [
+        ("25h", "for 1 day 1 hour,"),
+        ("90m", "for 1 hour 30 minutes,"),
+        ("8h", "for 8 hours,"),
+    ] {
+        let args = ["unlock", "--for", given];
+        let out = kc
+            .cmd()
+            .args(args)
+            .env("KEYCHAIN_PASSPHRASE_FILE", &pass)
+            .output()
+            .unwrap();
+        assert_success(&out, &args);
+        assert!(stderr(&out).contains(said), "{given}: {}", stderr(&out));
+    }
+    kc.ok(&["lock"]);
+}

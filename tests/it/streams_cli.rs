@@ -275,3 +275,65 @@ fn every_output_file_is_refused_if_it_exists_unless_force_and_written_0600() {
         std::fs::remove_file(&target).unwrap();
     }
 }
+
+/// A file keychain reads again later (kept in the configuration, or read whenever the key is
+/// needed) cannot be a stream: `-` is refused clearly there, never taken for a file named `-`.
+#[test]
+fn dash_is_refused_where_the_file_is_read_again_later() {
+    let kc = Kc::with_file_store();
+    let fresh = Kc::new();
+    let cases: Vec<(&Kc, Vec<&str>, &str)> = vec![
+        (
+            &kc,
+            vec!["--passphrase-file", "-", "list"],
+            "--passphrase-file",
+        ),
+        (
+            &fresh,
+            vec![
+                "init",
+                "--store",
+                "openbao",
+                "--addr",
+                "http://127.0.0.1:9",
+                "--mount",
+                "kv",
+                "--path",
+                "kc",
+                "--token-file",
+                "-",
+            ],
+            "--token-file",
+        ),
+        (
+            &fresh,
+            vec![
+                "init",
+                "--store",
+                "openbao",
+                "--addr",
+                "http://127.0.0.1:9",
+                "--mount",
+                "kv",
+                "--path",
+                "kc",
+                "--role-id-file",
+                "-",
+                "--secret-id-file",
+                "s",
+            ],
+            "--role-id-file",
+        ),
+    ];
+    for (kc, args, flag) in cases {
+        let out = run_in(kc, &args, b"x\n");
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(flag), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("standard input"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        no_file_named_dash(kc, &args);
+    }
+}
