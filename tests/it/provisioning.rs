@@ -273,3 +273,24 @@ fn unlock_says_its_duration_in_words() {
     }
     kc.ok(&["lock"]);
 }
+
+/// `store copy` run again: the accounts the target holds already, the same, are left as they
+/// are (exit 0, "unchanged"); another account of a name there is still refused.
+#[test]
+fn store_copy_run_again_changes_nothing() {
+    let source = Kc::with_file_store();
+    source.add_account("acme");
+    let target = Kc::with_file_store();
+    let to = target.dir.to_str().unwrap();
+    source.ok(&["store", "copy", "--to", to, "acme"]);
+    let before = std::fs::read(target.record("acme")).unwrap();
+    let out = source.run(&["store", "copy", "--to", to, "acme"]);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(target.record("acme")).unwrap(), before);
+
+    target.ok(&["set", "acme", "--user", "someone-else"]);
+    let out = source.run(&["store", "copy", "--to", to, "acme"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+}

@@ -12,7 +12,6 @@ use crate::providers::ProviderKind;
 use crate::providers::ProviderSettings;
 use crate::record::{Account, Header, SecretField};
 use crate::store::Expect;
-use secrecy::ExposeSecret;
 
 use super::edit::{self, ProviderChanges};
 
@@ -81,7 +80,7 @@ pub fn add(
     if exists {
         kc.identity()?;
         let (stored, _) = kc.read(name)?;
-        if !same_account(&stored, &account) {
+        if !edit::same_account(&stored, &account) {
             return Err(exists_already(name));
         }
         return Ok(Added {
@@ -129,24 +128,4 @@ fn exists_already(name: &str) -> Error {
         format!("account '{name}' already exists"),
         format!("give --replace to overwrite it, or change its fields with 'keychain set {name}'"),
     )
-}
-
-/// Whether `new` is the account `stored` holds: the same provider settings, user, TOTP
-/// parameters and secrets (each compared in constant time). What logons add to a stored account
-/// (an access token, a rotated refresh token) and ages are not compared; a refresh token is
-/// compared only when one is given.
-fn same_account(stored: &Account, new: &Account) -> bool {
-    let (a, b) = (&stored.header, &new.header);
-    let fields_same = a.provider == b.provider && a.user == b.user && a.totp == b.totp;
-    // Every secret compared, whatever the outcome of the others: no early exit on a value.
-    let mut secrets_same = true;
-    for field in SecretField::ALL {
-        secrets_same &= match (field, stored.secret(field), new.secret(field)) {
-            (SecretField::AccessToken, _, _) | (SecretField::RefreshToken, _, None) => true,
-            (_, Some(x), Some(y)) => crate::secret::ct_eq_str(x.expose_secret(), y.expose_secret()),
-            (_, None, None) => true,
-            _ => false,
-        };
-    }
-    fields_same && secrets_same
 }
