@@ -209,8 +209,8 @@ pub enum Command {
     /// The template is parsed whole first: a bad reference (unknown field, bad account name, no
     /// '}}' on its line) exits 2 and an account that does not exist exits 3, with nothing
     /// written and no logon. Then every value is obtained (each secret and TOTP code recorded in
-    /// the audit log), and only then is the output written: atomically, mode 0600, replacing
-    /// the file (or to standard output with -). Text that is not a keychain:// reference is kept
+    /// the audit log), and only then is the output written: atomically, mode 0600, an existing
+    /// file only with --force (or to standard output with -). Text that is not a keychain:// reference is kept
     /// byte for byte; \{{ before keychain:// writes a literal {{.
     Inject(InjectArgs),
     /// git's credential helper: a valid access token for the URLs given with --url only
@@ -316,7 +316,7 @@ pub enum Command {
     Import(ImportArgs),
     /// Write an age-encrypted backup of all accounts, with their secrets, for one recipient
     ///
-    /// The file (mode 0600, never overwritten) is age-encrypted to AGE_PUBLIC_KEY; its plaintext
+    /// The file (mode 0600, an existing one only with --force; - for standard output) is age-encrypted to AGE_PUBLIC_KEY; its plaintext
     /// is JSON {"format": "keychain-export/1", "exported": ..., "accounts": [{"header": ...,
     /// "secrets": {...}}]}. Access tokens are left out. Read it back with 'keychain import FILE
     /// --identity IDENTITY_FILE'. Recorded in the audit log before the file is written. Note

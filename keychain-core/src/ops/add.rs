@@ -75,8 +75,17 @@ pub fn add(
     }
 
     let mut account = Account::new(Header::new(name, provider, options.user.clone(), now));
-    read_secrets(&mut account, now)?;
-    crate::validate::account(&account, crate::providers::ProviderRule::Complete)?;
+    let read = read_secrets(&mut account, now).and_then(|()| {
+        crate::validate::account(&account, crate::providers::ProviderRule::Complete)
+            .map_err(Error::from)
+    });
+    // For an account that exists, what matters first is that it exists: an account given
+    // incompletely is not the same one.
+    match read {
+        Err(_) if exists => return Err(exists_already(name)),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
     if exists {
         kc.identity()?;
         let (stored, _) = kc.read(name)?;
