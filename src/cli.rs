@@ -22,7 +22,7 @@ use crate::cmd::{InitArgs, StoreCommand};
 
 mod help;
 
-pub use help::{AFTER_HELP, CRON_HELP, LOGIN_EXIT_CODES};
+pub use help::{CRON_HELP, EXAMPLES, LOGIN_EXIT_CODES, TOPICS, examples, exit_statuses, topic};
 
 /// The parser of a flag whose value is one of the core's [`Choice`] sets: clap lists, completes
 /// and documents the names, and the value arrives typed.
@@ -43,7 +43,7 @@ pub fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
 /// TOTP secrets encrypted with age, its key in the OS credential store, and hands scripts a
 /// valid access token.
 #[derive(Debug, Parser)]
-#[command(name = "keychain", version, about, after_help = AFTER_HELP, after_long_help = AFTER_HELP)]
+#[command(name = "keychain", version, about, after_help = help::after_help())]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -52,16 +52,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading under which every command's `--help` lists the flags every command takes, after
+/// its own (as gh's INHERITED FLAGS).
+pub const GLOBAL_OPTIONS: &str = "Global options";
+
 /// The flags every command takes (`global`): [`Cli`]'s own, apart so that [`parse`] can build
 /// the top of the command line without every subcommand.
 #[derive(Debug, Args)]
+#[command(next_help_heading = GLOBAL_OPTIONS)]
 pub struct GlobalArgs {
     /// The keychain folder [default: $XDG_DATA_HOME/keychain, else ~/.local/share/keychain]
     #[arg(long, global = true, env = "KEYCHAIN_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
     /// Print JSON for tools: one document, "format": 1 first (see keychain(1), JSON OUTPUT);
-    /// an error is then a JSON object on standard error [env: KEYCHAIN_FORMAT=json]
+    /// an error is then a JSON object on standard error. KEYCHAIN_FORMAT=json makes it the
+    /// default of commands that print a document, never of a bare value (a token, a code)
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -73,9 +79,9 @@ pub struct GlobalArgs {
 /// command tree only for the subcommand named when [`one_subcommand`] has it: the whole tree
 /// (every command's flags and help) was a tenth of the CPU of a start. Whatever the short tree
 /// does not parse cleanly (help, a usage error, another subcommand) is parsed again with the
-/// whole tree, so every message is the whole tree's own; `--version` alone needs no subcommand.
+/// whole tree ([`command`]), so every message is the whole tree's own; `--version` alone needs
+/// no subcommand.
 pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
-    use clap::FromArgMatches;
     let named = args
         .iter()
         .skip(1)
@@ -91,12 +97,7 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
             let parsed = top()
                 .subcommand(sub)
                 .try_get_matches_from(args)
-                .and_then(|matches| {
-                    Ok(Cli {
-                        global: GlobalArgs::from_arg_matches(&matches)?,
-                        command: Command::from_arg_matches(&matches)?,
-                    })
-                });
+                .and_then(|matches| from_matches(&matches));
             if let Ok(cli) = parsed {
                 return Ok(cli);
             }
@@ -111,7 +112,112 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
         }
         None => {}
     }
-    Cli::try_parse_from(args)
+    parse_whole(args)
+}
+
+/// [`parse`] with the whole tree.
+pub fn parse_whole(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    match command().try_get_matches_from(args) {
+        Ok(matches) => from_matches(&matches),
+        Err(error) if error.use_stderr() => Err(usage_as_typed(error, args)),
+        Err(done) => Err(done),
+    }
+}
+
+/// The typed command line, once two flags that name an output format do not contradict each
+/// other: `login --json` with an explicit `--format` other than json is refused, as clap refuses
+/// its own conflicts (exit 2), rather than one silently winning.
+fn from_matches(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    use clap::parser::ValueSource;
+    let cli = Cli {
+        global: GlobalArgs::from_arg_matches(matches)?,
+        command: Command::from_arg_matches(matches)?,
+    };
+    if let (Command::Login(login), Some(("login", sub))) = (&cli.command, matches.subcommand())
+        && cli.global.json
+        && sub.value_source("format") == Some(ValueSource::CommandLine)
+        && login.format != crate::cmd::login::OutputFormat::Json
+    {
+        let format = clap::ValueEnum::to_possible_value(&login.format)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        return Err(command()
+            .find_subcommand_mut("login")
+            .expect("login is a command")
+            .clone()
+            .bin_name("keychain login")
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "the argument '--json' cannot be used with '--format {format}': give one of them (--format json is --json)"
+                ),
+            ));
+    }
+    Ok(cli)
+}
+
+/// clap counts a flag whose environment variable is set (`KEYCHAIN_DIR`) as given, so a usage
+/// error's "Usage:" line showed it as if it were required (`keychain login --dir <DIR> <NAME>`).
+/// The error is made again from the same arguments without the variables, and used when it is
+/// the same kind of error (a variable's own bad value keeps the first).
+fn usage_as_typed(error: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
+    fn without_env(command: clap::Command) -> clap::Command {
+        command
+            .mut_args(|arg| arg.env(None::<&'static str>))
+            .mut_subcommands(without_env)
+    }
+    match without_env(command()).try_get_matches_from(args) {
+        Err(again) if again.kind() == error.kind() => again,
+        _ => error,
+    }
+}
+
+/// The whole command line with what the derive does not give it: each command's examples after
+/// its options ([`help::EXAMPLES`]) and a description of every positional argument
+/// ([`help::POSITIONAL_HELP`]). Whatever shows help (`--help`, the man pages) and the whole-tree
+/// parse use it.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    decorate(Cli::command(), "")
+}
+
+/// [`command`]'s additions to `command` (typed as `path` after `keychain`) and its subcommands.
+fn decorate(command: clap::Command, path: &str) -> clap::Command {
+    let mut command = describe_positionals(command);
+    // keychain's own examples are in its after_help, with the topics and exit statuses.
+    if let Some(examples) = help::examples_help(path).filter(|_| !path.is_empty()) {
+        let long = match command.get_after_long_help() {
+            Some(more) => format!("{examples}\n{more}"),
+            None => examples.clone(),
+        };
+        command = command.after_help(examples).after_long_help(long);
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .collect();
+    for name in names {
+        let sub_path = format!("{path} {name}").trim_start().to_string();
+        command = command.mut_subcommand(&name, |sub| decorate(sub, &sub_path));
+    }
+    command
+}
+
+/// Gives each positional argument without help its description from
+/// [`help::POSITIONAL_HELP`] (an account NAME shared by many commands).
+fn describe_positionals(command: clap::Command) -> clap::Command {
+    let bare: Vec<String> = command
+        .get_positionals()
+        .filter(|arg| arg.get_help().is_none())
+        .map(|arg| arg.get_id().to_string())
+        .collect();
+    bare.into_iter().fold(command, |command, id| {
+        match help::POSITIONAL_HELP.iter().find(|(name, _)| *name == id) {
+            Some((_, text)) => command.mut_arg(id, |arg| arg.help(*text)),
+            None => command,
+        }
+    })
 }
 
 /// A subcommand's own clap command, built as the derive of [`Command`] builds it but without its
@@ -121,7 +227,7 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
 /// and the test `one_subcommand_parses_as_the_whole_tree` checks that every entry matches.
 pub fn one_subcommand(name: &str) -> Option<clap::Command> {
     let command = clap::Command::new(name.to_string());
-    Some(match name {
+    Some(describe_positionals(match name {
         "totp" => TotpArgs::augment_args(command),
         "show" => ShowArgs::augment_args(command),
         "login" => LoginArgs::augment_args(command),
@@ -137,14 +243,14 @@ pub fn one_subcommand(name: &str) -> Option<clap::Command> {
         "kube-credential" => KubeCredentialArgs::augment_args(command),
         "lock" => command,
         _ => return None,
-    })
+    }))
 }
 
-/// Whether JSON was asked for: `--json`, or `KEYCHAIN_FORMAT=json`. Any other value of
-/// `KEYCHAIN_FORMAT` than `json`, `text` or empty is a usage error.
-pub fn json_wanted(flag: bool) -> Result<bool, String> {
+/// `KEYCHAIN_FORMAT`: `json` makes JSON the default of the commands that print a document
+/// ([`Prints::Document`]); `text`, empty or unset leaves it text. Any other value is a usage
+/// error.
+pub fn json_from_env() -> Result<bool, String> {
     match std::env::var("KEYCHAIN_FORMAT").as_deref() {
-        _ if flag => Ok(true),
         Ok("json") => Ok(true),
         Ok("text" | "") | Err(_) => Ok(false),
         Ok(other) => Err(format!(
@@ -153,13 +259,92 @@ pub fn json_wanted(flag: bool) -> Result<bool, String> {
     }
 }
 
-/// Whether an error before parsing finished (a usage error) should be JSON: `--json` among
-/// the arguments before `--`, or `KEYCHAIN_FORMAT=json`.
+/// What a command writes on standard output, which decides what `--json` and
+/// `KEYCHAIN_FORMAT=json` do to it. An explicit `--json` always applies, or is refused (exit 2)
+/// where the output has no JSON form; the variable only sets the default of commands that print
+/// a document. A bare value (a token, a code, a secret, a script) is read by a shell or another
+/// program, so the variable never turns it into JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prints {
+    /// A document: text for a person, or JSON by `--json` or `KEYCHAIN_FORMAT=json`.
+    Document,
+    /// A bare value, or another program's output or protocol: JSON (the command's JSON form, or
+    /// errors as JSON objects) only by `--json`.
+    Value,
+    /// A bare value with no JSON form: `--json` is refused. Says what it prints.
+    ValueOnly(&'static str),
+}
+
+impl Command {
+    /// What this command, with these flags, prints (see [`Prints`]): the one table of it.
+    pub fn prints(&self) -> Prints {
+        use crate::cmd::AuditCommand;
+        match self {
+            Command::Totp(_)
+            | Command::Login(_)
+            | Command::Exec(_)
+            | Command::Inject(_)
+            | Command::GitCredential(_)
+            | Command::KubeCredential(_) => Prints::Value,
+            Command::Audit(args) if matches!(args.command, Some(AuditCommand::Fingerprint(_))) => {
+                Prints::Value
+            }
+            Command::Audit(args)
+                if is_dash(&args.report.html)
+                    || matches!(&args.command, Some(AuditCommand::Report(r)) if is_dash(&r.html)) =>
+            {
+                Prints::ValueOnly("audit --html - prints the HTML page")
+            }
+            Command::Show(args) if args.reveal.is_some() => {
+                Prints::ValueOnly("show --reveal prints the bare secret")
+            }
+            Command::Read(_) => Prints::ValueOnly("read prints the bare value"),
+            Command::Unlock(args) if args.systemd_credential => Prints::ValueOnly(
+                "unlock --systemd-credential prints the identity for systemd-creds",
+            ),
+            Command::Man(_) => Prints::ValueOnly("man prints roff"),
+            Command::Completions(_) => Prints::ValueOnly("completions prints a shell script"),
+            _ => Prints::Document,
+        }
+    }
+}
+
+/// Whether an output file is `-`, standard output.
+fn is_dash(file: &Option<PathBuf>) -> bool {
+    file.as_deref() == Some(std::path::Path::new("-"))
+}
+
+impl Cli {
+    /// Whether an error of this run is a JSON object: `--json`, or `KEYCHAIN_FORMAT=json` for a
+    /// command that prints a document (see [`Prints`]).
+    pub fn json_errors(&self) -> bool {
+        self.global.json
+            || (self.command.prints() == Prints::Document && json_from_env().unwrap_or(false))
+    }
+}
+
+/// Whether an error before parsing finished (a usage error) should be JSON: `--json` among the
+/// arguments before `--`, or `KEYCHAIN_FORMAT=json` unless the command named is one whose output
+/// is a bare value (as far as can be told before parsing: its name).
 pub fn json_in_raw_args(args: &[std::ffi::OsString]) -> bool {
-    args.iter()
-        .take_while(|a| *a != "--")
-        .any(|a| a == "--json")
-        || std::env::var("KEYCHAIN_FORMAT").as_deref() == Ok("json")
+    const VALUE_COMMANDS: [&str; 9] = [
+        "totp",
+        "login",
+        "exec",
+        "inject",
+        "git-credential",
+        "kube-credential",
+        "read",
+        "man",
+        "completions",
+    ];
+    let before_end = || args.iter().skip(1).take_while(|a| *a != "--");
+    if before_end().any(|a| a == "--json") {
+        return true;
+    }
+    let named = before_end().find(|a| !a.as_encoded_bytes().starts_with(b"-"));
+    json_from_env().unwrap_or(false)
+        && !named.is_some_and(|name| VALUE_COMMANDS.iter().any(|c| name == *c))
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,11 +8,9 @@
 
 use std::ffi::OsString;
 
-use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::{EnvCompleter, Shells};
 
-use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 /// The variable that turns a `keychain` call into a completion request. Prefixed, so that a
@@ -22,9 +20,12 @@ pub const VAR: &str = "KEYCHAIN_COMPLETE";
 /// The account names, for completing a NAME argument. Any problem gives no candidates: a Tab
 /// must never print an error into the command line.
 pub fn account_candidates() -> Vec<CompletionCandidate> {
-    let Ok(dir) =
-        crate::cmd::settings::keychain_dir(std::env::var_os("KEYCHAIN_DIR").map(Into::into))
-    else {
+    let given = DIR_ON_LINE
+        .get()
+        .cloned()
+        .flatten()
+        .or_else(|| std::env::var_os("KEYCHAIN_DIR").map(Into::into));
+    let Ok(dir) = crate::cmd::settings::keychain_dir(given) else {
         return Vec::new();
     };
     // The store the configuration names (a shared one is asked, within its timeouts).
@@ -59,13 +60,36 @@ pub fn from_env(args: Vec<OsString>) -> Option<Result<Vec<u8>>> {
     Some(complete(&shell, args))
 }
 
+/// The `--dir` of the line being completed, for [`account_candidates`] (which clap calls with
+/// no access to the line).
+static DIR_ON_LINE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// The value of the last complete `--dir DIR` or `--dir=DIR` among `words` (the word being
+/// completed, the last, is not one yet).
+fn dir_on_line(words: &[OsString]) -> Option<std::path::PathBuf> {
+    let done = &words[..words.len().saturating_sub(1)];
+    let mut dir = None;
+    for (i, word) in done.iter().enumerate() {
+        if word == "--" {
+            break;
+        }
+        if word == "--dir" {
+            dir = done.get(i + 1).map(Into::into);
+        } else if let Some(value) = word.to_str().and_then(|w| w.strip_prefix("--dir=")) {
+            dir = Some(value.into());
+        }
+    }
+    dir
+}
+
 fn complete(shell: &str, args: Vec<OsString>) -> Result<Vec<u8>> {
     let completer = shell_named(shell)?;
     let words: Vec<OsString> = match args.iter().position(|a| a == "--") {
         Some(i) => args[i + 1..].to_vec(),
         None => Vec::new(),
     };
-    let mut cmd = Cli::command();
+    let _ = DIR_ON_LINE.set(dir_on_line(&words));
+    let mut cmd = crate::cli::command();
     cmd.build();
     let mut buf = Vec::new();
     let current_dir = std::env::current_dir().ok();

@@ -22,8 +22,11 @@ fn main() -> ExitCode {
         };
     }
     // `keychain help cron` is a topic, not a command: clap's help knows only commands.
-    if args.len() == 3 && args[1] == "help" && args[2] == "cron" {
-        return match output::out(&format!("{}\n", keychain::cli::CRON_HELP)) {
+    if let [_, help, name] = &args[..]
+        && help == "help"
+        && let Some(text) = name.to_str().and_then(keychain::cli::topic)
+    {
+        return match output::out(&format!("{}\n", text.trim_end())) {
             Ok(()) => Outcome::Success.exit_code(),
             Err(error) => fail(error, false),
         };
@@ -32,6 +35,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(done) => return done,
     };
+    // Now that the command is known: `KEYCHAIN_FORMAT=json` makes errors JSON only for a
+    // command that prints a document.
+    let json = cli.json_errors();
     // `status` is a monitoring check: whatever stops it from checking is "unknown" (3).
     let is_status = matches!(cli.command, keychain::cli::Command::Status(_));
     match keychain::cmd::dispatch(cli) {
@@ -63,15 +69,13 @@ fn parse(args: &[std::ffi::OsString], json: bool) -> Result<keychain::cli::Cli, 
         };
         // The status says "usage error" even when standard error cannot be written.
         let _ = if json {
-            let message = text.lines().next().unwrap_or_default();
-            let message = message.strip_prefix("error: ").unwrap_or(message);
-            let hint = "see 'keychain --help' or 'keychain help COMMAND'";
+            let (message, hint) = usage_error_parts(&text);
             output::raw_err(
                 keychain::json::error(
                     code,
                     keychain_core::exit::Class::Usage.code(),
-                    message,
-                    Some(hint),
+                    &message,
+                    Some(&hint),
                 )
                 .as_bytes(),
             )
@@ -84,6 +88,44 @@ fn parse(args: &[std::ffi::OsString], json: bool) -> Result<keychain::cli::Cli, 
         Ok(()) => status(error.exit_code()),
         Err(write) => fail(write, json),
     })
+}
+
+/// A usage error as clap renders it, made into the JSON error's message and hint. The message
+/// is everything clap says before its "Usage:" line, on one line: each missing argument, the
+/// possible values, the "tip:" with a similar name. The hint is the usage line and where help
+/// is.
+fn usage_error_parts(text: &str) -> (String, String) {
+    let mut message: Vec<&str> = Vec::new();
+    let mut usage = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Usage:") {
+            usage = Some(rest.trim());
+            break;
+        }
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        message.push(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    let mut joined = String::new();
+    for part in message {
+        if !joined.is_empty() {
+            // "...were not provided:" then each argument; otherwise each part its own clause.
+            joined.push_str(if joined.ends_with(':') || part.starts_with('[') {
+                " "
+            } else {
+                "; "
+            });
+        }
+        joined.push_str(part);
+    }
+    let help = "see 'keychain --help' or 'keychain help COMMAND'";
+    let hint = match usage {
+        Some(usage) => format!("usage: {usage}; {help}"),
+        None => help.to_string(),
+    };
+    (joined, hint)
 }
 
 /// Whether the command line, as far as clap can read it, runs `status`.

@@ -9,11 +9,9 @@
 
 use std::io::Write;
 
-use clap::CommandFactory;
-
 /// Every page as (file name, roff text).
 pub fn render_all() -> Vec<(String, Vec<u8>)> {
-    let mut command = crate::cli::Cli::command();
+    let mut command = crate::cli::command();
     // Built, so that the global options (--dir, --json) appear on every page.
     command.build();
     let mut pages = vec![("keychain.1".to_string(), page(command.clone(), None))];
@@ -36,7 +34,7 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
 
 /// The names of the pages (`keychain`, `keychain-login`, ...), for SEE ALSO.
 fn page_names() -> Vec<String> {
-    let command = crate::cli::Cli::command();
+    let command = crate::cli::command();
     std::iter::once("keychain".to_string())
         .chain(
             command
@@ -116,14 +114,25 @@ fn section(roff: &mut String, title: &str, body: &str) {
 fn exit_status(roff: &mut String, sub: &str) {
     roff.push_str(".SH \"EXIT STATUS\"\n.TS\ntab(|);\nl lx.\n");
     for (code, text) in exit_codes(sub) {
-        roff.push_str(&format!("{code}|T{{\n{}\nT}}\n", escape(text)));
+        roff.push_str(&format!("{code}|T{{\n{}\nT}}\n", escape(&text)));
     }
     roff.push_str(".TE\n");
 }
 
-/// Per command: the codes it can exit with and what each means for it.
-pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
-    let mut codes: Vec<(&str, &str)> = vec![("0", "success")];
+/// Per command: the codes it can exit with and what each means for it. `keychain.1` lists the
+/// whole table (`keychain_core::exit::STATUSES`); a command's page lists the codes of the table
+/// it can exit with, each in the table's words unless the command has more to say (exec adds
+/// "other", the program's own status).
+pub fn exit_codes(sub: &str) -> Vec<(String, String)> {
+    use keychain_core::exit;
+    if sub.is_empty() {
+        return exit::STATUSES
+            .iter()
+            .map(|s| (s.code.to_string(), s.meaning.to_string()))
+            .collect();
+    }
+    // (code, what it means for this command; None: the table's words).
+    let mut codes: Vec<(i32, Option<&str>)> = vec![(exit::OK, None)];
     let named = matches!(
         sub,
         "show"
@@ -142,76 +151,85 @@ pub fn exit_codes(sub: &str) -> Vec<(&'static str, &'static str)> {
     // The commands that obtain a token as login does.
     let logs_on = matches!(
         sub,
-        "" | "login"
-            | "exec"
-            | "refresh"
-            | "read"
-            | "inject"
-            | "git-credential"
-            | "kube-credential"
+        "login" | "exec" | "refresh" | "read" | "inject" | "git-credential" | "kube-credential"
     );
     match sub {
-        "" => {
-            codes.push(("1", "audit: findings (see keychain-audit(1)); status: a warning, and 2 critical, 3 unknown (see keychain-status(1)); scan: secrets found; audit fingerprint: not a match"));
-        }
         "status" => {
-            codes[0] = ("0", "ok: nothing found that would stop a job");
+            codes[0] = (0, Some("ok: nothing found that would stop a job"));
             codes.push((
-                "1",
-                "warning: a job will soon fail or needs a person (each finding is listed)",
+                1,
+                Some("warning: a job will soon fail or needs a person (each finding is listed)"),
             ));
-            codes.push(("2", "critical: a job would fail (each finding is listed)"));
-            codes.push(("3", "unknown: the check could not be made (a shared store that does not answer, no keychain, no such account or no match for a pattern)"));
+            codes.push((
+                2,
+                Some("critical: a job would fail (each finding is listed)"),
+            ));
+            codes.push((3, Some("unknown: the check could not be made (a shared store that does not answer, no keychain, no such account or no match for a pattern)")));
         }
         "audit" => {
-            codes.push(("1", "audit report: a finding at or above --fail-on; audit fingerprint: the value is not the current one"));
+            codes.push((1, Some("audit report: a finding at or above --fail-on; audit fingerprint: the value is not the current one")));
         }
-        "scan" => codes.push(("1", "plain-text secrets were found")),
+        "scan" => codes.push((1, Some("plain-text secrets were found"))),
         _ => {}
     }
     if sub == "status" {
         // The monitoring plugins' convention: nothing else, whatever went wrong.
-        codes.push(("141", "standard output was closed by its reader (| head)"));
-        return codes;
+        codes.push((
+            exit::PIPE,
+            Some("standard output was closed by its reader (| head)"),
+        ));
+        return table_words(codes);
     }
     codes.push(match sub {
-        "rm" => ("2", "usage error or bad input; or the removal was not confirmed"),
-        "import" => ("2", "usage error or bad input; an account was refused, or --strip left a secret in the file"),
-        "scan" => ("2", "a file is not well-formed XML or has a DTD (the others are still scanned)"),
-        "login" | "exec" | "refresh" => ("2", "usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id or redirect URI; a TOTP secret or client secret the provider asks for; a credential would go to a host the account does not allow); the hint names the account"),
-        "read" | "inject" => ("2", "usage error; a reference that is not one (an unknown field, a bad account name, no '}}' on its line, the line named) or a field the account does not hold; or the account cannot log on as configured. inject then writes nothing"),
-        "git-credential" => ("2", "usage error; git asked for a protocol, host, port or path not given with --url (nothing is printed, so git gets no credential); or the account cannot log on as configured"),
-        "kube-credential" => ("2", "usage error; kubectl asked for an ExecCredential apiVersion other than client.authentication.k8s.io/v1 or v1beta1; or the account cannot log on as configured"),
-        _ => ("2", "usage error or bad input (a flag, a file's content, a missing secret)"),
+        "rm" => (2, Some("usage error or bad input; or the removal was not confirmed")),
+        "import" => (2, Some("usage error or bad input; an account was refused, or --strip left a secret in the file")),
+        "scan" => (2, Some("a file is not well-formed XML or has a DTD (the others are still scanned)")),
+        "login" | "exec" | "refresh" => (2, Some("usage error, or the account cannot log on as configured (no password and no usable refresh token, no client id or redirect URI; a TOTP secret or client secret the provider asks for; a credential would go to a host the account does not allow); the hint names the account")),
+        "read" | "inject" => (2, Some("usage error; a reference that is not one (an unknown field, a bad account name, no '}}' on its line, the line named) or a field the account does not hold; or the account cannot log on as configured. inject then writes nothing")),
+        "git-credential" => (2, Some("usage error; git asked for a protocol, host, port or path not given with --url (nothing is printed, so git gets no credential); or the account cannot log on as configured")),
+        "kube-credential" => (2, Some("usage error; kubectl asked for an ExecCredential apiVersion other than client.authentication.k8s.io/v1 or v1beta1; or the account cannot log on as configured")),
+        _ => (2, Some("usage error or bad input (a flag, a file's content, a missing secret)")),
     });
-    if named || sub.is_empty() || sub == "audit" {
-        codes.push(("3", "no such account"));
+    if named || sub == "audit" {
+        codes.push((exit::NOT_FOUND, Some("no such account")));
     }
     if logs_on {
-        codes.push(("4", "the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'"));
-        codes.push(("5", "the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for another reason than a dead grant (the refresh token is kept)"));
+        codes.push((4, Some("the provider rejected the password or one-time code: a person must act; later logons are refused until 'keychain set' or one 'keychain login --retry'")));
+        codes.push((5, Some("the provider is unreachable, timed out, rate-limited, answered 5xx, or refused a refresh for another reason than a dead grant (the refresh token is kept)")));
     }
     if !matches!(sub, "scan" | "completions" | "man") {
-        codes.push(("6", "the keychain is locked or its key store unavailable (Secret Service missing, locked or not answering; passphrase needed)"));
-        codes.push(("7", "data integrity: a record is corrupt, tampered with or encrypted to another key (left untouched); audit verify: the log does not verify"));
+        codes.push((exit::LOCKED, None));
+        codes.push((exit::INTEGRITY, None));
     }
-    codes.push((
-        "8",
-        "input/output error (disk full, permission denied), also writing standard output or error",
-    ));
+    codes.push((exit::IO, None));
     if sub == "exec" {
-        codes.push((
-            "126",
-            "the program cannot be run (no execute permission, a folder)",
-        ));
-        codes.push(("127", "no such program (checked before any logon)"));
-        codes.push((
-            "other",
-            "the program's own exit status, or 128 + the signal that ended it",
-        ));
+        codes.push((exit::CANNOT_RUN, None));
+        codes.push((exit::NO_PROGRAM, None));
     }
-    codes.push(("141", "standard output or error was closed by its reader (| head): the command stops quietly, as cat does"));
+    codes.push((exit::PIPE, None));
+    let mut rows = table_words(codes);
+    if sub == "exec" {
+        let pipe = rows.pop().expect("141 is listed");
+        rows.push((
+            "other".to_string(),
+            "the program's own exit status, or 128 + the signal that ended it".to_string(),
+        ));
+        rows.push(pipe);
+    }
+    rows
+}
+
+/// Rows of [`exit_codes`]: a code without words of its own gets the table's.
+fn table_words(codes: Vec<(i32, Option<&str>)>) -> Vec<(String, String)> {
     codes
+        .into_iter()
+        .map(|(code, text)| {
+            let text = text
+                .or_else(|| keychain_core::exit::meaning(code))
+                .expect("every code listed is in keychain_core::exit::STATUSES");
+            (code.to_string(), text.to_string())
+        })
+        .collect()
 }
 
 fn environment(roff: &mut String) {
@@ -229,9 +247,11 @@ fn environment(roff: &mut String) {
 /// options, taken from the clap definition (`#[arg(env)]`, the same text `--help` shows), then
 /// the ones no option stands for.
 pub fn environment_variables() -> Vec<(String, String)> {
-    let command = crate::cli::Cli::command();
+    let command = crate::cli::command();
     let mut vars: Vec<(String, String)> = command
         .get_arguments()
+        // A hidden option is for tests; its variable is not documented either.
+        .filter(|arg| !arg.is_hide_set())
         .filter_map(|arg| {
             let name = arg.get_env()?.to_string_lossy().into_owned();
             let help = arg.get_long_help().or(arg.get_help())?.to_string();
@@ -255,7 +275,7 @@ pub fn environment_variables() -> Vec<(String, String)> {
 const OTHER_ENVIRONMENT: [(&str, &str); 6] = [
     (
         "KEYCHAIN_FORMAT",
-        "json: every command prints JSON, as with --json; text or empty: human output",
+        "json: the commands that print a document print JSON, as with --json; text or empty: human output. Only a default: a bare value (login's token in any --format, totp, show --reveal, read, inject, man, completions, exec's program) is never turned into JSON, and an explicit --json always applies",
     ),
     (
         "CREDENTIALS_DIRECTORY",
@@ -321,72 +341,22 @@ const FILES: [(&str, &str); 7] = [
     ),
 ];
 
+/// EXAMPLES: the command's own from the one table (`cli::EXAMPLES`), then its subcommands'.
 fn examples(roff: &mut String, sub: &str) {
-    let lines: &[&str] = match sub {
-        "" => &[
-            "keychain init",
-            "keychain add acme --provider exact-nl --client-id ID --user me@example.com --password-file - --totp-qr qr.png",
-            "keychain login acme",
-            "keychain status",
-        ],
-        "login" => &[
-            "curl -H \"Authorization: Bearer $(keychain login acme)\" https://start.exactonline.nl/api/v1/current/Me",
-            "keychain login acme --format header | curl -H @- https://api.example.com/",
-            "keychain login acme --json",
-            "eval \"$(keychain login acme --format env --env-name EXACT_TOKEN)\"",
-        ],
-        "exec" => &[
-            "keychain exec acme -- ./sync.sh",
-            "keychain exec --env TOKEN=acme:access-token --env API=acme:api-url --env CRM=crm:access-token -- ./etl",
-            "keychain exec --env-file job.env -- ./etl    # job.env: TOKEN=keychain://acme/access-token",
-        ],
-        "read" => &[
-            "keychain read acme/access-token",
-            "keychain read keychain://acme/totp",
-            "keychain read acme/password    # a secret: only when named, recorded in the audit log",
-        ],
-        "inject" => &[
-            "keychain inject app.ini.tpl -o app.ini    # app.ini.tpl: token = {{ keychain://acme/access-token }}",
-            "keychain inject - -o - < app.ini.tpl",
-        ],
-        "git-credential" => &[
-            "git config --global credential.https://git.example.com.helper '!keychain git-credential acme --url https://git.example.com'",
-        ],
-        "kube-credential" => &[
-            "users: [{name: acme, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: keychain, args: [kube-credential, acme], interactiveMode: Never}}}]    # in ~/.kube/config",
-        ],
-        "status" => &[
-            "keychain status || mail -s 'keychain needs a person' ops@example.com",
-            "keychain status acme-books     # one job's check; a Nagios or Icinga plugin as it is",
-            "keychain status --json | jq '.findings[]'",
-        ],
-        "list" => &[
-            "keychain list",
-            "keychain list 'acme-*'",
-            "keychain list --json | jq -r '.accounts[].name'",
-        ],
-        "mv" => &["keychain mv acme acme-prod"],
-        "rm" => &["keychain rm acme", "keychain rm -f old-1 old-2"],
-        "set" => &[
-            "keychain set acme --password-file -",
-            "keychain set acme --unset scope",
-            "keychain set acme --provider exact-be",
-        ],
-        "refresh" => &[
-            "17 3 * * * keychain refresh --all --idle-days 20    # crontab, see keychain(1) UNATTENDED USE",
-        ],
-        "audit" => &[
-            "keychain audit --fail-on medium",
-            "keychain audit verify",
-            "keychain audit fingerprint acme password < leaked.txt",
-        ],
-        "scan" => &["keychain scan /srv/invantive"],
-        "import" => &["keychain import settings.xml --strip"],
-        "unlock" => &["keychain unlock --for 25h"],
-        "completions" => &["source <(keychain completions bash)    # in ~/.bashrc"],
-        "man" => &["keychain man --install", "keychain man login | man -l -"],
-        _ => &[],
-    };
+    let mut lines: Vec<&str> = crate::cli::examples(sub).to_vec();
+    if !sub.is_empty() {
+        let nested = format!("{sub} ");
+        for (_, more) in crate::cli::EXAMPLES
+            .iter()
+            .filter(|(name, _)| name.starts_with(&nested))
+        {
+            lines.extend(
+                more.iter()
+                    .filter(|line| !lines.contains(line))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
     if lines.is_empty() {
         return;
     }
@@ -442,8 +412,12 @@ JSON OUTPUT, for the contract every document follows.";
 
 /// The JSON contract, for `keychain.1`.
 const JSON_OUTPUT: &str = "\
---json (or KEYCHAIN_FORMAT=json) makes every command that prints write one JSON document on
-standard output, and an error one JSON object on one line of standard error:
+--json makes every command that prints a document write one JSON document on standard
+output, and an error one JSON object on one line of standard error; KEYCHAIN_FORMAT=json
+makes it the default of those commands. A bare value (login's token, totp, read, show
+--reveal) stays bare under KEYCHAIN_FORMAT=json; --json gives the JSON form of login and
+totp, and is refused (exit 2) where there is none (show --reveal, read, man, completions)
+and with login's --format other than json:
   {\"format\":1,\"exit\":3,\"code\":\"not-found\",\"message\":\"...\",\"hint\":\"...\"}
 The contract, format 1:
   - \"format\": 1 is the first field of every document; a change a reader must know raises it.

@@ -1,5 +1,6 @@
 //! Exit codes and the classes of failure, in one table: what the process exits with and the
-//! JSON error object's `"code"` for each class (documented in the man page, `cli::AFTER_HELP`).
+//! JSON error object's `"code"` for each class, and [`STATUSES`], the words every list of exit
+//! statuses is generated from (`--help`, the man pages, the README).
 //!
 //! A leaf: it imports nothing, so every module, however low, may say which class its errors
 //! belong to ([`Class`]) and what to do about them ([`Failure`]) without reaching up to
@@ -36,6 +37,78 @@ pub const NO_PROGRAM: i32 = 127;
 /// Standard output or error was closed by its reader (`| head`): 128 + SIGPIPE, what a
 /// shell reports for `cat` or `grep` in the same place. Nothing is printed.
 pub const PIPE: i32 = 141;
+
+/// One documented exit status: its code and what it means, in the words every list of exit
+/// statuses uses (`keychain --help`, `keychain help exit-codes`, the man pages, the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// The status the process ends with.
+    pub code: i32,
+    /// What it means, as one paragraph of plain text (no line breaks).
+    pub meaning: &'static str,
+}
+
+/// Every exit status keychain documents, in ascending order: the one table that `--help`, the
+/// man pages and the README are generated from (a test holds them to it). A command's own page
+/// may say more about what a code means for it, never list a code that is not here.
+pub const STATUSES: &[ExitStatus] = &[
+    ExitStatus {
+        code: OK,
+        meaning: "success",
+    },
+    ExitStatus {
+        code: FINDINGS,
+        meaning: "not an error: the command ran to its end and found something: audit, a finding at or above --fail-on; status, a warning (2 critical, 3 unknown: status exits as a monitoring plugin); scan, plain-text secrets; audit fingerprint, not the current value",
+    },
+    ExitStatus {
+        code: USAGE,
+        meaning: "usage error or bad input (a flag, a file's content, a missing secret, a reference that is not one); conflicting flags; a login stopped by the account's settings: a credential would have gone where the account does not allow (another host, plain http, a loopback port another user's socket holds; git-credential: a URL not given with --url), or the account lacks what its provider asks for (a password or refresh token, a TOTP secret, a client secret; the hint names the account); status: critical",
+    },
+    ExitStatus {
+        code: NOT_FOUND,
+        meaning: "account not found; status: unknown (its only codes are 0, 1, 2, 3 and 141, as a monitoring plugin's)",
+    },
+    ExitStatus {
+        code: REJECTED,
+        meaning: "the provider rejected the credentials: a person must act; keychain does not retry, and refuses further logons of the account until 'set' or one 'login --retry' (see keychain help login)",
+    },
+    ExitStatus {
+        code: UNAVAILABLE,
+        meaning: "provider unreachable, timed out or rate-limited; a shared store (OpenBao) unreachable, sealed or its lock lease lost; a lock (an account, the audit log, the member list, an OpenBao lease) another process held for all of --lock-timeout (the message names its pid, host and since when): try again later",
+    },
+    ExitStatus {
+        code: LOCKED,
+        meaning: "keychain locked or key store unavailable (Secret Service missing, locked or not answering; passphrase needed); no OpenBao token, or it expired and logging in again did not help; this machine joined a shared keychain but is not a member (yet, or any more)",
+    },
+    ExitStatus {
+        code: INTEGRITY,
+        meaning: "data integrity: a record is corrupt, tampered with, replayed or encrypted to another key; config.json or the member list does not authenticate (a planted recipient); a keychain file others can write (left untouched)",
+    },
+    ExitStatus {
+        code: IO,
+        meaning: "input/output error (disk full, permission denied), also writing standard output or error; OpenBao refused a path (403: the message names the path and the missing capability)",
+    },
+    ExitStatus {
+        code: CANNOT_RUN,
+        meaning: "exec: the program cannot be run (no execute permission, a folder)",
+    },
+    ExitStatus {
+        code: NO_PROGRAM,
+        meaning: "exec: no such program (checked before any logon)",
+    },
+    ExitStatus {
+        code: PIPE,
+        meaning: "standard output or error was closed by its reader (| head, grep -q): the command stops quietly, as cat and grep do (a shell reports them as 141 = 128 + SIGPIPE)",
+    },
+];
+
+/// What the exit-status lists say after the table: a saved change keeps its status.
+pub const STATUS_NOTE: &str = "A change that was saved (add, set, rm, init, import, refresh, unlock, lock, export, audit rotate) keeps its status when its closing message cannot be written. exec otherwise exits with the program's own status (or 128 + the signal that ended it).";
+
+/// The documented meaning of `code`, when [`STATUSES`] has it.
+pub fn meaning(code: i32) -> Option<&'static str> {
+    STATUSES.iter().find(|s| s.code == code).map(|s| s.meaning)
+}
 
 /// The class of a failure. Each error of the core says which class it is; [`Class::exit_code`]
 /// and [`Class::code`] read the one table ([`Class::row`]).
@@ -134,11 +207,9 @@ pub trait Failure: std::error::Error {
     fn hint(&self) -> Option<String>;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: &[Class] = &[
+impl Class {
+    /// Every class, in the table's order.
+    pub const ALL: &'static [Class] = &[
         Class::Usage,
         Class::NotFound,
         Class::Rejected,
@@ -153,6 +224,13 @@ mod tests {
         Class::NoProgram,
         Class::CannotRun,
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[Class] = Class::ALL;
 
     #[test]
     fn an_exit_code_reads_back_as_the_first_class_with_it() {
@@ -164,6 +242,18 @@ mod tests {
             assert_eq!(Class::of_exit_code(class.exit_code()), *first, "{class:?}");
         }
         assert_eq!(Class::of_exit_code(99), Class::Io);
+    }
+
+    /// Every code a class exits with is documented, and the table is in ascending order with
+    /// one row per code.
+    #[test]
+    fn every_exit_code_is_documented_once_in_order() {
+        for &class in ALL {
+            assert!(meaning(class.exit_code()).is_some(), "{class:?}");
+        }
+        assert!(meaning(FINDINGS).is_some() && meaning(OK).is_some());
+        assert!(STATUSES.windows(2).all(|w| w[0].code < w[1].code));
+        assert!(STATUSES.iter().all(|s| !s.meaning.contains('\n')));
     }
 
     /// The JSON contract's codes (README, JSON output): renaming one breaks scripts.

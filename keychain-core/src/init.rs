@@ -15,7 +15,8 @@ use crate::clock::SharedClock;
 use crate::config::{Config, parse_recipient};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::keystore::{self, Identity, KeyStoreKind};
+use crate::keystore::passphrase::PassphraseKeyStore;
+use crate::keystore::{self, Identity, KeyStoreError, KeyStoreKind};
 use crate::settings::Settings;
 use crate::store::StoreError;
 use crate::store::StoreKind;
@@ -90,11 +91,61 @@ pub fn create(
             CasRequired::CannotSet(why) => cas_not_required = Some(why),
         }
     }
+    // Asked before anything exists: a person who stops at the prompt leaves nothing behind.
+    let passphrase = match request.key_store {
+        KeyStoreKind::Passphrase => Some(PassphraseKeyStore::new(dir, settings).new_passphrase()?),
+        _ => None,
+    };
+    let undo = Undo::before(dir);
+    match build(
+        dir,
+        settings,
+        clock,
+        request,
+        passphrase,
+        cas_not_required,
+        &undo,
+    ) {
+        Ok(made) => Ok(made),
+        Err(e) => {
+            undo.run(dir);
+            match e {
+                Error::KeyStore(inner) if undo.os_entry_failed.get() => Err(Error::KeyStore(
+                    KeyStoreError::InitOsUnavailable(Box::new(inner)),
+                )),
+                e => Err(e),
+            }
+        }
+    }
+}
+
+/// The steps that create things, once everything asked for has been checked. On failure the
+/// caller undoes them ([`Undo::run`]).
+fn build(
+    dir: &Path,
+    settings: &Settings,
+    clock: &SharedClock,
+    request: InitRequest,
+    passphrase: Option<secrecy::SecretString>,
+    cas_not_required: Option<String>,
+    undo: &Undo,
+) -> Result<Initialized> {
     fsutil::ensure_private_dir(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
 
     let identity = Identity::generate();
-    keystore::for_kind(request.key_store, dir, settings).save(&identity)?;
+    let saved = match passphrase {
+        Some(pass) => PassphraseKeyStore::new(dir, settings).save_with(&identity, pass),
+        None => keystore::for_kind(request.key_store, dir, settings).save(&identity),
+    };
+    if request.key_store == KeyStoreKind::Os {
+        match &saved {
+            Ok(()) => undo.os_entry_saved.set(true),
+            Err(KeyStoreError::AlreadyExists { .. }) => {}
+            Err(_) => undo.os_entry_failed.set(true),
+        }
+    }
+    saved?;
     let mut config = Config::new(
         request.key_store,
         identity.to_public().to_string(),
@@ -126,6 +177,79 @@ pub fn create(
         cas_not_required,
         joined,
     })
+}
+
+/// What a failed `init` must take back so that it leaves nothing behind: the folders it made
+/// (the keychain folder and any missing parent), or, in a folder that was there already, every
+/// entry it added and the folder's mode; and an OS credential store entry it saved. A failed
+/// `init` is then as if it never ran, and running it again (say, with `--key-store passphrase`)
+/// meets no half-made keychain and no stale entry.
+struct Undo {
+    /// The topmost folder `init` is about to create, when `dir` does not exist yet.
+    created: Option<std::path::PathBuf>,
+    /// When `dir` exists: its entries and mode before `init`.
+    existing: Option<(
+        std::collections::HashSet<std::ffi::OsString>,
+        std::fs::Permissions,
+    )>,
+    /// The new identity was kept in the OS credential store: delete it again.
+    os_entry_saved: std::cell::Cell<bool>,
+    /// The OS credential store could not keep it: say how to do without.
+    os_entry_failed: std::cell::Cell<bool>,
+}
+
+impl Undo {
+    fn before(dir: &Path) -> Undo {
+        let mut created = None;
+        let mut at = Some(dir);
+        while let Some(path) = at.filter(|p| !p.as_os_str().is_empty()) {
+            if std::fs::symlink_metadata(path).is_ok() {
+                break;
+            }
+            created = Some(path.to_path_buf());
+            at = path.parent();
+        }
+        let existing = (|| match (&created, std::fs::read_dir(dir)) {
+            (None, Ok(entries)) => Some((
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect(),
+                std::fs::metadata(dir).map(|m| m.permissions()).ok()?,
+            )),
+            _ => None,
+        })();
+        Undo {
+            created,
+            existing,
+            os_entry_saved: std::cell::Cell::new(false),
+            os_entry_failed: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Takes back what `init` made, as well as it can: a failure here must not hide why `init`
+    /// failed, so it is not reported.
+    fn run(&self, dir: &Path) {
+        if self.os_entry_saved.get() {
+            let _ = keystore::os::delete_entry(dir);
+        }
+        if let Some(top) = &self.created {
+            let _ = std::fs::remove_dir_all(top);
+        } else if let Some((before, permissions)) = &self.existing {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for entry in entries.flatten() {
+                    if before.contains(&entry.file_name()) {
+                        continue;
+                    }
+                    let path = entry.path();
+                    let _ = match entry.file_type() {
+                        Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                        _ => std::fs::remove_file(&path),
+                    };
+                }
+            }
+            let _ = std::fs::set_permissions(dir, permissions.clone());
+        }
+    }
 }
 
 /// A shared keychain: the first machine starts the member list (and the shared trail, with the
@@ -198,6 +322,53 @@ mod tests {
         let again = create_in(&dir, request(KeyStoreKind::File, &[], false)).unwrap_err();
         assert_eq!(again.exit_code(), exit::USAGE);
         assert_eq!(Config::load(&dir).unwrap().recipient, made.recipient);
+    }
+
+    /// Issue 23, point 9: an `init` that fails once it has begun creating (here: no passphrase
+    /// to be had) leaves no folder behind, not even the missing parents it made.
+    #[test]
+    fn a_failed_init_leaves_no_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("new/parent/kc");
+        let settings = Settings {
+            passphrase_file: Some(tmp.path().join("no-such-passphrase")),
+            ..Settings::default()
+        };
+        let e = create(
+            &dir,
+            &settings,
+            &crate::clock::system(),
+            request(KeyStoreKind::Passphrase, &[], false),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), exit::LOCKED, "{e}");
+        assert!(
+            !tmp.path().join("new").exists(),
+            "a failed init left a folder"
+        );
+    }
+
+    /// In a folder that was there already, a failure after the identity and the configuration
+    /// were written takes them back: only what was there before remains, with its mode.
+    #[test]
+    fn a_failed_init_in_an_existing_folder_takes_back_its_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("kc");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        // A folder where the audit log goes: init fails after the identity file and
+        // config.json exist.
+        std::fs::create_dir(dir.join(crate::audit::LOG_FILE)).unwrap();
+        let e = create_in(&dir, request(KeyStoreKind::File, &[], false)).unwrap_err();
+        assert_ne!(e.exit_code(), exit::OK);
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, [crate::audit::LOG_FILE], "{e}");
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o750);
     }
 
     #[test]

@@ -12,7 +12,6 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(ctx: &crate::cmd::Ctx, args: CompletionsArgs) -> Result<()> {
-    ctx.text_only("completions", "a shell script")?;
+pub fn run(_ctx: &crate::cmd::Ctx, args: CompletionsArgs) -> Result<()> {
     crate::output::raw(&crate::complete::registration(&args.shell.to_string())?)
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, Prints};
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::keychain::Keychain;
@@ -16,7 +16,7 @@ use crate::settings::Settings;
 pub enum OutputMode {
     /// For a person: text and tables.
     Text,
-    /// For tools: one JSON document (`--json` or `KEYCHAIN_FORMAT=json`).
+    /// For tools: one JSON document (`--json`, or `KEYCHAIN_FORMAT=json` for a document).
     Json,
 }
 
@@ -34,11 +34,24 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Reads the global flags: the settings first, then the output mode (a bad
-    /// `KEYCHAIN_FORMAT` is a usage error).
-    pub fn new(global: &GlobalArgs) -> Result<Ctx> {
+    /// Reads the global flags: the settings first, then the output mode for a command that
+    /// prints `prints` (a bad `KEYCHAIN_FORMAT` is a usage error). An explicit `--json` wins over
+    /// the environment; `KEYCHAIN_FORMAT=json` is only the default of a command that prints a
+    /// document; `--json` on a command whose output has no JSON form is refused (exit 2).
+    pub fn new(global: &GlobalArgs, prints: Prints) -> Result<Ctx> {
         let settings = global.settings.settings()?;
-        let json = crate::cli::json_wanted(global.json).map_err(Error::usage)?;
+        let from_env = crate::cli::json_from_env().map_err(Error::usage)?;
+        let json = match (global.json, prints) {
+            (true, Prints::ValueOnly(what)) => {
+                return Err(Error::usage_hint(
+                    format!("{what}; it has no JSON form"),
+                    "leave out --json",
+                ));
+            }
+            (true, _) => true,
+            (false, Prints::Document) => from_env,
+            (false, Prints::Value | Prints::ValueOnly(_)) => false,
+        };
         Ok(Ctx {
             dir: global.dir.clone(),
             settings,
@@ -81,16 +94,6 @@ impl Ctx {
                 }))
                 .as_bytes(),
             )?;
-        }
-        Ok(())
-    }
-
-    /// Refuses JSON for a command whose output has no JSON form (`what` says what it prints).
-    pub fn text_only(&self, command: &str, what: &str) -> Result<()> {
-        if self.json() {
-            return Err(Error::usage(format!(
-                "{command} prints {what}; it has no JSON form"
-            )));
         }
         Ok(())
     }

@@ -39,7 +39,7 @@ pub fn options(args: &LogonArgs) -> Options {
 }
 
 pub fn run(ctx: &super::Ctx, kc: &Keychain, args: LoginArgs) -> Result<()> {
-    // The global `--json` (or KEYCHAIN_FORMAT=json) is login's `--format json`.
+    // The global `--json` is login's `--format json` (KEYCHAIN_FORMAT never is: `cli::Prints`).
     let format = if ctx.json() {
         OutputFormat::Json
     } else {

@@ -1,9 +1,12 @@
-//! `keychain man [PAGE]` prints a man page (roff); `keychain man --install [DIR]` writes every
-//! page to DIR/man1, where `man` finds them. The pages come from this binary, so installed
-//! pages always describe the installed command.
+//! `keychain man [PAGE]` shows a man page: on a terminal, rendered by `man -l -` (with its pager,
+//! as `man` shows any page) when `man` is on PATH; otherwise (a pipe, a file, a script, no `man`)
+//! as roff. `keychain man --install [DIR]` writes every page to DIR/man1, where `man` finds
+//! them. The pages come from this binary, so installed pages always describe the installed
+//! command.
 
 use clap::Args;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use crate::cmd::Ctx;
@@ -20,8 +23,7 @@ pub struct ManArgs {
     pub install: Option<Option<PathBuf>>,
 }
 
-pub fn run(ctx: &Ctx, args: ManArgs) -> Result<()> {
-    ctx.text_only("man", "roff")?;
+pub fn run(_ctx: &Ctx, args: ManArgs) -> Result<()> {
     let pages = crate::manpage::render_all();
     if let Some(dir) = args.install {
         let dir = match dir {
@@ -58,7 +60,39 @@ pub fn run(ctx: &Ctx, args: ManArgs) -> Result<()> {
                 "give a command's name, e.g. keychain man login",
             )
         })?;
+    if crate::output::stdout_is_terminal() && super::program::check(OsStr::new("man")).is_ok() {
+        return render_with_man(content);
+    }
     crate::output::raw(content)
+}
+
+/// A person at a terminal reads the page as `man` shows it, not its roff: `man -l -` reads the
+/// page from standard input, formats it for the terminal and pages it.
+fn render_with_man(roff: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let failed = |e: std::io::Error| Error::io("cannot show the page with 'man -l -'", e);
+    let mut man = std::process::Command::new("man")
+        .args(["-l", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(failed)?;
+    let written = man
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(roff))
+        .unwrap_or(Ok(()));
+    let status = man.wait().map_err(failed)?;
+    // A pager quit before the whole page was read closes its end: not an error.
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(failed(e)),
+        _ => {}
+    }
+    if !status.success() {
+        return Err(failed(std::io::Error::other(format!(
+            "man ended with {status}"
+        ))));
+    }
+    Ok(())
 }
 
 /// `$XDG_DATA_HOME/man`, else `~/.local/share/man`: man-db searches it for ~/.local/bin.

@@ -39,7 +39,7 @@ mod totp;
 mod unlock;
 
 pub use add::AddArgs;
-pub use audit::AuditArgs;
+pub use audit::{AuditArgs, AuditCommand};
 pub use completions::CompletionsArgs;
 pub use ctx::{Ctx, OutputMode};
 pub use exec::ExecArgs;
@@ -73,15 +73,12 @@ use crate::outcome::Outcome;
 /// Runs the command; returns how it turned out when it ran to its end.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
     // Read once, here: the core below sees these values, never the environment.
-    let ctx = Ctx::new(&cli.global)?;
+    let ctx = Ctx::new(&cli.global, cli.command.prints())?;
     let done = |r: Result<()>| r.map(|()| Outcome::Success);
     let result = match cli.command {
         Command::Exec(args) => exec::run(&ctx, &ctx.open()?, args),
         Command::Login(args) => done(login::run(&ctx, &ctx.open()?, args)),
-        Command::Read(args) => {
-            ctx.text_only("read", "the bare value")?;
-            done(read::run(&ctx, &ctx.open()?, args))
-        }
+        Command::Read(args) => done(read::run(&ctx, &ctx.open()?, args)),
         Command::Inject(args) => done(inject::run(&ctx, &ctx.open()?, args)),
         Command::GitCredential(args) => done(git_credential::run(&ctx, &ctx.open()?, args)),
         Command::KubeCredential(args) => done(kube_credential::run(&ctx, &ctx.open()?, args)),

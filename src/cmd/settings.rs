@@ -52,6 +52,7 @@ pub struct SettingsArgs {
         long,
         global = true,
         env = "KEYCHAIN_SCRYPT_WORK_FACTOR",
+        hide = true,
         hide_env_values = true,
         value_name = "N"
     )]

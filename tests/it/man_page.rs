@@ -207,3 +207,229 @@ fn man_install_puts_pages_where_man_finds_them() {
             .exists()
     );
 }
+
+fn keychain(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keychain"));
+    cmd.args(args).env_remove("KEYCHAIN_FORMAT");
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.output().unwrap()
+}
+
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The rows of a page's EXIT STATUS table, from its roff: (code, text).
+fn exit_rows(roff: &str) -> Vec<(String, String)> {
+    let table = roff
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .and_then(|rest| rest.split(".TE").next())
+        .expect("an EXIT STATUS table");
+    table
+        .split("T}\n")
+        .filter_map(|row| {
+            let (code, text) = row.split_once("|T{\n")?;
+            let code = code.lines().last()?.to_string();
+            Some((code, words(&text.replace("\\-", "-").replace("\\e", "\\"))))
+        })
+        .collect()
+}
+
+/// Issue 23 (4): the exit codes were listed three ways that disagreed (126/127 missing from the
+/// man page). `--help`, `keychain help exit-codes` and keychain(1) now list exactly the rows of
+/// `keychain_core::exit::STATUSES`, in its words; each command's page lists only codes of the
+/// table (exec adds "other", the program's own status); login's long help too.
+#[test]
+fn every_list_of_exit_codes_is_the_one_table() {
+    let table = keychain_core::exit::STATUSES;
+    let codes: Vec<String> = table.iter().map(|s| s.code.to_string()).collect();
+    assert!(codes.contains(&"126".to_string()) && codes.contains(&"127".to_string()));
+    for args in [&["--help"][..], &["help"], &["help", "exit-codes"]] {
+        let out = keychain(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        let text = words(&String::from_utf8_lossy(&out.stdout));
+        for status in table {
+            let row = format!("{} {}", status.code, words(status.meaning));
+            assert!(
+                text.contains(&row),
+                "keychain {args:?} lacks {row:?}:\n{text}"
+            );
+        }
+    }
+    for (name, content) in keychain::manpage::render_all() {
+        let roff = String::from_utf8(content).unwrap();
+        let rows = exit_rows(&roff);
+        if name == "keychain.1" {
+            let listed: Vec<&String> = rows.iter().map(|(code, _)| code).collect();
+            assert_eq!(listed, codes.iter().collect::<Vec<_>>(), "{name}");
+            for ((_, text), status) in rows.iter().zip(table) {
+                assert_eq!(*text, words(status.meaning), "{name}");
+            }
+        }
+        for (code, _) in &rows {
+            assert!(
+                codes.contains(code) || (code == "other" && name == "keychain-exec.1"),
+                "{name} lists exit code {code}, which keychain_core::exit::STATUSES does not have"
+            );
+        }
+    }
+    for line in keychain::cli::LOGIN_EXIT_CODES.lines() {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if line.starts_with(|c: char| c == ' ' || c.is_ascii_digit())
+            && first.chars().all(|c| c.is_ascii_digit())
+            && !first.is_empty()
+        {
+            assert!(codes.contains(&first.to_string()), "help login: {line}");
+        }
+    }
+}
+
+/// Issue 23 (4): `help audit` said that without the key "the log's integrity" is not checked,
+/// while the report still checks the log's order, hash chain and anchor (as the README says).
+#[test]
+fn help_audit_says_what_no_key_still_checks() {
+    let out = keychain(&["help", "audit"], &[]);
+    let text = words(&String::from_utf8_lossy(&out.stdout));
+    let no_key = text.split("--no-key").nth(1).unwrap_or_default();
+    assert!(
+        !no_key.contains("log's integrity are then not checked"),
+        "{no_key}"
+    );
+    assert!(
+        no_key.contains("hash chain and anchor still are"),
+        "{no_key}"
+    );
+}
+
+/// Issue 23 (5): with `KEYCHAIN_DIR` (or any variable of a flag) set, a usage error's
+/// "Usage:" line showed `--dir <DIR>` as if it were required.
+#[test]
+fn a_variable_does_not_make_its_flag_look_required() {
+    let env = [
+        ("KEYCHAIN_DIR", "/tmp/some-keychain"),
+        ("KEYCHAIN_LOCK_TIMEOUT", "5"),
+        ("KEYCHAIN_ON_FAILURE", "true"),
+    ];
+    for args in [
+        &["login"][..],
+        &["show"],
+        &["totp"],
+        &["mv", "a"],
+        &["rm"],
+        &["exec", "a"],
+    ] {
+        let out = keychain(args, &env);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stderr);
+        let usage = text
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap_or_else(|| panic!("{args:?}: {text}"));
+        for flag in ["--dir", "--lock-timeout", "--on-failure"] {
+            assert!(!usage.contains(flag), "{args:?}: {usage}");
+        }
+    }
+}
+
+/// Issue 23 (5): `help cron` was a topic nobody could find. `keychain --help` lists the help
+/// topics, and each works.
+#[test]
+fn help_lists_its_topics_and_each_works() {
+    let out = keychain(&["--help"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (topic, _, body) in keychain::cli::TOPICS {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{topic} "))),
+            "{topic} is not listed:\n{text}"
+        );
+        let out = keychain(&["help", topic], &[]);
+        assert!(out.status.success(), "help {topic}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim_end(),
+            body().trim_end()
+        );
+    }
+    assert!(text.contains("cron"), "{text}");
+}
+
+/// Issue 23 (5): no command had examples. Each command's page has an EXAMPLES section with its
+/// examples from the one table (`cli::EXAMPLES`), as its `--help` shows them.
+#[test]
+fn every_page_has_the_commands_examples() {
+    for (name, content) in keychain::manpage::render_all() {
+        let roff = String::from_utf8(content).unwrap();
+        let command = name
+            .trim_end_matches(".1")
+            .trim_start_matches("keychain")
+            .trim_start_matches('-');
+        let examples = keychain::cli::examples(command);
+        assert!(examples.len() >= 2, "{name}: {examples:?}");
+        let section = roff
+            .split(".SH EXAMPLES\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name} has no EXAMPLES"));
+        for example in examples {
+            let first = example.lines().next().unwrap().replace('-', "\\-");
+            assert!(section.contains(&first), "{name}: {first}");
+        }
+        let help = keychain(&[command, "--help"], &[]);
+        if !command.is_empty() {
+            assert!(
+                String::from_utf8_lossy(&help.stdout).contains("Examples:"),
+                "keychain {command} --help"
+            );
+        }
+    }
+    // A test-only option is not offered.
+    let out = keychain(&["man", "--help"], &[]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("scrypt"));
+}
+
+/// Issue 23 (10): `keychain man login` on a terminal printed raw roff. On a terminal (a
+/// pseudo-terminal from script(1)) with man on PATH it is rendered by `man -l -`; without man,
+/// and off a terminal, it is roff (for scripts and `| man -l -`).
+#[test]
+fn man_renders_on_a_terminal_and_prints_roff_elsewhere() {
+    let bin = assert_cmd::cargo::cargo_bin("keychain");
+    let on_terminal = |prefix: &str| {
+        let out = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("{prefix} '{}' man login", bin.display()),
+                "/dev/null",
+            ])
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .env("MANWIDTH", "80")
+            .env_remove("KEYCHAIN_FORMAT")
+            .output()
+            .expect("script(1) from util-linux gives the command a pseudo-terminal");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let rendered = on_terminal("");
+    assert!(
+        !rendered.contains(".TH") && !rendered.contains("\\fB"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("keychain-login(1)"), "{rendered}");
+    // No man to render with: the roff, as before.
+    let roff = on_terminal("PATH=/nonexistent");
+    assert!(roff.contains(".TH"), "{roff}");
+    // Off a terminal: roff, byte for byte the page.
+    let out = keychain(&["man", "login"], &[]);
+    let page = keychain::manpage::render_all()
+        .into_iter()
+        .find(|(name, _)| name == "keychain-login.1")
+        .unwrap()
+        .1;
+    assert_eq!(out.stdout, page);
+}

@@ -708,9 +708,10 @@ fn audit_verify_on_either_machine_detects_an_edited_deleted_or_reordered_shared_
 /// with: a change to either must be made to both.
 #[test]
 fn the_readme_policy_is_the_one_the_tests_run_with() {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/shared-keychain.md"),
+    )
+    .unwrap();
     let normalise = |text: &str| -> Vec<String> {
         text.lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -319,6 +319,10 @@ pub enum KeyStoreError {
         /// The store that holds it.
         store: &'static str,
     },
+    /// `init` could not keep a new identity in the OS credential store (a server has none, or
+    /// none this session reaches): the store's own error; `init` left nothing behind.
+    #[error("the OS credential store cannot keep a new identity ({0}); nothing was created")]
+    InitOsUnavailable(Box<KeyStoreError>),
     /// The kernel keyring (the `unlock` cache) failed; the text says which step.
     #[error("the kernel keyring failed: {0}")]
     Kernel(String),
@@ -363,6 +367,7 @@ impl crate::exit::Failure for KeyStoreError {
             KeyStoreError::TooOpen { path, .. } => format!("run 'chmod 600 {}'", path.display()),
             KeyStoreError::WrongIdentity { .. } => "restore the right identity; this one cannot open the records".into(),
             KeyStoreError::AlreadyExists { .. } => "use the existing keychain, or choose another folder with --dir".into(),
+            KeyStoreError::InitOsUnavailable(_) => "on a server (no desktop session or Secret Service): 'keychain init --key-store passphrase' (the passphrase from a prompt, or KEYCHAIN_PASSPHRASE_FILE for jobs; a systemd service can then be handed the identity as an encrypted credential: 'keychain help cron'), or --key-store file where the disk itself is protected; on a desktop, start or unlock its Secret Service and try again".into(),
             KeyStoreError::Credential { .. } => format!("make it again from the keychain, as root: 'keychain unlock --systemd-credential | systemd-creds encrypt --name={} - /etc/credstore.encrypted/{}' (see 'keychain help cron')", credential::CREDENTIAL_NAME, credential::CREDENTIAL_NAME),
             KeyStoreError::LockBusy(busy) => return busy.hint(),
         })

@@ -158,6 +158,20 @@ impl KeyStore for PassphraseKeyStore {
     }
 
     fn save(&self, identity: &Identity) -> Result<(), KeyStoreError> {
+        let pass = self.new_passphrase()?;
+        self.save_with(identity, pass)
+    }
+
+    fn load(&self) -> Result<Identity, KeyStoreError> {
+        self.load_identity()
+    }
+}
+
+impl PassphraseKeyStore {
+    /// The passphrase of a new keychain, from the passphrase file or asked twice: `init` asks
+    /// before it creates anything, so that a person who stops at the prompt (Ctrl-C) leaves no
+    /// folder behind. Refuses when the identity file exists already.
+    pub fn new_passphrase(&self) -> Result<SecretString, KeyStoreError> {
         if self.path.exists() {
             return Err(KeyStoreError::AlreadyExists {
                 store: "passphrase identity file",
@@ -172,6 +186,16 @@ impl KeyStore for PassphraseKeyStore {
             return Err(KeyStoreError::Failed {
                 store: "passphrase prompt",
                 reason: "the passphrase is empty".into(),
+            });
+        }
+        Ok(pass)
+    }
+
+    /// Keeps a new identity, encrypted with `pass` (from [`Self::new_passphrase`]).
+    pub fn save_with(&self, identity: &Identity, pass: SecretString) -> Result<(), KeyStoreError> {
+        if self.path.exists() {
+            return Err(KeyStoreError::AlreadyExists {
+                store: "passphrase identity file",
             });
         }
         let mut recipient = age::scrypt::Recipient::new(pass);
@@ -194,7 +218,7 @@ impl KeyStore for PassphraseKeyStore {
         })
     }
 
-    fn load(&self) -> Result<Identity, KeyStoreError> {
+    fn load_identity(&self) -> Result<Identity, KeyStoreError> {
         let ciphertext = self.ciphertext()?;
         let pass = passphrase(
             self.passphrase_file.as_deref(),

@@ -35,8 +35,10 @@ pub struct ReportArgs {
     /// A password older than DAYS is a finding
     #[arg(long, value_name = "DAYS", default_value_t = 365)]
     pub max_password_age: u32,
-    /// Do not ask the key store for the key: report from the public headers and the log only
-    /// (duplicate secrets and the log's integrity are then not checked)
+    /// Do not ask the key store for the key: report from the public headers and the log only.
+    /// Duplicate secrets and the MACs of the log and of config.json are then not checked (a low
+    /// finding says so); the log's order, hash chain and anchor still are (a shared keychain's
+    /// trail: its order, hash chain and every event this machine saw)
     #[arg(long)]
     pub no_key: bool,
     /// Days of activity the HTML timelines show, ending now; anomaly findings whose latest event
