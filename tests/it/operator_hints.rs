@@ -345,3 +345,36 @@ fn an_openid_discovery_error_names_the_host_it_was_talking_to() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_token_endpoint_error_names_the_host_it_was_talking_to() {
+    let kc = Kc::with_file_store();
+    let rt = kc.file("rt.txt", "rt-host-canary\n");
+    let args = [
+        "add",
+        "tok",
+        "--provider",
+        "oauth2",
+        "--authorize-url",
+        "http://127.0.0.1:9/authorize",
+        "--token-url",
+        "http://127.0.0.1:9/oauth2/token",
+        "--client-id",
+        "cli",
+        "--user",
+        "dwho",
+        "--no-password",
+        "--no-totp",
+        "--no-client-secret",
+        "--refresh-token-file",
+        rt.to_str().unwrap(),
+    ];
+    kc.ok(&args);
+    let out = kc.run(&["login", "tok"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("127.0.0.1:9/oauth2/token"),
+        "{}",
+        stderr(&out)
+    );
+}
