@@ -172,7 +172,7 @@ impl Logon<'_, '_, '_> {
         let at = self.browser.provider_time();
         let Some(totp) = self.totp.as_deref_mut() else {
             return Err(LogonError::TotpRequired {
-                path: crate::oauth::endpoint(&page_url),
+                path: crate::oauth::endpoint(page_url),
             });
         };
         let code = totp.code(at)?;
