@@ -299,6 +299,9 @@ impl Command {
                 Prints::ValueOnly("show --reveal prints the bare secret")
             }
             Command::Read(_) => Prints::ValueOnly("read prints the bare value"),
+            Command::Export(args) if args.file.as_path() == std::path::Path::new("-") => {
+                Prints::ValueOnly("export - prints the encrypted backup")
+            }
             Command::Unlock(args) if args.systemd_credential => Prints::ValueOnly(
                 "unlock --systemd-credential prints the identity for systemd-creds",
             ),
@@ -394,8 +397,8 @@ pub enum Command {
     /// The template is parsed whole first: a bad reference (unknown field, bad account name, no
     /// '}}' on its line) exits 2 and an account that does not exist exits 3, with nothing
     /// written and no logon. Then every value is obtained (each secret and TOTP code recorded in
-    /// the audit log), and only then is the output written: atomically, mode 0600, replacing
-    /// the file (or to standard output with -). Text that is not a keychain:// reference is kept
+    /// the audit log), and only then is the output written: atomically, mode 0600, an existing
+    /// file only with --force (or to standard output with -). Text that is not a keychain:// reference is kept
     /// byte for byte; \{{ before keychain:// writes a literal {{.
     Inject(InjectArgs),
     /// git's credential helper: a valid access token for the URLs given with --url only
@@ -503,7 +506,7 @@ pub enum Command {
     Import(ImportArgs),
     /// Write an age-encrypted backup of all accounts, with their secrets, for one recipient
     ///
-    /// The file (mode 0600, never overwritten) is age-encrypted to AGE_PUBLIC_KEY; its plaintext
+    /// The file (mode 0600, an existing one only with --force; - for standard output) is age-encrypted to AGE_PUBLIC_KEY; its plaintext
     /// is JSON {"format": "keychain-export/1", "exported": ..., "accounts": [{"header": ...,
     /// "secrets": {...}}]}. Access tokens are left out. Read it back with 'keychain import FILE
     /// --identity IDENTITY_FILE'. Recorded in the audit log before the file is written. Note

@@ -130,22 +130,6 @@ impl SecretSource {
     }
 }
 
-/// Checks that at most one secret comes from standard input in one call.
-pub fn at_most_one_stdin<'a>(sources: impl IntoIterator<Item = Option<&'a Path>>) -> Result<()> {
-    let count = sources
-        .into_iter()
-        .flatten()
-        .filter(|p| *p == Path::new("-"))
-        .count();
-    if count > 1 {
-        return Err(Error::usage_hint(
-            "only one secret can come from standard input ('-') per call",
-            "give the others as files",
-        ));
-    }
-    Ok(())
-}
-
 /// Reads a secret from its file argument, else prompts on a terminal, else says what to give.
 /// `required` false lets an empty prompt answer mean "none".
 pub fn obtain(
@@ -190,4 +174,148 @@ pub fn obtain(
         return Ok(None);
     }
     Ok(Some(value))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files named on the command line: `-` is a stream, everywhere (as `age -o -`, `tar -f -`).
+// Every command that writes a file writes it through `write_output`, under one rule: refused
+// if something exists under that name unless `--force`, written atomically with mode 0600.
+
+/// Whether a file argument is `-`, the standard stream.
+pub fn is_stream(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// A file argument as the person sees it: `-` is "standard input" or "standard output".
+pub fn shown(path: &Path, output: bool) -> String {
+    match (is_stream(path), output) {
+        (true, true) => "standard output".into(),
+        (true, false) => "standard input".into(),
+        (false, _) => path.display().to_string(),
+    }
+}
+
+/// Refuses an output to standard output (`-`) when the command's JSON report goes there too:
+/// the two would be mixed into one stream.
+pub fn stdout_once(target: &Path, flag: &str, json: bool) -> Result<()> {
+    if json && is_stream(target) {
+        return Err(Error::usage_hint(
+            format!("{flag} - and --json both write to standard output"),
+            format!("give {flag} a FILE, or leave out --json"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses `-` for a file that is read again later (kept in the configuration, or read whenever
+/// the key is needed): standard input is read once, so it cannot stand for such a file.
+pub fn not_a_stream(path: &Path, flag: &str) -> Result<()> {
+    if is_stream(path) {
+        return Err(Error::usage_hint(
+            format!(
+                "{flag} names a file keychain reads again later, so it cannot be standard input ('-')"
+            ),
+            "give the path of a file (mode 0600), e.g. a systemd credential",
+        ));
+    }
+    Ok(())
+}
+
+/// How a command writes an output file.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputRule {
+    /// `--force`: replace a file that exists.
+    pub force: bool,
+    /// The output is binary (an age file): refused on a terminal, as `age` refuses it.
+    pub binary: bool,
+}
+
+/// Checks before any work (and any audit line) that `target` can be written: a file that
+/// exists is refused without `force`; binary output to a terminal is refused.
+pub fn check_output(target: &Path, rule: OutputRule) -> Result<()> {
+    if is_stream(target) {
+        if rule.binary && crate::output::stdout_is_terminal() {
+            return Err(Error::usage_hint(
+                "refusing to write binary output to a terminal",
+                "redirect standard output to a file or a pipe (keychain ... - > FILE), or give a FILE",
+            ));
+        }
+        return Ok(());
+    }
+    // `symlink_metadata`: a dangling link counts as existing.
+    if !rule.force && std::fs::symlink_metadata(target).is_ok() {
+        return Err(exists(target));
+    }
+    Ok(())
+}
+
+fn exists(target: &Path) -> Error {
+    Error::usage_hint(
+        format!("{} exists already", target.display()),
+        "give --force to replace it, or choose a new file name",
+    )
+}
+
+/// Writes `bytes` to `target`: standard output for `-`; otherwise a file written atomically
+/// with mode 0600 (a unique temporary file beside it, fsync, rename), refusing an existing one
+/// (atomically, no check-then-write window) unless `rule.force`.
+pub fn write_output(target: &Path, bytes: &[u8], rule: OutputRule) -> Result<()> {
+    check_output(target, rule)?;
+    if is_stream(target) {
+        return crate::output::raw(bytes);
+    }
+    let existing = if rule.force {
+        keychain_core::fsutil::Existing::Replace
+    } else {
+        keychain_core::fsutil::Existing::Refuse
+    };
+    keychain_core::fsutil::write_output(target, bytes, keychain_core::fsutil::FILE_MODE, existing)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                exists(target)
+            } else {
+                Error::io(format!("cannot write {}", target.display()), e)
+            }
+        })
+}
+
+/// The largest input read from standard input for a file argument (an export, a settings
+/// file, an image).
+pub const MAX_STREAM_INPUT: u64 = 256 * 1024 * 1024;
+
+/// Reads all of standard input (at most `limit` bytes) for a file argument given as `-`,
+/// into a buffer wiped when dropped.
+pub fn read_stdin(what: &str, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
+    let mut raw = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(limit + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::io(format!("cannot read the {what} from standard input"), e))?;
+    if raw.len() as u64 > limit {
+        return Err(Error::usage(format!(
+            "the {what} on standard input is larger than {} MiB",
+            limit / (1024 * 1024)
+        )));
+    }
+    Ok(raw)
+}
+
+/// Refuses a call whose inputs name standard input (`-`) more than once: one stream cannot
+/// feed two files. `inputs` are (flag or argument, path) pairs.
+pub fn one_stdin<'a>(inputs: impl IntoIterator<Item = (&'a str, Option<&'a Path>)>) -> Result<()> {
+    let named: Vec<&str> = inputs
+        .into_iter()
+        .filter(|(_, p)| p.is_some_and(is_stream))
+        .map(|(flag, _)| flag)
+        .collect();
+    if named.len() > 1 {
+        return Err(Error::usage_hint(
+            format!(
+                "{} all name standard input ('-'), which can feed only one of them",
+                named.join(" and ")
+            ),
+            "give the others as files",
+        ));
+    }
+    Ok(())
 }

@@ -63,7 +63,7 @@ impl std::fmt::Display for Holder {
 #[error("{what} ({}) is locked by {}; gave up after {}",
     path.display(),
     holder.as_ref().map_or_else(|| "another process".to_string(), |h| h.to_string()),
-    humantime::format_duration(*waited))]
+    crate::text::duration(*waited))]
 pub struct LockBusy {
     /// What the lock guards, for people ("the audit log", "account 'acme'").
     pub what: String,

@@ -12,6 +12,30 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A duration for people, in words, its two largest units: "1 day 1 hour", "25 minutes",
+/// "8 hours", "30 seconds" (never humantime's "1day 1h"). Every duration keychain prints is
+/// said by this function, so they all read alike.
+pub fn duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return "less than a second".into();
+    }
+    let units = [
+        (secs / 86_400, "day", "days"),
+        (secs % 86_400 / 3_600, "hour", "hours"),
+        (secs % 3_600 / 60, "minute", "minutes"),
+        (secs % 60, "second", "seconds"),
+    ];
+    let first = units.iter().position(|(n, _, _)| *n > 0).unwrap_or(3);
+    units[first..]
+        .iter()
+        .take(2)
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| count(*n as usize, one, many))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Escapes control characters for a terminal, keeping line breaks: the filter every human write
 /// passes through.
 pub fn escape(text: &str) -> Cow<'_, str> {
@@ -59,6 +83,23 @@ fn needs_escape(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_as_words_with_their_two_largest_units() {
+        use std::time::Duration;
+        let said = |s: u64| super::duration(Duration::from_secs(s));
+        assert_eq!(said(90_000), "1 day 1 hour");
+        assert_eq!(said(86_400), "1 day");
+        assert_eq!(said(2 * 86_400 + 59), "2 days");
+        assert_eq!(said(8 * 3_600), "8 hours");
+        assert_eq!(said(3_660), "1 hour 1 minute");
+        assert_eq!(said(61), "1 minute 1 second");
+        assert_eq!(said(1), "1 second");
+        assert_eq!(
+            super::duration(Duration::from_millis(300)),
+            "less than a second"
+        );
+    }
+
     use super::*;
 
     #[test]

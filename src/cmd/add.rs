@@ -42,6 +42,10 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<()> {
         provider: args.provider.changes(),
         user: args.user,
         replace: args.replace,
+        // Off a terminal nobody is prompted, so the secrets can be read and compared: adding
+        // the same account again is a no-op (idempotent provisioning). On a terminal an
+        // existing name is refused before anyone types a secret.
+        same_is_unchanged: !crate::input::Prompter::detect().is_interactive(),
     };
     let wanted = Wanted {
         password: !args.no_password,
@@ -56,6 +60,13 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<()> {
     let added = add(kc, &options, |account, now| {
         secrets::read_into(account, &args.secrets, wanted, now)
     })?;
+    if !added.changed {
+        crate::output::after_save(crate::output::err(&format!(
+            "Account '{}' unchanged: it is stored with these values already.\n",
+            added.name
+        )));
+        return super::set::confirm_change(ctx, "add", &[&added.name], false);
+    }
     let present: Vec<&str> = added.secrets.iter().map(|f| f.as_str()).collect();
     crate::output::after_save(crate::output::err(&format!(
         "Added account '{}' ({}, user {}; secrets: {}).\n",
@@ -68,5 +79,5 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<()> {
             present.join(", ")
         }
     )));
-    ctx.confirm("add", &[&added.name])
+    super::set::confirm_change(ctx, "add", &[&added.name], true)
 }

@@ -57,6 +57,7 @@ pub fn is_var_name(name: &str) -> bool {
 /// comments (see [`crate::reference::parse_env_file`]). An error names the file and the line,
 /// never the line's text.
 pub fn from_files(files: &[std::path::PathBuf]) -> crate::error::Result<Vec<EnvSpec>> {
+    crate::input::one_stdin(files.iter().map(|f| ("--env-file", Some(f.as_path()))))?;
     let mut specs = Vec::new();
     for file in files {
         let text = super::inject::read_text(file, "env file")?;

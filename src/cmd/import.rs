@@ -16,34 +16,77 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::cmd::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit;
+use crate::input;
 use crate::ops::transfer::{Fate, ImportOptions, Imported, import};
 use crate::outcome::Outcome;
+use crate::transfer::StreamBytes;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// An Invantive settings file (.xml) or a file written by 'keychain export' (.age)
+    /// An Invantive settings file (.xml) or a file written by 'keychain export' (.age); - for
+    /// standard input
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Then remove from the settings file each secret the keychain holds with the same value (backup kept beside it, mode 0600)
     #[arg(long)]
     pub strip: bool,
-    /// The age identity file that opens an export (needed for .age files)
+    /// The age identity file that opens an export (needed for .age files); - for standard
+    /// input (then FILE cannot be - too)
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
     /// Overwrite existing accounts of the same name
     #[arg(long)]
     pub replace: bool,
+    /// Name the imported account (a settings file holding one), or each account by a pattern
+    /// of {group}, {connection}, {alias} and {n} (e.g. 'eol-{alias}'). The default joins the
+    /// group, connection and alias, each word once (exact-online-nl-eol)
+    #[arg(long, value_name = "NAME|PATTERN")]
+    pub name: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
+    input::one_stdin([
+        ("FILE", Some(args.file.as_path())),
+        ("--identity", args.identity.as_deref()),
+    ])?;
+    if args.strip && input::is_stream(&args.file) {
+        return Err(Error::usage_hint(
+            "--strip rewrites the settings file, and standard input is not a file",
+            "give the settings file's path instead of -",
+        ));
+    }
+    let stream = |path: &Path, what: &str| -> Result<Option<StreamBytes>> {
+        Ok(if input::is_stream(path) {
+            Some(StreamBytes(input::read_stdin(
+                what,
+                input::MAX_STREAM_INPUT,
+            )?))
+        } else {
+            None
+        })
+    };
+    let file_stream = stream(&args.file, "file to import")?;
+    let identity_stream = match &args.identity {
+        Some(path) => stream(path, "identity")?,
+        None => None,
+    };
     let (kc, json) = (&ctx.open()?, ctx.json());
+    // A stream is named for what it is in messages and the audit log.
+    let shown = |path: &Path| PathBuf::from(input::shown(path, false));
     let request = ImportOptions {
-        file: args.file.clone(),
-        identity: args.identity,
+        file: shown(&args.file),
+        identity: args.identity.as_deref().map(shown),
         strip: args.strip,
         replace: args.replace,
+        file_stream,
+        identity_stream,
+        name: args.name.clone(),
+    };
+    let args = ImportArgs {
+        file: request.file.clone(),
+        ..args
     };
     let done = import(
         kc,

@@ -97,6 +97,8 @@ fn store_kind(args: &InitArgs) -> Result<StoreKind> {
         .or_else(|| std::env::var("VAULT_ADDR").ok().filter(|a| !a.is_empty()))
         .ok_or_else(|| Error::usage("--store openbao needs --addr (or BAO_ADDR/VAULT_ADDR)"))?;
     let absolute = |path: &PathBuf, flag: &str| -> Result<PathBuf> {
+        // Kept in the config and read at every run: a stream read once cannot be that file.
+        crate::input::not_a_stream(path, flag)?;
         std::path::absolute(path).map_err(|e| Error::io(format!("{flag} {}", path.display()), e))
     };
     let auth = match (&args.token_file, &args.role_id_file, &args.secret_id_file) {

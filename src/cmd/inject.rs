@@ -4,8 +4,9 @@
 //!
 //! Order: the whole template is parsed first (a bad reference costs no logon and writes
 //! nothing); then every value is obtained, each secret and TOTP code recorded in the audit log;
-//! only then is the output written, 0600, atomically (a unique temporary file beside it,
-//! fsync, rename), or to standard output with `-`. A failure at any step writes nothing.
+//! only then is the output written under the one rule for output files (`input::write_output`:
+//! 0600, atomically, an existing file refused unless `--force`), or to standard output with
+//! `-`. A failure at any step writes nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -26,10 +27,13 @@ pub struct InjectArgs {
     /// is; \{{ before keychain:// writes a literal {{
     #[arg(value_name = "TEMPLATE")]
     pub template: PathBuf,
-    /// Where to write the result: a file (mode 0600, replaced atomically) or - for standard
-    /// output
+    /// Where to write the result: a file (mode 0600, written atomically; an existing file is
+    /// refused unless --force) or - for standard output
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
+    /// Replace the output FILE if it exists (as a job that regenerates its configuration does)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub logon: LogonArgs,
 }
@@ -38,6 +42,13 @@ pub struct InjectArgs {
 const MAX_TEXT_FILE: u64 = 1024 * 1024;
 
 pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: InjectArgs) -> Result<()> {
+    let rule = crate::input::OutputRule {
+        force: args.force,
+        binary: false,
+    };
+    // Before any value is obtained (and recorded): an output that cannot be written costs
+    // no logon.
+    crate::input::check_output(&args.output, rule)?;
     let text = read_text(&args.template, "template")?;
     let pieces = crate::reference::parse_template(&text).map_err(|e| {
         let mut error = Error::from(e);
@@ -53,16 +64,7 @@ pub fn run(_ctx: &super::Ctx, kc: &Keychain, args: InjectArgs) -> Result<()> {
         login: &login,
     };
     let rendered = crate::ops::inject::render(kc, &opts)?;
-    if args.output == Path::new("-") {
-        return crate::output::raw(rendered.as_bytes());
-    }
-    crate::fsutil::write_output(
-        &args.output,
-        rendered.as_bytes(),
-        crate::fsutil::FILE_MODE,
-        crate::fsutil::Existing::Replace,
-    )
-    .map_err(|e| Error::io(format!("cannot write {}", args.output.display()), e))
+    crate::input::write_output(&args.output, rendered.as_bytes(), rule)
 }
 
 /// A text file given on the command line (- for standard input), read without ever blocking on

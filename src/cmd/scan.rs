@@ -13,11 +13,12 @@ use crate::clock::SharedClock;
 use crate::error::Result;
 use crate::exit::{self, Failure as _};
 use crate::invantive::ScanError;
-use crate::ops::scan::{Found, ScanOptions, Scanned, scan};
+use crate::ops::scan::{Found, ScanOptions, Scanned, scan_with_stdin};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files or folders (searched recursively; symbolic links inside are not followed)
+    /// Files or folders (searched recursively; symbolic links inside are not followed); - for
+    /// standard input (once)
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -29,15 +30,25 @@ pub fn run(
     args: ScanArgs,
 ) -> Result<crate::outcome::Outcome> {
     let json = ctx.json();
+    crate::input::one_stdin(args.paths.iter().map(|p| ("PATH", Some(p.as_path()))))?;
+    let stdin = if args.paths.iter().any(|p| crate::input::is_stream(p)) {
+        let bytes = crate::input::read_stdin("text to scan", crate::input::MAX_STREAM_INPUT)?;
+        Some(crate::transfer::StreamBytes(bytes))
+    } else {
+        None
+    };
     let Scanned {
         findings,
         errors,
         not_recorded,
-    } = scan(&ScanOptions {
-        paths: args.paths,
-        dir: dir.map(Path::to_path_buf),
-        clock: clock.clone(),
-    });
+    } = scan_with_stdin(
+        &ScanOptions {
+            paths: args.paths,
+            dir: dir.map(Path::to_path_buf),
+            clock: clock.clone(),
+        },
+        stdin.as_ref(),
+    );
     if json {
         let found: Vec<serde_json::Value> = findings
             .iter()
@@ -107,32 +118,45 @@ pub fn run(
 }
 
 /// The summary and what to do: `import --strip` for the files import reads (settings files),
-/// by hand for the others, each named.
+/// delete for the backups `import --strip` kept, by hand for the others, each named.
 fn advice(findings: &[Found]) -> String {
     use crate::output::{count, escape_value};
-    // Each file once, in path order, with whether import reads it.
-    let files: BTreeMap<&Path, bool> = findings
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Fix {
+        Import,
+        Delete,
+        ByHand,
+    }
+    // Each file once, in path order, with what to do about it.
+    let files: BTreeMap<&Path, Fix> = findings
         .iter()
-        .map(|f| (f.secret.file.as_path(), f.importable))
+        .map(|f| {
+            let fix = match (f.backup, f.importable) {
+                (true, _) => Fix::Delete,
+                (false, true) => Fix::Import,
+                (false, false) => Fix::ByHand,
+            };
+            (f.secret.file.as_path(), fix)
+        })
         .collect();
-    let (settings, other): (Vec<_>, Vec<_>) =
-        files.iter().partition(|(_, importable)| **importable);
     let mut text = format!(
         "{} in {}.\n",
         count(findings.len(), "plain-text secret", "plain-text secrets"),
         count(files.len(), "file", "files")
     );
-    for (file, _) in settings {
-        text.push_str(&format!(
-            "  import: keychain import '{}' --strip\n",
-            escape_value(&file.display().to_string())
-        ));
-    }
-    for (file, _) in other {
-        text.push_str(&format!(
-            "  by hand (import reads only settings*.xml): {}: store each secret with 'keychain add' or 'keychain set', then remove it from the file\n",
-            escape_value(&file.display().to_string())
-        ));
+    for wanted in [Fix::Import, Fix::Delete, Fix::ByHand] {
+        for (file, _) in files.iter().filter(|(_, fix)| **fix == wanted) {
+            let shown = escape_value(&file.display().to_string()).into_owned();
+            text.push_str(&match wanted {
+                Fix::Import => format!("  import: keychain import '{shown}' --strip\n"),
+                Fix::Delete => format!(
+                    "  delete: {shown} is a backup 'keychain import --strip' kept (its secrets were moved into the keychain); delete it once the import is checked\n"
+                ),
+                Fix::ByHand => format!(
+                    "  by hand (import reads only settings*.xml): {shown}: store each secret with 'keychain add' or 'keychain set', then remove it from the file\n"
+                ),
+            });
+        }
     }
     text
 }

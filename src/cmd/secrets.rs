@@ -32,12 +32,13 @@ fn not_given(what: &str, give: &str, decline: &str) -> Error {
 
 /// Reads the secrets named by `args` (and prompts for `wanted` ones on a terminal) into `account`.
 pub fn read_into(account: &mut Account, args: &SecretArgs, wanted: Wanted, now: i64) -> Result<()> {
-    input::at_most_one_stdin([
-        args.password_file.as_deref(),
-        args.totp_file.as_deref(),
-        args.client_secret_file.as_deref(),
-        args.refresh_token_file.as_deref(),
-        args.totp_check_file.as_deref(),
+    input::one_stdin([
+        ("--password-file", args.password_file.as_deref()),
+        ("--totp-file", args.totp_file.as_deref()),
+        ("--totp-qr", args.totp_qr.as_deref()),
+        ("--client-secret-file", args.client_secret_file.as_deref()),
+        ("--refresh-token-file", args.refresh_token_file.as_deref()),
+        ("--totp-check-file", args.totp_check_file.as_deref()),
     ])?;
     let prompter = Prompter::detect();
     if !prompter.is_interactive() {
@@ -140,17 +141,20 @@ fn read_totp(prompter: &Prompter, args: &SecretArgs, prompt: bool) -> Result<Opt
         None => crate::totp::single(entries),
     };
     if let Some(image) = &args.totp_qr {
-        return TotpSecret::all_from_qr_image(image)
-            .and_then(pick)
-            .map(Some)
-            .map_err(|e| {
-                Error::usage_hint(
-                    format!("{}: {e}", image.display()),
-                    e.hint().unwrap_or_else(|| {
-                        "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file".into()
-                    }),
-                )
-            });
+        let found = if input::is_stream(image) {
+            let bytes = input::read_stdin("QR code image", input::MAX_STREAM_INPUT)?;
+            TotpSecret::all_from_qr_bytes(std::path::Path::new("standard input"), &bytes)
+        } else {
+            TotpSecret::all_from_qr_image(image)
+        };
+        return found.and_then(pick).map(Some).map_err(|e| {
+            Error::usage_hint(
+                format!("{}: {e}", input::shown(image, false)),
+                e.hint().unwrap_or_else(|| {
+                    "give a sharp PNG or JPEG of the QR code, or the secret with --totp-file".into()
+                }),
+            )
+        });
     }
     let text = match &args.totp_file {
         Some(path) => SecretSource::parse(path).read("TOTP secret")?,

@@ -1,5 +1,6 @@
 //! `keychain set`: change fields of an account (`ops::set`), new secrets read from the files
-//! named. A call that changes nothing is an error (exit 2).
+//! named. A call that names no field is an error (exit 2); one whose values the account already
+//! has succeeds and says "unchanged" (`"changed": false` in JSON), so provisioning can be rerun.
 
 use clap::Args;
 
@@ -86,12 +87,33 @@ pub fn run(ctx: &Ctx, args: SetArgs) -> Result<()> {
     let changed = set(kc, &options, |account, now| {
         secrets::read_into(account, &args.secrets, wanted, now)
     })?;
-    crate::output::after_save(crate::output::err(&format!(
-        "Updated account '{}': {}.\n",
-        changed.name,
-        changed.fields.join(", ")
-    )));
-    ctx.confirm("set", &[&args.name])
+    crate::output::after_save(crate::output::err(&if changed.fields.is_empty() {
+        format!(
+            "Account '{}' unchanged: it already has these values.\n",
+            changed.name
+        )
+    } else {
+        format!(
+            "Updated account '{}': {}.\n",
+            changed.name,
+            changed.fields.join(", ")
+        )
+    }));
+    confirm_change(ctx, "set", &[&args.name], !changed.fields.is_empty())
+}
+
+/// The confirmation of a provisioning command that may change nothing: `ctx.confirm`'s
+/// document with `"changed"` beside it, so a script (or Ansible's `changed_when`) can tell.
+pub fn confirm_change(ctx: &Ctx, command: &str, accounts: &[&str], changed: bool) -> Result<()> {
+    if ctx.json() {
+        crate::output::raw(
+            crate::json::document(serde_json::json!({
+                "ok": true, "command": command, "accounts": accounts, "changed": changed,
+            }))
+            .as_bytes(),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -90,6 +90,10 @@ impl SettingsArgs {
             .clone()
             .map(PathBuf::from)
             .filter(|p| !p.as_os_str().is_empty());
+        if let Some(file) = &given {
+            // Read whenever the key is needed, and standard input may be a command's own.
+            crate::input::not_a_stream(file, "--passphrase-file")?;
+        }
         Ok(Settings {
             lock_timeout: settings::lock_timeout(self.lock_timeout.as_deref())?,
             keyring_timeout: settings::keyring_timeout(self.keyring_timeout.as_deref()),

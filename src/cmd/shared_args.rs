@@ -90,10 +90,11 @@ pub struct SecretArgs {
     /// Read the password from FILE (- for standard input)
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// Read the TOTP secret from FILE: a base32 secret, an otpauth:// URI or an otpauth-migration:// export
+    /// Read the TOTP secret from FILE (- for standard input): a base32 secret, an otpauth:// URI
+    /// or an otpauth-migration:// export
     #[arg(long, value_name = "FILE", conflicts_with = "totp_qr")]
     pub totp_file: Option<PathBuf>,
-    /// Read the TOTP secret from a PNG or JPEG image of its QR code
+    /// Read the TOTP secret from a PNG or JPEG image of its QR code (- for standard input)
     #[arg(long, value_name = "IMAGE")]
     pub totp_qr: Option<PathBuf>,
     /// Which entry of a Google Authenticator export (several accounts in one QR or

@@ -136,7 +136,7 @@ fn to_text(kc: &Keychain, status: &Status) -> String {
         Some(Some(t)) => format!(
             "Unlocked   until {} (in {})\n",
             clock::rfc3339(t),
-            humantime::format_duration(std::time::Duration::from_secs(
+            crate::text::duration(std::time::Duration::from_secs(
                 t.saturating_sub(now).max(0) as u64 / 60 * 60
             ))
         ),

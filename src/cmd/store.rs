@@ -16,7 +16,8 @@ pub enum StoreCommand {
     /// or back), sealed to that keychain's recipients
     ///
     /// The target is an initialised keychain folder ('keychain --dir DIR init ...'); an account
-    /// that already exists there is refused (exit 2) and nothing more is copied. Each account
+    /// that already exists there is refused (exit 2) and nothing more is copied, unless it is
+    /// the same account (then it is left as it is: running the copy again changes nothing). Each account
     /// stays locked here while it is copied. Give --move to remove each account here once it
     /// is stored there: a refresh-token chain used from two keychains breaks at every refresh.
     Copy(StoreCopyArgs),
@@ -48,7 +49,12 @@ pub fn copy(ctx: &Ctx, args: StoreCopyArgs) -> Result<()> {
             "{verb} account '{name}' to {there}.\n"
         )));
     };
-    let names = store::copy(kc, &options, super::warn_stray, copied)?;
+    let unchanged = |name: &str| {
+        crate::output::after_save(crate::output::err(&format!(
+            "Account '{name}' unchanged: the target holds it with these values already.\n"
+        )));
+    };
+    let names = store::copy(kc, &options, super::warn_stray, copied, unchanged)?;
     if !args.remove && !names.is_empty() {
         crate::output::after_save(crate::output::err(
             "note: the accounts are now in both keychains; use only one of them for logons ('keychain rm' them here), or each breaks the other's refresh-token chain\n",

@@ -54,7 +54,7 @@ pub fn unlock(ctx: &Ctx, args: UnlockArgs) -> Result<()> {
             crate::output::after_save(crate::output::err(&format!(
                 "Unlocked {} for {}, until {} ('keychain status' shows it).\n",
                 kc.dir.display(),
-                humantime::format_duration(args.duration),
+                crate::text::duration(args.duration),
                 crate::clock::rfc3339(until)
             )));
         }

@@ -446,7 +446,7 @@ fn audit_verify_detects_a_rollback_to_an_older_copy() {
     let (kc, log, _) = logged_keychain();
     let old = std::fs::read(&log).unwrap();
     kc.ok(&["show", "acme", "--reveal", "password"]);
-    kc.ok(&["rm", "gamma"]);
+    kc.ok(&["rm", "-f", "gamma"]);
     std::fs::write(&log, old).unwrap();
     verify_fails_at(&kc, "rollback", &["anchor records 7"]);
     // Fail closed: nothing is revealed while the log does not match its anchor.

@@ -427,7 +427,7 @@ fn import_strip_of_the_documented_example_moves_user_password_and_totp_and_strip
 
     let out = kc.run(&["import", file.to_str().unwrap(), "--strip"]);
     assert_success(&out, &["import", "--strip"]);
-    let name = "exact-exact-online-background-eol";
+    let name = "exact-online-background-eol";
     let show: serde_json::Value = serde_json::from_str(&kc.ok(&["show", name, "--json"])).unwrap();
     assert_eq!(show["user"], "john.doe@acme.com");
     assert_eq!(show["provider"]["kind"], "exact-nl");
@@ -500,7 +500,7 @@ fn import_strip_leaves_a_value_the_keychain_holds_differently() {
     let file = kc.tmp.path().join("settings-seed-example.xml");
     std::fs::copy(settings_fixture("settings-seed-example.xml"), &file).unwrap();
     kc.ok(&["import", file.to_str().unwrap()]);
-    let name = "exact-exact-online-background-eol";
+    let name = "exact-online-background-eol";
     let other = kc.file("other-pw", "a-different-password\n");
     kc.ok(&["set", name, "--password-file", other.to_str().unwrap()]);
 

@@ -53,7 +53,7 @@ fn set_and_rm_with_the_anchor_deleted_change_nothing_and_exit_7() {
     assert!(stderr(&out).contains("anchor"), "{}", stderr(&out));
     assert_eq!(std::fs::read(kc.record("acme")).unwrap(), before);
 
-    let out = kc.run(&["rm", "acme"]);
+    let out = kc.run(&["rm", "-f", "acme"]);
     assert_exit(&out, 7);
     assert_eq!(std::fs::read(kc.record("acme")).unwrap(), before);
 
@@ -166,7 +166,7 @@ fn a_removed_record_put_back_is_a_replay_and_a_new_account_of_that_name_is_not()
     let kc = Kc::with_file_store();
     kc.add_account("acme");
     let old = std::fs::read(kc.record("acme")).unwrap();
-    kc.ok(&["rm", "acme"]);
+    kc.ok(&["rm", "-f", "acme"]);
     std::fs::write(kc.record("acme"), &old).unwrap();
     assert_exit(&kc.run(&["show", "acme", "--reveal", "password"]), 7);
 

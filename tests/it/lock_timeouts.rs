@@ -144,7 +144,7 @@ fn every_lock_held_by_a_stopped_process_times_out_naming_the_holder() {
     let table: Vec<(&str, Vec<&str>)> = vec![
         ("locks/acme.lock", vec!["login", "acme"]),
         ("locks/acme.lock", vec!["set", "acme", "--user", "someone"]),
-        ("locks/acme.lock", vec!["rm", "acme"]),
+        ("locks/acme.lock", vec!["rm", "-f", "acme"]),
         ("audit.lock", vec!["totp", "acme"]),
         ("audit.lock", vec!["show", "acme", "--reveal", "password"]),
         ("audit.lock", vec!["login", "acme"]),

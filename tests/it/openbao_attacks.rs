@@ -301,7 +301,7 @@ fn a_removed_member_cannot_plant_a_record_under_the_key_it_kept_nor_bring_back_a
         .etl1
         .run(&["set", "acme", "--password-file", pw.to_str().unwrap()]);
     assert_exit(&out, 7);
-    t.etl1.ok(&["rm", "acme"]);
+    t.etl1.ok(&["rm", "-f", "acme"]);
     t.etl1.add_account("acme");
     assert!(reveal(&t.etl1).contains(CANARY_PASSWORD));
     t.etl1.ok(&["audit", "verify"]);

@@ -539,9 +539,11 @@ fn store_copy_moves_a_local_keychain_into_a_shared_one_and_back() {
     let secret = shared.ok(&["show", "acme", "--reveal", "password"]);
     assert_eq!(secret.trim(), support::CANARY_PASSWORD);
 
-    // And back, into a new local keychain; an account already there is refused.
+    // And back, into a new local keychain; another account of a name already there is
+    // refused (the same account would be left as it is, unchanged).
     let back = support::Kc::with_file_store();
     back.add_account("beta");
+    back.ok(&["set", "beta", "--user", "someone-else"]);
     let back_dir = back.dir.to_str().unwrap();
     shared.ok(&["store", "copy", "--to", back_dir, "acme"]);
     assert_eq!(

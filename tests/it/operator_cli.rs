@@ -35,7 +35,7 @@ fn add_without_provider_is_refused_naming_the_flag_and_stores_nothing() {
 }
 
 #[test]
-fn set_without_a_change_is_an_error_and_writes_nothing() {
+fn set_without_a_field_is_an_error_and_a_set_that_changes_nothing_writes_nothing() {
     let kc = Kc::with_file_store();
     kc.add_account("acme");
     let before = std::fs::read(kc.record("acme")).unwrap();
@@ -46,9 +46,10 @@ fn set_without_a_change_is_an_error_and_writes_nothing() {
         "{}",
         stderr(&out)
     );
+    // The values it already has: idempotent, exit 0 (issue 23 point 7), nothing written.
     let out = kc.run(&["set", "acme", "--user", "dwho"]);
-    assert_exit(&out, 2);
-    assert!(stderr(&out).contains("nothing changed"), "{}", stderr(&out));
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
     assert_eq!(std::fs::read(kc.record("acme")).unwrap(), before);
 }
 

@@ -154,7 +154,7 @@ impl World {
             plain(&["login", "acme", "--format", "json"]),
             plain(&["audit"]),
             plain(&["audit", "--json"]),
-            plain(&["audit", "--html", html.to_str().unwrap()]),
+            plain(&["audit", "--html", html.to_str().unwrap(), "--force"]),
             plain(&["audit", "verify"]),
             (
                 ["audit", "fingerprint", "acme", "password"]
@@ -339,7 +339,7 @@ fn changes(w: &World, round: &str) -> Vec<Change> {
             },
         },
         Change {
-            args: s(&["rm", &new_name]),
+            args: s(&["rm", "-f", &new_name]),
             saved: {
                 let n = new_name.clone();
                 Box::new(move |w| !w.kc.ok(&["list", "--json"]).contains(&format!("\"{n}\"")))

@@ -178,8 +178,8 @@ fn import_creates_one_account_per_database_with_unescaped_secrets_then_strips_th
         "{text}"
     );
 
-    let nl = "exact-exact-online-nl-eol";
-    let be = "exact-exact-online-be-app-eolbe";
+    let nl = "exact-online-nl-eol";
+    let be = "exact-online-be-app-eolbe";
     let tl = "cloud-teamleader-tl";
     let show: serde_json::Value = serde_json::from_str(&kc.ok(&["show", nl, "--json"])).unwrap();
     assert_eq!(show["provider"]["kind"], "exact-nl");
@@ -266,7 +266,7 @@ fn import_never_overwrites_and_strips_only_values_the_keychain_holds() {
     let other = kc.file("other-pw", "changed-since-import\n");
     kc.ok(&[
         "set",
-        "exact-exact-online-nl-eol",
+        "exact-online-nl-eol",
         "--password-file",
         other.to_str().unwrap(),
     ]);

@@ -186,13 +186,14 @@ fn inject_renders_a_template_into_a_private_file() {
     assert_exit(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "u=dwho");
 
-    // Rendering again replaces the file (a cron job's refresh), still 0600.
+    // Rendering again replaces the file with --force (a cron job's refresh), still 0600.
     std::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o644)).unwrap();
     kc.ok(&[
         "inject",
         template.to_str().unwrap(),
         "-o",
         output.to_str().unwrap(),
+        "--force",
     ]);
     assert_eq!(
         std::fs::metadata(&output).unwrap().permissions().mode() & 0o777,
@@ -228,6 +229,7 @@ fn inject_writes_nothing_for_a_bad_template() {
             path.to_str().unwrap(),
             "-o",
             output.to_str().unwrap(),
+            "--force",
         ]);
         assert_exit(&out, code);
         assert!(

@@ -100,9 +100,10 @@ fn secret_from_stdin_never_appears_in_files_or_messages() {
     let out = kc.run_stdin(&args, &format!("{secret}\n"));
     assert_success(&out, &args);
     let mut seen = vec![out.stdout, out.stderr];
-    // Errors about the account must not quote it either.
+    // Errors about the account must not quote it either (the same account added again is
+    // unchanged and succeeds: another scope makes it a refused one).
     for args in [
-        &add_args("acme", &["--password-file", "-"])[..],
+        &add_args("acme", &["--password-file", "-", "--scope", "other"])[..],
         &["show", "acme", "--reveal", "client-secret"],
         &["show", "nope"],
     ] {
@@ -386,7 +387,7 @@ fn set_changes_fields_and_clear_removes_a_secret() {
 fn rm_removes_the_account() {
     let kc = Kc::with_file_store();
     kc.add_account("acme");
-    kc.ok(&["rm", "acme"]);
+    kc.ok(&["rm", "-f", "acme"]);
     assert!(!kc.record("acme").exists());
     assert_exit(&kc.run(&["show", "acme"]), 3);
 }

@@ -98,6 +98,18 @@ pub fn scan_file(path: &Path) -> Result<Vec<PlaintextSecret>, ScanError> {
     }
 }
 
+/// Scans text read from a stream (`label` names it): as a settings file when it is XML (it
+/// starts with `<`), else as text.
+pub fn scan_bytes(label: &Path, bytes: &[u8]) -> Result<Vec<PlaintextSecret>, ScanError> {
+    let text = super::xml::text_of(label, bytes)?;
+    if text.trim_start().starts_with('<') {
+        let doc = parse_xml(label, &text)?;
+        settings_findings(label, &doc)
+    } else {
+        Ok(text_findings(label, &text))
+    }
+}
+
 pub(super) fn scan_dir(
     dir: &Path,
     findings: &mut Vec<PlaintextSecret>,
@@ -134,7 +146,13 @@ pub(super) fn scan_dir(
 /// the only kind scanned element by element. A secret found in any other file (a `.config`,
 /// `.ini`, `.txt` or plain `.xml`) was found by its text and must be moved by hand.
 pub fn importable(path: &Path) -> bool {
-    is_settings_name(path)
+    is_settings_name(path) && !is_strip_backup(path)
+}
+
+/// Whether `path` is a backup that `import --strip` kept (`NAME.keychain-backup-STAMP`): its
+/// secrets were moved into the keychain, so the advice is to delete it, not to import it.
+pub fn is_strip_backup(path: &Path) -> bool {
+    file_name(path).contains(BACKUP_MARK)
 }
 
 pub(super) fn is_settings_name(path: &Path) -> bool {

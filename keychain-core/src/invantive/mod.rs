@@ -33,7 +33,12 @@ mod props;
 mod tests;
 
 pub use error::ScanError;
-pub use find::{PlaintextSecret, importable, scan_file, scan_paths, scan_paths_all};
-pub use settings::{ImportCandidate, SettingsFile, parse_settings, read_settings, slugify};
+pub use find::{
+    PlaintextSecret, importable, is_strip_backup, scan_bytes, scan_file, scan_paths, scan_paths_all,
+};
+pub use settings::{
+    ImportCandidate, SettingsFile, parse_settings, read_settings, rename_candidates,
+    settings_from_bytes, slugify,
+};
 pub use strip::{strip_secrets, strip_spots};
 pub use xml::Spot;

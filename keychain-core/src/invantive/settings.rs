@@ -95,7 +95,17 @@ pub(super) const FIELD_KEYS: &[(SecretField, &str, bool)] = &[
 /// `api-redirect-url`, `totp-secret`, `api-client-secret`, `api-refresh-token`). Within one
 /// connection string the last pair of a key wins, as in a driver.
 pub fn read_settings(path: &Path) -> Result<SettingsFile, ScanError> {
-    let text = Zeroizing::new(read_text(path)?);
+    settings_from_text(path, Zeroizing::new(read_text(path)?))
+}
+
+/// As [`read_settings`], for a settings file read from a stream: `label` names it in messages
+/// (e.g. "standard input").
+pub fn settings_from_bytes(label: &Path, bytes: &[u8]) -> Result<SettingsFile, ScanError> {
+    let text = super::xml::text_of(label, bytes)?;
+    settings_from_text(label, text)
+}
+
+fn settings_from_text(path: &Path, text: Zeroizing<String>) -> Result<SettingsFile, ScanError> {
     let doc = parse_xml(path, &text)?;
     let mut spots: Vec<Spot> = document_secrets(path, &doc)?
         .into_iter()
@@ -243,20 +253,69 @@ pub(super) fn unique_name(base: &str, taken: &[ImportCandidate]) -> String {
     name
 }
 
-/// Lower-case ASCII letters and digits joined by single dashes: `Exact Online NL` → `exact-online-nl`.
+/// Lower-case ASCII letters and digits joined by single dashes, each word once: a word already
+/// said by an earlier part is left out, so a group named after the provider does not repeat it
+/// (`["Exact", "Exact Online NL", "eol"]` → `exact-online-nl-eol`, not
+/// `exact-exact-online-nl-eol`).
 pub fn slugify(parts: &[&str]) -> String {
-    let mut out = String::new();
+    let mut words: Vec<String> = Vec::new();
     for part in parts {
-        for c in part.chars() {
-            if c.is_ascii_alphanumeric() {
-                out.push(c.to_ascii_lowercase());
-            } else if !out.is_empty() && !out.ends_with('-') {
-                out.push('-');
+        let earlier = words.len();
+        for word in part
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+        {
+            if !words[..earlier].contains(&word) {
+                words.push(word);
             }
         }
-        if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
     }
-    out.trim_end_matches('-').to_string()
+    words.join("-")
+}
+
+/// Names the candidates of a settings file by `template`: with placeholders (`{group}`,
+/// `{connection}`, `{alias}`, each slugified; `{n}` the candidate's number from 1), a pattern
+/// for every candidate; without, a literal name, which fits a file holding one account only.
+/// Names made twice get `-2`, `-3`, ...
+pub fn rename_candidates(candidates: &mut [ImportCandidate], template: &str) -> Result<(), String> {
+    let pattern = template.contains('{');
+    if !pattern && candidates.len() > 1 {
+        return Err(format!(
+            "--name {template} names one account, and the file holds {}: give a pattern such as '{{connection}}-{{alias}}' (placeholders {{group}}, {{connection}}, {{alias}}, {{n}})",
+            candidates.len()
+        ));
+    }
+    let mut named: Vec<String> = Vec::with_capacity(candidates.len());
+    for (i, c) in candidates.iter_mut().enumerate() {
+        let base = template
+            .replace("{group}", &slugify(&[c.group.as_deref().unwrap_or("")]))
+            .replace(
+                "{connection}",
+                &slugify(&[c.connection.as_deref().unwrap_or("")]),
+            )
+            .replace("{alias}", &slugify(&[c.alias.as_deref().unwrap_or("")]))
+            .replace("{n}", &(i + 1).to_string());
+        if let Some(unknown) = base.find('{') {
+            return Err(format!(
+                "--name {template}: unknown placeholder at '{}'; use {{group}}, {{connection}}, {{alias}} or {{n}}",
+                &base[unknown..]
+            ));
+        }
+        // A placeholder that was empty leaves doubled or trailing dashes: tidied.
+        let base = base
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let mut name = base.clone();
+        let mut n = 2;
+        while named.contains(&name) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        named.push(name.clone());
+        c.name = name;
+    }
+    Ok(())
 }

@@ -140,8 +140,8 @@ fn parses_import_candidates_with_unescaped_secrets() {
     assert_eq!(
         names,
         vec![
-            "exact-exact-online-nl-eol",
-            "exact-exact-online-be-app-eolbe",
+            "exact-online-nl-eol",
+            "exact-online-be-app-eolbe",
             "cloud-teamleader-tl"
         ]
     );
@@ -203,7 +203,7 @@ fn parses_import_candidates_with_unescaped_secrets() {
 fn slugifies_names() {
     assert_eq!(
         slugify(&["Exact", "Exact Online NL", "eol"]),
-        "exact-exact-online-nl-eol"
+        "exact-online-nl-eol"
     );
     assert_eq!(slugify(&["", "  Ça va?? ", "x"]), "a-va-x");
     assert_eq!(slugify(&["", "", ""]), "");
@@ -352,7 +352,7 @@ fn the_documented_example_has_its_logon_code_and_password_on_the_database_elemen
     let [c] = &file.candidates[..] else {
         panic!("one candidate expected: {:?}", file.candidates)
     };
-    assert_eq!(c.name, "exact-exact-online-background-eol");
+    assert_eq!(c.name, "exact-online-background-eol");
     assert_eq!(c.provider.map(|k| k.name()), Some("exact-nl"));
     assert_eq!(c.user.as_deref(), Some("john.doe@acme.com"));
     assert_eq!(

@@ -43,6 +43,22 @@ pub(super) fn read_text(path: &Path) -> Result<String, ScanError> {
     })
 }
 
+/// The text of a file read from a stream (`label` names it), capped and checked as
+/// [`read_text`] checks a file's.
+pub(super) fn text_of(label: &Path, bytes: &[u8]) -> Result<Zeroizing<String>, ScanError> {
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(ScanError::TooLarge {
+            file: label.to_path_buf(),
+            limit: MAX_FILE,
+        });
+    }
+    std::str::from_utf8(bytes)
+        .map(|t| Zeroizing::new(t.to_string()))
+        .map_err(|_| ScanError::NotUtf8 {
+            file: label.to_path_buf(),
+        })
+}
+
 pub(super) fn parse_xml<'a>(
     path: &Path,
     text: &'a str,

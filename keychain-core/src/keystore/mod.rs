@@ -229,7 +229,7 @@ pub fn with_timeout<T: Send + 'static>(
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
     /// A call did not return in time (a hung Secret Service); the call is abandoned.
-    #[error("the {store} did not answer within {}", humantime::format_duration(*.waited))]
+    #[error("the {store} did not answer within {}", crate::text::duration(*.waited))]
     Timeout {
         /// The store, as people call it ("Secret Service").
         store: &'static str,

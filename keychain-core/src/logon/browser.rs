@@ -146,7 +146,7 @@ impl<'r> Browser<'r> {
         if status == 429 || status >= 500 {
             return Err(LogonError::Unavailable {
                 step: next.step.clone(),
-                path: next.url.path().into(),
+                path: crate::oauth::endpoint(&next.url),
                 reason: format!("HTTP {status}"),
             });
         }
@@ -202,7 +202,7 @@ impl<'r> Browser<'r> {
                 Some(refused) => LogonError::Policy(refused),
                 None => LogonError::Unavailable {
                     step: r.step.clone(),
-                    path: r.url.path().into(),
+                    path: crate::oauth::endpoint(&r.url),
                     reason: crate::oauth::describe_send_error(&e),
                 },
             }
@@ -252,12 +252,12 @@ impl<'r> Browser<'r> {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| LogonError::Protocol {
                 step: prev.step.clone(),
-                path: prev.url.path().into(),
+                path: crate::oauth::endpoint(&prev.url),
                 detail: format!("HTTP {status} without a Location"),
             })?;
         let url = prev.url.join(location).map_err(|_| LogonError::Protocol {
             step: prev.step.clone(),
-            path: prev.url.path().into(),
+            path: crate::oauth::endpoint(&prev.url),
             detail: "a Location that is not a URL".into(),
         })?;
         if self.debug.is_some() {

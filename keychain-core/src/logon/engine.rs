@@ -172,7 +172,7 @@ impl Logon<'_, '_, '_> {
         let at = self.browser.provider_time();
         let Some(totp) = self.totp.as_deref_mut() else {
             return Err(LogonError::TotpRequired {
-                path: page_url.path().into(),
+                path: crate::oauth::endpoint(page_url),
             });
         };
         let code = totp.code(at)?;
@@ -208,13 +208,13 @@ impl Logon<'_, '_, '_> {
         }
         Err(LogonError::TooManySteps {
             hops: MAX_HOPS,
-            path: next.url.path().into(),
+            path: crate::oauth::endpoint(&next.url),
         })
     }
 
     /// Decides what to send next from a page.
     fn interpret(&mut self, at: &Request, status: u16, page: &Page) -> Result<Request, LogonError> {
-        let path = at.url.path().to_string();
+        let path = crate::oauth::endpoint(&at.url);
         // LemonLDAP::NG answers a wrong password or code with HTTP 200 and a message marker.
         let words = |table: &[(&str, &'static str)], code: &str| {
             table.iter().find(|(c, _)| *c == code).map(|(_, w)| *w)

@@ -42,7 +42,7 @@ pub(super) fn finish(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let path = at.url.path().to_string();
+    let path = crate::oauth::endpoint(&at.url);
     if let Some(error) = get("error") {
         let description =
             get("error_description").map(|d| crate::scrub::sanitize(d.expose_secret(), scrubber));

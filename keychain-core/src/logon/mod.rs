@@ -141,7 +141,7 @@ pub struct LogonStats {
     pub code_posts: u32,
 }
 
-/// Why a logon failed. Texts name the step, the URL path and field names, never values.
+/// Why a logon failed. Texts name the step, the host and path (see `crate::oauth::endpoint`) and field names, never values.
 #[derive(Debug, thiserror::Error)]
 pub enum LogonError {
     /// The provider refused what was sent in `step`. Not retried; check the stored credentials.
@@ -179,7 +179,7 @@ pub enum LogonError {
     Unavailable {
         /// Which step was under way.
         step: String,
-        /// The URL path that failed (no query, no host).
+        /// The host and path that failed (no query).
         path: String,
         /// What went wrong, in keychain's words.
         reason: String,
@@ -190,7 +190,7 @@ pub enum LogonError {
     Protocol {
         /// Which step was under way.
         step: String,
-        /// The URL path that answered (no query, no host).
+        /// The host and path that answered (no query).
         path: String,
         /// What was wrong, naming fields, never values.
         detail: String,
@@ -198,7 +198,7 @@ pub enum LogonError {
     /// A page the engine does not know how to answer.
     #[error("unknown page at {path} (HTTP {status}; fields: {}): the provider's logon pages may have changed", if .fields.is_empty() { "none".to_string() } else { .fields.join(", ") })]
     UnknownPage {
-        /// The URL path of the page (no query, no host).
+        /// The host and path of the page (no query).
         path: String,
         /// The page's HTTP status.
         status: u16,
@@ -208,7 +208,7 @@ pub enum LogonError {
     /// The provider asks for a one-time code and no TOTP source was given.
     #[error("{path} asks for a one-time code, but this account has no TOTP secret")]
     TotpRequired {
-        /// The URL path of the page asking for the code.
+        /// The host and path of the page asking for the code.
         path: String,
     },
     /// The TOTP source failed (the step guard refused, or a fresh step is too far away); the
@@ -221,7 +221,7 @@ pub enum LogonError {
     TooManySteps {
         /// How many pages were followed (the engine's limit).
         hops: u32,
-        /// The URL path of the last page.
+        /// The host and path of the last page.
         path: String,
     },
     /// The debug pages folder cannot be used (not a private folder of this user's) or a page

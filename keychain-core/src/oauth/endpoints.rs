@@ -22,7 +22,7 @@ pub enum DiscoveryError {
     /// learnt; try again later.
     #[error("OpenID discovery at {path} failed: {reason}")]
     Unavailable {
-        /// The URL path of the discovery document (no query, no host).
+        /// The host and path of the discovery document (no query; see [`super::endpoint`]).
         path: String,
         /// What went wrong, in words that carry no value from the answer.
         reason: String,
@@ -31,7 +31,7 @@ pub enum DiscoveryError {
     /// issuer URL is probably wrong.
     #[error("OpenID discovery at {path} answered something unexpected: {detail}")]
     Protocol {
-        /// The URL path of the discovery document (no query, no host).
+        /// The host and path of the discovery document (no query; see [`super::endpoint`]).
         path: String,
         /// Which field was missing or malformed; never its value.
         detail: String,
@@ -74,7 +74,7 @@ pub fn discover(
         issuer.path().trim_end_matches('/')
     );
     url.set_path(&path);
-    let path = url.path().to_string();
+    let path = super::endpoint(&url);
     let resp = client
         .get(url)
         .send()

@@ -59,6 +59,18 @@ pub enum ErrorClass {
 
 /// A short reason for a failed send, without the URL (reqwest's texts include it, and a URL
 /// may carry a code or token).
+/// Where a request went, for an error: the host (and port, when not the scheme's default) and
+/// the path, never the query or any user info: "sso.example.com/.well-known/openid-configuration".
+/// Every network error names the host it was talking to, so a person knows which machine did
+/// not answer.
+pub fn endpoint(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("(no host)");
+    match url.port() {
+        Some(port) => format!("{host}:{port}{}", url.path()),
+        None => format!("{host}{}", url.path()),
+    }
+}
+
 pub(crate) fn describe_send_error(e: &reqwest::Error) -> String {
     if let Some(foreign) = loopback::foreign_listener(e) {
         foreign.to_string()

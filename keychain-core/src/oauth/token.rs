@@ -74,7 +74,7 @@ pub enum TokenError {
     /// It says nothing about the grant, so the refresh token is kept.
     #[error("the token endpoint {path} refused the request: HTTP {status} {error}{}; the stored refresh token was kept", describe(.description))]
     Refused {
-        /// The URL path of the token endpoint (no query, no host).
+        /// The host and path of the token endpoint (no query; see [`super::endpoint`]).
         path: String,
         /// The HTTP status code.
         status: u16,
@@ -100,7 +100,7 @@ pub enum TokenError {
     /// Unreachable, timed out or a server error: nothing was decided, try again later.
     #[error("the token endpoint {path} is unavailable: {reason}")]
     Unavailable {
-        /// The URL path of the token endpoint (no query, no host).
+        /// The host and path of the token endpoint (no query; see [`super::endpoint`]).
         path: String,
         /// What went wrong (a timeout, a refused connection, an HTTP 5xx), without values.
         reason: String,
@@ -108,7 +108,7 @@ pub enum TokenError {
     /// An answer that fits no rule of OAuth2.
     #[error("the token endpoint {path} answered something unexpected: {detail}")]
     Protocol {
-        /// The URL path of the token endpoint (no query, no host).
+        /// The host and path of the token endpoint (no query; see [`super::endpoint`]).
         path: String,
         /// Which field was missing or malformed; never its value.
         detail: String,
@@ -120,7 +120,7 @@ pub enum TokenError {
         "the token endpoint {path} answered something unexpected: {detail} (it carried a new refresh token)"
     )]
     UnusableWithRefreshToken {
-        /// The URL path of the token endpoint (no query, no host).
+        /// The host and path of the token endpoint (no query; see [`super::endpoint`]).
         path: String,
         /// What made the answer unusable; never a value from it.
         detail: String,
@@ -229,7 +229,7 @@ fn post(
     sent: &[&SecretString],
 ) -> Result<TokenResponse, TokenError> {
     guard.policy.check("token request", url, true)?;
-    let path = url.path().to_string();
+    let path = super::endpoint(url);
     let resp = client
         .post(url.clone())
         .header(

@@ -1,4 +1,7 @@
-//! `add`: onboard an account. Never overwrites an existing one without `replace`.
+//! `add`: onboard an account. Never overwrites an existing one without `replace`; with
+//! `same_is_unchanged`, adding an account exactly as it is stored (provider settings, user,
+//! every secret, compared in constant time) changes nothing and succeeds, so provisioning can be
+//! run again.
 
 use crate::audit::Action;
 use crate::audit::Event;
@@ -23,6 +26,11 @@ pub struct AddOptions {
     pub user: String,
     /// Overwrite an existing account of this name.
     pub replace: bool,
+    /// When an account of this name exists (and `replace` is not given), read the secrets and
+    /// succeed without a change if it is the same account; otherwise an existing account is
+    /// refused at once, before any secret is asked for (a front end sets this when no person
+    /// would be prompted).
+    pub same_is_unchanged: bool,
 }
 
 /// An account added.
@@ -36,6 +44,8 @@ pub struct Added {
     pub user: String,
     /// The secrets it holds.
     pub secrets: Vec<SecretField>,
+    /// False when the same account was stored already, so nothing was written.
+    pub changed: bool,
 }
 
 /// Adds the account `options` describes. `read_secrets` puts its secrets into the new account
@@ -59,13 +69,37 @@ pub fn add(
     let now = kc.now();
     let mut provider = ProviderSettings::new(kind);
     edit::apply(&mut provider, &options.provider)?;
-    if !options.replace && kc.store().read(name)?.is_some() {
-        return Err(crate::store::StoreError::Exists(name.to_string()).into());
+    let exists = !options.replace && kc.store().read(name)?.is_some();
+    if exists && !options.same_is_unchanged {
+        return Err(exists_already(name));
     }
 
     let mut account = Account::new(Header::new(name, provider, options.user.clone(), now));
-    read_secrets(&mut account, now)?;
-    crate::validate::account(&account, crate::providers::ProviderRule::Complete)?;
+    let read = read_secrets(&mut account, now).and_then(|()| {
+        crate::validate::account(&account, crate::providers::ProviderRule::Complete)
+            .map_err(Error::from)
+    });
+    // For an account that exists, what matters first is that it exists: an account given
+    // incompletely is not the same one.
+    match read {
+        Err(_) if exists => return Err(exists_already(name)),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    if exists {
+        kc.identity()?;
+        let (stored, _) = kc.read(name)?;
+        if !edit::same_account(&stored, &account) {
+            return Err(exists_already(name));
+        }
+        return Ok(Added {
+            name: options.name.clone(),
+            provider: stored.header.provider.kind,
+            user: stored.header.user.clone(),
+            secrets: stored.header.secrets.keys().copied().collect(),
+            changed: false,
+        });
+    }
 
     // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
     kc.identity()?;
@@ -93,5 +127,14 @@ pub fn add(
         provider: account.header.provider.kind,
         user: account.header.user.clone(),
         secrets: account.header.secrets.keys().copied().collect(),
+        changed: true,
     })
+}
+
+/// An account of this name exists and is not the one given: `add` names its own way out.
+fn exists_already(name: &str) -> Error {
+    Error::usage_hint(
+        format!("account '{name}' already exists"),
+        format!("give --replace to overwrite it, or change its fields with 'keychain set {name}'"),
+    )
 }

@@ -6,7 +6,8 @@
 use crate::error::{Error, Result};
 use crate::providers::ProviderKind;
 use crate::providers::{Flow, ProviderSettings};
-use crate::record::SecretField;
+use crate::record::{Account, SecretField};
+use secrecy::ExposeSecret;
 
 /// Provider settings given for `add` (all of them) or `set` (the changes); `None` or empty for
 /// "not given".
@@ -250,4 +251,25 @@ fn check_host(text: &str) -> Result<String> {
             "give the bare host, e.g. --allow-host login.example.com (no scheme, port, path or wildcard)",
         )
     })
+}
+
+/// Whether `new` is the account `stored` holds (`add` and `store copy` of an account that is
+/// there already change nothing then): the same provider settings, user, TOTP
+/// parameters and secrets (each compared in constant time). What logons add to a stored account
+/// (an access token, a rotated refresh token) and ages are not compared; a refresh token is
+/// compared only when one is given.
+pub fn same_account(stored: &Account, new: &Account) -> bool {
+    let (a, b) = (&stored.header, &new.header);
+    let fields_same = a.provider == b.provider && a.user == b.user && a.totp == b.totp;
+    // Every secret compared, whatever the outcome of the others: no early exit on a value.
+    let mut secrets_same = true;
+    for field in SecretField::ALL {
+        secrets_same &= match (field, stored.secret(field), new.secret(field)) {
+            (SecretField::AccessToken, _, _) | (SecretField::RefreshToken, _, None) => true,
+            (_, Some(x), Some(y)) => crate::secret::ct_eq_str(x.expose_secret(), y.expose_secret()),
+            (_, None, None) => true,
+            _ => false,
+        };
+    }
+    fields_same && secrets_same
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::keychain::{Keychain, OnAuditFailure};
 use crate::name::AccountName;
 use crate::record::Header;
-use crate::store::{Expect, StoreError};
+use crate::store::Expect;
 
 /// What to rename: the account's current name and its new one.
 #[derive(Debug, Clone)]
@@ -69,7 +69,13 @@ pub fn mv(kc: &Keychain, options: &MvOptions) -> Result<Moved> {
     match account.header.moved_to.as_deref() {
         None => {
             if kc.store().read(new)?.is_some() {
-                return Err(StoreError::Exists(new.to_string()).into());
+                // mv has no --replace: the advice names what it does have.
+                return Err(Error::usage_hint(
+                    format!("account '{new}' already exists"),
+                    format!(
+                        "choose another name, or remove '{new}' first ('keychain rm -f {new}') if it is not needed"
+                    ),
+                ));
             }
             account.header.moved_to = Some(new.to_string());
             kc.commit(

@@ -11,13 +11,16 @@ use crate::audit::{Action, Event, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::invantive::{PlaintextSecret, ScanError, importable, scan_paths_all};
+use crate::invantive::{
+    PlaintextSecret, ScanError, importable, is_strip_backup, scan_bytes, scan_paths_all,
+};
 use crate::text::count;
 
 /// What to scan, and the keychain whose audit log records the scan.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Files or folders (searched recursively; symbolic links inside are not followed).
+    /// Files or folders (searched recursively; symbolic links inside are not followed); `-`
+    /// is standard input, as given to [`scan_with_stdin`].
     pub paths: Vec<PathBuf>,
     /// The keychain folder; the scan is recorded only when a keychain exists there.
     pub dir: Option<PathBuf>,
@@ -32,6 +35,9 @@ pub struct Found {
     pub secret: PlaintextSecret,
     /// Whether `import --strip` reads its file (a settings file), or it is moved by hand.
     pub importable: bool,
+    /// Whether its file is a backup `import --strip` kept: delete it once the import is
+    /// checked (its secrets are in the keychain), never import it again.
+    pub backup: bool,
 }
 
 /// What `scan` found.
@@ -49,7 +55,28 @@ pub struct Scanned {
 /// Scans `options.paths` and records the scan in the keychain's audit log, if there is one.
 /// Never fails: a file that cannot be read is one of [`Scanned::errors`].
 pub fn scan(options: &ScanOptions) -> Scanned {
-    let (findings, errors) = scan_paths_all(&options.paths);
+    scan_with_stdin(options, None)
+}
+
+/// As [`scan`], with what the front end read from standard input for a path `-`.
+pub fn scan_with_stdin(
+    options: &ScanOptions,
+    stdin: Option<&crate::transfer::StreamBytes>,
+) -> Scanned {
+    let (mut findings, mut errors) = (Vec::new(), Vec::new());
+    for path in &options.paths {
+        match (stdin, path == Path::new("-")) {
+            (Some(stream), true) => match scan_bytes(Path::new("standard input"), &stream.0) {
+                Ok(found) => findings.extend(found),
+                Err(e) => errors.push(e),
+            },
+            _ => {
+                let (found, failed) = scan_paths_all(std::slice::from_ref(path));
+                findings.extend(found);
+                errors.extend(failed);
+            }
+        }
+    }
     let mut not_recorded = None;
     if let Some(dir) = options.dir.as_deref().filter(|d| Config::path(d).exists()) {
         let outcome = if errors.is_empty() {
@@ -68,6 +95,7 @@ pub fn scan(options: &ScanOptions) -> Scanned {
         .into_iter()
         .map(|secret| Found {
             importable: importable(&secret.file),
+            backup: is_strip_backup(&secret.file),
             secret,
         })
         .collect();

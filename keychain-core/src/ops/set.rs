@@ -1,7 +1,8 @@
 //! `set`: change fields of an account, under its lock, compared with what was read.
 //!
-//! A call that changes nothing is an error (exit 2), so a typo in a script is not taken for
-//! success. What changed is found by comparing the header before and after, so the audit log
+//! A call that names no field is an error (exit 2), so a typo in a script is not taken for
+//! success; a call whose values the account already has changes nothing, writes nothing and
+//! succeeds ([`Changed::fields`] empty), so provisioning can be run again. What changed is found by comparing the header before and after, so the audit log
 //! also names the endpoints that a provider change reset.
 
 use crate::audit::Action;
@@ -34,7 +35,8 @@ pub struct SetOptions {
 pub struct Changed {
     /// Its name.
     pub name: AccountName,
-    /// The fields changed, in the audit log's words (`user`, `password`, `refresh-token-cleared`).
+    /// The fields changed, in the audit log's words (`user`, `password`, `refresh-token-cleared`);
+    /// empty when the account already had the values given (nothing was written or recorded).
     pub fields: Vec<String>,
 }
 
@@ -76,10 +78,11 @@ pub fn set(
     forget_the_old_providers_credentials(&mut account, &before, options, now)?;
     let changed = changed_fields(&before, &account.header, options);
     if changed.is_empty() {
-        return Err(Error::usage_hint(
-            format!("nothing changed: account '{name}' already has these values"),
-            format!("'keychain show {name}' shows the stored values"),
-        ));
+        // Idempotent: the account already is as asked. Nothing is written or recorded.
+        return Ok(Changed {
+            name: options.name.clone(),
+            fields: changed,
+        });
     }
     account.header.updated = now;
     crate::validate::account(&account, crate::providers::ProviderRule::Complete)?;

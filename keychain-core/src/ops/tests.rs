@@ -175,6 +175,7 @@ fn add_refuses_an_existing_account_before_reading_any_secret() {
         },
         user: "etl".into(),
         replace: false,
+        same_is_unchanged: false,
     };
     let read = Cell::new(false);
     let err = add(&kc, &options, |_, _| {

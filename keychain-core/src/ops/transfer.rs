@@ -48,28 +48,62 @@ pub fn import(
 pub struct ExportOptions {
     /// The age public key (age1...) the file is encrypted to, as typed.
     pub recipient: String,
-    /// The file to write; refused if it exists.
-    pub file: PathBuf,
+    /// Where the caller writes it, as the audit log names it (a file, or "standard output").
+    pub target: String,
+    /// Which accounts: names and shell-style patterns (`*`, `?`, `[abc]`); empty for all. A
+    /// name or pattern that matches no account is refused, so a typo exports nothing.
+    pub select: Vec<String>,
 }
 
-/// An export written.
+/// An export made: the bytes for the caller to write (after the audit line is written).
 #[derive(Debug, Clone)]
 pub struct Exported {
     /// How many accounts it holds.
     pub accounts: usize,
+    /// The age file.
+    pub ciphertext: Vec<u8>,
 }
 
-/// Writes every account of the keychain to `options.file`, encrypted to `options.recipient`.
-/// `stray` hears of each entry of the accounts folder that is named like a record but is not
-/// one (it is left out), as the listing finds it.
+/// The accounts of the keychain named or matched by `options.select` (all of them when it is
+/// empty), encrypted to `options.recipient`, recorded in the audit log as an export to
+/// `options.target`. `stray` hears of each entry of the accounts folder that is named like a
+/// record but is not one (it is left out), as the listing finds it.
 pub fn export(kc: &Keychain, options: &ExportOptions, stray: impl Fn(&Path)) -> Result<Exported> {
     let recipient = crate::config::parse_recipient(&options.recipient)?;
     let listing = kc.store().listing()?;
     listing.strays.iter().for_each(|path| stray(path));
-    crate::transfer::export::export(kc, &listing.names, &recipient, &options.file)?;
+    let names = select(&listing.names, &options.select)?;
+    let ciphertext = crate::transfer::export::export(kc, &names, &recipient, &options.target)?;
     Ok(Exported {
-        accounts: listing.names.len(),
+        accounts: names.len(),
+        ciphertext,
     })
+}
+
+/// The names of `all` that `wanted` names or matches, in `all`'s order; every entry of
+/// `wanted` must match at least one.
+pub fn select(all: &[String], wanted: &[String]) -> Result<Vec<String>> {
+    if wanted.is_empty() {
+        return Ok(all.to_vec());
+    }
+    let mut patterns = Vec::with_capacity(wanted.len());
+    for text in wanted {
+        let pattern = glob::Pattern::new(text).map_err(|e| {
+            crate::error::Error::usage(format!("'{text}' is not a valid name pattern: {e}"))
+        })?;
+        if !all.iter().any(|name| pattern.matches(name)) {
+            return Err(crate::error::Error::usage_hint(
+                format!("no account is named or matches '{text}'"),
+                "'keychain list' shows the accounts",
+            ));
+        }
+        patterns.push(pattern);
+    }
+    Ok(all
+        .iter()
+        .filter(|name| patterns.iter().any(|p| p.matches(name)))
+        .cloned()
+        .collect())
 }
 
 /// What `strip` did.

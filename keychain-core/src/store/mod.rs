@@ -215,7 +215,7 @@ pub enum StoreError {
     /// Another process held the account's lock for the whole wait.
     #[error("account '{account}' is locked by {}; gave up after {}",
         holder.as_ref().map_or_else(|| "another process".to_string(), |h| h.to_string()),
-        humantime::format_duration(*.waited))]
+        crate::text::duration(*.waited))]
     LockTimeout {
         /// The account.
         account: String,
@@ -270,7 +270,8 @@ impl StoreError {
     pub fn hint(&self) -> Option<String> {
         match self {
             StoreError::Exists(_) => {
-                Some("give --replace to overwrite it, or 'keychain set' to change fields".into())
+                // Raised by several commands, not all of which have --replace: no flag named.
+                Some("choose another name, or change the existing account with 'keychain set'".into())
             }
             StoreError::BadName(_) => Some(
                 "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"

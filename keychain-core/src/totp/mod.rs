@@ -169,6 +169,12 @@ impl TotpSecret {
         qr::secrets(path)
     }
 
+    /// As [`TotpSecret::all_from_qr_image`], for an image read from a stream: `label` names
+    /// it in messages (e.g. "standard input").
+    pub fn all_from_qr_bytes(label: &Path, bytes: &[u8]) -> Result<Vec<TotpSecret>, TotpError> {
+        qr::secrets_in(label, Some(bytes))
+    }
+
     /// Builds a secret from raw seed bytes and parameters, without issuer or label.
     ///
     /// Seeds shorter than the 128 bits RFC 4226 asks for are accepted on purpose: providers

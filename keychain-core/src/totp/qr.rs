@@ -37,7 +37,13 @@ const MAX_QR_TEXT: usize = 7089;
 
 /// Every TOTP entry in the first readable QR code of the image at `path`.
 pub(super) fn secrets(path: &Path) -> Result<Vec<TotpSecret>, TotpError> {
-    let text = text(path)?;
+    secrets_in(path, None)
+}
+
+/// As [`secrets`], from the image's bytes when given (an image read from a stream; `path`
+/// then only names it), else from the file at `path`.
+pub(super) fn secrets_in(path: &Path, given: Option<&[u8]>) -> Result<Vec<TotpSecret>, TotpError> {
+    let text = text(path, given)?;
     TotpSecret::parse_all(&text).map_err(|error| TotpError::QrNotTotp {
         path: path.to_path_buf(),
         source: Box::new(error),
@@ -45,8 +51,8 @@ pub(super) fn secrets(path: &Path) -> Result<Vec<TotpSecret>, TotpError> {
 }
 
 /// The text of the first QR code in the image that decodes.
-fn text(path: &Path) -> Result<Zeroizing<String>, TotpError> {
-    let (grey, width, height) = greyscale(path)?;
+fn text(path: &Path, given: Option<&[u8]>) -> Result<Zeroizing<String>, TotpError> {
+    let (grey, width, height) = greyscale(path, given)?;
     let (tx, rx) = mpsc::channel();
     let owned = path.to_path_buf();
     let search = move || {
@@ -73,23 +79,32 @@ fn text(path: &Path) -> Result<Zeroizing<String>, TotpError> {
 }
 
 /// The picture at `path` as 8-bit greyscale, within the size bounds.
-fn greyscale(path: &Path) -> Result<(Zeroizing<Vec<u8>>, usize, usize), TotpError> {
+fn greyscale(
+    path: &Path,
+    given: Option<&[u8]>,
+) -> Result<(Zeroizing<Vec<u8>>, usize, usize), TotpError> {
     let unreadable = |source| TotpError::ImageRead {
         path: path.to_path_buf(),
         source,
     };
-    let bytes = Zeroizing::new(crate::fsutil::read_regular(path, MAX_FILE_BYTES).map_err(
-        |error| match error.kind() {
-            // Not a file at all (a FIFO, a folder), or far too large for a picture.
-            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => {
-                TotpError::ImageFile {
-                    path: path.to_path_buf(),
-                    source: error,
-                }
+    let read = || match given {
+        Some(bytes) if bytes.len() as u64 > MAX_FILE_BYTES => Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            "larger than an image of a QR code can be",
+        )),
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => crate::fsutil::read_regular(path, MAX_FILE_BYTES),
+    };
+    let bytes = Zeroizing::new(read().map_err(|error| match error.kind() {
+        // Not a file at all (a FIFO, a folder), or far too large for a picture.
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge => {
+            TotpError::ImageFile {
+                path: path.to_path_buf(),
+                source: error,
             }
-            _ => unreadable(ImageError::IoError(error)),
-        },
-    )?);
+        }
+        _ => unreadable(ImageError::IoError(error)),
+    })?);
     // Sniff the format from the content: screenshots often have the wrong extension.
     let reader = || {
         ImageReader::new(Cursor::new(&bytes[..]))

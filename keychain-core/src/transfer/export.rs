@@ -9,22 +9,18 @@
 //! [`super::import`] with the matching identity reads it back.
 //!
 //! Order: every record is opened first (a damaged one fails the export before anything is
-//! written), the export is recorded in the audit log (no audit, no export), then the file is
-//! written atomically with mode 0600 through a unique temporary file beside it, never replacing
-//! a file or link of that name (see [`write_output`]). The plaintext lives in a zeroized buffer
-//! only.
-
-use std::collections::BTreeMap;
-use std::path::Path;
+//! written), the export is recorded in the audit log (no audit, no export), then the caller
+//! writes the ciphertext (a file, atomically with mode 0600, or standard output). The plaintext
+//! lives in a zeroized buffer only.
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
 use crate::audit::Event;
 use crate::error::{Error, Result};
-use crate::fsutil::{Existing, FILE_MODE, write_output};
 use crate::keychain::Keychain;
 use crate::record::{Account, Header, SecretField};
 
@@ -44,20 +40,18 @@ struct AccountOut<'a> {
     secrets: BTreeMap<SecretField, &'a str>,
 }
 
-/// Writes the accounts `names` (all of the keychain's, as its listing gives them) to `file`,
-/// encrypted to `recipient`, and records the export in the audit log first. Refuses a `file`
-/// that exists (or a link of that name, even dangling); nothing is audited then.
+/// The export of the accounts `names`, encrypted to `recipient`: the bytes to write to
+/// `target` (a file's name, or "standard output", as the audit line names it). Every record is
+/// opened first (a damaged one fails the export before anything is recorded), then the export
+/// is recorded in the audit log (no audit, no export); the caller writes the bytes only after
+/// this returns, and checks before calling that they can be written (see the command line's
+/// one rule for output files).
 pub fn export(
     kc: &Keychain,
     names: &[String],
     recipient: &age::x25519::Recipient,
-    file: &Path,
-) -> Result<()> {
-    // Checked early so that nothing is audited for an export that cannot be written; the write
-    // itself refuses an existing name atomically. `symlink_metadata`: a dangling link counts.
-    if std::fs::symlink_metadata(file).is_ok() {
-        return Err(exists(file));
-    }
+    target: &str,
+) -> Result<Vec<u8>> {
     // Every record is opened: one pass over the log for the replay checks, not one per account.
     kc.load_counters()?;
     let mut accounts: Vec<Account> = Vec::with_capacity(names.len());
@@ -67,20 +61,13 @@ pub fn export(
     let ciphertext = seal(&accounts, kc.now(), recipient)?;
     drop(accounts);
 
-    let target = file.display().to_string();
     for name in names {
         kc.log_event(Event::new(format!("export to {target}"), Action::Export).account(name))?;
     }
     if names.is_empty() {
         kc.log_event(Event::new(format!("export to {target}"), Action::Export))?;
     }
-    write_output(file, &ciphertext, FILE_MODE, Existing::Refuse).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            exists(file)
-        } else {
-            Error::io(format!("cannot write {target}"), e)
-        }
-    })
+    Ok(ciphertext)
 }
 
 /// The export of `accounts` made at `now`, encrypted to `recipient`: the bytes of the file.
@@ -96,13 +83,6 @@ pub fn seal(accounts: &[Account], now: i64, recipient: &age::x25519::Recipient) 
     serde_json::to_writer(&mut *plaintext, &out).expect("export serialises");
     crate::crypto::encrypt(&plaintext, &[recipient as &dyn age::Recipient])
         .map_err(|e| Error::usage(format!("cannot encrypt the export: {e}")))
-}
-
-fn exists(path: &Path) -> Error {
-    Error::usage_hint(
-        format!("{} exists already", path.display()),
-        "choose a new file name; an export never overwrites a file",
-    )
 }
 
 /// An account as exported: its header without the access token's fields, and its secrets

@@ -47,6 +47,14 @@ pub struct ImportRequest {
     pub strip: bool,
     /// Overwrite accounts of the same name instead of skipping them.
     pub replace: bool,
+    /// The content of `file` when it was given as `-` (then `file` only names it, e.g.
+    /// "standard input"): read by the front end; a stream cannot be stripped.
+    pub file_stream: Option<super::StreamBytes>,
+    /// The content of `identity` when it was given as `-`.
+    pub identity_stream: Option<super::StreamBytes>,
+    /// For a settings file: the name of its one account, or a pattern naming each (see
+    /// [`crate::invantive::rename_candidates`]); refused for an export.
+    pub name: Option<String>,
 }
 
 /// What an import did: each entry's name and fate, in the file's order, and the settings file
@@ -68,10 +76,19 @@ impl Imported {
 /// Imports every account of `request.file` into `kc`: checked as `add` checks one, saved and
 /// recorded one transaction each.
 pub fn import(kc: &Keychain, request: &ImportRequest) -> Result<Imported> {
-    if is_export(&read_head(&request.file)?) {
+    let head = match &request.file_stream {
+        Some(stream) => stream.0.iter().take(32).copied().collect(),
+        None => read_head(&request.file)?,
+    };
+    if is_export(&head) {
         if request.strip {
             return Err(Error::usage(
                 "--strip applies to settings files, not to an export",
+            ));
+        }
+        if request.name.is_some() {
+            return Err(Error::usage(
+                "--name applies to a settings file; an export keeps its accounts' names",
             ));
         }
         let entries = import_export(kc, request)?;
@@ -83,6 +100,12 @@ pub fn import(kc: &Keychain, request: &ImportRequest) -> Result<Imported> {
         if request.identity.is_some() {
             return Err(Error::usage(
                 "--identity applies to an export (.age), not to a settings file",
+            ));
+        }
+        if request.strip && request.file_stream.is_some() {
+            return Err(Error::usage_hint(
+                "--strip rewrites the settings file, and standard input is not a file",
+                "give the settings file's path instead of -",
             ));
         }
         let (entries, file) = import_settings(kc, request)?;
@@ -117,6 +140,11 @@ fn import_settings(
 ) -> Result<(Vec<(String, Fate)>, SettingsFile)> {
     // With strip the file is rewritten: through a symbolic link that must be its target, or
     // the rename would replace the link with a copy.
+    if let Some(stream) = &request.file_stream {
+        let file = crate::invantive::settings_from_bytes(&request.file, &stream.0)?;
+        let now = kc.now();
+        return import_candidates(kc, request, file, now, now);
+    }
     let path = if request.strip {
         std::fs::canonicalize(&request.file)
             .map_err(|e| Error::io(format!("cannot resolve {}", request.file.display()), e))?
@@ -124,9 +152,6 @@ fn import_settings(
         request.file.clone()
     };
     let file = read_settings(&path)?;
-    if file.candidates.is_empty() {
-        return Ok((Vec::new(), file));
-    }
     // The refresh token was written at the latest when the file was.
     let now = kc.now();
     let written = std::fs::metadata(&path)
@@ -135,6 +160,25 @@ fn import_settings(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| (d.as_secs() as i64).min(now))
         .unwrap_or(now);
+    import_candidates(kc, request, file, now, written)
+}
+
+/// Saves each candidate of a settings file read; `written` is when its refresh tokens were
+/// written at the latest.
+fn import_candidates(
+    kc: &Keychain,
+    request: &ImportRequest,
+    mut file: SettingsFile,
+    now: i64,
+    written: i64,
+) -> Result<(Vec<(String, Fate)>, SettingsFile)> {
+    if let Some(template) = &request.name {
+        crate::invantive::rename_candidates(&mut file.candidates, template)
+            .map_err(Error::usage)?;
+    }
+    if file.candidates.is_empty() {
+        return Ok((Vec::new(), file));
+    }
     kc.identity()?;
     let mut fates = Vec::new();
     for candidate in &file.candidates {
@@ -266,9 +310,15 @@ fn import_export(kc: &Keychain, request: &ImportRequest) -> Result<Vec<(String, 
             "give the age identity file of the export's recipient with --identity FILE",
         )
     })?;
-    let identities = read_identities(identity_file)?;
-    let ciphertext = crate::fsutil::read_regular(file, MAX_EXPORT_FILE)
-        .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
+    let identities = match &request.identity_stream {
+        Some(stream) => identities_in(identity_file, &stream.0)?,
+        None => read_identities(identity_file)?,
+    };
+    let ciphertext = match &request.file_stream {
+        Some(stream) => stream.0.to_vec(),
+        None => crate::fsutil::read_regular(file, MAX_EXPORT_FILE)
+            .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?,
+    };
     let export = open_export(file, &ciphertext, &identities)?;
     kc.identity()?;
     let now = kc.now();
@@ -353,8 +403,13 @@ pub fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>> {
     let file = crate::fsutil::read_secret_file(path, 1024 * 1024)
         .and_then(|f| f.private(path))
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    identities_in(path, &file.bytes)
+}
+
+/// The X25519 identities in `bytes`, the content of an identity file (`path` names it).
+pub fn identities_in(path: &Path, bytes: &[u8]) -> Result<Vec<age::x25519::Identity>> {
     let text = Zeroizing::new(
-        std::str::from_utf8(&file.bytes)
+        std::str::from_utf8(bytes)
             .map_err(|_| Error::usage(format!("{}: not UTF-8 text", path.display())))?
             .to_string(),
     );

@@ -19,6 +19,18 @@ pub mod strip;
 #[cfg(test)]
 mod tests;
 
+/// The content of a file argument given as `-`, read from standard input by the front end
+/// (the core never reads a stream itself). Wiped when dropped; its `Debug` shows the length
+/// only, as it may hold secrets (an identity, a settings file).
+#[derive(Clone)]
+pub struct StreamBytes(pub zeroize::Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for StreamBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StreamBytes({} bytes)", self.0.len())
+    }
+}
+
 /// What happened to one account of an import, with the words that say why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {

@@ -22,9 +22,13 @@ pub struct ReportArgs {
     /// Set from the global --json (or KEYCHAIN_FORMAT=json) by `cmd::dispatch`
     #[arg(skip)]
     pub json: bool,
-    /// Also write the report as a self-contained HTML page to FILE (mode 0600)
+    /// Also write the report as a self-contained HTML page to FILE (mode 0600; an existing
+    /// file is refused unless --force), or to standard output with - (instead of the table)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Replace the --html FILE if it exists
+    #[arg(long, requires = "html")]
+    pub force: bool,
     /// Exit with 1 when a finding of this severity or worse exists
     #[arg(long, value_parser = choice::<Severity>(), value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,
@@ -75,6 +79,14 @@ fn to_json(report: &Report, now: i64, ok: bool) -> String {
 }
 
 pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
+    let html_rule = crate::input::OutputRule {
+        force: args.force,
+        binary: false,
+    };
+    if let Some(path) = &args.html {
+        crate::input::stdout_once(path, "--html", args.json)?;
+        crate::input::check_output(path, html_rule)?;
+    }
     let report = crate::ops::report::build(
         kc,
         &ReportOptions {
@@ -88,12 +100,12 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
     }
     if let Some(path) = &args.html {
         let html = super::render::html(&report);
-        // A user-named file beside other people's: a unique temporary file, never a fixed name.
-        crate::fsutil::write_atomic_unique(path, html.as_bytes(), crate::fsutil::FILE_MODE)
-            .map_err(|e| crate::error::Error::io(format!("cannot write {}", path.display()), e))?;
+        // The one rule for output files: `-` is standard output, atomic 0600, no overwrite
+        // without --force.
+        crate::input::write_output(path, html.as_bytes(), html_rule)?;
         crate::output::after_save(crate::output::err(&format!(
             "Wrote the HTML report to {}.\n",
-            path.display()
+            crate::input::shown(path, true)
         )));
     }
     // An acknowledged finding stays listed but no longer fails the report.
@@ -102,7 +114,9 @@ pub fn run(kc: &Keychain, args: ReportArgs) -> Result<crate::outcome::Outcome> {
         .iter()
         .filter(|f| f.is_open() && f.severity >= args.fail_on)
         .count();
-    if args.json {
+    if args.html.as_deref().is_some_and(crate::input::is_stream) {
+        // Standard output holds the page alone.
+    } else if args.json {
         crate::output::raw(to_json(&report, kc.now(), failing == 0).as_bytes())?;
     } else {
         crate::output::out(&super::render::table(&report))?;

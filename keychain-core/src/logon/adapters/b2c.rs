@@ -72,7 +72,7 @@ impl Adapter for SelfAssertedPage {
         _status: u16,
         page: &Page,
     ) -> Result<Request, LogonError> {
-        let path = page_url.path().to_string();
+        let path = crate::oauth::endpoint(page_url);
         let sa = detect(&page.scripts)
             .ok_or_else(|| LogonError::Protocol {
                 step: "self-asserted page".into(),
@@ -153,7 +153,7 @@ impl Adapter for SelfAssertedPage {
         if status == 429 || status >= 500 {
             return Err(LogonError::Unavailable {
                 step: step.into(),
-                path: post.url.path().into(),
+                path: crate::oauth::endpoint(&post.url),
                 reason: format!("HTTP {status}"),
             });
         }
@@ -184,7 +184,7 @@ impl Adapter for SelfAssertedPage {
             None => {
                 return Err(LogonError::Protocol {
                     step: step.into(),
-                    path: post.url.path().into(),
+                    path: crate::oauth::endpoint(&post.url),
                     detail: format!("HTTP {status} without a JSON `status`"),
                 });
             }

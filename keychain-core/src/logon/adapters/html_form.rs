@@ -33,7 +33,7 @@ impl Adapter for HtmlForm {
     ) -> Result<Request, LogonError> {
         let Some(form) = forms::pick_form(&page.forms) else {
             return Err(LogonError::UnknownPage {
-                path: page_url.path().into(),
+                path: crate::oauth::endpoint(page_url),
                 status,
                 fields: forms::all_field_names(page),
             });
@@ -41,7 +41,7 @@ impl Adapter for HtmlForm {
         let mut filled = forms::fill(form, logon.req.user, logon.req.password);
         if !filled.is_answerable() {
             return Err(LogonError::UnknownPage {
-                path: page_url.path().into(),
+                path: crate::oauth::endpoint(page_url),
                 status,
                 fields: form.fields.iter().map(|f| f.name.clone()).collect(),
             });
@@ -60,7 +60,7 @@ impl Adapter for HtmlForm {
         let url = forms::form_action(page_url, form.action.as_deref()).ok_or_else(|| {
             LogonError::Protocol {
                 step: step.into(),
-                path: page_url.path().into(),
+                path: crate::oauth::endpoint(page_url),
                 detail: "the form's action is not a URL".into(),
             }
         })?;

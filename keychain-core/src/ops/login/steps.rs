@@ -110,7 +110,7 @@ impl SecretSteps {
                     StoreError::LockTimeout { waited, .. } => Error::Unavailable {
                         what: format!(
                             "another logon with the same TOTP secret (another account, process or machine) kept it for {}; nothing was sent",
-                            humantime::format_duration(waited)
+                            crate::text::duration(waited)
                         ),
                         retry: Some("later, or with a longer --lock-timeout".into()),
                         cause: None,

@@ -135,7 +135,7 @@ fn transport_detail(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         format!(
             "no answer within {}",
-            humantime::format_duration(REQUEST_TIMEOUT)
+            crate::text::duration(REQUEST_TIMEOUT)
         )
     } else if e.is_connect() {
         let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
