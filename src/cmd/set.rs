@@ -108,7 +108,7 @@ pub fn confirm_change(ctx: &Ctx, command: &str, accounts: &[&str], changed: bool
     if ctx.json() {
         crate::output::raw(
             crate::json::document(serde_json::json!({
-                "ok": true, "command": command, "accounts": accounts, "changed": changed,
+                "ok": true, "command": command, "accounts": crate::json::names(accounts), "changed": changed,
             }))
             .as_bytes(),
         )?;
