@@ -373,9 +373,13 @@ impl Keychain {
         let logged = self.resolve_logged(logged, name)?;
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
+        // config.json's recipient as the public key: no base-point multiplication for one
+        // record (a wrong one is only a hint: see `X25519Opener`).
+        let opener =
+            crate::crypto::X25519Opener::with_public_hint(self.identity()?, &self.config.recipient);
         let account = open_checked(
             self.store(),
-            self.identity()?,
+            &opener,
             name,
             &raw.bytes,
             logged,
