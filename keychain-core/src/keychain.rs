@@ -86,6 +86,9 @@ pub struct Keychain {
     /// Every account's last logged write counter, when a command that opens every record asked
     /// for them at once ([`Keychain::load_counters`]).
     counters: OnceCell<std::collections::HashMap<String, u64>>,
+    /// Record bytes [`Keychain::peek_many`] read after the counters were loaded, for
+    /// [`Keychain::read_many`] to open: a whole-keychain report reads each record once.
+    peeked: RefCell<std::collections::HashMap<String, Vec<u8>>>,
     /// Record bytes a `member` command checked before it changed the group key or upgraded
     /// old records ([`Keychain::vouch_for_records`]).
     vouched: RefCell<Option<Vouched>>,
@@ -176,6 +179,7 @@ impl Keychain {
             identity: OnceCell::new(),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
+            peeked: RefCell::default(),
             vouched: RefCell::new(None),
             #[cfg(test)]
             test_trail: None,
@@ -369,9 +373,13 @@ impl Keychain {
         let logged = self.resolve_logged(logged, name)?;
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
+        // config.json's recipient as the public key: no base-point multiplication for one
+        // record (a wrong one is only a hint: see `X25519Opener`).
+        let opener =
+            crate::crypto::X25519Opener::with_public_hint(self.identity()?, &self.config.recipient);
         let account = open_checked(
             self.store(),
-            self.identity()?,
+            &opener,
             name,
             &raw.bytes,
             logged,
@@ -620,9 +628,26 @@ impl Keychain {
 
     /// The public headers of many accounts, read on every available core; the results are in
     /// the order of `names`, each account's own. Needs no key.
+    ///
+    /// After [`Keychain::load_counters`] the bytes read are kept for [`Keychain::read_many`]:
+    /// read after the log, they are exactly what it would read (the log first, the records
+    /// second), so a report that peeks and then opens every record reads each file once.
     pub fn peek_many(&self, names: &[String]) -> Vec<Result<Header>> {
         let store = self.store();
-        on_all_cores(names, |name| peek_in(store, name))
+        let keep = self.counters.get().is_some();
+        let read = on_all_cores(names, |name| peek_raw(store, name));
+        let mut peeked = self.peeked.borrow_mut();
+        read.into_iter()
+            .zip(names)
+            .map(|(read, name)| {
+                read.map(|(header, bytes)| {
+                    if keep {
+                        peeked.insert(name.clone(), bytes);
+                    }
+                    header
+                })
+            })
+            .collect()
     }
 
     /// Opens many accounts, decrypting on every available core; the results are in the order of
@@ -642,13 +667,23 @@ impl Keychain {
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
         let auth = auth.as_ref().map(|auth| (auth, vouched.as_ref()));
+        // What `peek_many` read after the counters; anything else is read now.
+        let peeked = std::mem::take(&mut *self.peeked.borrow_mut());
+        let peeked = &peeked;
         Ok(on_all_cores(names, |name| {
-            let raw = store
-                .read(name)?
-                .ok_or_else(|| Error::NotFound(name.clone()))?;
+            let read;
+            let bytes = match peeked.get(name) {
+                Some(bytes) => bytes,
+                None => {
+                    read = store
+                        .read(name)?
+                        .ok_or_else(|| Error::NotFound(name.clone()))?;
+                    &read.bytes
+                }
+            };
             let logged = counters.and_then(|c| c.get(name)).copied();
-            let account = open_checked(store, identity, name, &raw.bytes, logged, auth)?;
-            store.keep_copy(name, &raw.bytes);
+            let account = open_checked(store, identity, name, bytes, logged, auth)?;
+            store.keep_copy(name, bytes);
             Ok(account)
         }))
     }
@@ -935,6 +970,11 @@ fn check_not_writable_by_others(path: &Path) -> Result<()> {
 /// The public header of `name` as [`Keychain::peek`] gives it: a header that names another
 /// account (a copied or renamed file) is refused, so no account is listed twice.
 fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
+    peek_raw(store, name).map(|(header, _)| header)
+}
+
+/// [`peek_in`], with the bytes it read.
+fn peek_raw(store: &dyn RecordStore, name: &str) -> Result<(Header, Vec<u8>)> {
     let integrity = |cause: RecordError| Error::Record {
         path: store.location(name).into(),
         cause,
@@ -946,7 +986,7 @@ fn peek_in(store: &dyn RecordStore, name: &str) -> Result<Header> {
     if header.name != name {
         return Err(integrity(RecordError::WrongName(header.name)));
     }
-    Ok(header)
+    Ok((header, raw.bytes))
 }
 
 /// `work` applied to every name on every available core (std's scoped threads: no pool to

@@ -179,6 +179,67 @@ fn the_identity_is_read_through_a_plain_secret_service_session() {
     assert!(!calls.contains("dh-ietf1024"), "no DH session:\n{calls}");
 }
 
+/// Issue 24: `OpenSession` and `SearchItems` do not depend on each other, so both are written to
+/// the bus before any reply is read (one round trip to the daemon saved on every read of the
+/// identity); then `GetSecret` of the one item. Seen with strace in the client, where the
+/// order is the code's own (the bus's order of dispatch could race).
+#[test]
+fn the_identity_read_sends_open_session_and_search_items_together() {
+    require_secret_service();
+    let kc = Kc::new();
+    kc.ok(&["init"]);
+    kc.add_account("acme");
+    let log = kc.tmp.path().join("strace.out");
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-s",
+            "512",
+            "-e",
+            "trace=sendmsg,recvmsg",
+            "-o",
+        ])
+        .arg(&log)
+        .arg(assert_cmd::cargo::cargo_bin("keychain"))
+        .args(["show", "acme", "--reveal", "password"])
+        .env("KEYCHAIN_DIR", &kc.dir)
+        .output()
+        .expect("strace is needed for this test: run scripts/install-test-deps");
+    let _ = keychain::keystore::os::delete_entry(&kc.dir);
+    assert!(out.status.success(), "show under strace: {out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{CANARY_PASSWORD}\n")
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let sent = |member: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains("sendmsg(") && l.contains(member))
+            .unwrap_or_else(|| panic!("no {member} call was sent:\n{text}"))
+    };
+    let open = sent("OpenSession");
+    let search = sent("SearchItems");
+    sent("GetSecret");
+    // The first message read after OpenSession was written: its reply (or SearchItems').
+    let read = |l: &&str| {
+        l.contains("recvmsg")
+            && l.rsplit_once(" = ")
+                .is_some_and(|(_, n)| n.parse::<i64>().is_ok_and(|n| n > 0))
+    };
+    let first_reply = open
+        + lines[open..]
+            .iter()
+            .position(read)
+            .unwrap_or_else(|| panic!("no reply read after OpenSession:\n{text}"));
+    assert!(
+        search < first_reply,
+        "SearchItems was sent only after a reply to OpenSession was read (two round trips):\n{text}"
+    );
+}
+
 #[test]
 fn many_records_open_in_parallel_each_with_its_own_result_in_order() {
     let kc = Kc::with_file_store();

@@ -16,6 +16,7 @@ use crate::settings::Settings;
 use crate::store::Expect;
 use crate::store::memory::MemoryStore;
 
+mod read_once_tests;
 mod undo_tests;
 
 /// A new keychain (as `keychain init --key-store file` makes one) opened on `clock`; the folder

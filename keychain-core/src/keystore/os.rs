@@ -211,11 +211,19 @@ fn read_secret(user: &str) -> Result<SecretString, KeyStoreError> {
 ///
 /// The search, the unlock of locked matches and the choice of exactly one item are the same
 /// as keyring-core's store, and errors go through the same [`classify`], so each failure keeps
-/// its message and hint.
+/// its message and hint. `OpenSession` and `SearchItems` go out together (issue 24: one round
+/// trip to the daemon fewer on every read of the identity); a locked match is read the way
+/// dbus-secret-service reads it, with its unlock.
 #[cfg(target_os = "linux")]
 mod plain_session {
     use std::collections::HashMap;
+    use std::time::{Duration, Instant};
 
+    use dbus::arg::{RefArg, TypeMismatchError, Variant};
+    use dbus::blocking::Connection;
+    use dbus::channel::Channel;
+    use dbus::strings::Path;
+    use dbus::{Error as DbusError, Message};
     use dbus_secret_service::{EncryptionType, Error as ServiceError, Item, SecretService};
     use keyring_core::Error as KeyringError;
     use secrecy::SecretString;
@@ -223,8 +231,67 @@ mod plain_session {
 
     use super::{KeyStoreError, SERVICE, STORE_NAME, check_session_bus, classify};
 
+    /// The Secret Service on the session bus (dbus-secret-service's `ss` constants are private).
+    const SS_DEST: &str = "org.freedesktop.secrets";
+    const SS_PATH: &str = "/org/freedesktop/secrets";
+
+    /// How long each reply may take, as dbus-secret-service's proxies wait.
+    const REPLY_TIMEOUT: Duration = Duration::from_millis(2000);
+
+    /// One connection, then `OpenSession` and `SearchItems` sent together (they do not depend
+    /// on each other: one round trip instead of two), then `GetSecret` of the one match. A
+    /// locked match needs the service's unlock and its prompt: that rare case goes through
+    /// [`read_through_service`], which does what this read did before.
     pub(super) fn read(user: &str) -> Result<SecretString, KeyStoreError> {
         check_session_bus()?;
+        let connection = Connection::new_session().map_err(dbus_error)?;
+        let channel = connection.channel();
+        let attributes = HashMap::from([("service", SERVICE), ("username", user)]);
+        let open = service_call("OpenSession")?
+            .append2("plain", Variant(Box::new(String::new()) as Box<dyn RefArg>));
+        let search = service_call("SearchItems")?.append1(attributes);
+        let open = channel.send(open).map_err(|()| not_sent())?;
+        let search = channel.send(search).map_err(|()| not_sent())?;
+        let mut answers = replies(channel, &[open, search])?.into_iter();
+        let (Some(mut opened), Some(mut found)) = (answers.next(), answers.next()) else {
+            return Err(not_sent());
+        };
+        let (_, session): (Variant<Box<dyn RefArg>>, Path<'_>) = opened
+            .as_result()
+            .map_err(dbus_error)?
+            .read2()
+            .map_err(mismatch)?;
+        let (unlocked, locked): (Vec<Path<'_>>, Vec<Path<'_>>) = found
+            .as_result()
+            .map_err(dbus_error)?
+            .read2()
+            .map_err(mismatch)?;
+        if !locked.is_empty() {
+            drop(connection);
+            return read_through_service(user);
+        }
+        let item = match unlocked.as_slice() {
+            [] => return Err(classify(KeyringError::NoEntry)),
+            [item] => item.clone(),
+            _ => return Err(more_than_one(user)),
+        };
+        let get =
+            Message::new_method_call(SS_DEST, item, "org.freedesktop.Secret.Item", "GetSecret")
+                .map_err(|e| decode(ServiceError::Dbus(DbusError::new_failed(&e))))?
+                .append1(session);
+        let get = channel.send(get).map_err(|()| not_sent())?;
+        let mut reply = replies(channel, &[get])?.pop().ok_or_else(not_sent)?;
+        let (_, _, value, _): (Path<'_>, Vec<u8>, Vec<u8>, String) = reply
+            .as_result()
+            .map_err(dbus_error)?
+            .read1()
+            .map_err(mismatch)?;
+        secret_text(Zeroizing::new(value))
+    }
+
+    /// The read as dbus-secret-service makes it, one call after the other, with the unlock of
+    /// locked matches.
+    fn read_through_service(user: &str) -> Result<SecretString, KeyStoreError> {
         let service = SecretService::connect(EncryptionType::Plain).map_err(decode)?;
         let attributes = HashMap::from([("service", SERVICE), ("username", user)]);
         let found = service.search_items(attributes).map_err(decode)?;
@@ -236,21 +303,73 @@ mod plain_session {
         let item = match (items.next(), items.next()) {
             (None, _) => return Err(classify(KeyringError::NoEntry)),
             (Some(item), None) => item,
-            (Some(_), Some(_)) => {
-                return Err(KeyStoreError::Failed {
-                    store: STORE_NAME,
-                    reason: format!(
-                        "more than one item has service '{SERVICE}' and username '{user}': remove all but one with seahorse or secret-tool"
-                    ),
-                });
-            }
+            (Some(_), Some(_)) => return Err(more_than_one(user)),
         };
-        let bytes = Zeroizing::new(item.get_secret().map_err(decode)?);
+        secret_text(Zeroizing::new(item.get_secret().map_err(decode)?))
+    }
+
+    fn more_than_one(user: &str) -> KeyStoreError {
+        KeyStoreError::Failed {
+            store: STORE_NAME,
+            reason: format!(
+                "more than one item has service '{SERVICE}' and username '{user}': remove all but one with seahorse or secret-tool"
+            ),
+        }
+    }
+
+    fn secret_text(bytes: Zeroizing<Vec<u8>>) -> Result<SecretString, KeyStoreError> {
         let text = std::str::from_utf8(&bytes).map_err(|_| KeyStoreError::Failed {
             store: STORE_NAME,
             reason: "the entry is not text, so it does not hold an age identity".into(),
         })?;
         Ok(SecretString::from(text.to_owned()))
+    }
+
+    /// A method call to the service object.
+    fn service_call(method: &str) -> Result<Message, KeyStoreError> {
+        Message::new_method_call(SS_DEST, SS_PATH, "org.freedesktop.Secret.Service", method)
+            .map_err(|e| decode(ServiceError::Dbus(DbusError::new_failed(&e))))
+    }
+
+    /// The replies to `serials`, in their order, each within [`REPLY_TIMEOUT`] (signals and
+    /// other messages on the connection are skipped).
+    fn replies(channel: &Channel, serials: &[u32]) -> Result<Vec<Message>, KeyStoreError> {
+        channel.flush();
+        let mut got: Vec<Option<Message>> = serials.iter().map(|_| None).collect();
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        while got.iter().any(Option::is_none) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = channel
+                .blocking_pop_message(left)
+                .map_err(dbus_error)?
+                .ok_or_else(|| {
+                    dbus_error(DbusError::new_custom(
+                        "org.freedesktop.DBus.Error.NoReply",
+                        "the Secret Service did not reply in time",
+                    ))
+                })?;
+            if let Some(i) = message
+                .get_reply_serial()
+                .and_then(|serial| serials.iter().position(|s| *s == serial))
+            {
+                got[i] = Some(message);
+            }
+        }
+        Ok(got.into_iter().flatten().collect())
+    }
+
+    fn not_sent() -> KeyStoreError {
+        dbus_error(DbusError::new_failed(
+            "the message could not be sent on the session bus",
+        ))
+    }
+
+    fn dbus_error(error: DbusError) -> KeyStoreError {
+        decode(ServiceError::Dbus(error))
+    }
+
+    fn mismatch(error: TypeMismatchError) -> KeyStoreError {
+        dbus_error(DbusError::from(error))
     }
 
     /// The same mapping as keyring-core's store makes, so [`classify`] sees the same errors.

@@ -25,6 +25,8 @@ pub struct MemoryStore {
     writes: Arc<AtomicU64>,
     /// Removals made so far (failed ones included), to fail the Nth.
     removes: Arc<AtomicU64>,
+    /// Reads made so far, for tests of how often a caller reads a record.
+    reads: Arc<AtomicU64>,
     fail_write: Arc<Mutex<Option<u64>>>,
     fail_remove: Arc<Mutex<Option<u64>>>,
 }
@@ -52,6 +54,11 @@ impl MemoryStore {
     /// Makes the `n`th removal from now on (counting from 1) fail with an I/O error, once.
     pub fn fail_remove(&self, n: u64) {
         *self.fail_remove.lock().unwrap() = Some(self.removes.load(Ordering::SeqCst) + n);
+    }
+
+    /// How many records have been read so far (each `read`, found or not).
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
     }
 
     /// The bytes of `name`'s record as they are now.
@@ -82,6 +89,7 @@ impl MemoryStore {
 
 impl RecordStore for MemoryStore {
     fn read(&self, name: &str) -> Result<Option<RawRecord>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .records
             .lock()
