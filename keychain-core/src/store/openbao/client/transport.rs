@@ -1,5 +1,6 @@
-//! The wire under a [`KvClient`]: one keep-alive HTTP client per process and trust (built at
-//! the first call, and never torn down: see [`CLIENTS`] and [`Http`]), and the one place a
+//! The wire under a [`KvClient`]: for https one keep-alive reqwest client per process and trust
+//! (built at the first call, and never torn down: see [`CLIENTS`] and [`Http`]); for plain http
+//! to a loopback address one exchange in the calling thread (`loopback`); and the one place a
 //! call is sent and its answer read.
 
 use std::sync::Mutex;
@@ -11,7 +12,9 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{Answer, BaoError, CONNECT_TIMEOUT, KvClient, REQUEST_TIMEOUT, errors_mention};
+use super::{
+    Answer, BaoError, CONNECT_TIMEOUT, KvClient, REQUEST_TIMEOUT, errors_mention, loopback,
+};
 
 /// Largest answer read: a record is at most 16 MiB, 22 MiB in base64, plus the envelope.
 const MAX_ANSWER: u64 = 32 << 20;
@@ -28,11 +31,13 @@ impl KvClient {
             .base
             .join(&format!("v1/{api}"))
             .map_err(|_| BaoError::Settings(format!("cannot form a URL for {api}")))?;
+        if self.inner.http.trust == Trust::NoTls {
+            return self.send_loopback(&method, &url, body, token);
+        }
         let mut request = self.inner.http.get()?.request(method, url);
         if let Some(token) = token {
-            let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-                BaoError::NoToken("the token holds characters no HTTP header can carry".into())
-            })?;
+            let mut value =
+                HeaderValue::from_str(token.expose_secret()).map_err(|_| bad_token())?;
             value.set_sensitive(true);
             request = request.header("X-Vault-Token", value);
         }
@@ -49,6 +54,58 @@ impl KvClient {
                 addr: self.addr().to_string(),
                 detail: e.to_string(),
             })?;
+        self.answer(status, &text)
+    }
+
+    /// [`Self::send`] for plain http (a loopback address): one exchange on a `TcpStream` in
+    /// this thread, without reqwest's runtime thread (see `loopback`).
+    fn send_loopback(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<Answer, BaoError> {
+        let token = token.map(ExposeSecret::expose_secret);
+        if token.is_some_and(|t| !loopback::fits_a_header(t)) {
+            return Err(bad_token());
+        }
+        let json = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|_| BaoError::Settings("cannot encode a request body".into()))?
+            .map(zeroize::Zeroizing::new);
+        let reply = loopback::exchange(
+            method.as_str(),
+            url,
+            token,
+            json.as_deref().map(|j| &j[..]),
+            MAX_ANSWER,
+        )
+        .map_err(|failure| BaoError::Unreachable {
+            addr: self.addr().to_string(),
+            detail: match failure {
+                loopback::Failure::Connect(why) => format!("cannot connect ({why})"),
+                loopback::Failure::TimedOut => format!(
+                    "no answer within {}",
+                    humantime::format_duration(REQUEST_TIMEOUT)
+                ),
+                loopback::Failure::Broken => "the connection failed".to_string(),
+                loopback::Failure::TooLarge => {
+                    crate::http::BodyError::TooLarge { limit: MAX_ANSWER }.to_string()
+                }
+            },
+        })?;
+        let status = StatusCode::from_u16(reply.status).map_err(|_| BaoError::Unreachable {
+            addr: self.addr().to_string(),
+            detail: "the connection failed".to_string(),
+        })?;
+        let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&reply.body).into_owned());
+        self.answer(status, &text)
+    }
+
+    /// The answer's JSON body (`Null` when empty or not JSON); a sealed server is an error.
+    fn answer(&self, status: StatusCode, text: &str) -> Result<Answer, BaoError> {
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -63,6 +120,11 @@ impl KvClient {
     }
 }
 
+/// A token that cannot go in a header line as it is.
+fn bad_token() -> BaoError {
+    BaoError::NoToken("the token holds characters no HTTP header can carry".into())
+}
+
 /// Which certificates a client trusts.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) enum Trust {
@@ -70,8 +132,10 @@ pub(super) enum Trust {
     System,
     /// Only the CA in this PEM bundle: a keychain pointed at its own server trusts nothing else.
     OnlyCa(Vec<u8>),
-    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no trust store to load for
-    /// connections that never use one.
+    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no reqwest client at all;
+    /// every call is one exchange on a `TcpStream` in the calling thread (`loopback`).
+    ///
+    /// [`OpenBaoSettings::validate`]: super::super::settings::OpenBaoSettings::validate
     NoTls,
 }
 
@@ -86,7 +150,7 @@ static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
 /// witness while the main thread opens the keys and the record, so building it (its runtime
 /// thread started and waited for, and for https the trust store loaded) costs no wall time.
 pub(super) struct Http {
-    trust: Trust,
+    pub(super) trust: Trust,
     client: std::sync::OnceLock<Result<Client, String>>,
 }
 
