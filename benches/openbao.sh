@@ -5,9 +5,9 @@
 #      token of the same policy (goal: at most 0.5x), with hyperfine; ratios of medians and of
 #      CPU time (user+sys); then the floor: what one KV write and one read cost this OpenBao
 #      alone (python3, new connection each, no process start), the part of the ratio that is
-#      the server's own latency; then, where perf and valgrind are installed, the CPU time
-#      (task-clock) and the user-space instructions of one login on each store, which a loaded
-#      machine moves little;
+#      the server's own latency; then the CPU time of each login, the commands taken in turn
+#      (which a loaded machine moves less), and where valgrind is installed the user-space
+#      instructions of one login on each store;
 #   2. two machines (two keychain folders, each with its own identity and AppRole) x PROCESSES
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
@@ -138,18 +138,35 @@ print(f'  floor: one KV write {w*1000:.3f} ms, one read {g*1000:.3f} ms (medians
       f'a write alone is {w/local:.2f}x the local store\'s login')
 PY
 
-# Figures that a loaded machine does not move much: the CPU time of one call (perf stat's
-# task-clock, all threads, mean of 100) and the instructions it runs in user space (callgrind,
-# all threads, one call; deterministic), each side by side with the local store's.
-if command -v perf >/dev/null; then
-  clock() { perf stat -r 100 -x, -e task-clock "$bin" --dir "$work/$1" login cached 2>&1 >/dev/null | awk -F, '/task-clock/ {print $1}'; }
-  shared_ms=$(clock shared) local_ms=$(clock local)
-  python3 -c "import sys; s,l=map(float,sys.argv[1:]); print(f'  task-clock (perf stat, mean of 100): OpenBao store {s:.3f} ms, local store {l:.3f} ms: {s/l:.2f}x')" "$shared_ms" "$local_ms"
-  if [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ]; then
-    before_ms=$(perf stat -r 100 -x, -e task-clock "$KEYCHAIN_BENCH_BEFORE" --dir "$work/shared" login cached 2>&1 >/dev/null | awk -F, '/task-clock/ {print $1}')
-    python3 -c "import sys; s,l=map(float,sys.argv[1:]); print(f'  task-clock, before: OpenBao store {s:.3f} ms: {s/l:.2f}x')" "$before_ms" "$local_ms"
-  fi
-fi
+# Figures that a loaded machine moves less: each login's CPU time (user+sys of the process and
+# its threads, from wait4) and wall time, the commands taken in turn within each round (so that
+# a load that comes and goes falls on all of them alike), medians of 200 rounds; and the
+# instructions each runs in user space (callgrind, all threads, one call; deterministic).
+python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
+import os, statistics, subprocess, sys, time
+work, bin, before = sys.argv[1:]
+commands = [("OpenBao store", [bin, "--dir", f"{work}/shared", "login", "cached"]),
+            ("local store", [bin, "--dir", f"{work}/local", "login", "cached"])]
+if before:
+    commands.append(("OpenBao store, before", [before, "--dir", f"{work}/shared", "login", "cached"]))
+cpu = {name: [] for name, _ in commands}
+wall = {name: [] for name, _ in commands}
+devnull = os.open(os.devnull, os.O_RDWR)
+for round in range(200):
+    for name, argv in commands[round % len(commands):] + commands[:round % len(commands)]:
+        started = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)])
+        _, status, usage = os.wait4(pid, 0)
+        wall[name].append(time.perf_counter() - started)
+        assert os.waitstatus_to_exitcode(status) == 0, (name, status)
+        cpu[name].append(usage.ru_utime + usage.ru_stime)
+med = lambda xs: statistics.median(xs) * 1000
+local = "local store"
+for name, _ in commands:
+    print(f'  in turn, 200 rounds: {name}: CPU {med(cpu[name]):.3f} ms ({med(cpu[name])/med(cpu[local]):.2f}x), '
+          f'wall {med(wall[name]):.3f} ms ({med(wall[name])/med(wall[local]):.2f}x) (medians)')
+PY
 if command -v valgrind >/dev/null; then
   instructions() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" --dir "$work/$1" login cached 2>&1 >/dev/null | awk '/Collected/ {print $NF}'; }
   shared_ir=$(instructions shared) local_ir=$(instructions local)
