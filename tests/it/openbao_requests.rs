@@ -83,7 +83,8 @@ fn a_cached_login_makes_a_pinned_number_of_requests_and_none_twice() {
     // The witness (a read of the trail's last event) and the event after it, created there.
     assert!(starts_with_witness_and_write(&made), "{made:#?}");
     assert!(
-        made.iter().any(|r| r.starts_with("create ") && r.contains("/audit/")),
+        made.iter()
+            .any(|r| r.starts_with("create ") && r.contains("/audit/")),
         "{made:#?}"
     );
     // No read of the same key twice in one login.
