@@ -109,7 +109,7 @@ impl KvClient {
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::Null)
+            serde_json::from_str(text).unwrap_or(Value::Null)
         };
         if status == StatusCode::SERVICE_UNAVAILABLE && errors_mention(&body, "sealed") {
             return Err(BaoError::Sealed {
