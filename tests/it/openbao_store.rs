@@ -68,9 +68,10 @@ fn kv_client_reads_versions_and_refuses_a_stale_check_and_set() {
     assert_eq!(deleted.version, 2);
 }
 
-/// Plain http to a loopback OpenBao goes through keychain's own HTTP/1.1 exchange (issue 20,
-/// item 7), not reqwest: answers far past one buffer (OpenBao sends them chunked), a value
-/// written and read back byte for byte, and many calls in a row on the connections it keeps.
+/// Plain http to a loopback OpenBao, through whatever client drives the wire (reqwest's async
+/// client on a runtime in the calling thread since issue 20, item 7): answers far past one
+/// buffer (OpenBao sends them chunked), a value written and read back byte for byte, and many
+/// calls in a row on the connections it keeps.
 #[test]
 fn kv_client_on_plain_loopback_http_reads_back_large_values_exactly() {
     let bao = Bao::start();

@@ -24,7 +24,6 @@ use super::auth::{Auth, Token};
 pub use super::error::BaoError;
 use super::settings::OpenBaoSettings;
 
-mod loopback;
 mod session;
 mod transport;
 

@@ -1,23 +1,49 @@
-//! The wire under a [`KvClient`]: for https one keep-alive reqwest client per process and trust
-//! (built at the first call, and never torn down: see [`CLIENTS`] and [`Http`]); for plain http
-//! to a loopback address one exchange in the calling thread (`loopback`); and the one place a
+//! The wire under a [`KvClient`]: one keep-alive client of reqwest's async API per process and
+//! trust (built at the first call, and never torn down: see [`CLIENTS`] and [`Http`]), driven
+//! on a current-thread tokio runtime in the calling thread ([`RUNTIME`]), and the one place a
 //! call is sent and its answer read.
+//!
+//! Why not reqwest's blocking client: it runs a tokio runtime on a thread of its own, started
+//! at the first call of a process, and hands every request to that thread and the answer back
+//! (thread start, futex wake-ups, an epoll loop). On a cached `login` (a 3 ms process) that was
+//! a large share of what the shared store costs over the local one (issue 20, item 7). Here the
+//! thread that needs an answer runs the runtime itself (`block_on`) for as long as its call
+//! takes: no runtime thread, no hand-off, for http and https alike. Two threads may call at once
+//! (a cached `login`'s witness read beside its main thread): tokio lets one of them drive the
+//! connections while the other waits for its turn, on the same runtime.
 
-use std::sync::Mutex;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use reqwest::blocking::Client;
-use reqwest::header::HeaderValue;
+use reqwest::Client;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
-use super::{
-    Answer, BaoError, CONNECT_TIMEOUT, KvClient, REQUEST_TIMEOUT, errors_mention, loopback,
-};
+use super::{Answer, BaoError, CONNECT_TIMEOUT, KvClient, REQUEST_TIMEOUT, errors_mention};
 
 /// Largest answer read: a record is at most 16 MiB, 22 MiB in base64, plus the envelope.
 const MAX_ANSWER: u64 = 32 << 20;
+
+/// The process's runtime for every OpenBao call: current-thread (it starts no thread), built at
+/// the first call and never dropped (nothing to shut down on the way out).
+static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+
+fn runtime() -> Result<&'static tokio::runtime::Runtime, BaoError> {
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))
+}
+
 impl KvClient {
     pub(super) fn send(
         &self,
@@ -31,9 +57,6 @@ impl KvClient {
             .base
             .join(&format!("v1/{api}"))
             .map_err(|_| BaoError::Settings(format!("cannot form a URL for {api}")))?;
-        if self.inner.http.trust == Trust::NoTls {
-            return self.send_loopback(&method, &url, body, token);
-        }
         let mut request = self.inner.http.get()?.request(method, url);
         if let Some(token) = token {
             let mut value =
@@ -42,65 +65,31 @@ impl KvClient {
             request = request.header("X-Vault-Token", value);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            // The body may carry a secret id or a sealed record: encoded into a zeroized
+            // buffer that reqwest owns until the request is sent, and zeroized when it drops it.
+            let json = Zeroizing::new(
+                serde_json::to_vec(body)
+                    .map_err(|_| BaoError::Settings("cannot encode a request body".into()))?,
+            );
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(bytes::Bytes::from_owner(json));
         }
-        let response = request.send().map_err(|e| BaoError::Unreachable {
+        let unreachable = |detail: String| BaoError::Unreachable {
             addr: self.addr().to_string(),
-            detail: transport_detail(&e),
+            detail,
+        };
+        let (status, text) = runtime()?.block_on(async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| unreachable(transport_detail(&e)))?;
+            let status = response.status();
+            let text = crate::http::read_capped_async(response, MAX_ANSWER)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            Ok::<_, BaoError>((status, text))
         })?;
-        let status = response.status();
-        let text =
-            crate::http::read_capped(response, MAX_ANSWER).map_err(|e| BaoError::Unreachable {
-                addr: self.addr().to_string(),
-                detail: e.to_string(),
-            })?;
-        self.answer(status, &text)
-    }
-
-    /// [`Self::send`] for plain http (a loopback address): one exchange on a `TcpStream` in
-    /// this thread, without reqwest's runtime thread (see `loopback`).
-    fn send_loopback(
-        &self,
-        method: &Method,
-        url: &url::Url,
-        body: Option<&Value>,
-        token: Option<&SecretString>,
-    ) -> Result<Answer, BaoError> {
-        let token = token.map(ExposeSecret::expose_secret);
-        if token.is_some_and(|t| !loopback::fits_a_header(t)) {
-            return Err(bad_token());
-        }
-        let json = body
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|_| BaoError::Settings("cannot encode a request body".into()))?
-            .map(zeroize::Zeroizing::new);
-        let reply = loopback::exchange(
-            method.as_str(),
-            url,
-            token,
-            json.as_deref().map(|j| &j[..]),
-            MAX_ANSWER,
-        )
-        .map_err(|failure| BaoError::Unreachable {
-            addr: self.addr().to_string(),
-            detail: match failure {
-                loopback::Failure::Connect(why) => format!("cannot connect ({why})"),
-                loopback::Failure::TimedOut => format!(
-                    "no answer within {}",
-                    humantime::format_duration(REQUEST_TIMEOUT)
-                ),
-                loopback::Failure::Broken => "the connection failed".to_string(),
-                loopback::Failure::TooLarge => {
-                    crate::http::BodyError::TooLarge { limit: MAX_ANSWER }.to_string()
-                }
-            },
-        })?;
-        let status = StatusCode::from_u16(reply.status).map_err(|_| BaoError::Unreachable {
-            addr: self.addr().to_string(),
-            detail: "the connection failed".to_string(),
-        })?;
-        let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&reply.body).into_owned());
         self.answer(status, &text)
     }
 
@@ -132,23 +121,22 @@ pub(super) enum Trust {
     System,
     /// Only the CA in this PEM bundle: a keychain pointed at its own server trusts nothing else.
     OnlyCa(Vec<u8>),
-    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no reqwest client at all;
-    /// every call is one exchange on a `TcpStream` in the calling thread (`loopback`).
+    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no certificate at all, and a
+    /// name resolves to its loopback addresses only ([`LoopbackOnly`]).
     ///
     /// [`OpenBaoSettings::validate`]: super::super::settings::OpenBaoSettings::validate
     NoTls,
 }
 
 /// The process's HTTP clients, one per [`Trust`], built once and kept until the process ends:
-/// every `KvClient` of the process shares one (and its keep-alive connections), and none is
-/// ever dropped, because dropping a blocking client waits for its runtime thread to shut down,
-/// which every short command (a cached `login`) would pay on its way out.
+/// every `KvClient` of the process shares one (and its keep-alive connections, which live on
+/// [`RUNTIME`]), and none is ever dropped.
 static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
 
 /// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
 /// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
-/// witness while the main thread opens the keys and the record, so building it (its runtime
-/// thread started and waited for, and for https the trust store loaded) costs no wall time.
+/// witness while the main thread opens the keys and the record, so building it (for https the
+/// trust store loaded) costs no wall time.
 pub(super) struct Http {
     pub(super) trust: Trust,
     client: std::sync::OnceLock<Result<Client, String>>,
@@ -176,7 +164,7 @@ fn build_client(trust: &Trust) -> Result<Client, String> {
     if let Some((_, client)) = clients.iter().find(|(t, _)| t == trust) {
         return Ok(client.clone());
     }
-    let mut builder = crate::http::builder()
+    let mut builder = crate::http::async_builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(60));
@@ -187,11 +175,43 @@ fn build_client(trust: &Trust) -> Result<Client, String> {
                 .map_err(|_| "the CA certificate holds no PEM certificate".to_string())?;
             builder = builder.tls_certs_only(certs);
         }
-        Trust::NoTls => builder = builder.tls_certs_only(Vec::new()),
+        Trust::NoTls => {
+            builder = builder
+                .tls_certs_only(Vec::new())
+                .dns_resolver(LoopbackOnly)
+        }
     }
     let client = builder.build().map_err(|e| e.to_string())?;
     clients.push((trust.clone(), client.clone()));
     Ok(client)
+}
+
+/// The resolver of the plain-http client: a name (only `localhost` passes
+/// [`OpenBaoSettings::validate`]) resolves to its loopback addresses alone, so that a
+/// `localhost` that some resolver maps elsewhere never sends the token off this machine in the
+/// clear. (An address in the URL is not resolved; `validate` allowed only loopback ones.)
+///
+/// [`OpenBaoSettings::validate`]: super::super::settings::OpenBaoSettings::validate
+struct LoopbackOnly;
+
+impl reqwest::dns::Resolve for LoopbackOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        // `localhost` comes from the hosts file: resolved here, without a blocking-pool thread.
+        let found = (name.as_str(), 0).to_socket_addrs().map(|addrs| {
+            addrs
+                .filter(|a| a.ip().is_loopback())
+                .collect::<Vec<SocketAddr>>()
+        });
+        Box::pin(async move {
+            match found {
+                Ok(addrs) if !addrs.is_empty() => {
+                    Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+                }
+                Ok(_) => Err("the host has no loopback address".into()),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
 }
 
 /// What went wrong on the wire, in words: refused, timed out, TLS.
