@@ -5,13 +5,15 @@
 #      token of the same policy (goal: at most 0.5x), with hyperfine; ratios of medians and of
 #      CPU time (user+sys); then the floor: what one KV write and one read cost this OpenBao
 #      alone (python3, new connection each, no process start), the part of the ratio that is
-#      the server's own latency;
+#      the server's own latency; then the CPU time of each login, the commands taken in turn
+#      (which a loaded machine moves less), and where valgrind is installed the user-space
+#      instructions of one login on each store;
 #   2. two machines (two keychain folders, each with its own identity and AppRole) x PROCESSES
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
 #      (goal: 0). The emulator's clock and keychain's (libfaketime) move 600 s per expiry.
 # Needs hyperfine, curl, python3, libfaketime and OpenBao (sh ../shared/openbao/install.sh).
-#   benches/openbao.sh [PROCESSES] [EXPIRIES]      (default 32 200)
+#   [KEYCHAIN_BENCH_BEFORE=BINARY] benches/openbao.sh [PROCESSES] [EXPIRIES]      (default 32 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 processes=${1:-32} expiries=${2:-200}
@@ -84,10 +86,16 @@ mkdir -m 700 "$work/home"
 record=$(admin kv list -format=json -mount=$mount $prefix/records | python3 -c 'import json,sys; print([k for k in json.load(sys.stdin) if k.startswith("cached")][0])')
 HOME=$work/home bao kv get -mount=$mount "$prefix/records/$record" >/dev/null || {
   echo "bao kv get of $prefix/records/$record failed" >&2; exit 1; }
+# KEYCHAIN_BENCH_BEFORE=BINARY (an earlier build of keychain) adds its cached login on the same
+# OpenBao keychain to the same hyperfine group: before and after, measured side by side.
+before=()
+[ -n "${KEYCHAIN_BENCH_BEFORE:-}" ] &&
+  before=(--command-name "keychain login (OpenBao store, KEYCHAIN_BENCH_BEFORE)" "$KEYCHAIN_BENCH_BEFORE --dir $work/shared login cached")
 HOME=$work/home hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
   --command-name "keychain login (OpenBao store)" "$bin --dir $work/shared login cached" \
   --command-name "keychain login (local store)" "$bin --dir $work/local login cached" \
-  --command-name "bao kv get (same record)" "bao kv get -mount=$mount $prefix/records/$record" >/dev/null 2>&1
+  --command-name "bao kv get (same record)" "bao kv get -mount=$mount $prefix/records/$record" \
+  "${before[@]}" >/dev/null 2>&1
 python3 - "$work/h.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
@@ -99,6 +107,9 @@ cpu = lambda x: x["user"] + x["system"]
 print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x); '
       f'CPU (user+sys) {cpu(base)/cpu(r[1]):.2f}x')
 print(f'  OpenBao store / bao kv get:  {base["median"]/r[2]["median"]:.2f}x (goal <= 0.5x)')
+if len(r) > 3:
+    print(f'  OpenBao store, before / local store: {r[3]["median"]/r[1]["median"]:.2f}x; '
+          f'CPU (user+sys) {cpu(r[3])/cpu(r[1]):.2f}x')
 PY
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The floor: one KV v2 write (check-and-set, a new key each time, a body the size of an event)
@@ -126,6 +137,45 @@ w, g = statistics.median(writes), statistics.median(reads)
 print(f'  floor: one KV write {w*1000:.3f} ms, one read {g*1000:.3f} ms (medians); '
       f'a write alone is {w/local:.2f}x the local store\'s login')
 PY
+
+# Figures that a loaded machine moves less: each login's CPU time (user+sys of the process and
+# its threads, from wait4) and wall time, the commands taken in turn within each round (so that
+# a load that comes and goes falls on all of them alike), medians of 200 rounds; and the
+# instructions each runs in user space (callgrind, all threads, one call; deterministic).
+python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
+import os, statistics, subprocess, sys, time
+work, bin, before = sys.argv[1:]
+commands = [("OpenBao store", [bin, "--dir", f"{work}/shared", "login", "cached"]),
+            ("local store", [bin, "--dir", f"{work}/local", "login", "cached"])]
+if before:
+    commands.append(("OpenBao store, before", [before, "--dir", f"{work}/shared", "login", "cached"]))
+cpu = {name: [] for name, _ in commands}
+wall = {name: [] for name, _ in commands}
+devnull = os.open(os.devnull, os.O_RDWR)
+for round in range(200):
+    for name, argv in commands[round % len(commands):] + commands[:round % len(commands)]:
+        started = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)])
+        _, status, usage = os.wait4(pid, 0)
+        wall[name].append(time.perf_counter() - started)
+        assert os.waitstatus_to_exitcode(status) == 0, (name, status)
+        cpu[name].append(usage.ru_utime + usage.ru_stime)
+med = lambda xs: statistics.median(xs) * 1000
+local = "local store"
+for name, _ in commands:
+    print(f'  in turn, 200 rounds: {name}: CPU {med(cpu[name]):.3f} ms ({med(cpu[name])/med(cpu[local]):.2f}x), '
+          f'wall {med(wall[name]):.3f} ms ({med(wall[name])/med(wall[local]):.2f}x) (medians)')
+PY
+if command -v valgrind >/dev/null; then
+  instructions() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" --dir "$work/$1" login cached 2>&1 >/dev/null | awk '/Collected/ {print $NF}'; }
+  shared_ir=$(instructions shared) local_ir=$(instructions local)
+  python3 -c "import sys; s,l=map(int,sys.argv[1:]); print(f'  instructions (callgrind, user space, one call): OpenBao store {s/1e6:.2f} M, local store {l/1e6:.2f} M: {s/l:.2f}x')" "$shared_ir" "$local_ir"
+  if [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ]; then
+    before_ir=$(bin=$KEYCHAIN_BENCH_BEFORE instructions shared)
+    python3 -c "import sys; s,l=map(int,sys.argv[1:]); print(f'  instructions, before: OpenBao store {s/1e6:.2f} M: {s/l:.2f}x')" "$before_ir" "$local_ir"
+  fi
+fi
 
 echo "== 2. 2 machines x $processes processes x $expiries expiries (emulator, file key stores)"
 KC_BAO_ADDR=$BAO_ADDR KC_BAO_MOUNT=$mount KC_BAO_PATH=stampede \

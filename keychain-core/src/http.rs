@@ -64,6 +64,51 @@ pub fn read_capped(
     ))
 }
 
+/// [`read_capped`] for reqwest's async client: the same cap, the same errors, and the bytes
+/// gathered only in zeroized buffers (a buffer outgrown is zeroized before it is dropped).
+pub async fn read_capped_async(
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<zeroize::Zeroizing<String>, BodyError> {
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(
+        usize::try_from(announced.unwrap_or(0)).unwrap_or(0),
+    ));
+    while let Some(chunk) = resp.chunk().await.map_err(|_| BodyError::Read)? {
+        if (raw.len() + chunk.len()) as u64 > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        if raw.capacity() - raw.len() < chunk.len() {
+            // Grow by hand: `Vec` would free the old buffer without zeroizing it.
+            let mut bigger = zeroize::Zeroizing::new(Vec::with_capacity(
+                (raw.len() + chunk.len()).max(2 * raw.capacity()),
+            ));
+            bigger.extend_from_slice(&raw);
+            raw = bigger;
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    Ok(zeroize::Zeroizing::new(
+        String::from_utf8_lossy(&raw).into_owned(),
+    ))
+}
+
+/// The settings of [`builder`] for reqwest's async client (no runtime thread of its own: the
+/// caller drives it, see the OpenBao client's `transport`). Keep the two in step.
+pub fn async_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never())
+        .user_agent(concat!("keychain/", env!("CARGO_PKG_VERSION")))
+}
+
 /// The settings every keychain client shares; the logon engine adds its own cookie jar.
 pub fn builder() -> ClientBuilder {
     // reqwest is built without a TLS provider so that exactly one (ring) is compiled in; install

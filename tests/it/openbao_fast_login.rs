@@ -157,10 +157,12 @@ fn a_removed_members_fast_path_write_is_refused() {
 
 /// The operator deletes the trail's last event, one this machine saw (its copy ends with it).
 /// Every cached login of this machine refuses from then on, printing no token.
-/// The fast path reads the witness before it writes, as every sync does: it writes nothing,
-/// and the normal path refuses, saying the store no longer holds an event this machine saw.
-/// (Before the witness was restored, the fast path wrote its event after the hole and served
-/// the token: this machine never noticed.)
+/// The fast path reads the witness beside its write and reveals nothing before the witness
+/// passed: the normal path then refuses, saying the store no longer holds an event this machine
+/// saw. (Before the witness was restored, the fast path wrote its event after the hole and
+/// served the token: this machine never noticed.) Its first try's event may stand after the
+/// hole, recorded and never revealed (as after a crash before the print), and it is not in
+/// this machine's copy: the second try finds that position taken and writes nothing more.
 #[test]
 fn a_trail_tail_the_operator_deleted_is_refused_by_the_next_cached_login() {
     let t = team();
@@ -191,7 +193,12 @@ fn a_trail_tail_the_operator_deleted_is_refused_by_the_next_cached_login() {
         );
     }
     assert!(
-        kv.get(&format!("audit/{end}")).unwrap().is_none(),
-        "a login wrote after the hole"
+        kv.get(&format!("audit/{}", end + 1)).unwrap().is_none(),
+        "a login wrote more than one event after the hole"
     );
+    // What this machine's copy ends with is still the deleted event: nothing of the refused
+    // logins was taken in as if the trail were whole.
+    let copy = std::fs::read_to_string(t.etl2.dir.join("shared-audit.log")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(copy.lines().last().unwrap()).unwrap();
+    assert_eq!(last["seq"].as_u64(), Some(end - 1), "{last}");
 }

@@ -9,10 +9,11 @@
 //! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
 //! and it is decrypted; its access token must be valid for the margin asked. Meanwhile, on a
 //! thread of its own, the witness every sync reads: the store must still hold the copy's last
-//! event ([`witness_copy_end`]; used only if the copy still ends there under the lock). Then the
-//! write: the `login` event at the position right after the copy's end, check-and-set "absent"
-//! ([`SharedLog::append_after_copy`]). Only once it is in the store is the token
-//! revealed (recorded before revealed). Any doubt (no copy, another generation, a MAC or
+//! event ([`witness_copy_end`]; used only if the copy still ends there under the lock). Beside
+//! it, not after it, the write: the `login` event at the position right after the copy's end,
+//! check-and-set "absent" ([`SharedLog::append_after_copy`], which says why the order is as
+//! safe). Only once it is in the store and the witness passed is the token revealed (recorded
+//! before revealed). Any doubt (no copy, another generation, a MAC or
 //! counter that does not check, a token not valid long enough, offline events not copied yet,
 //! the position taken, the store not answering) takes the normal path, unchanged, which syncs
 //! the trail and writes its own event; nothing is revealed from here after a conflict.
@@ -45,7 +46,7 @@ use super::Keychain;
 impl Keychain {
     /// What `pick` makes of the account's record as this machine last saw it, once `event`
     /// is in the shared trail at the position right after this machine's copy of it (one
-    /// write, after the witness read in parallel with the local work); `None` whenever the fast path does not apply (see the module documentation)
+    /// write, beside the witness read that runs in parallel with the local work); `None` whenever the fast path does not apply (see the module documentation)
     /// and nothing may be revealed: the caller takes the normal path.
     pub fn serve_from_copy<T>(
         &self,
@@ -60,7 +61,8 @@ impl Keychain {
             return None;
         }
         // The witness (the store still holds the copy's last event) is read on a thread of its
-        // own while this one opens the keys and the record; the write waits for it. When the
+        // own while this one opens the keys and the record, and is waited for after the write
+        // (nothing is revealed before it passed). When the
         // fast path gives up before that, nothing waits for it (the thread is left to finish
         // its read, whose answer is then unused).
         let (kv, dir) = (shared.kv.clone(), self.dir.clone());

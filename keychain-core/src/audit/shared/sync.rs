@@ -72,16 +72,19 @@ impl SharedLog {
 
     /// The fast path of a cached `login` (`login`): `event` (one that changes no
     /// record) written at the position right after this machine's copy of the trail ends,
-    /// check-and-set "absent", with no other request, under this machine's lock of the trail.
+    /// check-and-set "absent", beside the witness read and no other request, under this
+    /// machine's lock of the trail.
     ///
     /// `decide` is asked first, with the account's highest counter in the copy, under the
     /// lock; `None` from it (or a copy that is empty or whose last event is not of generation
     /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
-    /// `witnessed` is asked next, under the lock: the [`witness_copy_end`] the caller started
-    /// earlier (it runs in parallel with the caller's local work and `decide`). Unless it saw
-    /// the store hold the copy's last event as the copy ends now, nothing is written and
-    /// `Ok(None)` returned: a tail the operator deleted or replaced is then refused by the
-    /// normal path, as it always was.
+    /// The event is then written, and `witnessed` is asked, under the lock: the
+    /// [`witness_copy_end`] the caller started earlier (it runs in parallel with the caller's
+    /// local work, `decide` and the write). Unless it saw the store hold the copy's last event
+    /// as the copy ends now (or, when the copy moved since it read it, a witness read here
+    /// does), `Ok(None)` is returned and the event is not added to the copy: a tail the
+    /// operator deleted or replaced is then refused by the normal path, as it always was; this
+    /// login's event is in the store with nothing revealed, as after a crash before the print.
     /// A position already taken also returns `Ok(None)` and writes nothing more: another
     /// machine appended since the copy ended, and the caller must take the normal path (which
     /// syncs and writes its own event after the others). `Ok(Some(_))` only once the event is
@@ -116,28 +119,44 @@ impl SharedLog {
         let Some(decided) = decide(logged) else {
             return Ok(None);
         };
-        // The line is made while the witness read is still under way (the origin's user name is
-        // a lookup of its own); the witness is waited for only now, so that the read overlaps
-        // all the work above.
+        // The line is made and written while the witness read is still under way (issue 20,
+        // item 7: the two round trips overlap instead of following each other). Writing first
+        // is safe because nothing is revealed until both are done:
+        // - the witness is checked before `Some` is returned, as on the normal path, so a token
+        //   is printed only once the event is in the store and the store held the copy's last
+        //   event;
+        // - a witness that fails after the write leaves this login's event in the store with
+        //   nothing revealed: the state a crash between write and print leaves (an event too
+        //   many in the trail, never a reveal too few). It is not added to the copy, so the
+        //   normal path that runs next witnesses the copy's end as it was and refuses a tail
+        //   deleted or replaced (exit 7), as before; after a tail that checks, it fetches this
+        //   event as any other machine's;
+        // - the write is check-and-set "absent" at the position after the copy's end either
+        //   way, so what it can land on is the same as after the witness; and the witness
+        //   proves as much read beside the write as before it: the operator can delete or
+        //   replace the tail right after either, and events chained after a tail the operator
+        //   replaced make that tail fail every other member's fetch too.
         let (line, _) = self.encode(&cursor, event, &Origin::current())?;
+        let written = self
+            .kv
+            .put(&position(cursor.next_seq), &line, KvExpect::Absent);
         let ends_as_witnessed = witnessed()
             .is_some_and(|w| w.next_seq == cursor.next_seq && w.last_hash == cursor.last_hash);
-        if !ends_as_witnessed {
+        match written {
+            Ok(_) => {}
+            Err(KvError::Conflict { .. }) => return Ok(None),
+            Err(e) => return Err(store_error(e)),
+        }
+        // The witness thread read the copy's tail before this lock was taken: if another process
+        // of this machine added to the copy since, it vouched for an earlier event. The copy's
+        // end is then witnessed here, under the lock, as the normal path would (one read more).
+        if !ends_as_witnessed && self.witness().is_err() {
             return Ok(None);
         }
-        match self
-            .kv
-            .put(&position(cursor.next_seq), &line, KvExpect::Absent)
-        {
-            Ok(_) => {
-                let mut copy = line;
-                copy.push(b'\n');
-                self.append_copy(&copy)?;
-                Ok(Some(decided))
-            }
-            Err(KvError::Conflict { .. }) => Ok(None),
-            Err(e) => Err(store_error(e)),
-        }
+        let mut copy = line;
+        copy.push(b'\n');
+        self.append_copy(&copy)?;
+        Ok(Some(decided))
     }
 
     /// Under the lock: fetches the events other machines appended from `cursor` on (each

@@ -1,20 +1,49 @@
-//! The wire under a [`KvClient`]: one keep-alive HTTP client per process and trust (built at
-//! the first call, and never torn down: see [`CLIENTS`] and [`Http`]), and the one place a
+//! The wire under a [`KvClient`]: one keep-alive client of reqwest's async API per process and
+//! trust (built at the first call, and never torn down: see [`CLIENTS`] and [`Http`]), driven
+//! on a current-thread tokio runtime in the calling thread ([`RUNTIME`]), and the one place a
 //! call is sent and its answer read.
+//!
+//! Why not reqwest's blocking client: it runs a tokio runtime on a thread of its own, started
+//! at the first call of a process, and hands every request to that thread and the answer back
+//! (thread start, futex wake-ups, an epoll loop). On a cached `login` (a 3 ms process) that was
+//! a large share of what the shared store costs over the local one (issue 20, item 7). Here the
+//! thread that needs an answer runs the runtime itself (`block_on`) for as long as its call
+//! takes: no runtime thread, no hand-off, for http and https alike. Two threads may call at once
+//! (a cached `login`'s witness read beside its main thread): tokio lets one of them drive the
+//! connections while the other waits for its turn, on the same runtime.
 
-use std::sync::Mutex;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use reqwest::blocking::Client;
-use reqwest::header::HeaderValue;
+use reqwest::Client;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use super::{Answer, BaoError, CONNECT_TIMEOUT, KvClient, REQUEST_TIMEOUT, errors_mention};
 
 /// Largest answer read: a record is at most 16 MiB, 22 MiB in base64, plus the envelope.
 const MAX_ANSWER: u64 = 32 << 20;
+
+/// The process's runtime for every OpenBao call: current-thread (it starts no thread), built at
+/// the first call and never dropped (nothing to shut down on the way out).
+static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+
+fn runtime() -> Result<&'static tokio::runtime::Runtime, BaoError> {
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| BaoError::Settings(format!("cannot set up the HTTP client: {e}")))
+}
+
 impl KvClient {
     pub(super) fn send(
         &self,
@@ -30,29 +59,46 @@ impl KvClient {
             .map_err(|_| BaoError::Settings(format!("cannot form a URL for {api}")))?;
         let mut request = self.inner.http.get()?.request(method, url);
         if let Some(token) = token {
-            let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-                BaoError::NoToken("the token holds characters no HTTP header can carry".into())
-            })?;
+            let mut value =
+                HeaderValue::from_str(token.expose_secret()).map_err(|_| bad_token())?;
             value.set_sensitive(true);
             request = request.header("X-Vault-Token", value);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            // The body may carry a secret id or a sealed record: encoded into a zeroized
+            // buffer that reqwest owns until the request is sent, and zeroized when it drops it.
+            let json = Zeroizing::new(
+                serde_json::to_vec(body)
+                    .map_err(|_| BaoError::Settings("cannot encode a request body".into()))?,
+            );
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(bytes::Bytes::from_owner(json));
         }
-        let response = request.send().map_err(|e| BaoError::Unreachable {
+        let unreachable = |detail: String| BaoError::Unreachable {
             addr: self.addr().to_string(),
-            detail: transport_detail(&e),
+            detail,
+        };
+        let (status, text) = runtime()?.block_on(async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| unreachable(transport_detail(&e)))?;
+            let status = response.status();
+            let text = crate::http::read_capped_async(response, MAX_ANSWER)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            Ok::<_, BaoError>((status, text))
         })?;
-        let status = response.status();
-        let text =
-            crate::http::read_capped(response, MAX_ANSWER).map_err(|e| BaoError::Unreachable {
-                addr: self.addr().to_string(),
-                detail: e.to_string(),
-            })?;
+        self.answer(status, &text)
+    }
+
+    /// The answer's JSON body (`Null` when empty or not JSON); a sealed server is an error.
+    fn answer(&self, status: StatusCode, text: &str) -> Result<Answer, BaoError> {
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::Null)
+            serde_json::from_str(text).unwrap_or(Value::Null)
         };
         if status == StatusCode::SERVICE_UNAVAILABLE && errors_mention(&body, "sealed") {
             return Err(BaoError::Sealed {
@@ -63,6 +109,11 @@ impl KvClient {
     }
 }
 
+/// A token that cannot go in a header line as it is.
+fn bad_token() -> BaoError {
+    BaoError::NoToken("the token holds characters no HTTP header can carry".into())
+}
+
 /// Which certificates a client trusts.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) enum Trust {
@@ -70,23 +121,24 @@ pub(super) enum Trust {
     System,
     /// Only the CA in this PEM bundle: a keychain pointed at its own server trusts nothing else.
     OnlyCa(Vec<u8>),
-    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no trust store to load for
-    /// connections that never use one.
+    /// Plain http (loopback only, [`OpenBaoSettings::validate`]): no certificate at all, and a
+    /// name resolves to its loopback addresses only ([`LoopbackOnly`]).
+    ///
+    /// [`OpenBaoSettings::validate`]: super::super::settings::OpenBaoSettings::validate
     NoTls,
 }
 
 /// The process's HTTP clients, one per [`Trust`], built once and kept until the process ends:
-/// every `KvClient` of the process shares one (and its keep-alive connections), and none is
-/// ever dropped, because dropping a blocking client waits for its runtime thread to shut down,
-/// which every short command (a cached `login`) would pay on its way out.
+/// every `KvClient` of the process shares one (and its keep-alive connections, which live on
+/// [`RUNTIME`]), and none is ever dropped.
 static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
 
 /// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
 /// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
-/// witness while the main thread opens the keys and the record, so building it (its runtime
-/// thread started and waited for, and for https the trust store loaded) costs no wall time.
+/// witness while the main thread opens the keys and the record, so building it (for https the
+/// trust store loaded) costs no wall time.
 pub(super) struct Http {
-    trust: Trust,
+    pub(super) trust: Trust,
     client: std::sync::OnceLock<Result<Client, String>>,
 }
 
@@ -112,7 +164,7 @@ fn build_client(trust: &Trust) -> Result<Client, String> {
     if let Some((_, client)) = clients.iter().find(|(t, _)| t == trust) {
         return Ok(client.clone());
     }
-    let mut builder = crate::http::builder()
+    let mut builder = crate::http::async_builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(60));
@@ -123,11 +175,43 @@ fn build_client(trust: &Trust) -> Result<Client, String> {
                 .map_err(|_| "the CA certificate holds no PEM certificate".to_string())?;
             builder = builder.tls_certs_only(certs);
         }
-        Trust::NoTls => builder = builder.tls_certs_only(Vec::new()),
+        Trust::NoTls => {
+            builder = builder
+                .tls_certs_only(Vec::new())
+                .dns_resolver(LoopbackOnly)
+        }
     }
     let client = builder.build().map_err(|e| e.to_string())?;
     clients.push((trust.clone(), client.clone()));
     Ok(client)
+}
+
+/// The resolver of the plain-http client: a name (only `localhost` passes
+/// [`OpenBaoSettings::validate`]) resolves to its loopback addresses alone, so that a
+/// `localhost` that some resolver maps elsewhere never sends the token off this machine in the
+/// clear. (An address in the URL is not resolved; `validate` allowed only loopback ones.)
+///
+/// [`OpenBaoSettings::validate`]: super::super::settings::OpenBaoSettings::validate
+struct LoopbackOnly;
+
+impl reqwest::dns::Resolve for LoopbackOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        // `localhost` comes from the hosts file: resolved here, without a blocking-pool thread.
+        let found = (name.as_str(), 0).to_socket_addrs().map(|addrs| {
+            addrs
+                .filter(|a| a.ip().is_loopback())
+                .collect::<Vec<SocketAddr>>()
+        });
+        Box::pin(async move {
+            match found {
+                Ok(addrs) if !addrs.is_empty() => {
+                    Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+                }
+                Ok(_) => Err("the host has no loopback address".into()),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
 }
 
 /// What went wrong on the wire, in words: refused, timed out, TLS.
