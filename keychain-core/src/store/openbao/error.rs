@@ -112,7 +112,7 @@ impl BaoError {
         Some(match self {
             BaoError::Unreachable { .. } => "check that OpenBao runs and that this machine can reach it; nothing was changed".into(),
             BaoError::Sealed { .. } => "an operator must unseal OpenBao ('bao operator unseal'); nothing was changed".into(),
-            BaoError::Forbidden { path, capability, .. } => format!("give this machine's policy \"{capability}\" on \"{path}\" (see the README, Several machines)"),
+            BaoError::Forbidden { path, capability, .. } => format!("give this machine's policy \"{capability}\" on \"{path}\" (see docs/shared-keychain.md)"),
             BaoError::CasConflict { .. } => "run the command again".into(),
             BaoError::TokenExpired { .. } => "give this machine a new token (BAO_TOKEN or its token file) or a new AppRole secret id".into(),
             BaoError::LoginRefused { .. } => "give this machine a new AppRole secret id ('bao write -f auth/approle/role/ROLE/secret-id') in its secret id file".into(),
