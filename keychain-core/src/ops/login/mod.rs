@@ -121,8 +121,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
         Err(e) => return Err(e),
     };
     refuse_moving(&account)?;
-    let now = kc.now();
-    if let Some(token) = cached(&account, now, opts.min_valid) {
+    if let Some(token) = cached(&account, cache::now(kc), opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;
         return Ok(token);
     }

@@ -39,10 +39,15 @@ impl KvClient {
         if let Some(body) = body {
             request = request.json(body);
         }
+        let sent = std::time::SystemTime::now();
         let response = request.send().map_err(|e| BaoError::Unreachable {
             addr: self.addr().to_string(),
             detail: transport_detail(&e),
         })?;
+        // The store's clock is a shared keychain's reference for token times (issue 19).
+        let date = response.headers().get(reqwest::header::DATE);
+        let date = date.and_then(|d| d.to_str().ok());
+        crate::clock::reference::observe(date, sent, std::time::SystemTime::now());
         let status = response.status();
         let text =
             crate::http::read_capped(response, MAX_ANSWER).map_err(|e| BaoError::Unreachable {
