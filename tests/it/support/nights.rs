@@ -904,6 +904,26 @@ pub fn run(plan: Plan) -> Report {
                 started.elapsed(),
                 report.jobs.len()
             );
+            // The day just ended against the first, so that a run cut short still has them.
+            if minute >= DAY {
+                let (p50, p99, _, _) = report.percentiles(minute - DAY..minute);
+                let (f50, f99) = {
+                    let (a, b, _, _) = report.percentiles(0..DAY);
+                    (a, b)
+                };
+                eprintln!(
+                    "nights: day {} CPU per call p50 {p50:.1} ms p99 {p99:.1} ms; day 1 p50 {f50:.1} ms p99 {f99:.1} ms; ratio p50 {:.2}x p99 {:.2}x; headless logons so far E1 {} E2 {} LemonLDAP::NG {}; status untruthful {} of {}; guards {:?}",
+                    minute / DAY,
+                    p50 / f50,
+                    p99 / f99,
+                    emu_logons(&world, &world.e1).saturating_sub(base_logons[0].1),
+                    emu_logons(&world, &world.e2).saturating_sub(base_logons[1].1),
+                    llng_logons(&world).saturating_sub(base_logons[2].1),
+                    report.status_untruthful.len(),
+                    report.status_checks,
+                    report.guards,
+                );
+            }
         }
         let in_rush = (rush_from..rush_to).contains(&(minute % DAY));
         let tenth = minute % 10 == 0;

@@ -23,10 +23,17 @@ pub(super) fn now(kc: &Keychain) -> Now {
     Now::at(kc.clock().now(), offset)
 }
 
-/// [`now`], for a shared keychain's fast path only once this process has heard the store's
-/// clock: this machine's own clock may be minutes off the one the record was stamped on.
-pub(super) fn now_heard(kc: &Keychain) -> Option<Now> {
-    reference::last().map(|offset| Now::at(kc.clock().now(), Some(offset)))
+/// The time a shared keychain's fast path judges this machine's copy of a record at, and the
+/// margin it adds to `--min-valid`: the store's clock once this process has heard it (no extra
+/// margin); before that (the fast path decides while its first call to the store is still under
+/// way) this machine's own clock with [`reference::MAX_OFFSET`] more margin, so that a member
+/// whose clock is behind the store's by up to the offset keychain follows never serves a token
+/// past its end (and a member ahead only gives up early, to the locked path).
+pub(super) fn for_copy(kc: &Keychain) -> (Now, i64) {
+    match reference::last() {
+        Some(offset) => (Now::at(kc.clock().now(), Some(offset)), 0),
+        None => (Now::at(kc.clock().now(), None), reference::MAX_OFFSET),
+    }
 }
 
 /// Stamps a new token's times at `now`: issued at the latest `now` can be (Exact's 570 s is

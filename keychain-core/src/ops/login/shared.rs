@@ -33,7 +33,8 @@ pub(super) fn from_copy(kc: &Keychain, name: &str, opts: &Options) -> Option<Tok
         if account.header.moved_to.is_some() {
             return None;
         }
-        cached(account, super::cache::now_heard(kc)?, opts.min_valid)
+        let (now, margin) = super::cache::for_copy(kc);
+        cached(account, now, opts.min_valid.saturating_add(margin))
     })
 }
 

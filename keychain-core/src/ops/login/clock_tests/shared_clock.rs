@@ -164,3 +164,25 @@ fn a_forged_date_keeps_a_token_at_most_the_bound_past_its_end() {
     assert!(served(&h, forged_ahead(600 - MAX_OFFSET - 5), 0));
     assert!(!served(&h, forged_ahead(600 - MAX_OFFSET), 0));
 }
+
+/// The fast path decides on this machine's copy while its first call to the store may still be
+/// under way: without the store's clock it judges on its own with `MAX_OFFSET` more margin, so
+/// a member behind the store's clock by up to that never serves a token past its end.
+#[test]
+fn before_the_store_is_heard_a_member_behind_within_the_bound_never_serves_past_the_end() {
+    let h = fetched_by_the_exact_member();
+    for behind in [0, 120, MAX_OFFSET] {
+        for real_s in 0..=700 {
+            let ours = Now::local(T + real_s - behind);
+            if served(&h, ours, 60 + MAX_OFFSET) {
+                assert!(
+                    real_s < 600 - 60,
+                    "{behind} s behind: served at +{real_s} s"
+                );
+            }
+        }
+    }
+    // While fresh it is still served from the copy.
+    assert!(served(&h, Now::local(T + 150), 60 + MAX_OFFSET));
+    assert!(served(&h, Now::local(T + 10), 60 + MAX_OFFSET));
+}
