@@ -118,6 +118,12 @@ impl Now {
     pub fn to_local(&self, t: i64) -> i64 {
         t.saturating_sub(self.latest.saturating_sub(self.local))
     }
+
+    /// A reference time `t` on our own clock, as late as it can be (for a time a rule must not
+    /// count from too early, such as Exact's 570 s from a token's issue).
+    pub fn to_local_late(&self, t: i64) -> i64 {
+        t.saturating_sub(self.earliest.saturating_sub(self.local))
+    }
 }
 
 /// The last offset measured in this process (on any thread: the store's calls may come from a
@@ -173,6 +179,8 @@ mod tests {
         );
         // An expiry at T + 600 on the store's clock, on ours: 120 s earlier and 2 s to spare.
         assert_eq!(now.to_local((T + 600) as i64), (T + 600 - 122) as i64);
+        // An issue at T on ours (really T - 120), for a rule that must not fire early: no earlier.
+        assert_eq!(now.to_local_late(T as i64), (T - 119) as i64);
     }
 
     #[test]

@@ -169,6 +169,13 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     }
 }
 
+/// A token time as the records of `kc` keep it (a shared keychain's on the store's clock, see
+/// `cache::now`) on this machine's clock, as late as it can be: for a rule counted from it on
+/// this machine (the token keeper's wait for Exact's 570 s), which must never fire early.
+pub fn stored_time_on_our_clock(kc: &Keychain, t: i64) -> i64 {
+    cache::now(kc).to_local_late(t)
+}
+
 /// Records a login; `counter` is the record's write counter when it was read or written under
 /// the lock (a lean cache hit, read without the lock, carries none).
 fn audit(kc: &Keychain, name: &str, action: Action, counter: Option<u64>) -> Result<()> {
