@@ -79,8 +79,9 @@ pub struct Now {
     pub latest: i64,
     /// Our own clock at the same instant.
     pub local: i64,
-    /// Whether this is the store's clock (an offset was followed), not our own as it is.
-    pub followed: bool,
+    /// Whether this reads a shared keychain's clock, the store's, on which its records are
+    /// stamped (with an offset followed, or ours standing in before any answer from the store).
+    pub store_clock: bool,
 }
 
 impl Now {
@@ -90,7 +91,7 @@ impl Now {
             earliest: unix,
             latest: unix,
             local: unix,
-            followed: false,
+            store_clock: false,
         }
     }
 
@@ -108,7 +109,7 @@ impl Now {
                     .saturating_add(999)
                     .div_euclid(1000),
                 local,
-                followed: true,
+                store_clock: true,
             },
         }
     }

@@ -19,8 +19,12 @@ pub(super) const STAMP_SPREAD: i64 = 10;
 /// The time the token rules of `kc` read: on a shared keychain the store's clock, as measured on
 /// this process's last answer from it; else (or before any answer) this machine's clock.
 pub(super) fn now(kc: &Keychain) -> Now {
-    let offset = kc.store().shared_space().and_then(|_| reference::last());
-    Now::at(kc.clock().now(), offset)
+    let shared = kc.store().shared_space().is_some();
+    let mut now = Now::at(kc.clock().now(), reference::last().filter(|_| shared));
+    // Before any answer from the store our clock stands in for its: the records are still
+    // stamped on the store's clock (a stamp up to `STAMP_SPREAD` ahead is no clock gone wrong).
+    now.store_clock = shared;
+    now
 }
 
 /// The time a shared keychain's fast path judges this machine's copy of a record at, and the
@@ -32,7 +36,11 @@ pub(super) fn now(kc: &Keychain) -> Now {
 pub(super) fn for_copy(kc: &Keychain) -> (Now, i64) {
     match reference::last() {
         Some(offset) => (Now::at(kc.clock().now(), Some(offset)), 0),
-        None => (Now::at(kc.clock().now(), None), reference::MAX_OFFSET),
+        None => {
+            let mut now = Now::at(kc.clock().now(), None);
+            now.store_clock = true;
+            (now, reference::MAX_OFFSET)
+        }
     }
 }
 
@@ -63,7 +71,7 @@ pub(super) fn cached(account: &Account, now: Now, min_valid: i64) -> Option<Toke
     let token = account.secret(SecretField::AccessToken)?;
     let expires = account.header.access_token_expires?;
     let at = now.latest;
-    let spread = if now.followed { STAMP_SPREAD } else { 0 };
+    let spread = if now.store_clock { STAMP_SPREAD } else { 0 };
     let issued = account.header.access_token_issued.unwrap_or(i64::MIN);
     let left = expires.saturating_sub(at);
     (issued <= at.saturating_add(spread) && left > min_valid).then(|| Token {
@@ -84,7 +92,7 @@ pub(super) fn cached(account: &Account, now: Now, min_valid: i64) -> Option<Toke
 /// clock); says whether anything changed.
 pub(super) fn pull_back_future_times(h: &mut Header, now: Now) -> bool {
     let latest = now.latest;
-    let future = latest.saturating_add(if now.followed { STAMP_SPREAD } else { 0 });
+    let future = latest.saturating_add(if now.store_clock { STAMP_SPREAD } else { 0 });
     let mut changed = false;
     if h.access_token_issued.is_some_and(|t| t > future) {
         h.access_token_issued = Some(latest);
