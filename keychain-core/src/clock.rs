@@ -15,6 +15,8 @@
 //! from a provider's number) gives a string or a number, never a panic or a wrapped value.
 #![deny(missing_docs)]
 
+pub mod reference;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -36,6 +36,21 @@ fn two_machines(bao: &Bao, mount: &str) -> (Machine, Machine) {
     (a, b)
 }
 
+/// [`two_machines`] reaching OpenBao at `addr` (a proxy in front of `bao`).
+fn two_machines_at(bao: &Bao, mount: &str, addr: &str) -> (Machine, Machine) {
+    require_secret_service();
+    let mut a = Machine::new(bao, "a", mount, PREFIX, PREFIX);
+    a.addr = addr.to_string();
+    let args = a.init_args("file", false);
+    a.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut b = Machine::new(bao, "b", mount, PREFIX, PREFIX);
+    b.addr = addr.to_string();
+    let recipient = joined_recipient(&b, "os");
+    let code = a.ok(&["member", "add", &recipient, "--name", "b"]);
+    b.ok(&["member", "join", code.trim()]);
+    (a, b)
+}
+
 /// The first machine: it creates the keychain at `mount`/acme.
 fn create(bao: &Bao, mount: &str, name: &str, key_store: &str) -> Machine {
     let m = Machine::new(bao, name, mount, PREFIX, PREFIX);
@@ -159,7 +174,16 @@ fn two_machines_times_16_logins_over_20_expiries_make_one_token_request_each() {
     let llng = Llng::start();
     let bao = Bao::start();
     let mount = bao.new_mount();
-    let (a, b) = two_machines(&bao, &mount);
+    // A shared keychain's token times are on OpenBao's clock (its `Date`, issue 19): time that
+    // passes for the machines passes for it too, through a proxy that stamps `Date`.
+    let store_clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let proxy = support::fault_proxy::FaultProxy::start(
+        &url::Url::parse(&bao.addr).unwrap(),
+        store_clock.clone(),
+        true,
+        support::fault_proxy::DownAs::SealedStore,
+    );
+    let (a, b) = two_machines_at(&bao, &mount, proxy.url.as_str().trim_end_matches('/'));
     add_dwho(&a, &llng);
 
     // The first token: a headless logon on machine a; machine b opens the same record and
@@ -172,6 +196,7 @@ fn two_machines_times_16_logins_over_20_expiries_make_one_token_request_each() {
     let mut offset = 0;
     for expiry in 0..EXPIRIES {
         offset += 600;
+        store_clock.store(offset, std::sync::atomic::Ordering::SeqCst);
         let before = llng.token_requests();
         // The two machines' processes alternate, all released at the same moment.
         let turn = std::cell::Cell::new(0);

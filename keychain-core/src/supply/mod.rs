@@ -109,7 +109,10 @@ pub fn supplied(
     let (admission, issued) = match kc.peek(account) {
         Ok(header) => (
             header.provider.kind.provider().admission(),
-            header.access_token_issued,
+            // Kept on a shared keychain's reference clock (issue 19): on ours, as late as can be.
+            header
+                .access_token_issued
+                .map(|t| crate::ops::login::stored_time_on_our_clock(kc, t)),
         ),
         Err(_) => (crate::providers::Admission::ANY_TIME, None),
     };

@@ -4,6 +4,7 @@
 
 pub mod chromium;
 pub mod exact_emulator;
+pub mod fault_proxy;
 pub mod login;
 pub mod nights;
 pub mod openbao;

@@ -9,11 +9,15 @@
 //! keychain gets the offset through libfaketime (`FAKETIME=+Ns`, per process), the emulators
 //! through `/__admin/advance`, LemonLDAP::NG through libfaketime reading the offset from a file
 //! at every clock call. OpenBao (Go, no libc clock) keeps real time: its leases and tokens are
-//! real-time ones, which the simulation never needs to move.
+//! real-time ones, which the simulation never needs to move; its answers reach the machines
+//! through a proxy that stamps their `Date` with the simulation's time (a shared keychain's
+//! reference clock, see `keychain::clock::reference`). LemonLDAP::NG too sits behind a proxy,
+//! which injects its faults (`support::fault_proxy`).
 //!
 //! Every job is a real `keychain login` process against real HTTP; its token is then checked at
 //! the provider (the emulator's API, LemonLDAP::NG's userinfo), as the job's script would use it.
-//! Faults are real: the emulator answers 5xx/429 or nothing but 503 for an hour, kills the job
+//! Faults are real: the emulator and the proxy in front of LemonLDAP::NG answer 5xx/429 or
+//! nothing but 503 for an hour, the emulator kills the job
 //! that is refreshing once the chain has rotated, revokes every token when the password changes;
 //! OpenBao is stopped and started again; an operator restores an old refresh token with `set`.
 //! The schedule is drawn from a seed, so two runs with one seed inject the same faults at the
@@ -23,6 +27,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -30,6 +36,7 @@ use url::Url;
 
 use super::Kc;
 use super::exact_emulator::{Config, Emulator};
+use super::fault_proxy::{DownAs, FaultProxy, Scope};
 use super::login::{FAKETIME_LIB, REDIRECT_URI, require_faketime};
 use super::openbao::Bao;
 use super::servers::Llng;
@@ -42,7 +49,8 @@ const E2_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 /// What to simulate. From the environment: `KEYCHAIN_NIGHTS_DAYS`, `KEYCHAIN_NIGHTS_SEED`,
 /// `KEYCHAIN_NIGHTS_KEY_STORE` (`file`, the tests' store, or `passphrase` with a passphrase
 /// file as `help cron` advises), `KEYCHAIN_NIGHTS_SKEW` (machine 2's clock, seconds),
-/// `KEYCHAIN_NIGHTS_SKEW_SHARED` (1: machine 2's member of the shared keychain too),
+/// `KEYCHAIN_NIGHTS_SKEW_SHARED` (1, the default: machine 2's member of the shared keychain
+/// too; 0: only its local keychain),
 /// `KEYCHAIN_NIGHTS_RUSH` (`from-to` minutes of each day in which the every-minute accounts
 /// run every minute; outside it they run every 10) and `KEYCHAIN_NIGHTS_BIN` (the keychain
 /// binary the jobs run; default the one this test run built).
@@ -55,6 +63,10 @@ pub struct Plan {
     /// Machine 2's member of the shared keychain runs on the skewed clock too (its local
     /// keychain always does).
     pub skew_shared: bool,
+    /// Machine 1's member of the shared keychain runs this many seconds off (0: on time).
+    pub skew_m1_shared: i64,
+    /// Ends the run after this many minutes instead of `days` (a focused test's few hours).
+    pub minutes: Option<u32>,
     pub rush: (u32, u32),
     pub bin: PathBuf,
 }
@@ -76,7 +88,9 @@ impl Plan {
             seed: num("KEYCHAIN_NIGHTS_SEED", 19) as u64,
             key_store: var("KEYCHAIN_NIGHTS_KEY_STORE").unwrap_or_else(|| "file".into()),
             skew: num("KEYCHAIN_NIGHTS_SKEW", -120),
-            skew_shared: num("KEYCHAIN_NIGHTS_SKEW_SHARED", 0) == 1,
+            skew_shared: num("KEYCHAIN_NIGHTS_SKEW_SHARED", 1) == 1,
+            skew_m1_shared: 0,
+            minutes: None,
             rush,
             bin: var("KEYCHAIN_NIGHTS_BIN")
                 .map(PathBuf::from)
@@ -105,6 +119,9 @@ enum Fault {
     Burst5xx,
     Burst429,
     Outage,
+    LlngBurst5xx,
+    LlngBurst429,
+    LlngOutage,
     CaptureRefreshToken,
     RestoreBackup,
     KillDuringRefresh,
@@ -205,6 +222,8 @@ impl Job {
 #[derive(Debug, Default)]
 pub struct Report {
     pub days: u32,
+    /// The minutes run when the plan ended the run early.
+    pub minutes: Option<u32>,
     pub wall: Duration,
     pub jobs: Vec<Job>,
     /// Headless logons the providers completed during the simulation (not the first ones).
@@ -221,6 +240,8 @@ pub struct Report {
     pub client_errors: BTreeMap<&'static str, u32>,
     pub injected_answers: u32,
     pub kills: u32,
+    /// Kills during a refresh scheduled within the run (1, or 0 for a run of a few hours).
+    pub kills_goal: u32,
     pub audit_failures: Vec<String>,
     pub status_checks: u32,
     pub status_untruthful: Vec<String>,
@@ -266,10 +287,11 @@ impl Report {
 
     /// The first and the last day (a one-day run: its first and last quarter).
     pub fn first_and_last(&self) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
-        if self.days > 1 {
-            (0..DAY, (self.days - 1) * DAY..self.days * DAY)
-        } else {
-            (0..DAY / 4, DAY * 3 / 4..DAY)
+        match self.minutes {
+            // A run of a few hours: its first and last quarter.
+            Some(m) => (0..m / 4, m * 3 / 4..m),
+            None if self.days > 1 => (0..DAY, (self.days - 1) * DAY..self.days * DAY),
+            None => (0..DAY / 4, DAY * 3 / 4..DAY),
         }
     }
 
@@ -356,6 +378,8 @@ impl Report {
 /// The one clock: real time plus an offset, handed to every party.
 struct Clock {
     offset: i64,
+    /// The offset, for the proxies (which time faults and `Date` on it).
+    shared: Arc<AtomicI64>,
     llng_file: PathBuf,
     emulators: Vec<Url>,
     http: reqwest::blocking::Client,
@@ -382,6 +406,7 @@ impl Clock {
             assert!(self.http.post(url).send().unwrap().status().is_success());
         }
         self.offset = offset;
+        self.shared.store(offset, Ordering::SeqCst);
     }
 }
 
@@ -421,7 +446,11 @@ struct World {
     e1_config: Config,
     e2_config: Config,
     llng: Llng,
+    /// In front of LemonLDAP::NG: the accounts' endpoints (faults are injected here).
+    llng_proxy: FaultProxy,
     bao: Bao,
+    /// In front of OpenBao: the machines' address (its `Date` on the simulation's clock).
+    bao_proxy: FaultProxy,
     places: Vec<Place>,
     http: reqwest::blocking::Client,
     scratch: tempfile::TempDir,
@@ -492,6 +521,14 @@ fn schedule(plan: &Plan) -> Vec<(u32, Fault)> {
             _ => {}
         }
     }
+    // LemonLDAP::NG's own faults (drawn after E1's, so that those stay where they were): a 5xx
+    // burst in its every-minute rush and a 429 burst each day, an hour-long outage once.
+    for day in 0..plan.days {
+        let t = at(day, 1, &mut rng);
+        s.push((t + 3, Fault::LlngBurst5xx));
+        s.push((at(day, 5, &mut rng), Fault::LlngBurst429));
+    }
+    s.push((at(day(0.3), 7, &mut rng), Fault::LlngOutage));
     s.sort_by_key(|(t, _)| *t);
     s
 }
@@ -504,6 +541,9 @@ fn windows(schedule: &[(u32, Fault)]) -> Vec<(Target, u32, u32)> {
             Fault::Burst5xx => w.push((Target::Provider(Provider::E1), t, t + 3)),
             Fault::Burst429 => w.push((Target::Provider(Provider::E1), t, t + 5)),
             Fault::Outage => w.push((Target::Provider(Provider::E1), t, t + 60)),
+            Fault::LlngBurst5xx => w.push((Target::Provider(Provider::Llng), t, t + 3)),
+            Fault::LlngBurst429 => w.push((Target::Provider(Provider::Llng), t, t + 5)),
+            Fault::LlngOutage => w.push((Target::Provider(Provider::Llng), t, t + 60)),
             Fault::OpenBaoStop => w.push((Target::OpenBao, t, t + 10)),
             Fault::PasswordChanged => w.push((Target::Account(PASSWORD), t, t + 120)),
             _ => {}
@@ -549,14 +589,28 @@ fn setup(plan: Plan) -> World {
     std::fs::write(&llng_file, "+0s\n").unwrap();
     let mut clock = Clock {
         offset: 0,
+        shared: Arc::new(AtomicI64::new(0)),
         llng_file: llng_file.clone(),
         emulators: vec![e1.base.clone(), e2.base.clone()],
         http: http.clone(),
     };
     clock.set(t0 - 3600);
     let llng = Llng::start_on_clock(&llng_file);
+    // LemonLDAP::NG keeps its own `Date` (libfaketime moves its clock); OpenBao's is stamped.
+    let llng_proxy = FaultProxy::start(&llng.url, clock.shared.clone(), false, DownAs::BadGateway);
     let bao = Bao::persistent();
+    let bao_proxy = FaultProxy::start(
+        &Url::parse(&bao.addr).unwrap(),
+        clock.shared.clone(),
+        true,
+        DownAs::SealedStore,
+    );
     let mount = bao.new_mount();
+    let machine = |name: &str| {
+        let mut m = Machine::new(&bao, name, &mount, PREFIX, PREFIX);
+        m.addr = bao_proxy.url.as_str().trim_end_matches('/').to_string();
+        m
+    };
 
     let passphrase = (plan.key_store == "passphrase").then(|| {
         let p = scratch.path().join("passphrase");
@@ -578,13 +632,13 @@ fn setup(plan: Plan) -> World {
         },
         Place {
             kc: None,
-            machine: Some(Machine::new(&bao, "m1", &mount, PREFIX, PREFIX)),
-            skew: 0,
+            machine: Some(machine("m1")),
+            skew: plan.skew_m1_shared,
             passphrase: passphrase.clone(),
         },
         Place {
             kc: None,
-            machine: Some(Machine::new(&bao, "m2", &mount, PREFIX, PREFIX)),
+            machine: Some(machine("m2")),
             skew: if plan.skew_shared { plan.skew } else { 0 },
             passphrase,
         },
@@ -598,7 +652,9 @@ fn setup(plan: Plan) -> World {
         e1_config,
         e2_config,
         llng,
+        llng_proxy,
         bao,
+        bao_proxy,
         places,
         http,
         scratch,
@@ -689,9 +745,9 @@ fn add(world: &World, a: &Account) {
                     "--provider".into(),
                     "oauth2".into(),
                     "--authorize-url".into(),
-                    world.llng.url.join("oauth2/authorize").unwrap().to_string(),
+                    world.llng_proxy.join("oauth2/authorize").to_string(),
                     "--token-url".into(),
-                    world.llng.url.join("oauth2/token").unwrap().to_string(),
+                    world.llng_proxy.join("oauth2/token").to_string(),
                     "--client-id".into(),
                     "cli".into(),
                     "--scope".into(),
@@ -810,9 +866,17 @@ pub fn run(plan: Plan) -> Report {
     let mut world = setup(plan);
     let schedule = schedule(&world.plan);
     let windows = windows(&schedule);
+    let end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
+    let reached = |fault: Fault| schedule.iter().any(|&(t, f)| f == fault && t < end);
     let mut report = Report {
         days: world.plan.days,
-        guard_goal: [(1, PASSWORD.to_string())].into(),
+        minutes: world.plan.minutes,
+        guard_goal: if reached(Fault::PasswordChanged) {
+            [(1, PASSWORD.to_string())].into()
+        } else {
+            BTreeSet::new()
+        },
+        kills_goal: u32::from(reached(Fault::KillDuringRefresh)),
         ..Report::default()
     };
     let base_logons = [
@@ -830,7 +894,7 @@ pub fn run(plan: Plan) -> Report {
     let mut rng = StdRng::seed_from_u64(world.plan.seed ^ 0x5eed);
     let mut events = schedule.iter().peekable();
     let (rush_from, rush_to) = world.plan.rush;
-    for minute in 0..world.plan.days * DAY {
+    for minute in 0..end {
         if minute % DAY == 0 {
             let failed = report.expected_failures().len();
             eprintln!(
@@ -840,6 +904,26 @@ pub fn run(plan: Plan) -> Report {
                 started.elapsed(),
                 report.jobs.len()
             );
+            // The day just ended against the first, so that a run cut short still has them.
+            if minute >= DAY {
+                let (p50, p99, _, _) = report.percentiles(minute - DAY..minute);
+                let (f50, f99) = {
+                    let (a, b, _, _) = report.percentiles(0..DAY);
+                    (a, b)
+                };
+                eprintln!(
+                    "nights: day {} CPU per call p50 {p50:.1} ms p99 {p99:.1} ms; day 1 p50 {f50:.1} ms p99 {f99:.1} ms; ratio p50 {:.2}x p99 {:.2}x; headless logons so far E1 {} E2 {} LemonLDAP::NG {}; status untruthful {} of {}; guards {:?}",
+                    minute / DAY,
+                    p50 / f50,
+                    p99 / f99,
+                    emu_logons(&world, &world.e1).saturating_sub(base_logons[0].1),
+                    emu_logons(&world, &world.e2).saturating_sub(base_logons[1].1),
+                    llng_logons(&world).saturating_sub(base_logons[2].1),
+                    report.status_untruthful.len(),
+                    report.status_checks,
+                    report.guards,
+                );
+            }
         }
         let in_rush = (rush_from..rush_to).contains(&(minute % DAY));
         let tenth = minute % 10 == 0;
@@ -940,6 +1024,7 @@ pub fn run(plan: Plan) -> Report {
             .unwrap();
         report.client_errors.insert(name, errors as u32);
     }
+    report.injected_answers += world.llng_proxy.answered();
     let log = world.llng.log();
     let llng_errors = log
         .lines()
@@ -982,6 +1067,9 @@ fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
                 &[],
             );
         }
+        Fault::LlngBurst5xx => world.llng_proxy.fault(503, 180, Scope::Token),
+        Fault::LlngBurst429 => world.llng_proxy.fault(429, 300, Scope::Token),
+        Fault::LlngOutage => world.llng_proxy.fault(503, 3600, Scope::All),
         Fault::CaptureRefreshToken => {
             let rt = run_ok(
                 world,

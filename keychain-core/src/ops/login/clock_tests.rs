@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::totp::{BOUND, StepGuard};
 use super::*;
 use crate::clock::ManualClock;
+use crate::clock::reference::Now;
 use crate::error::Error;
 use crate::keychain::testing::{keychain_on, save};
 use crate::logon::TotpSource;
@@ -360,17 +361,17 @@ fn a_token_is_never_believed_valid_for_longer_than_granted_nor_before_its_issue(
     let (_tmp, kc) = keychain_on(clock.clone());
     let a = account("oauth2", &endpoint.url, 600);
     // Granted 600 s at T: served with 539 s left over the margin at T + 0 ... T + 539.
-    assert!(cached(&a, T, 60).is_some());
-    assert!(cached(&a, T + 539, 60).is_some());
-    assert!(cached(&a, T + 540, 60).is_none());
+    assert!(cached(&a, Now::local(T), 60).is_some());
+    assert!(cached(&a, Now::local(T + 539), 60).is_some());
+    assert!(cached(&a, Now::local(T + 540), 60).is_none());
     // One second before its issue time (the clock went back): expired.
-    assert!(cached(&a, T - 1, 0).is_none());
-    assert!(cached(&a, T - 86_400, 0).is_none());
+    assert!(cached(&a, Now::local(T - 1), 0).is_none());
+    assert!(cached(&a, Now::local(T - 86_400), 0).is_none());
     // Without an issue time (an older record) only the expiry is known.
     let mut b = account("oauth2", &endpoint.url, 600);
     b.header.access_token_issued = None;
-    assert!(cached(&b, T, 0).is_some());
-    assert!(cached(&b, T + 600, 0).is_none());
+    assert!(cached(&b, Now::local(T), 0).is_some());
+    assert!(cached(&b, Now::local(T + 600), 0).is_none());
     drop(kc);
 }
 
@@ -424,3 +425,4 @@ fn provider_errors_recorded_in_the_future_still_count_and_lift_an_hour_from_now(
 }
 
 mod per_secret;
+mod shared_clock;

@@ -125,8 +125,7 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
     if let Some(warning) = min_valid::warning(&account.header, opts.min_valid) {
         crate::progress::warning(&warning);
     }
-    let now = kc.now();
-    if let Some(token) = cached(&account, now, opts.min_valid) {
+    if let Some(token) = cached(&account, cache::now(kc), opts.min_valid) {
         audit(kc, name, Action::LoginCache, None)?;
         return Ok(token);
     }
@@ -172,6 +171,13 @@ pub fn obtain(kc: &Keychain, name: &str, opts: &Options) -> Result<Token> {
             Err(e)
         }
     }
+}
+
+/// A token time as the records of `kc` keep it (a shared keychain's on the store's clock, see
+/// `cache::now`) on this machine's clock, as late as it can be: for a rule counted from it on
+/// this machine (the token keeper's wait for Exact's 570 s), which must never fire early.
+pub fn stored_time_on_our_clock(kc: &Keychain, t: i64) -> i64 {
+    cache::now(kc).to_local_late(t)
 }
 
 /// Records a login; `counter` is the record's write counter when it was read or written under

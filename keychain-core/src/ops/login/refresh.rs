@@ -7,6 +7,7 @@ use crate::error::{Error, ProviderCause, Result};
 use crate::oauth::{self, Endpoints, TokenError, TokenResponse};
 use crate::record::SecretField;
 
+use super::cache;
 use super::session::{Session, provider_of};
 use super::{Source, Token, audit};
 
@@ -18,13 +19,10 @@ impl Session<'_> {
         source: Source,
     ) -> Result<Token> {
         let now = self.kc.now();
+        // Token times on the store's clock on a shared keychain (see `cache::now`).
+        let times = cache::now(self.kc);
+        let expires_at = cache::stamp_issue(&mut self.account.header, times, response.expires_in);
         let h = &mut self.account.header;
-        // Clamped where it entered (`oauth::MAX_EXPIRES_IN`); saturating all the same.
-        let expires_at = response
-            .expires_in
-            .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)));
-        h.access_token_expires = expires_at;
-        h.access_token_issued = Some(now);
         h.access_token_scope = response.scope.clone();
         h.access_token_type = Some(response.token_type.clone());
         if source == Source::Headless {
@@ -35,9 +33,9 @@ impl Session<'_> {
             self.guard.scrubber.add(&rt);
             self.account
                 .set_secret(SecretField::RefreshToken, Some(rt), now);
-            self.account.header.refresh_token_active = Some(now);
+            self.account.header.refresh_token_active = Some(times.earliest);
         } else if self.account.header.has(SecretField::RefreshToken) {
-            self.account.header.refresh_token_active = Some(now);
+            self.account.header.refresh_token_active = Some(times.earliest);
         }
         self.guard.scrubber.add(&response.access_token);
         self.account.set_secret(
@@ -51,7 +49,7 @@ impl Session<'_> {
         Ok(Token {
             access_token: response.access_token,
             token_type: response.token_type,
-            expires_at,
+            expires_at: expires_at.map(|t| times.to_local(t)),
             scope: response.scope,
             source,
         })
@@ -91,7 +89,7 @@ impl Session<'_> {
                 let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, new_refresh_token, now);
-                self.account.header.refresh_token_active = Some(now);
+                self.account.header.refresh_token_active = Some(cache::now(self.kc).earliest);
                 self.record_provider_error();
                 self.note_use("login_failed", false);
                 self.save()?;
@@ -135,7 +133,7 @@ impl Session<'_> {
                 let now = self.kc.now();
                 self.account
                     .set_secret(SecretField::RefreshToken, Some(new_refresh_token), now);
-                self.account.header.refresh_token_active = Some(now);
+                self.account.header.refresh_token_active = Some(cache::now(self.kc).earliest);
                 self.record_provider_error();
                 self.note_use("login_failed", false);
                 self.save()?;

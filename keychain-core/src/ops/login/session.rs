@@ -11,7 +11,7 @@ use crate::record::{Account, SecretField, Usage};
 use crate::scrub::Scrubber;
 use crate::store::{AccountLock, Expect, Revision};
 
-use super::cache::{cached, pull_back_future_times};
+use super::cache::{self, cached, pull_back_future_times};
 use super::steps;
 use super::{Options, Token};
 
@@ -82,7 +82,8 @@ impl Session<'_> {
     }
 
     pub(super) fn run(&mut self) -> Result<Token> {
-        let now = self.kc.now();
+        // On a shared keychain the store's clock (see `cache::now`).
+        let now = cache::now(self.kc);
         if let Some(token) = cached(&self.account, now, self.opts.min_valid) {
             return Ok(token);
         }
@@ -94,13 +95,14 @@ impl Session<'_> {
         if pull_back_future_times(&mut self.account.header, now) {
             self.save()?;
         }
+        // The budget's hour and the 570 s count to the earliest now can be: never early.
         admission
-            .check_errors(&mut self.account.header.provider_errors, now)
+            .check_errors(&mut self.account.header.provider_errors, now.earliest)
             .map_err(Error::NotAdmitted)?;
         // Exact counts a refresh within 570 s of the previous token as an error: serve the
         // cached token while it is valid at all.
         if let Err(too_soon) =
-            admission.check_interval(self.account.header.access_token_issued, now)
+            admission.check_interval(self.account.header.access_token_issued, now.earliest)
         {
             if let Some(token) = cached(&self.account, now, 0) {
                 return Ok(token);
@@ -174,7 +176,9 @@ impl Session<'_> {
     /// Counts an error against the provider's budget, where it keeps one (Exact's).
     pub(super) fn record_provider_error(&mut self) {
         if provider_of(&self.account).admission().counts_errors() {
-            self.account.header.provider_errors.push(self.kc.now());
+            // As young as it can be: it counts for the whole hour.
+            let now = cache::now(self.kc);
+            self.account.header.provider_errors.push(now.latest);
         }
     }
 

@@ -33,7 +33,8 @@ pub(super) fn from_copy(kc: &Keychain, name: &str, opts: &Options) -> Option<Tok
         if account.header.moved_to.is_some() {
             return None;
         }
-        cached(account, kc.now(), opts.min_valid)
+        let (now, margin) = super::cache::for_copy(kc);
+        cached(account, now, opts.min_valid.saturating_add(margin))
     })
 }
 
@@ -41,7 +42,7 @@ pub(super) fn from_copy(kc: &Keychain, name: &str, opts: &Options) -> Option<Tok
 /// the margin may come from the local read-only copy; nothing else is done (no refresh, no
 /// logon, no write).
 pub(super) fn offline(kc: &Keychain, name: &str, opts: &Options, e: Error) -> Result<Token> {
-    let now = kc.now();
+    let now = super::cache::now(kc);
     let token = kc
         .read_last_seen(name)
         .filter(|account| account.header.moved_to.is_none())

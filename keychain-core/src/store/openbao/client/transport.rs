@@ -80,10 +80,15 @@ impl KvClient {
             detail,
         };
         let (status, text) = runtime()?.block_on(async {
+            let sent = std::time::SystemTime::now();
             let response = request
                 .send()
                 .await
                 .map_err(|e| unreachable(transport_detail(&e)))?;
+            // The store's clock is a shared keychain's reference for token times (issue 19).
+            let date = response.headers().get(reqwest::header::DATE);
+            let date = date.and_then(|d| d.to_str().ok());
+            crate::clock::reference::observe(date, sent, std::time::SystemTime::now());
             let status = response.status();
             let text = crate::http::read_capped_async(response, MAX_ANSWER)
                 .await
