@@ -136,6 +136,10 @@ fn faked_login(m: &Machine, offset: i64) -> std::process::Command {
     cmd.env("LD_PRELOAD", FAKETIME_LIB)
         .env("FAKETIME", format!("{offset:+}s"))
         .env("FAKETIME_DONT_RESET", "1")
+        // A machine whose clock is off has it off on the wall clock only: libfaketime would
+        // move CLOCK_MONOTONIC too, and the kernel's timed waits (a lease renewer's
+        // recv_timeout) would then be off by the offset, which no real machine sees.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .args(["login", "acct"]);
     cmd
 }

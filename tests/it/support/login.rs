@@ -157,7 +157,11 @@ impl Exact {
         let mut cmd = kc.std_cmd();
         cmd.env("LD_PRELOAD", FAKETIME_LIB)
             .env("FAKETIME", format!("{:+}s", self.offset))
-            .env("FAKETIME_DONT_RESET", "1");
+            .env("FAKETIME_DONT_RESET", "1")
+            // A machine whose clock is off has it off on the wall clock only: libfaketime would
+            // move CLOCK_MONOTONIC too, and the kernel's timed waits (a lease renewer's
+            // recv_timeout) would then be off by the offset, which no real machine sees.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         cmd
     }
 
@@ -176,7 +180,11 @@ impl Exact {
 fn faked(cmd: &mut assert_cmd::Command, offset: i64) {
     cmd.env("LD_PRELOAD", FAKETIME_LIB)
         .env("FAKETIME", format!("{offset:+}s"))
-        .env("FAKETIME_DONT_RESET", "1");
+        .env("FAKETIME_DONT_RESET", "1")
+        // A machine whose clock is off has it off on the wall clock only: libfaketime would
+        // move CLOCK_MONOTONIC too, and the kernel's timed waits (a lease renewer's
+        // recv_timeout) would then be off by the offset, which no real machine sees.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
 }
 
 /// Puts an already used refresh token back, as an officer restoring an old backup would

@@ -472,6 +472,10 @@ fn command(world: &World, place: usize, args: &[&str]) -> Command {
         .env("LD_PRELOAD", FAKETIME_LIB)
         .env("FAKETIME", format!("{:+}s", world.clock.offset + p.skew))
         .env("FAKETIME_DONT_RESET", "1")
+        // A machine whose clock is off has it off on the wall clock only: libfaketime would
+        // move CLOCK_MONOTONIC too, and the kernel's timed waits (a lease renewer's
+        // recv_timeout) would then be off by the offset, which no real machine sees.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
