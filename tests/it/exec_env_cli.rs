@@ -52,19 +52,7 @@ fn child_env(kc: &Kc, args: &[&str], vars: &[&str]) -> Vec<String> {
 fn several_accounts_and_fields_reach_the_child_with_the_marker() {
     let kc = Kc::with_file_store();
     kc.add_account("crm");
-    kc.ok(&[
-        "add",
-        "--no-client-secret",
-        "books",
-        "--provider",
-        "exact-nl",
-        "--client-id",
-        "books-client",
-        "--user",
-        "fin@example.com",
-        "--no-password",
-        "--no-totp",
-    ]);
+    kc.add_exact_account("books", &[]);
     plant_token(&kc, "crm", "at-crm-123");
     plant_token(&kc, "books", "at-books-456");
     let seen = child_env(

@@ -15,21 +15,7 @@ fn rich_keychain() -> Kc {
     let kc = Kc::with_file_store();
     kc.add_account("acme");
     let rt = kc.file("rt.txt", "rt-1");
-    kc.ok(&[
-        "add",
-        "--no-client-secret",
-        "books",
-        "--provider",
-        "exact-nl",
-        "--client-id",
-        "books-client",
-        "--user",
-        "fin@example.com",
-        "--no-password",
-        "--no-totp",
-        "--refresh-token-file",
-        rt.to_str().unwrap(),
-    ]);
+    kc.add_exact_account("books", &["--refresh-token-file", rt.to_str().unwrap()]);
     kc.edit_account("books", |account| {
         let now = keychain::clock::Clock::unix(&keychain::clock::SystemClock);
         account.set_secret(

@@ -30,19 +30,7 @@ fn keychain() -> Kc {
     let kc = Kc::with_file_store();
     kc.add_account("crm");
     plant_token(&kc, "crm", TOKEN);
-    kc.ok(&[
-        "add",
-        "--no-client-secret",
-        "books",
-        "--provider",
-        "exact-nl",
-        "--client-id",
-        "books-client",
-        "--user",
-        "fin@example.com",
-        "--no-password",
-        "--no-totp",
-    ]);
+    kc.add_exact_account("books", &[]);
     kc
 }
 

@@ -113,6 +113,27 @@ impl Kc {
         ));
     }
 
+    /// Adds an Exact Online account (`exact-nl`, client `books-client`, user fin@example.com)
+    /// with no password, TOTP secret or client secret, and `extra` flags (e.g. a refresh token
+    /// file).
+    pub fn add_exact_account(&self, name: &str, extra: &[&str]) {
+        let mut args = vec![
+            "add",
+            "--no-client-secret",
+            name,
+            "--provider",
+            "exact-nl",
+            "--client-id",
+            "books-client",
+            "--user",
+            "fin@example.com",
+            "--no-password",
+            "--no-totp",
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
     pub fn record(&self, name: &str) -> PathBuf {
         self.dir.join("accounts").join(format!("{name}.kcr"))
     }
