@@ -29,6 +29,10 @@ pub fn warning(h: &Header, min_valid: i64) -> Option<String> {
         return None;
     }
     let (secs, how) = lifetime(h)?;
+    // Every login passes here: nothing is formatted unless there is something to say.
+    if min_valid < secs {
+        return None;
+    }
     let admission = h.provider.kind.provider().admission();
     let bounded = match admission.check_interval(Some(0), 0) {
         Err(crate::providers::NotAdmitted::TooSoon { interval, .. }) => format!(
@@ -36,16 +40,14 @@ pub fn warning(h: &Header, min_valid: i64) -> Option<String> {
         ),
         _ => String::new(),
     };
-    (min_valid >= secs).then(|| {
-        format!(
-            "warning: --min-valid {min_valid} is not less than the access token's lifetime ({} {how} {secs} s): no token can have that much left, so every call asks the provider for a new one{bounded}; give --min-valid less than {secs} (the default is 60)\n",
-            if how == "lives" {
-                format!("an access token of {}", h.provider.kind)
-            } else {
-                "the last access token".to_string()
-            }
-        )
-    })
+    Some(format!(
+        "warning: --min-valid {min_valid} is not less than the access token's lifetime ({} {how} {secs} s): no token can have that much left, so every call asks the provider for a new one{bounded}; give --min-valid less than {secs} (the default is 60)\n",
+        if how == "lives" {
+            format!("an access token of {}", h.provider.kind)
+        } else {
+            "the last access token".to_string()
+        }
+    ))
 }
 
 #[cfg(test)]
