@@ -80,24 +80,13 @@ impl AccountList {
 #[cfg(test)]
 mod tests {
     use crate::clock::ManualClock;
-    use crate::keychain::testing::{keychain_on, save};
-    use crate::providers::ProviderSettings;
-    use crate::record::{Account, Header};
-
-    fn account(name: &str) -> Account {
-        Account::new(Header::new(
-            name,
-            ProviderSettings::new("exact-nl".parse().unwrap()),
-            "etl".into(),
-            1_800_000_000,
-        ))
-    }
+    use crate::keychain::testing::{exact_account, keychain_on, save};
 
     #[test]
     fn an_unreadable_record_is_named_and_does_not_hide_the_others() {
         let (_tmp, kc) = keychain_on(ManualClock::at_unix(1_800_000_000));
         for name in ["acme", "beta", "other"] {
-            save(&kc, &mut account(name));
+            save(&kc, &mut exact_account(name));
         }
         std::fs::write(kc.record_path("broken"), b"not a record").unwrap();
 

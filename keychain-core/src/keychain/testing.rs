@@ -44,6 +44,17 @@ pub fn keychain_on(clock: SharedClock) -> (TempDir, Keychain) {
     (tmp, kc)
 }
 
+/// A new Exact Online account `name` of user `etl`, made at a fixed time: what the listing and
+/// report tests fill a keychain with.
+pub fn exact_account(name: &str) -> Account {
+    Account::new(crate::record::Header::new(
+        name,
+        crate::providers::ProviderSettings::new("exact-nl".parse().unwrap()),
+        "etl".into(),
+        1_800_000_000,
+    ))
+}
+
 /// Writes `account` as a new record, as `add` does (without its events).
 pub fn save(kc: &Keychain, account: &mut Account) {
     let lock = kc.lock(&account.header.name).unwrap();

@@ -2,26 +2,15 @@
 //! record: each record is read from the store once, not twice (issue 24), and still after the
 //! log's counters (the log first, the records second).
 
-use super::{in_memory, save};
+use super::{exact_account, in_memory, save};
 use crate::clock::ManualClock;
-use crate::providers::ProviderSettings;
-use crate::record::{Account, Header};
-
-fn account(name: &str) -> Account {
-    Account::new(Header::new(
-        name,
-        ProviderSettings::new("exact-nl".parse().unwrap()),
-        "etl".into(),
-        1_800_000_000,
-    ))
-}
 
 #[test]
 fn a_report_that_peeks_then_opens_reads_each_record_once() {
     let (_tmp, kc, store, _trail) = in_memory(ManualClock::at_unix(1_800_000_000));
     let names: Vec<String> = (0..40).map(|i| format!("acct{i:02}")).collect();
     for name in &names {
-        save(&kc, &mut account(name));
+        save(&kc, &mut exact_account(name));
     }
     kc.load_counters().unwrap();
     let before = store.reads();
@@ -47,7 +36,7 @@ fn headers_peeked_before_the_counters_are_not_kept() {
     let (_tmp, kc, store, _trail) = in_memory(ManualClock::at_unix(1_800_000_000));
     let names: Vec<String> = (0..3).map(|i| format!("acct{i}")).collect();
     for name in &names {
-        save(&kc, &mut account(name));
+        save(&kc, &mut exact_account(name));
     }
     let before = store.reads();
     kc.peek_many(&names);
