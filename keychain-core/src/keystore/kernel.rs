@@ -132,7 +132,7 @@ const EXPIRES: &str = "expires ";
 /// identity when it is cached ([`recipient_line`]), so that every later call can tell whether
 /// the cached identity is this keychain's (`config.json`'s `recipient`) by comparing two
 /// strings instead of deriving the key again (an X25519 base-point multiplication and its
-/// encoding: ~170k instructions, about 6 % of an unlocked `totp`'s).
+/// encoding: ~220k instructions, about 7 % of an unlocked `totp`'s, callgrind).
 ///
 /// Why this checks as much as the derivation did: the check tells this keychain's identity
 /// from a stale one (the folder initialised again while the old identity was still cached);
