@@ -141,7 +141,7 @@ group ss "1. through the Secret Service (no unlock)" "$runs" \
 
 for d in kc k1k k10k; do KEYCHAIN_DIR=$work/$d "$bin" unlock --for 30m 2>/dev/null; done
 "$bin" login cached >/dev/null
-mapfile -d '' older < <(also_before "totp bench" "show bench --reveal password" "login cached")
+mapfile -d '' older < <(also_before "totp bench" "show bench --reveal password" "login cached" --version)
 without_sync=()
 [ -z "$nosync" ] || without_sync=("env $(s totp bench)" "env LD_PRELOAD=$nosync $(s totp bench)")
 group unlocked "2./3. with unlock in effect" "$runs" \
@@ -192,6 +192,7 @@ if [ -n "$before" ]; then
   goal "show --reveal with unlock: after / before" unlocked \
     "$(s show bench --reveal password)" "$(b show bench --reveal password)" -
   goal "login from the cache: after / before" unlocked "$(s login cached)" "$(b login cached)" -
+  goal "keychain --version: after / before" unlocked "$(s --version)" "$(b --version)" -
 fi
 }
 
@@ -225,6 +226,24 @@ echo "  minor page faults: hello $(faults "$work/hello"), keychain --version $(f
   "totp (unlock) $(faults "$bin" totp bench), show --reveal (unlock) $(faults "$bin" show bench --reveal password)"
 [ -z "$before" ] || echo "  before: $(stat -c %s "$before") bytes; minor page faults: --version" \
   "$(faults "$before" --version), totp (unlock) $(faults "$before" totp bench)"
+# What a start costs the dynamic loader, load-independent: the libraries it loads, the
+# relocations it applies, and (with valgrind) the user instructions of `--version` and hello.
+startup() { # binary
+  printf '%s: needs %s; %s relative relocations, %s imported symbols' "$(basename "$1")" \
+    "$(readelf -d "$1" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | paste -sd' ')" \
+    "$(readelf -r -W "$1" | grep -c R_X86_64_RELATIVE || true)" \
+    "$(nm -D --undefined-only "$1" 2>/dev/null | wc -l)"
+  if command -v valgrind >/dev/null; then
+    printf '; %s instructions' "$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+      "$@" 2>&1 >/dev/null | sed -n 's/.*refs: *//p')"
+  fi
+  echo
+}
+if command -v readelf >/dev/null; then
+  echo "  start-up: $(startup "$bin" --version)"
+  [ -z "$before" ] || echo "  start-up before: $(startup "$before" --version)"
+  echo "  start-up: $(startup "$work/hello")"
+fi
 syncs=$(strace -f -qq -e trace=fsync,fdatasync,syncfs,sync_file_range -o "$work/strace" \
   "$bin" show bench --reveal password >/dev/null && grep -c -E 'sync' "$work/strace" || true)
 echo "  fsync/fdatasync calls in one audited show --reveal: $syncs"

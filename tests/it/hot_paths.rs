@@ -286,3 +286,26 @@ fn list_reads_each_record_in_one_read_and_one_end_of_file() {
         assert_eq!(reads, 2, "reads of {name}.kcr:\n{}", lines.join("\n"));
     }
 }
+
+/// A start loads no `libgcc_s`: the unwinder is linked into the binary (`build.rs`), so the
+/// dynamic loader maps, relocates and searches one object fewer on every call (issue 24). The
+/// loader's own listing (`LD_TRACE_LOADED_OBJECTS`, what `ldd` prints) of the built binary; a
+/// panic still unwinds (`catch_unwind` in the tests themselves depends on it).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_start_does_not_load_libgcc_s() {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("keychain"))
+        .env("LD_TRACE_LOADED_OBJECTS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let loaded = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        loaded.contains("libc.so"),
+        "not the loader's listing:\n{loaded}"
+    );
+    assert!(
+        !loaded.contains("libgcc_s"),
+        "the binary loads libgcc_s:\n{loaded}"
+    );
+}

@@ -86,8 +86,9 @@ fn tag(pass: &SecretString, ciphertext: &[u8]) -> String {
 enum Found {
     /// Nothing for this tag (nothing at all, or a key for another passphrase or file).
     Nothing { stale: bool },
-    /// The identity this passphrase opened.
-    Identity(Identity),
+    /// The identity this passphrase opened, and its public key as recorded when it was cached
+    /// ([`super::kernel::RECIPIENT`]; `None` in a key cached before that was recorded).
+    Identity(Identity, Option<String>),
     /// This passphrase did not open this file.
     Refused,
 }
@@ -109,9 +110,16 @@ fn lookup(dir: &Path, tag: &str) -> Result<Found, KeyStoreError> {
     let Some(identity) = super::file::parse_identity(first.trim()) else {
         return Ok(Found::Nothing { stale: true });
     };
-    let cached_tag = lines.find_map(|l| l.strip_prefix(TAG_LINE)).unwrap_or("");
+    let (mut cached_tag, mut recorded) = ("", None);
+    for line in lines {
+        if let Some(t) = line.strip_prefix(TAG_LINE) {
+            cached_tag = t;
+        } else if let Some(r) = line.strip_prefix(super::kernel::RECIPIENT) {
+            recorded = Some(r.trim().to_string());
+        }
+    }
     Ok(if crate::secret::ct_eq_str(cached_tag.trim(), tag) {
-        Found::Identity(identity)
+        Found::Identity(identity, recorded)
     } else {
         Found::Nothing { stale: true }
     })
@@ -142,8 +150,10 @@ pub fn load(
     let desc = description(dir);
     let served = |found: Found| -> Option<Result<Identity, KeyStoreError>> {
         match found {
-            Found::Identity(identity) => {
-                if identity.to_public().to_string() != recipient {
+            // Checked by the public key recorded with it, as the unlock cache is
+            // (super::kernel::RECIPIENT): no derivation per call.
+            Found::Identity(identity, recorded) => {
+                if !super::kernel::is_for(&identity, recorded.as_deref(), recipient) {
                     return Some(Err(KeyStoreError::WrongIdentity {
                         store: KeyStoreKind::Passphrase,
                     }));
@@ -193,8 +203,9 @@ pub fn load(
                 });
             }
             let payload = zeroize::Zeroizing::new(format!(
-                "{}\n{TAG_LINE}{tag}\n",
-                identity.to_string().expose_secret()
+                "{}\n{TAG_LINE}{tag}\n{}",
+                identity.to_string().expose_secret(),
+                super::kernel::recipient_line(&identity)
             ));
             *derived = Some(
                 match super::kernel::put(&desc, payload.as_bytes(), idle.as_secs()) {
@@ -233,10 +244,12 @@ pub fn check(
         Err(e) => return Some(Err(e)),
     };
     match lookup(dir, &tag(&pass, &ciphertext)) {
-        Ok(Found::Identity(identity)) if identity.to_public().to_string() == recipient => {
+        Ok(Found::Identity(identity, recorded))
+            if super::kernel::is_for(&identity, recorded.as_deref(), recipient) =>
+        {
             Some(Ok(()))
         }
-        Ok(Found::Identity(_)) => Some(Err(KeyStoreError::WrongIdentity {
+        Ok(Found::Identity(..)) => Some(Err(KeyStoreError::WrongIdentity {
             store: KeyStoreKind::Passphrase,
         })),
         Ok(Found::Refused) => Some(Err(KeyStoreError::WrongPassphrase(

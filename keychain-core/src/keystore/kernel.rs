@@ -128,20 +128,59 @@ pub fn remove_key(description: &str) -> Result<bool, KeyStoreError> {
 /// can say until when the keychain stays unlocked (the kernel does not tell its timeout back).
 const EXPIRES: &str = "expires ";
 
+/// A payload line that records the cached identity's public key (`age1...`), derived from that
+/// identity when it is cached ([`recipient_line`]), so that every later call can tell whether
+/// the cached identity is this keychain's (`config.json`'s `recipient`) by comparing two
+/// strings instead of deriving the key again (an X25519 base-point multiplication and its
+/// encoding: ~220k instructions, about 7 % of an unlocked `totp`'s, callgrind).
+///
+/// Why this checks as much as the derivation did: the check tells this keychain's identity
+/// from a stale one (the folder initialised again while the old identity was still cached);
+/// it was never an authentication. Only [`recipient_line`] writes the line, next to the
+/// identity it was derived from, in a key that only this user's processes (and root) can
+/// write: whoever could write a mismatched line could as well write any identity. A payload
+/// without the line (cached by an older keychain) is checked by deriving, as before.
+pub const RECIPIENT: &str = "recipient ";
+
+/// The payload line recording `identity`'s public key ([`RECIPIENT`]), newline included.
+pub fn recipient_line(identity: &Identity) -> String {
+    format!("{RECIPIENT}{}\n", identity.to_public())
+}
+
+/// Whether `identity`, cached with `recorded` as its public key ([`RECIPIENT`]; `None` when the
+/// payload has no such line), is the identity whose public key is `recipient`.
+pub fn is_for(identity: &Identity, recorded: Option<&str>, recipient: &str) -> bool {
+    match recorded {
+        Some(recorded) => recorded.trim() == recipient,
+        None => identity.to_public().to_string() == recipient,
+    }
+}
+
 /// A cached identity and, when the cache recorded it, when it expires (Unix seconds).
 pub struct Cached {
     /// The cached identity.
     pub identity: Identity,
     /// Unix seconds at which the kernel drops the key; `None` when the payload does not say.
     pub expires: Option<i64>,
+    /// The identity's public key as recorded when it was cached ([`RECIPIENT`]); `None` when
+    /// the payload does not say.
+    pub recipient: Option<String>,
+}
+
+impl Cached {
+    /// Whether the cached identity is the one whose public key is `recipient` ([`is_for`]).
+    pub fn is_for(&self, recipient: &str) -> bool {
+        is_for(&self.identity, self.recipient.as_deref(), recipient)
+    }
 }
 
 /// Caches `identity` for `seconds` from `now` (Unix seconds).
 pub fn store(dir: &Path, identity: &Identity, seconds: u64, now: i64) -> Result<(), KeyStoreError> {
     let expires = now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
     let payload = Zeroizing::new(format!(
-        "{}\n{EXPIRES}{expires}\n",
-        identity.to_string().expose_secret()
+        "{}\n{EXPIRES}{expires}\n{}",
+        identity.to_string().expose_secret(),
+        recipient_line(identity)
     ));
     put(&description(dir), payload.as_bytes(), seconds)
 }
@@ -164,10 +203,19 @@ pub fn cached_with_expiry(dir: &Path) -> Result<Option<Cached>, KeyStoreError> {
     else {
         return Ok(None);
     };
-    let expires = lines
-        .find_map(|l| l.strip_prefix(EXPIRES))
-        .and_then(|t| t.trim().parse().ok());
-    Ok(Some(Cached { identity, expires }))
+    let (mut expires, mut recipient) = (None, None);
+    for line in lines {
+        if let Some(t) = line.strip_prefix(EXPIRES) {
+            expires = t.trim().parse().ok();
+        } else if let Some(r) = line.strip_prefix(RECIPIENT) {
+            recipient = Some(r.trim().to_string());
+        }
+    }
+    Ok(Some(Cached {
+        identity,
+        expires,
+        recipient,
+    }))
 }
 
 /// Removes the cached identity of `keychain unlock` and the key a passphrase-file job derived
@@ -176,4 +224,82 @@ pub fn remove(dir: &Path) -> Result<bool, KeyStoreError> {
     let unlocked = remove_key(&description(dir))?;
     let derived = super::derived::forget(dir)?;
     Ok(unlocked || derived)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::{Expected, KeyStoreKind, load_identity};
+    use crate::settings::Settings;
+
+    /// A keychain folder of its own (its kernel key is named after the folder), and the key
+    /// removed at the end.
+    struct Folder(tempfile::TempDir);
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = remove_key(&description(self.0.path()));
+        }
+    }
+
+    fn load(folder: &Folder, recipient: &str) -> Option<Identity> {
+        // A `file` store without its file: anything not served from the cache fails.
+        let expected = Expected {
+            key_store: KeyStoreKind::File,
+            recipient,
+        };
+        load_identity(folder.0.path(), expected, &Settings::default()).ok()
+    }
+
+    fn public(identity: &Identity) -> String {
+        identity.to_public().to_string()
+    }
+
+    fn secret(identity: &Identity) -> String {
+        identity.to_string().expose_secret().to_string()
+    }
+
+    /// `unlock` records the identity's own public key with it, and later calls tell this
+    /// keychain's identity from a stale one by that key: nothing is derived per call. A payload
+    /// an older keychain cached (no key recorded) is still checked by deriving.
+    #[test]
+    fn a_cached_identity_is_told_apart_by_the_public_key_recorded_with_it() {
+        let folder = Folder(tempfile::tempdir().unwrap());
+        let dir = folder.0.path();
+        let (mine, other) = (Identity::generate(), Identity::generate());
+
+        store(dir, &mine, 60, 1_000).unwrap();
+        let cached = cached_with_expiry(dir).unwrap().unwrap();
+        assert_eq!(cached.recipient.as_deref(), Some(public(&mine).as_str()));
+        assert_eq!(cached.expires, Some(1_060));
+        assert_eq!(
+            secret(&load(&folder, &public(&mine)).unwrap()),
+            secret(&mine)
+        );
+        // A stale cache (the folder initialised again with another identity) is not served.
+        assert!(load(&folder, &public(&other)).is_none());
+
+        // The recorded key decides, not a derivation: a payload whose line says `other` is
+        // served as `other`'s (only `store` writes the line, from the identity it caches).
+        let recorded = format!(
+            "{}\n{EXPIRES}1060\n{RECIPIENT}{}\n",
+            secret(&mine),
+            public(&other)
+        );
+        put(&description(dir), recorded.as_bytes(), 60).unwrap();
+        assert_eq!(
+            secret(&load(&folder, &public(&other)).unwrap()),
+            secret(&mine)
+        );
+        assert!(load(&folder, &public(&mine)).is_none());
+
+        // Cached by an older keychain, without the line: derived, as before.
+        let old = format!("{}\n{EXPIRES}1060\n", secret(&mine));
+        put(&description(dir), old.as_bytes(), 60).unwrap();
+        assert_eq!(cached_with_expiry(dir).unwrap().unwrap().recipient, None);
+        assert_eq!(
+            secret(&load(&folder, &public(&mine)).unwrap()),
+            secret(&mine)
+        );
+        assert!(load(&folder, &public(&other)).is_none());
+    }
 }

@@ -151,11 +151,13 @@ pub fn load_identity_noting<'a>(
     if let Some(path) = &settings.identity_credential {
         return credential::load(path, config.recipient);
     }
+    // The cached identity is told from a stale one by the public key recorded with it
+    // (kernel::RECIPIENT), not derived again on every call.
     #[cfg(target_os = "linux")]
-    if let Some(identity) = kernel::cached(dir)?
-        && identity.to_public().to_string() == config.recipient
+    if let Some(cached) = kernel::cached_with_expiry(dir)?
+        && cached.is_for(config.recipient)
     {
-        return Ok(identity);
+        return Ok(cached.identity);
     }
     #[cfg(target_os = "linux")]
     if config.key_store == KeyStoreKind::Passphrase
