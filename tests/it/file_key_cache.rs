@@ -117,6 +117,8 @@ fn a_record_rewritten_behind_the_cache_is_read_as_it_is_now() {
         report(&kc),
         vec!["duplicate-password acme,beta".to_string()]
     );
+    // The cache holds every record's file key now (else this tests nothing).
+    assert_eq!(cache(&kc).len(), MAGIC.len() + 32 + 3 * 48 + 16);
     // gamma now shares acme's password, beta no longer does: read from the records, not the
     // cache.
     kc.edit_account("gamma", |a| {
@@ -137,6 +139,8 @@ fn a_record_rewritten_behind_the_cache_is_read_as_it_is_now() {
         report(&kc),
         vec!["duplicate-password acme,gamma".to_string()]
     );
+    // The rewritten records' old entries are gone: one entry per record, no more.
+    assert_eq!(cache(&kc).len(), MAGIC.len() + 32 + 3 * 48 + 16);
     // A record swapped for another's file (its own name no longer inside): unreadable, as
     // without a cache, whatever the cache holds for either.
     std::fs::copy(kc.record("acme"), kc.record("gamma")).unwrap();
