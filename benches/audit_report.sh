@@ -26,7 +26,7 @@ export KEYCHAIN_DIR=$work/kc
 echo "== keychain audit on $(wc -l <"$KEYCHAIN_DIR/audit.log") log lines, $accounts accounts"
 hyperfine -N --warmup 2 --min-runs 10 --export-json "$work/h.json" \
   "$bin/keychain audit --fail-on critical" \
-  "$bin/keychain audit --fail-on critical --html $work/report.html" \
+  "$bin/keychain audit --fail-on critical --html $work/report.html --force" \
   "$bin/keychain audit --fail-on critical --no-key" >/dev/null 2>&1
 python3 - "$work/h.json" <<'PY'
 import json, sys
