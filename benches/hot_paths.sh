@@ -151,6 +151,10 @@ group unlocked "2./3. with unlock in effect" "$runs" \
 group whole "4. whole-keychain commands (with unlock)" 10 \
   "$(s --dir "$work/k1k" list)" "$(s --dir "$work/k10k" list)" \
   "$(s --dir "$work/k1k" audit --fail-on critical)" "$(s --dir "$work/k10k" audit --fail-on critical)"
+# audit 10k cold (its file-key cache removed before each run) and warm, side by side.
+group audit10k "4. audit, 10,000 accounts: file-key cache cold and warm (with unlock)" 10 \
+  --prepare "rm -f $work/k10k/file-keys.cache" -n "audit 10k cold" --prepare true -n "audit 10k warm" \
+  "$(s --dir "$work/k10k" audit --fail-on critical)" "$(s --dir "$work/k10k" audit --fail-on critical)"
 
 echo "== goals (ratios of medians within one group)"
 st="secret-tool lookup keychain-bench one"
@@ -179,6 +183,9 @@ goal "login from the cache / show --reveal" unlocked "$(s login cached)" "$(s sh
 a10k=$(s --dir "$work/k10k" audit --fail-on critical)
 a1k=$(s --dir "$work/k1k" audit --fail-on critical)
 goal "audit, 10,000 accounts (seconds)" whole "$a10k" 1 0.4
+goal "audit, 10,000 accounts, cold: no file-key cache (seconds)" audit10k "audit 10k cold" 1 0.4
+goal "audit, 10,000 accounts, warm: file-key cache (seconds)" audit10k "audit 10k warm" 1 0.4
+goal "audit 10,000 accounts: warm / cold" audit10k "audit 10k warm" "audit 10k cold" -
 goal "list, 10,000 accounts (seconds)" whole "$(s --dir "$work/k10k" list)" 1 0.1
 goal "audit: 10,000 / 1,000 accounts (linear: <= 10x)" whole "$a10k" "$a1k" 10
 goal "list: 10,000 / 1,000 accounts (linear: <= 10x)" whole "$(s --dir "$work/k10k" list)" "$(s --dir "$work/k1k" list)" 10

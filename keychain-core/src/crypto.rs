@@ -48,6 +48,9 @@ pub struct X25519Opener {
     hint: Option<x25519_dalek::PublicKey>,
     /// The public key derived from the secret, at first need.
     derived: std::sync::OnceLock<x25519_dalek::PublicKey>,
+    /// X25519 agreements made so far (one per stanza tried): what a file-key cache saves,
+    /// counted for its tests (one relaxed increment beside a scalar multiplication).
+    agreements: std::sync::atomic::AtomicU64,
 }
 
 const X25519_TAG: &str = "X25519";
@@ -84,7 +87,21 @@ impl X25519Opener {
             secret: x25519_dalek::StaticSecret::from(*key),
             hint,
             derived: std::sync::OnceLock::new(),
+            agreements: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many X25519 agreements this opener has made.
+    pub fn agreements(&self) -> u64 {
+        self.agreements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A 32-byte key for `label`'s own use, derived from this identity's secret (HKDF-SHA256,
+    /// the label as its info): whoever holds it cannot go back to the identity, and keys of
+    /// different labels are unrelated.
+    pub fn derive_key(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        let secret = Zeroizing::new(self.secret.to_bytes());
+        Zeroizing::new(age_core::primitives::hkdf(&[], label, &*secret))
     }
 
     fn derived_public(&self) -> &x25519_dalek::PublicKey {
@@ -148,6 +165,8 @@ impl X25519Opener {
         }
         let epk = x25519_dalek::PublicKey::from(epk);
         let shared = self.secret.diffie_hellman(&epk);
+        self.agreements
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if bool::from(shared.as_bytes().iter().fold(0, |acc, b| acc | b).ct_eq(&0)) {
             return invalid();
         }

@@ -45,6 +45,7 @@ use crate::store::{AccountLock, Expect, RecordStore, Revision, StoreError};
 
 mod audit_trail;
 mod fast_login;
+pub(crate) mod file_key_cache;
 mod listing;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -95,6 +96,10 @@ pub struct Keychain {
     /// A trail a unit test put in place of the file log (`testing::in_memory`).
     #[cfg(test)]
     test_trail: Option<Box<dyn Trail>>,
+    /// The X25519 agreements the last [`Keychain::read_many`] made (what the file-key cache
+    /// saves), for its tests.
+    #[cfg(test)]
+    agreements: std::cell::Cell<u64>,
 }
 
 /// The log's side of the replay check, between reading the log and reading the record.
@@ -183,6 +188,8 @@ impl Keychain {
             vouched: RefCell::new(None),
             #[cfg(test)]
             test_trail: None,
+            #[cfg(test)]
+            agreements: std::cell::Cell::new(0),
         })
     }
 
@@ -661,8 +668,12 @@ impl Keychain {
         self.load_counters()?;
         let counters = self.counters.get();
         // The public key derived once for all the records, not once per record.
-        let identity = crate::crypto::X25519Opener::new(self.identity()?);
-        let identity = &identity;
+        let opener = crate::crypto::X25519Opener::new(self.identity()?);
+        let opener = &opener;
+        // Each record's file key as the last whole-keychain opening found it: a record opened
+        // before skips its X25519 agreement, and only that (see `file_key_cache`).
+        let cache = file_key_cache::FileKeyCache::load(&self.dir, opener);
+        let cache_ref = &cache;
         let store = self.store();
         let auth = self.record_auth()?;
         let vouched = self.vouched.borrow();
@@ -670,7 +681,7 @@ impl Keychain {
         // What `peek_many` read after the counters; anything else is read now.
         let peeked = std::mem::take(&mut *self.peeked.borrow_mut());
         let peeked = &peeked;
-        Ok(on_all_cores(names, |name| {
+        let opened = on_all_cores(names, |name| {
             let read;
             let bytes = match peeked.get(name) {
                 Some(bytes) => bytes,
@@ -682,10 +693,16 @@ impl Keychain {
                 }
             };
             let logged = counters.and_then(|c| c.get(name)).copied();
-            let account = open_checked(store, identity, name, bytes, logged, auth)?;
+            let account = cache_ref.open(opener, name, |identity| {
+                open_checked(store, identity, name, bytes, logged, auth)
+            })?;
             store.keep_copy(name, bytes);
             Ok(account)
-        }))
+        });
+        cache.save();
+        #[cfg(test)]
+        self.agreements.set(opener.agreements());
+        Ok(opened)
     }
 
     /// Takes the account's exclusive lock.

@@ -17,6 +17,7 @@ mod docs_exit_codes;
 mod exec_env_cli;
 mod exec_supply;
 mod failure_hook;
+mod file_key_cache;
 mod finding_shape;
 mod header_times;
 mod history;

@@ -16,6 +16,7 @@ use crate::settings::Settings;
 use crate::store::Expect;
 use crate::store::memory::MemoryStore;
 
+mod file_key_cache_tests;
 mod read_once_tests;
 mod undo_tests;
 

@@ -1,7 +1,7 @@
 //! Findings about the keychain's setup: its member list, configuration, key store and the
 //! permissions of its files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::audit::lines::Line;
 use crate::error::Result;
@@ -132,12 +132,17 @@ pub(super) fn store_findings(kc: &Keychain, out: &mut Vec<Finding>) {
 pub(super) fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
     #[cfg(unix)]
     {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(path) = stack.pop() {
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let mode = crate::fsutil::mode_of(&path).unwrap_or(0);
+        use std::os::unix::fs::PermissionsExt;
+        // One stat per entry, relative to its folder (the entry's own, not following links),
+        // and the mode from it: on 10,000 accounts (and their lock files) the walk was a
+        // quarter of `audit`'s serial time with a full path lookup and a second stat for each.
+        let Ok(root) = std::fs::symlink_metadata(dir) else {
+            return;
+        };
+        let mut stack = vec![(dir.to_path_buf(), root)];
+        while let Some((path, meta)) = stack.pop() {
+            // Symbolic links are skipped below, so the mode is that of the entry itself.
+            let mode = meta.permissions().mode() & 0o7777;
             let (want, what) = if meta.is_dir() {
                 (0o700, "folder")
             } else {
@@ -170,10 +175,17 @@ pub(super) fn permission_findings(dir: &Path, out: &mut Vec<Finding>) {
             if meta.is_dir()
                 && let Ok(entries) = std::fs::read_dir(&path)
             {
-                let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-                children.sort();
-                children.reverse();
-                stack.extend(children);
+                // By name: within one folder the same order as sorting the whole paths.
+                let mut children: Vec<(std::ffi::OsString, std::fs::Metadata)> = entries
+                    .flatten()
+                    .filter_map(|e| e.metadata().ok().map(|meta| (e.file_name(), meta)))
+                    .collect();
+                children.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                stack.extend(
+                    children
+                        .into_iter()
+                        .map(|(name, meta)| (path.join(name), meta)),
+                );
             }
         }
     }
