@@ -8,9 +8,11 @@
 //! (thread start, futex wake-ups, an epoll loop). On a cached `login` (a 3 ms process) that was
 //! a large share of what the shared store costs over the local one (issue 20, item 7). Here the
 //! thread that needs an answer runs the runtime itself (`block_on`) for as long as its call
-//! takes: no runtime thread, no hand-off, for http and https alike. Two threads may call at once
-//! (a cached `login`'s witness read beside its main thread): tokio lets one of them drive the
-//! connections while the other waits for its turn, on the same runtime.
+//! takes: no runtime thread, no hand-off, for http and https alike. Two calls overlap without a
+//! thread: one started ([`KvClient::start`], a cached `login`'s witness read) is a task of the
+//! runtime, on the wire while the thread does its own work, driven again whenever the thread
+//! waits for its next call (the write), and answered at [`KvClient::finish`]. Two threads may still call at once: tokio lets one of them
+//! drive the connections while the other waits for its turn, on the same runtime.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, OnceLock};
@@ -32,6 +34,18 @@ const MAX_ANSWER: u64 = 32 << 20;
 /// the first call and never dropped (nothing to shut down on the way out).
 static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
 
+/// How many turns of [`RUNTIME`] a started call gets before [`KvClient::start`] returns: each
+/// turn runs what is ready and polls the sockets without waiting (no sleep). On loopback the
+/// connect, the connection's task and the request's write take two (strace); twice that for
+/// margin, each turn more costs one poll. Too few would only leave the request to be sent at
+/// the thread's next wait on the store: later, never wrong.
+const PRIME_TURNS: usize = 4;
+
+/// A call [`KvClient::start`] sent: its task on [`RUNTIME`].
+pub(super) struct Started {
+    task: tokio::task::JoinHandle<Result<(StatusCode, Zeroizing<String>), BaoError>>,
+}
+
 fn runtime() -> Result<&'static tokio::runtime::Runtime, BaoError> {
     RUNTIME
         .get_or_init(|| {
@@ -52,6 +66,61 @@ impl KvClient {
         body: Option<&Value>,
         token: Option<&SecretString>,
     ) -> Result<Answer, BaoError> {
+        let exchange = self.exchange(method, api, body, token)?;
+        let (status, text) = runtime()?.block_on(exchange)?;
+        self.answer(status, &text)
+    }
+
+    /// [`Self::send`], sent now and answered at [`Self::finish`]: the call runs on [`RUNTIME`]
+    /// whenever this thread drives it (any later `block_on` of this process, the next call's
+    /// included), so the caller's own work and its next call overlap this one's round trip,
+    /// without a thread. The runtime is turned a few times here ([`PRIME_TURNS`]) so that the
+    /// connection is made and the request is on the wire before this returns.
+    ///
+    /// Nothing about the call changes: the same request, sent once, with the same deadline (it
+    /// counts from now), the same cap and checks on the answer, the store's `Date` observed as
+    /// on every call (the reading's spread is from sending to the moment the answer was taken
+    /// in, so it can only be wider, never wrong). A started call never waited for is dropped
+    /// with the process, its answer unread.
+    pub(super) fn start(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<Started, BaoError> {
+        let exchange = self.exchange(method, api, body, token)?;
+        let runtime = runtime()?;
+        let task = runtime.spawn(exchange);
+        runtime.block_on(async {
+            for _ in 0..PRIME_TURNS {
+                tokio::task::yield_now().await;
+            }
+        });
+        Ok(Started { task })
+    }
+
+    /// The answer of a call [`Self::start`] sent, waited for if it has not come yet.
+    pub(super) fn finish(&self, started: Started) -> Result<Answer, BaoError> {
+        let (status, text) = runtime()?
+            .block_on(started.task)
+            .map_err(|_| BaoError::Unreachable {
+                addr: self.addr().to_string(),
+                detail: "the connection failed".into(),
+            })??;
+        self.answer(status, &text)
+    }
+
+    /// One call as a future of its own (it borrows nothing, so it can also run as a task of
+    /// [`RUNTIME`]): sent once, its answer's status and body (capped).
+    fn exchange(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<impl Future<Output = Result<(StatusCode, Zeroizing<String>), BaoError>> + use<>, BaoError>
+    {
         let url = self
             .inner
             .base
@@ -75,11 +144,12 @@ impl KvClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(bytes::Bytes::from_owner(json));
         }
-        let unreachable = |detail: String| BaoError::Unreachable {
-            addr: self.addr().to_string(),
-            detail,
-        };
-        let (status, text) = runtime()?.block_on(async {
+        let addr = self.addr().to_string();
+        Ok(async move {
+            let unreachable = |detail: String| BaoError::Unreachable {
+                addr: addr.clone(),
+                detail,
+            };
             let sent = std::time::SystemTime::now();
             let response = request
                 .send()
@@ -93,9 +163,8 @@ impl KvClient {
             let text = crate::http::read_capped_async(response, MAX_ANSWER)
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
-            Ok::<_, BaoError>((status, text))
-        })?;
-        self.answer(status, &text)
+            Ok((status, text))
+        })
     }
 
     /// The answer's JSON body (`Null` when empty or not JSON); a sealed server is an error.
@@ -139,9 +208,8 @@ pub(super) enum Trust {
 static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
 
 /// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
-/// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
-/// witness while the main thread opens the keys and the record, so building it (for https the
-/// trust store loaded) costs no wall time.
+/// by the thread that makes it (on a cached `login`'s fast path, before its witness read is
+/// sent).
 pub(super) struct Http {
     pub(super) trust: Trust,
     client: std::sync::OnceLock<Result<Client, String>>,
