@@ -116,7 +116,10 @@ impl Witnessed<'_> {
             let (Some((_, last_hash)), Some(read)) = (&self.end, self.read.take()) else {
                 return false;
             };
-            read().ok().flatten().is_some_and(|held| line_hash(&held.bytes) == *last_hash)
+            read()
+                .ok()
+                .flatten()
+                .is_some_and(|held| line_hash(&held.bytes) == *last_hash)
         })
     }
 

@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use super::group::{GroupKey, WrappedGroup};
 use super::pin::Pin;
 

@@ -102,12 +102,13 @@ impl KvClient {
 
     /// The answer of a call [`Self::start`] sent, waited for if it has not come yet.
     pub(super) fn finish(&self, started: Started) -> Result<Answer, BaoError> {
-        let (status, text) = runtime()?
-            .block_on(started.task)
-            .map_err(|_| BaoError::Unreachable {
-                addr: self.addr().to_string(),
-                detail: "the connection failed".into(),
-            })??;
+        let (status, text) =
+            runtime()?
+                .block_on(started.task)
+                .map_err(|_| BaoError::Unreachable {
+                    addr: self.addr().to_string(),
+                    detail: "the connection failed".into(),
+                })??;
         self.answer(status, &text)
     }
 
@@ -119,8 +120,10 @@ impl KvClient {
         api: &str,
         body: Option<&Value>,
         token: Option<&SecretString>,
-    ) -> Result<impl Future<Output = Result<(StatusCode, Zeroizing<String>), BaoError>> + use<>, BaoError>
-    {
+    ) -> Result<
+        impl Future<Output = Result<(StatusCode, Zeroizing<String>), BaoError>> + use<>,
+        BaoError,
+    > {
         let url = self
             .inner
             .base
@@ -304,5 +307,74 @@ fn transport_detail(e: &reqwest::Error) -> String {
         format!("cannot connect ({last})")
     } else {
         "the connection failed".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    use super::super::super::settings::{AuthSettings, OpenBaoSettings};
+    use super::KvClient;
+
+    /// The request head a plain HTTP server on `listener` receives next (read with a deadline:
+    /// a request that never comes fails the test instead of hanging it).
+    fn next_request(listener: &TcpListener) -> (std::net::TcpStream, String) {
+        listener.set_nonblocking(false).unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            conn.read_exact(&mut byte)
+                .expect("the request arrives without anyone waiting for its answer");
+            head.push(byte[0]);
+        }
+        (conn, String::from_utf8(head).unwrap())
+    }
+
+    #[test]
+    fn a_started_read_is_on_the_wire_before_its_answer_is_waited_for() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "s.a-test-token\n").unwrap();
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let client = KvClient::new(&OpenBaoSettings {
+            addr: format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()),
+            mount: "kv".into(),
+            path: "team".into(),
+            ca_cert: None,
+            auth: AuthSettings::TokenFile { token_file },
+        })
+        .unwrap();
+
+        let started = client.start_read("kv", "team/audit/3").unwrap();
+        // Nothing drives the client now: the request must already be sent.
+        let (mut conn, head) = next_request(&listener);
+        assert!(
+            head.starts_with("GET /v1/kv/data/team/audit/3 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("x-vault-token: s.a-test-token\r\n"),
+            "{head}"
+        );
+        let body = r#"{"data":{"data":{"value":"aGk="},"metadata":{"version":4}}}"#;
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        // Its answer, taken now, is what a plain read gives.
+        let entry = client.finish_read(started).unwrap();
+        assert_eq!(entry.version, 4);
+        let data = entry.data.unwrap();
+        assert_eq!(data["value"], "aGk=");
     }
 }
