@@ -323,8 +323,22 @@ mod tests {
     /// The request head a plain HTTP server on `listener` receives next (read with a deadline:
     /// a request that never comes fails the test instead of hanging it).
     fn next_request(listener: &TcpListener) -> (std::net::TcpStream, String) {
-        listener.set_nonblocking(false).unwrap();
-        let (mut conn, _) = listener.accept().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no connection without anyone waiting for the answer"
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
