@@ -9,14 +9,14 @@
 //! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
 //! and it is decrypted; its access token must be valid for the margin asked. Sent before all
 //! that, and answered while it runs, the witness every sync reads: the store must still hold
-//! the copy's last event ([`witness_copy_end`]; used only if the copy still ends there under the
-//! lock). Beside it, not after it, the write: the `login` event at the position right after the copy's end,
-//! check-and-set "absent" ([`SharedLog::append_after_copy`], which says why the order is as
-//! safe). Only once it is in the store and the witness passed is the token revealed (recorded
-//! before revealed). Any doubt (no copy, another generation, a MAC or
-//! counter that does not check, a token not valid long enough, offline events not copied yet,
-//! the position taken, the store not answering) takes the normal path, unchanged, which syncs
-//! the trail and writes its own event; nothing is revealed from here after a conflict.
+//! the copy's last event ([`witness_copy_end`]; used only if the copy still ends there under
+//! the lock). Beside it, not after it, the write: the `login` event at the position right
+//! after the copy's end, check-and-set "absent" ([`SharedLog::append_after_copy`], which says
+//! why the order is as safe). Only once it is in the store and the witness passed is the token
+//! revealed (recorded before revealed). Any doubt (no copy, another generation, a MAC or counter
+//! that does not check, a token not valid long enough, offline events not copied yet, the position
+//! taken, the store not answering) takes the normal path, unchanged, which syncs the trail and
+//! writes its own event; nothing is revealed from here after a conflict.
 //!
 //! Why that is as safe as the normal path:
 //! - The position was free, so no machine appended to the trail since the copy ended. Every

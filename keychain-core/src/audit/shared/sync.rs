@@ -80,15 +80,15 @@ impl SharedLog {
     /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
     /// The event is then written, and `witnessed` is asked, under the lock: the
     /// [`witness_copy_end`] the caller started earlier (its round trip overlaps the caller's
-    /// local work, `decide` and the write: the write's wait drives both requests). Unless it saw the store hold the copy's last event
-    /// as the copy ends now (or, when the copy moved since it read it, a witness read here
-    /// does), `Ok(None)` is returned and the event is not added to the copy: a tail the
-    /// operator deleted or replaced is then refused by the normal path, as it always was; this
-    /// login's event is in the store with nothing revealed, as after a crash before the print.
-    /// A position already taken also returns `Ok(None)` and writes nothing more: another
-    /// machine appended since the copy ended, and the caller must take the normal path (which
-    /// syncs and writes its own event after the others). `Ok(Some(_))` only once the event is
-    /// in the store, so whatever `decide` returned may be revealed: recorded before revealed.
+    /// local work, `decide` and the write: the write's wait drives both requests). Unless it saw
+    /// the store hold the copy's last event as the copy ends now (or, when the copy moved since it
+    /// read it, a witness read here does), `Ok(None)` is returned and the event is not added to the
+    /// copy: a tail the operator deleted or replaced is then refused by the normal path, as it
+    /// always was; this login's event is in the store with nothing revealed, as after a crash
+    /// before the print. A position already taken also returns `Ok(None)` and writes nothing more:
+    /// another machine appended since the copy ended, and the caller must take the normal path
+    /// (which syncs and writes its own event after the others). `Ok(Some(_))` only once the event
+    /// is in the store, so whatever `decide` returned may be revealed: recorded before revealed.
     ///
     /// What a written event proves: no machine appended to the trail since this machine's
     /// copy ended (every append is check-and-set at the next position, so the trail has no

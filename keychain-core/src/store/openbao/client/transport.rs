@@ -11,8 +11,9 @@
 //! takes: no runtime thread, no hand-off, for http and https alike. Two calls overlap without a
 //! thread: one started ([`KvClient::start`], a cached `login`'s witness read) is a task of the
 //! runtime, on the wire while the thread does its own work, driven again whenever the thread
-//! waits for its next call (the write), and answered at [`KvClient::finish`]. Two threads may still call at once: tokio lets one of them
-//! drive the connections while the other waits for its turn, on the same runtime.
+//! waits for its next call (the write), and answered at [`KvClient::finish`]. Two threads may still
+//! call at once: tokio lets one of them drive the connections while the other waits for its turn,
+//! on the same runtime.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, OnceLock};
