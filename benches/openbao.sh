@@ -6,8 +6,9 @@
 #      CPU time (user+sys); then the floor: what one KV write and one read cost this OpenBao
 #      alone (python3, new connection each, no process start), the part of the ratio that is
 #      the server's own latency; then the CPU time of each login, the commands taken in turn
-#      (which a loaded machine moves less), and where valgrind is installed the user-space
-#      instructions of one login on each store;
+#      (which a loaded machine moves less), the user-space instructions (valgrind) and system
+#      calls and threads (strace) of one login on each store, and all of it side by side, this
+#      build against KEYCHAIN_BENCH_BEFORE's;
 #   2. two machines (two keychain folders, each with its own identity and AppRole) x PROCESSES
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
@@ -140,8 +141,7 @@ PY
 
 # Figures that a loaded machine moves less: each login's CPU time (user+sys of the process and
 # its threads, from wait4) and wall time, the commands taken in turn within each round (so that
-# a load that comes and goes falls on all of them alike), medians of 200 rounds; and the
-# instructions each runs in user space (callgrind, all threads, one call; deterministic).
+# a load that comes and goes falls on all of them alike), medians of 200 rounds.
 python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
 import os, statistics, subprocess, sys, time
 work, bin, before = sys.argv[1:]
@@ -166,16 +166,65 @@ local = "local store"
 for name, _ in commands:
     print(f'  in turn, 200 rounds: {name}: CPU {med(cpu[name]):.3f} ms ({med(cpu[name])/med(cpu[local]):.2f}x), '
           f'wall {med(wall[name]):.3f} ms ({med(wall[name])/med(wall[local]):.2f}x) (medians)')
+import json
+json.dump({name: {"cpu": med(cpu[name]), "wall": med(wall[name])} for name, _ in commands},
+          open(f"{work}/turn.json", "w"))
 PY
-if command -v valgrind >/dev/null; then
-  instructions() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" --dir "$work/$1" login cached 2>&1 >/dev/null | awk '/Collected/ {print $NF}'; }
-  shared_ir=$(instructions shared) local_ir=$(instructions local)
-  python3 -c "import sys; s,l=map(int,sys.argv[1:]); print(f'  instructions (callgrind, user space, one call): OpenBao store {s/1e6:.2f} M, local store {l/1e6:.2f} M: {s/l:.2f}x')" "$shared_ir" "$local_ir"
-  if [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ]; then
-    before_ir=$(bin=$KEYCHAIN_BENCH_BEFORE instructions shared)
-    python3 -c "import sys; s,l=map(int,sys.argv[1:]); print(f'  instructions, before: OpenBao store {s/1e6:.2f} M: {s/l:.2f}x')" "$before_ir" "$local_ir"
-  fi
-fi
+# Counts that load does not move: user-space instructions (callgrind, all threads; the least of
+# three calls, as the local store's log rewrites its index now and then) and system calls and
+# threads started (strace -f -c), one call each.
+instructions() { # binary store
+  for _ in 1 2 3; do
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" --dir "$work/$2" login cached 2>&1 >/dev/null |
+      awk '/Collected/ {print $NF}'
+  done | sort -n | head -n1
+}
+syscalls() { # binary store: "calls threads"
+  strace -f -c -o "$work/strace.txt" "$1" --dir "$work/$2" login cached >/dev/null 2>&1
+  awk '$NF == "total" {calls = $4} $NF ~ /^clone/ {threads += $4} END {print calls + 0, threads + 0}' "$work/strace.txt"
+}
+counts=()
+for run in "after $bin shared" "local $bin local" ${KEYCHAIN_BENCH_BEFORE:+"before $KEYCHAIN_BENCH_BEFORE shared"}; do
+  set -- $run
+  ir=- sc="- -"
+  command -v valgrind >/dev/null && ir=$(instructions "$2" "$3")
+  command -v strace >/dev/null && sc=$(syscalls "$2" "$3")
+  counts+=("$1 $ir $sc")
+done
+# Side by side: the figures the issue asks for (OpenBao / local store, one hyperfine group's
+# medians), this build's and KEYCHAIN_BENCH_BEFORE's, with CPU, in turn, and the counts.
+python3 - "$work" "${counts[@]}" <<'PY'
+import json, sys
+work, counts = sys.argv[1], sys.argv[2:]
+h = json.load(open(f"{work}/h.json"))["results"]
+turn = json.load(open(f"{work}/turn.json"))
+c = {}
+for line in counts:
+    name, ir, calls, threads = line.split()
+    c[name] = (ir, calls, threads)
+cpu = lambda x: x["user"] + x["system"]
+rows = [("after", h[0], turn["OpenBao store"])]
+if len(h) > 3:
+    rows.append(("before", h[3], turn["OpenBao store, before"]))
+local_h, local_t = h[1], turn["local store"]
+print("  side by side, OpenBao store / local store (goal <= 1.5x, the hyperfine median):")
+print("            hyperfine wall   CPU    in turn wall   CPU    instructions  syscalls  threads started")
+for name, x, t in rows:
+    ir, calls, threads = c.get(name, ("-", "-", "-"))
+    lir = c["local"][0]
+    ratio = f"{int(ir)/int(lir):.2f}x" if ir != "-" and lir != "-" else "-"
+    print(f"  {name:8}  {x['median']/local_h['median']:13.2f}x {cpu(x)/cpu(local_h):5.2f}x"
+          f"  {t['wall']/local_t['wall']:12.2f}x {t['cpu']/local_t['cpu']:5.2f}x"
+          f"  {ratio:>12}  {calls:>8}  {threads:>15}")
+lir, lcalls, lthreads = c["local"]
+print(f"  local     {local_h['median']*1000:10.3f} ms  {cpu(local_h)*1000:.3f} ms"
+      f"  {local_t['wall']:9.3f} ms {local_t['cpu']:.3f} ms  "
+      f"{(str(round(int(lir)/1e6, 2)) + ' M') if lir != '-' else '-':>11}  {lcalls:>8}  {lthreads:>15}")
+if len(rows) > 1:
+    a, b = rows[0][1], rows[1][1]
+    print(f"  after / before: hyperfine wall {a['median']/b['median']:.2f}x, CPU {cpu(a)/cpu(b):.2f}x; "
+          f"in turn wall {rows[0][2]['wall']/rows[1][2]['wall']:.2f}x, CPU {rows[0][2]['cpu']/rows[1][2]['cpu']:.2f}x")
+PY
 
 echo "== 2. 2 machines x $processes processes x $expiries expiries (emulator, file key stores)"
 KC_BAO_ADDR=$BAO_ADDR KC_BAO_MOUNT=$mount KC_BAO_PATH=stampede \

@@ -8,16 +8,27 @@
 //! `KC_BAO_MOUNT`, `KC_BAO_PATH`, and per machine `KC_BAO_ROLE_ID_FILE_A`,
 //! `KC_BAO_SECRET_ID_FILE_A` (and `_B`).
 //!
+//! Time: each expiry moves the emulator's clock and keychain's (libfaketime) 600 s on, and
+//! OpenBao's too. A shared keychain reads token times on the store's clock (the `Date` of its
+//! answers), and OpenBao (Go) is out of libfaketime's reach: the keychains talk to it through
+//! the tests' reverse proxy (`tests/it/support/fault_proxy.rs`, the same file, not a copy),
+//! which stamps `Date` with the simulation's time. Without it the store's clock stands still,
+//! every token stays valid, and no round asks for one.
+//!
 //! Usage: openbao_stampede [PROCESSES] [ROUNDS]  (keychain: $KEYCHAIN_BIN or ../keychain)
 #![forbid(unsafe_code)]
 
 #[path = "../tests/it/support/exact_emulator.rs"]
 mod exact_emulator;
+#[path = "../tests/it/support/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "../tests/it/support/stampede.rs"]
 mod stampede;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -41,7 +52,17 @@ fn main() {
         },
         PathBuf::from,
     );
-    let (addr, mount, prefix) = (env("KC_BAO_ADDR"), env("KC_BAO_MOUNT"), env("KC_BAO_PATH"));
+    let (bao, mount, prefix) = (env("KC_BAO_ADDR"), env("KC_BAO_MOUNT"), env("KC_BAO_PATH"));
+    // The simulation's time minus real time, in seconds: libfaketime's offset for keychain, and
+    // the proxy's for OpenBao's `Date`.
+    let sim_offset = Arc::new(AtomicI64::new(0));
+    let proxy = fault_proxy::FaultProxy::start(
+        &url::Url::parse(&bao).expect("KC_BAO_ADDR"),
+        sim_offset.clone(),
+        true,
+        fault_proxy::DownAs::SealedStore,
+    );
+    let addr = proxy.url.as_str().trim_end_matches('/').to_string();
     let config = exact_emulator::Config::default();
     let emu = exact_emulator::Emulator::start(config.clone());
     let tmp = tempfile::tempdir().unwrap();
@@ -160,6 +181,7 @@ fn main() {
     let start = Instant::now();
     for round in 0..rounds {
         offset += 600;
+        sim_offset.store(offset, Ordering::SeqCst);
         http.post(emu.base.join("__admin/advance?seconds=600").unwrap())
             .send()
             .unwrap();

@@ -93,30 +93,63 @@ pub fn copy_counters(dir: &Path) -> Result<std::collections::HashMap<String, u64
     super::counter::all_counters(&[dir.join(COPY_FILE)])
 }
 
-/// What [`witness_copy_end`] found: the store held this machine's copy's last event, as the
-/// copy ends at the time of asking (opaque: only [`SharedLog::append_after_copy`] uses it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Witnessed {
-    next_seq: u64,
-    last_hash: String,
+/// The witness [`witness_copy_end`] asked for: the copy's last event as the copy ended then,
+/// and the store's answer, taken at first need (opaque: only [`SharedLog::append_after_copy`]
+/// and the fast path that started it use it).
+pub struct Witnessed<'a> {
+    /// Where the copy ended when the witness was asked: the next position and the hash of the
+    /// last event; `None` for a copy that was empty or ended in a partial line.
+    end: Option<(u64, String)>,
+    /// The store's read of that event, under way until [`Witnessed::passed`] takes its answer.
+    read: std::cell::Cell<Option<crate::store::kv::PendingGet<'a>>>,
+    /// Whether the store held exactly that event, once known.
+    held: std::cell::OnceCell<bool>,
+}
+
+impl Witnessed<'_> {
+    /// Whether the store held exactly the copy's last event as the copy ended when the witness
+    /// was asked (waiting for the store's answer the first time): `false` for a copy that was
+    /// empty or ended in a partial line, an event gone or different, or a store that did not
+    /// answer (the caller then takes the normal path, which says which).
+    pub fn passed(&self) -> bool {
+        *self.held.get_or_init(|| {
+            let (Some((_, last_hash)), Some(read)) = (&self.end, self.read.take()) else {
+                return false;
+            };
+            read()
+                .ok()
+                .flatten()
+                .is_some_and(|held| line_hash(&held.bytes) == *last_hash)
+        })
+    }
+
+    /// [`Witnessed::passed`] for a copy that ends (now) at `next_seq`, with `last_hash`: the
+    /// witness vouches only for the event it read back.
+    fn holds(&self, next_seq: u64, last_hash: &str) -> bool {
+        self.end
+            .as_ref()
+            .is_some_and(|(seq, hash)| *seq == next_seq && hash == last_hash)
+            && self.passed()
+    }
 }
 
 /// The witness of [`SharedLog::sync`] for the fast path of a cached `login`, asked without the
-/// copy's lock and without any key, so that it can run while the command does its local work:
-/// the copy's last event as the copy in `dir` ends now, read back from the store (one read).
-/// `Some` only when the store holds exactly that event; `None` for a copy that is empty or ends
-/// in a partial line, an event gone or different, or a store that does not answer (the caller
-/// then takes the normal path, which says which). [`SharedLog::append_after_copy`] uses it
-/// only when the copy, under the lock, still ends there.
-pub fn witness_copy_end(kv: &dyn Kv, dir: &Path) -> Option<Witnessed> {
-    let line = read_tail(&dir.join(COPY_FILE)).ok()??;
-    let seq = parse_line(&line).ok()?.seq;
-    let last_hash = line_hash(&line);
-    let held = kv.get(&position(seq)).ok()??;
-    (line_hash(&held.bytes) == last_hash).then_some(Witnessed {
-        next_seq: seq + 1,
-        last_hash,
-    })
+/// copy's lock and without any key, so that its round trip overlaps the command's local work:
+/// the copy's last event as the copy in `dir` ends now, read back from the store (one read,
+/// sent now: [`Kv::get_started`]; its answer is taken by [`Witnessed::passed`]).
+/// [`SharedLog::append_after_copy`] uses it only when the copy, under the lock, still ends
+/// there.
+pub fn witness_copy_end<'a>(kv: &'a dyn Kv, dir: &Path) -> Witnessed<'a> {
+    let end = read_tail(&dir.join(COPY_FILE))
+        .ok()
+        .flatten()
+        .and_then(|line| Some((parse_line(&line).ok()?.seq, line_hash(&line))));
+    let read = end.as_ref().map(|(seq, _)| kv.get_started(&position(*seq)));
+    Witnessed {
+        end: end.map(|(seq, hash)| (seq + 1, hash)),
+        read: std::cell::Cell::new(read),
+        held: std::cell::OnceCell::new(),
+    }
 }
 
 /// The shared trail as one machine sees it.

@@ -7,16 +7,16 @@
 //! counter), its copy of the record (`shared-copy/NAME.kcr`, kept only after the record checked
 //! out), and its copy of the group key (`group.key`, checked against the pin). The record's MAC
 //! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
-//! and it is decrypted; its access token must be valid for the margin asked. Meanwhile, on a
-//! thread of its own, the witness every sync reads: the store must still hold the copy's last
-//! event ([`witness_copy_end`]; used only if the copy still ends there under the lock). Beside
-//! it, not after it, the write: the `login` event at the position right after the copy's end,
-//! check-and-set "absent" ([`SharedLog::append_after_copy`], which says why the order is as
-//! safe). Only once it is in the store and the witness passed is the token revealed (recorded
-//! before revealed). Any doubt (no copy, another generation, a MAC or
-//! counter that does not check, a token not valid long enough, offline events not copied yet,
-//! the position taken, the store not answering) takes the normal path, unchanged, which syncs
-//! the trail and writes its own event; nothing is revealed from here after a conflict.
+//! and it is decrypted; its access token must be valid for the margin asked. Sent before all
+//! that, and answered while it runs, the witness every sync reads: the store must still hold
+//! the copy's last event ([`witness_copy_end`]; used only if the copy still ends there under
+//! the lock). Beside it, not after it, the write: the `login` event at the position right
+//! after the copy's end, check-and-set "absent" ([`SharedLog::append_after_copy`], which says
+//! why the order is as safe). Only once it is in the store and the witness passed is the token
+//! revealed (recorded before revealed). Any doubt (no copy, another generation, a MAC or counter
+//! that does not check, a token not valid long enough, offline events not copied yet, the position
+//! taken, the store not answering) takes the normal path, unchanged, which syncs the trail and
+//! writes its own event; nothing is revealed from here after a conflict.
 //!
 //! Why that is as safe as the normal path:
 //! - The position was free, so no machine appended to the trail since the copy ended. Every
@@ -52,7 +52,7 @@ impl Keychain {
         &self,
         name: &str,
         event: &Event,
-        pick: impl FnOnce(&Account) -> Option<T>,
+        pick: impl Fn(&Account) -> Option<T>,
     ) -> Option<T> {
         let shared = self.shared.as_ref().filter(|s| s.trail_in_store)?;
         crate::name::AccountName::parse(name).ok()?;
@@ -60,32 +60,33 @@ impl Keychain {
         if crate::audit::offline::pending(&self.dir) {
             return None;
         }
-        // The witness (the store still holds the copy's last event) is read on a thread of its
-        // own while this one opens the keys and the record, and is waited for after the write
-        // (nothing is revealed before it passed). When the
-        // fast path gives up before that, nothing waits for it (the thread is left to finish
-        // its read, whose answer is then unused).
-        let (kv, dir) = (shared.kv.clone(), self.dir.clone());
-        let witness = std::thread::Builder::new()
-            .name("trail-witness".into())
-            .spawn(move || witness_copy_end(&*kv, &dir))
-            .ok()?;
-        self.serve_witnessed(name, event, pick, || witness.join().ok().flatten())
+        // The witness (the store still holds the copy's last event) is sent now and its answer
+        // taken after the write (nothing is revealed before it passed): its round trip overlaps
+        // the opening of the keys and the record, and the write's. No thread: this thread's
+        // waits on the store drive both requests (`store::openbao::client::transport`). When
+        // the fast path gives up before that, nothing waits for it.
+        let witness = witness_copy_end(&*shared.kv, &self.dir);
+        self.serve_witnessed(name, event, pick, &witness)
     }
 
-    /// [`Self::serve_from_copy`] once the witness is under way (`witnessed` waits for it).
+    /// [`Self::serve_from_copy`] once the witness is under way.
     fn serve_witnessed<T>(
         &self,
         name: &str,
         event: &Event,
-        pick: impl FnOnce(&Account) -> Option<T>,
-        witnessed: impl FnOnce() -> Option<Witnessed>,
+        pick: impl Fn(&Account) -> Option<T>,
+        witness: &Witnessed<'_>,
     ) -> Option<T> {
         let shared = self.shared.as_ref()?;
         let identity = self.identity().ok()?;
         let pin = crate::members::pin::load(&self.dir, identity).ok()?;
         let generation = pin.generation?;
-        let (_, key) = crate::members::cache::load(&self.dir, identity, &pin, generation)?;
+        // One opener for the group key and the record, with config.json's recipient as its
+        // public key: no base-point multiplication for either (a wrong recipient is only a
+        // hint, tried first: see `X25519Opener`; what opens is exactly what age would open).
+        let opener =
+            crate::crypto::X25519Opener::with_public_hint(identity, &self.config.recipient);
+        let (_, key) = crate::members::cache::load(&self.dir, &opener, &pin, generation)?;
         // Only the pinned generation's key: the copy's tail must be of that generation.
         let secrets: Vec<_> = (0..generation)
             .map(|_| None)
@@ -93,16 +94,24 @@ impl Keychain {
             .collect();
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone())
             .waiting_at_most(self.settings.lock_timeout);
-        log.append_after_copy(event, generation, witnessed, |logged| {
+        log.append_after_copy(event, generation, witness, |logged| {
             let bytes = self.store.last_seen(name)?;
             // The current generation's MAC only: no vouched bytes, no retired generation.
             record_auth::verify(&bytes, name, &key, generation).ok()?;
-            let account = record::open(&bytes, name, identity).ok()?;
+            let account = record::open(&bytes, name, &opener).ok()?;
             // As `open_checked`: a record below the highest counter logged is not used.
             if logged.is_some_and(|logged| account.header.writes < logged) {
                 return None;
             }
-            pick(&account)
+            // `pick` reads the store's clock once this process has heard it, and before that
+            // its own with a wider margin (`ops::login::cache::for_copy`): a token it turns
+            // down before the witness answered is asked about once more after (the same
+            // decision the normal path's read would make on the store's clock), instead of
+            // leaving a token within the margin to the normal path's five requests.
+            pick(&account).or_else(|| {
+                witness.passed();
+                pick(&account)
+            })
         })
         .ok()
         .flatten()

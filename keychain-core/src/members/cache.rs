@@ -11,8 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::keystore::Identity;
-
 use super::group::{GroupKey, WrappedGroup};
 use super::pin::Pin;
 
@@ -27,7 +25,7 @@ fn path(dir: &Path) -> PathBuf {
 /// names; `None` otherwise (the caller reads the store).
 pub fn load(
     dir: &Path,
-    identity: &Identity,
+    identity: &dyn age::Identity,
     pin: &Pin,
     generation: u64,
 ) -> Option<(WrappedGroup, GroupKey)> {

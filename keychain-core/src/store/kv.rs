@@ -92,10 +92,20 @@ impl KvError {
     }
 }
 
+/// A read [`Kv::get_started`] asked for: called, it gives the answer (waiting for it if need be).
+pub type PendingGet<'a> = Box<dyn FnOnce() -> Result<Option<Versioned>, KvError> + 'a>;
+
 /// A versioned key-value space. Keys are `/`-separated paths of `[a-z0-9_-]` segments.
 pub trait Kv: Send + Sync {
     /// The value under `key` and its version, or `None` when there is none.
     fn get(&self, key: &str) -> Result<Option<Versioned>, KvError>;
+    /// [`Kv::get`] asked now and answered when the returned function is called: a store across
+    /// the network overlaps its round trip with whatever the caller does meanwhile. Here: read
+    /// at once.
+    fn get_started(&self, key: &str) -> PendingGet<'_> {
+        let got = self.get(key);
+        Box::new(move || got)
+    }
     /// Writes `bytes` under `key` if it is as `expect` says; returns the new version.
     fn put(&self, key: &str, bytes: &[u8], expect: KvExpect) -> Result<u64, KvError>;
     /// Where `key` lives, for messages: a path, or `openbao://host/mount/path/KEY`.

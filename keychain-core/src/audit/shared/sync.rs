@@ -79,16 +79,16 @@ impl SharedLog {
     /// lock; `None` from it (or a copy that is empty or whose last event is not of generation
     /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
     /// The event is then written, and `witnessed` is asked, under the lock: the
-    /// [`witness_copy_end`] the caller started earlier (it runs in parallel with the caller's
-    /// local work, `decide` and the write). Unless it saw the store hold the copy's last event
-    /// as the copy ends now (or, when the copy moved since it read it, a witness read here
-    /// does), `Ok(None)` is returned and the event is not added to the copy: a tail the
-    /// operator deleted or replaced is then refused by the normal path, as it always was; this
-    /// login's event is in the store with nothing revealed, as after a crash before the print.
-    /// A position already taken also returns `Ok(None)` and writes nothing more: another
-    /// machine appended since the copy ended, and the caller must take the normal path (which
-    /// syncs and writes its own event after the others). `Ok(Some(_))` only once the event is
-    /// in the store, so whatever `decide` returned may be revealed: recorded before revealed.
+    /// [`witness_copy_end`] the caller started earlier (its round trip overlaps the caller's
+    /// local work, `decide` and the write: the write's wait drives both requests). Unless it saw
+    /// the store hold the copy's last event as the copy ends now (or, when the copy moved since it
+    /// read it, a witness read here does), `Ok(None)` is returned and the event is not added to the
+    /// copy: a tail the operator deleted or replaced is then refused by the normal path, as it
+    /// always was; this login's event is in the store with nothing revealed, as after a crash
+    /// before the print. A position already taken also returns `Ok(None)` and writes nothing more:
+    /// another machine appended since the copy ended, and the caller must take the normal path
+    /// (which syncs and writes its own event after the others). `Ok(Some(_))` only once the event
+    /// is in the store, so whatever `decide` returned may be revealed: recorded before revealed.
     ///
     /// What a written event proves: no machine appended to the trail since this machine's
     /// copy ended (every append is check-and-set at the next position, so the trail has no
@@ -103,7 +103,7 @@ impl SharedLog {
         &self,
         event: &Event,
         generation: u64,
-        witnessed: impl FnOnce() -> Option<Witnessed>,
+        witnessed: &Witnessed<'_>,
         decide: impl FnOnce(Option<u64>) -> Option<T>,
     ) -> Result<Option<T>, AuditError> {
         if self.current()? != generation {
@@ -140,17 +140,17 @@ impl SharedLog {
         let written = self
             .kv
             .put(&position(cursor.next_seq), &line, KvExpect::Absent);
-        let ends_as_witnessed = witnessed()
-            .is_some_and(|w| w.next_seq == cursor.next_seq && w.last_hash == cursor.last_hash);
         match written {
             Ok(_) => {}
+            // Nothing is revealed either way: the witness's answer is not waited for.
             Err(KvError::Conflict { .. }) => return Ok(None),
             Err(e) => return Err(store_error(e)),
         }
-        // The witness thread read the copy's tail before this lock was taken: if another process
-        // of this machine added to the copy since, it vouched for an earlier event. The copy's
-        // end is then witnessed here, under the lock, as the normal path would (one read more).
-        if !ends_as_witnessed && self.witness().is_err() {
+        // The witness read was asked for the copy's tail before this lock was taken: if another
+        // process of this machine added to the copy since, it vouched for an earlier event. The
+        // copy's end is then witnessed here, under the lock, as the normal path would (one read
+        // more).
+        if !witnessed.holds(cursor.next_seq, &cursor.last_hash) && self.witness().is_err() {
             return Ok(None);
         }
         let mut copy = line;

@@ -84,6 +84,9 @@ impl fmt::Debug for KvClient {
     }
 }
 
+/// A read [`KvClient::start_read`] sent, to be answered by [`KvClient::finish_read`].
+pub struct StartedRead(session::StartedCall);
+
 /// What a call answered: its status and its JSON body (`Null` when empty).
 struct Answer {
     status: StatusCode,
@@ -146,6 +149,25 @@ impl KvClient {
     pub fn read(&self, mount: &str, path: &str) -> Result<KvEntry, BaoError> {
         let api = format!("{mount}/data/{path}");
         let answer = self.call(Method::GET, &api, None, "read")?;
+        self.entry(&api, answer)
+    }
+
+    /// [`Self::read`] sent now and answered at [`Self::finish_read`]: whatever this thread
+    /// does meanwhile, another call to the store included, overlaps its round trip.
+    pub fn start_read(&self, mount: &str, path: &str) -> Result<StartedRead, BaoError> {
+        let api = format!("{mount}/data/{path}");
+        Ok(StartedRead(self.start_call(Method::GET, api, "read")?))
+    }
+
+    /// The answer of [`Self::start_read`], as [`Self::read`] gives it.
+    pub fn finish_read(&self, started: StartedRead) -> Result<KvEntry, BaoError> {
+        let api = started.0.api().to_string();
+        let answer = self.finish_call(started.0)?;
+        self.entry(&api, answer)
+    }
+
+    /// A read's answer as an entry.
+    fn entry(&self, api: &str, answer: Answer) -> Result<KvEntry, BaoError> {
         let version = answer
             .body
             .pointer("/data/metadata/version")
@@ -156,9 +178,9 @@ impl KvClient {
                     Some(Value::Object(map)) => Some(map.clone()),
                     // A deleted version read with 200 on some servers: data is null.
                     Some(Value::Null) | None => None,
-                    Some(_) => return Err(self.bad(&api, "data.data is not an object")),
+                    Some(_) => return Err(self.bad(api, "data.data is not an object")),
                 };
-                let version = version.ok_or_else(|| self.bad(&api, "no metadata.version"))?;
+                let version = version.ok_or_else(|| self.bad(api, "no metadata.version"))?;
                 Ok(KvEntry { data, version })
             }
             // A deleted (or expired) current version still carries its metadata; a key that
@@ -167,7 +189,7 @@ impl KvClient {
                 data: None,
                 version: version.unwrap_or(0),
             }),
-            status => Err(self.unexpected(&api, status, &answer.body)),
+            status => Err(self.unexpected(api, status, &answer.body)),
         }
     }
 

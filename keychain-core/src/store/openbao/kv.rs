@@ -7,9 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
-use super::client::{BaoError, KvClient};
+use super::client::{BaoError, KvClient, KvEntry};
 use super::settings::OpenBaoSettings;
-use crate::store::kv::{Kv, KvError, KvExpect, Versioned, check_key};
+use crate::store::kv::{Kv, KvError, KvExpect, PendingGet, Versioned, check_key};
 
 const VALUE_FIELD: &str = "value";
 
@@ -35,16 +35,9 @@ impl BaoKv {
     }
 }
 
-fn backend(e: BaoError) -> KvError {
-    KvError::Bao(e)
-}
-
-impl Kv for BaoKv {
-    fn get(&self, key: &str) -> Result<Option<Versioned>, KvError> {
-        let entry = self
-            .client
-            .read(&self.settings.mount, &self.path(key)?)
-            .map_err(backend)?;
+impl BaoKv {
+    /// A KV entry as the bytes this space keeps under `key` (base64 in its `value` field).
+    fn versioned(&self, key: &str, entry: KvEntry) -> Result<Option<Versioned>, KvError> {
         let Some(data) = entry.data else {
             return Ok(None);
         };
@@ -63,6 +56,38 @@ impl Kv for BaoKv {
             bytes,
             version: entry.version,
         }))
+    }
+}
+
+fn backend(e: BaoError) -> KvError {
+    KvError::Bao(e)
+}
+
+impl Kv for BaoKv {
+    fn get(&self, key: &str) -> Result<Option<Versioned>, KvError> {
+        let entry = self
+            .client
+            .read(&self.settings.mount, &self.path(key)?)
+            .map_err(backend)?;
+        self.versioned(key, entry)
+    }
+
+    /// The read is sent now ([`KvClient::start_read`]); the function waits for its answer and
+    /// checks it as [`Kv::get`] does.
+    fn get_started(&self, key: &str) -> PendingGet<'_> {
+        let started = self
+            .path(key)
+            .and_then(|path| {
+                self.client
+                    .start_read(&self.settings.mount, &path)
+                    .map_err(backend)
+            })
+            .map(|started| (key.to_string(), started));
+        Box::new(move || {
+            let (key, started) = started?;
+            let entry = self.client.finish_read(started).map_err(backend)?;
+            self.versioned(&key, entry)
+        })
     }
 
     fn put(&self, key: &str, bytes: &[u8], expect: KvExpect) -> Result<u64, KvError> {

@@ -10,7 +10,24 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::super::auth::{Auth, LoginAnswer, Token, read_credential};
+use super::transport::Started;
 use super::{Answer, BaoError, KvClient};
+
+/// A call whose first try is under way ([`KvClient::start_call`]).
+pub(super) struct StartedCall {
+    first: Started,
+    token: SecretString,
+    method: Method,
+    api: String,
+    capability: &'static str,
+}
+
+impl StartedCall {
+    /// The path called, for messages.
+    pub(super) fn api(&self) -> &str {
+        &self.api
+    }
+}
 
 /// A token obtained by login is dropped this long before its TTL runs out, so that no call
 /// starts with a token about to expire.
@@ -28,14 +45,60 @@ impl KvClient {
     ) -> Result<Answer, BaoError> {
         let token = self.token()?;
         let answer = self.send(method.clone(), api, body, Some(&token))?;
+        self.after_first_try(answer, &token, method, api, body, capability)
+    }
+
+    /// [`Self::call`] without a body, its first try sent now ([`KvClient::start`]) and the
+    /// rest done at [`Self::finish_call`]: the same tries, in the same order, with the same
+    /// token; only the wait for the first answer moves.
+    pub(super) fn start_call(
+        &self,
+        method: Method,
+        api: String,
+        capability: &'static str,
+    ) -> Result<StartedCall, BaoError> {
+        let token = self.token()?;
+        let first = self.start(method.clone(), &api, None, Some(&token))?;
+        Ok(StartedCall {
+            first,
+            token,
+            method,
+            api,
+            capability,
+        })
+    }
+
+    /// The answer of a call [`Self::start_call`] started, as [`Self::call`] gives it.
+    pub(super) fn finish_call(&self, call: StartedCall) -> Result<Answer, BaoError> {
+        let answer = self.finish(call.first)?;
+        self.after_first_try(
+            answer,
+            &call.token,
+            call.method,
+            &call.api,
+            None,
+            call.capability,
+        )
+    }
+
+    /// [`Self::call`] once its first try (with `token`) answered.
+    fn after_first_try(
+        &self,
+        answer: Answer,
+        token: &SecretString,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        capability: &'static str,
+    ) -> Result<Answer, BaoError> {
         if answer.status != StatusCode::FORBIDDEN {
             return Ok(answer);
         }
-        if self.token_is_valid(&token)? {
+        if self.token_is_valid(token)? {
             return Err(self.forbidden(api, capability));
         }
         // The token died (TTL, revocation): log in again once.
-        self.forget_token(&token);
+        self.forget_token(token);
         if !self.can_relogin() {
             return Err(BaoError::TokenExpired {
                 addr: self.addr().to_string(),

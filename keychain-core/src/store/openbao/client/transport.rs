@@ -8,9 +8,12 @@
 //! (thread start, futex wake-ups, an epoll loop). On a cached `login` (a 3 ms process) that was
 //! a large share of what the shared store costs over the local one (issue 20, item 7). Here the
 //! thread that needs an answer runs the runtime itself (`block_on`) for as long as its call
-//! takes: no runtime thread, no hand-off, for http and https alike. Two threads may call at once
-//! (a cached `login`'s witness read beside its main thread): tokio lets one of them drive the
-//! connections while the other waits for its turn, on the same runtime.
+//! takes: no runtime thread, no hand-off, for http and https alike. Two calls overlap without a
+//! thread: one started ([`KvClient::start`], a cached `login`'s witness read) is a task of the
+//! runtime, on the wire while the thread does its own work, driven again whenever the thread
+//! waits for its next call (the write), and answered at [`KvClient::finish`]. Two threads may still
+//! call at once: tokio lets one of them drive the connections while the other waits for its turn,
+//! on the same runtime.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, OnceLock};
@@ -32,6 +35,18 @@ const MAX_ANSWER: u64 = 32 << 20;
 /// the first call and never dropped (nothing to shut down on the way out).
 static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
 
+/// How many turns of [`RUNTIME`] a started call gets before [`KvClient::start`] returns: each
+/// turn runs what is ready and polls the sockets without waiting (no sleep). On loopback the
+/// connect, the connection's task and the request's write take two (strace); twice that for
+/// margin, each turn more costs one poll. Too few would only leave the request to be sent at
+/// the thread's next wait on the store: later, never wrong.
+const PRIME_TURNS: usize = 4;
+
+/// A call [`KvClient::start`] sent: its task on [`RUNTIME`].
+pub(super) struct Started {
+    task: tokio::task::JoinHandle<Result<(StatusCode, Zeroizing<String>), BaoError>>,
+}
+
 fn runtime() -> Result<&'static tokio::runtime::Runtime, BaoError> {
     RUNTIME
         .get_or_init(|| {
@@ -52,6 +67,64 @@ impl KvClient {
         body: Option<&Value>,
         token: Option<&SecretString>,
     ) -> Result<Answer, BaoError> {
+        let exchange = self.exchange(method, api, body, token)?;
+        let (status, text) = runtime()?.block_on(exchange)?;
+        self.answer(status, &text)
+    }
+
+    /// [`Self::send`], sent now and answered at [`Self::finish`]: the call runs on [`RUNTIME`]
+    /// whenever this thread drives it (any later `block_on` of this process, the next call's
+    /// included), so the caller's own work and its next call overlap this one's round trip,
+    /// without a thread. The runtime is turned a few times here ([`PRIME_TURNS`]) so that the
+    /// connection is made and the request is on the wire before this returns.
+    ///
+    /// Nothing about the call changes: the same request, sent once, with the same deadline (it
+    /// counts from now), the same cap and checks on the answer, the store's `Date` observed as
+    /// on every call (the reading's spread is from sending to the moment the answer was taken
+    /// in, so it can only be wider, never wrong). A started call never waited for is dropped
+    /// with the process, its answer unread.
+    pub(super) fn start(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<Started, BaoError> {
+        let exchange = self.exchange(method, api, body, token)?;
+        let runtime = runtime()?;
+        let task = runtime.spawn(exchange);
+        runtime.block_on(async {
+            for _ in 0..PRIME_TURNS {
+                tokio::task::yield_now().await;
+            }
+        });
+        Ok(Started { task })
+    }
+
+    /// The answer of a call [`Self::start`] sent, waited for if it has not come yet.
+    pub(super) fn finish(&self, started: Started) -> Result<Answer, BaoError> {
+        let (status, text) =
+            runtime()?
+                .block_on(started.task)
+                .map_err(|_| BaoError::Unreachable {
+                    addr: self.addr().to_string(),
+                    detail: "the connection failed".into(),
+                })??;
+        self.answer(status, &text)
+    }
+
+    /// One call as a future of its own (it borrows nothing, so it can also run as a task of
+    /// [`RUNTIME`]): sent once, its answer's status and body (capped).
+    fn exchange(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<
+        impl Future<Output = Result<(StatusCode, Zeroizing<String>), BaoError>> + use<>,
+        BaoError,
+    > {
         let url = self
             .inner
             .base
@@ -75,11 +148,12 @@ impl KvClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(bytes::Bytes::from_owner(json));
         }
-        let unreachable = |detail: String| BaoError::Unreachable {
-            addr: self.addr().to_string(),
-            detail,
-        };
-        let (status, text) = runtime()?.block_on(async {
+        let addr = self.addr().to_string();
+        Ok(async move {
+            let unreachable = |detail: String| BaoError::Unreachable {
+                addr: addr.clone(),
+                detail,
+            };
             let sent = std::time::SystemTime::now();
             let response = request
                 .send()
@@ -93,9 +167,8 @@ impl KvClient {
             let text = crate::http::read_capped_async(response, MAX_ANSWER)
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
-            Ok::<_, BaoError>((status, text))
-        })?;
-        self.answer(status, &text)
+            Ok((status, text))
+        })
     }
 
     /// The answer's JSON body (`Null` when empty or not JSON); a sealed server is an error.
@@ -139,9 +212,8 @@ pub(super) enum Trust {
 static CLIENTS: Mutex<Vec<(Trust, Client)>> = Mutex::new(Vec::new());
 
 /// The process's client for one [`Trust`], taken from [`CLIENTS`] or built at the first call,
-/// by the thread that makes it: on a cached `login`'s fast path that is the thread reading the
-/// witness while the main thread opens the keys and the record, so building it (for https the
-/// trust store loaded) costs no wall time.
+/// by the thread that makes it (on a cached `login`'s fast path, before its witness read is
+/// sent).
 pub(super) struct Http {
     pub(super) trust: Trust,
     client: std::sync::OnceLock<Result<Client, String>>,
@@ -236,5 +308,88 @@ fn transport_detail(e: &reqwest::Error) -> String {
         format!("cannot connect ({last})")
     } else {
         "the connection failed".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    use super::super::super::settings::{AuthSettings, OpenBaoSettings};
+    use super::KvClient;
+
+    /// The request head a plain HTTP server on `listener` receives next (read with a deadline:
+    /// a request that never comes fails the test instead of hanging it).
+    fn next_request(listener: &TcpListener) -> (std::net::TcpStream, String) {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no connection without anyone waiting for the answer"
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            conn.read_exact(&mut byte)
+                .expect("the request arrives without anyone waiting for its answer");
+            head.push(byte[0]);
+        }
+        (conn, String::from_utf8(head).unwrap())
+    }
+
+    #[test]
+    fn a_started_read_is_on_the_wire_before_its_answer_is_waited_for() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "s.a-test-token\n").unwrap();
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let client = KvClient::new(&OpenBaoSettings {
+            addr: format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()),
+            mount: "kv".into(),
+            path: "team".into(),
+            ca_cert: None,
+            auth: AuthSettings::TokenFile { token_file },
+        })
+        .unwrap();
+
+        let started = client.start_read("kv", "team/audit/3").unwrap();
+        // Nothing drives the client now: the request must already be sent.
+        let (mut conn, head) = next_request(&listener);
+        assert!(
+            head.starts_with("GET /v1/kv/data/team/audit/3 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("x-vault-token: s.a-test-token\r\n"),
+            "{head}"
+        );
+        let body = r#"{"data":{"data":{"value":"aGk="},"metadata":{"version":4}}}"#;
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        // Its answer, taken now, is what a plain read gives.
+        let entry = client.finish_read(started).unwrap();
+        assert_eq!(entry.version, 4);
+        let data = entry.data.unwrap();
+        assert_eq!(data["value"], "aGk=");
     }
 }
