@@ -69,6 +69,9 @@ pub struct Plan {
     pub minutes: Option<u32>,
     pub rush: (u32, u32),
     pub bin: PathBuf,
+    /// The driver's own checks (tokens at their providers, `status` of the four keychains) one
+    /// after the other, as before they ran side by side: to measure what that saved.
+    pub serial_checks: bool,
 }
 
 impl Plan {
@@ -90,11 +93,13 @@ impl Plan {
             skew: num("KEYCHAIN_NIGHTS_SKEW", -120),
             skew_shared: num("KEYCHAIN_NIGHTS_SKEW_SHARED", 1) == 1,
             skew_m1_shared: 0,
-            minutes: None,
+            minutes: var("KEYCHAIN_NIGHTS_MINUTES")
+                .map(|m| m.parse().expect("KEYCHAIN_NIGHTS_MINUTES")),
             rush,
             bin: var("KEYCHAIN_NIGHTS_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("keychain")),
+            serial_checks: num("KEYCHAIN_NIGHTS_SERIAL_CHECKS", 0) == 1,
         }
     }
 }
@@ -245,6 +250,92 @@ pub struct Report {
     pub audit_failures: Vec<String>,
     pub status_checks: u32,
     pub status_untruthful: Vec<String>,
+    /// Side-by-side probes of day 1's local keychains against the live ones (`probe`).
+    pub side_by_side: Vec<SideBySide>,
+    /// Where the driver's wall time went, per phase (`Phases`).
+    pub phases: Phases,
+}
+
+/// One side-by-side probe: the same cached `login`, K times on day 1's snapshot of a local
+/// keychain and K times on the live one, alternately, each at the same time of day and with its
+/// token as old. CPU user+sys per call, ms.
+#[derive(Debug, Clone)]
+pub struct SideBySide {
+    pub day: u32,
+    pub place: usize,
+    pub account: &'static str,
+    pub calls: usize,
+    pub snapshot: (f64, f64),
+    pub live: (f64, f64),
+    /// Calls that did not serve the cached token unchanged (must be 0: a refresh would measure
+    /// something else, and on the snapshot would present a stale refresh token).
+    pub not_cached: usize,
+}
+
+impl SideBySide {
+    fn line(&self) -> String {
+        format!(
+            "day {} keychain {} `login {}` x{} each, alternately: day-1 snapshot p50 {:.1} ms p99 {:.1} ms; live p50 {:.1} ms p99 {:.1} ms; live/snapshot p50 {:.2}x p99 {:.2}x (goal <= 1.1x){}",
+            self.day,
+            self.place,
+            self.account,
+            self.calls,
+            self.snapshot.0,
+            self.snapshot.1,
+            self.live.0,
+            self.live.1,
+            self.live.0 / self.snapshot.0,
+            self.live.1 / self.snapshot.1,
+            if self.not_cached > 0 {
+                format!("; {} call(s) NOT served from the cache", self.not_cached)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// The driver's wall time by phase, to see where a simulated day goes.
+#[derive(Debug, Default, Clone)]
+pub struct Phases {
+    /// Moving the clock (LemonLDAP::NG's file, the emulators' advance).
+    pub clock: Duration,
+    pub faults: Duration,
+    pub status: Duration,
+    /// From the first job's spawn to the last one's exit.
+    pub jobs: Duration,
+    /// Checking the jobs' tokens at their providers.
+    pub tokens: Duration,
+    pub probes: Duration,
+    pub job_minutes: u32,
+}
+
+impl Phases {
+    fn line(&self) -> String {
+        let s = |d: Duration| d.as_secs_f64();
+        format!(
+            "{} job minutes; wall s: jobs {:.1}, token checks {:.1}, status {:.1}, clock {:.1}, faults {:.1}, side-by-side probes {:.1}",
+            self.job_minutes,
+            s(self.jobs),
+            s(self.tokens),
+            s(self.status),
+            s(self.clock),
+            s(self.faults),
+            s(self.probes)
+        )
+    }
+
+    fn minus(&self, earlier: &Phases) -> Phases {
+        Phases {
+            clock: self.clock - earlier.clock,
+            faults: self.faults - earlier.faults,
+            status: self.status - earlier.status,
+            jobs: self.jobs - earlier.jobs,
+            tokens: self.tokens - earlier.tokens,
+            probes: self.probes - earlier.probes,
+            job_minutes: self.job_minutes - earlier.job_minutes,
+        }
+    }
 }
 
 impl Report {
@@ -263,20 +354,28 @@ impl Report {
     /// p50 and p99 of the CPU time (user+sys, ms) and wall time of the successful jobs whose
     /// minute is in `range`.
     pub fn percentiles(&self, range: std::ops::Range<u32>) -> (f64, f64, f64, f64) {
+        self.percentiles_of(range, |_| true)
+    }
+
+    /// `percentiles` of the jobs that ran on one keychain (see `Job::place`).
+    pub fn percentiles_at(&self, range: std::ops::Range<u32>, place: usize) -> (f64, f64) {
+        let (p50, p99, _, _) = self.percentiles_of(range, |j| j.place == place);
+        (p50, p99)
+    }
+
+    fn percentiles_of(
+        &self,
+        range: std::ops::Range<u32>,
+        keep: impl Fn(&Job) -> bool,
+    ) -> (f64, f64, f64, f64) {
         let jobs: Vec<&Job> = self
             .jobs
             .iter()
-            .filter(|j| range.contains(&j.minute) && j.succeeded())
+            .filter(|j| range.contains(&j.minute) && j.succeeded() && keep(j))
             .collect();
-        let pick = |mut v: Vec<f64>, q: f64| {
-            if v.is_empty() {
-                return f64::NAN;
-            }
-            v.sort_by(f64::total_cmp);
-            v[((v.len() - 1) as f64 * q).round() as usize]
-        };
         let cpu: Vec<f64> = jobs.iter().map(|j| j.cpu_ms).collect();
         let wall: Vec<f64> = jobs.iter().map(|j| j.wall_ms).collect();
+        let pick = percentile;
         (
             pick(cpu.clone(), 0.5),
             pick(cpu, 0.99),
@@ -351,6 +450,14 @@ impl Report {
             d99 / c99
         );
         println!(
+            "per call by keychain (0, 1: machine 1, 2 local; 2, 3: their shared-keychain members), last/first CPU: {}",
+            per_place_line(self, first.clone(), last.clone())
+        );
+        for p in &self.side_by_side {
+            println!("side by side (load-proof): {}", p.line());
+        }
+        println!("driver wall time: {}", self.phases.line());
+        println!(
             "per call, wall (start to collected, on a shared machine): first p50 {w1:.1} ms p99 {w99:.1} ms; last p50 {x1:.1} ms p99 {x99:.1} ms; ratio p50 {:.2}x p99 {:.2}x",
             x1 / w1,
             x99 / w99
@@ -373,6 +480,37 @@ impl Report {
         }
         println!("kill -9 during a refresh delivered: {}", self.kills);
     }
+}
+
+/// The `q` quantile of `v` (nearest rank); NaN when empty.
+fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The in-run CPU per call of `range` against `first`, per keychain: the local ones (0, 1) and
+/// the shared keychain's members (2, 3), whose history lives partly in OpenBao and cannot be
+/// snapshotted as the local ones are (`probe`).
+fn per_place_line(
+    report: &Report,
+    first: std::ops::Range<u32>,
+    range: std::ops::Range<u32>,
+) -> String {
+    (0..4)
+        .map(|p| {
+            let (f50, f99) = report.percentiles_at(first.clone(), p);
+            let (n50, n99) = report.percentiles_at(range.clone(), p);
+            format!(
+                "keychain {p} p50 {n50:.1}/{f50:.1} ms = {:.2}x, p99 {n99:.1}/{f99:.1} ms = {:.2}x",
+                n50 / f50,
+                n99 / f99
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The one clock: real time plus an offset, handed to every party.
@@ -836,11 +974,28 @@ fn emu_logons(world: &World, emu: &Emulator) -> u32 {
         .unwrap() as u32
 }
 
+/// `status` of every keychain, the four started together (each reads only its own keychain,
+/// and a job of this minute starts only once all have answered).
+fn statuses(world: &World) -> Vec<BTreeMap<String, (String, bool)>> {
+    let running: Vec<Child> = (0..4)
+        .map(|p| command(world, p, &["--json", "status"]).spawn().unwrap())
+        .collect();
+    running
+        .into_iter()
+        .enumerate()
+        .map(|(p, child)| parse_status(p, &child.wait_with_output().unwrap()))
+        .collect()
+}
+
 /// `status --json` of a keychain: account name -> (state, lockout guard set).
 fn status(world: &World, place: usize) -> BTreeMap<String, (String, bool)> {
     let out = command(world, place, &["--json", "status"])
         .output()
         .unwrap();
+    parse_status(place, &out)
+}
+
+fn parse_status(place: usize, out: &Output) -> BTreeMap<String, (String, bool)> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "status --json on keychain {place}: {e}: {}{}",
@@ -898,6 +1053,9 @@ pub fn run(plan: Plan) -> Report {
     let mut rng = StdRng::seed_from_u64(world.plan.seed ^ 0x5eed);
     let mut events = schedule.iter().peekable();
     let (rush_from, rush_to) = world.plan.rush;
+    let mut snapshot: Option<Snapshot> = None;
+    let mut day_start_phases = Phases::default();
+    let mut day_started = Instant::now();
     for minute in 0..end {
         if minute % DAY == 0 {
             let failed = report.expected_failures().len();
@@ -916,7 +1074,7 @@ pub fn run(plan: Plan) -> Report {
                     (a, b)
                 };
                 eprintln!(
-                    "nights: day {} CPU per call p50 {p50:.1} ms p99 {p99:.1} ms; day 1 p50 {f50:.1} ms p99 {f99:.1} ms; ratio p50 {:.2}x p99 {:.2}x; headless logons so far E1 {} E2 {} LemonLDAP::NG {}; status untruthful {} of {}; guards {:?}",
+                    "nights: day {} in-run CPU per call p50 {p50:.1} ms p99 {p99:.1} ms; day 1 p50 {f50:.1} ms p99 {f99:.1} ms; ratio p50 {:.2}x p99 {:.2}x; headless logons so far E1 {} E2 {} LemonLDAP::NG {}; status untruthful {} of {}; guards {:?}",
                     minute / DAY,
                     p50 / f50,
                     p99 / f99,
@@ -927,7 +1085,24 @@ pub fn run(plan: Plan) -> Report {
                     report.status_checks,
                     report.guards,
                 );
+                eprintln!(
+                    "nights: day {} in-run CPU per call by keychain, day {}/day 1: {}",
+                    minute / DAY,
+                    minute / DAY,
+                    per_place_line(&report, 0..DAY, minute - DAY..minute)
+                );
+                for p in report.side_by_side.iter().filter(|p| p.day == minute / DAY) {
+                    eprintln!("nights: side by side (load-proof): {}", p.line());
+                }
+                eprintln!(
+                    "nights: day {} took {:.0} s of wall; {}",
+                    minute / DAY,
+                    day_started.elapsed().as_secs_f64(),
+                    report.phases.minus(&day_start_phases).line()
+                );
             }
+            day_start_phases = report.phases.clone();
+            day_started = Instant::now();
         }
         let in_rush = (rush_from..rush_to).contains(&(minute % DAY));
         let tenth = minute % 10 == 0;
@@ -939,20 +1114,33 @@ pub fn run(plan: Plan) -> Report {
         if due.is_empty() && !has_event {
             continue;
         }
+        let t = Instant::now();
         world.clock.set(world.t0 + i64::from(minute) * 60);
+        report.phases.clock += t.elapsed();
+        report.phases.job_minutes += 1;
+        let t = Instant::now();
         let mut killed = false;
         while let Some(&(_, fault)) = events.next_if(|(t, _)| *t == minute) {
             killed |= inject(&mut world, fault, &mut report);
         }
+        report.phases.faults += t.elapsed();
         // Status before the night (and each hour out of fault windows): what it says of each
         // account must match what that account's job does now.
         let check_status = minute % 60 == 0
             && !windows.iter().any(|&(t, from, to)| {
                 t != Target::Account(PASSWORD) && (from..to).contains(&minute)
             });
-        let statuses: Vec<Option<BTreeMap<String, (String, bool)>>> = (0..4)
-            .map(|p| check_status.then(|| status(&world, p)))
-            .collect();
+        let t = Instant::now();
+        let statuses: Vec<Option<BTreeMap<String, (String, bool)>>> = if check_status {
+            if world.plan.serial_checks {
+                (0..4).map(|p| Some(status(&world, p))).collect()
+            } else {
+                statuses(&world).into_iter().map(Some).collect()
+            }
+        } else {
+            vec![None; 4]
+        };
+        report.phases.status += t.elapsed();
         for (p, s) in statuses.iter().enumerate() {
             for (name, (_, guard)) in s.iter().flatten() {
                 if *guard {
@@ -974,7 +1162,7 @@ pub fn run(plan: Plan) -> Report {
                 }
             }
         }
-        let jobs = run_jobs(&world, &starts, minute, &windows);
+        let jobs = run_jobs(&world, &starts, minute, &windows, &mut report.phases);
         for j in &jobs {
             if let Some(Some(s)) = statuses.get(j.place)
                 && let Some((state, _)) = s.get(j.account)
@@ -993,6 +1181,14 @@ pub fn run(plan: Plan) -> Report {
             }
         }
         report.jobs.extend(jobs);
+        // The last jobs of a day: day 1's local keychains are kept, and every day measured side
+        // by side with the live ones (the in-run figures move with the machine's load).
+        if minute % DAY == DAY - 10 && due.len() == ACCOUNTS.len() {
+            let t = Instant::now();
+            let snap = snapshot.get_or_insert_with(|| Snapshot::take(&world, minute));
+            report.side_by_side.extend(probe(&world, snap, minute));
+            report.phases.probes += t.elapsed();
+        }
     }
     // The end: guards, counts, audit trails.
     for p in 0..4 {
@@ -1181,7 +1377,9 @@ fn run_jobs(
     starts: &[(&Account, usize)],
     minute: u32,
     windows: &[(Target, u32, u32)],
+    phases: &mut Phases,
 ) -> Vec<Job> {
+    let t = Instant::now();
     let spawned: Vec<(&Account, usize, Instant, Child)> = starts
         .iter()
         .map(|&(a, p)| {
@@ -1225,11 +1423,29 @@ fn run_jobs(
             )
         })
         .collect();
-    finished
+    phases.jobs += t.elapsed();
+    let t = Instant::now();
+    // The tokens are checked at their providers side by side (each check is one request and
+    // reads nothing the others change), not one after the other.
+    let check = |(a, _, _, _, out): &(&Account, usize, f64, f64, Output)| {
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        out.status.success() && token_live(world, a, &token)
+    };
+    let lives: Vec<bool> = if world.plan.serial_checks {
+        finished.iter().map(check).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let checks: Vec<_> = finished
+                .iter()
+                .map(|job| scope.spawn(move || check(job)))
+                .collect();
+            checks.into_iter().map(|c| c.join().unwrap()).collect()
+        })
+    };
+    let jobs = finished
         .into_iter()
-        .map(|(a, p, cpu_ms, wall_ms, out)| {
-            let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let live = out.status.success() && token_live(world, a, &token);
+        .zip(lives)
+        .map(|((a, p, cpu_ms, wall_ms, out), live)| {
             let stderr = String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .collect::<Vec<_>>()
@@ -1247,6 +1463,132 @@ fn run_jobs(
                 excused: !succeeded && in_window,
                 in_window,
                 stderr,
+            }
+        })
+        .collect();
+    phases.tokens += t.elapsed();
+    jobs
+}
+
+/// The probe's account on each local keychain (both Exact: a cached login reads no provider).
+const PROBED: [(usize, &str); 2] = [(0, "e-b"), (1, "e2")];
+
+/// Calls of each side per probe (`KEYCHAIN_NIGHTS_PROBES`, default 30).
+fn probe_calls() -> usize {
+    std::env::var("KEYCHAIN_NIGHTS_PROBES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+}
+
+/// Day 1's local keychains as they were after its last jobs: each folder copied whole (its
+/// records, audit trail, lock and the `file` key store's identity live in it).
+struct Snapshot {
+    dir: tempfile::TempDir,
+    minute: u32,
+}
+
+impl Snapshot {
+    fn take(world: &World, minute: u32) -> Snapshot {
+        let dir = tempfile::tempdir().unwrap();
+        for (place, _) in PROBED {
+            copy_folder(
+                &world.places[place].kc().dir,
+                &dir.path().join(place.to_string()),
+            );
+        }
+        Snapshot { dir, minute }
+    }
+}
+
+fn copy_folder(from: &std::path::Path, to: &std::path::Path) {
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cp -a: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The load-proof figure of the "per call cost does not grow with history": the same
+/// cached `login` K times on day 1's snapshot and K times on the live keychain, alternately
+/// (ABBA), so that whatever the machine's load does falls on both alike. Each side runs at the
+/// same time of day with its token as old: the snapshot on a clock moved back by the days
+/// between (its token is day 1's), the live one on today's. The snapshot is copied afresh for
+/// each probe so that the probes' own audit events never pile up in it.
+fn probe(world: &World, snap: &Snapshot, minute: u32) -> Vec<SideBySide> {
+    let calls = probe_calls();
+    let back = i64::from(minute - snap.minute) * 60;
+    let work = tempfile::tempdir().unwrap();
+    PROBED
+        .iter()
+        .map(|&(place, account)| {
+            let copy = work.path().join(place.to_string());
+            copy_folder(&snap.dir.path().join(place.to_string()), &copy);
+            let skew = world.clock.offset + world.places[place].skew;
+            let run = |snapshot: bool| {
+                let mut cmd = command(world, place, &["login", account]);
+                if snapshot {
+                    cmd.env("KEYCHAIN_DIR", &copy)
+                        .env("FAKETIME", format!("{:+}s", skew - back));
+                }
+                let before = children_cpu_ms();
+                let out = cmd.output().unwrap();
+                let cpu = children_cpu_ms() - before;
+                let token = out
+                    .status
+                    .success()
+                    .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string());
+                (cpu, token)
+            };
+            let (mut snap_cpu, mut live_cpu) = (Vec::new(), Vec::new());
+            let (mut snap_tokens, mut live_tokens) = (BTreeSet::new(), BTreeSet::new());
+            for i in 0..calls {
+                for snapshot in if i % 2 == 0 {
+                    [true, false]
+                } else {
+                    [false, true]
+                } {
+                    let (cpu, token) = run(snapshot);
+                    if snapshot {
+                        snap_cpu.push(cpu);
+                        snap_tokens.insert(token);
+                    } else {
+                        live_cpu.push(cpu);
+                        live_tokens.insert(token);
+                    }
+                }
+            }
+            // One token per side, the same at every call: each was served from the cache.
+            let not_cached = [&snap_tokens, &live_tokens]
+                .iter()
+                .map(|t| {
+                    if t.len() == 1 && !t.contains(&None) {
+                        0
+                    } else {
+                        calls
+                    }
+                })
+                .sum();
+            SideBySide {
+                day: minute / DAY + 1,
+                place,
+                account,
+                calls,
+                snapshot: (
+                    percentile(snap_cpu.clone(), 0.5),
+                    percentile(snap_cpu, 0.99),
+                ),
+                live: (
+                    percentile(live_cpu.clone(), 0.5),
+                    percentile(live_cpu, 0.99),
+                ),
+                not_cached,
             }
         })
         .collect()
