@@ -211,6 +211,8 @@ pub struct Job {
     pub token_live: bool,
     pub cpu_ms: f64,
     pub wall_ms: f64,
+    /// Time it waited for a CPU, runnable (the kernel's run delay): the machine's load.
+    pub runq_ms: f64,
     pub excused: bool,
     /// It ran inside a fault window of its provider or store (whatever its outcome).
     pub in_window: bool,
@@ -308,6 +310,9 @@ pub struct Phases {
     pub tokens: Duration,
     pub probes: Duration,
     pub job_minutes: u32,
+    /// Per (account, keychain): the job phase of the minutes in which its job was the slowest
+    /// (the critical path of a minute's jobs).
+    pub slowest: BTreeMap<(&'static str, usize), Duration>,
 }
 
 impl Phases {
@@ -322,7 +327,16 @@ impl Phases {
             s(self.clock),
             s(self.faults),
             s(self.probes)
-        )
+        ) + &{
+            let mut slowest: Vec<_> = self.slowest.iter().collect();
+            slowest.sort_by(|a, b| b.1.cmp(a.1));
+            let top: Vec<String> = slowest
+                .iter()
+                .take(4)
+                .map(|((a, p), d)| format!("{a} on {p} {:.1}", d.as_secs_f64()))
+                .collect();
+            format!("; the job phase by its slowest job: {}", top.join(", "))
+        }
     }
 
     fn minus(&self, earlier: &Phases) -> Phases {
@@ -334,6 +348,11 @@ impl Phases {
             tokens: self.tokens - earlier.tokens,
             probes: self.probes - earlier.probes,
             job_minutes: self.job_minutes - earlier.job_minutes,
+            slowest: self
+                .slowest
+                .iter()
+                .map(|(k, d)| (*k, *d - earlier.slowest.get(k).copied().unwrap_or_default()))
+                .collect(),
         }
     }
 }
@@ -1054,8 +1073,7 @@ pub fn run(plan: Plan) -> Report {
     let mut events = schedule.iter().peekable();
     let (rush_from, rush_to) = world.plan.rush;
     let mut snapshot: Option<Snapshot> = None;
-    let mut day_start_phases = Phases::default();
-    let mut day_started = Instant::now();
+    let mut profile = Profile::start(&report, &world);
     for minute in 0..end {
         if minute % DAY == 0 {
             let failed = report.expected_failures().len();
@@ -1094,15 +1112,14 @@ pub fn run(plan: Plan) -> Report {
                 for p in report.side_by_side.iter().filter(|p| p.day == minute / DAY) {
                     eprintln!("nights: side by side (load-proof): {}", p.line());
                 }
-                eprintln!(
-                    "nights: day {} took {:.0} s of wall; {}",
-                    minute / DAY,
-                    day_started.elapsed().as_secs_f64(),
-                    report.phases.minus(&day_start_phases).line()
+                profile.print(
+                    &format!("day {}", minute / DAY),
+                    &report,
+                    &world,
+                    minute - DAY..minute,
                 );
             }
-            day_start_phases = report.phases.clone();
-            day_started = Instant::now();
+            profile = Profile::start(&report, &world);
         }
         let in_rush = (rush_from..rush_to).contains(&(minute % DAY));
         let tenth = minute % 10 == 0;
@@ -1189,6 +1206,14 @@ pub fn run(plan: Plan) -> Report {
             report.side_by_side.extend(probe(&world, snap, minute));
             report.phases.probes += t.elapsed();
         }
+    }
+    if end % DAY != 0 {
+        profile.print(
+            &format!("minutes {}..{end}", end / DAY * DAY),
+            &report,
+            &world,
+            end / DAY * DAY..end,
+        );
     }
     // The end: guards, counts, audit trails.
     for p in 0..4 {
@@ -1362,6 +1387,113 @@ fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
     false
 }
 
+/// Where a stretch of the run's wall and CPU went: from its start, printed at its end.
+struct Profile {
+    phases: Phases,
+    started: Instant,
+    cpu: [(&'static str, f64); 4],
+}
+
+impl Profile {
+    fn start(report: &Report, world: &World) -> Profile {
+        Profile {
+            phases: report.phases.clone(),
+            started: Instant::now(),
+            cpu: cpu_by_part(world),
+        }
+    }
+
+    fn print(&self, label: &str, report: &Report, world: &World, range: std::ops::Range<u32>) {
+        eprintln!(
+            "nights: {label} took {:.0} s of wall; {}",
+            self.started.elapsed().as_secs_f64(),
+            report.phases.minus(&self.phases).line()
+        );
+        let jobs: Vec<&Job> = report
+            .jobs
+            .iter()
+            .filter(|j| range.contains(&j.minute))
+            .collect();
+        let sum = |f: fn(&Job) -> f64| jobs.iter().map(|j| f(j)).sum::<f64>() / 1000.0;
+        let (wall, run, runq) = (sum(|j| j.wall_ms), sum(|j| j.cpu_ms), sum(|j| j.runq_ms));
+        eprintln!(
+            "nights: {label} CPU s by part: {}; its {} jobs' wall summed {wall:.0} s: on a CPU {run:.0} s, waiting for one {runq:.0} s, the rest (locks, network, disk, servers, collection order) {:.0} s",
+            cpu_by_part(world)
+                .iter()
+                .zip(&self.cpu)
+                .map(|((name, now), (_, then))| format!("{name} {:.1}", now - then))
+                .collect::<Vec<_>>()
+                .join(", "),
+            jobs.len(),
+            wall - run - runq,
+        );
+    }
+}
+
+/// A process's time spent runnable but waiting for a CPU so far, in ms (`/proc/PID/schedstat`,
+/// its second field); 0 when unreadable.
+fn run_delay_ms(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e6)
+}
+
+/// CPU seconds (user + sys, its threads and reaped children) of a process, from
+/// `/proc/PID/stat`; 0 when it is gone.
+fn process_cpu_s(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // After the command's closing parenthesis: field 3 on; utime..cstime are fields 14..17.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks: f64 = (11..15)
+        .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    // USER_HZ: 100 on Linux.
+    ticks / 100.0
+}
+
+/// This process's children named `comm` (LemonLDAP::NG's server is the only `perl` one).
+fn children_named(comm: &str) -> Vec<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                let (head, rest) = s.rsplit_once(')').unwrap_or_default();
+                head.ends_with(&format!("({comm}"))
+                    && rest.split_whitespace().nth(1) == Some(me.as_str())
+            })
+        })
+        .collect()
+}
+
+/// Where the machine's CPU went so far, in seconds: keychain's processes (and the driver's other
+/// reaped children), the driver itself (with the emulators and proxies, its threads),
+/// LemonLDAP::NG and OpenBao (its current process).
+fn cpu_by_part(world: &World) -> [(&'static str, f64); 4] {
+    let own = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+    let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    [
+        ("keychain processes", children_cpu_ms() / 1000.0),
+        (
+            "driver, emulators and proxies",
+            s(own.user_time()) + s(own.system_time()),
+        ),
+        (
+            "LemonLDAP::NG",
+            children_named("perl").into_iter().map(process_cpu_s).sum(),
+        ),
+        ("OpenBao", process_cpu_s(world.bao.pid)),
+    ]
+}
+
 /// CPU time (user + sys) of this process's reaped children so far, in ms.
 fn children_cpu_ms() -> f64 {
     let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
@@ -1389,7 +1521,7 @@ fn run_jobs(
             (a, p, Instant::now(), child)
         })
         .collect();
-    let finished: Vec<(&Account, usize, f64, f64, Output)> = spawned
+    let finished: Vec<(&Account, usize, (f64, f64), f64, Output)> = spawned
         .into_iter()
         .map(|(a, p, start, mut child)| {
             use std::io::Read;
@@ -1406,6 +1538,8 @@ fn run_jobs(
                 .unwrap()
                 .read_to_end(&mut stderr)
                 .unwrap();
+            // Exited (or exiting): its run delay is read before it is reaped.
+            let runq_ms = run_delay_ms(child.id());
             let before = children_cpu_ms();
             let status = child.wait().unwrap();
             let cpu_ms = children_cpu_ms() - before;
@@ -1413,7 +1547,7 @@ fn run_jobs(
             (
                 a,
                 p,
-                cpu_ms,
+                (cpu_ms, runq_ms),
                 wall_ms,
                 Output {
                     status,
@@ -1424,10 +1558,13 @@ fn run_jobs(
         })
         .collect();
     phases.jobs += t.elapsed();
+    if let Some((a, p, ..)) = finished.iter().max_by(|x, y| x.3.total_cmp(&y.3)) {
+        *phases.slowest.entry((a.name, *p)).or_default() += t.elapsed();
+    }
     let t = Instant::now();
     // The tokens are checked at their providers side by side (each check is one request and
     // reads nothing the others change), not one after the other.
-    let check = |(a, _, _, _, out): &(&Account, usize, f64, f64, Output)| {
+    let check = |(a, _, _, _, out): &(&Account, usize, (f64, f64), f64, Output)| {
         let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
         out.status.success() && token_live(world, a, &token)
     };
@@ -1445,7 +1582,7 @@ fn run_jobs(
     let jobs = finished
         .into_iter()
         .zip(lives)
-        .map(|((a, p, cpu_ms, wall_ms, out), live)| {
+        .map(|((a, p, (cpu_ms, runq_ms), wall_ms, out), live)| {
             let stderr = String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .collect::<Vec<_>>()
@@ -1460,6 +1597,7 @@ fn run_jobs(
                 token_live: live,
                 cpu_ms,
                 wall_ms,
+                runq_ms,
                 excused: !succeeded && in_window,
                 in_window,
                 stderr,
