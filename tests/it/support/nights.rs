@@ -1391,7 +1391,7 @@ fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
 struct Profile {
     phases: Phases,
     started: Instant,
-    cpu: [(&'static str, f64); 4],
+    cpu: [(&'static str, f64, f64); 4],
 }
 
 impl Profile {
@@ -1421,7 +1421,13 @@ impl Profile {
             cpu_by_part(world)
                 .iter()
                 .zip(&self.cpu)
-                .map(|((name, now), (_, then))| format!("{name} {:.1}", now - then))
+                .map(|((name, cpu, runq), (_, cpu0, runq0))| {
+                    format!(
+                        "{name} {:.1} (waited for a CPU {:.1})",
+                        cpu - cpu0,
+                        runq - runq0
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             jobs.len(),
@@ -1456,8 +1462,9 @@ fn process_cpu_s(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-/// This process's children named `comm` (LemonLDAP::NG's server is the only `perl` one).
-fn children_named(comm: &str) -> Vec<u32> {
+/// This process's children whose command line has `word` (LemonLDAP::NG's server runs
+/// `llng_serve.pl`).
+fn children_running(word: &str) -> Vec<u32> {
     let me = std::process::id().to_string();
     std::fs::read_dir("/proc")
         .into_iter()
@@ -1465,32 +1472,58 @@ fn children_named(comm: &str) -> Vec<u32> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                let (head, rest) = s.rsplit_once(')').unwrap_or_default();
-                head.ends_with(&format!("({comm}"))
-                    && rest.split_whitespace().nth(1) == Some(me.as_str())
-            })
+            let child = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                let (_, rest) = s.rsplit_once(')').unwrap_or_default();
+                rest.split_whitespace().nth(1) == Some(me.as_str())
+            });
+            child
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(word))
         })
         .collect()
 }
 
+/// The run delay (waiting for a CPU) of every live thread of a process, in seconds.
+fn threads_run_delay_s(pid: u32) -> f64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .map(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .map_or(0.0, |ns| ns / 1e9)
+        })
+        .sum()
+}
+
 /// Where the machine's CPU went so far, in seconds: keychain's processes (and the driver's other
 /// reaped children), the driver itself (with the emulators and proxies, its threads),
-/// LemonLDAP::NG and OpenBao (its current process).
-fn cpu_by_part(world: &World) -> [(&'static str, f64); 4] {
+/// LemonLDAP::NG and OpenBao (its current process). With each, its live threads' time waiting
+/// for a CPU (none for the keychain processes: theirs is in their jobs' figures).
+fn cpu_by_part(world: &World) -> [(&'static str, f64, f64); 4] {
     let own = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
     let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let llng = children_running("llng_serve.pl");
     [
-        ("keychain processes", children_cpu_ms() / 1000.0),
+        ("keychain processes", children_cpu_ms() / 1000.0, 0.0),
         (
             "driver, emulators and proxies",
             s(own.user_time()) + s(own.system_time()),
+            threads_run_delay_s(std::process::id()),
         ),
         (
             "LemonLDAP::NG",
-            children_named("perl").into_iter().map(process_cpu_s).sum(),
+            llng.iter().copied().map(process_cpu_s).sum(),
+            llng.iter().copied().map(threads_run_delay_s).sum(),
         ),
-        ("OpenBao", process_cpu_s(world.bao.pid)),
+        (
+            "OpenBao",
+            process_cpu_s(world.bao.pid),
+            threads_run_delay_s(world.bao.pid),
+        ),
     ]
 }
 
