@@ -1044,31 +1044,37 @@ pub fn run(plan: Plan) -> Report {
     let mut world = setup(plan);
     let schedule = schedule(&world.plan);
     let windows = windows(&schedule);
-    let end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
-    let reached = |fault: Fault| schedule.iter().any(|&(t, f)| f == fault && t < end);
-    let mut report = Report {
-        days: world.plan.days,
-        minutes: world.plan.minutes,
-        guard_goal: if reached(Fault::PasswordChanged) {
+    let mut end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
+    // The goals that depend on how far the run goes (a run stopped early goes less far).
+    let set_goals = |report: &mut Report, end: u32| {
+        let reached = |fault: Fault| schedule.iter().any(|&(t, f)| f == fault && t < end);
+        report.guard_goal = if reached(Fault::PasswordChanged) {
             [(1, PASSWORD.to_string())].into()
         } else {
             BTreeSet::new()
-        },
-        kills_goal: u32::from(reached(Fault::KillDuringRefresh)),
+        };
+        report.kills_goal = u32::from(reached(Fault::KillDuringRefresh));
+        // The first logons were an hour before the first night.
+        report.provider_expiries = if i64::from(end) * 60 + 3600 >= 30 * 86_400 {
+            ACCOUNTS
+                .iter()
+                .filter(|a| a.provider == Provider::Llng)
+                .count() as u32
+        } else {
+            0
+        };
+    };
+    let mut report = Report {
+        days: world.plan.days,
+        minutes: world.plan.minutes,
         ..Report::default()
     };
+    set_goals(&mut report, end);
     let base_logons = [
         ("E1", emu_logons(&world, &world.e1)),
         ("E2", emu_logons(&world, &world.e2)),
         ("LemonLDAP::NG", llng_logons(&world)),
     ];
-    // The first logons were an hour before the first night.
-    if i64::from(world.plan.days) * 86_400 + 3600 >= 30 * 86_400 {
-        report.provider_expiries = ACCOUNTS
-            .iter()
-            .filter(|a| a.provider == Provider::Llng)
-            .count() as u32;
-    }
     let mut rng = StdRng::seed_from_u64(world.plan.seed ^ 0x5eed);
     let mut events = schedule.iter().peekable();
     let (rush_from, rush_to) = world.plan.rush;
@@ -1118,6 +1124,14 @@ pub fn run(plan: Plan) -> Report {
                     &world,
                     minute - DAY..minute,
                 );
+                // Asked to stop: the days done are the run, with its end figures.
+                if stop_requested() {
+                    eprintln!("nights: stopped after day {} (stop file)", minute / DAY);
+                    end = minute;
+                    report.days = minute / DAY;
+                    set_goals(&mut report, end);
+                    break;
+                }
             }
             profile = Profile::start(&report, &world);
         }
@@ -1385,6 +1399,14 @@ fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
         }
     }
     false
+}
+
+/// Whether `KEYCHAIN_NIGHTS_STOP_FILE` names a file that exists: a long run stops at the end of
+/// the day it is in and prints its end figures (`audit verify` on every machine, the error
+/// budget, the headless logons) for the days done.
+fn stop_requested() -> bool {
+    std::env::var_os("KEYCHAIN_NIGHTS_STOP_FILE")
+        .is_some_and(|f| !f.is_empty() && std::path::Path::new(&f).exists())
 }
 
 /// Where a stretch of the run's wall and CPU went: from its start, printed at its end.
