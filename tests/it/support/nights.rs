@@ -953,7 +953,8 @@ pub fn run(plan: Plan) -> Report {
     let mut world = setup(plan);
     let schedule = schedule(&world.plan);
     let windows = windows(&schedule);
-    let mut end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
+    let planned_end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
+    let mut stopped_at = None;
     // The goals that depend on how far the run goes (a run stopped early goes less far).
     let set_goals = |report: &mut Report, end: u32| {
         let reached = |fault: Fault| schedule.iter().any(|&(t, f)| f == fault && t < end);
@@ -978,7 +979,7 @@ pub fn run(plan: Plan) -> Report {
         minutes: world.plan.minutes,
         ..Report::default()
     };
-    set_goals(&mut report, end);
+    set_goals(&mut report, planned_end);
     let base_logons = [
         ("E1", emu_logons(&world, &world.e1)),
         ("E2", emu_logons(&world, &world.e2)),
@@ -989,7 +990,7 @@ pub fn run(plan: Plan) -> Report {
     let (rush_from, rush_to) = world.plan.rush;
     let mut snapshot: Option<Snapshot> = None;
     let mut profile = Profile::start(&report, &world);
-    for minute in 0..end {
+    for minute in 0..planned_end {
         if minute % DAY == 0 {
             let failed = report.expected_failures().len();
             eprintln!(
@@ -1036,9 +1037,9 @@ pub fn run(plan: Plan) -> Report {
                 // Asked to stop: the days done are the run, with its end figures.
                 if stop_requested() {
                     eprintln!("nights: stopped after day {} (stop file)", minute / DAY);
-                    end = minute;
+                    stopped_at = Some(minute);
                     report.days = minute / DAY;
-                    set_goals(&mut report, end);
+                    set_goals(&mut report, minute);
                     break;
                 }
             }
@@ -1130,7 +1131,8 @@ pub fn run(plan: Plan) -> Report {
             report.phases.probes += t.elapsed();
         }
     }
-    if end % DAY != 0 {
+    let end = stopped_at.unwrap_or(planned_end);
+    if !end.is_multiple_of(DAY) {
         profile.print(
             &format!("minutes {}..{end}", end / DAY * DAY),
             &report,
@@ -1325,6 +1327,9 @@ fn children_cpu_ms() -> f64 {
     ms(u.user_time()) + ms(u.system_time())
 }
 
+/// A collected job: its account, keychain, (CPU, run delay) in ms, wall in ms and output.
+type Finished<'a> = (&'a Account, usize, (f64, f64), f64, Output);
+
 /// Starts every job of a minute at once and collects them. A job's CPU time is what reaping it
 /// added to this process's children's usage (microseconds; exact when no other test of this
 /// process reaps a child at that moment, as in the benchmark, which runs alone).
@@ -1345,7 +1350,7 @@ fn run_jobs(
             (a, p, Instant::now(), child)
         })
         .collect();
-    let finished: Vec<(&Account, usize, (f64, f64), f64, Output)> = spawned
+    let finished: Vec<Finished> = spawned
         .into_iter()
         .map(|(a, p, start, mut child)| {
             use std::io::Read;
@@ -1388,7 +1393,7 @@ fn run_jobs(
     let t = Instant::now();
     // The tokens are checked at their providers side by side (each check is one request and
     // reads nothing the others change), not one after the other.
-    let check = |(a, _, _, _, out): &(&Account, usize, (f64, f64), f64, Output)| {
+    let check = |(a, _, _, _, out): &Finished| {
         let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
         out.status.success() && token_live(world, a, &token)
     };
