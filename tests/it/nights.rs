@@ -120,3 +120,135 @@ fn audit_verify_and_report_read_the_passphrase_file_as_every_command_does() {
     let out = kc.run(&["audit", "verify"]);
     support::assert_exit(&out, 6);
 }
+
+/// Issue 19 (issue 20's class, left in `status` and the audit report): a shared record keeps a
+/// refresh token's last use on the store's clock (OpenBao's `Date`). A member 2 minutes behind
+/// counted its idle days against its own clock: just after a day's turn it said a day more was
+/// left than the member on time did, and missed the warning of day 26. Both members now count
+/// the same days, in `status` and in the report. (The error budget's hour, the same class in
+/// `status`, is pinned by the core's `ops::status` unit tests.)
+#[test]
+fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_member_on_time() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use support::exact_emulator::{Config, Emulator};
+    use support::fault_proxy::{DownAs, FaultProxy};
+    use support::login::{FAKETIME_LIB, REDIRECT_URI, require_faketime};
+    use support::openbao::Bao;
+    use support::shared_keychain::Machine;
+
+    require_faketime();
+    let config = Config::default();
+    let emulator = Emulator::start(config.clone());
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    // OpenBao's `Date` moves with the machines' clocks (libfaketime cannot move Go's).
+    let store_clock = Arc::new(AtomicI64::new(0));
+    let proxy = FaultProxy::start(
+        &url::Url::parse(&bao.addr).unwrap(),
+        store_clock.clone(),
+        true,
+        DownAs::SealedStore,
+    );
+    let machine = |name: &str| {
+        let mut m = Machine::new(&bao, name, &mount, "idle", "idle");
+        m.addr = proxy.url.as_str().trim_end_matches('/').to_string();
+        m
+    };
+    let (on_time, behind) = (machine("on-time"), machine("behind"));
+    let args = on_time.init_args("file", false);
+    on_time.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let args = behind.init_args("file", true);
+    let joined = behind.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let recipient = joined
+        .split_whitespace()
+        .find(|w| w.starts_with("age1"))
+        .expect("init --join prints the recipient");
+    let code = on_time.ok(&["member", "add", recipient, "--name", "behind"]);
+    behind.ok(&["member", "join", code.trim()]);
+
+    let file = |name: &str, text: &str| on_time.kc.file(name, text);
+    let (pw, cs, totp) = (
+        file("pw", &format!("{}\n", config.password)),
+        file("cs", &config.client_secret),
+        file("totp", &config.totp_secret),
+    );
+    on_time.ok(&[
+        "add",
+        "acct",
+        "--provider",
+        "exact-nl",
+        "--authorize-url",
+        emulator.base.join("api/oauth2/auth").unwrap().as_str(),
+        "--token-url",
+        emulator.base.join("api/oauth2/token").unwrap().as_str(),
+        "--client-id",
+        &config.client_id,
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--user",
+        &config.user,
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--client-secret-file",
+        cs.to_str().unwrap(),
+        "--totp-file",
+        totp.to_str().unwrap(),
+    ]);
+    // The logon stamps the refresh token's last use, on the store's clock.
+    on_time.ok(&["login", "acct"]);
+
+    // A minute into day 26 of idleness on the store's clock; the member behind is 2 minutes
+    // behind it, still on day 25 by its own clock.
+    let later = 26 * 86_400 + 60;
+    store_clock.store(later, Ordering::SeqCst);
+    let at = |m: &Machine, args: &[&str], skew: i64| {
+        let out = m
+            .std_cmd()
+            .args(args)
+            .env("LD_PRELOAD", FAKETIME_LIB)
+            .env("FAKETIME", format!("{:+}s", later + skew))
+            .env("FAKETIME_DONT_RESET", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let account = |v: &serde_json::Value| {
+        v["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "acct")
+            .cloned()
+            .unwrap_or_else(|| panic!("no acct: {v}"))
+    };
+    for (m, skew) in [(&on_time, 0), (&behind, -120)] {
+        let status = at(m, &["--json", "status"], skew);
+        assert_eq!(
+            account(&status)["refresh_token_days_left"],
+            4,
+            "status on the member {skew} s off: {status}"
+        );
+        assert!(
+            status.to_string().contains("refresh-token-idle"),
+            "status on the member {skew} s off warns of the idle refresh token: {status}"
+        );
+        let report = at(m, &["audit", "--json"], skew);
+        let row = account(&report);
+        assert_eq!(
+            (
+                &row["refresh_token"]["idle_days"],
+                &row["refresh_token"]["days_left"]
+            ),
+            (&serde_json::json!(26), &serde_json::json!(4)),
+            "the audit report on the member {skew} s off: {row}"
+        );
+    }
+}

@@ -42,6 +42,14 @@ use super::openbao::Bao;
 use super::servers::Llng;
 use super::shared_keychain::Machine;
 
+mod probe;
+mod profile;
+
+pub use probe::SideBySide;
+use probe::{Snapshot, probe};
+pub use profile::Phases;
+use profile::{Profile, run_delay_ms};
+
 const DAY: u32 = 1440;
 const PREFIX: &str = "nights/shared";
 const E2_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -69,6 +77,9 @@ pub struct Plan {
     pub minutes: Option<u32>,
     pub rush: (u32, u32),
     pub bin: PathBuf,
+    /// The driver's own checks (tokens at their providers, `status` of the four keychains) one
+    /// after the other, as before they ran side by side: to measure what that saved.
+    pub serial_checks: bool,
 }
 
 impl Plan {
@@ -90,11 +101,13 @@ impl Plan {
             skew: num("KEYCHAIN_NIGHTS_SKEW", -120),
             skew_shared: num("KEYCHAIN_NIGHTS_SKEW_SHARED", 1) == 1,
             skew_m1_shared: 0,
-            minutes: None,
+            minutes: var("KEYCHAIN_NIGHTS_MINUTES")
+                .map(|m| m.parse().expect("KEYCHAIN_NIGHTS_MINUTES")),
             rush,
             bin: var("KEYCHAIN_NIGHTS_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("keychain")),
+            serial_checks: num("KEYCHAIN_NIGHTS_SERIAL_CHECKS", 0) == 1,
         }
     }
 }
@@ -206,6 +219,8 @@ pub struct Job {
     pub token_live: bool,
     pub cpu_ms: f64,
     pub wall_ms: f64,
+    /// Time it waited for a CPU, runnable (the kernel's run delay): the machine's load.
+    pub runq_ms: f64,
     pub excused: bool,
     /// It ran inside a fault window of its provider or store (whatever its outcome).
     pub in_window: bool,
@@ -245,6 +260,10 @@ pub struct Report {
     pub audit_failures: Vec<String>,
     pub status_checks: u32,
     pub status_untruthful: Vec<String>,
+    /// Side-by-side probes of day 1's local keychains against the live ones (`probe`).
+    pub side_by_side: Vec<SideBySide>,
+    /// Where the driver's wall time went, per phase (`Phases`).
+    pub phases: Phases,
 }
 
 impl Report {
@@ -263,20 +282,28 @@ impl Report {
     /// p50 and p99 of the CPU time (user+sys, ms) and wall time of the successful jobs whose
     /// minute is in `range`.
     pub fn percentiles(&self, range: std::ops::Range<u32>) -> (f64, f64, f64, f64) {
+        self.percentiles_of(range, |_| true)
+    }
+
+    /// `percentiles` of the jobs that ran on one keychain (see `Job::place`).
+    pub fn percentiles_at(&self, range: std::ops::Range<u32>, place: usize) -> (f64, f64) {
+        let (p50, p99, _, _) = self.percentiles_of(range, |j| j.place == place);
+        (p50, p99)
+    }
+
+    fn percentiles_of(
+        &self,
+        range: std::ops::Range<u32>,
+        keep: impl Fn(&Job) -> bool,
+    ) -> (f64, f64, f64, f64) {
         let jobs: Vec<&Job> = self
             .jobs
             .iter()
-            .filter(|j| range.contains(&j.minute) && j.succeeded())
+            .filter(|j| range.contains(&j.minute) && j.succeeded() && keep(j))
             .collect();
-        let pick = |mut v: Vec<f64>, q: f64| {
-            if v.is_empty() {
-                return f64::NAN;
-            }
-            v.sort_by(f64::total_cmp);
-            v[((v.len() - 1) as f64 * q).round() as usize]
-        };
         let cpu: Vec<f64> = jobs.iter().map(|j| j.cpu_ms).collect();
         let wall: Vec<f64> = jobs.iter().map(|j| j.wall_ms).collect();
+        let pick = percentile;
         (
             pick(cpu.clone(), 0.5),
             pick(cpu, 0.99),
@@ -351,6 +378,14 @@ impl Report {
             d99 / c99
         );
         println!(
+            "per call by keychain (0, 1: machine 1, 2 local; 2, 3: their shared-keychain members), last/first CPU: {}",
+            per_place_line(self, first.clone(), last.clone())
+        );
+        for p in &self.side_by_side {
+            println!("side by side (load-proof): {}", p.line());
+        }
+        println!("driver wall time: {}", self.phases.line());
+        println!(
             "per call, wall (start to collected, on a shared machine): first p50 {w1:.1} ms p99 {w99:.1} ms; last p50 {x1:.1} ms p99 {x99:.1} ms; ratio p50 {:.2}x p99 {:.2}x",
             x1 / w1,
             x99 / w99
@@ -373,6 +408,37 @@ impl Report {
         }
         println!("kill -9 during a refresh delivered: {}", self.kills);
     }
+}
+
+/// The `q` quantile of `v` (nearest rank); NaN when empty.
+fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The in-run CPU per call of `range` against `first`, per keychain: the local ones (0, 1) and
+/// the shared keychain's members (2, 3), whose history lives partly in OpenBao and cannot be
+/// snapshotted as the local ones are (`probe`).
+fn per_place_line(
+    report: &Report,
+    first: std::ops::Range<u32>,
+    range: std::ops::Range<u32>,
+) -> String {
+    (0..4)
+        .map(|p| {
+            let (f50, f99) = report.percentiles_at(first.clone(), p);
+            let (n50, n99) = report.percentiles_at(range.clone(), p);
+            format!(
+                "keychain {p} p50 {n50:.1}/{f50:.1} ms = {:.2}x, p99 {n99:.1}/{f99:.1} ms = {:.2}x",
+                n50 / f50,
+                n99 / f99
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The one clock: real time plus an offset, handed to every party.
@@ -836,11 +902,28 @@ fn emu_logons(world: &World, emu: &Emulator) -> u32 {
         .unwrap() as u32
 }
 
+/// `status` of every keychain, the four started together (each reads only its own keychain,
+/// and a job of this minute starts only once all have answered).
+fn statuses(world: &World) -> Vec<BTreeMap<String, (String, bool)>> {
+    let running: Vec<Child> = (0..4)
+        .map(|p| command(world, p, &["--json", "status"]).spawn().unwrap())
+        .collect();
+    running
+        .into_iter()
+        .enumerate()
+        .map(|(p, child)| parse_status(p, &child.wait_with_output().unwrap()))
+        .collect()
+}
+
 /// `status --json` of a keychain: account name -> (state, lockout guard set).
 fn status(world: &World, place: usize) -> BTreeMap<String, (String, bool)> {
     let out = command(world, place, &["--json", "status"])
         .output()
         .unwrap();
+    parse_status(place, &out)
+}
+
+fn parse_status(place: usize, out: &Output) -> BTreeMap<String, (String, bool)> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "status --json on keychain {place}: {e}: {}{}",
@@ -870,35 +953,44 @@ pub fn run(plan: Plan) -> Report {
     let mut world = setup(plan);
     let schedule = schedule(&world.plan);
     let windows = windows(&schedule);
-    let end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
-    let reached = |fault: Fault| schedule.iter().any(|&(t, f)| f == fault && t < end);
-    let mut report = Report {
-        days: world.plan.days,
-        minutes: world.plan.minutes,
-        guard_goal: if reached(Fault::PasswordChanged) {
+    let planned_end = world.plan.minutes.unwrap_or(world.plan.days * DAY);
+    let mut stopped_at = None;
+    // The goals that depend on how far the run goes (a run stopped early goes less far).
+    let set_goals = |report: &mut Report, end: u32| {
+        let reached = |fault: Fault| schedule.iter().any(|&(t, f)| f == fault && t < end);
+        report.guard_goal = if reached(Fault::PasswordChanged) {
             [(1, PASSWORD.to_string())].into()
         } else {
             BTreeSet::new()
-        },
-        kills_goal: u32::from(reached(Fault::KillDuringRefresh)),
+        };
+        report.kills_goal = u32::from(reached(Fault::KillDuringRefresh));
+        // The first logons were an hour before the first night.
+        report.provider_expiries = if i64::from(end) * 60 + 3600 >= 30 * 86_400 {
+            ACCOUNTS
+                .iter()
+                .filter(|a| a.provider == Provider::Llng)
+                .count() as u32
+        } else {
+            0
+        };
+    };
+    let mut report = Report {
+        days: world.plan.days,
+        minutes: world.plan.minutes,
         ..Report::default()
     };
+    set_goals(&mut report, planned_end);
     let base_logons = [
         ("E1", emu_logons(&world, &world.e1)),
         ("E2", emu_logons(&world, &world.e2)),
         ("LemonLDAP::NG", llng_logons(&world)),
     ];
-    // The first logons were an hour before the first night.
-    if i64::from(world.plan.days) * 86_400 + 3600 >= 30 * 86_400 {
-        report.provider_expiries = ACCOUNTS
-            .iter()
-            .filter(|a| a.provider == Provider::Llng)
-            .count() as u32;
-    }
     let mut rng = StdRng::seed_from_u64(world.plan.seed ^ 0x5eed);
     let mut events = schedule.iter().peekable();
     let (rush_from, rush_to) = world.plan.rush;
-    for minute in 0..end {
+    let mut snapshot: Option<Snapshot> = None;
+    let mut profile = Profile::start(&report, &world);
+    for minute in 0..planned_end {
         if minute % DAY == 0 {
             let failed = report.expected_failures().len();
             eprintln!(
@@ -916,7 +1008,7 @@ pub fn run(plan: Plan) -> Report {
                     (a, b)
                 };
                 eprintln!(
-                    "nights: day {} CPU per call p50 {p50:.1} ms p99 {p99:.1} ms; day 1 p50 {f50:.1} ms p99 {f99:.1} ms; ratio p50 {:.2}x p99 {:.2}x; headless logons so far E1 {} E2 {} LemonLDAP::NG {}; status untruthful {} of {}; guards {:?}",
+                    "nights: day {} in-run CPU per call p50 {p50:.1} ms p99 {p99:.1} ms; day 1 p50 {f50:.1} ms p99 {f99:.1} ms; ratio p50 {:.2}x p99 {:.2}x; headless logons so far E1 {} E2 {} LemonLDAP::NG {}; status untruthful {} of {}; guards {:?}",
                     minute / DAY,
                     p50 / f50,
                     p99 / f99,
@@ -927,7 +1019,31 @@ pub fn run(plan: Plan) -> Report {
                     report.status_checks,
                     report.guards,
                 );
+                eprintln!(
+                    "nights: day {} in-run CPU per call by keychain, day {}/day 1: {}",
+                    minute / DAY,
+                    minute / DAY,
+                    per_place_line(&report, 0..DAY, minute - DAY..minute)
+                );
+                for p in report.side_by_side.iter().filter(|p| p.day == minute / DAY) {
+                    eprintln!("nights: side by side (load-proof): {}", p.line());
+                }
+                profile.print(
+                    &format!("day {}", minute / DAY),
+                    &report,
+                    &world,
+                    minute - DAY..minute,
+                );
+                // Asked to stop: the days done are the run, with its end figures.
+                if stop_requested() {
+                    eprintln!("nights: stopped after day {} (stop file)", minute / DAY);
+                    stopped_at = Some(minute);
+                    report.days = minute / DAY;
+                    set_goals(&mut report, minute);
+                    break;
+                }
             }
+            profile = Profile::start(&report, &world);
         }
         let in_rush = (rush_from..rush_to).contains(&(minute % DAY));
         let tenth = minute % 10 == 0;
@@ -939,20 +1055,33 @@ pub fn run(plan: Plan) -> Report {
         if due.is_empty() && !has_event {
             continue;
         }
+        let t = Instant::now();
         world.clock.set(world.t0 + i64::from(minute) * 60);
+        report.phases.clock += t.elapsed();
+        report.phases.job_minutes += 1;
+        let t = Instant::now();
         let mut killed = false;
         while let Some(&(_, fault)) = events.next_if(|(t, _)| *t == minute) {
             killed |= inject(&mut world, fault, &mut report);
         }
+        report.phases.faults += t.elapsed();
         // Status before the night (and each hour out of fault windows): what it says of each
         // account must match what that account's job does now.
         let check_status = minute % 60 == 0
             && !windows.iter().any(|&(t, from, to)| {
                 t != Target::Account(PASSWORD) && (from..to).contains(&minute)
             });
-        let statuses: Vec<Option<BTreeMap<String, (String, bool)>>> = (0..4)
-            .map(|p| check_status.then(|| status(&world, p)))
-            .collect();
+        let t = Instant::now();
+        let statuses: Vec<Option<BTreeMap<String, (String, bool)>>> = if check_status {
+            if world.plan.serial_checks {
+                (0..4).map(|p| Some(status(&world, p))).collect()
+            } else {
+                statuses(&world).into_iter().map(Some).collect()
+            }
+        } else {
+            vec![None; 4]
+        };
+        report.phases.status += t.elapsed();
         for (p, s) in statuses.iter().enumerate() {
             for (name, (_, guard)) in s.iter().flatten() {
                 if *guard {
@@ -974,7 +1103,7 @@ pub fn run(plan: Plan) -> Report {
                 }
             }
         }
-        let jobs = run_jobs(&world, &starts, minute, &windows);
+        let jobs = run_jobs(&world, &starts, minute, &windows, &mut report.phases);
         for j in &jobs {
             if let Some(Some(s)) = statuses.get(j.place)
                 && let Some((state, _)) = s.get(j.account)
@@ -993,6 +1122,23 @@ pub fn run(plan: Plan) -> Report {
             }
         }
         report.jobs.extend(jobs);
+        // The last jobs of a day: day 1's local keychains are kept, and every day measured side
+        // by side with the live ones (the in-run figures move with the machine's load).
+        if minute % DAY == DAY - 10 && due.len() == ACCOUNTS.len() {
+            let t = Instant::now();
+            let snap = snapshot.get_or_insert_with(|| Snapshot::take(&world, minute));
+            report.side_by_side.extend(probe(&world, snap, minute));
+            report.phases.probes += t.elapsed();
+        }
+    }
+    let end = stopped_at.unwrap_or(planned_end);
+    if !end.is_multiple_of(DAY) {
+        profile.print(
+            &format!("minutes {}..{end}", end / DAY * DAY),
+            &report,
+            &world,
+            end / DAY * DAY..end,
+        );
     }
     // The end: guards, counts, audit trails.
     for p in 0..4 {
@@ -1166,12 +1312,23 @@ fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
     false
 }
 
+/// Whether `KEYCHAIN_NIGHTS_STOP_FILE` names a file that exists: a long run stops at the end of
+/// the day it is in and prints its end figures (`audit verify` on every machine, the error
+/// budget, the headless logons) for the days done.
+fn stop_requested() -> bool {
+    std::env::var_os("KEYCHAIN_NIGHTS_STOP_FILE")
+        .is_some_and(|f| !f.is_empty() && std::path::Path::new(&f).exists())
+}
+
 /// CPU time (user + sys) of this process's reaped children so far, in ms.
 fn children_cpu_ms() -> f64 {
     let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
     let ms = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
     ms(u.user_time()) + ms(u.system_time())
 }
+
+/// A collected job: its account, keychain, (CPU, run delay) in ms, wall in ms and output.
+type Finished<'a> = (&'a Account, usize, (f64, f64), f64, Output);
 
 /// Starts every job of a minute at once and collects them. A job's CPU time is what reaping it
 /// added to this process's children's usage (microseconds; exact when no other test of this
@@ -1181,7 +1338,9 @@ fn run_jobs(
     starts: &[(&Account, usize)],
     minute: u32,
     windows: &[(Target, u32, u32)],
+    phases: &mut Phases,
 ) -> Vec<Job> {
+    let t = Instant::now();
     let spawned: Vec<(&Account, usize, Instant, Child)> = starts
         .iter()
         .map(|&(a, p)| {
@@ -1191,7 +1350,7 @@ fn run_jobs(
             (a, p, Instant::now(), child)
         })
         .collect();
-    let finished: Vec<(&Account, usize, f64, f64, Output)> = spawned
+    let finished: Vec<Finished> = spawned
         .into_iter()
         .map(|(a, p, start, mut child)| {
             use std::io::Read;
@@ -1208,6 +1367,8 @@ fn run_jobs(
                 .unwrap()
                 .read_to_end(&mut stderr)
                 .unwrap();
+            // Exited (or exiting): its run delay is read before it is reaped.
+            let runq_ms = run_delay_ms(child.id());
             let before = children_cpu_ms();
             let status = child.wait().unwrap();
             let cpu_ms = children_cpu_ms() - before;
@@ -1215,7 +1376,7 @@ fn run_jobs(
             (
                 a,
                 p,
-                cpu_ms,
+                (cpu_ms, runq_ms),
                 wall_ms,
                 Output {
                     status,
@@ -1225,11 +1386,32 @@ fn run_jobs(
             )
         })
         .collect();
-    finished
+    phases.jobs += t.elapsed();
+    if let Some((a, p, ..)) = finished.iter().max_by(|x, y| x.3.total_cmp(&y.3)) {
+        *phases.slowest.entry((a.name, *p)).or_default() += t.elapsed();
+    }
+    let t = Instant::now();
+    // The tokens are checked at their providers side by side (each check is one request and
+    // reads nothing the others change), not one after the other.
+    let check = |(a, _, _, _, out): &Finished| {
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        out.status.success() && token_live(world, a, &token)
+    };
+    let lives: Vec<bool> = if world.plan.serial_checks {
+        finished.iter().map(check).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let checks: Vec<_> = finished
+                .iter()
+                .map(|job| scope.spawn(move || check(job)))
+                .collect();
+            checks.into_iter().map(|c| c.join().unwrap()).collect()
+        })
+    };
+    let jobs = finished
         .into_iter()
-        .map(|(a, p, cpu_ms, wall_ms, out)| {
-            let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let live = out.status.success() && token_live(world, a, &token);
+        .zip(lives)
+        .map(|((a, p, (cpu_ms, runq_ms), wall_ms, out), live)| {
             let stderr = String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .collect::<Vec<_>>()
@@ -1244,10 +1426,13 @@ fn run_jobs(
                 token_live: live,
                 cpu_ms,
                 wall_ms,
+                runq_ms,
                 excused: !succeeded && in_window,
                 in_window,
                 stderr,
             }
         })
-        .collect()
+        .collect();
+    phases.tokens += t.elapsed();
+    jobs
 }

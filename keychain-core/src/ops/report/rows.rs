@@ -61,7 +61,12 @@ pub(super) fn row(h: &Header, mine: &[&Line], now: i64) -> AccountRow {
     let age = |f: SecretField| h.secrets.get(&f).map(|i| days(i.changed, now));
     let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
         let active = h.refresh_token_active.unwrap_or(info.changed);
-        let idle = days(active, now);
+        // A shared record's last use is on the store's clock: read on ours (issue 19).
+        let idle = days(
+            h.refresh_token_active
+                .map_or(active, crate::ops::login::stored_time_on_our_clock_early),
+            now,
+        );
         // Only a provider with an idle rule (Exact's 30 days) lets an unused token die.
         let idle_rule = h.provider.kind.provider().refresh_token_idle_days();
         RefreshInfo {

@@ -2,6 +2,7 @@
 //! guard, the provider's error budget, the refresh token's days left and an interrupted rename.
 
 use crate::clock;
+use crate::clock::reference::Now;
 use crate::record::{Header, SecretField};
 
 // A refresh token idle more than this many days (of its provider's idle rule, Exact's 30) is a
@@ -9,8 +10,33 @@ use crate::record::{Header, SecretField};
 use super::super::report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
 use super::{Finding, Severity};
 
-pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
+/// `h`'s token times on this machine's clock, judged as `login` judges them. A shared keychain's
+/// records keep them on the store's clock (`records`, see `login::records_now`); read against
+/// our own `now` they would be off by this machine's offset to the store (issue 19: a member 2
+/// minutes behind saw an error budget spent that `login` no longer counted, and a refresh
+/// token's idle days a day short at a day's turn). A local keychain's come back unchanged.
+pub(super) fn on_our_clock(h: &Header, records: &Now) -> Header {
+    let mut h = h.clone();
+    // The error budget's hour counts to the earliest reference time (as `login`): on our clock
+    // an error lasts as late as it can.
+    for t in &mut h.provider_errors {
+        *t = records.to_local_late(*t);
+    }
+    // Idle days are never counted short; a token's end never shown later than it is.
+    h.refresh_token_active = h.refresh_token_active.map(|t| records.to_local(t));
+    h.access_token_expires = h.access_token_expires.map(|t| records.to_local(t));
+    h.access_token_issued = h.access_token_issued.map(|t| records.to_local_late(t));
+    h
+}
+
+/// `h`'s findings at `records` (the clock its records keep their times on, read now; see
+/// [`on_our_clock`]).
+pub(super) fn account_findings(h: &Header, records: &Now, out: &mut Vec<Finding>) {
     let name = h.name.as_str();
+    let now = records.local;
+    // The numbers are judged on our clock; each finding's id stays over the stored time, the
+    // same on every member and at every check (an acknowledgement must keep matching it).
+    let ours = on_our_clock(h, records);
     // Each finding's id is over its account and what it is about (a rename's target, the time
     // of a rejection or a failure, the idle spell), so an acknowledgement holds for this
     // occurrence only.
@@ -52,7 +78,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
     }
 
     let provider = h.provider.kind.provider();
-    let days_left = refresh_days_left(h, now);
+    let days_left = refresh_days_left(&ours, now);
     let has_refresh_token = h.has(SecretField::RefreshToken);
     // A logon is needed at the next login when there is no refresh token or it is past its
     // provider's idle expiry; later, whenever the refresh token is lost (used elsewhere, revoked).
@@ -159,7 +185,7 @@ pub(super) fn account_findings(h: &Header, now: i64, out: &mut Vec<Finding>) {
     }
     let admission = provider.admission();
     if admission.counts_errors() {
-        let mut errors = h.provider_errors.clone();
+        let mut errors = ours.provider_errors.clone();
         if let Err(e) = admission.check_errors(&mut errors, now) {
             finding(
                 Severity::High,
@@ -218,8 +244,68 @@ mod tests {
         }
         account.header.refresh_token_active = Some(now - days * 86_400);
         let mut out = Vec::new();
-        account_findings(&account.header, now, &mut out);
+        account_findings(&account.header, &Now::local(now), &mut out);
         out.iter().map(|f| f.code).collect()
+    }
+
+    /// A shared keychain's member whose clock is `ahead` seconds off the store's, at `store_now`
+    /// on the store's clock (as `login` reads it: `cache::now`).
+    fn member(store_now: i64, ahead: i64) -> Now {
+        use crate::clock::reference::Offset;
+        let ours =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs((store_now + ahead) as u64);
+        Now::at(ours, Some(Offset::between(-ahead, -ahead)))
+    }
+
+    /// Issue 19 (the clock class of issue 20): a shared record keeps its errors on the store's
+    /// clock. A member behind judged them against its own `now` and showed the budget spent
+    /// (logins "wait") after `login` had admitted again; a member ahead showed nothing while
+    /// `login` still refused. Status now judges at the clock `login` reads.
+    #[test]
+    fn on_a_member_off_the_store_clock_status_shows_the_error_budget_as_login_judges_it() {
+        let t = 1_700_000_000;
+        let mut account = account(EXACT, t);
+        let budget = |account: &Account, now: &Now| {
+            let mut out = Vec::new();
+            account_findings(&account.header, now, &mut out);
+            out.iter().any(|f| f.code == "error-budget")
+        };
+        account.header.provider_errors = vec![t; crate::providers::exact::ERROR_BUDGET];
+        for ahead in [-120, 0, 120] {
+            // Ten seconds after the hour on the store's clock, login admits again; ten before,
+            // it refuses.
+            assert!(!budget(&account, &member(t + 3610, ahead)), "{ahead}");
+            assert!(budget(&account, &member(t + 3590, ahead)), "{ahead}");
+        }
+        // What the member's own clock alone said (before): wrong both ways.
+        assert!(budget(&account, &Now::local(t + 3610 - 120)));
+        assert!(!budget(&account, &Now::local(t + 3590 + 120)));
+    }
+
+    /// The same for the refresh token's idle days: a member 2 minutes behind counted a day
+    /// short just after a day's turn (no warning on day 26).
+    #[test]
+    fn on_a_member_behind_the_store_clock_idle_days_are_not_counted_short() {
+        let t = 1_700_000_000;
+        let mut account = account(EXACT, t);
+        account.set_secret(SecretField::RefreshToken, Some("rt".to_string().into()), t);
+        account.header.refresh_token_active = Some(t);
+        let store_now = t + 26 * 86_400 + 60;
+        for ahead in [-120, 0, 120] {
+            let records = member(store_now, ahead);
+            assert_eq!(
+                refresh_days_left(&on_our_clock(&account.header, &records), records.local),
+                Some(4),
+                "{ahead}"
+            );
+            let mut out = Vec::new();
+            account_findings(&account.header, &records, &mut out);
+            assert!(
+                out.iter().any(|f| f.code == "refresh-token-idle"),
+                "{ahead}"
+            );
+        }
+        assert_eq!(refresh_days_left(&account.header, store_now - 120), Some(5));
     }
 
     const EXACT: ProviderKind = ProviderKind::Exact(ExactCountry::Nl);

@@ -172,8 +172,11 @@ pub fn check(
     for name in names {
         match kc.peek(&name) {
             Ok(header) => {
-                accounts::account_findings(&header, now, &mut findings);
-                accounts.push(header);
+                // Read after the store answered: a shared keychain's offset to it is known.
+                let records = super::login::records_now(kc);
+                accounts::account_findings(&header, &records, &mut findings);
+                // Shown on this machine's clock, as `now` (the front end's days left).
+                accounts.push(accounts::on_our_clock(&header, &records));
             }
             Err(e) if is_unreachable(&e) => findings.push(Finding::new(
                 Severity::Unknown,
