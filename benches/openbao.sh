@@ -9,6 +9,8 @@
 #      (which a loaded machine moves less), the user-space instructions (valgrind) and system
 #      calls and threads (strace) of one login on each store, and all of it side by side, this
 #      build against KEYCHAIN_BENCH_BEFORE's;
+#   1b. `audit verify` of the shared trail those logins wrote (one event each), side by side with
+#      KEYCHAIN_BENCH_BEFORE's;
 #   2. two machines (two keychain folders, each with its own identity and AppRole) x PROCESSES
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
@@ -225,6 +227,24 @@ if len(rows) > 1:
     print(f"  after / before: hyperfine wall {a['median']/b['median']:.2f}x, CPU {cpu(a)/cpu(b):.2f}x; "
           f"in turn wall {rows[0][2]['wall']/rows[1][2]['wall']:.2f}x, CPU {rows[0][2]['cpu']/rows[1][2]['cpu']:.2f}x")
 PY
+
+# `audit verify` reads the whole shared trail from the store (every login above wrote an event):
+# with several reads in flight against one by one (KEYCHAIN_BENCH_BEFORE, if it is older).
+echo "== 1b. audit verify of the shared trail ($("$bin" --dir "$work/shared" audit verify 2>&1 | head -n1))"
+hyperfine -N --warmup 1 --runs 5 --export-json "$work/verify.json" \
+  --command-name "audit verify (OpenBao store)" "$bin --dir $work/shared audit verify" \
+  ${KEYCHAIN_BENCH_BEFORE:+--command-name "audit verify (OpenBao store, KEYCHAIN_BENCH_BEFORE)"} \
+  ${KEYCHAIN_BENCH_BEFORE:+"$KEYCHAIN_BENCH_BEFORE --dir $work/shared audit verify"} 2>/dev/null |
+  grep -E "Time|^Benchmark" || true
+[ -s "$work/verify.json" ] && python3 - "$work/verify.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+for x in r:
+    print(f"  median {x['median']*1000:9.1f} ms  {x['command']}")
+if len(r) > 1:
+    print(f"  audit verify, after / before: {r[0]['median']/r[1]['median']:.2f}x")
+PY
+[ -s "$work/verify.json" ] || echo "  audit verify: no figure (a run failed; see above)"
 
 echo "== 2. 2 machines x $processes processes x $expiries expiries (emulator, file key stores)"
 KC_BAO_ADDR=$BAO_ADDR KC_BAO_MOUNT=$mount KC_BAO_PATH=stampede \
