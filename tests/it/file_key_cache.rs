@@ -20,6 +20,15 @@ fn add(kc: &Kc, name: &str, password: &str) {
     ));
 }
 
+/// A keychain with three accounts, two of them sharing a password (one finding).
+fn three_accounts() -> Kc {
+    let kc = Kc::with_file_store();
+    add(&kc, "acme", "pw-canary-same");
+    add(&kc, "beta", "pw-canary-same");
+    add(&kc, "gamma", "pw-canary-other");
+    kc
+}
+
 /// The accounts of each duplicate-password finding, and any unreadable record, sorted.
 fn report(kc: &Kc) -> Vec<String> {
     let out = kc.run(&["audit", "--json", "--fail-on", "critical"]);
@@ -50,10 +59,7 @@ fn cache(kc: &Kc) -> Vec<u8> {
 
 #[test]
 fn audit_keeps_a_sealed_private_file_key_cache() {
-    let kc = Kc::with_file_store();
-    add(&kc, "acme", "pw-canary-same");
-    add(&kc, "beta", "pw-canary-same");
-    add(&kc, "gamma", "pw-canary-other");
+    let kc = three_accounts();
     let expected = vec!["duplicate-password acme,beta".to_string()];
     assert_eq!(report(&kc), expected);
 
@@ -76,10 +82,7 @@ fn audit_keeps_a_sealed_private_file_key_cache() {
 
 #[test]
 fn a_damaged_or_foreign_cache_is_ignored_and_rebuilt() {
-    let kc = Kc::with_file_store();
-    add(&kc, "acme", "pw-canary-same");
-    add(&kc, "beta", "pw-canary-same");
-    add(&kc, "gamma", "pw-canary-other");
+    let kc = three_accounts();
     let expected = vec!["duplicate-password acme,beta".to_string()];
     assert_eq!(report(&kc), expected);
     let good = cache(&kc);
@@ -109,10 +112,7 @@ fn a_damaged_or_foreign_cache_is_ignored_and_rebuilt() {
 
 #[test]
 fn a_record_rewritten_behind_the_cache_is_read_as_it_is_now() {
-    let kc = Kc::with_file_store();
-    add(&kc, "acme", "pw-canary-same");
-    add(&kc, "beta", "pw-canary-same");
-    add(&kc, "gamma", "pw-canary-other");
+    let kc = three_accounts();
     assert_eq!(
         report(&kc),
         vec!["duplicate-password acme,beta".to_string()]
