@@ -62,33 +62,6 @@ fn report_json(kc: &Kc, extra: &[&str]) -> (Value, i32) {
     (json, out.status.code().unwrap())
 }
 
-/// (severity, code, accounts) of every finding; the accounts' names joined by ',', '-' for
-/// none (issue 23: `accounts` is an array of `{"name"}` objects).
-fn findings(report: &Value) -> Vec<(String, String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let names: Vec<&str> = f["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["name"].as_str().unwrap())
-                .collect();
-            (
-                f["severity"].as_str().unwrap().to_string(),
-                f["code"].as_str().unwrap().to_string(),
-                if names.is_empty() {
-                    "-".to_string()
-                } else {
-                    names.join(",")
-                },
-            )
-        })
-        .collect()
-}
-
 fn has(report: &Value, severity: &str, code: &str, account: &str) -> bool {
     findings(report)
         .iter()

@@ -34,20 +34,10 @@ fn report(kc: &Kc) -> Vec<String> {
     let out = kc.run(&["audit", "--json", "--fail-on", "critical"]);
     let json: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
-    let mut found: Vec<String> = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "duplicate-password" || f["code"] == "record-unreadable")
-        .map(|f| {
-            let names: Vec<&str> = f["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["name"].as_str().unwrap())
-                .collect();
-            format!("{} {}", f["code"].as_str().unwrap(), names.join(","))
-        })
+    let mut found: Vec<String> = findings(&json)
+        .into_iter()
+        .filter(|(_, code, _)| code == "duplicate-password" || code == "record-unreadable")
+        .map(|(_, code, names)| format!("{code} {names}"))
         .collect();
     found.sort();
     found

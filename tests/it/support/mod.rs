@@ -248,3 +248,30 @@ pub fn add_args<'a>(name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     }
     args
 }
+
+/// (severity, code, accounts) of every finding; the accounts' names joined by ',', '-' for
+/// none (issue 23: `accounts` is an array of `{"name"}` objects).
+pub fn findings(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let names: Vec<&str> = f["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["name"].as_str().unwrap())
+                .collect();
+            (
+                f["severity"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+                if names.is_empty() {
+                    "-".to_string()
+                } else {
+                    names.join(",")
+                },
+            )
+        })
+        .collect()
+}
