@@ -8,6 +8,8 @@
 
 #[path = "../tests/it/support/exact_emulator.rs"]
 mod exact_emulator;
+#[path = "../tests/it/support/loopback_http.rs"]
+mod loopback_http;
 #[path = "../tests/it/support/stampede.rs"]
 mod stampede;
 

@@ -22,6 +22,8 @@
 mod exact_emulator;
 #[path = "../tests/it/support/fault_proxy.rs"]
 mod fault_proxy;
+#[path = "../tests/it/support/loopback_http.rs"]
+mod loopback_http;
 #[path = "../tests/it/support/stampede.rs"]
 mod stampede;
 

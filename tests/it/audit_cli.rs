@@ -604,7 +604,7 @@ fn html_report_opens_in_headless_chromium_and_holds_no_secret() {
 /// An OAuth2 token endpoint on 127.0.0.1 that rotates refresh tokens starting with `rt-good`
 /// and rejects every other one with `invalid_grant`. Returns its base URL.
 fn token_server() -> (String, std::sync::Arc<tiny_http::Server>) {
-    let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let server = std::sync::Arc::new(support::loopback_http::server(0));
     let port = server.server_addr().to_ip().unwrap().port();
     let srv = server.clone();
     std::thread::spawn(move || {

@@ -38,7 +38,7 @@ struct TokenServer {
 
 impl TokenServer {
     fn start() -> TokenServer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let server = Arc::new(support::loopback_http::server(0));
         let base = format!("http://{}", server.server_addr().to_ip().unwrap());
         std::thread::spawn(move || {
             for (n, request) in server.incoming_requests().enumerate() {

@@ -52,7 +52,7 @@ fn git_server(token: &'static str) -> (String, Seen) {
 /// with Bearer.
 fn git_server_with(token: &'static str, bearer: bool) -> (String, Seen) {
     use base64::Engine;
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let server = support::loopback_http::server(0);
     let port = server.server_addr().to_ip().unwrap().port();
     let seen: Seen = Arc::default();
     let log = seen.clone();

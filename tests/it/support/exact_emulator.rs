@@ -196,7 +196,7 @@ impl Emulator {
     }
 
     pub fn start_on(config: Config, port: u16) -> Emulator {
-        let server = Arc::new(Server::http(("127.0.0.1", port)).expect("bind 127.0.0.1"));
+        let server = Arc::new(super::loopback_http::server(port));
         let port = server.server_addr().to_ip().expect("an IP address").port();
         let state = Arc::new(Mutex::new(State {
             config,

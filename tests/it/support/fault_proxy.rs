@@ -65,7 +65,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// A proxy in front of `backend`, its faults timed on `offset` (simulation minus real, s).
     pub fn start(backend: &Url, offset: Arc<AtomicI64>, dated: bool, down: DownAs) -> FaultProxy {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+        let server = Arc::new(super::loopback_http::server(0));
         let port = server.server_addr().to_ip().unwrap().port();
         let http = keychain::http::builder()
             .redirect(reqwest::redirect::Policy::none())

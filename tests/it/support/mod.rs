@@ -6,6 +6,7 @@ pub mod chromium;
 pub mod exact_emulator;
 pub mod fault_proxy;
 pub mod login;
+pub mod loopback_http;
 pub mod nights;
 pub mod openbao;
 mod servers;

@@ -89,7 +89,7 @@ pub struct Stub {
 impl Stub {
     /// Serves `handler` on a free port of 127.0.0.1 until dropped.
     pub fn start(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Stub {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the stub provider"));
+        let server = Arc::new(super::loopback_http::server(0));
         let base = format!("http://{}", server.server_addr().to_ip().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
