@@ -103,7 +103,12 @@ fn mark(out: &mut String, kind: Kind, x: f64, y: f64, s: f64, title: &str) {
             for i in 0..10 {
                 let r = if i % 2 == 0 { h } else { h * 0.45 };
                 let a = std::f64::consts::PI * (i as f64) / 5.0 - std::f64::consts::FRAC_PI_2;
-                let _ = write!(points, "{:.1},{:.1} ", x + r * a.cos(), y + r * a.sin());
+                let _ = write!(
+                    points,
+                    "{:.1},{:.1} ",
+                    x + r * libm::cos(a),
+                    y + r * libm::sin(a)
+                );
             }
             write!(
                 out,
@@ -365,7 +370,8 @@ fn timeline(
             );
             if *kind == Kind::CacheHit {
                 // Taller for more hits (log scale), in the upper half of the row.
-                let s = 4.0 + 3.0 * (*count as f64).log10().min(3.0);
+                // `libm`, not `f64::log10`: the one call that made every keychain start load libm.so.
+                let s = 4.0 + 3.0 * libm::log10(*count as f64).min(3.0);
                 mark(out, *kind, x, y + 11.0, s, &title);
             } else {
                 mark(out, *kind, x, y + 23.0, 9.0, &title);
