@@ -287,13 +287,14 @@ fn list_reads_each_record_in_one_read_and_one_end_of_file() {
     }
 }
 
-/// A start loads no `libgcc_s`: the unwinder is linked into the binary (`build.rs`), so the
-/// dynamic loader maps, relocates and searches one object fewer on every call (issue 24). The
+/// A start loads only the C library: GCC's unwinder is linked into the binary (`build.rs`) and
+/// the audit report's few float functions come from the `libm` crate, so the dynamic loader
+/// maps, relocates and searches no `libgcc_s` and no `libm` on every call (issue 24). The
 /// loader's own listing (`LD_TRACE_LOADED_OBJECTS`, what `ldd` prints) of the built binary; a
 /// panic still unwinds (`catch_unwind` in the tests themselves depends on it).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
-fn a_start_does_not_load_libgcc_s() {
+fn a_start_loads_only_the_c_library() {
     let out = Command::new(assert_cmd::cargo::cargo_bin("keychain"))
         .env("LD_TRACE_LOADED_OBJECTS", "1")
         .output()
@@ -304,8 +305,59 @@ fn a_start_does_not_load_libgcc_s() {
         loaded.contains("libc.so"),
         "not the loader's listing:\n{loaded}"
     );
+    let others: Vec<&str> = loaded
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !["linux-vdso.so", "libc.so.6", "ld-linux"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .collect();
     assert!(
-        !loaded.contains("libgcc_s"),
-        "the binary loads libgcc_s:\n{loaded}"
+        others.is_empty(),
+        "the binary loads more than libc: {others:#?}"
     );
+}
+
+/// Where the C library applies packed relative relocations (glibc 2.36 and later), the binary
+/// carries them (`DT_RELR`, `build.rs`): the loader then reads a table of a few kilobytes
+/// instead of ~19,000 entries at every start.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_binary_packs_its_relative_relocations_where_glibc_applies_them() {
+    let glibc = Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .expect("getconf");
+    let glibc = String::from_utf8_lossy(&glibc.stdout);
+    let version: Vec<u32> = glibc
+        .trim()
+        .strip_prefix("glibc ")
+        .expect("a glibc version")
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    let dynamic = Command::new("readelf")
+        .arg("--dynamic")
+        .arg(assert_cmd::cargo::cargo_bin("keychain"))
+        .output()
+        .expect("readelf (binutils) is needed for this test: run scripts/install-test-deps");
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+    assert!(
+        dynamic.contains("(NEEDED)"),
+        "not readelf's listing:\n{dynamic}"
+    );
+    let packed = dynamic.contains("(RELR)");
+    if version >= vec![2, 36] {
+        assert!(
+            packed,
+            "glibc {version:?} applies DT_RELR but the binary has none"
+        );
+    } else {
+        assert!(
+            !packed,
+            "glibc {version:?} refuses DT_RELR but the binary has it"
+        );
+    }
 }
