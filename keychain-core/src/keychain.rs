@@ -309,6 +309,21 @@ impl Keychain {
         self.clock.unix()
     }
 
+    /// The clock this keychain's records keep their token times on, read now: a shared
+    /// keychain's is the store's, as measured on this process's last answer from it; a local
+    /// keychain's (or a shared one's before any answer) is this machine's. `login` judges
+    /// tokens on it; whatever carries those times to or from this machine's clock (`status`,
+    /// an export, an import) converts through it.
+    pub fn records_clock(&self) -> crate::clock::reference::Now {
+        use crate::clock::reference::{self, Now};
+        let shared = self.store().shared_space().is_some();
+        let mut now = Now::at(self.clock.now(), reference::last().filter(|_| shared));
+        // Before any answer from the store our clock stands in for its: the records are still
+        // stamped on the store's clock.
+        now.store_clock = shared;
+        now
+    }
+
     /// The identity, fetched from the key store at first use.
     pub fn identity(&self) -> Result<&Identity> {
         if let Some(identity) = self.identity.get() {

@@ -272,6 +272,42 @@ pub struct Header {
 }
 
 impl Header {
+    /// This header with its token times on this machine's clock, judged as `login` judges
+    /// them. A shared keychain's records keep them on the store's clock (`records`, see
+    /// `Keychain::records_clock`); read against our own clock they would be off by this
+    /// machine's offset to the store (issue 19: a member 2 minutes behind saw an error budget
+    /// spent that `login` no longer counted, and a refresh token's idle days a day short at a
+    /// day's turn). A local keychain's come back unchanged.
+    pub fn token_times_on_our_clock(&self, records: &crate::clock::reference::Now) -> Header {
+        let mut h = self.clone();
+        // The error budget's hour counts to the earliest reference time (as `login`): on our
+        // clock an error lasts as late as it can.
+        for t in &mut h.provider_errors {
+            *t = records.to_local_late(*t);
+        }
+        // Idle days are never counted short; a token's end never shown later than it is.
+        h.refresh_token_active = h.refresh_token_active.map(|t| records.to_local(t));
+        h.access_token_expires = h.access_token_expires.map(|t| records.to_local(t));
+        h.access_token_issued = h.access_token_issued.map(|t| records.to_local_late(t));
+        h
+    }
+
+    /// The other way: a header whose token times are on this machine's clock (an export, a
+    /// settings file's refresh token) with them on the clock `records` keeps them on, each
+    /// moved the way that keeps its rule safe: an error lasts as late as it can, a refresh
+    /// token's idle days are never counted short, an access token ends as early as it can and
+    /// its issue counts as late as it can. A local keychain's come back unchanged.
+    pub fn token_times_on_records_clock(&self, records: &crate::clock::reference::Now) -> Header {
+        let mut h = self.clone();
+        for t in &mut h.provider_errors {
+            *t = records.from_local_late(*t);
+        }
+        h.refresh_token_active = h.refresh_token_active.map(|t| records.from_local(t));
+        h.access_token_expires = h.access_token_expires.map(|t| records.from_local(t));
+        h.access_token_issued = h.access_token_issued.map(|t| records.from_local_late(t));
+        h
+    }
+
     /// The header of a new account, created and updated at `now` (Unix seconds), with no
     /// secrets and no history.
     pub fn new(name: &str, provider: ProviderSettings, user: String, now: i64) -> Self {

@@ -127,6 +127,11 @@ fn audit_verify_and_report_read_the_passphrase_file_as_every_command_does() {
 /// left than the member on time did, and missed the warning of day 26. Both members now count
 /// the same days, in `status` and in the report. (The error budget's hour, the same class in
 /// `status`, is pinned by the core's `ops::status` unit tests.)
+///
+/// The same class in `export` and `import`: an export carried the store's times into a file
+/// read on the importing machine's clock, and an import into a shared keychain wrote a file's
+/// local times as the store's. Both now convert, so a restore on the member behind counts the
+/// days the store counts, and a record imported there reads the same on every member.
 #[test]
 fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_member_on_time() {
     use std::sync::Arc;
@@ -198,27 +203,30 @@ fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_memb
     // The logon stamps the refresh token's last use, on the store's clock.
     on_time.ok(&["login", "acct"]);
 
-    // A minute into day 26 of idleness on the store's clock; the member behind is 2 minutes
-    // behind it, still on day 25 by its own clock.
-    let later = 26 * 86_400 + 60;
-    store_clock.store(later, Ordering::SeqCst);
-    let at = |m: &Machine, args: &[&str], skew: i64| {
-        let out = m
-            .std_cmd()
+    // A command at `offset` s after the logon on the store's clock, on a machine `skew` s off.
+    let faked = |mut cmd: std::process::Command, args: &[&str], offset: i64, skew: i64| {
+        store_clock.store(offset, Ordering::SeqCst);
+        let out = cmd
             .args(args)
             .env("LD_PRELOAD", FAKETIME_LIB)
-            .env("FAKETIME", format!("{:+}s", later + skew))
+            .env("FAKETIME", format!("{:+}s", offset + skew))
             .env("FAKETIME_DONT_RESET", "1")
             .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
             .output()
             .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: {e}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+        // `status` and `audit` exit non-zero with findings: what they say is in their JSON. A
+        // transfer must succeed.
+        assert!(
+            out.status.success() || args.contains(&"status") || args.contains(&"audit"),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let json = |stdout: Vec<u8>| -> serde_json::Value {
+        serde_json::from_slice(&stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&stdout)))
     };
     let account = |v: &serde_json::Value| {
         v["accounts"]
@@ -229,6 +237,71 @@ fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_memb
             .cloned()
             .unwrap_or_else(|| panic!("no acct: {v}"))
     };
+    let days_left = |v: &serde_json::Value| account(v)["refresh_token_days_left"].clone();
+
+    // A minute before day 26 of idleness on the store's clock, the member behind exports the
+    // account (the refresh token's last use on its own clock) and restores it into a local
+    // keychain of its own; then imports the same file back into the shared keychain.
+    let before_26 = 26 * 86_400 - 60;
+    let restore_key = age::x25519::Identity::generate();
+    let key_file = {
+        use secrecy::ExposeSecret;
+        behind
+            .kc
+            .file("restore.key", restore_key.to_string().expose_secret())
+    };
+    let backup = behind.kc.tmp.path().join("acct.age");
+    let recipient = restore_key.to_public().to_string();
+    let backup_arg = backup.to_str().unwrap();
+    faked(
+        behind.std_cmd(),
+        &["export", "--recipient", &recipient, backup_arg, "acct"],
+        before_26,
+        -120,
+    );
+    let restored = Kc::with_file_store();
+    let key_arg = key_file.to_str().unwrap();
+    faked(
+        restored.std_cmd(),
+        &["import", backup_arg, "--identity", key_arg],
+        before_26,
+        -120,
+    );
+    faked(
+        behind.std_cmd(),
+        &["import", backup_arg, "--identity", key_arg, "--replace"],
+        before_26,
+        -120,
+    );
+    // Day 25 on the store's clock: imported back from the member behind, the record still says
+    // so on the member on time (written as the member's own times, it would be a day older).
+    let status = json(faked(
+        on_time.std_cmd(),
+        &["--json", "status"],
+        before_26,
+        0,
+    ));
+    assert_eq!(
+        days_left(&status),
+        5,
+        "status on the member on time after the member behind imported the export: {status}"
+    );
+
+    // A minute into day 26 of idleness on the store's clock; the member behind is 2 minutes
+    // behind it, still on day 25 by its own clock.
+    let later = 26 * 86_400 + 60;
+    let status = json(faked(
+        restored.std_cmd(),
+        &["--json", "status"],
+        later,
+        -120,
+    ));
+    assert_eq!(
+        days_left(&status),
+        4,
+        "status of the export restored on the member behind: {status}"
+    );
+    let at = |m: &Machine, args: &[&str], skew: i64| json(faked(m.std_cmd(), args, later, skew));
     for (m, skew) in [(&on_time, 0), (&behind, -120)] {
         let status = at(m, &["--json", "status"], skew);
         assert_eq!(

@@ -125,6 +125,18 @@ impl Now {
     pub fn to_local_late(&self, t: i64) -> i64 {
         t.saturating_sub(self.earliest.saturating_sub(self.local))
     }
+
+    /// A time `t` of our own clock on the reference clock, as early as it can be (a refresh
+    /// token's last use brought in from this machine: its idle days are never counted short).
+    pub fn from_local(&self, t: i64) -> i64 {
+        t.saturating_add(self.earliest.saturating_sub(self.local))
+    }
+
+    /// A time `t` of our own clock on the reference clock, as late as it can be (an error
+    /// brought in from this machine: the error budget's hour lasts as long as it can).
+    pub fn from_local_late(&self, t: i64) -> i64 {
+        t.saturating_add(self.latest.saturating_sub(self.local))
+    }
 }
 
 /// The last offset measured in this process (on any thread: the store's calls may come from a

@@ -153,3 +153,57 @@ fn every_truncation_and_bit_flip_is_an_error_not_a_panic() {
         assert!(open(&flipped, "acme", &id).is_err(), "bit flipped at {i}");
     }
 }
+
+/// A shared keychain's token times move between the store's clock and ours, each the way its
+/// rule stays safe: for a machine 120-122 s behind the store, an error lasts as late as it can
+/// and a refresh token is never less idle than it can be, in both directions; a local
+/// keychain's times do not move.
+#[test]
+fn token_times_cross_between_the_store_clock_and_ours_on_the_safe_side() {
+    use crate::clock::reference::Now;
+    let store = Now {
+        earliest: 10_120,
+        latest: 10_122,
+        local: 10_000,
+        store_clock: true,
+    };
+    let (mut account, _) = sample();
+    account.header.provider_errors = vec![5_000];
+    account.header.refresh_token_active = Some(6_000);
+    account.header.access_token_expires = Some(7_000);
+    account.header.access_token_issued = Some(6_400);
+
+    let ours = account.header.token_times_on_our_clock(&store);
+    // On our clock the error is as late as it can be (its hour lasts longest), the last use as
+    // early (idle the longest), the expiry as early and the issue as late.
+    assert_eq!(ours.provider_errors, vec![4_880]);
+    assert_eq!(ours.refresh_token_active, Some(5_878));
+    assert_eq!(ours.access_token_expires, Some(6_878));
+    assert_eq!(ours.access_token_issued, Some(6_280));
+
+    let back = ours.token_times_on_records_clock(&store);
+    assert_eq!(back.provider_errors, vec![5_002], "the error never earlier");
+    assert_eq!(
+        back.refresh_token_active,
+        Some(5_998),
+        "the last use never later"
+    );
+    assert_eq!(
+        back.access_token_expires,
+        Some(6_998),
+        "the expiry never later"
+    );
+    assert_eq!(
+        back.access_token_issued,
+        Some(6_402),
+        "the issue never earlier"
+    );
+
+    let local = Now::local(10_000);
+    let same = account.header.token_times_on_our_clock(&local);
+    assert_eq!(same.refresh_token_active, Some(6_000));
+    assert_eq!(
+        same.token_times_on_records_clock(&local).provider_errors,
+        vec![5_000]
+    );
+}

@@ -4,7 +4,8 @@
 //! An export is an age file whose plaintext is JSON `{"format": "keychain-export/1",
 //! "exported": RFC 3339, "accounts": [{"header": {...}, "secrets": {"password": "...", ...}}]}`
 //! ([`FORMAT`] names the version; a reader refuses any other). Headers are the records' own
-//! (ages and last use survive a restore). Access tokens are left out: they live minutes and a
+//! (ages and last use survive a restore), their token times on the exporting machine's clock
+//! (a shared keychain keeps them on the store's; an import converts them back). Access tokens are left out: they live minutes and a
 //! backup should hold no more than it must; the restored account fetches a new one. Only
 //! [`super::import`] with the matching identity reads it back.
 //!
@@ -57,6 +58,12 @@ pub fn export(
     let mut accounts: Vec<Account> = Vec::with_capacity(names.len());
     for name in names {
         accounts.push(kc.read(name)?.0);
+    }
+    // An export carries its token times on this machine's clock, as its `exported` stamp: a
+    // shared keychain's records keep them on the store's (read after the store answered).
+    let records = kc.records_clock();
+    for account in &mut accounts {
+        account.header = account.header.token_times_on_our_clock(&records);
     }
     let ciphertext = seal(&accounts, kc.now(), recipient)?;
     drop(accounts);

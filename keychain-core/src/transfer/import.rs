@@ -259,6 +259,11 @@ fn save(
         ));
     }
     let lock = kc.lock(&name)?;
+    // The file's token times are on this machine's clock (an export converts them); a shared
+    // keychain keeps them on the store's, heard by now (the read above asked it).
+    account.header = account
+        .header
+        .token_times_on_records_clock(&kc.records_clock());
     let expect = if replace { Expect::Any } else { Expect::Absent };
     let event = kc.fingerprints(
         &account,

@@ -18,13 +18,10 @@ pub(super) const STAMP_SPREAD: i64 = 10;
 
 /// The time the token rules of `kc` read: on a shared keychain the store's clock, as measured on
 /// this process's last answer from it; else (or before any answer) this machine's clock.
+/// Before any answer from the store our clock stands in for its: the records are still stamped
+/// on the store's clock (a stamp up to `STAMP_SPREAD` ahead is no clock gone wrong).
 pub(super) fn now(kc: &Keychain) -> Now {
-    let shared = kc.store().shared_space().is_some();
-    let mut now = Now::at(kc.clock().now(), reference::last().filter(|_| shared));
-    // Before any answer from the store our clock stands in for its: the records are still
-    // stamped on the store's clock (a stamp up to `STAMP_SPREAD` ahead is no clock gone wrong).
-    now.store_clock = shared;
-    now
+    kc.records_clock()
 }
 
 /// The time a shared keychain's fast path judges this machine's copy of a record at, and the

@@ -10,23 +10,10 @@ use crate::record::{Header, SecretField};
 use super::super::report::{REFRESH_IDLE_DAYS, REFRESH_WARN_DAYS};
 use super::{Finding, Severity};
 
-/// `h`'s token times on this machine's clock, judged as `login` judges them. A shared keychain's
-/// records keep them on the store's clock (`records`, see `login::records_now`); read against
-/// our own `now` they would be off by this machine's offset to the store (issue 19: a member 2
-/// minutes behind saw an error budget spent that `login` no longer counted, and a refresh
-/// token's idle days a day short at a day's turn). A local keychain's come back unchanged.
+/// `h`'s token times on this machine's clock, as `login` judges them (see
+/// [`Header::token_times_on_our_clock`]).
 pub(super) fn on_our_clock(h: &Header, records: &Now) -> Header {
-    let mut h = h.clone();
-    // The error budget's hour counts to the earliest reference time (as `login`): on our clock
-    // an error lasts as late as it can.
-    for t in &mut h.provider_errors {
-        *t = records.to_local_late(*t);
-    }
-    // Idle days are never counted short; a token's end never shown later than it is.
-    h.refresh_token_active = h.refresh_token_active.map(|t| records.to_local(t));
-    h.access_token_expires = h.access_token_expires.map(|t| records.to_local(t));
-    h.access_token_issued = h.access_token_issued.map(|t| records.to_local_late(t));
-    h
+    h.token_times_on_our_clock(records)
 }
 
 /// `h`'s findings at `records` (the clock its records keep their times on, read now; see
