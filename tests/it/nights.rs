@@ -178,28 +178,36 @@ fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_memb
         file("cs", &config.client_secret),
         file("totp", &config.totp_secret),
     );
-    on_time.ok(&[
-        "add",
-        "acct",
-        "--provider",
-        "exact-nl",
-        "--authorize-url",
-        emulator.base.join("api/oauth2/auth").unwrap().as_str(),
-        "--token-url",
-        emulator.base.join("api/oauth2/token").unwrap().as_str(),
-        "--client-id",
-        &config.client_id,
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--user",
-        &config.user,
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--client-secret-file",
-        cs.to_str().unwrap(),
-        "--totp-file",
-        totp.to_str().unwrap(),
-    ]);
+    let add_args = |name: &str| -> Vec<String> {
+        [
+            "add",
+            name,
+            "--provider",
+            "exact-nl",
+            "--authorize-url",
+            emulator.base.join("api/oauth2/auth").unwrap().as_str(),
+            "--token-url",
+            emulator.base.join("api/oauth2/token").unwrap().as_str(),
+            "--client-id",
+            &config.client_id,
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--user",
+            &config.user,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--client-secret-file",
+            cs.to_str().unwrap(),
+            "--totp-file",
+            totp.to_str().unwrap(),
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    on_time.ok(&add_args("acct")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
     // The logon stamps the refresh token's last use, on the store's clock.
     on_time.ok(&["login", "acct"]);
 
@@ -322,6 +330,45 @@ fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_memb
             ),
             (&serde_json::json!(26), &serde_json::json!(4)),
             "the audit report on the member {skew} s off: {row}"
+        );
+    }
+
+    // A refresh token typed in on the member behind (`set`, and `add` of a second account) is
+    // stamped on the store's clock: a minute before day 26 after it, the member on time still
+    // counts day 25 (stamped on the member's own clock it would be a day older).
+    let typed_in = later + 60;
+    let token = behind.kc.file("rt", "rt-typed-in-by-hand\n");
+    let token_arg = token.to_str().unwrap();
+    faked(
+        behind.std_cmd(),
+        &["set", "acct", "--refresh-token-file", token_arg],
+        typed_in,
+        -120,
+    );
+    let mut add_second = add_args("second");
+    add_second.extend(["--refresh-token-file".to_string(), token_arg.to_string()]);
+    faked(
+        behind.std_cmd(),
+        &add_second.iter().map(String::as_str).collect::<Vec<_>>(),
+        typed_in,
+        -120,
+    );
+    let status = json(faked(
+        on_time.std_cmd(),
+        &["--json", "status"],
+        typed_in + 26 * 86_400 - 60,
+        0,
+    ));
+    for name in ["acct", "second"] {
+        let row = status["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {status}"));
+        assert_eq!(
+            row["refresh_token_days_left"], 5,
+            "{name}'s refresh token typed in on the member behind, on the member on time: {status}"
         );
     }
 }

@@ -104,6 +104,12 @@ pub fn add(
     // The key is needed before the lock is taken, so a passphrase prompt never holds the lock.
     kc.identity()?;
     let lock = kc.lock(name)?;
+    // A refresh token given now was stamped on this machine's clock; a shared keychain keeps
+    // the stamp on the store's (heard by now: the lock asked it).
+    account.header.refresh_token_active = account
+        .header
+        .refresh_token_active
+        .map(|t| kc.records_clock().from_local(t));
     let expect = if options.replace {
         Expect::Any
     } else {

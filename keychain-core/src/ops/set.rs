@@ -75,6 +75,14 @@ pub fn set(
         account.header.user = user.clone();
     }
     read_secrets(&mut account, now)?;
+    if account.header.refresh_token_active != before.refresh_token_active {
+        // A refresh token given now was stamped on this machine's clock; a shared keychain
+        // keeps the stamp on the store's (heard by now: the lock and the read asked it).
+        account.header.refresh_token_active = account
+            .header
+            .refresh_token_active
+            .map(|t| kc.records_clock().from_local(t));
+    }
     forget_the_old_providers_credentials(&mut account, &before, options, now)?;
     let changed = changed_fields(&before, &account.header, options);
     if changed.is_empty() {
