@@ -333,6 +333,28 @@ fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_memb
         );
     }
 
+    // `show` and `list` give the token times on the machine's own clock, as `status` counts
+    // them: the member behind's are its offset earlier than the member on time's.
+    for args in [&["--json", "show", "acct"][..], &["--json", "list"]] {
+        let active = |skew: i64, m: &Machine| {
+            let v = json(faked(m.std_cmd(), args, later, skew));
+            let found = if v["accounts"].is_array() {
+                account(&v)
+            } else {
+                v.clone()
+            };
+            let text = found["refresh_token_active"].as_str().map(str::to_string);
+            let text = text.unwrap_or_else(|| panic!("{args:?}: no refresh_token_active: {v}"));
+            humantime::parse_rfc3339(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+        };
+        let (on, off) = (active(0, &on_time), active(-120, &behind));
+        let earlier = on.duration_since(off).map(|d| d.as_secs()).unwrap_or(0);
+        assert!(
+            (119..=123).contains(&earlier),
+            "{args:?}: the member behind shows the last use {earlier} s before the member on time"
+        );
+    }
+
     // A refresh token typed in on the member behind (`set`, and `add` of a second account) is
     // stamped on the store's clock: a minute before day 26 after it, the member on time still
     // counts day 25 (stamped on the member's own clock it would be a day older).

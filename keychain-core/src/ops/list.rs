@@ -7,6 +7,16 @@ use crate::keychain::{AccountList, Keychain};
 
 /// The headers of the accounts whose name `wanted` accepts; an unreadable record is set aside
 /// in [`AccountList::unreadable`], an entry that is not a record in [`AccountList::strays`].
+///
+/// A shared keychain's headers come with their token times on this machine's clock, as `status`
+/// shows them (see [`crate::record::Header::token_times_on_our_clock`]).
 pub fn list(kc: &Keychain, wanted: impl Fn(&str) -> bool) -> Result<AccountList> {
-    kc.list(wanted)
+    let mut list = kc.list(wanted)?;
+    let records = kc.records_clock();
+    if records.store_clock {
+        for header in &mut list.headers {
+            *header = header.token_times_on_our_clock(&records);
+        }
+    }
+    Ok(list)
 }

@@ -25,7 +25,7 @@ pub struct ShowOptions {
 /// What `show` found.
 pub enum Shown {
     /// The account, with the short fingerprint of every secret it holds (tokens included), as
-    /// of `now`.
+    /// of `now`; its token times on this machine's clock.
     Account {
         /// The account read.
         account: Box<Account>,
@@ -41,7 +41,7 @@ pub enum Shown {
 /// Shows the account `options.name`, or reveals one of its secrets.
 pub fn show(kc: &Keychain, options: &ShowOptions) -> Result<Shown> {
     let name = &options.name;
-    let (account, _) = kc.read(name)?;
+    let (mut account, _) = kc.read(name)?;
     if let Some(field) = options.reveal {
         let value = account
             .secret(field)
@@ -51,6 +51,9 @@ pub fn show(kc: &Keychain, options: &ShowOptions) -> Result<Shown> {
         return Ok(Shown::Secret(value.clone()));
     }
     let now = kc.now();
+    // Shown on this machine's clock, as `status` shows them: a shared keychain keeps its token
+    // times on the store's.
+    account.header = account.header.token_times_on_our_clock(&kc.records_clock());
     let fingerprints = fingerprints(kc, &account)?;
     Ok(Shown::Account {
         account: Box::new(account),

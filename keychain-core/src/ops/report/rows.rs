@@ -60,13 +60,13 @@ pub(super) fn days(since: i64, now: i64) -> i64 {
 pub(super) fn row(h: &Header, mine: &[&Line], now: i64) -> AccountRow {
     let age = |f: SecretField| h.secrets.get(&f).map(|i| days(i.changed, now));
     let refresh_token = h.secrets.get(&SecretField::RefreshToken).map(|info| {
-        let active = h.refresh_token_active.unwrap_or(info.changed);
-        // A shared record's last use is on the store's clock: read on ours (issue 19).
-        let idle = days(
-            h.refresh_token_active
-                .map_or(active, crate::ops::login::stored_time_on_our_clock_early),
-            now,
+        // A shared record's last use is on the store's clock: read, counted and shown on ours
+        // (issue 19), as `status`, `show` and `list` show it.
+        let active = h.refresh_token_active.map_or(
+            info.changed,
+            crate::ops::login::stored_time_on_our_clock_early,
         );
+        let idle = days(active, now);
         // Only a provider with an idle rule (Exact's 30 days) lets an unused token die.
         let idle_rule = h.provider.kind.provider().refresh_token_idle_days();
         RefreshInfo {
