@@ -7,7 +7,11 @@
 //! counter), its copy of the record (`shared-copy/NAME.kcr`, kept only after the record checked
 //! out), and its copy of the group key (`group.key`, checked against the pin). The record's MAC
 //! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
-//! and it is decrypted; its access token must be valid for the margin asked. Sent before all
+//! and it is decrypted; its access token must be valid for the margin asked. Neither opening
+//! needs an X25519 agreement once a login did it before: the group key comes from its sealed
+//! local copy (`members::sealed`, checked against the pin as `group.key` is) and the record's
+//! age file key from a sealed cache beside the record's copy (`file_key_cache`, which decides
+//! nothing: age checks the record with it, and a failure is tried again without it). Sent before all
 //! that, and answered while it runs, the witness every sync reads: the store must still hold
 //! the copy's last event ([`witness_copy_end`]; used only if the copy still ends there under
 //! the lock). Beside it, not after it, the write: the `login` event at the position right
