@@ -15,8 +15,14 @@
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
 #      (goal: 0). The emulator's clock and keychain's (libfaketime) move 600 s per expiry.
+# In turn, part 1 also times the cached login inside the clock margin (`--min-valid 300`: the
+# token has less than that plus `clock::reference::MAX_OFFSET` left on this machine's clock, so
+# the fast path judges it on the store's clock and waits for the witness's answer first).
+# KEYCHAIN_BENCH_RT=1 runs OpenBao and part 1's timed commands at real-time priority (chrt -f 20,
+# as root): on a machine shared with nice'd work this is as near a quiet machine as it gets.
 # Needs hyperfine, curl, python3, libfaketime and OpenBao (sh ../shared/openbao/install.sh).
-#   [KEYCHAIN_BENCH_BEFORE=BINARY] benches/openbao.sh [PROCESSES] [EXPIRIES]      (default 32 200)
+#   [KEYCHAIN_BENCH_BEFORE=BINARY] [KEYCHAIN_BENCH_RT=1] benches/openbao.sh [PROCESSES] [EXPIRIES]
+#   (default 32 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 processes=${1:-32} expiries=${2:-200}
@@ -34,6 +40,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port=$(free_port)
 bao_pid=$(PORT=$port BASE=$work/bao TOKEN=root-of-a-bench-server ../shared/openbao/start.sh 2>/dev/null | tail -n1)
 export BAO_ADDR=http://127.0.0.1:$port
+rt=()
+if [ -n "${KEYCHAIN_BENCH_RT:-}" ]; then
+  chrt -a -f -p 20 "$bao_pid" >/dev/null && rt=(chrt -f 20) ||
+    echo "KEYCHAIN_BENCH_RT: chrt failed (root needed); timing at normal priority" >&2
+fi
 admin() { BAO_TOKEN=root-of-a-bench-server bao "$@"; }
 mount=keychain prefix=acme
 admin secrets enable -path=$mount -version=2 kv >/dev/null
@@ -94,7 +105,7 @@ HOME=$work/home bao kv get -mount=$mount "$prefix/records/$record" >/dev/null ||
 before=()
 [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ] &&
   before=(--command-name "keychain login (OpenBao store, KEYCHAIN_BENCH_BEFORE)" "$KEYCHAIN_BENCH_BEFORE --dir $work/shared login cached")
-HOME=$work/home hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
+HOME=$work/home "${rt[@]}" hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
   --command-name "keychain login (OpenBao store)" "$bin --dir $work/shared login cached" \
   --command-name "keychain login (local store)" "$bin --dir $work/local login cached" \
   --command-name "bao kv get (same record)" "bao kv get -mount=$mount $prefix/records/$record" \
@@ -118,7 +129,7 @@ echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The floor: one KV v2 write (check-and-set, a new key each time, a body the size of an event)
 # and one read of it, each on a new connection as a keychain process makes them, timed inside
 # one python3 process (no process start), with the same token as `bao kv get` above.
-python3 - "$BAO_ADDR" "$work/home/.vault-token" "$mount" "$prefix" "$work/h.json" <<'PY'
+"${rt[@]}" python3 - "$BAO_ADDR" "$work/home/.vault-token" "$mount" "$prefix" "$work/h.json" <<'PY'
 import http.client, json, statistics, sys, time, urllib.parse
 addr, token_file, mount, prefix, results = sys.argv[1:]
 url = urllib.parse.urlsplit(addr)
@@ -144,13 +155,17 @@ PY
 # Figures that a loaded machine moves less: each login's CPU time (user+sys of the process and
 # its threads, from wait4) and wall time, the commands taken in turn within each round (so that
 # a load that comes and goes falls on all of them alike), medians of 200 rounds.
-python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
+"${rt[@]}" python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
 import os, statistics, subprocess, sys, time
 work, bin, before = sys.argv[1:]
+margin = ["--min-valid", "300"]
 commands = [("OpenBao store", [bin, "--dir", f"{work}/shared", "login", "cached"]),
-            ("local store", [bin, "--dir", f"{work}/local", "login", "cached"])]
+            ("local store", [bin, "--dir", f"{work}/local", "login", "cached"]),
+            ("OpenBao store, in the clock margin", [bin, "--dir", f"{work}/shared", "login", "cached"] + margin)]
 if before:
     commands.append(("OpenBao store, before", [before, "--dir", f"{work}/shared", "login", "cached"]))
+    commands.append(("OpenBao store, in the clock margin, before",
+                     [before, "--dir", f"{work}/shared", "login", "cached"] + margin))
 cpu = {name: [] for name, _ in commands}
 wall = {name: [] for name, _ in commands}
 devnull = os.open(os.devnull, os.O_RDWR)
