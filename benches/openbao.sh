@@ -15,8 +15,16 @@
 #      simultaneous `keychain login` each, on one Exact account whose token has just expired,
 #      EXPIRIES times, against the emulator: token requests (goal: = expiries) and failures
 #      (goal: 0). The emulator's clock and keychain's (libfaketime) move 600 s per expiry.
+# In turn, part 1 also times the cached login inside the clock margin (`--min-valid 300`: the
+# token has less than that plus `clock::reference::MAX_OFFSET` left on this machine's clock, so
+# the fast path judges it on the store's clock and waits for the witness's answer first).
+# KEYCHAIN_BENCH_RT=1 runs OpenBao and part 1's timed commands at real-time priority (chrt -f 20,
+# as root): on a machine shared with nice'd work this is as near a quiet machine as it gets
+# (`bao kv get` then runs through `chrt -o 0`: the Go CLI at real-time priority fails on two
+# cores, and chrt's exec is counted in its figure, not in keychain's).
 # Needs hyperfine, curl, python3, libfaketime and OpenBao (sh ../shared/openbao/install.sh).
-#   [KEYCHAIN_BENCH_BEFORE=BINARY] benches/openbao.sh [PROCESSES] [EXPIRIES]      (default 32 200)
+#   [KEYCHAIN_BENCH_BEFORE=BINARY] [KEYCHAIN_BENCH_RT=1] benches/openbao.sh [PROCESSES] [EXPIRIES]
+#   (default 32 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 processes=${1:-32} expiries=${2:-200}
@@ -25,6 +33,13 @@ command -v hyperfine >/dev/null || { echo "hyperfine not found" >&2; exit 1; }
 cargo build --release --quiet --bin keychain --example exact_emulator --example openbao_stampede
 bin=$PWD/target/release/keychain
 work=$(mktemp -d)
+# Both builds are timed from plain copies in $work: executing the file cargo's linker wrote cost
+# 0.4-0.7 ms more CPU per call here than executing a copy of it (same bytes, measured in turn),
+# which would favour whichever side KEYCHAIN_BENCH_BEFORE is (usually a copy).
+cp "$bin" "$work/keychain" && bin=$work/keychain
+if [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ]; then
+  cp "$KEYCHAIN_BENCH_BEFORE" "$work/keychain-before" && KEYCHAIN_BENCH_BEFORE=$work/keychain-before
+fi
 emu_pid= bao_pid=
 trap '[ -n "$emu_pid" ] && kill $emu_pid; [ -n "$bao_pid" ] && kill $bao_pid; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -34,6 +49,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port=$(free_port)
 bao_pid=$(PORT=$port BASE=$work/bao TOKEN=root-of-a-bench-server ../shared/openbao/start.sh 2>/dev/null | tail -n1)
 export BAO_ADDR=http://127.0.0.1:$port
+rt=()
+if [ -n "${KEYCHAIN_BENCH_RT:-}" ]; then
+  chrt -a -f -p 20 "$bao_pid" >/dev/null && rt=(chrt -f 20) ||
+    echo "KEYCHAIN_BENCH_RT: chrt failed (root needed); timing at normal priority" >&2
+fi
 admin() { BAO_TOKEN=root-of-a-bench-server bao "$@"; }
 mount=keychain prefix=acme
 admin secrets enable -path=$mount -version=2 kv >/dev/null
@@ -94,10 +114,10 @@ HOME=$work/home bao kv get -mount=$mount "$prefix/records/$record" >/dev/null ||
 before=()
 [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ] &&
   before=(--command-name "keychain login (OpenBao store, KEYCHAIN_BENCH_BEFORE)" "$KEYCHAIN_BENCH_BEFORE --dir $work/shared login cached")
-HOME=$work/home hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
+HOME=$work/home "${rt[@]}" hyperfine -N --warmup 20 --min-runs 300 --export-json "$work/h.json" \
   --command-name "keychain login (OpenBao store)" "$bin --dir $work/shared login cached" \
   --command-name "keychain login (local store)" "$bin --dir $work/local login cached" \
-  --command-name "bao kv get (same record)" "bao kv get -mount=$mount $prefix/records/$record" \
+  --command-name "bao kv get (same record)" "${rt:+chrt -o 0 }bao kv get -mount=$mount $prefix/records/$record" \
   "${before[@]}" >/dev/null 2>&1
 python3 - "$work/h.json" <<'PY'
 import json, sys
@@ -118,7 +138,7 @@ echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The floor: one KV v2 write (check-and-set, a new key each time, a body the size of an event)
 # and one read of it, each on a new connection as a keychain process makes them, timed inside
 # one python3 process (no process start), with the same token as `bao kv get` above.
-python3 - "$BAO_ADDR" "$work/home/.vault-token" "$mount" "$prefix" "$work/h.json" <<'PY'
+"${rt[@]}" python3 - "$BAO_ADDR" "$work/home/.vault-token" "$mount" "$prefix" "$work/h.json" <<'PY'
 import http.client, json, statistics, sys, time, urllib.parse
 addr, token_file, mount, prefix, results = sys.argv[1:]
 url = urllib.parse.urlsplit(addr)
@@ -144,13 +164,17 @@ PY
 # Figures that a loaded machine moves less: each login's CPU time (user+sys of the process and
 # its threads, from wait4) and wall time, the commands taken in turn within each round (so that
 # a load that comes and goes falls on all of them alike), medians of 200 rounds.
-python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
+"${rt[@]}" python3 - "$work" "$bin" "${KEYCHAIN_BENCH_BEFORE:-}" <<'PY'
 import os, statistics, subprocess, sys, time
 work, bin, before = sys.argv[1:]
+margin = ["--min-valid", "300"]
 commands = [("OpenBao store", [bin, "--dir", f"{work}/shared", "login", "cached"]),
-            ("local store", [bin, "--dir", f"{work}/local", "login", "cached"])]
+            ("local store", [bin, "--dir", f"{work}/local", "login", "cached"]),
+            ("OpenBao store, in the clock margin", [bin, "--dir", f"{work}/shared", "login", "cached"] + margin)]
 if before:
     commands.append(("OpenBao store, before", [before, "--dir", f"{work}/shared", "login", "cached"]))
+    commands.append(("OpenBao store, in the clock margin, before",
+                     [before, "--dir", f"{work}/shared", "login", "cached"] + margin))
 cpu = {name: [] for name, _ in commands}
 wall = {name: [] for name, _ in commands}
 devnull = os.open(os.devnull, os.O_RDWR)

@@ -114,6 +114,52 @@ fn a_cached_token_inside_the_clock_margin_is_served_by_the_fast_path_all_the_sam
     assert!(starts_with_witness_and_write(&made), "{made:#?}");
 }
 
+/// The fast path opens the group key from its sealed local copy (`members::sealed`: no X25519
+/// agreement), which the login before it wrote. Pinned by taking `group.key` away: the next
+/// cached login still makes its two requests. Before the sealed copy the fast path needed
+/// `group.key`, gave up without it and left the login to the normal path (which reads the group
+/// key from the store again): five requests more.
+#[test]
+fn a_cached_login_opens_the_group_key_from_its_sealed_copy() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let kc = with_cached_token(&bao, &mount);
+    assert_eq!(kc.ok(&["login", "acme"]).trim(), "at-cached");
+    assert_eq!(kc.ok(&["login", "acme"]).trim(), "at-cached");
+    assert!(kc.dir.join("group.key.sealed").exists());
+    std::fs::remove_file(kc.dir.join("group.key")).unwrap();
+    let before = requests(&bao).len();
+    assert_eq!(kc.ok(&["login", "acme"]).trim(), "at-cached");
+    let made = requests(&bao)[before..].to_vec();
+    assert_eq!(made.len(), CACHED_LOGIN_REQUESTS, "{made:#?}");
+    assert!(starts_with_witness_and_write(&made), "{made:#?}");
+}
+
+/// The fast path opens the record's copy with its age file key kept sealed beside it
+/// (`shared-copy/NAME.kcr.file-key`, `keychain::file_key_cache`: no X25519 agreement), written by
+/// the login before. The cache decides nothing: a cache that is not one (planted, damaged) is
+/// ignored, the token is served all the same with the same two requests, and the cache is
+/// written again.
+#[test]
+fn a_cached_login_keeps_the_record_copys_file_key_sealed_beside_it() {
+    let bao = Bao::start();
+    let mount = bao.new_mount();
+    let kc = with_cached_token(&bao, &mount);
+    let cache = kc.dir.join("shared-copy").join("acme.kcr.file-key");
+    let magic = b"keychain-file-key-cache/1\n";
+    one_cached_login(&bao, &kc);
+    assert!(std::fs::read(&cache).unwrap().starts_with(magic));
+    std::fs::write(
+        &cache,
+        b"keychain-file-key-cache/1\nnot sealed by this machine",
+    )
+    .unwrap();
+    let made = one_cached_login(&bao, &kc);
+    assert_eq!(made.len(), CACHED_LOGIN_REQUESTS, "{made:#?}");
+    let kept = std::fs::read(&cache).unwrap();
+    assert!(kept.starts_with(magic) && !kept.ends_with(b"this machine"));
+}
+
 /// When another machine appended to the trail since this machine's last login, the fast path's
 /// write finds its position taken: it writes nothing more there and the normal path runs (sync,
 /// the record from the store) and logs its own event after the other machine's. Two requests

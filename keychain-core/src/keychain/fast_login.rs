@@ -7,7 +7,11 @@
 //! counter), its copy of the record (`shared-copy/NAME.kcr`, kept only after the record checked
 //! out), and its copy of the group key (`group.key`, checked against the pin). The record's MAC
 //! is checked under that key, its counter compared with the copy's as [`Keychain::read`] does,
-//! and it is decrypted; its access token must be valid for the margin asked. Sent before all
+//! and it is decrypted; its access token must be valid for the margin asked. Neither opening
+//! needs an X25519 agreement once a login did it before: the group key comes from its sealed
+//! local copy (`members::sealed`, checked against the pin as `group.key` is) and the record's
+//! age file key from a sealed cache beside the record's copy (`file_key_cache`, which decides
+//! nothing: age checks the record with it, and a failure is tried again without it). Sent before all
 //! that, and answered while it runs, the witness every sync reads: the store must still hold
 //! the copy's last event ([`witness_copy_end`]; used only if the copy still ends there under
 //! the lock). Beside it, not after it, the write: the `login` event at the position right
@@ -86,34 +90,59 @@ impl Keychain {
         // hint, tried first: see `X25519Opener`; what opens is exactly what age would open).
         let opener =
             crate::crypto::X25519Opener::with_public_hint(identity, &self.config.recipient);
-        let (_, key) = crate::members::cache::load(&self.dir, &opener, &pin, generation)?;
+        // The pinned key from its sealed local copy (no X25519 agreement), else from
+        // `group.key`: the same key either way, checked against the pin (`members::sealed`).
+        let key = crate::members::sealed::load_pinned(&self.dir, &opener, &pin, generation)?;
         // Only the pinned generation's key: the copy's tail must be of that generation.
         let secrets: Vec<_> = (0..generation)
             .map(|_| None)
             .chain(std::iter::once(Some(key.audit_secret())))
             .collect();
+        let file_keys = super::file_key_cache::FileKeyCache::load_file(
+            self.dir
+                .join(crate::store::openbao::store::COPY_DIR)
+                .join(format!("{name}{FILE_KEY_SUFFIX}")),
+            &opener,
+        );
         let log = SharedLog::new(shared.kv.clone(), &self.dir, &secrets, self.clock.clone())
             .waiting_at_most(self.settings.lock_timeout);
-        log.append_after_copy(event, generation, witness, |logged| {
-            let bytes = self.store.last_seen(name)?;
-            // The current generation's MAC only: no vouched bytes, no retired generation.
-            record_auth::verify(&bytes, name, &key, generation).ok()?;
-            let account = record::open(&bytes, name, &opener).ok()?;
-            // As `open_checked`: a record below the highest counter logged is not used.
-            if logged.is_some_and(|logged| account.header.writes < logged) {
-                return None;
-            }
-            // `pick` reads the store's clock once this process has heard it, and before that
-            // its own with a wider margin (`ops::login::cache::for_copy`): a token it turns
-            // down before the witness answered is asked about once more after (the same
-            // decision the normal path's read would make on the store's clock), instead of
-            // leaving a token within the margin to the normal path's five requests.
-            pick(&account).or_else(|| {
-                witness.passed();
-                pick(&account)
+        let served = log
+            .append_after_copy(event, generation, witness, |logged| {
+                let bytes = self.store.last_seen(name)?;
+                // The current generation's MAC only: no vouched bytes, no retired generation.
+                record_auth::verify(&bytes, name, &key, generation).ok()?;
+                // The record's age file key from its sealed cache beside the copy when the copy's
+                // stanzas are the ones it was kept for (no X25519 agreement), else unwrapped as
+                // before; age then opens and checks the record with it exactly as without the cache
+                // (header MAC, payload, header hash, name), and a failure with a cached key is tried
+                // again without it (`file_key_cache`): the cache never decides what opens.
+                let account = file_keys
+                    .open(&opener, name, |identity| {
+                        record::open(&bytes, name, identity)
+                    })
+                    .ok()?;
+                // As `open_checked`: a record below the highest counter logged is not used.
+                if logged.is_some_and(|logged| account.header.writes < logged) {
+                    return None;
+                }
+                // `pick` reads the store's clock once this process has heard it, and before that
+                // its own with a wider margin (`ops::login::cache::for_copy`): a token it turns
+                // down before the witness answered is asked about once more after (the same
+                // decision the normal path's read would make on the store's clock), instead of
+                // leaving a token within the margin to the normal path's five requests.
+                pick(&account).or_else(|| {
+                    witness.passed();
+                    pick(&account)
+                })
             })
-        })
-        .ok()
-        .flatten()
+            .ok()
+            .flatten();
+        // Written only when the record's stanzas changed since (after a write of the record):
+        // after the decision, and best effort (a cache not written costs one agreement).
+        file_keys.save();
+        served
     }
 }
+
+/// Beside `shared-copy/NAME.kcr`, the sealed cache of that copy's file key.
+const FILE_KEY_SUFFIX: &str = ".kcr.file-key";

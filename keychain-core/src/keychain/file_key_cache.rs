@@ -77,7 +77,14 @@ impl FileKeyCache {
     /// The cache of the keychain in `dir` under `opener`'s identity; empty when there is none
     /// or it does not unseal (it is then written again by [`FileKeyCache::save`]).
     pub(crate) fn load(dir: &Path, opener: &X25519Opener) -> Self {
-        let path = dir.join(FILE_NAME);
+        Self::load_file(dir.join(FILE_NAME), opener)
+    }
+
+    /// A cache kept in the file `path` instead of the keychain folder's [`FILE_NAME`]: the
+    /// fast path of a cached `login` on a shared keychain keeps one per copy of a record
+    /// (`keychain::fast_login`), so that opening one record reads and writes one entry, never
+    /// the whole keychain's.
+    pub(crate) fn load_file(path: PathBuf, opener: &X25519Opener) -> Self {
         let root = opener.derive_key(LABEL_ROOT);
         let loaded = crate::fsutil::read_regular(&path, MAX_FILE)
             .ok()

@@ -49,6 +49,18 @@ impl GroupKey {
         GroupKey(SecretBox::new(Box::new(*key.0.expose_secret())))
     }
 
+    /// The key whose 32 bytes are `secret`, for [`super::sealed`]'s local copy (which checks
+    /// it against the pin before use).
+    pub(super) fn from_secret(secret: &[u8; 32]) -> Self {
+        GroupKey(SecretBox::new(Box::new(*secret)))
+    }
+
+    /// The key's bytes, for [`super::sealed`] to seal to this machine's identity (never written
+    /// anywhere in the clear).
+    pub(super) fn secret(&self) -> &[u8; 32] {
+        self.0.expose_secret()
+    }
+
     /// A public name of this key (a one-way hash): what a member pins to notice a replaced key.
     pub fn id(&self) -> String {
         let mut hasher = Sha256::new();

@@ -44,6 +44,7 @@ mod keys;
 pub mod list;
 pub mod pin;
 pub mod record_auth;
+pub mod sealed;
 
 use std::path::Path;
 
