@@ -92,4 +92,12 @@ for label, binary in (("", after), ("before: ", before)):
 verdict = "met" if worst <= 1.1 else "NOT MET"
 print(f"  worst ratio (wall or CPU) {worst:.2f}x: goal <= 1.1x {verdict}")
 PY
+# The same pairs in turn (long and new alternately, benches/interleaved.py): the hyperfine run
+# above times each command as one block, and a block's place in the run moves its figure (a
+# cached `login` showed 1.23x there with fewer instructions on the long log than on the new).
+echo "== per call, in turn: long and new alternately, $runs each (goal: long / new <= 1.1x)"
+for c in "${cmds[@]}"; do
+  python3 benches/interleaved.py "$runs" "$c: long / new" "$bin --dir $work/long $c" \
+    "$bin --dir $work/new $c"
+done
 echo "  load when done: $(uptime | sed 's/.*load average: //')"
