@@ -162,7 +162,7 @@ fn decide(kc: &Keychain, name: &str, min_idle: i64) -> Result<Option<Refreshed>>
     // A shared record's last use is on the store's clock: on ours, never counted short (issue 19).
     let active = h
         .refresh_token_active
-        .map_or(active, |t| super::login::records_now(kc).to_local(t));
+        .map_or(active, |t| kc.records_clock().to_local(t));
     let idle = kc.now().saturating_sub(active).max(0);
     if idle < min_idle {
         return Ok(Some(Refreshed::NotIdle {

@@ -180,12 +180,6 @@ pub fn stored_time_on_our_clock(kc: &Keychain, t: i64) -> i64 {
     cache::now(kc).to_local_late(t)
 }
 
-/// The clock `kc`'s records keep their token times on, read now: a shared keychain's is the
-/// store's (see `cache::now`). For a check that judges those times as `login` does (`status`).
-pub fn records_now(kc: &Keychain) -> crate::clock::reference::Now {
-    cache::now(kc)
-}
-
 /// A time a record keeps on the store's clock (a refresh token's last use) on this machine's
 /// clock, as early as it can be, for a count that must not come out short (its idle days), where
 /// the keychain is not at hand (the audit report's rows). It uses the offset this process heard

@@ -173,7 +173,7 @@ pub fn check(
         match kc.peek(&name) {
             Ok(header) => {
                 // Read after the store answered: a shared keychain's offset to it is known.
-                let records = super::login::records_now(kc);
+                let records = kc.records_clock();
                 accounts::account_findings(&header, &records, &mut findings);
                 // Shown on this machine's clock, as `now` (the front end's days left).
                 accounts.push(accounts::on_our_clock(&header, &records));
