@@ -604,16 +604,21 @@ fn schedule(plan: &Plan) -> Vec<(u32, Fault)> {
 }
 
 /// Fault windows: (target, from, to) in absolute minutes.
+///
+/// A provider fault lasts its minutes on the provider's clock from the moment it is injected,
+/// which is a part of a minute after its minute began: it can still answer the first jobs of the
+/// minute after its last (seen in CI: 4 jobs at the first minute after a 3-minute 503 burst got
+/// 503). That minute is inside the window too.
 fn windows(schedule: &[(u32, Fault)]) -> Vec<(Target, u32, u32)> {
     let mut w = Vec::new();
     for &(t, f) in schedule {
         match f {
-            Fault::Burst5xx => w.push((Target::Provider(Provider::E1), t, t + 3)),
-            Fault::Burst429 => w.push((Target::Provider(Provider::E1), t, t + 5)),
-            Fault::Outage => w.push((Target::Provider(Provider::E1), t, t + 60)),
-            Fault::LlngBurst5xx => w.push((Target::Provider(Provider::Llng), t, t + 3)),
-            Fault::LlngBurst429 => w.push((Target::Provider(Provider::Llng), t, t + 5)),
-            Fault::LlngOutage => w.push((Target::Provider(Provider::Llng), t, t + 60)),
+            Fault::Burst5xx => w.push((Target::Provider(Provider::E1), t, t + 4)),
+            Fault::Burst429 => w.push((Target::Provider(Provider::E1), t, t + 6)),
+            Fault::Outage => w.push((Target::Provider(Provider::E1), t, t + 61)),
+            Fault::LlngBurst5xx => w.push((Target::Provider(Provider::Llng), t, t + 4)),
+            Fault::LlngBurst429 => w.push((Target::Provider(Provider::Llng), t, t + 6)),
+            Fault::LlngOutage => w.push((Target::Provider(Provider::Llng), t, t + 61)),
             Fault::OpenBaoStop => w.push((Target::OpenBao, t, t + 10)),
             Fault::PasswordChanged => w.push((Target::Account(PASSWORD), t, t + 120)),
             _ => {}
