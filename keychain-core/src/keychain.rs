@@ -83,6 +83,10 @@ pub struct Keychain {
     /// The member list as checked at first use, replaced by `member add` and `rm`.
     members: RefCell<Option<Opened>>,
     identity: OnceCell<Identity>,
+    /// The identity's read from the Secret Service, started ahead of its first use
+    /// ([`Keychain::start_identity`]).
+    #[cfg(target_os = "linux")]
+    identity_reading: RefCell<Option<keystore::os::Reading>>,
     config_checked: OnceCell<()>,
     /// Every account's last logged write counter, when a command that opens every record asked
     /// for them at once ([`Keychain::load_counters`]).
@@ -182,6 +186,8 @@ impl Keychain {
             shared_log: OnceCell::new(),
             members: RefCell::new(None),
             identity: OnceCell::new(),
+            #[cfg(target_os = "linux")]
+            identity_reading: RefCell::new(None),
             config_checked: OnceCell::new(),
             counters: OnceCell::new(),
             peeked: RefCell::default(),
@@ -324,10 +330,46 @@ impl Keychain {
         now
     }
 
+    /// Starts getting the identity now, where that only reads (the `unlock` cache, or the
+    /// Secret Service's read on its own thread: see [`keystore::start_load`]), so that its
+    /// round trips to the bus overlap what this process reads before it needs the key. The
+    /// first [`Keychain::identity`] takes the answer; every other way in is left to it.
+    pub fn start_identity(&self) {
+        if self.identity.get().is_some() {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if self.identity_reading.borrow().is_some() {
+            return;
+        }
+        match keystore::start_load(&self.dir, &self.config, &self.settings) {
+            keystore::Started::Ready(identity) => {
+                let _ = self.identity.set(identity);
+            }
+            #[cfg(target_os = "linux")]
+            keystore::Started::Reading(reading) => {
+                *self.identity_reading.borrow_mut() = Some(reading);
+            }
+            keystore::Started::Later => {}
+        }
+    }
+
     /// The identity, fetched from the key store at first use.
     pub fn identity(&self) -> Result<&Identity> {
         if let Some(identity) = self.identity.get() {
             return Ok(identity);
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(reading) = self.identity_reading.borrow_mut().take()
+            && let Some(answer) = {
+                // The audit line that follows a read needs the actor's name, an NSS lookup:
+                // made while the Secret Service answers rather than after.
+                crate::whoami::whoami();
+                keystore::finish_load(reading, &self.config.recipient)
+            }
+        {
+            let identity = answer?;
+            return Ok(self.identity.get_or_init(|| identity));
         }
         let mut derived = None;
         let loaded =
@@ -385,6 +427,9 @@ impl Keychain {
     pub fn read(&self, name: &(impl AsAccountName + ?Sized)) -> Result<(Account, Revision)> {
         let name = name.account_name().map_err(StoreError::from)?;
         let name = name.as_str();
+        // Opening the record takes the identity: its read from a Secret Service overlaps the
+        // reads of the log and the record below.
+        self.start_identity();
         // The log first, the record second: see the module documentation. A local log is
         // only snapshotted here and authenticated below, once the record exists.
         let logged = self.logged_before_read(name)?;

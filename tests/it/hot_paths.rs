@@ -240,6 +240,47 @@ fn the_identity_read_sends_open_session_and_search_items_together() {
     );
 }
 
+/// Issue 24: the identity's read from the Secret Service starts before the record is read, on
+/// a thread of its own, so that its round trips to the bus overlap the reads of the log and the
+/// record; with `unlock` in effect no thread is started at all (the kernel keyring answers at
+/// once). Seen with strace in the client, in the main thread's own order.
+#[test]
+fn the_secret_service_read_starts_before_the_record_is_read() {
+    require_secret_service();
+    let kc = Kc::new();
+    kc.ok(&["init"]);
+    kc.add_account("acme");
+    let reveal = ["show", "acme", "--reveal", "password"];
+    let lines = strace(&kc, "clone,clone3,openat", &reveal);
+    let record = lines
+        .iter()
+        .position(|l| l.contains("openat(") && l.contains("accounts/acme.kcr"))
+        .unwrap_or_else(|| panic!("the record was never opened:\n{}", lines.join("\n")));
+    let spawned = lines
+        .iter()
+        .position(|l| l.contains("clone"))
+        .unwrap_or_else(|| panic!("no thread was started:\n{}", lines.join("\n")));
+    assert!(
+        spawned < record,
+        "the Secret Service read started only after the record was read:\n{}",
+        lines.join("\n")
+    );
+    kc.ok(&["unlock", "--for", "5m"]);
+    let unlocked = strace(&kc, "clone,clone3,openat", &reveal);
+    kc.ok(&["lock"]);
+    let _ = keychain::keystore::os::delete_entry(&kc.dir);
+    assert!(
+        unlocked.iter().any(|l| l.contains("accounts/acme.kcr")),
+        "the record was never opened with unlock:\n{}",
+        unlocked.join("\n")
+    );
+    assert!(
+        !unlocked.iter().any(|l| l.contains("clone")),
+        "a thread was started although the unlock cache held the identity:\n{}",
+        unlocked.join("\n")
+    );
+}
+
 #[test]
 fn many_records_open_in_parallel_each_with_its_own_result_in_order() {
     let kc = Kc::with_file_store();

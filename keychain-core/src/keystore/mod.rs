@@ -176,6 +176,65 @@ pub fn load_identity_noting<'a>(
     Ok(identity)
 }
 
+/// What [`start_load`] did about the identity ahead of its first use.
+pub enum Started {
+    /// The identity, at once: from the `unlock` cache, checked as [`load_identity`] checks it.
+    Ready(Identity),
+    /// Its read from the Secret Service, under way on a thread of its own; [`finish_load`]
+    /// takes it.
+    #[cfg(target_os = "linux")]
+    Reading(os::Reading),
+    /// Nothing: the ordinary [`load_identity`] at first use decides (another key store, an
+    /// identity credential, a key derived from a passphrase file, another platform).
+    Later,
+}
+
+/// Starts getting the identity before it is needed, where that only reads: the `unlock` cache
+/// at once, or the Secret Service's read on a thread (its three round trips to the bus then
+/// overlap the caller's reads of the log and the record). Only for the `os` store without an
+/// identity credential: every other way in (a derivation, which is logged; a prompt) is left to
+/// [`load_identity`], in its place and order.
+pub fn start_load<'a>(dir: &Path, config: impl Into<Expected<'a>>, settings: &Settings) -> Started {
+    let config = config.into();
+    if settings.identity_credential.is_some() || config.key_store != KeyStoreKind::Os {
+        return Started::Later;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        match kernel::cached_with_expiry(dir) {
+            Ok(Some(cached)) if cached.is_for(config.recipient) => Started::Ready(cached.identity),
+            Ok(_) => {
+                Started::Reading(os::OsKeyStore::new(dir, settings.keyring_timeout).start_read())
+            }
+            // The ordinary load reports it, in its place.
+            Err(_) => Started::Later,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        Started::Later
+    }
+}
+
+/// The identity [`start_load`]'s read gave, checked against the configured public key as
+/// [`load_identity`] checks it; `None` when only [`load_identity`] can tell (a locked entry).
+#[cfg(target_os = "linux")]
+pub fn finish_load(
+    reading: os::Reading,
+    recipient: &str,
+) -> Option<Result<Identity, KeyStoreError>> {
+    Some(reading.finish()?.and_then(|identity| {
+        if identity.to_public().to_string() == recipient {
+            Ok(identity)
+        } else {
+            Err(KeyStoreError::WrongIdentity {
+                store: KeyStoreKind::Os,
+            })
+        }
+    }))
+}
+
 /// Whether a job could open the keychain, when that is known without a KDF: the identity
 /// credential systemd handed over, or the key derived earlier from the same passphrase file and
 /// identity file. `None`: only asking the key store itself can tell. Never the `unlock` cache,

@@ -163,36 +163,111 @@ impl KeyStore for OsKeyStore {
 
     fn load(&self) -> Result<Identity, KeyStoreError> {
         let user = self.entry_user.clone();
-        let entry_name = format!("{SERVICE} / {user}");
-        let text = with_timeout(STORE_NAME, self.timeout, move || read_secret(&user)).map_err(
-            |e| match e {
-                KeyStoreError::NoEntry { store, .. } => KeyStoreError::NoEntry {
-                    store,
-                    entry: entry_name.clone(),
-                },
-                other => other,
-            },
-        )?;
-        parse_identity(text.expose_secret().trim()).ok_or(KeyStoreError::Failed {
-            store: STORE_NAME,
-            reason: format!("the entry '{entry_name}' does not hold an age identity"),
+        with_timeout(STORE_NAME, self.timeout, move || {
+            read_identity(&user, Unlock::Ask)?.ok_or(KeyStoreError::SecretServiceLocked)
         })
     }
 }
 
+impl OsKeyStore {
+    /// Starts reading the identity on a thread of its own, to be taken with
+    /// [`Reading::finish`] where it is first needed: the Secret Service's round trips then
+    /// overlap whatever the caller reads in the meantime. This read never unlocks a locked
+    /// entry (that may show a prompt, and the caller may never need the identity): a locked
+    /// one is left to [`KeyStore::load`].
+    #[cfg(target_os = "linux")]
+    pub fn start_read(&self) -> Reading {
+        let user = self.entry_user.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let started = std::time::Instant::now();
+        let spawned = std::thread::Builder::new()
+            .name("keyring-call".into())
+            .spawn(move || {
+                let _ = tx.send(read_identity(&user, Unlock::No));
+            });
+        Reading {
+            answer: spawned.ok().map(|_| rx),
+            started,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// The identity's read from the Secret Service, under way since [`OsKeyStore::start_read`].
+#[cfg(target_os = "linux")]
+pub struct Reading {
+    /// `None`: no thread could be started; the ordinary load will say why.
+    answer: Option<std::sync::mpsc::Receiver<Result<Option<Identity>, KeyStoreError>>>,
+    started: std::time::Instant,
+    timeout: Duration,
+}
+
+#[cfg(target_os = "linux")]
+impl Reading {
+    /// Its answer, within the store's timeout counted from the start (as
+    /// [`with_timeout`] counts it): `None` when only the ordinary [`KeyStore::load`] can tell
+    /// (the entry is locked, or no thread ran), so that nothing is decided here that the
+    /// ordinary load would decide otherwise.
+    pub fn finish(self) -> Option<Result<Identity, KeyStoreError>> {
+        let answer = self.answer?;
+        let left = self.timeout.saturating_sub(self.started.elapsed());
+        match answer.recv_timeout(left) {
+            Ok(Ok(Some(identity))) => Some(Ok(identity)),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => Some(Err(e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Some(Err(KeyStoreError::Timeout {
+                store: STORE_NAME,
+                waited: self.timeout,
+            })),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
+        }
+    }
+}
+
+/// Whether a read may unlock a locked entry (which may need the service's prompt).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unlock {
+    Ask,
+    No,
+}
+
+/// The identity in the entry of `user`; `None` only with [`Unlock::No`] and a locked entry.
+fn read_identity(user: &str, unlock: Unlock) -> Result<Option<Identity>, KeyStoreError> {
+    let entry_name = format!("{SERVICE} / {user}");
+    let text = match read_secret(user, unlock) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
+        Err(KeyStoreError::NoEntry { store, .. }) => {
+            return Err(KeyStoreError::NoEntry {
+                store,
+                entry: entry_name,
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    parse_identity(text.expose_secret().trim())
+        .map(Some)
+        .ok_or(KeyStoreError::Failed {
+            store: STORE_NAME,
+            reason: format!("the entry '{entry_name}' does not hold an age identity"),
+        })
+}
+
 /// Reads the identity's entry: on Linux through a plain Secret Service session (see
-/// [`plain_session`]), elsewhere through keyring-core's platform store.
-fn read_secret(user: &str) -> Result<SecretString, KeyStoreError> {
+/// [`plain_session`]), elsewhere through keyring-core's platform store. `None` only with
+/// [`Unlock::No`] and a locked entry.
+fn read_secret(user: &str, unlock: Unlock) -> Result<Option<SecretString>, KeyStoreError> {
     #[cfg(target_os = "linux")]
     {
-        plain_session::read(user)
+        plain_session::read(user, unlock)
     }
     #[cfg(not(target_os = "linux"))]
     {
+        let _ = unlock;
         let entry = OsKeyStore::entry(user)?;
         entry
             .get_password()
-            .map(SecretString::from)
+            .map(|text| Some(SecretString::from(text)))
             .map_err(classify)
     }
 }
@@ -229,7 +304,7 @@ mod plain_session {
     use secrecy::SecretString;
     use zeroize::Zeroizing;
 
-    use super::{KeyStoreError, SERVICE, STORE_NAME, check_session_bus, classify};
+    use super::{KeyStoreError, SERVICE, STORE_NAME, Unlock, check_session_bus, classify};
 
     /// The Secret Service on the session bus (dbus-secret-service's `ss` constants are private).
     const SS_DEST: &str = "org.freedesktop.secrets";
@@ -242,7 +317,7 @@ mod plain_session {
     /// on each other: one round trip instead of two), then `GetSecret` of the one match. A
     /// locked match needs the service's unlock and its prompt: that rare case goes through
     /// [`read_through_service`], which does what this read did before.
-    pub(super) fn read(user: &str) -> Result<SecretString, KeyStoreError> {
+    pub(super) fn read(user: &str, unlock: Unlock) -> Result<Option<SecretString>, KeyStoreError> {
         check_session_bus()?;
         let connection = Connection::new_session().map_err(dbus_error)?;
         let channel = connection.channel();
@@ -268,7 +343,10 @@ mod plain_session {
             .map_err(mismatch)?;
         if !locked.is_empty() {
             drop(connection);
-            return read_through_service(user);
+            return match unlock {
+                Unlock::Ask => read_through_service(user).map(Some),
+                Unlock::No => Ok(None),
+            };
         }
         let item = match unlocked.as_slice() {
             [] => return Err(classify(KeyringError::NoEntry)),
@@ -286,7 +364,7 @@ mod plain_session {
             .map_err(dbus_error)?
             .read1()
             .map_err(mismatch)?;
-        secret_text(Zeroizing::new(value))
+        secret_text(Zeroizing::new(value)).map(Some)
     }
 
     /// The read as dbus-secret-service makes it, one call after the other, with the unlock of
