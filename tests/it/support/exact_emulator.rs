@@ -11,7 +11,8 @@
 //! Its clock can be moved forward (`POST /__admin/advance?seconds=N`); `GET /__admin/stats`
 //! counts what happened. For the month of nights (`tests/it/nights.rs`) it also injects faults
 //! for real: `POST /__admin/fault?status=S&seconds=N&scope=token|all` answers token requests (or
-//! every request: an outage) with status S for N seconds of its clock (a 429 with Retry-After;
+//! every request: an outage) with status S for N seconds of its clock (or until `until=T`, Unix
+//! seconds on its clock, in place of `seconds`; a 429 with Retry-After;
 //! these answers are the provider's fault and do not count against the client's error budget);
 //! `POST /__admin/kill-after-rotation?pid=P` sends SIGKILL to process P once the next refresh
 //! has rotated the chain, before the answer goes out (a crash mid-refresh);
@@ -433,14 +434,22 @@ fn route(st: &mut State, c: &Ctx) -> Reply {
                 .get("status")
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(503);
-            let seconds: i64 = c
-                .query
-                .get("seconds")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
+            // `until` (Unix seconds on the emulator's clock) ends it at an exact moment;
+            // `seconds` that long after now.
+            let until = match c.query.get("until").and_then(|s| s.parse::<i64>().ok()) {
+                Some(until) => until,
+                None => {
+                    let seconds: i64 = c
+                        .query
+                        .get("seconds")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    st.now() + seconds
+                }
+            };
             let all = c.query.get("scope").is_some_and(|s| s == "all");
-            st.faults.active = Some((status, st.now() + seconds, all));
-            json(200, serde_json::json!({ "until": st.now() + seconds }))
+            st.faults.active = Some((status, until, all));
+            json(200, serde_json::json!({ "until": until }))
         }
         ("POST", "/__admin/kill-after-rotation") => {
             st.faults.kill_after_rotation = c.query.get("pid").and_then(|p| p.parse().ok());

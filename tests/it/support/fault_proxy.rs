@@ -96,10 +96,9 @@ impl FaultProxy {
         }
     }
 
-    /// From now on, for `seconds` of the simulation's clock, answers the requests of `scope`
-    /// with `status`.
-    pub fn fault(&self, status: u16, seconds: i64, scope: Scope) {
-        let until = sim_now(&self.state) + seconds;
+    /// From now on until `until` (Unix seconds on the simulation's clock), answers the requests
+    /// of `scope` with `status`.
+    pub fn fault_until(&self, status: u16, until: i64, scope: Scope) {
         *self.state.fault.lock().unwrap() = Some(Fault {
             status,
             until,

@@ -603,22 +603,32 @@ fn schedule(plan: &Plan) -> Vec<(u32, Fault)> {
     s
 }
 
+/// A provider fault: which provider, the status it answers, for how many whole minutes of the
+/// schedule, and which requests. The injection ([`inject`]) and the window ([`windows`]) both
+/// come from here, and the fault ends exactly at the start of the minute after its last on the
+/// provider's clock (an `until`), not a number of seconds after it was injected: injected a
+/// part of a minute after its minute began, a fault of N*60 seconds still answered the first
+/// jobs of the minute after its window (CI once saw 4 jobs get 503 there).
+fn provider_fault(fault: Fault) -> Option<(Provider, u16, u32, Scope)> {
+    Some(match fault {
+        Fault::Burst5xx => (Provider::E1, 503, 3, Scope::Token),
+        Fault::Burst429 => (Provider::E1, 429, 5, Scope::Token),
+        Fault::Outage => (Provider::E1, 503, 60, Scope::All),
+        Fault::LlngBurst5xx => (Provider::Llng, 503, 3, Scope::Token),
+        Fault::LlngBurst429 => (Provider::Llng, 429, 5, Scope::Token),
+        Fault::LlngOutage => (Provider::Llng, 503, 60, Scope::All),
+        _ => return None,
+    })
+}
+
 /// Fault windows: (target, from, to) in absolute minutes.
-///
-/// A provider fault lasts its minutes on the provider's clock from the moment it is injected,
-/// which is a part of a minute after its minute began: it can still answer the first jobs of the
-/// minute after its last (seen in CI: 4 jobs at the first minute after a 3-minute 503 burst got
-/// 503). That minute is inside the window too.
 fn windows(schedule: &[(u32, Fault)]) -> Vec<(Target, u32, u32)> {
     let mut w = Vec::new();
     for &(t, f) in schedule {
+        if let Some((provider, _, minutes, _)) = provider_fault(f) {
+            w.push((Target::Provider(provider), t, t + minutes));
+        }
         match f {
-            Fault::Burst5xx => w.push((Target::Provider(Provider::E1), t, t + 4)),
-            Fault::Burst429 => w.push((Target::Provider(Provider::E1), t, t + 6)),
-            Fault::Outage => w.push((Target::Provider(Provider::E1), t, t + 61)),
-            Fault::LlngBurst5xx => w.push((Target::Provider(Provider::Llng), t, t + 4)),
-            Fault::LlngBurst429 => w.push((Target::Provider(Provider::Llng), t, t + 6)),
-            Fault::LlngOutage => w.push((Target::Provider(Provider::Llng), t, t + 61)),
             Fault::OpenBaoStop => w.push((Target::OpenBao, t, t + 10)),
             Fault::PasswordChanged => w.push((Target::Account(PASSWORD), t, t + 120)),
             _ => {}
@@ -1067,7 +1077,7 @@ pub fn run(plan: Plan) -> Report {
         let t = Instant::now();
         let mut killed = false;
         while let Some(&(_, fault)) = events.next_if(|(t, _)| *t == minute) {
-            killed |= inject(&mut world, fault, &mut report);
+            killed |= inject(&mut world, minute, fault, &mut report);
         }
         report.phases.faults += t.elapsed();
         // Status before the night (and each hour out of fault windows): what it says of each
@@ -1193,38 +1203,25 @@ pub fn run(plan: Plan) -> Report {
 }
 
 /// Applies a fault; true when it was the crash, which takes the place of that account's job.
-fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
+fn inject(world: &mut World, minute: u32, fault: Fault, report: &mut Report) -> bool {
+    if let Some((provider, status, minutes, scope)) = provider_fault(fault) {
+        // The end of the window on the provider's clock: the start of its last minute's next.
+        let until = world.t0 + i64::from(minute + minutes) * 60;
+        match provider {
+            Provider::E1 => {
+                let scope = match scope {
+                    Scope::Token => "token",
+                    Scope::All => "all",
+                };
+                let path = format!("__admin/fault?status={status}&until={until}&scope={scope}");
+                admin(world, &world.e1, "POST", &path, &[]);
+            }
+            Provider::Llng => world.llng_proxy.fault_until(status, until, scope),
+            Provider::E2 => unreachable!("no fault is injected at E2"),
+        }
+        return false;
+    }
     match fault {
-        Fault::Burst5xx => {
-            admin(
-                world,
-                &world.e1,
-                "POST",
-                "__admin/fault?status=503&seconds=180",
-                &[],
-            );
-        }
-        Fault::Burst429 => {
-            admin(
-                world,
-                &world.e1,
-                "POST",
-                "__admin/fault?status=429&seconds=300",
-                &[],
-            );
-        }
-        Fault::Outage => {
-            admin(
-                world,
-                &world.e1,
-                "POST",
-                "__admin/fault?status=503&seconds=3600&scope=all",
-                &[],
-            );
-        }
-        Fault::LlngBurst5xx => world.llng_proxy.fault(503, 180, Scope::Token),
-        Fault::LlngBurst429 => world.llng_proxy.fault(429, 300, Scope::Token),
-        Fault::LlngOutage => world.llng_proxy.fault(503, 3600, Scope::All),
         Fault::CaptureRefreshToken => {
             let rt = run_ok(
                 world,
@@ -1313,6 +1310,12 @@ fn inject(world: &mut World, fault: Fault, report: &mut Report) -> bool {
                 &["set", PASSWORD, "--password-file", file.to_str().unwrap()],
             );
         }
+        Fault::Burst5xx
+        | Fault::Burst429
+        | Fault::Outage
+        | Fault::LlngBurst5xx
+        | Fault::LlngBurst429
+        | Fault::LlngOutage => unreachable!("injected above, from provider_fault"),
     }
     false
 }
