@@ -76,35 +76,13 @@ fn main() {
         file("totp", &config.totp_secret),
         file("cs", &config.client_secret),
     );
-    let (auth, token) = (
-        emu.base.join("api/oauth2/auth").unwrap().to_string(),
-        emu.base.join("api/oauth2/token").unwrap().to_string(),
-    );
-    run(
-        0,
-        &[
-            "add",
-            "ex",
-            "--provider",
-            "exact-nl",
-            "--authorize-url",
-            &auth,
-            "--token-url",
-            &token,
-            "--client-id",
-            &config.client_id,
-            "--redirect-uri",
-            "http://127.0.0.1:8765/callback",
-            "--user",
-            &config.user,
-            "--password-file",
-            &pw,
-            "--totp-file",
-            &totp,
-            "--client-secret-file",
-            &cs,
-        ],
-    );
+    let files = exact_emulator::SecretFiles {
+        password: pw.as_ref(),
+        totp: totp.as_ref(),
+        client_secret: cs.as_ref(),
+    };
+    let add = emu.add_args(&config, "ex", &files);
+    run(0, &add.iter().map(String::as_str).collect::<Vec<_>>());
     run(0, &["login", "ex"]);
 
     let (mut token_requests, mut failed, mut disagreed, mut bad_rounds) = (0u64, 0usize, 0, 0);

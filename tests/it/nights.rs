@@ -136,9 +136,9 @@ fn audit_verify_and_report_read_the_passphrase_file_as_every_command_does() {
 fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_member_on_time() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};
-    use support::exact_emulator::{Config, Emulator};
+    use support::exact_emulator::{Config, Emulator, SecretFiles};
     use support::fault_proxy::{DownAs, FaultProxy};
-    use support::login::{FAKETIME_LIB, REDIRECT_URI, require_faketime};
+    use support::login::{FAKETIME_LIB, require_faketime};
     use support::openbao::Bao;
     use support::shared_keychain::Machine;
 
@@ -178,32 +178,12 @@ fn a_member_behind_the_store_clock_counts_a_refresh_tokens_idle_days_as_the_memb
         file("cs", &config.client_secret),
         file("totp", &config.totp_secret),
     );
-    let add_args = |name: &str| -> Vec<String> {
-        [
-            "add",
-            name,
-            "--provider",
-            "exact-nl",
-            "--authorize-url",
-            emulator.base.join("api/oauth2/auth").unwrap().as_str(),
-            "--token-url",
-            emulator.base.join("api/oauth2/token").unwrap().as_str(),
-            "--client-id",
-            &config.client_id,
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--user",
-            &config.user,
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--client-secret-file",
-            cs.to_str().unwrap(),
-            "--totp-file",
-            totp.to_str().unwrap(),
-        ]
-        .map(str::to_string)
-        .to_vec()
+    let files = SecretFiles {
+        password: &pw,
+        totp: &totp,
+        client_secret: &cs,
     };
+    let add_args = |name: &str| emulator.add_args(&config, name, &files);
     on_time.ok(&add_args("acct")
         .iter()
         .map(String::as_str)

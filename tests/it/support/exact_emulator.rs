@@ -191,7 +191,46 @@ impl Drop for Emulator {
     }
 }
 
+/// The redirect URI the tests and benches register an Exact account with.
+pub const CALLBACK: &str = "http://127.0.0.1:8765/callback";
+
+/// The files `keychain add` reads an Exact account's secrets from (never its arguments).
+pub struct SecretFiles<'a> {
+    pub password: &'a std::path::Path,
+    pub totp: &'a std::path::Path,
+    pub client_secret: &'a std::path::Path,
+}
+
 impl Emulator {
+    /// `keychain add NAME` for `config`'s account on this emulator: its endpoints, client and
+    /// user, the redirect URI [`CALLBACK`], and the secrets from `files`.
+    pub fn add_args(&self, config: &Config, name: &str, files: &SecretFiles) -> Vec<String> {
+        let endpoint = |path: &str| self.base.join(path).unwrap().to_string();
+        let file = |path: &std::path::Path| path.to_str().unwrap().to_string();
+        vec![
+            "add".into(),
+            name.into(),
+            "--provider".into(),
+            "exact-nl".into(),
+            "--authorize-url".into(),
+            endpoint("api/oauth2/auth"),
+            "--token-url".into(),
+            endpoint("api/oauth2/token"),
+            "--client-id".into(),
+            config.client_id.clone(),
+            "--redirect-uri".into(),
+            CALLBACK.into(),
+            "--user".into(),
+            config.user.clone(),
+            "--password-file".into(),
+            file(files.password),
+            "--totp-file".into(),
+            file(files.totp),
+            "--client-secret-file".into(),
+            file(files.client_secret),
+        ]
+    }
+
     pub fn start(config: Config) -> Emulator {
         Self::start_on(config, 0)
     }

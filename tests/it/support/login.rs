@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::Output;
 
 use super::Kc;
-use super::exact_emulator::{Config, Emulator, Stats};
+use super::exact_emulator::{Config, Emulator, SecretFiles, Stats};
 
 pub const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+pub const REDIRECT_URI: &str = super::exact_emulator::CALLBACK;
 
 /// `keychain add acct`: a plain OAuth2 account (client `cli`, user `alice`) with its authorize
 /// and token endpoints at `auth` and `token`, `extra` flags after. Off a terminal each secret is
@@ -116,28 +116,13 @@ impl Exact {
         let pw = kc.file(&format!("{name}.pw"), &format!("{password}\n"));
         let totp = kc.file(&format!("{name}.totp"), &self.totp_text());
         let cs = kc.file(&format!("{name}.cs"), &self.config.client_secret);
-        kc.ok(&[
-            "add",
-            name,
-            "--provider",
-            "exact-nl",
-            "--authorize-url",
-            &self.url("api/oauth2/auth"),
-            "--token-url",
-            &self.url("api/oauth2/token"),
-            "--client-id",
-            &self.config.client_id,
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--user",
-            &self.config.user,
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--totp-file",
-            totp.to_str().unwrap(),
-            "--client-secret-file",
-            cs.to_str().unwrap(),
-        ]);
+        let files = SecretFiles {
+            password: &pw,
+            totp: &totp,
+            client_secret: &cs,
+        };
+        let args = self.emu.add_args(&self.config, name, &files);
+        kc.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     /// The TOTP secret as `add --totp-file` reads it: the base32 seed, or an otpauth URI when
