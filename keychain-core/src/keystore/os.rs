@@ -224,8 +224,10 @@ impl Reading {
     }
 }
 
-/// Whether a read may unlock a locked entry (which may need the service's prompt).
+/// Whether a read may unlock a locked entry (which may need the service's prompt). Only the
+/// Secret Service's early read ([`OsKeyStore::start_read`], Linux) reads without.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 enum Unlock {
     Ask,
     No,
