@@ -251,15 +251,27 @@ fn the_secret_service_read_starts_before_the_record_is_read() {
     kc.ok(&["init"]);
     kc.add_account("acme");
     let reveal = ["show", "acme", "--reveal", "password"];
-    let lines = strace(&kc, "clone,clone3,openat", &reveal);
+    let lines = strace(&kc, "clone,clone3,openat,connect", &reveal);
     let record = lines
         .iter()
         .position(|l| l.contains("openat(") && l.contains("accounts/acme.kcr"))
         .unwrap_or_else(|| panic!("the record was never opened:\n{}", lines.join("\n")));
+    // The thread that talks to the bus: the one whose first connect is to a Unix socket that is
+    // not nscd's (the session bus), and the clone that started it.
+    let reader = lines
+        .iter()
+        .find(|l| l.contains("connect(") && l.contains("AF_UNIX") && !l.contains("nscd"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("nothing connected to the bus:\n{}", lines.join("\n")));
     let spawned = lines
         .iter()
-        .position(|l| l.contains("clone"))
-        .unwrap_or_else(|| panic!("no thread was started:\n{}", lines.join("\n")));
+        .position(|l| l.contains("clone") && l.trim_end().ends_with(&format!("= {reader}")))
+        .unwrap_or_else(|| {
+            panic!(
+                "the bus was not read on a thread of its own ({reader}):\n{}",
+                lines.join("\n")
+            )
+        });
     assert!(
         spawned < record,
         "the Secret Service read started only after the record was read:\n{}",
