@@ -308,6 +308,27 @@ fn secret_service_without_a_login_collection_says_so() {
     );
 }
 
+/// A read of a record with the collection locked: the early read of the identity (started
+/// before the record is read) never unlocks; the ordinary load does, in its place, and says a
+/// prompt is needed, exactly as for `add` below.
+#[test]
+fn locked_secret_service_stops_a_read_with_the_same_prompt_error() {
+    let kc = Kc::new();
+    let pw = kc.file("pw.txt", "pw");
+    let script = format!(
+        "\"$KC\" init >/dev/null 2>&1 || exit 99; \
+         \"$KC\" add a --provider oidc --issuer https://x --client-id c --user u --password-file '{}' --no-totp --no-client-secret >/dev/null 2>&1 || exit 97; \
+         dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+           org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null || exit 98; \
+         \"$KC\" show a --reveal password",
+        pw.display()
+    );
+    let out = in_own_secret_service(&kc, true, &script);
+    assert_exit(&out, 6);
+    assert!(stderr(&out).contains("unlock prompt"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "nothing revealed: {:?}", out.stdout);
+}
+
 #[test]
 fn locked_secret_service_says_it_needs_a_prompt() {
     let kc = Kc::new();
