@@ -360,16 +360,16 @@ impl Keychain {
             return Ok(identity);
         }
         #[cfg(target_os = "linux")]
-        if let Some(reading) = self.identity_reading.borrow_mut().take()
-            && let Some(answer) = {
-                // The audit line that follows a read needs the actor's name, an NSS lookup:
-                // made while the Secret Service answers rather than after.
-                crate::whoami::whoami();
-                keystore::finish_load(reading, &self.config.recipient)
+        let reading = self.identity_reading.borrow_mut().take();
+        #[cfg(target_os = "linux")]
+        if let Some(reading) = reading {
+            // The audit line that follows a read needs the actor's name, an NSS lookup: made
+            // while the Secret Service answers rather than after.
+            crate::whoami::whoami();
+            if let Some(answer) = keystore::finish_load(reading, &self.config.recipient) {
+                let identity = answer?;
+                return Ok(self.identity.get_or_init(|| identity));
             }
-        {
-            let identity = answer?;
-            return Ok(self.identity.get_or_init(|| identity));
         }
         let mut derived = None;
         let loaded =

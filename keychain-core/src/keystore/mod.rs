@@ -266,7 +266,26 @@ pub fn with_timeout<T: Send + 'static>(
     timeout: Duration,
     work: impl FnOnce() -> Result<T, KeyStoreError> + Send + 'static,
 ) -> Result<T, KeyStoreError> {
-    let (tx, rx) = std::sync::mpsc::channel();
+    start_call(store, timeout, work)?.wait()
+}
+
+/// A keyring call under way on a thread of its own ([`start_call`]), so that the caller can do
+/// other work before it takes the answer with [`Call::wait`].
+pub struct Call<T> {
+    answer: std::sync::mpsc::Receiver<Result<T, KeyStoreError>>,
+    store: &'static str,
+    started: std::time::Instant,
+    timeout: Duration,
+}
+
+/// Starts `work` on its own thread, to be given at most `timeout` from now.
+pub fn start_call<T: Send + 'static>(
+    store: &'static str,
+    timeout: Duration,
+    work: impl FnOnce() -> Result<T, KeyStoreError> + Send + 'static,
+) -> Result<Call<T>, KeyStoreError> {
+    let (tx, answer) = std::sync::mpsc::channel();
+    let started = std::time::Instant::now();
     std::thread::Builder::new()
         .name("keyring-call".into())
         .spawn(move || {
@@ -276,12 +295,26 @@ pub fn with_timeout<T: Send + 'static>(
             store,
             reason: format!("cannot start a thread: {e}"),
         })?;
-    match rx.recv_timeout(timeout) {
-        Ok(result) => result,
-        Err(_) => Err(KeyStoreError::Timeout {
-            store,
-            waited: timeout,
-        }),
+    Ok(Call {
+        answer,
+        store,
+        started,
+        timeout,
+    })
+}
+
+impl<T> Call<T> {
+    /// The call's answer, or [`KeyStoreError::Timeout`] once `timeout` has passed since it
+    /// started (the call is then left behind).
+    pub fn wait(self) -> Result<T, KeyStoreError> {
+        let left = self.timeout.saturating_sub(self.started.elapsed());
+        match self.answer.recv_timeout(left) {
+            Ok(result) => result,
+            Err(_) => Err(KeyStoreError::Timeout {
+                store: self.store,
+                waited: self.timeout,
+            }),
+        }
     }
 }
 

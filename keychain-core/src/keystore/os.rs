@@ -178,49 +178,26 @@ impl OsKeyStore {
     #[cfg(target_os = "linux")]
     pub fn start_read(&self) -> Reading {
         let user = self.entry_user.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let started = std::time::Instant::now();
-        let spawned = std::thread::Builder::new()
-            .name("keyring-call".into())
-            .spawn(move || {
-                let _ = tx.send(read_identity(&user, Unlock::No));
-            });
-        Reading {
-            answer: spawned.ok().map(|_| rx),
-            started,
-            timeout: self.timeout,
-        }
+        let call = super::start_call(STORE_NAME, self.timeout, move || {
+            read_identity(&user, Unlock::No)
+        });
+        // No thread: the ordinary load will say why.
+        Reading(call.ok())
     }
 }
 
 /// The identity's read from the Secret Service, under way since [`OsKeyStore::start_read`].
 #[cfg(target_os = "linux")]
-pub struct Reading {
-    /// `None`: no thread could be started; the ordinary load will say why.
-    answer: Option<std::sync::mpsc::Receiver<Result<Option<Identity>, KeyStoreError>>>,
-    started: std::time::Instant,
-    timeout: Duration,
-}
+pub struct Reading(Option<super::Call<Option<Identity>>>);
 
 #[cfg(target_os = "linux")]
 impl Reading {
-    /// Its answer, within the store's timeout counted from the start (as
-    /// [`with_timeout`] counts it): `None` when only the ordinary [`KeyStore::load`] can tell
-    /// (the entry is locked, or no thread ran), so that nothing is decided here that the
-    /// ordinary load would decide otherwise.
+    /// Its answer, within the store's timeout counted from the start (as [`with_timeout`]
+    /// counts it): `None` when only the ordinary [`KeyStore::load`] can tell (the entry is
+    /// locked, or no thread ran), so that nothing is decided here that the ordinary load would
+    /// decide otherwise.
     pub fn finish(self) -> Option<Result<Identity, KeyStoreError>> {
-        let answer = self.answer?;
-        let left = self.timeout.saturating_sub(self.started.elapsed());
-        match answer.recv_timeout(left) {
-            Ok(Ok(Some(identity))) => Some(Ok(identity)),
-            Ok(Ok(None)) => None,
-            Ok(Err(e)) => Some(Err(e)),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Some(Err(KeyStoreError::Timeout {
-                store: STORE_NAME,
-                waited: self.timeout,
-            })),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
-        }
+        self.0?.wait().transpose()
     }
 }
 
