@@ -45,6 +45,7 @@ mod nights;
 mod openbao_attacks;
 mod openbao_fast_login;
 mod openbao_join;
+mod openbao_killed_login;
 mod openbao_members;
 mod openbao_requests;
 mod openbao_shared;

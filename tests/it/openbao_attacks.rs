@@ -29,7 +29,7 @@ use keychain::store::{Expect, RecordStore};
 use support::openbao::Bao;
 use support::{CANARY_PASSWORD, Kc, assert_exit, stderr};
 
-const PREFIX: &str = "team/etl";
+pub(crate) const PREFIX: &str = "team/etl";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 pub(crate) struct Team {
@@ -57,7 +57,12 @@ pub(crate) fn team() -> Team {
 
 /// A machine with an AppRole of its own that joins and is added by `member` as `name`.
 pub(crate) fn join(bao: &Bao, mount: &str, name: &str, member: &Kc) -> Kc {
-    let (kc, out) = bao.joining(mount, PREFIX, name);
+    join_at(bao, &bao.addr, mount, name, member)
+}
+
+/// [`join`], the new machine reaching the server at `addr` (a relay in front of it).
+pub(crate) fn join_at(bao: &Bao, addr: &str, mount: &str, name: &str, member: &Kc) -> Kc {
+    let (kc, out) = bao.joining_at(addr, mount, PREFIX, name);
     let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let code = member.ok(&["member", "add", &recipient, "--name", name]);
     kc.ok(&["member", "join", code.trim()]);

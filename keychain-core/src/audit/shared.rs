@@ -311,4 +311,6 @@ pub use trail::KeylessTrail;
 
 mod counters;
 #[cfg(test)]
+mod partial_tests;
+#[cfg(test)]
 mod tests;

@@ -16,10 +16,13 @@
 //! the copy's last event ([`witness_copy_end`]; used only if the copy still ends there under
 //! the lock). Beside it, not after it, the write: the `login` event at the position right
 //! after the copy's end, check-and-set "absent" ([`SharedLog::append_after_copy`], which says
-//! why the order is as safe). Only once it is in the store and the witness passed is the token
-//! revealed (recorded before revealed). Any doubt (no copy, another generation, a MAC or counter
-//! that does not check, a token not valid long enough, offline events not copied yet, the position
-//! taken, the store not answering) takes the normal path, unchanged, which syncs the trail and
+//! why the order is as safe); while the store writes it, the event goes into this machine's copy,
+//! synced, without its newline until the store answered (a process killed in that wait leaves a
+//! line the next sync settles against the store: `SharedLog::settle_partial`). Only once it is in
+//! the store and the witness passed is the token revealed (recorded before revealed). Any doubt
+//! (no copy, another generation, a MAC or counter that does not check, a token not valid long
+//! enough, offline events not copied yet, a line left unanswered, the position taken, the store
+//! not answering) takes the normal path, unchanged, which syncs the trail and
 //! writes its own event; nothing is revealed from here after a conflict.
 //!
 //! Why that is as safe as the normal path:

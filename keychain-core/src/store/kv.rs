@@ -95,6 +95,9 @@ impl KvError {
 /// A read [`Kv::get_started`] asked for: called, it gives the answer (waiting for it if need be).
 pub type PendingGet<'a> = Box<dyn FnOnce() -> Result<Option<Versioned>, KvError> + 'a>;
 
+/// A write [`Kv::put_started`] sent: called, it gives the answer (waiting for it if need be).
+pub type PendingPut<'a> = Box<dyn FnOnce() -> Result<u64, KvError> + 'a>;
+
 /// A versioned key-value space. Keys are `/`-separated paths of `[a-z0-9_-]` segments.
 pub trait Kv: Send + Sync {
     /// The value under `key` and its version, or `None` when there is none.
@@ -108,6 +111,13 @@ pub trait Kv: Send + Sync {
     }
     /// Writes `bytes` under `key` if it is as `expect` says; returns the new version.
     fn put(&self, key: &str, bytes: &[u8], expect: KvExpect) -> Result<u64, KvError>;
+    /// [`Kv::put`] sent now and answered when the returned function is called: a store across
+    /// the network overlaps its round trip with whatever the caller does meanwhile. Here:
+    /// written at once.
+    fn put_started(&self, key: &str, bytes: &[u8], expect: KvExpect) -> PendingPut<'_> {
+        let put = self.put(key, bytes, expect);
+        Box::new(move || put)
+    }
     /// Where `key` lives, for messages: a path, or `openbao://host/mount/path/KEY`.
     fn location(&self, key: &str) -> String;
 }

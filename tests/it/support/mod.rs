@@ -5,6 +5,7 @@
 pub mod chromium;
 pub mod exact_emulator;
 pub mod fault_proxy;
+pub mod hold_relay;
 pub mod login;
 pub mod loopback_http;
 pub mod nights;

@@ -300,6 +300,17 @@ impl Bao {
     /// A new machine: a keychain whose `init --join` ran with an AppRole of its own (role
     /// `role`, the keychain's policy); its output (the recipient on stdout), not yet added.
     pub fn joining(&self, mount: &str, prefix: &str, role: &str) -> (super::Kc, Output) {
+        self.joining_at(&self.addr, mount, prefix, role)
+    }
+
+    /// [`Bao::joining`], the keychain reaching this server at `addr` (a relay in front of it).
+    pub fn joining_at(
+        &self,
+        addr: &str,
+        mount: &str,
+        prefix: &str,
+        role: &str,
+    ) -> (super::Kc, Output) {
         let kc = super::Kc::new();
         let AuthSettings::AppRole {
             role_id_file,
@@ -313,7 +324,8 @@ impl Bao {
         else {
             unreachable!("approle() gives AppRole settings")
         };
-        let out = kc.run(&self.init_args(
+        let out = kc.run(&Bao::init_args_at(
+            addr,
             mount,
             prefix,
             &[
@@ -335,6 +347,16 @@ impl Bao {
         prefix: &'a str,
         extra: &[&'a str],
     ) -> Vec<&'a str> {
+        Bao::init_args_at(&self.addr, mount, prefix, extra)
+    }
+
+    /// [`Bao::init_args`] for a server reached at `addr`.
+    pub fn init_args_at<'a>(
+        addr: &'a str,
+        mount: &'a str,
+        prefix: &'a str,
+        extra: &[&'a str],
+    ) -> Vec<&'a str> {
         let mut args = vec![
             "init",
             "--key-store",
@@ -342,7 +364,7 @@ impl Bao {
             "--store",
             "openbao",
             "--addr",
-            &self.addr,
+            addr,
             "--mount",
             mount,
             "--path",

@@ -16,16 +16,20 @@ impl SharedLog {
 
     /// Under the lock: checks that the store still holds the last event of the copy (one read)
     /// and returns the position after it, without asking whether others wrote there since.
+    /// A line the copy ends in without its newline is settled first
+    /// ([`Self::settle_partial`]).
     pub(super) fn witness(&self) -> Result<Cursor, AuditError> {
-        let Cursor {
-            next_seq,
-            last_hash,
-            generation: floor,
-        } = self.copy_cursor()?;
-        if next_seq > 0 {
-            let seen = position(next_seq - 1);
+        self.settle_partial()?;
+        self.witness_cursor(self.copy_cursor()?)
+    }
+
+    /// [`Self::witness`] of `cursor`, the copy's end as it was read: the store must hold its
+    /// last event.
+    fn witness_cursor(&self, cursor: Cursor) -> Result<Cursor, AuditError> {
+        if cursor.next_seq > 0 {
+            let seen = position(cursor.next_seq - 1);
             match self.kv.get(&seen).map_err(store_error)? {
-                Some(value) if line_hash(&value.bytes) == last_hash => {}
+                Some(value) if line_hash(&value.bytes) == cursor.last_hash => {}
                 Some(_) => {
                     return Err(self.mismatch(
                         &seen,
@@ -40,11 +44,99 @@ impl SharedLog {
                 }
             }
         }
-        Ok(Cursor {
-            next_seq,
-            last_hash,
-            generation: floor,
-        })
+        Ok(cursor)
+    }
+
+    /// Under the lock: settles a line the copy ends in without its newline, if any: an event
+    /// a cached `login` added while the store had not answered for it yet, or one a process
+    /// killed while adding to the copy left torn ([`Self::append_after_copy`]). It is cut off,
+    /// and comes back only as the store has it: where the store holds it, the sync fetches it
+    /// as any other; where the store holds nothing at its position, the event before it is
+    /// witnessed (a tail the operator deleted or replaced is refused here as by any witness)
+    /// and it is written there again, check-and-set, and added to the copy.
+    pub(super) fn settle_partial(&self) -> Result<(), AuditError> {
+        let Some(partial) = self.copy_partial()? else {
+            return Ok(());
+        };
+        let seq = parse_line(&partial).ok().map(|parsed| parsed.seq);
+        let absent = match seq {
+            Some(seq) => self.kv.get(&position(seq)).map_err(store_error)?.is_none(),
+            None => false,
+        };
+        self.cut_copy(partial.len() as u64)?;
+        let (Some(seq), true) = (seq, absent) else {
+            return Ok(());
+        };
+        let cursor = self.witness_cursor(self.copy_cursor()?)?;
+        if cursor.next_seq != seq {
+            return Ok(());
+        }
+        match self.kv.put(&position(seq), &partial, KvExpect::Absent) {
+            Ok(_) => {
+                let mut copy = partial;
+                copy.push(b'\n');
+                self.append_copy(&copy)
+            }
+            // Another machine wrote there meanwhile: the sync fetches it as any other.
+            Err(KvError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The bytes after the copy's last newline, if it does not end in one.
+    fn copy_partial(&self) -> Result<Option<Vec<u8>>, AuditError> {
+        let mut file = match File::open(&self.copy) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &self.copy, e)),
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| io_err("read the size of", &self.copy, e))?
+            .len();
+        if size == 0 {
+            return Ok(None);
+        }
+        // The last byte first: a copy that ends in a newline (nearly always) costs one read.
+        let mut last = [0u8; 1];
+        io::Seek::seek(&mut file, io::SeekFrom::Start(size - 1))
+            .and_then(|_| file.read_exact(&mut last))
+            .map_err(|e| io_err("read", &self.copy, e))?;
+        if last[0] == b'\n' {
+            return Ok(None);
+        }
+        let from = size.saturating_sub(MAX_LINE + 1);
+        let mut tail = Vec::new();
+        io::Seek::seek(&mut file, io::SeekFrom::Start(from))
+            .and_then(|_| file.read_to_end(&mut tail))
+            .map_err(|e| io_err("read", &self.copy, e))?;
+        let start = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        Ok(Some(tail.split_off(start)))
+    }
+
+    /// Ends the copy's last line (the one [`Self::append_after_copy`] added) with its
+    /// newline; not synced (see there).
+    fn end_copy_line(&self) -> Result<(), AuditError> {
+        private_options()
+            .append(true)
+            .open(&self.copy)
+            .and_then(|mut file| file.write_all(b"\n"))
+            .map_err(|e| io_err("write to", &self.copy, e))
+    }
+
+    /// Cuts the copy's last `len` bytes off, durably.
+    fn cut_copy(&self, len: u64) -> Result<(), AuditError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.copy)
+            .map_err(|e| io_err("open", &self.copy, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| io_err("read the size of", &self.copy, e))?
+            .len();
+        file.set_len(size.saturating_sub(len))
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_err("cut the last line off", &self.copy, e))
     }
 
     /// Under the lock: the position after the copy's last event, that event's hash and the
@@ -77,18 +169,23 @@ impl SharedLog {
     ///
     /// `decide` is asked first, with the account's highest counter in the copy, under the
     /// lock; `None` from it (or a copy that is empty or whose last event is not of generation
-    /// `generation`, the key this log appends with) writes nothing and returns `Ok(None)`.
-    /// The event is then written, and `witnessed` is asked, under the lock: the
+    /// `generation`, the key this log appends with, or one that ends in a line without its
+    /// newline, left for the normal path to settle) writes nothing and returns `Ok(None)`.
+    /// The event is then written (and, during the write's round trip, added to the copy
+    /// without its newline: see the comments in the body), and `witnessed` is asked, under the
+    /// lock: the
     /// [`witness_copy_end`] the caller started earlier (its round trip overlaps the caller's
     /// local work, `decide` and the write: the write's wait drives both requests). Unless it saw
     /// the store hold the copy's last event as the copy ends now (or, when the copy moved since it
-    /// read it, a witness read here does), `Ok(None)` is returned and the event is not added to the
-    /// copy: a tail the operator deleted or replaced is then refused by the normal path, as it
+    /// read it, a witness read here does), `Ok(None)` is returned and the event is taken off the
+    /// copy again: a tail the operator deleted or replaced is then refused by the normal path, as it
     /// always was; this login's event is in the store with nothing revealed, as after a crash
     /// before the print. A position already taken also returns `Ok(None)` and writes nothing more:
     /// another machine appended since the copy ended, and the caller must take the normal path
-    /// (which syncs and writes its own event after the others). `Ok(Some(_))` only once the event
-    /// is in the store, so whatever `decide` returned may be revealed: recorded before revealed.
+    /// (which syncs and writes its own event after the others); so does a store that does not
+    /// answer (an error), its line taken off the copy as well. `Ok(Some(_))` only once the event
+    /// is in the store and its line ended in the copy, so whatever `decide` returned may be
+    /// revealed: recorded before revealed.
     ///
     /// What a written event proves: no machine appended to the trail since this machine's
     /// copy ended (every append is check-and-set at the next position, so the trail has no
@@ -110,6 +207,10 @@ impl SharedLog {
             return Ok(None);
         }
         let _lock = self.lock()?;
+        // A line left without its newline is settled by the normal path's sync first.
+        if self.copy_partial()?.is_some() {
+            return Ok(None);
+        }
         let cursor = self.copy_cursor()?;
         if cursor.next_seq == 0 || cursor.generation != generation {
             return Ok(None);
@@ -127,7 +228,7 @@ impl SharedLog {
         //   event;
         // - a witness that fails after the write leaves this login's event in the store with
         //   nothing revealed: the state a crash between write and print leaves (an event too
-        //   many in the trail, never a reveal too few). It is not added to the copy, so the
+        //   many in the trail, never a reveal too few). It is taken off the copy again, so the
         //   normal path that runs next witnesses the copy's end as it was and refuses a tail
         //   deleted or replaced (exit 7), as before; after a tail that checks, it fetches this
         //   event as any other machine's;
@@ -139,23 +240,37 @@ impl SharedLog {
         let (line, _) = self.encode(&cursor, event, &Origin::current())?;
         let written = self
             .kv
-            .put(&position(cursor.next_seq), &line, KvExpect::Absent);
-        match written {
+            .put_started(&position(cursor.next_seq), &line, KvExpect::Absent);
+        // While the store writes it, the event goes into the copy, durably, but without its
+        // newline: the copy's sync overlaps the round trip instead of following it (issue 20,
+        // item 7). A line without its newline is one the store has not answered for: anything
+        // that reads the copy under this lock settles it against the store first
+        // ([`Self::settle_partial`]), so one left by a crash before the answer is never taken
+        // for a tail the operator deleted. The newline follows once the event is in the store
+        // and the witness passed (unsynced: a crash that loses it leaves the same line to
+        // settle); any other answer cuts the line off again.
+        self.append_copy(&line)?;
+        let take_back = || self.cut_copy(line.len() as u64);
+        match written() {
             Ok(_) => {}
             // Nothing is revealed either way: the witness's answer is not waited for.
-            Err(KvError::Conflict { .. }) => return Ok(None),
-            Err(e) => return Err(store_error(e)),
+            Err(KvError::Conflict { .. }) => return take_back().map(|()| None),
+            Err(e) => {
+                take_back()?;
+                return Err(store_error(e));
+            }
         }
         // The witness read was asked for the copy's tail before this lock was taken: if another
         // process of this machine added to the copy since, it vouched for an earlier event. The
-        // copy's end is then witnessed here, under the lock, as the normal path would (one read
-        // more).
-        if !witnessed.holds(cursor.next_seq, &cursor.last_hash) && self.witness().is_err() {
+        // copy's end (before this event) is then witnessed here, under the lock, as the normal
+        // path would (one read more).
+        if !witnessed.holds(cursor.next_seq, &cursor.last_hash)
+            && self.witness_cursor(cursor).is_err()
+        {
+            take_back()?;
             return Ok(None);
         }
-        let mut copy = line;
-        copy.push(b'\n');
-        self.append_copy(&copy)?;
+        self.end_copy_line()?;
         Ok(Some(decided))
     }
 
@@ -337,7 +452,8 @@ impl SharedLog {
         self.sync().map(drop)
     }
 
-    /// The copy's lines, for comparing with the store.
+    /// The copy's lines, for comparing with the store: whole lines only (one the copy ends in
+    /// without its newline is not settled yet: [`Self::settle_partial`]).
     pub(super) fn copy_lines(&self) -> Result<Vec<Vec<u8>>, AuditError> {
         let file = match File::open(&self.copy) {
             Ok(file) => file,
@@ -345,15 +461,24 @@ impl SharedLog {
             Err(e) => return Err(io_err("open", &self.copy, e)),
         };
         let mut lines = Vec::new();
-        for line in io::BufReader::new(file).split(b'\n') {
-            let line = line.map_err(|e| io_err("read", &self.copy, e))?;
-            if line.len() as u64 > MAX_LINE {
-                return Err(AuditError::Corrupt {
-                    path: self.copy.clone(),
-                });
+        let mut reader = io::BufReader::new(file);
+        loop {
+            let mut line = Vec::new();
+            let read = reader
+                .by_ref()
+                .take(MAX_LINE + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| io_err("read", &self.copy, e))?;
+            if read == 0 || line.last() != Some(&b'\n') {
+                if line.len() as u64 > MAX_LINE {
+                    return Err(AuditError::Corrupt {
+                        path: self.copy.clone(),
+                    });
+                }
+                return Ok(lines);
             }
+            line.pop();
             lines.push(line);
         }
-        Ok(lines)
     }
 }

@@ -87,6 +87,9 @@ impl fmt::Debug for KvClient {
 /// A read [`KvClient::start_read`] sent, to be answered by [`KvClient::finish_read`].
 pub struct StartedRead(session::StartedCall);
 
+/// A write [`KvClient::start_write`] sent, to be answered by [`KvClient::finish_write`].
+pub struct StartedWrite(session::StartedCall);
+
 /// What a call answered: its status and its JSON body (`Null` when empty).
 struct Answer {
     status: StatusCode,
@@ -156,7 +159,12 @@ impl KvClient {
     /// does meanwhile, another call to the store included, overlaps its round trip.
     pub fn start_read(&self, mount: &str, path: &str) -> Result<StartedRead, BaoError> {
         let api = format!("{mount}/data/{path}");
-        Ok(StartedRead(self.start_call(Method::GET, api, "read")?))
+        Ok(StartedRead(self.start_call(
+            Method::GET,
+            api,
+            None,
+            "read",
+        )?))
     }
 
     /// The answer of [`Self::start_read`], as [`Self::read`] gives it.
@@ -203,24 +211,59 @@ impl KvClient {
         cas: u64,
     ) -> Result<u64, BaoError> {
         let api = format!("{mount}/data/{path}");
-        let body = json!({ "options": { "cas": cas }, "data": data });
-        let capability = if cas == 0 { "create" } else { "update" };
-        let answer = self.call(Method::POST, &api, Some(&body), capability)?;
+        let answer = self.call(
+            Method::POST,
+            &api,
+            Some(&write_body(data, cas)),
+            write_capability(cas),
+        )?;
+        self.written(&api, answer)
+    }
+
+    /// [`Self::write`] sent now and answered at [`Self::finish_write`]: whatever this thread
+    /// does meanwhile overlaps its round trip (a cached `login` syncs its copy of the trail
+    /// while its event is written: issue 20, item 7).
+    pub fn start_write(
+        &self,
+        mount: &str,
+        path: &str,
+        data: Map<String, Value>,
+        cas: u64,
+    ) -> Result<StartedWrite, BaoError> {
+        let api = format!("{mount}/data/{path}");
+        let body = write_body(data, cas);
+        Ok(StartedWrite(self.start_call(
+            Method::POST,
+            api,
+            Some(body),
+            write_capability(cas),
+        )?))
+    }
+
+    /// The answer of [`Self::start_write`], as [`Self::write`] gives it.
+    pub fn finish_write(&self, started: StartedWrite) -> Result<u64, BaoError> {
+        let api = started.0.api().to_string();
+        let answer = self.finish_call(started.0)?;
+        self.written(&api, answer)
+    }
+
+    /// A write's answer: the new version, or a check-and-set conflict.
+    fn written(&self, api: &str, answer: Answer) -> Result<u64, BaoError> {
         match answer.status {
             StatusCode::OK => answer
                 .body
                 .pointer("/data/version")
                 .and_then(Value::as_u64)
-                .ok_or_else(|| self.bad(&api, "no data.version in the answer")),
+                .ok_or_else(|| self.bad(api, "no data.version in the answer")),
             StatusCode::BAD_REQUEST
                 if errors_mention(&answer.body, "check-and-set parameter did not match") =>
             {
                 Err(BaoError::CasConflict {
                     addr: self.addr().to_string(),
-                    path: api,
+                    path: api.to_string(),
                 })
             }
-            status => Err(self.unexpected(&api, status, &answer.body)),
+            status => Err(self.unexpected(api, status, &answer.body)),
         }
     }
 
@@ -424,6 +467,16 @@ fn go_duration(text: &str) -> Option<Duration> {
         total += number * scale;
     }
     Duration::try_from_secs_f64(total).ok()
+}
+
+/// A KV v2 write's body: the data, check-and-set at version `cas` (0: the key must not exist).
+fn write_body(data: Map<String, Value>, cas: u64) -> Value {
+    json!({ "options": { "cas": cas }, "data": data })
+}
+
+/// The policy capability a write with `cas` needs: creating a key, or updating one.
+fn write_capability(cas: u64) -> &'static str {
+    if cas == 0 { "create" } else { "update" }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::client::{BaoError, KvClient, KvEntry};
 use super::settings::OpenBaoSettings;
-use crate::store::kv::{Kv, KvError, KvExpect, PendingGet, Versioned, check_key};
+use crate::store::kv::{Kv, KvError, KvExpect, PendingGet, PendingPut, Versioned, check_key};
 
 const VALUE_FIELD: &str = "value";
 
@@ -57,10 +57,36 @@ impl BaoKv {
             version: entry.version,
         }))
     }
+
+    /// A write's answer as [`Kv::put`] gives it: a check-and-set conflict is its own error.
+    fn put_answer(&self, key: &str, written: Result<u64, BaoError>) -> Result<u64, KvError> {
+        match written {
+            Ok(version) => Ok(version),
+            Err(BaoError::CasConflict { .. }) => Err(KvError::Conflict {
+                location: self.location(key),
+            }),
+            Err(e) => Err(backend(e)),
+        }
+    }
 }
 
 fn backend(e: BaoError) -> KvError {
     KvError::Bao(e)
+}
+
+/// The KV data this space keeps `bytes` as: base64 in its `value` field.
+fn value_data(bytes: &[u8]) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert(VALUE_FIELD.into(), Value::String(B64.encode(bytes)));
+    data
+}
+
+/// KV v2's check-and-set version for `expect` (0: the key must not exist).
+fn cas(expect: KvExpect) -> u64 {
+    match expect {
+        KvExpect::Absent => 0,
+        KvExpect::At(version) => version,
+    }
 }
 
 impl Kv for BaoKv {
@@ -91,22 +117,28 @@ impl Kv for BaoKv {
     }
 
     fn put(&self, key: &str, bytes: &[u8], expect: KvExpect) -> Result<u64, KvError> {
-        let cas = match expect {
-            KvExpect::Absent => 0,
-            KvExpect::At(version) => version,
-        };
-        let mut data = Map::new();
-        data.insert(VALUE_FIELD.into(), Value::String(B64.encode(bytes)));
-        match self
-            .client
-            .write(&self.settings.mount, &self.path(key)?, data, cas)
-        {
-            Ok(version) => Ok(version),
-            Err(BaoError::CasConflict { .. }) => Err(KvError::Conflict {
-                location: self.location(key),
-            }),
-            Err(e) => Err(backend(e)),
-        }
+        let written = self.client.write(
+            &self.settings.mount,
+            &self.path(key)?,
+            value_data(bytes),
+            cas(expect),
+        );
+        self.put_answer(key, written)
+    }
+
+    /// The write is sent now ([`KvClient::start_write`]); the function waits for its answer
+    /// and reads it as [`Kv::put`] does.
+    fn put_started(&self, key: &str, bytes: &[u8], expect: KvExpect) -> PendingPut<'_> {
+        let started = self.path(key).and_then(|path| {
+            self.client
+                .start_write(&self.settings.mount, &path, value_data(bytes), cas(expect))
+                .map_err(backend)
+        });
+        let key = key.to_string();
+        Box::new(move || {
+            let written = self.client.finish_write(started?);
+            self.put_answer(&key, written)
+        })
     }
 
     fn location(&self, key: &str) -> String {

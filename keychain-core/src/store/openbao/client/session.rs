@@ -19,6 +19,7 @@ pub(super) struct StartedCall {
     token: SecretString,
     method: Method,
     api: String,
+    body: Option<Value>,
     capability: &'static str,
 }
 
@@ -48,22 +49,24 @@ impl KvClient {
         self.after_first_try(answer, &token, method, api, body, capability)
     }
 
-    /// [`Self::call`] without a body, its first try sent now ([`KvClient::start`]) and the
-    /// rest done at [`Self::finish_call`]: the same tries, in the same order, with the same
-    /// token; only the wait for the first answer moves.
+    /// [`Self::call`], its first try sent now ([`KvClient::start`]) and the rest done at
+    /// [`Self::finish_call`]: the same tries, in the same order, with the same token and
+    /// body; only the wait for the first answer moves.
     pub(super) fn start_call(
         &self,
         method: Method,
         api: String,
+        body: Option<Value>,
         capability: &'static str,
     ) -> Result<StartedCall, BaoError> {
         let token = self.token()?;
-        let first = self.start(method.clone(), &api, None, Some(&token))?;
+        let first = self.start(method.clone(), &api, body.as_ref(), Some(&token))?;
         Ok(StartedCall {
             first,
             token,
             method,
             api,
+            body,
             capability,
         })
     }
@@ -76,7 +79,7 @@ impl KvClient {
             &call.token,
             call.method,
             &call.api,
-            None,
+            call.body.as_ref(),
             call.capability,
         )
     }
