@@ -8,7 +8,7 @@ use crate::openbao_attacks::{Team, kv_of, operator_puts, record_raw, team, trail
 use crate::support::{self, Kc, assert_exit, stderr};
 
 /// `acme`'s access token set to `token`, valid for 10 minutes (a logged write, as a refresh).
-fn set_token(kc: &Kc, token: &str) {
+pub(crate) fn set_token(kc: &Kc, token: &str) {
     let now = support::unix_now() as i64;
     kc.edit_account("acme", |account| {
         account.set_secret(
@@ -20,7 +20,7 @@ fn set_token(kc: &Kc, token: &str) {
     });
 }
 
-fn login(kc: &Kc) -> String {
+pub(crate) fn login(kc: &Kc) -> String {
     kc.ok(&["login", "acme"]).trim().to_string()
 }
 

@@ -11,26 +11,10 @@
 use std::time::{Duration, Instant};
 
 use crate::openbao_attacks::{PREFIX, join_at, kv_of, trail_end};
+use crate::openbao_fast_login::{login, set_token};
+use crate::support::Kc;
 use crate::support::hold_relay::{Hold, HoldRelay};
 use crate::support::openbao::Bao;
-use crate::support::{self, Kc};
-
-/// `acme`'s access token set to `token`, valid for 10 minutes (a logged write, as a refresh).
-fn set_token(kc: &Kc, token: &str) {
-    let now = support::unix_now() as i64;
-    kc.edit_account("acme", |account| {
-        account.set_secret(
-            keychain::record::SecretField::AccessToken,
-            Some(token.to_string().into()),
-            now,
-        );
-        account.header.access_token_expires = Some(now + 600);
-    });
-}
-
-fn login(kc: &Kc) -> String {
-    kc.ok(&["login", "acme"]).trim().to_string()
-}
 
 /// The copy's bytes after its last newline, once it ends without one (waited for).
 fn wait_for_unanswered_line(kc: &Kc, child: &mut std::process::Child) -> Vec<u8> {

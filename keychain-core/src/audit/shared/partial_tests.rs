@@ -85,6 +85,14 @@ impl World {
             .collect()
     }
 
+    /// A cached `login`'s fast path on machine one: what it would reveal.
+    fn fast_login(&self) -> Option<&'static str> {
+        let witnessed = witness_copy_end(&*self.kv, self.one_dir.path());
+        self.one
+            .append_after_copy(&event("fast"), 0, &witnessed, |_| Some("token"))
+            .unwrap()
+    }
+
     fn verifies(&self, lines: u64) {
         let report = self.one.verify(&any_key()).unwrap();
         assert!(report.is_ok(), "{report}");
@@ -180,11 +188,7 @@ fn the_fast_path_leaves_an_unanswered_event_to_the_normal_path() {
     let w = world();
     w.killed_before_the_answer("killed");
     let before = w.copy();
-    let witnessed = witness_copy_end(&*w.kv, w.one_dir.path());
-    let served = w
-        .one
-        .append_after_copy(&event("fast"), 0, &witnessed, |_| Some("token"))
-        .unwrap();
+    let served = w.fast_login();
     assert_eq!(served, None);
     assert_eq!(w.copy(), before);
     assert_eq!(w.held(1), None);
@@ -193,11 +197,7 @@ fn the_fast_path_leaves_an_unanswered_event_to_the_normal_path() {
 #[test]
 fn the_fast_path_ends_its_line_once_the_store_took_it_and_takes_it_back_on_a_conflict() {
     let w = world();
-    let witnessed = witness_copy_end(&*w.kv, w.one_dir.path());
-    let served = w
-        .one
-        .append_after_copy(&event("fast"), 0, &witnessed, |_| Some("token"))
-        .unwrap();
+    let served = w.fast_login();
     assert_eq!(served, Some("token"));
     let lines = w.copy_lines();
     assert_eq!(lines.len(), 2);
@@ -209,11 +209,7 @@ fn the_fast_path_ends_its_line_once_the_store_took_it_and_takes_it_back_on_a_con
     let two = log(&w.kv, two_dir.path());
     two.append(&event("theirs")).unwrap();
     let before = w.copy();
-    let witnessed = witness_copy_end(&*w.kv, w.one_dir.path());
-    let served = w
-        .one
-        .append_after_copy(&event("fast"), 0, &witnessed, |_| Some("token"))
-        .unwrap();
+    let served = w.fast_login();
     assert_eq!(served, None);
     assert_eq!(w.copy(), before);
     w.one.append(&event("next")).unwrap();
