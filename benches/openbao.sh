@@ -113,16 +113,19 @@ HOME=$work/home bao kv get -mount=$mount "$prefix/records/$record" >/dev/null ||
 # OpenBao keychain to the same hyperfine groups: before and after, measured side by side.
 # hyperfine runs each command as one block, and a block's place in the run moved its median here
 # by more than the goal's margin (the same pair, one run after another: 1.30x, 1.45x, 1.53x). So
-# the logins are timed in four hyperfine groups of 100 runs, the order of the commands turned by
-# one place each time, and each command's runs of all four are pooled: every command has run in
-# every place. `bao kv get` (0.1 s a call) has a group of its own.
+# the logins are timed in hyperfine groups of 100 runs, the order of the commands turned by one
+# place each time, and each command's runs of all groups are pooled: twice as many groups as
+# commands (four for the two stores, six with KEYCHAIN_BENCH_BEFORE), so that every command has
+# run in every place equally often (four groups of three commands put the first one first twice,
+# and a block's place moves its median). `bao kv get` (0.1 s a call) has a group of its own.
 names=("keychain login (OpenBao store)" "keychain login (local store)")
 commands=("$bin --dir $work/shared login cached" "$bin --dir $work/local login cached")
 if [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ]; then
   names+=("keychain login (OpenBao store, KEYCHAIN_BENCH_BEFORE)")
   commands+=("$KEYCHAIN_BENCH_BEFORE --dir $work/shared login cached")
 fi
-for group in 0 1 2 3; do
+groups=$(( 2 * ${#names[@]} ))
+for group in $(seq 0 $(( groups - 1 ))); do
   args=()
   for k in "${!names[@]}"; do
     i=$(( (k + group) % ${#names[@]} ))
@@ -136,12 +139,12 @@ HOME=$work/home hyperfine -N --warmup 2 --runs 20 --export-json "$work/bao.json"
   >/dev/null 2>&1
 # Pooled into one file shaped as hyperfine's, in the order the rest of the bench reads:
 # OpenBao store, local store, bao kv get, then KEYCHAIN_BENCH_BEFORE's.
-python3 - "$work" "${names[@]}" <<'PY'
+python3 - "$work" "$groups" "${names[@]}" <<'PY'
 import json, statistics, sys
-work, names = sys.argv[1], sys.argv[2:]
+work, groups, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 pooled = {name: {"times": [], "user": [], "system": []} for name in names}
 per_group = {name: [] for name in names}
-for group in range(4):
+for group in range(groups):
     for x in json.load(open(f"{work}/h{group}.json"))["results"]:
         p = pooled[x["command"]]
         p["times"] += x["times"]
