@@ -170,7 +170,7 @@ for x in r:
     print(f'  median {x["median"]*1000:7.3f} ms, mean {x["mean"]*1000:7.3f} ms ±{x["stddev"]*1000:6.3f}, '
           f'user+sys {(x["user"]+x["system"])*1000:6.3f} ms  {x["command"]}')
 cpu = lambda x: x["user"] + x["system"]
-print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x; the four groups pooled); '
+print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x; the groups pooled); '
       f'CPU (user+sys) {cpu(base)/cpu(r[1]):.2f}x')
 print(f'  OpenBao store / bao kv get:  {base["median"]/r[2]["median"]:.2f}x (goal <= 0.5x)')
 if len(r) > 3:
