@@ -20,7 +20,7 @@ use crate::keystore::{self, Identity, KeyStoreError, KeyStoreKind};
 use crate::settings::Settings;
 use crate::store::StoreError;
 use crate::store::StoreKind;
-use crate::store::openbao::setup::{CasRequired, prepare};
+use crate::store::openbao::setup::{CasRequired, Prepared, prepare};
 
 /// What a new keychain should be.
 #[derive(Debug)]
@@ -44,11 +44,21 @@ pub struct Initialized {
     pub escrow_recipients: Vec<String>,
     /// Where the records live.
     pub store: StoreKind,
+    /// What the person should hear about the OpenBao server's set-up (nothing for a local one).
+    pub server: ServerNotes,
+    /// Set after `join`: this machine is not a member yet; a member must add it.
+    pub joined: Option<Joined>,
+}
+
+/// What `init` found on the OpenBao server that the person should hear about.
+#[derive(Debug, Default)]
+pub struct ServerNotes {
     /// Set when the OpenBao mount does not require check-and-set and this machine may not turn
     /// that on: why it may not (keychain checks and sets on every write anyway).
     pub cas_not_required: Option<String>,
-    /// Set after `join`: this machine is not a member yet; a member must add it.
-    pub joined: Option<Joined>,
+    /// The token carries OpenBao's `default` policy, which grants more than keychain needs and
+    /// costs the server a policy parse per request.
+    pub token_has_default_policy: bool,
 }
 
 /// A machine that joined a shared keychain and waits to be added by a member.
@@ -84,12 +94,16 @@ pub fn create(
             "add --store openbao with --addr, --mount and --path of the keychain to join",
         ));
     }
-    let mut cas_not_required = None;
+    let mut server = ServerNotes::default();
     if let StoreKind::Openbao(settings) = &request.store {
-        match prepare(settings).map_err(StoreError::from)? {
-            CasRequired::AlreadyOn | CasRequired::TurnedOn => {}
-            CasRequired::CannotSet(why) => cas_not_required = Some(why),
+        let Prepared {
+            cas,
+            default_policy,
+        } = prepare(settings).map_err(StoreError::from)?;
+        if let CasRequired::CannotSet(why) = cas {
+            server.cas_not_required = Some(why);
         }
+        server.token_has_default_policy = default_policy;
     }
     // Asked before anything exists: a person who stops at the prompt leaves nothing behind.
     let passphrase = match request.key_store {
@@ -97,15 +111,7 @@ pub fn create(
         _ => None,
     };
     let undo = Undo::before(dir);
-    match build(
-        dir,
-        settings,
-        clock,
-        request,
-        passphrase,
-        cas_not_required,
-        &undo,
-    ) {
+    match build(dir, settings, clock, request, passphrase, server, &undo) {
         Ok(made) => Ok(made),
         Err(e) => {
             undo.run(dir);
@@ -127,7 +133,7 @@ fn build(
     clock: &SharedClock,
     request: InitRequest,
     passphrase: Option<secrecy::SecretString>,
-    cas_not_required: Option<String>,
+    server: ServerNotes,
     undo: &Undo,
 ) -> Result<Initialized> {
     fsutil::ensure_private_dir(dir)
@@ -174,7 +180,7 @@ fn build(
         recipient: config.recipient,
         escrow_recipients: config.escrow_recipients,
         store: config.store,
-        cas_not_required,
+        server,
         joined,
     })
 }
@@ -313,7 +319,7 @@ mod tests {
         let dir = tmp.path().join("kc");
         let made = create_in(&dir, request(KeyStoreKind::File, &[], false)).unwrap();
         assert!(made.recipient.starts_with("age1"), "{}", made.recipient);
-        assert!(made.joined.is_none() && made.cas_not_required.is_none());
+        assert!(made.joined.is_none() && made.server.cas_not_required.is_none());
         let config = Config::load(&dir).unwrap();
         assert_eq!(config.recipient, made.recipient);
         let log = std::fs::read_to_string(dir.join(crate::audit::LOG_FILE)).unwrap();

@@ -137,11 +137,16 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
         join: args.join,
     };
     let made = init(dir, &ctx.settings, &ctx.clock, options)?;
-    if let (Some(why), StoreKind::Openbao(s)) = (&made.cas_not_required, &made.store) {
+    if let (Some(why), StoreKind::Openbao(s)) = (&made.server.cas_not_required, &made.store) {
         crate::output::after_save(crate::output::err(&format!(
             "warning: the mount '{}' does not require check-and-set and this machine may not change that ({why}); keychain checks and sets on every write anyway, but ask an operator to run 'bao write {}/config cas_required=true' so that no other writer can skip it\n",
             s.mount, s.mount
         )));
+    }
+    if made.server.token_has_default_policy {
+        crate::output::after_save(crate::output::err(
+            "note: this machine's OpenBao token carries the 'default' policy. keychain needs none of it but 'read' on auth/token/lookup-self, while it also grants the token cubbyhole storage, response wrapping and more, and OpenBao parses it again on every request (it is templated), a third of the server's work per cached login. Ask an operator to set token_no_default_policy=true on the role and to grant 'read' on auth/token/lookup-self in the keychain's policy (docs/shared-keychain.md).\n",
+        ));
     }
     if let Some(joined) = &made.joined {
         crate::output::after_save(crate::output::err(&format!(

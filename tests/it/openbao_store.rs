@@ -653,6 +653,89 @@ mod init {
         assert!(kc.ok(&["list"]).contains("acme"));
     }
 
+    /// `init` of a new keychain at `mount`/`prefix` with the AppRole `auth`.
+    fn init_with_approle(
+        bao: &Bao,
+        mount: &str,
+        prefix: &str,
+        auth: keychain::store::openbao::AuthSettings,
+    ) -> (Kc, std::process::Output) {
+        let keychain::store::openbao::AuthSettings::AppRole {
+            role_id_file,
+            secret_id_file,
+        } = auth
+        else {
+            unreachable!("an AppRole")
+        };
+        let kc = Kc::new();
+        let out = kc.run(&bao.init_args(
+            mount,
+            prefix,
+            &[
+                "--role-id-file",
+                role_id_file.to_str().unwrap(),
+                "--secret-id-file",
+                secret_id_file.to_str().unwrap(),
+            ],
+        ));
+        (kc, out)
+    }
+
+    const DEFAULT_POLICY_NOTE: &str = "token_no_default_policy=true";
+
+    #[test]
+    fn init_says_when_the_token_carries_the_default_policy_and_only_then() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let dir = tempfile::tempdir().unwrap();
+
+        // As OpenBao makes a role unless told otherwise.
+        let auth = bao.approle_with_default_policy(
+            "wide",
+            &Bao::keychain_policy(&mount, "wide"),
+            "15m",
+            dir.path(),
+        );
+        let (kc, out) = init_with_approle(&bao, &mount, "wide", auth);
+        support::assert_success(&out, &["init"]);
+        let err = stderr(&out);
+        assert!(err.contains(DEFAULT_POLICY_NOTE), "{err}");
+        assert!(err.contains("auth/token/lookup-self"), "{err}");
+        kc.add_account("acme");
+
+        // As docs/shared-keychain.md sets it up: no note.
+        let auth = bao.approle(
+            "narrow",
+            &Bao::keychain_policy(&mount, "narrow"),
+            "15m",
+            dir.path(),
+        );
+        let (kc, out) = init_with_approle(&bao, &mount, "narrow", auth);
+        support::assert_success(&out, &["init"]);
+        let err = stderr(&out);
+        assert!(!err.contains(DEFAULT_POLICY_NOTE), "{err}");
+        kc.add_account("acme");
+    }
+
+    #[test]
+    fn init_refuses_a_token_that_may_not_look_itself_up_and_creates_nothing() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let dir = tempfile::tempdir().unwrap();
+        let policy = Bao::keychain_policy(&mount, "kc").replace(support::openbao::LOOKUP_SELF, "");
+        assert!(!policy.contains("lookup-self"), "{policy}");
+        let auth = bao.approle("blind", &policy, "15m", dir.path());
+        let (kc, out) = init_with_approle(&bao, &mount, "kc", auth);
+        assert_exit(&out, 8);
+        let err = stderr(&out);
+        assert!(
+            err.contains("'read' on auth/token/lookup-self"),
+            "names the call and the capability: {err}"
+        );
+        assert!(err.contains("docs/shared-keychain.md"), "{err}");
+        assert!(!kc.dir.join("config.json").exists(), "nothing created");
+    }
+
     #[test]
     fn init_fails_before_creating_anything_when_the_server_or_the_flags_are_wrong() {
         let bao = Bao::start();

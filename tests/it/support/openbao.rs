@@ -34,6 +34,9 @@ pub struct Bao {
     pub(super) child: Option<std::process::Child>,
 }
 
+/// The one path of OpenBao's `default` policy keychain needs: a 403 is looked into with it.
+pub const LOOKUP_SELF: &str = r#"path "auth/token/lookup-self" { capabilities = ["read"] }"#;
+
 impl Bao {
     /// Starts a dev server (in memory, unsealed) on a free port.
     pub fn start() -> Bao {
@@ -170,8 +173,8 @@ impl Bao {
         name
     }
 
-    /// A policy that lets a keychain use `MOUNT/PREFIX` (records and locks) and nothing else:
-    /// the policy the README gives a machine.
+    /// A policy that lets a keychain use `MOUNT/PREFIX` (records and locks) and its token look
+    /// itself up, and nothing else: the policy docs/shared-keychain.md gives a machine.
     pub fn keychain_policy(mount: &str, prefix: &str) -> String {
         format!(
             r#"path "{mount}/data/{prefix}/*" {{ capabilities = ["create", "read", "update", "delete"] }}
@@ -179,13 +182,39 @@ path "{mount}/metadata/{prefix}/*" {{ capabilities = ["create", "read", "update"
 path "{mount}/metadata/{prefix}" {{ capabilities = ["list"] }}
 path "{mount}/delete/{prefix}/*" {{ capabilities = ["update"] }}
 path "{mount}/config" {{ capabilities = ["read"] }}
+{LOOKUP_SELF}
 "#
         )
     }
 
-    /// An AppRole `role` with `policy` (HCL) and a token TTL; writes its role id and a fresh
-    /// secret id into 0600 files under `dir` and returns the auth settings naming them.
+    /// An AppRole `role` with `policy` (HCL) and a token TTL, whose tokens carry that policy
+    /// only (`token_no_default_policy`, as docs/shared-keychain.md sets a role up); writes its
+    /// role id and a fresh secret id into 0600 files under `dir` and returns the auth settings
+    /// naming them.
     pub fn approle(&self, role: &str, policy: &str, ttl: &str, dir: &Path) -> AuthSettings {
+        self.approle_made(role, policy, ttl, dir, "token_no_default_policy=true")
+    }
+
+    /// [`Bao::approle`] as OpenBao makes one by default: its tokens also carry the `default`
+    /// policy.
+    pub fn approle_with_default_policy(
+        &self,
+        role: &str,
+        policy: &str,
+        ttl: &str,
+        dir: &Path,
+    ) -> AuthSettings {
+        self.approle_made(role, policy, ttl, dir, "token_no_default_policy=false")
+    }
+
+    fn approle_made(
+        &self,
+        role: &str,
+        policy: &str,
+        ttl: &str,
+        dir: &Path,
+        default_policy: &str,
+    ) -> AuthSettings {
         let out = self.bao_output(&["policy", "write", role, "-"], Some(policy));
         assert!(
             out.status.success(),
@@ -200,6 +229,7 @@ path "{mount}/config" {{ capabilities = ["read"] }}
             &format!("token_policies={role}"),
             &format!("token_ttl={ttl}"),
             &format!("token_max_ttl={ttl}"),
+            default_policy,
         ]);
         let role_id = self.bao(&[
             "read",

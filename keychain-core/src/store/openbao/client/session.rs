@@ -130,6 +130,30 @@ impl KvClient {
         Ok(answer.status == StatusCode::OK)
     }
 
+    /// The policies of this machine's token, as `auth/token/lookup-self` names them. keychain
+    /// needs that call: a 403 is looked into with it. Its own 403 is reported as the policy
+    /// lacking `read` on it, so ask it only after a call that proved the token valid.
+    pub fn token_policies(&self) -> Result<Vec<String>, BaoError> {
+        let api = "auth/token/lookup-self";
+        let token = self.token()?;
+        let answer = self.send(Method::GET, api, None, Some(&token))?;
+        match answer.status {
+            StatusCode::OK => {
+                let policies = answer
+                    .body
+                    .pointer("/data/policies")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| self.bad(api, "no data.policies in the token's lookup"))?;
+                Ok(policies
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect())
+            }
+            StatusCode::FORBIDDEN => Err(self.forbidden(api, "read")),
+            status => Err(self.unexpected(api, status, &answer.body)),
+        }
+    }
+
     fn can_relogin(&self) -> bool {
         self.inner.auth.can_relogin()
     }
