@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The shared keychain on OpenBao (issue 7), release build, in one run:
 #   1. `keychain login NAME` from a valid cache on the OpenBao store, side by side with the same
-#      on the local store (goal: at most 1.5x) and with `bao kv get` of the same record by a
+#      on the local store (goal: at most 1.5x), on an OpenBao keychain whose role's tokens carry
+#      the `default` policy (which docs/shared-keychain.md advises against), and with
+#      `bao kv get` of the same record by a
 #      token of the same policy (goal: at most 0.5x), with hyperfine; ratios of medians and of
 #      CPU time (user+sys); then the floor: what one KV write and one read cost this OpenBao
 #      alone (python3, new connection each, no process start), the part of the ratio that is
@@ -45,7 +47,9 @@ trap '[ -n "$emu_pid" ] && kill $emu_pid; [ -n "$bao_pid" ] && kill $bao_pid; rm
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # OpenBao: a dev server, one KV v2 mount with cas_required, and per machine a policy for the
-# keychain's path only and an AppRole, as the README's "Several machines" section sets it up.
+# keychain's path only and an AppRole whose tokens carry nothing else, as docs/shared-keychain.md
+# sets it up; and for comparison one more keychain (prefix acme-wide) whose role's tokens also
+# carry OpenBao's `default` policy, as a role gets it unless told otherwise.
 port=$(free_port)
 bao_pid=$(PORT=$port BASE=$work/bao TOKEN=root-of-a-bench-server ../shared/openbao/start.sh 2>/dev/null | tail -n1)
 export BAO_ADDR=http://127.0.0.1:$port
@@ -66,16 +70,18 @@ path "$mount/metadata/$1/*" { capabilities = ["create", "read", "update", "list"
 path "$mount/metadata/$1"   { capabilities = ["list"] }
 path "$mount/delete/$1/*"   { capabilities = ["update"] }
 path "$mount/config"        { capabilities = ["read"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
 P
 }
-approle() { # machine prefix: writes $work/MACHINE.role-id and .secret-id (0600)
-  admin write auth/approle/role/$1 token_policies=kc-$2 token_ttl=15m token_max_ttl=1h >/dev/null
+approle() { # machine prefix [default policy: false]: writes $work/MACHINE.role-id and .secret-id (0600)
+  admin write auth/approle/role/$1 token_policies=kc-$2 token_no_default_policy=$(( ${3:-0} ? 0 : 1 )) \
+    token_ttl=15m token_max_ttl=1h >/dev/null
   (umask 077
    admin read -field=role_id auth/approle/role/$1/role-id >"$work/$1.role-id"
    admin write -f -field=secret_id auth/approle/role/$1/secret-id >"$work/$1.secret-id")
 }
-policy $prefix; policy stampede
-approle bench $prefix; approle a stampede; approle b stampede
+policy $prefix; policy stampede; policy $prefix-wide
+approle bench $prefix; approle a stampede; approle b stampede; approle wide $prefix-wide 1
 
 target/release/examples/exact_emulator >"$work/emu.out" 2>/dev/null &
 emu_pid=$!
@@ -93,12 +99,17 @@ echo "== 1. login from a valid cache: OpenBao store vs local store vs bao kv get
 KEYCHAIN_DIR=$work/local "$bin" init --key-store file >/dev/null 2>&1
 KEYCHAIN_DIR=$work/shared "$bin" init --store openbao --addr "$BAO_ADDR" --mount $mount --path $prefix \
   --role-id-file "$work/bench.role-id" --secret-id-file "$work/bench.secret-id" --key-store file >/dev/null 2>&1
-for kc in local shared; do add_emu "$work/$kc" cached; done
+KEYCHAIN_DIR=$work/shared-wide "$bin" init --store openbao --addr "$BAO_ADDR" --mount $mount \
+  --path $prefix-wide --role-id-file "$work/wide.role-id" --secret-id-file "$work/wide.secret-id" \
+  --key-store file >/dev/null 2>&1
+for kc in local shared shared-wide; do add_emu "$work/$kc" cached; done
 # The accounts' first tokens come from the emulator: one headless logon each, 30 s apart on its
 # clock (a fresh TOTP step).
 KEYCHAIN_DIR=$work/local "$bin" login cached >/dev/null
-curl -s -X POST "$emu/__admin/advance?seconds=30" >/dev/null
-KEYCHAIN_DIR=$work/shared "$bin" login cached >/dev/null
+for kc in shared shared-wide; do
+  curl -s -X POST "$emu/__admin/advance?seconds=30" >/dev/null
+  KEYCHAIN_DIR=$work/$kc "$bin" login cached >/dev/null
+done
 # `bao kv get` reads the same record with a token of the same policy, from the token file the
 # bao CLI reads when BAO_TOKEN is unset ($HOME/.vault-token): no token in an argument list, and
 # none in keychain's environment.
@@ -115,7 +126,7 @@ HOME=$work/home bao kv get -mount=$mount "$prefix/records/$record" >/dev/null ||
 # by more than the goal's margin (the same pair, one run after another: 1.30x, 1.45x, 1.53x). So
 # the logins are timed in hyperfine groups of 100 runs, the order of the commands turned by one
 # place each time, and each command's runs of all groups are pooled: twice as many groups as
-# commands (four for the two stores, six with KEYCHAIN_BENCH_BEFORE), so that every command has
+# commands (six for the three logins, eight with KEYCHAIN_BENCH_BEFORE), so that every command has
 # run in every place equally often (four groups of three commands put the first one first twice,
 # and a block's place moves its median). `bao kv get` (0.1 s a call) has a group of its own.
 names=("keychain login (OpenBao store)" "keychain login (local store)")
@@ -124,6 +135,8 @@ if [ -n "${KEYCHAIN_BENCH_BEFORE:-}" ]; then
   names+=("keychain login (OpenBao store, KEYCHAIN_BENCH_BEFORE)")
   commands+=("$KEYCHAIN_BENCH_BEFORE --dir $work/shared login cached")
 fi
+names+=("keychain login (OpenBao store, a role with the default policy)")
+commands+=("$bin --dir $work/shared-wide login cached")
 groups=$(( 2 * ${#names[@]} ))
 for group in $(seq 0 $(( groups - 1 ))); do
   args=()
@@ -138,7 +151,8 @@ HOME=$work/home hyperfine -N --warmup 2 --runs 20 --export-json "$work/bao.json"
   --command-name "bao kv get (same record)" "${rt:+chrt -o 0 }bao kv get -mount=$mount $prefix/records/$record" \
   >/dev/null 2>&1
 # Pooled into one file shaped as hyperfine's, in the order the rest of the bench reads:
-# OpenBao store, local store, bao kv get, then KEYCHAIN_BENCH_BEFORE's.
+# OpenBao store, local store, bao kv get, then the others (KEYCHAIN_BENCH_BEFORE's, the role with
+# the default policy).
 python3 - "$work" "$groups" "${names[@]}" <<'PY'
 import json, statistics, sys
 work, groups, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -173,18 +187,20 @@ cpu = lambda x: x["user"] + x["system"]
 print(f'  OpenBao store / local store: {base["median"]/r[1]["median"]:.2f}x (goal <= 1.5x; the groups pooled); '
       f'CPU (user+sys) {cpu(base)/cpu(r[1]):.2f}x')
 print(f'  OpenBao store / bao kv get:  {base["median"]/r[2]["median"]:.2f}x (goal <= 0.5x)')
-if len(r) > 3:
-    print(f'  OpenBao store, before / local store: {r[3]["median"]/r[1]["median"]:.2f}x; '
-          f'CPU (user+sys) {cpu(r[3])/cpu(r[1]):.2f}x')
+for x in r[3:]:
+    print(f'  {x["command"].removeprefix("keychain login (").removesuffix(")")} / local store: '
+          f'{x["median"]/r[1]["median"]:.2f}x; CPU (user+sys) {cpu(x)/cpu(r[1]):.2f}x')
 PY
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The server's share of the two cores: OpenBao's own CPU time (utime+stime of its process, from
 # /proc) over 200 cached logins one after the other, per login. Here it runs beside keychain;
 # a deployed OpenBao runs on a machine of its own.
 ticks() { awk '{print $14 + $15}' "/proc/$bao_pid/stat"; }
-t0=$(ticks)
-for _ in $(seq 200); do "$bin" --dir "$work/shared" login cached >/dev/null; done
-echo "  OpenBao's own CPU per cached login (two requests): $(( ($(ticks) - t0) * 1000000 / $(getconf CLK_TCK) / 200 )) us"
+for kc in shared shared-wide shared shared-wide; do
+  t0=$(ticks)
+  for _ in $(seq 200); do "$bin" --dir "$work/$kc" login cached >/dev/null; done
+  echo "  OpenBao's own CPU per cached login (two requests), $([ $kc = shared ] && echo "the role as documented" || echo "a role with the default policy"): $(( ($(ticks) - t0) * 1000000 / $(getconf CLK_TCK) / 200 )) us"
+done
 # The floor: one KV v2 write (check-and-set, a new key each time, a body the size of an event)
 # and one read of it, each on a new connection as a keychain process makes them, timed inside
 # one python3 process (no process start), with the same token as `bao kv get` above.
@@ -280,8 +296,9 @@ for line in counts:
     c[name] = (ir, calls, threads)
 cpu = lambda x: x["user"] + x["system"]
 rows = [("after", h[0], turn["OpenBao store"])]
-if len(h) > 3:
-    rows.append(("before", h[3], turn["OpenBao store, before"]))
+before = [x for x in h if x["command"].endswith("KEYCHAIN_BENCH_BEFORE)")]
+if before:
+    rows.append(("before", before[0], turn["OpenBao store, before"]))
 local_h, local_t = h[1], turn["local store"]
 print("  side by side, OpenBao store / local store (goal <= 1.5x, the hyperfine median):")
 print("            hyperfine wall   CPU    in turn wall   CPU    instructions  syscalls  threads started")
