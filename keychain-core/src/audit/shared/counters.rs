@@ -11,7 +11,7 @@
 //! copy, as good as the index, only slower. The index is only a cache of the copy: it is
 //! written again (atomically) once more than [`REWRITE_AFTER`] bytes of the copy lie past it,
 //! and a stale or missing one costs time, never a wrong answer. Callers hold the copy's lock
-//! and have cut off any partial last line ([`super::SharedLog`]'s `copy_tail`).
+//! and have settled any line the copy ends in without its newline (`SharedLog::settle_partial`).
 
 use std::collections::BTreeMap;
 use std::fs::File;

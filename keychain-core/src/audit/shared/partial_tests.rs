@@ -215,3 +215,18 @@ fn the_fast_path_ends_its_line_once_the_store_took_it_and_takes_it_back_on_a_con
     w.one.append(&event("next")).unwrap();
     w.verifies(4);
 }
+
+#[test]
+fn the_copy_s_end_read_over_an_unsettled_line_settles_it_and_does_not_cut_it_off() {
+    let w = world();
+    let line = w.killed_before_the_answer("killed");
+    // Every caller settles first; should one not, the event must still reach the store.
+    let cursor = {
+        let _lock = w.one.lock().unwrap();
+        w.one.copy_cursor().unwrap()
+    };
+    assert_eq!(cursor.next_seq, 2, "the event is part of the copy's end");
+    assert_eq!(w.held(1).as_deref(), Some(&line[..]));
+    assert_eq!(w.copy_lines()[1], line);
+    w.verifies(2);
+}

@@ -140,7 +140,8 @@ impl SharedLog {
     }
 
     /// Under the lock: the position after the copy's last event, that event's hash and the
-    /// newest generation it names, read from the copy alone (no request).
+    /// newest generation it names, read from the copy alone (no request, unless a line left
+    /// without its newline must be settled first: [`Self::copy_tail`]).
     pub(super) fn copy_cursor(&self) -> Result<Cursor, AuditError> {
         Ok(match self.copy_tail()? {
             None => Cursor {
@@ -344,28 +345,21 @@ impl SharedLog {
         }
     }
 
-    /// The copy's last whole line. A partial line (a process killed while adding to the copy)
-    /// is cut off: the copy only repeats the store, which still has the event.
+    /// Under the lock: the copy's last line. Every caller settles a line left without its
+    /// newline first (or, on the fast path, leaves such a copy to the normal path); should one
+    /// still be there, it is settled here the same way ([`Self::settle_partial`]), never just
+    /// cut off: the store may not hold that event.
     pub(super) fn copy_tail(&self) -> Result<Option<Vec<u8>>, AuditError> {
         match read_tail(&self.copy) {
             Err(AuditError::PartialLine { .. }) => {
-                let mut bytes = Vec::new();
-                File::open(&self.copy)
-                    .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .map_err(|e| io_err("read", &self.copy, e))?;
-                let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&self.copy)
-                    .and_then(|f| f.set_len(whole as u64))
-                    .map_err(|e| io_err("cut the partial line off", &self.copy, e))?;
+                self.settle_partial()?;
                 read_tail(&self.copy)
             }
             other => other,
         }
     }
 
-    /// Under the lock, with no partial line at the copy's end (see [`Self::copy_tail`]): the
+    /// Under the lock, with no partial line at the copy's end ([`Self::settle_partial`]): the
     /// counter of the copy's newest event for `account` that carries one, read with the index
     /// kept beside the copy ([`counters`]): only the events added since it are read.
     pub(super) fn copy_counter(&self, account: &str) -> Result<Option<u64>, AuditError> {
