@@ -431,7 +431,9 @@ pub enum Command {
     /// answer jobs), logon-incomplete (a headless logon would fail once the refresh token is
     /// gone), last-login-failed, error-budget, refresh-token-expired (the next logon is
     /// headless), refresh-token-idle (5 days or fewer left; Exact's 30-day rule, for Exact
-    /// accounts only); unknown: store-unreachable (a shared store that does not answer). The
+    /// accounts only); medium: openbao-token-lookup (this machine's OpenBao token may not look
+    /// itself up); low: openbao-default-policy (it carries OpenBao's default policy);
+    /// unknown: store-unreachable (a shared store that does not answer). The
     /// exit status is the worst open finding's (one acknowledged with 'keychain audit ack ID'
     /// stays listed but no longer counts): critical over unknown over warning. Whatever stops
     /// the check itself (no keychain, no such account) exits 3.

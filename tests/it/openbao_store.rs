@@ -718,6 +718,56 @@ mod init {
     }
 
     #[test]
+    fn status_names_a_token_with_the_default_policy_or_without_lookup_self() {
+        let bao = Bao::start();
+        let mount = bao.new_mount();
+        let dir = tempfile::tempdir().unwrap();
+        let auth = bao.approle_with_default_policy(
+            "wide",
+            &Bao::keychain_policy(&mount, "wide"),
+            "15m",
+            dir.path(),
+        );
+        let (wide, out) = init_with_approle(&bao, &mount, "wide", auth);
+        support::assert_success(&out, &["init"]);
+        let out = wide.run(&["status"]);
+        assert_exit(&out, 1);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.contains("openbao-default-policy"), "{text}");
+        assert!(!text.contains("openbao-token-lookup"), "{text}");
+
+        let auth = bao.approle(
+            "narrow",
+            &Bao::keychain_policy(&mount, "narrow"),
+            "15m",
+            dir.path(),
+        );
+        let (narrow, out) = init_with_approle(&bao, &mount, "narrow", auth);
+        support::assert_success(&out, &["init"]);
+        let out = narrow.run(&["status"]);
+        assert_exit(&out, 0);
+        assert!(
+            !String::from_utf8_lossy(&out.stdout)
+                .to_string()
+                .contains("openbao-"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout).to_string()
+        );
+
+        // The operator takes lookup-self out of the policy after init: the same token, now
+        // refused it.
+        let policy =
+            Bao::keychain_policy(&mount, "narrow").replace(support::openbao::LOOKUP_SELF, "");
+        let written = bao.bao_output(&["policy", "write", "narrow", "-"], Some(&policy));
+        assert!(written.status.success());
+        let out = narrow.run(&["status"]);
+        assert_exit(&out, 1);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.contains("openbao-token-lookup"), "{text}");
+        assert!(text.contains("auth/token/lookup-self"), "{text}");
+    }
+
+    #[test]
     fn init_refuses_a_token_that_may_not_look_itself_up_and_creates_nothing() {
         let bao = Bao::start();
         let mount = bao.new_mount();

@@ -3,7 +3,8 @@
 //!
 //! It says whether the key store answers (without ever prompting), whether and until when the
 //! keychain is unlocked, whether the audit log takes events (a login refuses to hand out a token
-//! it cannot record), whether a shared store answers, and per account what a logon would need
+//! it cannot record), whether a shared store answers (and whether this machine's token there
+//! is set up as `docs/shared-keychain.md` says), and per account what a logon would need
 //! and lacks (its provider's settings, a password, a redirect URI, a TOTP secret the provider
 //! asks for), the last result, the lockout guard, the provider's error budget, the refresh
 //! token's days left where the provider has an idle rule, and an interrupted rename. Each problem
@@ -26,6 +27,7 @@ use super::finding::{Acks, Finding, Severity};
 
 mod accounts;
 mod keychain;
+mod openbao;
 
 pub use accounts::refresh_days_left;
 
@@ -166,6 +168,7 @@ pub fn check(
     };
     if store_reachable {
         keychain::audit_log_findings(kc, &mut findings);
+        openbao::token_findings(kc, &mut findings);
     }
 
     let mut accounts = Vec::new();
