@@ -653,32 +653,29 @@ mod init {
         assert!(kc.ok(&["list"]).contains("acme"));
     }
 
-    /// `init` of a new keychain at `mount`/`prefix` with the AppRole `auth`.
-    fn init_with_approle(
-        bao: &Bao,
-        mount: &str,
-        prefix: &str,
-        auth: keychain::store::openbao::AuthSettings,
-    ) -> (Kc, std::process::Output) {
-        let keychain::store::openbao::AuthSettings::AppRole {
-            role_id_file,
-            secret_id_file,
-        } = auth
-        else {
-            unreachable!("an AppRole")
-        };
-        let kc = Kc::new();
-        let out = kc.run(&bao.init_args(
-            mount,
-            prefix,
-            &[
-                "--role-id-file",
-                role_id_file.to_str().unwrap(),
-                "--secret-id-file",
-                secret_id_file.to_str().unwrap(),
-            ],
-        ));
-        (kc, out)
+    /// Two new keychains on `mount`, each with its `init`'s output: `wide`, whose role's tokens
+    /// also carry OpenBao's `default` policy (as a role gets it unless told otherwise), and
+    /// `narrow`, set up as docs/shared-keychain.md says.
+    fn wide_and_narrow(bao: &Bao, mount: &str) -> [(Kc, std::process::Output); 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let wide = bao.approle_with_default_policy(
+            "wide",
+            &Bao::keychain_policy(mount, "wide"),
+            "15m",
+            dir.path(),
+        );
+        let narrow = bao.approle(
+            "narrow",
+            &Bao::keychain_policy(mount, "narrow"),
+            "15m",
+            dir.path(),
+        );
+        [("wide", wide), ("narrow", narrow)].map(|(prefix, auth)| {
+            let kc = Kc::new();
+            let out = Bao::run_init(&kc, &bao.addr, mount, prefix, auth, &[]);
+            support::assert_success(&out, &["init"]);
+            (kc, out)
+        })
     }
 
     const DEFAULT_POLICY_NOTE: &str = "token_no_default_policy=true";
@@ -687,72 +684,33 @@ mod init {
     fn init_says_when_the_token_carries_the_default_policy_and_only_then() {
         let bao = Bao::start();
         let mount = bao.new_mount();
-        let dir = tempfile::tempdir().unwrap();
-
-        // As OpenBao makes a role unless told otherwise.
-        let auth = bao.approle_with_default_policy(
-            "wide",
-            &Bao::keychain_policy(&mount, "wide"),
-            "15m",
-            dir.path(),
-        );
-        let (kc, out) = init_with_approle(&bao, &mount, "wide", auth);
-        support::assert_success(&out, &["init"]);
-        let err = stderr(&out);
+        let [(wide, wide_init), (narrow, narrow_init)] = wide_and_narrow(&bao, &mount);
+        let err = stderr(&wide_init);
         assert!(err.contains(DEFAULT_POLICY_NOTE), "{err}");
         assert!(err.contains("auth/token/lookup-self"), "{err}");
-        kc.add_account("acme");
-
-        // As docs/shared-keychain.md sets it up: no note.
-        let auth = bao.approle(
-            "narrow",
-            &Bao::keychain_policy(&mount, "narrow"),
-            "15m",
-            dir.path(),
-        );
-        let (kc, out) = init_with_approle(&bao, &mount, "narrow", auth);
-        support::assert_success(&out, &["init"]);
-        let err = stderr(&out);
+        let err = stderr(&narrow_init);
         assert!(!err.contains(DEFAULT_POLICY_NOTE), "{err}");
-        kc.add_account("acme");
+        // Both work.
+        wide.add_account("acme");
+        narrow.add_account("acme");
     }
 
     #[test]
     fn status_names_a_token_with_the_default_policy_or_without_lookup_self() {
         let bao = Bao::start();
         let mount = bao.new_mount();
-        let dir = tempfile::tempdir().unwrap();
-        let auth = bao.approle_with_default_policy(
-            "wide",
-            &Bao::keychain_policy(&mount, "wide"),
-            "15m",
-            dir.path(),
-        );
-        let (wide, out) = init_with_approle(&bao, &mount, "wide", auth);
-        support::assert_success(&out, &["init"]);
+        let [(wide, _), (narrow, _)] = wide_and_narrow(&bao, &mount);
+        let stdout = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).to_string();
+
         let out = wide.run(&["status"]);
         assert_exit(&out, 1);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = stdout(&out);
         assert!(text.contains("openbao-default-policy"), "{text}");
         assert!(!text.contains("openbao-token-lookup"), "{text}");
 
-        let auth = bao.approle(
-            "narrow",
-            &Bao::keychain_policy(&mount, "narrow"),
-            "15m",
-            dir.path(),
-        );
-        let (narrow, out) = init_with_approle(&bao, &mount, "narrow", auth);
-        support::assert_success(&out, &["init"]);
         let out = narrow.run(&["status"]);
         assert_exit(&out, 0);
-        assert!(
-            !String::from_utf8_lossy(&out.stdout)
-                .to_string()
-                .contains("openbao-"),
-            "{}",
-            String::from_utf8_lossy(&out.stdout).to_string()
-        );
+        assert!(!stdout(&out).contains("openbao-"), "{}", stdout(&out));
 
         // The operator takes lookup-self out of the policy after init: the same token, now
         // refused it.
@@ -762,7 +720,7 @@ mod init {
         assert!(written.status.success());
         let out = narrow.run(&["status"]);
         assert_exit(&out, 1);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = stdout(&out);
         assert!(text.contains("openbao-token-lookup"), "{text}");
         assert!(text.contains("auth/token/lookup-self"), "{text}");
     }
@@ -775,7 +733,8 @@ mod init {
         let policy = Bao::keychain_policy(&mount, "kc").replace(support::openbao::LOOKUP_SELF, "");
         assert!(!policy.contains("lookup-self"), "{policy}");
         let auth = bao.approle("blind", &policy, "15m", dir.path());
-        let (kc, out) = init_with_approle(&bao, &mount, "kc", auth);
+        let kc = Kc::new();
+        let out = Bao::run_init(&kc, &bao.addr, &mount, "kc", auth, &[]);
         assert_exit(&out, 8);
         let err = stderr(&out);
         assert!(

@@ -342,32 +342,42 @@ impl Bao {
         role: &str,
     ) -> (super::Kc, Output) {
         let kc = super::Kc::new();
-        let AuthSettings::AppRole {
-            role_id_file,
-            secret_id_file,
-        } = self.approle(
+        let auth = self.approle(
             role,
             &Bao::keychain_policy(mount, prefix),
             "1h",
             kc.tmp.path(),
-        )
-        else {
-            unreachable!("approle() gives AppRole settings")
-        };
-        let out = kc.run(&Bao::init_args_at(
-            addr,
-            mount,
-            prefix,
-            &[
-                "--role-id-file",
-                role_id_file.to_str().unwrap(),
-                "--secret-id-file",
-                secret_id_file.to_str().unwrap(),
-                "--join",
-            ],
-        ));
+        );
+        let out = Bao::run_init(&kc, addr, mount, prefix, auth, &["--join"]);
         super::assert_exit(&out, 0);
         (kc, out)
+    }
+
+    /// `init` of a keychain at `mount`/`prefix` in `kc`, reaching OpenBao at `addr` with the
+    /// AppRole `auth`, and `extra`; its output.
+    pub fn run_init(
+        kc: &super::Kc,
+        addr: &str,
+        mount: &str,
+        prefix: &str,
+        auth: AuthSettings,
+        extra: &[&str],
+    ) -> Output {
+        let AuthSettings::AppRole {
+            role_id_file,
+            secret_id_file,
+        } = auth
+        else {
+            unreachable!("init with an AppRole")
+        };
+        let mut args = vec![
+            "--role-id-file",
+            role_id_file.to_str().unwrap(),
+            "--secret-id-file",
+            secret_id_file.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        kc.run(&Bao::init_args_at(addr, mount, prefix, &args))
     }
 
     /// `init --key-store file --store openbao --addr .. --mount .. --path ..` and `extra`.
