@@ -34,6 +34,10 @@ pub struct Bao {
     pub(super) child: Option<std::process::Child>,
 }
 
+/// How docs/shared-keychain.md sets a machine's role up: its tokens carry the keychain's policy
+/// alone.
+pub const NO_DEFAULT_POLICY: &str = "token_no_default_policy=true";
+
 /// The one path of OpenBao's `default` policy keychain needs: a 403 is looked into with it.
 pub const LOOKUP_SELF: &str = r#"path "auth/token/lookup-self" { capabilities = ["read"] }"#;
 
@@ -192,7 +196,7 @@ path "{mount}/config" {{ capabilities = ["read"] }}
     /// role id and a fresh secret id into 0600 files under `dir` and returns the auth settings
     /// naming them.
     pub fn approle(&self, role: &str, policy: &str, ttl: &str, dir: &Path) -> AuthSettings {
-        self.approle_made(role, policy, ttl, dir, "token_no_default_policy=true")
+        self.approle_made(role, policy, ttl, dir, NO_DEFAULT_POLICY)
     }
 
     /// [`Bao::approle`] as OpenBao makes one by default: its tokens also carry the `default`
