@@ -12,7 +12,8 @@ use super::{Finding, Severity};
 const FIX: &str = "ask an operator to grant 'read' on auth/token/lookup-self in the keychain's policy and to set token_no_default_policy=true on this machine's role (docs/shared-keychain.md)";
 
 /// Asks OpenBao what this machine's token is (one `auth/token/lookup-self`), only on a shared
-/// keychain whose store answered.
+/// keychain whose store answered the listing: the token just worked, so a 403 here is the
+/// policy's, not a dead token's.
 pub(super) fn token_findings(kc: &Keychain, out: &mut Vec<Finding>) {
     let StoreKind::Openbao(settings) = &kc.config.store else {
         return;
