@@ -39,8 +39,8 @@ mod append;
 mod files;
 
 use append::Cursor;
-pub(crate) use files::{io_err, lock_file, read_anchor, read_sized, read_tail};
-use files::{mismatch, read_anchor_file, whole_lines_len, write_checkpoint};
+pub(crate) use files::{io_err, lock_file, read_anchor, read_sized, read_tail, whole_lines_len};
+use files::{mismatch, read_anchor_file, write_checkpoint};
 
 /// The audit log of one keychain: `audit.log` plus `audit.anchor` and `audit.lock` beside it,
 /// and rotated files `audit.log.1`, `audit.log.2`, ...

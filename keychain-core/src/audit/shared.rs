@@ -56,7 +56,7 @@ use secrecy::SecretBox;
 use super::event::Origin;
 use super::format::{GENESIS, MAX_LINE, Record, encode_line, generation_of, parse_line};
 use super::key::{MacKey, line_hash};
-use super::log::{io_err, lock_file, read_tail};
+use super::log::{io_err, lock_file, read_tail, whole_lines_len};
 use super::{AuditError, AuditKey, Event, Problem, ProblemKind, Trail, Transaction, VerifyReport};
 use crate::clock::SharedClock;
 use crate::fsutil::private_options;

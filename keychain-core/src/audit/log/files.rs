@@ -66,7 +66,7 @@ pub(crate) fn read_anchor(path: &Path) -> Result<Option<Anchor>, AuditError> {
 
 /// The length of `file` up to and including its last newline (0 when it has none), or `None`
 /// when the bytes after that newline are longer than any line keychain writes.
-pub(super) fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
+pub(crate) fn whole_lines_len(file: &mut File, len: u64) -> io::Result<Option<u64>> {
     let mut pos = len;
     let mut chunk = vec![0u8; 4096];
     while pos > 0 {

@@ -230,3 +230,16 @@ fn the_copy_s_end_read_over_an_unsettled_line_settles_it_and_does_not_cut_it_off
     assert_eq!(w.copy_lines()[1], line);
     w.verifies(2);
 }
+
+#[test]
+fn bytes_after_the_copy_s_last_newline_longer_than_any_event_are_refused_not_cut() {
+    let w = world();
+    let copy = w.one_dir.path().join(COPY_FILE);
+    let mut bytes = w.copy();
+    bytes.extend(std::iter::repeat_n(b'x', 2 * MAX_LINE as usize));
+    std::fs::write(&copy, &bytes).unwrap();
+    let err = w.one.append(&event("next")).unwrap_err();
+    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes, "left as it was");
+    assert_eq!(w.held(1), None, "nothing written");
+}

@@ -83,7 +83,8 @@ impl SharedLog {
         }
     }
 
-    /// The bytes after the copy's last newline, if it does not end in one.
+    /// The bytes after the copy's last newline, if it does not end in one. Bytes there longer
+    /// than any event are no line this machine left: the copy is refused as corrupt.
     fn copy_partial(&self) -> Result<Option<Vec<u8>>, AuditError> {
         let mut file = match File::open(&self.copy) {
             Ok(file) => file,
@@ -94,24 +95,19 @@ impl SharedLog {
             .metadata()
             .map_err(|e| io_err("read the size of", &self.copy, e))?
             .len();
-        if size == 0 {
+        let whole = whole_lines_len(&mut file, size)
+            .map_err(|e| io_err("read", &self.copy, e))?
+            .ok_or_else(|| AuditError::Corrupt {
+                path: self.copy.clone(),
+            })?;
+        if whole == size {
             return Ok(None);
         }
-        // The last byte first: a copy that ends in a newline (nearly always) costs one read.
-        let mut last = [0u8; 1];
-        io::Seek::seek(&mut file, io::SeekFrom::Start(size - 1))
-            .and_then(|_| file.read_exact(&mut last))
+        let mut partial = Vec::new();
+        io::Seek::seek(&mut file, io::SeekFrom::Start(whole))
+            .and_then(|_| file.read_to_end(&mut partial))
             .map_err(|e| io_err("read", &self.copy, e))?;
-        if last[0] == b'\n' {
-            return Ok(None);
-        }
-        let from = size.saturating_sub(MAX_LINE + 1);
-        let mut tail = Vec::new();
-        io::Seek::seek(&mut file, io::SeekFrom::Start(from))
-            .and_then(|_| file.read_to_end(&mut tail))
-            .map_err(|e| io_err("read", &self.copy, e))?;
-        let start = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        Ok(Some(tail.split_off(start)))
+        Ok(Some(partial))
     }
 
     /// Ends the copy's last line (the one [`Self::append_after_copy`] added) with its
