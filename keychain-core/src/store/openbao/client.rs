@@ -274,15 +274,7 @@ impl KvClient {
         let answer = self.call(Method::GET, &format!("{api}?list=true"), None, "list")?;
         match answer.status {
             StatusCode::OK => {
-                let keys = answer
-                    .body
-                    .pointer("/data/keys")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| self.bad(&api, "no data.keys in the listing"))?;
-                let mut names: Vec<String> = keys
-                    .iter()
-                    .filter_map(|k| k.as_str().map(str::to_string))
-                    .collect();
+                let mut names = self.strings(&answer.body, "/data/keys", &api)?;
                 names.sort();
                 Ok(names)
             }
@@ -391,6 +383,18 @@ impl KvClient {
             path: api.split('?').next().unwrap_or(api).to_string(),
             capability,
         }
+    }
+
+    /// The strings of the array at `pointer` in an answer of `api` (anything else in it skipped).
+    fn strings(&self, body: &Value, pointer: &str, api: &str) -> Result<Vec<String>, BaoError> {
+        let array = body
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.bad(api, &format!("no {pointer} in the answer")))?;
+        Ok(array
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect())
     }
 
     fn bad(&self, api: &str, detail: &str) -> BaoError {

@@ -138,17 +138,7 @@ impl KvClient {
         let token = self.token()?;
         let answer = self.send(Method::GET, api, None, Some(&token))?;
         match answer.status {
-            StatusCode::OK => {
-                let policies = answer
-                    .body
-                    .pointer("/data/policies")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| self.bad(api, "no data.policies in the token's lookup"))?;
-                Ok(policies
-                    .iter()
-                    .filter_map(|p| p.as_str().map(str::to_string))
-                    .collect())
-            }
+            StatusCode::OK => self.strings(&answer.body, "/data/policies", api),
             StatusCode::FORBIDDEN => Err(self.forbidden(api, "read")),
             status => Err(self.unexpected(api, status, &answer.body)),
         }
